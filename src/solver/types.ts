@@ -1,0 +1,77 @@
+/**
+ * The placement problem and its answer: plain data shared by every engine.
+ *
+ * Costs are in the cost model's unit (token pairs for the analytic model, microseconds for a
+ * calibrated one); a GPU's load is the sum of its units' costs divided by its relative speed, so
+ * loads and makespans are in the same unit.
+ */
+
+/** What is placed: a query head, or a KV group (all query heads sharing one KV head). */
+export type Granularity = 'query-head' | 'kv-group';
+
+/** How many units each GPU may hold. */
+export type UnitsPerGpu =
+  | { readonly kind: 'equal' }
+  | { readonly kind: 'max'; readonly max: number }
+  | { readonly kind: 'free' };
+
+/** One layer's placement problem, already resolved to units. */
+export interface LayerProblem {
+  /** Layer index in the model (0-based). */
+  readonly layer: number;
+  /** [units] cost of each unit. */
+  readonly costs: readonly number[];
+  /** [gpus] relative speed of each GPU (> 0); load = sum of costs / speed. */
+  readonly speeds: readonly number[];
+  /** Least units on every GPU (equal: units / gpus; otherwise 0). */
+  readonly minUnitsPerGpu: number;
+  /** Most units on every GPU (equal: units / gpus; max: N; free: units). */
+  readonly maxUnitsPerGpu: number;
+  /** [units] KV group of each unit; present only when maxGroupsPerGpu is set. */
+  readonly unit2group?: readonly number[];
+  /** Most distinct KV groups on one GPU (query-head units only). */
+  readonly maxGroupsPerGpu?: number;
+  /** [units] GPU a unit is pinned to, or -1 when free; absent when nothing is pinned. */
+  readonly unit2pin?: readonly number[];
+}
+
+export type LayerStatus = 'optimal' | 'within_tolerance' | 'time_limit' | 'greedy_fallback' | 'trivial';
+
+/** One layer's answer, in the Plan shape of DESIGN.md. */
+export interface LayerResult {
+  layer: number;
+  /** [units] GPU index of each unit. */
+  unit2gpu: number[];
+  /** [gpus][...] units on each GPU, in permutation order (ascending unit id). */
+  gpu2units: number[][];
+  /** [units] logical unit id at each physical slot, GPU-major (physical_to_logical_map). */
+  permutation: number[];
+  /** [gpus] load of each GPU, in the cost unit. */
+  gpuLoads: number[];
+  makespan: number;
+  lowerBound: number;
+  /** (makespan - lowerBound) / makespan; 0 when makespan is 0. */
+  gap: number;
+  status: LayerStatus;
+  /** Which engine produced this layer's answer. */
+  engine: string;
+  solveMs: number;
+  /** Why the requested engine did not answer (set with greedy_fallback). */
+  fallbackReason?: string;
+}
+
+/** Options every engine honours. */
+export interface SolveOptions {
+  /** Wall-clock budget for this layer, in milliseconds. */
+  readonly timeLimitMs: number;
+  /** Relative gap under which a plan counts as optimal within tolerance (e.g. 1e-4). */
+  readonly gapTolerance: number;
+  /** Monotonic clock in milliseconds; injected so tests can control time. */
+  readonly now?: () => number;
+}
+
+/** An engine places one layer. Engines are pure: plain data in, plain data out. */
+export interface LayerEngine {
+  readonly name: string;
+  solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult;
+}
