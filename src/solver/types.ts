@@ -35,7 +35,13 @@ export interface LayerProblem {
   readonly unit2pin?: readonly number[];
 }
 
-export type LayerStatus = 'optimal' | 'within_tolerance' | 'time_limit' | 'greedy_fallback' | 'trivial';
+/**
+ * optimal: proven (bound met); within_tolerance: proven within the requested gap; time_limit: the
+ * search ran out of time, gap is true; greedy_fallback: the exact engine failed and greedy answered
+ * (reason in fallbackReason); trivial: nothing to choose; heuristic: a heuristic engine was asked
+ * for and its answer is not proven.
+ */
+export type LayerStatus = 'optimal' | 'within_tolerance' | 'time_limit' | 'greedy_fallback' | 'trivial' | 'heuristic';
 
 /** One layer's answer, in the Plan shape of DESIGN.md. */
 export interface LayerResult {
@@ -68,10 +74,20 @@ export interface SolveOptions {
   readonly gapTolerance: number;
   /** Monotonic clock in milliseconds; injected so tests can control time. */
   readonly now?: () => number;
+  /** [units] a feasible placement to start from (e.g. greedy's), which the answer never loses to. */
+  readonly incumbent?: readonly number[];
 }
 
 /** An engine places one layer. Engines are pure: plain data in, plain data out. */
 export interface LayerEngine {
   readonly name: string;
   solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult;
+}
+
+/** Thrown by an engine for a problem outside what it supports; a portfolio then tries another. */
+export class UnsupportedProblemError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedProblemError';
+  }
 }

@@ -1,0 +1,54 @@
+import { HplbError } from '../errors.ts';
+import { greedyEngine } from '../solver/engines/greedy.ts';
+import type { LayerEngine, LayerProblem, LayerResult } from '../solver/types.ts';
+import type { EngineName } from './plan.ts';
+
+/** One distinct layer to solve; plain data so it can cross a worker boundary. */
+export interface LayerTask {
+  readonly problem: LayerProblem;
+  readonly engine: EngineName;
+  readonly timeLimitMs: number;
+  readonly gapTolerance: number;
+}
+
+/** A layer's answer plus greedy's makespan, which every plan reports for comparison. */
+export interface LayerOutcome {
+  readonly result: LayerResult;
+  /** null when greedy found no feasible placement (tight KV-group limits) and an exact engine did. */
+  readonly greedyMakespan: number | null;
+}
+
+/** Solves layer tasks somewhere (inline, or in a worker pool); never rejects for solver trouble. */
+export interface LayerRunner {
+  run(task: LayerTask): Promise<LayerOutcome>;
+  /** How many tasks it runs at once. */
+  readonly concurrency: number;
+}
+
+/**
+ * Solves one layer task synchronously: greedy first (its makespan is always reported and it is
+ * the incumbent every exact engine starts from), then the requested engine.
+ */
+export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>): LayerOutcome {
+  const options = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance };
+  const engine = engines[task.engine];
+  if (!engine) throw new HplbError('INVALID_PROBLEM', `unknown engine "${task.engine}"`, { pointer: '/solver/engine', rule: 'enum' });
+  let greedy: LayerResult | null = null;
+  try {
+    greedy = greedyEngine.solveLayer(task.problem, options);
+  } catch (error) {
+    // Only an exact engine can still find a placement greedy's order could not.
+    if (!(error instanceof HplbError) || task.engine === 'greedy' || task.engine === 'contiguous') throw error;
+  }
+  if (task.engine === 'greedy' && greedy) return { result: greedy, greedyMakespan: greedy.makespan };
+  const result = engine.solveLayer(task.problem, greedy ? { ...options, incumbent: greedy.unit2gpu } : options);
+  return { result, greedyMakespan: greedy?.makespan ?? null };
+}
+
+/** Runs tasks on the calling thread, one at a time. */
+export function createInlineRunner(engines: Readonly<Record<EngineName, LayerEngine>>): LayerRunner {
+  return {
+    concurrency: 1,
+    run: async (task) => solveLayerTask(task, engines),
+  };
+}

@@ -1,0 +1,44 @@
+import type { Granularity, LayerResult } from '../solver/types.ts';
+import type { Workload } from '../cost/cost-model.ts';
+
+export type EngineName = 'auto' | 'ilp' | 'search' | 'greedy' | 'contiguous';
+export const ENGINE_NAMES: readonly EngineName[] = ['auto', 'ilp', 'search', 'greedy', 'contiguous'];
+
+/** Bumped whenever an engine change can change an answer; part of every plan id. */
+export const ENGINE_VERSION = '1';
+
+export interface PlanTotals {
+  /** Sum of layer makespans: the model's attention time, in the cost unit. */
+  makespan: number;
+  /** Sum of layer lower bounds. */
+  lowerBound: number;
+  /** (makespan - lowerBound) / makespan over the whole model. */
+  gap: number;
+  /** Sum of contiguous layer makespans; null when contiguous placement breaks a constraint. */
+  contiguousMakespan: number | null;
+  /** Sum of greedy layer makespans; null when greedy found no feasible placement of some layer. */
+  greedyMakespan: number | null;
+  /** contiguousMakespan / makespan; null when contiguous is infeasible. */
+  speedupVsContiguous: number | null;
+  /** 1 - (sum of mean GPU loads) / (sum of makespans): the share of GPU time spent waiting. */
+  bubbleRatio: number;
+  /** Layers whose status is optimal, within_tolerance or trivial. */
+  layersProvenOptimal: number;
+  /** Wall-clock time of the whole plan, in milliseconds. */
+  solveMs: number;
+}
+
+/** The plan's shape of DESIGN.md, shared by the CLI, the HTTP API, tests and clients. */
+export interface Plan {
+  id: string;
+  model: { id: string | null; version: string | null };
+  gpus: { count: number; speeds: number[] };
+  granularity: Granularity;
+  unitsPerGpu: string;
+  maxKvGroupsPerGpu: number | null;
+  workload: Workload;
+  costModel: { name: string; unit: string };
+  solver: { engine: EngineName; engineVersion: string; timeLimitMs: number; layerTimeLimitMs: number; gapTolerance: number };
+  layers: LayerResult[];
+  totals: PlanTotals;
+}

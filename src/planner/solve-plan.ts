@@ -1,0 +1,140 @@
+import { HplbError } from '../errors.ts';
+import { contiguousAssignment } from '../solver/engines/contiguous.ts';
+import { greedyEngine } from '../solver/engines/greedy.ts';
+import { buildLayerResult, makespanOf, relativeGap } from '../solver/layer-result.ts';
+import { sum } from '../solver/problem.ts';
+import type { LayerProblem, LayerResult } from '../solver/types.ts';
+import type { LayerOutcome, LayerRunner, LayerTask } from './layer-task.ts';
+import { ENGINE_VERSION, type Plan } from './plan.ts';
+import type { ResolvedRequest } from './request.ts';
+
+/** Least time a layer is given even when the plan's budget is nearly spent, ms. */
+const MIN_LAYER_SLICE_MS = 5;
+
+export interface SolvePlanOptions {
+  /** Monotonic clock in ms (performance.now by default). */
+  readonly now?: () => number;
+}
+
+/**
+ * Solves every layer of a resolved request through a runner and assembles the Plan.
+ * Identical layers are solved once: layers whose costs are the same multiset (and that carry no
+ * pins or KV groups, which tie units to their ids) share one canonical task, sorted by cost.
+ * The plan's time budget is shared out as it is spent: each task gets the remaining time divided
+ * by the rounds of tasks still to run, capped by the per-layer limit.
+ */
+export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, options: SolvePlanOptions = {}): Promise<Plan> {
+  const now = options.now ?? performance.now.bind(performance);
+  const start = now();
+  const deadline = start + resolved.solver.timeLimitMs;
+  const groups = groupIdenticalLayers(resolved.layers);
+
+  const outcomes = new Array<LayerOutcome | undefined>(groups.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < groups.length) {
+      const index = next++;
+      const rounds = Math.ceil((groups.length - index) / runner.concurrency);
+      const remaining = deadline - now();
+      const timeLimitMs = Math.max(MIN_LAYER_SLICE_MS, Math.min(resolved.solver.layerTimeLimitMs, remaining / rounds));
+      const task: LayerTask = { problem: groups[index].canonical, engine: resolved.solver.engine, timeLimitMs, gapTolerance: resolved.solver.gapTolerance };
+      outcomes[index] = await runSafely(runner, task);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(runner.concurrency, groups.length) }, worker));
+
+  const layers = new Array<LayerResult>(resolved.layers.length);
+  const greedyMakespans = new Array<number | null>(resolved.layers.length);
+  groups.forEach((group, i) => {
+    const outcome = outcomes[i]!;
+    for (const member of group.members) {
+      layers[member.problem.layer] = mapBack(member.problem, member.order, outcome.result);
+      greedyMakespans[member.problem.layer] = outcome.greedyMakespan;
+    }
+  });
+
+  const contiguous = resolved.layers.map((problem) => {
+    try {
+      return makespanOf(problem, contiguousAssignment(problem));
+    } catch (error) {
+      if (error instanceof HplbError) return null;
+      throw error;
+    }
+  });
+
+  const makespan = sum(layers.map((l) => l.makespan));
+  const lowerBound = sum(layers.map((l) => l.lowerBound));
+  const contiguousMakespan = contiguous.every((c) => c !== null) ? sum(contiguous as number[]) : null;
+  const greedyMakespan = greedyMakespans.every((g) => g !== null) ? sum(greedyMakespans as number[]) : null;
+  const meanLoads = sum(layers.map((l) => sum(l.gpuLoads) / l.gpuLoads.length));
+  return {
+    id: resolved.id,
+    model: { ...resolved.model },
+    gpus: { count: resolved.speeds.length, speeds: [...resolved.speeds] },
+    granularity: resolved.granularity,
+    unitsPerGpu: resolved.unitsPerGpu,
+    maxKvGroupsPerGpu: resolved.maxKvGroupsPerGpu,
+    workload: { ...resolved.workload },
+    costModel: { ...resolved.costModel },
+    solver: { ...resolved.solver, engineVersion: ENGINE_VERSION },
+    layers,
+    totals: {
+      makespan,
+      lowerBound,
+      gap: relativeGap(makespan, lowerBound),
+      contiguousMakespan,
+      greedyMakespan,
+      speedupVsContiguous: contiguousMakespan !== null && makespan > 0 ? contiguousMakespan / makespan : null,
+      bubbleRatio: makespan > 0 ? 1 - meanLoads / makespan : 0,
+      layersProvenOptimal: layers.filter((l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial').length,
+      solveMs: now() - start,
+    },
+  };
+}
+
+interface LayerGroup {
+  /** The problem actually solved: the first member's, units sorted by cost when that is allowed. */
+  readonly canonical: LayerProblem;
+  /** Each member layer and its order: canonical unit i is the member's unit order[i]. */
+  readonly members: { readonly problem: LayerProblem; readonly order: readonly number[] }[];
+}
+
+function groupIdenticalLayers(layers: readonly LayerProblem[]): LayerGroup[] {
+  const byKey = new Map<string, LayerGroup>();
+  const groups: LayerGroup[] = [];
+  for (const problem of layers) {
+    const tiedToIds = problem.unit2pin !== undefined || problem.unit2group !== undefined;
+    const order = problem.costs.map((_, u) => u);
+    if (!tiedToIds) order.sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
+    const costs = order.map((u) => problem.costs[u]);
+    const key = JSON.stringify([costs, problem.unit2pin ?? null, problem.unit2group ?? null]);
+    let group = byKey.get(key);
+    if (!group) {
+      group = { canonical: { ...problem, costs }, members: [] };
+      byKey.set(key, group);
+      groups.push(group);
+    }
+    group.members.push({ problem, order });
+  }
+  return groups;
+}
+
+/** Translates a canonical answer back to a member layer's own unit ids. */
+function mapBack(problem: LayerProblem, order: readonly number[], canonical: LayerResult): LayerResult {
+  const unit2gpu = new Array<number>(order.length);
+  order.forEach((u, i) => { unit2gpu[u] = canonical.unit2gpu[i]; });
+  const { lowerBound, status, engine, solveMs, fallbackReason } = canonical;
+  return buildLayerResult(problem, unit2gpu, { lowerBound, status, engine, solveMs, fallbackReason });
+}
+
+/** A runner that fails unexpectedly must not sink the plan: greedy answers, and says why. */
+async function runSafely(runner: LayerRunner, task: LayerTask): Promise<LayerOutcome> {
+  try {
+    return await runner.run(task);
+  } catch (error) {
+    if (error instanceof HplbError && error.code !== 'INTERNAL') throw error;
+    const greedy = greedyEngine.solveLayer(task.problem, task);
+    const reason = error instanceof Error ? error.message : String(error);
+    return { result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason }, greedyMakespan: greedy.makespan };
+  }
+}

@@ -1,0 +1,154 @@
+import { aggregateLayer, disaggregate, type AggregatedLayer } from '../aggregate.ts';
+import { layerLowerBound } from '../bounds.ts';
+import { REL_EPS, buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
+import { UnsupportedProblemError, type LayerEngine, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
+import { greedyAssignment } from './greedy.ts';
+
+/** Nodes between two looks at the clock. */
+const CLOCK_EVERY = 2048;
+/** Above this gap the next target halves the gap; below it, targets step just under the incumbent. */
+const BISECT_ABOVE_GAP = 5e-3;
+
+/** Outcome of one search, with the tightest facts it established. */
+export interface SearchOutcome {
+  /** [units] best placement found. */
+  readonly unit2gpu: number[];
+  readonly makespan: number;
+  /** A valid lower bound: the static bounds, raised by every target proven infeasible. */
+  readonly lowerBound: number;
+  /** True when the search ran out of time before closing the gap. */
+  readonly timedOut: boolean;
+}
+
+/**
+ * Exact search over per-GPU configurations (counts of each class of identical units on a GPU).
+ * Real layers have few distinct costs, so a GPU has few configurations. The search decides
+ * "does a placement with every load <= T exist?" by depth-first search over GPUs, pruned by
+ * capacity, unit counts and the fluid bound of the GPUs left, with a memo of failed
+ * (GPU, units left) states that also removes the symmetry between identical GPUs. Targets move
+ * from the bound towards the incumbent; an infeasible target is a proof that raises the bound,
+ * a feasible one lowers the incumbent, until they meet (optimal) or time runs out.
+ * KV-group limits are not supported here (the ILP engine handles them).
+ */
+export function configSearch(problem: LayerProblem, options: SolveOptions): SearchOutcome {
+  if (problem.maxGroupsPerGpu !== undefined) throw new UnsupportedProblemError('the configuration search does not model KV-group limits');
+  const now = options.now ?? performance.now.bind(performance);
+  const deadline = now() + options.timeLimitMs;
+  const layer = aggregateLayer(problem);
+  let best = options.incumbent ? [...options.incumbent] : greedyAssignment(problem);
+  let upper = makespanOf(problem, best);
+  let lower = Math.min(layerLowerBound(problem), upper);
+  let first = true;
+  while (relativeGap(upper, lower) > REL_EPS) {
+    const gap = relativeGap(upper, lower);
+    const target = first ? lower : gap > BISECT_ABOVE_GAP ? lower + (upper - lower) / 2 : upper * (1 - REL_EPS / 2);
+    first = false;
+    const found = decide(problem, layer, target, deadline, now);
+    if (found === 'timeout') return { unit2gpu: best, makespan: upper, lowerBound: lower, timedOut: true };
+    if (found === null) {
+      lower = Math.max(lower, target);
+      continue;
+    }
+    const makespan = makespanOf(problem, found);
+    // Only rounding can make a placement within the target no better than the incumbent: stop
+    // there, with the gap we can prove, rather than loop.
+    if (makespan >= upper) break;
+    best = found;
+    upper = makespan;
+  }
+  return { unit2gpu: best, makespan: upper, lowerBound: Math.min(lower, upper), timedOut: false };
+}
+
+export const configSearchEngine: LayerEngine = {
+  name: 'search',
+  solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
+    const now = options.now ?? performance.now.bind(performance);
+    const start = now();
+    const outcome = configSearch(problem, options);
+    const status = statusForGap(relativeGap(outcome.makespan, outcome.lowerBound), options.gapTolerance, 'time_limit');
+    return buildLayerResult(problem, outcome.unit2gpu, { lowerBound: outcome.lowerBound, status, engine: 'search', solveMs: now() - start });
+  },
+};
+
+/**
+ * Is there a placement with every GPU load <= target? Returns one ([units] GPU of each unit),
+ * null when none exists, or 'timeout'.
+ */
+function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, deadline: number, now: () => number): number[] | null | 'timeout' {
+  const gpus = problem.speeds.length;
+  const classes = layer.classes.length;
+  const cost = layer.classes.map((c) => c.cost);
+  const rem = layer.classes.map((c) => c.units.length);
+  // Fast GPUs first: their configurations are the most constrained by the target.
+  const order = Array.from({ length: gpus }, (_, g) => g).sort((a, b) => problem.speeds[b] - problem.speeds[a] || layer.pinnedCost[a] - layer.pinnedCost[b] || a - b);
+  // Rounding slack for sums taken in another order; far below the last target step (REL_EPS / 2).
+  const slack = target * 1e-13;
+  const cap = order.map((g) => target * problem.speeds[g] - layer.pinnedCost[g] + slack * problem.speeds[g]);
+  if (cap.some((c) => c < 0)) return null;
+  const lo = order.map((g) => Math.max(0, problem.minUnitsPerGpu - layer.pinnedCount[g]));
+  const hi = order.map((g) => problem.maxUnitsPerGpu - layer.pinnedCount[g]);
+  const capSuffix = suffix(cap, (a, b) => a + b, 0);
+  const maxCapSuffix = suffix(cap, Math.max, -Infinity);
+  const loSuffix = suffix(lo, (a, b) => a + b, 0);
+  const hiSuffix = suffix(hi, (a, b) => a + b, 0);
+
+  const counts: number[][] = Array.from({ length: gpus }, () => new Array<number>(classes).fill(0));
+  const failed = new Set<string>();
+  let nodes = 0;
+  let timedOut = false;
+
+  const level = (i: number, remUnits: number, remWork: number): boolean => {
+    if (i === gpus) return remUnits === 0;
+    if (remUnits < loSuffix[i] || remUnits > hiSuffix[i] || remWork > capSuffix[i]) return false;
+    let heaviest = -1;
+    for (let k = 0; k < classes; k++) if (rem[k] > 0) { heaviest = k; break; }
+    if (heaviest >= 0 && cost[heaviest] > maxCapSuffix[i]) return false;
+    const key = `${i}:${rem.join(',')}`;
+    if (failed.has(key)) return false;
+    if (++nodes % CLOCK_EVERY === 0 && now() > deadline) { timedOut = true; return false; }
+    const row = counts[i];
+    const config = (k: number, count: number, load: number): boolean => {
+      if (timedOut) return false;
+      if (k === classes) {
+        if (count < lo[i]) return false;
+        return level(i + 1, remUnits - count, remWork - load);
+      }
+      // Units the later classes could still add to this GPU, at most.
+      let nextCost = 0;
+      for (let j = k + 1; j < classes; j++) if (rem[j] > 0) { nextCost = cost[j]; break; }
+      const most = Math.min(rem[k], hi[i] - count, cost[k] > 0 ? Math.floor((cap[i] - load) / cost[k]) : rem[k]);
+      for (let n = most; n >= 0; n--) {
+        const newLoad = load + n * cost[k];
+        const addMax = Math.min(cap[i] - newLoad, (hi[i] - count - n) * nextCost);
+        // Taking fewer of class k only leaves more work for the GPUs after this one.
+        if (remWork - newLoad - addMax > capSuffix[i + 1]) break;
+        row[k] = n;
+        rem[k] -= n;
+        const ok = config(k + 1, count + n, newLoad);
+        rem[k] += n;
+        if (ok) return true;
+        row[k] = 0;
+      }
+      return false;
+    };
+    const ok = config(0, 0, 0);
+    if (!ok && !timedOut) failed.add(key);
+    return ok;
+  };
+
+  const totalUnits = rem.reduce((a, b) => a + b, 0);
+  const totalWork = layer.classes.reduce((s, c) => s + c.cost * c.units.length, 0);
+  const ok = level(0, totalUnits, totalWork);
+  if (timedOut) return 'timeout';
+  if (!ok) return null;
+  const byGpu: number[][] = Array.from({ length: gpus }, () => []);
+  order.forEach((g, i) => { byGpu[g] = counts[i]; });
+  return disaggregate(problem, layer, byGpu);
+}
+
+/** [n + 1] suffix folds: out[i] = xs[i] op xs[i + 1] op ... op init. */
+function suffix(xs: readonly number[], op: (a: number, b: number) => number, init: number): number[] {
+  const out = new Array<number>(xs.length + 1).fill(init);
+  for (let i = xs.length - 1; i >= 0; i--) out[i] = op(xs[i], out[i + 1]);
+  return out;
+}

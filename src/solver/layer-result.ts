@@ -1,0 +1,84 @@
+import type { LayerProblem, LayerResult, LayerStatus } from './types.ts';
+
+/** Relative slack under which two loads count as equal (floating-point sums of large costs). */
+export const REL_EPS = 1e-9;
+
+/**
+ * Turns an assignment into a LayerResult in the Plan shape.
+ * @param unit2gpu [units] GPU index of each unit
+ */
+export function buildLayerResult(
+  problem: LayerProblem,
+  unit2gpu: readonly number[],
+  meta: { lowerBound: number; status: LayerStatus; engine: string; solveMs: number; fallbackReason?: string },
+): LayerResult {
+  const gpus = problem.speeds.length;
+  const gpu2units: number[][] = Array.from({ length: gpus }, () => []);
+  unit2gpu.forEach((g, u) => gpu2units[g].push(u));
+  const gpuLoads = gpuLoadsOf(problem, unit2gpu);
+  const makespan = Math.max(...gpuLoads);
+  const lowerBound = Math.min(meta.lowerBound, makespan);
+  return {
+    layer: problem.layer,
+    unit2gpu: [...unit2gpu],
+    gpu2units,
+    permutation: gpu2units.flat(),
+    gpuLoads,
+    makespan,
+    lowerBound,
+    gap: relativeGap(makespan, lowerBound),
+    status: meta.status,
+    engine: meta.engine,
+    solveMs: meta.solveMs,
+    ...(meta.fallbackReason !== undefined ? { fallbackReason: meta.fallbackReason } : {}),
+  };
+}
+
+/** [gpus] load of each GPU (sum of its units' costs / its speed). */
+export function gpuLoadsOf(problem: LayerProblem, unit2gpu: readonly number[]): number[] {
+  const sums = new Array<number>(problem.speeds.length).fill(0);
+  unit2gpu.forEach((g, u) => { sums[g] += problem.costs[u]; });
+  return sums.map((s, g) => s / problem.speeds[g]);
+}
+
+export function makespanOf(problem: LayerProblem, unit2gpu: readonly number[]): number {
+  return Math.max(...gpuLoadsOf(problem, unit2gpu));
+}
+
+/** (makespan - bound) / makespan, 0 for an empty layer. */
+export function relativeGap(makespan: number, lowerBound: number): number {
+  if (makespan <= 0) return 0;
+  return Math.max(0, (makespan - lowerBound) / makespan);
+}
+
+/** Status earned by a gap: optimal when the bound is met, within_tolerance under the tolerance. */
+export function statusForGap(gap: number, gapTolerance: number, otherwise: LayerStatus): LayerStatus {
+  if (gap <= REL_EPS) return 'optimal';
+  if (gap <= gapTolerance) return 'within_tolerance';
+  return otherwise;
+}
+
+/** First broken constraint of an assignment, or null when it satisfies them all. */
+export function constraintViolation(problem: LayerProblem, unit2gpu: readonly number[]): string | null {
+  const gpus = problem.speeds.length;
+  if (unit2gpu.length !== problem.costs.length) return `expected ${problem.costs.length} units, got ${unit2gpu.length}`;
+  const counts = new Array<number>(gpus).fill(0);
+  const groups = Array.from({ length: gpus }, () => new Set<number>());
+  for (let u = 0; u < unit2gpu.length; u++) {
+    const g = unit2gpu[u];
+    if (!(Number.isInteger(g) && g >= 0 && g < gpus)) return `unit ${u} on GPU ${g}, which does not exist`;
+    const pin = problem.unit2pin?.[u] ?? -1;
+    if (pin >= 0 && pin !== g) return `unit ${u} is pinned to GPU ${pin} but placed on GPU ${g}`;
+    counts[g] += 1;
+    if (problem.unit2group) groups[g].add(problem.unit2group[u]);
+  }
+  for (let g = 0; g < gpus; g++) {
+    if (counts[g] < problem.minUnitsPerGpu || counts[g] > problem.maxUnitsPerGpu) {
+      return `GPU ${g} holds ${counts[g]} units, outside ${problem.minUnitsPerGpu}..${problem.maxUnitsPerGpu}`;
+    }
+    if (problem.maxGroupsPerGpu !== undefined && groups[g].size > problem.maxGroupsPerGpu) {
+      return `GPU ${g} holds ${groups[g].size} KV groups, more than ${problem.maxGroupsPerGpu}`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,12 @@
+import gpujs from 'gpu.js';
+const { GPU } = gpujs;
+const gpu = new GPU({ mode: process.argv[2] || 'webasm' });
+const n=37, M=5;
+const a = new Float32Array(n*M).map((_, i)=>i);
+const k1 = gpu.createKernel(function(a){ return a[this.thread.y * this.constants.M + this.thread.x] + 0.5; }, {output:[M,n], constants:{M}, pipeline:true});
+const r1 = k1(a);
+console.log(r1.constructor.name, Array.isArray(r1), r1[3]);
+const k2 = gpu.createKernel(function(s){ return s[this.thread.y][this.thread.x] * 2; }, {output:[M,n], pipeline:true});
+console.log(k2(r1)[3]);
+const k3 = gpu.createKernel(function(s){ return s[this.thread.x * this.constants.M + 1]; }, {output:[n], constants:{M}});
+console.log(k3(r1).slice(0,5));
