@@ -1,8 +1,9 @@
 import type { Granularity, LayerResult } from '../solver/types.ts';
 import type { Workload } from '../cost/cost-model.ts';
 
-export type EngineName = 'auto' | 'ilp' | 'search' | 'greedy' | 'contiguous';
-export const ENGINE_NAMES: readonly EngineName[] = ['auto', 'ilp', 'search', 'greedy', 'contiguous'];
+import type { EngineName } from '../solver/engines/index.ts';
+
+export { ENGINE_NAMES, type EngineName } from '../solver/engines/index.ts';
 
 /** Bumped whenever an engine change can change an answer; part of every plan id. */
 export const ENGINE_VERSION = '1';

@@ -1,0 +1,80 @@
+import type { GLPK } from 'glpk.js/node';
+import { layerLowerBound } from '../bounds.ts';
+import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
+import { UnsupportedProblemError, type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
+import { configSearch } from './config-search.ts';
+import { greedyAssignment } from './greedy.ts';
+import { solveIlp } from './ilp.ts';
+
+/** Share of the layer's time the configuration search may use before GLPK gets the rest. */
+const SEARCH_SHARE = 0.7;
+
+/**
+ * The default engine, a portfolio: bounds, then greedy; stop if greedy is within the gap
+ * tolerance of the bound; else the exact configuration search; if that cannot model the problem
+ * or runs out of its share of time, GLPK on the aggregated ILP with the best placement so far as
+ * its cutoff. It keeps the best placement and the best bound any step found, so it is never worse
+ * than greedy and its status and gap are true. `engine` in the result names the step that
+ * produced the answer; an ILP failure after an unsupported search gives greedy_fallback.
+ */
+export function createAutoEngine(glpk: GLPK | null): LayerEngine {
+  return {
+    name: 'auto',
+    solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
+      const now = options.now ?? performance.now.bind(performance);
+      const start = now();
+      const deadline = start + options.timeLimitMs;
+      let best: number[] | null = options.incumbent ? [...options.incumbent] : tryGreedy(problem);
+      let engine = 'greedy';
+      let upper = best ? makespanOf(problem, best) : Infinity;
+      let lower = layerLowerBound(problem);
+      let fallbackReason: string | undefined;
+      const finish = (otherwise: LayerStatus): LayerResult => {
+        if (!best) throw new Error(fallbackReason ?? `no engine found a placement for layer ${problem.layer}`);
+        const status = problem.speeds.length === 1 ? 'trivial' : statusForGap(relativeGap(upper, lower), options.gapTolerance, otherwise);
+        return buildLayerResult(problem, best, { lowerBound: lower, status, engine, solveMs: now() - start, ...(fallbackReason ? { fallbackReason } : {}) });
+      };
+      if (problem.speeds.length === 1 || relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
+
+      let searchDeclined = false;
+      try {
+        const limit = glpk ? (deadline - now()) * SEARCH_SHARE : deadline - now();
+        const found = configSearch(problem, { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) });
+        lower = Math.max(lower, found.lowerBound);
+        if (found.makespan < upper) {
+          best = found.unit2gpu;
+          upper = found.makespan;
+          engine = 'search';
+        }
+        if (relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
+      } catch (error) {
+        if (!(error instanceof UnsupportedProblemError)) throw error;
+        searchDeclined = true;
+      }
+
+      if (glpk && deadline - now() > 1) {
+        const ilp = solveIlp(glpk, problem, { ...options, timeLimitMs: deadline - now(), ...(best ? { incumbent: best } : {}) });
+        lower = Math.max(lower, ilp.lowerBound);
+        if (ilp.unit2gpu.length > 0 && ilp.makespan < upper) {
+          best = ilp.unit2gpu;
+          upper = ilp.makespan;
+          engine = 'ilp';
+        }
+        if (ilp.outcome === 'failed' && searchDeclined) {
+          fallbackReason = ilp.reason;
+          return finish('greedy_fallback');
+        }
+      }
+      return finish('time_limit');
+    },
+  };
+}
+
+function tryGreedy(problem: LayerProblem): number[] | null {
+  try {
+    return greedyAssignment(problem);
+  } catch {
+    // Tight KV-group limits can defeat greedy's order; the exact steps may still place the layer.
+    return null;
+  }
+}
