@@ -8,6 +8,14 @@ export { ENGINE_NAMES, type EngineName } from '../solver/engines/index.ts';
 /** Bumped whenever an engine change can change an answer; part of every plan id. */
 export const ENGINE_VERSION = '1';
 
+/** A layer of a plan: the engine's answer plus the baselines it is compared with. */
+export interface PlanLayer extends LayerResult {
+  /** This layer's makespan under contiguous placement; null when that breaks a constraint. */
+  contiguousMakespan: number | null;
+  /** This layer's makespan under greedy placement; null when greedy found no placement. */
+  greedyMakespan: number | null;
+}
+
 export interface PlanTotals {
   /** Sum of layer makespans: the model's attention time, in the cost unit. */
   makespan: number;
@@ -40,6 +48,6 @@ export interface Plan {
   workload: Workload;
   costModel: { name: string; unit: string };
   solver: { engine: EngineName; engineVersion: string; timeLimitMs: number; layerTimeLimitMs: number; gapTolerance: number };
-  layers: LayerResult[];
+  layers: PlanLayer[];
   totals: PlanTotals;
 }

@@ -5,7 +5,7 @@ import { buildLayerResult, makespanOf, relativeGap } from '../solver/layer-resul
 import { sum } from '../solver/problem.ts';
 import type { LayerProblem, LayerResult } from '../solver/types.ts';
 import type { LayerOutcome, LayerRunner, LayerTask } from './layer-task.ts';
-import { ENGINE_VERSION, type Plan } from './plan.ts';
+import { ENGINE_VERSION, type Plan, type PlanLayer } from './plan.ts';
 import type { ResolvedRequest } from './request.ts';
 
 /** Least time a layer is given even when the plan's budget is nearly spent, ms. */
@@ -43,24 +43,19 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
   };
   await Promise.all(Array.from({ length: Math.min(runner.concurrency, groups.length) }, worker));
 
-  const layers = new Array<LayerResult>(resolved.layers.length);
-  const greedyMakespans = new Array<number | null>(resolved.layers.length);
+  const layers = new Array<PlanLayer>(resolved.layers.length);
   groups.forEach((group, i) => {
     const outcome = outcomes[i]!;
     for (const member of group.members) {
-      layers[member.problem.layer] = mapBack(member.problem, member.order, outcome.result);
-      greedyMakespans[member.problem.layer] = outcome.greedyMakespan;
+      layers[member.problem.layer] = {
+        ...mapBack(member.problem, member.order, outcome.result),
+        contiguousMakespan: contiguousMakespanOf(member.problem),
+        greedyMakespan: outcome.greedyMakespan,
+      };
     }
   });
-
-  const contiguous = resolved.layers.map((problem) => {
-    try {
-      return makespanOf(problem, contiguousAssignment(problem));
-    } catch (error) {
-      if (error instanceof HplbError) return null;
-      throw error;
-    }
-  });
+  const contiguous = layers.map((l) => l.contiguousMakespan);
+  const greedyMakespans = layers.map((l) => l.greedyMakespan);
 
   const makespan = sum(layers.map((l) => l.makespan));
   const lowerBound = sum(layers.map((l) => l.lowerBound));
@@ -90,6 +85,15 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       solveMs: now() - start,
     },
   };
+}
+
+function contiguousMakespanOf(problem: LayerProblem): number | null {
+  try {
+    return makespanOf(problem, contiguousAssignment(problem));
+  } catch (error) {
+    if (error instanceof HplbError) return null;
+    throw error;
+  }
 }
 
 interface LayerGroup {

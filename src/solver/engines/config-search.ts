@@ -1,7 +1,7 @@
 import { aggregateLayer, disaggregate, type AggregatedLayer } from '../aggregate.ts';
 import { layerLowerBound } from '../bounds.ts';
 import { REL_EPS, buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
-import { UnsupportedProblemError, type LayerEngine, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
+import { type LayerEngine, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
 import { greedyAssignment } from './greedy.ts';
 
 /** Nodes between two looks at the clock. */
@@ -28,10 +28,10 @@ export interface SearchOutcome {
  * (GPU, units left) states that also removes the symmetry between identical GPUs. Targets move
  * from the bound towards the incumbent; an infeasible target is a proof that raises the bound,
  * a feasible one lowers the incumbent, until they meet (optimal) or time runs out.
- * KV-group limits are not supported here (the ILP engine handles them).
+ * With a KV-group limit, classes are split by KV group and a configuration may touch at most the
+ * limit's number of groups (counting those pinned units already bring).
  */
 export function configSearch(problem: LayerProblem, options: SolveOptions): SearchOutcome {
-  if (problem.maxGroupsPerGpu !== undefined) throw new UnsupportedProblemError('the configuration search does not model KV-group limits');
   const now = options.now ?? performance.now.bind(performance);
   const deadline = now() + options.timeLimitMs;
   const layer = aggregateLayer(problem);
@@ -93,6 +93,9 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
   const hiSuffix = suffix(hi, (a, b) => a + b, 0);
 
   const counts: number[][] = Array.from({ length: gpus }, () => new Array<number>(classes).fill(0));
+  // KV groups: classes of one group share a slot; groupLimit is Infinity without a limit.
+  const groupLimit = problem.maxGroupsPerGpu ?? Infinity;
+  const classGroup = layer.classes.map((c) => c.group);
   const failed = new Set<string>();
   let nodes = 0;
   let timedOut = false;
@@ -107,6 +110,13 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
     if (failed.has(key)) return false;
     if (++nodes % CLOCK_EVERY === 0 && now() > deadline) { timedOut = true; return false; }
     const row = counts[i];
+    // Per GPU: heads of each KV group chosen so far, and how many groups that makes.
+    const groupUse = new Map<number, number>();
+    let groupsUsed = 0;
+    for (const group of layer.pinnedGroups[order[i]]) {
+      groupUse.set(group, 1);
+      groupsUsed += 1;
+    }
     const config = (k: number, count: number, load: number): boolean => {
       if (timedOut) return false;
       if (k === classes) {
@@ -116,7 +126,10 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
       // Units the later classes could still add to this GPU, at most.
       let nextCost = 0;
       for (let j = k + 1; j < classes; j++) if (rem[j] > 0) { nextCost = cost[j]; break; }
-      const most = Math.min(rem[k], hi[i] - count, cost[k] > 0 ? Math.floor((cap[i] - load) / cost[k]) : rem[k]);
+      const group = classGroup[k];
+      const opensGroup = group >= 0 && !groupUse.get(group);
+      const groupRoom = !opensGroup || groupsUsed < groupLimit;
+      const most = groupRoom ? Math.min(rem[k], hi[i] - count, cost[k] > 0 ? Math.floor((cap[i] - load) / cost[k]) : rem[k]) : 0;
       for (let n = most; n >= 0; n--) {
         const newLoad = load + n * cost[k];
         const addMax = Math.min(cap[i] - newLoad, (hi[i] - count - n) * nextCost);
@@ -124,7 +137,15 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
         if (remWork - newLoad - addMax > capSuffix[i + 1]) break;
         row[k] = n;
         rem[k] -= n;
+        if (n > 0 && group >= 0) {
+          groupUse.set(group, (groupUse.get(group) ?? 0) + 1);
+          if (opensGroup) groupsUsed += 1;
+        }
         const ok = config(k + 1, count + n, newLoad);
+        if (n > 0 && group >= 0) {
+          groupUse.set(group, groupUse.get(group)! - 1);
+          if (opensGroup) groupsUsed -= 1;
+        }
         rem[k] += n;
         if (ok) return true;
         row[k] = 0;

@@ -1,0 +1,52 @@
+import type { Plan } from '../planner/plan.ts';
+
+/** Renders rows as an aligned text table; numbers right-aligned. */
+export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Compact number: 3 significant digits with an SI suffix (1.23G). */
+export function si(x: number): string {
+  if (x === 0) return '0';
+  const units = ['', 'k', 'M', 'G', 'T', 'P'];
+  let i = 0;
+  let v = x;
+  while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  return `${v.toPrecision(3)}${units[i]}`;
+}
+
+export function pct(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}
+
+/** The human output of `plan`: a per-layer table and a summary. */
+export function formatPlan(plan: Plan): string {
+  const unit = plan.costModel.unit;
+  const rows = plan.layers.map((l) => {
+    const contiguous = l.contiguousMakespan;
+    return [
+      String(l.layer),
+      si(l.makespan),
+      si(l.lowerBound),
+      pct(l.gap),
+      contiguous === null ? 'n/a' : si(contiguous),
+      contiguous === null ? 'n/a' : `${(contiguous / l.makespan).toFixed(3)}x`,
+      pct(l.makespan > 0 ? 1 - l.gpuLoads.reduce((a, b) => a + b, 0) / l.gpuLoads.length / l.makespan : 0),
+      l.status,
+      l.engine,
+      l.solveMs.toFixed(1),
+    ];
+  });
+  const t = plan.totals;
+  const proven = `${t.layersProvenOptimal}/${plan.layers.length}`;
+  const summary = [
+    `model ${plan.model.id ?? '(explicit costs)'} on ${plan.gpus.count} GPUs (${plan.granularity}, units per GPU ${plan.unitsPerGpu}), ${plan.workload.phase} at ${plan.workload.seqLen} tokens, cost model ${plan.costModel.name} [${unit}]`,
+    `makespan ${si(t.makespan)} ${unit} (sum over layers); lower bound ${si(t.lowerBound)}; gap ${pct(t.gap)}; layers proven ${proven}`,
+    `contiguous ${t.contiguousMakespan === null ? 'infeasible under the constraints' : `${si(t.contiguousMakespan)} -> contiguous / plan = ${t.speedupVsContiguous!.toFixed(3)}x`}`,
+    `greedy ${t.greedyMakespan === null ? 'found no placement' : `${si(t.greedyMakespan)} -> greedy / plan = ${(t.greedyMakespan / t.makespan).toFixed(4)}x`}; plan / bound = ${(t.makespan / Math.max(t.lowerBound, Number.MIN_VALUE)).toFixed(4)}x`,
+    `bubble ratio ${pct(t.bubbleRatio)}; engine ${plan.solver.engine}; solve ${t.solveMs.toFixed(0)} ms; plan id ${plan.id}`,
+  ];
+  return `${textTable(['layer', 'makespan', 'bound', 'gap', 'contiguous', 'vs contig', 'bubble', 'status', 'engine', 'ms'], rows)}\n\n${summary.join('\n')}\n`;
+}

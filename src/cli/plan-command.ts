@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { HplbError } from '../errors.ts';
+import { resolveCostModel } from '../cost/registry.ts';
+import { createInlineRunner } from '../planner/layer-task.ts';
+import { loadGlpk } from '../planner/glpk.ts';
+import { ENGINE_NAMES } from '../planner/plan.ts';
+import { DEFAULT_SOLVER_OPTIONS, resolveRequest, type PlanRequest } from '../planner/request.ts';
+import { solvePlan } from '../planner/solve-plan.ts';
+import { loadRegistry } from '../profiles/registry.ts';
+import { createEngines } from '../solver/engines/index.ts';
+import { formatPlan, textTable } from './format.ts';
+
+/** The model planned when none is named: the paper's flagship profile. */
+export const FLAGSHIP_MODEL = 'llama-3-8b-instruct-262k-minference';
+
+interface PlanFlags {
+  model?: string;
+  costs?: string;
+  gpus: number;
+  speeds?: number[];
+  granularity: 'query-head' | 'kv-group';
+  unitsPerGpu: string;
+  maxKvGroups?: number;
+  seqLen: number;
+  phase: 'prefill' | 'decode';
+  engine: (typeof ENGINE_NAMES)[number];
+  timeLimitMs: number;
+  layerTimeLimitMs: number;
+  gap: number;
+  calibration?: string;
+  json?: boolean;
+  list?: boolean;
+}
+
+/** Output streams, injected so tests can read them. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export function planCommand(io: CliIo): Command {
+  return new Command('plan')
+    .description('place attention heads on GPUs for one model and print the plan')
+    .addOption(new Option('--model <id|path>', `model id from models/ or a profile file (default ${FLAGSHIP_MODEL})`).conflicts('costs'))
+    .option('--costs <file.json>', 'explicit costs: {"costs": number[layers][queryHeads], "kvGroupSize"?: number}')
+    .option('--gpus <n>', 'number of GPUs', positiveInt, 8)
+    .option('--speeds <list>', 'relative GPU speeds, comma separated (e.g. 1,1,0.5,1)', numberList)
+    .addOption(new Option('--granularity <unit>', 'what is placed').choices(['query-head', 'kv-group']).default('query-head'))
+    .option('--units-per-gpu <rule>', 'equal | max:N | free', 'equal')
+    .option('--max-kv-groups <n>', 'most distinct KV groups per GPU (query-head units)', positiveInt)
+    .option('--seq-len <n>', 'tokens in the workload', positiveInt, 131072)
+    .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
+    .addOption(new Option('--engine <engine>', 'placement engine').choices([...ENGINE_NAMES]).default('auto'))
+    .option('--time-limit-ms <ms>', 'time budget of the whole plan', positiveInt, DEFAULT_SOLVER_OPTIONS.timeLimitMs)
+    .option('--layer-time-limit-ms <ms>', 'most time for one layer', positiveInt, DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs)
+    .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
+    .option('--calibration <name>', 'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)')
+    .option('--json', 'print exactly the Plan JSON')
+    .option('--list', 'list the models in models/ and exit')
+    .action(async (flags: PlanFlags) => {
+      const registry = loadRegistry();
+      if (flags.list) {
+        io.out(`${textTable(['id', 'layers', 'query heads', 'kv heads', 'source'], registry.list().map((p) => [p.id, String(p.architecture.layers), String(p.architecture.queryHeads), String(p.architecture.kvHeads), p.provenance.repository]))}\n`);
+        return;
+      }
+      const request = buildRequest(flags);
+      const resolved = resolveRequest(request, { resolveProfile: (id) => registry.resolve(id), resolveCostModel });
+      const runner = createInlineRunner(createEngines(await loadGlpk()));
+      const plan = await solvePlan(resolved, runner);
+      io.out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+    });
+}
+
+function buildRequest(flags: PlanFlags): PlanRequest {
+  const common = {
+    gpus: { count: flags.gpus, ...(flags.speeds ? { speeds: flags.speeds } : {}) },
+    granularity: flags.granularity,
+    constraints: { unitsPerGpu: flags.unitsPerGpu, ...(flags.maxKvGroups !== undefined ? { maxKvGroupsPerGpu: flags.maxKvGroups } : {}) },
+    workload: { seqLen: flags.seqLen, phase: flags.phase },
+    ...(flags.calibration !== undefined ? { costModel: flags.calibration } : {}),
+    solver: { engine: flags.engine, timeLimitMs: flags.timeLimitMs, layerTimeLimitMs: flags.layerTimeLimitMs, gapTolerance: flags.gap },
+  };
+  if (flags.costs === undefined) return { model: flags.model ?? FLAGSHIP_MODEL, ...common };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(flags.costs, 'utf8'));
+  } catch (error) {
+    throw new HplbError('INVALID_PROBLEM', `cannot read costs file ${flags.costs}: ${error instanceof Error ? error.message : String(error)}`, { pointer: '/costs' });
+  }
+  const file = parsed as { costs?: unknown; kvGroupSize?: unknown };
+  if (!Array.isArray(file.costs) || !file.costs.every((row) => Array.isArray(row) && row.every((c) => typeof c === 'number'))) {
+    throw new HplbError('INVALID_PROBLEM', `${flags.costs}: "costs" must be number[layers][queryHeads]`, { pointer: '/costs' });
+  }
+  if (file.kvGroupSize !== undefined && typeof file.kvGroupSize !== 'number') {
+    throw new HplbError('INVALID_PROBLEM', `${flags.costs}: "kvGroupSize" must be a number`, { pointer: '/kvGroupSize' });
+  }
+  return { costs: file.costs as number[][], ...(file.kvGroupSize !== undefined ? { kvGroupSize: file.kvGroupSize } : {}), ...common };
+}
+
+function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1');
+  return n;
+}
+
+function nonNegative(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0');
+  return n;
+}
+
+function numberList(text: string): number[] {
+  const xs = text.split(',').map(Number);
+  if (xs.some((x) => !Number.isFinite(x) || x <= 0)) throw new InvalidArgumentError('expected comma-separated numbers > 0');
+  return xs;
+}
