@@ -84,10 +84,3 @@ export interface LayerEngine {
   solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult;
 }
 
-/** Thrown by an engine for a problem outside what it supports; a portfolio then tries another. */
-export class UnsupportedProblemError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedProblemError';
-  }
-}

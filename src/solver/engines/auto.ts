@@ -1,7 +1,7 @@
 import type { GLPK } from 'glpk.js/node';
 import { layerLowerBound } from '../bounds.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
-import { UnsupportedProblemError, type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
+import { type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
 import { configSearch } from './config-search.ts';
 import { greedyAssignment } from './greedy.ts';
 import { solveIlp } from './ilp.ts';
@@ -11,11 +11,11 @@ const SEARCH_SHARE = 0.7;
 
 /**
  * The default engine, a portfolio: bounds, then greedy; stop if greedy is within the gap
- * tolerance of the bound; else the exact configuration search; if that cannot model the problem
- * or runs out of its share of time, GLPK on the aggregated ILP with the best placement so far as
- * its cutoff. It keeps the best placement and the best bound any step found, so it is never worse
- * than greedy and its status and gap are true. `engine` in the result names the step that
- * produced the answer; an ILP failure after an unsupported search gives greedy_fallback.
+ * tolerance of the bound; else the exact configuration search; if that runs out of its share of
+ * time, GLPK on the aggregated ILP with the best placement so far as its cutoff. It keeps the best
+ * placement and the best bound any step found, so it is never worse than greedy and its status
+ * and gap are true. `engine` in the result names the step that produced the answer; when the ILP
+ * fails and nothing beat greedy, the status is greedy_fallback with the ILP's reason.
  */
 export function createAutoEngine(glpk: GLPK | null): LayerEngine {
   return {
@@ -36,21 +36,15 @@ export function createAutoEngine(glpk: GLPK | null): LayerEngine {
       };
       if (problem.speeds.length === 1 || relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
 
-      let searchDeclined = false;
-      try {
-        const limit = glpk ? (deadline - now()) * SEARCH_SHARE : deadline - now();
-        const found = configSearch(problem, { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) });
-        lower = Math.max(lower, found.lowerBound);
-        if (found.makespan < upper) {
-          best = found.unit2gpu;
-          upper = found.makespan;
-          engine = 'search';
-        }
-        if (relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
-      } catch (error) {
-        if (!(error instanceof UnsupportedProblemError)) throw error;
-        searchDeclined = true;
+      const limit = glpk ? (deadline - now()) * SEARCH_SHARE : deadline - now();
+      const found = configSearch(problem, { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) });
+      lower = Math.max(lower, found.lowerBound);
+      if (found.makespan < upper) {
+        best = found.unit2gpu;
+        upper = found.makespan;
+        engine = 'search';
       }
+      if (relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
 
       if (glpk && deadline - now() > 1) {
         const ilp = solveIlp(glpk, problem, { ...options, timeLimitMs: deadline - now(), ...(best ? { incumbent: best } : {}) });
@@ -60,9 +54,10 @@ export function createAutoEngine(glpk: GLPK | null): LayerEngine {
           upper = ilp.makespan;
           engine = 'ilp';
         }
-        if (ilp.outcome === 'failed' && searchDeclined) {
+        if (ilp.outcome === 'failed') {
           fallbackReason = ilp.reason;
-          return finish('greedy_fallback');
+          // Nothing beat greedy and the ILP broke: say so rather than blame the clock.
+          if (engine === 'greedy') return finish('greedy_fallback');
         }
       }
       return finish('time_limit');
