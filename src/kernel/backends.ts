@@ -7,6 +7,7 @@
  * keeps Node from exiting.
  */
 import { GPU } from 'gpu.js';
+import { HplbError } from '../errors.ts';
 
 /** The GPU.js modes this project runs kernels on, best first. */
 export const KERNEL_BACKENDS = ['webgpu', 'webasm', 'cpu'] as const;
@@ -70,7 +71,7 @@ function smokeTest(mode: 'webasm' | 'cpu'): string | null {
   } catch (error) {
     return (error as Error).message;
   } finally {
-    gpu.destroy();
+    void gpu.destroy();
   }
 }
 
@@ -103,7 +104,7 @@ export async function createGpu(backend: KernelBackend | 'auto' = 'auto'): Promi
         continue;
       }
       const gpu = new GPU({ mode: 'webgpu' });
-      return { gpu, backend: mode, release: () => { gpu.destroy(); probe.uninstall(); } };
+      return { gpu, backend: mode, release: () => { void gpu.destroy(); probe.uninstall(); } };
     }
     const failure = smokeTest(mode);
     if (failure !== null) {
@@ -111,7 +112,7 @@ export async function createGpu(backend: KernelBackend | 'auto' = 'auto'): Promi
       continue;
     }
     const gpu = new GPU({ mode });
-    return { gpu, backend: mode, release: () => { gpu.destroy(); } };
+    return { gpu, backend: mode, release: () => { void gpu.destroy(); } };
   }
-  throw new Error(`no GPU.js backend available (${failures.join('; ')})`);
+  throw new HplbError('INTERNAL', `no GPU.js backend available (${failures.join('; ')})`);
 }

@@ -7,15 +7,19 @@ import { HplbError } from '../errors.ts';
 import { denseMask, validateShape, type AttentionShape } from './pattern.ts';
 
 /**
- * One head's attention inputs, row-major float32: q is [queries * d] (the last `queries`
- * positions), k and v are [n * d]. Scores are scaled by `scale` (default 1 / sqrt(d)).
+ * What attention scores need, row-major float32: q is [queries * d] (the last `queries`
+ * positions), k is [n * d]. Scores are q . k * `scale` (default 1 / sqrt(d)).
  */
-export interface AttentionInput extends AttentionShape {
+export interface ScoreInput extends AttentionShape {
   readonly d: number;
   readonly q: Float32Array;
   readonly k: Float32Array;
-  readonly v: Float32Array;
   readonly scale?: number;
+}
+
+/** One head's attention inputs: scores plus v, [n * d]. */
+export interface AttentionInput extends ScoreInput {
+  readonly v: Float32Array;
 }
 
 /** Query rows of an input (n unless `queries` says otherwise). */
@@ -24,12 +28,12 @@ export function queryRows(input: AttentionShape): number {
 }
 
 /** The score scale of an input: `scale` or 1 / sqrt(d). */
-export function scoreScale(input: AttentionInput): number {
+export function scoreScale(input: ScoreInput): number {
   return input.scale ?? 1 / Math.sqrt(input.d);
 }
 
-/** Checks sizes and finiteness of an input; throws INVALID_PROBLEM naming the field. */
-export function validateInput(input: AttentionInput): void {
+/** Checks sizes and finiteness of q, k (and v when present); throws INVALID_PROBLEM naming the field. */
+export function validateInput(input: ScoreInput & { readonly v?: Float32Array }): void {
   validateShape(input);
   if (!Number.isInteger(input.d) || input.d < 1) {
     throw new HplbError('INVALID_PROBLEM', `d must be a positive integer, got ${input.d}`, { pointer: '/d' });
@@ -37,6 +41,7 @@ export function validateInput(input: AttentionInput): void {
   const expected = { q: queryRows(input) * input.d, k: input.n * input.d, v: input.n * input.d };
   for (const name of ['q', 'k', 'v'] as const) {
     const values = input[name];
+    if (values === undefined) continue;
     if (values.length !== expected[name]) {
       throw new HplbError('INVALID_PROBLEM', `${name} must hold ${expected[name]} values, got ${values.length}`, { pointer: `/${name}` });
     }
@@ -53,7 +58,7 @@ export function validateInput(input: AttentionInput): void {
 /**
  * Row r's scaled scores against every key, into `out` (length n): q[r] . k[key] * scale.
  */
-export function rowScores(input: AttentionInput, r: number, out: Float64Array): void {
+export function rowScores(input: ScoreInput, r: number, out: Float64Array): void {
   const { d, n, q, k } = input;
   const scale = scoreScale(input);
   const qStart = r * d;
