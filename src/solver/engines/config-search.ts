@@ -6,8 +6,6 @@ import { greedyAssignment } from './greedy.ts';
 
 /** Nodes between two looks at the clock. */
 const CLOCK_EVERY = 2048;
-/** Above this gap the next target halves the gap; below it, targets step just under the incumbent. */
-const BISECT_ABOVE_GAP = 5e-3;
 
 /** Outcome of one search, with the tightest facts it established. */
 export interface SearchOutcome {
@@ -25,9 +23,10 @@ export interface SearchOutcome {
  * Real layers have few distinct costs, so a GPU has few configurations. The search decides
  * "does a placement with every load <= T exist?" by depth-first search over GPUs, pruned by
  * capacity, unit counts and the fluid bound of the GPUs left, with a memo of failed
- * (GPU, units left) states that also removes the symmetry between identical GPUs. Targets move
- * from the bound towards the incumbent; an infeasible target is a proof that raises the bound,
- * a feasible one lowers the incumbent, until they meet (optimal) or time runs out.
+ * (GPU, units left) states that also removes the symmetry between identical GPUs. The first
+ * target is the static bound (often met exactly); after that each target sits just under the
+ * incumbent, so every feasible answer lowers the incumbent and the first infeasible one proves it
+ * optimal. Failed states are kept across targets, since targets only fall.
  * With a KV-group limit, classes are split by KV group and a configuration may touch at most the
  * limit's number of groups (counting those pinned units already bring).
  */
@@ -39,11 +38,13 @@ export function configSearch(problem: LayerProblem, options: SolveOptions): Sear
   let upper = makespanOf(problem, best);
   let lower = Math.min(layerLowerBound(problem), upper);
   let first = true;
+  // Failed states survive from one target to the next: a state with no completion under a
+  // target has none under any smaller target either.
+  const failedAt = new Map<string, number>();
   while (relativeGap(upper, lower) > REL_EPS) {
-    const gap = relativeGap(upper, lower);
-    const target = first ? lower : gap > BISECT_ABOVE_GAP ? lower + (upper - lower) / 2 : upper * (1 - REL_EPS / 2);
+    const target = first ? lower : upper * (1 - REL_EPS / 2);
     first = false;
-    const found = decide(problem, layer, target, deadline, now);
+    const found = decide(problem, layer, target, deadline, now, failedAt);
     if (found === 'timeout') return { unit2gpu: best, makespan: upper, lowerBound: lower, timedOut: true };
     if (found === null) {
       lower = Math.max(lower, target);
@@ -74,7 +75,7 @@ export const configSearchEngine: LayerEngine = {
  * Is there a placement with every GPU load <= target? Returns one ([units] GPU of each unit),
  * null when none exists, or 'timeout'.
  */
-function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, deadline: number, now: () => number): number[] | null | 'timeout' {
+function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, deadline: number, now: () => number, failedAt: Map<string, number>): number[] | null | 'timeout' {
   const gpus = problem.speeds.length;
   const classes = layer.classes.length;
   const cost = layer.classes.map((c) => c.cost);
@@ -96,7 +97,6 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
   // KV groups: classes of one group share a slot; groupLimit is Infinity without a limit.
   const groupLimit = problem.maxGroupsPerGpu ?? Infinity;
   const classGroup = layer.classes.map((c) => c.group);
-  const failed = new Set<string>();
   let nodes = 0;
   let timedOut = false;
 
@@ -107,7 +107,7 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
     for (let k = 0; k < classes; k++) if (rem[k] > 0) { heaviest = k; break; }
     if (heaviest >= 0 && cost[heaviest] > maxCapSuffix[i]) return false;
     const key = `${i}:${rem.join(',')}`;
-    if (failed.has(key)) return false;
+    if ((failedAt.get(key) ?? -Infinity) >= target) return false;
     if (++nodes % CLOCK_EVERY === 0 && now() > deadline) { timedOut = true; return false; }
     const row = counts[i];
     // Per GPU: heads of each KV group chosen so far, and how many groups that makes.
@@ -153,7 +153,7 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
       return false;
     };
     const ok = config(0, 0, 0);
-    if (!ok && !timedOut) failed.add(key);
+    if (!ok && !timedOut) failedAt.set(key, Math.max(target, failedAt.get(key) ?? -Infinity));
     return ok;
   };
 
