@@ -1,0 +1,61 @@
+/**
+ * Plan-level admission: at most `maxConcurrent` plans solve at once, at most `maxQueued` wait
+ * (FIFO); beyond that a plan is refused with QUEUE_FULL and a Retry-After estimate. Layer tasks of
+ * admitted plans then share the solver pool.
+ */
+import { HplbError } from '../errors.ts';
+
+export interface AdmissionOptions {
+  readonly maxConcurrent: number;
+  readonly maxQueued: number;
+}
+
+export interface Admission {
+  /** Runs `job` when a slot is free; throws HplbError('QUEUE_FULL') at once when none is and the queue is full. */
+  run<T>(job: () => Promise<T>): Promise<T>;
+  readonly inFlight: number;
+  readonly queued: number;
+  /** Seconds after which a refused plan may well be admitted (>= 1). */
+  retryAfterSeconds(): number;
+}
+
+/** Weight of the newest solve in the running mean of solve times. */
+const SOLVE_TIME_SMOOTHING = 0.2;
+
+export function createAdmission(options: AdmissionOptions): Admission {
+  const waiting: (() => void)[] = [];
+  let inFlight = 0;
+  /** Exponentially smoothed solve time, ms; 1 s until the first solve says otherwise. */
+  let meanSolveMs = 1000;
+
+  async function run<T>(job: () => Promise<T>): Promise<T> {
+    if (inFlight >= options.maxConcurrent) {
+      if (waiting.length >= options.maxQueued) {
+        throw new HplbError('QUEUE_FULL', `${inFlight} plans are solving and ${waiting.length} are waiting (limits ${options.maxConcurrent} and ${options.maxQueued}); retry later`);
+      }
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    } else {
+      inFlight += 1;
+    }
+    const start = performance.now();
+    try {
+      return await job();
+    } finally {
+      meanSolveMs += SOLVE_TIME_SMOOTHING * (performance.now() - start - meanSolveMs);
+      // The slot passes straight to the next waiter, so inFlight only drops when none waits.
+      const next = waiting.shift();
+      if (next) next();
+      else inFlight -= 1;
+    }
+  }
+
+  return {
+    run,
+    get inFlight() { return inFlight; },
+    get queued() { return waiting.length; },
+    retryAfterSeconds() {
+      const rounds = (inFlight + waiting.length) / options.maxConcurrent;
+      return Math.min(300, Math.max(1, Math.ceil((rounds * meanSolveMs) / 1000)));
+    },
+  };
+}

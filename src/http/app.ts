@@ -1,0 +1,183 @@
+/**
+ * The HTTP application, built from its dependencies: nothing here listens, reads the environment
+ * or holds module-level state. server.ts listens; tests drive the app with supertest.
+ */
+import { existsSync } from 'node:fs';
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { HplbError } from '../errors.ts';
+import type { CostModel } from '../cost/cost-model.ts';
+import type { LayerRunner } from '../planner/layer-task.ts';
+import type { PlanningContext } from '../planner/request.ts';
+import type { ModelRegistry } from '../profiles/registry.ts';
+import { createAdmission } from './admission.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { loadSpec, publicDir, type LoadedSpec } from './openapi.ts';
+import { createPlanCache } from './plan-cache.ts';
+import { createPlanService } from './plan-service.ts';
+import { createErrorHandler } from './problem.ts';
+import { requestContext } from './request-context.ts';
+import { registerBudgetRoutes } from './routes/budgets.ts';
+import { registerModelRoutes } from './routes/models.ts';
+import { registerOperationRoutes } from './routes/operations.ts';
+import { registerPlanRoutes } from './routes/plans.ts';
+import { createValidators } from './validation.ts';
+
+/** The solver pool as the app sees it (src/pool/solver-pool.ts implements it). */
+export interface SolverRunner extends LayerRunner {
+  /** Layer tasks waiting for a worker. */
+  readonly queueDepth: number;
+  /** Workers running a task. */
+  readonly busy: number;
+  /** Every worker up with GLPK loaded. */
+  isReady(): boolean;
+}
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly runner: SolverRunner;
+  readonly registry: ModelRegistry;
+  readonly logger: Logger;
+  /** Cost model by name (undefined: the default); src/cost/registry.ts resolveCostModel. */
+  readonly resolveCostModel: (name?: string) => CostModel;
+  /** Monotonic clock, ms (solve timing and cache TTLs); performance.now by default. */
+  readonly now?: () => number;
+  /** The contract; openapi.yaml of the repository by default. */
+  readonly spec?: LoadedSpec;
+  /** Folder served at / when it exists; the repository's public/ by default, null for none. */
+  readonly publicDir?: string | null;
+}
+
+export interface HplbApp {
+  readonly app: Express;
+  readonly metrics: Metrics;
+  /** Shutting down: /readyz answers 503, no new solves start, responses close their connection. */
+  beginDrain(): void;
+  readonly draining: boolean;
+  /** For the pool's onWorkerRestart hook: logged and counted. */
+  workerRestarted(reason: string): void;
+}
+
+/** What route modules share. */
+export interface RouteContext {
+  readonly deps: AppDeps;
+  readonly validators: ReturnType<typeof createValidators>;
+  readonly spec: LoadedSpec;
+  readonly service: ReturnType<typeof createPlanService>;
+  readonly cache: ReturnType<typeof createPlanCache>;
+  readonly metrics: Metrics;
+  readonly context: PlanningContext;
+  /** Name of the default cost model, part of per-model lookup keys. */
+  readonly defaultCostModel: string;
+  readonly draining: () => boolean;
+}
+
+export function buildApp(deps: AppDeps): HplbApp {
+  const { config, logger } = deps;
+  const now = deps.now ?? performance.now.bind(performance);
+  const spec = deps.spec ?? loadSpec();
+  const validators = createValidators(spec.document);
+  let draining = false;
+
+  const admission = createAdmission({ maxConcurrent: config.maxConcurrentPlans, maxQueued: config.maxQueuedPlans });
+  const metrics = createMetrics({
+    plans: () => ({ inFlight: admission.inFlight, queued: admission.queued }),
+    solver: () => ({ queueDepth: deps.runner.queueDepth, busy: deps.runner.busy }),
+  });
+  const cache = createPlanCache({ maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, metrics, now });
+  const context = createPlanningContext(deps);
+  const service = createPlanService({
+    runner: deps.runner,
+    context,
+    registry: deps.registry,
+    cache,
+    admission,
+    metrics,
+    config,
+    now,
+    draining: () => draining,
+  });
+  const routes: RouteContext = {
+    deps, validators, spec, service, cache, metrics, context,
+    defaultCostModel: context.resolveCostModel().name,
+    draining: () => draining,
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContext(logger, metrics));
+  app.use((_req, res, next) => {
+    if (draining) res.setHeader('Connection', 'close');
+    next();
+  });
+  const router = express.Router({ strict: false });
+  registerOperationRoutes(router, routes);
+  registerModelRoutes(router, routes);
+  registerPlanRoutes(router, routes);
+  registerBudgetRoutes(router, routes);
+  app.use(router);
+
+  const dir = deps.publicDir === undefined ? publicDir() : deps.publicDir;
+  if (dir !== null && existsSync(dir)) app.use(express.static(dir, { index: 'index.html', fallthrough: true }));
+
+  // Known paths, unknown methods: 405 with Allow (Express answers HEAD for GET routes itself).
+  for (const [path, item] of Object.entries(spec.document.paths)) {
+    const allow = Object.keys(item).filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m)).map((m) => m.toUpperCase());
+    if (allow.includes('GET')) allow.push('HEAD');
+    app.all(path.replace(/\{(\w+)\}/g, ':$1'), (req, res) => {
+      res.setHeader('Allow', allow.join(', '));
+      throw new HplbError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`);
+    });
+  }
+  app.use((req) => {
+    throw new HplbError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.path}; the routes are listed in /openapi.yaml`);
+  });
+  app.use(createErrorHandler({ logger, retryAfterSeconds: () => (draining ? 5 : admission.retryAfterSeconds()) }));
+
+  return {
+    app,
+    metrics,
+    beginDrain: () => { draining = true; },
+    get draining() { return draining; },
+    workerRestarted(reason) {
+      metrics.workerRestarts.inc();
+      logger.warn({ reason }, 'solver worker restarted');
+    },
+  };
+}
+
+/**
+ * Models come from the registry by id only (never from a file path, which the CLI allows), and
+ * cost models are resolved once per name: calibrations are files read at first use.
+ */
+function createPlanningContext(deps: AppDeps): PlanningContext {
+  const costModels = new Map<string, CostModel>();
+  return {
+    resolveProfile(id) {
+      const profile = deps.registry.get(id);
+      if (!profile) {
+        const known = deps.registry.list().map((p) => p.id).join(', ');
+        throw new HplbError('UNKNOWN_MODEL', `no model with id "${id}"; known ids: ${known}`, { pointer: '/model', rule: 'registry' });
+      }
+      return profile;
+    },
+    resolveCostModel(name) {
+      const key = name ?? '';
+      let model = costModels.get(key);
+      if (!model) {
+        try {
+          model = deps.resolveCostModel(name);
+        } catch (error) {
+          if (error instanceof HplbError && error.code === 'UNKNOWN_CALIBRATION') {
+            throw new HplbError(error.code, error.message, { pointer: '/costModel', rule: 'registry' });
+          }
+          throw error;
+        }
+        costModels.set(key, model);
+      }
+      return model;
+    },
+  };
+}

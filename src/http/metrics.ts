@@ -1,0 +1,84 @@
+/**
+ * The service's Prometheus metrics, on a registry of their own (no global default registry, so
+ * several apps can live in one process, as they do in tests).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Live numbers read at scrape time. */
+export interface MetricsSources {
+  /** Plans solving now, and plans waiting for a slot. */
+  readonly plans: () => { readonly inFlight: number; readonly queued: number };
+  /** Layer tasks waiting for a solver worker, and workers busy. */
+  readonly solver: () => { readonly queueDepth: number; readonly busy: number };
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly cacheHits: Counter<'cache'>;
+  readonly cacheMisses: Counter<'cache'>;
+  readonly cacheEvictions: Counter<'cache'>;
+  readonly solves: Counter<'engine' | 'status'>;
+  readonly solveDuration: Histogram<'engine'>;
+  readonly layers: Counter<'engine' | 'status'>;
+  readonly coalesced: Counter;
+  readonly rejected: Counter<'reason'>;
+  readonly workerRestarts: Counter;
+}
+
+export function createMetrics(sources: MetricsSources): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  const registers = [registry];
+  new Gauge({
+    name: 'hplb_plans_in_flight',
+    help: 'Plans being solved now.',
+    registers,
+    collect() { this.set(sources.plans().inFlight); },
+  });
+  new Gauge({
+    name: 'hplb_plan_queue_depth',
+    help: 'Plans waiting for a solving slot.',
+    registers,
+    collect() { this.set(sources.plans().queued); },
+  });
+  new Gauge({
+    name: 'hplb_solver_queue_depth',
+    help: 'Layer tasks waiting for a solver worker.',
+    registers,
+    collect() { this.set(sources.solver().queueDepth); },
+  });
+  new Gauge({
+    name: 'hplb_solver_workers_busy',
+    help: 'Solver workers running a layer task.',
+    registers,
+    collect() { this.set(sources.solver().busy); },
+  });
+  return {
+    registry,
+    httpRequests: new Counter({ name: 'hplb_http_requests_total', help: 'HTTP requests answered, by route template and status.', labelNames: ['method', 'route', 'status'], registers }),
+    httpDuration: new Histogram({
+      name: 'hplb_http_request_duration_seconds',
+      help: 'Time from request to response, by route template.',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    cacheHits: new Counter({ name: 'hplb_plan_cache_hits_total', help: 'Plan cache hits (cache: plans by id, or lookups by model query).', labelNames: ['cache'], registers }),
+    cacheMisses: new Counter({ name: 'hplb_plan_cache_misses_total', help: 'Plan cache misses.', labelNames: ['cache'], registers }),
+    cacheEvictions: new Counter({ name: 'hplb_plan_cache_evictions_total', help: 'Plans evicted from a cache (size or TTL).', labelNames: ['cache'], registers }),
+    solves: new Counter({ name: 'hplb_plan_solves_total', help: 'Plans solved, by requested engine and outcome (proven: every layer proven; unproven; failed).', labelNames: ['engine', 'status'], registers }),
+    solveDuration: new Histogram({
+      name: 'hplb_plan_solve_duration_seconds',
+      help: 'Wall-clock time of a plan solve, from admission to answer.',
+      labelNames: ['engine'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    }),
+    layers: new Counter({ name: 'hplb_plan_layers_total', help: 'Layer answers in solved plans, by answering engine and layer status.', labelNames: ['engine', 'status'], registers }),
+    coalesced: new Counter({ name: 'hplb_plan_coalesced_total', help: 'Plan requests that joined an identical solve already in flight.', registers }),
+    rejected: new Counter({ name: 'hplb_plan_rejected_total', help: 'Plan requests refused before solving (queue_full, draining).', labelNames: ['reason'], registers }),
+    workerRestarts: new Counter({ name: 'hplb_solver_worker_restarts_total', help: 'Solver workers replaced after a crash or an overrun.', registers }),
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Per-request bookkeeping: a request id (the caller's X-Request-Id when well formed, else a new
+ * UUID) echoed in the response, and on finish one access-log line (method, path, status, time;
+ * never bodies) plus the request metrics, labelled by route template.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.ts';
+import type { ProblemLocals } from './problem.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Express's route path as the OpenAPI template: /v1/plans/:planId -> /v1/plans/{planId}. */
+const templates = new Map<string, string>();
+function routeLabel(req: Request, status: number): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof path !== 'string') return status === 404 ? 'unmatched' : 'static';
+  let label = templates.get(path);
+  if (label === undefined) {
+    label = path.replace(/:(\w+)/g, '{$1}');
+    templates.set(path, label);
+  }
+  return label;
+}
+
+export function requestContext(logger: Logger, metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const status = res.statusCode;
+      const route = routeLabel(req, status);
+      metrics.httpRequests.inc({ method: req.method, route, status });
+      metrics.httpDuration.observe({ method: req.method, route }, seconds);
+      const code = (res.locals as ProblemLocals).errorCode;
+      logger.info({ reqId: id, method: req.method, path: req.path, route, status, ms: Math.round(seconds * 1e6) / 1e3, ...(code ? { code } : {}) }, 'request');
+    });
+    next();
+  };
+}

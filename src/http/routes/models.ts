@@ -1,0 +1,61 @@
+/** GET /v1/models and GET /v1/models/{modelId}: the registry with provenance and budget heterogeneity. */
+import type { Router } from 'express';
+import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
+import { HplbError } from '../../errors.ts';
+import type { Profile } from '../../profiles/profile.ts';
+import { summarizeProfile, type ModelRegistry } from '../../profiles/registry.ts';
+import type { components } from '../api-types.ts';
+import type { RouteContext } from '../app.ts';
+import type { ProblemLocals } from '../problem.ts';
+
+type Schemas = components['schemas'];
+
+export function registerModelRoutes(router: Router, ctx: RouteContext): void {
+  const { registry } = ctx.deps;
+  const list = ctx.validators.operation('listModels');
+  const get = ctx.validators.operation('getModel');
+  // The registry does not change while the service runs: the list is rendered once.
+  const listBody = JSON.stringify({ models: registry.list().map((p) => modelSummary(p, DEFAULT_WORKLOAD.seqLen)) } satisfies Schemas['ModelList']);
+
+  router.get('/v1/models', (req, res) => {
+    list.query(req.query as Record<string, unknown>);
+    res.type('application/json').send(listBody);
+  });
+
+  router.get('/v1/models/:modelId', (req, res) => {
+    const { modelId } = get.path(req.params as Record<string, string>) as { modelId: string };
+    const { seqLen = DEFAULT_WORKLOAD.seqLen } = get.query(req.query as Record<string, unknown>) as { seqLen?: number };
+    const profile = registry.get(modelId);
+    if (!profile) {
+      (res.locals as ProblemLocals).pointerIn = 'path';
+      throw unknownModel(registry, modelId);
+    }
+    const layers = summarizeProfile(profile, seqLen);
+    res.json({ ...modelSummary(profile, seqLen), layers } satisfies Schemas['ModelDetail']);
+  });
+}
+
+/** UNKNOWN_MODEL naming the known ids, pointed at the modelId path parameter. */
+export function unknownModel(registry: ModelRegistry, id: string): HplbError {
+  const known = registry.list().map((p) => p.id).join(', ');
+  return new HplbError('UNKNOWN_MODEL', `no model with id "${id}"; known ids: ${known}`, { pointer: '/modelId', rule: 'registry' });
+}
+
+function modelSummary(profile: Profile, seqLen: number): Schemas['ModelSummary'] {
+  const layers = summarizeProfile(profile, seqLen);
+  const cvs = layers.map((l) => l.cv);
+  return {
+    id: profile.id,
+    displayName: profile.displayName,
+    version: profile.version,
+    architecture: profile.architecture,
+    provenance: profile.provenance,
+    heterogeneity: {
+      seqLen,
+      maxDistinctBudgets: Math.max(...layers.map((l) => l.distinctBudgets)),
+      maxOverMin: Math.max(...layers.map((l) => l.maxOverMin)),
+      meanCv: cvs.reduce((a, b) => a + b, 0) / cvs.length,
+      maxCv: Math.max(...cvs),
+    },
+  };
+}

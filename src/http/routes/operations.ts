@@ -1,0 +1,32 @@
+/** Probes, metrics and the contract: /livez, /healthz, /readyz, /metrics, /openapi.yaml. */
+import type { RequestHandler, Router } from 'express';
+import type { components } from '../api-types.ts';
+import type { RouteContext } from '../app.ts';
+
+const LIVE = JSON.stringify({ status: 'ok' } satisfies components['schemas']['Liveness']);
+
+export function registerOperationRoutes(router: Router, ctx: RouteContext): void {
+  const { deps, metrics, spec } = ctx;
+  const live: RequestHandler = (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('application/json').send(LIVE);
+  };
+  router.get('/livez', live);
+  router.get('/healthz', live);
+
+  router.get('/readyz', (_req, res) => {
+    const checks = { registry: deps.registry.list().length > 0, solver: deps.runner.isReady(), draining: ctx.draining() };
+    const status = checks.draining ? 'draining' : checks.registry && checks.solver ? 'ready' : 'not_ready';
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(status === 'ready' ? 200 : 503).json({ status, checks } satisfies components['schemas']['Readiness']);
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    const text = await metrics.registry.metrics();
+    res.type(metrics.registry.contentType).send(text);
+  });
+
+  router.get('/openapi.yaml', (_req, res) => {
+    res.type('application/yaml').send(spec.text);
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * POST /v1/plans, GET /v1/plans/{planId}, and the per-model lookup GET /v1/models/{modelId}/plan.
+ * Plan bodies and ETags are computed once when a plan is stored (plan-cache.ts): answering from
+ * the cache writes a stored string.
+ */
+import type { Response, Router } from 'express';
+import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
+import { HplbError } from '../../errors.ts';
+import type { PlanRequest } from '../../planner/request.ts';
+import type { components } from '../api-types.ts';
+import type { RouteContext } from '../app.ts';
+import { etagMatches, lookupKey, type LookupQuery, type PlanEntry } from '../plan-cache.ts';
+import type { ProblemLocals } from '../problem.ts';
+import { jsonBody } from './json-body.ts';
+import { unknownModel } from './models.ts';
+
+type Schemas = components['schemas'];
+type LookupParams = NonNullable<import('../api-types.ts').operations['getModelPlan']['parameters']['query']>;
+
+/** Query parameters of the lookup, by the body pointers of the problems they turn into. */
+const LOOKUP_POINTERS: Readonly<Record<string, string>> = {
+  '/gpus/count': '/gpus',
+  '/constraints/unitsPerGpu': '/unitsPerGpu',
+  '/workload/seqLen': '/seqLen',
+  '/costModel': '/costModel',
+};
+
+export function registerPlanRoutes(router: Router, ctx: RouteContext): void {
+  const { validators, service, cache, deps } = ctx;
+  const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
+  const create = validators.operation('createPlan');
+  const get = validators.operation('getPlan');
+  const lookup = validators.operation('getModelPlan');
+
+  router.post('/v1/plans', jsonBody(deps.config.maxBodyBytes), async (req, res) => {
+    const body = create.body(req.body) as Schemas['PlanRequest'];
+    const outcome = await service.plan(body satisfies PlanRequest);
+    res.setHeader('Location', `/v1/plans/${outcome.entry.plan.id}`);
+    if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
+    sendPlan(res, outcome.created ? 201 : 200, outcome.entry);
+  });
+
+  router.get('/v1/plans/:planId', (req, res) => {
+    const { planId } = get.path(req.params as Record<string, string>) as { planId: string };
+    const entry = cache.getById(planId);
+    if (!entry) {
+      (res.locals as ProblemLocals).pointerIn = 'path';
+      throw new HplbError('PLAN_NOT_FOUND', `no stored plan with id ${planId}; plans are kept for ${deps.config.cacheTtlMs} ms at most, POST the request again to recompute it`, { pointer: '/planId', rule: 'stored' });
+    }
+    res.setHeader('Cache-Control', cacheControl);
+    if (etagMatches(req.headers['if-none-match'], entry.etag)) notModified(res, entry);
+    else sendPlan(res, 200, entry);
+  });
+
+  router.get('/v1/models/:modelId/plan', (req, res, next) => {
+    const { modelId } = lookup.path(req.params as Record<string, string>) as { modelId: string };
+    const query = lookup.query(req.query as Record<string, unknown>) as LookupParams;
+    const profile = deps.registry.get(modelId);
+    if (!profile) {
+      (res.locals as ProblemLocals).pointerIn = 'path';
+      throw unknownModel(deps.registry, modelId);
+    }
+    const normalised: LookupQuery = {
+      modelId,
+      modelVersion: profile.version,
+      gpus: query.gpus,
+      granularity: query.granularity ?? 'query-head',
+      unitsPerGpu: query.unitsPerGpu ?? 'equal',
+      seqLen: query.seqLen ?? DEFAULT_WORKLOAD.seqLen,
+      phase: query.phase ?? DEFAULT_WORKLOAD.phase,
+      engine: query.engine ?? 'auto',
+      costModel: query.costModel ?? ctx.defaultCostModel,
+    };
+    const key = lookupKey(normalised);
+    res.setHeader('Cache-Control', cacheControl);
+    const hit = cache.getByLookup(key);
+    if (hit) {
+      res.setHeader('X-Cache', 'hit');
+      if (etagMatches(req.headers['if-none-match'], hit.etag)) notModified(res, hit);
+      else sendPlan(res, 200, hit);
+      return;
+    }
+    const request: PlanRequest = {
+      model: modelId,
+      gpus: { count: normalised.gpus },
+      granularity: normalised.granularity as PlanRequest['granularity'],
+      constraints: { unitsPerGpu: normalised.unitsPerGpu },
+      workload: { seqLen: normalised.seqLen, phase: normalised.phase as 'prefill' | 'decode' },
+      ...(query.costModel !== undefined ? { costModel: query.costModel } : {}),
+      solver: { engine: normalised.engine as NonNullable<PlanRequest['solver']>['engine'] },
+    };
+    service.plan(request, key).then(
+      (outcome) => {
+        res.setHeader('X-Cache', 'miss');
+        sendPlan(res, 200, outcome.entry);
+      },
+      (error: unknown) => next(asQueryError(error, res)),
+    );
+  });
+}
+
+function sendPlan(res: Response, status: number, entry: PlanEntry): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('ETag', entry.etag);
+  res.end(entry.body);
+}
+
+function notModified(res: Response, entry: PlanEntry): void {
+  res.statusCode = 304;
+  res.setHeader('ETag', entry.etag);
+  res.end();
+}
+
+/** A problem raised for the lookup's implied body, pointed at the query parameter it came from. */
+function asQueryError(error: unknown, res: Response): unknown {
+  if (!(error instanceof HplbError) || error.pointer === undefined) return error;
+  const pointer = LOOKUP_POINTERS[error.pointer];
+  (res.locals as ProblemLocals).pointerIn = 'query';
+  return new HplbError(error.code, error.message, pointer !== undefined ? { pointer, rule: error.rule } : { rule: error.rule });
+}

@@ -1,0 +1,104 @@
+/**
+ * Shared set-up for the HTTP tests: the real app on a real solver pool (GLPK workers), a quiet
+ * logger (or one that records lines), and validators of response bodies built from openapi.yaml.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import type { Express } from 'express';
+import { pino, type Logger } from 'pino';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { resolveCostModel } from '../../src/cost/registry.ts';
+import { buildApp, type HplbApp } from '../../src/http/app.ts';
+import { loadSpec } from '../../src/http/openapi.ts';
+import { createValidators } from '../../src/http/validation.ts';
+import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
+import { loadRegistry } from '../../src/profiles/registry.ts';
+
+export const SMALL_MODEL = 'llama-3-8b-instruct-262k-minference';
+
+const spec = loadSpec();
+const validators = createValidators(spec.document);
+const registry = loadRegistry();
+
+/** Fails the test unless `body` matches the named component schema of openapi.yaml. */
+export function assertSchema(name: string, body: unknown): void {
+  const validate = validators.schema(name);
+  assert.ok(validate(body), `${name}: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+}
+
+/** Checks an error answer: status, problem+json media type, Problem schema, code. */
+export function assertProblem(res: { status: number; headers: Record<string, string>; body: unknown }, status: number, code: string): Record<string, unknown> {
+  assert.equal(res.status, status, JSON.stringify(res.body).slice(0, 400));
+  assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/);
+  assertSchema('Problem', res.body);
+  const problem = res.body as Record<string, unknown>;
+  assert.equal(problem.code, code, String(problem.detail));
+  assert.equal(problem.status, status);
+  return problem;
+}
+
+export interface TestApp {
+  readonly hplb: HplbApp;
+  /** The Express app, for supertest. */
+  readonly app: Express;
+  readonly pool: SolverPool;
+  readonly config: Config;
+  /** Log lines written so far, parsed. */
+  readonly logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/** The app on a fresh pool of `workers` GLPK workers, with config defaults overridden by `env`. */
+export async function startTestApp(env: Record<string, string> = {}, workers = 1): Promise<TestApp> {
+  const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', ...env });
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger: Logger = pino({ level: 'info' }, sink);
+  let hplb: HplbApp | undefined;
+  const pool = createSolverPool({ size: workers, onWorkerRestart: (reason) => hplb?.workerRestarted(reason) });
+  await pool.ready();
+  hplb = buildApp({ config, runner: pool, registry, logger, resolveCostModel, publicDir: null });
+  return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
+}
+
+/** The value of one sample of a metric in Prometheus text, 0 when absent. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) {
+      total += Number(m[3]);
+      found = true;
+    }
+  }
+  return found ? total : 0;
+}
+
+/** A tiny explicit cost matrix request: 2 layers x 4 heads on 2 GPUs. */
+export function tinyRequest(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { costs: [[4, 3, 2, 1], [1, 1, 1, 5]], gpus: { count: 2 }, ...extra };
+}
+
+/**
+ * A request whose solve takes about `ms`: one layer of 40 distinct pseudo-random costs on 8
+ * GPUs, which GLPK's ILP does not prove within the limit (it stops at it). `seed` varies the costs,
+ * so different seeds give different plans.
+ */
+export function slowRequest(ms: number, seed = 7): Record<string, unknown> {
+  let state = seed;
+  const next = (): number => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  const costs = [Array.from({ length: 40 }, () => Math.round(1000 + next() * 9000))];
+  return { costs, gpus: { count: 8 }, solver: { engine: 'ilp', timeLimitMs: ms, layerTimeLimitMs: ms } };
+}
