@@ -1,0 +1,199 @@
+/**
+ * The evaluation of issue "how much does it help?": for one profile and one GPU count, the model's
+ * attention time (sum of layer makespans, in the cost model's unit) under four settings and the
+ * fluid limit. Pure apart from the layer runner it is given: no files, no clock in its answers.
+ *
+ *   uniformContiguous  (a) every head of a layer gets the layer's largest budget, contiguous placement
+ *   adaptiveContiguous (b) the profile's per-head budgets, contiguous placement
+ *   adaptiveGreedy     (c) per-head budgets, greedy (largest first onto the least loaded GPU with room)
+ *   adaptiveAuto       (d) per-head budgets, the auto engine (S-HPLB: greedy, exact search, GLPK ILP)
+ *   fluidBound         (e) sum over layers of (total adaptive cost / G): no placement can beat it
+ */
+import { attendedTokens, type CostModel, type Workload } from '../cost/cost-model.ts';
+import type { LayerRunner } from '../planner/layer-task.ts';
+import type { EngineName, Plan } from '../planner/plan.ts';
+import { resolveRequest, type PlanRequest, type ResolvedRequest, type SolverOptions } from '../planner/request.ts';
+import { solvePlan } from '../planner/solve-plan.ts';
+import type { HeadBudget, Profile } from '../profiles/profile.ts';
+import { contiguousAssignment } from '../solver/engines/contiguous.ts';
+import { gpuLoadsOf } from '../solver/layer-result.ts';
+import type { LayerProblem } from '../solver/types.ts';
+
+/** The settings that place heads, in the order (a) to (d). */
+export const SETTINGS = ['uniformContiguous', 'adaptiveContiguous', 'adaptiveGreedy', 'adaptiveAuto'] as const;
+export type Setting = (typeof SETTINGS)[number];
+
+/** What every evaluation shares: the cost model, the workload and the solver limits of the auto engine. */
+export interface EvalContext {
+  readonly costModel: CostModel;
+  readonly workload: Workload;
+  /** Limits and tolerance of the auto runs (engine is set per setting). */
+  readonly solver: Omit<SolverOptions, 'engine'>;
+  readonly runner: LayerRunner;
+}
+
+/** One profile at one GPU count. Times are in the cost model's unit; ratios are plain numbers. */
+export interface ProfileEvaluation {
+  readonly model: { readonly id: string; readonly displayName: string; readonly version: string; readonly layers: number; readonly queryHeads: number; readonly kvHeads: number };
+  readonly gpus: number;
+  /** Sum of layer makespans of each setting, plus the fluid bound. */
+  readonly attentionTime: Readonly<Record<Setting | 'fluidBound', number>>;
+  /** Mean over layers of the layer's bubble ratio, 1 - mean GPU load / makespan. */
+  readonly meanBubbleRatio: Readonly<Record<Setting, number>>;
+  /** (a)/(d), (b)/(d), (c)/(d) and (d)/(e). */
+  readonly speedup: { readonly uniformOverAuto: number; readonly contiguousOverAuto: number; readonly greedyOverAuto: number; readonly autoOverFluid: number };
+  /** Sum of the auto plan's layer lower bounds, and its relative gap. */
+  readonly autoLowerBound: number;
+  readonly autoGap: number;
+  readonly layersProvenOptimal: number;
+  /** Layers of the auto plan by status, keys sorted. */
+  readonly autoStatusCounts: Readonly<Record<string, number>>;
+}
+
+/** Wall-clock solve time of the plans that are solved (contiguous placement is not), ms: machine-dependent, reported apart. */
+export interface EvaluationTimings {
+  readonly model: string;
+  readonly gpus: number;
+  readonly solveMs: { readonly adaptiveGreedy: number; readonly adaptiveAuto: number };
+}
+
+/** An evaluation with the per-layer loads it came from (for the plots), the auto plan and the timings. */
+export interface EvaluationRun {
+  readonly evaluation: ProfileEvaluation;
+  /** [layers][gpus] load of each GPU under each setting, in the cost unit. */
+  readonly loads: Readonly<Record<Setting, number[][]>>;
+  readonly autoPlan: Plan;
+  readonly timings: EvaluationTimings;
+}
+
+/** The budget of a layer's head that attends the most tokens at seqLen (first such head on ties). */
+export function largestBudget(row: readonly HeadBudget[], seqLen: number): HeadBudget {
+  return row.reduce((best, budget) => (attendedTokens(budget, seqLen) > attendedTokens(best, seqLen) ? budget : best));
+}
+
+/**
+ * [layers][queryHeads] costs of the uniform setting: every head of a layer costs what the layer's
+ * largest-budget head costs, so no head attends fewer tokens than under the adaptive budgets.
+ */
+export function uniformCosts(profile: Profile, costModel: CostModel, workload: Workload): number[][] {
+  return profile.budgets.map((row) => {
+    const cost = costModel.headCost(largestBudget(row, workload.seqLen), workload);
+    return row.map(() => cost);
+  });
+}
+
+/** GPU counts of `candidates` that divide the profile's query heads (equal heads per GPU). */
+export function dividingGpuCounts(profile: Profile, candidates: readonly number[]): number[] {
+  return candidates.filter((g) => profile.architecture.queryHeads % g === 0);
+}
+
+/** Sum over layers of the layer makespan (its largest GPU load); loads are [layers][gpus]. */
+export function attentionTime(loads: readonly (readonly number[])[]): number {
+  return loads.reduce((s, layer) => s + Math.max(...layer), 0);
+}
+
+/** Mean over layers of 1 - mean GPU load / makespan (0 for an idle layer); loads are [layers][gpus]. */
+export function meanLayerBubble(loads: readonly (readonly number[])[]): number {
+  const bubbles = loads.map((layer) => {
+    const makespan = Math.max(...layer);
+    return makespan > 0 ? 1 - layer.reduce((s, x) => s + x, 0) / layer.length / makespan : 0;
+  });
+  return bubbles.reduce((s, x) => s + x, 0) / bubbles.length;
+}
+
+/** Fluid bound: sum over layers of total load / G (equal speeds); loads are [layers][gpus]. */
+export function fluidTotal(loads: readonly (readonly number[])[]): number {
+  return loads.reduce((s, layer) => s + layer.reduce((t, x) => t + x, 0) / layer.length, 0);
+}
+
+/**
+ * [layers][gpus] loads of contiguous placement in the model's own head order. Computed here rather
+ * than by solving with the 'contiguous' engine: solvePlan sorts a layer's units by cost before
+ * solving (to share identical layers), which would turn contiguous into sorted-contiguous.
+ */
+export function contiguousLoads(layers: readonly LayerProblem[]): number[][] {
+  return layers.map((problem) => gpuLoadsOf(problem, contiguousAssignment(problem)));
+}
+
+/**
+ * Evaluates one profile at `gpus` GPUs: query-head units, equal heads per GPU. Throws the
+ * planner's HplbError when gpus does not divide the query heads.
+ */
+export async function evaluateProfile(profile: Profile, gpus: number, context: EvalContext): Promise<EvaluationRun> {
+  const planning = { resolveProfile: () => profile, resolveCostModel: () => context.costModel };
+  const common = { gpus: { count: gpus }, granularity: 'query-head', constraints: { unitsPerGpu: 'equal' }, workload: context.workload } as const;
+  const resolve = (source: Pick<PlanRequest, 'model' | 'costs' | 'kvGroupSize'>, engine: EngineName): ResolvedRequest =>
+    resolveRequest({ ...common, ...source, solver: { ...context.solver, engine } }, planning);
+  const kvGroupSize = profile.architecture.queryHeads / profile.architecture.kvHeads;
+  const uniform = resolve({ costs: uniformCosts(profile, context.costModel, context.workload), kvGroupSize }, 'contiguous');
+  const adaptive = resolve({ model: profile.id }, 'auto');
+  const greedyPlan = await solvePlan(resolve({ model: profile.id }, 'greedy'), context.runner);
+  const autoPlan = await solvePlan(adaptive, context.runner);
+  const planLoads = (plan: Plan): number[][] => plan.layers.map((layer) => [...layer.gpuLoads]);
+
+  const loads: Record<Setting, number[][]> = {
+    uniformContiguous: contiguousLoads(uniform.layers),
+    adaptiveContiguous: contiguousLoads(adaptive.layers),
+    adaptiveGreedy: planLoads(greedyPlan),
+    adaptiveAuto: planLoads(autoPlan),
+  };
+  const time = (s: Setting): number => attentionTime(loads[s]);
+  const fluidBound = fluidTotal(loads.adaptiveAuto);
+  const statusCounts: Record<string, number> = {};
+  for (const status of autoPlan.layers.map((layer) => layer.status).sort()) statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+  const { layers, queryHeads, kvHeads } = profile.architecture;
+  const evaluation: ProfileEvaluation = {
+    model: { id: profile.id, displayName: profile.displayName, version: profile.version, layers, queryHeads, kvHeads },
+    gpus,
+    attentionTime: {
+      uniformContiguous: time('uniformContiguous'),
+      adaptiveContiguous: time('adaptiveContiguous'),
+      adaptiveGreedy: time('adaptiveGreedy'),
+      adaptiveAuto: time('adaptiveAuto'),
+      fluidBound,
+    },
+    meanBubbleRatio: {
+      uniformContiguous: meanLayerBubble(loads.uniformContiguous),
+      adaptiveContiguous: meanLayerBubble(loads.adaptiveContiguous),
+      adaptiveGreedy: meanLayerBubble(loads.adaptiveGreedy),
+      adaptiveAuto: meanLayerBubble(loads.adaptiveAuto),
+    },
+    speedup: {
+      uniformOverAuto: time('uniformContiguous') / time('adaptiveAuto'),
+      contiguousOverAuto: time('adaptiveContiguous') / time('adaptiveAuto'),
+      greedyOverAuto: time('adaptiveGreedy') / time('adaptiveAuto'),
+      autoOverFluid: time('adaptiveAuto') / fluidBound,
+    },
+    autoLowerBound: autoPlan.totals.lowerBound,
+    autoGap: autoPlan.totals.gap,
+    layersProvenOptimal: autoPlan.totals.layersProvenOptimal,
+    autoStatusCounts: statusCounts,
+  };
+  return {
+    evaluation,
+    loads,
+    autoPlan,
+    timings: { model: profile.id, gpus, solveMs: { adaptiveGreedy: greedyPlan.totals.solveMs, adaptiveAuto: autoPlan.totals.solveMs } },
+  };
+}
+
+/**
+ * Evaluates each profile at each of `gpuCounts` that divides its query heads, one after another
+ * (the runner decides how layers run). `onRun` sees each run as it finishes, e.g. for progress.
+ */
+export async function evaluateProfiles(
+  profiles: readonly Profile[],
+  gpuCounts: readonly number[],
+  context: EvalContext,
+  onRun?: (run: EvaluationRun) => void,
+): Promise<EvaluationRun[]> {
+  const runs: EvaluationRun[] = [];
+  for (const profile of profiles) {
+    for (const gpus of dividingGpuCounts(profile, gpuCounts)) {
+      const run = await evaluateProfile(profile, gpus, context);
+      onRun?.(run);
+      runs.push(run);
+    }
+  }
+  return runs;
+}

@@ -1,0 +1,41 @@
+/**
+ * Number formatting for the generated report and plots: fixed digits only (never locale or
+ * exponent notation), so the same numbers always give the same bytes.
+ */
+
+/** A power of 1000 that times are divided by, and how headers name it, e.g. "1e9 token-pairs". */
+export interface TimeScale {
+  readonly factor: number;
+  readonly label: string;
+}
+
+/** The largest power of 1000 not above the smallest positive value, so every scaled value is >= 1. */
+export function chooseScale(values: readonly number[], unit: string): TimeScale {
+  const positive = values.filter((v) => v > 0);
+  const smallest = positive.length ? Math.min(...positive) : 1;
+  const exponent = Math.max(0, 3 * Math.floor(Math.log10(smallest) / 3));
+  return { factor: 10 ** exponent, label: exponent === 0 ? unit : `1e${exponent} ${unit}` };
+}
+
+/** toFixed without "-0.00". */
+export function fixed(value: number, digits: number): string {
+  const text = value.toFixed(digits);
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
+}
+
+/** Four or so significant digits without exponents: 1234.5, 123.45, 12.345, 1.2345. */
+export function scaled(value: number, scale: TimeScale): string {
+  const v = value / scale.factor;
+  const digits = Math.abs(v) >= 1000 ? 0 : Math.abs(v) >= 100 ? 1 : Math.abs(v) >= 10 ? 2 : 3;
+  return fixed(v, digits);
+}
+
+/** "1.450x". */
+export function times(ratio: number): string {
+  return `${fixed(ratio, 3)}x`;
+}
+
+/** "12.3%". */
+export function percent(share: number): string {
+  return `${fixed(share * 100, 1)}%`;
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { ANALYTIC_COST_MODEL, attendedPairs } from '../../src/cost/cost-model.ts';
+import { EVAL_SOLVER, EVAL_WORKLOAD } from '../../src/eval/document.ts';
+import { attentionTime, dividingGpuCounts, evaluateProfile, fluidTotal, largestBudget, meanLayerBubble, uniformCosts, type EvalContext } from '../../src/eval/evaluate.ts';
+import { loadGlpk } from '../../src/planner/glpk.ts';
+import { createInlineRunner } from '../../src/planner/layer-task.ts';
+import type { HeadBudget, Profile } from '../../src/profiles/profile.ts';
+import { loadRegistry } from '../../src/profiles/registry.ts';
+import { profileVersion } from '../../src/profiles/version.ts';
+import { createEngines } from '../../src/solver/engines/index.ts';
+
+const vs = (vertical: number, slash: number): HeadBudget => ({ kind: 'vertical_slash', vertical, slash });
+
+/** 2 layers x 4 heads in 2 KV groups; layer 0's two big heads sit next to each other, so contiguous is bad. */
+function tinyProfile(): Profile {
+  const architecture = { layers: 2, queryHeads: 4, kvHeads: 2, headDim: 128 };
+  const budgets: HeadBudget[][] = [
+    [vs(0, 4000), vs(0, 4000), vs(0, 1000), vs(0, 1000)],
+    [{ kind: 'streaming', sink: 4, recent: 60 }, { kind: 'full' }, vs(100, 900), { kind: 'streaming', sink: 4, recent: 60 }],
+  ];
+  return {
+    id: 'tiny-eval',
+    displayName: 'Tiny eval profile',
+    version: profileVersion(architecture, budgets),
+    architecture,
+    provenance: { repository: 'none', path: 'inline', commit: 'none', licence: 'CC0-1.0', meaning: 'test', sourceModel: 'tiny' },
+    budgets,
+  };
+}
+
+let context: EvalContext;
+before(async () => {
+  context = { costModel: ANALYTIC_COST_MODEL, workload: EVAL_WORKLOAD, solver: EVAL_SOLVER, runner: createInlineRunner(createEngines(await loadGlpk())) };
+});
+
+describe('uniform budgets', () => {
+  it('picks the head that attends the most tokens, a full head counting the whole sequence', () => {
+    const [layer0, layer1] = tinyProfile().budgets;
+    assert.deepEqual(largestBudget(layer0, 131072), vs(0, 4000));
+    assert.deepEqual(largestBudget(layer1, 131072), { kind: 'full' });
+  });
+
+  it('gives every head of a layer the cost of its largest-budget head', () => {
+    const costs = uniformCosts(tinyProfile(), ANALYTIC_COST_MODEL, EVAL_WORKLOAD);
+    const pairs = (tokens: number): number => attendedPairs(tokens, EVAL_WORKLOAD);
+    assert.deepEqual(costs, [new Array(4).fill(pairs(4000)), new Array(4).fill(pairs(131072))]);
+  });
+});
+
+describe('load summaries', () => {
+  const loads = [[4, 2], [3, 3], [0, 0]];
+  it('sums layer makespans, averages layer bubbles and takes total / G as the fluid bound', () => {
+    assert.equal(attentionTime(loads), 7);
+    assert.equal(meanLayerBubble(loads), (1 - 3 / 4) / 3);
+    assert.equal(fluidTotal(loads), 6);
+  });
+
+  it('keeps only the GPU counts that divide the query heads', () => {
+    const qwen7b = loadRegistry().resolve('qwen2.5-7b-instruct-128k-minference');
+    assert.deepEqual(dividingGpuCounts(qwen7b, [2, 4, 8]), [2, 4]);
+  });
+});
+
+describe('evaluateProfile', () => {
+  it('places contiguously in the model\'s own head order, not sorted by cost', async () => {
+    const { evaluation, loads } = await evaluateProfile(tinyProfile(), 2, context);
+    const [big, small] = [attendedPairs(4000, EVAL_WORKLOAD), attendedPairs(1000, EVAL_WORKLOAD)];
+    assert.deepEqual(loads.adaptiveContiguous[0], [2 * big, 2 * small]);
+    assert.deepEqual([...loads.adaptiveAuto[0]].sort((a, b) => a - b), [big + small, big + small]);
+    assert.equal(evaluation.speedup.contiguousOverAuto > 1, true);
+  });
+
+  it('orders the settings: uniform >= contiguous >= S-HPLB, greedy >= S-HPLB >= fluid bound', async () => {
+    const { evaluation: e } = await evaluateProfile(tinyProfile(), 2, context);
+    const t = e.attentionTime;
+    assert.ok(t.uniformContiguous >= t.adaptiveContiguous, 'uniform budgets never cost less');
+    assert.ok(t.adaptiveContiguous >= t.adaptiveAuto);
+    assert.ok(t.adaptiveGreedy >= t.adaptiveAuto);
+    assert.ok(t.adaptiveAuto >= t.fluidBound);
+    assert.equal(e.meanBubbleRatio.uniformContiguous, 0, 'equal heads placed equally never wait');
+    assert.equal(e.layersProvenOptimal, 2);
+  });
+
+  it('agrees with the plan\'s own contiguous and greedy totals on a real profile', async () => {
+    const flagship = loadRegistry().resolve('llama-3-8b-instruct-262k-minference');
+    const { evaluation: e, autoPlan } = await evaluateProfile(flagship, 8, context);
+    assert.equal(e.attentionTime.adaptiveContiguous, autoPlan.totals.contiguousMakespan);
+    assert.equal(e.attentionTime.adaptiveGreedy, autoPlan.totals.greedyMakespan);
+    assert.equal(e.attentionTime.adaptiveAuto, autoPlan.totals.makespan);
+    assert.equal(e.speedup.contiguousOverAuto, autoPlan.totals.speedupVsContiguous);
+    assert.deepEqual(e.autoStatusCounts, { optimal: 32 });
+  });
+});
