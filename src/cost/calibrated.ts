@@ -5,17 +5,22 @@
  *
  * The model is affine in a few features of a head's work:
  *   time_us = sum_j coefficients[j] * feature_j(budget, workload)
- * with features 'intercept' (1), 'pairs' (attendedPairs, the score/value pairs computed) and
- * 'rows' (query rows: seqLen for prefill, 1 for decode). A prediction below zero is clamped to 0.
- * The timings were taken at one head dimension (`headDim`) and one phase; a workload of the other
- * phase is costed with the same fit, which extrapolates.
+ * with features 'intercept' (1), 'pairs' (attendedPairs: the score/value pairs computed) and
+ * 'cells' (query rows x min(budget, seqLen): the padded grid the score and softmax kernels are
+ * dispatched over; rows = seqLen for prefill, 1 for decode). It is fitted by least squares on
+ * relative errors (weights 1 / measured time), so short and long kernels count alike; R^2 is the
+ * plain one. A prediction below zero is clamped to 0. The timings were taken at one head dimension
+ * (`headDim`) and one phase; a workload of the other phase is costed with the same fit, which
+ * extrapolates.
  */
 import { attendedPairs, attendedTokens, type CostModel, type Workload } from './cost-model.ts';
 import { HplbError } from '../errors.ts';
 import type { HeadBudget } from '../profiles/profile.ts';
 import { leastSquares, predict } from './least-squares.ts';
 
-export const CALIBRATION_FEATURES = ['intercept', 'pairs', 'rows'] as const;
+export type TimingClock = 'cpu' | 'wall';
+
+export const CALIBRATION_FEATURES = ['intercept', 'pairs', 'cells'] as const;
 export type CalibrationFeature = (typeof CALIBRATION_FEATURES)[number];
 
 /** Calibration names: lower-case letters, digits, '.', '_' and '-' (they are file names). */
@@ -26,13 +31,15 @@ export interface CalibrationMeasurement {
   readonly seqLen: number;
   /** Budget in tokens per query row. */
   readonly budget: number;
-  /** Features of this point (attendedPairs, query rows). */
+  /** Features of this point (attendedPairs; query rows x min(budget, seqLen)). */
   readonly pairs: number;
-  readonly rows: number;
-  /** Median, fastest and slowest of the timed repeats, microseconds. */
+  readonly cells: number;
+  /** Median, fastest and slowest of the timed repeats on the calibration's clock, microseconds. */
   readonly medianUs: number;
   readonly minUs: number;
   readonly maxUs: number;
+  /** Median wall-clock time, microseconds (equal to medianUs when the clock is the wall). */
+  readonly wallMedianUs: number;
   /** (maxUs - minUs) / medianUs. */
   readonly spread: number;
   /** True when the point was left out of the fit and used to score it. */
@@ -62,7 +69,16 @@ export interface Calibration {
   readonly headDim: number;
   /** What was timed, in a sentence. */
   readonly method: string;
-  readonly timing: { readonly warmup: number; readonly repeats: number; readonly statistic: 'median' };
+  readonly timing: {
+    /**
+     * 'cpu': CPU time of this process during the kernel pipeline (CPU backends run it synchronously
+     * on the main thread, so this is its work, unaffected by other processes' load); 'wall': elapsed.
+     */
+    readonly clock: TimingClock;
+    readonly warmup: number;
+    readonly repeats: number;
+    readonly statistic: 'median';
+  };
   readonly grid: { readonly seqLens: readonly number[]; readonly budgets: readonly number[] };
   readonly model: {
     readonly form: string;
@@ -88,14 +104,14 @@ export function featureValue(feature: CalibrationFeature, attended: number, work
       return 1;
     case 'pairs':
       return attendedPairs(attended, workload);
-    case 'rows':
-      return workload.phase === 'prefill' ? workload.seqLen : 1;
+    case 'cells':
+      return (workload.phase === 'prefill' ? workload.seqLen : 1) * Math.min(attended, workload.seqLen);
   }
 }
 
-/** The features a phase can identify: with one query row, 'rows' is the intercept again. */
+/** The features a phase can identify: with one query row, cells equal pairs. */
 export function featuresFor(phase: Workload['phase']): CalibrationFeature[] {
-  return phase === 'prefill' ? ['intercept', 'pairs', 'rows'] : ['intercept', 'pairs'];
+  return phase === 'prefill' ? ['intercept', 'pairs', 'cells'] : ['intercept', 'pairs'];
 }
 
 function invalid(message: string): never {
@@ -139,7 +155,7 @@ export function createCalibratedCostModel(calibration: Calibration): CostModel {
 }
 
 /** A timed grid point before fitting. */
-export type RawMeasurement = Pick<CalibrationMeasurement, 'seqLen' | 'budget' | 'medianUs' | 'minUs' | 'maxUs'>;
+export type RawMeasurement = Pick<CalibrationMeasurement, 'seqLen' | 'budget' | 'medianUs' | 'minUs' | 'maxUs' | 'wallMedianUs'>;
 
 export interface FitResult {
   readonly model: Calibration['model'];
@@ -148,21 +164,22 @@ export interface FitResult {
 }
 
 /**
- * Fits the affine model on the points whose `heldOut(i)` is false and scores it on the others.
+ * Fits the affine model (relative-error least squares) on the points whose `heldOut(i)` is false
+ * and scores it on the others.
  * Throws INVALID_PROBLEM when too few points remain for the features.
  */
 export function fitCalibration(raw: readonly RawMeasurement[], phase: Workload['phase'], heldOut: (i: number) => boolean): FitResult {
   const features = featuresFor(phase);
   const rowsOf = raw.map((point) => features.map((feature) => featureValue(feature, point.budget, { seqLen: point.seqLen, phase })));
   const fitIndices = raw.map((_, i) => i).filter((i) => !heldOut(i));
-  const fit = leastSquares(fitIndices.map((i) => rowsOf[i]), fitIndices.map((i) => raw[i].medianUs));
+  const fit = leastSquares(fitIndices.map((i) => rowsOf[i]), fitIndices.map((i) => raw[i].medianUs), fitIndices.map((i) => 1 / raw[i].medianUs));
   const measurements = raw.map((point, i): CalibrationMeasurement => {
     const workload = { seqLen: point.seqLen, phase };
     const predictedUs = predict(rowsOf[i], fit.coefficients);
     return {
       ...point,
       pairs: featureValue('pairs', point.budget, workload),
-      rows: featureValue('rows', point.budget, workload),
+      cells: featureValue('cells', point.budget, workload),
       spread: (point.maxUs - point.minUs) / point.medianUs,
       heldOut: heldOut(i),
       predictedUs,

@@ -23,19 +23,25 @@ export function predict(features: readonly number[], coefficients: readonly numb
 }
 
 /**
- * Fits y ~ design . c. `design` is [points][features] with points >= features; throws
- * INVALID_PROBLEM when the shapes disagree or the features are linearly dependent.
+ * Fits y ~ design . c, minimising sum_i (weights[i] * residual_i)^2 (weights default to 1;
+ * weights 1 / y_i minimise squared relative errors). `design` is [points][features] with
+ * points >= features. R^2 and residuals are the plain, unweighted ones. Throws INVALID_PROBLEM
+ * when the shapes disagree, a weight is not positive, or the features are linearly dependent.
  */
-export function leastSquares(design: readonly (readonly number[])[], observed: readonly number[]): LeastSquaresFit {
+export function leastSquares(design: readonly (readonly number[])[], observed: readonly number[], weights?: readonly number[]): LeastSquaresFit {
   const points = design.length;
   const features = points > 0 ? design[0].length : 0;
   if (points !== observed.length || features === 0 || design.some((row) => row.length !== features)) {
     throw new HplbError('INVALID_PROBLEM', `least squares needs a [points][features] design matching ${observed.length} observations`);
   }
   if (points < features) throw new HplbError('INVALID_PROBLEM', `least squares needs at least ${features} points, got ${points}`);
-  // a holds the design column-major, b the observations; both are reduced in place
-  const a = Array.from({ length: features }, (_, j) => Float64Array.from(design, (row) => row[j]));
-  const b = Float64Array.from(observed);
+  const w = weights ?? observed.map(() => 1);
+  if (w.length !== points || !w.every((x) => Number.isFinite(x) && x > 0)) {
+    throw new HplbError('INVALID_PROBLEM', 'least squares weights must be one positive number per point');
+  }
+  // a holds the weighted design column-major, b the weighted observations; both are reduced in place
+  const a = Array.from({ length: features }, (_, j) => Float64Array.from(design, (row, i) => row[j] * w[i]));
+  const b = Float64Array.from(observed, (y, i) => y * w[i]);
   const scale = a.map((column) => Math.hypot(...column));
   for (let j = 0; j < features; j++) {
     const norm = Math.hypot(...a[j].subarray(j));

@@ -28,8 +28,14 @@ export interface AttentionResult {
   readonly pairs: number;
   /** Milliseconds building the row index on the host (0 for dense or a prebuilt index). */
   readonly indexMs: number;
-  /** Milliseconds of the kernel pipeline, inputs in to output read back. */
+  /** Milliseconds of the kernel pipeline, inputs in to output read back (wall clock). */
   readonly kernelMs: number;
+  /**
+   * CPU milliseconds this process spent meanwhile (user + system). On the CPU backends (webasm,
+   * cpu) the pipeline runs synchronously on this thread, so this is its work whatever else loads
+   * the machine; on webgpu it is only the host's share.
+   */
+  readonly cpuMs: number;
 }
 
 export interface AttentionRunner {
@@ -87,6 +93,16 @@ function compile(gpu: GPU, sources: readonly string[], rows: number, width: numb
   return { stages: stages as unknown as Pipeline['stages'] };
 }
 
+/** Starts timing; the returned function gives wall and process-CPU milliseconds since the start. */
+function startClock(): () => { kernelMs: number; cpuMs: number } {
+  const wall = performance.now();
+  const cpu = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return { kernelMs: performance.now() - wall, cpuMs: (used.user + used.system) / 1000 };
+  };
+}
+
 function destroyPipeline(pipeline: Pipeline): void {
   for (const stage of pipeline.stages) stage.destroy();
 }
@@ -133,13 +149,12 @@ export async function createAttentionRunner(options: AttentionRunnerOptions = {}
     }
     const pipeline = pipelineFor('sparse', input, index.width);
     const [scores, rowLse, probs, output] = pipeline.stages;
-    const start = performance.now();
+    const clock = startClock();
     const s = await scores(input.q, input.k, index.keys, index.rowLength);
     const lse = await rowLse(s, index.rowLength);
     const p = await probs(s, lse, index.rowLength);
     const out = await flatten(await output(p, input.v, index.keys, index.rowLength), rows, input.d);
-    const kernelMs = performance.now() - start;
-    return { output: out, backend: backendOf(pipeline), pattern: kind, rows, n: input.n, d: input.d, pairs: index.pairs, indexMs, kernelMs };
+    return { output: out, backend: backendOf(pipeline), pattern: kind, rows, n: input.n, d: input.d, pairs: index.pairs, indexMs, ...clock() };
   }
 
   return {
@@ -156,15 +171,15 @@ export async function createAttentionRunner(options: AttentionRunnerOptions = {}
       const rows = queryRows(input);
       const pipeline = pipelineFor('dense', input, input.n);
       const [scores, rowLse, probs, output] = pipeline.stages;
-      const start = performance.now();
+      const clock = startClock();
       const s = await scores(input.q, input.k);
       const lse = await rowLse(s);
       const p = await probs(s, lse);
       const out = await flatten(await output(p, input.v), rows, input.d);
-      const kernelMs = performance.now() - start;
+      const elapsed = clock();
       const first = input.n - rows;
       const pairs = input.causal ? rows * (first + 1) + (rows * (rows - 1)) / 2 : rows * input.n;
-      return { output: out, backend: backendOf(pipeline), pattern: 'dense', rows, n: input.n, d: input.d, pairs, indexMs: 0, kernelMs };
+      return { output: out, backend: backendOf(pipeline), pattern: 'dense', rows, n: input.n, d: input.d, pairs, indexMs: 0, ...elapsed };
     },
     destroy() {
       for (const pipeline of cache.values()) destroyPipeline(pipeline);

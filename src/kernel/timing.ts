@@ -1,6 +1,7 @@
 /**
  * Timing the attention kernels: warm-up runs (compilation included) then timed repeats,
- * summarised by the median and the spread. Used by the calibration and the benchmark.
+ * summarised by the median and the spread, on the wall clock and on this process's CPU time.
+ * Used by the calibration and the benchmark.
  *
  * A timed point is one head of head dimension d on random inputs with the streaming pattern of
  * its budget (sink of 4 tokens when the budget allows, the rest a recent window): row p then
@@ -9,9 +10,9 @@
  * (inputs in, output read back).
  */
 import type { Workload } from '../cost/cost-model.ts';
-import { buildRowIndex, type RowIndex, type StreamingPattern } from './pattern.ts';
+import { buildRowIndex, type StreamingPattern } from './pattern.ts';
 import type { AttentionInput } from './reference.ts';
-import type { AttentionRunner } from './sparse-attention.ts';
+import type { AttentionResult, AttentionRunner } from './sparse-attention.ts';
 import { createGaussian, createRandom } from './synthetic.ts';
 
 export interface TimingOptions {
@@ -37,15 +38,12 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Runs `run` (which returns its own duration in milliseconds) warm-up + repeats times. */
-export async function timeRepeated(run: () => Promise<number>, options: TimingOptions): Promise<TimingStats> {
-  for (let i = 0; i < options.warmup; i++) await run();
-  const samplesUs: number[] = [];
-  for (let i = 0; i < Math.max(1, options.repeats); i++) samplesUs.push((await run()) * 1000);
+/** Median, extremes and spread of samples in microseconds. */
+export function summarise(samplesUs: readonly number[]): TimingStats {
   const medianUs = median(samplesUs);
   const minUs = Math.min(...samplesUs);
   const maxUs = Math.max(...samplesUs);
-  return { medianUs, minUs, maxUs, spread: (maxUs - minUs) / medianUs, samplesUs };
+  return { medianUs, minUs, maxUs, spread: (maxUs - minUs) / medianUs, samplesUs: [...samplesUs] };
 }
 
 /** The streaming pattern whose rows attend min(p + 1, budget) keys. */
@@ -62,29 +60,36 @@ export function randomInput(seqLen: number, headDim: number, phase: Workload['ph
   return { n: seqLen, d: headDim, queries, causal: true, q: fill(queries * headDim), k: fill(seqLen * headDim), v: fill(seqLen * headDim) };
 }
 
-export interface PointTiming extends TimingStats {
+/** Timings of one point on both clocks (see AttentionResult: kernelMs is wall, cpuMs is CPU). */
+export interface PointTiming {
+  readonly wall: TimingStats;
+  readonly cpu: TimingStats;
   readonly pairs: number;
   readonly backend: string;
 }
 
-/** Times the sparse pipeline on a prebuilt index. */
-export async function timeIndexed(runner: AttentionRunner, input: AttentionInput, index: RowIndex, options: TimingOptions): Promise<PointTiming> {
-  let backend = '';
-  const stats = await timeRepeated(async () => {
-    const result = await runner.sparseIndexed(input, index);
-    backend = result.backend;
-    return result.kernelMs;
-  }, options);
-  return { ...stats, pairs: index.pairs, backend };
+/** Runs `run` warm-up + repeats times and summarises the timed runs on both clocks. */
+export async function timeRuns(run: () => Promise<AttentionResult>, options: TimingOptions): Promise<PointTiming> {
+  for (let i = 0; i < options.warmup; i++) await run();
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  let last: AttentionResult | undefined;
+  for (let i = 0; i < Math.max(1, options.repeats); i++) {
+    last = await run();
+    wall.push(last.kernelMs * 1000);
+    cpu.push(last.cpuMs * 1000);
+  }
+  const result = last as AttentionResult;
+  return { wall: summarise(wall), cpu: summarise(cpu), pairs: result.pairs, backend: result.backend };
 }
 
-/** Times the sparse pipeline at one (seqLen, budget) point of a phase. */
+/** Times the sparse pipeline at one (seqLen, budget) point of a phase, row index prebuilt. */
 export async function timeBudget(
   runner: AttentionRunner, point: { seqLen: number; budget: number; phase: Workload['phase']; headDim: number }, options: TimingOptions,
 ): Promise<PointTiming> {
   const input = randomInput(point.seqLen, point.headDim, point.phase);
   const index = buildRowIndex(streamingForBudget(Math.min(point.budget, point.seqLen)), input);
-  return timeIndexed(runner, input, index, options);
+  return timeRuns(() => runner.sparseIndexed(input, index), options);
 }
 
 /** Times the dense pipeline (every causal key) at one sequence length. */
@@ -92,13 +97,5 @@ export async function timeDense(
   runner: AttentionRunner, point: { seqLen: number; phase: Workload['phase']; headDim: number }, options: TimingOptions,
 ): Promise<PointTiming> {
   const input = randomInput(point.seqLen, point.headDim, point.phase);
-  let backend = '';
-  let pairs = 0;
-  const stats = await timeRepeated(async () => {
-    const result = await runner.dense(input);
-    backend = result.backend;
-    pairs = result.pairs;
-    return result.kernelMs;
-  }, options);
-  return { ...stats, pairs, backend };
+  return timeRuns(() => runner.dense(input), options);
 }

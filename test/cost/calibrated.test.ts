@@ -10,13 +10,13 @@ import {
 } from '../../src/cost/registry.ts';
 import { HplbError } from '../../src/errors.ts';
 
-/** A grid timed by a fake device whose time is exactly 50 + 0.002 * pairs + 0.01 * rows microseconds. */
+/** A grid timed by a fake device whose time is exactly 50 + 0.002 * pairs + 0.001 * cells microseconds. */
 function fakeGrid(): RawMeasurement[] {
   const raw: RawMeasurement[] = [];
   for (const seqLen of [256, 512, 1024]) {
     for (const budget of [16, 64, 256]) {
-      const us = 50 + 0.002 * attendedPairs(budget, { seqLen, phase: 'prefill' }) + 0.01 * seqLen;
-      raw.push({ seqLen, budget, medianUs: us, minUs: us * 0.99, maxUs: us * 1.02 });
+      const us = 50 + 0.002 * attendedPairs(budget, { seqLen, phase: 'prefill' }) + 0.001 * seqLen * budget;
+      raw.push({ seqLen, budget, medianUs: us, minUs: us * 0.99, maxUs: us * 1.02, wallMedianUs: us * 1.1 });
     }
   }
   return raw;
@@ -28,7 +28,7 @@ function fakeCalibration(name: string): Calibration {
     generatedBy: 'test', name,
     device: { name: 'fake', cpuModel: 'fake', cpus: 1, platform: 'linux', arch: 'x64' },
     backend: 'webasm', gpujs: '2.24.1', node: 'v20', date: '2026-01-01T00:00:00.000Z', phase: 'prefill', headDim: 64,
-    method: 'fake', timing: { warmup: 1, repeats: 3, statistic: 'median' }, grid: { seqLens: [256, 512, 1024], budgets: [16, 64, 256] },
+    method: 'fake', timing: { clock: 'cpu', warmup: 1, repeats: 3, statistic: 'median' }, grid: { seqLens: [256, 512, 1024], budgets: [16, 64, 256] },
     ...fit,
   };
 }
@@ -36,18 +36,19 @@ function fakeCalibration(name: string): Calibration {
 describe('fitting a calibration', () => {
   it('recovers an affine device exactly and scores the held-out points', () => {
     const fit = fitCalibration(fakeGrid(), 'prefill', (i) => i % 4 === 1);
-    assert.deepEqual(fit.model.features, ['intercept', 'pairs', 'rows']);
-    [50, 0.002, 0.01].forEach((c, j) => assert.ok(Math.abs(fit.model.coefficients[j] - c) < 1e-9 * Math.max(1, c)));
+    assert.deepEqual(fit.model.features, ['intercept', 'pairs', 'cells']);
+    [50, 0.002, 0.001].forEach((c, j) => assert.ok(Math.abs(fit.model.coefficients[j] - c) < 1e-9 * Math.max(1, c)));
     assert.ok(fit.model.r2 > 0.999999);
     assert.equal(fit.model.fitPoints, 7);
     assert.equal(fit.holdout.points, 2);
     assert.ok(fit.holdout.maxRelativeError < 1e-9);
     assert.deepEqual(fit.measurements.filter((m) => m.heldOut).map((m) => [m.seqLen, m.budget]), [[256, 64], [512, 256]]);
     assert.ok(Math.abs(fit.measurements[0].spread - 0.03) < 1e-12);
+    assert.equal(fit.measurements[0].cells, 256 * 16);
   });
 
   it('fits decode without a rows feature (one query row is the intercept again)', () => {
-    const raw = [64, 256, 1024].map((budget) => ({ seqLen: 4096, budget, medianUs: 10 + budget, minUs: 10 + budget, maxUs: 10 + budget }));
+    const raw = [64, 256, 1024].map((budget) => ({ seqLen: 4096, budget, medianUs: 10 + budget, minUs: 10 + budget, maxUs: 10 + budget, wallMedianUs: 10 + budget }));
     const fit = fitCalibration(raw, 'decode', () => false);
     assert.deepEqual(fit.model.features, ['intercept', 'pairs']);
     assert.ok(Math.abs(fit.model.coefficients[1] - 1) < 1e-9);
@@ -60,14 +61,14 @@ describe('calibrated cost model', () => {
     assert.equal(model.name, 'calibrated:fake-device');
     assert.equal(model.unit, 'us');
     const workload = { seqLen: 2048, phase: 'prefill' } as const;
-    const expected = 50 + 0.002 * attendedPairs(300, workload) + 0.01 * 2048;
+    const expected = 50 + 0.002 * attendedPairs(300, workload) + 0.001 * 2048 * 300;
     assert.ok(Math.abs(model.headCost({ kind: 'vertical_slash', vertical: 100, slash: 200 }, workload) - expected) < 1e-6);
     assert.ok(Math.abs(model.headCost({ kind: 'streaming', sink: 100, recent: 200 }, workload) - expected) < 1e-6);
   });
 
   it('never predicts a negative cost', () => {
     const calibration = fakeCalibration('negative');
-    const negative = createCalibratedCostModel({ ...calibration, model: { ...calibration.model, coefficients: [-1e6, 0.002, 0.01] } });
+    const negative = createCalibratedCostModel({ ...calibration, model: { ...calibration.model, coefficients: [-1e6, 0.002, 0.001] } });
     assert.equal(negative.headCost({ kind: 'streaming', sink: 0, recent: 1 }, { seqLen: 10, phase: 'decode' }), 0);
   });
 

@@ -30,6 +30,16 @@ describe('least squares', () => {
     assert.ok(fit.r2 > 0.99);
   });
 
+  it('weights 1 / y fit relative errors: a small point is no longer sacrificed to a large one', () => {
+    const design = [[1, 1], [1, 2], [1, 1000]];
+    const observed = [2, 2.5, 1000];
+    const plain = leastSquares(design, observed);
+    const relative = leastSquares(design, observed, observed.map((y) => 1 / y));
+    const worst = (fit: typeof plain): number => Math.max(...fit.residuals.map((r, i) => Math.abs(r) / observed[i]));
+    assert.ok(worst(relative) < worst(plain));
+    assert.throws(() => leastSquares(design, observed, [1, 0, 1]), /weights must be one positive number per point/);
+  });
+
   it('rejects dependent features, too few points and ragged designs', () => {
     assert.throws(() => leastSquares([[1, 2], [1, 2], [1, 2]], [1, 2, 3]), /linearly dependent/);
     assert.throws(() => leastSquares([[1, 2, 3]], [1]), /at least 3 points/);

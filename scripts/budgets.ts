@@ -1,0 +1,111 @@
+/**
+ * Head-adaptive budgets from recovery curves (src/budgets/budgets.ts).
+ *
+ *   npm run budgets -- --curves curves.json --target 0.95
+ *   npm run budgets -- --curves curves.json --target 0.9 --seq-len 32768 --calibration analytic --json
+ *   npm run budgets -- --demo-curves /tmp/curves.json     # write curves measured on SYNTHETIC heads
+ *
+ * The curves file is either a request ({ "curves": [...], "target"?, "workload"?, "interpolation"? },
+ * flags override its fields) or a bare array of curves ({ "layer", "head", "points": [{ "budget",
+ * "recovery" }] }). Exit codes: 0 ok, 2 invalid input.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { computeBudgets, type BudgetsRequest, type HeadCurve } from '../src/budgets/budgets.ts';
+import { resolveCostModel } from '../src/cost/registry.ts';
+import { HplbError } from '../src/errors.ts';
+import { recoveryCurve } from '../src/kernel/recovery.ts';
+import { syntheticHead, SYNTHETIC_KINDS } from '../src/kernel/synthetic.ts';
+
+interface Flags {
+  curves?: string;
+  target?: number;
+  seqLen?: number;
+  phase?: 'prefill' | 'decode';
+  interpolation?: 'linear' | 'step';
+  calibration?: string;
+  json: boolean;
+  demoCurves?: string;
+}
+
+function number(value: string): number {
+  const x = Number(value);
+  if (!Number.isFinite(x)) throw new InvalidArgumentError('expected a number');
+  return x;
+}
+
+/** Curves of one synthetic head of each kind (n = 1024, d = 64), budgets 16..1024, for demos. */
+function demoCurves(): { synthetic: string; curves: HeadCurve[] } {
+  const budgets = [16, 32, 64, 128, 256, 512, 1024, 2047];
+  const curves = SYNTHETIC_KINDS.map((kind, head) => ({
+    layer: 0,
+    head,
+    points: recoveryCurve(syntheticHead({ kind, n: 1024, seed: head + 1 }), budgets).points.map(({ budget, recovery }) => ({ budget, recovery })),
+  }));
+  return { synthetic: `SYNTHETIC heads (${SYNTHETIC_KINDS.join(', ')} for heads 0..3), n=1024, d=64, vertical_slash selection; not measured on a model`, curves };
+}
+
+function readRequest(path: string, flags: Flags): BudgetsRequest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new HplbError('VALIDATION_FAILED', `cannot read curves file ${path}: ${(error as Error).message}`, { pointer: '/curves' });
+  }
+  const base = (Array.isArray(parsed) ? { curves: parsed } : parsed) as Partial<BudgetsRequest>;
+  const target = flags.target ?? base.target;
+  if (target === undefined) throw new HplbError('VALIDATION_FAILED', 'a target is needed: --target 0.95 or "target" in the file', { pointer: '/target' });
+  const seqLen = flags.seqLen ?? base.workload?.seqLen;
+  const phase = flags.phase ?? base.workload?.phase;
+  return {
+    ...base,
+    curves: base.curves ?? [],
+    target,
+    ...(flags.interpolation ? { interpolation: flags.interpolation } : {}),
+    ...(seqLen !== undefined || phase !== undefined ? { workload: { seqLen: seqLen ?? 131072, phase: phase ?? 'prefill' } } : {}),
+  };
+}
+
+function main(argv: string[]): void {
+  const program = new Command('budgets')
+    .description('smallest budget per head reaching a target recovery, with costs and the saving vs a uniform budget')
+    .option('--curves <file>', 'recovery curves (a request or an array of curves)')
+    .option('--target <tau>', 'target recovery in (0, 1]', number)
+    .option('--seq-len <n>', 'workload sequence length for costs (default 131072)', number)
+    .addOption(new Option('--phase <phase>', 'workload phase for costs').choices(['prefill', 'decode']))
+    .addOption(new Option('--interpolation <rule>', 'reading the curves between points').choices(['linear', 'step']))
+    .option('--calibration <name>', 'cost model: "analytic" or a calibration name (default: the committed calibration for this machine, else analytic)')
+    .option('--json', 'print the response JSON', false)
+    .option('--demo-curves <file>', 'write curves measured on synthetic heads to <file> and exit');
+  program.parse(argv, { from: 'user' });
+  const flags = program.opts<Flags>();
+  if (flags.demoCurves) {
+    writeFileSync(flags.demoCurves, `${JSON.stringify(demoCurves(), null, 2)}\n`);
+    process.stderr.write(`wrote ${flags.demoCurves} (synthetic heads)\n`);
+    return;
+  }
+  if (!flags.curves) throw new HplbError('VALIDATION_FAILED', '--curves <file> is required', { pointer: '/curves' });
+  const costModel = resolveCostModel(flags.calibration);
+  const response = computeBudgets(readRequest(flags.curves, flags), costModel);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+    return;
+  }
+  const { workload, totals, uniform } = response;
+  const unit = response.costModel.unit;
+  const lines = [
+    `target recovery ${response.target} (${response.interpolation}), ${workload.phase} at ${workload.seqLen} tokens, cost model ${response.costModel.name} [${unit}]`,
+    'layer  head   budget  recovery          cost',
+    ...response.heads.map((h) => `${String(h.layer).padStart(5)} ${String(h.head).padStart(5)} ${String(h.budget).padStart(8)} ${h.recovery.toFixed(4).padStart(9)} ${h.cost.toPrecision(6).padStart(13)}`),
+    `adaptive total ${totals.adaptiveCost.toPrecision(6)} ${unit}; uniform budget ${uniform.budget} for every head: ${totals.uniformCost.toPrecision(6)} ${unit}; saving ${(100 * totals.saving).toFixed(1)}%`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof HplbError)) throw error;
+  process.stderr.write(`budgets: error [${error.code}]${error.pointer ? ` at ${error.pointer}` : ''}: ${error.message}\n`);
+  process.exitCode = 2;
+}
