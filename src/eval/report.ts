@@ -148,7 +148,8 @@ export function renderReadmeSection(doc: EvaluationDocument): string {
     '',
     `Every model and GPU count, bubble ratios and the settings in detail: [docs/evaluation.md](docs/evaluation.md). ` +
       `Plots: [per-GPU load per layer, contiguous vs S-HPLB](docs/${BUBBLE_SVG}), [speedup by model](docs/${SPEEDUP_SVG}). ` +
-      `Regenerate with \`${doc.command}\`.`,
+      `Regenerate with \`${doc.command}\`. ` +
+      'The running service draws any model\'s plan (per-GPU loads per layer, bubbles, status and gap) on its page at `/`.',
     README_END,
   ].join('\n');
 }

@@ -1,0 +1,47 @@
+// Number formatting shared by the page's summary, charts and table.
+
+/**
+ * A power of 1000 to divide costs by, and how to name it: from the largest value, so that it
+ * reads as 1 to 999 (e.g. { factor: 1e9, label: '1e9 token-pairs' }).
+ */
+export function chooseScale(largest, unit) {
+  const exponent = largest > 0 ? Math.max(0, 3 * Math.floor(Math.log10(largest) / 3)) : 0;
+  return { factor: 10 ** exponent, label: exponent === 0 ? unit : `1e${exponent} ${unit}` };
+}
+
+/** About four significant digits, never an exponent. */
+export function scaled(value, scale) {
+  const v = value / scale.factor;
+  const a = Math.abs(v);
+  return v.toFixed(a >= 1000 ? 0 : a >= 100 ? 1 : a >= 10 ? 2 : 3);
+}
+
+/** "1.450×". */
+export function times(ratio) {
+  return `${ratio.toFixed(3)}×`;
+}
+
+/** "12.3%"; `digits` decimals. */
+export function percent(share, digits = 1) {
+  return `${(share * 100).toFixed(digits)}%`;
+}
+
+/** "optimal 31, within_tolerance 1": layers by status, statuses sorted by name. */
+export function statusCounts(layers) {
+  const counts = new Map();
+  for (const layer of layers) counts.set(layer.status, (counts.get(layer.status) ?? 0) + 1);
+  return [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([status, n]) => `${status} ${n}`).join(', ');
+}
+
+/** 1 - mean load / makespan; mean load does not depend on placement, so it also gives other placements' bubbles. */
+export function bubbleRatio(meanLoad, makespan) {
+  return makespan > 0 ? 1 - meanLoad / makespan : 0;
+}
+
+/** A step of 1, 2 or 5 times a power of ten giving about `ticks` intervals up to max. */
+export function niceStep(max, ticks = 5) {
+  if (!(max > 0)) return 1;
+  const raw = max / ticks;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * magnitude).find((step) => step >= raw * (1 - 1e-12));
+}

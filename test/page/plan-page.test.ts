@@ -1,0 +1,143 @@
+/**
+ * The plan page in a real browser: the app on a free port with a solver pool, Debian's chromium
+ * driven by playwright-core. Checks that what the page draws matches the plan the API returns.
+ * Skipped when /usr/bin/chromium is absent (CI installs it: apt-get install chromium).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadConfig } from '../../src/config.ts';
+import { resolveCostModel } from '../../src/cost/registry.ts';
+import { buildApp } from '../../src/http/app.ts';
+import type { Plan } from '../../src/planner/plan.ts';
+import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
+import { loadRegistry } from '../../src/profiles/registry.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SCREENSHOTS = fileURLToPath(new URL('../../test-output/', import.meta.url));
+const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install -y --no-install-recommends chromium)`;
+
+/** What a plan should look like on the page, computed from the API's answer the way a reader would. */
+function expectedText(plan: Plan): { speedup: string; statuses: string; proven: string } {
+  const counts = new Map<string, number>();
+  for (const layer of plan.layers) counts.set(layer.status, (counts.get(layer.status) ?? 0) + 1);
+  return {
+    speedup: `${plan.totals.speedupVsContiguous!.toFixed(3)}×`,
+    statuses: [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([status, n]) => `${status} ${n}`).join(', '),
+    proven: `${plan.totals.layersProvenOptimal} of ${plan.layers.length}`,
+  };
+}
+
+describe('the plan page', { skip, timeout: 120_000 }, () => {
+  let pool: SolverPool;
+  let server: Server;
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    pool = createSolverPool({ size: 1 });
+    await pool.ready();
+    const hplb = buildApp({ config: loadConfig({}), runner: pool, registry: loadRegistry(), logger: pino({ level: 'silent' }), resolveCostModel });
+    server = await new Promise<Server>((resolve) => {
+      const listening = hplb.app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    await pool?.close();
+  });
+
+  /** Picks a model, GPU count and granularity, submits, and waits for the page to settle. */
+  async function choose(model: string, gpus: number, granularity = 'query-head'): Promise<string> {
+    await page.selectOption('#model', model);
+    await page.selectOption('#granularity', granularity);
+    await page.fill('#gpus', String(gpus));
+    await page.click('#show');
+    await page.waitForFunction(
+      ({ gpus }) => {
+        const status = document.getElementById('status')!;
+        return status.dataset.state === 'error' || (status.dataset.state === 'ready' && status.textContent!.includes(`on ${gpus} GPUs`));
+      },
+      { gpus },
+    );
+    return (await page.getAttribute('#status', 'data-state'))!;
+  }
+
+  async function apiPlan(model: string, gpus: number, granularity = 'query-head'): Promise<Plan> {
+    const response = await fetch(`${base}/v1/models/${model}/plan?gpus=${gpus}&granularity=${granularity}&unitsPerGpu=equal`);
+    assert.equal(response.status, 200);
+    return (await response.json()) as Plan;
+  }
+
+  /** Every drawn load bar as [layer, gpu]. */
+  const drawnBars = (): Promise<[number, number][]> =>
+    page.$$eval('#loads-chart rect.load', (rects) => rects.map((r) => [Number((r as SVGElement).dataset.layer), Number((r as SVGElement).dataset.gpu)] as [number, number]));
+
+  it('opens on the flagship model and lists every model of the registry', async () => {
+    await page.goto(`${base}/`);
+    await page.waitForSelector('#status[data-state="ready"]');
+    const options = await page.$$eval('#model option', (els) => els.map((e) => (e as HTMLOptionElement).value));
+    assert.deepEqual(options, loadRegistry().list().map((p) => p.id));
+    assert.equal(await page.inputValue('#model'), 'llama-3-8b-instruct-262k-minference');
+  });
+
+  const cases: { model: string; gpus: number; granularity?: string }[] = [
+    { model: 'llama-3.1-8b-instruct-128k-minference', gpus: 4 },
+    { model: 'qwen2.5-14b-instruct-1m-minference', gpus: 8 },
+    { model: 'llama-3-8b-instruct-262k-minference', gpus: 4, granularity: 'kv-group' },
+  ];
+  for (const { model, gpus, granularity = 'query-head' } of cases) {
+    it(`draws what the API returns for ${model} on ${gpus} GPUs (${granularity})`, async () => {
+      assert.equal(await choose(model, gpus, granularity), 'ready');
+      const plan = await apiPlan(model, gpus, granularity);
+      const layers = plan.layers.length;
+
+      assert.equal(await page.getAttribute('#loads-chart svg', 'data-layers'), String(layers));
+      assert.equal(await page.getAttribute('#loads-chart svg', 'data-gpus'), String(plan.gpus.count));
+      const bars = await drawnBars();
+      assert.equal(bars.length, layers * plan.gpus.count, 'one bar per layer and GPU');
+      assert.equal(new Set(bars.map(([l]) => l)).size, layers);
+      assert.equal(new Set(bars.map(([, g]) => g)).size, plan.gpus.count);
+      assert.equal(await page.locator('#loads-chart line.makespan').count(), layers, 'one makespan line per layer');
+      assert.equal(await page.locator('#bubbles-chart rect.plan-bubble').count(), layers, 'one bubble bar per layer');
+      assert.equal(await page.locator('#layers-table tbody tr').count(), layers);
+
+      const expected = expectedText(plan);
+      assert.equal(await page.textContent('#speedup'), expected.speedup);
+      assert.equal(await page.textContent('#statuses'), expected.statuses);
+      assert.equal((await page.textContent('#proven'))?.replace(/\s+/g, ' '), expected.proven);
+      assert.ok((await page.textContent('#gap'))!.startsWith(`${(plan.totals.gap * 100).toFixed(4)}%`));
+      assert.ok((await page.textContent('#plan-heading'))!.includes(`${gpus} GPUs`));
+      assert.ok((await page.getAttribute('#loads-chart svg', 'aria-label'))!.includes(`${layers} layers on ${gpus} GPUs`));
+      await page.screenshot({ path: `${SCREENSHOTS}plan-page-${model}-${gpus}-${granularity}.png`, fullPage: true });
+    });
+  }
+
+  it('shows the problem detail when the API refuses the request, and hides the old plan', async () => {
+    assert.equal(await choose('llama-3-8b-instruct-262k-minference', 3), 'error');
+    const problem = (await (await fetch(`${base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=3&granularity=query-head&unitsPerGpu=equal`)).json()) as { title: string; detail: string };
+    assert.equal(await page.textContent('#status'), `${problem.title}: ${problem.detail}`);
+    assert.equal(await page.isHidden('#plan'), true);
+    await page.screenshot({ path: `${SCREENSHOTS}plan-page-error.png`, fullPage: true });
+  });
+
+  it('labels every control', async () => {
+    for (const id of ['model', 'gpus', 'granularity', 'unitsPerGpu']) {
+      assert.equal(await page.locator(`label[for="${id}"]`).count(), 1, id);
+    }
+    assert.equal(await page.getAttribute('#status', 'role'), 'status');
+  });
+});
