@@ -6,7 +6,8 @@
  */
 export function chooseScale(largest, unit) {
   const exponent = largest > 0 ? Math.max(0, 3 * Math.floor(Math.log10(largest) / 3)) : 0;
-  return { factor: 10 ** exponent, label: exponent === 0 ? unit : `1e${exponent} ${unit}` };
+  const named = unit === 'us' ? { 3: 'ms', 6: 's' }[exponent] : undefined;
+  return { factor: 10 ** exponent, label: named ?? (exponent === 0 ? unit : `1e${exponent} ${unit}`) };
 }
 
 /** About four significant digits, never an exponent. */

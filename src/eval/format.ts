@@ -9,12 +9,16 @@ export interface TimeScale {
   readonly label: string;
 }
 
+/** Units whose powers of 1000 have names of their own (calibrated cost models time in microseconds). */
+const NAMED_MULTIPLES: Readonly<Record<string, Readonly<Record<number, string>>>> = { us: { 3: 'ms', 6: 's' } };
+
 /** The largest power of 1000 not above the smallest positive value, so every scaled value is >= 1. */
 export function chooseScale(values: readonly number[], unit: string): TimeScale {
   const positive = values.filter((v) => v > 0);
   const smallest = positive.length ? Math.min(...positive) : 1;
   const exponent = Math.max(0, 3 * Math.floor(Math.log10(smallest) / 3));
-  return { factor: 10 ** exponent, label: exponent === 0 ? unit : `1e${exponent} ${unit}` };
+  const label = NAMED_MULTIPLES[unit]?.[exponent] ?? (exponent === 0 ? unit : `1e${exponent} ${unit}`);
+  return { factor: 10 ** exponent, label };
 }
 
 /** toFixed without "-0.00". */

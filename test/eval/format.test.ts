@@ -8,6 +8,8 @@ describe('report number formatting', () => {
     assert.deepEqual(chooseScale([6.5e10, 4.6e11], 'token-pairs'), { factor: 1e9, label: '1e9 token-pairs' });
     assert.deepEqual(chooseScale([950, 12000], 'us'), { factor: 1, label: 'us' });
     assert.deepEqual(chooseScale([], 'us'), { factor: 1, label: 'us' });
+    assert.deepEqual(chooseScale([2.5e6, 9e6], 'us'), { factor: 1e6, label: 's' }, 'microseconds get named multiples');
+    assert.deepEqual(chooseScale([4200], 'us'), { factor: 1e3, label: 'ms' });
   });
 
   const cases: [number, string][] = [[1234.56e9, '1235'], [463.33e9, '463.3'], [73.987e9, '73.99'], [6.5301e9, '6.530']];
