@@ -30,6 +30,7 @@ export interface LayerRunner {
  * the incumbent every exact engine starts from), then the requested engine.
  */
 export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>): LayerOutcome {
+  const start = performance.now();
   const options = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance };
   const engine = engines[task.engine];
   if (!engine) throw new HplbError('INVALID_PROBLEM', `unknown engine "${task.engine}"`, { pointer: '/solver/engine', rule: 'enum' });
@@ -41,7 +42,9 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
     if (!(error instanceof HplbError) || task.engine === 'greedy' || task.engine === 'contiguous') throw error;
   }
   if (task.engine === 'greedy' && greedy) return { result: greedy, greedyMakespan: greedy.makespan };
-  const result = engine.solveLayer(task.problem, greedy ? { ...options, incumbent: greedy.unit2gpu } : options);
+  // Greedy's time counts against the layer's budget.
+  const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)) };
+  const result = engine.solveLayer(task.problem, greedy ? { ...rest, incumbent: greedy.unit2gpu } : rest);
   return { result, greedyMakespan: greedy?.makespan ?? null };
 }
 

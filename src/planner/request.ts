@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_WORKLOAD, type CostModel, type Workload } from '../cost/cost-model.ts';
 import type { Profile } from '../profiles/profile.ts';
+import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
 import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu } from '../solver/problem.ts';
 import type { Granularity, LayerProblem } from '../solver/types.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
@@ -88,6 +89,9 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
   }
   const unitsPerGpu = parseUnitsPerGpu(request.constraints?.unitsPerGpu ?? 'equal');
   const solver: SolverOptions = { ...DEFAULT_SOLVER_OPTIONS, ...request.solver };
+  if (!(solver.gapTolerance >= ILP_PROOF_PRECISION && solver.gapTolerance < 1)) {
+    throw new HplbError('INVALID_PROBLEM', `gapTolerance must be in [${ILP_PROOF_PRECISION}, 1): GLPK proves no finer than ${ILP_PROOF_PRECISION}`, { pointer: '/solver/gapTolerance', rule: 'range' });
+  }
 
   let headCosts: number[][];
   let kvGroupSize: number;

@@ -27,7 +27,8 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
   const now = options.now ?? performance.now.bind(performance);
   const start = now();
   const deadline = start + resolved.solver.timeLimitMs;
-  const groups = groupIdenticalLayers(resolved.layers);
+  // Contiguous placement depends on unit order, so its layers are never reordered.
+  const groups = groupIdenticalLayers(resolved.layers, resolved.solver.engine !== 'contiguous');
 
   const outcomes = new Array<LayerOutcome | undefined>(groups.length);
   let next = 0;
@@ -103,11 +104,11 @@ interface LayerGroup {
   readonly members: { readonly problem: LayerProblem; readonly order: readonly number[] }[];
 }
 
-function groupIdenticalLayers(layers: readonly LayerProblem[]): LayerGroup[] {
+function groupIdenticalLayers(layers: readonly LayerProblem[], mayReorder: boolean): LayerGroup[] {
   const byKey = new Map<string, LayerGroup>();
   const groups: LayerGroup[] = [];
   for (const problem of layers) {
-    const tiedToIds = problem.unit2pin !== undefined || problem.unit2group !== undefined;
+    const tiedToIds = !mayReorder || problem.unit2pin !== undefined || problem.unit2group !== undefined;
     const order = problem.costs.map((_, u) => u);
     if (!tiedToIds) order.sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
     const costs = order.map((u) => problem.costs[u]);

@@ -54,7 +54,8 @@ export function relativeGap(makespan: number, lowerBound: number): number {
 /** Status earned by a gap: optimal when the bound is met, within_tolerance under the tolerance. */
 export function statusForGap(gap: number, gapTolerance: number, otherwise: LayerStatus): LayerStatus {
   if (gap <= REL_EPS) return 'optimal';
-  if (gap <= gapTolerance) return 'within_tolerance';
+  // A bound derived as makespan * (1 - tolerance) gives back the tolerance only up to rounding.
+  if (gap <= gapTolerance * (1 + 1e-9)) return 'within_tolerance';
   return otherwise;
 }
 

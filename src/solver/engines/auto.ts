@@ -1,10 +1,11 @@
 import type { GLPK } from 'glpk.js/node';
+import { HplbError } from '../../errors.ts';
 import { layerLowerBound } from '../bounds.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
 import { type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
 import { configSearch } from './config-search.ts';
 import { greedyAssignment } from './greedy.ts';
-import { solveIlp } from './ilp.ts';
+import { GLPK_OVERHEAD_MS, solveIlp } from './ilp.ts';
 
 /** Share of the layer's time the configuration search may use before GLPK gets the rest. */
 const SEARCH_SHARE = 0.7;
@@ -37,16 +38,24 @@ export function createAutoEngine(glpk: GLPK | null): LayerEngine {
       if (problem.speeds.length === 1 || relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
 
       const limit = glpk ? (deadline - now()) * SEARCH_SHARE : deadline - now();
-      const found = configSearch(problem, { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) });
-      lower = Math.max(lower, found.lowerBound);
-      if (found.makespan < upper) {
-        best = found.unit2gpu;
-        upper = found.makespan;
-        engine = 'search';
+      try {
+        const found = configSearch(problem, { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) });
+        lower = Math.max(lower, found.lowerBound);
+        if (found.makespan < upper) {
+          best = found.unit2gpu;
+          upper = found.makespan;
+          engine = 'search';
+        }
+        if (relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
+      } catch (error) {
+        // A proof of infeasibility ends the matter; running out of time before any placement
+        // leaves the ILP to try.
+        if (error instanceof HplbError || best) throw error;
+        fallbackReason = error instanceof Error ? error.message : String(error);
       }
-      if (relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
 
-      if (glpk && deadline - now() > 1) {
+      // GLPK needs its overhead plus some time to search, or it only overruns the deadline.
+      if (glpk && deadline - now() > 2 * GLPK_OVERHEAD_MS) {
         const ilp = solveIlp(glpk, problem, { ...options, timeLimitMs: deadline - now(), ...(best ? { incumbent: best } : {}) });
         lower = Math.max(lower, ilp.lowerBound);
         if (ilp.unit2gpu.length > 0 && ilp.makespan < upper) {
@@ -68,8 +77,9 @@ export function createAutoEngine(glpk: GLPK | null): LayerEngine {
 function tryGreedy(problem: LayerProblem): number[] | null {
   try {
     return greedyAssignment(problem);
-  } catch {
+  } catch (error) {
     // Tight KV-group limits can defeat greedy's order; the exact steps may still place the layer.
-    return null;
+    if (error instanceof HplbError) return null;
+    throw error;
   }
 }

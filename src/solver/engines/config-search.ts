@@ -1,3 +1,4 @@
+import { HplbError } from '../../errors.ts';
 import { aggregateLayer, disaggregate, type AggregatedLayer } from '../aggregate.ts';
 import { layerLowerBound } from '../bounds.ts';
 import { REL_EPS, buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
@@ -34,7 +35,14 @@ export function configSearch(problem: LayerProblem, options: SolveOptions): Sear
   const now = options.now ?? performance.now.bind(performance);
   const deadline = now() + options.timeLimitMs;
   const layer = aggregateLayer(problem);
-  let best = options.incumbent ? [...options.incumbent] : greedyAssignment(problem);
+  let best = options.incumbent ? [...options.incumbent] : tryGreedy(problem);
+  if (!best) {
+    // No start: an unbounded target asks only "is there any placement at all?".
+    const found = decide(problem, layer, Infinity, deadline, now, new Map());
+    if (found === null) throw new HplbError('INFEASIBLE_CONSTRAINTS', `no placement of layer ${problem.layer} meets the unit-count, KV-group and pin constraints (exhaustive search)`, { pointer: '/constraints', rule: 'feasible' });
+    if (found === 'timeout') throw new Error(`no placement of layer ${problem.layer} found within ${options.timeLimitMs} ms`);
+    best = found;
+  }
   let upper = makespanOf(problem, best);
   let lower = Math.min(layerLowerBound(problem), upper);
   let first = true;
@@ -108,7 +116,6 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
     if (heaviest >= 0 && cost[heaviest] > maxCapSuffix[i]) return false;
     const key = `${i}:${rem.join(',')}`;
     if ((failedAt.get(key) ?? -Infinity) >= target) return false;
-    if (++nodes % CLOCK_EVERY === 0 && now() > deadline) { timedOut = true; return false; }
     const row = counts[i];
     // Per GPU: heads of each KV group chosen so far, and how many groups that makes.
     const groupUse = new Map<number, number>();
@@ -118,6 +125,8 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
       groupsUsed += 1;
     }
     const config = (k: number, count: number, load: number): boolean => {
+      // Count every partial configuration: with many classes one GPU alone has a huge number.
+      if (++nodes % CLOCK_EVERY === 0 && now() > deadline) timedOut = true;
       if (timedOut) return false;
       if (k === classes) {
         if (count < lo[i]) return false;
@@ -165,6 +174,16 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
   const byGpu: number[][] = Array.from({ length: gpus }, () => []);
   order.forEach((g, i) => { byGpu[g] = counts[i]; });
   return disaggregate(problem, layer, byGpu);
+}
+
+function tryGreedy(problem: LayerProblem): number[] | null {
+  try {
+    return greedyAssignment(problem);
+  } catch (error) {
+    // Tight KV-group limits can trap greedy's order; the search itself then looks for a start.
+    if (error instanceof HplbError) return null;
+    throw error;
+  }
 }
 
 /** [n + 1] suffix folds: out[i] = xs[i] op xs[i + 1] op ... op init. */

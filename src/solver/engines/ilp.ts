@@ -10,6 +10,12 @@ import type { LayerEngine, LayerProblem, LayerResult, SolveOptions } from '../ty
  */
 export const ILP_PROOF_PRECISION = 1e-6;
 
+/**
+ * GLPK checks its clock between steps and spends time building the model: measured overruns of
+ * 20-50 ms on 64-unit layers. Its time limit is the layer's minus this margin.
+ */
+export const GLPK_OVERHEAD_MS = 25;
+
 export type IlpFormulation = 'aggregated' | 'textbook';
 
 /** What one GLPK run established. */
@@ -54,7 +60,7 @@ export function solveIlp(glpk: GLPK, problem: LayerProblem, options: SolveOption
 
   let result;
   try {
-    result = glpk.solve(model.lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, options.timeLimitMs / 1000), mipgap: precision, presol: true });
+    result = glpk.solve(model.lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (options.timeLimitMs - GLPK_OVERHEAD_MS) / 1000), mipgap: precision, presol: true });
   } catch (error) {
     return keep('failed', staticBound, `GLPK failed: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -141,7 +147,8 @@ function aggregatedModel(glpk: GLPK, problem: LayerProblem, layer: AggregatedLay
       const pinned = new Set(layer.pinnedGroups[g]);
       for (const group of groups) {
         binaries.push(y(group, g));
-        if (pinned.has(group)) bounds.push({ name: y(group, g), type: glpk.GLP_FX, lb: 1, ub: 1 });
+        // A row, not a bound: GLPK resets the bounds of binary columns to [0, 1].
+        if (pinned.has(group)) subjectTo.push({ name: `pinned_${group}_${g}`, vars: [{ name: y(group, g), coef: 1 }], bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 } });
         layer.classes.forEach((cls, k) => {
           if (cls.group !== group) return;
           subjectTo.push({ name: `link_${k}_${g}`, vars: [{ name: n(k, g), coef: 1 }, { name: y(group, g), coef: -cls.units.length }], bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 } });
@@ -167,10 +174,9 @@ function textbookModel(glpk: GLPK, problem: LayerProblem, scale: number): Model 
   const binaries: string[] = [];
   for (let u = 0; u < units; u++) {
     const pin = problem.unit2pin?.[u] ?? -1;
-    for (let g = 0; g < gpus; g++) {
-      binaries.push(x(u, g));
-      if (pin >= 0) bounds.push({ name: x(u, g), type: glpk.GLP_FX, lb: pin === g ? 1 : 0, ub: pin === g ? 1 : 0 });
-    }
+    for (let g = 0; g < gpus; g++) binaries.push(x(u, g));
+    // A row, not a bound: GLPK resets the bounds of binary columns to [0, 1].
+    if (pin >= 0) subjectTo.push({ name: `pin_${u}`, vars: [{ name: x(u, pin), coef: 1 }], bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 } });
     subjectTo.push({ name: `unit_${u}`, vars: range(gpus).map((g) => ({ name: x(u, g), coef: 1 })), bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 } });
   }
   for (let g = 0; g < gpus; g++) {

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ANALYTIC_COST_MODEL } from '../../src/cost/cost-model.ts';
+import { loadGlpk } from '../../src/planner/glpk.ts';
+import { createInlineRunner, type LayerRunner, type LayerTask } from '../../src/planner/layer-task.ts';
+import { resolveRequest, type PlanRequest } from '../../src/planner/request.ts';
+import { solvePlan } from '../../src/planner/solve-plan.ts';
+import { loadRegistry } from '../../src/profiles/registry.ts';
+import { createEngines } from '../../src/solver/engines/index.ts';
+import { assertValidLayerResult } from '../solver/helpers.ts';
+import { distinctCosts } from '../solver/helpers.ts';
+
+const registry = loadRegistry();
+const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: () => ANALYTIC_COST_MODEL };
+const engines = createEngines(await loadGlpk());
+
+/** The real inline runner, counting the tasks it is given. */
+function countingRunner(): LayerRunner & { tasks: LayerTask[] } {
+  const inner = createInlineRunner(engines);
+  const tasks: LayerTask[] = [];
+  return { concurrency: 1, tasks, run: (task) => { tasks.push(task); return inner.run(task); } };
+}
+
+describe('solvePlan', () => {
+  it('plans the flagship profile on 8 GPUs: every layer proven, contiguous about 1.45x slower', async () => {
+    const resolved = resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 } }, context);
+    const plan = await solvePlan(resolved, createInlineRunner(engines));
+    assert.equal(plan.layers.length, 32);
+    plan.layers.forEach((layer, i) => assertValidLayerResult(resolved.layers[i], layer));
+    assert.equal(plan.totals.layersProvenOptimal, 32);
+    assert.ok(plan.totals.speedupVsContiguous! > 1.4 && plan.totals.speedupVsContiguous! < 1.5, `speedup ${plan.totals.speedupVsContiguous}`);
+    assert.ok(plan.totals.makespan <= plan.totals.greedyMakespan!);
+    assert.equal(plan.totals.makespan, plan.layers.reduce((s, l) => s + l.makespan, 0));
+    assert.equal(plan.model.id, 'llama-3-8b-instruct-262k-minference');
+    assert.equal(plan.costModel.unit, 'token-pairs');
+  });
+
+  it('keeps the contiguous engine contiguous (units are never reordered for it)', async () => {
+    const resolved = resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, solver: { engine: 'contiguous' } }, context);
+    const plan = await solvePlan(resolved, createInlineRunner(engines));
+    for (const layer of plan.layers) assert.deepEqual(layer.unit2gpu, layer.unit2gpu.map((_, u) => Math.floor(u / 4)));
+    assert.equal(plan.totals.makespan, plan.totals.contiguousMakespan);
+  });
+
+  it('gives equal requests equal ids and different requests different ids', () => {
+    const request: PlanRequest = { model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 } };
+    const a = resolveRequest(request, context).id;
+    assert.equal(resolveRequest({ ...request, granularity: 'query-head' }, context).id, a, 'defaults spelled out change nothing');
+    assert.notEqual(resolveRequest({ ...request, gpus: { count: 4 } }, context).id, a);
+    assert.notEqual(resolveRequest({ ...request, workload: { seqLen: 4096 } }, context).id, a);
+  });
+
+  it('solves identical layers once, also when their units are permuted', async () => {
+    const row = [9, 7, 6, 5, 4, 4, 2, 1];
+    const permuted = [1, 2, 4, 4, 5, 6, 7, 9];
+    const runner = countingRunner();
+    const resolved = resolveRequest({ costs: [row, permuted, row, [3, 3, 3, 3, 3, 3, 3, 3]], gpus: { count: 2 } }, context);
+    const plan = await solvePlan(resolved, runner);
+    assert.equal(runner.tasks.length, 2, 'two distinct multisets of costs');
+    plan.layers.forEach((layer, i) => assertValidLayerResult(resolved.layers[i], layer));
+    assert.equal(plan.layers[0].makespan, plan.layers[1].makespan);
+    assert.equal(plan.layers[1].unit2gpu.length, 8);
+  });
+
+  it('keeps to its time limit (10% + 50 ms) on hard layers and says which are not proven', async () => {
+    const costs = Array.from({ length: 6 }, (_, l) => distinctCosts(64, 100 + l));
+    const resolved = resolveRequest({ costs, gpus: { count: 8 }, solver: { timeLimitMs: 300, layerTimeLimitMs: 2000, gapTolerance: 1e-6 } }, context);
+    const start = performance.now();
+    const plan = await solvePlan(resolved, createInlineRunner(engines));
+    const elapsed = performance.now() - start;
+    assert.ok(elapsed <= 300 * 1.1 + 50, `took ${elapsed.toFixed(0)} ms`);
+    for (const layer of plan.layers) {
+      if (layer.status === 'optimal' || layer.status === 'within_tolerance') assert.ok(layer.gap <= 1e-6 * (1 + 1e-9));
+      else assert.ok(['time_limit', 'greedy_fallback'].includes(layer.status));
+    }
+  });
+
+  it('proves a KV-group limit infeasible when no placement exists', async () => {
+    // 2 heads per GPU from one KV group each, but groups of 3 heads: one GPU must mix groups.
+    const resolved = resolveRequest({ costs: [[1, 2, 3, 4, 5, 6]], kvGroupSize: 3, gpus: { count: 3 }, constraints: { maxKvGroupsPerGpu: 1 } }, context);
+    await assert.rejects(solvePlan(resolved, createInlineRunner(engines)), { code: 'INFEASIBLE_CONSTRAINTS', message: /exhaustive search/ });
+  });
+
+  it('rejects impossible requests with typed errors', () => {
+    assert.throws(() => resolveRequest({ model: 'no-such-model', gpus: { count: 8 } }, context), { code: 'UNKNOWN_MODEL' });
+    assert.throws(() => resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 3 } }, context), { code: 'UNITS_NOT_DIVISIBLE', message: /max:11/ });
+    assert.throws(() => resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, constraints: { maxKvGroupsPerGpu: 0 } }, context), { code: 'INVALID_PROBLEM' });
+    assert.throws(() => resolveRequest({ costs: [[1, 2, 3, 4]], kvGroupSize: 2, gpus: { count: 2 }, constraints: { maxKvGroupsPerGpu: 1, unitsPerGpu: 'max:1' } }, context), { code: 'INFEASIBLE_CONSTRAINTS' });
+    assert.throws(() => resolveRequest({ costs: [[1, 2], [3]], gpus: { count: 1 } }, context), { code: 'INVALID_PROBLEM', message: /layer 1 has 1 heads/ });
+  });
+});

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { HplbError } from '../../src/errors.ts';
+import { constraintViolation, gpuLoadsOf, relativeGap } from '../../src/solver/layer-result.ts';
+import { buildLayerProblems } from '../../src/solver/problem.ts';
+import type { LayerProblem, LayerResult, UnitsPerGpu } from '../../src/solver/types.ts';
+
+/** Every invariant of a layer result that does not depend on the engine. */
+export function assertValidLayerResult(problem: LayerProblem, result: LayerResult): void {
+  const units = problem.costs.length;
+  const gpus = problem.speeds.length;
+  assert.equal(result.layer, problem.layer);
+  assert.equal(result.unit2gpu.length, units);
+  assert.equal(constraintViolation(problem, result.unit2gpu), null, 'every constraint holds');
+  assert.equal(result.gpu2units.length, gpus);
+  const seen = new Set<number>();
+  result.gpu2units.forEach((list, g) => {
+    for (const u of list) {
+      assert.equal(result.unit2gpu[u], g, `gpu2units and unit2gpu agree on unit ${u}`);
+      assert.ok(!seen.has(u), `unit ${u} placed once`);
+      seen.add(u);
+    }
+  });
+  assert.equal(seen.size, units, 'every unit placed');
+  assert.deepEqual(result.permutation, result.gpu2units.flat(), 'permutation is GPU-major');
+  assert.deepEqual([...result.permutation].sort((a, b) => a - b), Array.from({ length: units }, (_, u) => u));
+  const loads = gpuLoadsOf(problem, result.unit2gpu);
+  loads.forEach((l, g) => assert.ok(Math.abs(l - result.gpuLoads[g]) <= 1e-9 * Math.max(1, l), `load of GPU ${g} recomputes`));
+  assert.ok(Math.abs(result.makespan - Math.max(...loads)) <= 1e-9 * Math.max(1, result.makespan));
+  assert.ok(result.lowerBound <= result.makespan * (1 + 1e-12), 'bound <= makespan');
+  assert.ok(Math.abs(result.gap - relativeGap(result.makespan, result.lowerBound)) <= 1e-12, 'gap formula');
+  if (result.status === 'optimal') assert.ok(result.gap <= 1e-9, 'optimal only when the bound is met');
+}
+
+/** Exact optimum by enumerating every assignment (small instances only: gpus^units <= ~1e6). */
+export function bruteForceOptimum(problem: LayerProblem): number | null {
+  const units = problem.costs.length;
+  const gpus = problem.speeds.length;
+  const unit2gpu = new Array<number>(units).fill(0);
+  let best: number | null = null;
+  const visit = (u: number): void => {
+    if (u === units) {
+      if (constraintViolation(problem, unit2gpu) !== null) return;
+      const makespan = Math.max(...gpuLoadsOf(problem, unit2gpu));
+      if (best === null || makespan < best) best = makespan;
+      return;
+    }
+    for (let g = 0; g < gpus; g++) {
+      unit2gpu[u] = g;
+      visit(u + 1);
+    }
+  };
+  visit(0);
+  return best;
+}
+
+export interface RandomSpec {
+  headCosts: number[][];
+  kvGroupSize: number;
+  speeds: number[];
+  unitsPerGpu: UnitsPerGpu;
+  maxKvGroupsPerGpu?: number;
+  pins?: { unit: number; gpu: number }[];
+}
+
+/**
+ * Random small problems with every constraint kind: 2-4 GPUs, up to `maxUnits` query heads,
+ * costs from a few distinct values (as in real layers) or all distinct, speeds, units-per-GPU
+ * rule, KV-group limit and pins. Infeasible combinations are filtered by buildLayerProblems.
+ */
+export function arbitrarySpec(maxUnits: number): fc.Arbitrary<RandomSpec> {
+  return fc.record({
+    gpus: fc.integer({ min: 2, max: 4 }),
+    perGpu: fc.integer({ min: 1, max: 3 }),
+    fewValues: fc.boolean(),
+    seedCosts: fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: maxUnits, maxLength: maxUnits }),
+    speedKind: fc.constantFrom('equal', 'mixed'),
+    speedSeed: fc.array(fc.constantFrom(0.5, 1, 1.5, 2), { minLength: 4, maxLength: 4 }),
+    rule: fc.constantFrom<UnitsPerGpu['kind']>('equal', 'max', 'free'),
+    groupSize: fc.constantFrom(1, 2),
+    kvLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+    pin: fc.option(fc.record({ unit: fc.nat(), gpu: fc.nat() }), { nil: undefined }),
+  }).map(({ gpus, perGpu, fewValues, seedCosts, speedKind, speedSeed, rule, groupSize, kvLimit, pin }) => {
+    let units = Math.min(maxUnits, gpus * perGpu);
+    units -= units % groupSize;
+    units = Math.max(units, groupSize);
+    const costs = seedCosts.slice(0, units).map((c) => (fewValues ? 100 * (1 + (c % 4)) : c));
+    const unitsPerGpu: UnitsPerGpu = rule === 'max' ? { kind: 'max', max: Math.ceil(units / gpus) + 1 } : { kind: rule };
+    return {
+      headCosts: [costs],
+      kvGroupSize: groupSize,
+      speeds: speedKind === 'equal' ? new Array<number>(gpus).fill(1) : speedSeed.slice(0, gpus),
+      unitsPerGpu,
+      ...(kvLimit !== undefined && groupSize > 1 ? { maxKvGroupsPerGpu: kvLimit } : {}),
+      ...(pin ? { pins: [{ unit: pin.unit % units, gpu: pin.gpu % gpus }] } : {}),
+    };
+  });
+}
+
+/** The layer problem of a random spec, or null when the spec's constraints are impossible. */
+export function problemOf(spec: RandomSpec): LayerProblem | null {
+  try {
+    return buildLayerProblems({ ...spec, granularity: 'query-head' })[0];
+  } catch (error) {
+    if (error instanceof HplbError) return null;
+    throw error;
+  }
+}
+
+export const FAST_CHECK_SEED = 20261128;
+
+/** Deterministic pseudo-random costs (mulberry32), all distinct: the hardest case for exact engines. */
+export function distinctCosts(count: number, seed: number): number[] {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return Array.from({ length: count }, () => 1e6 + Math.floor(next() * 9e6));
+}
