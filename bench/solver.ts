@@ -1,0 +1,139 @@
+/**
+ * Solver benchmark (`npm run bench:solver`): prints JSON (also written to bench/results/) and a
+ * Markdown table. Side by side in one run:
+ *  1. every profile in models/ at G in {2, 4, 8} (where the query heads divide), equal counts,
+ *     the default cost model: contiguous, greedy and auto totals, ratios, layers proven, and the
+ *     cold wall time of the auto plan in a fresh process (GLPK load included, shown apart);
+ *  2. the textbook binary ILP vs this project's aggregated ILP vs auto, same GLPK, same per-layer
+ *     time limit, on the first layers of each profile at the largest G;
+ *  3. random all-distinct costs (32 and 64 units, 4 and 8 GPUs, fixed seeds): greedy and auto gaps
+ *     with 500 ms per layer.
+ * Flags: --quick (fewer profiles and layers), --textbook-layers N, --layer-limit-ms N.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { resolveCostModel } from '../src/cost/registry.ts';
+import { textTable } from '../src/cli/format.ts';
+import { loadGlpk } from '../src/planner/glpk.ts';
+import { createInlineRunner } from '../src/planner/layer-task.ts';
+import { resolveRequest } from '../src/planner/request.ts';
+import { solvePlan } from '../src/planner/solve-plan.ts';
+import { loadRegistry } from '../src/profiles/registry.ts';
+import { greedyEngine } from '../src/solver/engines/greedy.ts';
+import { createEngines } from '../src/solver/engines/index.ts';
+import { createIlpEngine } from '../src/solver/engines/ilp.ts';
+import { buildLayerProblems } from '../src/solver/problem.ts';
+import type { LayerEngine, LayerProblem } from '../src/solver/types.ts';
+import { distinctCosts } from '../test/solver/helpers.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback; };
+const QUICK = args.includes('--quick');
+const TEXTBOOK_LAYERS = flag('--textbook-layers', QUICK ? 4 : 8);
+const LAYER_LIMIT_MS = flag('--layer-limit-ms', 1000);
+const PLAN_LIMIT_MS = 30_000;
+const registry = loadRegistry();
+const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
+
+if (args[0] === '--child') {
+  // One cold plan: fresh process, GLPK loaded here, auto engine, inline runner.
+  const t0 = performance.now();
+  const engines = createEngines(await loadGlpk());
+  const glpkMs = performance.now() - t0;
+  const resolved = resolveRequest({ model: args[1], gpus: { count: Number(args[2]) }, solver: { timeLimitMs: PLAN_LIMIT_MS, layerTimeLimitMs: 10_000 } }, context);
+  const plan = await solvePlan(resolved, createInlineRunner(engines));
+  process.stdout.write(JSON.stringify({ glpkMs, planMs: plan.totals.solveMs, totals: plan.totals, costModel: plan.costModel }));
+  process.exit(0);
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN; };
+const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+
+async function coldPlan(model: string, gpus: number) {
+  const start = performance.now();
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', model, String(gpus)], { maxBuffer: 1 << 26 });
+  return { processMs: performance.now() - start, ...JSON.parse(stdout) };
+}
+
+const profiles = registry.list().filter((p) => !QUICK || ['llama-3-8b-instruct-262k-minference', 'qwen2.5-14b-instruct-1m-minference', 'llama-3-70b-instruct-262k-minference'].includes(p.id));
+const glpk = await loadGlpk();
+const engines = createEngines(glpk);
+const textbook = createIlpEngine(glpk, 'textbook');
+
+// 1. Whole-model plans, cold.
+const models = [];
+for (const profile of profiles) {
+  for (const gpus of [2, 4, 8]) {
+    if (profile.architecture.queryHeads % gpus !== 0) continue;
+    const cold = await coldPlan(profile.id, gpus);
+    const t = cold.totals;
+    models.push({
+      model: profile.id, gpus, costModel: cold.costModel.name, unit: cold.costModel.unit,
+      contiguous: t.contiguousMakespan, greedy: t.greedyMakespan, auto: t.makespan,
+      autoOverGreedy: t.makespan / t.greedyMakespan, contiguousOverAuto: t.contiguousMakespan / t.makespan,
+      layers: profile.architecture.layers, layersProven: t.layersProvenOptimal,
+      coldPlanMs: cold.planMs, glpkLoadMs: cold.glpkMs, processMs: cold.processMs,
+    });
+    process.stderr.write(`plan ${profile.id} G=${gpus}: ${cold.planMs.toFixed(0)} ms, proven ${t.layersProvenOptimal}/${profile.architecture.layers}\n`);
+  }
+}
+
+// 2. Formulations side by side on the same layers, same GLPK, same per-layer limit.
+function timeEngine(engine: LayerEngine, problems: LayerProblem[]) {
+  let proven = 0;
+  const times: number[] = [];
+  let makespan = 0;
+  for (const problem of problems) {
+    const greedy = greedyEngine.solveLayer(problem, { timeLimitMs: LAYER_LIMIT_MS, gapTolerance: 1e-4 });
+    const start = performance.now();
+    // Only this project's engines take greedy's placement as an incumbent; the textbook runs bare.
+    const result = engine.solveLayer(problem, { timeLimitMs: LAYER_LIMIT_MS, gapTolerance: 1e-4, ...(engine === textbook ? {} : { incumbent: greedy.unit2gpu }) });
+    times.push(performance.now() - start);
+    makespan += result.makespan;
+    if (['optimal', 'within_tolerance', 'trivial'].includes(result.status)) proven++;
+  }
+  return { totalMs: times.reduce((a, b) => a + b, 0), medianMs: median(times), proven, makespan };
+}
+const formulations = [];
+for (const profile of profiles) {
+  const gpus = [8, 4, 2].find((g) => profile.architecture.queryHeads % g === 0)!;
+  const resolved = resolveRequest({ model: profile.id, gpus: { count: gpus } }, context);
+  const problems = resolved.layers.slice(0, TEXTBOOK_LAYERS);
+  const tb = timeEngine(textbook, problems);
+  const agg = timeEngine(engines.ilp, problems);
+  const auto = timeEngine(engines.auto, problems);
+  formulations.push({ model: profile.id, gpus, layers: problems.length, layerLimitMs: LAYER_LIMIT_MS, textbook: tb, aggregatedIlp: agg, auto, textbookOverIlp: tb.totalMs / agg.totalMs, textbookOverAuto: tb.totalMs / auto.totalMs });
+  process.stderr.write(`formulations ${profile.id}: textbook ${tb.totalMs.toFixed(0)} ms (${tb.proven} proven), ilp ${agg.totalMs.toFixed(0)} ms (${agg.proven}), auto ${auto.totalMs.toFixed(0)} ms (${auto.proven})\n`);
+}
+
+// 3. Random all-distinct costs.
+const random = [];
+for (const units of [32, 64]) {
+  for (const gpus of [4, 8]) {
+    const rows = [];
+    for (const seed of [1, 2, 3]) {
+      const problem = buildLayerProblems({ headCosts: [distinctCosts(units, seed * 1000 + units + gpus)], kvGroupSize: 1, granularity: 'query-head', speeds: new Array<number>(gpus).fill(1), unitsPerGpu: { kind: 'equal' } })[0];
+      const greedy = greedyEngine.solveLayer(problem, { timeLimitMs: 500, gapTolerance: 1e-4 });
+      const start = performance.now();
+      const auto = engines.auto.solveLayer(problem, { timeLimitMs: 500, gapTolerance: 1e-4, incumbent: greedy.unit2gpu });
+      rows.push({ seed, greedyGap: greedy.gap, autoGap: auto.gap, autoMs: performance.now() - start, status: auto.status });
+    }
+    random.push({ units, gpus, layerLimitMs: 500, maxAutoGap: Math.max(...rows.map((r) => r.autoGap)), maxAutoMs: Math.max(...rows.map((r) => r.autoMs)), seeds: rows });
+  }
+}
+
+const result = { machine: { node: process.version, cpus: (await import('node:os')).cpus().length }, models, formulations, random };
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/solver.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+console.log(JSON.stringify(result));
+console.log('\n## Whole-model plans (query-head units, equal counts, auto engine, cold process)\n');
+console.log(textTable(['model', 'G', 'contiguous/auto', 'greedy/auto', 'auto<=greedy', 'proven', 'cold plan ms', 'GLPK load ms'], models.map((m) => [m.model, String(m.gpus), fmt(m.contiguousOverAuto, 3), fmt(1 / m.autoOverGreedy, 5), m.auto <= m.greedy ? 'yes' : 'NO', `${m.layersProven}/${m.layers}`, m.coldPlanMs.toFixed(0), m.glpkLoadMs.toFixed(0)])));
+const layersTotal = models.reduce((s, m) => s + m.layers, 0);
+const provenTotal = models.reduce((s, m) => s + m.layersProven, 0);
+console.log(`\nlayers proven: ${provenTotal}/${layersTotal} (${((100 * provenTotal) / layersTotal).toFixed(2)}%)`);
+console.log(`\n## Formulations, first ${TEXTBOOK_LAYERS} layers, ${LAYER_LIMIT_MS} ms per layer, same GLPK\n`);
+console.log(textTable(['model', 'G', 'textbook ms', 'proven', 'aggregated ILP ms', 'proven', 'auto ms', 'proven', 'textbook/ILP', 'textbook/auto'], formulations.map((f) => [f.model, String(f.gpus), f.textbook.totalMs.toFixed(0), `${f.textbook.proven}/${f.layers}`, f.aggregatedIlp.totalMs.toFixed(0), `${f.aggregatedIlp.proven}/${f.layers}`, f.auto.totalMs.toFixed(0), `${f.auto.proven}/${f.layers}`, `${f.textbookOverIlp.toFixed(1)}x`, `${f.textbookOverAuto.toFixed(1)}x`])));
+console.log('\n## Random all-distinct costs, 500 ms per layer (3 seeds)\n');
+console.log(textTable(['units', 'G', 'max greedy gap', 'max auto gap', 'max auto ms'], random.map((r) => [String(r.units), String(r.gpus), `${(100 * Math.max(...r.seeds.map((s) => s.greedyGap))).toFixed(3)}%`, `${(100 * r.maxAutoGap).toFixed(3)}%`, r.maxAutoMs.toFixed(0)])));

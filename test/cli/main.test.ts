@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { runCli } from '../../src/cli/main.ts';
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  return { code, out, err };
+}
+
+describe('hplb plan (CLI)', () => {
+  it('prints exactly the Plan JSON with --json', async () => {
+    const { code, out, err } = await cli('plan', '--model', 'llama-3-8b-instruct-262k-minference', '--gpus', '4', '--engine', 'greedy', '--json');
+    assert.equal(code, 0, err);
+    const plan = JSON.parse(out);
+    assert.equal(plan.gpus.count, 4);
+    assert.equal(plan.layers.length, 32);
+    for (const key of ['unit2gpu', 'gpu2units', 'permutation', 'gpuLoads', 'makespan', 'lowerBound', 'gap', 'status', 'engine', 'solveMs']) assert.ok(key in plan.layers[0], key);
+    for (const key of ['makespan', 'lowerBound', 'contiguousMakespan', 'greedyMakespan', 'speedupVsContiguous', 'bubbleRatio', 'layersProvenOptimal', 'solveMs']) assert.ok(key in plan.totals, key);
+    assert.match(plan.id, /^[0-9a-f]{32}$/);
+  });
+
+  it('prints a per-layer table and a summary with the contiguous ratio of the flagship', async () => {
+    const { code, out } = await cli('plan', '--gpus', '8', '--engine', 'greedy', '--calibration', 'analytic');
+    assert.equal(code, 0);
+    assert.equal(out.split('\n').filter((line) => /^\d+\s/.test(line)).length, 32, 'one row per layer');
+    const ratio = Number(/contiguous \/ plan = ([\d.]+)x/.exec(out)?.[1]);
+    assert.ok(ratio > 1.4 && ratio < 1.5, `contiguous / greedy ${ratio}`);
+    assert.match(out, /bubble ratio/);
+  });
+
+  it('reads an explicit cost matrix', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-'));
+    const file = join(dir, 'costs.json');
+    writeFileSync(file, JSON.stringify({ costs: [[9, 7, 6, 5], [1, 1, 1, 1]], kvGroupSize: 2 }));
+    const { code, out } = await cli('plan', '--costs', file, '--gpus', '2', '--granularity', 'kv-group', '--json');
+    assert.equal(code, 0);
+    const plan = JSON.parse(out);
+    assert.equal(plan.model.id, null);
+    assert.deepEqual(plan.layers[0].gpuLoads.sort(), [11, 16]);
+  });
+
+  it('lists the models', async () => {
+    const { code, out } = await cli('plan', '--list');
+    assert.equal(code, 0);
+    assert.match(out, /qwen2\.5-14b-instruct-1m-minference/);
+    assert.match(out, /llama-3-8b-instruct-gradient-1048k-duo/);
+  });
+
+  for (const [name, argv, pattern] of [
+    ['units that do not divide', ['plan', '--gpus', '3'], /UNITS_NOT_DIVISIBLE.*max:11/],
+    ['an unknown model', ['plan', '--model', 'nope'], /UNKNOWN_MODEL/],
+    ['a bad flag value', ['plan', '--gpus', 'x'], /--gpus/],
+    ['an unknown engine', ['plan', '--engine', 'magic'], /--engine/],
+    ['an unknown calibration', ['plan', '--calibration', 'no-such-device'], /UNKNOWN_CALIBRATION/],
+  ] as const) {
+    it(`exits 2 with a message on stderr for ${name}`, async () => {
+      const { code, out, err } = await cli(...argv);
+      assert.equal(code, 2);
+      assert.equal(out, '');
+      assert.match(err, pattern);
+    });
+  }
+
+  it('runs as a process through npm run plan and sets the exit code', async () => {
+    const run = promisify(execFile);
+    const { stdout } = await run('npx', ['tsx', 'src/cli/main.ts', 'plan', '--gpus', '2', '--engine', 'greedy', '--json']);
+    assert.equal(JSON.parse(stdout).gpus.count, 2);
+    await assert.rejects(run('npx', ['tsx', 'src/cli/main.ts', 'plan', '--gpus', '3']), (error: { code?: number; stderr?: string }) => error.code === 2 && /UNITS_NOT_DIVISIBLE/.test(error.stderr ?? ''));
+  });
+});
