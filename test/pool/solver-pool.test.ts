@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { HplbError } from '../../src/errors.ts';
+import { loadGlpk } from '../../src/planner/glpk.ts';
+import { createInlineRunner, type LayerOutcome, type LayerRunner } from '../../src/planner/layer-task.ts';
+import { createSolverPool, defaultGraceMs, type SolverPool } from '../../src/pool/solver-pool.ts';
+import { createEngines } from '../../src/solver/engines/index.ts';
+import { greedyEngine } from '../../src/solver/engines/greedy.ts';
+import { constraintViolation } from '../../src/solver/layer-result.ts';
+import type { LayerProblem } from '../../src/solver/types.ts';
+import { EXIT_CODE, EXIT_LAYER, SEARCH_BUG, THROW_LAYER } from './fixtures/faults.ts';
+import { HARD_LAYER, LLAMA_LAYERS, taskFor } from './problems.ts';
+
+const FAULTY_WORKER = new URL('./fixtures/faulty-worker.ts', import.meta.url);
+const BROKEN_WORKER = new URL('./fixtures/broken-worker.ts', import.meta.url);
+
+/** Everything but the timing, which differs between any two runs. */
+function withoutTiming(outcome: LayerOutcome): unknown {
+  const { solveMs: _solveMs, ...result } = outcome.result;
+  return { ...outcome, result };
+}
+
+/** Workers alive in this process (each shows up as a MessagePort handle). */
+const liveWorkerPorts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+
+function assertGreedyFallback(outcome: LayerOutcome, problem: LayerProblem, reason: RegExp): void {
+  assert.equal(outcome.result.status, 'greedy_fallback');
+  assert.match(outcome.result.fallbackReason ?? '', reason);
+  assert.equal(constraintViolation(problem, outcome.result.unit2gpu), null);
+  const greedy = greedyEngine.solveLayer(problem, { timeLimitMs: 1000, gapTolerance: 0 });
+  assert.deepEqual(outcome.result.unit2gpu, greedy.unit2gpu);
+  assert.equal(outcome.greedyMakespan, greedy.makespan);
+}
+
+/** Proven within the gap tolerance (every real layer here is, in well under the time limit). */
+function assertSolved(outcome: LayerOutcome, engine?: string): void {
+  assert.ok(['optimal', 'within_tolerance'].includes(outcome.result.status), `status ${outcome.result.status}`);
+  if (engine) assert.equal(outcome.result.engine, engine);
+}
+
+test('default grace is 10% of the time limit plus 50 ms', () => {
+  assert.equal(defaultGraceMs(1000), 150);
+  assert.equal(defaultGraceMs(0), 50);
+});
+
+test('a pool size that is not a positive integer is refused', () => {
+  assert.throws(() => createSolverPool({ size: 0 }), (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL');
+});
+
+describe('a pool of two real workers', () => {
+  let pool: SolverPool;
+  let inline: LayerRunner;
+  const restarts: string[] = [];
+  before(async () => {
+    inline = createInlineRunner(createEngines(await loadGlpk()));
+    pool = createSolverPool({ size: 2, onWorkerRestart: (reason) => restarts.push(reason) });
+  });
+  after(() => pool.close());
+
+  test('queues tasks run before the workers are ready, then answers them', async () => {
+    assert.equal(pool.concurrency, 2);
+    assert.equal(pool.isReady(), false);
+    const pending = [pool.run(taskFor(LLAMA_LAYERS[0], 'auto')), pool.run(taskFor(LLAMA_LAYERS[1], 'greedy'))];
+    assert.equal(pool.queueDepth, 2);
+    assert.equal(pool.busy, 0);
+    await pool.ready();
+    assert.equal(pool.isReady(), true);
+    const outcomes = await Promise.all(pending);
+    assert.deepEqual(outcomes.map((o) => o.result.layer), [0, 1]);
+  });
+
+  test('answers exactly what solving inline answers, on real layers and every engine', async () => {
+    const tasks = [0, 10, 20].flatMap((l) => (['auto', 'ilp', 'search', 'greedy', 'contiguous'] as const).map((engine) => taskFor(LLAMA_LAYERS[l], engine)));
+    const fromPool = await Promise.all(tasks.map((task) => pool.run(task)));
+    for (const [i, task] of tasks.entries()) {
+      const expected = await inline.run(task);
+      assert.deepEqual(withoutTiming(fromPool[i]), withoutTiming(expected), `layer ${task.problem.layer}, engine ${task.engine}`);
+    }
+  });
+
+  test('runs many concurrent tasks two at a time and answers them all', async () => {
+    const tasks = LLAMA_LAYERS.slice(0, 16).map((problem) => taskFor(problem, 'auto'));
+    const pending = tasks.map((task) => pool.run(task));
+    assert.equal(pool.busy, 2);
+    assert.equal(pool.queueDepth, 14);
+    const outcomes = await Promise.all(pending);
+    assert.deepEqual(outcomes.map((o) => o.result.layer), tasks.map((t) => t.problem.layer));
+    for (const o of outcomes) assertSolved(o);
+    assert.equal(pool.busy, 0);
+    assert.equal(pool.queueDepth, 0);
+  });
+
+  test('rethrows an error in the problem as the same HplbError, and keeps its workers', async () => {
+    await assert.rejects(pool.run(taskFor(LLAMA_LAYERS[0], 'simplex' as never)), (e: unknown) => {
+      assert.ok(e instanceof HplbError);
+      assert.deepEqual([e.code, e.message, e.pointer, e.rule], ['INVALID_PROBLEM', 'unknown engine "simplex"', '/solver/engine', 'enum']);
+      return true;
+    });
+    // Contiguous placement puts unit 0 on GPU 0; the pin forbids it.
+    const pinned: LayerProblem = { ...LLAMA_LAYERS[0], unit2pin: LLAMA_LAYERS[0].costs.map((_, u) => (u === 0 ? 1 : -1)) };
+    await assert.rejects(pool.run(taskFor(pinned, 'contiguous')), (e: unknown) => e instanceof HplbError && e.code === 'INFEASIBLE_CONSTRAINTS' && e.rule === 'feasible');
+    assertSolved(await pool.run(taskFor(LLAMA_LAYERS[2], 'search')), 'search');
+    assert.deepEqual(restarts, []);
+  });
+});
+
+test('a worker past its deadline is replaced, its task answered by greedy, and the pool keeps serving', async () => {
+  const restarts: string[] = [];
+  const pool = createSolverPool({ size: 1, graceMs: () => 0, onWorkerRestart: (reason) => restarts.push(reason) });
+  try {
+    const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
+    assertGreedyFallback(outcome, HARD_LAYER, /overran its deadline of 1 ms \(time limit 1 ms \+ grace 0 ms\)/);
+    assert.equal(restarts.length, 1);
+    assert.match(restarts[0], /overran its deadline/);
+    assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
+  } finally {
+    await pool.close();
+  }
+});
+
+describe('a pool on a faulty worker', () => {
+  let pool: SolverPool;
+  const restarts: string[] = [];
+  before(() => {
+    pool = createSolverPool({ size: 1, workerFile: FAULTY_WORKER, onWorkerRestart: (reason) => restarts.push(reason) });
+    return pool.ready();
+  });
+  after(() => pool.close());
+
+  const cases = [
+    { name: 'a worker that exits', layer: EXIT_LAYER, reason: new RegExp(`solver worker exited with code ${EXIT_CODE}`) },
+    { name: 'a worker that throws outside any handler', layer: THROW_LAYER, reason: /solver worker crashed: fixture worker fault/ },
+  ];
+  for (const { name, layer, reason } of cases) {
+    test(`${name}: greedy answers its task, the worker is replaced, the next task is solved`, async () => {
+      restarts.length = 0;
+      const problem = { ...LLAMA_LAYERS[4], layer };
+      assertGreedyFallback(await pool.run(taskFor(problem, 'auto')), problem, reason);
+      assert.equal(restarts.length, 1);
+      assert.match(restarts[0], reason);
+      assertSolved(await pool.run(taskFor(LLAMA_LAYERS[5], 'ilp')), 'ilp');
+    });
+  }
+
+  test('a solver that throws: greedy answers, and the worker stays', async () => {
+    restarts.length = 0;
+    const outcome = await pool.run(taskFor(LLAMA_LAYERS[6], 'search'));
+    assertGreedyFallback(outcome, LLAMA_LAYERS[6], new RegExp(`solver worker threw: RangeError: ${SEARCH_BUG}`));
+    assert.deepEqual(restarts, []);
+  });
+
+  test('when greedy cannot place the task either, its HplbError rejects the run', async () => {
+    // 4 units, 2 GPUs, exactly 3 on each: nothing fits.
+    const impossible: LayerProblem = { layer: EXIT_LAYER, costs: [4, 3, 2, 1], speeds: [1, 1], minUnitsPerGpu: 3, maxUnitsPerGpu: 3 };
+    await assert.rejects(pool.run(taskFor(impossible, 'auto')), (e: unknown) => e instanceof HplbError && e.code === 'INFEASIBLE_CONSTRAINTS');
+  });
+});
+
+test('a worker that cannot start: ready() rejects after three tries, and greedy answers tasks', async () => {
+  const restarts: string[] = [];
+  const pool = createSolverPool({ size: 1, workerFile: BROKEN_WORKER, onWorkerRestart: (reason) => restarts.push(reason) });
+  try {
+    const queued = pool.run(taskFor(LLAMA_LAYERS[7], 'auto'));
+    await assert.rejects(pool.ready(), (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL' && /failed to start 3 times/.test(e.message));
+    assert.equal(restarts.length, 2);
+    assertGreedyFallback(await queued, LLAMA_LAYERS[7], /failed to start 3 times: solver worker crashed: broken worker fixture/);
+    assertGreedyFallback(await pool.run(taskFor(LLAMA_LAYERS[8], 'auto')), LLAMA_LAYERS[8], /failed to start/);
+    assert.equal(pool.isReady(), false);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('close() rejects running, queued and later tasks with DRAINING and stops every worker', async (t) => {
+  const baseline = liveWorkerPorts();
+  const pool = createSolverPool({ size: 1 });
+  t.after(() => pool.close());
+  await pool.ready();
+  assert.equal(liveWorkerPorts(), baseline + 1);
+  const isDraining = (e: unknown) => e instanceof HplbError && e.code === 'DRAINING';
+  // Dispatched at once to the idle worker, whose answer cannot arrive before close() below.
+  const running = pool.run(taskFor(HARD_LAYER, 'ilp', 60_000));
+  const queued = pool.run(taskFor(LLAMA_LAYERS[0], 'greedy'));
+  assert.equal(pool.busy, 1);
+  assert.equal(pool.queueDepth, 1);
+  const closed = pool.close();
+  await assert.rejects(running, isDraining);
+  await assert.rejects(queued, isDraining);
+  await closed;
+  await assert.rejects(pool.run(taskFor(LLAMA_LAYERS[0], 'greedy')), isDraining);
+  await assert.rejects(pool.ready(), isDraining);
+  assert.equal(pool.isReady(), false);
+  assert.equal(liveWorkerPorts(), baseline);
+});
