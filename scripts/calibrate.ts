@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
   const program = new Command('calibrate')
     .description('time the GPU.js sparse-attention kernel, fit the cost model, write models/calibrations/<name>.json')
     .option('--seq-lens <list>', 'sequence lengths', integerList, [1024, 2048, 4096])
-    .option('--budgets <list>', 'budgets in tokens per query row (those above a length are skipped for it)', integerList, [64, 128, 256, 512, 1024])
+    .option('--budgets <list>', 'budgets in tokens per query row (those above a length are skipped for it)', integerList, [64, 128, 256, 512, 1024, 2048])
     .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
     .option('--name <name>', 'calibration name (default: <machine>-<backend>, the name the default cost model looks for)')
     .addOption(new Option('--backend <backend>', 'GPU.js backend').choices(['auto', ...KERNEL_BACKENDS]).default('auto'))

@@ -145,4 +145,14 @@ describe('cost model registry', () => {
       assert.ok(model.headCost({ kind: 'streaming', sink: 0, recent: 1024 }, { seqLen: 4096, phase: calibration.phase }) > 0, name);
     }
   });
+
+  it('every committed prefill calibration meets the fit targets (R^2 >= 0.98, holdout error <= 10%)', () => {
+    for (const name of listCalibrations(CALIBRATIONS_DIR)) {
+      const calibration = loadCalibration(name);
+      if (calibration.phase !== 'prefill') continue;
+      assert.ok(calibration.model.r2 >= 0.98, `${name}: R^2 ${calibration.model.r2}`);
+      assert.ok(calibration.holdout.points > 0 && calibration.holdout.maxRelativeError <= 0.1, `${name}: holdout ${calibration.holdout.maxRelativeError}`);
+      assert.ok(name.endsWith(`-${calibration.backend}`), `${name} names its backend ${calibration.backend}`);
+    }
+  });
 });
