@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { HplbError } from '../errors.ts';
 import { resolveCostModel } from '../cost/registry.ts';
-import { createInlineRunner } from '../planner/layer-task.ts';
+import { availableParallelism } from 'node:os';
+import { createInlineRunner, type LayerRunner } from '../planner/layer-task.ts';
+import { createSolverPool } from '../pool/solver-pool.ts';
 import { loadGlpk } from '../planner/glpk.ts';
 import { ENGINE_NAMES } from '../planner/plan.ts';
 import { DEFAULT_SOLVER_OPTIONS, resolveRequest, type PlanRequest } from '../planner/request.ts';
@@ -29,6 +31,7 @@ interface PlanFlags {
   layerTimeLimitMs: number;
   gap: number;
   calibration?: string;
+  workers: number;
   json?: boolean;
   list?: boolean;
 }
@@ -56,6 +59,7 @@ export function planCommand(io: CliIo): Command {
     .option('--layer-time-limit-ms <ms>', 'most time for one layer', positiveInt, DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs)
     .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
     .option('--calibration <name>', 'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)')
+    .option('--workers <n>', 'solver worker threads (0 = solve on the calling thread)', nonNegativeInt, availableParallelism())
     .option('--json', 'print exactly the Plan JSON')
     .option('--list', 'list the models in models/ and exit')
     .action(async (flags: PlanFlags) => {
@@ -66,10 +70,21 @@ export function planCommand(io: CliIo): Command {
       }
       const request = buildRequest(flags);
       const resolved = resolveRequest(request, { resolveProfile: (id) => registry.resolve(id), resolveCostModel });
-      const runner = createInlineRunner(createEngines(await loadGlpk()));
-      const plan = await solvePlan(resolved, runner);
+      const plan = await solveWith(flags.workers, (runner) => solvePlan(resolved, runner));
       io.out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
     });
+}
+
+/** Runs `work` on the worker pool (the service's path) or, with 0 workers, on this thread. */
+async function solveWith<T>(workers: number, work: (runner: LayerRunner) => Promise<T>): Promise<T> {
+  if (workers === 0) return work(createInlineRunner(createEngines(await loadGlpk())));
+  const pool = createSolverPool({ size: workers });
+  try {
+    await pool.ready();
+    return await work(pool);
+  } finally {
+    await pool.close();
+  }
 }
 
 function buildRequest(flags: PlanFlags): PlanRequest {
@@ -101,6 +116,12 @@ function buildRequest(flags: PlanFlags): PlanRequest {
 function positiveInt(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1');
+  return n;
+}
+
+function nonNegativeInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0');
   return n;
 }
 
