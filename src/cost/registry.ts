@@ -1,10 +1,12 @@
 /**
  * Which cost model a name means: "analytic", a calibration in models/calibrations/<name>.json, or
- * (no name) the default, which is the calibration committed for this machine when there is one
- * and the analytic model otherwise. The one place that resolves cost models.
+ * (no name) the default: the committed calibration when there is one, else the analytic model.
+ * The one place that resolves cost models.
  *
- * "This machine" is matched by name: a calibration named `<machineKey()>-<backend>` (for example
- * node20-x64-2core-webasm), backends tried in the order webgpu, webasm, cpu.
+ * The default does not depend on the machine that runs the service: a calibration describes the
+ * device it was measured on, and the same request must give the same plan (and plan id)
+ * everywhere. With several calibrations, backends are preferred in the order webgpu, webasm, cpu,
+ * then names in order. Loaded calibrations are kept, so resolving is cheap on every request.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -54,14 +56,15 @@ export function machineKey(): string {
   return `node${major}-${process.arch}-${cpus().length}core`;
 }
 
-/** The calibration name the default cost model uses on this machine, or null when none is committed. */
+/** The calibration name the default cost model uses, or null when none is committed. */
 export function defaultCalibrationName(dir: string = CALIBRATIONS_DIR): string | null {
-  const known = listCalibrations(dir);
-  const key = machineKey();
-  return BACKEND_PREFERENCE.map((backend) => `${key}-${backend}`).find((name) => known.includes(name)) ?? null;
+  const known = listCalibrations(dir).map((name) => ({ name, backend: loadCalibration(name, dir).backend as string }));
+  const rank = (backend: string) => { const i = (BACKEND_PREFERENCE as readonly string[]).indexOf(backend); return i < 0 ? BACKEND_PREFERENCE.length : i; };
+  known.sort((a, b) => rank(a.backend) - rank(b.backend) || (a.name < b.name ? -1 : 1));
+  return known[0]?.name ?? null;
 }
 
-/** The calibrated model of this machine's committed calibration, else the analytic model. */
+/** The calibrated model of the committed calibration, else the analytic model. */
 export function defaultCostModel(dir: string = CALIBRATIONS_DIR): CostModel {
   const name = defaultCalibrationName(dir);
   return name === null ? ANALYTIC_COST_MODEL : createCalibratedCostModel(loadCalibration(name, dir));
@@ -72,8 +75,16 @@ export function defaultCostModel(dir: string = CALIBRATIONS_DIR): CostModel {
  * spell it), or undefined for the default. Throws UNKNOWN_CALIBRATION for an unknown name.
  */
 export function resolveCostModel(name?: string, dir: string = CALIBRATIONS_DIR): CostModel {
-  if (name === undefined) return defaultCostModel(dir);
-  if (name === ANALYTIC_COST_MODEL.name) return ANALYTIC_COST_MODEL;
-  const calibration = name.startsWith('calibrated:') ? name.slice('calibrated:'.length) : name;
-  return createCalibratedCostModel(loadCalibration(calibration, dir));
+  const key = `${dir}\0${name ?? ''}`;
+  const known = resolved.get(key);
+  if (known) return known;
+  let model: CostModel;
+  if (name === undefined) model = defaultCostModel(dir);
+  else if (name === ANALYTIC_COST_MODEL.name) model = ANALYTIC_COST_MODEL;
+  else model = createCalibratedCostModel(loadCalibration(name.startsWith('calibrated:') ? name.slice('calibrated:'.length) : name, dir));
+  resolved.set(key, model);
+  return model;
 }
+
+/** Resolved cost models by directory and name. Calibrations are committed data: they do not change while a process runs. */
+const resolved = new Map<string, CostModel>();

@@ -114,21 +114,25 @@ describe('cost model registry', () => {
     rmSync(join(dir, 'renamed.json'));
   });
 
-  it('"analytic" is the analytic model; the default is analytic without a calibration for this machine', () => {
-    assert.equal(resolveCostModel('analytic', dir), ANALYTIC_COST_MODEL);
-    assert.equal(defaultCalibrationName(dir), null);
-    assert.equal(resolveCostModel(undefined, dir), ANALYTIC_COST_MODEL);
+  it('"analytic" is the analytic model; the default is analytic without any calibration', () => {
+    const emptyDir = mkdtempSync(join(tmpdir(), 'hplb-calibrations-'));
+    try {
+      assert.equal(resolveCostModel('analytic', emptyDir), ANALYTIC_COST_MODEL);
+      assert.equal(defaultCalibrationName(emptyDir), null);
+      assert.equal(resolveCostModel(undefined, emptyDir), ANALYTIC_COST_MODEL);
+    } finally {
+      rmSync(emptyDir, { recursive: true, force: true });
+    }
   });
 
-  it('the default is this machine\'s calibration when one is present, preferring faster backends', () => {
+  it('the default is a committed calibration whatever machine runs it, preferring faster backends', () => {
     const machineDir = mkdtempSync(join(tmpdir(), 'hplb-calibrations-'));
     try {
-      for (const backend of ['cpu', 'webasm']) {
-        const name = `${machineKey()}-${backend}`;
-        writeFileSync(join(machineDir, `${name}.json`), JSON.stringify(fakeCalibration(name)));
+      for (const [name, backend] of [['a-device-cpu', 'cpu'], ['other-machine-webasm', 'webasm']]) {
+        writeFileSync(join(machineDir, `${name}.json`), JSON.stringify({ ...fakeCalibration(name), backend }));
       }
-      assert.equal(defaultCalibrationName(machineDir), `${machineKey()}-webasm`);
-      assert.equal(defaultCostModel(machineDir).name, `calibrated:${machineKey()}-webasm`);
+      assert.equal(defaultCalibrationName(machineDir), 'other-machine-webasm');
+      assert.equal(defaultCostModel(machineDir).name, 'calibrated:other-machine-webasm');
     } finally {
       rmSync(machineDir, { recursive: true, force: true });
     }
