@@ -63,7 +63,7 @@ function settingsText(doc: EvaluationDocument): string {
   return [
     '- **(a) uniform budget, contiguous placement**: ' + `${doc.uniformRule}; heads [g*k, (g+1)*k) on GPU g, as serving stacks do today.`,
     '- **(b) adaptive budgets, contiguous placement**: each head keeps its own budget from the profile; same contiguous placement.',
-    '- **(c) adaptive budgets, greedy placement**: largest head first onto the least loaded GPU that still has room (the rule of EPLB\'s balanced packing).',
+    '- **(c) adaptive budgets, greedy placement**: largest head first onto the least loaded GPU that still has room (the rule of EPLB\'s balanced packing), then single moves and pairwise swaps while they lower the makespan.',
     `- **(d) adaptive budgets, S-HPLB**: the \`auto\` engine (greedy, exact configuration search, GLPK ILP) with ${s.layerTimeLimitMs / 1000} s per layer, ${s.timeLimitMs / 1000} s per plan and gap tolerance ${s.gapTolerance}; a layer is *proven* when its status is optimal, within_tolerance or trivial.`,
     '- **(e) fluid bound**: sum over layers of (total head cost / G): the physical limit even if work could be split freely across GPUs. It ignores the equal-heads constraint, so (d)/(e) above 1 is not necessarily lost time.',
   ].join('\n');
