@@ -1,4 +1,5 @@
-import type { LayerProblem, LayerResult, LayerStatus } from './types.ts';
+import { layerLowerBound } from './bounds.ts';
+import type { LayerEngine, LayerProblem, LayerResult, LayerStatus, SolveOptions } from './types.ts';
 
 /** Relative slack under which two loads count as equal (floating-point sums of large costs). */
 export const REL_EPS = 1e-9;
@@ -31,6 +32,24 @@ export function buildLayerResult(
     engine: meta.engine,
     solveMs: meta.solveMs,
     ...(meta.fallbackReason !== undefined ? { fallbackReason: meta.fallbackReason } : {}),
+  };
+}
+
+/**
+ * Wraps a placement function as an engine that proves nothing by itself: its status is
+ * `optimal` when the placement happens to meet the static bound, `heuristic` otherwise.
+ */
+export function heuristicEngine(name: string, assign: (problem: LayerProblem) => number[]): LayerEngine {
+  return {
+    name,
+    solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
+      const now = options.now ?? performance.now.bind(performance);
+      const start = now();
+      const unit2gpu = assign(problem);
+      const lowerBound = layerLowerBound(problem);
+      const status = statusForGap(relativeGap(makespanOf(problem, unit2gpu), lowerBound), 0, 'heuristic');
+      return buildLayerResult(problem, unit2gpu, { lowerBound, status, engine: name, solveMs: now() - start });
+    },
   };
 }
 

@@ -4,7 +4,7 @@ import { layerLowerBound } from '../bounds.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
 import { type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
 import { configSearch } from './config-search.ts';
-import { greedyAssignment } from './greedy.ts';
+import { tryGreedyAssignment } from './greedy.ts';
 import { GLPK_OVERHEAD_MS, solveIlp } from './ilp.ts';
 
 /** Share of the layer's time the configuration search may use before GLPK gets the rest. */
@@ -25,7 +25,7 @@ export function createAutoEngine(glpk: GLPK | null): LayerEngine {
       const now = options.now ?? performance.now.bind(performance);
       const start = now();
       const deadline = start + options.timeLimitMs;
-      let best: number[] | null = options.incumbent ? [...options.incumbent] : tryGreedy(problem);
+      let best: number[] | null = options.incumbent ? [...options.incumbent] : tryGreedyAssignment(problem);
       let engine = 'greedy';
       let upper = best ? makespanOf(problem, best) : Infinity;
       let lower = layerLowerBound(problem);
@@ -74,12 +74,3 @@ export function createAutoEngine(glpk: GLPK | null): LayerEngine {
   };
 }
 
-function tryGreedy(problem: LayerProblem): number[] | null {
-  try {
-    return greedyAssignment(problem);
-  } catch (error) {
-    // Tight KV-group limits can defeat greedy's order; the exact steps may still place the layer.
-    if (error instanceof HplbError) return null;
-    throw error;
-  }
-}

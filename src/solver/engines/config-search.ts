@@ -3,7 +3,7 @@ import { aggregateLayer, disaggregate, type AggregatedLayer } from '../aggregate
 import { layerLowerBound } from '../bounds.ts';
 import { REL_EPS, buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
 import { type LayerEngine, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
-import { greedyAssignment } from './greedy.ts';
+import { tryGreedyAssignment } from './greedy.ts';
 
 /** Nodes between two looks at the clock. */
 const CLOCK_EVERY = 2048;
@@ -35,7 +35,7 @@ export function configSearch(problem: LayerProblem, options: SolveOptions): Sear
   const now = options.now ?? performance.now.bind(performance);
   const deadline = now() + options.timeLimitMs;
   const layer = aggregateLayer(problem);
-  let best = options.incumbent ? [...options.incumbent] : tryGreedy(problem);
+  let best = options.incumbent ? [...options.incumbent] : tryGreedyAssignment(problem);
   if (!best) {
     // No start: an unbounded target asks only "is there any placement at all?".
     const found = decide(problem, layer, Infinity, deadline, now, new Map());
@@ -176,15 +176,6 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
   return disaggregate(problem, layer, byGpu);
 }
 
-function tryGreedy(problem: LayerProblem): number[] | null {
-  try {
-    return greedyAssignment(problem);
-  } catch (error) {
-    // Tight KV-group limits can trap greedy's order; the search itself then looks for a start.
-    if (error instanceof HplbError) return null;
-    throw error;
-  }
-}
 
 /** [n + 1] suffix folds: out[i] = xs[i] op xs[i + 1] op ... op init. */
 function suffix(xs: readonly number[], op: (a: number, b: number) => number, init: number): number[] {

@@ -1,7 +1,6 @@
 import { HplbError } from '../../errors.ts';
-import { layerLowerBound } from '../bounds.ts';
-import { buildLayerResult, constraintViolation, relativeGap, statusForGap } from '../layer-result.ts';
-import type { LayerEngine, LayerProblem, LayerResult, SolveOptions } from '../types.ts';
+import { constraintViolation, heuristicEngine } from '../layer-result.ts';
+import type { LayerEngine, LayerProblem } from '../types.ts';
 
 /**
  * [units] what serving stacks do today: units [g*k, (g+1)*k) on GPU g, with k = ceil(units / G).
@@ -16,15 +15,4 @@ export function contiguousAssignment(problem: LayerProblem): number[] {
   return unit2gpu;
 }
 
-export const contiguousEngine: LayerEngine = {
-  name: 'contiguous',
-  solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
-    const now = options.now ?? performance.now.bind(performance);
-    const start = now();
-    const unit2gpu = contiguousAssignment(problem);
-    const lowerBound = layerLowerBound(problem);
-    const probe = buildLayerResult(problem, unit2gpu, { lowerBound, status: 'heuristic', engine: 'contiguous', solveMs: 0 });
-    const status = statusForGap(relativeGap(probe.makespan, probe.lowerBound), 0, 'heuristic');
-    return { ...probe, status, solveMs: now() - start };
-  },
-};
+export const contiguousEngine: LayerEngine = heuristicEngine('contiguous', contiguousAssignment);

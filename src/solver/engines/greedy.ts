@@ -1,7 +1,6 @@
 import { HplbError } from '../../errors.ts';
-import { layerLowerBound } from '../bounds.ts';
-import { REL_EPS, buildLayerResult, statusForGap, relativeGap, gpuLoadsOf } from '../layer-result.ts';
-import type { LayerEngine, LayerProblem, LayerResult, SolveOptions } from '../types.ts';
+import { REL_EPS, heuristicEngine } from '../layer-result.ts';
+import type { LayerEngine, LayerProblem } from '../types.ts';
 
 /** Mutable placement state shared by construction and local search. */
 interface State {
@@ -30,18 +29,17 @@ export function greedyAssignment(problem: LayerProblem): number[] {
   return state.unit2gpu;
 }
 
-export const greedyEngine: LayerEngine = {
-  name: 'greedy',
-  solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
-    const now = options.now ?? performance.now.bind(performance);
-    const start = now();
-    const unit2gpu = greedyAssignment(problem);
-    const lowerBound = layerLowerBound(problem);
-    const loads = gpuLoadsOf(problem, unit2gpu);
-    const status = statusForGap(relativeGap(Math.max(...loads), lowerBound), 0, 'heuristic');
-    return buildLayerResult(problem, unit2gpu, { lowerBound, status, engine: 'greedy', solveMs: now() - start });
-  },
-};
+export const greedyEngine: LayerEngine = heuristicEngine('greedy', greedyAssignment);
+
+/** greedyAssignment, or null when tight KV-group limits trap its order (a typed infeasibility). */
+export function tryGreedyAssignment(problem: LayerProblem): number[] | null {
+  try {
+    return greedyAssignment(problem);
+  } catch (error) {
+    if (error instanceof HplbError) return null;
+    throw error;
+  }
+}
 
 function emptyState(problem: LayerProblem): State {
   const gpus = problem.speeds.length;
