@@ -13,7 +13,14 @@ import { createSolverPool } from './pool/solver-pool.ts';
 import { loadRegistry } from './profiles/registry.ts';
 
 const config = loadConfig(process.env);
-const logger = pino({ level: config.logLevel, base: { service: 'hplb' } });
+// Asynchronous stdout: lines written while a write is pending go out together in the next one,
+// so a busy server makes far fewer write calls than requests.
+const destination = pino.destination({ dest: 1, sync: false });
+const logger = pino({ level: config.logLevel, base: { service: 'hplb' } }, destination);
+const exit = (code: number): never => {
+  destination.flushSync();
+  process.exit(code);
+};
 
 let hplb: HplbApp | undefined;
 const pool = createSolverPool({ size: config.solverWorkers, onWorkerRestart: (reason) => hplb?.workerRestarted(reason) });
@@ -25,7 +32,7 @@ const server = hplb.app.listen(config.port, config.host, () => {
 });
 server.on('error', (error) => {
   logger.fatal({ err: error }, 'cannot listen');
-  process.exit(1);
+  exit(1);
 });
 pool.ready().then(
   () => logger.info('solver workers ready'),
@@ -41,19 +48,22 @@ function drain(signal: string): void {
   setTimeout(() => {
     logger.error({ drainTimeoutMs: config.drainTimeoutMs }, 'drain timed out; closing connections');
     server.closeAllConnections();
-    process.exit(1);
+    exit(1);
   }, config.drainTimeoutMs).unref();
-  // close() stops accepting and resolves once every connection has ended; idle keep-alive
-  // connections are closed now, busy ones after their response (sent with Connection: close).
+  // close() stops accepting and calls back once every connection has ended. Idle keep-alive
+  // connections are closed now and again as in-flight requests finish, since a connection whose
+  // request started before the drain stays open after its response.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
   server.close(() => {
+    clearInterval(sweep);
     pool.close().then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        exit(0);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'solver pool did not close cleanly');
-        process.exit(1);
+        exit(1);
       },
     );
   });

@@ -11,8 +11,8 @@ import type { Metrics } from './metrics.ts';
 
 export interface PlanEntry {
   readonly plan: Plan;
-  /** JSON text of the plan, exactly as sent. */
-  readonly body: string;
+  /** JSON text of the plan, UTF-8 encoded once, exactly as sent. */
+  readonly body: Buffer;
   /** Strong ETag (quoted) of `body`. */
   readonly etag: string;
 }
@@ -43,6 +43,8 @@ export function createPlanCache(options: PlanCacheOptions): PlanCache {
       ttl: options.ttlMs,
       // An expired entry is a miss, never served stale.
       allowStale: false,
+      // Read the clock on every check (cheap) rather than caching it for 1 ms behind a timer.
+      ttlResolution: 0,
       ...(options.now ? { perf: { now: options.now } } : {}),
       dispose: (_value, _key, reason) => {
         if (reason === 'evict' || reason === 'expire') metrics?.cacheEvictions.inc({ cache: name });
@@ -68,7 +70,7 @@ export function createPlanCache(options: PlanCacheOptions): PlanCache {
 
 /** The entry for a plan: its body and a strong ETag over the body. */
 export function createPlanEntry(plan: Plan): PlanEntry {
-  const body = JSON.stringify(plan);
+  const body = Buffer.from(JSON.stringify(plan), 'utf8');
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
   return { plan, body, etag };
 }

@@ -1,6 +1,6 @@
 /**
  * Per-request bookkeeping: a request id (the caller's X-Request-Id when well formed, else a new
- * UUID) echoed in the response, and on finish one access-log line (method, path, status, time;
+ * UUID) echoed in the response, and on finish one access-log line (method, URL, status, time;
  * never bodies) plus the request metrics, labelled by route template.
  */
 import { randomUUID } from 'node:crypto';
@@ -24,12 +24,17 @@ function routeLabel(req: Request, status: number): string {
   return label;
 }
 
-export function requestContext(logger: Logger, metrics: Metrics): RequestHandler {
+/**
+ * `draining()` true: the response also asks the client to close the connection, so that a
+ * shutting-down server is left with no keep-alive connections.
+ */
+export function requestContext(logger: Logger, metrics: Metrics, draining: () => boolean): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', id);
+    if (draining()) res.setHeader('Connection', 'close');
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const status = res.statusCode;
@@ -37,7 +42,9 @@ export function requestContext(logger: Logger, metrics: Metrics): RequestHandler
       metrics.httpRequests.inc({ method: req.method, route, status });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
       const code = (res.locals as ProblemLocals).errorCode;
-      logger.info({ reqId: id, method: req.method, path: req.path, route, status, ms: Math.round(seconds * 1e6) / 1e3, ...(code ? { code } : {}) }, 'request');
+      // The URL with its query string; bodies are never logged.
+      if (code) logger.info({ reqId: id, method: req.method, url: req.originalUrl, route, status, ms: Math.round(seconds * 1e6) / 1e3, code }, 'request');
+      else logger.info({ reqId: id, method: req.method, url: req.originalUrl, route, status, ms: Math.round(seconds * 1e6) / 1e3 }, 'request');
     });
     next();
   };

@@ -1,11 +1,10 @@
 /** POST /v1/budgets: head-adaptive budgets from recovery curves (src/budgets), under the default cost model. */
-import type { Router } from 'express';
 import { computeBudgets, type BudgetsRequest } from '../../budgets/budgets.ts';
 import type { components } from '../api-types.ts';
-import type { RouteContext } from '../app.ts';
+import type { RouteContext, Routes } from '../app.ts';
 import { jsonBody } from './json-body.ts';
 
-export function registerBudgetRoutes(router: Router, ctx: RouteContext): void {
+export function registerBudgetRoutes(router: Routes, ctx: RouteContext): void {
   const operation = ctx.validators.operation('computeBudgets');
   router.post('/v1/budgets', jsonBody(ctx.deps.config.maxBodyBytes), (req, res) => {
     const body = operation.body(req.body) as components['schemas']['BudgetsRequest'];

@@ -1,16 +1,15 @@
 /** GET /v1/models and GET /v1/models/{modelId}: the registry with provenance and budget heterogeneity. */
-import type { Router } from 'express';
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import { HplbError } from '../../errors.ts';
 import type { Profile } from '../../profiles/profile.ts';
 import { summarizeProfile, type ModelRegistry } from '../../profiles/registry.ts';
 import type { components } from '../api-types.ts';
-import type { RouteContext } from '../app.ts';
+import type { RouteContext, Routes } from '../app.ts';
 import type { ProblemLocals } from '../problem.ts';
 
 type Schemas = components['schemas'];
 
-export function registerModelRoutes(router: Router, ctx: RouteContext): void {
+export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
   const { registry } = ctx.deps;
   const list = ctx.validators.operation('listModels');
   const get = ctx.validators.operation('getModel');

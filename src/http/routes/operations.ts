@@ -1,15 +1,18 @@
 /** Probes, metrics and the contract: /livez, /healthz, /readyz, /metrics, /openapi.yaml. */
-import type { RequestHandler, Router } from 'express';
+import type { RequestHandler } from 'express';
 import type { components } from '../api-types.ts';
-import type { RouteContext } from '../app.ts';
+import type { RouteContext, Routes } from '../app.ts';
 
-const LIVE = JSON.stringify({ status: 'ok' } satisfies components['schemas']['Liveness']);
+const LIVE = Buffer.from(JSON.stringify({ status: 'ok' } satisfies components['schemas']['Liveness']));
 
-export function registerOperationRoutes(router: Router, ctx: RouteContext): void {
+export function registerOperationRoutes(router: Routes, ctx: RouteContext): void {
   const { deps, metrics, spec } = ctx;
+  // Probes must stay cheap while solves run: a fixed body, no ETag.
   const live: RequestHandler = (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.type('application/json').send(LIVE);
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', LIVE.length);
+    res.end(LIVE);
   };
   router.get('/livez', live);
   router.get('/healthz', live);

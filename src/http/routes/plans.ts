@@ -3,12 +3,13 @@
  * Plan bodies and ETags are computed once when a plan is stored (plan-cache.ts): answering from
  * the cache writes a stored string.
  */
-import type { Response, Router } from 'express';
+import type { Response } from 'express';
+import { LRUCache } from 'lru-cache';
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import { HplbError } from '../../errors.ts';
 import type { PlanRequest } from '../../planner/request.ts';
 import type { components } from '../api-types.ts';
-import type { RouteContext } from '../app.ts';
+import type { RouteContext, Routes } from '../app.ts';
 import { etagMatches, lookupKey, type LookupQuery, type PlanEntry } from '../plan-cache.ts';
 import type { ProblemLocals } from '../problem.ts';
 import { jsonBody } from './json-body.ts';
@@ -25,7 +26,7 @@ const LOOKUP_POINTERS: Readonly<Record<string, string>> = {
   '/costModel': '/costModel',
 };
 
-export function registerPlanRoutes(router: Router, ctx: RouteContext): void {
+export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const { validators, service, cache, deps } = ctx;
   const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
   const create = validators.operation('createPlan');
@@ -52,44 +53,44 @@ export function registerPlanRoutes(router: Router, ctx: RouteContext): void {
     else sendPlan(res, 200, entry);
   });
 
+  // Validated lookup URLs with their normalised query and cache key: a repeated URL skips
+  // parsing, validation and normalisation (pure in the URL: the registry does not change while
+  // the service runs).
+  const byUrl = new LRUCache<string, { readonly query: LookupQuery; readonly key: string }>({ max: 4 * deps.config.cacheMaxEntries });
+
   router.get('/v1/models/:modelId/plan', (req, res, next) => {
-    const { modelId } = lookup.path(req.params as Record<string, string>) as { modelId: string };
-    const query = lookup.query(req.query as Record<string, unknown>) as LookupParams;
-    const profile = deps.registry.get(modelId);
-    if (!profile) {
-      (res.locals as ProblemLocals).pointerIn = 'path';
-      throw unknownModel(deps.registry, modelId);
+    let known = byUrl.get(req.originalUrl);
+    if (known === undefined) {
+      const { modelId } = lookup.path(req.params as Record<string, string>) as { modelId: string };
+      const params = lookup.query(req.query as Record<string, unknown>) as LookupParams;
+      const profile = deps.registry.get(modelId);
+      if (!profile) {
+        (res.locals as ProblemLocals).pointerIn = 'path';
+        throw unknownModel(deps.registry, modelId);
+      }
+      const query = normaliseLookup(modelId, profile.version, params, ctx.defaultCostModel);
+      known = { query, key: lookupKey(query) };
+      byUrl.set(req.originalUrl, known);
     }
-    const normalised: LookupQuery = {
-      modelId,
-      modelVersion: profile.version,
-      gpus: query.gpus,
-      granularity: query.granularity ?? 'query-head',
-      unitsPerGpu: query.unitsPerGpu ?? 'equal',
-      seqLen: query.seqLen ?? DEFAULT_WORKLOAD.seqLen,
-      phase: query.phase ?? DEFAULT_WORKLOAD.phase,
-      engine: query.engine ?? 'auto',
-      costModel: query.costModel ?? ctx.defaultCostModel,
-    };
-    const key = lookupKey(normalised);
     res.setHeader('Cache-Control', cacheControl);
-    const hit = cache.getByLookup(key);
+    const hit = cache.getByLookup(known.key);
     if (hit) {
       res.setHeader('X-Cache', 'hit');
       if (etagMatches(req.headers['if-none-match'], hit.etag)) notModified(res, hit);
       else sendPlan(res, 200, hit);
       return;
     }
+    const { query } = known;
     const request: PlanRequest = {
-      model: modelId,
-      gpus: { count: normalised.gpus },
-      granularity: normalised.granularity as PlanRequest['granularity'],
-      constraints: { unitsPerGpu: normalised.unitsPerGpu },
-      workload: { seqLen: normalised.seqLen, phase: normalised.phase as 'prefill' | 'decode' },
-      ...(query.costModel !== undefined ? { costModel: query.costModel } : {}),
-      solver: { engine: normalised.engine as NonNullable<PlanRequest['solver']>['engine'] },
+      model: query.modelId,
+      gpus: { count: query.gpus },
+      granularity: query.granularity as PlanRequest['granularity'],
+      constraints: { unitsPerGpu: query.unitsPerGpu },
+      workload: { seqLen: query.seqLen, phase: query.phase as 'prefill' | 'decode' },
+      costModel: query.costModel,
+      solver: { engine: query.engine as NonNullable<PlanRequest['solver']>['engine'] },
     };
-    service.plan(request, key).then(
+    service.plan(request, known.key).then(
       (outcome) => {
         res.setHeader('X-Cache', 'miss');
         sendPlan(res, 200, outcome.entry);
@@ -99,9 +100,25 @@ export function registerPlanRoutes(router: Router, ctx: RouteContext): void {
   });
 }
 
+/** The lookup query with every default filled in. */
+function normaliseLookup(modelId: string, modelVersion: string, query: LookupParams, defaultCostModel: string): LookupQuery {
+  return {
+    modelId,
+    modelVersion,
+    gpus: query.gpus,
+    granularity: query.granularity ?? 'query-head',
+    unitsPerGpu: query.unitsPerGpu ?? 'equal',
+    seqLen: query.seqLen ?? DEFAULT_WORKLOAD.seqLen,
+    phase: query.phase ?? DEFAULT_WORKLOAD.phase,
+    engine: query.engine ?? 'auto',
+    costModel: query.costModel ?? defaultCostModel,
+  };
+}
+
 function sendPlan(res: Response, status: number, entry: PlanEntry): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', entry.body.length);
   res.setHeader('ETag', entry.etag);
   res.end(entry.body);
 }

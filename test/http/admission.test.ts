@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { createAdmission } from '../../src/http/admission.ts';
+import { HplbError } from '../../src/errors.ts';
+import { assertProblem, metricValue, slowRequest, startTestApp, type TestApp } from './helpers.ts';
+
+const deferred = (): { promise: Promise<void>; resolve: () => void } => {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+};
+
+describe('createAdmission', () => {
+  it('runs up to maxConcurrent jobs, queues up to maxQueued, refuses the rest with QUEUE_FULL', async () => {
+    const admission = createAdmission({ maxConcurrent: 1, maxQueued: 1 });
+    const gate = deferred();
+    const order: string[] = [];
+    const first = admission.run(async () => { order.push('first'); await gate.promise; });
+    const second = admission.run(async () => { order.push('second'); });
+    assert.equal(admission.inFlight, 1);
+    assert.equal(admission.queued, 1);
+    await assert.rejects(admission.run(async () => undefined), (e: unknown) => e instanceof HplbError && e.code === 'QUEUE_FULL');
+    assert.ok(admission.retryAfterSeconds() >= 1);
+    gate.resolve();
+    await Promise.all([first, second]);
+    assert.deepEqual(order, ['first', 'second']);
+    assert.equal(admission.inFlight, 0);
+    assert.equal(admission.queued, 0);
+  });
+
+  it('frees the slot when a job fails', async () => {
+    const admission = createAdmission({ maxConcurrent: 1, maxQueued: 0 });
+    await assert.rejects(admission.run(async () => { throw new Error('boom'); }), /boom/);
+    assert.equal(await admission.run(async () => 42), 42);
+  });
+});
+
+describe('a full plan queue over HTTP', () => {
+  let t: TestApp;
+  before(async () => { t = await startTestApp({ MAX_CONCURRENT_PLANS: '1', MAX_QUEUED_PLANS: '0' }); });
+  after(() => t.close());
+
+  it('answers 503 QUEUE_FULL with Retry-After while the slot is taken, then solves again', async () => {
+    const slow = request(t.app).post('/v1/plans').send(slowRequest(600, 11)).then((r) => r);
+    // Wait until the slow plan holds the only slot.
+    for (let i = 0; i < 200; i++) {
+      const text = (await request(t.app).get('/metrics')).text;
+      if (metricValue(text, 'hplb_plans_in_flight') === 1) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const refused = await request(t.app).post('/v1/plans').send(slowRequest(50, 12));
+    const problem = assertProblem(refused, 503, 'QUEUE_FULL');
+    assert.match(String(problem.detail), /limits 1 and 0/);
+    assert.match(refused.headers['retry-after'], /^[1-9]\d*$/);
+    const lookup = await request(t.app).get('/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=2');
+    assertProblem(lookup, 503, 'QUEUE_FULL');
+
+    assert.equal((await slow).status, 201);
+    const retried = await request(t.app).post('/v1/plans').send(slowRequest(50, 12));
+    assert.equal(retried.status, 201);
+    const text = (await request(t.app).get('/metrics')).text;
+    assert.equal(metricValue(text, 'hplb_plan_rejected_total', { reason: 'queue_full' }), 2);
+  });
+});

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createMetrics } from '../../src/http/metrics.ts';
+import { createPlanCache, createPlanEntry, etagMatches, lookupKey, type LookupQuery } from '../../src/http/plan-cache.ts';
+import type { Plan } from '../../src/planner/plan.ts';
+import { metricValue } from './helpers.ts';
+
+const QUERY: LookupQuery = { modelId: 'm', modelVersion: 'v1', gpus: 8, granularity: 'query-head', unitsPerGpu: 'equal', seqLen: 131072, phase: 'prefill', engine: 'auto', costModel: 'analytic' };
+const plan = (id: string): Plan => ({ id } as unknown as Plan);
+
+describe('lookupKey', () => {
+  it('is equal for equal queries and differs when any field differs', () => {
+    assert.equal(lookupKey({ ...QUERY }), lookupKey(QUERY));
+    const variants: Partial<LookupQuery>[] = [
+      { modelId: 'n' }, { modelVersion: 'v2' }, { gpus: 4 }, { granularity: 'kv-group' }, { unitsPerGpu: 'free' },
+      { seqLen: 4096 }, { phase: 'decode' }, { engine: 'ilp' }, { costModel: 'calibrated:x' },
+    ];
+    const keys = new Set(variants.map((v) => lookupKey({ ...QUERY, ...v })));
+    assert.equal(keys.size, variants.length);
+    assert.ok(!keys.has(lookupKey(QUERY)));
+  });
+
+  it('cannot be forged by separators inside a value', () => {
+    assert.notEqual(lookupKey({ ...QUERY, modelId: 'a","v1' }), lookupKey({ ...QUERY, modelId: 'a', modelVersion: 'v1' }));
+  });
+});
+
+describe('etagMatches', () => {
+  const table: [string | undefined, boolean][] = [
+    [undefined, false], ['"abc"', true], ['"x", "abc"', true], ['W/"abc"', true], ['*', true], ['"abcd"', false], ['abc', false],
+  ];
+  for (const [header, expected] of table) it(`${String(header)} -> ${expected}`, () => assert.equal(etagMatches(header, '"abc"'), expected));
+});
+
+describe('createPlanCache', () => {
+  it('keeps entries by id and by lookup key, expires them after the TTL and counts evictions', () => {
+    let now = 5000;
+    const metrics = createMetrics({ plans: () => ({ inFlight: 0, queued: 0 }), solver: () => ({ queueDepth: 0, busy: 0 }) });
+    const cache = createPlanCache({ maxEntries: 2, ttlMs: 1000, metrics, now: () => now });
+    const a = createPlanEntry(plan('a'));
+    cache.set(a, 'key-a');
+    assert.equal(cache.getById('a'), a);
+    assert.equal(cache.getByLookup('key-a'), a);
+    now = 6001;
+    assert.equal(cache.getById('a'), undefined);
+    assert.equal(cache.getByLookup('key-a'), undefined);
+    cache.set(createPlanEntry(plan('b')));
+    cache.set(createPlanEntry(plan('c')));
+    cache.set(createPlanEntry(plan('d')));
+    assert.equal(cache.getById('b'), undefined);
+    assert.ok(cache.getById('d'));
+    return metrics.registry.metrics().then((text) => {
+      assert.ok(metricValue(text, 'hplb_plan_cache_evictions_total', { cache: 'plans' }) >= 2);
+      assert.equal(metricValue(text, 'hplb_plan_cache_hits_total', { cache: 'lookups' }), 1);
+    });
+  });
+
+  it('renders the body once and tags it with a strong ETag of its bytes', () => {
+    const one = createPlanEntry(plan('a'));
+    assert.equal(one.body.toString('utf8'), '{"id":"a"}');
+    assert.match(one.etag, /^"[\w-]{27}"$/);
+    assert.equal(createPlanEntry(plan('a')).etag, one.etag);
+    assert.notEqual(createPlanEntry(plan('b')).etag, one.etag);
+  });
+});

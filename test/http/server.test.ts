@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { slowRequest } from './helpers.ts';
+
+const SERVER = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly logs: Record<string, unknown>[];
+  readonly exited: Promise<number | null>;
+}
+
+/** npm start's entry point in a child process on a free port, once its workers are ready. */
+async function startServer(): Promise<Running> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SOLVER_WORKERS: '1', LOG_LEVEL: 'info', DRAIN_TIMEOUT_MS: '20000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let port = 0;
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      logs.push(entry);
+      if (entry.msg === 'listening') port = entry.port as number;
+      if (entry.msg === 'solver workers ready') resolve();
+    });
+    void exited.then((code) => reject(new Error(`server exited early with ${code}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}`, logs, exited };
+}
+
+describe('npm start (src/server.ts)', () => {
+  it('drains on SIGTERM: the in-flight solve finishes, new connections are refused, exit 0', async () => {
+    const server = await startServer();
+    assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+    const inFlight = fetch(`${server.url}/v1/plans`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(slowRequest(1200)),
+    });
+    for (let i = 0; i < 200; i++) {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      if (/^hplb_plans_in_flight 1$/m.test(metrics)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    server.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    await assert.rejects(fetch(`${server.url}/livez`));
+
+    const res = await inFlight;
+    assert.equal(res.status, 201);
+    const plan = (await res.json()) as { layers: unknown[] };
+    assert.equal(plan.layers.length, 1);
+    assert.equal(await server.exited, 0);
+    const messages = server.logs.map((l) => l.msg);
+    assert.ok(messages.indexOf('draining') < messages.indexOf('stopped'));
+  });
+
+  it('exits 0 at once on SIGINT when idle', async () => {
+    const server = await startServer();
+    server.child.kill('SIGINT');
+    assert.equal(await server.exited, 0);
+  });
+});
