@@ -715,7 +715,7 @@ export interface components {
         "Cache-Control": string;
         /** @description hit when the answer came from the cache, miss when it was computed (or joined a solve in progress) for this request. */
         "X-Cache": "hit" | "miss";
-        /** @description Present when a requested time limit exceeded MAX_TIME_LIMIT_MS; the limit used, in ms. */
+        /** @description Present when timeLimitMs or layerTimeLimitMs exceeded MAX_TIME_LIMIT_MS; that maximum, in ms, which replaced them. */
         "X-Time-Limit-Clamped": number;
         /** @description Seconds after which a retry may succeed. */
         "Retry-After": number;

@@ -125,7 +125,12 @@ export function buildApp(deps: AppDeps): HplbApp {
   for (const [path, item] of Object.entries(spec.document.paths)) {
     const allow = Object.keys(item).filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m)).map((m) => m.toUpperCase());
     if (allow.includes('GET')) allow.push('HEAD');
-    app.all(path.replace(/\{(\w+)\}/g, ':$1'), (req, res) => {
+    app.all(path.replace(/\{(\w+)\}/g, ':$1'), (req, res, next) => {
+      // An allowed method gets here only when nothing answered it (GET / without a page): 404.
+      if (allow.includes(req.method)) {
+        next();
+        return;
+      }
       res.setHeader('Allow', allow.join(', '));
       throw new HplbError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`);
     });

@@ -59,7 +59,9 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     const running = inFlight.get(resolved.id);
     if (running) {
       metrics.coalesced.inc();
-      return { entry: await running, created: true, ...clamp };
+      const entry = await running;
+      if (lookupKey !== undefined) cache.set(entry, lookupKey);
+      return { entry, created: true, ...clamp };
     }
     if (deps.draining()) {
       metrics.rejected.inc({ reason: 'draining' });

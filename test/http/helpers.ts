@@ -48,8 +48,8 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The app on a fresh pool of `workers` GLPK workers, with config defaults overridden by `env`. */
-export async function startTestApp(env: Record<string, string> = {}, workers = 1): Promise<TestApp> {
+/** The app on a fresh pool of `workers` GLPK workers, config defaults overridden by `env`, no page unless `publicDir`. */
+export async function startTestApp(env: Record<string, string> = {}, workers = 1, publicDir: string | null = null): Promise<TestApp> {
   const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', ...env });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -62,7 +62,7 @@ export async function startTestApp(env: Record<string, string> = {}, workers = 1
   let hplb: HplbApp | undefined;
   const pool = createSolverPool({ size: workers, onWorkerRestart: (reason) => hplb?.workerRestarted(reason) });
   await pool.ready();
-  hplb = buildApp({ config, runner: pool, registry, logger, resolveCostModel, publicDir: null });
+  hplb = buildApp({ config, runner: pool, registry, logger, resolveCostModel, publicDir });
   return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
 }
 
