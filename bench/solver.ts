@@ -66,6 +66,8 @@ const engines = createEngines(glpk);
 const textbook = createIlpEngine(glpk, 'textbook');
 
 // 1. Whole-model plans, cold.
+// auto <= greedy holds exactly per layer where it is solved; totals are re-summed per member
+// layer in its own unit order, so they may differ from it in the last bits (compared at 1e-12).
 const models = [];
 for (const profile of profiles) {
   for (const gpus of [2, 4, 8]) {
@@ -132,7 +134,7 @@ mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/solver.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));
 console.log('\n## Whole-model plans (query-head units, equal counts, auto engine, cold process)\n');
-console.log(textTable(['model', 'G', 'contiguous/auto', 'greedy/auto', 'auto<=greedy', 'proven', 'cold plan ms', 'pool start ms'], models.map((m) => [m.model, String(m.gpus), fmt(m.contiguousOverAuto, 3), fmt(1 / m.autoOverGreedy, 5), m.auto <= m.greedy ? 'yes' : 'NO', `${m.layersProven}/${m.layers}`, m.coldPlanMs.toFixed(0), m.poolStartMs.toFixed(0)])));
+console.log(textTable(['model', 'G', 'contiguous/auto', 'greedy/auto', 'auto<=greedy', 'proven', 'cold plan ms', 'pool start ms'], models.map((m) => [m.model, String(m.gpus), fmt(m.contiguousOverAuto, 3), fmt(1 / m.autoOverGreedy, 5), m.auto <= m.greedy * (1 + 1e-12) ? 'yes' : 'NO', `${m.layersProven}/${m.layers}`, m.coldPlanMs.toFixed(0), m.poolStartMs.toFixed(0)])));
 const layersTotal = models.reduce((s, m) => s + m.layers, 0);
 const provenTotal = models.reduce((s, m) => s + m.layersProven, 0);
 console.log(`\nlayers proven: ${provenTotal}/${layersTotal} (${((100 * provenTotal) / layersTotal).toFixed(2)}%)`);
