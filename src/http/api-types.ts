@@ -328,7 +328,7 @@ export interface components {
             timeLimitMs?: number;
             /** @description Most time one layer may take, ms (default 2000; clamped like timeLimitMs). */
             layerTimeLimitMs?: number;
-            /** @description Relative gap under which a layer counts as solved (default 1e-4). */
+            /** @description Relative gap under which a layer counts as solved (default 1e-4). GLPK proves no finer than 1e-6, the smallest value accepted. */
             gapTolerance?: number;
         };
         /** @description Per-layer placement of units on GPUs with loads, bounds and statuses, and model-wide totals. Costs, loads and makespans are in costModel.unit. */

@@ -42,6 +42,8 @@ const CASES: readonly Case[] = [
   { name: 'an unknown engine', method: 'post', url: plans, body: tinyRequest({ solver: { engine: 'cplex' } }), status: 400, code: 'VALIDATION_FAILED', pointer: '/solver/engine', detail: /"auto"/ },
   { name: 'a negative cost', method: 'post', url: plans, body: { costs: [[1, -1]], gpus: { count: 2 } }, status: 400, code: 'VALIDATION_FAILED', pointer: '/costs/0/1' },
   { name: 'a malformed unitsPerGpu', method: 'post', url: plans, body: tinyRequest({ constraints: { unitsPerGpu: 'max:0' } }), status: 400, code: 'VALIDATION_FAILED', pointer: '/constraints/unitsPerGpu' },
+  { name: 'a gap tolerance finer than GLPK proves', method: 'post', url: plans, body: tinyRequest({ solver: { gapTolerance: 1e-9 } }), status: 400, code: 'VALIDATION_FAILED', pointer: '/solver/gapTolerance' },
+  { name: 'a KV-group limit no placement meets (proven by search)', method: 'post', url: plans, body: { costs: [[1, 2, 3, 4, 5, 6]], kvGroupSize: 3, gpus: { count: 3 }, constraints: { maxKvGroupsPerGpu: 1 } }, status: 422, code: 'INFEASIBLE_CONSTRAINTS', detail: /exhaustive search/ },
   { name: 'a zero GPU speed', method: 'post', url: plans, body: tinyRequest({ gpus: { count: 2, speeds: [1, 0] } }), status: 400, code: 'VALIDATION_FAILED', pointer: '/gpus/speeds/1' },
   { name: 'a model id that is a path', method: 'post', url: plans, body: { model: '../package.json', gpus: { count: 2 } }, status: 400, code: 'VALIDATION_FAILED', pointer: '/model' },
   { name: 'an inline profile missing a field', method: 'post', url: plans, body: { profile: { ...profile, provenance: undefined }, gpus: { count: 4 } }, status: 400, code: 'VALIDATION_FAILED', pointer: '/profile/provenance' },
