@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Plan } from '../planner/plan.ts';
+import type { components } from './api-types.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface PlanEntry {
@@ -70,7 +71,9 @@ export function createPlanCache(options: PlanCacheOptions): PlanCache {
 
 /** The entry for a plan: its body and a strong ETag over the body. */
 export function createPlanEntry(plan: Plan): PlanEntry {
-  const body = Buffer.from(JSON.stringify(plan), 'utf8');
+  // The planner's Plan must be what openapi.yaml promises: the type check fails when they drift.
+  const wire: components['schemas']['Plan'] = plan;
+  const body = Buffer.from(JSON.stringify(wire), 'utf8');
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
   return { plan, body, etag };
 }
