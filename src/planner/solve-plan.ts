@@ -20,8 +20,8 @@ export interface SolvePlanOptions {
  * Solves every layer of a resolved request through a runner and assembles the Plan.
  * Identical layers are solved once: layers whose costs are the same multiset (and that carry no
  * pins or KV groups, which tie units to their ids) share one canonical task, sorted by cost.
- * The plan's time budget is shared out as it is spent: each task gets the remaining time divided
- * by the rounds of tasks still to run, capped by the per-layer limit.
+ * The plan's time budget is shared out as it is spent: each task gets the larger of its fair share
+ * of the remaining time and a quarter of it per runner slot, capped by the per-layer limit.
  */
 export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, options: SolvePlanOptions = {}): Promise<Plan> {
   const now = options.now ?? performance.now.bind(performance);
@@ -37,7 +37,11 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       const index = next++;
       const rounds = Math.ceil((groups.length - index) / runner.concurrency);
       const remaining = deadline - now();
-      const timeLimitMs = Math.max(MIN_LAYER_SLICE_MS, Math.min(resolved.solver.layerTimeLimitMs, remaining / rounds));
+      // A fair share (remaining / rounds) is far too little for the few hard layers of a model
+      // whose other layers take a millisecond: any task may use up to a quarter of what is left
+      // per runner slot, which still leaves time for every task after it.
+      const share = Math.max(remaining / rounds, remaining / (4 * runner.concurrency));
+      const timeLimitMs = Math.max(MIN_LAYER_SLICE_MS, Math.min(resolved.solver.layerTimeLimitMs, share));
       const task: LayerTask = { problem: groups[index].canonical, engine: resolved.solver.engine, timeLimitMs, gapTolerance: resolved.solver.gapTolerance };
       outcomes[index] = await runSafely(runner, task);
     }
