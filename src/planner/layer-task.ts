@@ -38,10 +38,10 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
   try {
     greedy = greedyEngine.solveLayer(task.problem, options);
   } catch (error) {
-    // Only an exact engine can still find a placement greedy's order could not.
-    if (!(error instanceof HplbError) || task.engine === 'greedy' || task.engine === 'contiguous') throw error;
+    // Other engines answer (or refuse) on their own; greedy's makespan is then not reported.
+    if (!(error instanceof HplbError) || task.engine === 'greedy') throw error;
   }
-  if (task.engine === 'greedy' && greedy) return { result: greedy, greedyMakespan: greedy.makespan };
+  if (greedy && task.engine === 'greedy') return { result: greedy, greedyMakespan: greedy.makespan };
   // Greedy's time counts against the layer's budget.
   const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)) };
   const result = engine.solveLayer(task.problem, greedy ? { ...rest, incumbent: greedy.unit2gpu } : rest);

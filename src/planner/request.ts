@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_WORKLOAD, type CostModel, type Workload } from '../cost/cost-model.ts';
 import type { Profile } from '../profiles/profile.ts';
+import { canonicalJson } from '../profiles/version.ts';
 import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
 import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu } from '../solver/problem.ts';
 import type { Granularity, LayerProblem } from '../solver/types.ts';
@@ -145,16 +146,6 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     solver,
     layers,
   };
-}
-
-/** JSON with object keys sorted, so equal content gives equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  });
 }
 
 function sha256(text: string): string {

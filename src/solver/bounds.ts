@@ -1,3 +1,4 @@
+import { sum } from './problem.ts';
 import type { LayerProblem } from './types.ts';
 
 /**
@@ -13,11 +14,7 @@ export function layerLowerBound(problem: LayerProblem): number {
  * and the slowest of them cannot finish before the average.
  */
 export function fluidBound(problem: LayerProblem): number {
-  let total = 0;
-  for (const c of problem.costs) total += c;
-  let speed = 0;
-  for (const s of problem.speeds) speed += s;
-  return total / speed;
+  return sum(problem.costs) / sum(problem.speeds);
 }
 
 /** Largest unit: each unit lands on some GPU it may use, at best the fastest one (or its pin). */
