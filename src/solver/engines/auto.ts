@@ -18,7 +18,7 @@ const SEARCH_SHARE = 0.7;
  * and gap are true. `engine` in the result names the step that produced the answer; when the ILP
  * fails and nothing beat greedy, the status is greedy_fallback with the ILP's reason.
  */
-export function createAutoEngine(glpk: GLPK | null): LayerEngine {
+export function createAutoEngine(glpk: GLPK): LayerEngine {
   return {
     name: 'auto',
     solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
@@ -37,7 +37,7 @@ export function createAutoEngine(glpk: GLPK | null): LayerEngine {
       };
       if (problem.speeds.length === 1 || relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
 
-      const limit = glpk ? (deadline - now()) * SEARCH_SHARE : deadline - now();
+      const limit = (deadline - now()) * SEARCH_SHARE;
       try {
         const found = configSearch(problem, { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) });
         lower = Math.max(lower, found.lowerBound);
@@ -55,7 +55,7 @@ export function createAutoEngine(glpk: GLPK | null): LayerEngine {
       }
 
       // GLPK needs its overhead plus some time to search, or it only overruns the deadline.
-      if (glpk && deadline - now() > 2 * GLPK_OVERHEAD_MS) {
+      if (deadline - now() > 2 * GLPK_OVERHEAD_MS) {
         const ilp = solveIlp(glpk, problem, { ...options, timeLimitMs: deadline - now(), ...(best ? { incumbent: best } : {}) });
         lower = Math.max(lower, ilp.lowerBound);
         if (ilp.unit2gpu.length > 0 && ilp.makespan < upper) {
