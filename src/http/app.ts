@@ -19,7 +19,7 @@ import { createPlanService } from './plan-service.ts';
 import { createErrorHandler } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import { registerBudgetRoutes } from './routes/budgets.ts';
-import { registerModelRoutes } from './routes/models.ts';
+import { registerModelRoutes, unknownModel } from './routes/models.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerPlanRoutes } from './routes/plans.ts';
 import { createValidators } from './validation.ts';
@@ -93,7 +93,6 @@ export function buildApp(deps: AppDeps): HplbApp {
   const service = createPlanService({
     runner: deps.runner,
     context,
-    registry: deps.registry,
     cache,
     admission,
     metrics,
@@ -153,35 +152,25 @@ export function buildApp(deps: AppDeps): HplbApp {
 }
 
 /**
- * Models come from the registry by id only (never from a file path, which the CLI allows), and
- * cost models are resolved once per name: calibrations are files read at first use.
+ * Models come from the registry by id only (never from a file path, which the CLI allows); cost
+ * models through resolveCostModel (which keeps them), with errors pointed at the body's field.
  */
 function createPlanningContext(deps: AppDeps): PlanningContext {
-  const costModels = new Map<string, CostModel>();
   return {
     resolveProfile(id) {
       const profile = deps.registry.get(id);
-      if (!profile) {
-        const known = deps.registry.list().map((p) => p.id).join(', ');
-        throw new HplbError('UNKNOWN_MODEL', `no model with id "${id}"; known ids: ${known}`, { pointer: '/model', rule: 'registry' });
-      }
+      if (!profile) throw unknownModel(deps.registry, id, '/model');
       return profile;
     },
     resolveCostModel(name) {
-      const key = name ?? '';
-      let model = costModels.get(key);
-      if (!model) {
-        try {
-          model = deps.resolveCostModel(name);
-        } catch (error) {
-          if (error instanceof HplbError && error.code === 'UNKNOWN_CALIBRATION') {
-            throw new HplbError(error.code, error.message, { pointer: '/costModel', rule: 'registry' });
-          }
-          throw error;
+      try {
+        return deps.resolveCostModel(name);
+      } catch (error) {
+        if (error instanceof HplbError && error.code === 'UNKNOWN_CALIBRATION') {
+          throw new HplbError(error.code, error.message, { pointer: '/costModel', rule: 'registry' });
         }
-        costModels.set(key, model);
+        throw error;
       }
-      return model;
     },
   };
 }

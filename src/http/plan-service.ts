@@ -7,8 +7,8 @@ import type { Config } from '../config.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import { DEFAULT_SOLVER_OPTIONS, resolveRequest, type PlanRequest, type PlanningContext } from '../planner/request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
-import type { ModelRegistry } from '../profiles/registry.ts';
-import { validateProfile } from '../profiles/registry.ts';
+import type { Profile } from '../profiles/profile.ts';
+import { checkProfileRules } from '../profiles/registry.ts';
 import type { Admission } from './admission.ts';
 import type { Metrics } from './metrics.ts';
 import { createPlanEntry, type PlanCache, type PlanEntry } from './plan-cache.ts';
@@ -16,7 +16,6 @@ import { createPlanEntry, type PlanCache, type PlanEntry } from './plan-cache.ts
 export interface PlanServiceDeps {
   readonly runner: LayerRunner;
   readonly context: PlanningContext;
-  readonly registry: ModelRegistry;
   readonly cache: PlanCache;
   readonly admission: Admission;
   readonly metrics: Metrics;
@@ -47,7 +46,7 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   async function plan(raw: PlanRequest, lookupKey?: string): Promise<PlanOutcome> {
     const { request, clampedTo } = withTimeLimits(raw, config);
     const inline = request.profile !== undefined ? checkInlineProfile(request.profile) : undefined;
-    checkProblemSize(request, deps.registry, config.maxProblemSize);
+    checkProblemSize(request, deps.context, config.maxProblemSize);
     const resolved = resolveRequest(inline ? { ...request, profile: inline } : request, deps.context);
     const clamp = clampedTo !== undefined ? { clampedTo } : {};
 
@@ -109,10 +108,13 @@ function withTimeLimits(request: PlanRequest, config: PlanServiceDeps['config'])
   return { request: { ...request, solver }, ...(clamped ? { clampedTo: max } : {}) };
 }
 
-/** Runs the profile checks a schema cannot (shape against architecture, version), with pointers into the body. */
-function checkInlineProfile(profile: unknown): PlanRequest['profile'] {
+/**
+ * Runs the profile checks a schema cannot (shape against architecture, version), with pointers
+ * into the body; the body validator already checked the profile against its schema.
+ */
+function checkInlineProfile(profile: Profile): Profile {
   try {
-    return validateProfile(profile, 'profile');
+    return checkProfileRules(profile, 'profile');
   } catch (error) {
     if (error instanceof HplbError && error.pointer !== undefined) {
       throw new HplbError(error.code, error.message, { pointer: `/profile${error.pointer}`, rule: error.rule ?? 'profile' });
@@ -125,11 +127,11 @@ function checkInlineProfile(profile: unknown): PlanRequest['profile'] {
  * Refuses problems whose units x GPUs x layers exceeds the limit, before any per-layer work is
  * built (a huge GPU count would otherwise allocate first and fail later).
  */
-function checkProblemSize(request: PlanRequest, registry: ModelRegistry, limit: number): void {
+function checkProblemSize(request: PlanRequest, context: PlanningContext, limit: number): void {
   let layers = 0;
   let heads = 0;
   let groupSize = 1;
-  const profile = request.model !== undefined ? registry.get(request.model) : request.profile;
+  const profile = request.model !== undefined ? context.resolveProfile(request.model) : request.profile;
   if (profile) {
     layers = profile.architecture.layers;
     heads = profile.architecture.queryHeads;

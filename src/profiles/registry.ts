@@ -62,7 +62,14 @@ function schemaError(error: ErrorObject, where: string): HplbError {
 export function validateProfile(value: unknown, where = 'profile'): Profile {
   const validate = schemaValidator();
   if (!validate(value)) throw schemaError(validate.errors![0], where);
-  const profile = value as Profile;
+  return checkProfileRules(value as Profile, where);
+}
+
+/**
+ * The semantic rules of validateProfile alone, for a value already checked against the schema
+ * (an HTTP body validated against openapi.yaml's copy of it).
+ */
+export function checkProfileRules(profile: Profile, where = 'profile'): Profile {
   const fail = (pointer: string, message: string): never => {
     throw new HplbError('INVALID_PROFILE', `${located(where, pointer)}: ${message}`, { pointer });
   };

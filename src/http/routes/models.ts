@@ -2,7 +2,7 @@
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import { HplbError } from '../../errors.ts';
 import type { Profile } from '../../profiles/profile.ts';
-import { summarizeProfile, type ModelRegistry } from '../../profiles/registry.ts';
+import { summarizeProfile, type LayerSummary, type ModelRegistry } from '../../profiles/registry.ts';
 import type { components } from '../api-types.ts';
 import type { RouteContext, Routes } from '../app.ts';
 import type { ProblemLocals } from '../problem.ts';
@@ -14,7 +14,7 @@ export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
   const list = ctx.validators.operation('listModels');
   const get = ctx.validators.operation('getModel');
   // The registry does not change while the service runs: the list is rendered once.
-  const listBody = JSON.stringify({ models: registry.list().map((p) => modelSummary(p, DEFAULT_WORKLOAD.seqLen)) } satisfies Schemas['ModelList']);
+  const listBody = JSON.stringify({ models: registry.list().map((p) => modelSummary(p, DEFAULT_WORKLOAD.seqLen, summarizeProfile(p, DEFAULT_WORKLOAD.seqLen))) } satisfies Schemas['ModelList']);
 
   router.get('/v1/models', (req, res) => {
     list.query(req.query as Record<string, unknown>);
@@ -30,18 +30,18 @@ export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
       throw unknownModel(registry, modelId);
     }
     const layers = summarizeProfile(profile, seqLen);
-    res.json({ ...modelSummary(profile, seqLen), layers } satisfies Schemas['ModelDetail']);
+    res.json({ ...modelSummary(profile, seqLen, layers), layers } satisfies Schemas['ModelDetail']);
   });
 }
 
-/** UNKNOWN_MODEL naming the known ids, pointed at the modelId path parameter. */
-export function unknownModel(registry: ModelRegistry, id: string): HplbError {
+/** UNKNOWN_MODEL naming the known ids, pointed at `pointer` (the modelId path parameter by default). */
+export function unknownModel(registry: ModelRegistry, id: string, pointer = '/modelId'): HplbError {
   const known = registry.list().map((p) => p.id).join(', ');
-  return new HplbError('UNKNOWN_MODEL', `no model with id "${id}"; known ids: ${known}`, { pointer: '/modelId', rule: 'registry' });
+  return new HplbError('UNKNOWN_MODEL', `no model with id "${id}"; known ids: ${known}`, { pointer, rule: 'registry' });
 }
 
-function modelSummary(profile: Profile, seqLen: number): Schemas['ModelSummary'] {
-  const layers = summarizeProfile(profile, seqLen);
+/** @param layers summarizeProfile(profile, seqLen) */
+function modelSummary(profile: Profile, seqLen: number, layers: readonly LayerSummary[]): Schemas['ModelSummary'] {
   const cvs = layers.map((l) => l.cv);
   return {
     id: profile.id,
