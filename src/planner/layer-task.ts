@@ -48,6 +48,15 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
   return { result, greedyMakespan: greedy?.makespan ?? null };
 }
 
+/**
+ * Greedy's answer for a task whose solver failed (crashed, overran, threw), marked
+ * greedy_fallback with the reason. Throws greedy's HplbError when greedy cannot place it either.
+ */
+export function greedyFallback(task: LayerTask, reason: string): LayerOutcome {
+  const greedy = greedyEngine.solveLayer(task.problem, { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance });
+  return { result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason }, greedyMakespan: greedy.makespan };
+}
+
 /** Runs tasks on the calling thread, one at a time. */
 export function createInlineRunner(engines: Readonly<Record<EngineName, LayerEngine>>): LayerRunner {
   return {

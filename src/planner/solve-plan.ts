@@ -1,10 +1,9 @@
 import { HplbError } from '../errors.ts';
 import { contiguousAssignment } from '../solver/engines/contiguous.ts';
-import { greedyEngine } from '../solver/engines/greedy.ts';
 import { buildLayerResult, makespanOf, relativeGap } from '../solver/layer-result.ts';
 import { sum } from '../solver/problem.ts';
 import type { LayerProblem, LayerResult } from '../solver/types.ts';
-import type { LayerOutcome, LayerRunner, LayerTask } from './layer-task.ts';
+import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from './layer-task.ts';
 import { ENGINE_VERSION, type Plan, type PlanLayer } from './plan.ts';
 import type { ResolvedRequest } from './request.ts';
 
@@ -142,8 +141,6 @@ async function runSafely(runner: LayerRunner, task: LayerTask): Promise<LayerOut
     return await runner.run(task);
   } catch (error) {
     if (error instanceof HplbError && error.code !== 'INTERNAL') throw error;
-    const greedy = greedyEngine.solveLayer(task.problem, task);
-    const reason = error instanceof Error ? error.message : String(error);
-    return { result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason }, greedyMakespan: greedy.makespan };
+    return greedyFallback(task, error instanceof Error ? error.message : String(error));
   }
 }

@@ -7,8 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
-import type { LayerOutcome, LayerRunner, LayerTask } from '../planner/layer-task.ts';
-import { greedyEngine } from '../solver/engines/greedy.ts';
+import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from '../planner/layer-task.ts';
 import { deserializeHplbError, type TaskMessage, type WorkerMessage } from './protocol.ts';
 
 /** Times a worker may fail to start in a row (before posting `ready`) before its slot is given up. */
@@ -248,8 +247,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
 /** Answers a job with greedy on the calling thread; rejects only when greedy itself cannot place it. */
 function fallback(job: Job, reason: string): void {
   try {
-    const greedy = greedyEngine.solveLayer(job.task.problem, { timeLimitMs: job.task.timeLimitMs, gapTolerance: job.task.gapTolerance });
-    job.resolve({ result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason }, greedyMakespan: greedy.makespan });
+    job.resolve(greedyFallback(job.task, reason));
   } catch (error) {
     job.reject(error);
   }
