@@ -107,9 +107,8 @@ export function fluidTotal(loads: readonly (readonly number[])[]): number {
 }
 
 /**
- * [layers][gpus] loads of contiguous placement in the model's own head order. Computed here rather
- * than by solving with the 'contiguous' engine: solvePlan sorts a layer's units by cost before
- * solving (to share identical layers), which would turn contiguous into sorted-contiguous.
+ * [layers][gpus] loads of contiguous placement in the model's own head order. Plans carry only
+ * each layer's contiguous makespan; the flagship plot and the uniform setting need every GPU's load.
  */
 export function contiguousLoads(layers: readonly LayerProblem[]): number[][] {
   return layers.map((problem) => gpuLoadsOf(problem, contiguousAssignment(problem)));
