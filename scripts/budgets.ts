@@ -12,6 +12,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { computeBudgets, type BudgetsRequest, type HeadCurve } from '../src/budgets/budgets.ts';
+import { DEFAULT_WORKLOAD } from '../src/cost/cost-model.ts';
 import { resolveCostModel } from '../src/cost/registry.ts';
 import { HplbError } from '../src/errors.ts';
 import { recoveryCurve } from '../src/kernel/recovery.ts';
@@ -62,7 +63,7 @@ function readRequest(path: string, flags: Flags): BudgetsRequest {
     curves: base.curves ?? [],
     target,
     ...(flags.interpolation ? { interpolation: flags.interpolation } : {}),
-    ...(seqLen !== undefined || phase !== undefined ? { workload: { seqLen: seqLen ?? 131072, phase: phase ?? 'prefill' } } : {}),
+    ...(seqLen !== undefined || phase !== undefined ? { workload: { seqLen: seqLen ?? DEFAULT_WORKLOAD.seqLen, phase: phase ?? DEFAULT_WORKLOAD.phase } } : {}),
   };
 }
 
@@ -71,10 +72,10 @@ function main(argv: string[]): void {
     .description('smallest budget per head reaching a target recovery, with costs and the saving vs a uniform budget')
     .option('--curves <file>', 'recovery curves (a request or an array of curves)')
     .option('--target <tau>', 'target recovery in (0, 1]', number)
-    .option('--seq-len <n>', 'workload sequence length for costs (default 131072)', number)
+    .option('--seq-len <n>', `workload sequence length for costs (default ${DEFAULT_WORKLOAD.seqLen})`, number)
     .addOption(new Option('--phase <phase>', 'workload phase for costs').choices(['prefill', 'decode']))
     .addOption(new Option('--interpolation <rule>', 'reading the curves between points').choices(['linear', 'step']))
-    .option('--calibration <name>', 'cost model: "analytic" or a calibration name (default: the committed calibration for this machine, else analytic)')
+    .option('--calibration <name>', 'cost model: "analytic" or a calibration name (default: the committed calibration, else analytic)')
     .option('--json', 'print the response JSON', false)
     .option('--demo-curves <file>', 'write curves measured on synthetic heads to <file> and exit');
   program.parse(argv, { from: 'user' });

@@ -6,8 +6,9 @@
  *   npm run calibrate -- --seq-lens 1024,2048,4096 --budgets 64,128,256,512,1024 --phase prefill
  *   npm run calibrate -- --name my-device --backend cpu --rounds 3 --out /tmp
  *
- * The default name is <node major>-<arch>-<cores>core-<backend> (decode adds "-decode"): the name
- * the default cost model looks for on this machine.
+ * The default name is <node major>-<arch>-<cores>core-<backend> (decode adds "-decode"), naming the
+ * machine it was measured on. The default cost model is the committed calibration, whatever machine
+ * runs the service (src/cost/registry.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -51,7 +52,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--seq-lens <list>', 'sequence lengths', integerList, [1024, 2048, 4096])
     .option('--budgets <list>', 'budgets in tokens per query row (those above a length are skipped for it)', integerList, [64, 128, 256, 512, 1024, 2048])
     .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
-    .option('--name <name>', 'calibration name (default: <machine>-<backend>, the name the default cost model looks for)')
+    .option('--name <name>', 'calibration name (default: <machine>-<backend>, naming the machine it was measured on)')
     .addOption(new Option('--backend <backend>', 'GPU.js backend').choices(['auto', ...KERNEL_BACKENDS]).default('auto'))
     .option('--head-dim <d>', 'head dimension', positiveInteger, 64)
     .option('--rounds <k>', 'timed samples per grid point', positiveInteger, 5)

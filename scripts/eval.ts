@@ -5,7 +5,7 @@
  *
  *   npm run eval [-- --cost-model <name>] [--out-dir docs] [--readme README.md]
  *
- * The cost model defaults to the project's default (a committed calibration for this machine, else
+ * The cost model defaults to the project's default (the committed calibration, else
  * analytic); the document records which one, and the staleness test regenerates with that name.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -75,7 +75,8 @@ export function defaultCostModel(dir: string = CALIBRATIONS_DIR): CostModel {
  * spell it), or undefined for the default. Throws UNKNOWN_CALIBRATION for an unknown name.
  */
 export function resolveCostModel(name?: string, dir: string = CALIBRATIONS_DIR): CostModel {
-  const key = `${dir}\0${name ?? ''}`;
+  // "X" and "calibrated:X" (as plans spell it) are one model.
+  const key = `${dir}\0${name?.startsWith('calibrated:') ? name.slice('calibrated:'.length) : name ?? ''}`;
   const known = resolved.get(key);
   if (known) return known;
   let model: CostModel;

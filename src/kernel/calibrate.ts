@@ -19,7 +19,7 @@ import { buildRowIndex } from './pattern.ts';
 import { createAttentionRunner } from './sparse-attention.ts';
 import type { KernelBackend } from './backends.ts';
 import { createRandom } from './synthetic.ts';
-import { median, randomInput, streamingForBudget } from './timing.ts';
+import { median, randomInput, streamingForBudget, summarise } from './timing.ts';
 
 export interface CalibrationOptions {
   /** File name of the calibration (models/calibrations/<name>.json). */
@@ -81,13 +81,17 @@ export async function measureCalibration(options: CalibrationOptions, onTick: (d
   const runner = await createAttentionRunner({ backend: options.backend ?? 'auto', cacheSize: 1 });
   const clock = options.clock ?? (runner.backend === 'webgpu' ? 'wall' : 'cpu');
   const backends = new Set<string>();
+  // Each point's inputs and row index, built once: they are deterministic, and building them
+  // between timed calls only feeds the garbage collector.
+  const prepared = grid.map(({ seqLen, budget }, i) => {
+    const input = randomInput(seqLen, headDim, phase, i + 1);
+    return { input, index: buildRowIndex(streamingForBudget(budget), input) };
+  });
   try {
     let done = 0;
     for (let round = 0; round < rounds; round++) {
       for (const i of shuffled(grid.map((_, i) => i), uniform)) {
-        const { seqLen, budget } = grid[i];
-        const input = randomInput(seqLen, headDim, phase, i + 1);
-        const index = buildRowIndex(streamingForBudget(budget), input);
+        const { input, index } = prepared[i];
         for (let w = 0; w < warmup; w++) await runner.sparseIndexed(input, index);
         const result = await runner.sparseIndexed(input, index);
         backends.add(result.backend);
@@ -99,13 +103,10 @@ export async function measureCalibration(options: CalibrationOptions, onTick: (d
   } finally {
     runner.destroy();
   }
-  const raw: RawMeasurement[] = grid.map((point, i) => ({
-    ...point,
-    medianUs: median(samples[i]),
-    minUs: Math.min(...samples[i]),
-    maxUs: Math.max(...samples[i]),
-    wallMedianUs: median(wallSamples[i]),
-  }));
+  const raw: RawMeasurement[] = grid.map((point, i) => {
+    const { medianUs, minUs, maxUs } = summarise(samples[i]);
+    return { ...point, medianUs, minUs, maxUs, wallMedianUs: median(wallSamples[i]) };
+  });
   const heldOut = (i: number): boolean => holdoutEvery >= 2 && i % holdoutEvery === 1;
   const fit = fitCalibration(raw, phase, heldOut);
   const cpuList = cpus();
