@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { median } from '../src/kernel/timing.ts';
 import express from 'express';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -180,12 +181,6 @@ async function warmUp(url: string): Promise<void> {
 /** One measured run, as fast as the connections go. */
 function load(url: string, connections = CONNECTIONS): Promise<autocannon.Result> {
   return autocannon({ url, connections, duration: DURATION_S });
-}
-
-function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** The run whose `by` is the median (the lower middle one for an even count). */

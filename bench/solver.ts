@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { resolveCostModel } from '../src/cost/registry.ts';
 import { textTable } from '../src/cli/format.ts';
+import { median } from '../src/kernel/timing.ts';
 import { loadGlpk } from '../src/planner/glpk.ts';
 import { createSolverPool } from '../src/pool/solver-pool.ts';
 import { resolveRequest } from '../src/planner/request.ts';
@@ -51,7 +52,6 @@ if (args[0] === '--child') {
   process.exit(0);
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN; };
 const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
 
 async function coldPlan(model: string, gpus: number) {

@@ -104,7 +104,7 @@ function withTimeLimits(request: PlanRequest, config: PlanServiceDeps['config'])
   const layerTimeLimitMs = request.solver?.layerTimeLimitMs ?? DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs;
   const max = config.maxTimeLimitMs;
   const solver = { ...request.solver, timeLimitMs: Math.min(timeLimitMs, max), layerTimeLimitMs: Math.min(layerTimeLimitMs, max) };
-  const clamped = timeLimitMs > max || (request.solver?.layerTimeLimitMs ?? 0) > max;
+  const clamped = timeLimitMs > max || layerTimeLimitMs > max;
   return { request: { ...request, solver }, ...(clamped ? { clampedTo: max } : {}) };
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HplbError } from '../../src/errors.ts';
+import { createRandom } from '../../src/kernel/synthetic.ts';
 import { constraintViolation, gpuLoadsOf, relativeGap } from '../../src/solver/layer-result.ts';
 import { buildLayerProblems } from '../../src/solver/problem.ts';
 import type { LayerProblem, LayerResult, UnitsPerGpu } from '../../src/solver/types.ts';
@@ -111,13 +112,6 @@ export const FAST_CHECK_SEED = 20261128;
 
 /** Deterministic pseudo-random costs (mulberry32), all distinct: the hardest case for exact engines. */
 export function distinctCosts(count: number, seed: number): number[] {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = createRandom(seed);
   return Array.from({ length: count }, () => 1e6 + Math.floor(next() * 9e6));
 }
