@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { createAdmission } from '../../src/http/admission.ts';
 import { HplbError } from '../../src/errors.ts';
-import { assertProblem, metricValue, slowRequest, startTestApp, type TestApp } from './helpers.ts';
+import { assertProblem, holdRunner, metricValue, startTestApp, tinyRequest, type HeldRunner, type TestApp } from './helpers.ts';
 
 const deferred = (): { promise: Promise<void>; resolve: () => void } => {
   let resolve!: () => void;
@@ -38,28 +38,30 @@ describe('createAdmission', () => {
 
 describe('a full plan queue over HTTP', () => {
   let t: TestApp;
-  before(async () => { t = await startTestApp({ MAX_CONCURRENT_PLANS: '1', MAX_QUEUED_PLANS: '0' }); });
+  let held: HeldRunner;
+  before(async () => {
+    t = await startTestApp({ MAX_CONCURRENT_PLANS: '1', MAX_QUEUED_PLANS: '0' }, 1, null, (pool) => (held = holdRunner(pool)));
+  });
   after(() => t.close());
 
   it('answers 503 QUEUE_FULL with Retry-After while the slot is taken, then solves again', async () => {
-    const slow = request(t.app).post('/v1/plans').send(slowRequest(600, 11)).then((r) => r);
-    // Wait until the slow plan holds the only slot.
-    for (let i = 0; i < 200; i++) {
-      const text = (await request(t.app).get('/metrics')).text;
-      if (metricValue(text, 'hplb_plans_in_flight') === 1) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    const refused = await request(t.app).post('/v1/plans').send(slowRequest(50, 12));
+    const first = request(t.app).post('/v1/plans').send(tinyRequest()).then((r) => r);
+    // The first plan holds the only slot until the gate opens.
+    await held.arrived;
+    const refused = await request(t.app).post('/v1/plans').send(tinyRequest({ gpus: { count: 4 } }));
     const problem = assertProblem(refused, 503, 'QUEUE_FULL');
     assert.match(String(problem.detail), /limits 1 and 0/);
     assert.match(refused.headers['retry-after'], /^[1-9]\d*$/);
     const lookup = await request(t.app).get('/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=2');
     assertProblem(lookup, 503, 'QUEUE_FULL');
+    assert.equal(metricValue((await request(t.app).get('/metrics')).text, 'hplb_plans_in_flight'), 1);
 
-    assert.equal((await slow).status, 201);
-    const retried = await request(t.app).post('/v1/plans').send(slowRequest(50, 12));
+    held.release();
+    assert.equal((await first).status, 201);
+    const retried = await request(t.app).post('/v1/plans').send(tinyRequest({ gpus: { count: 4 } }));
     assert.equal(retried.status, 201);
     const text = (await request(t.app).get('/metrics')).text;
     assert.equal(metricValue(text, 'hplb_plan_rejected_total', { reason: 'queue_full' }), 2);
+    assert.equal(metricValue(text, 'hplb_plans_in_flight'), 0);
   });
 });

@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import { pino, type Logger } from 'pino';
+import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { resolveCostModel } from '../../src/cost/registry.ts';
-import { buildApp, type HplbApp } from '../../src/http/app.ts';
+import { buildApp, type HplbApp, type SolverRunner } from '../../src/http/app.ts';
 import { loadSpec } from '../../src/http/openapi.ts';
 import { createValidators } from '../../src/http/validation.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
@@ -48,8 +49,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The app on a fresh pool of `workers` GLPK workers, config defaults overridden by `env`, no page unless `publicDir`. */
-export async function startTestApp(env: Record<string, string> = {}, workers = 1, publicDir: string | null = null): Promise<TestApp> {
+/**
+ * The app on a fresh pool of `workers` GLPK workers, config defaults overridden by `env`, no page
+ * unless `publicDir`; `wrap` puts something between the app and the pool (e.g. holdRunner).
+ */
+export async function startTestApp(env: Record<string, string> = {}, workers = 1, publicDir: string | null = null, wrap: (pool: SolverPool) => SolverRunner = (pool) => pool): Promise<TestApp> {
   const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', ...env });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -62,8 +66,36 @@ export async function startTestApp(env: Record<string, string> = {}, workers = 1
   let hplb: HplbApp | undefined;
   const pool = createSolverPool({ size: workers, onWorkerRestart: (reason) => hplb?.workerRestarted(reason) });
   await pool.ready();
-  hplb = buildApp({ config, runner: pool, registry, logger, resolveCostModel, publicDir });
+  hplb = buildApp({ config, runner: wrap(pool), registry, logger, resolveCostModel, publicDir });
   return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
+}
+
+/** A runner whose tasks wait at a gate the test opens, so a plan holds its slot for as long as the test needs. */
+export interface HeldRunner extends SolverRunner {
+  /** Resolves when the first task has reached the gate. */
+  readonly arrived: Promise<void>;
+  /** Opens the gate: held and later tasks go on to the real runner. */
+  release(): void;
+}
+
+export function holdRunner(inner: SolverRunner): HeldRunner {
+  let arrive!: () => void;
+  const arrived = new Promise<void>((resolve) => { arrive = resolve; });
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  return {
+    concurrency: inner.concurrency,
+    get queueDepth() { return inner.queueDepth; },
+    get busy() { return inner.busy; },
+    isReady: () => inner.isReady(),
+    arrived,
+    release,
+    run: async (task) => {
+      arrive();
+      await gate;
+      return inner.run(task);
+    },
+  };
 }
 
 /** The value of one sample of a metric in Prometheus text, 0 when absent. */
@@ -81,6 +113,12 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     }
   }
   return found ? total : 0;
+}
+
+/** Polls /metrics (a round trip each time, no sleeps) until the metric reaches `atLeast`. */
+export async function untilMetric(app: Express, name: string, atLeast: number): Promise<void> {
+  let value = 0;
+  while (value < atLeast) value = metricValue((await request(app).get('/metrics')).text, name);
 }
 
 /** A tiny explicit cost matrix request: 2 layers x 4 heads on 2 GPUs. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,8 @@ interface Running {
   readonly url: string;
   readonly logs: Record<string, unknown>[];
   readonly exited: Promise<number | null>;
+  /** Resolves once a log line with this message has been written. */
+  logged(msg: string): Promise<void>;
 }
 
 /** npm start's entry point in a child process on a free port, once its workers are ready. */
@@ -21,18 +24,29 @@ async function startServer(): Promise<Running> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const logs: Record<string, unknown>[] = [];
+  const lines = new EventEmitter();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let port = 0;
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const entry = JSON.parse(line) as Record<string, unknown>;
       logs.push(entry);
+      lines.emit('line', entry);
       if (entry.msg === 'listening') port = entry.port as number;
       if (entry.msg === 'solver workers ready') resolve();
     });
     void exited.then((code) => reject(new Error(`server exited early with ${code}`)));
   });
-  return { child, url: `http://127.0.0.1:${port}`, logs, exited };
+  const logged = (msg: string): Promise<void> => new Promise((resolve) => {
+    if (logs.some((l) => l.msg === msg)) return resolve();
+    const listener = (entry: Record<string, unknown>): void => {
+      if (entry.msg !== msg) return;
+      lines.off('line', listener);
+      resolve();
+    };
+    lines.on('line', listener);
+  });
+  return { child, url: `http://127.0.0.1:${port}`, logs, exited, logged };
 }
 
 describe('npm start (src/server.ts)', () => {
@@ -42,15 +56,14 @@ describe('npm start (src/server.ts)', () => {
     const inFlight = fetch(`${server.url}/v1/plans`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(slowRequest(1200)),
+      body: JSON.stringify(slowRequest(2000)),
     });
-    for (let i = 0; i < 200; i++) {
-      const metrics = await (await fetch(`${server.url}/metrics`)).text();
-      if (/^hplb_plans_in_flight 1$/m.test(metrics)) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    // Poll (each poll is a round trip, no sleeps) until the plan holds a slot.
+    let holding = false;
+    while (!holding) holding = /^hplb_plans_in_flight 1$/m.test(await (await fetch(`${server.url}/metrics`)).text());
     server.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    // The listener is closed in the same turn as the 'draining' line is written.
+    await server.logged('draining');
     await assert.rejects(fetch(`${server.url}/livez`));
 
     const res = await inFlight;
@@ -60,6 +73,8 @@ describe('npm start (src/server.ts)', () => {
     assert.equal(await server.exited, 0);
     const messages = server.logs.map((l) => l.msg);
     assert.ok(messages.indexOf('draining') < messages.indexOf('stopped'));
+    const solved = server.logs.findIndex((l) => l.msg === 'request' && l.method === 'POST');
+    assert.ok(messages.indexOf('draining') < solved, 'the solve was still in flight when the drain began');
   });
 
   it('exits 0 at once on SIGINT when idle', async () => {
