@@ -1,14 +1,14 @@
 /**
  * The plan page in a real browser: the app on a free port with a solver pool, Debian's chromium
  * driven by playwright-core. Checks that what the page draws matches the plan the API returns.
- * Skipped when /usr/bin/chromium is absent (CI installs it: apt-get install chromium).
+ * Without /usr/bin/chromium it is skipped, or fails when CI is set (test/requirements.ts).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.ts';
@@ -17,11 +17,10 @@ import { buildApp } from '../../src/http/app.ts';
 import type { Plan } from '../../src/planner/plan.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
+import { CHROMIUM, CHROMIUM_PATH, describeRequiring } from '../requirements.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOTS = fileURLToPath(new URL('../../test-output/', import.meta.url));
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install -y --no-install-recommends chromium)`;
 
 /** What a plan should look like on the page, computed from the API's answer the way a reader would. */
 function expectedText(plan: Plan): { speedup: string; statuses: string; proven: string } {
@@ -34,7 +33,7 @@ function expectedText(plan: Plan): { speedup: string; statuses: string; proven: 
   };
 }
 
-describe('the plan page', { skip, timeout: 120_000 }, () => {
+describeRequiring(CHROMIUM, 'the plan page', { timeout: 120_000 }, () => {
   let pool: SolverPool;
   let server: Server;
   let base: string;
@@ -49,7 +48,7 @@ describe('the plan page', { skip, timeout: 120_000 }, () => {
       const listening = hplb.app.listen(0, '127.0.0.1', () => resolve(listening));
     });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     mkdirSync(SCREENSHOTS, { recursive: true });
   });

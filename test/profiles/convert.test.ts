@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
+import { describeRequiring } from '../requirements.ts';
 import { convertDuoAttention, convertMInference, formatProfileJson } from '../../src/profiles/convert.ts';
 import type { HeadBudget } from '../../src/profiles/profile.ts';
 import { profileVersion } from '../../src/profiles/version.ts';
-import { readData, SKIP_WITHOUT_DATA } from './data-dir.ts';
+import { readData, SOURCE_DATA } from './data-dir.ts';
 
 const MINFERENCE_CASES = [
   { file: 'Llama_3_8B_Instruct_262k_kv_out_v32_fit_o_best_pattern.json', id: 'llama-3-8b-instruct-262k-minference', layers: 32, heads: 32, kv: 8 },
@@ -27,7 +28,7 @@ const convertDuoModel = (model: string, tsv = readData('duo-attention', `${model
 const FULL: HeadBudget = { kind: 'full' };
 const STREAMING: HeadBudget = { kind: 'streaming', sink: 128, recent: 256 };
 
-describe('convertMInference on the published files', { skip: SKIP_WITHOUT_DATA }, () => {
+describeRequiring(SOURCE_DATA, 'convertMInference on the published files', {}, () => {
   for (const c of MINFERENCE_CASES) {
     it(`${c.id}: ${c.layers} layers x ${c.heads} query heads, ${c.kv} KV heads, with provenance`, () => {
       const p = convertMInferenceFile(c.file);
@@ -83,7 +84,7 @@ describe('convertMInference on the published files', { skip: SKIP_WITHOUT_DATA }
   });
 });
 
-describe('convertDuoAttention on the published files', { skip: SKIP_WITHOUT_DATA }, () => {
+describeRequiring(SOURCE_DATA, 'convertDuoAttention on the published files', {}, () => {
   for (const c of DUO_CASES) {
     it(`${c.id}: ${c.layers} layers x ${c.heads} query heads from ${c.kv} KV-head gates`, () => {
       const p = convertDuoModel(c.model);
@@ -142,7 +143,7 @@ describe('convertDuoAttention on the published files', { skip: SKIP_WITHOUT_DATA
   });
 });
 
-describe('formatProfileJson', { skip: SKIP_WITHOUT_DATA }, () => {
+describeRequiring(SOURCE_DATA, 'formatProfileJson', {}, () => {
   it('round-trips through JSON.parse with one line per layer', () => {
     const p = convertMInferenceFile(MINFERENCE_CASES[2].file);
     const text = formatProfileJson(p);

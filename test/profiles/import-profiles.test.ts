@@ -3,10 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
+import { describeRequiring } from '../requirements.ts';
 import { HplbError } from '../../src/errors.ts';
 import { convertDataDir } from '../../src/profiles/source-data.ts';
-import { DATA_DIR, REPO_ROOT, SKIP_WITHOUT_DATA } from './data-dir.ts';
+import { DATA_DIR, REPO_ROOT, SOURCE_DATA } from './data-dir.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'hplb-import-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -18,7 +19,7 @@ function importProfiles(...args: string[]) {
   });
 }
 
-describe('scripts/import-profiles.ts', { skip: SKIP_WITHOUT_DATA }, () => {
+describeRequiring(SOURCE_DATA, 'scripts/import-profiles.ts', {}, () => {
   it('writes nine profiles, then --check passes, and flags a hand-edited one without rewriting it', () => {
     const out = join(work, 'models');
     const written = importProfiles('--out', out);
@@ -37,7 +38,7 @@ describe('scripts/import-profiles.ts', { skip: SKIP_WITHOUT_DATA }, () => {
   });
 });
 
-describe('convertDataDir', { skip: SKIP_WITHOUT_DATA }, () => {
+describeRequiring(SOURCE_DATA, 'convertDataDir', {}, () => {
   // File by file rather than cpSync: the source data is read-only and a copy must be editable.
   const copy = (name: string): string => {
     const dir = join(work, name);
