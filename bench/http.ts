@@ -11,7 +11,7 @@
  * Both servers run as child processes (`node --import tsx`), logs to /dev/null. Results are
  * printed and written to bench/results/http-<date>.json. Zero 5xx is checked throughout.
  *
- * Run with `--bare <port> <body file>` it is the bare server itself.
+ * Run with `--bare <port> --body <file>` it is the bare server itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,8 +20,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { median } from '../src/kernel/timing.ts';
+import { Command, Option } from 'commander';
 import express from 'express';
+import { positiveInt } from '../src/cli/options.ts';
+import { median } from '../src/kernel/timing.ts';
+import { FLAGSHIP_MODEL } from '../src/profiles/flagship.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONNECTIONS = 50;
@@ -30,10 +33,10 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const ROUNDS = 5;
 /** One connection: latency is the service time, with no queueing behind other requests. */
 const SINGLE = 1;
-const LOOKUP_MODEL = 'llama-3-8b-instruct-262k-minference';
+const LOOKUP_MODEL = FLAGSHIP_MODEL;
 /** Flagship profiles and their GPU counts (Qwen2.5-7B's 28 query heads split over 4 GPUs, not 8). */
 const FLAGSHIPS: readonly (readonly [string, number])[] = [
-  ['llama-3-8b-instruct-262k-minference', 8],
+  [FLAGSHIP_MODEL, 8],
   ['llama-3.1-8b-instruct-128k-minference', 8],
   ['qwen2.5-7b-instruct-128k-minference', 4],
   ['qwen2.5-14b-instruct-1m-minference', 8],
@@ -64,7 +67,7 @@ async function main(): Promise<void> {
     const bodyFile = join(tmpdir(), `hplb-bench-body-${process.pid}.json`);
     writeFileSync(bodyFile, body);
     const barePort = await freePort();
-    const bare = start([fileURLToPath(import.meta.url), '--bare', String(barePort), bodyFile], {}, devNull);
+    const bare = start([fileURLToPath(import.meta.url), '--bare', String(barePort), '--body', bodyFile], {}, devNull);
     const bareUrl = `http://127.0.0.1:${barePort}/bare`;
     const rounds: { bare: autocannon.Result; cached: autocannon.Result }[] = [];
     let bareSingle: autocannon.Result;
@@ -236,14 +239,19 @@ function print(report: { cachedLookup: Record<string, number>; bareExpress: Reco
   for (const [name, ok] of Object.entries(report.targets)) console.log(`  ${ok ? 'met   ' : 'MISSED'} ${name}`);
 }
 
-if (process.argv[2] === '--bare') {
-  const body = readFileSync(process.argv[4], 'utf8');
+const flags = new Command('bench:http')
+  .addOption(new Option('--bare <port>', 'run as the bare server on <port> (used by the benchmark itself)').argParser(positiveInt).hideHelp())
+  .addOption(new Option('--body <file>', 'what the bare server sends').hideHelp())
+  .parse()
+  .opts<{ bare?: number; body?: string }>();
+if (flags.bare !== undefined) {
+  const body = readFileSync(flags.body ?? '', 'utf8');
   const app = express();
   app.get('/bare', (_req, res) => {
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(body);
   });
-  app.listen(Number(process.argv[3]), '127.0.0.1');
+  app.listen(flags.bare, '127.0.0.1');
   process.on('SIGTERM', () => process.exit(0));
 } else {
   await main();

@@ -17,25 +17,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInt, positiveIntList } from '../src/cli/options.ts';
 import { attendedPairs } from '../src/cost/cost-model.ts';
 import { detectBackends, type KernelBackend } from '../src/kernel/backends.ts';
 import { createAttentionRunner } from '../src/kernel/sparse-attention.ts';
 import { timeBudget, timeDense, type PointTiming } from '../src/kernel/timing.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function integerList(value: string): number[] {
-  const list = value.split(',').map((part) => Number(part.trim()));
-  if (!list.every((x) => Number.isInteger(x) && x >= 1)) throw new InvalidArgumentError('expected comma-separated positive integers');
-  return list;
-}
-
-function integer(value: string): number {
-  const x = Number(value);
-  if (!Number.isInteger(x) || x < 1) throw new InvalidArgumentError('expected a positive integer');
-  return x;
-}
 
 /** Smallest budget whose causal prefill pairs reach `density` of the dense pairs at n. */
 function budgetForDensity(n: number, density: number): number {
@@ -123,13 +112,13 @@ interface Flags {
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command('bench:kernel')
-    .option('--seq-len <n>', 'sequence length of the budget sweep and of sparse vs dense', integer, 4096)
-    .option('--budgets <list>', 'budgets of the budget sweep', integerList, [64, 128, 256, 512, 1024, 2048])
-    .option('--budget <b>', 'budget of the length sweep', integer, 256)
-    .option('--seq-lens <list>', 'lengths of the length sweep', integerList, [1024, 2048, 4096, 8192])
-    .option('--ratio-budget <b>', 'the 4x-budget target compares this budget with 4x it', integer, 256)
-    .option('--head-dim <d>', 'head dimension', integer, 64)
-    .option('--repeats <k>', 'timed runs per point (after one warm-up)', integer, 3)
+    .option('--seq-len <n>', 'sequence length of the budget sweep and of sparse vs dense', positiveInt, 4096)
+    .option('--budgets <list>', 'budgets of the budget sweep', positiveIntList, [64, 128, 256, 512, 1024, 2048])
+    .option('--budget <b>', 'budget of the length sweep', positiveInt, 256)
+    .option('--seq-lens <list>', 'lengths of the length sweep', positiveIntList, [1024, 2048, 4096, 8192])
+    .option('--ratio-budget <b>', 'the 4x-budget target compares this budget with 4x it', positiveInt, 256)
+    .option('--head-dim <d>', 'head dimension', positiveInt, 64)
+    .option('--repeats <k>', 'timed runs per point (after one warm-up)', positiveInt, 3)
     .option('--backends <list>', 'backends to run (default: every available one)', (v: string) => v.split(','))
     .option('--out <file>', 'JSON output', resolve(REPO_ROOT, 'bench/results/kernel.json'));
   program.parse(argv, { from: 'user' });

@@ -14,38 +14,47 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Command, Option } from 'commander';
+import { positiveInt } from '../src/cli/options.ts';
 import { resolveCostModel } from '../src/cost/registry.ts';
 import { textTable } from '../src/cli/format.ts';
+import { distinctCosts } from '../src/kernel/synthetic.ts';
 import { median } from '../src/kernel/timing.ts';
 import { loadGlpk } from '../src/planner/glpk.ts';
 import { createSolverPool } from '../src/pool/solver-pool.ts';
 import { resolveRequest } from '../src/planner/request.ts';
 import { solvePlan } from '../src/planner/solve-plan.ts';
+import { FLAGSHIP_MODEL } from '../src/profiles/flagship.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';
 import { greedyEngine } from '../src/solver/engines/greedy.ts';
 import { createEngines } from '../src/solver/engines/index.ts';
 import { createIlpEngine } from '../src/solver/engines/ilp.ts';
 import { buildLayerProblems } from '../src/solver/problem.ts';
 import type { LayerEngine, LayerProblem } from '../src/solver/types.ts';
-import { distinctCosts } from '../test/solver/helpers.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback; };
-const QUICK = args.includes('--quick');
-const TEXTBOOK_LAYERS = flag('--textbook-layers', QUICK ? 4 : 8);
-const LAYER_LIMIT_MS = flag('--layer-limit-ms', 1000);
+const flags = new Command('bench:solver')
+  .option('--quick', 'fewer profiles and layers')
+  .option('--textbook-layers <n>', 'layers per profile in the formulation comparison (default 8, 4 with --quick)', positiveInt)
+  .option('--layer-limit-ms <ms>', 'per-layer time limit of the formulation comparison', positiveInt, 1000)
+  .addOption(new Option('--child <model>', 'one cold plan of <model> in this process (used by the benchmark itself)').hideHelp())
+  .addOption(new Option('--gpus <n>', 'GPUs of the --child plan').argParser(positiveInt).hideHelp())
+  .parse()
+  .opts<{ quick?: boolean; textbookLayers?: number; layerLimitMs: number; child?: string; gpus?: number }>();
+const QUICK = flags.quick === true;
+const TEXTBOOK_LAYERS = flags.textbookLayers ?? (QUICK ? 4 : 8);
+const LAYER_LIMIT_MS = flags.layerLimitMs;
 const PLAN_LIMIT_MS = 30_000;
 const registry = loadRegistry();
 const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
 
-if (args[0] === '--child') {
+if (flags.child !== undefined) {
   // One cold plan in a fresh process, the service's path: the worker pool (one worker per core,
   // each loading GLPK), auto engine. Pool start-up is reported apart from the plan.
   const t0 = performance.now();
   const pool = createSolverPool();
   await pool.ready();
   const startMs = performance.now() - t0;
-  const resolved = resolveRequest({ model: args[1], gpus: { count: Number(args[2]) }, solver: { timeLimitMs: PLAN_LIMIT_MS, layerTimeLimitMs: 10_000 } }, context);
+  const resolved = resolveRequest({ model: flags.child, gpus: { count: flags.gpus ?? 8 }, solver: { timeLimitMs: PLAN_LIMIT_MS, layerTimeLimitMs: 10_000 } }, context);
   const plan = await solvePlan(resolved, pool);
   await pool.close();
   process.stdout.write(JSON.stringify({ startMs, planMs: plan.totals.solveMs, totals: plan.totals, costModel: plan.costModel }));
@@ -56,11 +65,11 @@ const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) :
 
 async function coldPlan(model: string, gpus: number) {
   const start = performance.now();
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', model, String(gpus)], { maxBuffer: 1 << 26 });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', model, '--gpus', String(gpus)], { maxBuffer: 1 << 26 });
   return { processMs: performance.now() - start, ...JSON.parse(stdout) };
 }
 
-const profiles = registry.list().filter((p) => !QUICK || ['llama-3-8b-instruct-262k-minference', 'qwen2.5-14b-instruct-1m-minference', 'llama-3-70b-instruct-262k-minference'].includes(p.id));
+const profiles = registry.list().filter((p) => !QUICK || [FLAGSHIP_MODEL, 'qwen2.5-14b-instruct-1m-minference', 'llama-3-70b-instruct-262k-minference'].includes(p.id));
 const glpk = await loadGlpk();
 const engines = createEngines(glpk);
 const textbook = createIlpEngine(glpk, 'textbook');

@@ -1,8 +1,10 @@
 // The plan page: pick a model, GPU count and granularity; fetch the plan from the public API
 // (GET /v1/models/{modelId}/plan) and show its summary, load chart, bubble chart and layer table.
 import { drawBubbles, drawLoads } from './charts.js';
-import { bubbleRatio, chooseScale, percent, scaled, statusCounts, times } from './format.js';
+import { chooseScale, percent, scaled, statusCounts, times } from './format.js';
+import { bubbleRatio } from './plan-math.js';
 
+// src/profiles/flagship.ts's FLAGSHIP_MODEL (the page test checks that they agree).
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
 const $ = (id) => document.getElementById(id);
 const form = $('controls');

@@ -1,6 +1,7 @@
 // SVG charts of a plan, drawn with DOM calls (no library). Each chart carries data attributes
 // (data-layers, data-gpus; data-layer / data-gpu on its marks) so that tests can count what is drawn.
-import { bubbleRatio, niceStep, percent, scaled } from './format.js';
+import { percent, scaled } from './format.js';
+import { bubbleRatio, niceStep } from './plan-math.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const WIDTH = 1100;

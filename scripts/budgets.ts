@@ -10,7 +10,8 @@
  * "recovery" }] }). Exit codes: 0 ok, 2 invalid input.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { finite, positiveInt } from '../src/cli/options.ts';
 import { computeBudgets, type BudgetsRequest, type HeadCurve } from '../src/budgets/budgets.ts';
 import { DEFAULT_WORKLOAD } from '../src/cost/cost-model.ts';
 import { resolveCostModel } from '../src/cost/registry.ts';
@@ -27,12 +28,6 @@ interface Flags {
   calibration?: string;
   json: boolean;
   demoCurves?: string;
-}
-
-function number(value: string): number {
-  const x = Number(value);
-  if (!Number.isFinite(x)) throw new InvalidArgumentError('expected a number');
-  return x;
 }
 
 /** Curves of one synthetic head of each kind (n = 1024, d = 64), budgets 16..1024, for demos. */
@@ -71,8 +66,8 @@ function main(argv: string[]): void {
   const program = new Command('budgets')
     .description('smallest budget per head reaching a target recovery, with costs and the saving vs a uniform budget')
     .option('--curves <file>', 'recovery curves (a request or an array of curves)')
-    .option('--target <tau>', 'target recovery in (0, 1]', number)
-    .option('--seq-len <n>', `workload sequence length for costs (default ${DEFAULT_WORKLOAD.seqLen})`, number)
+    .option('--target <tau>', 'target recovery in (0, 1]', finite)
+    .option('--seq-len <n>', `workload sequence length for costs (default ${DEFAULT_WORKLOAD.seqLen})`, positiveInt)
     .addOption(new Option('--phase <phase>', 'workload phase for costs').choices(['prefill', 'decode']))
     .addOption(new Option('--interpolation <rule>', 'reading the curves between points').choices(['linear', 'step']))
     .option('--calibration <name>', 'cost model: "analytic" or a calibration name (default: the committed calibration, else analytic)')

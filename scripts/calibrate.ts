@@ -13,25 +13,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { nonNegativeInt, positiveInt, positiveIntList } from '../src/cli/options.ts';
 import { SingleBar, Presets } from 'cli-progress';
 import { CALIBRATION_NAME } from '../src/cost/calibrated.ts';
 import { CALIBRATIONS_DIR, machineKey } from '../src/cost/registry.ts';
 import { HplbError } from '../src/errors.ts';
 import { createGpu, KERNEL_BACKENDS, type KernelBackend } from '../src/kernel/backends.ts';
 import { calibrationGrid, measureCalibration } from '../src/kernel/calibrate.ts';
-
-function integerList(value: string): number[] {
-  const list = value.split(',').map((part) => Number(part.trim()));
-  if (list.length === 0 || !list.every((x) => Number.isInteger(x) && x >= 1)) throw new InvalidArgumentError('expected comma-separated positive integers');
-  return list;
-}
-
-function positiveInteger(value: string): number {
-  const x = Number(value);
-  if (!Number.isInteger(x) || x < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return x;
-}
 
 interface Flags {
   seqLens: number[];
@@ -49,15 +38,15 @@ interface Flags {
 async function main(argv: string[]): Promise<void> {
   const program = new Command('calibrate')
     .description('time the GPU.js sparse-attention kernel, fit the cost model, write models/calibrations/<name>.json')
-    .option('--seq-lens <list>', 'sequence lengths', integerList, [1024, 2048, 4096])
-    .option('--budgets <list>', 'budgets in tokens per query row (those above a length are skipped for it)', integerList, [64, 128, 256, 512, 1024, 2048])
+    .option('--seq-lens <list>', 'sequence lengths', positiveIntList, [1024, 2048, 4096])
+    .option('--budgets <list>', 'budgets in tokens per query row (those above a length are skipped for it)', positiveIntList, [64, 128, 256, 512, 1024, 2048])
     .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
     .option('--name <name>', 'calibration name (default: <machine>-<backend>, naming the machine it was measured on)')
     .addOption(new Option('--backend <backend>', 'GPU.js backend').choices(['auto', ...KERNEL_BACKENDS]).default('auto'))
-    .option('--head-dim <d>', 'head dimension', positiveInteger, 64)
-    .option('--rounds <k>', 'timed samples per grid point', positiveInteger, 5)
-    .option('--warmup <k>', 'untimed calls per visit', positiveInteger, 1)
-    .option('--holdout-every <k>', 'hold out every k-th grid point from the fit (0: none)', positiveInteger, 4)
+    .option('--head-dim <d>', 'head dimension', positiveInt, 64)
+    .option('--rounds <k>', 'timed samples per grid point', positiveInt, 5)
+    .option('--warmup <k>', 'untimed calls per visit', nonNegativeInt, 1)
+    .option('--holdout-every <k>', 'hold out every k-th grid point from the fit (0: none)', nonNegativeInt, 4)
     .option('--out <dir>', 'output folder', CALIBRATIONS_DIR);
   program.parse(argv, { from: 'user' });
   const flags = program.opts<Flags>();

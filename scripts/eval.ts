@@ -1,18 +1,19 @@
 /**
  * npm run eval: evaluates every profile in models/ (uniform vs adaptive budgets, contiguous vs
  * greedy vs S-HPLB placement, against the fluid bound) and writes docs/evaluation.json,
- * docs/evaluation.md, the SVG plots and the README's "How much does it help?" section.
+ * docs/evaluation.md, the SVG plots and the README's "How much does it help?" section; the solve
+ * times, which differ on every run, go to bench/results/eval-timings.json (not committed).
  *
- *   npm run eval [-- --cost-model <name>] [--out-dir docs] [--readme README.md]
+ *   npm run eval [-- --cost-model <name>] [--out-dir docs] [--readme README.md] [--timings FILE]
  *
  * The cost model defaults to the project's default (the committed calibration, else
  * analytic); the document records which one, and the staleness test regenerates with that name.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { dirname, join, resolve } from 'node:path';
+import { Command } from 'commander';
 import { resolveCostModel } from '../src/cost/registry.ts';
-import { buildDocument, EVAL_GPU_COUNTS, EVAL_SOLVER, EVAL_WORKLOAD, serializeDocument } from '../src/eval/document.ts';
+import { buildDocument, EVAL_GPU_COUNTS, EVAL_SOLVER, EVAL_WORKLOAD, serializeDocument, sortRuns } from '../src/eval/document.ts';
 import { evaluateProfiles } from '../src/eval/evaluate.ts';
 import { fixed, times } from '../src/eval/format.ts';
 import { BUBBLE_SVG, renderReadmeSection, renderReport, SPEEDUP_SVG, updateReadme } from '../src/eval/report.ts';
@@ -22,16 +23,17 @@ import { createInlineRunner } from '../src/planner/layer-task.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';
 import { createEngines } from '../src/solver/engines/index.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    'cost-model': { type: 'string' },
-    'out-dir': { type: 'string', default: 'docs' },
-    readme: { type: 'string', default: 'README.md' },
-  },
-});
+const args = new Command('eval')
+  .description('evaluate every profile in models/ and write the docs/ report, its plots and the README section')
+  .option('--cost-model <name>', 'cost model (default: the committed calibration, else analytic)')
+  .option('--out-dir <dir>', 'where evaluation.json, evaluation.md and the plots go', 'docs')
+  .option('--readme <file>', 'README whose eval section is rewritten', 'README.md')
+  .option('--timings <file>', 'machine-dependent solve times (not committed)', 'bench/results/eval-timings.json')
+  .parse()
+  .opts<{ costModel?: string; outDir: string; readme: string; timings: string }>();
 
 const started = performance.now();
-const costModel = resolveCostModel(args['cost-model']);
+const costModel = resolveCostModel(args.costModel);
 const runner = createInlineRunner(createEngines(await loadGlpk()));
 const profiles = loadRegistry().list();
 console.log(`cost model: ${costModel.name} (unit: ${costModel.unit}); prefill of ${EVAL_WORKLOAD.seqLen} tokens; ${profiles.length} profiles, G in ${EVAL_GPU_COUNTS.join(', ')}`);
@@ -45,7 +47,12 @@ const runs = await evaluateProfiles(profiles, EVAL_GPU_COUNTS, { costModel, work
 });
 
 const doc = buildDocument(runs, costModel);
-const outDir = resolve(args['out-dir']);
+// Solve times differ on every run, so they stay out of the committed docs.
+const timingsFile = resolve(args.timings);
+mkdirSync(dirname(timingsFile), { recursive: true });
+const timings = sortRuns(runs).map((r) => r.timings);
+writeFileSync(timingsFile, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, costModel: costModel.name, timings }, null, 2)}\n`);
+const outDir = resolve(args.outDir);
 mkdirSync(outDir, { recursive: true });
 const outputs: [string, string][] = [
   ['evaluation.json', serializeDocument(doc)],
@@ -56,5 +63,5 @@ const outputs: [string, string][] = [
 for (const [name, content] of outputs) writeFileSync(join(outDir, name), content);
 const readme = resolve(args.readme);
 writeFileSync(readme, updateReadme(existsSync(readme) ? readFileSync(readme, 'utf8') : '', renderReadmeSection(doc)));
-console.log(`wrote ${outputs.map(([name]) => join(args['out-dir'], name)).join(', ')} and the eval section of ${args.readme}`);
+console.log(`wrote ${outputs.map(([name]) => join(args.outDir, name)).join(', ')}, the eval section of ${args.readme} and the solve times to ${args.timings}`);
 console.log(`done in ${fixed((performance.now() - started) / 1000, 1)} s`);

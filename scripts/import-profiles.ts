@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { HplbError } from '../src/errors.ts';
 import { formatProfileJson } from '../src/profiles/convert.ts';
 import { convertDataDir } from '../src/profiles/source-data.ts';
@@ -16,14 +16,13 @@ import { convertDataDir } from '../src/profiles/source-data.ts';
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function main(): number {
-  const { values } = parseArgs({
-    options: {
-      data: { type: 'string', default: join(REPO_ROOT, '..', 'shared', 'data') },
-      out: { type: 'string', default: join(REPO_ROOT, 'models') },
-      check: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
+  const values = new Command('import-profiles')
+    .description('convert the published per-head data (MInference, DuoAttention) into models/<id>.json')
+    .option('--data <dir>', 'the published data, laid out as minference/ and duo-attention/', join(REPO_ROOT, '..', 'shared', 'data'))
+    .option('--out <dir>', 'where the profiles go', join(REPO_ROOT, 'models'))
+    .option('--check', 'write nothing; exit 1 and list the profiles that would change', false)
+    .parse()
+    .opts<{ data: string; out: string; check: boolean }>();
   const dataDir = resolve(values.data);
   const outDir = resolve(values.out);
   // Headers name the data folder relative to the repository, so they read the same on every machine.

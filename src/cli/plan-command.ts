@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { HplbError } from '../errors.ts';
+import { DEFAULT_WORKLOAD } from '../cost/cost-model.ts';
 import { resolveCostModel } from '../cost/registry.ts';
 import { availableParallelism } from 'node:os';
 import { createInlineRunner, type LayerRunner } from '../planner/layer-task.ts';
@@ -9,12 +10,11 @@ import { loadGlpk } from '../planner/glpk.ts';
 import { ENGINE_NAMES } from '../planner/plan.ts';
 import { DEFAULT_SOLVER_OPTIONS, resolveRequest, type PlanRequest } from '../planner/request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
+import { FLAGSHIP_MODEL } from '../profiles/flagship.ts';
 import { loadRegistry } from '../profiles/registry.ts';
 import { createEngines } from '../solver/engines/index.ts';
 import { formatPlan, textTable } from './format.ts';
-
-/** The model planned when none is named: the paper's flagship profile. */
-export const FLAGSHIP_MODEL = 'llama-3-8b-instruct-262k-minference';
+import { nonNegative, nonNegativeInt, positiveInt, positiveList } from './options.ts';
 
 interface PlanFlags {
   model?: string;
@@ -48,11 +48,11 @@ export function planCommand(io: CliIo): Command {
     .addOption(new Option('--model <id|path>', `model id from models/ or a profile file (default ${FLAGSHIP_MODEL})`).conflicts('costs'))
     .option('--costs <file.json>', 'explicit costs: {"costs": number[layers][queryHeads], "kvGroupSize"?: number}')
     .option('--gpus <n>', 'number of GPUs', positiveInt, 8)
-    .option('--speeds <list>', 'relative GPU speeds, comma separated (e.g. 1,1,0.5,1)', numberList)
+    .option('--speeds <list>', 'relative GPU speeds, comma separated (e.g. 1,1,0.5,1)', positiveList)
     .addOption(new Option('--granularity <unit>', 'what is placed').choices(['query-head', 'kv-group']).default('query-head'))
     .option('--units-per-gpu <rule>', 'equal | max:N | free', 'equal')
     .option('--max-kv-groups <n>', 'most distinct KV groups per GPU (query-head units)', positiveInt)
-    .option('--seq-len <n>', 'tokens in the workload', positiveInt, 131072)
+    .option('--seq-len <n>', 'tokens in the workload', positiveInt, DEFAULT_WORKLOAD.seqLen)
     .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
     .addOption(new Option('--engine <engine>', 'placement engine').choices([...ENGINE_NAMES]).default('auto'))
     .option('--time-limit-ms <ms>', 'time budget of the whole plan', positiveInt, DEFAULT_SOLVER_OPTIONS.timeLimitMs)
@@ -111,28 +111,4 @@ function buildRequest(flags: PlanFlags): PlanRequest {
     throw new HplbError('INVALID_PROBLEM', `${flags.costs}: "kvGroupSize" must be a number`, { pointer: '/kvGroupSize' });
   }
   return { costs: file.costs as number[][], ...(file.kvGroupSize !== undefined ? { kvGroupSize: file.kvGroupSize } : {}), ...common };
-}
-
-function positiveInt(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1');
-  return n;
-}
-
-function nonNegativeInt(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0');
-  return n;
-}
-
-function nonNegative(text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0');
-  return n;
-}
-
-function numberList(text: string): number[] {
-  const xs = text.split(',').map(Number);
-  if (xs.some((x) => !Number.isFinite(x) || x <= 0)) throw new InvalidArgumentError('expected comma-separated numbers > 0');
-  return xs;
 }

@@ -18,6 +18,7 @@ import type { HeadBudget, Profile } from '../profiles/profile.ts';
 import { contiguousAssignment } from '../solver/engines/contiguous.ts';
 import { gpuLoadsOf } from '../solver/layer-result.ts';
 import type { LayerProblem } from '../solver/types.ts';
+import { bubbleRatio } from '../../public/plan-math.js';
 
 /** The settings that place heads, in the order (a) to (d). */
 export const SETTINGS = ['uniformContiguous', 'adaptiveContiguous', 'adaptiveGreedy', 'adaptiveAuto'] as const;
@@ -94,10 +95,7 @@ export function attentionTime(loads: readonly (readonly number[])[]): number {
 
 /** Mean over layers of 1 - mean GPU load / makespan (0 for an idle layer); loads are [layers][gpus]. */
 export function meanLayerBubble(loads: readonly (readonly number[])[]): number {
-  const bubbles = loads.map((layer) => {
-    const makespan = Math.max(...layer);
-    return makespan > 0 ? 1 - layer.reduce((s, x) => s + x, 0) / layer.length / makespan : 0;
-  });
+  const bubbles = loads.map((layer) => bubbleRatio(layer.reduce((s, x) => s + x, 0) / layer.length, Math.max(...layer)));
   return bubbles.reduce((s, x) => s + x, 0) / bubbles.length;
 }
 

@@ -6,6 +6,7 @@ import { FLAGSHIP, GENERATED_BY, type EvaluationDocument } from './document.ts';
 import type { ProfileEvaluation } from './evaluate.ts';
 import { fixed, percent, scaled, times, type TimeScale } from './format.ts';
 import { documentScale } from './report.ts';
+import { niceStep } from '../../public/plan-math.js';
 
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"';
 const WORK_COLOUR = '#3b6fb6';
@@ -20,14 +21,6 @@ export function escapeXml(text: string): string {
 
 /** A coordinate: two decimals, fixed. */
 const c = (value: number): string => fixed(value, 2);
-
-/** A step of 1, 2 or 5 times a power of ten giving about `ticks` intervals up to max. */
-export function niceStep(max: number, ticks = 5): number {
-  if (!(max > 0)) return 1;
-  const raw = max / ticks;
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  return [1, 2, 5, 10].map((m) => m * magnitude).find((step) => step >= raw * (1 - 1e-12))!;
-}
 
 /** Decimals that show a tick step exactly (0.5 -> 1, 20 -> 0). */
 const stepDigits = (step: number): number => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));

@@ -61,6 +61,15 @@ export function createRandom(seed: number): () => number {
   };
 }
 
+/**
+ * SYNTHETIC placement costs for solver tests and benchmarks: `count` pseudo-random integers in
+ * [1e6, 1e7) from `seed`, almost surely all different, the hardest case for exact engines.
+ */
+export function distinctCosts(count: number, seed: number): number[] {
+  const next = createRandom(seed);
+  return Array.from({ length: count }, () => 1e6 + Math.floor(next() * 9e6));
+}
+
 /** Standard normal samples from a uniform generator (Box-Muller). */
 export function createGaussian(uniform: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());

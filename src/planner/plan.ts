@@ -37,7 +37,7 @@ export interface PlanTotals {
   solveMs: number;
 }
 
-/** The plan's shape of DESIGN.md, shared by the CLI, the HTTP API, tests and clients. */
+/** The Plan (openapi.yaml, docs/architecture.md), shared by the CLI, the HTTP API, tests and clients. */
 export interface Plan {
   id: string;
   model: { id: string | null; version: string | null };

@@ -1,3 +1,4 @@
+import { bubbleRatio } from '../../public/plan-math.js';
 import { HplbError } from '../errors.ts';
 import { contiguousAssignment } from '../solver/engines/contiguous.ts';
 import { buildLayerResult, makespanOf, relativeGap } from '../solver/layer-result.ts';
@@ -84,7 +85,7 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       contiguousMakespan,
       greedyMakespan,
       speedupVsContiguous: contiguousMakespan !== null && makespan > 0 ? contiguousMakespan / makespan : null,
-      bubbleRatio: makespan > 0 ? 1 - meanLoads / makespan : 0,
+      bubbleRatio: bubbleRatio(meanLoads, makespan),
       layersProvenOptimal: layers.filter((l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial').length,
       solveMs: now() - start,
     },

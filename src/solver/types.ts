@@ -43,7 +43,7 @@ export interface LayerProblem {
  */
 export type LayerStatus = 'optimal' | 'within_tolerance' | 'time_limit' | 'greedy_fallback' | 'trivial' | 'heuristic';
 
-/** One layer's answer, in the Plan shape of DESIGN.md. */
+/** One layer's answer, as it appears in a Plan (openapi.yaml's PlanLayer). */
 export interface LayerResult {
   layer: number;
   /** [units] GPU index of each unit. */

@@ -16,6 +16,7 @@ import { resolveCostModel } from '../../src/cost/registry.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { Plan } from '../../src/planner/plan.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
+import { FLAGSHIP_MODEL } from '../../src/profiles/flagship.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
 import { CHROMIUM, CHROMIUM_PATH, describeRequiring } from '../requirements.ts';
 
@@ -90,7 +91,7 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 120_000 }, () => {
     await page.waitForSelector('#status[data-state="ready"]');
     const options = await page.$$eval('#model option', (els) => els.map((e) => (e as HTMLOptionElement).value));
     assert.deepEqual(options, loadRegistry().list().map((p) => p.id));
-    assert.equal(await page.inputValue('#model'), 'llama-3-8b-instruct-262k-minference');
+    assert.equal(await page.inputValue('#model'), FLAGSHIP_MODEL, 'public/app.js opens on src/profiles/flagship.ts\'s model');
   });
 
   const cases: { model: string; gpus: number; granularity?: string }[] = [

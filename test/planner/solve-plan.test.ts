@@ -7,8 +7,8 @@ import { resolveRequest, type PlanRequest } from '../../src/planner/request.ts';
 import { solvePlan } from '../../src/planner/solve-plan.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
 import { createEngines } from '../../src/solver/engines/index.ts';
+import { distinctCosts } from '../../src/kernel/synthetic.ts';
 import { assertValidLayerResult } from '../solver/helpers.ts';
-import { distinctCosts } from '../solver/helpers.ts';
 
 const registry = loadRegistry();
 const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: () => ANALYTIC_COST_MODEL };

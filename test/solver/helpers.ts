@@ -109,9 +109,3 @@ export function problemOf(spec: RandomSpec): LayerProblem | null {
 }
 
 export const FAST_CHECK_SEED = 20261128;
-
-/** Deterministic pseudo-random costs (mulberry32), all distinct: the hardest case for exact engines. */
-export function distinctCosts(count: number, seed: number): number[] {
-  const next = createRandom(seed);
-  return Array.from({ length: count }, () => 1e6 + Math.floor(next() * 9e6));
-}

@@ -9,7 +9,8 @@ import { layerLowerBound } from '../../src/solver/bounds.ts';
 import { relativeGap } from '../../src/solver/layer-result.ts';
 import { buildLayerProblems } from '../../src/solver/problem.ts';
 import type { LayerEngine } from '../../src/solver/types.ts';
-import { assertValidLayerResult, distinctCosts } from './helpers.ts';
+import { distinctCosts } from '../../src/kernel/synthetic.ts';
+import { assertValidLayerResult } from './helpers.ts';
 
 const glpk = await loadGlpk();
 const hard = buildLayerProblems({ headCosts: [distinctCosts(64, 7)], kvGroupSize: 1, granularity: 'query-head', speeds: new Array(8).fill(1), unitsPerGpu: { kind: 'equal' } })[0];

@@ -1,6 +1,7 @@
 import { HplbError } from '../../errors.ts';
-import { REL_EPS, heuristicEngine } from '../layer-result.ts';
+import { REL_EPS, constraintViolation, heuristicEngine } from '../layer-result.ts';
 import type { LayerEngine, LayerProblem } from '../types.ts';
+import { contiguousPlacement } from './contiguous.ts';
 
 /** Mutable placement state shared by construction and local search. */
 interface State {
@@ -124,18 +125,10 @@ function minimumsReachable(state: State, g: number, remainingAfter: number): boo
 
 /** When KV-group limits trap the greedy order, start from the contiguous placement if it is feasible. */
 function constructFromContiguous(problem: LayerProblem): State | null {
-  const units = problem.costs.length;
-  const perGpu = Math.ceil(units / problem.speeds.length);
+  const unit2gpu = contiguousPlacement(problem);
+  if (constraintViolation(problem, unit2gpu) !== null) return null;
   const state = emptyState(problem);
-  for (let u = 0; u < units; u++) {
-    const g = Math.floor(u / perGpu);
-    const pin = problem.unit2pin?.[u] ?? -1;
-    if ((pin >= 0 && pin !== g) || !groupFits(state, u, g)) return null;
-    place(state, u, g);
-  }
-  for (let g = 0; g < problem.speeds.length; g++) {
-    if (state.counts[g] < problem.minUnitsPerGpu || state.counts[g] > problem.maxUnitsPerGpu) return null;
-  }
+  unit2gpu.forEach((g, u) => place(state, u, g));
   return state;
 }
 

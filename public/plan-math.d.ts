@@ -1,0 +1,7 @@
+// Types of plan-math.js for the TypeScript code that imports it.
+
+/** 1 - meanLoad / makespan, the share of GPU time spent waiting for the slowest GPU; 0 when makespan is 0. */
+export function bubbleRatio(meanLoad: number, makespan: number): number;
+
+/** A step of 1, 2 or 5 times a power of ten giving about `ticks` intervals up to max (1 when max <= 0). */
+export function niceStep(max: number, ticks?: number): number;

@@ -1,0 +1,16 @@
+// Plan arithmetic shared by the page and the Node code (the plan's totals, the evaluation and its
+// plots import it through plan-math.d.ts): one formula each, plain JavaScript so the browser loads
+// it as it is.
+
+/** 1 - mean load / makespan; mean load does not depend on placement, so it also gives other placements' bubbles. */
+export function bubbleRatio(meanLoad, makespan) {
+  return makespan > 0 ? 1 - meanLoad / makespan : 0;
+}
+
+/** A step of 1, 2 or 5 times a power of ten giving about `ticks` intervals up to max. */
+export function niceStep(max, ticks = 5) {
+  if (!(max > 0)) return 1;
+  const raw = max / ticks;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * magnitude).find((step) => step >= raw * (1 - 1e-12));
+}

@@ -1,0 +1,48 @@
+/**
+ * Value parsers for commander options, shared by the CLI, the scripts and the benches (every one
+ * of them parses its arguments with commander). Each throws commander's InvalidArgumentError, which
+ * commander reports as "error: option '--x <n>' argument 'y' is invalid. <message>" with exit 1.
+ */
+import { InvalidArgumentError } from 'commander';
+
+/** An integer >= 1. */
+export function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1');
+  return n;
+}
+
+/** An integer >= 0. */
+export function nonNegativeInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0');
+  return n;
+}
+
+/** A finite number >= 0. */
+export function nonNegative(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0');
+  return n;
+}
+
+/** A finite number. */
+export function finite(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+}
+
+/** Comma-separated numbers > 0, e.g. GPU speeds "1,1,0.5". */
+export function positiveList(text: string): number[] {
+  const xs = text.split(',').map(Number);
+  if (xs.some((x) => !Number.isFinite(x) || x <= 0)) throw new InvalidArgumentError('expected comma-separated numbers > 0');
+  return xs;
+}
+
+/** Comma-separated integers >= 1, e.g. budgets "64,128,256". */
+export function positiveIntList(text: string): number[] {
+  const xs = text.split(',').map((part) => Number(part.trim()));
+  if (!xs.every((x) => Number.isInteger(x) && x >= 1)) throw new InvalidArgumentError('expected comma-separated integers >= 1');
+  return xs;
+}
