@@ -10,9 +10,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# public/plan-math.js (with its .d.ts) holds formulas the page and the service share.
+COPY public ./public
 RUN npm run build
 
-# 2. Production dependencies only.
+# 2. Production dependencies only: what dist/server.js loads (GPU.js, the kernel tooling and the
+#    script helpers are dev dependencies).
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -35,4 +38,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/livez').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/server.js"]
+# node itself, not npm start: npm would leave node orphaned on SIGTERM. Stack traces point into src/.
+CMD ["node", "--enable-source-maps", "dist/server.js"]

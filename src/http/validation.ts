@@ -7,13 +7,8 @@
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import ajvFormats from 'ajv-formats';
 import { HplbError } from '../errors.ts';
 import type { OpenApiDocument, OpenApiParameter } from './openapi.ts';
-
-// ajv-formats is CommonJS: under NodeNext the default import is its module.exports, whose
-// `default` is the plugin.
-const addFormats = ajvFormats.default;
 
 /** The $id the document's components are registered under. */
 const DOCUMENT_ID = 'openapi.json';
@@ -97,7 +92,6 @@ function createAjv(document: OpenApiDocument, coerce: boolean): Ajv2020 {
     // Errors then carry their schema: a oneOf of required properties is reported by name.
     verbose: true,
   });
-  addFormats(ajv);
   // The document is not a schema; only its components are. "components" is declared so that
   // strict mode accepts the wrapper, and the fragments are compiled when referenced.
   ajv.addKeyword({ keyword: 'components' });
