@@ -38,7 +38,7 @@ function timeCells(r: ProfileEvaluation, scale: TimeScale): string[] {
 function bubbleCells(r: ProfileEvaluation): string[] {
   const b = r.meanBubbleRatio;
   const statuses = Object.entries(r.autoStatusCounts).map(([status, n]) => `${status} ${n}`).join(', ');
-  return [percent(b.uniformContiguous), percent(b.adaptiveContiguous), percent(b.adaptiveGreedy), percent(b.adaptiveAuto), fixed(r.autoGap * 100, 4) + '%', statuses];
+  return [percent(b.uniformContiguous), percent(b.adaptiveContiguous), percent(b.adaptiveGreedy), percent(b.adaptiveAuto), `${fixed(r.autoGap * 100, 4)}%`, statuses];
 }
 
 const BUBBLE_COLUMNS = ['(a) bubble', '(b) bubble', '(c) bubble', '(d) bubble', '(d) gap to bound', '(d) layer status'];
@@ -58,7 +58,7 @@ export function renderFlagshipTable(doc: EvaluationDocument): string {
 function settingsText(doc: EvaluationDocument): string {
   const s = doc.solver;
   return [
-    '- **(a) uniform budget, contiguous placement**: ' + `${doc.uniformRule}; heads [g*k, (g+1)*k) on GPU g, as serving stacks do today.`,
+    `- **(a) uniform budget, contiguous placement**: ${doc.uniformRule}; heads [g*k, (g+1)*k) on GPU g, as serving stacks do today.`,
     '- **(b) adaptive budgets, contiguous placement**: each head keeps its own budget from the profile; same contiguous placement.',
     '- **(c) adaptive budgets, greedy placement**: largest head first onto the least loaded GPU that still has room (the rule of EPLB\'s balanced packing), then single moves and pairwise swaps while they lower the makespan.',
     `- **(d) adaptive budgets, S-HPLB**: the \`auto\` engine (greedy, exact configuration search, GLPK ILP) with ${s.layerTimeLimitMs / 1000} s per layer, ${s.timeLimitMs / 1000} s per plan and gap tolerance ${s.gapTolerance}; a layer is *proven* when its status is optimal, within_tolerance or trivial.`,
@@ -103,7 +103,7 @@ export function renderReport(doc: EvaluationDocument): string {
     '',
     `Attention time in ${scale.label}:`,
     '',
-    header(['Model', 'GPUs', ...TIME_COLUMNS], 'l' + 'r'.repeat(11)),
+    header(['Model', 'GPUs', ...TIME_COLUMNS], `l${'r'.repeat(11)}`),
     ...doc.results.map((r) => row([r.model.displayName, String(r.gpus), ...timeCells(r, scale)])),
     '',
     'Mean bubble ratio per setting, and how well (d) is proven:',

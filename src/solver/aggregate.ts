@@ -39,7 +39,10 @@ export function aggregateLayer(problem: LayerProblem): AggregatedLayer {
     }
     const key = `${cost}|${group}`;
     let cls = byKey.get(key);
-    if (!cls) byKey.set(key, (cls = { cost, group, units: [] }));
+    if (!cls) {
+      cls = { cost, group, units: [] };
+      byKey.set(key, cls);
+    }
     cls.units.push(u);
   });
   const classes = [...byKey.values()].sort((a, b) => b.cost - a.cost || a.group - b.group);

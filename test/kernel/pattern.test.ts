@@ -4,7 +4,7 @@ import { HplbError } from '../../src/errors.ts';
 import { buildRowIndex, indexMask, INDEX_SENTINEL, type AttentionPattern, type AttentionShape } from '../../src/kernel/pattern.ts';
 
 /** Independent statement of each pattern: does the query at position p select key? */
-function selects(pattern: AttentionPattern, n: number, causal: boolean, p: number, key: number): boolean {
+function selects(pattern: AttentionPattern, causal: boolean, p: number, key: number): boolean {
   if (causal && key > p) return false;
   if (key === p) return true;
   switch (pattern.kind) {
@@ -23,7 +23,7 @@ function bruteMask(pattern: AttentionPattern, shape: AttentionShape): Uint8Array
   const rows = shape.queries ?? shape.n;
   const mask = new Uint8Array(rows * shape.n);
   for (let r = 0; r < rows; r++) {
-    for (let key = 0; key < shape.n; key++) mask[r * shape.n + key] = selects(pattern, shape.n, shape.causal, shape.n - rows + r, key) ? 1 : 0;
+    for (let key = 0; key < shape.n; key++) mask[r * shape.n + key] = selects(pattern, shape.causal, shape.n - rows + r, key) ? 1 : 0;
   }
   return mask;
 }

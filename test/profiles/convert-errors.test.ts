@@ -33,31 +33,46 @@ describe('convertMInference rejects malformed files with the file, layer and hea
     {
       name: 'unknown pattern',
       file: QWEN_7B,
-      edit: (d) => ((d[3]['5'] = ['block_sparse', 1000, 6096, 0.5]), d),
+      edit: (d) => {
+        d[3]['5'] = ['block_sparse', 1000, 6096, 0.5];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 3, head 5', 'unknown pattern "block_sparse"'],
     },
     {
       name: 'ragged layer (last head missing)',
       file: QWEN_7B,
-      edit: (d) => (delete d[7]['27'], d),
+      edit: (d) => {
+        delete d[7]['27'];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 7, head 27', 'missing', '27 heads'],
     },
     {
       name: 'missing head index in the middle',
       file: QWEN_7B,
-      edit: (d) => (delete d[2]['10'], d),
+      edit: (d) => {
+        delete d[2]['10'];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 2, head 10', 'missing'],
     },
     {
       name: 'extra head index',
       file: QWEN_7B,
-      edit: (d) => ((d[4]['28'] = ['vertical_and_slash', 1000, 6096, 0.5]), d),
+      edit: (d) => {
+        d[4]['28'] = ['vertical_and_slash', 1000, 6096, 0.5];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 4, head "28"', 'not a head index 0..27'],
     },
     {
       name: 'head index that is not a number',
       file: QWEN_7B,
-      edit: (d) => ((d[6]['x'] = ['vertical_and_slash', 1000, 6096, 0.5]), d),
+      edit: (d) => {
+        d[6].x = ['vertical_and_slash', 1000, 6096, 0.5];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 6, head "x"'],
     },
     {
@@ -69,31 +84,46 @@ describe('convertMInference rejects malformed files with the file, layer and hea
     {
       name: 'non-numeric vertical_size',
       file: QWEN_7B,
-      edit: (d) => ((d[1]['2'] = ['vertical_and_slash', '1000', 6096, 0.5]), d),
+      edit: (d) => {
+        d[1]['2'] = ['vertical_and_slash', '1000', 6096, 0.5];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 1, head 2', 'vertical_size', '"1000"'],
     },
     {
       name: 'non-numeric slash_size',
       file: QWEN_7B,
-      edit: (d) => ((d[27]['0'] = ['vertical_and_slash', 1000, null, 0.5]), d),
+      edit: (d) => {
+        d[27]['0'] = ['vertical_and_slash', 1000, null, 0.5];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 27, head 0', 'slash_size'],
     },
     {
       name: 'fractional size',
       file: QWEN_7B,
-      edit: (d) => ((d[9]['9'] = ['vertical_and_slash', 10.5, 6096, 0.5]), d),
+      edit: (d) => {
+        d[9]['9'] = ['vertical_and_slash', 10.5, 6096, 0.5];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 9, head 9', 'vertical_size'],
     },
     {
       name: 'entry that is not a 4-element list',
       file: QWEN_7B,
-      edit: (d) => ((d[8]['3'] = ['vertical_and_slash', 1000, 6096]), d),
+      edit: (d) => {
+        d[8]['3'] = ['vertical_and_slash', 1000, 6096];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 8, head 3', '[pattern, vertical_size, slash_size, score]'],
     },
     {
       name: 'non-numeric score',
       file: QWEN_7B,
-      edit: (d) => ((d[0]['0'] = ['vertical_and_slash', 1000, 6096, 'high']), d),
+      edit: (d) => {
+        d[0]['0'] = ['vertical_and_slash', 1000, 6096, 'high'];
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 0, head 0', 'score'],
     },
     {
@@ -105,7 +135,10 @@ describe('convertMInference rejects malformed files with the file, layer and hea
     {
       name: 'layer that is not an object',
       file: QWEN_7B,
-      edit: (d) => ((d[11] = [] as unknown as Record<string, Entry>), d),
+      edit: (d) => {
+        d[11] = [] as unknown as Record<string, Entry>;
+        return d;
+      },
       mentions: [`minference/${QWEN_7B}`, 'layer 11'],
     },
   ];
@@ -138,12 +171,17 @@ describe('convertDuoAttention rejects malformed input with the file, layer and K
   const config = (extra: Record<string, unknown> = {}): string =>
     JSON.stringify({ threshold: 0.5, sink_size: 128, recent_size: 256, output_dir: `attn_patterns/${MODEL}/run`, ...extra });
   const tsv = (rows: string[][]): string => `${rows.map((r) => r.join('\t')).join('\n')}\n`;
+  /** The rows after `change` (which edits them in place). */
+  const changed = (change: (rows: string[][]) => unknown) => (rows: string[][]): string[][] => {
+    change(rows);
+    return rows;
+  };
 
   const cases: { name: string; rows?: (r: string[][]) => string[][]; config?: string; mentions: string[] }[] = [
-    { name: 'row with a missing column', rows: (r) => (r[5].pop(), r), mentions: [TSV, 'layer 5, KV head 7', '7 columns'] },
-    { name: 'row with an extra column', rows: (r) => (r[6].push('0.3'), r), mentions: [TSV, 'layer 6, KV head 8', '9 columns'] },
-    { name: 'gate that is not a number', rows: (r) => ((r[3][2] = 'abc'), r), mentions: [TSV, 'layer 3, KV head 2', '"abc"'] },
-    { name: 'empty gate', rows: (r) => ((r[30][0] = ''), r), mentions: [TSV, 'layer 30, KV head 0'] },
+    { name: 'row with a missing column', rows: changed((r) => r[5].pop()), mentions: [TSV, 'layer 5, KV head 7', '7 columns'] },
+    { name: 'row with an extra column', rows: changed((r) => r[6].push('0.3')), mentions: [TSV, 'layer 6, KV head 8', '9 columns'] },
+    { name: 'gate that is not a number', rows: changed((r) => r[3].splice(2, 1, 'abc')), mentions: [TSV, 'layer 3, KV head 2', '"abc"'] },
+    { name: 'empty gate', rows: changed((r) => r[30].splice(0, 1, '')), mentions: [TSV, 'layer 30, KV head 0'] },
     { name: 'missing layer row', rows: (r) => r.slice(1), mentions: [TSV, '31 rows'] },
     { name: 'threshold missing', config: config({ threshold: undefined }), mentions: [CONFIG, '"threshold"'] },
     { name: 'sink_size not an integer', config: config({ sink_size: 'all' }), mentions: [CONFIG, '"sink_size"'] },

@@ -107,13 +107,16 @@ describe('loadRegistry', () => {
   });
 });
 
+/** A profile as plain JSON, for cases that break it on purpose. */
+type EditableProfile = { budgets: unknown[][]; architecture: Record<string, unknown>; [field: string]: unknown };
+
 describe('validateProfile', () => {
   it('accepts a valid inline profile and returns it', () => {
     const p = inlineProfile();
     assert.equal(validateProfile(p), p);
   });
 
-  const cases: { name: string; edit: (p: Record<string, any>) => void; pointer: string; mention: RegExp }[] = [
+  const cases: { name: string; edit: (p: EditableProfile) => void; pointer: string; mention: RegExp }[] = [
     { name: 'budget missing a number', edit: (p) => (p.budgets[1][2] = { kind: 'vertical_slash', vertical: 10 }), pointer: '/budgets/1/2', mention: /slash/ },
     { name: 'unknown budget kind', edit: (p) => (p.budgets[0][3] = { kind: 'dense' }), pointer: '/budgets/0/3/kind', mention: /vertical_slash/ },
     { name: 'extra field in a budget', edit: (p) => (p.budgets[0][1] = { kind: 'full', tokens: 5 }), pointer: '/budgets/0/1/tokens', mention: /not an allowed property/ },
@@ -130,7 +133,7 @@ describe('validateProfile', () => {
   ];
   for (const c of cases) {
     it(`rejects ${c.name} with pointer ${JSON.stringify(c.pointer)}`, () => {
-      const p = structuredClone(inlineProfile()) as Record<string, any>;
+      const p = structuredClone(inlineProfile()) as unknown as EditableProfile;
       c.edit(p);
       expectInvalid(() => validateProfile(p), c.pointer, c.mention);
     });
@@ -140,7 +143,7 @@ describe('validateProfile', () => {
 describe('loadProfile', () => {
   it('names the file and the pointer of an invalid profile', () => {
     const path = join(work, 'bad-kind.json');
-    const p = structuredClone(inlineProfile()) as Record<string, any>;
+    const p = structuredClone(inlineProfile()) as unknown as EditableProfile;
     p.budgets[1][3] = { kind: 'dense' };
     writeFileSync(path, JSON.stringify(p));
     expectInvalid(() => loadProfile(path), '/budgets/1/3/kind', new RegExp(`${path.replaceAll('.', '\\.')} at /budgets/1/3/kind`));

@@ -1,8 +1,7 @@
-import { before, describe } from 'node:test';
 import type { GLPK } from 'glpk.js/node';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { constraintViolation } from '../../src/solver/layer-result.ts';
-import { contiguousEngine } from '../../src/solver/engines/contiguous.ts';
+import { contiguousEngine, contiguousPlacement } from '../../src/solver/engines/contiguous.ts';
 import { configSearchEngine } from '../../src/solver/engines/config-search.ts';
 import { greedyEngine } from '../../src/solver/engines/greedy.ts';
 import { createAutoEngine } from '../../src/solver/engines/auto.ts';
@@ -13,10 +12,7 @@ const glpk: GLPK = await loadGlpk();
 
 describeEngineCases(contiguousEngine, {
   exact: false,
-  mayRefuse: (problem) => {
-    const perGpu = Math.ceil(problem.costs.length / problem.speeds.length);
-    return constraintViolation(problem, problem.costs.map((_, u) => Math.floor(u / perGpu))) !== null;
-  },
+  mayRefuse: (problem) => constraintViolation(problem, contiguousPlacement(problem)) !== null,
 });
 describeEngineCases(greedyEngine, { exact: false });
 describeEngineCases(configSearchEngine, { exact: true });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HplbError } from '../../src/errors.ts';
-import { createRandom } from '../../src/kernel/synthetic.ts';
 import { constraintViolation, gpuLoadsOf, relativeGap } from '../../src/solver/layer-result.ts';
 import { buildLayerProblems } from '../../src/solver/problem.ts';
 import type { LayerProblem, LayerResult, UnitsPerGpu } from '../../src/solver/types.ts';

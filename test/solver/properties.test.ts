@@ -9,6 +9,7 @@ import { greedyEngine } from '../../src/solver/engines/greedy.ts';
 import { createAutoEngine } from '../../src/solver/engines/auto.ts';
 import { ILP_PROOF_PRECISION, createIlpEngine } from '../../src/solver/engines/ilp.ts';
 import { makespanOf } from '../../src/solver/layer-result.ts';
+import type { LayerResult } from '../../src/solver/types.ts';
 import { FAST_CHECK_SEED, arbitrarySpec, assertValidLayerResult, bruteForceOptimum, problemOf } from './helpers.ts';
 
 const glpk = await loadGlpk();
@@ -77,7 +78,7 @@ describe('engine properties on random problems with every constraint kind', () =
     fc.assert(fc.property(arbitrarySpec(16), (spec) => {
       const problem = problemOf(spec);
       if (!problem) return;
-      let greedy;
+      let greedy: LayerResult;
       try {
         greedy = greedyEngine.solveLayer(problem, options);
       } catch {

@@ -1,4 +1,4 @@
-import type { GLPK, LP } from 'glpk.js/node';
+import type { GLPK, LP, Result } from 'glpk.js/node';
 import { aggregateLayer, disaggregate, type AggregatedLayer } from '../aggregate.ts';
 import { layerLowerBound } from '../bounds.ts';
 import { buildLayerResult, constraintViolation, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
@@ -58,7 +58,7 @@ export function solveIlp(glpk: GLPK, problem: LayerProblem, options: SolveOption
     return { unit2gpu: incumbent, makespan: upper, lowerBound: Math.min(lowerBound, upper), outcome, ...(reason ? { reason } : {}) };
   };
 
-  let result;
+  let result: Result;
   try {
     result = glpk.solve(model.lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (options.timeLimitMs - GLPK_OVERHEAD_MS) / 1000), mipgap: precision, presol: true });
   } catch (error) {
