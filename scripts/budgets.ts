@@ -72,7 +72,19 @@ function main(argv: string[]): void {
     .addOption(new Option('--interpolation <rule>', 'reading the curves between points').choices(['linear', 'step']))
     .option('--calibration <name>', 'cost model: "analytic" or a calibration name (default: the committed calibration, else analytic)')
     .option('--json', 'print the response JSON', false)
-    .option('--demo-curves <file>', 'write curves measured on synthetic heads to <file> and exit');
+    .option('--demo-curves <file>', 'write curves measured on synthetic heads to <file> and exit')
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  npm run budgets -- --demo-curves /tmp/curves.json   # curves of SYNTHETIC heads, to try it out',
+      '  npm run budgets -- --curves /tmp/curves.json --target 0.95',
+      '  npm run budgets -- --curves /tmp/curves.json --target 0.9 --seq-len 32768 --calibration analytic --json',
+    ].join('\n'));
+  if (argv.length === 0) {
+    // Nothing asked: say what it does and how to call it, rather than fail on a missing --curves.
+    program.outputHelp();
+    return;
+  }
   program.parse(argv, { from: 'user' });
   const flags = program.opts<Flags>();
   if (flags.demoCurves) {
