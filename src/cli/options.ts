@@ -5,19 +5,20 @@
  */
 import { InvalidArgumentError } from 'commander';
 
-/** An integer >= 1. */
-export function positiveInt(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1');
-  return n;
+/** A parser of integers >= `min`. */
+function integerAtLeast(min: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
 }
 
+/** An integer >= 1. */
+export const positiveInt = integerAtLeast(1);
+
 /** An integer >= 0. */
-export function nonNegativeInt(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0');
-  return n;
-}
+export const nonNegativeInt = integerAtLeast(0);
 
 /** A finite number >= 0. */
 export function nonNegative(text: string): number {
