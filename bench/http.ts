@@ -222,11 +222,13 @@ function summary(r: autocannon.Result): Record<string, number> {
 
 function print(report: { cachedLookup: Record<string, number>; bareExpress: Record<string, number>; throughputRatio: number; throughputRatioPerRound: number[]; oneConnection: { cachedLookup: Record<string, number>; bareExpress: Record<string, number> }; coldPost: { model: string; gpus: number; ms: number; status: number; layersProvenOptimal: number; layers: number }[]; livezDuringSolves: Record<string, unknown>; targets: Record<string, boolean> }): void {
   const row = (name: string, s: Record<string, number>): string =>
-    `${name.padEnd(26)} ${s.requestsPerSecond.toFixed(0).padStart(8)} req/s  p50 ${s.p50Ms.toFixed(2).padStart(6)} ms  p99 ${s.p99Ms.toFixed(2).padStart(6)} ms  non-2xx ${s.non2xx}`;
+    `${name.padEnd(26)} ${s.requestsPerSecond.toFixed(0).padStart(8)} req/s ` +
+      ` p50 ${s.p50Ms.toFixed(2).padStart(6)} ms  p99 ${s.p99Ms.toFixed(2).padStart(6)} ms  non-2xx ${s.non2xx}`;
   console.log(`\n${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION_S} s (median round shown)`);
   console.log(row('bare Express route', report.bareExpress));
   console.log(row('cached per-model lookup', report.cachedLookup));
-  console.log(`throughput ratio (cached / bare), median of rounds: ${report.throughputRatio.toFixed(3)} (${report.throughputRatioPerRound.map((r) => r.toFixed(3)).join(', ')})`);
+  console.log(`throughput ratio (cached / bare), median of rounds: ${report.throughputRatio.toFixed(3)}` +
+    ` (${report.throughputRatioPerRound.map((r) => r.toFixed(3)).join(', ')})`);
   console.log('\none connection (service time; server CPU per request)');
   const cpuOf = (r: Record<string, number>): string => `  server CPU ${r.serverCpuUsPerRequest.toFixed(0)} us/request`;
   console.log(row('bare Express route', report.oneConnection.bareExpress) + cpuOf(report.oneConnection.bareExpress));
@@ -234,7 +236,8 @@ function print(report: { cachedLookup: Record<string, number>; bareExpress: Reco
   console.log('\ncold POST /v1/plans (default engine and time limit):');
   for (const c of report.coldPost) console.log(`  ${c.model.padEnd(40)} ${String(c.gpus).padStart(2)} GPUs ${c.ms.toFixed(0).padStart(6)} ms  ${c.status}  proven ${c.layersProvenOptimal}/${c.layers}`);
   const l = report.livezDuringSolves as unknown as Record<string, number> & { solveStatuses: number[] };
-  console.log(`\n/livez during 8 cold solves: p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms, max ${l.maxMs.toFixed(2)} ms over ${l.durationS.toFixed(1)} s; solve statuses ${l.solveStatuses.join(' ')}`);
+  console.log(`\n/livez during 8 cold solves: p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms,` +
+    ` max ${l.maxMs.toFixed(2)} ms over ${l.durationS.toFixed(1)} s; solve statuses ${l.solveStatuses.join(' ')}`);
   console.log('\ntargets:');
   for (const [name, ok] of Object.entries(report.targets)) console.log(`  ${ok ? 'met   ' : 'MISSED'} ${name}`);
 }

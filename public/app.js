@@ -109,7 +109,8 @@ function render(plan, model) {
   setValue('statuses', statusCounts(plan.layers));
   setValue('gap', percent(t.gap, 4), `worst layer ${percent(worstGap, 4)}`);
   $('plan-meta').textContent =
-    `${plan.workload.phase} at ${plan.workload.seqLen} tokens · cost model ${plan.costModel.name} (${plan.costModel.unit}) · engine ${plan.solver.engine} · solved in ${t.solveMs.toFixed(0)} ms · plan ${plan.id}`;
+    `${plan.workload.phase} at ${plan.workload.seqLen} tokens · cost model ${plan.costModel.name} (${plan.costModel.unit})` +
+      ` · engine ${plan.solver.engine} · solved in ${t.solveMs.toFixed(0)} ms · plan ${plan.id}`;
   $('loads-caption').textContent = `Per-GPU load of every layer (${scale.label}): ${plan.gpus.count} bars per layer, one per GPU`;
   drawLoads($('loads-chart'), plan, scale);
   drawBubbles($('bubbles-chart'), plan);

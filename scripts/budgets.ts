@@ -102,10 +102,13 @@ function main(argv: string[]): void {
   const { workload, totals, uniform } = response;
   const unit = response.costModel.unit;
   const lines = [
-    `target recovery ${response.target} (${response.interpolation}), ${workload.phase} at ${workload.seqLen} tokens, cost model ${response.costModel.name} [${unit}]`,
+    `target recovery ${response.target} (${response.interpolation}), ${workload.phase} at ${workload.seqLen} tokens` +
+      `, cost model ${response.costModel.name} [${unit}]`,
     'layer  head   budget  recovery          cost',
-    ...response.heads.map((h) => `${String(h.layer).padStart(5)} ${String(h.head).padStart(5)} ${String(h.budget).padStart(8)} ${h.recovery.toFixed(4).padStart(9)} ${h.cost.toPrecision(6).padStart(13)}`),
-    `adaptive total ${totals.adaptiveCost.toPrecision(6)} ${unit}; uniform budget ${uniform.budget} for every head: ${totals.uniformCost.toPrecision(6)} ${unit}; saving ${(100 * totals.saving).toFixed(1)}%`,
+    ...response.heads.map((h) => `${String(h.layer).padStart(5)} ${String(h.head).padStart(5)} ${String(h.budget).padStart(8)}` +
+      ` ${h.recovery.toFixed(4).padStart(9)} ${h.cost.toPrecision(6).padStart(13)}`),
+    `adaptive total ${totals.adaptiveCost.toPrecision(6)} ${unit}; uniform budget ${uniform.budget}` +
+      ` for every head: ${totals.uniformCost.toPrecision(6)} ${unit}; saving ${(100 * totals.saving).toFixed(1)}%`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -76,10 +76,12 @@ async function main(argv: string[]): Promise<void> {
 
   const { model, holdout, measurements } = calibration;
   const lines = [
-    `wrote ${relative(process.cwd(), path)} (backend ${calibration.backend}, ${calibration.device.name}, load average ${loadBefore.toFixed(2)} -> ${loadavg()[0].toFixed(2)})`,
+    `wrote ${relative(process.cwd(), path)} (backend ${calibration.backend}, ${calibration.device.name}` +
+      `, load average ${loadBefore.toFixed(2)} -> ${loadavg()[0].toFixed(2)})`,
     `model: ${model.form}`,
     `  ${model.features.map((f, j) => `${f} = ${model.coefficients[j].toPrecision(6)}`).join(', ')}`,
-    `  R^2 = ${model.r2.toFixed(5)} on ${model.fitPoints} points; holdout: ${holdout.points} points, mean relative error ${(100 * holdout.meanRelativeError).toFixed(2)}%, max ${(100 * holdout.maxRelativeError).toFixed(2)}%`,
+    `  R^2 = ${model.r2.toFixed(5)} on ${model.fitPoints} points; holdout: ${holdout.points} points` +
+      `, mean relative error ${(100 * holdout.meanRelativeError).toFixed(2)}%, max ${(100 * holdout.maxRelativeError).toFixed(2)}%`,
     '',
     '  seqLen  budget        pairs   median ms  spread  predicted ms  residual  held out',
     ...measurements.map((m) => [

@@ -36,7 +36,8 @@ const started = performance.now();
 const costModel = resolveCostModel(args.costModel);
 const runner = createInlineRunner(createEngines(await loadGlpk()));
 const profiles = loadRegistry().list();
-console.log(`cost model: ${costModel.name} (unit: ${costModel.unit}); prefill of ${EVAL_WORKLOAD.seqLen} tokens; ${profiles.length} profiles, G in ${EVAL_GPU_COUNTS.join(', ')}`);
+console.log(`cost model: ${costModel.name} (unit: ${costModel.unit}); prefill of ${EVAL_WORKLOAD.seqLen} tokens` +
+  `; ${profiles.length} profiles, G in ${EVAL_GPU_COUNTS.join(', ')}`);
 
 const runs = await evaluateProfiles(profiles, EVAL_GPU_COUNTS, { costModel, workload: EVAL_WORKLOAD, solver: EVAL_SOLVER, runner }, ({ evaluation: e, timings }) => {
   console.log(

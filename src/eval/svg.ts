@@ -31,7 +31,8 @@ function text(x: number, y: number, content: string, attrs = ''): string {
 
 function svgDocument(width: number, height: number, title: string, desc: string, body: readonly string[]): string {
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-labelledby="title desc" ${FONT} font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"` +
+      ` role="img" aria-labelledby="title desc" ${FONT} font-size="12">`,
     `<!-- ${GENERATED_BY} -->`,
     `<title id="title">${escapeXml(title)}</title>`,
     `<desc id="desc">${escapeXml(desc)}</desc>`,
@@ -126,13 +127,15 @@ export function flagshipBubbleChart(doc: EvaluationDocument): BubbleChart {
   return {
     title: `${doc.flagship.displayName}, ${doc.flagship.gpus} GPUs: per-GPU attention load per layer`,
     desc: `Prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name} (${doc.costModel.unit}), adaptive per-head budgets. ` +
-      `Top: contiguous placement, attention time ${scaled(r.attentionTime.adaptiveContiguous, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}. ` +
+      `Top: contiguous placement, attention time ${scaled(r.attentionTime.adaptiveContiguous, scale)} ${scale.label}` +
+        `, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}. ` +
       `Bottom: S-HPLB, ${scaled(r.attentionTime.adaptiveAuto, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveAuto)}, ` +
       `${times(r.speedup.contiguousOverAuto)} faster.`,
     scale,
     panels: [
       { heading: `(b) contiguous placement: ${scaled(r.attentionTime.adaptiveContiguous, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}`, loads: adaptiveContiguous },
-      { heading: `(d) S-HPLB: ${scaled(r.attentionTime.adaptiveAuto, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveAuto)} (${times(r.speedup.contiguousOverAuto)} faster)`, loads: adaptiveAuto },
+      { heading: `(d) S-HPLB: ${scaled(r.attentionTime.adaptiveAuto, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveAuto)}` +
+        ` (${times(r.speedup.contiguousOverAuto)} faster)`, loads: adaptiveAuto },
     ],
   };
 }
@@ -197,7 +200,8 @@ export function renderSpeedupSvg(doc: EvaluationDocument): string {
           return;
         }
         const value = r.speedup[panel.key];
-        body.push(`<rect x="${c(x0)}" y="${c(by + 0.5)}" width="${c(x(value) - x0)}" height="${c(barHeight - 1)}" fill="${GPU_COUNT_COLOURS[g % GPU_COUNT_COLOURS.length]}"/>`);
+        body.push(`<rect x="${c(x0)}" y="${c(by + 0.5)}" width="${c(x(value) - x0)}"` +
+          ` height="${c(barHeight - 1)}" fill="${GPU_COUNT_COLOURS[g % GPU_COUNT_COLOURS.length]}"/>`);
         body.push(text(x(value) + 4, by + barHeight - 1, times(value), 'font-size="9" fill="#222222"'));
       });
     });

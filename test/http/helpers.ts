@@ -17,6 +17,9 @@ import { loadRegistry } from '../../src/profiles/registry.ts';
 
 export const SMALL_MODEL = 'llama-3-8b-instruct-262k-minference';
 
+/** How long past its time limit a test pool's worker may run before it counts as stuck. */
+const STUCK_WORKER_MS = 60_000;
+
 const spec = loadSpec();
 const validators = createValidators(spec.document);
 const registry = loadRegistry();
@@ -64,7 +67,9 @@ export async function startTestApp(env: Record<string, string> = {}, workers = 1
   });
   const logger: Logger = pino({ level: 'info' }, sink);
   let hplb: HplbApp | undefined;
-  const pool = createSolverPool({ size: workers, onWorkerRestart: (reason) => hplb?.workerRestarted(reason) });
+  // On a loaded machine a worker thread can wait seconds for a CPU; the watchdog (tested in
+  // test/pool) then replaces it only when it is stuck, so answers never depend on the machine's load.
+  const pool = createSolverPool({ size: workers, graceMs: () => STUCK_WORKER_MS, onWorkerRestart: (reason) => hplb?.workerRestarted(reason) });
   await pool.ready();
   hplb = buildApp({ config, runner: wrap(pool), registry, logger, resolveCostModel, publicDir });
   return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
