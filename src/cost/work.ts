@@ -17,10 +17,12 @@
  *     high: the 30 forced diagonals as a band, the other s - 30 spread evenly over [30, n) (each
  *           its own 64-key range unless they are closer than 64), and all v columns at the left
  *           (sink-like), every one gathered;
- *     estimate: low + VERTICAL_SLASH_SPREAD * (high - low), per count.
- *   VERTICAL_SLASH_SPREAD is measured on synthetic heads (bench/work-model.ts): the median share of
- *   the range at which MInference's own selection lands on them. The range is reported with the
- *   estimate (HeadWork.low, HeadWork.high).
+ *     clustered: the s diagonals adjacent (0..s-1, one merged band: about s + 64 keys per row) and
+ *           the v - 30 free columns spread evenly over [30, n) (those left of the band gathered);
+ *     estimate: VERTICAL_SLASH_FACTOR x clustered, per count, kept inside [low, high]. The factor
+ *   is measured on synthetic heads (bench/work-model.ts): the median ratio of what MInference's own
+ *   selection executes on them to the clustered layout. The range is reported with the estimate
+ *   (HeadWork.low, HeadWork.high).
  * Decode (one query row at position n - 1): MInference runs dense attention for one query row
  * (minference_forward.py, `if q_len == 1: return dense(q, k, v)`), so vertical_slash and full
  * heads read all n keys; streaming heads read min(n, S + W).
@@ -37,12 +39,12 @@ import type { Workload } from './workload.ts';
 export const TILE = 64;
 
 /**
- * Where the estimate of a vertical_slash head sits between its low and high layouts (0 = low,
- * 1 = high). Measured by bench/work-model.ts on synthetic heads (sink, local, vertical, diffuse;
- * n = 2048 and 4096; sizes 30..1000, slash / n <= 0.1): median share 0.30, individual heads 0 to 0.95,
- * so the range matters: HeadWork.low and HeadWork.high.
+ * The estimate of a vertical_slash head is this factor times its clustered layout, kept inside
+ * [low, high]. Measured by bench/work-model.ts on synthetic heads (sink, local, vertical, diffuse;
+ * n = 2048 and 4096; sizes 30..1000, slash / n <= 0.1) as the median of exact / clustered executed
+ * pairs; single heads vary around it (see that bench), so the range is reported too.
  */
-export const VERTICAL_SLASH_SPREAD = 0.3;
+export const VERTICAL_SLASH_FACTOR = 1.47;
 
 /** Head geometry beyond the workload: head dimension and bytes per K/V element. */
 export interface HeadShape {
@@ -83,6 +85,8 @@ export interface HeadWork {
   readonly estimate: ExecutedWork;
   readonly low: ExecutedWork;
   readonly high: ExecutedWork;
+  /** The clustered layout the estimate scales (module comment; equal to the estimate when exact). */
+  readonly clustered: ExecutedWork;
   /** False when the positions depend on the input (vertical_slash from sizes). */
   readonly exact: boolean;
 }
@@ -124,9 +128,17 @@ function band(k: number, end: number): { start: number; tiles: number } {
   return { start: a - TILE, tiles: 1 + ceilDiv(end - a, TILE) };
 }
 
-function verticalSlashBlock(v: number, s: number, n: number, start: number, end: number, layout: 'low' | 'high'): BlockWork {
+type Layout = 'low' | 'clustered' | 'high';
+
+function verticalSlashBlock(v: number, s: number, n: number, start: number, end: number, layout: Layout): BlockWork {
   const forced = Math.min(FORCED_DIAGONALS, s);
   const qb = start / TILE;
+  if (layout === 'clustered') {
+    const b = band(s, end);
+    const spread = Math.min(1, Math.max(0, (b.start - FORCED_COLUMNS) / (n - FORCED_COLUMNS)));
+    const columns = Math.min(FORCED_COLUMNS, b.start) + (v - FORCED_COLUMNS) * spread;
+    return { tiles: b.tiles, columns, slope: 1, intercept: 1 - b.start + columns };
+  }
   const near = band(forced, end);
   if (layout === 'low') {
     const columns = Math.min(FORCED_COLUMNS, near.start);
@@ -148,7 +160,7 @@ function verticalSlashBlock(v: number, s: number, n: number, start: number, end:
   return { tiles, columns, slope: 1, intercept: 1 - near.start + far * TILE + columns };
 }
 
-function prefillBlock(head: HeadBudget, n: number, start: number, end: number, layout: 'low' | 'high'): BlockWork {
+function prefillBlock(head: HeadBudget, n: number, start: number, end: number, layout: Layout): BlockWork {
   switch (head.kind) {
     case 'full':
       return { tiles: start / TILE + 1, columns: 0, slope: 1, intercept: 1 };
@@ -166,34 +178,64 @@ function prefillBlock(head: HeadBudget, n: number, start: number, end: number, l
   }
 }
 
-const ZERO: ExecutedWork = Object.freeze({ rows: 0, tiles: 0, gatheredColumns: 0, columnChunks: 0, executedPairs: 0, pairs: 0, maxRowKeys: 0, keysRead: 0 });
+/** Running sums of one layout's work over query blocks. */
+class WorkSum {
+  tiles = 0;
+  gatheredColumns = 0;
+  columnChunks = 0;
+  executedPairs = 0;
+  pairs = 0;
+  maxRowKeys = 0;
 
-function prefillWork(head: HeadBudget, n: number, start: number, end: number, layout: 'low' | 'high'): ExecutedWork {
-  let tiles = 0;
-  let gatheredColumns = 0;
-  let columnChunks = 0;
-  let executedPairs = 0;
-  let pairs = 0;
-  let maxRowKeys = 0;
+  /** Adds one block's counts for `rows` of its rows. */
+  add(tiles: number, columns: number, rows: number, pairs: number, lastRowKeys: number): void {
+    const chunks = ceilDiv(columns, TILE);
+    this.tiles += tiles;
+    this.gatheredColumns += columns;
+    this.columnChunks += chunks;
+    this.executedPairs += rows * TILE * (tiles + chunks);
+    this.pairs += pairs;
+    this.maxRowKeys = Math.max(this.maxRowKeys, lastRowKeys);
+  }
+
+  work(rows: number, n: number): ExecutedWork {
+    const { tiles, gatheredColumns, columnChunks, executedPairs, pairs, maxRowKeys } = this;
+    return { rows, tiles, gatheredColumns, columnChunks, executedPairs, pairs, maxRowKeys, keysRead: Math.min(n, maxRowKeys) };
+  }
+}
+
+/**
+ * Prefill work of rows [start, end) in the low, estimated and high layouts (equal unless the head
+ * is vertical_slash). The estimate is taken per query block (VERTICAL_SLASH_FACTOR x clustered,
+ * inside that block's [low, high]), so parts of a head add up to the whole.
+ */
+function prefillWork(head: HeadBudget, n: number, start: number, end: number): Omit<HeadWork, 'exact'> {
+  const sums = { low: new WorkSum(), estimate: new WorkSum(), high: new WorkSum(), clustered: new WorkSum() };
   for (let blockStart = Math.floor(start / TILE) * TILE; blockStart < end; blockStart += TILE) {
-    const block = prefillBlock(head, n, blockStart, blockStart + TILE, layout);
     const first = Math.max(start, blockStart);
     const last = Math.min(end, blockStart + TILE, n) - 1;
     const rows = last - first + 1;
-    const chunks = ceilDiv(block.columns, TILE);
-    tiles += block.tiles;
-    gatheredColumns += block.columns;
-    columnChunks += chunks;
-    executedPairs += rows * TILE * (block.tiles + chunks);
-    pairs += sumRowKeys(block, first, last);
-    maxRowKeys = Math.max(maxRowKeys, rowKeys(block, last));
+    const counts = (block: BlockWork): [number, number, number, number] => [block.tiles, block.columns, sumRowKeys(block, first, last), rowKeys(block, last)];
+    const low = counts(prefillBlock(head, n, blockStart, blockStart + TILE, 'low'));
+    if (head.kind !== 'vertical_slash') {
+      for (const sum of Object.values(sums)) sum.add(low[0], low[1], rows, low[2], low[3]);
+      continue;
+    }
+    const high = counts(prefillBlock(head, n, blockStart, blockStart + TILE, 'high'));
+    const clustered = counts(prefillBlock(head, n, blockStart, blockStart + TILE, 'clustered'));
+    const estimate = clustered.map((x, i) => Math.min(high[i], Math.max(low[i], VERTICAL_SLASH_FACTOR * x)));
+    sums.low.add(low[0], low[1], rows, low[2], low[3]);
+    sums.high.add(high[0], high[1], rows, high[2], high[3]);
+    sums.estimate.add(estimate[0], estimate[1], rows, estimate[2], estimate[3]);
+    sums.clustered.add(clustered[0], clustered[1], rows, clustered[2], clustered[3]);
   }
-  return { rows: end - start, tiles, gatheredColumns, columnChunks, executedPairs, pairs, maxRowKeys, keysRead: Math.min(n, maxRowKeys) };
+  const [low, estimate, high, clustered] = [sums.low, sums.estimate, sums.high, sums.clustered].map((sum) => sum.work(end - start, n));
+  return { low, estimate, high, clustered };
 }
 
 function decodeWork(head: HeadBudget, n: number): ExecutedWork {
   const keys = head.kind === 'streaming' ? Math.min(n, head.sink + head.recent) : n;
-  return { ...ZERO, rows: 1, executedPairs: keys, pairs: keys, maxRowKeys: keys, keysRead: keys };
+  return { rows: 1, tiles: 0, gatheredColumns: 0, columnChunks: 0, executedPairs: keys, pairs: keys, maxRowKeys: keys, keysRead: keys };
 }
 
 function checkRange(workload: Workload, start: number, end: number): number {
@@ -219,14 +261,9 @@ export function rowRangeWork(head: HeadBudget, workload: Workload, start: number
   checkRange(workload, start, end);
   if (workload.phase === 'decode') {
     const work = decodeWork(head, workload.seqLen);
-    return { estimate: work, low: work, high: work, exact: true };
+    return { estimate: work, low: work, high: work, clustered: work, exact: true };
   }
-  const low = prefillWork(head, workload.seqLen, start, end, 'low');
-  if (head.kind !== 'vertical_slash') return { estimate: low, low, high: low, exact: true };
-  const high = prefillWork(head, workload.seqLen, start, end, 'high');
-  const mix = (key: keyof ExecutedWork): number => low[key] + VERTICAL_SLASH_SPREAD * (high[key] - low[key]);
-  const estimate = Object.fromEntries((Object.keys(low) as (keyof ExecutedWork)[]).map((key) => [key, mix(key)])) as unknown as ExecutedWork;
-  return { estimate, low, high, exact: false };
+  return { ...prefillWork(head, workload.seqLen, start, end), exact: head.kind !== 'vertical_slash' };
 }
 
 /** The whole head's executed work: rowRangeWork over every query row. */

@@ -283,7 +283,7 @@ export interface components {
          * @enum {string}
          */
         EngineName: "auto" | "ilp" | "search" | "greedy" | "contiguous";
-        /** @description "analytic" (attended score/value pairs), a calibration name, or "calibrated:<name>". Default: the calibration committed for the machine when there is one, else analytic. */
+        /** @description "executed-work" (the default: hardware-neutral multiply-accumulates, unit MAC, of the tiles and gathered columns MInference-style kernels run), "analytic" (nominal pairs of the budgets, unit token-pairs), or a device calibration by name ("<name>" or "calibrated:<name>", unit us of that device). */
         CostModelName: string;
         /** @description A placement problem. Exactly one of model, profile or costs. */
         PlanRequest: {
@@ -349,10 +349,12 @@ export interface components {
             maxKvGroupsPerGpu: number | null;
             workload: components["schemas"]["Workload"];
             costModel: {
-                /** @description analytic, calibrated:<name>, or explicit for a cost matrix. */
+                /** @description executed-work, analytic, calibrated:<name>, or explicit for a cost matrix. */
                 name: string;
-                /** @description Unit of every cost and load, e.g. token-pairs or us; caller for a cost matrix. */
+                /** @description Unit of every cost and load: MAC, token-pairs, us (of the device named in device); caller for a cost matrix. */
                 unit: string;
+                /** @description Where the unit was measured: null for hardware-neutral counts and cost matrices, else the device and GPU.js backend of the calibration. */
+                device?: string | null;
             };
             solver: {
                 engine: components["schemas"]["EngineName"];
@@ -515,16 +517,16 @@ export interface components {
             /** @description Source model name as the source spells it. */
             sourceModel: string;
         };
-        /** @description A head's budget, in tokens attended per query row. slash and recent are at least 1 because a causal query row always attends its own position. */
+        /** @description A head's budget in its pattern's own units: vertical_slash in lines (MInference's vertical_size key columns and slash_size diagonals, kept apart; its kernel raises them to 30 and 50 and runs 64-key ranges around each diagonal), streaming in keys (StreamingLLM's sink and recent window). slash and recent are at least 1 because a causal query row always attends its own position. */
         HeadBudget: {
             /** @enum {unknown} */
             kind: "vertical_slash" | "streaming" | "full";
         } & ({
             /** @constant */
             kind: "vertical_slash";
-            /** @description Key columns every query row attends. */
+            /** @description Key columns (lines): MInference's vertical_size. */
             vertical: number;
-            /** @description Diagonals (recent offsets) every query row attends. */
+            /** @description Diagonals (lines): MInference's slash_size. */
             slash: number;
         } | {
             /** @constant */

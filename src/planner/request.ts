@@ -68,7 +68,7 @@ export interface ResolvedRequest {
   readonly unitsPerGpu: string;
   readonly maxKvGroupsPerGpu: number | null;
   readonly workload: Workload;
-  readonly costModel: { readonly name: string; readonly unit: string };
+  readonly costModel: { readonly name: string; readonly unit: string; readonly device: string | null };
   readonly solver: SolverOptions;
   readonly layers: LayerProblem[];
 }
@@ -144,7 +144,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     unitsPerGpu: normalised.unitsPerGpu,
     maxKvGroupsPerGpu: normalised.maxKvGroupsPerGpu,
     workload,
-    costModel: profile ? { name: costModel.name, unit: costModel.unit } : { name: 'explicit', unit: 'caller' },
+    costModel: profile ? { name: costModel.name, unit: costModel.unit, device: costModel.device } : { name: 'explicit', unit: 'caller', device: null },
     solver,
     layers,
   };
