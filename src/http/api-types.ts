@@ -549,6 +549,19 @@ export interface components {
              */
             interpolation?: "linear" | "step";
             workload?: components["schemas"]["Workload"];
+            /**
+             * @description Unit of the curves' budgets (src/budgets/units.ts): keys-per-row (default; costed as a window of that many keys), blocks (MInference's block_sparse top-k of 64-key blocks; costed as a window of 64 x blocks keys) or lines (vertical_slash columns and diagonals: refused, since what lines cost depends on how they split between the two).
+             * @default keys-per-row
+             * @enum {unknown}
+             */
+            unit?: "keys-per-row" | "blocks" | "lines";
+            /** @description Sequence length the curves were measured at (default: workload.seqLen). When it differs from workload.seqLen, rescale must say how budgets carry over. */
+            measuredAt?: number;
+            /**
+             * @description How a budget measured at measuredAt carries over to workload.seqLen: fixed keeps the count (MInference's sizes do), proportional scales it by seqLen / measuredAt, rounded up. Required when the lengths differ.
+             * @enum {unknown}
+             */
+            rescale?: "fixed" | "proportional";
             curves: components["schemas"]["HeadCurve"][];
         };
         /** @description Workload the costs are computed for; default prefill of 131072 tokens. */
@@ -564,7 +577,7 @@ export interface components {
             points: components["schemas"]["CurvePoint"][];
         };
         CurvePoint: {
-            /** @description Tokens attended per query row. */
+            /** @description Budget in the request's unit (keys per row or blocks). */
             budget: number;
             /** @description Share of the full attention probability mass kept, averaged over query rows. */
             recovery: number;
@@ -574,11 +587,18 @@ export interface components {
             /** @enum {unknown} */
             interpolation: "linear" | "step";
             workload: components["schemas"]["Workload"];
+            /**
+             * @description Unit of every budget in the answer.
+             * @enum {unknown}
+             */
+            unit: "keys-per-row" | "blocks" | "lines";
             costModel: {
-                /** @description "analytic" or "calibrated:<calibration name>". */
+                /** @description "executed-work" (default), "analytic" or "calibrated:<calibration name>". */
                 name: string;
-                /** @description Unit of every cost, e.g. "token-pairs" or "us". */
+                /** @description Unit of every cost: "MAC", "token-pairs" or "us" (of the device named in device). */
                 unit: string;
+                /** @description null for hardware-neutral counts, else the device and GPU.js backend of the calibration. */
+                device: string | null;
             };
             heads: components["schemas"]["HeadBudgetAnswer"][];
             /** @description The smallest budget reaching the target on every head (the largest per-head budget) and the total cost of giving it to every head. */
@@ -597,11 +617,13 @@ export interface components {
         HeadBudgetAnswer: {
             layer: number;
             head: number;
-            /** @description Smallest budget (tokens per query row) reaching the target. */
+            /** @description Smallest budget (in the answer's unit) reaching the target. */
             budget: number;
             /** @description The curve read at that budget with the request's interpolation. */
             recovery: number;
-            /** @description The budget in the profile's form, as costed: streaming with no sink (budget tokens per row), or full once budget >= seqLen. */
+            /** @description The budget carried to workload.seqLen, as mean keys per query row (src/budgets/units.ts). */
+            keysPerRow: number;
+            /** @description The budget in the profile's form, as costed: a streaming window with no sink (the budget's keys per row, or 64 x blocks), or full once that reaches seqLen. */
             headBudget: {
                 /** @constant */
                 kind: "streaming";
