@@ -51,7 +51,7 @@ export interface CalibrationGrid {
 }
 
 export const DEFAULT_GRID: CalibrationGrid = {
-  seqLens: [512, 1024, 2048],
+  seqLens: [256, 512, 1024],
   headDims: [64, 128],
   verticalSlash: { fit: [[30, 50], [100, 200], [400, 100], [100, 800]], holdout: [[200, 400], [50, 300]] },
   streaming: { fit: [32, 128, 512, 1024], holdout: [64, 256, 768] },
