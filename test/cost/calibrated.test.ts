@@ -153,10 +153,12 @@ describe('cost model registry', () => {
     assert.match(machineKey(), /^node\d+-[a-z0-9]+-\d+core$/);
   });
 
-  it('every committed calibration loads, names its backend, and gives positive costs for profile heads', () => {
+  it('every committed calibration loads, names its backend, meets the held-out targets (median error <= 10%, Spearman >= 0.95) and costs profile heads', () => {
     for (const name of listCalibrations(CALIBRATIONS_DIR)) {
       const calibration = loadCalibration(name);
       assert.ok(name.endsWith(`-${calibration.backend}`), `${name} names its backend ${calibration.backend}`);
+      assert.ok(calibration.holdout.points > 0 && calibration.holdout.medianRelativeError <= 0.1, `${name}: held-out median error ${calibration.holdout.medianRelativeError}`);
+      assert.ok(calibration.holdout.spearman >= 0.95, `${name}: held-out Spearman ${calibration.holdout.spearman}`);
       const model = createCalibratedCostModel(calibration);
       for (const head of [{ kind: 'vertical_slash', vertical: 1000, slash: 6096 }, { kind: 'streaming', sink: 128, recent: 256 }, { kind: 'full' }] as const) {
         assert.ok(model.headCost(head, { seqLen: 4096, phase: 'prefill' }) > 0, `${name} ${head.kind}`);
