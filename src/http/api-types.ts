@@ -431,7 +431,7 @@ export interface components {
             provenance: components["schemas"]["Provenance"];
             heterogeneity: components["schemas"]["Heterogeneity"];
         };
-        /** @description How unequal the heads of a layer are, over all layers, in tokens attended per query row (full heads count seqLen). */
+        /** @description How unequal the heads of a layer are, over all layers, in nominal keys per query row: the budget's line or window counts added up (vertical + slash lines, sink + recent keys; full heads count seqLen). Not the executed work, which the cost model counts. */
         Heterogeneity: {
             seqLen: number;
             /** @description Most distinct budgets in one layer. */
