@@ -18,7 +18,14 @@ import { syntheticHead, SYNTHETIC_KINDS } from '../src/kernel/synthetic.ts';
 import { median } from '../src/kernel/timing.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SIZES = [[30, 50], [100, 100], [100, 200], [300, 300], [1000, 100], [100, 1000]] as const;
+const SIZES = [
+  [30, 50],
+  [100, 100],
+  [100, 200],
+  [300, 300],
+  [1000, 100],
+  [100, 1000],
+] as const;
 
 const rows = [];
 for (const n of [2048, 4096]) {
@@ -26,8 +33,21 @@ for (const n of [2048, 4096]) {
     const head = syntheticHead({ kind, n, seed: 3 });
     for (const [vertical, slash] of SIZES) {
       const exact = patternWork(selectVerticalSlash(head, { vertical, slash }), { n, causal: true }).executedPairs;
-      const { low, high, estimate, clustered } = headWork({ kind: 'vertical_slash', vertical, slash }, { seqLen: n, phase: 'prefill' });
-      rows.push({ n, kind, vertical, slash, exact, low: low.executedPairs, high: high.executedPairs, estimate: estimate.executedPairs, ratio: exact / clustered.executedPairs });
+      const { low, high, estimate, clustered } = headWork(
+        { kind: 'vertical_slash', vertical, slash },
+        { seqLen: n, phase: 'prefill' },
+      );
+      rows.push({
+        n,
+        kind,
+        vertical,
+        slash,
+        exact,
+        low: low.executedPairs,
+        high: high.executedPairs,
+        estimate: estimate.executedPairs,
+        ratio: exact / clustered.executedPairs,
+      });
     }
   }
 }
@@ -43,8 +63,11 @@ const summary = {
 };
 const table = [
   '    n  kind       v     s        exact          low         high     estimate  exact/clustered',
-  ...rows.map((r) => `${String(r.n).padStart(5)}  ${r.kind.padEnd(8)} ${String(r.vertical).padStart(5)} ${String(r.slash).padStart(5)} ` +
-    `${[r.exact, r.low, r.high, Math.round(r.estimate)].map((x) => String(x).padStart(12)).join(' ')}  ${r.ratio.toFixed(2)}`),
+  ...rows.map(
+    (r) =>
+      `${String(r.n).padStart(5)}  ${r.kind.padEnd(8)} ${String(r.vertical).padStart(5)} ${String(r.slash).padStart(5)} ` +
+      `${[r.exact, r.low, r.high, Math.round(r.estimate)].map((x) => String(x).padStart(12)).join(' ')}  ${r.ratio.toFixed(2)}`,
+  ),
   `median exact/clustered (slash/n <= 0.1, ${summary.pointsInRegime} points): ${summary.medianRatioInRegime.toFixed(3)}; ` +
     `VERTICAL_SLASH_FACTOR = ${VERTICAL_SLASH_FACTOR}; exact inside [low, high] at ${summary.insideRange}/${summary.points} points; ` +
     `median |estimate - exact| / exact in that regime ${(100 * summary.medianRelativeErrorOfEstimate).toFixed(1)}%`,

@@ -25,7 +25,15 @@ import { calibrationPoints, DEFAULT_GRID, measureCalibration, type CalibrationGr
 const QUICK_GRID: CalibrationGrid = {
   seqLens: [128, 256, 512],
   headDims: [64, 128],
-  verticalSlash: { fit: [[30, 50], [60, 100], [100, 60], [40, 150]], holdout: [[50, 80]] },
+  verticalSlash: {
+    fit: [
+      [30, 50],
+      [60, 100],
+      [100, 60],
+      [40, 150],
+    ],
+    holdout: [[50, 80]],
+  },
   streaming: { fit: [16, 64, 128, 256], holdout: [32] },
   blockSparse: { fit: [1, 2, 3, 4], holdout: [2] },
   exactLines: { fit: [8, 32, 64], holdout: [16] },
@@ -52,9 +60,13 @@ const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command('calibrate')
-    .description('time the GPU.js kernel per pattern, fit per-pattern cost models, write models/calibrations/<name>.json')
+    .description(
+      'time the GPU.js kernel per pattern, fit per-pattern cost models, write models/calibrations/<name>.json',
+    )
     .option('--name <name>', 'calibration name (default: <machine>-<backend>, naming the machine it was measured on)')
-    .addOption(new Option('--backend <backend>', 'GPU.js backend').choices(['auto', ...KERNEL_BACKENDS]).default('auto'))
+    .addOption(
+      new Option('--backend <backend>', 'GPU.js backend').choices(['auto', ...KERNEL_BACKENDS]).default('auto'),
+    )
     .option('--rounds <k>', 'timed samples per point', count, 3)
     .option('--warmup <k>', 'untimed calls per visit', count, 1)
     .option('--quick', 'a small grid (sequence lengths 128..512) for trying the tool', false)
@@ -67,17 +79,26 @@ async function main(argv: string[]): Promise<void> {
   const backend = probe.backend;
   probe.release();
   const name = flags.name ?? `${machineKey()}-${backend}`;
-  if (!CALIBRATION_NAME.test(name)) throw new HplbError('VALIDATION_FAILED', `calibration name "${name}" must match ${CALIBRATION_NAME}`, { pointer: '/name' });
+  if (!CALIBRATION_NAME.test(name))
+    throw new HplbError('VALIDATION_FAILED', `calibration name "${name}" must match ${CALIBRATION_NAME}`, {
+      pointer: '/name',
+    });
   const grid = flags.quick ? QUICK_GRID : DEFAULT_GRID;
   const points = calibrationPoints(grid).length;
   process.stderr.write(`calibrating "${name}" on ${backend}: ${points} points x ${flags.rounds} rounds\n`);
 
-  const bar = new SingleBar({ format: 'calibrate |{bar}| {value}/{total} timed calls | {duration_formatted}', stream: process.stderr }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: 'calibrate |{bar}| {value}/{total} timed calls | {duration_formatted}', stream: process.stderr },
+    Presets.shades_classic,
+  );
   bar.start(points * Math.max(1, flags.rounds), 0);
-  const calibration = await measureCalibration({ name, grid, backend, rounds: flags.rounds, warmup: flags.warmup }, (done, total) => {
-    bar.setTotal(total);
-    bar.update(done);
-  });
+  const calibration = await measureCalibration(
+    { name, grid, backend, rounds: flags.rounds, warmup: flags.warmup },
+    (done, total) => {
+      bar.setTotal(total);
+      bar.update(done);
+    },
+  );
   bar.stop();
 
   const outDir = resolve(flags.out);
@@ -92,12 +113,16 @@ async function main(argv: string[]): Promise<void> {
       `${measurements.filter((m) => m.retimed).length} of ${measurements.length} points re-timed above load ${timing.retimeAboveLoad})`,
     '',
     'pattern                 R^2   fit  held out  median err  max err   coefficients',
-    ...fits.filter(([, fit]) => fit).map(([pattern, fit]) => {
-      const f = fit!;
-      return `${String(pattern).padEnd(21)} ${f.r2.toFixed(4)} ${String(f.fitPoints).padStart(5)} ${String(f.holdout.points).padStart(9)} ` +
-        `${percent(f.holdout.medianRelativeError).padStart(11)} ${percent(f.holdout.maxRelativeError).padStart(8)}   ` +
-        f.features.map((feature, j) => `${feature}=${f.coefficients[j].toPrecision(4)}`).join(' ');
-    }),
+    ...fits
+      .filter(([, fit]) => fit)
+      .map(([pattern, fit]) => {
+        const f = fit!;
+        return (
+          `${String(pattern).padEnd(21)} ${f.r2.toFixed(4)} ${String(f.fitPoints).padStart(5)} ${String(f.holdout.points).padStart(9)} ` +
+          `${percent(f.holdout.medianRelativeError).padStart(11)} ${percent(f.holdout.maxRelativeError).padStart(8)}   ` +
+          f.features.map((feature, j) => `${feature}=${f.coefficients[j].toPrecision(4)}`).join(' ')
+        );
+      }),
     '',
     `held-out prefill heads, all patterns: ${holdout.points} points, median relative error ${percent(holdout.medianRelativeError)}, Spearman ${holdout.spearman.toFixed(4)}`,
   ];

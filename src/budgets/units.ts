@@ -41,7 +41,9 @@ export function blocksToKeysPerRow(blocks: number, seqLen: number): number {
 /** The fewest 64-key blocks whose keys cover `keysPerRow` keys: ceil(keysPerRow / 64). */
 export function keysPerRowToBlocks(keysPerRow: number): number {
   if (!(keysPerRow > 0) || !Number.isFinite(keysPerRow)) {
-    throw new HplbError('VALIDATION_FAILED', `keys per row must be a positive number, got ${keysPerRow}`, { pointer: '/budget' });
+    throw new HplbError('VALIDATION_FAILED', `keys per row must be a positive number, got ${keysPerRow}`, {
+      pointer: '/budget',
+    });
   }
   return Math.ceil(keysPerRow / TILE);
 }
@@ -52,7 +54,10 @@ export function keysPerRowToBlocks(keysPerRow: number): number {
  * with its range. Lines alone, without the split between columns and diagonals, have no keys-per-row
  * value: the two cost very different work.
  */
-export function linesToKeysPerRow(lines: { readonly vertical: number; readonly slash: number }, seqLen: number): { estimate: number; low: number; high: number } {
+export function linesToKeysPerRow(
+  lines: { readonly vertical: number; readonly slash: number },
+  seqLen: number,
+): { estimate: number; low: number; high: number } {
   checkCount(seqLen, 'seqLen');
   const work = headWork({ kind: 'vertical_slash', ...lines }, { seqLen, phase: 'prefill' });
   return { estimate: work.estimate.pairs / seqLen, low: work.low.pairs / seqLen, high: work.high.pairs / seqLen };
@@ -67,13 +72,19 @@ export function linesToKeysPerRow(lines: { readonly vertical: number; readonly s
 export function rescaleBudget(value: number, from: number, to: number, rule: RescaleRule | undefined): number {
   if (from === to) return value;
   if (rule === undefined) {
-    throw new HplbError('VALIDATION_FAILED',
-      `budgets measured at ${from} tokens cannot be costed at ${to} tokens without a rule: set rescale to "fixed" (keep the counts) or "proportional" (scale by ${to}/${from})`,
-      { pointer: '/rescale' });
+    throw new HplbError(
+      'VALIDATION_FAILED',
+      `budgets measured at ${from} tokens cannot be costed at ${to} tokens without a rule: ` +
+        `set rescale to "fixed" (keep the counts) or "proportional" (scale by ${to}/${from})`,
+      { pointer: '/rescale' },
+    );
   }
   return rule === 'fixed' ? value : Math.ceil((value * to) / from);
 }
 
 function checkCount(value: number, name: string): void {
-  if (!Number.isInteger(value) || value < 1) throw new HplbError('VALIDATION_FAILED', `${name} must be a positive integer, got ${value}`, { pointer: `/${name}` });
+  if (!Number.isInteger(value) || value < 1)
+    throw new HplbError('VALIDATION_FAILED', `${name} must be a positive integer, got ${value}`, {
+      pointer: `/${name}`,
+    });
 }

@@ -70,7 +70,7 @@ export interface ExecutedWork {
   readonly gatheredColumns: number;
   /** 64-column chunks the kernel runs for the gathered columns, summed over query blocks. */
   readonly columnChunks: number;
-  /** (row, key) pairs the kernel computes: 64 per row per tile and per chunk, masked ones included (decode: keysRead). */
+  /** (row, key) pairs the kernel computes: 64 per row per tile and chunk, masked ones included (decode: keysRead). */
   readonly executedPairs: number;
   /** (row, key) pairs left after the causal mask: what a per-row kernel computes. */
   readonly pairs: number;
@@ -116,7 +116,8 @@ function sumRowKeys(block: BlockWork, first: number, last: number): number {
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 
 /** Key blocks [first, last] of 64-aligned keys covering [lo, hi] (inclusive; empty when hi < lo). */
-const alignedBlocks = (lo: number, hi: number): number => (hi < lo ? 0 : Math.floor(hi / TILE) - Math.floor(lo / TILE) + 1);
+const alignedBlocks = (lo: number, hi: number): number =>
+  hi < lo ? 0 : Math.floor(hi / TILE) - Math.floor(lo / TILE) + 1;
 
 /**
  * The band convert_vertical_slash_indexes builds for diagonals 0..k-1 of query block [start, end):
@@ -168,7 +169,11 @@ function prefillBlock(head: HeadBudget, n: number, start: number, end: number, l
       const { sink, recent } = head;
       const lo = Math.max(0, start - recent + 1);
       const sinkEnd = Math.min(sink, lo);
-      const tiles = alignedBlocks(lo, end - 1) + (sinkEnd > 0 ? alignedBlocks(0, sinkEnd - 1) - (Math.floor((sinkEnd - 1) / TILE) === Math.floor(lo / TILE) ? 1 : 0) : 0);
+      const tiles =
+        alignedBlocks(lo, end - 1) +
+        (sinkEnd > 0
+          ? alignedBlocks(0, sinkEnd - 1) - (Math.floor((sinkEnd - 1) / TILE) === Math.floor(lo / TILE) ? 1 : 0)
+          : 0);
       return { tiles, columns: 0, slope: 0, intercept: sink + recent };
     }
     case 'vertical_slash': {
@@ -200,7 +205,16 @@ class WorkSum {
 
   work(rows: number, n: number): ExecutedWork {
     const { tiles, gatheredColumns, columnChunks, executedPairs, pairs, maxRowKeys } = this;
-    return { rows, tiles, gatheredColumns, columnChunks, executedPairs, pairs, maxRowKeys, keysRead: Math.min(n, maxRowKeys) };
+    return {
+      rows,
+      tiles,
+      gatheredColumns,
+      columnChunks,
+      executedPairs,
+      pairs,
+      maxRowKeys,
+      keysRead: Math.min(n, maxRowKeys),
+    };
   }
 }
 
@@ -215,7 +229,12 @@ function prefillWork(head: HeadBudget, n: number, start: number, end: number): O
     const first = Math.max(start, blockStart);
     const last = Math.min(end, blockStart + TILE, n) - 1;
     const rows = last - first + 1;
-    const counts = (block: BlockWork): [number, number, number, number] => [block.tiles, block.columns, sumRowKeys(block, first, last), rowKeys(block, last)];
+    const counts = (block: BlockWork): [number, number, number, number] => [
+      block.tiles,
+      block.columns,
+      sumRowKeys(block, first, last),
+      rowKeys(block, last),
+    ];
     const low = counts(prefillBlock(head, n, blockStart, blockStart + TILE, 'low'));
     if (head.kind !== 'vertical_slash') {
       for (const sum of Object.values(sums)) sum.add(low[0], low[1], rows, low[2], low[3]);
@@ -229,22 +248,39 @@ function prefillWork(head: HeadBudget, n: number, start: number, end: number): O
     sums.estimate.add(estimate[0], estimate[1], rows, estimate[2], estimate[3]);
     sums.clustered.add(clustered[0], clustered[1], rows, clustered[2], clustered[3]);
   }
-  const [low, estimate, high, clustered] = [sums.low, sums.estimate, sums.high, sums.clustered].map((sum) => sum.work(end - start, n));
+  const [low, estimate, high, clustered] = [sums.low, sums.estimate, sums.high, sums.clustered].map((sum) =>
+    sum.work(end - start, n),
+  );
   return { low, estimate, high, clustered };
 }
 
 function decodeWork(head: HeadBudget, n: number): ExecutedWork {
   const keys = head.kind === 'streaming' ? Math.min(n, head.sink + head.recent) : n;
-  return { rows: 1, tiles: 0, gatheredColumns: 0, columnChunks: 0, executedPairs: keys, pairs: keys, maxRowKeys: keys, keysRead: keys };
+  return {
+    rows: 1,
+    tiles: 0,
+    gatheredColumns: 0,
+    columnChunks: 0,
+    executedPairs: keys,
+    pairs: keys,
+    maxRowKeys: keys,
+    keysRead: keys,
+  };
 }
 
 function checkRange(workload: Workload, start: number, end: number): number {
   const rows = workload.phase === 'prefill' ? workload.seqLen : 1;
   if (!Number.isInteger(workload.seqLen) || workload.seqLen < 1) {
-    throw new HplbError('INVALID_PROBLEM', `seqLen must be a positive integer, got ${workload.seqLen}`, { pointer: '/workload/seqLen' });
+    throw new HplbError('INVALID_PROBLEM', `seqLen must be a positive integer, got ${workload.seqLen}`, {
+      pointer: '/workload/seqLen',
+    });
   }
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > rows || start >= end) {
-    throw new HplbError('INVALID_PROBLEM', `query rows [${start}, ${end}) must be a non-empty integer range inside [0, ${rows})`, { pointer: '/rows' });
+    throw new HplbError(
+      'INVALID_PROBLEM',
+      `query rows [${start}, ${end}) must be a non-empty integer range inside [0, ${rows})`,
+      { pointer: '/rows' },
+    );
   }
   return rows;
 }

@@ -3,7 +3,7 @@
  * MInference selects and executes it on synthetic heads, streaming, full, block_sparse with
  * MInference's picker, the exact-line form) over sizes, sequence lengths and head dimensions, and
  * decode steps at long contexts; fits per-pattern models on executed-work features
- * (cost/calibrated.ts) and scores them on held-out sizes.
+ * (cost/calibrated.ts, fitted by cost/calibration-fit.ts) and scores them on held-out sizes.
  *
  * Timing plan: `rounds` rounds; each visits every point once in a freshly shuffled order (seeded):
  * inputs and row index rebuilt (untimed), kernels compiled, `warmup` untimed calls, one timed call.
@@ -15,7 +15,8 @@
  */
 import { cpus, loadavg, platform } from 'node:os';
 import { createRequire } from 'node:module';
-import { fitCalibration, type CalibratedPattern, type Calibration, type RawMeasurement, type TimingClock } from '../cost/calibrated.ts';
+import type { CalibratedPattern, Calibration, RawMeasurement, TimingClock } from '../cost/calibrated.ts';
+import { fitCalibration } from '../cost/calibration-fit.ts';
 import { HplbError } from '../errors.ts';
 import { selectBlockSparse, selectVerticalSlash } from './minference.ts';
 import { buildRowIndex, type AttentionPattern } from './pattern.ts';
@@ -53,7 +54,18 @@ export interface CalibrationGrid {
 export const DEFAULT_GRID: CalibrationGrid = {
   seqLens: [256, 512, 1024],
   headDims: [64, 128],
-  verticalSlash: { fit: [[30, 50], [100, 200], [400, 100], [100, 800]], holdout: [[200, 400], [50, 300]] },
+  verticalSlash: {
+    fit: [
+      [30, 50],
+      [100, 200],
+      [400, 100],
+      [100, 800],
+    ],
+    holdout: [
+      [200, 400],
+      [50, 300],
+    ],
+  },
   streaming: { fit: [32, 128, 512, 1024], holdout: [64, 256, 768] },
   blockSparse: { fit: [1, 2, 4, 8], holdout: [3, 6] },
   exactLines: { fit: [16, 64, 256], holdout: [32, 128] },
@@ -99,43 +111,85 @@ interface Point {
 
 /** The points of a grid, in a fixed order. Throws VALIDATION_FAILED for an empty or bad grid. */
 export function calibrationPoints(grid: CalibrationGrid, seed = 1): Point[] {
-  for (const [name, list] of [['seqLens', grid.seqLens], ['headDims', grid.headDims]] as const) {
+  for (const [name, list] of [
+    ['seqLens', grid.seqLens],
+    ['headDims', grid.headDims],
+  ] as const) {
     if (list.length === 0 || !list.every((x) => Number.isInteger(x) && x >= 16)) {
-      throw new HplbError('VALIDATION_FAILED', `${name} must be a non-empty list of integers >= 16`, { pointer: `/${name}` });
+      throw new HplbError('VALIDATION_FAILED', `${name} must be a non-empty list of integers >= 16`, {
+        pointer: `/${name}`,
+      });
     }
   }
   const points: Point[] = [];
   let salt = seed;
-  const add = (pattern: Point['pattern'], seqLen: number, headDim: number, budget: string, heldOut: boolean, input: () => AttentionInput, attention: (i: AttentionInput) => AttentionPattern): void => {
+  const add = (
+    pattern: Point['pattern'],
+    seqLen: number,
+    headDim: number,
+    budget: string,
+    heldOut: boolean,
+    input: () => AttentionInput,
+    attention: (i: AttentionInput) => AttentionPattern,
+  ): void => {
     const built = input();
     points.push({ pattern, seqLen, headDim, budget, heldOut, input, attention: attention(built) });
   };
-  const sized = <T>(sizes: SizeGrid<T>): [T, boolean][] => [...sizes.fit.map((s): [T, boolean] => [s, false]), ...sizes.holdout.map((s): [T, boolean] => [s, true])];
+  const sized = <T>(sizes: SizeGrid<T>): [T, boolean][] => [
+    ...sizes.fit.map((s): [T, boolean] => [s, false]),
+    ...sizes.holdout.map((s): [T, boolean] => [s, true]),
+  ];
   for (const n of grid.seqLens) {
     for (const d of grid.headDims) {
       const random = (s: number) => () => randomInput(n, d, 'prefill', s);
       sized(grid.verticalSlash).forEach(([[vertical, slash], heldOut], i) => {
         const kind = SYNTHETIC_KINDS[(i + n / 64) % SYNTHETIC_KINDS.length];
         const s = ++salt;
-        add('vertical_slash', n, d, `${kind} v=${vertical} s=${slash}`, heldOut, () => syntheticHead({ kind, n, d, seed: s }), (input) => selectVerticalSlash(input, { vertical, slash }));
+        add(
+          'vertical_slash',
+          n,
+          d,
+          `${kind} v=${vertical} s=${slash}`,
+          heldOut,
+          () => syntheticHead({ kind, n, d, seed: s }),
+          (input) => selectVerticalSlash(input, { vertical, slash }),
+        );
       });
       for (const [window, heldOut] of sized(grid.streaming)) {
         if (window > n) continue;
-        add('streaming', n, d, `sink 4 + recent ${window - 4}`, heldOut, random(++salt), () => ({ kind: 'streaming', sink: 4, recent: window - 4 }));
+        add('streaming', n, d, `sink 4 + recent ${window - 4}`, heldOut, random(++salt), () => ({
+          kind: 'streaming',
+          sink: 4,
+          recent: window - 4,
+        }));
       }
       for (const [topK, heldOut] of sized(grid.blockSparse)) {
-        add('block_sparse', n, d, `top ${topK} blocks`, heldOut, random(++salt), (input) => selectBlockSparse(input, topK));
+        add('block_sparse', n, d, `top ${topK} blocks`, heldOut, random(++salt), (input) =>
+          selectBlockSparse(input, topK),
+        );
       }
       for (const [lines, heldOut] of sized(grid.exactLines)) {
-        add('exact_vertical_slash', n, d, `${lines} lines`, heldOut, random(++salt), (input) => exactLinesPattern(rankLines(input, 64), lines));
+        add('exact_vertical_slash', n, d, `${lines} lines`, heldOut, random(++salt), (input) =>
+          exactLinesPattern(rankLines(input, 64), lines),
+        );
       }
-      add('full', n, d, 'all causal keys', grid.fullHoldoutSeqLens.includes(n), random(++salt), () => ({ kind: 'full' }));
+      add('full', n, d, 'all causal keys', grid.fullHoldoutSeqLens.includes(n), random(++salt), () => ({
+        kind: 'full',
+      }));
     }
   }
   for (const [n, heldOut] of sized(grid.decodeSeqLens)) {
     for (const d of grid.headDims) {
       const s = ++salt;
-      add('decode', n, d, `${n} keys`, heldOut, () => randomInput(n, d, 'decode', s), () => ({ kind: 'full' }));
+      add(
+        'decode',
+        n,
+        d,
+        `${n} keys`,
+        heldOut,
+        () => randomInput(n, d, 'decode', s),
+        () => ({ kind: 'full' }),
+      );
     }
   }
   return points;
@@ -155,7 +209,10 @@ function shuffled<T>(items: readonly T[], uniform: () => number): T[] {
  * (total grows when points are re-timed). Throws VALIDATION_FAILED for a bad grid,
  * INVALID_PROBLEM when too few points remain to fit a pattern.
  */
-export async function measureCalibration(options: CalibrationOptions, onTick: (done: number, total: number) => void = () => {}): Promise<Calibration> {
+export async function measureCalibration(
+  options: CalibrationOptions,
+  onTick: (done: number, total: number) => void = () => {},
+): Promise<Calibration> {
   const rounds = Math.max(1, options.rounds ?? 3);
   const warmup = Math.max(0, options.warmup ?? 1);
   const load = options.load ?? (() => loadavg()[0]);
@@ -182,9 +239,17 @@ export async function measureCalibration(options: CalibrationOptions, onTick: (d
   const retimed = new Set<number>();
   let retimeAboveLoad = 0;
   try {
-    for (let round = 0; round < rounds; round++) for (const i of shuffled(points.map((_, i) => i), uniform)) await visit(i);
-    retimeAboveLoad = options.retimeAboveLoad ?? Math.max(cpus().length + 1, 1.25 * median(samples.flatMap((s) => s.load)));
-    points.forEach((_, i) => { if (median(samples[i].load) > retimeAboveLoad) retimed.add(i); });
+    for (let round = 0; round < rounds; round++)
+      for (const i of shuffled(
+        points.map((_, i) => i),
+        uniform,
+      ))
+        await visit(i);
+    retimeAboveLoad =
+      options.retimeAboveLoad ?? Math.max(cpus().length + 1, 1.25 * median(samples.flatMap((s) => s.load)));
+    points.forEach((_, i) => {
+      if (median(samples[i].load) > retimeAboveLoad) retimed.add(i);
+    });
     total += rounds * retimed.size;
     for (let round = 0; round < rounds; round++) for (const i of shuffled([...retimed], uniform)) await visit(i);
   } finally {
@@ -192,11 +257,20 @@ export async function measureCalibration(options: CalibrationOptions, onTick: (d
   }
   const raw: RawMeasurement[] = points.map((point, i) => {
     const { medianUs, minUs, maxUs } = summarise(samples[i].clock);
-    const shape = point.pattern === 'decode' ? { n: point.seqLen, queries: 1, causal: true } : { n: point.seqLen, causal: true };
+    const shape =
+      point.pattern === 'decode' ? { n: point.seqLen, queries: 1, causal: true } : { n: point.seqLen, causal: true };
     return {
-      pattern: point.pattern, seqLen: point.seqLen, headDim: point.headDim, budget: point.budget,
+      pattern: point.pattern,
+      seqLen: point.seqLen,
+      headDim: point.headDim,
+      budget: point.budget,
       work: patternWork(point.attention, shape),
-      medianUs, minUs, maxUs, wallMedianUs: median(samples[i].wall), load: Math.min(...samples[i].load), retimed: retimed.has(i),
+      medianUs,
+      minUs,
+      maxUs,
+      wallMedianUs: median(samples[i].wall),
+      load: Math.min(...samples[i].load),
+      retimed: retimed.has(i),
     };
   });
   const heldOutOf = new Map(raw.map((m, i) => [m, points[i].heldOut]));
@@ -218,12 +292,14 @@ export async function measureCalibration(options: CalibrationOptions, onTick: (d
     gpujs: gpujs.version,
     node: process.version,
     date: (options.now ?? (() => new Date()))().toISOString(),
-    method: 'one causal head per point, float32 K/V; prefill: vertical_slash selected by MInference\'s rules on synthetic heads ' +
-      'and executed as its index conversion builds (64-key ranges, gathered columns), streaming (sink 4), full, block_sparse ' +
-      '(MInference\'s picker, top-k of 64-blocks) and exact lines on random inputs; decode: one query row over every key ' +
-      `(MInference decodes dense); ${clock === 'cpu' ? 'process CPU time' : 'wall time'} of the GPU.js kernel pipeline, row index ` +
-      `prebuilt; ${rounds} rounds visiting every point in shuffled order (compile, ${warmup} warm-up call(s), one timed call); ` +
-      'median over rounds; held-out points are sizes (and for full one sequence length) never in the fit',
+    method:
+      'one causal head per point, float32 K/V; prefill: vertical_slash selected by MInference\'s rules on synthetic ' +
+      'heads and executed as its index conversion builds (64-key ranges, gathered columns), streaming (sink 4), ' +
+      'full, block_sparse (MInference\'s picker, top-k of 64-blocks) and exact lines on random inputs; decode: one ' +
+      `query row over every key (MInference decodes dense); ${clock === 'cpu' ? 'process CPU time' : 'wall time'} ` +
+      `of the GPU.js kernel pipeline, row index prebuilt; ${rounds} rounds visiting every point in shuffled order ` +
+      `(compile, ${warmup} warm-up call(s), one timed call); median over rounds; held-out points are sizes (and for ` +
+      'full one sequence length) never in the fit',
     timing: { clock, warmup, repeats: rounds, statistic: 'median', retimeAboveLoad, loadBefore, loadAfter: load() },
     dtypeBytes,
     ...fit,

@@ -27,7 +27,13 @@
 import { HplbError } from '../errors.ts';
 import type { BlockSparsePattern, VerticalSlashPattern } from './pattern.ts';
 import { queryRows, rowScores, validateInput, type ScoreInput } from './reference.ts';
-import { effectiveSizes, FORCED_COLUMNS, FORCED_DIAGONALS, MINFERENCE_BLOCK, type VerticalSlashSizes } from './vertical-slash-index.ts';
+import {
+  effectiveSizes,
+  FORCED_COLUMNS,
+  FORCED_DIAGONALS,
+  MINFERENCE_BLOCK,
+  type VerticalSlashSizes,
+} from './vertical-slash-index.ts';
 
 /** Query rows whose attention estimates importance (minference_forward.py line 383). */
 export const MINFERENCE_LAST_Q = 64;
@@ -47,7 +53,9 @@ function topK(scores: Float64Array, k: number, forced: (i: number) => boolean): 
 function checkPrefill(head: ScoreInput): void {
   validateInput(head);
   if (queryRows(head) !== head.n || !head.causal) {
-    throw new HplbError('INVALID_PROBLEM', 'MInference patterns are defined for causal prefill (queries = n)', { pointer: '/queries' });
+    throw new HplbError('INVALID_PROBLEM', 'MInference patterns are defined for causal prefill (queries = n)', {
+      pointer: '/queries',
+    });
   }
 }
 
@@ -57,7 +65,11 @@ function checkPrefill(head: ScoreInput): void {
  * 215) and `offsets` ascending (the kernel sorts s_idx descending, line 216; the pattern keeps
  * them ascending). Offset o selects key p - o for the query at position p.
  */
-export function selectVerticalSlash(head: ScoreInput, sizes: VerticalSlashSizes, options: VerticalSlashOptions = {}): VerticalSlashPattern {
+export function selectVerticalSlash(
+  head: ScoreInput,
+  sizes: VerticalSlashSizes,
+  options: VerticalSlashOptions = {},
+): VerticalSlashPattern {
   checkPrefill(head);
   const { n } = head;
   const { vertical, slash } = effectiveSizes(sizes, n);
@@ -85,7 +97,7 @@ export function selectVerticalSlash(head: ScoreInput, sizes: VerticalSlashSizes,
   return { kind: 'vertical_slash', columns, offsets };
 }
 
-/** Mean over `size` rows starting at `start` of a row-major [*, d] array, rows past `rows` counting as zeros (padding). */
+/** Mean over `size` rows from `start` of a row-major [*, d] array; rows past `rows` count as zeros (padding). */
 function pooledMean(values: Float32Array, d: number, rows: number, start: number, size: number): Float64Array {
   const mean = new Float64Array(d);
   for (let i = start; i < Math.min(rows, start + size); i++) for (let t = 0; t < d; t++) mean[t] += values[i * d + t];
@@ -101,7 +113,11 @@ function pooledMean(values: Float32Array, d: number, rows: number, start: number
 export function selectBlockSparse(head: ScoreInput, topK: number, blockSize = MINFERENCE_BLOCK): BlockSparsePattern {
   checkPrefill(head);
   if (!Number.isInteger(topK) || topK < 1) {
-    throw new HplbError('INVALID_PROBLEM', `topK must be a positive integer (key blocks per query block), got ${topK}`, { pointer: '/topK' });
+    throw new HplbError(
+      'INVALID_PROBLEM',
+      `topK must be a positive integer (key blocks per query block), got ${topK}`,
+      { pointer: '/topK' },
+    );
   }
   const { n, d } = head;
   const count = Math.ceil(n / blockSize);

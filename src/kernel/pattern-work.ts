@@ -34,8 +34,12 @@ export function patternWork(pattern: AttentionPattern, shape: AttentionShape): E
   if (pattern.kind === 'exact_vertical_slash') {
     return { ...base, tiles: 0, gatheredColumns: 0, columnChunks: 0, executedPairs: index.pairs };
   }
-  const size = pattern.kind === 'vertical_slash' || pattern.kind === 'block_sparse' ? pattern.blockSize ?? TILE : TILE;
-  const converted = pattern.kind === 'vertical_slash' ? convertVerticalSlashIndexes(n, pattern.columns, pattern.offsets, size, size) : [];
+  const size =
+    pattern.kind === 'vertical_slash' || pattern.kind === 'block_sparse' ? (pattern.blockSize ?? TILE) : TILE;
+  const converted =
+    pattern.kind === 'vertical_slash'
+      ? convertVerticalSlashIndexes(n, pattern.columns, pattern.offsets, size, size)
+      : [];
   let tiles = 0;
   let gatheredColumns = 0;
   let columnChunks = 0;

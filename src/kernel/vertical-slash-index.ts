@@ -23,9 +23,15 @@ export interface VerticalSlashSizes {
   readonly slash: number;
 }
 
-/** The sizes MInference uses at q_len = n (minference_forward.py line 382): min(n, max(vertical, 30)), min(n, max(slash, 50)). */
+/**
+ * The sizes MInference uses at q_len = n (minference_forward.py line 382):
+ * min(n, max(vertical, 30)) and min(n, max(slash, 50)).
+ */
 export function effectiveSizes(sizes: VerticalSlashSizes, n: number): VerticalSlashSizes {
-  return { vertical: Math.min(n, Math.max(sizes.vertical, MIN_VERTICAL)), slash: Math.min(n, Math.max(sizes.slash, MIN_SLASH)) };
+  return {
+    vertical: Math.min(n, Math.max(sizes.vertical, MIN_VERTICAL)),
+    slash: Math.min(n, Math.max(sizes.slash, MIN_SLASH)),
+  };
 }
 
 /** Query rows and keys per block of the index conversion and the kernels (vertical_slash_index.cu lines 115-116). */
@@ -48,9 +54,16 @@ export interface QueryBlockIndex {
  * past its list otherwise): throws INVALID_PROBLEM without it.
  */
 export function convertVerticalSlashIndexes(
-  n: number, columns: readonly number[], offsets: readonly number[], blockM = MINFERENCE_BLOCK, blockN = MINFERENCE_BLOCK,
+  n: number,
+  columns: readonly number[],
+  offsets: readonly number[],
+  blockM = MINFERENCE_BLOCK,
+  blockN = MINFERENCE_BLOCK,
 ): QueryBlockIndex[] {
-  if (!offsets.includes(0)) throw new HplbError('INVALID_PROBLEM', 'vertical_slash offsets must hold 0, the main diagonal', { pointer: '/offsets' });
+  if (!offsets.includes(0))
+    throw new HplbError('INVALID_PROBLEM', 'vertical_slash offsets must hold 0, the main diagonal', {
+      pointer: '/offsets',
+    });
   const descending = [...offsets].sort((a, b) => b - a);
   const blocks: QueryBlockIndex[] = [];
   for (let startM = 0; startM < n; startM += blockM) {
@@ -69,17 +82,20 @@ export function convertVerticalSlashIndexes(
     let rangeStart = sIdx - blockM;
     let rangeEnd = sIdx;
     for (;;) {
-      if (vIdx < rangeEnd) { // lines 71-79
+      if (vIdx < rangeEnd) {
+        // lines 71-79
         if (vIdx < rangeStart) gathered.push(vIdx);
         vIdx = v < columns.length ? columns[v++] : endM + blockM;
       } else {
-        if (s < descending.length) { // lines 81-86
+        if (s < descending.length) {
+          // lines 81-86
           sIdx = Math.max(endM - descending[s++], blockM);
         } else {
           saveBlocks(rangeStart, rangeEnd);
           break;
         }
-        if (sIdx > rangeEnd + blockM) { // lines 87-93
+        if (sIdx > rangeEnd + blockM) {
+          // lines 87-93
           saveBlocks(rangeStart, rangeEnd);
           rangeStart = sIdx - blockM;
           rangeEnd = sIdx;

@@ -7,13 +7,19 @@ import { buildRowIndex } from '../../src/kernel/pattern.ts';
 import { syntheticHead } from '../../src/kernel/synthetic.ts';
 
 describe('budget units', () => {
-  it('blocks to keys per row: the mean over rows of what MInference\'s picker runs when it keeps the diagonal block', () => {
+  it("blocks to keys per row: the mean over rows of what MInference's picker runs when it keeps the diagonal block", () => {
     // a local head: the picker keeps the diagonal block, so the row index holds exactly the counted keys
     const head = syntheticHead({ kind: 'local', n: 640, seed: 4 });
     for (const blocks of [1, 2, 4]) {
       const pattern = selectBlockSparse(head, blocks);
-      assert.ok(pattern.blocks.every((list, qb) => list.includes(qb)), 'the diagonal block is kept');
-      assert.ok(Math.abs(blocksToKeysPerRow(blocks, 640) - buildRowIndex(pattern, head).pairs / 640) < 1e-9, `${blocks} blocks`);
+      assert.ok(
+        pattern.blocks.every((list, qb) => list.includes(qb)),
+        'the diagonal block is kept',
+      );
+      assert.ok(
+        Math.abs(blocksToKeysPerRow(blocks, 640) - buildRowIndex(pattern, head).pairs / 640) < 1e-9,
+        `${blocks} blocks`,
+      );
     }
     assert.equal(blocksToKeysPerRow(100, 640), 641 / 2, 'enough blocks for every row is full causal attention');
   });
@@ -35,11 +41,14 @@ describe('budget units', () => {
     assert.equal(rescaleBudget(300, 4096, 131072, 'fixed'), 300);
     assert.equal(rescaleBudget(300, 4096, 131072, 'proportional'), 9600);
     assert.equal(rescaleBudget(5, 1000, 3000, 'proportional'), 15);
-    assert.throws(() => rescaleBudget(300, 4096, 131072, undefined), (error: unknown) => {
-      assert.ok(error instanceof HplbError);
-      assert.equal(error.pointer, '/rescale');
-      assert.match(error.message, /measured at 4096 tokens cannot be costed at 131072 tokens without a rule/);
-      return true;
-    });
+    assert.throws(
+      () => rescaleBudget(300, 4096, 131072, undefined),
+      (error: unknown) => {
+        assert.ok(error instanceof HplbError);
+        assert.equal(error.pointer, '/rescale');
+        assert.match(error.message, /measured at 4096 tokens cannot be costed at 131072 tokens without a rule/);
+        return true;
+      },
+    );
   });
 });

@@ -4,10 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
-  createCalibratedCostModel, featureValue, featuresOf, fitCalibration, spearman, validateCalibration, type Calibration, type RawMeasurement,
+  createCalibratedCostModel,
+  featureValue,
+  featuresOf,
+  validateCalibration,
+  type Calibration,
+  type RawMeasurement,
 } from '../../src/cost/calibrated.ts';
+import { fitCalibration, spearman } from '../../src/cost/calibration-fit.ts';
 import { ANALYTIC_COST_MODEL } from '../../src/cost/cost-model.ts';
-import { listCalibrations, loadCalibration, machineKey, resolveCostModel, CALIBRATIONS_DIR } from '../../src/cost/registry.ts';
+import {
+  listCalibrations,
+  loadCalibration,
+  machineKey,
+  resolveCostModel,
+  CALIBRATIONS_DIR,
+} from '../../src/cost/registry.ts';
 import { headWork } from '../../src/cost/work.ts';
 import { HplbError } from '../../src/errors.ts';
 import type { HeadBudget } from '../../src/profiles/head-budget.ts';
@@ -18,19 +30,47 @@ const TRUE_DECODE = [5, 0.01, 0.0005];
 
 function fakeGrid(): RawMeasurement[] {
   const raw: RawMeasurement[] = [];
-  const add = (pattern: RawMeasurement['pattern'], head: HeadBudget, seqLen: number, headDim: number, phase: 'prefill' | 'decode'): void => {
+  const add = (
+    pattern: RawMeasurement['pattern'],
+    head: HeadBudget,
+    seqLen: number,
+    headDim: number,
+    phase: 'prefill' | 'decode',
+  ): void => {
     const work = headWork(head, { seqLen, phase }).estimate;
     const truth = phase === 'decode' ? TRUE_DECODE : TRUE_PREFILL;
-    const us = featuresOf(pattern).reduce((sum, f) => sum + truth[(phase === 'decode' ? ['intercept', 'keys', 'kvBytes'] : ['intercept', 'cells', 'pairs', 'pairsD']).indexOf(f)] * featureValue(f, work, { headDim, dtypeBytes: 4 }), 0);
-    raw.push({ pattern, seqLen, headDim, budget: JSON.stringify(head), work, medianUs: us, minUs: us, maxUs: us, wallMedianUs: us, load: 1, retimed: false });
+    const us = featuresOf(pattern).reduce(
+      (sum, f) =>
+        sum +
+        truth[
+          (phase === 'decode' ? ['intercept', 'keys', 'kvBytes'] : ['intercept', 'cells', 'pairs', 'pairsD']).indexOf(f)
+        ] *
+          featureValue(f, work, { headDim, dtypeBytes: 4 }),
+      0,
+    );
+    raw.push({
+      pattern,
+      seqLen,
+      headDim,
+      budget: JSON.stringify(head),
+      work,
+      medianUs: us,
+      minUs: us,
+      maxUs: us,
+      wallMedianUs: us,
+      load: 1,
+      retimed: false,
+    });
   };
   for (const seqLen of [256, 512, 1024]) {
     for (const headDim of [64, 128]) {
-      for (const recent of [16, 64, 200]) add('streaming', { kind: 'streaming', sink: 4, recent }, seqLen, headDim, 'prefill');
+      for (const recent of [16, 64, 200])
+        add('streaming', { kind: 'streaming', sink: 4, recent }, seqLen, headDim, 'prefill');
       add('full', { kind: 'full' }, seqLen, headDim, 'prefill');
     }
   }
-  for (const seqLen of [4096, 8192, 16384]) for (const headDim of [64, 128]) add('decode', { kind: 'full' }, seqLen, headDim, 'decode');
+  for (const seqLen of [4096, 8192, 16384])
+    for (const headDim of [64, 128]) add('decode', { kind: 'full' }, seqLen, headDim, 'decode');
   return raw;
 }
 
@@ -38,10 +78,23 @@ function fakeCalibration(name: string): Calibration {
   const raw = fakeGrid();
   const fit = fitCalibration(raw, (m) => m.seqLen === 512 && m.headDim === 64, 4);
   return {
-    generatedBy: 'test', name,
+    generatedBy: 'test',
+    name,
     device: { name: 'fake', cpuModel: 'fake', cpus: 1, platform: 'linux', arch: 'x64' },
-    backend: 'webasm', gpujs: '2.24.1', node: 'v20', date: '2026-01-01T00:00:00.000Z', method: 'fake',
-    timing: { clock: 'cpu', warmup: 1, repeats: 3, statistic: 'median', retimeAboveLoad: 3, loadBefore: 1, loadAfter: 1 },
+    backend: 'webasm',
+    gpujs: '2.24.1',
+    node: 'v20',
+    date: '2026-01-01T00:00:00.000Z',
+    method: 'fake',
+    timing: {
+      clock: 'cpu',
+      warmup: 1,
+      repeats: 3,
+      statistic: 'median',
+      retimeAboveLoad: 3,
+      loadBefore: 1,
+      loadAfter: 1,
+    },
     dtypeBytes: 4,
     ...fit,
   };
@@ -52,9 +105,13 @@ describe('fitting a calibration', () => {
     const calibration = fakeCalibration('fake');
     const streaming = calibration.prefill.streaming!;
     assert.deepEqual(streaming.features, ['intercept', 'cells', 'pairs', 'pairsD']);
-    TRUE_PREFILL.forEach((c, j) => assert.ok(Math.abs(streaming.coefficients[j] - c) < 1e-6 * Math.max(1, c), `coefficient ${j}`));
+    TRUE_PREFILL.forEach((c, j) =>
+      assert.ok(Math.abs(streaming.coefficients[j] - c) < 1e-6 * Math.max(1, c), `coefficient ${j}`),
+    );
     assert.deepEqual(calibration.prefill.full!.features, ['intercept', 'pairs', 'pairsD']);
-    TRUE_DECODE.forEach((c, j) => assert.ok(Math.abs(calibration.decode!.coefficients[j] - c) < 1e-6 * Math.max(1, c), `decode ${j}`));
+    TRUE_DECODE.forEach((c, j) =>
+      assert.ok(Math.abs(calibration.decode!.coefficients[j] - c) < 1e-6 * Math.max(1, c), `decode ${j}`),
+    );
     assert.equal(calibration.prefill.vertical_slash, undefined);
     assert.equal(calibration.holdout.points, 4);
     assert.ok(calibration.holdout.medianRelativeError < 1e-9);
@@ -77,30 +134,49 @@ describe('calibrated cost model', () => {
     const workload = { seqLen: 2048, phase: 'prefill' } as const;
     const work = headWork({ kind: 'streaming', sink: 4, recent: 300 }, workload).estimate;
     const expected = 50 + 0.001 * work.rows * work.maxRowKeys + 0.002 * work.pairs + 0.0001 * work.pairs * 128;
-    assert.ok(Math.abs(model.headCost({ kind: 'streaming', sink: 4, recent: 300 }, workload) - expected) < 1e-6 * expected);
+    assert.ok(
+      Math.abs(model.headCost({ kind: 'streaming', sink: 4, recent: 300 }, workload) - expected) < 1e-6 * expected,
+    );
   });
 
   it('costs decode from keys read and KV bytes, growing with the context', () => {
-    const costs = [4096, 16384, 65536].map((seqLen) => model.headCost({ kind: 'vertical_slash', vertical: 100, slash: 800 }, { seqLen, phase: 'decode' }));
+    const costs = [4096, 16384, 65536].map((seqLen) =>
+      model.headCost({ kind: 'vertical_slash', vertical: 100, slash: 800 }, { seqLen, phase: 'decode' }),
+    );
     assert.ok(costs[0] < costs[1] && costs[1] < costs[2]);
     const d64 = model.headCost({ kind: 'full' }, { seqLen: 8192, phase: 'decode' }, { headDim: 64, dtypeBytes: 2 });
     const d128 = model.headCost({ kind: 'full' }, { seqLen: 8192, phase: 'decode' }, { headDim: 128, dtypeBytes: 2 });
     assert.ok(Math.abs(d128 - d64 - TRUE_DECODE[2] * 8192 * 2 * 64 * 2) < 1e-6);
   });
 
-  it('refuses a pattern the calibration did not time instead of borrowing another pattern\'s fit', () => {
-    assert.throws(() => model.headCost({ kind: 'vertical_slash', vertical: 100, slash: 200 }, { seqLen: 2048, phase: 'prefill' }), (error: unknown) => {
-      assert.ok(error instanceof HplbError);
-      assert.equal(error.code, 'UNKNOWN_CALIBRATION');
-      assert.match(error.message, /did not time prefill of vertical_slash heads/);
-      return true;
-    });
+  it("refuses a pattern the calibration did not time instead of borrowing another pattern's fit", () => {
+    assert.throws(
+      () => model.headCost({ kind: 'vertical_slash', vertical: 100, slash: 200 }, { seqLen: 2048, phase: 'prefill' }),
+      (error: unknown) => {
+        assert.ok(error instanceof HplbError);
+        assert.equal(error.code, 'UNKNOWN_CALIBRATION');
+        assert.match(error.message, /did not time prefill of vertical_slash heads/);
+        return true;
+      },
+    );
   });
 
   const BROKEN: { name: string; change: (c: Calibration) => unknown; message: RegExp }[] = [
-    { name: 'coefficients of the wrong length', change: (c) => ({ ...c, prefill: { full: { ...c.prefill.full, coefficients: [1] } } }), message: /one finite number per feature/ },
-    { name: 'an unknown feature', change: (c) => ({ ...c, decode: { ...c.decode, features: ['intercept', 'moon'] } }), message: /decode.features/ },
-    { name: 'an unknown pattern', change: (c) => ({ ...c, prefill: { ...c.prefill, diagonal: c.prefill.full } }), message: /prefill.diagonal is not a calibrated pattern/ },
+    {
+      name: 'coefficients of the wrong length',
+      change: (c) => ({ ...c, prefill: { full: { ...c.prefill.full, coefficients: [1] } } }),
+      message: /one finite number per feature/,
+    },
+    {
+      name: 'an unknown feature',
+      change: (c) => ({ ...c, decode: { ...c.decode, features: ['intercept', 'moon'] } }),
+      message: /decode.features/,
+    },
+    {
+      name: 'an unknown pattern',
+      change: (c) => ({ ...c, prefill: { ...c.prefill, diagonal: c.prefill.full } }),
+      message: /prefill.diagonal is not a calibrated pattern/,
+    },
     { name: 'a bad name', change: (c) => ({ ...c, name: '../etc' }), message: /not a valid calibration name/ },
     { name: 'no dtype', change: (c) => ({ ...c, dtypeBytes: undefined }), message: /dtypeBytes/ },
   ];
@@ -125,13 +201,19 @@ describe('cost model registry', () => {
   });
 
   it('an unknown name is UNKNOWN_CALIBRATION listing the known names', () => {
-    assert.throws(() => resolveCostModel('h100', dir), (error: unknown) => {
-      assert.ok(error instanceof HplbError);
-      assert.equal(error.code, 'UNKNOWN_CALIBRATION');
-      assert.equal(error.status, 404);
-      assert.match(error.message, /no calibration named "h100"; known: other-device-cpu \(and "executed-work", "analytic"\)/);
-      return true;
-    });
+    assert.throws(
+      () => resolveCostModel('h100', dir),
+      (error: unknown) => {
+        assert.ok(error instanceof HplbError);
+        assert.equal(error.code, 'UNKNOWN_CALIBRATION');
+        assert.equal(error.status, 404);
+        assert.match(
+          error.message,
+          /no calibration named "h100"; known: other-device-cpu \(and "executed-work", "analytic"\)/,
+        );
+        return true;
+      },
+    );
   });
 
   it('a file that names itself differently is refused', () => {
@@ -157,10 +239,17 @@ describe('cost model registry', () => {
     for (const name of listCalibrations(CALIBRATIONS_DIR)) {
       const calibration = loadCalibration(name);
       assert.ok(name.endsWith(`-${calibration.backend}`), `${name} names its backend ${calibration.backend}`);
-      assert.ok(calibration.holdout.points > 0 && calibration.holdout.medianRelativeError <= 0.1, `${name}: held-out median error ${calibration.holdout.medianRelativeError}`);
+      assert.ok(
+        calibration.holdout.points > 0 && calibration.holdout.medianRelativeError <= 0.1,
+        `${name}: held-out median error ${calibration.holdout.medianRelativeError}`,
+      );
       assert.ok(calibration.holdout.spearman >= 0.95, `${name}: held-out Spearman ${calibration.holdout.spearman}`);
       const model = createCalibratedCostModel(calibration);
-      for (const head of [{ kind: 'vertical_slash', vertical: 1000, slash: 6096 }, { kind: 'streaming', sink: 128, recent: 256 }, { kind: 'full' }] as const) {
+      for (const head of [
+        { kind: 'vertical_slash', vertical: 1000, slash: 6096 },
+        { kind: 'streaming', sink: 128, recent: 256 },
+        { kind: 'full' },
+      ] as const) {
         assert.ok(model.headCost(head, { seqLen: 4096, phase: 'prefill' }) > 0, `${name} ${head.kind}`);
       }
     }

@@ -6,7 +6,15 @@ import { calibrationPoints, measureCalibration, type CalibrationGrid } from '../
 const TINY: CalibrationGrid = {
   seqLens: [64, 128, 192],
   headDims: [32, 48],
-  verticalSlash: { fit: [[30, 50], [40, 60], [60, 40], [35, 90]], holdout: [[50, 70]] },
+  verticalSlash: {
+    fit: [
+      [30, 50],
+      [40, 60],
+      [60, 40],
+      [35, 90],
+    ],
+    holdout: [[50, 70]],
+  },
   streaming: { fit: [8, 16, 32, 48], holdout: [24] },
   blockSparse: { fit: [1, 2, 4], holdout: [3] },
   exactLines: { fit: [4, 8, 16], holdout: [12] },
@@ -17,7 +25,8 @@ const TINY: CalibrationGrid = {
 describe('calibration', () => {
   it('lists every pattern at every length and head dimension, holding out sizes never fitted', () => {
     const points = calibrationPoints(TINY);
-    const count = (pattern: string, heldOut: boolean) => points.filter((p) => p.pattern === pattern && p.heldOut === heldOut).length;
+    const count = (pattern: string, heldOut: boolean) =>
+      points.filter((p) => p.pattern === pattern && p.heldOut === heldOut).length;
     assert.equal(count('vertical_slash', false), 4 * 6);
     assert.equal(count('vertical_slash', true), 6);
     assert.equal(count('streaming', false), 4 * 6);
@@ -31,10 +40,19 @@ describe('calibration', () => {
     // the first sample (second call: the first is the load before the run) is taken under load
     const load = () => (++loadCalls === 2 ? 10 : 1);
     const ticks: [number, number][] = [];
-    const calibration = await measureCalibration({
-      name: 'test-device', grid: TINY, backend: 'webasm', rounds: 1, warmup: 0, retimeAboveLoad: 5, load,
-      now: () => new Date('2026-01-02T03:04:05Z'),
-    }, (done, total) => ticks.push([done, total]));
+    const calibration = await measureCalibration(
+      {
+        name: 'test-device',
+        grid: TINY,
+        backend: 'webasm',
+        rounds: 1,
+        warmup: 0,
+        retimeAboveLoad: 5,
+        load,
+        now: () => new Date('2026-01-02T03:04:05Z'),
+      },
+      (done, total) => ticks.push([done, total]),
+    );
     validateCalibration(calibration);
     const points = calibrationPoints(TINY).length;
     assert.equal(calibration.backend, 'webasm');
@@ -49,9 +67,14 @@ describe('calibration', () => {
     }
     assert.ok(calibration.decode && calibration.decode.holdout.points === 2);
     assert.ok(calibration.holdout.points > 0 && calibration.holdout.spearman <= 1);
-    for (const m of calibration.measurements) assert.ok(m.minUs <= m.medianUs && m.medianUs <= m.maxUs && m.wallMedianUs > 0);
+    for (const m of calibration.measurements)
+      assert.ok(m.minUs <= m.medianUs && m.medianUs <= m.maxUs && m.wallMedianUs > 0);
     const model = createCalibratedCostModel(calibration);
     assert.equal(model.name, 'calibrated:test-device');
-    assert.ok(Number.isFinite(model.headCost({ kind: 'vertical_slash', vertical: 40, slash: 60 }, { seqLen: 192, phase: 'prefill' })));
+    assert.ok(
+      Number.isFinite(
+        model.headCost({ kind: 'vertical_slash', vertical: 40, slash: 60 }, { seqLen: 192, phase: 'prefill' }),
+      ),
+    );
   });
 });

@@ -11,7 +11,14 @@ import { syntheticHead, SYNTHETIC_KINDS } from '../../src/kernel/synthetic.ts';
 import { convertVerticalSlashIndexes, effectiveSizes } from '../../src/kernel/vertical-slash-index.ts';
 
 /** torch.topk(x, k).indices as a set (ties do not occur on these random inputs except at +inf). */
-const topkSet = (x: number[], k: number): Set<number> => new Set(x.map((v, i) => ({ v, i })).sort((a, b) => b.v - a.v || a.i - b.i).slice(0, k).map((e) => e.i));
+const topkSet = (x: number[], k: number): Set<number> =>
+  new Set(
+    x
+      .map((v, i) => ({ v, i }))
+      .sort((a, b) => b.v - a.v || a.i - b.i)
+      .slice(0, k)
+      .map((e) => e.i),
+  );
 
 /**
  * minference_forward.py lines 381-394 (vertical_and_slash_kernel), with the 30 forced diagonals of
@@ -19,7 +26,11 @@ const topkSet = (x: number[], k: number): Set<number> => new Set(x.map((v, i) =>
  * sums with [:30] = inf, sum_all_diagonal_matrix (lines 110-116: pad, as_strided, sum, [1:]) cut to
  * [:-last_q + 1] with [-30:] = inf, offsets = (q_len - 1) - topk indices.
  */
-function referenceVerticalSlash(head: ReturnType<typeof syntheticHead>, verticalSize: number, slashSize: number): { columns: Set<number>; offsets: Set<number> } {
+function referenceVerticalSlash(
+  head: ReturnType<typeof syntheticHead>,
+  verticalSize: number,
+  slashSize: number,
+): { columns: Set<number>; offsets: Set<number> } {
   const qLen = head.n;
   const vSize = Math.min(qLen, Math.max(verticalSize, 30)); // line 382
   const sSize = Math.min(qLen, Math.max(slashSize, 50));
@@ -48,7 +59,12 @@ function referenceVerticalSlash(head: ReturnType<typeof syntheticHead>, vertical
 }
 
 /** convert_vertical_slash_indexes_kernel (csrc/vertical_slash_index.cu lines 27-99) for one query block, line by line. */
-function referenceConvert(v: number[], sDesc: number[], startM: number, blockM: number): { blocks: number[]; columns: number[] } {
+function referenceConvert(
+  v: number[],
+  sDesc: number[],
+  startM: number,
+  blockM: number,
+): { blocks: number[]; columns: number[] } {
   const blocks: number[] = [];
   const columns: number[] = [];
   const endM = startM + blockM;
@@ -60,15 +76,24 @@ function referenceConvert(v: number[], sDesc: number[], startM: number, blockM: 
   sIdx = Math.max(endM - sIdx, blockM);
   let rangeStart = sIdx - blockM;
   let rangeEnd = sIdx;
-  const save = (a: number, b: number): void => { for (let idx = a; idx < b; idx += blockM) blocks.push(idx); };
+  const save = (a: number, b: number): void => {
+    for (let idx = a; idx < b; idx += blockM) blocks.push(idx);
+  };
   for (;;) {
     if (vIdx < rangeEnd) {
       if (vIdx < rangeStart) columns.push(vIdx);
       vIdx = vi < v.length ? v[vi++] : endM + blockM;
     } else {
       if (s < sDesc.length) sIdx = Math.max(endM - sDesc[s++], blockM);
-      else { save(rangeStart, rangeEnd); break; }
-      if (sIdx > rangeEnd + blockM) { save(rangeStart, rangeEnd); rangeStart = sIdx - blockM; rangeEnd = sIdx; } else if (sIdx > rangeEnd) rangeEnd += blockM;
+      else {
+        save(rangeStart, rangeEnd);
+        break;
+      }
+      if (sIdx > rangeEnd + blockM) {
+        save(rangeStart, rangeEnd);
+        rangeStart = sIdx - blockM;
+        rangeEnd = sIdx;
+      } else if (sIdx > rangeEnd) rangeEnd += blockM;
     }
   }
   return { blocks, columns };
@@ -78,7 +103,11 @@ describe('MInference vertical_and_slash selection', () => {
   for (const kind of SYNTHETIC_KINDS) {
     it(`${kind} head, n = 200: the same columns and diagonals as the reference rules`, () => {
       const head = syntheticHead({ kind, n: 200, d: 32, seed: 5 });
-      for (const [vertical, slash] of [[10, 20], [40, 70], [120, 150]]) {
+      for (const [vertical, slash] of [
+        [10, 20],
+        [40, 70],
+        [120, 150],
+      ]) {
         const pattern = selectVerticalSlash(head, { vertical, slash });
         const reference = referenceVerticalSlash(head, vertical, slash);
         assert.deepEqual(new Set(pattern.columns), reference.columns, `${kind} columns at ${vertical}`);
@@ -86,7 +115,8 @@ describe('MInference vertical_and_slash selection', () => {
         const sizes = effectiveSizes({ vertical, slash }, 200);
         assert.equal(pattern.columns.length, sizes.vertical);
         assert.equal(pattern.offsets.length, sizes.slash);
-        for (let i = 0; i < 30; i++) assert.ok(pattern.columns.includes(i) && pattern.offsets.includes(i), `forced column and diagonal ${i}`);
+        for (let i = 0; i < 30; i++)
+          assert.ok(pattern.columns.includes(i) && pattern.offsets.includes(i), `forced column and diagonal ${i}`);
       }
     });
   }
@@ -101,33 +131,50 @@ describe('convert_vertical_slash_indexes', () => {
   it('builds the worked example: ranges around diagonals, merged neighbours, columns left of them', () => {
     // Hand-run of vertical_slash_index.cu lines 61-95 for n = 256, blocks of 64.
     const index = convertVerticalSlashIndexes(256, [0, 5, 70, 150], [0, 1, 2, 100, 130]);
-    assert.deepEqual(index.map((b) => b.blockOffsets), [[0], [0, 64], [0, 64, 128], [62, 126, 190, 254]]);
-    assert.deepEqual(index.map((b) => b.columns), [[], [], [], [0, 5]]);
+    assert.deepEqual(
+      index.map((b) => b.blockOffsets),
+      [[0], [0, 64], [0, 64, 128], [62, 126, 190, 254]],
+    );
+    assert.deepEqual(
+      index.map((b) => b.columns),
+      [[], [], [], [0, 5]],
+    );
   });
 
   it('matches a line-by-line port on random selections', () => {
     let seed = 17;
-    const next = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let trial = 0; trial < 40; trial++) {
       const n = 64 + Math.floor(next() * 400);
-      const pick = (count: number, forced: number[]): number[] => [...new Set([...forced, ...Array.from({ length: count }, () => Math.floor(next() * n))])].sort((a, b) => a - b);
+      const pick = (count: number, forced: number[]): number[] =>
+        [...new Set([...forced, ...Array.from({ length: count }, () => Math.floor(next() * n))])].sort((a, b) => a - b);
       const columns = pick(Math.floor(next() * 40), []);
       const offsets = pick(Math.floor(next() * 60), [0]);
       const ours = convertVerticalSlashIndexes(n, columns, offsets);
       ours.forEach((block, qb) => {
         const reference = referenceConvert(columns, [...offsets].reverse(), qb * 64, 64);
-        assert.deepEqual({ blocks: block.blockOffsets, columns: block.columns }, reference, `trial ${trial} block ${qb}`);
+        assert.deepEqual(
+          { blocks: block.blockOffsets, columns: block.columns },
+          reference,
+          `trial ${trial} block ${qb}`,
+        );
       });
     }
   });
 
   it('executes a superset of the exact lines: every key p - o and every column <= p is attended', () => {
-    const pattern = { kind: 'vertical_slash' as const, columns: [0, 3, 40, 77, 130], offsets: [0, 1, 9, 65, 140], blockSize: 16 };
+    const pattern = {
+      kind: 'vertical_slash' as const,
+      columns: [0, 3, 40, 77, 130],
+      offsets: [0, 1, 9, 65, 140],
+      blockSize: 16,
+    };
     const index = buildRowIndex(pattern, { n: 180, causal: true });
     for (let p = 0; p < 180; p++) {
       const keys = new Set(Array.from(index.keys.subarray(p * index.width, p * index.width + index.rowLength[p])));
       for (const o of pattern.offsets) if (p - o >= 0) assert.ok(keys.has(p - o), `row ${p} diagonal ${o}`);
-      for (const c of pattern.columns) if (c <= p && c < Math.floor(p / 16) * 16) assert.ok(keys.has(c), `row ${p} column ${c}`);
+      for (const c of pattern.columns)
+        if (c <= p && c < Math.floor(p / 16) * 16) assert.ok(keys.has(c), `row ${p} column ${c}`);
       for (const key of keys) assert.ok(key <= p, 'causal');
     }
   });
@@ -143,17 +190,20 @@ describe('MInference block picker', () => {
     const { n, d } = head;
     const pad = 64 - (n & 63); // line 178: a whole block when n is a multiple of 64
     const padded = n + pad;
-    const pool = (x: Float32Array, b: number): number[] => Array.from({ length: d }, (_, t) => {
-      let sum = 0;
-      for (let i = b * 64; i < b * 64 + 64; i++) sum += i < n ? x[i * d + t] : 0;
-      return sum / 64;
-    });
+    const pool = (x: Float32Array, b: number): number[] =>
+      Array.from({ length: d }, (_, t) => {
+        let sum = 0;
+        for (let i = b * 64; i < b * 64 + 64; i++) sum += i < n ? x[i * d + t] : 0;
+        return sum / 64;
+      });
     const count = padded / 64;
     const k = Math.min(topK, Math.floor(padded / 64)); // line 165
     const out: number[][] = [];
     for (let qb = 0; qb * 64 < n; qb++) {
       const q = pool(head.q, qb);
-      const scores = Array.from({ length: count }, (_, kb) => (kb <= qb ? pool(head.k, kb).reduce((s, x, t) => s + x * q[t], 0) : -Infinity)); // line 164
+      const scores = Array.from({ length: count }, (_, kb) =>
+        kb <= qb ? pool(head.k, kb).reduce((s, x, t) => s + x * q[t], 0) : -Infinity,
+      ); // line 164
       const chosen = [...topkSet(scores, k)].sort((a, b) => a - b); // line 166
       out.push(chosen.slice(0, Math.min(qb + 1, k))); // line 81
     }
@@ -163,7 +213,8 @@ describe('MInference block picker', () => {
   for (const kind of ['sink', 'vertical', 'diffuse'] as const) {
     it(`${kind} head, n = 700: the same key blocks per query block`, () => {
       const head = syntheticHead({ kind, n: 700, d: 16, seed: 9 });
-      for (const topK of [1, 3, 20]) assert.deepEqual(selectBlockSparse(head, topK).blocks, referenceBlocks(head, topK), `top ${topK}`);
+      for (const topK of [1, 3, 20])
+        assert.deepEqual(selectBlockSparse(head, topK).blocks, referenceBlocks(head, topK), `top ${topK}`);
     });
   }
 });
