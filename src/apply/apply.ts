@@ -129,12 +129,15 @@ async function writeOutput(
       skipped.push(entry.name);
       continue;
     }
-    source.push(await hashed(entry.name, from));
     if (reader !== undefined) {
       bytesRead += reader.fileBytes;
-      record(output, entry.name, await rewriteFile(reader, to, { order, roles, chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES }));
+      // Hashing the source alongside the rewrite reads the file while the page cache still holds it.
+      const [hash, written] = await Promise.all([hashed(entry.name, from), rewriteFile(reader, to, { order, roles, chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES })]);
+      source.push(hash);
+      record(output, entry.name, written);
       continue;
     }
+    source.push(await hashed(entry.name, from));
     if (expanded && entry.name === 'config.json') {
       writeFileSync(to, `${JSON.stringify({ ...checkpoint.config, num_key_value_heads: order.outputKvHeads }, null, 2)}\n`);
     } else if (expanded && entry.name === INDEX_FILE) {

@@ -48,13 +48,19 @@ export async function rewriteFile(reader: SafetensorsReader, outPath: string, op
   const rowLimit = Math.max(...reader.tensors.filter((t) => roles.get(t.name)?.role === 'o').map((t) => (t.end - t.begin) / t.shape[0]), 0);
   const size = Math.max(options.chunkBytes, rowLimit);
   const source = Buffer.allocUnsafe(size);
+  const spare = Buffer.allocUnsafe(size);
   const target = Buffer.allocUnsafe(size);
   const writer = await createSequentialWriter(outPath);
 
+  // Reads the next piece while the current one is written: two buffers take turns.
   const copy = async (offset: number, length: number): Promise<void> => {
-    for (let done = 0; done < length; done += size) {
-      const n = Math.min(size, length - done);
-      await writer.write(await reader.read(offset + done, n, source));
+    const buffers = [source, spare];
+    let pending = reader.read(offset, Math.min(size, length), buffers[0]);
+    for (let done = 0, turn = 0; done < length; done += size, turn ^= 1) {
+      const data = await pending;
+      const next = done + size;
+      if (next < length) pending = reader.read(offset + next, Math.min(size, length - next), buffers[turn ^ 1]);
+      await writer.write(data);
     }
   };
   const copyBlocks = async (begin: number, blockBytes: number, blocks: readonly number[]): Promise<void> => {
