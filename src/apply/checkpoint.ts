@@ -107,6 +107,7 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   if (!existsSync(configPath)) bad(`${dir}: no config.json (a Hugging Face checkpoint folder is expected)`);
   const config = readJson(configPath) as Record<string, unknown>;
   if (typeof config !== 'object' || config === null || Array.isArray(config)) bad(`${configPath}: must be a JSON object`);
+  if (config.quantization_config !== undefined) bad(`${configPath}: quantised checkpoints (quantization_config) are not supported`);
   const shape = modelShape(config, configPath);
   const { names, sharded, weightMap } = shardNames(dir);
   const files: SafetensorsReader[] = [];
@@ -132,7 +133,7 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   }
 }
 
-const ATTENTION = /^model\.layers\.(\d+)\.self_attn\.([qkvo])_proj\.(weight|bias)$/;
+const ATTENTION = /^model\.layers\.(\d+)\.self_attn\.([qkvo])_proj\.(.+)$/;
 
 /**
  * Every layer's attention tensors, with shapes checked: q [H*d, hidden], k and v [K*d, hidden],
@@ -146,6 +147,9 @@ function findAttention(dir: string, shape: ModelShape, files: readonly Safetenso
     for (const t of file.tensors) {
       const match = ATTENTION.exec(t.name);
       if (!match || (match[2] === 'o' && match[3] === 'bias')) continue;
+      // Scales or packed weights of a quantised projection are laid out per output row too:
+      // copying them unpermuted would silently break the model.
+      if (match[3] !== 'weight' && match[3] !== 'bias') bad(`${file.path}: ${t.name}: quantised attention projections are not supported (only weight and bias)`);
       const layer = Number(match[1]);
       if (layer >= layers) bad(`${file.path}: ${t.name} is beyond num_hidden_layers ${layers}`);
       found[layer].set(`${match[2]}.${match[3]}`, t);

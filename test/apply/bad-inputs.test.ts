@@ -90,6 +90,15 @@ const CASES: Case[] = [
     message: /model_type "gpt2" is not supported; supported: llama, mistral, qwen2/,
   },
   {
+    name: 'a quantised checkpoint',
+    spoil: (_dir, src) => {
+      editConfig(src, { quantization_config: { quant_method: 'fp8' } });
+      return {};
+    },
+    code: 'INVALID_CHECKPOINT',
+    message: /quantised checkpoints \(quantization_config\) are not supported/,
+  },
+  {
     name: 'a plan with another layer count',
     spoil: () => ({ plan: planOf('kv-group', 2, [[1, 0], [0, 1]]) }),
     code: 'PLAN_MISMATCH',
