@@ -6,7 +6,9 @@
  * output folder behind.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HplbError } from '../errors.ts';
 import type { Architecture } from '../profiles/profile.ts';
@@ -51,8 +53,9 @@ export interface Manifest {
   readonly granularity: PlanLike['granularity'];
   /** The engine's tensor-parallel size to run the output with: the plan's GPU count. */
   readonly tensorParallelSize: number;
-  readonly source: { readonly queryHeads: number; readonly kvHeads: number; readonly headDim: number; readonly files: FileRecord[] };
-  readonly output: { readonly queryHeads: number; readonly kvHeads: number; readonly kvCacheFactor: number; readonly files: FileRecord[] };
+  readonly source: { queryHeads: number; kvHeads: number; headDim: number; files: FileRecord[] };
+  /** kvCacheFactor: per-GPU KV-cache memory over the source's (above 1 only with duplicated KV heads). */
+  readonly output: { queryHeads: number; kvHeads: number; kvCacheFactor: number; files: FileRecord[] };
   /** Entries of the source folder not carried over (sub-folders, stray .safetensors files). */
   readonly skipped: string[];
   readonly layers: { layer: number; queryHeads: number[]; kvHeads: number[]; ranks: RankHeads[] }[];
@@ -69,22 +72,32 @@ function checkModel(plan: PlanLike, checkpoint: Checkpoint, architecture: ApplyO
   const known = plan.model.id === null ? undefined : architecture?.(plan.model.id);
   if (known === undefined) return;
   const s = checkpoint.shape;
-  const theirs = `${known.layers} layers, ${known.queryHeads} query heads, ${known.kvHeads} KV heads, head dim ${known.headDim}`;
-  const ours = `${s.layers} layers, ${s.queryHeads} query heads, ${s.kvHeads} KV heads, head dim ${s.headDim}`;
-  if (theirs !== ours) throw new HplbError('PLAN_MISMATCH', `the plan is for model ${plan.model.id} (${theirs}); the checkpoint has ${ours}`, { pointer: '/model/id' });
+  const describe = (a: { layers: number; queryHeads: number; kvHeads: number; headDim: number }): string =>
+    `${a.layers} layers, ${a.queryHeads} query heads, ${a.kvHeads} KV heads, head dim ${a.headDim}`;
+  const [theirs, ours] = [describe(known), describe(s)];
+  if (theirs !== ours) {
+    const message = `the plan is for model ${plan.model.id} (${theirs}); the checkpoint has ${ours}`;
+    throw new HplbError('PLAN_MISMATCH', message, { pointer: '/model/id' });
+  }
 }
 
 /** Rewrites the checkpoint; see the module comment. HplbError on any bad input, with no output left. */
 export async function applyPlan(options: ApplyOptions): Promise<ApplyResult> {
   const { plan, outDir } = options;
-  if (existsSync(outDir)) throw new HplbError('INVALID_PROBLEM', `output folder ${outDir} already exists; name a new one`, { pointer: '/out' });
-  if (!existsSync(dirname(resolve(outDir)))) throw new HplbError('INVALID_PROBLEM', `the parent of ${outDir} does not exist`, { pointer: '/out' });
+  if (existsSync(outDir)) {
+    const message = `output folder ${outDir} already exists; name a new one`;
+    throw new HplbError('INVALID_PROBLEM', message, { pointer: '/out' });
+  }
+  if (!existsSync(dirname(resolve(outDir)))) {
+    throw new HplbError('INVALID_PROBLEM', `the parent of ${outDir} does not exist`, { pointer: '/out' });
+  }
   const checkpoint = await openCheckpoint(options.checkpointDir);
   const partial = `${resolve(outDir)}.partial-${randomBytes(4).toString('hex')}`;
   try {
     checkModel(plan, checkpoint, options.modelArchitecture);
     const order = headOrder(plan, checkpoint.shape, { expandKv: options.expandKv });
-    const configs = prepareSparseConfigs({ minference: options.minferenceConfig, duoAttention: options.duoAttentionDir }, order);
+    const sparse = { minference: options.minferenceConfig, duoAttention: options.duoAttentionDir };
+    const configs = prepareSparseConfigs(sparse, order);
     mkdirSync(partial);
     const result = await writeOutput(options, checkpoint, order, configs, partial);
     renameSync(partial, outDir);
@@ -115,7 +128,9 @@ async function writeOutput(
   const record = (list: FileRecord[], path: string, written: WrittenFile): void => {
     list.push({ path, bytes: written.bytes, sha256: written.sha256 });
   };
-  const hashed = async (path: string, full: string): Promise<FileRecord> => ({ path, bytes: statSync(full).size, sha256: await sha256File(full) });
+  const hashed = async (path: string, full: string): Promise<FileRecord> =>
+    ({ path, bytes: statSync(full).size, sha256: await sha256File(full) });
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
 
   for (const entry of readdirSync(checkpoint.dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const from = join(checkpoint.dir, entry.name);
@@ -132,14 +147,18 @@ async function writeOutput(
     if (reader !== undefined) {
       bytesRead += reader.fileBytes;
       // Hashing the source alongside the rewrite reads the file while the page cache still holds it.
-      const [hash, written] = await Promise.all([hashed(entry.name, from), rewriteFile(reader, to, { order, roles, chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES })]);
+      const [hash, written] = await Promise.all([
+        hashed(entry.name, from),
+        rewriteFile(reader, to, { order, roles, chunkBytes }),
+      ]);
       source.push(hash);
       record(output, entry.name, written);
       continue;
     }
     source.push(await hashed(entry.name, from));
     if (expanded && entry.name === 'config.json') {
-      writeFileSync(to, `${JSON.stringify({ ...checkpoint.config, num_key_value_heads: order.outputKvHeads }, null, 2)}\n`);
+      const config = { ...checkpoint.config, num_key_value_heads: order.outputKvHeads };
+      writeFileSync(to, `${JSON.stringify(config, null, 2)}\n`);
     } else if (expanded && entry.name === INDEX_FILE) {
       writeFileSync(to, `${JSON.stringify(expandedIndex(from, checkpoint, order), null, 2)}\n`);
     } else {
@@ -163,9 +182,11 @@ async function writeOutput(
     granularity: plan.granularity,
     tensorParallelSize: order.gpus,
     source: { queryHeads: order.queryHeads, kvHeads: order.kvHeads, headDim: checkpoint.shape.headDim, files: source },
-    output: { queryHeads: order.queryHeads, kvHeads: order.outputKvHeads, kvCacheFactor: order.kvCacheFactor, files: output },
+    output: {
+      queryHeads: order.queryHeads, kvHeads: order.outputKvHeads, kvCacheFactor: order.kvCacheFactor, files: output,
+    },
     skipped,
-    layers: order.layers.map((l, i) => ({ layer: l.layer, queryHeads: l.queryHeads, kvHeads: l.kvHeads, ranks: ranks[i].ranks })),
+    layers: order.layers.map((l, i) => ({ ...l, ranks: ranks[i].ranks })),
   };
   writeFileSync(join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return { manifest, bytesRead, bytesWritten: output.reduce((sum, f) => sum + f.bytes, 0) };
@@ -175,7 +196,10 @@ async function writeOutput(
 function expandedIndex(path: string, checkpoint: Checkpoint, order: HeadOrder): unknown {
   const index = JSON.parse(readFileSync(path, 'utf8')) as { metadata?: { total_size?: unknown } };
   const grow = order.outputKvHeads / order.kvHeads - 1;
-  const extra = checkpoint.attention.reduce((sum, l) => sum + [l.k, l.v, l.kBias, l.vBias].reduce((s, t) => s + (t ? (t.end - t.begin) * grow : 0), 0), 0);
+  let extra = 0;
+  for (const l of checkpoint.attention) {
+    for (const t of [l.k, l.v, l.kBias, l.vBias]) if (t) extra += (t.end - t.begin) * grow;
+  }
   if (typeof index.metadata?.total_size === 'number') index.metadata.total_size += extra;
   return index;
 }

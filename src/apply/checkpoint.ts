@@ -43,8 +43,6 @@ export interface Checkpoint {
   readonly shape: ModelShape;
   /** The safetensors files, in index order (or the single file). */
   readonly files: readonly SafetensorsReader[];
-  /** Whether the checkpoint is sharded (has model.safetensors.index.json). */
-  readonly sharded: boolean;
   /** [layers] the attention tensors of each layer. */
   readonly attention: readonly LayerTensors[];
   close(): Promise<void>;
@@ -66,36 +64,46 @@ function readJson(path: string): unknown {
 export function modelShape(config: Record<string, unknown>, where: string): ModelShape {
   const modelType = config.model_type;
   if (typeof modelType !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(modelType)) {
-    bad(`${where}: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+    const supported = SUPPORTED_MODEL_TYPES.join(', ');
+    bad(`${where}: model_type ${JSON.stringify(modelType)} is not supported; supported: ${supported}`);
   }
   const int = (key: string, fallback?: number): number => {
     const value = config[key] ?? fallback;
-    if (!Number.isSafeInteger(value) || (value as number) < 1) bad(`${where}: ${key} must be a positive integer, got ${JSON.stringify(config[key])}`);
+    if (!Number.isSafeInteger(value) || (value as number) < 1) {
+      bad(`${where}: ${key} must be a positive integer, got ${JSON.stringify(config[key])}`);
+    }
     return value as number;
   };
   const hidden = int('hidden_size');
   const queryHeads = int('num_attention_heads');
   const kvHeads = int('num_key_value_heads', queryHeads);
   const headDim = int('head_dim', hidden / queryHeads);
-  if (queryHeads % kvHeads !== 0) bad(`${where}: num_attention_heads ${queryHeads} is not a multiple of num_key_value_heads ${kvHeads}`);
+  if (queryHeads % kvHeads !== 0) {
+    bad(`${where}: num_attention_heads ${queryHeads} is not a multiple of num_key_value_heads ${kvHeads}`);
+  }
   return { modelType, layers: int('num_hidden_layers'), queryHeads, kvHeads, headDim, hidden };
 }
 
 /** The safetensors file names of a checkpoint folder, in a stable order. */
-function shardNames(dir: string): { names: string[]; sharded: boolean; weightMap?: Record<string, string> } {
+function shardNames(dir: string): { names: string[]; weightMap?: Record<string, string> } {
   const indexPath = join(dir, INDEX_FILE);
   if (existsSync(indexPath)) {
     const index = readJson(indexPath) as { weight_map?: unknown };
     const map = index.weight_map;
-    if (typeof map !== 'object' || map === null || !Object.values(map).every((f) => typeof f === 'string' && !f.includes('/') && f.endsWith('.safetensors'))) {
+    const inFolder = (f: unknown): boolean => typeof f === 'string' && !f.includes('/') && f.endsWith('.safetensors');
+    if (typeof map !== 'object' || map === null || !Object.values(map).every(inFolder)) {
       bad(`${indexPath}: weight_map must map tensor names to .safetensors file names in the folder`);
     }
-    return { names: [...new Set(Object.values(map as Record<string, string>))].sort(), sharded: true, weightMap: map as Record<string, string> };
+    const weightMap = map as Record<string, string>;
+    return { names: [...new Set(Object.values(weightMap))].sort(), weightMap };
   }
-  if (existsSync(join(dir, SINGLE_FILE))) return { names: [SINGLE_FILE], sharded: false };
+  if (existsSync(join(dir, SINGLE_FILE))) return { names: [SINGLE_FILE] };
   const found = readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
-  if (found.length === 1) return { names: found, sharded: false };
-  return bad(`${dir}: expected ${SINGLE_FILE}, or several .safetensors files listed by ${INDEX_FILE}; found ${found.length} .safetensors files and no index`);
+  if (found.length === 1) return { names: found };
+  return bad(
+    `${dir}: expected ${SINGLE_FILE}, or several .safetensors files listed by ${INDEX_FILE}; ` +
+      `found ${found.length} .safetensors files and no index`,
+  );
 }
 
 /**
@@ -106,10 +114,14 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) bad(`${dir}: no config.json (a Hugging Face checkpoint folder is expected)`);
   const config = readJson(configPath) as Record<string, unknown>;
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) bad(`${configPath}: must be a JSON object`);
-  if (config.quantization_config !== undefined) bad(`${configPath}: quantised checkpoints (quantization_config) are not supported`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    bad(`${configPath}: must be a JSON object`);
+  }
+  if (config.quantization_config !== undefined) {
+    bad(`${configPath}: quantised checkpoints (quantization_config) are not supported`);
+  }
   const shape = modelShape(config, configPath);
-  const { names, sharded, weightMap } = shardNames(dir);
+  const { names, weightMap } = shardNames(dir);
   const files: SafetensorsReader[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(files.map((f) => f.close()));
@@ -119,14 +131,20 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     if (weightMap !== undefined) {
       const byFile = new Map(names.map((n, i) => [n, files[i]]));
       for (const [tensor, file] of Object.entries(weightMap)) {
-        if (byFile.get(file)?.tensor(tensor) === undefined) bad(`${INDEX_FILE} puts ${tensor} in ${file}, which does not hold it`);
+        if (byFile.get(file)?.tensor(tensor) === undefined) {
+          bad(`${INDEX_FILE} puts ${tensor} in ${file}, which does not hold it`);
+        }
       }
       for (const [i, file] of files.entries()) {
-        for (const t of file.tensors) if (weightMap[t.name] !== names[i]) bad(`${names[i]} holds ${t.name}, which ${INDEX_FILE} does not list there`);
+        for (const t of file.tensors) {
+          if (weightMap[t.name] !== names[i]) {
+            bad(`${names[i]} holds ${t.name}, which ${INDEX_FILE} does not list there`);
+          }
+        }
       }
     }
     const attention = findAttention(dir, shape, files);
-    return { dir, config, shape, files, sharded, attention, close };
+    return { dir, config, shape, files, attention, close };
   } catch (error) {
     await close();
     throw error;
@@ -149,7 +167,9 @@ function findAttention(dir: string, shape: ModelShape, files: readonly Safetenso
       if (!match || (match[2] === 'o' && match[3] === 'bias')) continue;
       // Scales or packed weights of a quantised projection are laid out per output row too:
       // copying them unpermuted would silently break the model.
-      if (match[3] !== 'weight' && match[3] !== 'bias') bad(`${file.path}: ${t.name}: quantised attention projections are not supported (only weight and bias)`);
+      if (match[3] !== 'weight' && match[3] !== 'bias') {
+        bad(`${file.path}: ${t.name}: quantised attention projections are not supported (only weight and bias)`);
+      }
       const layer = Number(match[1]);
       if (layer >= layers) bad(`${file.path}: ${t.name} is beyond num_hidden_layers ${layers}`);
       found[layer].set(`${match[2]}.${match[3]}`, t);
@@ -160,7 +180,10 @@ function findAttention(dir: string, shape: ModelShape, files: readonly Safetenso
     const name = `model.layers.${layer}.self_attn.${key.replace('.', '_proj.')}`;
     if (t === undefined) return bad(`${dir}: tensor ${name} is missing`);
     if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
-      bad(`${name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}] for ${queryHeads} query heads, ${kvHeads} KV heads, head_dim ${headDim}, hidden_size ${hidden}`);
+      bad(
+        `${name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}] for ${queryHeads} query heads, ` +
+          `${kvHeads} KV heads, head_dim ${headDim}, hidden_size ${hidden}`,
+      );
     }
     return t;
   };
@@ -173,7 +196,11 @@ function findAttention(dir: string, shape: ModelShape, files: readonly Safetenso
       v: expect(layer, 'v.weight', [kvHeads * headDim, hidden]),
       o: expect(layer, 'o.weight', [hidden, queryHeads * headDim]),
       ...(biases === 3
-        ? { qBias: expect(layer, 'q.bias', [queryHeads * headDim]), kBias: expect(layer, 'k.bias', [kvHeads * headDim]), vBias: expect(layer, 'v.bias', [kvHeads * headDim]) }
+        ? {
+          qBias: expect(layer, 'q.bias', [queryHeads * headDim]),
+          kBias: expect(layer, 'k.bias', [kvHeads * headDim]),
+          vBias: expect(layer, 'v.bias', [kvHeads * headDim]),
+        }
         : {}),
     };
   });

@@ -14,7 +14,13 @@ export interface PlanLike {
   readonly model: { readonly id: string | null };
   readonly gpus: { readonly count: number };
   readonly granularity: 'query-head' | 'kv-group';
-  readonly layers: readonly { readonly layer: number; readonly gpu2units: readonly (readonly number[])[]; readonly permutation: readonly number[] }[];
+  readonly layers: readonly PlanLikeLayer[];
+}
+
+export interface PlanLikeLayer {
+  readonly layer: number;
+  readonly gpu2units: readonly (readonly number[])[];
+  readonly permutation: readonly number[];
 }
 
 /** Head counts of the model a plan is applied to. */
@@ -72,10 +78,14 @@ function layerQueryOrder(plan: PlanLike, index: number, counts: HeadCounts): num
   const groupSize = counts.queryHeads / counts.kvHeads;
   const units = plan.granularity === 'kv-group' ? counts.kvHeads : counts.queryHeads;
   const at = `/layers/${index}`;
-  if (layer.layer !== index) mismatch(`plan layer at index ${index} is layer ${layer.layer}; layers must be 0..${counts.layers - 1} in order`, `${at}/layer`);
+  if (layer.layer !== index) {
+    const expected = `layers must be 0..${counts.layers - 1} in order`;
+    mismatch(`plan layer at index ${index} is layer ${layer.layer}; ${expected}`, `${at}/layer`);
+  }
   const perm = layer.permutation;
   if (perm.length !== units) {
-    mismatch(`layer ${index} places ${perm.length} units but the model has ${units} ${plan.granularity === 'kv-group' ? 'KV heads' : 'query heads'}`, `${at}/permutation`);
+    const what = plan.granularity === 'kv-group' ? 'KV heads' : 'query heads';
+    mismatch(`layer ${index} places ${perm.length} units but the model has ${units} ${what}`, `${at}/permutation`);
   }
   const seen = new Set(perm);
   if (seen.size !== units || !perm.every((u) => Number.isInteger(u) && u >= 0 && u < units)) {
@@ -84,14 +94,17 @@ function layerQueryOrder(plan: PlanLike, index: number, counts: HeadCounts): num
   const perRank = units / gpus;
   if (layer.gpu2units.length !== gpus || layer.gpu2units.some((list) => list.length !== perRank)) {
     mismatch(
-      `layer ${index} gives GPUs [${layer.gpu2units.map((l) => l.length).join(', ')}] units; contiguous tensor-parallel sharding needs ` +
+      `layer ${index} gives GPUs [${layer.gpu2units.map((l) => l.length).join(', ')}] units; ` +
+        'contiguous tensor-parallel sharding needs ' +
         `exactly ${perRank} on each of ${gpus} (plan with unitsPerGpu=equal)`,
       `${at}/gpu2units`,
     );
   }
   layer.gpu2units.forEach((list, g) => {
     const slice = new Set(perm.slice(g * perRank, (g + 1) * perRank));
-    if (!list.every((u) => slice.has(u))) mismatch(`layer ${index}: permutation slots of GPU ${g} do not hold gpu2units[${g}]`, `${at}/gpu2units/${g}`);
+    if (!list.every((u) => slice.has(u))) {
+      mismatch(`layer ${index}: permutation slots of GPU ${g} do not hold gpu2units[${g}]`, `${at}/gpu2units/${g}`);
+    }
   });
   if (plan.granularity === 'query-head') return [...perm];
   return perm.flatMap((group) => Array.from({ length: groupSize }, (_, i) => group * groupSize + i));
@@ -117,7 +130,9 @@ export function headOrder(plan: PlanLike, counts: HeadCounts, options: { expandK
   if (!Number.isInteger(kvHeads) || kvHeads < 1 || queryHeads % kvHeads !== 0) {
     mismatch(`the model's ${queryHeads} query heads do not split into ${kvHeads} KV groups`);
   }
-  if (plan.layers.length !== counts.layers) mismatch(`the plan has ${plan.layers.length} layers, the model has ${counts.layers}`, '/layers');
+  if (plan.layers.length !== counts.layers) {
+    mismatch(`the plan has ${plan.layers.length} layers, the model has ${counts.layers}`, '/layers');
+  }
   const groupSize = queryHeads / kvHeads;
   const orders = plan.layers.map((_, i) => layerQueryOrder(plan, i, counts));
   // The largest block (query heads per output KV head) that divides the group size, keeps every
@@ -132,9 +147,10 @@ export function headOrder(plan: PlanLike, counts: HeadCounts, options: { expandK
   const outputKvHeads = queryHeads / blockSize;
   if (outputKvHeads !== kvHeads && !options.expandKv) {
     mismatch(
-      `this ${plan.granularity} plan cannot be expressed with the model's ${kvHeads} KV heads: the engine maps physical query head ` +
-        `j to KV head j / ${groupSize}, and the plan puts query heads of different KV heads in one such block (or ${kvHeads} KV heads ` +
-        `do not split over ${gpus} GPUs). Plan with granularity=kv-group, or pass --expand-kv to write ${outputKvHeads} KV heads ` +
+      `this ${plan.granularity} plan cannot be expressed with the model's ${kvHeads} KV heads: the engine maps ` +
+        `physical query head j to KV head j / ${groupSize}, and the plan puts query heads of different KV heads in ` +
+        `one such block (or ${kvHeads} KV heads do not split over ${gpus} GPUs). Plan with granularity=kv-group, ` +
+        `or pass --expand-kv to write ${outputKvHeads} KV heads ` +
         `(duplicated; per-GPU KV cache x${kvHeadsPerRank(outputKvHeads, gpus) / kvHeadsPerRank(kvHeads, gpus)})`,
       '/granularity',
     );

@@ -19,7 +19,9 @@ type Role = keyof LayerTensors;
 export function attentionRoles(attention: readonly LayerTensors[]): Map<string, { layer: number; role: Role }> {
   const roles = new Map<string, { layer: number; role: Role }>();
   attention.forEach((tensors, layer) => {
-    for (const [role, t] of Object.entries(tensors) as [Role, LayerTensors[Role]][]) if (t) roles.set(t.name, { layer, role });
+    for (const [role, t] of Object.entries(tensors) as [Role, LayerTensors[Role]][]) {
+      if (t) roles.set(t.name, { layer, role });
+    }
   });
   return roles;
 }
@@ -32,10 +34,15 @@ export interface RewriteOptions {
 }
 
 /** Writes `reader`'s file rewritten to `outPath` (which must not exist); returns its size and hash. */
-export async function rewriteFile(reader: SafetensorsReader, outPath: string, options: RewriteOptions): Promise<WrittenFile> {
+export async function rewriteFile(
+  reader: SafetensorsReader,
+  outPath: string,
+  options: RewriteOptions,
+): Promise<WrittenFile> {
   const { order, roles } = options;
   const expanded = order.outputKvHeads !== order.kvHeads;
-  const isKv = (role: Role | undefined): boolean => role === 'k' || role === 'v' || role === 'kBias' || role === 'vBias';
+  const isKv = (role: Role | undefined): boolean =>
+    role === 'k' || role === 'v' || role === 'kBias' || role === 'vBias';
   const header = expanded
     ? buildHeader(
       reader.tensors.map((t) => {
@@ -45,7 +52,8 @@ export async function rewriteFile(reader: SafetensorsReader, outPath: string, op
       reader.metadata,
     ).block
     : reader.headerBlock;
-  const rowLimit = Math.max(...reader.tensors.filter((t) => roles.get(t.name)?.role === 'o').map((t) => (t.end - t.begin) / t.shape[0]), 0);
+  const oRows = reader.tensors.filter((t) => roles.get(t.name)?.role === 'o');
+  const rowLimit = Math.max(...oRows.map((t) => (t.end - t.begin) / t.shape[0]), 0);
   const size = Math.max(options.chunkBytes, rowLimit);
   const source = Buffer.allocUnsafe(size);
   const spare = Buffer.allocUnsafe(size);
@@ -66,7 +74,7 @@ export async function rewriteFile(reader: SafetensorsReader, outPath: string, op
   const copyBlocks = async (begin: number, blockBytes: number, blocks: readonly number[]): Promise<void> => {
     for (const block of blocks) await copy(begin + block * blockBytes, blockBytes);
   };
-  const permuteColumns = async (begin: number, rows: number, rowBytes: number, columnOrder: readonly number[]): Promise<void> => {
+  const permuteColumns = async (begin: number, rows: number, rowBytes: number, columns: readonly number[]) => {
     const segment = rowBytes / order.queryHeads;
     const perChunk = Math.max(1, Math.floor(size / rowBytes));
     for (let row = 0; row < rows; row += perChunk) {
@@ -74,7 +82,9 @@ export async function rewriteFile(reader: SafetensorsReader, outPath: string, op
       const chunk = await reader.read(begin + row * rowBytes, n * rowBytes, source);
       for (let r = 0; r < n; r++) {
         const base = r * rowBytes;
-        columnOrder.forEach((from, j) => chunk.copy(target, base + j * segment, base + from * segment, base + (from + 1) * segment));
+        columns.forEach((from, j) => {
+          chunk.copy(target, base + j * segment, base + from * segment, base + (from + 1) * segment);
+        });
       }
       await writer.write(target.subarray(0, n * rowBytes));
     }

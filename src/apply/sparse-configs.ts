@@ -25,7 +25,8 @@ export function reorderMinference(text: string, order: HeadOrder, where: string)
     bad(`${where}: not JSON (${error instanceof Error ? error.message : String(error)})`);
   }
   if (!Array.isArray(layers) || layers.length !== order.layers.length) {
-    bad(`${where}: expected a JSON list of ${order.layers.length} layer objects, got ${Array.isArray(layers) ? layers.length : typeof layers}`);
+    const got = Array.isArray(layers) ? layers.length : typeof layers;
+    bad(`${where}: expected a JSON list of ${order.layers.length} layer objects, got ${got}`);
   }
   const out = layers.map((layer: unknown, l) => {
     const heads = layer as Record<string, unknown>;
@@ -45,11 +46,17 @@ export function reorderMinference(text: string, order: HeadOrder, where: string)
 /** Checks and reorders a DuoAttention gate table (rows = layers, columns = source KV heads). */
 export function reorderDuoGates(text: string, order: HeadOrder, where: string): string {
   const rows = text.split('\n').filter((line) => line.trim() !== '');
-  if (rows.length !== order.layers.length) bad(`${where}: expected ${order.layers.length} rows (layers), got ${rows.length}`);
+  if (rows.length !== order.layers.length) {
+    bad(`${where}: expected ${order.layers.length} rows (layers), got ${rows.length}`);
+  }
   return `${rows.map((row, l) => {
     const cells = row.split('\t');
-    if (cells.length !== order.kvHeads) bad(`${where}: row ${l} has ${cells.length} columns, expected ${order.kvHeads} (KV heads)`);
-    if (!cells.every((c) => Number.isFinite(Number(c)) && c.trim() !== '')) bad(`${where}: row ${l} holds a non-numeric gate`);
+    if (cells.length !== order.kvHeads) {
+      bad(`${where}: row ${l} has ${cells.length} columns, expected ${order.kvHeads} (KV heads)`);
+    }
+    if (!cells.every((c) => Number.isFinite(Number(c)) && c.trim() !== '')) {
+      bad(`${where}: row ${l} holds a non-numeric gate`);
+    }
     return order.layers[l].kvHeads.map((from) => cells[from]).join('\t');
   }).join('\n')}\n`;
 }
@@ -59,13 +66,18 @@ export const MINFERENCE_FOLDER = 'minference';
 export const DUO_FOLDER = 'duo-attention';
 
 /** A file to write into the output: new text, or a copy of a source file. Paths are relative to the output. */
-export type ConfigFile = { readonly path: string; readonly text: string } | { readonly path: string; readonly copyFrom: string };
+export type ConfigFile =
+  | { readonly path: string; readonly text: string }
+  | { readonly path: string; readonly copyFrom: string };
 
 /**
  * Reads, checks and reorders the sparse configs before anything is written: the MInference file
  * goes to minference/<its name>, the DuoAttention folder's files to duo-attention/.
  */
-export function prepareSparseConfigs(sources: { minference?: string; duoAttention?: string }, order: HeadOrder): ConfigFile[] {
+export function prepareSparseConfigs(
+  sources: { minference?: string; duoAttention?: string },
+  order: HeadOrder,
+): ConfigFile[] {
   const files: ConfigFile[] = [];
   if (sources.minference !== undefined) {
     const text = reorderMinference(readSource(sources.minference), order, sources.minference);
@@ -84,7 +96,8 @@ export function prepareSparseConfigs(sources: { minference?: string; duoAttentio
     for (const name of names) {
       const from = join(dir, name);
       const path = join(DUO_FOLDER, name);
-      files.push(name === gates[0] ? { path, text: reorderDuoGates(readSource(from), order, from) } : { path, copyFrom: from });
+      if (name === gates[0]) files.push({ path, text: reorderDuoGates(readSource(from), order, from) });
+      else files.push({ path, copyFrom: from });
     }
   }
   return files;

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { applyPlan } from '../apply/apply.ts';
+import { join } from 'node:path';
+import { applyPlan, MANIFEST_FILE } from '../apply/apply.ts';
 import { loadPlan } from '../apply/plan-input.ts';
 import { loadRegistry } from '../profiles/registry.ts';
 import type { CliIo } from './plan-command.ts';
@@ -21,12 +22,12 @@ export const DEFAULT_SERVICE_URL = 'http://localhost:8080';
 
 export function applyCommand(io: CliIo): Command {
   return new Command('apply')
-    .description('rewrite a Hugging Face safetensors checkpoint so that contiguous tensor-parallel sharding yields the plan')
+    .description('rewrite a Hugging Face checkpoint so that contiguous tensor-parallel sharding yields the plan')
     .requiredOption('--plan <plan.json|planId>', 'a Plan JSON file, or the id of a plan stored by the service')
-    .requiredOption('--checkpoint <dir>', 'checkpoint folder: config.json and model.safetensors or shards with model.safetensors.index.json')
+    .requiredOption('--checkpoint <dir>', 'config.json plus model.safetensors, or shards and their index')
     .requiredOption('--out <dir>', 'output folder (must not exist)')
     .option('--expand-kv', 'for a query-head plan on a GQA model: duplicate KV heads as needed instead of refusing')
-    .option('--minference-config <file>', 'MInference per-head config (JSON list of layers) to rewrite in the new head order')
+    .option('--minference-config <file>', 'MInference per-head config (JSON list of layers) to rewrite')
     .option('--duo-attention <dir>', 'DuoAttention pattern folder (full_attention_heads.tsv, config.json) to rewrite')
     .option('--service <url>', 'service to fetch a plan id from', DEFAULT_SERVICE_URL)
     .option('--json', 'print the manifest written to the output folder')
@@ -50,13 +51,17 @@ export function applyCommand(io: CliIo): Command {
         return;
       }
       const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
-      io.out(`${textTable(['file', 'MB', 'sha256'], manifest.output.files.map((f) => [f.path, mb(f.bytes), f.sha256.slice(0, 16)]))}\n`);
+      const { source, output } = manifest;
+      const rows = output.files.map((f) => [f.path, mb(f.bytes), f.sha256.slice(0, 16)]);
+      io.out(`${textTable(['file', 'MB', 'sha256'], rows)}\n`);
       io.out(
-        `plan ${manifest.planId} (${manifest.granularity}) applied to ${manifest.modelType}: ${manifest.layers.length} layers, ` +
-          `${manifest.output.queryHeads} query heads, KV heads ${manifest.source.kvHeads} -> ${manifest.output.kvHeads} ` +
-          `(per-GPU KV cache x${manifest.output.kvCacheFactor})\n` +
-          `run it with tensor-parallel size ${manifest.tensorParallelSize}; manifest: ${flags.out}/hplb-manifest.json\n` +
-          `read ${mb(result.bytesRead)} MB of tensors, wrote ${mb(result.bytesWritten)} MB in ${seconds.toFixed(2)} s ` +
+        `plan ${manifest.planId} (${manifest.granularity}) applied to ${manifest.modelType}: ` +
+          `${manifest.layers.length} layers, ${output.queryHeads} query heads, KV heads ${source.kvHeads} -> ` +
+          `${output.kvHeads} (per-GPU KV cache x${output.kvCacheFactor})\n` +
+          `run it with tensor-parallel size ${manifest.tensorParallelSize}; ` +
+          `manifest: ${join(flags.out, MANIFEST_FILE)}\n` +
+          `read ${mb(result.bytesRead)} MB of tensors, wrote ${mb(result.bytesWritten)} MB ` +
+          `in ${seconds.toFixed(2)} s ` +
           `(${mb(result.bytesRead / seconds)} MB/s), peak RSS ${mb(process.resourceUsage().maxRSS * 1024)} MB\n`,
       );
       if (manifest.skipped.length > 0) io.out(`not carried over: ${manifest.skipped.join(', ')}\n`);

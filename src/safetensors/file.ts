@@ -23,12 +23,24 @@ export interface SafetensorsReader extends SafetensorsHeader {
   close(): Promise<void>;
 }
 
+function bad(message: string): HplbError {
+  return new HplbError('INVALID_CHECKPOINT', message);
+}
+
 /** Fills `into[0, length)` from `position`, looping over short reads; throws at end of file. */
-async function readFully(handle: FileHandle, position: number, length: number, into: Buffer, where: string): Promise<Buffer> {
+async function readFully(
+  handle: FileHandle,
+  position: number,
+  length: number,
+  into: Buffer,
+  where: string,
+): Promise<Buffer> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(into, done, length - done, position + done);
-    if (bytesRead === 0) throw new HplbError('INVALID_CHECKPOINT', `${where}: file ends at byte ${position + done}, expected ${length - done} more bytes`);
+    if (bytesRead === 0) {
+      throw bad(`${where}: file ends at byte ${position + done}, expected ${length - done} more bytes`);
+    }
     done += bytesRead;
   }
   return into.subarray(0, length);
@@ -41,18 +53,20 @@ async function readFully(handle: FileHandle, position: number, length: number, i
  */
 export async function openSafetensors(path: string): Promise<SafetensorsReader> {
   const handle = await open(path, 'r').catch((error: unknown) => {
-    throw new HplbError('INVALID_CHECKPOINT', `cannot open ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw bad(`cannot open ${path}: ${error instanceof Error ? error.message : String(error)}`);
   });
   try {
     const fileBytes = (await handle.stat()).size;
-    if (fileBytes < 8) throw new HplbError('INVALID_CHECKPOINT', `${path}: ${fileBytes} bytes is too short for a safetensors file (8-byte header length)`);
+    if (fileBytes < 8) {
+      throw bad(`${path}: ${fileBytes} bytes is too short for a safetensors file (8-byte header length)`);
+    }
     const lengthBytes = await readFully(handle, 0, 8, Buffer.alloc(8), path);
     const headerLength = lengthBytes.readBigUInt64LE(0);
     if (headerLength > BigInt(fileBytes - 8)) {
-      throw new HplbError('INVALID_CHECKPOINT', `${path}: header length ${headerLength} runs past the end of the file (${fileBytes} bytes)`);
+      throw bad(`${path}: header length ${headerLength} runs past the end of the file (${fileBytes} bytes)`);
     }
     if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-      throw new HplbError('INVALID_CHECKPOINT', `${path}: header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+      throw bad(`${path}: header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
     }
     const n = Number(headerLength);
     const headerBlock = Buffer.alloc(8 + n);
@@ -61,7 +75,7 @@ export async function openSafetensors(path: string): Promise<SafetensorsReader> 
     const header = parseHeader(headerBlock.subarray(8).toString('utf8'), path);
     const dataStart = 8 + n;
     if (dataStart + header.bufferBytes !== fileBytes) {
-      throw new HplbError('INVALID_CHECKPOINT', `${path}: tensors end at byte ${dataStart + header.bufferBytes} but the file has ${fileBytes} bytes`);
+      throw bad(`${path}: tensors end at byte ${dataStart + header.bufferBytes} but the file has ${fileBytes} bytes`);
     }
     const byName = new Map(header.tensors.map((t) => [t.name, t]));
     return {

@@ -70,7 +70,8 @@ export function parseHeader(text: string, where: string): SafetensorsHeader {
   const tensors: TensorEntry[] = [];
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+      const isMap = typeof value === 'object' && value !== null && !Array.isArray(value);
+      if (!isMap || !Object.values(value).every((v) => typeof v === 'string')) {
         invalid(where, '__metadata__ must map strings to strings');
       }
       metadata = value as Record<string, string>;
@@ -84,20 +85,25 @@ export function parseHeader(text: string, where: string): SafetensorsHeader {
       invalid(at, 'shape must be a list of non-negative integers');
     }
     const offsets = entry.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
+    const pair = Array.isArray(offsets) && offsets.length === 2;
+    const valid = pair && offsets.every((o) => Number.isSafeInteger(o) && o >= 0);
+    if (!valid || offsets[0] > offsets[1]) {
       invalid(at, 'data_offsets must be [begin, end] with 0 <= begin <= end');
     }
     const shape = entry.shape as number[];
     const [begin, end] = offsets as [number, number];
     const bytes = tensorBytes(entry.dtype, shape, at);
-    if (end - begin !== bytes) invalid(at, `data_offsets span ${end - begin} bytes but ${entry.dtype} [${shape.join(', ')}] needs ${bytes}`);
+    if (end - begin !== bytes) {
+      invalid(at, `data_offsets span ${end - begin} bytes but ${entry.dtype} [${shape.join(', ')}] needs ${bytes}`);
+    }
     tensors.push({ name, dtype: entry.dtype, shape, begin, end });
   }
   tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const t of tensors) {
     if (t.begin !== cursor) {
-      invalid(where, t.begin > cursor ? `bytes [${cursor}, ${t.begin}) of the buffer belong to no tensor` : `tensor ${t.name} overlaps the tensor before it`);
+      const hole = `bytes [${cursor}, ${t.begin}) of the buffer belong to no tensor`;
+      invalid(where, t.begin > cursor ? hole : `tensor ${t.name} overlaps the tensor before it`);
     }
     cursor = t.end;
   }

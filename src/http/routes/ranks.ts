@@ -20,7 +20,8 @@ export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
     const entry = cache.getById(planId);
     if (!entry) {
       (res.locals as ProblemLocals).pointerIn = 'path';
-      throw new HplbError('PLAN_NOT_FOUND', `no stored plan with id ${planId}; POST the request again to recompute it`, { pointer: '/planId', rule: 'stored' });
+      const message = `no stored plan with id ${planId}; POST the request again to recompute it`;
+      throw new HplbError('PLAN_NOT_FOUND', message, { pointer: '/planId', rule: 'stored' });
     }
     (res.locals as ProblemLocals).pointerIn = 'query';
     const { plan } = entry;
@@ -37,7 +38,7 @@ export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
       outputKvHeads: order.outputKvHeads,
       kvCacheFactor: order.kvCacheFactor,
       expandKvNeeded: order.outputKvHeads !== order.kvHeads,
-      layers: order.layers.map((l, i) => ({ layer: l.layer, queryHeads: l.queryHeads, kvHeads: l.kvHeads, ranks: ranks[i].ranks })),
+      layers: order.layers.map((l, i) => ({ ...l, ranks: ranks[i].ranks })),
     } satisfies components['schemas']['PlanRanks']);
   });
 }
@@ -47,7 +48,9 @@ function rankOrder(plan: Plan, counts: HeadCounts): ReturnType<typeof headOrder>
   try {
     return headOrder(plan, counts, { expandKv: true });
   } catch (error) {
-    if (error instanceof HplbError && error.code === 'PLAN_MISMATCH') throw new HplbError(error.code, `plan ${plan.id}: ${error.message}`);
+    if (error instanceof HplbError && error.code === 'PLAN_MISMATCH') {
+      throw new HplbError(error.code, `plan ${plan.id}: ${error.message}`);
+    }
     throw error;
   }
 }
@@ -58,17 +61,22 @@ function headCounts(plan: Plan, kvGroupSize: number | undefined, ctx: RouteConte
   if (profile !== undefined) {
     const { layers, queryHeads, kvHeads } = profile.architecture;
     if (kvGroupSize !== undefined && kvGroupSize !== queryHeads / kvHeads) {
-      throw new HplbError('INVALID_PROBLEM', `kvGroupSize ${kvGroupSize} differs from model ${profile.id}'s ${queryHeads / kvHeads}`, { pointer: '/kvGroupSize', rule: 'model' });
+      const message = `kvGroupSize ${kvGroupSize} differs from model ${profile.id}'s ${queryHeads / kvHeads}`;
+      throw new HplbError('INVALID_PROBLEM', message, { pointer: '/kvGroupSize', rule: 'model' });
     }
     return { layers, queryHeads, kvHeads };
   }
   if (kvGroupSize === undefined) {
-    throw new HplbError('INVALID_PROBLEM', 'kvGroupSize (query heads per KV head) is required for a plan of explicit costs or an inline profile', { pointer: '/kvGroupSize', rule: 'required' });
+    const message = 'kvGroupSize (query heads per KV head) is required for a plan of explicit costs ' +
+      'or an inline profile';
+    throw new HplbError('INVALID_PROBLEM', message, { pointer: '/kvGroupSize', rule: 'required' });
   }
   const units = plan.layers[0].permutation.length;
-  if (plan.granularity === 'kv-group') return { layers: plan.layers.length, queryHeads: units * kvGroupSize, kvHeads: units };
+  const layers = plan.layers.length;
+  if (plan.granularity === 'kv-group') return { layers, queryHeads: units * kvGroupSize, kvHeads: units };
   if (units % kvGroupSize !== 0) {
-    throw new HplbError('INVALID_PROBLEM', `${units} query heads do not split into KV groups of ${kvGroupSize}`, { pointer: '/kvGroupSize', rule: 'divides' });
+    const message = `${units} query heads do not split into KV groups of ${kvGroupSize}`;
+    throw new HplbError('INVALID_PROBLEM', message, { pointer: '/kvGroupSize', rule: 'divides' });
   }
-  return { layers: plan.layers.length, queryHeads: units, kvHeads: units / kvGroupSize };
+  return { layers, queryHeads: units, kvHeads: units / kvGroupSize };
 }
