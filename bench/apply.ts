@@ -53,8 +53,11 @@ function writeCheckpoint(dir: string, layers: number): void {
     shards.push(Array.from({ length: Math.min(LAYERS_PER_SHARD, layers - l) }, (_, i) => layerTensors(l + i)).flat());
   }
   shards[0].unshift({ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [vocab, hidden] });
-  shards.at(-1)!.push({ name: 'model.norm.weight', dtype: 'BF16', shape: [hidden] }, { name: 'lm_head.weight', dtype: 'BF16', shape: [vocab, hidden] });
-  const names = shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
+  shards.at(-1)!.push(
+    { name: 'model.norm.weight', dtype: 'BF16', shape: [hidden] },
+    { name: 'lm_head.weight', dtype: 'BF16', shape: [vocab, hidden] },
+  );
+  const names = shardNames(shards.length);
   const chunk = Buffer.alloc(8 << 20);
   shards.forEach((tensors, i) => {
     const fd = openSync(join(dir, names[i]), 'w');
@@ -68,12 +71,18 @@ function writeCheckpoint(dir: string, layers: number): void {
     closeSync(fd);
   });
   const weightMap = Object.fromEntries(shards.flatMap((tensors, i) => tensors.map((t) => [t.name, names[i]])));
-  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }, null, 2));
+  const index = { metadata: { total_size: 0 }, weight_map: weightMap };
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify(index, null, 2));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({
     architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: hidden, intermediate_size: SHAPE.mlp,
     num_attention_heads: SHAPE.queryHeads, num_key_value_heads: SHAPE.kvHeads, head_dim: SHAPE.headDim,
     num_hidden_layers: layers, vocab_size: vocab, torch_dtype: 'bfloat16',
   }, null, 2));
+}
+
+function shardNames(count: number): string[] {
+  const pad = (i: number): string => String(i).padStart(5, '0');
+  return Array.from({ length: count }, (_, i) => `model-${pad(i + 1)}-of-${pad(count)}.safetensors`);
 }
 
 /** A kv-group plan on 4 GPUs with a different rotation of the KV groups in every layer. */
@@ -108,7 +117,7 @@ function run(dir: string, layers: number): Row {
   const src = join(dir, `src-${layers}`);
   if (!existsSync(join(src, 'config.json'))) writeCheckpoint(src, layers);
   const shards = Math.ceil(layers / LAYERS_PER_SHARD);
-  const names = Array.from({ length: shards }, (_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`);
+  const names = shardNames(shards);
   const bytes = folderBytes(src, names);
   const planPath = join(dir, `plan-${layers}.json`);
   writePlan(planPath, layers);
@@ -125,7 +134,8 @@ function run(dir: string, layers: number): Row {
   rmSync(copy, { recursive: true, force: true });
 
   started = performance.now();
-  const apply = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'apply', '--plan', planPath, '--checkpoint', src, '--out', out], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const argv = ['--import', 'tsx', 'src/cli/main.ts', 'apply', '--plan', planPath, '--checkpoint', src, '--out', out];
+  const apply = spawnSync(process.execPath, argv, { cwd: REPO_ROOT, encoding: 'utf8' });
   const applySeconds = (performance.now() - started) / 1000;
   if (apply.status !== 0) throw new Error(`apply failed: ${apply.stderr}`);
   const rss = /peak RSS ([\d.]+) MB/.exec(apply.stdout);
@@ -144,7 +154,9 @@ function run(dir: string, layers: number): Row {
 
 function integerList(value: string): number[] {
   const list = value.split(',').map(Number);
-  if (!list.every((x) => Number.isInteger(x) && x >= 1)) throw new InvalidArgumentError('expected comma-separated positive integers');
+  if (!list.every((x) => Number.isInteger(x) && x >= 1)) {
+    throw new InvalidArgumentError('expected comma-separated positive integers');
+  }
   return list;
 }
 
@@ -157,11 +169,20 @@ const options = new Command('bench:apply')
 
 const rows = options.layers.map((layers) => run(options.dir, layers));
 const f = (x: number, digits = 1): string => x.toFixed(digits);
-console.log('| layers | checkpoint MB | apply s | apply MB/s | apply peak RSS MB | cp -r s | cp -r MB/s | apply / cp time | load avg |');
+console.log(
+  '| layers | checkpoint MB | apply s | apply MB/s | peak RSS MB | cp -r s | cp -r MB/s | apply / cp time | load avg |',
+);
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
-  console.log(`| ${r.layers} | ${f(r.checkpointMB)} | ${f(r.applySeconds, 2)} | ${f(r.applyMBps)} | ${f(r.peakRssMB)} | ${f(r.cpSeconds, 2)} | ${f(r.cpMBps)} | ${f(r.applySeconds / r.cpSeconds, 2)}x | ${f(r.loadBefore, 2)} |`);
+  const cells = [
+    r.layers, f(r.checkpointMB), f(r.applySeconds, 2), f(r.applyMBps), f(r.peakRssMB), f(r.cpSeconds, 2), f(r.cpMBps),
+    `${f(r.applySeconds / r.cpSeconds, 2)}x`, f(r.loadBefore, 2),
+  ];
+  console.log(`| ${cells.join(' | ')} |`);
 }
 mkdirSync(dirname(options.out), { recursive: true });
 writeFileSync(options.out, `${JSON.stringify({ shape: SHAPE, gpus: GPUS, rows }, null, 2)}\n`);
-console.log(`\napply MB/s counts the checkpoint's tensor bytes over the whole CLI run (start-up, hashing every source and output file, rewrite). Written ${options.out}`);
+console.log(
+  "\napply MB/s counts the checkpoint's tensor bytes over the whole CLI run (start-up, hashing every source and " +
+    `output file, rewrite). Written ${options.out}`,
+);

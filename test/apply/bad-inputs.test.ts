@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, truncateSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -111,7 +113,11 @@ const CASES: Case[] = [
       modelArchitecture: (id) => registry.get(id)?.architecture,
     }),
     code: 'PLAN_MISMATCH',
-    message: /the plan is for model llama-3-8b-instruct-262k-minference \(32 layers, 32 query heads, 8 KV heads, head dim 128\); the checkpoint has 3 layers, 8 query heads, 2 KV heads, head dim 16/,
+    message: new RegExp(
+      'the plan is for model llama-3-8b-instruct-262k-minference ' +
+        '\\(32 layers, 32 query heads, 8 KV heads, head dim 128\\); ' +
+        'the checkpoint has 3 layers, 8 query heads, 2 KV heads, head dim 16',
+    ),
   },
   {
     name: 'a plan with another head count',
@@ -162,7 +168,8 @@ describe('apply refuses bad inputs and leaves no output behind', () => {
       writeTinyCheckpoint(src, { dtype: 'F32', shards: 2 });
       const overrides = c.spoil(dir, src);
       const out = join(dir, 'out');
-      await assert.rejects(applyPlan({ plan: KV_GROUP_PLAN, checkpointDir: src, outDir: out, ...overrides }), (error: HplbError) => {
+      const applied = applyPlan({ plan: KV_GROUP_PLAN, checkpointDir: src, outDir: out, ...overrides });
+      await assert.rejects(applied, (error: HplbError) => {
         assert.equal(error.code, c.code, error.message);
         assert.match(error.message, c.message);
         return true;
@@ -176,7 +183,8 @@ describe('apply refuses bad inputs and leaves no output behind', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hplb-apply-bad-'));
     writeTinyCheckpoint(join(dir, 'src'), { dtype: 'F32', shards: 1 });
     mkdirSync(join(dir, 'out'));
-    await assert.rejects(applyPlan({ plan: KV_GROUP_PLAN, checkpointDir: join(dir, 'src'), outDir: join(dir, 'out') }), /output folder .* already exists/);
+    const applied = applyPlan({ plan: KV_GROUP_PLAN, checkpointDir: join(dir, 'src'), outDir: join(dir, 'out') });
+    await assert.rejects(applied, /output folder .* already exists/);
     assert.deepEqual(readdirSync(join(dir, 'out')), []);
   });
 });

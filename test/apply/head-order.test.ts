@@ -48,11 +48,17 @@ describe('head order of a plan under contiguous tensor-parallel sharding', () =>
       assert.equal(order.kvCacheFactor, c.kvCacheFactor);
       const ranks = rankHeads(c.plan, order)[0].ranks;
       assert.deepEqual(ranks.map((r) => r.kvHeads), c.rankKv);
-      assert.deepEqual(ranks.map((r) => r.queryHeads), c.plan.layers[0].gpu2units.map((_, g) => c.plan.layers[0].permutation.slice(g * 8 / c.plan.gpus.count, (g + 1) * 8 / c.plan.gpus.count)));
-      const perKv = c.counts.queryHeads / order.outputKvHeads;
-      order.layers[0].queryHeads.forEach((head, j) => assert.equal(order.layers[0].kvHeads[Math.floor(j / perKv)], Math.floor(head / (c.counts.queryHeads / c.counts.kvHeads))));
+      const perRank = 8 / c.plan.gpus.count;
+      const slots = c.plan.layers[0].permutation;
+      const planned = ranks.map((_, g) => slots.slice(g * perRank, (g + 1) * perRank));
+      assert.deepEqual(ranks.map((r) => r.queryHeads), planned);
+      const [perKv, groupSize] = [c.counts.queryHeads / order.outputKvHeads, c.counts.queryHeads / c.counts.kvHeads];
+      const { queryHeads, kvHeads } = order.layers[0];
+      queryHeads.forEach((head, j) => assert.equal(kvHeads[Math.floor(j / perKv)], Math.floor(head / groupSize)));
       if (order.outputKvHeads !== c.counts.kvHeads) {
-        assert.throws(() => headOrder(c.plan, c.counts), (error: HplbError) => error.code === 'PLAN_MISMATCH' && error.message.includes(`write ${c.outputKvHeads} KV heads`));
+        const refused = (error: HplbError): boolean =>
+          error.code === 'PLAN_MISMATCH' && error.message.includes(`write ${c.outputKvHeads} KV heads`);
+        assert.throws(() => headOrder(c.plan, c.counts), refused);
       }
     });
   }

@@ -87,29 +87,35 @@ export function writeTinyCheckpoint(dir: string, options: TinyOptions): void {
     num_hidden_layers: layers, rope_theta: 10000, torch_dtype: options.dtype === 'F32' ? 'float32' : 'bfloat16',
   }, null, 2));
   writeFileSync(join(dir, 'tokenizer.json'), '{"version": "1.0"}\n');
-  const split = options.shards === 1 ? [all] : [all.slice(0, Math.ceil(all.length / 2)), all.slice(Math.ceil(all.length / 2))];
-  const names = split.map((_, i) => (options.shards === 1 ? 'model.safetensors' : `model-0000${i + 1}-of-00002.safetensors`));
+  const half = Math.ceil(all.length / 2);
+  const split = options.shards === 1 ? [all] : [all.slice(0, half), all.slice(half)];
+  const shardName = (i: number): string => `model-0000${i + 1}-of-00002.safetensors`;
+  const names = split.map((_, i) => (options.shards === 1 ? 'model.safetensors' : shardName(i)));
   split.forEach((tensors, i) => {
     const { block } = buildHeader(tensors, { format: 'pt' });
     writeFileSync(join(dir, names[i]), Buffer.concat([block, ...tensors.map((t) => t.data)]));
   });
   if (options.shards === 2) {
     const weightMap = Object.fromEntries(split.flatMap((tensors, i) => tensors.map((t) => [t.name, names[i]])));
-    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }, null, 2));
+    const index = { metadata: { total_size: 0 }, weight_map: weightMap };
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify(index, null, 2));
   }
 }
 
-/** Every tensor of a checkpoint folder: name -> { dtype, shape, bytes }. */
-export async function readTensors(dir: string): Promise<Map<string, { dtype: string; shape: number[]; bytes: Buffer }>> {
+export type TensorBytes = { dtype: string; shape: number[]; bytes: Buffer };
+
+/** Every tensor of a checkpoint folder, by name. */
+export async function readTensors(dir: string): Promise<Map<string, TensorBytes>> {
   const index = (() => {
     try {
-      return JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string> };
+      const text = readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8');
+      return JSON.parse(text) as { weight_map: Record<string, string> };
     } catch {
       return undefined;
     }
   })();
   const files = index ? [...new Set(Object.values(index.weight_map))] : ['model.safetensors'];
-  const out = new Map<string, { dtype: string; shape: number[]; bytes: Buffer }>();
+  const out = new Map<string, TensorBytes>();
   for (const file of files) {
     const reader = await openSafetensors(join(dir, file));
     for (const t of reader.tensors) {
@@ -146,10 +152,16 @@ function rope(vec: Float64Array, offset: number, d: number, position: number, th
  * x [n * hidden] through every layer's attention block with a residual (x += attn(x)), reading
  * weights from `dir`; `patterns[layer]` maps query head "h" to its entry. Returns x, [n * hidden].
  */
-export async function attentionForward(dir: string, x: Float64Array, n: number, patterns: Record<string, PatternEntry>[]): Promise<Float64Array> {
+export async function attentionForward(
+  dir: string,
+  x: Float64Array,
+  n: number,
+  patterns: Record<string, PatternEntry>[],
+): Promise<Float64Array> {
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const tensors = await readTensors(dir);
-  const { hidden_size: hidden, num_attention_heads: H, num_key_value_heads: K, head_dim: d, num_hidden_layers: layers } = config;
+  const { hidden_size: hidden, num_attention_heads: H, num_key_value_heads: K, head_dim: d } = config;
+  const layers: number = config.num_hidden_layers;
   const weight = (name: string) => {
     const t = tensors.get(name);
     if (!t) throw new Error(`no tensor ${name}`);
@@ -166,7 +178,9 @@ export async function attentionForward(dir: string, x: Float64Array, n: number, 
     }
     return out;
   };
-  const head = (m: Float64Array, heads: number, h: number) => Float32Array.from({ length: n * d }, (_, i) => m[Math.floor(i / d) * heads * d + h * d + (i % d)]);
+  // One head's rows out of [n, heads * d]: the kernel takes a head as [n, d] float32.
+  const head = (m: Float64Array, heads: number, h: number): Float32Array =>
+    Float32Array.from({ length: n * d }, (_, i) => m[Math.floor(i / d) * heads * d + h * d + (i % d)]);
   x = Float64Array.from(x);
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}.self_attn`;

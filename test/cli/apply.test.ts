@@ -17,6 +17,11 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
+/** --checkpoint <dir>/src --out <dir>/out */
+function paths(dir: string): string[] {
+  return ['--checkpoint', join(dir, 'src'), '--out', join(dir, 'out')];
+}
+
 /** Costs of the tiny model's 3 layers x 8 query heads: KV group 1 is the expensive one in layer 0. */
 const COSTS = { costs: [[1, 1, 1, 1, 9, 9, 9, 9], [5, 1, 5, 1, 5, 1, 5, 1], [2, 3, 2, 3, 2, 3, 2, 3]], kvGroupSize: 4 };
 
@@ -38,11 +43,13 @@ describe('hplb apply (CLI)', () => {
   it('applies a plan file from `plan --json` and prints sizes, throughput and peak memory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-apply-'));
     writeFileSync(join(dir, 'costs.json'), JSON.stringify(COSTS));
-    const planned = await cli('plan', '--costs', join(dir, 'costs.json'), '--granularity', 'kv-group', '--gpus', '2', '--workers', '0', '--json');
+    const costs = join(dir, 'costs.json');
+    const planned = await cli('plan', '--costs', costs, '--granularity', 'kv-group', '--gpus', '2',
+      '--workers', '0', '--json');
     assert.equal(planned.code, 0, planned.err);
     writeFileSync(join(dir, 'plan.json'), planned.out);
     writeTinyCheckpoint(join(dir, 'src'), { dtype: 'BF16', shards: 2 });
-    const { code, out, err } = await cli('apply', '--plan', join(dir, 'plan.json'), '--checkpoint', join(dir, 'src'), '--out', join(dir, 'out'));
+    const { code, out, err } = await cli('apply', '--plan', join(dir, 'plan.json'), ...paths(dir));
     assert.equal(code, 0, err);
     assert.match(out, /run it with tensor-parallel size 2/);
     assert.match(out, /MB\/s\), peak RSS [\d.]+ MB/);
@@ -53,9 +60,11 @@ describe('hplb apply (CLI)', () => {
   it('fetches a plan by id from the service, and its manifest matches GET /v1/plans/{id}/ranks', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-apply-'));
     writeTinyCheckpoint(join(dir, 'src'), { dtype: 'F32', shards: 1 });
-    const created = await fetch(`${url}/v1/plans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...COSTS, granularity: 'kv-group', gpus: { count: 2 } }) });
+    const body = JSON.stringify({ ...COSTS, granularity: 'kv-group', gpus: { count: 2 } });
+    const headers = { 'content-type': 'application/json' };
+    const created = await fetch(`${url}/v1/plans`, { method: 'POST', headers, body });
     const plan = await created.json();
-    const { code, out, err } = await cli('apply', '--plan', plan.id, '--service', url, '--checkpoint', join(dir, 'src'), '--out', join(dir, 'out'), '--json');
+    const { code, out, err } = await cli('apply', '--plan', plan.id, '--service', url, ...paths(dir), '--json');
     assert.equal(code, 0, err);
     const manifest = JSON.parse(out);
     const ranks = await (await fetch(`${url}/v1/plans/${plan.id}/ranks?kvGroupSize=4`)).json();
@@ -66,7 +75,7 @@ describe('hplb apply (CLI)', () => {
   it('exits 2 with the reason for an unknown plan id or a plan that needs --expand-kv', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-apply-'));
     writeTinyCheckpoint(join(dir, 'src'), { dtype: 'F32', shards: 1 });
-    const unknown = await cli('apply', '--plan', 'f'.repeat(32), '--service', url, '--checkpoint', join(dir, 'src'), '--out', join(dir, 'out'));
+    const unknown = await cli('apply', '--plan', 'f'.repeat(32), '--service', url, ...paths(dir));
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /error \[PLAN_NOT_FOUND\]/);
 
@@ -76,11 +85,11 @@ describe('hplb apply (CLI)', () => {
     writeFileSync(join(dir, 'costs.json'), JSON.stringify({ costs: mixed, kvGroupSize: 4 }));
     const planned = await cli('plan', '--costs', join(dir, 'costs.json'), '--gpus', '4', '--workers', '0', '--json');
     writeFileSync(join(dir, 'plan.json'), planned.out);
-    const refused = await cli('apply', '--plan', join(dir, 'plan.json'), '--checkpoint', join(dir, 'src'), '--out', join(dir, 'out'));
+    const refused = await cli('apply', '--plan', join(dir, 'plan.json'), ...paths(dir));
     assert.equal(refused.code, 2);
     assert.match(refused.err, /error \[PLAN_MISMATCH\].*granularity=kv-group.*--expand-kv/s);
     assert.equal(existsSync(join(dir, 'out')), false);
-    const expanded = await cli('apply', '--plan', join(dir, 'plan.json'), '--checkpoint', join(dir, 'src'), '--out', join(dir, 'out'), '--expand-kv');
+    const expanded = await cli('apply', '--plan', join(dir, 'plan.json'), ...paths(dir), '--expand-kv');
     assert.equal(expanded.code, 0, expanded.err);
     assert.match(expanded.out, /KV heads 2 -> 8 \(per-GPU KV cache x2\)/);
   });

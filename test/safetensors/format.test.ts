@@ -23,7 +23,8 @@ describe('safetensors reader and writer', () => {
       const q = await get('model.layers.0.self_attn.q_proj.weight');
       assert.equal(q.dtype, 'F32');
       assert.deepEqual(q.shape, [6, 4]);
-      assert.deepEqual([...new Float32Array(q.bytes.buffer, q.bytes.byteOffset, 24)], Array.from({ length: 24 }, (_, i) => i / 8));
+      const values = [...new Float32Array(q.bytes.buffer, q.bytes.byteOffset, 24)];
+      assert.deepEqual(values, Array.from({ length: 24 }, (_, i) => i / 8));
       const ids = await get('ids');
       assert.deepEqual([0, 1, 2, 3].map((i) => ids.bytes.readBigInt64LE(i * 8)), [-3n, 0n, 7n, 2n ** 40n]);
       const half = await get('half');
@@ -42,7 +43,8 @@ describe('safetensors reader and writer', () => {
     const reader = await openSafetensors(FIXTURE);
     await reader.close();
     const { block } = buildHeader(reader.tensors, reader.metadata);
-    assert.ok(block.equals(reader.headerBlock), `${block.subarray(8).toString()}\n!==\n${reader.headerBlock.subarray(8).toString()}`);
+    const [ours, theirs] = [block.subarray(8).toString(), reader.headerBlock.subarray(8).toString()];
+    assert.ok(block.equals(reader.headerBlock), `${ours}\n!==\n${theirs}`);
   });
 
   it('round-trips every dtype through the writer, hashing what it writes', async () => {
@@ -69,17 +71,22 @@ describe('safetensors reader and writer', () => {
     await assert.rejects(createSequentialWriter(join(dir, 'x.safetensors')), /EEXIST/);
   });
 
+  const entry = (dtype: string, shape: number[], begin: number, end: number) =>
+    ({ dtype, shape, data_offsets: [begin, end] });
   const BAD_HEADERS: { name: string; header: unknown; message: RegExp }[] = [
-    { name: 'an unknown dtype', header: { t: { dtype: 'F7', shape: [1], data_offsets: [0, 1] } }, message: /unknown dtype "F7"/ },
-    { name: 'offsets that do not match the shape', header: { t: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, message: /span 4 bytes but F32 \[2\] needs 8/ },
-    { name: 'a hole in the buffer', header: { t: { dtype: 'U8', shape: [1], data_offsets: [1, 2] } }, message: /bytes \[0, 1\) of the buffer belong to no tensor/ },
-    { name: 'overlapping tensors', header: { a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] }, b: { dtype: 'U8', shape: [1], data_offsets: [1, 2] } }, message: /overlaps/ },
-    { name: 'non-string metadata', header: { __metadata__: { n: 1 } }, message: /__metadata__ must map strings to strings/ },
-    { name: 'a negative dimension', header: { t: { dtype: 'U8', shape: [-1], data_offsets: [0, 0] } }, message: /shape must be a list of non-negative integers/ },
+    { name: 'an unknown dtype', header: { t: entry('F7', [1], 0, 1) }, message: /unknown dtype "F7"/ },
+    { name: 'mismatched offsets', header: { t: entry('F32', [2], 0, 4) }, message: /span 4 bytes but F32 \[2\] needs 8/ },
+    { name: 'a hole in the buffer', header: { t: entry('U8', [1], 1, 2) }, message: /bytes \[0, 1\) of the buffer belong to/ },
+    {
+      name: 'overlapping tensors', header: { a: entry('U8', [2], 0, 2), b: entry('U8', [1], 1, 2) }, message: /overlaps/,
+    },
+    { name: 'non-string metadata', header: { __metadata__: { n: 1 } }, message: /__metadata__ must map strings to/ },
+    { name: 'a negative dimension', header: { t: entry('U8', [-1], 0, 0) }, message: /shape must be a list of non-negative/ },
   ];
   for (const { name, header, message } of BAD_HEADERS) {
     it(`refuses a header with ${name}`, () => {
-      assert.throws(() => parseHeader(JSON.stringify(header), 'f.safetensors'), (error: HplbError) => error.code === 'INVALID_CHECKPOINT' && message.test(error.message));
+      const refused = (error: HplbError): boolean => error.code === 'INVALID_CHECKPOINT' && message.test(error.message);
+      assert.throws(() => parseHeader(JSON.stringify(header), 'f.safetensors'), refused);
     });
   }
 
