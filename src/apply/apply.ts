@@ -91,6 +91,16 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyResult> {
   if (!existsSync(dirname(resolve(outDir)))) {
     throw new HplbError('INVALID_PROBLEM', `the parent of ${outDir} does not exist`, { pointer: '/out' });
   }
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) {
+    throw new HplbError('INVALID_PROBLEM', `chunkBytes must be a positive integer, got ${chunkBytes}`);
+  }
+  const previous = join(options.checkpointDir, MANIFEST_FILE);
+  if (existsSync(previous)) {
+    // A plan's head order is relative to the original checkpoint: applying it again would compose two orders.
+    const message = `${previous}: this checkpoint was written by apply; apply plans to the original one`;
+    throw new HplbError('INVALID_CHECKPOINT', message);
+  }
   const checkpoint = await openCheckpoint(options.checkpointDir);
   const partial = `${resolve(outDir)}.partial-${randomBytes(4).toString('hex')}`;
   try {
@@ -99,7 +109,7 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyResult> {
     const sparse = { minference: options.minferenceConfig, duoAttention: options.duoAttentionDir };
     const configs = prepareSparseConfigs(sparse, order);
     mkdirSync(partial);
-    const result = await writeOutput(options, checkpoint, order, configs, partial);
+    const result = await writeOutput({ ...options, chunkBytes }, checkpoint, order, configs, partial);
     renameSync(partial, outDir);
     return result;
   } catch (error) {
@@ -131,7 +141,6 @@ async function writeOutput(
   const hashed = async (path: string, full: string): Promise<FileRecord> =>
     ({ path, bytes: statSync(full).size, sha256: await sha256File(full) });
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-
   for (const entry of readdirSync(checkpoint.dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const from = join(checkpoint.dir, entry.name);
     const to = join(partial, entry.name);

@@ -5,7 +5,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { applyPlan, type ApplyOptions } from '../../src/apply/apply.ts';
+import { applyPlan, MANIFEST_FILE, type ApplyOptions } from '../../src/apply/apply.ts';
 import type { HplbError } from '../../src/errors.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
 import { KV_GROUP_PLAN, planOf, writeSparseConfigs } from './plans.ts';
@@ -99,6 +99,29 @@ const CASES: Case[] = [
     },
     code: 'INVALID_CHECKPOINT',
     message: /quantised checkpoints \(quantization_config\) are not supported/,
+  },
+  {
+    name: 'a checkpoint that apply already rewrote',
+    spoil: (_dir, src) => {
+      writeFileSync(join(src, MANIFEST_FILE), '{}');
+      return {};
+    },
+    code: 'INVALID_CHECKPOINT',
+    message: /this checkpoint was written by apply; apply plans to the original one/,
+  },
+  {
+    name: 'a file that shrinks while it is rewritten',
+    // The architecture lookup runs after the headers are read and before the first write.
+    spoil: (_dir, src) => ({
+      plan: { ...KV_GROUP_PLAN, model: { id: 'tiny' } },
+      modelArchitecture: () => {
+        const file = join(src, 'model-00002-of-00002.safetensors');
+        truncateSync(file, readFileSync(file).length - 100);
+        return undefined;
+      },
+    }),
+    code: 'INVALID_CHECKPOINT',
+    message: /model-00002-of-00002\.safetensors: file ends at byte \d+, expected \d+ more bytes/,
   },
   {
     name: 'a plan with another layer count',
