@@ -1,6 +1,6 @@
 /**
  * Rewrites one safetensors file in the new head order, streaming: the output is written front to
- * back through two buffers of `chunkBytes`, whatever the tensor sizes. Bytes are moved, never
+ * back through three buffers of `chunkBytes`, whatever the tensor sizes. Bytes are moved, never
  * decoded, so every dtype is handled alike.
  *   q_proj rows (and bias): head block j of the output = block queryHeads[j] of the source;
  *   k_proj, v_proj rows (and biases): block b = source KV block kvHeads[b] (repeats duplicate);
@@ -29,7 +29,7 @@ export function attentionRoles(attention: readonly LayerTensors[]): Map<string, 
 export interface RewriteOptions {
   readonly order: HeadOrder;
   readonly roles: ReadonlyMap<string, { layer: number; role: Role }>;
-  /** Size of each of the two working buffers, bytes (an o_proj row is the smallest unit). */
+  /** Size of each of the three working buffers, bytes (raised to one o_proj row when smaller). */
   readonly chunkBytes: number;
 }
 
@@ -60,14 +60,20 @@ export async function rewriteFile(
   const target = Buffer.allocUnsafe(size);
   const writer = await createSequentialWriter(outPath);
 
-  // Reads the next piece while the current one is written: two buffers take turns.
+  // Reads the next piece while the current one is written: two buffers take turns. A read-ahead
+  // that fails while a write is awaited is marked handled at once and rethrown when awaited.
+  const readAhead = (offset: number, length: number, into: Buffer): Promise<Buffer> => {
+    const pending = reader.read(offset, length, into);
+    pending.catch(() => undefined);
+    return pending;
+  };
   const copy = async (offset: number, length: number): Promise<void> => {
     const buffers = [source, spare];
-    let pending = reader.read(offset, Math.min(size, length), buffers[0]);
+    let pending = readAhead(offset, Math.min(size, length), buffers[0]);
     for (let done = 0, turn = 0; done < length; done += size, turn ^= 1) {
       const data = await pending;
       const next = done + size;
-      if (next < length) pending = reader.read(offset + next, Math.min(size, length - next), buffers[turn ^ 1]);
+      if (next < length) pending = readAhead(offset + next, Math.min(size, length - next), buffers[turn ^ 1]);
       await writer.write(data);
     }
   };

@@ -111,9 +111,11 @@ const CASES: Case[] = [
   },
   {
     name: 'a file that shrinks while it is rewritten',
-    // The architecture lookup runs after the headers are read and before the first write.
+    // The architecture lookup runs after the headers are read and before the first write; small
+    // chunks make the failing read a read-ahead.
     spoil: (_dir, src) => ({
       plan: { ...KV_GROUP_PLAN, model: { id: 'tiny' } },
+      chunkBytes: 256,
       modelArchitecture: () => {
         const file = join(src, 'model-00002-of-00002.safetensors');
         truncateSync(file, readFileSync(file).length - 100);
