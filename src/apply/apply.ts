@@ -127,7 +127,7 @@ async function writeOutput(
   configs: ReturnType<typeof prepareSparseConfigs>,
   partial: string,
 ): Promise<ApplyResult> {
-  const { plan } = options;
+  const { plan, chunkBytes = DEFAULT_CHUNK_BYTES } = options;
   const expanded = order.outputKvHeads !== order.kvHeads;
   const roles = attentionRoles(checkpoint.attention);
   const tensorFiles = new Map(checkpoint.files.map((f) => [basename(f.path), f]));
@@ -140,7 +140,6 @@ async function writeOutput(
   };
   const hashed = async (path: string, full: string): Promise<FileRecord> =>
     ({ path, bytes: statSync(full).size, sha256: await sha256File(full) });
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   for (const entry of readdirSync(checkpoint.dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const from = join(checkpoint.dir, entry.name);
     const to = join(partial, entry.name);

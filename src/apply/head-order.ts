@@ -4,7 +4,10 @@
  * rank r the query heads [r * H/G, (r + 1) * H/G) and the KV heads [r * K/G, (r + 1) * K/G) when
  * K >= G, else KV head r // (G / K) (replicated); physical query head j always reads physical KV
  * head j // (H / K). So reordering the heads of every layer is enough, as long as the query heads
- * that land on one physical KV head share one logical KV head. Pure: plain data in and out.
+ * that land on one physical KV head share one logical KV head. (vLLM: QKVParallelLinear in
+ * vllm/model_executor/layers/linear.py, `shard_rank = self.tp_rank // self.num_kv_head_replicas`,
+ * `num_kv_head_replicas = divide(tp_size, total_num_kv_heads)` when tp_size >= total_num_kv_heads.)
+ * Pure: plain data in and out.
  */
 import { HplbError } from '../errors.ts';
 
