@@ -30,8 +30,12 @@ function toBf16(x: number): number {
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
-function encode(values: Float32Array, dtype: 'F32' | 'BF16'): Buffer {
+/** Tensor dtypes the tiny checkpoint can be written in; F8_E4M3 bytes are arbitrary (apply never decodes). */
+export type TinyDtype = 'F32' | 'BF16' | 'F8_E4M3';
+
+function encode(values: Float32Array, dtype: TinyDtype): Buffer {
   if (dtype === 'F32') return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  if (dtype === 'F8_E4M3') return Buffer.from(values.map((v) => Math.round((v + 0.2) * 600) & 0xff));
   const out = Buffer.alloc(values.length * 2);
   values.forEach((v, i) => out.writeUInt16LE(toBf16(v), i * 2));
   return out;
@@ -47,7 +51,7 @@ export function decode(bytes: Buffer, dtype: string): Float32Array {
 }
 
 export interface TinyOptions {
-  readonly dtype: 'F32' | 'BF16';
+  readonly dtype: TinyDtype;
   /** 1: model.safetensors; 2: two shards and model.safetensors.index.json. */
   readonly shards: 1 | 2;
   /** Qwen2 (q/k/v biases) instead of Llama. */
@@ -61,7 +65,7 @@ export function writeTinyCheckpoint(dir: string, options: TinyOptions): void {
   const random = seeded(options.seed ?? 7);
   const tensor = (name: string, shape: number[], dtype: string = options.dtype) => {
     const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random() * 0.2);
-    return { name, dtype, shape, data: encode(values, dtype as 'F32' | 'BF16') };
+    return { name, dtype, shape, data: encode(values, dtype as TinyDtype) };
   };
   const all = [tensor('model.embed_tokens.weight', [vocab, hidden])];
   for (let l = 0; l < layers; l++) {
@@ -84,7 +88,7 @@ export function writeTinyCheckpoint(dir: string, options: TinyOptions): void {
     architectures: [options.qwen2 ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
     model_type: options.qwen2 ? 'qwen2' : 'llama',
     hidden_size: hidden, num_attention_heads: queryHeads, num_key_value_heads: kvHeads, head_dim: headDim,
-    num_hidden_layers: layers, rope_theta: 10000, torch_dtype: options.dtype === 'F32' ? 'float32' : 'bfloat16',
+    num_hidden_layers: layers, rope_theta: 10000, torch_dtype: { F32: 'float32', BF16: 'bfloat16', F8_E4M3: 'float8_e4m3fn' }[options.dtype],
   }, null, 2));
   writeFileSync(join(dir, 'tokenizer.json'), '{"version": "1.0"}\n');
   const half = Math.ceil(all.length / 2);
