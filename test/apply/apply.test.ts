@@ -161,7 +161,9 @@ describe('apply a plan to a checkpoint', () => {
   it('moves tensors of any dtype as bytes (float8 e4m3, two shards)', async () => {
     const dir = fresh();
     writeTinyCheckpoint(join(dir, 'src'), { dtype: 'F8_E4M3', shards: 2, qwen2: true });
-    const { manifest } = await applyPlan({ plan: KV_GROUP_PLAN, checkpointDir: join(dir, 'src'), outDir: join(dir, 'out') });
+    const { manifest } = await applyPlan({
+      plan: KV_GROUP_PLAN, checkpointDir: join(dir, 'src'), outDir: join(dir, 'out'),
+    });
     const [src, dst] = [await readTensors(join(dir, 'src')), await readTensors(join(dir, 'out'))];
     assert.equal(dst.get('model.layers.0.self_attn.q_proj.weight')!.dtype, 'F8_E4M3');
     checkRanks(KV_GROUP_PLAN, src, dst, manifest);
