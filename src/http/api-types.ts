@@ -61,6 +61,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/plans/{planId}/ranks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What each tensor-parallel rank holds once the plan is applied to a checkpoint.
+         * @description Per layer and per rank: the plan's units, the logical query heads and the logical KV heads
+         *     that an unmodified vLLM or SGLang contiguous split gives the rank after `npm run apply`
+         *     rewrote the checkpoint; the same form as the `layers` of the manifest `apply` writes.
+         *     Physical query head j reads physical KV head j / (queryHeads / outputKvHeads). When the
+         *     plan splits the query heads of a KV head over ranks (a query-head plan on a GQA model),
+         *     `expandKvNeeded` is true and the answer is what `apply --expand-kv` writes: KV heads
+         *     duplicated to `outputKvHeads`, per-GPU KV cache times `kvCacheFactor`.
+         */
+        get: operations["getPlanRanks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -248,7 +274,7 @@ export interface components {
              * @description Stable machine-readable code.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "PLAN_NOT_FOUND" | "UNKNOWN_MODEL" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_PROBLEM" | "UNITS_NOT_DIVISIBLE" | "INFEASIBLE_CONSTRAINTS" | "PROBLEM_TOO_LARGE" | "INVALID_PROFILE" | "INVALID_CURVE" | "UNKNOWN_CALIBRATION" | "QUEUE_FULL" | "DRAINING" | "INTERNAL";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "PLAN_NOT_FOUND" | "UNKNOWN_MODEL" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_PROBLEM" | "UNITS_NOT_DIVISIBLE" | "INFEASIBLE_CONSTRAINTS" | "PROBLEM_TOO_LARGE" | "INVALID_PROFILE" | "INVALID_CURVE" | "UNKNOWN_CALIBRATION" | "INVALID_CHECKPOINT" | "PLAN_MISMATCH" | "QUEUE_FULL" | "DRAINING" | "INTERNAL";
             /** @description The request's path. */
             instance?: string;
             requestId?: string;
@@ -418,6 +444,42 @@ export interface components {
             layersProvenOptimal: number;
             /** @description Wall-clock time of the whole plan, ms. */
             solveMs: number;
+        };
+        /** @description The plan as tensor-parallel ranks see it after apply (the manifest's form). */
+        PlanRanks: {
+            planId: components["schemas"]["PlanId"];
+            /** @description Registry model id; null for explicit costs. */
+            model: string | null;
+            granularity: components["schemas"]["Granularity"];
+            /** @description The engine's tensor-parallel size to run with (the plan's GPU count). */
+            tensorParallelSize: number;
+            queryHeads: number;
+            /** @description KV heads of the model. */
+            kvHeads: number;
+            /** @description KV heads of the rewritten checkpoint (more than kvHeads when duplicated). */
+            outputKvHeads: number;
+            /** @description Per-GPU KV-cache memory of the rewritten model over the original's. */
+            kvCacheFactor: number;
+            /** @description Whether apply needs --expand-kv for this plan. */
+            expandKvNeeded: boolean;
+            layers: components["schemas"]["LayerRanks"][];
+        };
+        LayerRanks: {
+            layer: number;
+            /** @description [queryHeads] logical query head at each physical query slot of the rewritten checkpoint. */
+            queryHeads: number[];
+            /** @description [outputKvHeads] logical KV head at each physical KV slot (repeats when duplicated). */
+            kvHeads: number[];
+            ranks: components["schemas"]["RankHeads"][];
+        };
+        RankHeads: {
+            rank: number;
+            /** @description The plan's units on this rank (query heads or KV groups) in physical order. */
+            units: number[];
+            /** @description Logical query heads of this rank's physical query slots. */
+            queryHeads: number[];
+            /** @description Logical KV heads of this rank's physical KV slots (one replicated head when KV heads < ranks). */
+            kvHeads: number[];
         };
         ModelList: {
             models: components["schemas"]["ModelSummary"][];
@@ -692,7 +754,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (units x GPUs x layers above MAX_PROBLEM_SIZE), INVALID_PROFILE, INVALID_CURVE. */
+        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (units x GPUs x layers above MAX_PROBLEM_SIZE), INVALID_PROFILE, INVALID_CURVE, PLAN_MISMATCH (the plan cannot be laid out as contiguous tensor-parallel ranks, e.g. unequal heads per GPU). INVALID_CHECKPOINT is the apply command's and never an HTTP answer. */
         Unprocessable: {
             headers: {
                 [name: string]: unknown;
@@ -847,6 +909,37 @@ export interface operations {
             304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getPlanRanks: {
+        parameters: {
+            query?: {
+                /** @description Query heads per KV head. Required for a plan of explicit costs or an inline profile; for a registry model it defaults to (and must equal) the model's. */
+                kvGroupSize?: number;
+            };
+            header?: never;
+            path: {
+                planId: components["parameters"]["PlanId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rank view of the plan. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanRanks"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
             500: components["responses"]["Internal"];
         };
     };
