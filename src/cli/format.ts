@@ -1,4 +1,5 @@
 import type { Plan } from '../planner/plan.ts';
+import { bubbleRatio } from '../../public/plan-math.js';
 
 /** Renders rows as an aligned text table; numbers right-aligned. */
 export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -33,7 +34,7 @@ export function formatPlan(plan: Plan): string {
       pct(l.gap),
       contiguous === null ? 'n/a' : si(contiguous),
       contiguous === null ? 'n/a' : `${(contiguous / l.makespan).toFixed(3)}x`,
-      pct(l.makespan > 0 ? 1 - l.gpuLoads.reduce((a, b) => a + b, 0) / l.gpuLoads.length / l.makespan : 0),
+      pct(bubbleRatio(l.gpuLoads.reduce((a, b) => a + b, 0) / l.gpuLoads.length, l.makespan)),
       l.status,
       l.engine,
       l.solveMs.toFixed(1),
@@ -47,10 +48,13 @@ export function formatPlan(plan: Plan): string {
   const greedy = t.greedyMakespan === null
     ? 'found no placement'
     : `${si(t.greedyMakespan)} -> greedy / plan = ${(t.greedyMakespan / t.makespan).toFixed(4)}x`;
+  const relative = t.contiguousMakespan === null ? '' : `; ${(t.makespan / t.contiguousMakespan).toFixed(3)} of contiguous`;
   const summary = [
     `model ${plan.model.id ?? '(explicit costs)'} on ${plan.gpus.count} GPUs (${plan.granularity}, units per GPU ${plan.unitsPerGpu})` +
-      `, ${plan.workload.phase} at ${plan.workload.seqLen} tokens, cost model ${plan.costModel.name} [${unit}]`,
-    `makespan ${si(t.makespan)} ${unit} (sum over layers); lower bound ${si(t.lowerBound)}; gap ${pct(t.gap)}; layers proven ${proven}`,
+      `, ${plan.workload.phase} at ${plan.workload.seqLen} tokens, cost model ${plan.costModel.name}` +
+      ` [${unit}${plan.costModel.device ? `, measured on ${plan.costModel.device}` : ', hardware-neutral'}]`,
+    `makespan ${si(t.makespan)} ${unit} (sum over layers${relative}); lower bound ${si(t.lowerBound)}; gap ${pct(t.gap)}` +
+      `; layers proven ${proven}`,
     `contiguous ${contiguous}`,
     `greedy ${greedy}; plan / bound = ${(t.makespan / Math.max(t.lowerBound, Number.MIN_VALUE)).toFixed(4)}x`,
     `bubble ratio ${pct(t.bubbleRatio)}; engine ${plan.solver.engine}; solve ${t.solveMs.toFixed(0)} ms; plan id ${plan.id}`,
