@@ -1,0 +1,129 @@
+import type { GLPK } from 'glpk.js/node';
+import { HplbError } from '../../errors.ts';
+import { constraintViolation, makespanOf } from '../layer-result.ts';
+import type { LayerProblem } from '../types.ts';
+import { TARGET_SLACK, bestRelabelling, improveMoves } from './greedy-replan.ts';
+import { solveMigrationIlp } from './migration-ilp.ts';
+import { listMoves, totalMoveCost } from './moves.ts';
+import type { LayerReplan, MigrationSpec, MoveStatus } from './types.ts';
+
+/** Stage 1's answer for the layer: the best placement of the new problem, from the engines. */
+export interface FreshLayer {
+  /** [units] GPU of each unit. */
+  readonly unit2gpu: readonly number[];
+  /** C*: its makespan. */
+  readonly makespan: number;
+}
+
+export interface ReplanOptions {
+  /** Time for the exact migration steps, ms. */
+  readonly timeLimitMs: number;
+  /** Loaded GLPK; null runs the heuristic alone (status heuristic). */
+  readonly glpk: GLPK | null;
+}
+
+/** A re-plan's placement plus the makespan bound the move-limited stage proved (if it ran). */
+export interface ReplanOutcome extends LayerReplan {
+  /** With maxMoves binding: a lower bound on the best makespan under that limit. */
+  readonly limitedMakespanBound?: number;
+}
+
+/**
+ * Stage 2 of the lexicographic re-plan of one layer: the least move cost among placements whose
+ * makespan is within (1 + eps) C*, C* being stage 1's makespan. The previous placement is kept
+ * when it already meets the target (nothing moves: proven minimal). Otherwise the fresh plan,
+ * relabelled at best and improved by swaps, is the incumbent, and GLPK on the aggregated
+ * migration model tries to beat it and prove the minimum.
+ * With maxMoves, when the least-cost answer needs more moves than allowed, the reference becomes
+ * the best makespan reachable with at most maxMoves moves (GLPK), and the same move minimisation
+ * runs against (1 + eps) times that.
+ */
+export function replanLayer(problem: LayerProblem, spec: MigrationSpec, fresh: FreshLayer, options: ReplanOptions): ReplanOutcome {
+  const unlimited = minimiseMoves(problem, spec, fresh, fresh.makespan, options.timeLimitMs / 2, options.glpk);
+  if (spec.maxMoves === undefined || unlimited.movedUnits <= spec.maxMoves) return unlimited;
+  return replanWithMoveLimit(problem, spec, spec.maxMoves, options);
+}
+
+function minimiseMoves(problem: LayerProblem, spec: MigrationSpec, fresh: FreshLayer | null, reference: number, timeLimitMs: number, glpk: GLPK | null): LayerReplan {
+  const target = reference * (1 + spec.makespanTolerance);
+  const previousOk = fitsTarget(problem, spec.previous, target);
+  if (previousOk) return answer(spec, [...spec.previous], { reference, target, status: 'optimal', lowerBound: 0, engine: 'previous' });
+
+  let best: number[] | null = null;
+  if (fresh) best = improveMoves(problem, spec, bestRelabelling(problem, spec, fresh.unit2gpu), target);
+  let engine: LayerReplan['moveEngine'] = 'greedy';
+  let status: MoveStatus = 'heuristic';
+  let lowerBound = 0;
+  let reason: string | undefined = glpk ? undefined : 'no GLPK instance: relabelling and swaps only';
+  if (glpk) {
+    const ilp = solveMigrationIlp(glpk, problem, spec, { kind: 'moves', target }, timeLimitMs);
+    if (ilp.unit2gpu && fitsTarget(problem, ilp.unit2gpu, target)) {
+      const cost = totalMoveCost(spec, ilp.unit2gpu);
+      if (!best || cost < totalMoveCost(spec, best)) {
+        best = ilp.unit2gpu;
+        engine = 'ilp';
+      }
+      if (ilp.proved) {
+        status = 'optimal';
+        lowerBound = Math.min(cost, totalMoveCost(spec, best));
+      } else {
+        status = 'time_limit';
+      }
+    } else if (ilp.unit2gpu) {
+      reason = 'GLPK answer exceeds the makespan target by more than rounding';
+    } else {
+      reason = ilp.reason;
+      if (!ilp.proved) status = best ? 'time_limit' : 'heuristic';
+    }
+  }
+  if (!best) {
+    throw new HplbError('INFEASIBLE_CONSTRAINTS', `layer ${problem.layer}: no placement within makespan ${target} was found${reason ? ` (${reason})` : ''}`, { pointer: '/migration', rule: 'feasible' });
+  }
+  return answer(spec, best, { reference, target, status, lowerBound, engine, ...(reason && status !== 'optimal' ? { reason } : {}) });
+}
+
+function replanWithMoveLimit(problem: LayerProblem, spec: MigrationSpec, maxMoves: number, options: ReplanOptions): ReplanOutcome {
+  const previousFeasible = constraintViolation(problem, spec.previous) === null;
+  const fallback = (reason: string): ReplanOutcome => {
+    if (!previousFeasible) {
+      throw new HplbError('INFEASIBLE_CONSTRAINTS', `layer ${problem.layer}: no placement with at most ${maxMoves} moves was found (${reason})`, { pointer: '/migration/maxMoves', rule: 'feasible' });
+    }
+    const makespan = makespanOf(problem, spec.previous);
+    return answer(spec, [...spec.previous], { reference: makespan, target: makespan, status: 'heuristic', lowerBound: 0, engine: 'previous', reason });
+  };
+  if (!options.glpk) return fallback('no GLPK instance to search under the move limit');
+  const best = solveMigrationIlp(options.glpk, problem, spec, { kind: 'makespan' }, options.timeLimitMs / 4);
+  if (!best.unit2gpu) return fallback(best.reason ?? 'GLPK found no placement under the move limit');
+  let reference = makespanOf(problem, best.unit2gpu);
+  if (previousFeasible) reference = Math.min(reference, makespanOf(problem, spec.previous));
+  const start: FreshLayer = { unit2gpu: best.unit2gpu, makespan: reference };
+  const limited = minimiseMoves(problem, spec, start, reference, options.timeLimitMs / 4, options.glpk);
+  // Swaps never add moves, but the move ILP may trade one expensive move for two cheap ones.
+  const chosen = limited.movedUnits <= maxMoves ? limited : answer(spec, best.unit2gpu, { reference, target: reference * (1 + spec.makespanTolerance), status: 'heuristic', lowerBound: 0, engine: 'ilp', reason: 'the least-cost placement needs more moves than allowed' });
+  return { ...chosen, ...(best.makespanBound !== undefined ? { limitedMakespanBound: Math.min(best.makespanBound, reference) } : {}) };
+}
+
+function fitsTarget(problem: LayerProblem, unit2gpu: readonly number[], target: number): boolean {
+  return constraintViolation(problem, unit2gpu) === null && makespanOf(problem, unit2gpu) <= target * (1 + TARGET_SLACK);
+}
+
+function answer(
+  spec: MigrationSpec,
+  unit2gpu: number[],
+  meta: { reference: number; target: number; status: MoveStatus; lowerBound: number; engine: LayerReplan['moveEngine']; reason?: string },
+): LayerReplan {
+  const moves = listMoves(spec, unit2gpu);
+  const moveCost = moves.reduce((s, m) => s + m.cost, 0);
+  return {
+    unit2gpu,
+    moves,
+    movedUnits: moves.length,
+    moveCost,
+    referenceMakespan: meta.reference,
+    targetMakespan: meta.target,
+    moveStatus: meta.status,
+    moveLowerBound: Math.min(meta.lowerBound, moveCost),
+    moveEngine: meta.engine,
+    ...(meta.reason !== undefined ? { moveFallbackReason: meta.reason } : {}),
+  };
+}
