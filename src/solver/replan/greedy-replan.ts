@@ -1,6 +1,8 @@
+import { constraintViolation } from '../layer-result.ts';
 import type { LayerProblem } from '../types.ts';
 import { minCostAssignment } from './hungarian.ts';
 import { moveCostTo } from './moves.ts';
+import { createPlacementState } from './placement-state.ts';
 import type { MigrationSpec } from './types.ts';
 
 /** Slack on the makespan target for floating-point sums (relative). */
@@ -44,45 +46,13 @@ export function bestRelabelling(problem: LayerProblem, spec: MigrationSpec, unit
 export function improveMoves(problem: LayerProblem, spec: MigrationSpec, start: readonly number[], target: number): number[] {
   const gpus = problem.speeds.length;
   const units = problem.costs.length;
-  const unit2gpu = [...start];
-  const sums = new Array<number>(gpus).fill(0);
-  const counts = new Array<number>(gpus).fill(0);
-  const groupCounts = Array.from({ length: gpus }, () => new Map<number, number>());
-  const bump = (u: number, g: number, by: number) => {
-    sums[g] += by * problem.costs[u];
-    counts[g] += by;
-    const group = problem.unit2group?.[u];
-    if (group !== undefined) groupCounts[g].set(group, (groupCounts[g].get(group) ?? 0) + by);
-  };
-  unit2gpu.forEach((g, u) => bump(u, g, 1));
+  const state = createPlacementState(problem, start);
+  const { unit2gpu } = state;
   const limit = target * (1 + TARGET_SLACK);
-  const minSaving = 1e-9 * Math.max(...spec.moveCosts, Number.MIN_VALUE);
-  const fits = (g: number, delta: number) => (sums[g] + delta) / problem.speeds[g] <= limit;
-  const groupsAfter = (g: number, leaving: number, arriving: number) => {
-    if (problem.maxGroupsPerGpu === undefined || !problem.unit2group) return 0;
-    const out = problem.unit2group[leaving];
-    const into = problem.unit2group[arriving];
-    if (out === into) return groupCounts[g].size;
-    let size = groupCounts[g].size;
-    if ((groupCounts[g].get(out) ?? 0) === 1) size -= 1;
-    if ((groupCounts[g].get(into) ?? 0) === 0) size += 1;
-    return size;
-  };
-  const groupOk = (g: number, leaving: number, arriving: number) =>
-    problem.maxGroupsPerGpu === undefined || groupsAfter(g, leaving, arriving) <= problem.maxGroupsPerGpu;
-  const arriveOk = (g: number, u: number) => {
-    if (problem.maxGroupsPerGpu === undefined || !problem.unit2group) return true;
-    const group = problem.unit2group[u];
-    return (groupCounts[g].get(group) ?? 0) > 0 || groupCounts[g].size < problem.maxGroupsPerGpu;
-  };
   const movable = (u: number) => (problem.unit2pin?.[u] ?? -1) < 0;
-
   for (;;) {
     // A saving must beat rounding noise, or equal-cost swaps could cycle.
-    const best: { saving: number; apply: (() => void) | null } = { saving: minSaving, apply: null };
-    const offer = (saving: number, apply: () => void) => {
-      if (saving > best.saving) Object.assign(best, { saving, apply });
-    };
+    const best = { saving: 1e-9 * Math.max(...spec.moveCosts, Number.MIN_VALUE), apply: null as (() => void) | null };
     for (let u = 0; u < units; u++) {
       if (!movable(u)) continue;
       const g = unit2gpu[u];
@@ -91,20 +61,66 @@ export function improveMoves(problem: LayerProblem, spec: MigrationSpec, start: 
       for (let h = 0; h < gpus; h++) {
         if (h === g) continue;
         const there = moveCostTo(spec, u, h);
-        if (counts[g] - 1 >= problem.minUnitsPerGpu && counts[h] + 1 <= problem.maxUnitsPerGpu && fits(h, problem.costs[u]) && arriveOk(h, u)) {
-          offer(here - there, () => { bump(u, g, -1); bump(u, h, 1); unit2gpu[u] = h; });
+        if (here - there > best.saving && state.fits(h, problem.costs[u], limit) && state.canMove(u, h)) {
+          Object.assign(best, { saving: here - there, apply: () => state.move(u, h) });
         }
         for (let v = 0; v < units; v++) {
           if (unit2gpu[v] !== h || !movable(v)) continue;
           const saving = here + moveCostTo(spec, v, h) - there - moveCostTo(spec, v, g);
           if (saving <= best.saving) continue;
           const delta = problem.costs[u] - problem.costs[v];
-          if (!fits(h, delta) || !fits(g, -delta) || !groupOk(h, v, u) || !groupOk(g, u, v)) continue;
-          offer(saving, () => { bump(u, g, -1); bump(v, h, -1); bump(u, h, 1); bump(v, g, 1); unit2gpu[u] = h; unit2gpu[v] = g; });
+          if (!state.fits(h, delta, limit) || !state.fits(g, -delta, limit) || !state.canSwap(u, v)) continue;
+          Object.assign(best, { saving, apply: () => { state.move(u, h); state.move(v, g); } });
         }
       }
     }
     if (!best.apply) return unit2gpu;
     best.apply();
   }
+}
+
+/**
+ * Repairs the previous placement instead of relabelling a fresh one: while some GPU is above
+ * `target`, the single move or swap off that GPU that lowers its excess the most (cheapest on
+ * ties) without pushing the other GPU above the target. Few moves when the drift is small.
+ * @returns [units] a feasible placement within the target, or null when the previous placement
+ *   breaks a constraint of the new problem or the repair gets stuck
+ */
+export function repairPrevious(problem: LayerProblem, spec: MigrationSpec, target: number): number[] | null {
+  const gpus = problem.speeds.length;
+  const units = problem.costs.length;
+  if (constraintViolation(problem, spec.previous) !== null) return null;
+  const state = createPlacementState(problem, spec.previous);
+  const { unit2gpu, sums } = state;
+  const limit = target * (1 + TARGET_SLACK);
+  const movable = (u: number) => (problem.unit2pin?.[u] ?? -1) < 0;
+  for (let step = 0; step < units * gpus; step++) {
+    let g = -1;
+    for (let i = 0; i < gpus; i++) if (sums[i] / problem.speeds[i] > limit && (g < 0 || sums[i] / problem.speeds[i] > sums[g] / problem.speeds[g])) g = i;
+    if (g < 0) return unit2gpu;
+    const excess = sums[g] - limit * problem.speeds[g];
+    let best: { relief: number; cost: number; apply: () => void } | null = null;
+    const offer = (relief: number, cost: number, apply: () => void) => {
+      // Relief past the excess is worth nothing more; then the cheaper, then the smaller change.
+      const useful = Math.min(relief, excess);
+      if (!best || useful > best.relief * (1 + 1e-12) || (useful >= best.relief * (1 - 1e-12) && cost < best.cost)) best = { relief: useful, cost, apply };
+    };
+    for (let u = 0; u < units; u++) {
+      if (unit2gpu[u] !== g || !movable(u)) continue;
+      for (let h = 0; h < gpus; h++) {
+        if (h === g) continue;
+        const moveCost = moveCostTo(spec, u, h) - moveCostTo(spec, u, g);
+        if (state.fits(h, problem.costs[u], limit) && state.canMove(u, h)) offer(problem.costs[u], moveCost, () => state.move(u, h));
+        for (let v = 0; v < units; v++) {
+          if (unit2gpu[v] !== h || !movable(v)) continue;
+          const delta = problem.costs[u] - problem.costs[v];
+          if (delta <= 0 || !state.fits(h, delta, limit) || !state.canSwap(u, v)) continue;
+          offer(delta, moveCost + moveCostTo(spec, v, g) - moveCostTo(spec, v, h), () => { state.move(u, h); state.move(v, g); });
+        }
+      }
+    }
+    if (!best) return null;
+    (best as { apply: () => void }).apply();
+  }
+  return null;
 }

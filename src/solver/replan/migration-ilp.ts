@@ -11,7 +11,17 @@ import type { MigrationSpec } from './types.ts';
  * moves: the least move cost with every load <= target (and at most maxMoves moves when given);
  * makespan: the least makespan with at most maxMoves moves.
  */
-export type MigrationObjective = { readonly kind: 'moves'; readonly target: number } | { readonly kind: 'makespan' };
+export type MigrationObjective =
+  | {
+    readonly kind: 'moves';
+    readonly target: number;
+    /**
+     * The incumbent's move cost: only placements cheaper by at least `cutoffStep` are sought, so
+     * "infeasible" proves the incumbent minimal (up to cutoffStep).
+     */
+    readonly cutoff?: { readonly cost: number; readonly step: number };
+  }
+  | { readonly kind: 'makespan' };
 
 export interface MigrationIlpOutcome {
   /** [units] placement found, or null when GLPK found none in time (or none exists). */
@@ -100,6 +110,11 @@ export function solveMigrationIlp(glpk: GLPK, problem: LayerProblem, spec: Migra
     } else {
       subjectTo.push({ name: `load_${g}`, vars: [...loadVars, { name: 'C', coef: -problem.speeds[g] }], bnds: { type: glpk.GLP_UP, lb: 0, ub: -pinnedCost[g] / scale } });
     }
+  }
+  if (objective.kind === 'moves' && objective.cutoff && objectiveVars.length > 0) {
+    const bound = (objective.cutoff.cost - objective.cutoff.step) / moveScale;
+    if (bound < 0) return { unit2gpu: null, proved: true, reason: 'the incumbent moves nothing it could avoid' };
+    subjectTo.push({ name: 'cutoff', vars: objectiveVars, bnds: { type: glpk.GLP_UP, lb: 0, ub: bound + 1e-9 } });
   }
   if (Number.isFinite(moveBudget) && movedVars.length > 0) {
     subjectTo.push({ name: 'max_moves', vars: movedVars, bnds: { type: glpk.GLP_UP, lb: 0, ub: moveBudget } });

@@ -2,9 +2,9 @@ import type { GLPK } from 'glpk.js/node';
 import { HplbError } from '../../errors.ts';
 import { constraintViolation, makespanOf } from '../layer-result.ts';
 import type { LayerProblem } from '../types.ts';
-import { TARGET_SLACK, bestRelabelling, improveMoves } from './greedy-replan.ts';
+import { TARGET_SLACK, bestRelabelling, improveMoves, repairPrevious } from './greedy-replan.ts';
 import { solveMigrationIlp } from './migration-ilp.ts';
-import { listMoves, totalMoveCost } from './moves.ts';
+import { listMoves, movedUnitCount, totalMoveCost } from './moves.ts';
 import type { LayerReplan, MigrationSpec, MoveStatus } from './types.ts';
 
 /** Stage 1's answer for the layer: the best placement of the new problem, from the engines. */
@@ -39,25 +39,45 @@ export interface ReplanOutcome extends LayerReplan {
  * runs against (1 + eps) times that.
  */
 export function replanLayer(problem: LayerProblem, spec: MigrationSpec, fresh: FreshLayer, options: ReplanOptions): ReplanOutcome {
-  const unlimited = minimiseMoves(problem, spec, fresh, fresh.makespan, options.timeLimitMs / 2, options.glpk);
-  if (spec.maxMoves === undefined || unlimited.movedUnits <= spec.maxMoves) return unlimited;
+  // Against C* first; with maxMoves this already answers when C* is reachable within the limit.
+  const nearOptimal = minimiseMoves(problem, spec, fresh, fresh.makespan, options.timeLimitMs / 2, options.glpk);
+  if ('unit2gpu' in nearOptimal) return nearOptimal;
+  if (spec.maxMoves === undefined) {
+    throw new HplbError('INFEASIBLE_CONSTRAINTS', `layer ${problem.layer}: no placement within makespan ${fresh.makespan * (1 + spec.makespanTolerance)} was found (${nearOptimal.reason})`, { pointer: '/migration', rule: 'feasible' });
+  }
   return replanWithMoveLimit(problem, spec, spec.maxMoves, options);
 }
 
-function minimiseMoves(problem: LayerProblem, spec: MigrationSpec, fresh: FreshLayer | null, reference: number, timeLimitMs: number, glpk: GLPK | null): LayerReplan {
+/**
+ * The least move cost within (1 + eps) x reference (and within maxMoves when set), or why none
+ * was found.
+ */
+function minimiseMoves(problem: LayerProblem, spec: MigrationSpec, fresh: FreshLayer | null, reference: number, timeLimitMs: number, glpk: GLPK | null): LayerReplan | { reason: string } {
   const target = reference * (1 + spec.makespanTolerance);
   const previousOk = fitsTarget(problem, spec.previous, target);
   if (previousOk) return answer(spec, [...spec.previous], { reference, target, status: 'optimal', lowerBound: 0, engine: 'previous' });
 
-  let best: number[] | null = null;
-  if (fresh) best = improveMoves(problem, spec, bestRelabelling(problem, spec, fresh.unit2gpu), target);
+  // Two incumbents: the fresh plan relabelled at best, and the previous placement repaired.
+  const candidates: number[][] = [];
+  if (fresh) candidates.push(improveMoves(problem, spec, bestRelabelling(problem, spec, fresh.unit2gpu), target));
+  const repaired = repairPrevious(problem, spec, target);
+  if (repaired) candidates.push(improveMoves(problem, spec, repaired, target));
+  let best: number[] | null = candidates
+    .filter((c) => spec.maxMoves === undefined || movedUnitCount(spec, c) <= spec.maxMoves)
+    .reduce<number[] | null>((a, b) => (a && totalMoveCost(spec, a) <= totalMoveCost(spec, b) ? a : b), null);
   let engine: LayerReplan['moveEngine'] = 'greedy';
   let status: MoveStatus = 'heuristic';
   let lowerBound = 0;
   let reason: string | undefined = glpk ? undefined : 'no GLPK instance: relabelling and swaps only';
   if (glpk) {
-    const ilp = solveMigrationIlp(glpk, problem, spec, { kind: 'moves', target }, timeLimitMs);
-    if (ilp.unit2gpu && fitsTarget(problem, ilp.unit2gpu, target)) {
+    const cutoff = best ? { cost: totalMoveCost(spec, best), step: cutoffStep(spec, totalMoveCost(spec, best)) } : undefined;
+    const ilp = solveMigrationIlp(glpk, problem, spec, { kind: 'moves', target, ...(cutoff ? { cutoff } : {}) }, timeLimitMs);
+    if (!ilp.unit2gpu && ilp.proved && cutoff) {
+      // Nothing is cheaper than the incumbent by a step: it is minimal (up to the step; with
+      // equal move costs the step is one move, so exactly).
+      status = 'optimal';
+      lowerBound = uniformMoveCost(spec) !== null ? cutoff.cost : Math.max(0, cutoff.cost - cutoff.step);
+    } else if (ilp.unit2gpu && fitsTarget(problem, ilp.unit2gpu, target)) {
       const cost = totalMoveCost(spec, ilp.unit2gpu);
       if (!best || cost < totalMoveCost(spec, best)) {
         best = ilp.unit2gpu;
@@ -72,13 +92,11 @@ function minimiseMoves(problem: LayerProblem, spec: MigrationSpec, fresh: FreshL
     } else if (ilp.unit2gpu) {
       reason = 'GLPK answer exceeds the makespan target by more than rounding';
     } else {
-      reason = ilp.reason;
-      if (!ilp.proved) status = best ? 'time_limit' : 'heuristic';
+      reason = best ? 'GLPK found nothing cheaper in time' : ilp.reason;
+      if (!ilp.proved && best) status = 'time_limit';
     }
   }
-  if (!best) {
-    throw new HplbError('INFEASIBLE_CONSTRAINTS', `layer ${problem.layer}: no placement within makespan ${target} was found${reason ? ` (${reason})` : ''}`, { pointer: '/migration', rule: 'feasible' });
-  }
+  if (!best) return { reason: reason ?? 'no placement found' };
   return answer(spec, best, { reference, target, status, lowerBound, engine, ...(reason && status !== 'optimal' ? { reason } : {}) });
 }
 
@@ -98,9 +116,23 @@ function replanWithMoveLimit(problem: LayerProblem, spec: MigrationSpec, maxMove
   if (previousFeasible) reference = Math.min(reference, makespanOf(problem, spec.previous));
   const start: FreshLayer = { unit2gpu: best.unit2gpu, makespan: reference };
   const limited = minimiseMoves(problem, spec, start, reference, options.timeLimitMs / 4, options.glpk);
-  // Swaps never add moves, but the move ILP may trade one expensive move for two cheap ones.
-  const chosen = limited.movedUnits <= maxMoves ? limited : answer(spec, best.unit2gpu, { reference, target: reference * (1 + spec.makespanTolerance), status: 'heuristic', lowerBound: 0, engine: 'ilp', reason: 'the least-cost placement needs more moves than allowed' });
+  const chosen = 'unit2gpu' in limited ? limited : answer(spec, best.unit2gpu, { reference, target: reference * (1 + spec.makespanTolerance), status: 'heuristic', lowerBound: 0, engine: 'ilp', reason: limited.reason });
   return { ...chosen, ...(best.makespanBound !== undefined ? { limitedMakespanBound: Math.min(best.makespanBound, reference) } : {}) };
+}
+
+/** The one cost every move has (equal move costs, no distances), else null. */
+function uniformMoveCost(spec: MigrationSpec): number | null {
+  if (spec.gpuDistance) return null;
+  const first = spec.moveCosts[0];
+  return first > 0 && spec.moveCosts.every((c) => c === first) ? first : null;
+}
+
+/**
+ * How much cheaper a placement must be to count as better: with equal move costs every total is a
+ * multiple of the cost, so one cost; otherwise a relative 1e-6 (the proof is that fine).
+ */
+function cutoffStep(spec: MigrationSpec, incumbentCost: number): number {
+  return uniformMoveCost(spec) ?? 1e-6 * incumbentCost;
 }
 
 function fitsTarget(problem: LayerProblem, unit2gpu: readonly number[], target: number): boolean {
