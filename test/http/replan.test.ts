@@ -85,6 +85,15 @@ describe('re-plans over HTTP', () => {
     for (const layer of res.body.layers) assert.ok(layer.makespan <= layer.migration.targetMakespan * (1 + 1e-9));
   });
 
+  it('the lookup refuses makespanTolerance without previous, and an unknown previous plan', async () => {
+    const lonely = await request(t.app).get(`/v1/models/${SMALL_MODEL}/plan?gpus=4&makespanTolerance=0.01`);
+    const problem = assertProblem(lonely, 422, 'INVALID_PROBLEM');
+    assert.deepEqual([problem.pointer, problem.in], ['/makespanTolerance', 'query']);
+    const unknown = await request(t.app).get(`/v1/models/${SMALL_MODEL}/plan?gpus=4&previous=${'0'.repeat(32)}`);
+    const missing = assertProblem(unknown, 404, 'PLAN_NOT_FOUND');
+    assert.deepEqual([missing.pointer, missing.in], ['/previous', 'query']);
+  });
+
   const cases = [
     { name: 'a previous plan of another model', body: async () => ({ model: SMALL_MODEL, gpus: { count: 4 }, previous: { planId: (await request(t.app).post('/v1/plans').send({ costs: COSTS, gpus: { count: 4 } })).body.id } }), status: 422, code: 'PREVIOUS_MISMATCH', pointer: '/previous/planId' },
     { name: 'a previous placement with another layer count', body: async () => ({ costs: COSTS, gpus: { count: 4 }, previous: { unit2gpu: [[0, 0, 1, 1, 2, 2, 3, 3]] } }), status: 422, code: 'PREVIOUS_MISMATCH', pointer: '/previous/unit2gpu' },

@@ -66,6 +66,10 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     if (known === undefined) {
       const { modelId } = lookup.path(req.params as Record<string, string>) as { modelId: string };
       const params = lookup.query(req.query as Record<string, unknown>) as LookupParams;
+      if (params.makespanTolerance !== undefined && params.previous === undefined) {
+        (res.locals as ProblemLocals).pointerIn = 'query';
+        throw new HplbError('INVALID_PROBLEM', 'makespanTolerance applies to a re-plan: give previous=<planId> too', { pointer: '/makespanTolerance', rule: 'dependentRequired' });
+      }
       const profile = deps.registry.get(modelId);
       if (!profile) {
         (res.locals as ProblemLocals).pointerIn = 'path';
