@@ -2,6 +2,7 @@
 // (GET /v1/models/{modelId}/plan) and show its summary, load chart, bubble chart and layer table.
 import { drawBubbles, drawLoads } from './charts.js';
 import { bubbleRatio, chooseScale, percent, scaled, statusCounts, times } from './format.js';
+import { setupReplan } from './replan.js';
 
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
 const $ = (id) => document.getElementById(id);
@@ -14,6 +15,8 @@ const planSection = $('plan');
 const models = new Map();
 /** Answers to older requests are dropped: only the latest selection is shown. */
 let latest = 0;
+/** The plan on show and the selection it answers: what a re-plan starts from. */
+let running = null;
 
 function setStatus(state, message) {
   statusLine.dataset.state = state;
@@ -70,6 +73,8 @@ async function loadPlan() {
     const plan = await response.json();
     if (request !== latest) return;
     render(plan, model);
+    running = { plan, selection: chosen };
+    replan.reset();
     const cache = response.headers.get('X-Cache');
     setStatus('ready', `Plan for ${model.displayName} on ${plan.gpus.count} GPUs${cache ? ` (cache ${cache})` : ''}.`);
   } catch (error) {
@@ -165,6 +170,7 @@ async function start() {
   await loadPlan();
 }
 
+const replan = setupReplan(() => running, problemMessage);
 form.addEventListener('submit', (event) => {
   event.preventDefault();
   loadPlan();
