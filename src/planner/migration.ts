@@ -68,7 +68,9 @@ export function resolveMigration(
   const options = request.migration ?? {};
   const units = resolved.layers[0].costs.length;
   const gpus = resolved.speeds.length;
-  const labels = Math.max(gpus, ...previous.flat().map((g) => g + 1));
+  // A loop, not Math.max(...): a large body would overflow the argument list.
+  let labels = gpus;
+  for (const row of previous) for (const g of row) labels = Math.max(labels, g + 1);
 
   const makespanTolerance = options.makespanTolerance ?? DEFAULT_MAKESPAN_TOLERANCE;
   if (!(Number.isFinite(makespanTolerance) && makespanTolerance >= 0)) throw invalid('/migration/makespanTolerance', 'minimum', 'makespanTolerance must be a finite number >= 0');

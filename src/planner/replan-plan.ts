@@ -113,7 +113,18 @@ function applyLayerLimits(resolved: ResolvedRequest, migration: ResolvedMigratio
     const spec = migration.layers[l];
     const old = layers[l];
     const kept = layerOf(problem, spec.previous, old.lowerBound, resolved.solver.gapTolerance + spec.makespanTolerance, { ...old, status: 'heuristic' });
-    layers[l] = { ...kept, migration: { ...old.migration!, moves: [], movedUnits: 0, moveCost: 0, makespanVsOptimal: old.migration!.optimalMakespan > 0 ? kept.makespan / old.migration!.optimalMakespan : 1, keep: true } };
+    const before = old.migration!;
+    // Staying put moves nothing, which is trivially the least; the target no longer applies.
+    layers[l] = {
+      ...kept,
+      migration: {
+        moves: [], movedUnits: 0, moveCost: 0,
+        optimalMakespan: before.optimalMakespan, referenceMakespan: before.referenceMakespan, targetMakespan: before.targetMakespan,
+        makespanVsOptimal: before.optimalMakespan > 0 ? kept.makespan / before.optimalMakespan : 1,
+        previousMakespan: before.previousMakespan,
+        moveStatus: 'optimal', moveLowerBound: 0, moveEngine: 'previous', keep: true,
+      },
+    };
   };
   const changing = layers.map((layer, l) => ({ l, improvement: improvementOf(layer), moved: layer.migration!.movedUnits > 0 }))
     .filter((c) => c.moved);
