@@ -7,6 +7,13 @@ import { moveCostTo } from './moves.ts';
 import type { MigrationSpec } from './types.ts';
 
 /**
+ * GLPK is asked for half the proof precision and its bound is lowered by twice its feasibility
+ * tolerance (1e-7), as the placement ILP does, so a bound taken from it is a proof.
+ */
+const MAKESPAN_MIPGAP = ILP_PROOF_PRECISION / 2;
+const GLPK_BOUND_FACTOR = 1 - 2e-7;
+
+/**
  * What the migration model optimises.
  * moves: the least move cost with every load <= target (and at most maxMoves moves when given);
  * makespan: the least makespan with at most maxMoves moves.
@@ -146,7 +153,7 @@ export function solveMigrationIlp(glpk: GLPK, problem: LayerProblem, spec: Migra
 
   let result;
   try {
-    result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (timeLimitMs - GLPK_OVERHEAD_MS) / 1000), presol: true, ...(objective.kind === 'makespan' ? { mipgap: ILP_PROOF_PRECISION } : {}) });
+    result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (timeLimitMs - GLPK_OVERHEAD_MS) / 1000), presol: true, ...(objective.kind === 'makespan' ? { mipgap: MAKESPAN_MIPGAP } : {}) });
   } catch (error) {
     return { unit2gpu: null, proved: false, reason: `GLPK failed: ${error instanceof Error ? error.message : String(error)}` };
   }
@@ -164,7 +171,7 @@ export function solveMigrationIlp(glpk: GLPK, problem: LayerProblem, spec: Migra
   const broken = constraintViolation(problem, unit2gpu);
   if (broken !== null) return { unit2gpu: null, proved: false, reason: `GLPK answer breaks a constraint: ${broken}` };
   const proved = status === glpk.GLP_OPT;
-  const makespanBound = objective.kind === 'makespan' && proved ? result.result.z * scale * (1 - ILP_PROOF_PRECISION) : undefined;
+  const makespanBound = objective.kind === 'makespan' && proved ? result.result.z * scale * (1 - MAKESPAN_MIPGAP) * GLPK_BOUND_FACTOR : undefined;
   return { unit2gpu, proved, ...(makespanBound !== undefined ? { makespanBound } : {}) };
 }
 
