@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { loadGlpk } from '../../../src/planner/glpk.ts';
 import { constraintViolation, makespanOf } from '../../../src/solver/layer-result.ts';
 import { TARGET_SLACK } from '../../../src/solver/replan/greedy-replan.ts';
+import { totalMoveCost } from '../../../src/solver/replan/moves.ts';
 import { replanLayer } from '../../../src/solver/replan/replan-layer.ts';
 import type { MigrationSpec } from '../../../src/solver/replan/types.ts';
 import type { LayerProblem } from '../../../src/solver/types.ts';
@@ -67,6 +68,36 @@ test('the re-plan is within (1 + eps) of the optimum and a proven move count is 
     }
     assert.deepEqual(moved, replan.unit2gpu, 'the moves turn the previous placement into the new one');
   }), { seed: FAST_CHECK_SEED, numRuns: 60 });
+});
+
+test('with unequal move costs and a GPU distance matrix, a proven move cost is the brute-force minimum', () => {
+  const weighted = fc.record({
+    spec: arbitrarySpec(6),
+    previousSeed: fc.array(fc.nat(), { minLength: 6, maxLength: 6 }),
+    moveCosts: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 6, maxLength: 6 }),
+    eps: fc.constantFrom(0, 0.05, 0.2),
+  });
+  fc.assert(fc.property(weighted, ({ spec, previousSeed, moveCosts, eps }) => {
+    const problem = problemOf(spec);
+    if (!problem) return;
+    const gpus = problem.speeds.length;
+    const previous = problem.costs.map((_, u) => previousSeed[u] % gpus);
+    // Two nodes: GPUs 0..1 and 2..3; crossing costs three times as much.
+    const gpuDistance = Array.from({ length: gpus }, (_, a) => Array.from({ length: gpus }, (_, b) => (a === b ? 0 : (a < 2) === (b < 2) ? 1 : 3)));
+    const migration: MigrationSpec = { previous, moveCosts: moveCosts.slice(0, problem.costs.length), gpuDistance, makespanTolerance: eps };
+    const all = everyPlacement(problem, previous);
+    if (all.length === 0) return;
+    const optimum = all.reduce((a, b) => (b.makespan < a.makespan ? b : a));
+    const target = optimum.makespan * (1 + eps) * (1 + TARGET_SLACK);
+    const cheapest = Math.min(...all.filter((p) => p.makespan <= target).map((p) => totalMoveCost(migration, p.unit2gpu)));
+    const replan = replanLayer(problem, migration, optimum, { glpk, timeLimitMs: 5_000 });
+    assert.equal(constraintViolation(problem, replan.unit2gpu), null);
+    assert.ok(makespanOf(problem, replan.unit2gpu) <= target);
+    assert.equal(replan.moveCost, totalMoveCost(migration, replan.unit2gpu));
+    assert.ok(replan.moveLowerBound <= cheapest * (1 + 1e-9), 'the move bound is valid');
+    assert.equal(replan.moveStatus, 'optimal');
+    assert.ok(Math.abs(replan.moveCost - cheapest) <= 1e-6 * Math.max(1, cheapest), `proven minimal: ${replan.moveCost} vs ${cheapest}`);
+  }), { seed: FAST_CHECK_SEED + 2, numRuns: 60 });
 });
 
 test('with maxMoves the makespan is within (1 + eps) of the best reachable with that many moves', () => {
