@@ -73,13 +73,19 @@ export function resolveMigration(
   for (const row of previous) for (const g of row) labels = Math.max(labels, g + 1);
 
   const makespanTolerance = options.makespanTolerance ?? DEFAULT_MAKESPAN_TOLERANCE;
-  if (!(Number.isFinite(makespanTolerance) && makespanTolerance >= 0)) throw invalid('/migration/makespanTolerance', 'minimum', 'makespanTolerance must be a finite number >= 0');
+  if (!(Number.isFinite(makespanTolerance) && makespanTolerance >= 0)) {
+    throw invalid('/migration/makespanTolerance', 'minimum', 'makespanTolerance must be a finite number >= 0');
+  }
   let moveCosts: number[];
   let moveCostUnit: string;
   if (options.moveCost) {
-    if (options.moveCost.length !== units) throw invalid('/migration/moveCost', 'length', `moveCost has ${options.moveCost.length} entries for ${units} units`);
+    if (options.moveCost.length !== units) {
+      throw invalid('/migration/moveCost', 'length', `moveCost has ${options.moveCost.length} entries for ${units} units`);
+    }
     options.moveCost.forEach((c, u) => {
-      if (!(Number.isFinite(c) && c >= 0)) throw invalid(`/migration/moveCost/${u}`, 'minimum', `move cost of unit ${u} must be a finite number >= 0`);
+      if (!(Number.isFinite(c) && c >= 0)) {
+        throw invalid(`/migration/moveCost/${u}`, 'minimum', `move cost of unit ${u} must be a finite number >= 0`);
+      }
     });
     moveCosts = [...options.moveCost];
     moveCostUnit = 'caller';
@@ -91,19 +97,24 @@ export function resolveMigration(
   if (options.gpuDistance) {
     const rows = options.gpuDistance;
     if (rows.length < labels || rows.some((row) => row.length !== rows.length)) {
-      throw invalid('/migration/gpuDistance', 'square', `gpuDistance must be a square matrix covering every GPU label (at least ${labels} x ${labels})`);
+      const rule = `gpuDistance must be a square matrix covering every GPU label (at least ${labels} x ${labels})`;
+      throw invalid('/migration/gpuDistance', 'square', rule);
     }
     rows.forEach((row, a) => row.forEach((d, b) => {
       if (!(Number.isFinite(d) && d >= 0)) throw invalid(`/migration/gpuDistance/${a}/${b}`, 'minimum', 'distances must be finite numbers >= 0');
     }));
   }
   const integerAtLeast0 = (value: number | undefined, pointer: string) => {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) throw invalid(pointer, 'minimum', `${pointer.slice(11)} must be an integer >= 0`);
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) {
+      throw invalid(pointer, 'minimum', `${pointer.slice('/migration/'.length)} must be an integer >= 0`);
+    }
   };
   integerAtLeast0(options.maxMoves, '/migration/maxMoves');
   integerAtLeast0(options.maxLayers, '/migration/maxLayers');
   const minImprovement = options.minImprovement ?? 0;
-  if (!(Number.isFinite(minImprovement) && minImprovement >= 0)) throw invalid('/migration/minImprovement', 'minimum', 'minImprovement must be a finite number >= 0');
+  if (!(Number.isFinite(minImprovement) && minImprovement >= 0)) {
+    throw invalid('/migration/minImprovement', 'minimum', 'minImprovement must be a finite number >= 0');
+  }
 
   const layers = previous.map((row): MigrationSpec => ({
     previous: row,
@@ -112,7 +123,16 @@ export function resolveMigration(
     ...(options.gpuDistance ? { gpuDistance: options.gpuDistance } : {}),
     ...(options.maxMoves !== undefined ? { maxMoves: options.maxMoves } : {}),
   }));
-  const key = { fresh: resolved.id, previous, moveCosts, makespanTolerance, maxMoves: options.maxMoves ?? null, gpuDistance: options.gpuDistance ?? null, minImprovement, maxLayers: options.maxLayers ?? null };
+  const key = {
+    fresh: resolved.id,
+    previous,
+    moveCosts,
+    makespanTolerance,
+    maxMoves: options.maxMoves ?? null,
+    gpuDistance: options.gpuDistance ?? null,
+    minImprovement,
+    maxLayers: options.maxLayers ?? null,
+  };
   return {
     layers,
     previousPlanId: previousPlan?.id ?? null,
@@ -147,10 +167,12 @@ function placementOf(previous: PreviousPlacement, resolved: ResolvedRequest, pla
   let rows: readonly (readonly number[])[];
   if (plan) {
     if (plan.model.id !== resolved.model.id) {
-      throw mismatch('/previous/planId', 'model', `the previous plan is for model ${plan.model.id ?? '(explicit costs)'}, the new problem for ${resolved.model.id ?? '(explicit costs)'}`);
+      const name = (id: string | null) => id ?? '(explicit costs)';
+      throw mismatch('/previous/planId', 'model', `the previous plan is for model ${name(plan.model.id)}, the new problem for ${name(resolved.model.id)}`);
     }
     if (plan.granularity !== resolved.granularity) {
-      throw mismatch('/previous/planId', 'granularity', `the previous plan places ${plan.granularity} units, the new problem ${resolved.granularity} units`);
+      const detail = `the previous plan places ${plan.granularity} units, the new problem ${resolved.granularity} units`;
+      throw mismatch('/previous/planId', 'granularity', detail);
     }
     rows = plan.layers.map((l) => l.unit2gpu);
   } else if (previous.unit2gpu) {
@@ -161,7 +183,9 @@ function placementOf(previous: PreviousPlacement, resolved: ResolvedRequest, pla
   const at = plan ? '/previous/planId' : '/previous/unit2gpu';
   if (rows.length !== layers) throw mismatch(at, 'layers', `the previous placement has ${rows.length} layers, the new problem ${layers}`);
   rows.forEach((row, l) => {
-    if (row.length !== units) throw mismatch(plan ? at : `${at}/${l}`, 'units', `layer ${l} of the previous placement has ${row.length} units, the new problem ${units}`);
+    if (row.length !== units) {
+      throw mismatch(plan ? at : `${at}/${l}`, 'units', `layer ${l} of the previous placement has ${row.length} units, the new problem ${units}`);
+    }
     row.forEach((g, u) => {
       if (!(Number.isInteger(g) && g >= 0)) throw invalid(`${at}/${l}/${u}`, 'minimum', `GPU of layer ${l} unit ${u} must be an integer >= 0`);
     });

@@ -20,7 +20,12 @@ const FRESH_SHARE = 0.5;
 const MIN_TASK_MS = 5;
 
 /** Solves a re-plan request: the plan is in the GPU labels of the previous placement. */
-export async function solveReplan(resolved: ResolvedRequest, migration: ResolvedMigration, runner: LayerRunner, options: SolvePlanOptions = {}): Promise<Plan> {
+export async function solveReplan(
+  resolved: ResolvedRequest,
+  migration: ResolvedMigration,
+  runner: LayerRunner,
+  options: SolvePlanOptions = {},
+): Promise<Plan> {
   const now = options.now ?? performance.now.bind(performance);
   const start = now();
   const deadline = start + resolved.solver.timeLimitMs;
@@ -37,7 +42,13 @@ export async function solveReplan(resolved: ResolvedRequest, migration: Resolved
       const timeLimitMs = Math.max(MIN_TASK_MS, Math.min(resolved.solver.layerTimeLimitMs, share));
       const spec = migration.layers[l];
       const freshLayer = { unit2gpu: fresh.layers[l].unit2gpu, makespan: fresh.layers[l].makespan };
-      const task: LayerTask = { problem: resolved.layers[l], engine: resolved.solver.engine, timeLimitMs, gapTolerance: resolved.solver.gapTolerance, migration: { spec, fresh: freshLayer } };
+      const task: LayerTask = {
+        problem: resolved.layers[l],
+        engine: resolved.solver.engine,
+        timeLimitMs,
+        gapTolerance: resolved.solver.gapTolerance,
+        migration: { spec, fresh: freshLayer },
+      };
       const outcome = await runMigrationTask(runner, task);
       // A worker that crashed or overran answered with greedy: relabel and swap here instead.
       replans[l] = outcome ?? replanLayer(task.problem, spec, freshLayer, { glpk: null, timeLimitMs });
@@ -51,7 +62,14 @@ export async function solveReplan(resolved: ResolvedRequest, migration: Resolved
   const round = scheduleRounds(transfers);
   let i = 0;
   for (const layer of layers) layer.migration!.moves = layer.migration!.moves.map((m) => ({ ...m, round: round[i++] }));
-  return { ...fresh, id: migration.id, solver: { ...fresh.solver, timeLimitMs: resolved.solver.timeLimitMs }, layers, totals: totalsOf(fresh, layers, now() - start), migration: migrationTotals(migration, layers, round) };
+  return {
+    ...fresh,
+    id: migration.id,
+    solver: { ...fresh.solver, timeLimitMs: resolved.solver.timeLimitMs },
+    layers,
+    totals: totalsOf(fresh, layers, now() - start),
+    migration: migrationTotals(migration, layers, round),
+  };
 }
 
 async function runMigrationTask(runner: LayerRunner, task: LayerTask): Promise<ReplanOutcome | null> {
@@ -63,7 +81,13 @@ async function runMigrationTask(runner: LayerRunner, task: LayerTask): Promise<R
   }
 }
 
-function replannedLayer(resolved: ResolvedRequest, problem: LayerProblem, fresh: PlanLayer, replan: ReplanOutcome, migration: ResolvedMigration): PlanLayer {
+function replannedLayer(
+  resolved: ResolvedRequest,
+  problem: LayerProblem,
+  fresh: PlanLayer,
+  replan: ReplanOutcome,
+  migration: ResolvedMigration,
+): PlanLayer {
   const spec = migration.layers[problem.layer];
   const previousMakespan = constraintViolation(problem, spec.previous) === null ? makespanOf(problem, spec.previous) : null;
   // With a binding move limit the bound of the limited problem is the one that applies.
@@ -112,7 +136,8 @@ function applyLayerLimits(resolved: ResolvedRequest, migration: ResolvedMigratio
     const problem = resolved.layers[l];
     const spec = migration.layers[l];
     const old = layers[l];
-    const kept = layerOf(problem, spec.previous, old.lowerBound, resolved.solver.gapTolerance + spec.makespanTolerance, { ...old, status: 'heuristic' });
+    const tolerance = resolved.solver.gapTolerance + spec.makespanTolerance;
+    const kept = layerOf(problem, spec.previous, old.lowerBound, tolerance, { ...old, status: 'heuristic' });
     const before = old.migration!;
     // Staying put moves nothing, which is trivially the least; the target no longer applies.
     layers[l] = {

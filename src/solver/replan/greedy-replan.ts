@@ -95,15 +95,17 @@ export function repairPrevious(problem: LayerProblem, spec: MigrationSpec, targe
   const limit = target * (1 + TARGET_SLACK);
   const movable = (u: number) => (problem.unit2pin?.[u] ?? -1) < 0;
   for (let step = 0; step < units * gpus; step++) {
+    const load = (i: number) => sums[i] / problem.speeds[i];
     let g = -1;
-    for (let i = 0; i < gpus; i++) if (sums[i] / problem.speeds[i] > limit && (g < 0 || sums[i] / problem.speeds[i] > sums[g] / problem.speeds[g])) g = i;
+    for (let i = 0; i < gpus; i++) if (load(i) > limit && (g < 0 || load(i) > load(g))) g = i;
     if (g < 0) return unit2gpu;
     const excess = sums[g] - limit * problem.speeds[g];
     let best: { relief: number; cost: number; apply: () => void } | null = null;
     const offer = (relief: number, cost: number, apply: () => void) => {
       // Relief past the excess is worth nothing more; then the cheaper, then the smaller change.
       const useful = Math.min(relief, excess);
-      if (!best || useful > best.relief * (1 + 1e-12) || (useful >= best.relief * (1 - 1e-12) && cost < best.cost)) best = { relief: useful, cost, apply };
+      const better = !best || useful > best.relief * (1 + 1e-12) || (useful >= best.relief * (1 - 1e-12) && cost < best.cost);
+      if (better) best = { relief: useful, cost, apply };
     };
     for (let u = 0; u < units; u++) {
       if (unit2gpu[u] !== g || !movable(u)) continue;

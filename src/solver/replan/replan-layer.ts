@@ -43,7 +43,12 @@ export function replanLayer(problem: LayerProblem, spec: MigrationSpec, fresh: F
   const nearOptimal = minimiseMoves(problem, spec, fresh, fresh.makespan, options.timeLimitMs / 2, options.glpk);
   if ('unit2gpu' in nearOptimal) return nearOptimal;
   if (spec.maxMoves === undefined) {
-    throw new HplbError('INFEASIBLE_CONSTRAINTS', `layer ${problem.layer}: no placement within makespan ${fresh.makespan * (1 + spec.makespanTolerance)} was found (${nearOptimal.reason})`, { pointer: '/migration', rule: 'feasible' });
+    const target = fresh.makespan * (1 + spec.makespanTolerance);
+    throw new HplbError(
+      'INFEASIBLE_CONSTRAINTS',
+      `layer ${problem.layer}: no placement within makespan ${target} was found (${nearOptimal.reason})`,
+      { pointer: '/migration', rule: 'feasible' },
+    );
   }
   return replanWithMoveLimit(problem, spec, spec.maxMoves, options);
 }
@@ -52,7 +57,14 @@ export function replanLayer(problem: LayerProblem, spec: MigrationSpec, fresh: F
  * The least move cost within (1 + eps) x reference (and within maxMoves when set), or why none
  * was found.
  */
-function minimiseMoves(problem: LayerProblem, spec: MigrationSpec, fresh: FreshLayer | null, reference: number, timeLimitMs: number, glpk: GLPK | null): LayerReplan | { reason: string } {
+function minimiseMoves(
+  problem: LayerProblem,
+  spec: MigrationSpec,
+  fresh: FreshLayer | null,
+  reference: number,
+  timeLimitMs: number,
+  glpk: GLPK | null,
+): LayerReplan | { reason: string } {
   const target = reference * (1 + spec.makespanTolerance);
   const previousOk = fitsTarget(problem, spec.previous, target);
   if (previousOk) return answer(spec, [...spec.previous], { reference, target, status: 'optimal', lowerBound: 0, engine: 'previous' });
@@ -104,10 +116,15 @@ function replanWithMoveLimit(problem: LayerProblem, spec: MigrationSpec, maxMove
   const previousFeasible = constraintViolation(problem, spec.previous) === null;
   const fallback = (reason: string): ReplanOutcome => {
     if (!previousFeasible) {
-      throw new HplbError('INFEASIBLE_CONSTRAINTS', `layer ${problem.layer}: no placement with at most ${maxMoves} moves was found (${reason})`, { pointer: '/migration/maxMoves', rule: 'feasible' });
+      throw new HplbError(
+        'INFEASIBLE_CONSTRAINTS',
+        `layer ${problem.layer}: no placement with at most ${maxMoves} moves was found (${reason})`,
+        { pointer: '/migration/maxMoves', rule: 'feasible' },
+      );
     }
     const makespan = makespanOf(problem, spec.previous);
-    return answer(spec, [...spec.previous], { reference: makespan, target: makespan, status: 'heuristic', lowerBound: 0, engine: 'previous', reason });
+    const meta = { reference: makespan, target: makespan, status: 'heuristic', lowerBound: 0, engine: 'previous', reason } as const;
+    return answer(spec, [...spec.previous], meta);
   };
   if (!options.glpk) return fallback('no GLPK instance to search under the move limit');
   const best = solveMigrationIlp(options.glpk, problem, spec, { kind: 'makespan' }, options.timeLimitMs / 4);
@@ -116,7 +133,10 @@ function replanWithMoveLimit(problem: LayerProblem, spec: MigrationSpec, maxMove
   if (previousFeasible) reference = Math.min(reference, makespanOf(problem, spec.previous));
   const start: FreshLayer = { unit2gpu: best.unit2gpu, makespan: reference };
   const limited = minimiseMoves(problem, spec, start, reference, options.timeLimitMs / 4, options.glpk);
-  const chosen = 'unit2gpu' in limited ? limited : answer(spec, best.unit2gpu, { reference, target: reference * (1 + spec.makespanTolerance), status: 'heuristic', lowerBound: 0, engine: 'ilp', reason: limited.reason });
+  const target = reference * (1 + spec.makespanTolerance);
+  const chosen = 'unit2gpu' in limited
+    ? limited
+    : answer(spec, best.unit2gpu, { reference, target, status: 'heuristic', lowerBound: 0, engine: 'ilp', reason: limited.reason });
   return { ...chosen, ...(best.makespanBound !== undefined ? { limitedMakespanBound: Math.min(best.makespanBound, reference) } : {}) };
 }
 
