@@ -356,10 +356,10 @@ export interface components {
             /** @description A valid lower bound on the move cost within targetMakespan. */
             moveLowerBound: number;
             /**
-             * @description previous (nothing had to move), greedy (best relabelling of the fresh plan, then swaps) or ilp.
+             * @description previous (nothing had to move), greedy (the fresh plan relabelled at best or the previous placement repaired, then swaps), search (exact move search, equal move costs) or ilp (GLPK).
              * @enum {string}
              */
-            moveEngine: "previous" | "greedy" | "ilp";
+            moveEngine: "previous" | "greedy" | "search" | "ilp";
             /** @description true: the layer keeps its running placement (improvement under minImprovement, or beyond maxLayers). */
             keep: boolean;
             moveFallbackReason?: string;

@@ -4,6 +4,7 @@ import { constraintViolation, makespanOf } from '../layer-result.ts';
 import type { LayerProblem } from '../types.ts';
 import { TARGET_SLACK, bestRelabelling, improveMoves, repairPrevious } from './greedy-replan.ts';
 import { solveMigrationIlp } from './migration-ilp.ts';
+import { searchFewestMoves } from './move-search.ts';
 import { listMoves, movedUnitCount, totalMoveCost } from './moves.ts';
 import type { LayerReplan, MigrationSpec, MoveStatus } from './types.ts';
 
@@ -18,9 +19,14 @@ export interface FreshLayer {
 export interface ReplanOptions {
   /** Time for the exact migration steps, ms. */
   readonly timeLimitMs: number;
-  /** Loaded GLPK; null runs the heuristic alone (status heuristic). */
+  /** Loaded GLPK; null runs the heuristics alone (status heuristic), as a quick fallback. */
   readonly glpk: GLPK | null;
+  /** Monotonic clock, ms. */
+  readonly now?: () => number;
 }
+
+/** Share of the exact time the move search may use before GLPK gets the rest. */
+const SEARCH_SHARE = 0.5;
 
 /** A re-plan's placement plus the makespan bound the move-limited stage proved (if it ran). */
 export interface ReplanOutcome extends LayerReplan {
@@ -40,7 +46,7 @@ export interface ReplanOutcome extends LayerReplan {
  */
 export function replanLayer(problem: LayerProblem, spec: MigrationSpec, fresh: FreshLayer, options: ReplanOptions): ReplanOutcome {
   // Against C* first; with maxMoves this already answers when C* is reachable within the limit.
-  const nearOptimal = minimiseMoves(problem, spec, fresh, fresh.makespan, options.timeLimitMs / 2, options.glpk);
+  const nearOptimal = minimiseMoves(problem, spec, fresh, fresh.makespan, options.timeLimitMs / 2, options);
   if ('unit2gpu' in nearOptimal) return nearOptimal;
   if (spec.maxMoves === undefined) {
     const target = fresh.makespan * (1 + spec.makespanTolerance);
@@ -63,8 +69,11 @@ function minimiseMoves(
   fresh: FreshLayer | null,
   reference: number,
   timeLimitMs: number,
-  glpk: GLPK | null,
+  options: ReplanOptions,
 ): LayerReplan | { reason: string } {
+  const { glpk } = options;
+  const now = options.now ?? performance.now.bind(performance);
+  const deadline = now() + timeLimitMs;
   const target = reference * (1 + spec.makespanTolerance);
   const previousOk = fitsTarget(problem, spec.previous, target);
   if (previousOk) return answer(spec, [...spec.previous], { reference, target, status: 'optimal', lowerBound: 0, engine: 'previous' });
@@ -81,9 +90,23 @@ function minimiseMoves(
   let status: MoveStatus = 'heuristic';
   let lowerBound = 0;
   let reason: string | undefined = glpk ? undefined : 'no GLPK instance: relabelling and swaps only';
+  const uniform = uniformMoveCost(spec);
+  if (glpk && uniform !== null) {
+    // Equal move costs: the exact move search over configurations, which often proves at once.
+    const fewerThan = Math.min(best ? movedUnitCount(spec, best) : Infinity, (spec.maxMoves ?? Infinity) + 1);
+    const searched = searchFewestMoves(problem, spec, target, fewerThan, now() + timeLimitMs * SEARCH_SHARE, now);
+    if (searched.unit2gpu && fitsTarget(problem, searched.unit2gpu, target)) {
+      best = searched.unit2gpu;
+      engine = 'search';
+    }
+    if (searched.proved && best) {
+      const meta = { reference, target, status: 'optimal', lowerBound: totalMoveCost(spec, best), engine } as const;
+      return answer(spec, best, meta);
+    }
+  }
   if (glpk) {
     const cutoff = best ? { cost: totalMoveCost(spec, best), step: cutoffStep(spec, totalMoveCost(spec, best)) } : undefined;
-    const ilp = solveMigrationIlp(glpk, problem, spec, { kind: 'moves', target, ...(cutoff ? { cutoff } : {}) }, timeLimitMs);
+    const ilp = solveMigrationIlp(glpk, problem, spec, { kind: 'moves', target, ...(cutoff ? { cutoff } : {}) }, Math.max(1, deadline - now()));
     if (!ilp.unit2gpu && ilp.proved && cutoff) {
       // Nothing is cheaper than the incumbent by a step: it is minimal (up to the step; with
       // equal move costs the step is one move, so exactly).
@@ -132,7 +155,7 @@ function replanWithMoveLimit(problem: LayerProblem, spec: MigrationSpec, maxMove
   let reference = makespanOf(problem, best.unit2gpu);
   if (previousFeasible) reference = Math.min(reference, makespanOf(problem, spec.previous));
   const start: FreshLayer = { unit2gpu: best.unit2gpu, makespan: reference };
-  const limited = minimiseMoves(problem, spec, start, reference, options.timeLimitMs / 4, options.glpk);
+  const limited = minimiseMoves(problem, spec, start, reference, options.timeLimitMs / 4, options);
   const target = reference * (1 + spec.makespanTolerance);
   const chosen = 'unit2gpu' in limited
     ? limited

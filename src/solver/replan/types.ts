@@ -56,7 +56,10 @@ export interface LayerReplan {
   readonly moveStatus: MoveStatus;
   /** Valid lower bound on the move cost of any placement within the target. */
   readonly moveLowerBound: number;
-  /** Which step produced the placement: previous (nothing moves), greedy (relabel + swaps), ilp. */
-  readonly moveEngine: 'previous' | 'greedy' | 'ilp';
+  /**
+   * Which step produced the placement: previous (nothing moves), greedy (relabel or repair, then
+   * swaps), search (exact move search, equal move costs), ilp (GLPK).
+   */
+  readonly moveEngine: 'previous' | 'greedy' | 'search' | 'ilp';
   readonly moveFallbackReason?: string;
 }

@@ -4,11 +4,12 @@ import fc from 'fast-check';
 import { loadGlpk } from '../../../src/planner/glpk.ts';
 import { constraintViolation, makespanOf } from '../../../src/solver/layer-result.ts';
 import { TARGET_SLACK } from '../../../src/solver/replan/greedy-replan.ts';
+import { searchFewestMoves } from '../../../src/solver/replan/move-search.ts';
 import { totalMoveCost } from '../../../src/solver/replan/moves.ts';
 import { replanLayer } from '../../../src/solver/replan/replan-layer.ts';
 import type { MigrationSpec } from '../../../src/solver/replan/types.ts';
 import type { LayerProblem } from '../../../src/solver/types.ts';
-import { FAST_CHECK_SEED, arbitrarySpec, problemOf } from '../helpers.ts';
+import { FAST_CHECK_SEED, arbitrarySpec, distinctCosts, problemOf } from '../helpers.ts';
 
 const glpk = await loadGlpk();
 
@@ -68,6 +69,27 @@ test('the re-plan is within (1 + eps) of the optimum and a proven move count is 
     }
     assert.deepEqual(moved, replan.unit2gpu, 'the moves turn the previous placement into the new one');
   }), { seed: FAST_CHECK_SEED, numRuns: 60 });
+});
+
+test('the exact move search alone finds the brute-force fewest moves and says it finished', () => {
+  fc.assert(fc.property(caseArb, ({ spec, previousSeed, eps }) => {
+    const problem = problemOf(spec);
+    if (!problem) return;
+    const gpus = problem.speeds.length;
+    const previous = problem.costs.map((_, u) => previousSeed[u] % gpus);
+    const all = everyPlacement(problem, previous);
+    if (all.length === 0) return;
+    const target = Math.min(...all.map((p) => p.makespan)) * (1 + eps);
+    const fewest = Math.min(...all.filter((p) => p.makespan <= target * (1 + TARGET_SLACK)).map((p) => p.moved));
+    const migration: MigrationSpec = { previous, moveCosts: previous.map(() => 1), makespanTolerance: eps };
+    const found = searchFewestMoves(problem, migration, target, Infinity, Infinity, () => 0);
+    assert.ok(found.proved && found.unit2gpu);
+    assert.equal(constraintViolation(problem, found.unit2gpu), null);
+    assert.ok(makespanOf(problem, found.unit2gpu) <= target * (1 + TARGET_SLACK));
+    assert.equal(found.unit2gpu.filter((g, u) => g !== previous[u]).length, fewest);
+    // Asked for fewer than the minimum, it finds nothing and proves so.
+    assert.deepEqual(searchFewestMoves(problem, migration, target, fewest, Infinity, () => 0), { unit2gpu: null, proved: true });
+  }), { seed: FAST_CHECK_SEED + 3, numRuns: 80 });
 });
 
 test('with unequal move costs and a GPU distance matrix, a proven move cost is the brute-force minimum', () => {
@@ -150,4 +172,15 @@ test('units on a GPU that is gone must move, and the distance matrix steers wher
   const replan = replanLayer(problem, spec, { unit2gpu: [0, 1, 2, 2], makespan: 2 }, { glpk, timeLimitMs: 1_000 });
   assert.deepEqual(replan.moves, [{ unit: 2, from: 3, to: 2, cost: 10 }]);
   assert.equal(replan.moveStatus, 'optimal');
+});
+
+test('the move search that runs out of time claims nothing', () => {
+  const costs = distinctCosts(32, 7);
+  const problem: LayerProblem = { layer: 0, costs, speeds: new Array<number>(8).fill(1), minUnitsPerGpu: 4, maxUnitsPerGpu: 4 };
+  const previous = costs.map((_, u) => u % 8);
+  const migration: MigrationSpec = { previous, moveCosts: previous.map(() => 1), makespanTolerance: 0 };
+  // The clock is past the deadline at the first look: the search stops there.
+  const tight = (costs.reduce((a, b) => a + b, 0) / 8) * 1.001;
+  const found = searchFewestMoves(problem, migration, tight, Infinity, 0, () => 1);
+  assert.equal(found.proved, false);
 });
