@@ -1,5 +1,6 @@
 import type { GLPK } from 'glpk.js/node';
 import { HplbError } from '../../errors.ts';
+import { aggregateLayer } from '../aggregate.ts';
 import { constraintViolation, makespanOf } from '../layer-result.ts';
 import type { LayerProblem } from '../types.ts';
 import { TARGET_SLACK, bestRelabelling, improveMoves, repairPrevious } from './greedy-replan.ts';
@@ -91,8 +92,9 @@ function minimiseMoves(
   let lowerBound = 0;
   let reason: string | undefined = glpk ? undefined : 'no GLPK instance: relabelling and swaps only';
   const uniform = uniformMoveCost(spec);
-  if (glpk && uniform !== null) {
-    // Equal move costs: the exact move search over configurations, which often proves at once.
+  if (glpk && uniform !== null && costsRepeat(problem)) {
+    // Equal move costs and repeated unit costs: the exact move search over configurations, which
+    // often proves at once. With all-distinct costs its configurations explode: GLPK gets the time.
     const fewerThan = Math.min(best ? movedUnitCount(spec, best) : Infinity, (spec.maxMoves ?? Infinity) + 1);
     const searched = searchFewestMoves(problem, spec, target, fewerThan, now() + timeLimitMs * SEARCH_SHARE, now);
     if (searched.unit2gpu && fitsTarget(problem, searched.unit2gpu, target)) {
@@ -161,6 +163,11 @@ function replanWithMoveLimit(problem: LayerProblem, spec: MigrationSpec, maxMove
     ? limited
     : answer(spec, best.unit2gpu, { reference, target, status: 'heuristic', lowerBound: 0, engine: 'ilp', reason: limited.reason });
   return { ...chosen, ...(best.makespanBound !== undefined ? { limitedMakespanBound: Math.min(best.makespanBound, reference) } : {}) };
+}
+
+/** Whether the layer's units fall into at most half as many classes of equal cost (and group). */
+function costsRepeat(problem: LayerProblem): boolean {
+  return aggregateLayer(problem).classes.length * 2 <= problem.costs.length;
 }
 
 /** The one cost every move has (equal move costs, no distances), else null. */
