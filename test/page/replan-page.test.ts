@@ -22,7 +22,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install -y --no-install-recommends chromium)`;
 const MODEL = 'llama-3-8b-instruct-262k-minference';
 
-describe('the re-plan view of the page', { skip, timeout: 120_000 }, () => {
+describe('the re-plan view of the page', { skip, timeout: 240_000 }, () => {
   let pool: SolverPool;
   let server: Server;
   let base: string;
@@ -32,7 +32,7 @@ describe('the re-plan view of the page', { skip, timeout: 120_000 }, () => {
   before(async () => {
     pool = createSolverPool({ size: 1 });
     await pool.ready();
-    const hplb = buildApp({ config: loadConfig({}), runner: pool, registry: loadRegistry(), logger: pino({ level: 'silent' }), resolveCostModel });
+    const hplb = buildApp({ config: loadConfig({ DEFAULT_TIME_LIMIT_MS: '4000' }), runner: pool, registry: loadRegistry(), logger: pino({ level: 'silent' }), resolveCostModel });
     server = await new Promise<Server>((resolve) => {
       const listening = hplb.app.listen(0, '127.0.0.1', () => resolve(listening));
     });
@@ -49,11 +49,12 @@ describe('the re-plan view of the page', { skip, timeout: 120_000 }, () => {
 
   it('outlines exactly the heads the re-plan moves, and summarises the moves', async () => {
     await page.goto(`${base}/?model=${MODEL}&gpus=8&granularity=query-head&unitsPerGpu=equal`);
-    await page.waitForSelector('#status[data-state="ready"]');
+    // Two solves on a loaded machine: allow well beyond playwright's default of 30 s.
+    await page.waitForSelector('#status[data-state="ready"]', { timeout: 90_000 });
     await page.fill('#replan-seqLen', '4096');
     await page.fill('#replan-tolerance', '0');
     await page.click('#replan-show');
-    await page.waitForSelector('#replan-result:not([hidden])');
+    await page.waitForSelector('#replan-result:not([hidden])', { timeout: 90_000 });
 
     const running = (await (await fetch(`${base}/v1/models/${MODEL}/plan?gpus=8&granularity=query-head&unitsPerGpu=equal`)).json()) as Plan;
     const response = await fetch(`${base}/v1/models/${MODEL}/plan?gpus=8&granularity=query-head&unitsPerGpu=equal&seqLen=4096&phase=prefill&previous=${running.id}&makespanTolerance=0`);
