@@ -38,9 +38,11 @@ export interface ReplanOutcome extends LayerReplan {
 /**
  * Stage 2 of the lexicographic re-plan of one layer: the least move cost among placements whose
  * makespan is within (1 + eps) C*, C* being stage 1's makespan. The previous placement is kept
- * when it already meets the target (nothing moves: proven minimal). Otherwise the fresh plan,
- * relabelled at best and improved by swaps, is the incumbent, and GLPK on the aggregated
- * migration model tries to beat it and prove the minimum.
+ * when it already meets the target (nothing moves: proven minimal). Otherwise the better of the
+ * fresh plan relabelled at best and the previous placement repaired, both improved by swaps, is
+ * the incumbent; with equal move costs and repeated unit costs the exact move search tries to
+ * beat it and prove the minimum, and GLPK on the aggregated migration model, cut off just below
+ * the incumbent, gets the rest of the time.
  * With maxMoves, when the least-cost answer needs more moves than allowed, the reference becomes
  * the best makespan reachable with at most maxMoves moves (GLPK), and the same move minimisation
  * runs against (1 + eps) times that.
@@ -101,7 +103,8 @@ function minimiseMoves(
       best = searched.unit2gpu;
       engine = 'search';
     }
-    if (searched.proved && best) {
+    if (searched.proved) {
+      if (!best) return { reason: 'the move search proves no placement meets the target and the move limit' };
       const meta = { reference, target, status: 'optimal', lowerBound: totalMoveCost(spec, best), engine } as const;
       return answer(spec, best, meta);
     }
