@@ -101,9 +101,12 @@ function render(plan, model) {
   const worstGap = Math.max(...plan.layers.map((l) => l.gap));
   const unitName = plan.granularity === 'kv-group' ? 'KV groups' : 'query heads';
   $('plan-heading').textContent = `${model.displayName}: ${plan.gpus.count} GPUs, ${unitName}, ${plan.unitsPerGpu} units per GPU`;
-  setValue('makespan', scaled(t.makespan, scale), scale.label);
+  // Times relative to contiguous placement: the cost unit is hardware-neutral work (MAC) unless a
+  // calibration names its device, and either way the ratio is what carries over to a GPU.
+  if (t.contiguousMakespan === null) setValue('makespan', scaled(t.makespan, scale), scale.label);
+  else setValue('makespan', (t.makespan / t.contiguousMakespan).toFixed(3), `of contiguous (${scaled(t.makespan, scale)} ${scale.label})`);
   if (t.contiguousMakespan === null) setValue('contiguous', 'breaks a constraint');
-  else setValue('contiguous', scaled(t.contiguousMakespan, scale), scale.label);
+  else setValue('contiguous', '1.000', `(${scaled(t.contiguousMakespan, scale)} ${scale.label})`);
   setValue('speedup', t.speedupVsContiguous === null ? 'n/a' : times(t.speedupVsContiguous));
   if (t.greedyMakespan === null) setValue('greedy', 'no feasible placement');
   else setValue('greedy', scaled(t.greedyMakespan, scale), `${scale.label} (${times(t.greedyMakespan / t.makespan)} this plan)`);
@@ -112,7 +115,7 @@ function render(plan, model) {
   setValue('statuses', statusCounts(plan.layers));
   setValue('gap', percent(t.gap, 4), `worst layer ${percent(worstGap, 4)}`);
   $('plan-meta').textContent =
-    `${plan.workload.phase} at ${plan.workload.seqLen} tokens · cost model ${plan.costModel.name} (${plan.costModel.unit}) · engine ${plan.solver.engine} · solved in ${t.solveMs.toFixed(0)} ms · plan ${plan.id}`;
+    `${plan.workload.phase} at ${plan.workload.seqLen} tokens · cost model ${plan.costModel.name} (${plan.costModel.unit}${plan.costModel.device ? `, measured on ${plan.costModel.device}` : ', hardware-neutral'}) · engine ${plan.solver.engine} · solved in ${t.solveMs.toFixed(0)} ms · plan ${plan.id}`;
   $('loads-caption').textContent = `Per-GPU load of every layer (${scale.label}): ${plan.gpus.count} bars per layer, one per GPU`;
   drawLoads($('loads-chart'), plan, scale);
   drawBubbles($('bubbles-chart'), plan);

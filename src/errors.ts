@@ -20,6 +20,8 @@ export const ERRORS = {
   INVALID_PROFILE: { status: 422, title: 'The model profile is not valid' },
   INVALID_CURVE: { status: 422, title: 'A recovery curve is not valid' },
   UNKNOWN_CALIBRATION: { status: 404, title: 'No such calibration' },
+  INVALID_CHECKPOINT: { status: 422, title: 'The checkpoint is not a supported, well-formed safetensors checkpoint' },
+  PLAN_MISMATCH: { status: 422, title: 'The plan does not fit the model or cannot be expressed by contiguous tensor-parallel sharding' },
   QUEUE_FULL: { status: 503, title: 'Solver queue is full' },
   DRAINING: { status: 503, title: 'Service is shutting down' },
   INTERNAL: { status: 500, title: 'Internal error' },

@@ -73,7 +73,7 @@ export interface Plan {
   unitsPerGpu: string;
   maxKvGroupsPerGpu: number | null;
   workload: Workload;
-  costModel: { name: string; unit: string };
+  costModel: { name: string; unit: string; device: string | null };
   solver: { engine: EngineName; engineVersion: string; timeLimitMs: number; layerTimeLimitMs: number; gapTolerance: number };
   layers: PlanLayer[];
   totals: PlanTotals;

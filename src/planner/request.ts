@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_WORKLOAD, type CostModel, type Workload } from '../cost/cost-model.ts';
+import { headShapeOf } from '../cost/work.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { canonicalJson } from '../profiles/version.ts';
 import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
@@ -72,7 +73,7 @@ export interface ResolvedRequest {
   readonly unitsPerGpu: string;
   readonly maxKvGroupsPerGpu: number | null;
   readonly workload: Workload;
-  readonly costModel: { readonly name: string; readonly unit: string };
+  readonly costModel: { readonly name: string; readonly unit: string; readonly device: string | null };
   readonly solver: SolverOptions;
   readonly layers: LayerProblem[];
 }
@@ -104,7 +105,8 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
   let model: ResolvedRequest['model'];
   let sourceKey: unknown;
   if (profile) {
-    headCosts = profile.budgets.map((row) => row.map((b) => costModel.headCost(b, workload)));
+    const shape = headShapeOf(profile.architecture);
+    headCosts = profile.budgets.map((row) => row.map((b) => costModel.headCost(b, workload, shape)));
     kvGroupSize = profile.architecture.queryHeads / profile.architecture.kvHeads;
     model = { id: profile.id, version: profile.version };
     sourceKey = request.model !== undefined ? { model: profile.id, version: profile.version } : { profile: sha256(canonicalJson(profile)) };
@@ -147,7 +149,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     unitsPerGpu: normalised.unitsPerGpu,
     maxKvGroupsPerGpu: normalised.maxKvGroupsPerGpu,
     workload,
-    costModel: profile ? { name: costModel.name, unit: costModel.unit } : { name: 'explicit', unit: 'caller' },
+    costModel: profile ? { name: costModel.name, unit: costModel.unit, device: costModel.device } : { name: 'explicit', unit: 'caller', device: null },
     solver,
     layers,
   };
