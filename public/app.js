@@ -3,6 +3,7 @@
 import { drawBubbles, drawLoads } from './charts.js';
 import { chooseScale, percent, scaled, statusCounts, times } from './format.js';
 import { bubbleRatio } from './plan-math.js';
+import { setupReplan } from './replan.js';
 
 // src/profiles/flagship.ts's FLAGSHIP_MODEL (the page test checks that they agree).
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
@@ -16,6 +17,8 @@ const planSection = $('plan');
 const models = new Map();
 /** Answers to older requests are dropped: only the latest selection is shown. */
 let latest = 0;
+/** The plan on show and the selection it answers: what a re-plan starts from. */
+let running = null;
 
 function setStatus(state, message) {
   statusLine.dataset.state = state;
@@ -72,6 +75,8 @@ async function loadPlan() {
     const plan = await response.json();
     if (request !== latest) return;
     render(plan, model);
+    running = { plan, selection: chosen };
+    replan.reset();
     const cache = response.headers.get('X-Cache');
     setStatus('ready', `Plan for ${model.displayName} on ${plan.gpus.count} GPUs${cache ? ` (cache ${cache})` : ''}.`);
   } catch (error) {
@@ -172,6 +177,7 @@ async function start() {
   await loadPlan();
 }
 
+const replan = setupReplan(() => running, problemMessage);
 form.addEventListener('submit', (event) => {
   event.preventDefault();
   loadPlan();

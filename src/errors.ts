@@ -16,6 +16,7 @@ export const ERRORS = {
   UNITS_NOT_DIVISIBLE: { status: 422, title: 'Units cannot be split equally across GPUs' },
   INFEASIBLE_CONSTRAINTS: { status: 422, title: 'No placement satisfies the constraints' },
   PROBLEM_TOO_LARGE: { status: 422, title: 'Problem exceeds a configured limit' },
+  PREVIOUS_MISMATCH: { status: 422, title: 'The previous placement does not fit the new problem' },
   INVALID_PROFILE: { status: 422, title: 'The model profile is not valid' },
   INVALID_CURVE: { status: 422, title: 'A recovery curve is not valid' },
   UNKNOWN_CALIBRATION: { status: 404, title: 'No such calibration' },

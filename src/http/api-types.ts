@@ -274,7 +274,7 @@ export interface components {
              * @description Stable machine-readable code.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "PLAN_NOT_FOUND" | "UNKNOWN_MODEL" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_PROBLEM" | "UNITS_NOT_DIVISIBLE" | "INFEASIBLE_CONSTRAINTS" | "PROBLEM_TOO_LARGE" | "INVALID_PROFILE" | "INVALID_CURVE" | "UNKNOWN_CALIBRATION" | "INVALID_CHECKPOINT" | "PLAN_MISMATCH" | "QUEUE_FULL" | "DRAINING" | "INTERNAL";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "PLAN_NOT_FOUND" | "UNKNOWN_MODEL" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_PROBLEM" | "UNITS_NOT_DIVISIBLE" | "INFEASIBLE_CONSTRAINTS" | "PROBLEM_TOO_LARGE" | "PREVIOUS_MISMATCH" | "INVALID_PROFILE" | "INVALID_CURVE" | "UNKNOWN_CALIBRATION" | "INVALID_CHECKPOINT" | "PLAN_MISMATCH" | "QUEUE_FULL" | "DRAINING" | "INTERNAL";
             /** @description The request's path. */
             instance?: string;
             requestId?: string;
@@ -325,7 +325,94 @@ export interface components {
             workload?: components["schemas"]["WorkloadInput"];
             costModel?: components["schemas"]["CostModelName"];
             solver?: components["schemas"]["SolverOptionsInput"];
+            previous?: components["schemas"]["PreviousPlacement"];
+            migration?: components["schemas"]["MigrationOptions"];
         } & (unknown | unknown | unknown);
+        /** @description The running placement to re-plan from: a stored plan (planId) or per-layer unit2gpu. With it the answer is a re-plan: the least move cost within (1 + makespanTolerance) of the best makespan, in the running GPU labels. A label at or above gpus.count names a GPU that is gone: its units must move. */
+        PreviousPlacement: {
+            planId?: components["schemas"]["PlanId"];
+            /** @description [layers][units] GPU (running label) of each unit. */
+            unit2gpu?: number[][];
+        } & (unknown | unknown);
+        /** @description How a re-plan weighs moving units (only with previous). */
+        MigrationOptions: {
+            /** @description eps: the re-plan's makespan may be at most (1 + eps) x the best makespan C* of each layer (default 0.01). */
+            makespanTolerance?: number;
+            /** @description [units] cost of moving each unit (every layer). Default: bytes from the architecture (q/o projection slices of its query heads, k/v slices and KV cache of its KV head at workload.seqLen, 2-byte elements); 1 per unit for explicit costs. */
+            moveCost?: number[];
+            /** @description Most units moved per layer; when binding, the layer gets the best makespan reachable with that many moves. */
+            maxMoves?: number;
+            /** @description [fromGpu][toGpu] factor on a move's cost (e.g. across nodes), square, covering every running and new GPU label. */
+            gpuDistance?: number[][];
+            /** @description Hysteresis: a layer whose makespan improves by less than this share keeps its running placement (keep: true). Default 0 (off). */
+            minImprovement?: number;
+            /** @description Most layers changed by this re-plan, largest makespan improvement first; the others keep their placement. */
+            maxLayers?: number;
+        };
+        Move: {
+            unit: number;
+            /** @description Running label of the GPU the unit leaves. */
+            from: number;
+            to: number;
+            /** @description moveCost[unit] x gpuDistance[from][to]. */
+            cost: number;
+            /** @description Transfer round (0-based): in one round no GPU sends twice and no GPU receives twice. */
+            round: number;
+        };
+        /** @description How a layer of a re-plan gets from its running placement to this one. */
+        LayerMigration: {
+            moves: components["schemas"]["Move"][];
+            movedUnits: number;
+            moveCost: number;
+            /** @description C*: the fresh plan's makespan of this layer. */
+            optimalMakespan: number;
+            /** @description The makespan the moves were minimised against (C*, or the best under maxMoves). */
+            referenceMakespan: number;
+            /** @description (1 + makespanTolerance) x referenceMakespan. */
+            targetMakespan: number;
+            /** @description makespan / optimalMakespan. */
+            makespanVsOptimal: number;
+            /** @description Makespan of the running placement in the new problem; null when it breaks a constraint. */
+            previousMakespan: number | null;
+            /**
+             * @description optimal: the move cost is proven minimal among placements within targetMakespan; time_limit: GLPK ran out of time; heuristic: relabelling and swaps only (moveFallbackReason says why).
+             * @enum {string}
+             */
+            moveStatus: "optimal" | "time_limit" | "heuristic";
+            /** @description A valid lower bound on the move cost within targetMakespan. */
+            moveLowerBound: number;
+            /**
+             * @description previous (nothing had to move), greedy (the fresh plan relabelled at best or the previous placement repaired, then swaps), search (exact move search, equal move costs) or ilp (GLPK).
+             * @enum {string}
+             */
+            moveEngine: "previous" | "greedy" | "search" | "ilp";
+            /** @description true: the layer keeps its running placement (improvement under minImprovement, or beyond maxLayers). */
+            keep: boolean;
+            moveFallbackReason?: string;
+        };
+        /** @description A re-plan's options and move totals. */
+        PlanMigration: {
+            previousPlanId: string | null;
+            makespanTolerance: number;
+            maxMoves: number | null;
+            minImprovement: number;
+            maxLayers: number | null;
+            /** @description bytes, units (explicit costs) or caller (an explicit moveCost). */
+            moveCostUnit: string;
+            totals: {
+                movedUnits: number;
+                moveCost: number;
+                /** @description Transfer rounds over the whole plan. */
+                rounds: number;
+                layersChanged: number;
+                layersKept: number;
+                /** @description Layers whose move cost is proven minimal. */
+                layersMovesProven: number;
+                /** @description Sum of the fresh plan's layer makespans. */
+                optimalMakespan: number;
+                makespanVsOptimal: number;
+            };
+        };
         GpusInput: {
             count: number;
             /** @description [count] relative speed of each GPU (> 0); load = sum of costs / speed. Default all 1. */
@@ -391,6 +478,7 @@ export interface components {
             };
             layers: components["schemas"]["PlanLayer"][];
             totals: components["schemas"]["PlanTotals"];
+            migration?: components["schemas"]["PlanMigration"];
         };
         /**
          * @description optimal: proven; within_tolerance: proven within the requested gap; time_limit: the search ran out of time, gap is true; greedy_fallback: the exact engine failed and greedy answered (fallbackReason says why); trivial: nothing to choose; heuristic: a heuristic engine was asked for and its answer is not proven.
@@ -424,6 +512,7 @@ export interface components {
             contiguousMakespan: number | null;
             /** @description This layer's makespan under greedy placement; null when greedy found no placement. */
             greedyMakespan: number | null;
+            migration?: components["schemas"]["LayerMigration"];
         };
         PlanTotals: {
             /** @description Sum of layer makespans: the model's attention time, in the cost unit. */
@@ -754,7 +843,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (units x GPUs x layers above MAX_PROBLEM_SIZE), INVALID_PROFILE, INVALID_CURVE, PLAN_MISMATCH (the plan cannot be laid out as contiguous tensor-parallel ranks, e.g. unequal heads per GPU). INVALID_CHECKPOINT is the apply command's and never an HTTP answer. */
+        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (units x GPUs x layers above MAX_PROBLEM_SIZE), PREVIOUS_MISMATCH (a re-plan whose previous placement is for another model, granularity, layer count or unit count), INVALID_PROFILE, INVALID_CURVE, PLAN_MISMATCH (the plan cannot be laid out as contiguous tensor-parallel ranks, e.g. unequal heads per GPU). INVALID_CHECKPOINT is the apply command's and never an HTTP answer. */
         Unprocessable: {
             headers: {
                 [name: string]: unknown;
@@ -1006,6 +1095,10 @@ export interface operations {
                 phase?: components["schemas"]["Phase"];
                 engine?: components["schemas"]["EngineName"];
                 costModel?: components["schemas"]["CostModelName"];
+                /** @description A stored plan id to re-plan from (the answer moves as little as possible from it). */
+                previous?: components["schemas"]["PlanId"];
+                /** @description With previous, the re-plan's eps (default 0.01). */
+                makespanTolerance?: number;
             };
             header?: {
                 /** @description An ETag from an earlier answer; 304 when the plan is unchanged. */

@@ -7,6 +7,7 @@ import { canonicalJson } from '../profiles/version.ts';
 import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
 import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu } from '../solver/problem.ts';
 import type { Granularity, LayerProblem } from '../solver/types.ts';
+import type { MigrationOptions, PreviousPlacement } from './migration.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
 
 export interface Pin { readonly layer?: number; readonly unit: number; readonly gpu: number }
@@ -33,6 +34,10 @@ export interface PlanRequest {
   /** Cost model name ("analytic" or a calibration); default: the service's default. */
   readonly costModel?: string;
   readonly solver?: Partial<SolverOptions>;
+  /** The running placement: with it the answer is a re-plan that moves as little as possible. */
+  readonly previous?: PreviousPlacement;
+  /** How the re-plan weighs moves (only with previous). */
+  readonly migration?: MigrationOptions;
 }
 
 export interface SolverOptions {
