@@ -5,6 +5,7 @@
 import { HplbError } from '../errors.ts';
 import type { Config } from '../config.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
+import type { Plan } from '../planner/plan.ts';
 import { DEFAULT_SOLVER_OPTIONS, resolveRequest, type PlanRequest, type PlanningContext } from '../planner/request.ts';
 import { resolveMigration, type ResolvedMigration } from '../planner/migration.ts';
 import { solveReplan } from '../planner/replan-plan.ts';
@@ -108,7 +109,7 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       if (request.migration !== undefined) throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', { pointer: '/migration', rule: 'dependentRequired' });
       return null;
     }
-    let previousPlan;
+    let previousPlan: Plan | undefined;
     if (previous.planId !== undefined) {
       previousPlan = cache.getById(previous.planId)?.plan;
       if (!previousPlan) throw new HplbError('PLAN_NOT_FOUND', `no stored plan with id ${previous.planId} to re-plan from; send its unit2gpu instead`, { pointer: '/previous/planId', rule: 'stored' });

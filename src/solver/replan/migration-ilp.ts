@@ -1,4 +1,4 @@
-import type { GLPK, LP } from 'glpk.js/node';
+import type { GLPK, LP, Result } from 'glpk.js/node';
 import { GLPK_OVERHEAD_MS, ILP_PROOF_PRECISION } from '../engines/ilp.ts';
 import { constraintViolation } from '../layer-result.ts';
 import type { LayerProblem } from '../types.ts';
@@ -85,7 +85,7 @@ export function solveMigrationIlp(
   const model = buildModel(glpk, problem, spec, layer, objective, moveBudget);
   if ('reason' in model) return { unit2gpu: null, proved: true, reason: model.reason };
 
-  let result;
+  let result: Result;
   try {
     const tmlim = Math.max(0.001, (timeLimitMs - GLPK_OVERHEAD_MS) / 1000);
     const mipgap = objective.kind === 'makespan' ? { mipgap: MAKESPAN_MIPGAP } : {};
@@ -134,7 +134,10 @@ function classify(problem: LayerProblem, spec: MigrationSpec): ClassedLayer {
     }
     const key = `${cost}|${spec.moveCosts[u]}|${group}|${previous}`;
     let cls = byKey.get(key);
-    if (!cls) byKey.set(key, (cls = { cost, moveCost: spec.moveCosts[u], group, previous, units: [] }));
+    if (!cls) {
+      cls = { cost, moveCost: spec.moveCosts[u], group, previous, units: [] };
+      byKey.set(key, cls);
+    }
     cls.units.push(u);
   });
   return { classes: [...byKey.values()], pinnedCost, pinnedCount, pinnedGroups, forcedMoves };

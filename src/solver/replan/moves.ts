@@ -47,7 +47,10 @@ export function scheduleRounds(transfers: readonly { readonly from: number; read
   const receiverAt = new Map<number, (number | undefined)[]>();
   const slots = (map: Map<number, (number | undefined)[]>, gpu: number) => {
     let row = map.get(gpu);
-    if (!row) map.set(gpu, (row = []));
+    if (!row) {
+      row = [];
+      map.set(gpu, row);
+    }
     return row;
   };
   const round = new Array<number>(transfers.length).fill(-1);
