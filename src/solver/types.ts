@@ -84,3 +84,12 @@ export interface LayerEngine {
   solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult;
 }
 
+
+/**
+ * The one error an engine throws for running out of time before it has any placement. A
+ * portfolio (auto) catches only this marker and moves on to its next step; every other error is
+ * a bug or a typed HplbError and propagates.
+ */
+export class SearchTimeout extends Error {
+  override readonly name = 'SearchTimeout';
+}

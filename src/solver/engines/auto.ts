@@ -1,8 +1,7 @@
 import type { GLPK } from 'glpk.js/node';
-import { HplbError } from '../../errors.ts';
 import { layerLowerBound } from '../bounds.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
-import { type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
+import { SearchTimeout, type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
 import { configSearch } from './config-search.ts';
 import { tryGreedyAssignment } from './greedy.ts';
 import { GLPK_OVERHEAD_MS, solveIlp } from './ilp.ts';
@@ -48,10 +47,10 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
         }
         if (relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
       } catch (error) {
-        // A proof of infeasibility ends the matter; running out of time before any placement
-        // leaves the ILP to try.
-        if (error instanceof HplbError || best) throw error;
-        fallbackReason = error instanceof Error ? error.message : String(error);
+        // Running out of time before any placement leaves the ILP to try; anything else (a proof
+        // of infeasibility, a bug) ends the matter.
+        if (!(error instanceof SearchTimeout)) throw error;
+        fallbackReason = error.message;
       }
 
       // GLPK needs its overhead plus some time to search, or it only overruns the deadline.

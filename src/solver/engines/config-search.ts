@@ -2,7 +2,7 @@ import { HplbError } from '../../errors.ts';
 import { aggregateLayer, disaggregate, type AggregatedLayer } from '../aggregate.ts';
 import { layerLowerBound } from '../bounds.ts';
 import { REL_EPS, buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
-import { type LayerEngine, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
+import { SearchTimeout, type LayerEngine, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
 import { tryGreedyAssignment } from './greedy.ts';
 
 /** Nodes between two looks at the clock. */
@@ -40,7 +40,7 @@ export function configSearch(problem: LayerProblem, options: SolveOptions): Sear
     // No start: an unbounded target asks only "is there any placement at all?".
     const found = decide(problem, layer, Infinity, deadline, now, new Map());
     if (found === null) throw new HplbError('INFEASIBLE_CONSTRAINTS', `no placement of layer ${problem.layer} meets the unit-count, KV-group and pin constraints (exhaustive search)`, { pointer: '/constraints', rule: 'feasible' });
-    if (found === 'timeout') throw new Error(`no placement of layer ${problem.layer} found within ${options.timeLimitMs} ms`);
+    if (found === 'timeout') throw new SearchTimeout(`no placement of layer ${problem.layer} found within ${options.timeLimitMs} ms`);
     best = found;
   }
   let upper = makespanOf(problem, best);
