@@ -32,5 +32,4 @@ describe('auto engine errors', () => {
     };
     assert.throws(() => auto.solveLayer(trapped, { timeLimitMs: 2000, gapTolerance: 1e-4, now }), TypeError);
   });
-
 });
