@@ -1,10 +1,13 @@
 import type { GLPK } from 'glpk.js/node';
+import { aggregateLayer } from '../aggregate.ts';
 import { layerLowerBound } from '../bounds.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
 import { SearchTimeout, type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
 import { configSearch } from './config-search.ts';
+import { differencingAssignment } from './differencing.ts';
 import { tryGreedyAssignment } from './greedy.ts';
 import { GLPK_OVERHEAD_MS, solveIlp } from './ilp.ts';
+import { partitionSearch, partitionSearchApplies } from './partition-search.ts';
 
 /** Share of the layer's time the configuration search may use before GLPK gets the rest. */
 const SEARCH_SHARE = 0.7;
@@ -27,6 +30,12 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       let best: number[] | null = options.incumbent ? [...options.incumbent] : tryGreedyAssignment(problem);
       let engine = 'greedy';
       let upper = best ? makespanOf(problem, best) : Infinity;
+      const differencing = differencingAssignment(problem);
+      if (differencing && makespanOf(problem, differencing) < upper) {
+        best = differencing;
+        upper = makespanOf(problem, differencing);
+        engine = 'differencing';
+      }
       let lower = layerLowerBound(problem);
       let fallbackReason: string | undefined;
       const finish = (otherwise: LayerStatus): LayerResult => {
@@ -37,13 +46,16 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       if (problem.speeds.length === 1 || relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
 
       const limit = (deadline - now()) * SEARCH_SHARE;
+      // Few distinct costs: configurations of identical units; mostly distinct ones: bin completion.
+      const distinct = best !== null && partitionSearchApplies(problem) && aggregateLayer(problem).classes.length > problem.costs.length / 2;
       try {
-        const found = configSearch(problem, { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) });
+        const searchOptions = { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) };
+        const found = distinct ? partitionSearch(problem, searchOptions) : configSearch(problem, searchOptions);
         lower = Math.max(lower, found.lowerBound);
         if (found.makespan < upper) {
           best = found.unit2gpu;
           upper = found.makespan;
-          engine = 'search';
+          engine = distinct ? 'partition' : 'search';
         }
         if (relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
       } catch (error) {
