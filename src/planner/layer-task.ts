@@ -1,5 +1,6 @@
 import { HplbError } from '../errors.ts';
 import { greedyEngine } from '../solver/engines/greedy.ts';
+import { makespanOf } from '../solver/layer-result.ts';
 import type { LayerEngine, LayerProblem, LayerResult } from '../solver/types.ts';
 import type { EngineName } from './plan.ts';
 
@@ -9,6 +10,10 @@ export interface LayerTask {
   readonly engine: EngineName;
   readonly timeLimitMs: number;
   readonly gapTolerance: number;
+  /** [units] a placement an earlier run found, which the answer never loses to. */
+  readonly incumbent?: readonly number[];
+  /** A lower bound an earlier run proved. */
+  readonly lowerBound?: number;
 }
 
 /** A layer's answer plus greedy's makespan, which every plan reports for comparison. */
@@ -43,8 +48,9 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
   }
   if (greedy && task.engine === 'greedy') return { result: greedy, greedyMakespan: greedy.makespan };
   // Greedy's time counts against the layer's budget.
-  const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)) };
-  const result = engine.solveLayer(task.problem, greedy ? { ...rest, incumbent: greedy.unit2gpu } : rest);
+  const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)), ...(task.lowerBound !== undefined ? { lowerBound: task.lowerBound } : {}) };
+  const incumbent = task.incumbent && (!greedy || makespanOf(task.problem, task.incumbent) < greedy.makespan) ? task.incumbent : greedy?.unit2gpu;
+  const result = engine.solveLayer(task.problem, incumbent ? { ...rest, incumbent } : rest);
   return { result, greedyMakespan: greedy?.makespan ?? null };
 }
 

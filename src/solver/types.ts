@@ -76,6 +76,8 @@ export interface SolveOptions {
   readonly now?: () => number;
   /** [units] a feasible placement to start from (e.g. greedy's), which the answer never loses to. */
   readonly incumbent?: readonly number[];
+  /** A lower bound already proven for this layer (e.g. by an earlier, shorter run); auto starts from it. */
+  readonly lowerBound?: number;
 }
 
 /** An engine places one layer. Engines are pure: plain data in, plain data out. */

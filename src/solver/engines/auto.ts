@@ -7,20 +7,27 @@ import { configSearch } from './config-search.ts';
 import { differencingAssignment } from './differencing.ts';
 import { tryGreedyAssignment } from './greedy.ts';
 import { GLPK_OVERHEAD_MS, solveIlp } from './ilp.ts';
+import { rebalancePairs } from './pair-rebalance.ts';
 import { partitionSearch, partitionSearchApplies } from './partition-search.ts';
 
 /** Share of the layer's time the configuration search may use before GLPK gets the rest. */
 const SEARCH_SHARE = 0.7;
+/** Share of the layer's time the pair re-splitting local search may use, at most. */
+const REBALANCE_SHARE = 0.2;
 
 /**
- * The default engine, a portfolio: bounds, then greedy; stop if greedy is within the gap
- * tolerance of the bound; else the exact configuration search; if that runs out of its share of
- * time, GLPK on the aggregated ILP with the best placement so far as its cutoff. It keeps the best
+ * The default engine, a portfolio: bounds, then the better of greedy and differencing, improved by
+ * re-splitting pairs of GPUs; stop if that is within the gap tolerance of the bound; else an exact
+ * search: the partition search (bin completion) on layers of mostly distinct costs on identical
+ * GPUs, until the deadline; otherwise the configuration search and, if that runs out of its share
+ * of time, GLPK on the aggregated ILP with the best placement so far as its cutoff. It keeps the best
  * placement and the best bound any step found, so it is never worse than greedy and its status
  * and gap are true. `engine` in the result names the step that produced the answer; when the ILP
  * fails and nothing beat greedy, the status is greedy_fallback with the ILP's reason.
  */
 export function createAutoEngine(glpk: GLPK): LayerEngine {
+  /** GLPK's wall time over the time it was given, averaged over this engine's runs (>= 1). */
+  let glpkStretch = 1;
   return {
     name: 'auto',
     solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
@@ -30,13 +37,22 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       let best: number[] | null = options.incumbent ? [...options.incumbent] : tryGreedyAssignment(problem);
       let engine = 'greedy';
       let upper = best ? makespanOf(problem, best) : Infinity;
+      let lower = Math.max(layerLowerBound(problem), options.lowerBound ?? 0);
       const differencing = differencingAssignment(problem);
       if (differencing && makespanOf(problem, differencing) < upper) {
         best = differencing;
         upper = makespanOf(problem, differencing);
         engine = 'differencing';
       }
-      let lower = layerLowerBound(problem);
+      if (best && problem.speeds.length > 1 && relativeGap(upper, lower) > options.gapTolerance) {
+        const goal = lower / (1 - options.gapTolerance);
+        const rebalanced = rebalancePairs(problem, best, { deadline: start + REBALANCE_SHARE * options.timeLimitMs, now, goal });
+        if (makespanOf(problem, rebalanced) < upper) {
+          best = rebalanced;
+          upper = makespanOf(problem, rebalanced);
+          engine = 'rebalance';
+        }
+      }
       let fallbackReason: string | undefined;
       const finish = (otherwise: LayerStatus): LayerResult => {
         if (!best) throw new Error(fallbackReason ?? `no engine found a placement for layer ${problem.layer}`);
@@ -45,9 +61,10 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       };
       if (problem.speeds.length === 1 || relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
 
-      const limit = (deadline - now()) * SEARCH_SHARE;
-      // Few distinct costs: configurations of identical units; mostly distinct ones: bin completion.
+      // Few distinct costs: configurations of identical units; mostly distinct ones: bin completion,
+      // with all the time left, since GLPK neither closes such layers nor keeps to its time.
       const distinct = best !== null && partitionSearchApplies(problem) && aggregateLayer(problem).classes.length > problem.costs.length / 2;
+      const limit = (deadline - now()) * (distinct ? 1 : SEARCH_SHARE);
       try {
         const searchOptions = { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) };
         const found = distinct ? partitionSearch(problem, searchOptions) : configSearch(problem, searchOptions);
@@ -65,9 +82,13 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
         fallbackReason = error.message;
       }
 
-      // GLPK needs its overhead plus some time to search, or it only overruns the deadline.
-      if (deadline - now() > 2 * GLPK_OVERHEAD_MS) {
-        const ilp = solveIlp(glpk, problem, { ...options, timeLimitMs: deadline - now(), ...(best ? { incumbent: best } : {}) });
+      // GLPK overruns the time it is given (by 3x and more on large layers): it gets the time left
+      // shrunk by the overrun measured so far, and nothing when that leaves less than its overhead.
+      const given = (deadline - now()) / glpkStretch;
+      if (!distinct && given > 2 * GLPK_OVERHEAD_MS) {
+        const before = now();
+        const ilp = solveIlp(glpk, problem, { ...options, timeLimitMs: given, ...(best ? { incumbent: best } : {}) });
+        glpkStretch = Math.max(1, 0.5 * glpkStretch + (0.5 * (now() - before)) / given);
         lower = Math.max(lower, ilp.lowerBound);
         if (ilp.unit2gpu.length > 0 && ilp.makespan < upper) {
           best = ilp.unit2gpu;
