@@ -1,7 +1,7 @@
 import { HplbError } from '../errors.ts';
 import { greedyEngine } from '../solver/engines/greedy.ts';
-import { makespanOf } from '../solver/layer-result.ts';
-import type { LayerEngine, LayerProblem, LayerResult } from '../solver/types.ts';
+import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
+import type { LayerEngine, LayerProblem, LayerProgress, LayerResult } from '../solver/types.ts';
 import type { EngineName } from './plan.ts';
 
 /** One distinct layer to solve; plain data so it can cross a worker boundary. */
@@ -30,11 +30,17 @@ export interface LayerRunner {
   readonly concurrency: number;
 }
 
+/** What a task's engine knew part-way, with greedy's makespan (see SolveOptions.onProgress). */
+export interface TaskProgress extends LayerProgress {
+  readonly greedyMakespan: number | null;
+}
+
 /**
  * Solves one layer task synchronously: greedy first (its makespan is always reported and it is
- * the incumbent every exact engine starts from), then the requested engine.
+ * the incumbent every exact engine starts from), then the requested engine. `onProgress` hears
+ * the engine's best placement before each step that may overrun.
  */
-export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>): LayerOutcome {
+export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>, onProgress?: (progress: TaskProgress) => void): LayerOutcome {
   const start = performance.now();
   const options = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance };
   const engine = engines[task.engine];
@@ -50,8 +56,21 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
   // Greedy's time counts against the layer's budget.
   const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)), ...(task.lowerBound !== undefined ? { lowerBound: task.lowerBound } : {}) };
   const incumbent = task.incumbent && (!greedy || makespanOf(task.problem, task.incumbent) < greedy.makespan) ? task.incumbent : greedy?.unit2gpu;
-  const result = engine.solveLayer(task.problem, incumbent ? { ...rest, incumbent } : rest);
-  return { result, greedyMakespan: greedy?.makespan ?? null };
+  const greedyMakespan = greedy?.makespan ?? null;
+  const report = onProgress ? { onProgress: (progress: LayerProgress) => onProgress({ ...progress, greedyMakespan }) } : {};
+  const result = engine.solveLayer(task.problem, { ...rest, ...(incumbent ? { incumbent } : {}), ...report });
+  return { result, greedyMakespan };
+}
+
+/**
+ * The answer for a task whose worker was stopped after it reported progress: that placement and
+ * bound, with the status their gap earns (time_limit at worst), never greedy_fallback.
+ */
+export function progressOutcome(task: LayerTask, progress: TaskProgress, solveMs: number): LayerOutcome {
+  const gap = relativeGap(makespanOf(task.problem, progress.unit2gpu), progress.lowerBound);
+  const status = statusForGap(gap, task.gapTolerance, 'time_limit');
+  const result = buildLayerResult(task.problem, progress.unit2gpu, { lowerBound: progress.lowerBound, status, engine: progress.engine, solveMs });
+  return { result, greedyMakespan: progress.greedyMakespan };
 }
 
 /**

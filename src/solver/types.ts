@@ -78,6 +78,20 @@ export interface SolveOptions {
   readonly incumbent?: readonly number[];
   /** A lower bound already proven for this layer (e.g. by an earlier, shorter run); auto starts from it. */
   readonly lowerBound?: number;
+  /**
+   * Called with the best placement and bound known before a step that may overrun the time limit,
+   * so that whoever stops an overrunning engine can still answer with them.
+   */
+  readonly onProgress?: (progress: LayerProgress) => void;
+}
+
+/** What an engine knows part-way: a feasible placement and a valid bound. */
+export interface LayerProgress {
+  /** [units] GPU index of each unit. */
+  readonly unit2gpu: readonly number[];
+  readonly lowerBound: number;
+  /** The step that found the placement. */
+  readonly engine: string;
 }
 
 /** An engine places one layer. Engines are pure: plain data in, plain data out. */

@@ -60,6 +60,8 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
         return buildLayerResult(problem, best, { lowerBound: lower, status, engine, solveMs: now() - start, ...(fallbackReason ? { fallbackReason } : {}) });
       };
       if (problem.speeds.length === 1 || relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
+      const report = () => { if (best) options.onProgress?.({ unit2gpu: best, lowerBound: lower, engine }); };
+      report();
 
       // Few distinct costs: configurations of identical units; mostly distinct ones: bin completion,
       // with all the time left, since GLPK neither closes such layers nor keeps to its time.
@@ -86,6 +88,7 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       // shrunk by the overrun measured so far, and nothing when that leaves less than its overhead.
       const given = (deadline - now()) / glpkStretch;
       if (!distinct && given > 2 * GLPK_OVERHEAD_MS) {
+        report();
         const before = now();
         const ilp = solveIlp(glpk, problem, { ...options, timeLimitMs: given, ...(best ? { incumbent: best } : {}) });
         glpkStretch = Math.max(1, 0.5 * glpkStretch + (0.5 * (now() - before)) / given);
