@@ -4,7 +4,7 @@ import { layerLowerBound } from '../bounds.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
 import { SearchTimeout, type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
 import { configSearch } from './config-search.ts';
-import { differencingAssignment } from './differencing.ts';
+import { differencingPlacement } from './differencing.ts';
 import { tryGreedyAssignment } from './greedy.ts';
 import { GLPK_OVERHEAD_MS, solveIlp } from './ilp.ts';
 import { rebalancePairs } from './pair-rebalance.ts';
@@ -12,8 +12,8 @@ import { partitionSearch, partitionSearchApplies } from './partition-search.ts';
 
 /** Share of the layer's time the configuration search may use before GLPK gets the rest. */
 const SEARCH_SHARE = 0.7;
-/** Share of the layer's time the pair re-splitting local search may use, at most. */
-const REBALANCE_SHARE = 0.2;
+/** Share of the layer's time the pair re-splitting local search may use, at most (it stops at the tolerance). */
+const REBALANCE_SHARE = 0.5;
 
 /**
  * The default engine, a portfolio: bounds, then the better of greedy and differencing, improved by
@@ -38,7 +38,8 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       let engine = 'greedy';
       let upper = best ? makespanOf(problem, best) : Infinity;
       let lower = Math.max(layerLowerBound(problem), options.lowerBound ?? 0);
-      const differencing = differencingAssignment(problem);
+      // Raw differencing: the pair re-splitting below improves it more than greedy's local search.
+      const differencing = differencingPlacement(problem);
       if (differencing && makespanOf(problem, differencing) < upper) {
         best = differencing;
         upper = makespanOf(problem, differencing);
