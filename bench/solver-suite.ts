@@ -66,7 +66,16 @@ async function baselinePlanner(ref: string): Promise<Planner> {
 
 const PROVEN = new Set(['optimal', 'within_tolerance', 'trivial']);
 
-interface VersionRow { proven: number; worstGap: number; planMs: number; maxLayerMs: number; fallbacks: number; makespan: number }
+interface VersionRow {
+  proven: number;
+  worstGap: number;
+  planMs: number;
+  maxLayerMs: number;
+  /** Longest solve among the proven layers (0 when none is). */
+  maxProvenLayerMs: number;
+  fallbacks: number;
+  makespan: number;
+}
 
 function summarise(plan: Plan): VersionRow {
   return {
@@ -74,6 +83,7 @@ function summarise(plan: Plan): VersionRow {
     worstGap: Math.max(...plan.layers.map((l) => l.gap)),
     planMs: plan.totals.solveMs,
     maxLayerMs: Math.max(...plan.layers.map((l) => l.solveMs)),
+    maxProvenLayerMs: Math.max(0, ...plan.layers.filter((l) => PROVEN.has(l.status)).map((l) => l.solveMs)),
     fallbacks: plan.layers.filter((l) => l.status === 'greedy_fallback').length,
     makespan: plan.totals.makespan,
   };
@@ -130,13 +140,16 @@ const percent = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(3)}%` 
 /** Markdown table of a suite run: per version proven share, worst gap, plan time; construction gaps. */
 export function formatSuite(result: SuiteResult): string {
   const header = ['case'];
-  for (const name of result.planners) header.push(`${name} proven`, 'worst gap', 'plan ms', 'max layer ms', 'fallbacks');
+  for (const name of result.planners) {
+    header.push(`${name} proven`, 'worst gap', 'plan ms', 'max layer ms', 'max proven ms', 'fallbacks');
+  }
   header.push('LPT+LS gap', 'KK gap', 'KK+LS gap');
   const rows = result.rows.map((r) => [
     r.case,
     ...result.planners.flatMap((name) => {
       const v = r.versions[name];
-      return [`${v.proven}/${r.layers}`, percent(v.worstGap), v.planMs.toFixed(0), v.maxLayerMs.toFixed(0), String(v.fallbacks)];
+      const ms = [v.planMs, v.maxLayerMs, v.maxProvenLayerMs].map((x) => x.toFixed(0));
+      return [`${v.proven}/${r.layers}`, percent(v.worstGap), ...ms, String(v.fallbacks)];
     }),
     percent(r.lptGap),
     percent(r.differencingGap),

@@ -17,9 +17,10 @@ export interface RebalanceLimits {
  * those of another GPU, and split the pool again so that the larger of the two loads is as small
  * as a bounded branch-and-bound finds (honouring both GPUs' unit counts, pins and speeds); accept
  * when that larger load falls below the makespan. A swap of one unit pair is one such re-split,
- * so this reaches placements single moves and swaps cannot. Each accepted step lowers the
- * makespan or the number of GPUs at it. Skipped under a KV-group limit (a re-split would have to
- * track groups). Stops at the deadline or at the goal.
+ * so this reaches placements single moves and swaps cannot. When no pair with a critical GPU
+ * improves, any other pair whose larger load can fall is re-split (a plateau step). No step
+ * raises the makespan; the step cap bounds the plateau. Skipped under a KV-group limit (a
+ * re-split would have to track groups). Stops at the deadline or at the goal.
  * @param start [units] GPU index of each unit, meeting every constraint
  * @returns [units] a placement no worse than the start
  */
@@ -36,21 +37,19 @@ export function rebalancePairs(problem: LayerProblem, start: readonly number[], 
     if (makespan <= goal) return unit2gpu;
     const critical = loads.map((l, g) => ({ l, g })).filter((x) => x.l === makespan).map((x) => x.g);
     const others = loads.map((l, g) => ({ l, g })).sort((x, y) => x.l - y.l).map((x) => x.g);
-    let improved = false;
-    for (const a of critical) {
-      for (const b of others) {
-        if (b === a || critical.includes(b)) continue;
-        const split = bestSplit(problem, unit2gpu, a, b, isPinned);
-        // Strictly below, beyond rounding, so every step is real progress.
-        if (split && split.worst < makespan * (1 - 1e-12)) {
-          split.toA.forEach((u) => { unit2gpu[u] = a; });
-          split.toB.forEach((u) => { unit2gpu[u] = b; });
-          improved = true;
-          break;
-        }
-      }
-      if (improved) break;
-    }
+    // First a pair with a GPU at the makespan; when none improves, a plateau step: any pair split
+    // more evenly (the makespan stays, the loads spread less), which opens new critical moves.
+    const heaviestFirst = [...others].reverse();
+    const pairs = [critical, heaviestFirst.filter((a) => !critical.includes(a))];
+    const improved = pairs.some((firsts) => firsts.some((a) => others.some((b) => {
+      if (b === a || critical.includes(b)) return false;
+      const split = bestSplit(problem, unit2gpu, a, b, isPinned);
+      // Strictly below the pair's larger load, beyond rounding, so every step is real progress.
+      if (!split || !(split.worst < Math.max(loads[a], loads[b]) * (1 - 1e-12))) return false;
+      split.toA.forEach((u) => { unit2gpu[u] = a; });
+      split.toB.forEach((u) => { unit2gpu[u] = b; });
+      return true;
+    })));
     if (!improved) return unit2gpu;
   }
   return unit2gpu;
