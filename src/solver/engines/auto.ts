@@ -7,11 +7,14 @@ import { configSearch } from './config-search.ts';
 import { differencingPlacement } from './differencing.ts';
 import { tryGreedyAssignment } from './greedy.ts';
 import { GLPK_OVERHEAD_MS, solveIlp } from './ilp.ts';
+import { resplitGroups } from './group-resplit.ts';
 import { rebalancePairs } from './pair-rebalance.ts';
 import { partitionSearch, partitionSearchApplies } from './partition-search.ts';
 
 /** Share of the layer's time the configuration search may use before GLPK gets the rest. */
 const SEARCH_SHARE = 0.7;
+/** Share of the time left that re-splitting groups of GPUs may use before the complete search. */
+const RESPLIT_SHARE = 0.75;
 /** Share of the layer's time the pair re-splitting local search may use, at most (it stops at the tolerance). */
 const REBALANCE_SHARE = 0.5;
 
@@ -74,8 +77,21 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       // Few distinct costs: configurations of identical units; mostly distinct ones: bin completion,
       // with all the time left, since GLPK neither closes such layers nor keeps to its time.
       const distinct = best !== null && mostlyDistinct && partitionSearchApplies(problem);
-      const limit = (deadline - now()) * (distinct ? 1 : SEARCH_SHARE);
+      if (distinct && best) {
+        // Most of the time to re-splitting groups of GPUs exactly (placements close to the bound),
+        // the rest to the complete search (proofs; it closes the small layers at once anyway).
+        const goal = lower / (1 - options.gapTolerance);
+        const resplit = resplitGroups(problem, best, { deadline: now() + RESPLIT_SHARE * (deadline - now()), now, goal });
+        if (makespanOf(problem, resplit) < upper) {
+          best = resplit;
+          upper = makespanOf(problem, resplit);
+          engine = 'resplit';
+        }
+        if (relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
+        report();
+      }
       try {
+        const limit = (deadline - now()) * (distinct ? 1 : SEARCH_SHARE);
         const searchOptions = { ...options, timeLimitMs: limit, ...(best ? { incumbent: best } : {}) };
         const found = distinct ? partitionSearch(problem, searchOptions) : configSearch(problem, searchOptions);
         lower = Math.max(lower, found.lowerBound);
