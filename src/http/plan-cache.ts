@@ -90,12 +90,15 @@ export interface LookupQuery {
   readonly phase: string;
   readonly engine: string;
   readonly costModel: string;
+  /** A re-plan's previous plan id and makespan tolerance; absent or null for a fresh plan. */
+  readonly previous?: string | null;
+  readonly makespanTolerance?: number | null;
 }
 
 /** The cache key of a lookup: equal normalised queries give equal keys, and nothing else does. */
 export function lookupKey(q: LookupQuery): string {
   // JSON of a fixed-order tuple: no field value can fake a separator.
-  return JSON.stringify([q.modelId, q.modelVersion, q.gpus, q.granularity, q.unitsPerGpu, q.seqLen, q.phase, q.engine, q.costModel]);
+  return JSON.stringify([q.modelId, q.modelVersion, q.gpus, q.granularity, q.unitsPerGpu, q.seqLen, q.phase, q.engine, q.costModel, q.previous ?? null, q.makespanTolerance ?? null]);
 }
 
 /** Whether an If-None-Match header matches a strong ETag (weak comparison, as RFC 9110 asks for GET). */

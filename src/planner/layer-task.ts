@@ -1,6 +1,9 @@
 import { HplbError } from '../errors.ts';
 import { greedyEngine } from '../solver/engines/greedy.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
+import { replanLayer, type FreshLayer, type ReplanOutcome } from '../solver/replan/replan-layer.ts';
+import type { MigrationSpec } from '../solver/replan/types.ts';
+import { loadedGlpk } from './glpk.ts';
 import type { LayerEngine, LayerProblem, LayerProgress, LayerResult } from '../solver/types.ts';
 import type { EngineName } from './plan.ts';
 
@@ -14,6 +17,8 @@ export interface LayerTask {
   readonly incumbent?: readonly number[];
   /** A lower bound an earlier run proved. */
   readonly lowerBound?: number;
+  /** Re-plan stage 2 instead of a fresh solve: least moves from `spec.previous` near `fresh`. */
+  readonly migration?: { readonly spec: MigrationSpec; readonly fresh: FreshLayer };
 }
 
 /** A layer's answer plus greedy's makespan, which every plan reports for comparison. */
@@ -21,6 +26,8 @@ export interface LayerOutcome {
   readonly result: LayerResult;
   /** null when greedy found no feasible placement (tight KV-group limits) and an exact engine did. */
   readonly greedyMakespan: number | null;
+  /** The re-plan of a migration task (absent when a fallback answered it). */
+  readonly replan?: ReplanOutcome;
 }
 
 /** Solves layer tasks somewhere (inline, or in a worker pool); never rejects for solver trouble. */
@@ -42,6 +49,7 @@ export interface TaskProgress extends LayerProgress {
  */
 export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>, onProgress?: (progress: TaskProgress) => void): LayerOutcome {
   const start = performance.now();
+  if (task.migration) return solveMigrationTask(task, task.migration, start);
   const options = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance };
   const engine = engines[task.engine];
   if (!engine) throw new HplbError('INVALID_PROBLEM', `unknown engine "${task.engine}"`, { pointer: '/solver/engine', rule: 'enum' });
@@ -71,6 +79,13 @@ export function progressOutcome(task: LayerTask, progress: TaskProgress, solveMs
   const status = statusForGap(gap, task.gapTolerance, 'time_limit');
   const result = buildLayerResult(task.problem, progress.unit2gpu, { lowerBound: progress.lowerBound, status, engine: progress.engine, solveMs });
   return { result, greedyMakespan: progress.greedyMakespan };
+}
+
+function solveMigrationTask(task: LayerTask, migration: NonNullable<LayerTask['migration']>, start: number): LayerOutcome {
+  const replan = replanLayer(task.problem, migration.spec, migration.fresh, { glpk: loadedGlpk(), timeLimitMs: task.timeLimitMs });
+  // The plan is assembled from `replan`; the result only keeps the outcome's shape.
+  const result = buildLayerResult(task.problem, replan.unit2gpu, { lowerBound: 0, status: 'heuristic', engine: 'replan', solveMs: performance.now() - start });
+  return { result, greedyMakespan: null, replan };
 }
 
 /**
