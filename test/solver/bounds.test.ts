@@ -34,7 +34,10 @@ const arbitraryLayer = fc.record({
   const units = rule === 'equal' ? Math.max(gpus, drawn - (drawn % gpus)) : drawn;
   const costs = seeds.slice(0, units).map((c) => c * scale);
   const each = Math.ceil(units / gpus);
-  const [min, max] = rule === 'equal' ? [each, each] : rule === 'tight-max' ? [0, each] : rule === 'max' ? [0, each + 1] : [0, units];
+  const limits: Record<string, [number, number]> = {
+    equal: [each, each], 'tight-max': [0, each], max: [0, each + 1], free: [0, units],
+  };
+  const [min, max] = limits[rule];
   return layer(costs, speeds ? speeds.slice(0, gpus) : new Array<number>(gpus).fill(1), min, max);
 });
 
@@ -52,7 +55,8 @@ describe('packing lower bounds are valid', () => {
       if (optimum === null) return;
       for (const [name, bound] of Object.entries(BOUNDS)) {
         const value = bound(problem);
-        assert.ok(Number.isFinite(value) && value <= optimum * (1 + 1e-12), `${name} ${value} above the optimum ${optimum}`);
+        const what = `${name} ${value} above the optimum ${optimum}`;
+        assert.ok(Number.isFinite(value) && value <= optimum * (1 + 1e-12), what);
       }
     }), { numRuns: 400, seed: FAST_CHECK_SEED });
   });
@@ -67,11 +71,14 @@ describe('packing lower bounds are valid', () => {
 describe('each packing bound is strictly stronger than the simple bounds somewhere', () => {
   // Fractional costs, so that integer rounding plays no part in the bin-packing cases.
   const PACKING_CASES = [
-    { name: 'free counts (units above C / 2 on distinct GPUs)', problem: layer([0.9, 0.5, 0.7, 1.5, 1.5, 0.1], [1, 1, 1], 0, 6) },
-    { name: 'at most 4 per GPU (count of units in [p, C / 2])', problem: layer([0.8, 0.6, 1.8, 0.2, 1.1, 0.9, 1.4], [1, 1, 1], 0, 4) },
+    { name: 'free counts (units above C / 2 on distinct GPUs)',
+      problem: layer([0.9, 0.5, 0.7, 1.5, 1.5, 0.1], [1, 1, 1], 0, 6) },
+    { name: 'at most 4 per GPU (count of units in [p, C / 2])',
+      problem: layer([0.8, 0.6, 1.8, 0.2, 1.1, 0.9, 1.4], [1, 1, 1], 0, 4) },
     { name: 'equal counts', problem: layer([0.7, 0.2, 1.8, 0.8, 0.2, 1.2], [1, 1], 3, 3) },
     { name: 'equal fast speeds, free counts', problem: layer([0.9, 1.4, 1.4, 0.4, 0.4], [1.5, 1.5, 1.5], 0, 5) },
-    { name: 'mixed speeds, equal counts (relaxed to the fastest)', problem: layer([0.6, 0.7, 0.8, 0.2, 0.6, 0.6], [2, 1.5, 2], 2, 2) },
+    { name: 'mixed speeds, equal counts (relaxed to the fastest)',
+      problem: layer([0.6, 0.7, 0.8, 0.2, 0.6, 0.6], [2, 1.5, 2], 2, 2) },
   ];
   for (const { name, problem } of PACKING_CASES) {
     it(`bin packing: ${name}`, () => {
@@ -92,7 +99,8 @@ describe('each packing bound is strictly stronger than the simple bounds somewhe
     const withoutForcedMinimum = pigeonholeBound({ ...problem, maxUnitsPerGpu: 4 });
     const optimum = bruteForceOptimum(problem);
     assert.ok(optimum !== null);
-    assert.ok(pigeonholeBound(problem) > Math.max(withoutForcedMinimum, fluidBound(problem), largestUnitBound(problem)) * (1 + 1e-3));
+    const before = Math.max(withoutForcedMinimum, fluidBound(problem), largestUnitBound(problem));
+    assert.ok(pigeonholeBound(problem) > before * (1 + 1e-3));
     assert.ok(Math.abs(pigeonholeBound(problem) - optimum) <= 1e-12, 'meets the optimum 0.9 + 0.1');
   });
 
