@@ -8,7 +8,10 @@
  *     time limit, on the first layers of each profile at the largest G;
  *  3. random all-distinct costs (32 and 64 units, 4 and 8 GPUs, fixed seeds): greedy and auto gaps
  *     with 500 ms per layer.
- * Flags: --quick (fewer profiles and layers), --textbook-layers N, --layer-limit-ms N.
+ *  4. the all-distinct suite (bench/solver-suite.ts): this tree against a baseline commit.
+ * Flags: --quick (fewer profiles and layers, 2 layers per suite case), --textbook-layers N,
+ * --layer-limit-ms N, --suite (only the suite), --baseline REF (default: the release before the
+ * proof fixes), --no-baseline.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,19 +34,32 @@ import { createEngines } from '../src/solver/engines/index.ts';
 import { createIlpEngine } from '../src/solver/engines/ilp.ts';
 import { buildLayerProblems } from '../src/solver/problem.ts';
 import type { LayerEngine, LayerProblem } from '../src/solver/types.ts';
+import { formatSuite, runSuite } from './solver-suite.ts';
+
+/** The release before the rounding-robust proofs and the all-distinct work: the suite's baseline. */
+const PREVIOUS_RELEASE = '0484f3c';
 
 const flags = new Command('bench:solver')
   .option('--quick', 'fewer profiles and layers')
   .option('--textbook-layers <n>', 'layers per profile in the formulation comparison (default 8, 4 with --quick)', positiveInt)
   .option('--layer-limit-ms <ms>', 'per-layer time limit of the formulation comparison', positiveInt, 1000)
+  .option('--suite', 'only the all-distinct suite')
+  .option('--baseline <ref>', 'git ref the suite compares with (default: the release before the proof fixes)')
+  .option('--no-baseline', 'no comparison')
   .addOption(new Option('--child <model>', 'one cold plan of <model> in this process (used by the benchmark itself)').hideHelp())
   .addOption(new Option('--gpus <n>', 'GPUs of the --child plan').argParser(positiveInt).hideHelp())
   .parse()
-  .opts<{ quick?: boolean; textbookLayers?: number; layerLimitMs: number; child?: string; gpus?: number }>();
+  .opts<{ quick?: boolean; textbookLayers?: number; layerLimitMs: number; suite?: boolean; baseline?: string | false; child?: string; gpus?: number }>();
 const QUICK = flags.quick === true;
 const TEXTBOOK_LAYERS = flags.textbookLayers ?? (QUICK ? 4 : 8);
 const LAYER_LIMIT_MS = flags.layerLimitMs;
 const PLAN_LIMIT_MS = 30_000;
+// commander: --baseline REF gives the ref, --no-baseline false, neither true (the default baseline).
+const SUITE_OPTIONS = {
+  baseline: flags.baseline === false ? null : typeof flags.baseline === 'string' ? flags.baseline : PREVIOUS_RELEASE,
+  ...(QUICK ? { maxLayers: 2 } : {}),
+  onProgress: (line: string) => process.stderr.write(`${line}\n`),
+};
 const registry = loadRegistry();
 const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
 
@@ -58,6 +74,15 @@ if (flags.child !== undefined) {
   const plan = await solvePlan(resolved, pool);
   await pool.close();
   process.stdout.write(JSON.stringify({ startMs, planMs: plan.totals.solveMs, totals: plan.totals, costModel: plan.costModel }));
+  process.exit(0);
+}
+
+if (flags.suite === true) {
+  const suite = await runSuite(SUITE_OPTIONS);
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('./results/solver-suite.json', import.meta.url), `${JSON.stringify(suite, null, 2)}\n`);
+  console.log(JSON.stringify(suite));
+  console.log(`\n## All-distinct suite (log-normal costs, equal counts, plan 10 s, layer 2 s, gap 1e-4)\n\n${formatSuite(suite)}`);
   process.exit(0);
 }
 
@@ -138,7 +163,8 @@ for (const units of [32, 64]) {
   }
 }
 
-const result = { machine: { node: process.version, cpus: (await import('node:os')).cpus().length }, models, formulations, random };
+const suite = await runSuite(SUITE_OPTIONS);
+const result = { machine: { node: process.version, cpus: (await import('node:os')).cpus().length }, models, formulations, random, suite };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/solver.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));
@@ -151,3 +177,4 @@ console.log(`\n## Formulations, first ${TEXTBOOK_LAYERS} layers, ${LAYER_LIMIT_M
 console.log(textTable(['model', 'G', 'textbook ms', 'proven', 'aggregated ILP ms', 'proven', 'auto ms', 'proven', 'textbook/ILP', 'textbook/auto'], formulations.map((f) => [f.model, String(f.gpus), f.textbook.totalMs.toFixed(0), `${f.textbook.proven}/${f.layers}`, f.aggregatedIlp.totalMs.toFixed(0), `${f.aggregatedIlp.proven}/${f.layers}`, f.auto.totalMs.toFixed(0), `${f.auto.proven}/${f.layers}`, `${f.textbookOverIlp.toFixed(1)}x`, `${f.textbookOverAuto.toFixed(1)}x`])));
 console.log('\n## Random all-distinct costs, 500 ms per layer (3 seeds)\n');
 console.log(textTable(['units', 'G', 'max greedy gap', 'max auto gap', 'max auto ms'], random.map((r) => [String(r.units), String(r.gpus), `${(100 * Math.max(...r.seeds.map((s) => s.greedyGap))).toFixed(3)}%`, `${(100 * r.maxAutoGap).toFixed(3)}%`, r.maxAutoMs.toFixed(0)])));
+console.log(`\n## All-distinct suite (log-normal costs, equal counts, plan 10 s, layer 2 s, gap 1e-4)\n\n${formatSuite(suite)}`);

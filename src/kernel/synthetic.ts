@@ -70,6 +70,15 @@ export function distinctCosts(count: number, seed: number): number[] {
   return Array.from({ length: count }, () => 1e6 + Math.floor(next() * 9e6));
 }
 
+/**
+ * SYNTHETIC [layers][heads] log-normal costs (median 3000, sigma 0.6), almost surely all
+ * different, from a seed: what an orchestrator's own per-head kernel timings look like.
+ */
+export function logNormalCosts(heads: number, layers: number, seed: number): number[][] {
+  const gauss = createGaussian(createRandom(seed));
+  return Array.from({ length: layers }, () => Array.from({ length: heads }, () => 3000 * Math.exp(0.6 * gauss())));
+}
+
 /** Standard normal samples from a uniform generator (Box-Muller). */
 export function createGaussian(uniform: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());

@@ -6,6 +6,8 @@ import { configSearchEngine } from '../../src/solver/engines/config-search.ts';
 import { greedyEngine } from '../../src/solver/engines/greedy.ts';
 import { createAutoEngine } from '../../src/solver/engines/auto.ts';
 import { createIlpEngine } from '../../src/solver/engines/ilp.ts';
+import { differencingEngine } from '../../src/solver/engines/differencing.ts';
+import { partitionSearchEngine } from '../../src/solver/engines/partition-search.ts';
 import { describeEngineCases } from './engine-cases.ts';
 
 const glpk: GLPK = await loadGlpk();
@@ -15,7 +17,9 @@ describeEngineCases(contiguousEngine, {
   mayRefuse: (problem) => constraintViolation(problem, contiguousPlacement(problem)) !== null,
 });
 describeEngineCases(greedyEngine, { exact: false });
+describeEngineCases(differencingEngine, { exact: false });
 describeEngineCases(configSearchEngine, { exact: true });
+describeEngineCases(partitionSearchEngine, { exact: false });
 describeEngineCases(createIlpEngine(glpk), { exact: true });
 describeEngineCases(createIlpEngine(glpk, 'textbook'), { exact: true });
 describeEngineCases(createAutoEngine(glpk), { exact: true });
