@@ -42,7 +42,9 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       const share = Math.max(remaining / rounds, remaining / (4 * runner.concurrency));
       const timeLimitMs = Math.max(MIN_LAYER_SLICE_MS, Math.min(resolved.solver.layerTimeLimitMs, share));
       const task: LayerTask = { problem: groups[index].canonical, engine: resolved.solver.engine, timeLimitMs, gapTolerance: resolved.solver.gapTolerance };
-      outcomes[index] = await runSafely(runner, task);
+      // Once the plan's time is spent, the layers left get greedy at once: the plan answers at
+      // its deadline (plus the grace of tasks already running), however many layers remain.
+      outcomes[index] = remaining > 0 ? await runSafely(runner, task) : greedyFallback(task, 'the plan\'s time limit was spent before this layer started');
     }
   };
   await Promise.all(Array.from({ length: Math.min(runner.concurrency, groups.length) }, worker));

@@ -1,8 +1,11 @@
 /**
  * A pool of worker threads that solve layer tasks off the main thread (GLPK's solve is
- * synchronous), with a hard deadline per task. Whatever goes wrong in a worker (overrun, crash,
- * an unexpected throw), the task still gets an answer: greedy, computed on the calling thread,
- * with status 'greedy_fallback' and the reason. Only errors in the problem itself reject.
+ * synchronous), with a hard deadline per task, counted from when the task is queued. Whatever
+ * goes wrong in a worker (overrun, crash, an unexpected throw), the task still gets an answer at
+ * its deadline at the latest: greedy, computed on the calling thread, with status
+ * 'greedy_fallback' and the reason. Only errors in the problem itself reject. Warm spare workers
+ * take over at once from a worker that is replaced, so the next tasks do not wait for a new
+ * worker to load GLPK; the spare is replaced in the background.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -16,9 +19,12 @@ const MAX_START_ATTEMPTS = 3;
 export interface SolverPoolOptions {
   /** Workers; default os.availableParallelism() (one per core). */
   readonly size?: number;
+  /** Warm workers kept beside them to replace one at once; default 0. */
+  readonly spares?: number;
   /**
-   * Extra ms past a task's own timeLimitMs (ms) before its worker is considered stuck, terminated
-   * and replaced; default 10% of the limit + 50 ms.
+   * Extra ms past a task's own timeLimitMs (ms), counted from when it was queued, before it is
+   * answered by greedy (its worker, when it has one, is considered stuck, terminated and
+   * replaced); default 10% of the limit + 50 ms.
    */
   readonly graceMs?: (timeLimitMs: number) => number;
   /**
@@ -44,7 +50,7 @@ export interface SolverPool extends LayerRunner {
   readonly busy: number;
   /** Resolves when every worker has loaded GLPK; rejects when a worker cannot start, or on close. */
   ready(): Promise<void>;
-  /** True while every worker has GLPK loaded (false for a moment while a replaced worker starts). */
+  /** True while at least one worker has GLPK loaded and takes tasks. */
   isReady(): boolean;
   /** Terminates every worker; queued, running and later runs reject with HplbError('DRAINING'). */
   close(): Promise<void>;
@@ -55,18 +61,21 @@ interface Job {
   readonly task: LayerTask;
   readonly resolve: (outcome: LayerOutcome) => void;
   readonly reject: (error: unknown) => void;
+  /** Fires at the job's deadline, queued or running. */
+  timer: NodeJS.Timeout | null;
 }
 
 interface Slot {
-  readonly index: number;
+  /** Position in the pool; SPARE while the worker waits as a spare. */
+  index: number;
   readonly worker: Worker;
   /** Workers of this slot that failed to start in a row before this one. */
   readonly startFailures: number;
   ready: boolean;
   job: Job | null;
-  /** Deadline of the running job. */
-  timer: NodeJS.Timeout | null;
 }
+
+const SPARE = -1;
 
 interface Waiter {
   readonly resolve: () => void;
@@ -79,11 +88,13 @@ export const defaultGraceMs = (timeLimitMs: number): number => 0.1 * timeLimitMs
 export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   const size = options.size ?? availableParallelism();
   if (!(Number.isInteger(size) && size >= 1)) throw new HplbError('INTERNAL', `solver pool size must be an integer >= 1, got ${size}`);
+  const spareCount = options.spares ?? 0;
   const graceMs = options.graceMs ?? defaultGraceMs;
   const workerFile = options.workerFile ?? defaultWorkerFile();
 
   /** [size] the live worker of each slot; null once a slot has given up starting. */
   const slots = new Array<Slot | null>(size).fill(null);
+  const spares: Slot[] = [];
   const queue: Job[] = [];
   const waiters: Waiter[] = [];
   /** Exits of every worker not yet gone (live, terminating or dying), awaited by close(). */
@@ -93,13 +104,14 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   let closed = false;
   let closing: Promise<void> | null = null;
 
-  const isLive = (slot: Slot): boolean => slots[slot.index] === slot;
+  const isLive = (slot: Slot): boolean => slot.index !== SPARE && slots[slot.index] === slot;
   const allReady = (): boolean => slots.every((s) => s?.ready === true);
   const draining = (): HplbError => new HplbError('DRAINING', 'the solver pool is closed');
 
   function spawn(index: number, startFailures: number): void {
-    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null, timer: null };
-    slots[index] = slot;
+    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null };
+    if (index === SPARE) spares.push(slot);
+    else slots[index] = slot;
     const exit = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));
     exits.add(exit);
     void exit.then(() => exits.delete(exit));
@@ -112,6 +124,10 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   }
 
   function onMessage(slot: Slot, message: WorkerMessage): void {
+    if (message.type === 'ready' && spares.includes(slot)) {
+      slot.ready = true;
+      return;
+    }
     if (!isLive(slot)) return;
     if (message.type === 'ready') {
       slot.ready = true;
@@ -127,27 +143,57 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
 
   /** A worker died on its own (error or exit event): answer its job, replace it. */
   function onDeath(slot: Slot, reason: string): void {
-    if (!isLive(slot) || closed) return;
-    const job = takeJob(slot);
+    if (closed) return;
     const startFailures = slot.ready ? 0 : slot.startFailures + 1;
+    const spareAt = spares.indexOf(slot);
+    if (spareAt >= 0) {
+      // A spare that keeps failing to start is not replaced: the pool works without spares.
+      spares.splice(spareAt, 1);
+      if (startFailures < MAX_START_ATTEMPTS) spawn(SPARE, startFailures);
+      return;
+    }
+    if (!isLive(slot)) return;
+    const job = takeJob(slot);
     const restart = startFailures < MAX_START_ATTEMPTS;
-    if (restart) spawn(slot.index, startFailures);
+    if (restart) replace(slot.index, startFailures);
     else giveUp(slot, reason);
     if (job) fallback(job, reason);
     dispatch();
     if (restart) options.onWorkerRestart?.(reason);
   }
 
-  /** The running task passed its deadline: the worker is stuck in the solver, so it is replaced. */
-  function onOverrun(slot: Slot): void {
-    if (!isLive(slot) || !slot.job) return;
-    const { timeLimitMs } = slot.job.task;
+  /** Fills a slot with a ready spare (and starts a new spare), or else with a new worker. */
+  function replace(index: number, startFailures: number): void {
+    const spare = spares.find((s) => s.ready);
+    if (!spare) {
+      spawn(index, startFailures);
+      return;
+    }
+    spares.splice(spares.indexOf(spare), 1);
+    spare.index = index;
+    slots[index] = spare;
+    spawn(SPARE, 0);
+  }
+
+  /** A job reached its deadline: answered by greedy now; a worker still running it is stuck, so it is replaced. */
+  function onDeadline(job: Job): void {
+    job.timer = null;
+    const { timeLimitMs } = job.task;
     const grace = graceMs(timeLimitMs);
-    const reason = `solver worker overran its deadline of ${formatMs(timeLimitMs + grace)} ms (time limit ${formatMs(timeLimitMs)} ms + grace ${formatMs(grace)} ms) and was replaced`;
-    const job = takeJob(slot);
+    const deadline = `its deadline of ${formatMs(timeLimitMs + grace)} ms (time limit ${formatMs(timeLimitMs)} ms + grace ${formatMs(grace)} ms)`;
+    const queued = queue.indexOf(job);
+    if (queued >= 0) {
+      queue.splice(queued, 1);
+      fallback(job, `the task waited for a solver worker past ${deadline}`);
+      return;
+    }
+    const slot = slots.find((s) => s?.job === job);
+    if (!slot) return;
+    const reason = `solver worker overran ${deadline} and was replaced`;
+    takeJob(slot);
     retire(slot);
-    spawn(slot.index, 0);
-    if (job) fallback(job, reason);
+    replace(slot.index, 0);
+    fallback(job, reason);
     dispatch();
     options.onWorkerRestart?.(reason);
   }
@@ -169,9 +215,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   }
 
   function start(slot: Slot, job: Job): void {
-    const limit = job.task.timeLimitMs + graceMs(job.task.timeLimitMs);
     slot.job = job;
-    slot.timer = setTimeout(() => onOverrun(slot), limit);
     try {
       slot.worker.postMessage({ id: job.id, task: job.task } satisfies TaskMessage);
     } catch (error) {
@@ -187,10 +231,10 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   }
 
   function takeJob(slot: Slot): Job | null {
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = null;
     const job = slot.job;
     slot.job = null;
+    if (job?.timer) clearTimeout(job.timer);
+    if (job) job.timer = null;
     return job;
   }
 
@@ -202,9 +246,10 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   function run(task: LayerTask): Promise<LayerOutcome> {
     if (closed) return Promise.reject(draining());
     return new Promise<LayerOutcome>((resolve, reject) => {
-      const job: Job = { id: nextId++, task, resolve, reject };
+      const job: Job = { id: nextId++, task, resolve, reject, timer: null };
       if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
       else {
+        job.timer = setTimeout(() => onDeadline(job), task.timeLimitMs + graceMs(task.timeLimitMs));
         queue.push(job);
         dispatch();
       }
@@ -215,9 +260,12 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     if (closing) return closing;
     closed = true;
     const error = draining();
-    queue.splice(0).forEach((job) => job.reject(error));
+    queue.splice(0).forEach((job) => {
+      if (job.timer) clearTimeout(job.timer);
+      job.reject(error);
+    });
     waiters.splice(0).forEach((w) => w.reject(error));
-    for (const slot of slots) {
+    for (const slot of [...slots, ...spares.splice(0)]) {
       if (!slot) continue;
       takeJob(slot)?.reject(error);
       retire(slot);
@@ -227,6 +275,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   }
 
   for (let i = 0; i < size; i++) spawn(i, 0);
+  for (let i = 0; i < spareCount; i++) spawn(SPARE, 0);
 
   return {
     concurrency: size,
@@ -239,7 +288,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
       if (allReady()) return Promise.resolve();
       return new Promise<void>((resolve, reject) => { waiters.push({ resolve, reject }); });
     },
-    isReady: () => !closed && allReady(),
+    isReady: () => !closed && slots.some((s) => s?.ready === true),
     close,
   };
 }

@@ -50,7 +50,8 @@ export interface TestApp {
 
 /** The app on a fresh pool of `workers` GLPK workers, config defaults overridden by `env`, no page unless `publicDir`. */
 export async function startTestApp(env: Record<string, string> = {}, workers = 1, publicDir: string | null = null): Promise<TestApp> {
-  const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', ...env });
+  // No rate limit unless a test asks for one: suites send far more than a client's quota.
+  const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', RATE_LIMIT_MAX: '0', ...env });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
