@@ -136,7 +136,8 @@ export async function slowAndUnread({ service, auth }: AttackContext): Promise<A
   }
   const closedEarly = { count: 0 };
   for (const s of slow) s.once('close', () => { closedEarly.count += 1; });
-  for (let t = 0; t < 12; t++) {
+  // Longer than HEADERS_TIMEOUT_MS (10 s by default) plus the server's check interval.
+  for (let t = 0; t < 14; t++) {
     for (const s of slow) if (!s.destroyed) s.write(t === 0 ? 'POST /v1/plans HTTP/1.1\r\nHost: x\r\n' : `X-${t}: y\r\n`);
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -195,7 +196,7 @@ export async function overrun({ service, auth }: AttackContext): Promise<AttackR
   const overruns: number[] = [];
   const answers: Answer[] = [];
   for (const { limit, body } of cases) {
-    const answer = await call(service.base, 'POST', '/v1/plans', body, auth);
+    const answer = await call(service.base, 'POST', '/v1/plans', body, auth, 15_000);
     answers.push(answer);
     overruns.push(answer.ms - (limit * 1.1 + 100));
   }
@@ -203,7 +204,12 @@ export async function overrun({ service, auth }: AttackContext): Promise<AttackR
   await poll;
   return {
     answers,
-    notes: { worstOverrunMs: Math.round(Math.max(...overruns)), limitsMissed: overruns.filter((o) => o > 0).length, readyz503: `${notReady}/${readyChecks}` },
+    notes: {
+      worstOverrunMs: Math.round(Math.max(...overruns)),
+      limitsMissed: overruns.filter((o) => o > 0).length,
+      overrunsMs: overruns.map((o) => Math.round(o)).join('/'),
+      readyzNot200: `${notReady}/${readyChecks}`,
+    },
   };
 }
 

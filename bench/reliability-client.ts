@@ -76,7 +76,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 /** One request; status 0 when the connection failed or `timeoutMs` passed. */
 export function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {},
-  timeoutMs = 60_000): Promise<Answer> {
+  timeoutMs = 20_000): Promise<Answer> {
   const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
   const start = performance.now();
   return new Promise((resolve) => {
@@ -90,7 +90,7 @@ export function call(base: string, method: string, path: string, body?: unknown,
       res.on('error', () => resolve({ status: 0, headers: {}, body: Buffer.alloc(0), ms: performance.now() - start }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, headers: {}, body: Buffer.alloc(0), ms: performance.now() - start }));
+    req.on('error', (error) => resolve({ status: 0, headers: {}, body: Buffer.from(error.message), ms: performance.now() - start }));
     req.end(data);
   });
 }

@@ -71,6 +71,8 @@ async function main(): Promise<void> {
     await prober.stop();
     peak = Math.max(peak, target.rss().peak);
     const crashed = !target.alive() && name !== 'SIGTERM under load';
+    const failures = result.answers.filter((a) => a.status === 0).map((a) => a.body.toString('utf8'));
+    const notes = { ...result.notes, ...(failures.length > 0 ? { connectionErrors: [...new Set(failures)].join('; ').slice(0, 120) } : {}) };
     const statuses: Record<string, number> = {};
     for (const a of result.answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
     rows.push({
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
       livezMaxMs: round(Math.max(0, ...livez)),
       peakRssMb: round(peak),
       seconds: round((performance.now() - started) / 1000),
-      notes: result.notes ?? {},
+      notes,
     });
     peakOverall = Math.max(peakOverall, peak);
     console.error(`${name}: done in ${rows.at(-1)!.seconds} s`);

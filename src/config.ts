@@ -23,6 +23,8 @@ export interface Config {
   readonly cacheTtlMs: number;
   /** Largest request body accepted, bytes (413 above). */
   readonly maxBodyBytes: number;
+  /** Most arrays and objects in a request body (413 above), checked before it is parsed. */
+  readonly maxBodyContainers: number;
   /** Largest units x GPUs x layers accepted (422 PROBLEM_TOO_LARGE above, as for every bound below). */
   readonly maxProblemSize: number;
   /** Most layers in one problem. */
@@ -90,6 +92,7 @@ const INTEGERS: readonly IntSpec[] = [
   { key: 'urlMemoMaxBytes', env: 'URL_MEMO_MAX_BYTES', fallback: 4 * MIB, min: 1024 },
   { key: 'cacheTtlMs', env: 'CACHE_TTL_MS', fallback: 3_600_000, min: 1 },
   { key: 'maxBodyBytes', env: 'MAX_BODY_BYTES', fallback: 2 * 1024 * 1024, min: 1024 },
+  { key: 'maxBodyContainers', env: 'MAX_BODY_CONTAINERS', fallback: 100_000, min: 16 },
   { key: 'maxProblemSize', env: 'MAX_PROBLEM_SIZE', fallback: DEFAULT_LIMITS.maxProblemSize, min: 1 },
   { key: 'maxLayers', env: 'MAX_LAYERS', fallback: DEFAULT_LIMITS.maxLayers, min: 1 },
   { key: 'maxUnits', env: 'MAX_UNITS', fallback: DEFAULT_LIMITS.maxUnits, min: 1 },

@@ -23,7 +23,7 @@ export interface SolverRunner extends LayerRunner {
   readonly queueDepth: number;
   /** Workers running a task. */
   readonly busy: number;
-  /** At least one worker can take tasks (a replaced worker starting does not make the pool unready). */
+  /** Tasks are being served: a worker has started, and one being replaced does not make the pool unready. */
   isReady(): boolean;
 }
 

@@ -1,5 +1,7 @@
 import { HplbError } from '../errors.ts';
-import { greedyEngine } from '../solver/engines/greedy.ts';
+import { layerLowerBound } from '../solver/bounds.ts';
+import { constructionAssignment, greedyEngine } from '../solver/engines/greedy.ts';
+import { buildLayerResult } from '../solver/layer-result.ts';
 import type { LayerEngine, LayerProblem, LayerResult } from '../solver/types.ts';
 import type { EngineName } from './plan.ts';
 
@@ -29,7 +31,12 @@ export interface LayerRunner {
  * Solves one layer task synchronously: greedy first (its makespan is always reported and it is
  * the incumbent every exact engine starts from), then the requested engine.
  */
-export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>): LayerOutcome {
+export function solveLayerTask(
+  task: LayerTask,
+  engines: Readonly<Record<EngineName, LayerEngine>>,
+  /** Called with greedy's answer before another engine starts (a worker posts it as its incumbent). */
+  onGreedy?: (outcome: LayerOutcome) => void,
+): LayerOutcome {
   const start = performance.now();
   const options = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance };
   const engine = engines[task.engine];
@@ -42,6 +49,7 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
     if (!(error instanceof HplbError) || task.engine === 'greedy') throw error;
   }
   if (greedy && task.engine === 'greedy') return { result: greedy, greedyMakespan: greedy.makespan };
+  if (greedy) onGreedy?.({ result: greedy, greedyMakespan: greedy.makespan });
   // Greedy's time counts against the layer's budget.
   const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)) };
   const result = engine.solveLayer(task.problem, greedy ? { ...rest, incumbent: greedy.unit2gpu } : rest);
@@ -49,12 +57,34 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
 }
 
 /**
+ * Layers up to this many units get full greedy when a fallback is computed on the calling thread
+ * (a few ms at most); larger ones get greedy's construction alone, since the local search grows
+ * with units squared (seconds at 4096 units) and the calling thread serves every request.
+ */
+export const FULL_GREEDY_MAX_UNITS = 128;
+
+/**
  * Greedy's answer for a task whose solver failed (crashed, overran, threw), marked
- * greedy_fallback with the reason. Throws greedy's HplbError when greedy cannot place it either.
+ * greedy_fallback with the reason; for layers above FULL_GREEDY_MAX_UNITS, greedy's construction
+ * without its local search (greedyMakespan is then null: full greedy did not run). Throws
+ * greedy's HplbError when greedy cannot place it either.
  */
 export function greedyFallback(task: LayerTask, reason: string): LayerOutcome {
-  const greedy = greedyEngine.solveLayer(task.problem, { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance });
-  return { result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason }, greedyMakespan: greedy.makespan };
+  const { problem } = task;
+  if (problem.costs.length <= FULL_GREEDY_MAX_UNITS) {
+    const greedy = greedyEngine.solveLayer(problem, { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance });
+    return { result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason }, greedyMakespan: greedy.makespan };
+  }
+  const start = performance.now();
+  const unit2gpu = constructionAssignment(problem);
+  const result = buildLayerResult(problem, unit2gpu, {
+    lowerBound: layerLowerBound(problem),
+    status: 'greedy_fallback',
+    engine: 'greedy',
+    solveMs: performance.now() - start,
+    fallbackReason: `${reason}; greedy's construction only (no local search on ${problem.costs.length} units)`,
+  });
+  return { result, greedyMakespan: null };
 }
 
 /** Runs tasks on the calling thread, one at a time. */

@@ -63,15 +63,40 @@ const ENV_NAMES: Readonly<Record<keyof RequestLimits, string>> = {
 
 export const envBoundName: BoundName = (bound) => ENV_NAMES[bound];
 
-/** Throws PROBLEM_TOO_LARGE for the first bound the shape exceeds. */
-export function checkProblemBounds(shape: ProblemShape, limits: RequestLimits, sourcePointer: string, name: BoundName = envBoundName): void {
-  const { layers, units, gpus, expandedPins } = shape;
-  const check = (bound: keyof RequestLimits, value: number, what: string, pointer: string): void => {
+type Check = (bound: keyof RequestLimits, value: number, what: string, pointer: string) => void;
+
+function checker(limits: RequestLimits, name: BoundName): Check {
+  return (bound, value, what, pointer) => {
     const limit = limits[bound];
     if (value > limit) {
       throw new HplbError('PROBLEM_TOO_LARGE', `${what} = ${value} exceeds ${name(bound)} ${limit}`, { pointer, rule: bound });
     }
   };
+}
+
+/**
+ * The bounds that can be read off a raw body before it is validated: a cost matrix's rows and
+ * widest row, and the number of pins. Validating a body far above them would itself take long.
+ */
+export function checkRawBounds(body: unknown, limits: RequestLimits, name: BoundName = envBoundName): void {
+  if (typeof body !== 'object' || body === null) return;
+  const { costs, constraints } = body as { costs?: unknown; constraints?: { pins?: unknown } };
+  const check = checker(limits, name);
+  if (Array.isArray(costs)) {
+    check('maxLayers', costs.length, 'layers', '/costs');
+    let widest = 0;
+    for (const row of costs) if (Array.isArray(row)) widest = Math.max(widest, row.length);
+    check('maxUnits', widest, 'query heads per layer', '/costs');
+    check('maxLayerUnits', costs.length * widest, `layers x query heads = ${costs.length} x ${widest}`, '/costs');
+  }
+  const pins = typeof constraints === 'object' && constraints !== null ? constraints.pins : undefined;
+  if (Array.isArray(pins)) check('maxPins', pins.length, 'pins', '/constraints/pins');
+}
+
+/** Throws PROBLEM_TOO_LARGE for the first bound the shape exceeds. */
+export function checkProblemBounds(shape: ProblemShape, limits: RequestLimits, sourcePointer: string, name: BoundName = envBoundName): void {
+  const { layers, units, gpus, expandedPins } = shape;
+  const check = checker(limits, name);
   check('maxLayers', layers, 'layers', sourcePointer);
   check('maxUnits', units, 'units per layer', sourcePointer);
   check('maxLayerUnits', layers * units, `layers x units = ${layers} x ${units}`, sourcePointer);

@@ -7,7 +7,7 @@ import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
 import { checkProfileRules } from '../profiles/registry.ts';
 import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu, sum, unitCount } from '../solver/problem.ts';
 import type { Granularity, LayerProblem } from '../solver/types.ts';
-import { checkProblemBounds, envBoundName, type BoundName, type RequestLimits } from './limits.ts';
+import { checkProblemBounds, checkRawBounds, envBoundName, type BoundName, type RequestLimits } from './limits.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
 
 export interface Pin { readonly layer?: number; readonly unit: number; readonly gpu: number }
@@ -103,6 +103,7 @@ export interface NormalisedRequest {
  */
 export function normalisePlanRequest(body: unknown, options: NormaliseOptions): NormalisedRequest {
   const { context, limits } = options;
+  checkRawBounds(body, limits, options.boundName);
   const { request, clampedTo } = withTimeLimits(options.validate(body), limits);
   const profile = request.model !== undefined ? context.resolveProfile(request.model) : request.profile && checkInlineProfile(request.profile);
   const source = profile ? { layers: profile.architecture.layers, heads: profile.architecture.queryHeads, kvGroupSize: profile.architecture.queryHeads / profile.architecture.kvHeads } : costsShape(request);

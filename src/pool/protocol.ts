@@ -23,21 +23,24 @@ export interface SerializedHplbError {
 
 /**
  * Worker -> pool.
- * ready: GLPK is loaded, tasks may come. done: the task's outcome. rejected: the problem itself is
- * wrong (an HplbError the caller must see). failed: the solver threw something else; the worker
- * is still alive and the pool answers with greedy instead.
+ * ready: GLPK is loaded, tasks may come. incumbent: greedy's answer, sent before a slower engine
+ * starts, so that the pool can answer with it at the deadline. done: the task's outcome.
+ * rejected: the problem itself is wrong (an HplbError the caller must see). failed: the solver
+ * threw something else; the worker is still alive and the pool answers with greedy instead.
  */
 export type WorkerMessage =
   | { readonly type: 'ready' }
+  | { readonly type: 'incumbent'; readonly id: number; readonly outcome: LayerOutcome }
   | { readonly type: 'done'; readonly id: number; readonly outcome: LayerOutcome }
   | { readonly type: 'rejected'; readonly id: number; readonly error: SerializedHplbError }
   | { readonly type: 'failed'; readonly id: number; readonly message: string };
 
-/** Solves one task on the worker's engines and says how it went; never throws. */
-export function answerTask(message: TaskMessage, engines: Readonly<Record<EngineName, LayerEngine>>): WorkerMessage {
+/** Solves one task on the worker's engines and says how it went; never throws. `post` gets the incumbent. */
+export function answerTask(message: TaskMessage, engines: Readonly<Record<EngineName, LayerEngine>>, post?: (message: WorkerMessage) => void): WorkerMessage {
   const { id, task } = message;
   try {
-    return { type: 'done', id, outcome: solveLayerTask(task, engines) };
+    const onGreedy = post && ((outcome: LayerOutcome) => post({ type: 'incumbent', id, outcome }));
+    return { type: 'done', id, outcome: solveLayerTask(task, engines, onGreedy) };
   } catch (error) {
     if (error instanceof HplbError) return { type: 'rejected', id, error: serializeHplbError(error) };
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

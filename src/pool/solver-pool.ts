@@ -48,9 +48,15 @@ export interface SolverPool extends LayerRunner {
   readonly queueDepth: number;
   /** Tasks running on a worker. */
   readonly busy: number;
+  /** Spare workers started and ready to take over. */
+  readonly sparesReady: number;
   /** Resolves when every worker has loaded GLPK; rejects when a worker cannot start, or on close. */
   ready(): Promise<void>;
-  /** True while at least one worker has GLPK loaded and takes tasks. */
+  /**
+   * True once a worker has loaded GLPK, for as long as the pool has workers (ready, or being
+   * replaced after an overrun or crash: tasks are answered by their deadline either way). False
+   * before the first worker is ready, once every slot has given up starting, and after close().
+   */
   isReady(): boolean;
   /** Terminates every worker; queued, running and later runs reject with HplbError('DRAINING'). */
   close(): Promise<void>;
@@ -63,6 +69,8 @@ interface Job {
   readonly reject: (error: unknown) => void;
   /** Fires at the job's deadline, queued or running. */
   timer: NodeJS.Timeout | null;
+  /** Greedy's answer from the worker, given at the deadline if nothing better has come. */
+  incumbent: LayerOutcome | null;
 }
 
 interface Slot {
@@ -101,6 +109,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   const exits = new Set<Promise<void>>();
   let nextId = 0;
   let startFailure: HplbError | null = null;
+  let everReady = false;
   let closed = false;
   let closing: Promise<void> | null = null;
 
@@ -131,12 +140,14 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     if (!isLive(slot)) return;
     if (message.type === 'ready') {
       slot.ready = true;
+      everReady = true;
       if (allReady()) waiters.splice(0).forEach((w) => w.resolve());
       dispatch();
       return;
     }
     if (slot.job?.id !== message.id) return;
-    if (message.type === 'done') finish(slot, (job) => job.resolve(message.outcome));
+    if (message.type === 'incumbent') slot.job.incumbent = message.outcome;
+    else if (message.type === 'done') finish(slot, (job) => job.resolve(message.outcome));
     else if (message.type === 'rejected') finish(slot, (job) => job.reject(deserializeHplbError(message.error)));
     else finish(slot, (job) => fallback(job, `solver worker threw: ${message.message}`));
   }
@@ -246,7 +257,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   function run(task: LayerTask): Promise<LayerOutcome> {
     if (closed) return Promise.reject(draining());
     return new Promise<LayerOutcome>((resolve, reject) => {
-      const job: Job = { id: nextId++, task, resolve, reject, timer: null };
+      const job: Job = { id: nextId++, task, resolve, reject, timer: null, incumbent: null };
       if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
       else {
         job.timer = setTimeout(() => onDeadline(job), task.timeLimitMs + graceMs(task.timeLimitMs));
@@ -282,19 +293,29 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     run,
     get queueDepth() { return queue.length; },
     get busy() { return slots.filter((s) => s?.job).length; },
+    get sparesReady() { return spares.filter((s) => s.ready).length; },
     ready: () => {
       if (closed) return Promise.reject(draining());
       if (startFailure) return Promise.reject(startFailure);
       if (allReady()) return Promise.resolve();
       return new Promise<void>((resolve, reject) => { waiters.push({ resolve, reject }); });
     },
-    isReady: () => !closed && slots.some((s) => s?.ready === true),
+    isReady: () => !closed && everReady && slots.some((s) => s !== null),
     close,
   };
 }
 
-/** Answers a job with greedy on the calling thread; rejects only when greedy itself cannot place it. */
+/**
+ * Answers a job with greedy: the worker's own greedy answer when it sent one, else greedy on the
+ * calling thread; rejects only when greedy itself cannot place it.
+ */
 function fallback(job: Job, reason: string): void {
+  if (job.timer) clearTimeout(job.timer);
+  job.timer = null;
+  if (job.incumbent) {
+    job.resolve({ ...job.incumbent, result: { ...job.incumbent.result, status: 'greedy_fallback', fallbackReason: reason } });
+    return;
+  }
   try {
     job.resolve(greedyFallback(job.task, reason));
   } catch (error) {

@@ -12,6 +12,6 @@ if (!port) throw new Error('solver-worker must be started as a worker thread by 
 
 const engines = createEngines(await loadGlpk());
 port.on('message', (message: TaskMessage) => {
-  port.postMessage(answerTask(message, engines) satisfies WorkerMessage);
+  port.postMessage(answerTask(message, engines, (incumbent) => port.postMessage(incumbent)) satisfies WorkerMessage);
 });
 port.postMessage({ type: 'ready' } satisfies WorkerMessage);

@@ -108,11 +108,55 @@ test('a worker past its deadline is replaced, its task answered by greedy, and t
   const restarts: string[] = [];
   const pool = createSolverPool({ size: 1, graceMs: () => 0, onWorkerRestart: (reason) => restarts.push(reason) });
   try {
+    await pool.ready();
     const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
     assertGreedyFallback(outcome, HARD_LAYER, /overran its deadline of 1 ms \(time limit 1 ms \+ grace 0 ms\)/);
     assert.equal(restarts.length, 1);
     assert.match(restarts[0], /overran its deadline/);
+    // Without a spare, the replacement must load GLPK first; a task's deadline counts from when it is queued.
+    await pool.ready();
     assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
+  } finally {
+    await pool.close();
+  }
+});
+
+/** Resolves once `condition` holds, checking after each turn of the event loop (no clock involved). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+test('a warm spare takes over at once from a worker that overran: the pool stays ready and answers the next task', async () => {
+  const restarts: string[] = [];
+  const pool = createSolverPool({ size: 1, spares: 1, graceMs: () => 0, onWorkerRestart: (reason) => restarts.push(reason) });
+  try {
+    await pool.ready();
+    await until(() => pool.sparesReady === 1);
+    const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
+    assert.equal(outcome.result.status, 'greedy_fallback');
+    assert.match(outcome.result.fallbackReason ?? '', /overran its deadline/);
+    // The worker sent greedy's answer before GLPK started: that is what the deadline answers with.
+    const greedy = greedyEngine.solveLayer(HARD_LAYER, { timeLimitMs: 1000, gapTolerance: 0 });
+    assert.deepEqual(outcome.result.unit2gpu, greedy.unit2gpu);
+    assert.equal(pool.isReady(), true, 'the spare took the slot: no moment without a ready worker');
+    assert.equal(restarts.length, 1);
+    assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
+    await until(() => pool.sparesReady === 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a task still queued at its deadline is answered by greedy without waiting for a worker', async () => {
+  const pool = createSolverPool({ size: 1, graceMs: () => 0 });
+  try {
+    await pool.ready();
+    // Holds the only worker far longer than the queued task's deadline; close() ends it.
+    const blocking = pool.run(taskFor(HARD_LAYER, 'ilp', 60_000));
+    const queued = await pool.run(taskFor(LLAMA_LAYERS[9], 'auto', 1));
+    assertGreedyFallback(queued, LLAMA_LAYERS[9], /waited for a solver worker past its deadline of 1 ms/);
+    assert.equal(pool.busy, 1);
+    void blocking.catch(() => undefined);
   } finally {
     await pool.close();
   }
@@ -138,6 +182,7 @@ describe('a pool on a faulty worker', () => {
       assertGreedyFallback(await pool.run(taskFor(problem, 'auto')), problem, reason);
       assert.equal(restarts.length, 1);
       assert.match(restarts[0], reason);
+      await pool.ready();
       assertSolved(await pool.run(taskFor(LLAMA_LAYERS[5], 'ilp')), 'ilp');
     });
   }
@@ -160,7 +205,8 @@ test('a worker that cannot start: ready() rejects after three tries, and greedy 
   const restarts: string[] = [];
   const pool = createSolverPool({ size: 1, workerFile: BROKEN_WORKER, onWorkerRestart: (reason) => restarts.push(reason) });
   try {
-    const queued = pool.run(taskFor(LLAMA_LAYERS[7], 'auto'));
+    // A deadline far beyond the three failed starts: the start failure is what answers it.
+    const queued = pool.run(taskFor(LLAMA_LAYERS[7], 'auto', 600_000));
     await assert.rejects(pool.ready(), (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL' && /failed to start 3 times/.test(e.message));
     assert.equal(restarts.length, 2);
     assertGreedyFallback(await queued, LLAMA_LAYERS[7], /failed to start 3 times: solver worker crashed: broken worker fixture/);

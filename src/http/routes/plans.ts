@@ -31,7 +31,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const lookup = validators.operation('getModelPlan');
 
   const { guards } = ctx;
-  router.post('/v1/plans', guards.rateLimit, guards.requireKey, jsonBody(deps.config.maxBodyBytes), async (req, res) => {
+  router.post('/v1/plans', guards.rateLimit, guards.requireKey, jsonBody({ maxBytes: deps.config.maxBodyBytes, maxContainers: deps.config.maxBodyContainers }), async (req, res) => {
     const outcome = await service.plan(req.body);
     res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
     if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
