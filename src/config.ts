@@ -69,6 +69,8 @@ export interface Config {
    * client does not read); past it the connection is closed instead of buffering more.
    */
   readonly maxUnreadBytes: number;
+  /** Most requests one connection may have waiting for their answers; past it the connection is closed. */
+  readonly maxPipelinedRequests: number;
   /** Warm solver workers kept beside the pool, to take over at once from one that overruns. */
   readonly spareWorkers: number;
 }
@@ -112,6 +114,7 @@ const INTEGERS: readonly IntSpec[] = [
   { key: 'maxConnections', env: 'MAX_CONNECTIONS', fallback: 1024, min: 1 },
   { key: 'maxRequestsPerSocket', env: 'MAX_REQUESTS_PER_SOCKET', fallback: 1000, min: 1 },
   { key: 'maxUnreadBytes', env: 'MAX_UNREAD_BYTES', fallback: 4 * MIB, min: 1024 },
+  { key: 'maxPipelinedRequests', env: 'MAX_PIPELINED_REQUESTS', fallback: 32, min: 1 },
   { key: 'spareWorkers', env: 'SOLVER_SPARE_WORKERS', fallback: 1, min: 0, max: 16 },
 ];
 

@@ -21,7 +21,7 @@ describe('loadConfig', () => {
       DEFAULT_TIME_LIMIT_MS: '1000', MAX_CONCURRENT_PLANS: '4', MAX_QUEUED_PLANS: '0', DRAIN_TIMEOUT_MS: '100',
       API_KEYS: ' key-aaaaaaaaaaaaaaaa , key-bbbbbbbbbbbbbbbb ', AUTH_READS: 'true', RATE_LIMIT_MAX: '7', RATE_LIMIT_WINDOW_MS: '2000',
       HEADERS_TIMEOUT_MS: '500', REQUEST_TIMEOUT_MS: '900', KEEP_ALIVE_TIMEOUT_MS: '300', MAX_CONNECTIONS: '50',
-      MAX_REQUESTS_PER_SOCKET: '20', MAX_UNREAD_BYTES: '65536', SOLVER_SPARE_WORKERS: '2',
+      MAX_REQUESTS_PER_SOCKET: '20', MAX_UNREAD_BYTES: '65536', MAX_PIPELINED_REQUESTS: '3', SOLVER_SPARE_WORKERS: '2',
     });
     assert.deepEqual({ ...config }, {
       port: 9000, host: '127.0.0.1', logLevel: 'warn', solverWorkers: 3, cacheMaxEntries: 10, cacheMaxBytes: 2048,
@@ -30,7 +30,7 @@ describe('loadConfig', () => {
       maxConcurrentPlans: 4, maxQueuedPlans: 0, drainTimeoutMs: 100,
       apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'], authReads: true, rateLimitMax: 7, rateLimitWindowMs: 2000,
       headersTimeoutMs: 500, requestTimeoutMs: 900, keepAliveTimeoutMs: 300, maxConnections: 50, maxRequestsPerSocket: 20,
-      maxUnreadBytes: 65536, spareWorkers: 2,
+      maxUnreadBytes: 65536, maxPipelinedRequests: 3, spareWorkers: 2,
     });
   });
 

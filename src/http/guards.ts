@@ -1,9 +1,10 @@
 /**
  * What stands before the routes: API keys (Bearer), a per-client rate limit on POST routes
- * (express-rate-limit, whose store can be swapped for a shared one), and a cap on the response
- * bytes a connection may leave unread.
+ * (express-rate-limit, whose store can be swapped for a shared one), and caps on what one
+ * connection may leave unread: pipelined requests still waiting for their answers, and bytes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Config } from '../config.ts';
@@ -32,7 +33,11 @@ export interface Guards {
   readonly requireKeyForReads: RequestHandler;
   /** 429 RATE_LIMITED with Retry-After and RateLimit/RateLimit-Policy headers past the per-client limit. */
   readonly rateLimit: RequestHandler;
-  /** Closes a connection that has more than maxUnreadBytes of answers waiting to be read. */
+  /**
+   * Closes a connection with more than maxPipelinedRequests requests waiting for their answers to
+   * be written, or more than maxUnreadBytes written but unread: a client that pipelines requests
+   * and never reads would otherwise make the server hold every answer in memory.
+   */
   readonly unreadLimit: RequestHandler;
 }
 
@@ -69,13 +74,18 @@ export function createGuards(config: Config, metrics: Metrics): Guards {
     },
   });
 
-  const unreadLimit: RequestHandler = (req, _res, next) => {
-    // Answers to pipelined requests queue in the socket while the client does not read them.
-    if (req.socket.writableLength > config.maxUnreadBytes) {
+  /** Requests per connection whose responses have not finished (been handed to the socket). */
+  const pending = new WeakMap<Socket, number>();
+  const unreadLimit: RequestHandler = (req, res, next) => {
+    const socket = req.socket;
+    const waiting = (pending.get(socket) ?? 0) + 1;
+    if (waiting > config.maxPipelinedRequests || socket.writableLength > config.maxUnreadBytes) {
       metrics.connectionsClosed.inc({ reason: 'unread' });
-      req.socket.destroy();
+      socket.destroy();
       return;
     }
+    pending.set(socket, waiting);
+    res.once('close', () => pending.set(socket, (pending.get(socket) ?? 1) - 1));
     next();
   };
 
