@@ -112,11 +112,11 @@ export async function coldSolves({ service, auth }: AttackContext): Promise<Atta
 export async function cacheFlood({ service, auth }: AttackContext): Promise<AttackResult> {
   const rnd = seeded(11);
   const jobs: (() => Promise<Answer>)[] = [];
-  for (let i = 0; i < 700; i++) {
+  for (let i = 0; i < 400; i++) {
     const body = { costs: randomCosts(rnd, 32, 64), gpus: { count: 8 }, solver: { engine: 'greedy' } };
     jobs.push(() => call(service.base, 'POST', '/v1/plans', body, auth));
   }
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 100; i++) {
     jobs.push(() => call(service.base, 'GET', `/v1/models/${MODEL}/plan?gpus=8&engine=greedy&seqLen=${4096 + i}`, undefined, auth));
   }
   return { answers: await capped(jobs, 12, 50_000) };

@@ -74,9 +74,19 @@ export interface Answer {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-/** One request; status 0 when the connection failed or `timeoutMs` passed. */
-export function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {},
+/**
+ * One request; status 0 when the connection failed or `timeoutMs` passed. A request that failed
+ * on a reused keep-alive socket (the server closed it while idle: a race every HTTP client must
+ * handle) is sent once more on a new one.
+ */
+export async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {},
   timeoutMs = 20_000): Promise<Answer> {
+  const first = await callOnce(base, method, path, body, headers, timeoutMs);
+  return first.status === 0 && first.reused ? callOnce(base, method, path, body, headers, timeoutMs) : first;
+}
+
+function callOnce(base: string, method: string, path: string, body: unknown, headers: Record<string, string>,
+  timeoutMs: number): Promise<Answer & { reused?: boolean }> {
   const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
   const start = performance.now();
   return new Promise((resolve) => {
@@ -90,7 +100,7 @@ export function call(base: string, method: string, path: string, body?: unknown,
       res.on('error', () => resolve({ status: 0, headers: {}, body: Buffer.alloc(0), ms: performance.now() - start }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (error) => resolve({ status: 0, headers: {}, body: Buffer.from(error.message), ms: performance.now() - start }));
+    req.on('error', (error) => resolve({ status: 0, headers: {}, body: Buffer.from(error.message), ms: performance.now() - start, reused: req.reusedSocket }));
     req.end(data);
   });
 }
