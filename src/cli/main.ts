@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config.ts';
 import { HplbError } from '../errors.ts';
+import { applyCommand } from './apply-command.ts';
 import { describeForCli } from './cli-errors.ts';
 import { planCommand, type CliIo } from './plan-command.ts';
 
@@ -21,7 +22,8 @@ export async function runCli(argv: readonly string[], io: CliIo, env: Readonly<R
     .description('sparsity-aware head placement for LLM attention (S-HPLB)')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .addCommand(planCommand(io, limits));
+    .addCommand(planCommand(io, limits))
+    .addCommand(applyCommand(io));
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
   try {
     await program.parseAsync([...argv], { from: 'user' });

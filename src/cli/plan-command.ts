@@ -9,7 +9,9 @@ import { createInlineRunner, type LayerRunner } from '../planner/layer-task.ts';
 import type { RequestLimits } from '../planner/limits.ts';
 import { createSolverPool } from '../pool/solver-pool.ts';
 import { loadGlpk } from '../planner/glpk.ts';
-import { ENGINE_NAMES } from '../planner/plan.ts';
+import { resolveMigration } from '../planner/migration.ts';
+import { ENGINE_NAMES, type Plan } from '../planner/plan.ts';
+import { solveReplan } from '../planner/replan-plan.ts';
 import { DEFAULT_SOLVER_OPTIONS, normalisePlanRequest, type PlanRequest } from '../planner/request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import { loadProfile, loadRegistry, type ModelRegistry } from '../profiles/registry.ts';
@@ -37,6 +39,9 @@ interface PlanFlags {
   workers: number;
   json?: boolean;
   list?: boolean;
+  previous?: string;
+  makespanTolerance?: number;
+  maxMoves?: number;
 }
 
 /** Output streams, injected so tests can read them. */
@@ -68,6 +73,9 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
     .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
     .option('--calibration <name>', 'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)')
     .option('--workers <n>', 'solver worker threads (0 = solve on the calling thread)', nonNegativeInt, availableParallelism())
+    .option('--previous <plan.json>', 're-plan from this running plan (the --json output of an earlier plan), moving as little as possible')
+    .option('--makespan-tolerance <eps>', 'with --previous: makespan at most (1 + eps) x the best (default 0.01)', nonNegative)
+    .option('--max-moves <n>', 'with --previous: most units moved per layer', nonNegativeInt)
     .option('--json', 'print exactly the Plan JSON')
     .option('--list', 'list the models in models/ and exit')
     .action(async (flags: PlanFlags) => {
@@ -77,14 +85,20 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
         return;
       }
       const validate = createValidators(loadSpec().document).operation('createPlan').body;
-      const context = {
-        resolveProfile: (id: string) => registry.resolve(id),
-        resolveCostModel,
-      };
-      const { resolved, clampedTo } = normalisePlanRequest(buildRequest(flags, registry), { validate: (body) => validate(body) as PlanRequest, context, limits });
+      const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
+      const { request, resolved, clampedTo } = normalisePlanRequest(buildRequest(flags, registry), { validate: (body) => validate(body) as PlanRequest, context, limits });
       if (clampedTo !== undefined) io.err(`note: time limits above ${clampedTo} ms (MAX_TIME_LIMIT_MS) were clamped to it\n`);
-      const plan = await solveWith(flags.workers, (runner) => solvePlan(resolved, runner));
-      io.out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+      const previous = flags.previous !== undefined ? readPreviousPlan(flags.previous) : undefined;
+      if (!previous && (flags.makespanTolerance !== undefined || flags.maxMoves !== undefined)) {
+        throw new HplbError('INVALID_PROBLEM', '--makespan-tolerance and --max-moves need --previous', { pointer: '/migration' });
+      }
+      const migration = previous && resolveMigration({
+        ...request,
+        previous: { planId: previous.id },
+        migration: { makespanTolerance: flags.makespanTolerance, maxMoves: flags.maxMoves },
+      }, resolved, context, previous);
+      const plan = await solveWith(flags.workers, (runner) => (migration ? solveReplan(resolved, migration, runner) : solvePlan(resolved, runner)));
+      io.out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan) + formatMigration(plan));
     });
 }
 
@@ -135,6 +149,35 @@ function buildRequest(flags: PlanFlags, registry: ModelRegistry): unknown {
     throw new HplbError('INVALID_PROBLEM', `${flags.costs} must hold a JSON object {"costs": number[layers][queryHeads], "kvGroupSize"?: number}`, { pointer: '/costs', rule: 'file' });
   }
   return { ...file, ...common };
+}
+
+/**
+ * A running plan from a file (the --json output of an earlier run). Plan ids are resolved by the
+ * service only (it stores plans); the CLI has no store to look one up in.
+ */
+function readPreviousPlan(path: string): Plan {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const hint = /^[0-9a-f]{32}$/.test(path) ? ' (a plan id is resolved by the service: use POST /v1/plans with previous.planId, or save the plan JSON)' : '';
+    throw new HplbError('INVALID_PROBLEM', `cannot read previous plan ${path}${hint}: ${error instanceof Error ? error.message : String(error)}`, { pointer: '/previous' });
+  }
+  const plan = parsed as Partial<Plan>;
+  if (!Array.isArray(plan.layers) || !plan.layers.every((l) => Array.isArray(l?.unit2gpu)) || typeof plan.model !== 'object' || plan.model === null || typeof plan.granularity !== 'string') {
+    throw new HplbError('INVALID_PROBLEM', `${path}: not a plan (needs model, granularity and layers[].unit2gpu)`, { pointer: '/previous' });
+  }
+  return plan as Plan;
+}
+
+/** The re-plan's summary under the plan table; empty for a fresh plan. */
+function formatMigration(plan: Plan): string {
+  const m = plan.migration;
+  if (!m) return '';
+  const t = m.totals;
+  return `re-plan: ${t.movedUnits} units moved (move cost ${t.moveCost} ${m.moveCostUnit}) in ${t.rounds} rounds; `
+    + `${t.layersChanged} layers changed, ${t.layersKept} kept, ${t.layersMovesProven}/${plan.layers.length} with the move count proven minimal; `
+    + `makespan / fresh optimum = ${t.makespanVsOptimal.toFixed(4)} (tolerance ${m.makespanTolerance})\n`;
 }
 
 function positiveInt(text: string): number {

@@ -9,7 +9,9 @@
  *   adaptiveAuto       (d) per-head budgets, the auto engine (S-HPLB: greedy, exact search, GLPK ILP)
  *   fluidBound         (e) sum over layers of (total adaptive cost / G): no placement can beat it
  */
-import { attendedTokens, type CostModel, type Workload } from '../cost/cost-model.ts';
+import type { CostModel, Workload } from '../cost/cost-model.ts';
+import { headShapeOf } from '../cost/work.ts';
+import { attendedTokens } from '../profiles/head-budget.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import type { EngineName, Plan } from '../planner/plan.ts';
 import { resolveRequest, type PlanRequest, type ResolvedRequest, type SolverOptions } from '../planner/request.ts';
@@ -77,7 +79,7 @@ export function largestBudget(row: readonly HeadBudget[], seqLen: number): HeadB
  */
 export function uniformCosts(profile: Profile, costModel: CostModel, workload: Workload): number[][] {
   return profile.budgets.map((row) => {
-    const cost = costModel.headCost(largestBudget(row, workload.seqLen), workload);
+    const cost = costModel.headCost(largestBudget(row, workload.seqLen), workload, headShapeOf(profile.architecture));
     return row.map(() => cost);
   });
 }

@@ -90,6 +90,14 @@ export function createPlanCache(options: PlanCacheOptions): PlanCache {
   };
 }
 
+/**
+ * The plan object of an entry, parsed from its body: entries keep only the bytes (the object's
+ * heap is many times its JSON), and the few routes that read a stored plan's fields parse it.
+ */
+export function planOf(entry: PlanEntry): Plan {
+  return JSON.parse(entry.body.toString('utf8')) as Plan;
+}
+
 /** Bytes of JSON serialised between two yields to the event loop. */
 const SERIALISE_SLICE_BYTES = 256 * 1024;
 
@@ -143,6 +151,9 @@ export interface LookupQuery {
   readonly phase: string;
   readonly engine: string;
   readonly costModel: string;
+  /** A re-plan's previous plan id and makespan tolerance; absent or null for a fresh plan. */
+  readonly previous?: string | null;
+  readonly makespanTolerance?: number | null;
 }
 
 /** A validated lookup URL's normalised query and cache key. */
@@ -169,7 +180,7 @@ export function createLookupMemo(maxBytes: number, metrics?: Metrics): LRUCache<
 /** The cache key of a lookup: equal normalised queries give equal keys, and nothing else does. */
 export function lookupKey(q: LookupQuery): string {
   // JSON of a fixed-order tuple: no field value can fake a separator.
-  return JSON.stringify([q.modelId, q.modelVersion, q.gpus, q.granularity, q.unitsPerGpu, q.seqLen, q.phase, q.engine, q.costModel]);
+  return JSON.stringify([q.modelId, q.modelVersion, q.gpus, q.granularity, q.unitsPerGpu, q.seqLen, q.phase, q.engine, q.costModel, q.previous ?? null, q.makespanTolerance ?? null]);
 }
 
 /** Whether an If-None-Match header matches a strong ETag (weak comparison, as RFC 9110 asks for GET). */

@@ -6,11 +6,13 @@
 import { HplbError } from '../errors.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import type { RequestLimits } from '../planner/limits.ts';
-import { normalisePlanRequest, type PlanRequest, type PlanningContext } from '../planner/request.ts';
+import { normalisePlanRequest, type PlanRequest, type PlanningContext, type ResolvedRequest } from '../planner/request.ts';
+import { resolveMigration, type ResolvedMigration } from '../planner/migration.ts';
+import { solveReplan } from '../planner/replan-plan.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import type { Admission } from './admission.ts';
 import type { Metrics } from './metrics.ts';
-import { createPlanEntry, type PlanCache, type PlanEntry } from './plan-cache.ts';
+import { createPlanEntry, planOf, type PlanCache, type PlanEntry } from './plan-cache.ts';
 
 export interface PlanServiceDeps {
   readonly runner: LayerRunner;
@@ -46,7 +48,9 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
 
   async function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
-    const { resolved, clampedTo } = normalisePlanRequest(body, options);
+    const { request, resolved: fresh, clampedTo } = normalisePlanRequest(body, options);
+    const migration = migrationOf(request, fresh);
+    const resolved = migration ? { ...fresh, id: migration.id } : fresh;
     const clamp = clampedTo !== undefined ? { clampedTo } : {};
 
     const stored = cache.getById(resolved.id);
@@ -69,7 +73,9 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     const solve = deps.admission.run(async () => {
       const start = deps.now();
       try {
-        const solved = await solvePlan(resolved, deps.runner, { now: deps.now });
+        const solved = migration
+          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now })
+          : await solvePlan(resolved, deps.runner, { now: deps.now });
         const proven = solved.totals.layersProvenOptimal === solved.layers.length;
         metrics.solves.inc({ engine, status: proven ? 'proven' : 'unproven' });
         for (const layer of solved.layers) metrics.layers.inc({ engine: layer.engine, status: layer.status });
@@ -92,6 +98,22 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     } finally {
       inFlight.delete(resolved.id);
     }
+  }
+
+  /** The re-plan part of a request, with a previous plan id looked up in the plan store. */
+  function migrationOf(request: PlanRequest, fresh: ResolvedRequest): ResolvedMigration | null {
+    const previous = request.previous;
+    if (previous === undefined) {
+      if (request.migration !== undefined) throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', { pointer: '/migration', rule: 'dependentRequired' });
+      return null;
+    }
+    let previousPlan;
+    if (previous.planId !== undefined) {
+      const stored = cache.getById(previous.planId);
+      previousPlan = stored && planOf(stored);
+      if (!previousPlan) throw new HplbError('PLAN_NOT_FOUND', `no stored plan with id ${previous.planId} to re-plan from; send its unit2gpu instead`, { pointer: '/previous/planId', rule: 'stored' });
+    }
+    return resolveMigration({ ...request, previous }, fresh, deps.context, previousPlan);
   }
 
   return { plan };

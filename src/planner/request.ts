@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_WORKLOAD, type CostModel, type Workload } from '../cost/cost-model.ts';
+import { headShapeOf } from '../cost/work.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { canonicalJson } from '../profiles/version.ts';
 import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
@@ -8,6 +9,7 @@ import { checkProfileRules } from '../profiles/registry.ts';
 import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu, sum, unitCount } from '../solver/problem.ts';
 import type { Granularity, LayerProblem } from '../solver/types.ts';
 import { checkProblemBounds, checkRawBounds, envBoundName, type BoundName, type RequestLimits } from './limits.ts';
+import type { MigrationOptions, PreviousPlacement } from './migration.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
 
 export interface Pin { readonly layer?: number; readonly unit: number; readonly gpu: number }
@@ -34,6 +36,10 @@ export interface PlanRequest {
   /** Cost model name ("analytic" or a calibration); default: the service's default. */
   readonly costModel?: string;
   readonly solver?: Partial<SolverOptions>;
+  /** The running placement: with it the answer is a re-plan that moves as little as possible. */
+  readonly previous?: PreviousPlacement;
+  /** How the re-plan weighs moves (only with previous). */
+  readonly migration?: MigrationOptions;
 }
 
 export interface SolverOptions {
@@ -69,7 +75,7 @@ export interface ResolvedRequest {
   readonly unitsPerGpu: string;
   readonly maxKvGroupsPerGpu: number | null;
   readonly workload: Workload;
-  readonly costModel: { readonly name: string; readonly unit: string };
+  readonly costModel: { readonly name: string; readonly unit: string; readonly device: string | null };
   readonly solver: SolverOptions;
   readonly layers: LayerProblem[];
 }
@@ -90,6 +96,8 @@ export interface NormaliseOptions {
 }
 
 export interface NormalisedRequest {
+  /** The validated request with its time limits filled in and clamped (for steps that read fields, e.g. a re-plan). */
+  readonly request: PlanRequest;
   readonly resolved: ResolvedRequest;
   /** The time limit used, ms, when a requested limit was above the configured maximum. */
   readonly clampedTo?: number;
@@ -117,7 +125,7 @@ export function normalisePlanRequest(body: unknown, options: NormaliseOptions): 
     options.boundName ?? envBoundName,
   );
   const resolved = resolveRequest(profile && request.profile ? { ...request, profile } : request, context);
-  return { resolved, ...(clampedTo !== undefined ? { clampedTo } : {}) };
+  return { request, resolved, ...(clampedTo !== undefined ? { clampedTo } : {}) };
 }
 
 /** Fills in the time limits and clamps them to the configured maximum. */
@@ -178,7 +186,8 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
   let model: ResolvedRequest['model'];
   let sourceKey: unknown;
   if (profile) {
-    headCosts = profile.budgets.map((row) => row.map((b) => costModel.headCost(b, workload)));
+    const shape = headShapeOf(profile.architecture);
+    headCosts = profile.budgets.map((row) => row.map((b) => costModel.headCost(b, workload, shape)));
     kvGroupSize = profile.architecture.queryHeads / profile.architecture.kvHeads;
     model = { id: profile.id, version: profile.version };
     sourceKey = request.model !== undefined ? { model: profile.id, version: profile.version } : { profile: sha256(canonicalJson(profile)) };
@@ -222,7 +231,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     unitsPerGpu: normalised.unitsPerGpu,
     maxKvGroupsPerGpu: normalised.maxKvGroupsPerGpu,
     workload,
-    costModel: profile ? { name: costModel.name, unit: costModel.unit } : { name: 'explicit', unit: 'caller' },
+    costModel: profile ? { name: costModel.name, unit: costModel.unit, device: costModel.device } : { name: 'explicit', unit: 'caller', device: null },
     solver,
     layers,
   };

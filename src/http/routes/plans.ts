@@ -6,6 +6,7 @@
 import type { Response } from 'express';
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import { HplbError } from '../../errors.ts';
+import { DEFAULT_MAKESPAN_TOLERANCE } from '../../planner/migration.ts';
 import type { PlanRequest } from '../../planner/request.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import { etagMatches, lookupKey, type LookupQuery, type PlanEntry } from '../plan-cache.ts';
@@ -21,6 +22,8 @@ const LOOKUP_POINTERS: Readonly<Record<string, string>> = {
   '/constraints/unitsPerGpu': '/unitsPerGpu',
   '/workload/seqLen': '/seqLen',
   '/costModel': '/costModel',
+  '/previous/planId': '/previous',
+  '/migration/makespanTolerance': '/makespanTolerance',
 };
 
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
@@ -57,6 +60,10 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     if (known === undefined) {
       const { modelId } = lookup.path(req.params as Record<string, string>) as { modelId: string };
       const params = lookup.query(req.query as Record<string, unknown>) as LookupParams;
+      if (params.makespanTolerance !== undefined && params.previous === undefined) {
+        (res.locals as ProblemLocals).pointerIn = 'query';
+        throw new HplbError('INVALID_PROBLEM', 'makespanTolerance applies to a re-plan: give previous=<planId> too', { pointer: '/makespanTolerance', rule: 'dependentRequired' });
+      }
       const profile = deps.registry.get(modelId);
       if (!profile) {
         (res.locals as ProblemLocals).pointerIn = 'path';
@@ -83,6 +90,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
       workload: { seqLen: query.seqLen, phase: query.phase as 'prefill' | 'decode' },
       costModel: query.costModel,
       solver: { engine: query.engine as NonNullable<PlanRequest['solver']>['engine'] },
+      ...(query.previous ? { previous: { planId: query.previous }, migration: { makespanTolerance: query.makespanTolerance ?? undefined } } : {}),
     };
     service.plan(request, known.key).then(
       (outcome) => {
@@ -106,6 +114,8 @@ function normaliseLookup(modelId: string, modelVersion: string, query: LookupPar
     phase: query.phase ?? DEFAULT_WORKLOAD.phase,
     engine: query.engine ?? 'auto',
     costModel: query.costModel ?? defaultCostModel,
+    previous: query.previous ?? null,
+    makespanTolerance: query.previous !== undefined ? (query.makespanTolerance ?? DEFAULT_MAKESPAN_TOLERANCE) : null,
   };
 }
 
