@@ -8,10 +8,11 @@
  * worker to load GLPK; the spare is replaced in the background.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
 import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from '../planner/layer-task.ts';
 import { deserializeHplbError, type TaskMessage, type WorkerMessage } from './protocol.ts';
+import { defaultWorkerFile, startWorker } from './worker-start.ts';
 
 /** Times a worker may fail to start in a row (before posting `ready`) before its slot is given up. */
 const MAX_START_ATTEMPTS = 3;
@@ -321,24 +322,6 @@ function fallback(job: Job, reason: string): void {
   } catch (error) {
     job.reject(error);
   }
-}
-
-/** solver-worker next to this module: .ts under tsx (tests, dev), .js in the tsc build (dist/). */
-function defaultWorkerFile(): URL {
-  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  return new URL(`./solver-worker.${extension}`, import.meta.url);
-}
-
-/**
- * Starts a worker on a file. Node 20 ignores loader flags such as `--import tsx` in a worker's
- * execArgv (nodejs/node#47747), so a .ts entry is started by a small bootstrap that registers
- * tsx inside the worker and then imports the file.
- */
-function startWorker(file: URL): Worker {
-  if (!file.pathname.endsWith('.ts')) return new Worker(file);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); });`;
-  return new Worker(bootstrap, { eval: true });
 }
 
 const formatMs = (ms: number): string => String(Math.round(ms * 10) / 10);
