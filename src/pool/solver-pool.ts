@@ -10,7 +10,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
-import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from '../planner/layer-task.ts';
+import { greedyFallback, progressOutcome, type LayerOutcome, type LayerRunner, type LayerTask, type TaskProgress } from '../planner/layer-task.ts';
 import { deserializeHplbError, type TaskMessage, type WorkerMessage } from './protocol.ts';
 import { defaultWorkerFile, startWorker } from './worker-start.ts';
 
@@ -68,10 +68,13 @@ interface Job {
   readonly task: LayerTask;
   readonly resolve: (outcome: LayerOutcome) => void;
   readonly reject: (error: unknown) => void;
-  /** Fires at the job's deadline, queued or running. */
+  /** Fires at the job's deadline, counted from when it was queued. */
   timer: NodeJS.Timeout | null;
-  /** Greedy's answer from the worker, given at the deadline if nothing better has come. */
-  incumbent: LayerOutcome | null;
+  /** Answered already (at its deadline, while its worker may still be solving it). */
+  settled: boolean;
+  /** The engine's best placement reported before its deadline (the worker's progress), and when the job started. */
+  progress: TaskProgress | null;
+  startedAt: number;
 }
 
 interface Slot {
@@ -82,6 +85,8 @@ interface Slot {
   readonly startFailures: number;
   ready: boolean;
   job: Job | null;
+  /** The running job's own limit + grace, from when it started: past it the worker is stuck. */
+  timer: NodeJS.Timeout | null;
 }
 
 const SPARE = -1;
@@ -119,7 +124,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   const draining = (): HplbError => new HplbError('DRAINING', 'the solver pool is closed');
 
   function spawn(index: number, startFailures: number): void {
-    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null };
+    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null, timer: null };
     if (index === SPARE) spares.push(slot);
     else slots[index] = slot;
     const exit = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));
@@ -147,7 +152,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
       return;
     }
     if (slot.job?.id !== message.id) return;
-    if (message.type === 'incumbent') slot.job.incumbent = message.outcome;
+    if (message.type === 'progress') slot.job.progress = message.progress;
     else if (message.type === 'done') finish(slot, (job) => job.resolve(message.outcome));
     else if (message.type === 'rejected') finish(slot, (job) => job.reject(deserializeHplbError(message.error)));
     else finish(slot, (job) => fallback(job, `solver worker threw: ${message.message}`));
@@ -187,27 +192,36 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     spawn(SPARE, 0);
   }
 
-  /** A job reached its deadline: answered by greedy now; a worker still running it is stuck, so it is replaced. */
+  /**
+   * A job reached its deadline (from when it was queued): it is answered now. A queued job leaves
+   * the queue; a running one keeps its worker, which is replaced only if it overruns its own slice.
+   */
   function onDeadline(job: Job): void {
     job.timer = null;
-    const { timeLimitMs } = job.task;
-    const grace = graceMs(timeLimitMs);
-    const deadline = `its deadline of ${formatMs(timeLimitMs + grace)} ms (time limit ${formatMs(timeLimitMs)} ms + grace ${formatMs(grace)} ms)`;
     const queued = queue.indexOf(job);
     if (queued >= 0) {
       queue.splice(queued, 1);
-      fallback(job, `the task waited for a solver worker past ${deadline}`);
+      fallback(job, `the task waited for a solver worker past ${deadlineText(job.task.timeLimitMs)}`);
       return;
     }
-    const slot = slots.find((s) => s?.job === job);
-    if (!slot) return;
-    const reason = `solver worker overran ${deadline} and was replaced`;
-    takeJob(slot);
+    fallback(job, `the task passed ${deadlineText(job.task.timeLimitMs)} while its worker was still solving it`);
+  }
+
+  /** The running task passed its own limit + grace: the worker is stuck in the solver, so a spare (or a new worker) replaces it. */
+  function onOverrun(slot: Slot): void {
+    if (!isLive(slot) || !slot.job) return;
+    const reason = `solver worker overran ${deadlineText(slot.job.task.timeLimitMs)} and was replaced`;
+    const job = takeJob(slot);
     retire(slot);
     replace(slot.index, 0);
-    fallback(job, reason);
+    if (job) fallback(job, reason);
     dispatch();
     options.onWorkerRestart?.(reason);
+  }
+
+  function deadlineText(timeLimitMs: number): string {
+    const grace = graceMs(timeLimitMs);
+    return `its deadline of ${formatMs(timeLimitMs + grace)} ms (time limit ${formatMs(timeLimitMs)} ms + grace ${formatMs(grace)} ms)`;
   }
 
   /** A slot whose workers keep failing to start: stop respawning, and say so to ready(). */
@@ -228,6 +242,8 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
 
   function start(slot: Slot, job: Job): void {
     slot.job = job;
+    job.startedAt = performance.now();
+    slot.timer = setTimeout(() => onOverrun(slot), job.task.timeLimitMs + graceMs(job.task.timeLimitMs));
     try {
       slot.worker.postMessage({ id: job.id, task: job.task } satisfies TaskMessage);
     } catch (error) {
@@ -238,13 +254,18 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   /** Frees the slot from its job, settles the job, and hands the slot the next one. */
   function finish(slot: Slot, settle: (job: Job) => void): void {
     const job = takeJob(slot);
-    if (job) settle(job);
+    if (job && !job.settled) {
+      settle(job);
+      job.settled = true;
+    }
     dispatch();
   }
 
   function takeJob(slot: Slot): Job | null {
     const job = slot.job;
     slot.job = null;
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
     if (job?.timer) clearTimeout(job.timer);
     if (job) job.timer = null;
     return job;
@@ -258,7 +279,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   function run(task: LayerTask): Promise<LayerOutcome> {
     if (closed) return Promise.reject(draining());
     return new Promise<LayerOutcome>((resolve, reject) => {
-      const job: Job = { id: nextId++, task, resolve, reject, timer: null, incumbent: null };
+      const job: Job = { id: nextId++, task, resolve, reject, timer: null, settled: false, progress: null, startedAt: 0 };
       if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
       else {
         job.timer = setTimeout(() => onDeadline(job), task.timeLimitMs + graceMs(task.timeLimitMs));
@@ -307,14 +328,17 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
 }
 
 /**
- * Answers a job with greedy: the worker's own greedy answer when it sent one, else greedy on the
- * calling thread; rejects only when greedy itself cannot place it.
+ * Answers a job that its worker cannot: with the best placement the engine reported before (it
+ * beats greedy; status by its gap), else greedy on the calling thread; rejects only when greedy
+ * itself cannot place it.
  */
 function fallback(job: Job, reason: string): void {
   if (job.timer) clearTimeout(job.timer);
   job.timer = null;
-  if (job.incumbent) {
-    job.resolve({ ...job.incumbent, result: { ...job.incumbent.result, status: 'greedy_fallback', fallbackReason: reason } });
+  if (job.settled) return;
+  job.settled = true;
+  if (job.progress) {
+    job.resolve(progressOutcome(job.task, job.progress, performance.now() - job.startedAt));
     return;
   }
   try {

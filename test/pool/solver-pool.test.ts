@@ -6,9 +6,10 @@ import { createInlineRunner, type LayerOutcome, type LayerRunner } from '../../s
 import { createSolverPool, defaultGraceMs, type SolverPool } from '../../src/pool/solver-pool.ts';
 import { createEngines } from '../../src/solver/engines/index.ts';
 import { greedyEngine } from '../../src/solver/engines/greedy.ts';
-import { constraintViolation } from '../../src/solver/layer-result.ts';
+import { constraintViolation, makespanOf, statusForGap } from '../../src/solver/layer-result.ts';
 import type { LayerProblem } from '../../src/solver/types.ts';
-import { EXIT_CODE, EXIT_LAYER, SEARCH_BUG, THROW_LAYER } from './fixtures/faults.ts';
+import { rebalancePairs } from '../../src/solver/engines/pair-rebalance.ts';
+import { EXIT_CODE, EXIT_LAYER, SEARCH_BUG, STUCK_ENGINE, THROW_LAYER } from './fixtures/faults.ts';
 import { HARD_LAYER, LLAMA_LAYERS, taskFor } from './problems.ts';
 
 const FAULTY_WORKER = new URL('./fixtures/faulty-worker.ts', import.meta.url);
@@ -110,12 +111,32 @@ test('a worker past its deadline is replaced, its task answered by greedy, and t
   try {
     await pool.ready();
     const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
-    assertGreedyFallback(outcome, HARD_LAYER, /overran its deadline of 1 ms \(time limit 1 ms \+ grace 0 ms\)/);
-    assert.equal(restarts.length, 1);
+    // Answered at its deadline; the worker, stuck past its own slice, is then replaced.
+    assertGreedyFallback(outcome, HARD_LAYER, /deadline of 1 ms \(time limit 1 ms \+ grace 0 ms\)/);
+    await until(() => restarts.length === 1);
     assert.match(restarts[0], /overran its deadline/);
     // Without a spare, the replacement must load GLPK first; a task's deadline counts from when it is queued.
     await pool.ready();
     assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a worker stopped past its deadline after reporting progress: its task keeps that placement, not greedy', async () => {
+  const pool = createSolverPool({ size: 1, workerFile: FAULTY_WORKER, graceMs: () => 0 });
+  try {
+    await pool.ready();
+    // The report comes after greedy and one local search, tens of ms, far inside the 1 s limit.
+    const outcome = await pool.run(taskFor(HARD_LAYER, 'contiguous', 1000));
+    const greedy = greedyEngine.solveLayer(HARD_LAYER, { timeLimitMs: 1000, gapTolerance: 0 });
+    const reported = rebalancePairs(HARD_LAYER, greedy.unit2gpu);
+    assert.ok(makespanOf(HARD_LAYER, reported) < greedy.makespan, 'the reported placement beats greedy');
+    assert.deepEqual(outcome.result.unit2gpu, reported);
+    assert.equal(outcome.result.engine, STUCK_ENGINE);
+    assert.equal(outcome.result.status, statusForGap(outcome.result.gap, 1e-4, 'time_limit'));
+    assert.equal(outcome.result.fallbackReason, undefined);
+    assert.equal(outcome.greedyMakespan, greedy.makespan);
   } finally {
     await pool.close();
   }
@@ -133,13 +154,11 @@ test('a warm spare takes over at once from a worker that overran: the pool stays
     await pool.ready();
     await until(() => pool.sparesReady === 1);
     const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
-    assert.equal(outcome.result.status, 'greedy_fallback');
-    assert.match(outcome.result.fallbackReason ?? '', /overran its deadline/);
-    // The worker sent greedy's answer before GLPK started: that is what the deadline answers with.
-    const greedy = greedyEngine.solveLayer(HARD_LAYER, { timeLimitMs: 1000, gapTolerance: 0 });
-    assert.deepEqual(outcome.result.unit2gpu, greedy.unit2gpu);
+    assert.equal(constraintViolation(HARD_LAYER, outcome.result.unit2gpu), null);
+    await until(() => restarts.length === 1);
     assert.equal(pool.isReady(), true, 'the spare took the slot: no moment without a ready worker');
-    assert.equal(restarts.length, 1);
+    assert.match(restarts[0], /overran its deadline/);
+    assert.equal(pool.sparesReady, 0, 'the spare is in use; a new one is starting');
     assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
     await until(() => pool.sparesReady === 1);
   } finally {
