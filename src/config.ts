@@ -3,6 +3,7 @@
  * Nothing else reads process.env: server.ts passes it here, tests pass plain objects.
  */
 import { availableParallelism } from 'node:os';
+import { DEFAULT_LIMITS } from './planner/limits.ts';
 
 export interface Config {
   /** TCP port to listen on (0: any free port). */
@@ -14,12 +15,28 @@ export interface Config {
   readonly solverWorkers: number;
   /** Most plans kept in memory (by id, and again by per-model lookup key). */
   readonly cacheMaxEntries: number;
+  /** Most bytes of plan bodies kept in memory; the least recently used plans are evicted above it. */
+  readonly cacheMaxBytes: number;
+  /** Most bytes held by the memo of validated per-model lookup URLs. */
+  readonly urlMemoMaxBytes: number;
   /** How long a cached plan is served, ms; also the Cache-Control max-age of lookups. */
   readonly cacheTtlMs: number;
   /** Largest request body accepted, bytes (413 above). */
   readonly maxBodyBytes: number;
-  /** Largest units x GPUs x layers accepted (422 PROBLEM_TOO_LARGE above). */
+  /** Most arrays and objects in a request body (413 above), checked before it is parsed. */
+  readonly maxBodyContainers: number;
+  /** Largest units x GPUs x layers accepted (422 PROBLEM_TOO_LARGE above, as for every bound below). */
   readonly maxProblemSize: number;
+  /** Most layers in one problem. */
+  readonly maxLayers: number;
+  /** Most units (query heads or KV groups) in one layer. */
+  readonly maxUnits: number;
+  /** Most layers x units in one problem. */
+  readonly maxLayerUnits: number;
+  /** Most pins once pins without a layer are counted once per layer. */
+  readonly maxPins: number;
+  /** Largest predicted plan JSON, bytes. */
+  readonly maxPlanBytes: number;
   /** Requested solver time limits are clamped to this, ms. */
   readonly maxTimeLimitMs: number;
   /** Plan time limit when the request names none, ms. */
@@ -30,8 +47,35 @@ export interface Config {
   readonly maxQueuedPlans: number;
   /** Longest a graceful shutdown waits for in-flight requests, ms. */
   readonly drainTimeoutMs: number;
+  /** Bearer keys accepted on POST routes and /metrics; empty: no authentication. */
+  readonly apiKeys: readonly string[];
+  /** With keys set, whether GET routes of plans and models also need one (probes never do). */
+  readonly authReads: boolean;
+  /** POST requests one client may make per window (429 above); 0: no rate limit. */
+  readonly rateLimitMax: number;
+  readonly rateLimitWindowMs: number;
+  /** Longest a client may take to send the request headers, ms (server.headersTimeout). */
+  readonly headersTimeoutMs: number;
+  /** Longest a client may take to send the whole request, ms (server.requestTimeout). */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept, ms (server.keepAliveTimeout). */
+  readonly keepAliveTimeoutMs: number;
+  /** Most open connections; further ones are closed at once (server.maxConnections). */
+  readonly maxConnections: number;
+  /** Most requests served on one connection before it is closed (server.maxRequestsPerSocket). */
+  readonly maxRequestsPerSocket: number;
+  /**
+   * Most response bytes a connection may leave unread (pipelined requests whose answers the
+   * client does not read); past it the connection is closed instead of buffering more.
+   */
+  readonly maxUnreadBytes: number;
+  /** Most requests one connection may have waiting for their answers; past it the connection is closed. */
+  readonly maxPipelinedRequests: number;
+  /** Warm solver workers kept beside the pool, to take over at once from one that overruns. */
+  readonly spareWorkers: number;
 }
 
+const MIB = 1024 * 1024;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 interface IntSpec {
@@ -46,21 +90,38 @@ const INTEGERS: readonly IntSpec[] = [
   { key: 'port', env: 'PORT', fallback: 8080, min: 0, max: 65535 },
   { key: 'solverWorkers', env: 'SOLVER_WORKERS', fallback: Math.max(1, availableParallelism() - 1), min: 1, max: 256 },
   { key: 'cacheMaxEntries', env: 'CACHE_MAX_ENTRIES', fallback: 512, min: 1 },
+  { key: 'cacheMaxBytes', env: 'CACHE_MAX_BYTES', fallback: 64 * MIB, min: 1024 },
+  { key: 'urlMemoMaxBytes', env: 'URL_MEMO_MAX_BYTES', fallback: 4 * MIB, min: 1024 },
   { key: 'cacheTtlMs', env: 'CACHE_TTL_MS', fallback: 3_600_000, min: 1 },
   { key: 'maxBodyBytes', env: 'MAX_BODY_BYTES', fallback: 2 * 1024 * 1024, min: 1024 },
-  { key: 'maxProblemSize', env: 'MAX_PROBLEM_SIZE', fallback: 262_144, min: 1 },
+  { key: 'maxBodyContainers', env: 'MAX_BODY_CONTAINERS', fallback: 100_000, min: 16 },
+  { key: 'maxProblemSize', env: 'MAX_PROBLEM_SIZE', fallback: DEFAULT_LIMITS.maxProblemSize, min: 1 },
+  { key: 'maxLayers', env: 'MAX_LAYERS', fallback: DEFAULT_LIMITS.maxLayers, min: 1 },
+  { key: 'maxUnits', env: 'MAX_UNITS', fallback: DEFAULT_LIMITS.maxUnits, min: 1 },
+  { key: 'maxLayerUnits', env: 'MAX_LAYER_UNITS', fallback: DEFAULT_LIMITS.maxLayerUnits, min: 1 },
+  { key: 'maxPins', env: 'MAX_PINS', fallback: DEFAULT_LIMITS.maxPins, min: 0 },
+  { key: 'maxPlanBytes', env: 'MAX_PLAN_BYTES', fallback: DEFAULT_LIMITS.maxPlanBytes, min: 1024 },
   { key: 'maxTimeLimitMs', env: 'MAX_TIME_LIMIT_MS', fallback: 60_000, min: 1 },
   { key: 'defaultTimeLimitMs', env: 'DEFAULT_TIME_LIMIT_MS', fallback: 10_000, min: 1 },
   { key: 'maxConcurrentPlans', env: 'MAX_CONCURRENT_PLANS', fallback: 2, min: 1 },
   { key: 'maxQueuedPlans', env: 'MAX_QUEUED_PLANS', fallback: 16, min: 0 },
   { key: 'drainTimeoutMs', env: 'DRAIN_TIMEOUT_MS', fallback: 30_000, min: 0 },
+  { key: 'rateLimitMax', env: 'RATE_LIMIT_MAX', fallback: 120, min: 0 },
+  { key: 'rateLimitWindowMs', env: 'RATE_LIMIT_WINDOW_MS', fallback: 60_000, min: 1000 },
+  { key: 'headersTimeoutMs', env: 'HEADERS_TIMEOUT_MS', fallback: 10_000, min: 100 },
+  { key: 'requestTimeoutMs', env: 'REQUEST_TIMEOUT_MS', fallback: 30_000, min: 100 },
+  { key: 'keepAliveTimeoutMs', env: 'KEEP_ALIVE_TIMEOUT_MS', fallback: 5_000, min: 0 },
+  { key: 'maxConnections', env: 'MAX_CONNECTIONS', fallback: 1024, min: 1 },
+  { key: 'maxRequestsPerSocket', env: 'MAX_REQUESTS_PER_SOCKET', fallback: 1000, min: 1 },
+  { key: 'maxUnreadBytes', env: 'MAX_UNREAD_BYTES', fallback: 4 * MIB, min: 1024 },
+  { key: 'maxPipelinedRequests', env: 'MAX_PIPELINED_REQUESTS', fallback: 32, min: 1 },
+  { key: 'spareWorkers', env: 'SOLVER_SPARE_WORKERS', fallback: 1, min: 0, max: 16 },
 ];
 
 /**
- * Builds the configuration from environment variables (PORT, HOST, LOG_LEVEL, SOLVER_WORKERS,
- * CACHE_MAX_ENTRIES, CACHE_TTL_MS, MAX_BODY_BYTES, MAX_PROBLEM_SIZE, MAX_TIME_LIMIT_MS,
- * DEFAULT_TIME_LIMIT_MS, MAX_CONCURRENT_PLANS, MAX_QUEUED_PLANS, DRAIN_TIMEOUT_MS); unset or
- * empty variables take the defaults. Throws one Error listing every invalid variable.
+ * Builds the configuration from environment variables (the integers above, HOST, LOG_LEVEL,
+ * API_KEYS: comma-separated, AUTH_READS: true or false); unset or empty variables take the
+ * defaults. Throws one Error listing every invalid variable.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = {}): Readonly<Config> {
   const problems: string[] = [];
@@ -81,7 +142,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = {
   const host = env.HOST?.trim() || '0.0.0.0';
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(', ')}`);
-  const config = { ...values, host, logLevel } as unknown as Config;
+  const apiKeys = (env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
+  if (apiKeys.some((k) => !/^[\x21-\x7e]{16,256}$/.test(k))) problems.push('API_KEYS must be comma-separated keys of 16 to 256 printable ASCII characters');
+  const authText = env.AUTH_READS?.trim() || 'false';
+  if (authText !== 'true' && authText !== 'false') problems.push(`AUTH_READS=${JSON.stringify(authText)} must be true or false`);
+  const config = { ...values, host, logLevel, apiKeys: Object.freeze(apiKeys), authReads: authText === 'true' } as unknown as Config;
   if (problems.length === 0 && config.defaultTimeLimitMs > config.maxTimeLimitMs) {
     problems.push(`DEFAULT_TIME_LIMIT_MS (${config.defaultTimeLimitMs}) must not exceed MAX_TIME_LIMIT_MS (${config.maxTimeLimitMs})`);
   }

@@ -1,6 +1,6 @@
 /**
  * `npm start`: serves the HTTP API with embedded defaults (registry from models/, in-memory cache,
- * solver worker pool). On SIGTERM or SIGINT it drains: /readyz turns 503, the listener stops
+ * solver worker pool with a warm spare), with the server's timeouts and connection caps set. On SIGTERM or SIGINT it drains: /readyz turns 503, the listener stops
  * accepting, in-flight requests (solves included) finish, idle connections close, the workers are
  * terminated, and the process exits 0 (1 when DRAIN_TIMEOUT_MS passes first).
  */
@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { loadConfig } from './config.ts';
 import { resolveCostModel } from './cost/registry.ts';
 import { buildApp, type HplbApp } from './http/app.ts';
+import { createHttpServer } from './http/server-options.ts';
 import { createSolverPool } from './pool/solver-pool.ts';
 import { loadRegistry } from './profiles/registry.ts';
 
@@ -23,10 +24,14 @@ const exit = (code: number): never => {
 };
 
 let hplb: HplbApp | undefined;
-const pool = createSolverPool({ size: config.solverWorkers, onWorkerRestart: (reason) => hplb?.workerRestarted(reason) });
+const pool = createSolverPool({
+  size: config.solverWorkers,
+  spares: config.spareWorkers,
+  onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
+});
 hplb = buildApp({ config, runner: pool, registry: loadRegistry(), logger, resolveCostModel });
 
-const server = hplb.app.listen(config.port, config.host, () => {
+const server = createHttpServer(hplb.app, config).listen(config.port, config.host, () => {
   const { address, port } = server.address() as AddressInfo;
   logger.info({ address, port, workers: pool.concurrency }, 'listening');
 });

@@ -15,15 +15,28 @@ describe('loadConfig', () => {
 
   it('reads every variable', () => {
     const config = loadConfig({
-      PORT: '9000', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SOLVER_WORKERS: '3', CACHE_MAX_ENTRIES: '10', CACHE_TTL_MS: '5000',
-      MAX_BODY_BYTES: '4096', MAX_PROBLEM_SIZE: '100', MAX_TIME_LIMIT_MS: '2000', DEFAULT_TIME_LIMIT_MS: '1000',
-      MAX_CONCURRENT_PLANS: '4', MAX_QUEUED_PLANS: '0', DRAIN_TIMEOUT_MS: '100',
+      PORT: '9000', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SOLVER_WORKERS: '3', CACHE_MAX_ENTRIES: '10', CACHE_MAX_BYTES: '2048',
+      URL_MEMO_MAX_BYTES: '4096', CACHE_TTL_MS: '5000', MAX_BODY_BYTES: '4096', MAX_BODY_CONTAINERS: '99', MAX_PROBLEM_SIZE: '100', MAX_LAYERS: '8',
+      MAX_UNITS: '16', MAX_LAYER_UNITS: '64', MAX_PINS: '5', MAX_PLAN_BYTES: '10000', MAX_TIME_LIMIT_MS: '2000',
+      DEFAULT_TIME_LIMIT_MS: '1000', MAX_CONCURRENT_PLANS: '4', MAX_QUEUED_PLANS: '0', DRAIN_TIMEOUT_MS: '100',
+      API_KEYS: ' key-aaaaaaaaaaaaaaaa , key-bbbbbbbbbbbbbbbb ', AUTH_READS: 'true', RATE_LIMIT_MAX: '7', RATE_LIMIT_WINDOW_MS: '2000',
+      HEADERS_TIMEOUT_MS: '500', REQUEST_TIMEOUT_MS: '900', KEEP_ALIVE_TIMEOUT_MS: '300', MAX_CONNECTIONS: '50',
+      MAX_REQUESTS_PER_SOCKET: '20', MAX_UNREAD_BYTES: '65536', MAX_PIPELINED_REQUESTS: '3', SOLVER_SPARE_WORKERS: '2',
     });
     assert.deepEqual({ ...config }, {
-      port: 9000, host: '127.0.0.1', logLevel: 'warn', solverWorkers: 3, cacheMaxEntries: 10, cacheTtlMs: 5000,
-      maxBodyBytes: 4096, maxProblemSize: 100, maxTimeLimitMs: 2000, defaultTimeLimitMs: 1000,
+      port: 9000, host: '127.0.0.1', logLevel: 'warn', solverWorkers: 3, cacheMaxEntries: 10, cacheMaxBytes: 2048,
+      urlMemoMaxBytes: 4096, cacheTtlMs: 5000, maxBodyBytes: 4096, maxBodyContainers: 99, maxProblemSize: 100, maxLayers: 8, maxUnits: 16,
+      maxLayerUnits: 64, maxPins: 5, maxPlanBytes: 10000, maxTimeLimitMs: 2000, defaultTimeLimitMs: 1000,
       maxConcurrentPlans: 4, maxQueuedPlans: 0, drainTimeoutMs: 100,
+      apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'], authReads: true, rateLimitMax: 7, rateLimitWindowMs: 2000,
+      headersTimeoutMs: 500, requestTimeoutMs: 900, keepAliveTimeoutMs: 300, maxConnections: 50, maxRequestsPerSocket: 20,
+      maxUnreadBytes: 65536, maxPipelinedRequests: 3, spareWorkers: 2,
     });
+  });
+
+  it('refuses short API keys and a non-boolean AUTH_READS', () => {
+    assert.throws(() => loadConfig({ API_KEYS: 'short' }), /API_KEYS/);
+    assert.throws(() => loadConfig({ AUTH_READS: 'yes' }), /AUTH_READS/);
   });
 
   it('treats empty variables as unset', () => {

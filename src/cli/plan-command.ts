@@ -1,19 +1,22 @@
-import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_WORKLOAD } from '../cost/cost-model.ts';
 import { resolveCostModel } from '../cost/registry.ts';
 import { availableParallelism } from 'node:os';
+import { loadSpec } from '../http/openapi.ts';
+import { createValidators } from '../http/validation.ts';
 import { createInlineRunner, type LayerRunner } from '../planner/layer-task.ts';
+import type { RequestLimits } from '../planner/limits.ts';
 import { createSolverPool } from '../pool/solver-pool.ts';
 import { loadGlpk } from '../planner/glpk.ts';
 import { resolveMigration } from '../planner/migration.ts';
 import { ENGINE_NAMES, type Plan } from '../planner/plan.ts';
 import { solveReplan } from '../planner/replan-plan.ts';
-import { DEFAULT_SOLVER_OPTIONS, resolveRequest, type PlanRequest } from '../planner/request.ts';
+import { DEFAULT_SOLVER_OPTIONS, normalisePlanRequest, type PlanRequest } from '../planner/request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import { FLAGSHIP_MODEL } from '../profiles/flagship.ts';
-import { loadRegistry } from '../profiles/registry.ts';
+import { loadProfile, loadRegistry, type ModelRegistry } from '../profiles/registry.ts';
 import { createEngines } from '../solver/engines/index.ts';
 import { formatPlan, textTable } from './format.ts';
 import { nonNegative, nonNegativeInt, positiveInt, positiveList } from './options.ts';
@@ -29,8 +32,8 @@ interface PlanFlags {
   seqLen: number;
   phase: 'prefill' | 'decode';
   engine: (typeof ENGINE_NAMES)[number];
-  timeLimitMs: number;
-  layerTimeLimitMs: number;
+  timeLimitMs?: number;
+  layerTimeLimitMs?: number;
   gap: number;
   calibration?: string;
   workers: number;
@@ -47,7 +50,12 @@ export interface CliIo {
   err(text: string): void;
 }
 
-export function planCommand(io: CliIo): Command {
+/**
+ * `hplb plan`. Its flags become a PlanRequest body that takes the service's own path
+ * (normalisePlanRequest: the compiled PlanRequest schema, the same bounds and time-limit clamp),
+ * so the CLI refuses what the API refuses, with the same codes and text.
+ */
+export function planCommand(io: CliIo, limits: RequestLimits): Command {
   return new Command('plan')
     .description('place attention heads on GPUs for one model and print the plan')
     .addOption(new Option('--model <id|path>', `model id from models/ or a profile file (default ${FLAGSHIP_MODEL})`).conflicts('costs'))
@@ -60,8 +68,8 @@ export function planCommand(io: CliIo): Command {
     .option('--seq-len <n>', 'tokens in the workload', positiveInt, DEFAULT_WORKLOAD.seqLen)
     .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
     .addOption(new Option('--engine <engine>', 'placement engine').choices([...ENGINE_NAMES]).default('auto'))
-    .option('--time-limit-ms <ms>', 'time budget of the whole plan', positiveInt, DEFAULT_SOLVER_OPTIONS.timeLimitMs)
-    .option('--layer-time-limit-ms <ms>', 'most time for one layer', positiveInt, DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs)
+    .option('--time-limit-ms <ms>', `time budget of the whole plan (default ${limits.defaultTimeLimitMs}, at most ${limits.maxTimeLimitMs})`, positiveInt)
+    .option('--layer-time-limit-ms <ms>', `most time for one layer (default ${DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs})`, positiveInt)
     .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
     .option('--calibration <name>', 'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)')
     .option('--workers <n>', 'solver worker threads (0 = solve on the calling thread)', nonNegativeInt, availableParallelism())
@@ -76,9 +84,10 @@ export function planCommand(io: CliIo): Command {
         io.out(`${textTable(['id', 'layers', 'query heads', 'kv heads', 'source'], registry.list().map((p) => [p.id, String(p.architecture.layers), String(p.architecture.queryHeads), String(p.architecture.kvHeads), p.provenance.repository]))}\n`);
         return;
       }
-      const request = buildRequest(flags);
+      const validate = createValidators(loadSpec().document).operation('createPlan').body;
       const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
-      const resolved = resolveRequest(request, context);
+      const { request, resolved, clampedTo } = normalisePlanRequest(buildRequest(flags, registry), { validate: (body) => validate(body) as PlanRequest, context, limits });
+      if (clampedTo !== undefined) io.err(`note: time limits above ${clampedTo} ms (MAX_TIME_LIMIT_MS) were clamped to it\n`);
       const previous = flags.previous !== undefined ? readPreviousPlan(flags.previous) : undefined;
       if (!previous && (flags.makespanTolerance !== undefined || flags.maxMoves !== undefined)) {
         throw new HplbError('INVALID_PROBLEM', '--makespan-tolerance and --max-moves need --previous', { pointer: '/migration' });
@@ -105,30 +114,41 @@ async function solveWith<T>(workers: number, work: (runner: LayerRunner) => Prom
   }
 }
 
-function buildRequest(flags: PlanFlags): PlanRequest {
+/**
+ * The request body the flags stand for. `--model` is a registry id or a profile file (sent as an
+ * inline profile); `--costs` is a JSON file whose fields join the body as they are, so the schema
+ * checks them (and refuses unknown ones) exactly as it checks an API body.
+ */
+function buildRequest(flags: PlanFlags, registry: ModelRegistry): unknown {
+  const solver = {
+    engine: flags.engine,
+    gapTolerance: flags.gap,
+    ...(flags.timeLimitMs !== undefined ? { timeLimitMs: flags.timeLimitMs } : {}),
+    ...(flags.layerTimeLimitMs !== undefined ? { layerTimeLimitMs: flags.layerTimeLimitMs } : {}),
+  };
   const common = {
     gpus: { count: flags.gpus, ...(flags.speeds ? { speeds: flags.speeds } : {}) },
     granularity: flags.granularity,
     constraints: { unitsPerGpu: flags.unitsPerGpu, ...(flags.maxKvGroups !== undefined ? { maxKvGroupsPerGpu: flags.maxKvGroups } : {}) },
     workload: { seqLen: flags.seqLen, phase: flags.phase },
     ...(flags.calibration !== undefined ? { costModel: flags.calibration } : {}),
-    solver: { engine: flags.engine, timeLimitMs: flags.timeLimitMs, layerTimeLimitMs: flags.layerTimeLimitMs, gapTolerance: flags.gap },
+    solver,
   };
-  if (flags.costs === undefined) return { model: flags.model ?? FLAGSHIP_MODEL, ...common };
-  let parsed: unknown;
+  if (flags.costs === undefined) {
+    const model = flags.model ?? FLAGSHIP_MODEL;
+    const isFile = registry.get(model) === undefined && existsSync(model);
+    return isFile ? { profile: loadProfile(model), ...common } : { model, ...common };
+  }
+  let file: unknown;
   try {
-    parsed = JSON.parse(readFileSync(flags.costs, 'utf8'));
+    file = JSON.parse(readFileSync(flags.costs, 'utf8'));
   } catch (error) {
-    throw new HplbError('INVALID_PROBLEM', `cannot read costs file ${flags.costs}: ${error instanceof Error ? error.message : String(error)}`, { pointer: '/costs' });
+    throw new HplbError('INVALID_PROBLEM', `cannot read costs file ${flags.costs}: ${error instanceof Error ? error.message : String(error)}`, { pointer: '/costs', rule: 'file' });
   }
-  const file = parsed as { costs?: unknown; kvGroupSize?: unknown };
-  if (!Array.isArray(file.costs) || !file.costs.every((row) => Array.isArray(row) && row.every((c) => typeof c === 'number'))) {
-    throw new HplbError('INVALID_PROBLEM', `${flags.costs}: "costs" must be number[layers][queryHeads]`, { pointer: '/costs' });
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) {
+    throw new HplbError('INVALID_PROBLEM', `${flags.costs} must hold a JSON object {"costs": number[layers][queryHeads], "kvGroupSize"?: number}`, { pointer: '/costs', rule: 'file' });
   }
-  if (file.kvGroupSize !== undefined && typeof file.kvGroupSize !== 'number') {
-    throw new HplbError('INVALID_PROBLEM', `${flags.costs}: "kvGroupSize" must be a number`, { pointer: '/kvGroupSize' });
-  }
-  return { costs: file.costs as number[][], ...(file.kvGroupSize !== undefined ? { kvGroupSize: file.kvGroupSize } : {}), ...common };
+  return { ...file, ...common };
 }
 
 /**

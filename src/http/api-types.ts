@@ -228,8 +228,11 @@ export interface paths {
          *     hplb_plan_cache_evictions_total{cache}, hplb_plan_solves_total{engine,status},
          *     hplb_plan_solve_duration_seconds{engine}, hplb_plan_coalesced_total,
          *     hplb_plan_rejected_total{reason}, hplb_plans_in_flight, hplb_plan_queue_depth,
-         *     hplb_solver_queue_depth, hplb_solver_workers_busy, and Node's default metrics
-         *     (nodejs_eventloop_lag_seconds among them).
+         *     hplb_solver_queue_depth, hplb_solver_workers_busy, hplb_cache_bytes{cache},
+         *     hplb_connections_closed_total{reason}, hplb_solver_worker_restarts_total, and Node's default
+         *     metrics, among them event-loop delay measured with perf_hooks.monitorEventLoopDelay
+         *     (nodejs_eventloop_lag_p99_seconds, nodejs_eventloop_lag_max_seconds and the other quantiles,
+         *     reset at each scrape). Needs an API key when API_KEYS is set.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -274,7 +277,7 @@ export interface components {
              * @description Stable machine-readable code.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "PLAN_NOT_FOUND" | "UNKNOWN_MODEL" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_PROBLEM" | "UNITS_NOT_DIVISIBLE" | "INFEASIBLE_CONSTRAINTS" | "PROBLEM_TOO_LARGE" | "PREVIOUS_MISMATCH" | "INVALID_PROFILE" | "INVALID_CURVE" | "UNKNOWN_CALIBRATION" | "INVALID_CHECKPOINT" | "PLAN_MISMATCH" | "QUEUE_FULL" | "DRAINING" | "INTERNAL";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "MALFORMED_REQUEST" | "UNAUTHORIZED" | "PLAN_NOT_FOUND" | "UNKNOWN_MODEL" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_PROBLEM" | "UNITS_NOT_DIVISIBLE" | "INFEASIBLE_CONSTRAINTS" | "PROBLEM_TOO_LARGE" | "PREVIOUS_MISMATCH" | "INVALID_PROFILE" | "INVALID_CURVE" | "UNKNOWN_CALIBRATION" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INVALID_CHECKPOINT" | "PLAN_MISMATCH" | "QUEUE_FULL" | "DRAINING" | "INTERNAL";
             /** @description The request's path. */
             instance?: string;
             requestId?: string;
@@ -315,7 +318,7 @@ export interface components {
         PlanRequest: {
             model?: components["schemas"]["ModelId"];
             profile?: components["schemas"]["Profile"];
-            /** @description [layers][queryHeads] cost of each query head, in any unit (workload and cost model do not apply). */
+            /** @description [layers][queryHeads] cost of each query head, in any unit (workload and cost model do not apply). The costs summed over every head and layer, divided by the slowest GPU's speed, must stay below 1e300 (INVALID_PROBLEM, rule finiteTotal), so that every load and total is a finite number. */
             costs?: number[][];
             /** @description Query heads per KV group for costs (profiles carry their own); default 1. */
             kvGroupSize?: number;
@@ -415,7 +418,7 @@ export interface components {
         };
         GpusInput: {
             count: number;
-            /** @description [count] relative speed of each GPU (> 0); load = sum of costs / speed. Default all 1. */
+            /** @description [count] relative speed of each GPU, 1e-6 to 1e6; load = sum of costs / speed. Default all 1. */
             speeds?: number[];
         };
         Constraints: {
@@ -807,6 +810,28 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description UNAUTHORIZED (API_KEYS is set and the request has no valid `Authorization: Bearer` key). */
+        Unauthorized: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description RATE_LIMITED (more than RATE_LIMIT_MAX POST requests from this client in RATE_LIMIT_WINDOW_MS). */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description PLAN_NOT_FOUND, UNKNOWN_MODEL, UNKNOWN_CALIBRATION or ROUTE_NOT_FOUND. */
         NotFound: {
             headers: {
@@ -825,7 +850,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description BODY_TOO_LARGE (the body exceeds MAX_BODY_BYTES). */
+        /** @description BODY_TOO_LARGE (the body exceeds MAX_BODY_BYTES, holds more than MAX_BODY_CONTAINERS arrays and objects, or nests them deeper than 32 levels; the last two are checked before the body is parsed). */
         PayloadTooLarge: {
             headers: {
                 [name: string]: unknown;
@@ -843,7 +868,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (units x GPUs x layers above MAX_PROBLEM_SIZE), PREVIOUS_MISMATCH (a re-plan whose previous placement is for another model, granularity, layer count or unit count), INVALID_PROFILE, INVALID_CURVE, PLAN_MISMATCH (the plan cannot be laid out as contiguous tensor-parallel ranks, e.g. unequal heads per GPU). INVALID_CHECKPOINT is the apply command's and never an HTTP answer. */
+        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (a bound exceeded: MAX_LAYERS, MAX_UNITS per layer, MAX_LAYER_UNITS layers x units, MAX_PROBLEM_SIZE units x GPUs x layers, MAX_PINS pins counted per layer, MAX_PLAN_BYTES predicted plan size; the detail names the bound and the value, `rule` its name), PREVIOUS_MISMATCH (a re-plan whose previous placement is for another model, granularity, layer count or unit count), INVALID_PROFILE, INVALID_CURVE, PLAN_MISMATCH (the plan cannot be laid out as contiguous tensor-parallel ranks, e.g. unequal heads per GPU). INVALID_CHECKPOINT is the apply command's and never an HTTP answer. */
         Unprocessable: {
             headers: {
                 [name: string]: unknown;
@@ -894,6 +919,12 @@ export interface components {
         "X-Time-Limit-Clamped": number;
         /** @description Seconds after which a retry may succeed. */
         "Retry-After": number;
+        /** @description Bearer realm="hplb" (with error="invalid_token" when a key was sent but is not valid). */
+        "WWW-Authenticate": string;
+        /** @description The client's remaining quota, e.g. "post";r=117;t=42 (IETF draft 8). */
+        RateLimit: string;
+        /** @description The quota, e.g. "post";q=120;w=60 (IETF draft 8). */
+        "RateLimit-Policy": string;
     };
     pathItems: never;
 }
@@ -961,10 +992,12 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
@@ -997,6 +1030,7 @@ export interface operations {
             };
             304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["Internal"];
         };
@@ -1027,6 +1061,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Unprocessable"];
             500: components["responses"]["Internal"];
@@ -1052,6 +1087,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             500: components["responses"]["Internal"];
         };
     };
@@ -1080,6 +1116,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["Internal"];
         };
@@ -1126,6 +1163,7 @@ export interface operations {
             };
             304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Unprocessable"];
             500: components["responses"]["Internal"];
@@ -1156,9 +1194,11 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
         };
     };
@@ -1249,6 +1289,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            401: components["responses"]["Unauthorized"];
         };
     };
     getOpenApi: {

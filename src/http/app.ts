@@ -4,20 +4,17 @@
  */
 import { existsSync } from 'node:fs';
 import express, { type Express } from 'express';
-import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
 import { HplbError } from '../errors.ts';
-import type { CostModel } from '../cost/cost-model.ts';
-import type { LayerRunner } from '../planner/layer-task.ts';
-import type { PlanningContext } from '../planner/request.ts';
-import type { ModelRegistry } from '../profiles/registry.ts';
+import type { PlanningContext, PlanRequest } from '../planner/request.ts';
 import { createAdmission } from './admission.ts';
+import { createGuards } from './guards.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { loadSpec, publicDir, type LoadedSpec } from './openapi.ts';
-import { createPlanCache } from './plan-cache.ts';
+import { loadSpec, publicDir } from './openapi.ts';
+import { createLookupMemo, createPlanCache } from './plan-cache.ts';
 import { createPlanService } from './plan-service.ts';
 import { createErrorHandler } from './problem.ts';
 import { requestContext } from './request-context.ts';
+import type { AppDeps, RouteContext } from './route-context.ts';
 import { registerBudgetRoutes } from './routes/budgets.ts';
 import { registerModelRoutes, unknownModel } from './routes/models.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
@@ -25,30 +22,7 @@ import { registerPlanRoutes } from './routes/plans.ts';
 import { registerRankRoutes } from './routes/ranks.ts';
 import { createValidators } from './validation.ts';
 
-/** The solver pool as the app sees it (src/pool/solver-pool.ts implements it). */
-export interface SolverRunner extends LayerRunner {
-  /** Layer tasks waiting for a worker. */
-  readonly queueDepth: number;
-  /** Workers running a task. */
-  readonly busy: number;
-  /** Every worker up with GLPK loaded. */
-  isReady(): boolean;
-}
-
-export interface AppDeps {
-  readonly config: Config;
-  readonly runner: SolverRunner;
-  readonly registry: ModelRegistry;
-  readonly logger: Logger;
-  /** Cost model by name (undefined: the default); src/cost/registry.ts resolveCostModel. */
-  readonly resolveCostModel: (name?: string) => CostModel;
-  /** Monotonic clock, ms (solve timing and cache TTLs); performance.now by default. */
-  readonly now?: () => number;
-  /** The contract; openapi.yaml of the repository by default. */
-  readonly spec?: LoadedSpec;
-  /** Folder served at / when it exists; the repository's public/ by default, null for none. */
-  readonly publicDir?: string | null;
-}
+export type { AppDeps, SolverRunner } from './route-context.ts';
 
 export interface HplbApp {
   readonly app: Express;
@@ -58,23 +32,6 @@ export interface HplbApp {
   readonly draining: boolean;
   /** For the pool's onWorkerRestart hook: logged and counted. */
   workerRestarted(reason: string): void;
-}
-
-/** Where route modules register their routes (the app itself). */
-export type Routes = Pick<Express, 'get' | 'post'>;
-
-/** What route modules share. */
-export interface RouteContext {
-  readonly deps: AppDeps;
-  readonly validators: ReturnType<typeof createValidators>;
-  readonly spec: LoadedSpec;
-  readonly service: ReturnType<typeof createPlanService>;
-  readonly cache: ReturnType<typeof createPlanCache>;
-  readonly metrics: Metrics;
-  readonly context: PlanningContext;
-  /** Name of the default cost model, part of per-model lookup keys. */
-  readonly defaultCostModel: string;
-  readonly draining: () => boolean;
 }
 
 export function buildApp(deps: AppDeps): HplbApp {
@@ -88,16 +45,20 @@ export function buildApp(deps: AppDeps): HplbApp {
   const metrics = createMetrics({
     plans: () => ({ inFlight: admission.inFlight, queued: admission.queued }),
     solver: () => ({ queueDepth: deps.runner.queueDepth, busy: deps.runner.busy }),
+    cacheBytes: () => ({ ...cache.bytes(), urls: lookupMemo.calculatedSize }),
   });
-  const cache = createPlanCache({ maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, metrics, now });
+  const cache = createPlanCache({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes, ttlMs: config.cacheTtlMs, metrics, now });
+  const lookupMemo = createLookupMemo(config.urlMemoMaxBytes, metrics);
   const context = createPlanningContext(deps);
+  const createPlan = validators.operation('createPlan');
   const service = createPlanService({
     runner: deps.runner,
     context,
     cache,
     admission,
     metrics,
-    config,
+    limits: config,
+    validate: (body) => createPlan.body(body) as PlanRequest,
     now,
     draining: () => draining,
   });
@@ -105,12 +66,15 @@ export function buildApp(deps: AppDeps): HplbApp {
     deps, validators, spec, service, cache, metrics, context,
     defaultCostModel: context.resolveCostModel().name,
     draining: () => draining,
+    guards: createGuards(config, metrics),
+    lookupMemo,
   };
 
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(logger, metrics, () => draining));
+  app.use(routes.guards.unreadLimit);
   // Routes straight on the app (no nested router): one dispatch level less on every request.
   // The per-model lookup is the hot path: its route is matched first.
   registerPlanRoutes(app, routes);

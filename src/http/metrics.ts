@@ -10,6 +10,8 @@ export interface MetricsSources {
   readonly plans: () => { readonly inFlight: number; readonly queued: number };
   /** Layer tasks waiting for a solver worker, and workers busy. */
   readonly solver: () => { readonly queueDepth: number; readonly busy: number };
+  /** Bytes held by the plan cache and the lookup URL memo. */
+  readonly cacheBytes?: () => Readonly<Record<string, number>>;
 }
 
 export interface Metrics {
@@ -25,10 +27,13 @@ export interface Metrics {
   readonly coalesced: Counter;
   readonly rejected: Counter<'reason'>;
   readonly workerRestarts: Counter;
+  readonly connectionsClosed: Counter<'reason'>;
 }
 
 export function createMetrics(sources: MetricsSources): Metrics {
   const registry = new Registry();
+  // The defaults include event-loop delay from perf_hooks.monitorEventLoopDelay, sampled every
+  // 10 ms and reset at each scrape: nodejs_eventloop_lag_{min,max,mean,p50,p90,p99}_seconds.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const registers = [registry];
   new Gauge({
@@ -55,6 +60,15 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers,
     collect() { this.set(sources.solver().busy); },
   });
+  new Gauge({
+    name: 'hplb_cache_bytes',
+    help: 'Bytes held by a cache (plans: plan bodies; lookups; urls: validated lookup URLs).',
+    labelNames: ['cache'],
+    registers,
+    collect() {
+      for (const [cache, bytes] of Object.entries(sources.cacheBytes?.() ?? {})) this.set({ cache }, bytes);
+    },
+  });
   return {
     registry,
     httpRequests: new Counter({ name: 'hplb_http_requests_total', help: 'HTTP requests answered, by route template and status.', labelNames: ['method', 'route', 'status'], registers }),
@@ -78,7 +92,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
     }),
     layers: new Counter({ name: 'hplb_plan_layers_total', help: 'Layer answers in solved plans, by answering engine and layer status.', labelNames: ['engine', 'status'], registers }),
     coalesced: new Counter({ name: 'hplb_plan_coalesced_total', help: 'Plan requests that joined an identical solve already in flight.', registers }),
-    rejected: new Counter({ name: 'hplb_plan_rejected_total', help: 'Plan requests refused before solving (queue_full, draining).', labelNames: ['reason'], registers }),
+    rejected: new Counter({ name: 'hplb_plan_rejected_total', help: 'Requests refused before solving (queue_full, draining, rate_limited).', labelNames: ['reason'], registers }),
     workerRestarts: new Counter({ name: 'hplb_solver_worker_restarts_total', help: 'Solver workers replaced after a crash or an overrun.', registers }),
+    connectionsClosed: new Counter({ name: 'hplb_connections_closed_total', help: 'Connections the service closed itself (unread: too many answers left unread).', labelNames: ['reason'], registers }),
   };
 }

@@ -1,8 +1,8 @@
 /**
  * Plans kept in memory, ready to send: each entry holds the plan, its JSON body and its ETag,
  * computed once when the plan is stored, so a cached answer costs a map lookup and a write.
- * Two LRU caches share the entries: plans by id (GET /v1/plans/{id}) and per-model lookups by a
- * key made from the normalised query (GET /v1/models/{modelId}/plan).
+ * Plans are kept by id (GET /v1/plans/{id}), bounded by bytes; per-model lookups (GET
+ * /v1/models/{modelId}/plan) map a key made from the normalised query to a plan id.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -11,8 +11,9 @@ import type { components } from './api-types.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface PlanEntry {
-  readonly plan: Plan;
-  /** JSON text of the plan, UTF-8 encoded once, exactly as sent. */
+  /** The plan's id. */
+  readonly id: string;
+  /** JSON text of the plan, UTF-8 encoded once, exactly as sent. The plan object itself is not kept: its heap is many times this. */
   readonly body: Buffer;
   /** Strong ETag (quoted) of `body`. */
   readonly etag: string;
@@ -20,6 +21,8 @@ export interface PlanEntry {
 
 export interface PlanCacheOptions {
   readonly maxEntries: number;
+  /** Most bytes of plan bodies held (lru-cache maxSize); the least recently used plans go first. */
+  readonly maxBytes: number;
   /** Time to live of an entry, ms. */
   readonly ttlMs: number;
   readonly metrics?: Metrics;
@@ -32,50 +35,108 @@ export interface PlanCache {
   getByLookup(key: string): PlanEntry | undefined;
   /** Stores the entry by its plan id, and under `lookupKey` when given. */
   set(entry: PlanEntry, lookupKey?: string): void;
+  /** Bytes held now, per cache. */
+  bytes(): { readonly plans: number; readonly lookups: number };
 }
 
-type CacheName = 'plans' | 'lookups';
+/** What an entry costs besides its body: the id, the ETag, the object and the LRU's bookkeeping. */
+const ENTRY_OVERHEAD_BYTES = 512;
 
+/**
+ * Plans by id, bounded by the bytes of their bodies; lookups map a lookup key to a plan id only, so
+ * a plan's bytes are held (and counted) once. A lookup whose plan was evicted is a miss.
+ */
 export function createPlanCache(options: PlanCacheOptions): PlanCache {
   const { metrics } = options;
-  const make = (name: CacheName): LRUCache<string, PlanEntry> =>
-    new LRUCache<string, PlanEntry>({
-      max: options.maxEntries,
-      ttl: options.ttlMs,
-      // An expired entry is a miss, never served stale.
-      allowStale: false,
-      // Read the clock on every check (cheap) rather than caching it for 1 ms behind a timer.
-      ttlResolution: 0,
-      ...(options.now ? { perf: { now: options.now } } : {}),
-      dispose: (_value, _key, reason) => {
-        if (reason === 'evict' || reason === 'expire') metrics?.cacheEvictions.inc({ cache: name });
-      },
-    });
-  const plans = make('plans');
-  const lookups = make('lookups');
-  const counted = (name: CacheName, cache: LRUCache<string, PlanEntry>) => (key: string): PlanEntry | undefined => {
-    const entry = cache.get(key);
+  const common = {
+    max: options.maxEntries,
+    ttl: options.ttlMs,
+    // An expired entry is a miss, never served stale.
+    allowStale: false,
+    // Read the clock on every check (cheap) rather than caching it for 1 ms behind a timer.
+    ttlResolution: 0,
+    ...(options.now ? { perf: { now: options.now } } : {}),
+  } as const;
+  const evicted = (name: 'plans' | 'lookups') => (_value: unknown, _key: string, reason: LRUCache.DisposeReason): void => {
+    if (reason === 'evict' || reason === 'expire') metrics?.cacheEvictions.inc({ cache: name });
+  };
+  const plans = new LRUCache<string, PlanEntry>({
+    ...common,
+    maxSize: options.maxBytes,
+    sizeCalculation: (entry) => entry.body.length + ENTRY_OVERHEAD_BYTES,
+    dispose: evicted('plans'),
+  });
+  const lookups = new LRUCache<string, string>({
+    ...common,
+    // Keys and ids are short: the entry bound alone keeps this small (512 x ~300 bytes by default).
+    dispose: evicted('lookups'),
+  });
+  const count = (name: 'plans' | 'lookups', entry: PlanEntry | undefined): PlanEntry | undefined => {
     if (entry) metrics?.cacheHits.inc({ cache: name });
     else metrics?.cacheMisses.inc({ cache: name });
     return entry;
   };
   return {
-    getById: counted('plans', plans),
-    getByLookup: counted('lookups', lookups),
-    set(entry, lookupKey) {
-      plans.set(entry.plan.id, entry);
-      if (lookupKey !== undefined) lookups.set(lookupKey, entry);
+    getById: (id) => count('plans', plans.get(id)),
+    getByLookup(key) {
+      const id = lookups.get(key);
+      return count('lookups', id === undefined ? undefined : plans.get(id));
     },
+    set(entry, lookupKey) {
+      plans.set(entry.id, entry);
+      if (lookupKey !== undefined) lookups.set(lookupKey, entry.id);
+    },
+    bytes: () => ({ plans: plans.calculatedSize, lookups: lookups.size * ENTRY_OVERHEAD_BYTES }),
   };
 }
 
-/** The entry for a plan: its body and a strong ETag over the body. */
-export function createPlanEntry(plan: Plan): PlanEntry {
+/**
+ * The plan object of an entry, parsed from its body: entries keep only the bytes (the object's
+ * heap is many times its JSON), and the few routes that read a stored plan's fields parse it.
+ */
+export function planOf(entry: PlanEntry): Plan {
+  return JSON.parse(entry.body.toString('utf8')) as Plan;
+}
+
+/** Bytes of JSON serialised between two yields to the event loop. */
+const SERIALISE_SLICE_BYTES = 256 * 1024;
+
+/**
+ * The entry for a plan: its body and a strong ETag over the body. Layers are serialised one at a
+ * time and the event loop gets a turn after every SERIALISE_SLICE_BYTES, so a large plan does not
+ * hold up other requests (probes, cached answers) while it is written out.
+ */
+export async function createPlanEntry(plan: Plan): Promise<PlanEntry> {
   // The planner's Plan must be what openapi.yaml promises: the type check fails when they drift.
   const wire: components['schemas']['Plan'] = plan;
-  const body = Buffer.from(JSON.stringify(wire), 'utf8');
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-  return { plan, body, etag };
+  const { layers, ...rest } = wire;
+  // Layers go last: everything before them is small and written in one piece.
+  const head = JSON.stringify({ ...rest, layers: [] });
+  const chunks: Buffer[] = [Buffer.from(head.slice(0, -2), 'utf8')];
+  const hash = createHash('sha256').update(chunks[0]);
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  const flush = (): void => {
+    const chunk = Buffer.from(pending.join(''), 'utf8');
+    chunks.push(chunk);
+    hash.update(chunk);
+    pending = [];
+    pendingBytes = 0;
+  };
+  for (let i = 0; i < layers.length; i++) {
+    const text = (i === 0 ? '' : ',') + JSON.stringify(layers[i]);
+    pending.push(text);
+    pendingBytes += text.length;
+    if (pendingBytes >= SERIALISE_SLICE_BYTES) {
+      flush();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  pending.push(']}');
+  flush();
+  const body = Buffer.concat(chunks);
+  const etag = `"${hash.digest('base64url').slice(0, 27)}"`;
+  return { id: plan.id, body, etag };
 }
 
 /** A per-model lookup query, normalised: every default filled in. */
@@ -93,6 +154,27 @@ export interface LookupQuery {
   /** A re-plan's previous plan id and makespan tolerance; absent or null for a fresh plan. */
   readonly previous?: string | null;
   readonly makespanTolerance?: number | null;
+}
+
+/** A validated lookup URL's normalised query and cache key. */
+export interface KnownLookup {
+  readonly query: LookupQuery;
+  readonly key: string;
+}
+
+/**
+ * Validated lookup URLs with their normalised query and cache key, bounded by bytes (URL, query
+ * and key as UTF-16 in the heap, plus bookkeeping): a repeated URL skips parsing, validation and
+ * normalisation (pure in the URL: the registry does not change while the service runs).
+ */
+export function createLookupMemo(maxBytes: number, metrics?: Metrics): LRUCache<string, KnownLookup> {
+  return new LRUCache<string, KnownLookup>({
+    maxSize: maxBytes,
+    sizeCalculation: (known, url) => 2 * (url.length + 2 * known.key.length) + ENTRY_OVERHEAD_BYTES,
+    dispose: (_value, _key, reason) => {
+      if (reason === 'evict') metrics?.cacheEvictions.inc({ cache: 'urls' });
+    },
+  });
 }
 
 /** The cache key of a lookup: equal normalised queries give equal keys, and nothing else does. */

@@ -36,6 +36,8 @@ export function toHplbError(error: unknown): HplbError {
   switch (e?.type) {
     case 'entity.too.large':
       return new HplbError('BODY_TOO_LARGE', `the body is larger than the limit of ${String((error as { limit?: number }).limit)} bytes (MAX_BODY_BYTES)`);
+    case 'entity.structure.exceeded':
+      return new HplbError('BODY_TOO_LARGE', String(e.message));
     case 'entity.parse.failed':
       return new HplbError('MALFORMED_JSON', `the body is not valid JSON: ${String(e.message)}`, { pointer: '', rule: 'json' });
     case 'encoding.unsupported':

@@ -1,5 +1,6 @@
 import { HplbError } from '../errors.ts';
-import { greedyEngine } from '../solver/engines/greedy.ts';
+import { layerLowerBound } from '../solver/bounds.ts';
+import { constructionAssignment, greedyEngine } from '../solver/engines/greedy.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
 import { replanLayer, type FreshLayer, type ReplanOutcome } from '../solver/replan/replan-layer.ts';
 import type { MigrationSpec } from '../solver/replan/types.ts';
@@ -89,12 +90,34 @@ function solveMigrationTask(task: LayerTask, migration: NonNullable<LayerTask['m
 }
 
 /**
+ * Layers up to this many units get full greedy when a fallback is computed on the calling thread
+ * (a few ms at most); larger ones get greedy's construction alone, since the local search grows
+ * with units squared (seconds at 4096 units) and the calling thread serves every request.
+ */
+export const FULL_GREEDY_MAX_UNITS = 128;
+
+/**
  * Greedy's answer for a task whose solver failed (crashed, overran, threw), marked
- * greedy_fallback with the reason. Throws greedy's HplbError when greedy cannot place it either.
+ * greedy_fallback with the reason; for layers above FULL_GREEDY_MAX_UNITS, greedy's construction
+ * without its local search (greedyMakespan is then null: full greedy did not run). Throws
+ * greedy's HplbError when greedy cannot place it either.
  */
 export function greedyFallback(task: LayerTask, reason: string): LayerOutcome {
-  const greedy = greedyEngine.solveLayer(task.problem, { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance });
-  return { result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason }, greedyMakespan: greedy.makespan };
+  const { problem } = task;
+  if (problem.costs.length <= FULL_GREEDY_MAX_UNITS) {
+    const greedy = greedyEngine.solveLayer(problem, { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance });
+    return { result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason }, greedyMakespan: greedy.makespan };
+  }
+  const start = performance.now();
+  const unit2gpu = constructionAssignment(problem);
+  const result = buildLayerResult(problem, unit2gpu, {
+    lowerBound: layerLowerBound(problem),
+    status: 'greedy_fallback',
+    engine: 'greedy',
+    solveMs: performance.now() - start,
+    fallbackReason: `${reason}; greedy's construction only (no local search on ${problem.costs.length} units)`,
+  });
+  return { result, greedyMakespan: null };
 }
 
 /** Runs tasks on the calling thread, one at a time. */

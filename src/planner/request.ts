@@ -5,8 +5,10 @@ import { headShapeOf } from '../cost/work.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { canonicalJson } from '../profiles/version.ts';
 import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
-import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu } from '../solver/problem.ts';
+import { checkProfileRules } from '../profiles/registry.ts';
+import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu, sum, unitCount } from '../solver/problem.ts';
 import type { Granularity, LayerProblem } from '../solver/types.ts';
+import { checkProblemBounds, checkRawBounds, envBoundName, type BoundName, type RequestLimits } from './limits.ts';
 import type { MigrationOptions, PreviousPlacement } from './migration.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
 
@@ -79,8 +81,87 @@ export interface ResolvedRequest {
 }
 
 /**
+ * Every derived number (loads, makespans, totals, their sums over layers) stays below this, so it
+ * is finite and GLPK, which scales a layer by its largest cost, works with moderate magnitudes.
+ */
+export const MAX_TOTAL_COST = 1e300;
+
+export interface NormaliseOptions {
+  /** The compiled PlanRequest schema of openapi.yaml: returns the body typed, throws VALIDATION_FAILED. */
+  readonly validate: (body: unknown) => PlanRequest;
+  readonly context: PlanningContext;
+  readonly limits: RequestLimits;
+  /** How bounds are named in messages: configuration variables by default. */
+  readonly boundName?: BoundName;
+}
+
+export interface NormalisedRequest {
+  /** The validated request with its time limits filled in and clamped (for steps that read fields, e.g. a re-plan). */
+  readonly request: PlanRequest;
+  readonly resolved: ResolvedRequest;
+  /** The time limit used, ms, when a requested limit was above the configured maximum. */
+  readonly clampedTo?: number;
+}
+
+/**
+ * The one path of every plan request (HTTP body, per-model lookup, CLI flags and files): schema
+ * validation, time limits filled in and clamped, the rules of an inline profile, the problem's
+ * bounds checked on its shape before anything grows with it, then resolveRequest. New request
+ * fields are checked here (or in resolveRequest when they shape the layer problems).
+ */
+export function normalisePlanRequest(body: unknown, options: NormaliseOptions): NormalisedRequest {
+  const { context, limits } = options;
+  checkRawBounds(body, limits, options.boundName);
+  const { request, clampedTo } = withTimeLimits(options.validate(body), limits);
+  const profile = request.model !== undefined ? context.resolveProfile(request.model) : request.profile && checkInlineProfile(request.profile);
+  const source = profile ? { layers: profile.architecture.layers, heads: profile.architecture.queryHeads, kvGroupSize: profile.architecture.queryHeads / profile.architecture.kvHeads } : costsShape(request);
+  const units = unitCount(source.heads, source.kvGroupSize, request.granularity ?? 'query-head');
+  const pins = request.constraints?.pins ?? [];
+  const unlayered = pins.filter((p) => p.layer === undefined).length;
+  checkProblemBounds(
+    { layers: source.layers, units, gpus: request.gpus.count, expandedPins: unlayered * source.layers + pins.length - unlayered },
+    limits,
+    request.model !== undefined ? '/model' : request.profile !== undefined ? '/profile' : '/costs',
+    options.boundName ?? envBoundName,
+  );
+  const resolved = resolveRequest(profile && request.profile ? { ...request, profile } : request, context);
+  return { request, resolved, ...(clampedTo !== undefined ? { clampedTo } : {}) };
+}
+
+/** Fills in the time limits and clamps them to the configured maximum. */
+function withTimeLimits(request: PlanRequest, limits: RequestLimits): { request: PlanRequest; clampedTo?: number } {
+  const timeLimitMs = request.solver?.timeLimitMs ?? limits.defaultTimeLimitMs;
+  const layerTimeLimitMs = request.solver?.layerTimeLimitMs ?? DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs;
+  const max = limits.maxTimeLimitMs;
+  const solver = { ...request.solver, timeLimitMs: Math.min(timeLimitMs, max), layerTimeLimitMs: Math.min(layerTimeLimitMs, max) };
+  const clamped = timeLimitMs > max || layerTimeLimitMs > max;
+  return { request: { ...request, solver }, ...(clamped ? { clampedTo: max } : {}) };
+}
+
+/** The rules of an inline profile a schema cannot check (shape against architecture, version), pointed into the body. */
+function checkInlineProfile(profile: Profile): Profile {
+  try {
+    return checkProfileRules(profile, 'profile');
+  } catch (error) {
+    if (error instanceof HplbError && error.pointer !== undefined) {
+      throw new HplbError(error.code, error.message, { pointer: `/profile${error.pointer}`, rule: error.rule ?? 'profile' });
+    }
+    throw error;
+  }
+}
+
+/** Layers, widest row and group size of an explicit cost matrix (raggedness is refused later). */
+function costsShape(request: PlanRequest): { layers: number; heads: number; kvGroupSize: number } {
+  const costs = request.costs ?? [];
+  let heads = 0;
+  for (const row of costs) heads = Math.max(heads, row.length);
+  return { layers: costs.length, heads, kvGroupSize: request.kvGroupSize ?? 1 };
+}
+
+/**
  * Normalises a request (defaults filled in, cost model resolved), builds its layer problems and
- * its content-addressed id. Throws HplbError for unknown models and impossible constraints.
+ * its content-addressed id. Throws HplbError for unknown models and impossible constraints. Takes
+ * a request already checked against the schema and the bounds (normalisePlanRequest does both).
  */
 export function resolveRequest(request: PlanRequest, context: PlanningContext): ResolvedRequest {
   const sources = [request.model, request.profile, request.costs].filter((s) => s !== undefined).length;
@@ -127,6 +208,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu,
     pins,
   });
+  checkTotals(headCosts, speeds, profile ? '/workload' : '/costs');
 
   const normalised = {
     source: sourceKey,
@@ -153,6 +235,19 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     solver,
     layers,
   };
+}
+
+/**
+ * Refuses costs whose loads could overflow: the sum over layers of each layer's total cost on the
+ * slowest GPU bounds every load, makespan and total of the plan.
+ */
+function checkTotals(headCosts: readonly (readonly number[])[], speeds: readonly number[], pointer: string): void {
+  const slowest = Math.min(...speeds);
+  let total = 0;
+  for (const row of headCosts) total += sum(row) / slowest;
+  if (!(total <= MAX_TOTAL_COST)) {
+    throw new HplbError('INVALID_PROBLEM', `the costs summed over every head and layer, divided by the slowest GPU's speed, come to ${total}, above ${MAX_TOTAL_COST}: loads and totals would not be finite numbers; scale the costs down`, { pointer, rule: 'finiteTotal' });
+  }
 }
 
 function sha256(text: string): string {

@@ -1,15 +1,18 @@
 /**
  * A pool of worker threads that solve layer tasks off the main thread (GLPK's solve is
- * synchronous), with a hard deadline per task. Whatever goes wrong in a worker (overrun, crash,
- * an unexpected throw), the task still gets an answer: after an overrun, the best placement the
- * engine reported before it (status by its gap); otherwise greedy, computed on the calling thread,
- * with status 'greedy_fallback' and the reason. Only errors in the problem itself reject.
+ * synchronous), with a hard deadline per task, counted from when the task is queued. Whatever
+ * goes wrong in a worker (overrun, crash, an unexpected throw), the task still gets an answer at
+ * its deadline at the latest: greedy, computed on the calling thread, with status
+ * 'greedy_fallback' and the reason. Only errors in the problem itself reject. Warm spare workers
+ * take over at once from a worker that is replaced, so the next tasks do not wait for a new
+ * worker to load GLPK; the spare is replaced in the background.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
 import { greedyFallback, progressOutcome, type LayerOutcome, type LayerRunner, type LayerTask, type TaskProgress } from '../planner/layer-task.ts';
 import { deserializeHplbError, type TaskMessage, type WorkerMessage } from './protocol.ts';
+import { defaultWorkerFile, startWorker } from './worker-start.ts';
 
 /** Times a worker may fail to start in a row (before posting `ready`) before its slot is given up. */
 const MAX_START_ATTEMPTS = 3;
@@ -17,9 +20,12 @@ const MAX_START_ATTEMPTS = 3;
 export interface SolverPoolOptions {
   /** Workers; default os.availableParallelism() (one per core). */
   readonly size?: number;
+  /** Warm workers kept beside them to replace one at once; default 0. */
+  readonly spares?: number;
   /**
-   * Extra ms past a task's own timeLimitMs (ms) before its worker is considered stuck, terminated
-   * and replaced; default 10% of the limit + 50 ms.
+   * Extra ms past a task's own timeLimitMs (ms), counted from when it was queued, before it is
+   * answered by greedy (its worker, when it has one, is considered stuck, terminated and
+   * replaced); default 10% of the limit + 50 ms.
    */
   readonly graceMs?: (timeLimitMs: number) => number;
   /**
@@ -43,9 +49,15 @@ export interface SolverPool extends LayerRunner {
   readonly queueDepth: number;
   /** Tasks running on a worker. */
   readonly busy: number;
+  /** Spare workers started and ready to take over. */
+  readonly sparesReady: number;
   /** Resolves when every worker has loaded GLPK; rejects when a worker cannot start, or on close. */
   ready(): Promise<void>;
-  /** True while every worker has GLPK loaded (false for a moment while a replaced worker starts). */
+  /**
+   * True once a worker has loaded GLPK, for as long as the pool has workers (ready, or being
+   * replaced after an overrun or crash: tasks are answered by their deadline either way). False
+   * before the first worker is ready, once every slot has given up starting, and after close().
+   */
   isReady(): boolean;
   /** Terminates every worker; queued, running and later runs reject with HplbError('DRAINING'). */
   close(): Promise<void>;
@@ -56,21 +68,28 @@ interface Job {
   readonly task: LayerTask;
   readonly resolve: (outcome: LayerOutcome) => void;
   readonly reject: (error: unknown) => void;
+  /** Fires at the job's deadline, counted from when it was queued. */
+  timer: NodeJS.Timeout | null;
+  /** Answered already (at its deadline, while its worker may still be solving it). */
+  settled: boolean;
+  /** The engine's best placement reported before its deadline (the worker's progress), and when the job started. */
+  progress: TaskProgress | null;
+  startedAt: number;
 }
 
 interface Slot {
-  readonly index: number;
+  /** Position in the pool; SPARE while the worker waits as a spare. */
+  index: number;
   readonly worker: Worker;
   /** Workers of this slot that failed to start in a row before this one. */
   readonly startFailures: number;
   ready: boolean;
   job: Job | null;
-  /** Deadline of the running job. */
+  /** The running job's own limit + grace, from when it started: past it the worker is stuck. */
   timer: NodeJS.Timeout | null;
-  /** The running job's last progress report, and when the job started (performance.now). */
-  progress: TaskProgress | null;
-  startedAt: number;
 }
+
+const SPARE = -1;
 
 interface Waiter {
   readonly resolve: () => void;
@@ -83,27 +102,31 @@ export const defaultGraceMs = (timeLimitMs: number): number => 0.1 * timeLimitMs
 export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   const size = options.size ?? availableParallelism();
   if (!(Number.isInteger(size) && size >= 1)) throw new HplbError('INTERNAL', `solver pool size must be an integer >= 1, got ${size}`);
+  const spareCount = options.spares ?? 0;
   const graceMs = options.graceMs ?? defaultGraceMs;
   const workerFile = options.workerFile ?? defaultWorkerFile();
 
   /** [size] the live worker of each slot; null once a slot has given up starting. */
   const slots = new Array<Slot | null>(size).fill(null);
+  const spares: Slot[] = [];
   const queue: Job[] = [];
   const waiters: Waiter[] = [];
   /** Exits of every worker not yet gone (live, terminating or dying), awaited by close(). */
   const exits = new Set<Promise<void>>();
   let nextId = 0;
   let startFailure: HplbError | null = null;
+  let everReady = false;
   let closed = false;
   let closing: Promise<void> | null = null;
 
-  const isLive = (slot: Slot): boolean => slots[slot.index] === slot;
+  const isLive = (slot: Slot): boolean => slot.index !== SPARE && slots[slot.index] === slot;
   const allReady = (): boolean => slots.every((s) => s?.ready === true);
   const draining = (): HplbError => new HplbError('DRAINING', 'the solver pool is closed');
 
   function spawn(index: number, startFailures: number): void {
-    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null, timer: null, progress: null, startedAt: 0 };
-    slots[index] = slot;
+    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null, timer: null };
+    if (index === SPARE) spares.push(slot);
+    else slots[index] = slot;
     const exit = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));
     exits.add(exit);
     void exit.then(() => exits.delete(exit));
@@ -116,15 +139,20 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   }
 
   function onMessage(slot: Slot, message: WorkerMessage): void {
+    if (message.type === 'ready' && spares.includes(slot)) {
+      slot.ready = true;
+      return;
+    }
     if (!isLive(slot)) return;
     if (message.type === 'ready') {
       slot.ready = true;
+      everReady = true;
       if (allReady()) waiters.splice(0).forEach((w) => w.resolve());
       dispatch();
       return;
     }
     if (slot.job?.id !== message.id) return;
-    if (message.type === 'progress') slot.progress = message.progress;
+    if (message.type === 'progress') slot.job.progress = message.progress;
     else if (message.type === 'done') finish(slot, (job) => job.resolve(message.outcome));
     else if (message.type === 'rejected') finish(slot, (job) => job.reject(deserializeHplbError(message.error)));
     else finish(slot, (job) => fallback(job, `solver worker threw: ${message.message}`));
@@ -132,32 +160,68 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
 
   /** A worker died on its own (error or exit event): answer its job, replace it. */
   function onDeath(slot: Slot, reason: string): void {
-    if (!isLive(slot) || closed) return;
-    const job = takeJob(slot);
+    if (closed) return;
     const startFailures = slot.ready ? 0 : slot.startFailures + 1;
+    const spareAt = spares.indexOf(slot);
+    if (spareAt >= 0) {
+      // A spare that keeps failing to start is not replaced: the pool works without spares.
+      spares.splice(spareAt, 1);
+      if (startFailures < MAX_START_ATTEMPTS) spawn(SPARE, startFailures);
+      return;
+    }
+    if (!isLive(slot)) return;
+    const job = takeJob(slot);
     const restart = startFailures < MAX_START_ATTEMPTS;
-    if (restart) spawn(slot.index, startFailures);
+    if (restart) replace(slot.index, startFailures);
     else giveUp(slot, reason);
     if (job) fallback(job, reason);
     dispatch();
     if (restart) options.onWorkerRestart?.(reason);
   }
 
-  /** The running task passed its deadline: the worker is stuck in the solver, so it is replaced. */
+  /** Fills a slot with a ready spare (and starts a new spare), or else with a new worker. */
+  function replace(index: number, startFailures: number): void {
+    const spare = spares.find((s) => s.ready);
+    if (!spare) {
+      spawn(index, startFailures);
+      return;
+    }
+    spares.splice(spares.indexOf(spare), 1);
+    spare.index = index;
+    slots[index] = spare;
+    spawn(SPARE, 0);
+  }
+
+  /**
+   * A job reached its deadline (from when it was queued): it is answered now. A queued job leaves
+   * the queue; a running one keeps its worker, which is replaced only if it overruns its own slice.
+   */
+  function onDeadline(job: Job): void {
+    job.timer = null;
+    const queued = queue.indexOf(job);
+    if (queued >= 0) {
+      queue.splice(queued, 1);
+      fallback(job, `the task waited for a solver worker past ${deadlineText(job.task.timeLimitMs)}`);
+      return;
+    }
+    fallback(job, `the task passed ${deadlineText(job.task.timeLimitMs)} while its worker was still solving it`);
+  }
+
+  /** The running task passed its own limit + grace: the worker is stuck in the solver, so a spare (or a new worker) replaces it. */
   function onOverrun(slot: Slot): void {
     if (!isLive(slot) || !slot.job) return;
-    const { timeLimitMs } = slot.job.task;
-    const grace = graceMs(timeLimitMs);
-    const reason = `solver worker overran its deadline of ${formatMs(timeLimitMs + grace)} ms (time limit ${formatMs(timeLimitMs)} ms + grace ${formatMs(grace)} ms) and was replaced`;
-    const { progress, startedAt } = slot;
+    const reason = `solver worker overran ${deadlineText(slot.job.task.timeLimitMs)} and was replaced`;
     const job = takeJob(slot);
     retire(slot);
-    spawn(slot.index, 0);
-    // What the engine reported before it overran beats greedy: keep it.
-    if (job && progress) job.resolve(progressOutcome(job.task, progress, performance.now() - startedAt));
-    else if (job) fallback(job, reason);
+    replace(slot.index, 0);
+    if (job) fallback(job, reason);
     dispatch();
     options.onWorkerRestart?.(reason);
+  }
+
+  function deadlineText(timeLimitMs: number): string {
+    const grace = graceMs(timeLimitMs);
+    return `its deadline of ${formatMs(timeLimitMs + grace)} ms (time limit ${formatMs(timeLimitMs)} ms + grace ${formatMs(grace)} ms)`;
   }
 
   /** A slot whose workers keep failing to start: stop respawning, and say so to ready(). */
@@ -177,11 +241,9 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   }
 
   function start(slot: Slot, job: Job): void {
-    const limit = job.task.timeLimitMs + graceMs(job.task.timeLimitMs);
     slot.job = job;
-    slot.progress = null;
-    slot.startedAt = performance.now();
-    slot.timer = setTimeout(() => onOverrun(slot), limit);
+    job.startedAt = performance.now();
+    slot.timer = setTimeout(() => onOverrun(slot), job.task.timeLimitMs + graceMs(job.task.timeLimitMs));
     try {
       slot.worker.postMessage({ id: job.id, task: job.task } satisfies TaskMessage);
     } catch (error) {
@@ -192,16 +254,20 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   /** Frees the slot from its job, settles the job, and hands the slot the next one. */
   function finish(slot: Slot, settle: (job: Job) => void): void {
     const job = takeJob(slot);
-    if (job) settle(job);
+    if (job && !job.settled) {
+      settle(job);
+      job.settled = true;
+    }
     dispatch();
   }
 
   function takeJob(slot: Slot): Job | null {
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = null;
     const job = slot.job;
     slot.job = null;
-    slot.progress = null;
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    if (job?.timer) clearTimeout(job.timer);
+    if (job) job.timer = null;
     return job;
   }
 
@@ -213,9 +279,10 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   function run(task: LayerTask): Promise<LayerOutcome> {
     if (closed) return Promise.reject(draining());
     return new Promise<LayerOutcome>((resolve, reject) => {
-      const job: Job = { id: nextId++, task, resolve, reject };
+      const job: Job = { id: nextId++, task, resolve, reject, timer: null, settled: false, progress: null, startedAt: 0 };
       if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
       else {
+        job.timer = setTimeout(() => onDeadline(job), task.timeLimitMs + graceMs(task.timeLimitMs));
         queue.push(job);
         dispatch();
       }
@@ -226,9 +293,12 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     if (closing) return closing;
     closed = true;
     const error = draining();
-    queue.splice(0).forEach((job) => job.reject(error));
+    queue.splice(0).forEach((job) => {
+      if (job.timer) clearTimeout(job.timer);
+      job.reject(error);
+    });
     waiters.splice(0).forEach((w) => w.reject(error));
-    for (const slot of slots) {
+    for (const slot of [...slots, ...spares.splice(0)]) {
       if (!slot) continue;
       takeJob(slot)?.reject(error);
       retire(slot);
@@ -238,48 +308,44 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   }
 
   for (let i = 0; i < size; i++) spawn(i, 0);
+  for (let i = 0; i < spareCount; i++) spawn(SPARE, 0);
 
   return {
     concurrency: size,
     run,
     get queueDepth() { return queue.length; },
     get busy() { return slots.filter((s) => s?.job).length; },
+    get sparesReady() { return spares.filter((s) => s.ready).length; },
     ready: () => {
       if (closed) return Promise.reject(draining());
       if (startFailure) return Promise.reject(startFailure);
       if (allReady()) return Promise.resolve();
       return new Promise<void>((resolve, reject) => { waiters.push({ resolve, reject }); });
     },
-    isReady: () => !closed && allReady(),
+    isReady: () => !closed && everReady && slots.some((s) => s !== null),
     close,
   };
 }
 
-/** Answers a job with greedy on the calling thread; rejects only when greedy itself cannot place it. */
+/**
+ * Answers a job that its worker cannot: with the best placement the engine reported before (it
+ * beats greedy; status by its gap), else greedy on the calling thread; rejects only when greedy
+ * itself cannot place it.
+ */
 function fallback(job: Job, reason: string): void {
+  if (job.timer) clearTimeout(job.timer);
+  job.timer = null;
+  if (job.settled) return;
+  job.settled = true;
+  if (job.progress) {
+    job.resolve(progressOutcome(job.task, job.progress, performance.now() - job.startedAt));
+    return;
+  }
   try {
     job.resolve(greedyFallback(job.task, reason));
   } catch (error) {
     job.reject(error);
   }
-}
-
-/** solver-worker next to this module: .ts under tsx (tests, dev), .js in the tsc build (dist/). */
-function defaultWorkerFile(): URL {
-  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  return new URL(`./solver-worker.${extension}`, import.meta.url);
-}
-
-/**
- * Starts a worker on a file. Node 20 ignores loader flags such as `--import tsx` in a worker's
- * execArgv (nodejs/node#47747), so a .ts entry is started by a small bootstrap that registers
- * tsx inside the worker and then imports the file.
- */
-function startWorker(file: URL): Worker {
-  if (!file.pathname.endsWith('.ts')) return new Worker(file);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); });`;
-  return new Worker(bootstrap, { eval: true });
 }
 
 const formatMs = (ms: number): string => String(Math.round(ms * 10) / 10);

@@ -38,10 +38,7 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
     });
   });
   const groupSize = spec.kvGroupSize;
-  if (!(Number.isInteger(groupSize) && groupSize >= 1 && heads % groupSize === 0)) {
-    throw invalid('/kvGroupSize', 'divides', `kvGroupSize ${groupSize} must be a positive integer dividing the ${heads} query heads`);
-  }
-  const units = spec.granularity === 'kv-group' ? heads / groupSize : heads;
+  const units = unitCount(heads, groupSize, spec.granularity);
   const { minUnits, maxUnits } = cardinality(spec.unitsPerGpu, units, gpus);
 
   let unit2group: number[] | undefined;
@@ -92,6 +89,17 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
       ...(unit2pin ? { unit2pin } : {}),
     };
   });
+}
+
+/**
+ * Units per layer: query heads, or KV groups of kvGroupSize heads. The one place units are
+ * counted; throws INVALID_PROBLEM unless kvGroupSize is a positive integer dividing the heads.
+ */
+export function unitCount(heads: number, kvGroupSize: number, granularity: Granularity): number {
+  if (!(Number.isInteger(kvGroupSize) && kvGroupSize >= 1 && heads % kvGroupSize === 0)) {
+    throw invalid('/kvGroupSize', 'divides', `kvGroupSize ${kvGroupSize} must be a positive integer dividing the ${heads} query heads`);
+  }
+  return granularity === 'kv-group' ? heads / kvGroupSize : heads;
 }
 
 /** Least and most units per GPU for a units-per-GPU rule. */

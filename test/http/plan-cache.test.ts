@@ -6,7 +6,7 @@ import type { Plan } from '../../src/planner/plan.ts';
 import { metricValue } from './helpers.ts';
 
 const QUERY: LookupQuery = { modelId: 'm', modelVersion: 'v1', gpus: 8, granularity: 'query-head', unitsPerGpu: 'equal', seqLen: 131072, phase: 'prefill', engine: 'auto', costModel: 'analytic' };
-const plan = (id: string): Plan => ({ id } as unknown as Plan);
+const plan = (id: string, layers: unknown[] = []): Plan => ({ id, layers } as unknown as Plan);
 
 describe('lookupKey', () => {
   it('is equal for equal queries and differs when any field differs', () => {
@@ -33,33 +33,52 @@ describe('etagMatches', () => {
 });
 
 describe('createPlanCache', () => {
-  it('keeps entries by id and by lookup key, expires them after the TTL and counts evictions', () => {
+  const newMetrics = () => createMetrics({ plans: () => ({ inFlight: 0, queued: 0 }), solver: () => ({ queueDepth: 0, busy: 0 }) });
+
+  it('keeps entries by id and by lookup key, expires them after the TTL and counts evictions', async () => {
     let now = 5000;
-    const metrics = createMetrics({ plans: () => ({ inFlight: 0, queued: 0 }), solver: () => ({ queueDepth: 0, busy: 0 }) });
-    const cache = createPlanCache({ maxEntries: 2, ttlMs: 1000, metrics, now: () => now });
-    const a = createPlanEntry(plan('a'));
+    const metrics = newMetrics();
+    const cache = createPlanCache({ maxEntries: 2, maxBytes: 1 << 20, ttlMs: 1000, metrics, now: () => now });
+    const a = await createPlanEntry(plan('a'));
     cache.set(a, 'key-a');
     assert.equal(cache.getById('a'), a);
     assert.equal(cache.getByLookup('key-a'), a);
     now = 6001;
     assert.equal(cache.getById('a'), undefined);
     assert.equal(cache.getByLookup('key-a'), undefined);
-    cache.set(createPlanEntry(plan('b')));
-    cache.set(createPlanEntry(plan('c')));
-    cache.set(createPlanEntry(plan('d')));
+    cache.set(await createPlanEntry(plan('b')));
+    cache.set(await createPlanEntry(plan('c')));
+    cache.set(await createPlanEntry(plan('d')));
     assert.equal(cache.getById('b'), undefined);
     assert.ok(cache.getById('d'));
-    return metrics.registry.metrics().then((text) => {
-      assert.ok(metricValue(text, 'hplb_plan_cache_evictions_total', { cache: 'plans' }) >= 2);
-      assert.equal(metricValue(text, 'hplb_plan_cache_hits_total', { cache: 'lookups' }), 1);
-    });
+    const text = await metrics.registry.metrics();
+    assert.ok(metricValue(text, 'hplb_plan_cache_evictions_total', { cache: 'plans' }) >= 2);
+    assert.equal(metricValue(text, 'hplb_plan_cache_hits_total', { cache: 'lookups' }), 1);
   });
 
-  it('renders the body once and tags it with a strong ETag of its bytes', () => {
-    const one = createPlanEntry(plan('a'));
-    assert.equal(one.body.toString('utf8'), '{"id":"a"}');
+  it('is bounded by the bytes of the bodies it holds, evicting the least recently used', async () => {
+    const metrics = newMetrics();
+    const big = (id: string) => createPlanEntry(plan(id, [{ filler: 'x'.repeat(40_000) }]));
+    const cache = createPlanCache({ maxEntries: 1000, maxBytes: 100_000, ttlMs: 60_000, metrics });
+    for (const id of ['a', 'b', 'c', 'd']) cache.set(await big(id), `key-${id}`);
+    assert.ok(cache.bytes().plans <= 100_000, `${cache.bytes().plans} bytes held`);
+    assert.equal(cache.getById('a'), undefined);
+    assert.equal(cache.getByLookup('key-a'), undefined, 'a lookup of an evicted plan is a miss');
+    assert.ok(cache.getById('d'));
+    assert.equal(metricValue(await metrics.registry.metrics(), 'hplb_plan_cache_evictions_total', { cache: 'plans' }), 2);
+  });
+
+  it('renders the body once and tags it with a strong ETag of its bytes', async () => {
+    const one = await createPlanEntry(plan('a'));
+    assert.equal(one.body.toString('utf8'), '{"id":"a","layers":[]}');
     assert.match(one.etag, /^"[\w-]{27}"$/);
-    assert.equal(createPlanEntry(plan('a')).etag, one.etag);
-    assert.notEqual(createPlanEntry(plan('b')).etag, one.etag);
+    assert.equal((await createPlanEntry(plan('a'))).etag, one.etag);
+    assert.notEqual((await createPlanEntry(plan('b'))).etag, one.etag);
+  });
+
+  it('writes a plan of many layers in slices and the same JSON as JSON.stringify', async () => {
+    const layers = Array.from({ length: 300 }, (_, i) => ({ layer: i, unit2gpu: new Array(400).fill(i % 7), note: 'é' }));
+    const entry = await createPlanEntry(plan('big', layers));
+    assert.deepEqual(JSON.parse(entry.body.toString('utf8')), { id: 'big', layers });
   });
 });

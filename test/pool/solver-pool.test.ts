@@ -105,20 +105,18 @@ describe('a pool of two real workers', () => {
   });
 });
 
-test('a worker past its deadline is replaced, its task answered by greedy, and the pool keeps serving', async (t) => {
+test('a worker past its deadline is replaced, its task answered by greedy, and the pool keeps serving', async () => {
   const restarts: string[] = [];
   const pool = createSolverPool({ size: 1, graceMs: () => 0, onWorkerRestart: (reason) => restarts.push(reason) });
   try {
     await pool.ready();
-    // The task's timer is set when it is dispatched (at once: the worker is idle); fake timers let
-    // the deadline pass before the worker can answer, however fast or busy the machine is.
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const pending = pool.run(taskFor(HARD_LAYER, 'ilp', 1000));
-    t.mock.timers.tick(1000);
-    t.mock.timers.reset();
-    assertGreedyFallback(await pending, HARD_LAYER, /overran its deadline of 1000 ms \(time limit 1000 ms \+ grace 0 ms\)/);
-    assert.equal(restarts.length, 1);
+    const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
+    // Answered at its deadline; the worker, stuck past its own slice, is then replaced.
+    assertGreedyFallback(outcome, HARD_LAYER, /deadline of 1 ms \(time limit 1 ms \+ grace 0 ms\)/);
+    await until(() => restarts.length === 1);
     assert.match(restarts[0], /overran its deadline/);
+    // Without a spare, the replacement must load GLPK first; a task's deadline counts from when it is queued.
+    await pool.ready();
     assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
   } finally {
     await pool.close();
@@ -128,6 +126,7 @@ test('a worker past its deadline is replaced, its task answered by greedy, and t
 test('a worker stopped past its deadline after reporting progress: its task keeps that placement, not greedy', async () => {
   const pool = createSolverPool({ size: 1, workerFile: FAULTY_WORKER, graceMs: () => 0 });
   try {
+    await pool.ready();
     // The report comes after greedy and one local search, tens of ms, far inside the 1 s limit.
     const outcome = await pool.run(taskFor(HARD_LAYER, 'contiguous', 1000));
     const greedy = greedyEngine.solveLayer(HARD_LAYER, { timeLimitMs: 1000, gapTolerance: 0 });
@@ -138,6 +137,45 @@ test('a worker stopped past its deadline after reporting progress: its task keep
     assert.equal(outcome.result.status, statusForGap(outcome.result.gap, 1e-4, 'time_limit'));
     assert.equal(outcome.result.fallbackReason, undefined);
     assert.equal(outcome.greedyMakespan, greedy.makespan);
+  } finally {
+    await pool.close();
+  }
+});
+
+/** Resolves once `condition` holds, checking after each turn of the event loop (no clock involved). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+test('a warm spare takes over at once from a worker that overran: the pool stays ready and answers the next task', async () => {
+  const restarts: string[] = [];
+  const pool = createSolverPool({ size: 1, spares: 1, graceMs: () => 0, onWorkerRestart: (reason) => restarts.push(reason) });
+  try {
+    await pool.ready();
+    await until(() => pool.sparesReady === 1);
+    const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
+    assert.equal(constraintViolation(HARD_LAYER, outcome.result.unit2gpu), null);
+    await until(() => restarts.length === 1);
+    assert.equal(pool.isReady(), true, 'the spare took the slot: no moment without a ready worker');
+    assert.match(restarts[0], /overran its deadline/);
+    assert.equal(pool.sparesReady, 0, 'the spare is in use; a new one is starting');
+    assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
+    await until(() => pool.sparesReady === 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a task still queued at its deadline is answered by greedy without waiting for a worker', async () => {
+  const pool = createSolverPool({ size: 1, graceMs: () => 0 });
+  try {
+    await pool.ready();
+    // Holds the only worker far longer than the queued task's deadline; close() ends it.
+    const blocking = pool.run(taskFor(HARD_LAYER, 'ilp', 60_000));
+    const queued = await pool.run(taskFor(LLAMA_LAYERS[9], 'auto', 1));
+    assertGreedyFallback(queued, LLAMA_LAYERS[9], /waited for a solver worker past its deadline of 1 ms/);
+    assert.equal(pool.busy, 1);
+    void blocking.catch(() => undefined);
   } finally {
     await pool.close();
   }
@@ -163,6 +201,7 @@ describe('a pool on a faulty worker', () => {
       assertGreedyFallback(await pool.run(taskFor(problem, 'auto')), problem, reason);
       assert.equal(restarts.length, 1);
       assert.match(restarts[0], reason);
+      await pool.ready();
       assertSolved(await pool.run(taskFor(LLAMA_LAYERS[5], 'ilp')), 'ilp');
     });
   }
@@ -185,7 +224,8 @@ test('a worker that cannot start: ready() rejects after three tries, and greedy 
   const restarts: string[] = [];
   const pool = createSolverPool({ size: 1, workerFile: BROKEN_WORKER, onWorkerRestart: (reason) => restarts.push(reason) });
   try {
-    const queued = pool.run(taskFor(LLAMA_LAYERS[7], 'auto'));
+    // A deadline far beyond the three failed starts: the start failure is what answers it.
+    const queued = pool.run(taskFor(LLAMA_LAYERS[7], 'auto', 600_000));
     await assert.rejects(pool.ready(), (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL' && /failed to start 3 times/.test(e.message));
     assert.equal(restarts.length, 2);
     assertGreedyFallback(await queued, LLAMA_LAYERS[7], /failed to start 3 times: solver worker crashed: broken worker fixture/);

@@ -5,7 +5,7 @@ import type { Profile } from '../../profiles/profile.ts';
 import type { ModelRegistry } from '../../profiles/registry.ts';
 import { summarizeProfile, type LayerSummary } from '../model-summary.ts';
 import type { components } from '../api-types.ts';
-import type { RouteContext, Routes } from '../app.ts';
+import type { RouteContext, Routes } from '../route-context.ts';
 import type { ProblemLocals } from '../problem.ts';
 
 type Schemas = components['schemas'];
@@ -17,12 +17,12 @@ export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
   // The registry does not change while the service runs: the list is rendered once.
   const listBody = JSON.stringify({ models: registry.list().map((p) => modelSummary(p, DEFAULT_WORKLOAD.seqLen, summarizeProfile(p, DEFAULT_WORKLOAD.seqLen))) } satisfies Schemas['ModelList']);
 
-  router.get('/v1/models', (req, res) => {
+  router.get('/v1/models', ctx.guards.requireKeyForReads, (req, res) => {
     list.query(req.query as Record<string, unknown>);
     res.type('application/json').send(listBody);
   });
 
-  router.get('/v1/models/:modelId', (req, res) => {
+  router.get('/v1/models/:modelId', ctx.guards.requireKeyForReads, (req, res) => {
     const { modelId } = get.path(req.params as Record<string, string>) as { modelId: string };
     const { seqLen = DEFAULT_WORKLOAD.seqLen } = get.query(req.query as Record<string, unknown>) as { seqLen?: number };
     const profile = registry.get(modelId);

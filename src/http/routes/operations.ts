@@ -1,7 +1,7 @@
 /** Probes, metrics and the contract: /livez, /healthz, /readyz, /metrics, /openapi.yaml. */
 import type { RequestHandler } from 'express';
 import type { components } from '../api-types.ts';
-import type { RouteContext, Routes } from '../app.ts';
+import type { RouteContext, Routes } from '../route-context.ts';
 
 const LIVE = Buffer.from(JSON.stringify({ status: 'ok' } satisfies components['schemas']['Liveness']));
 
@@ -24,7 +24,7 @@ export function registerOperationRoutes(router: Routes, ctx: RouteContext): void
     res.status(status === 'ready' ? 200 : 503).json({ status, checks } satisfies components['schemas']['Readiness']);
   });
 
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', ctx.guards.requireKey, async (_req, res) => {
     const text = await metrics.registry.metrics();
     res.type(metrics.registry.contentType).send(text);
   });

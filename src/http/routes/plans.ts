@@ -4,19 +4,16 @@
  * the cache writes a stored string.
  */
 import type { Response } from 'express';
-import { LRUCache } from 'lru-cache';
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import { HplbError } from '../../errors.ts';
 import { DEFAULT_MAKESPAN_TOLERANCE } from '../../planner/migration.ts';
 import type { PlanRequest } from '../../planner/request.ts';
-import type { components } from '../api-types.ts';
-import type { RouteContext, Routes } from '../app.ts';
+import type { RouteContext, Routes } from '../route-context.ts';
 import { etagMatches, lookupKey, type LookupQuery, type PlanEntry } from '../plan-cache.ts';
 import type { ProblemLocals } from '../problem.ts';
 import { jsonBody } from './json-body.ts';
 import { unknownModel } from './models.ts';
 
-type Schemas = components['schemas'];
 type LookupParams = NonNullable<import('../api-types.ts').operations['getModelPlan']['parameters']['query']>;
 
 /** Query parameters of the lookup, by the body pointers of the problems they turn into. */
@@ -36,15 +33,15 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const get = validators.operation('getPlan');
   const lookup = validators.operation('getModelPlan');
 
-  router.post('/v1/plans', jsonBody(deps.config.maxBodyBytes), async (req, res) => {
-    const body = create.body(req.body) as Schemas['PlanRequest'];
-    const outcome = await service.plan(body satisfies PlanRequest);
-    res.setHeader('Location', `/v1/plans/${outcome.entry.plan.id}`);
+  const { guards } = ctx;
+  router.post('/v1/plans', guards.rateLimit, guards.requireKey, jsonBody({ maxBytes: deps.config.maxBodyBytes, maxContainers: deps.config.maxBodyContainers }), async (req, res) => {
+    const outcome = await service.plan(req.body);
+    res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
     if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
     sendPlan(res, outcome.created ? 201 : 200, outcome.entry);
   });
 
-  router.get('/v1/plans/:planId', (req, res) => {
+  router.get('/v1/plans/:planId', guards.requireKeyForReads, (req, res) => {
     const { planId } = get.path(req.params as Record<string, string>) as { planId: string };
     const entry = cache.getById(planId);
     if (!entry) {
@@ -56,12 +53,9 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     else sendPlan(res, 200, entry);
   });
 
-  // Validated lookup URLs with their normalised query and cache key: a repeated URL skips
-  // parsing, validation and normalisation (pure in the URL: the registry does not change while
-  // the service runs).
-  const byUrl = new LRUCache<string, { readonly query: LookupQuery; readonly key: string }>({ max: 4 * deps.config.cacheMaxEntries });
+  const byUrl = ctx.lookupMemo;
 
-  router.get('/v1/models/:modelId/plan', (req, res, next) => {
+  router.get('/v1/models/:modelId/plan', guards.requireKeyForReads, (req, res, next) => {
     let known = byUrl.get(req.originalUrl);
     if (known === undefined) {
       const { modelId } = lookup.path(req.params as Record<string, string>) as { modelId: string };

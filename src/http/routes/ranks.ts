@@ -6,7 +6,8 @@ import { headOrder, rankHeads, type HeadCounts } from '../../apply/head-order.ts
 import { HplbError } from '../../errors.ts';
 import type { Plan } from '../../planner/plan.ts';
 import type { components } from '../api-types.ts';
-import type { RouteContext, Routes } from '../app.ts';
+import { planOf } from '../plan-cache.ts';
+import type { RouteContext, Routes } from '../route-context.ts';
 import type { ProblemLocals } from '../problem.ts';
 
 export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
@@ -14,7 +15,7 @@ export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
   const validator = ctx.validators.operation('getPlanRanks');
   const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
 
-  router.get('/v1/plans/:planId/ranks', (req, res) => {
+  router.get('/v1/plans/:planId/ranks', ctx.guards.requireKeyForReads, (req, res) => {
     const { planId } = validator.path(req.params as Record<string, string>) as { planId: string };
     const { kvGroupSize } = validator.query(req.query as Record<string, unknown>) as { kvGroupSize?: number };
     const entry = cache.getById(planId);
@@ -24,7 +25,7 @@ export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
       throw new HplbError('PLAN_NOT_FOUND', message, { pointer: '/planId', rule: 'stored' });
     }
     (res.locals as ProblemLocals).pointerIn = 'query';
-    const { plan } = entry;
+    const plan = planOf(entry);
     const order = rankOrder(plan, headCounts(plan, kvGroupSize, ctx));
     const ranks = rankHeads(plan, order);
     res.setHeader('Cache-Control', cacheControl);

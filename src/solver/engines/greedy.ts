@@ -22,12 +22,26 @@ interface State {
  * @returns [units] GPU index of each unit
  */
 export function greedyAssignment(problem: LayerProblem): number[] {
+  const state = constructed(problem);
+  improve(state);
+  return state.unit2gpu;
+}
+
+/**
+ * Greedy's construction alone, without the local search (whose pairwise swaps grow with units
+ * squared): O(units x GPUs), for an answer that must come at once on a busy thread.
+ * @returns [units] GPU index of each unit
+ */
+export function constructionAssignment(problem: LayerProblem): number[] {
+  return constructed(problem).unit2gpu;
+}
+
+function constructed(problem: LayerProblem): State {
   const state = construct(problem) ?? constructFromContiguous(problem);
   if (!state) {
     throw new HplbError('INFEASIBLE_CONSTRAINTS', `greedy found no placement of layer ${problem.layer} that meets the unit and KV-group limits`, { rule: 'feasible' });
   }
-  improve(state);
-  return state.unit2gpu;
+  return state;
 }
 
 export const greedyEngine: LayerEngine = heuristicEngine('greedy', greedyAssignment);

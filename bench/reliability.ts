@@ -1,0 +1,122 @@
+/**
+ * `npm run bench:reliability [-- --root <checkout>]`: the service under attack, class by class,
+ * as an operator's security review would run it (bounded counts, a few minutes on 2 cores).
+ *
+ * For each class: requests sent, answers by status, 5xx, crashes (the service is restarted after
+ * one), /livez p99 and max (probed every 25 ms from a thread of its own), and peak RSS sampled
+ * every 100 ms. The worker-overrun class reports the worst overrun of limit + 10% + 100 ms; the
+ * probes class runs on a second service with default limits. Prints a table and a JSON summary,
+ * also written to bench/results/reliability-<date>.json.
+ *
+ * `--root` points at another checkout (the code before a change): the same attacks, its server.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  cacheFlood, coldSolves, fuzz, oversized, overrun, probes, sigterm, slowAndUnread, type AttackContext, type AttackResult,
+} from './reliability-attacks.ts';
+import { percentile, startProber, startService, type Service } from './reliability-client.ts';
+
+const HERE = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({ options: { root: { type: 'string', default: HERE }, label: { type: 'string', default: 'current' } } });
+const ROOT = values.root!;
+const KEY = 'bench-key-0123456789';
+/** The main service: keys on, rate limit out of the way (the probes class checks it on its own service). */
+const MAIN_ENV = { API_KEYS: KEY, RATE_LIMIT_MAX: '1000000' };
+const PROBE_ENV = { API_KEYS: 'probe-key-0123456789' };
+
+interface Row {
+  readonly attack: string;
+  readonly requests: number;
+  readonly statuses: Record<string, number>;
+  readonly fiveHundreds: number;
+  readonly crashes: number;
+  readonly livezP99Ms: number;
+  readonly livezMaxMs: number;
+  readonly peakRssMb: number;
+  readonly seconds: number;
+  readonly notes: Record<string, number | string>;
+}
+
+const CLASSES: readonly [string, (ctx: AttackContext) => Promise<AttackResult>, 'main' | 'probe'][] = [
+  ['schema fuzz', fuzz, 'main'],
+  ['oversized problems', oversized, 'main'],
+  ['cold solves', coldSolves, 'main'],
+  ['cache flood', cacheFlood, 'main'],
+  ['slowloris + unread pipelines', slowAndUnread, 'main'],
+  ['worker overrun', overrun, 'main'],
+  ['security probes', probes, 'probe'],
+  ['SIGTERM under load', sigterm, 'main'],
+];
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  let service = await startService(ROOT, MAIN_ENV);
+  let peakOverall = 0;
+  for (const [name, attack, which] of CLASSES) {
+    const target = which === 'main' ? service : await startService(ROOT, PROBE_ENV);
+    const prober = startProber(target.base);
+    let peak = 0;
+    const sampler = setInterval(() => { peak = Math.max(peak, target.rss().now); }, 100);
+    const started = performance.now();
+    let result: AttackResult;
+    try {
+      result = await attack({ service: target, auth: { authorization: `Bearer ${KEY}` } });
+    } catch (error) {
+      result = { answers: [], notes: { error: String(error) } };
+    }
+    clearInterval(sampler);
+    const livez = await prober.take();
+    await prober.stop();
+    peak = Math.max(peak, target.rss().peak);
+    const crashed = !target.alive() && name !== 'SIGTERM under load';
+    const failures = result.answers.filter((a) => a.status === 0).map((a) => a.body.toString('utf8'));
+    const notes = { ...result.notes, ...(failures.length > 0 ? { connectionErrors: [...new Set(failures)].join('; ').slice(0, 120) } : {}) };
+    const statuses: Record<string, number> = {};
+    for (const a of result.answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+    rows.push({
+      attack: name,
+      requests: result.answers.length,
+      statuses,
+      fiveHundreds: result.answers.filter((a) => a.status >= 500 && a.status !== 503).length,
+      crashes: crashed ? 1 : 0,
+      livezP99Ms: round(percentile(livez, 99)),
+      livezMaxMs: round(Math.max(0, ...livez)),
+      peakRssMb: round(peak),
+      seconds: round((performance.now() - started) / 1000),
+      notes,
+    });
+    peakOverall = Math.max(peakOverall, peak);
+    console.error(`${name}: done in ${rows.at(-1)!.seconds} s`);
+    if (which === 'probe') await stop(target);
+    else if (crashed) service = await startService(ROOT, MAIN_ENV);
+  }
+  if (service.alive()) await stop(service);
+
+  printTable(rows);
+  const summary = { label: values.label, root: ROOT, date: new Date().toISOString(), peakRssMb: round(peakOverall), rows };
+  console.log(JSON.stringify(summary, null, 2));
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL(`reliability-${values.label}-${summary.date.slice(0, 10)}.json`, dir), `${JSON.stringify(summary, null, 2)}\n`);
+}
+
+async function stop(service: Service): Promise<void> {
+  service.child.kill('SIGTERM');
+  await service.exited;
+}
+
+function printTable(rows: readonly Row[]): void {
+  const header = ['attack', 'requests', 'statuses', '5xx', 'crashes', 'livez p99', 'livez max', 'peak RSS MB', 's', 'notes'];
+  const lines = rows.map((r) => [r.attack, String(r.requests), Object.entries(r.statuses).map(([s, n]) => `${s}:${n}`).join(' '),
+    String(r.fiveHundreds), String(r.crashes), String(r.livezP99Ms), String(r.livezMaxMs), String(r.peakRssMb), String(r.seconds),
+    Object.entries(r.notes).map(([k, v]) => `${k}=${v}`).join(' ')]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log([fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n'));
+}
+
+const round = (x: number): number => Math.round(x * 10) / 10;
+
+await main();

@@ -1,0 +1,64 @@
+/**
+ * What the app is built from and what its route modules share, in a module of its own so that
+ * app.ts and the route modules both depend on it and not on each other.
+ */
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { CostModel } from '../cost/cost-model.ts';
+import type { LayerRunner } from '../planner/layer-task.ts';
+import type { PlanningContext } from '../planner/request.ts';
+import type { ModelRegistry } from '../profiles/registry.ts';
+import type { Metrics } from './metrics.ts';
+import type { LoadedSpec } from './openapi.ts';
+import type { LRUCache } from 'lru-cache';
+import type { Guards } from './guards.ts';
+import type { KnownLookup, PlanCache } from './plan-cache.ts';
+import type { PlanService } from './plan-service.ts';
+import type { Validators } from './validation.ts';
+
+/** The solver pool as the app sees it (src/pool/solver-pool.ts implements it). */
+export interface SolverRunner extends LayerRunner {
+  /** Layer tasks waiting for a worker. */
+  readonly queueDepth: number;
+  /** Workers running a task. */
+  readonly busy: number;
+  /** Tasks are being served: a worker has started, and one being replaced does not make the pool unready. */
+  isReady(): boolean;
+}
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly runner: SolverRunner;
+  readonly registry: ModelRegistry;
+  readonly logger: Logger;
+  /** Cost model by name (undefined: the default); src/cost/registry.ts resolveCostModel. */
+  readonly resolveCostModel: (name?: string) => CostModel;
+  /** Monotonic clock, ms (solve timing, cache TTLs, rate-limit windows); performance.now by default. */
+  readonly now?: () => number;
+  /** The contract; openapi.yaml of the repository by default. */
+  readonly spec?: LoadedSpec;
+  /** Folder served at / when it exists; the repository's public/ by default, null for none. */
+  readonly publicDir?: string | null;
+}
+
+/** Where route modules register their routes (the app itself). */
+export type Routes = Pick<Express, 'get' | 'post'>;
+
+/** What route modules share. */
+export interface RouteContext {
+  readonly deps: AppDeps;
+  readonly validators: Validators;
+  readonly spec: LoadedSpec;
+  readonly service: PlanService;
+  readonly cache: PlanCache;
+  readonly metrics: Metrics;
+  readonly context: PlanningContext;
+  /** Name of the default cost model, part of per-model lookup keys. */
+  readonly defaultCostModel: string;
+  readonly draining: () => boolean;
+  /** API keys, rate limit, unread-bytes cap. */
+  readonly guards: Guards;
+  /** Validated per-model lookup URLs, bounded by bytes. */
+  readonly lookupMemo: LRUCache<string, KnownLookup>;
+}
