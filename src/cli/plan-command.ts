@@ -24,6 +24,9 @@ interface PlanFlags {
   granularity: 'query-head' | 'kv-group';
   unitsPerGpu: string;
   maxKvGroups?: number;
+  splitHeads: number;
+  partsPerHead?: number;
+  partOverhead?: number;
   seqLen: number;
   phase: 'prefill' | 'decode';
   engine: (typeof ENGINE_NAMES)[number];
@@ -52,6 +55,9 @@ export function planCommand(io: CliIo): Command {
     .addOption(new Option('--granularity <unit>', 'what is placed').choices(['query-head', 'kv-group']).default('query-head'))
     .option('--units-per-gpu <rule>', 'equal | max:N | free', 'equal')
     .option('--max-kv-groups <n>', 'most distinct KV groups per GPU (query-head units)', positiveInt)
+    .option('--split-heads <n>', 'most heads of a layer split by query rows across GPUs (0 = off)', nonNegativeInt, 0)
+    .option('--parts-per-head <n>', 'most parts of one split head (default 2)', positiveInt)
+    .option('--part-overhead <cost>', 'cost each part of a split head adds, in the cost unit (default: the cost model\'s fixed cost of a head)', nonNegative)
     .option('--seq-len <n>', 'tokens in the workload', positiveInt, 131072)
     .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
     .addOption(new Option('--engine <engine>', 'placement engine').choices([...ENGINE_NAMES]).default('auto'))
@@ -91,7 +97,11 @@ function buildRequest(flags: PlanFlags): PlanRequest {
   const common = {
     gpus: { count: flags.gpus, ...(flags.speeds ? { speeds: flags.speeds } : {}) },
     granularity: flags.granularity,
-    constraints: { unitsPerGpu: flags.unitsPerGpu, ...(flags.maxKvGroups !== undefined ? { maxKvGroupsPerGpu: flags.maxKvGroups } : {}) },
+    constraints: {
+      unitsPerGpu: flags.unitsPerGpu,
+      ...(flags.maxKvGroups !== undefined ? { maxKvGroupsPerGpu: flags.maxKvGroups } : {}),
+      ...(flags.splitHeads > 0 ? { splits: splitFlags(flags) } : {}),
+    },
     workload: { seqLen: flags.seqLen, phase: flags.phase },
     ...(flags.calibration !== undefined ? { costModel: flags.calibration } : {}),
     solver: { engine: flags.engine, timeLimitMs: flags.timeLimitMs, layerTimeLimitMs: flags.layerTimeLimitMs, gapTolerance: flags.gap },
@@ -111,6 +121,14 @@ function buildRequest(flags: PlanFlags): PlanRequest {
     throw new HplbError('INVALID_PROBLEM', `${flags.costs}: "kvGroupSize" must be a number`, { pointer: '/kvGroupSize' });
   }
   return { costs: file.costs as number[][], ...(file.kvGroupSize !== undefined ? { kvGroupSize: file.kvGroupSize } : {}), ...common };
+}
+
+function splitFlags(flags: PlanFlags): NonNullable<NonNullable<PlanRequest['constraints']>['splits']> {
+  return {
+    maxSplitHeads: flags.splitHeads,
+    ...(flags.partsPerHead !== undefined ? { maxPartsPerHead: flags.partsPerHead } : {}),
+    ...(flags.partOverhead !== undefined ? { partOverhead: flags.partOverhead } : {}),
+  };
 }
 
 function positiveInt(text: string): number {

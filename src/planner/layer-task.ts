@@ -1,5 +1,6 @@
 import { HplbError } from '../errors.ts';
 import { greedyEngine } from '../solver/engines/greedy.ts';
+import { splitsEnabled } from '../solver/split/with-splits.ts';
 import type { LayerEngine, LayerProblem, LayerResult } from '../solver/types.ts';
 import type { EngineName } from './plan.ts';
 
@@ -41,7 +42,7 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
     // Other engines answer (or refuse) on their own; greedy's makespan is then not reported.
     if (!(error instanceof HplbError) || task.engine === 'greedy') throw error;
   }
-  if (greedy && task.engine === 'greedy') return { result: greedy, greedyMakespan: greedy.makespan };
+  if (greedy && task.engine === 'greedy' && !splitsEnabled(task.problem)) return { result: greedy, greedyMakespan: greedy.makespan };
   // Greedy's time counts against the layer's budget.
   const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)) };
   const result = engine.solveLayer(task.problem, greedy ? { ...rest, incumbent: greedy.unit2gpu } : rest);

@@ -7,6 +7,7 @@ import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
 import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu } from '../solver/problem.ts';
 import type { Granularity, LayerProblem } from '../solver/types.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
+import { layerSplits, resolveSplits, type ResolvedSplits, type SplitsRequest } from './split-request.ts';
 
 export interface Pin { readonly layer?: number; readonly unit: number; readonly gpu: number }
 
@@ -27,6 +28,8 @@ export interface PlanRequest {
     readonly unitsPerGpu?: string;
     readonly maxKvGroupsPerGpu?: number;
     readonly pins?: readonly Pin[];
+    /** Split heads by query rows (split-request.ts); off unless maxSplitHeads > 0. */
+    readonly splits?: SplitsRequest;
   };
   readonly workload?: Partial<Workload>;
   /** Cost model name ("analytic" or a calibration); default: the service's default. */
@@ -70,6 +73,8 @@ export interface ResolvedRequest {
   readonly costModel: { readonly name: string; readonly unit: string };
   readonly solver: SolverOptions;
   readonly layers: LayerProblem[];
+  /** Split limits; null when splitting is off. */
+  readonly splits: ResolvedSplits | null;
 }
 
 /**
@@ -111,7 +116,9 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
   }
 
   const pins = request.constraints?.pins ?? [];
-  const layers = buildLayerProblems({
+  const splitContext = { profile, costModel, workload, granularity, kvGroupSize, headCosts, maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu };
+  const splits = resolveSplits(request.constraints?.splits, splitContext);
+  const wholeLayers = buildLayerProblems({
     headCosts,
     kvGroupSize,
     granularity,
@@ -120,6 +127,8 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu,
     pins,
   });
+  const rowCosts = splits ? layerSplits(splits, splitContext) : null;
+  const layers = rowCosts ? wholeLayers.map((problem, l) => ({ ...problem, splits: rowCosts[l] })) : wholeLayers;
 
   const normalised = {
     source: sourceKey,
@@ -132,6 +141,8 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     workload: profile ? workload : null,
     costModel: profile ? costModel.name : null,
     solver,
+    // Present only when splitting is on, so plans without splits keep their ids.
+    ...(splits ? { splits: { maxSplitHeads: splits.maxSplitHeads, maxPartsPerHead: splits.maxPartsPerHead, partOverhead: splits.partOverhead } } : {}),
     engineVersion: ENGINE_VERSION,
   };
   return {
@@ -145,6 +156,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     costModel: profile ? { name: costModel.name, unit: costModel.unit } : { name: 'explicit', unit: 'caller' },
     solver,
     layers,
+    splits,
   };
 }
 

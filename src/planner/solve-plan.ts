@@ -6,6 +6,8 @@ import type { LayerProblem, LayerResult } from '../solver/types.ts';
 import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from './layer-task.ts';
 import { ENGINE_VERSION, type Plan, type PlanLayer } from './plan.ts';
 import type { ResolvedRequest } from './request.ts';
+import { buildSplitResult } from '../solver/split/engine.ts';
+import { isSplitResult, splitPlanFields } from './split-plan.ts';
 
 /** Least time a layer is given even when the plan's budget is nearly spent, ms. */
 const MIN_LAYER_SLICE_MS = 5;
@@ -58,6 +60,8 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       };
     }
   });
+  const split = resolved.splits ? splitPlanFields(resolved, layers, resolved.layers) : null;
+  if (split) layers.splice(0, layers.length, ...split.layers);
   const contiguous = layers.map((l) => l.contiguousMakespan);
   const greedyMakespans = layers.map((l) => l.greedyMakespan);
 
@@ -76,6 +80,7 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
     workload: { ...resolved.workload },
     costModel: { ...resolved.costModel },
     solver: { ...resolved.solver, engineVersion: ENGINE_VERSION },
+    ...(resolved.splits ? { splits: { maxSplitHeads: resolved.splits.maxSplitHeads, maxPartsPerHead: resolved.splits.maxPartsPerHead, partOverhead: resolved.splits.partOverhead } } : {}),
     layers,
     totals: {
       makespan,
@@ -87,6 +92,7 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       bubbleRatio: makespan > 0 ? 1 - meanLoads / makespan : 0,
       layersProvenOptimal: layers.filter((l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial').length,
       solveMs: now() - start,
+      ...(split ? { fluidBound: split.fluidBound, splitHeads: split.splitHeads } : {}),
     },
   };
 }
@@ -115,10 +121,13 @@ function groupIdenticalLayers(layers: readonly LayerProblem[], mayReorder: boole
     const order = problem.costs.map((_, u) => u);
     if (!tiedToIds) order.sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
     const costs = order.map((u) => problem.costs[u]);
-    const key = JSON.stringify([costs, problem.unit2pin ?? null, problem.unit2group ?? null]);
+    const splits = problem.splits ? { ...problem.splits, units: order.map((u) => problem.splits!.units[u]) } : undefined;
+    // A unit's KV group only changes what a split answer reports, not what it costs.
+    const rowCosts = splits?.units.map(({ variable, partOverhead, heads }) => [variable, partOverhead, heads]) ?? null;
+    const key = JSON.stringify([costs, problem.unit2pin ?? null, problem.unit2group ?? null, rowCosts]);
     let group = byKey.get(key);
     if (!group) {
-      group = { canonical: { ...problem, costs }, members: [] };
+      group = { canonical: { ...problem, costs, ...(splits ? { splits } : {}) }, members: [] };
       byKey.set(key, group);
       groups.push(group);
     }
@@ -132,6 +141,11 @@ function mapBack(problem: LayerProblem, order: readonly number[], canonical: Lay
   const unit2gpu = new Array<number>(order.length);
   order.forEach((u, i) => { unit2gpu[u] = canonical.unit2gpu[i]; });
   const { lowerBound, status, engine, solveMs, fallbackReason } = canonical;
+  if (isSplitResult(canonical) && problem.splits) {
+    const parts = canonical.parts.map((part) => ({ ...part, unit: order[part.unit] }));
+    const meta = { lowerBound, status, engine, solveMs, fallbackReason, gapTolerance: 0, wholeMakespan: canonical.wholeMakespan };
+    return buildSplitResult({ ...problem, splits: problem.splits }, unit2gpu, parts, meta);
+  }
   return buildLayerResult(problem, unit2gpu, { lowerBound, status, engine, solveMs, fallbackReason });
 }
 

@@ -1,0 +1,92 @@
+import type { LayerProblem } from '../types.ts';
+import { shareMakespan } from './part-cost.ts';
+import type { LayerSplits, SharePlan } from './types.ts';
+
+/** Binary-search steps on the target level (the level is then known to ~1e-9 of the range). */
+const SEARCH_STEPS = 40;
+
+/**
+ * McNaughton-style wrap-around from a whole-unit placement: for a target level T, every GPU above
+ * T cuts its largest splittable units and pours the excess, part by part, into the GPUs below T,
+ * lightest first, until it is down to T. The owner keeps the largest part; limits on split units,
+ * parts per unit and (under a maximum) distinct units per GPU are kept; pinned units stay whole.
+ * T is the least level (binary search between `lowerBound` and the start's makespan) at which
+ * pouring succeeds.
+ * @param unit2gpu [units] a whole-unit placement satisfying the layer's rules
+ * @returns the best share plan found (the start itself when nothing helps)
+ */
+export function wrapAround(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], lowerBound: number): SharePlan {
+  let best: SharePlan = { unit2gpu: [...unit2gpu], parts: new Map() };
+  let bestMakespan = shareMakespan(problem, splits, best);
+  let lo = lowerBound;
+  let hi = bestMakespan;
+  for (let step = 0; step < SEARCH_STEPS && hi - lo > 1e-12 * hi; step++) {
+    const level = (lo + hi) / 2;
+    const plan = pour(problem, splits, unit2gpu, level);
+    if (plan) {
+      const makespan = shareMakespan(problem, splits, plan);
+      if (makespan < bestMakespan) {
+        best = plan;
+        bestMakespan = makespan;
+      }
+      hi = level;
+    } else {
+      lo = level;
+    }
+  }
+  return best;
+}
+
+/** Pours every GPU's load above `level` into GPUs below it; null when the limits do not allow it. */
+function pour(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number): SharePlan | null {
+  const gpus = problem.speeds.length;
+  const speeds = problem.speeds;
+  const sums = new Array<number>(gpus).fill(0);
+  const held = new Array<number>(gpus).fill(0);
+  unit2gpu.forEach((g, u) => { sums[g] += problem.costs[u]; held[g] += 1; });
+  const limitHeld = problem.minUnitsPerGpu < problem.maxUnitsPerGpu ? problem.maxUnitsPerGpu : Infinity;
+  const parts = new Map<number, { gpu: number; share: number }[]>();
+  const room = (g: number) => level * speeds[g] - sums[g];
+  const heavy = Array.from({ length: gpus }, (_, g) => g).filter((g) => room(g) < 0).sort((a, b) => room(a) - room(b));
+  for (const h of heavy) {
+    const candidates = unit2gpu
+      .map((g, u) => u)
+      .filter((u) => unit2gpu[u] === h && (problem.unit2pin?.[u] ?? -1) < 0 && splits.units[u].variable > 0)
+      .sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
+    for (const u of candidates) {
+      if (room(h) >= 0) break;
+      if (parts.size >= splits.maxSplitHeads) return null;
+      const unit = splits.units[u];
+      const v = unit.variable;
+      const o = unit.partOverhead;
+      // The owner's part replaces the whole unit on h.
+      sums[h] += o + v - problem.costs[u];
+      let ownerShare = 1;
+      const list: { gpu: number; share: number }[] = [];
+      const lights = Array.from({ length: gpus }, (_, g) => g)
+        .filter((g) => g !== h && held[g] < limitHeld)
+        .sort((a, b) => room(b) - room(a) || a - b);
+      for (const l of lights) {
+        if (room(h) >= 0 || list.length + 1 >= splits.maxPartsPerHead) break;
+        const capacity = room(l) - o;
+        if (capacity <= 0) continue;
+        // Moving share a off h lowers it by a*v; the owner must keep at least as much as a part.
+        const need = -room(h);
+        const share = Math.min(capacity / v, need / v, ownerShare / 2);
+        if (share <= 0) continue;
+        list.push({ gpu: l, share });
+        ownerShare -= share;
+        sums[h] -= share * v;
+        sums[l] += share * v + o;
+        held[l] += 1;
+      }
+      if (list.length === 0) {
+        sums[h] -= o + v - problem.costs[u];
+        continue;
+      }
+      parts.set(u, [{ gpu: h, share: ownerShare }, ...list]);
+    }
+    if (room(h) < -1e-12 * level * speeds[h]) return null;
+  }
+  return { unit2gpu: [...unit2gpu], parts };
+}
