@@ -73,11 +73,13 @@ export function roundToRows(splits: LayerSplits, plan: SharePlan): { parts: Spli
 
 /** The largest end in [start, rows) with unitRowCost(start, end) <= budget (binary search: costs grow with rows). */
 function lastRowWithin(unit: SplitUnit, rows: number, start: number, budget: number): number {
+  // Shares come from floating-point sums: a row whose cost meets the budget to 1e-12 fits.
+  const limit = budget * (1 + 1e-12);
   let lo = start;
   let hi = rows - 1;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (unitRowCost(unit, rows, start, mid) <= budget) lo = mid;
+    if (unitRowCost(unit, rows, start, mid) <= limit) lo = mid;
     else hi = mid - 1;
   }
   return lo;

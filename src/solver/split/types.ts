@@ -44,7 +44,7 @@ export interface LayerSplits {
 export interface SplitPart {
   readonly unit: number;
   readonly gpu: number;
-  readonly rows: readonly [number, number];
+  readonly rows: [number, number];
   readonly cost: number;
 }
 
