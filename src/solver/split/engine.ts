@@ -4,8 +4,9 @@ import { relativeGap, statusForGap } from '../layer-result.ts';
 import type { LayerProblem, LayerResult, LayerStatus } from '../types.ts';
 import { splitLowerBound } from './bounds.ts';
 import { solveSplitMilp } from './milp.ts';
-import { partLoads, roundToRows, shareMakespan, splitViolation } from './part-cost.ts';
+import { partLoads, roundToRows, shareMakespan, shareSums, splitViolation } from './part-cost.ts';
 import type { LayerSplits, SharePlan, SplitLayerResult, SplitPart } from './types.ts';
+import { polishShares, widerPlans } from './polish.ts';
 import { wrapAround } from './wrap-around.ts';
 
 export interface SplitSolveOptions {
@@ -32,8 +33,24 @@ export function solveSplitLayer(glpk: GLPK | null, problem: LayerProblem & { spl
   const deadline = start + options.timeLimitMs;
   const splits = problem.splits;
   let lower = splitLowerBound(problem, splits, whole.lowerBound);
-  let best: SharePlan = wrapAround(problem, splits, whole.unit2gpu, lower);
+  const constructed = wrapAround(problem, splits, whole.unit2gpu, lower);
+  let best: SharePlan = glpk ? polishShares(glpk, problem, splits, constructed, Math.max(1, deadline - now())) : constructed;
   let upper = shareMakespan(problem, splits, best);
+  // A construction often ends one part short of a structure that balances: add parts while the
+  // share LP turns each into a lower makespan.
+  while (glpk && relativeGap(upper, lower) > options.gapTolerance && now() < deadline) {
+    let improved = false;
+    for (const wider of widerPlans(problem, splits, best, shareSums(problem, splits, best))) {
+      const polished = polishShares(glpk, problem, splits, wider, Math.max(1, deadline - now()));
+      const makespan = shareMakespan(problem, splits, polished);
+      if (makespan < upper * (1 - 1e-12)) {
+        best = polished;
+        upper = makespan;
+        improved = true;
+      }
+    }
+    if (!improved) break;
+  }
   let engine = best.parts.size > 0 ? 'split-wrap' : whole.engine;
   let otherwise: LayerStatus = options.exact ? 'time_limit' : 'heuristic';
   if (whole.makespan <= upper) {

@@ -8,7 +8,10 @@ const SEARCH_STEPS = 40;
 /**
  * McNaughton-style wrap-around from a whole-unit placement: for a target level T, every GPU above
  * T cuts its largest splittable units and pours the excess, part by part, into the GPUs below T,
- * lightest first, until it is down to T. The owner keeps the largest part; limits on split units,
+ * lightest first, until it is down to T. When direct pouring cannot reach T (a GPU with several
+ * heavy units, the others nearly full), the excess cascades: a GPU may take more than its room
+ * and pass the surplus on by splitting one of its own units, as McNaughton's rule wraps a unit
+ * from one GPU to the next. The owner keeps the largest part; limits on split units,
  * parts per unit and (under a maximum) distinct units per GPU are kept; pinned units stay whole.
  * T is the least level (binary search between `lowerBound` and the start's makespan) at which
  * pouring succeeds.
@@ -22,7 +25,7 @@ export function wrapAround(problem: LayerProblem, splits: LayerSplits, unit2gpu:
   let hi = bestMakespan;
   for (let step = 0; step < SEARCH_STEPS && hi - lo > 1e-12 * hi; step++) {
     const level = (lo + hi) / 2;
-    const plan = pour(problem, splits, unit2gpu, level);
+    const plan = pour(problem, splits, unit2gpu, level) ?? cascade(problem, splits, unit2gpu, level);
     if (plan) {
       const makespan = shareMakespan(problem, splits, plan);
       if (makespan < bestMakespan) {
@@ -89,4 +92,64 @@ function pour(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly num
     if (room(h) < -1e-12 * level * speeds[h]) return null;
   }
   return { unit2gpu: [...unit2gpu], parts };
+}
+
+/**
+ * Cascading pour at `level`: the GPU furthest above the level sheds, through the unit that can
+ * shed the most (a new split, or one more part of a unit it already split), as much as it must
+ * onto the GPU with the most room, which may go above the level and shed in turn. Null when a GPU
+ * above the level has nothing left to shed or the limits run out.
+ */
+function cascade(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number): SharePlan | null {
+  const gpus = problem.speeds.length;
+  const speeds = problem.speeds;
+  const sums = new Array<number>(gpus).fill(0);
+  const held = new Array<number>(gpus).fill(0);
+  unit2gpu.forEach((g, u) => { sums[g] += problem.costs[u]; held[g] += 1; });
+  const limitHeld = problem.minUnitsPerGpu < problem.maxUnitsPerGpu ? problem.maxUnitsPerGpu : Infinity;
+  const parts = new Map<number, { gpu: number; share: number }[]>();
+  const excess = (g: number) => sums[g] - level * speeds[g];
+  const tolerance = (g: number) => 1e-12 * level * speeds[g];
+  for (let step = 0; step < 4 * (splits.maxSplitHeads * splits.maxPartsPerHead + gpus); step++) {
+    let h = 0;
+    for (let g = 1; g < gpus; g++) if (excess(g) / speeds[g] > excess(h) / speeds[h]) h = g;
+    if (excess(h) <= tolerance(h)) return { unit2gpu: [...unit2gpu], parts };
+    let best: { u: number; cap: number } | null = null;
+    unit2gpu.forEach((g, u) => {
+      if (g !== h || (problem.unit2pin?.[u] ?? -1) >= 0 || splits.units[u].variable <= 0) return;
+      const list = parts.get(u);
+      if (list ? list.length >= splits.maxPartsPerHead : parts.size >= splits.maxSplitHeads) return;
+      // The owner keeps at least as much as any part, the new one included.
+      const owner = list ? list[0].share : 1;
+      const largestOther = list ? Math.max(...list.slice(1).map((p) => p.share)) : 0;
+      const cap = Math.min(owner / 2, owner - largestOther) * splits.units[u].variable;
+      if (cap > 0 && (!best || cap > best.cap)) best = { u, cap };
+    });
+    if (!best) return null;
+    const { u, cap } = best as { u: number; cap: number };
+    const unit = splits.units[u];
+    let list = parts.get(u);
+    if (!list) {
+      list = [{ gpu: h, share: 1 }];
+      parts.set(u, list);
+      sums[h] += unit.partOverhead + unit.variable - problem.costs[u];
+    }
+    const taken = new Set(list.map((p) => p.gpu));
+    let l = -1;
+    for (let g = 0; g < gpus; g++) {
+      if (taken.has(g) || held[g] >= limitHeld) continue;
+      if (l < 0 || excess(g) / speeds[g] < excess(l) / speeds[l]) l = g;
+    }
+    if (l < 0) return null;
+    // An excess beyond one unit's reach leaves through several units: even amounts make even
+    // subtrees downstream, which the share LP (polish.ts) can then balance exactly.
+    const need = Math.max(0, excess(h));
+    const amount = Math.min(cap, need / Math.ceil(need / cap - 1e-12));
+    list[0].share -= amount / unit.variable;
+    list.push({ gpu: l, share: amount / unit.variable });
+    sums[h] -= amount;
+    sums[l] += amount + unit.partOverhead;
+    held[l] += 1;
+  }
+  return null;
 }
