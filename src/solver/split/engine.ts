@@ -33,9 +33,16 @@ export function solveSplitLayer(glpk: GLPK | null, problem: LayerProblem & { spl
   const deadline = start + options.timeLimitMs;
   const splits = problem.splits;
   let lower = splitLowerBound(problem, splits, whole.lowerBound);
-  const constructed = wrapAround(problem, splits, whole.unit2gpu, lower);
-  let best: SharePlan = glpk ? polishShares(glpk, problem, splits, constructed, Math.max(1, deadline - now())) : constructed;
-  let upper = shareMakespan(problem, splits, best);
+  let best: SharePlan = { unit2gpu: [...whole.unit2gpu], parts: new Map() };
+  let upper = Infinity;
+  for (const constructed of wrapAround(problem, splits, whole.unit2gpu, lower)) {
+    const plan = glpk ? polishShares(glpk, problem, splits, constructed, Math.max(1, deadline - now())) : constructed;
+    const makespan = shareMakespan(problem, splits, plan);
+    if (makespan < upper) {
+      best = plan;
+      upper = makespan;
+    }
+  }
   // A construction often ends one part short of a structure that balances: add parts while the
   // share LP turns each into a lower makespan.
   while (glpk && relativeGap(upper, lower) > options.gapTolerance && now() < deadline) {

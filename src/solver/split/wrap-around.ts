@@ -6,26 +6,27 @@ import type { LayerSplits, SharePlan } from './types.ts';
 const SEARCH_STEPS = 40;
 
 /**
- * McNaughton-style wrap-around from a whole-unit placement: for a target level T, every GPU above
- * T cuts its largest splittable units and pours the excess, part by part, into the GPUs below T,
- * lightest first, until it is down to T. When direct pouring cannot reach T (a GPU with several
- * heavy units, the others nearly full), the excess cascades: a GPU may take more than its room
- * and pass the surplus on by splitting one of its own units, as McNaughton's rule wraps a unit
- * from one GPU to the next. The owner keeps the largest part; limits on split units,
- * parts per unit and (under a maximum) distinct units per GPU are kept; pinned units stay whole.
- * T is the least level (binary search between `lowerBound` and the start's makespan) at which
- * pouring succeeds.
+ * McNaughton-style wrap-around from a whole-unit placement, in three variants whose structures
+ * (which units split, onto which GPUs) the share LP then balances:
+ * - pour: for a target level T, every GPU above T cuts its largest splittable units and pours the
+ *   excess, part by part, into the GPUs below T, lightest first; T is the least level at which
+ *   this succeeds (binary search between `lowerBound` and the start's makespan);
+ * - cascade, at the level `lowerBound`: a GPU may take more than its room and pass the surplus on
+ *   by splitting one of its own units, as McNaughton's rule wraps a unit from one GPU to the next;
+ *   once with each unit shedding all it can, once with an excess spread evenly over the units it
+ *   needs. A cascade that runs out of splits still gives its structure.
  * @param unit2gpu [units] a whole-unit placement satisfying the layer's rules
- * @returns the best share plan found (the start itself when nothing helps)
+ * @returns candidate share plans, the start itself first
  */
-export function wrapAround(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], lowerBound: number): SharePlan {
+export function wrapAround(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], lowerBound: number): SharePlan[] {
   let best: SharePlan = { unit2gpu: [...unit2gpu], parts: new Map() };
+  const start = best;
   let bestMakespan = shareMakespan(problem, splits, best);
   let lo = lowerBound;
   let hi = bestMakespan;
   for (let step = 0; step < SEARCH_STEPS && hi - lo > 1e-12 * hi; step++) {
     const level = (lo + hi) / 2;
-    const plan = pour(problem, splits, unit2gpu, level) ?? cascade(problem, splits, unit2gpu, level);
+    const plan = pour(problem, splits, unit2gpu, level);
     if (plan) {
       const makespan = shareMakespan(problem, splits, plan);
       if (makespan < bestMakespan) {
@@ -37,7 +38,7 @@ export function wrapAround(problem: LayerProblem, splits: LayerSplits, unit2gpu:
       lo = level;
     }
   }
-  return best;
+  return [start, best, cascade(problem, splits, unit2gpu, lowerBound, false), cascade(problem, splits, unit2gpu, lowerBound, true)];
 }
 
 /** Pours every GPU's load above `level` into GPUs below it; null when the limits do not allow it. */
@@ -97,10 +98,10 @@ function pour(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly num
 /**
  * Cascading pour at `level`: the GPU furthest above the level sheds, through the unit that can
  * shed the most (a new split, or one more part of a unit it already split), as much as it must
- * onto the GPU with the most room, which may go above the level and shed in turn. Null when a GPU
- * above the level has nothing left to shed or the limits run out.
+ * onto the GPU with the most room, which may go above the level and shed in turn; until no GPU is
+ * above the level, or the one furthest above has nothing left to shed.
  */
-function cascade(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number): SharePlan | null {
+function cascade(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number, even: boolean): SharePlan {
   const gpus = problem.speeds.length;
   const speeds = problem.speeds;
   const sums = new Array<number>(gpus).fill(0);
@@ -113,7 +114,7 @@ function cascade(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly 
   for (let step = 0; step < 4 * (splits.maxSplitHeads * splits.maxPartsPerHead + gpus); step++) {
     let h = 0;
     for (let g = 1; g < gpus; g++) if (excess(g) / speeds[g] > excess(h) / speeds[h]) h = g;
-    if (excess(h) <= tolerance(h)) return { unit2gpu: [...unit2gpu], parts };
+    if (excess(h) <= tolerance(h)) break;
     let best: { u: number; cap: number } | null = null;
     unit2gpu.forEach((g, u) => {
       if (g !== h || (problem.unit2pin?.[u] ?? -1) >= 0 || splits.units[u].variable <= 0) return;
@@ -125,7 +126,7 @@ function cascade(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly 
       const cap = Math.min(owner / 2, owner - largestOther) * splits.units[u].variable;
       if (cap > 0 && (!best || cap > best.cap)) best = { u, cap };
     });
-    if (!best) return null;
+    if (!best) break;
     const { u, cap } = best as { u: number; cap: number };
     const unit = splits.units[u];
     let list = parts.get(u);
@@ -140,16 +141,16 @@ function cascade(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly 
       if (taken.has(g) || held[g] >= limitHeld) continue;
       if (l < 0 || excess(g) / speeds[g] < excess(l) / speeds[l]) l = g;
     }
-    if (l < 0) return null;
+    if (l < 0) break;
     // An excess beyond one unit's reach leaves through several units: even amounts make even
     // subtrees downstream, which the share LP (polish.ts) can then balance exactly.
     const need = Math.max(0, excess(h));
-    const amount = Math.min(cap, need / Math.ceil(need / cap - 1e-12));
+    const amount = even ? Math.min(cap, need / Math.ceil(need / cap - 1e-12)) : Math.min(cap, need);
     list[0].share -= amount / unit.variable;
     list.push({ gpu: l, share: amount / unit.variable });
     sums[h] -= amount;
     sums[l] += amount + unit.partOverhead;
     held[l] += 1;
   }
-  return null;
+  return { unit2gpu: [...unit2gpu], parts };
 }
