@@ -35,17 +35,23 @@ export function solveSplitLayer(glpk: GLPK | null, problem: LayerProblem & { spl
   let lower = splitLowerBound(problem, splits, whole.lowerBound);
   let best: SharePlan = { unit2gpu: [...whole.unit2gpu], parts: new Map() };
   let upper = Infinity;
-  for (const constructed of wrapAround(problem, splits, whole.unit2gpu, lower)) {
-    const plan = glpk ? polishShares(glpk, problem, splits, constructed, Math.max(1, deadline - now())) : constructed;
-    const makespan = shareMakespan(problem, splits, plan);
+  const gapOk = () => relativeGap(upper, lower) <= options.gapTolerance;
+  for (const constructed of wrapAround(problem, splits, whole.unit2gpu, lower, options.gapTolerance)) {
+    let plan = constructed;
+    let makespan = shareMakespan(problem, splits, plan);
+    if (glpk && relativeGap(makespan, lower) > options.gapTolerance) {
+      plan = polishShares(glpk, problem, splits, constructed, Math.max(1, deadline - now()));
+      makespan = shareMakespan(problem, splits, plan);
+    }
     if (makespan < upper) {
       best = plan;
       upper = makespan;
     }
+    if (gapOk()) break;
   }
   // A construction often ends one part short of a structure that balances: add parts while the
   // share LP turns each into a lower makespan.
-  while (glpk && relativeGap(upper, lower) > options.gapTolerance && now() < deadline) {
+  while (glpk && !gapOk() && now() < deadline) {
     let improved = false;
     for (const wider of widerPlans(problem, splits, best, shareSums(problem, splits, best))) {
       const polished = polishShares(glpk, problem, splits, wider, Math.max(1, deadline - now()));
@@ -65,7 +71,6 @@ export function solveSplitLayer(glpk: GLPK | null, problem: LayerProblem & { spl
     upper = whole.makespan;
     engine = whole.engine;
   }
-  const gapOk = () => relativeGap(upper, lower) <= options.gapTolerance;
   if (options.exact && glpk && !gapOk() && problem.speeds.length > 1 && deadline - now() > 2 * GLPK_OVERHEAD_MS) {
     const milp = solveSplitMilp(glpk, problem, splits, upper, lower, deadline - now(), options.gapTolerance);
     lower = Math.max(lower, Math.min(milp.lowerBound, upper));

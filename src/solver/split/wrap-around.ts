@@ -2,7 +2,7 @@ import type { LayerProblem } from '../types.ts';
 import { shareMakespan } from './part-cost.ts';
 import type { LayerSplits, SharePlan } from './types.ts';
 
-/** Binary-search steps on the target level (the level is then known to ~1e-9 of the range). */
+/** Most binary-search steps on the target level. */
 const SEARCH_STEPS = 40;
 
 /**
@@ -16,15 +16,16 @@ const SEARCH_STEPS = 40;
  *   once with each unit shedding all it can, once with an excess spread evenly over the units it
  *   needs. A cascade that runs out of splits still gives its structure.
  * @param unit2gpu [units] a whole-unit placement satisfying the layer's rules
+ * @param precision relative width at which the search for the level stops
  * @returns candidate share plans, the start itself first
  */
-export function wrapAround(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], lowerBound: number): SharePlan[] {
+export function wrapAround(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], lowerBound: number, precision: number): SharePlan[] {
   let best: SharePlan = { unit2gpu: [...unit2gpu], parts: new Map() };
   const start = best;
   let bestMakespan = shareMakespan(problem, splits, best);
   let lo = lowerBound;
   let hi = bestMakespan;
-  for (let step = 0; step < SEARCH_STEPS && hi - lo > 1e-12 * hi; step++) {
+  for (let step = 0; step < SEARCH_STEPS && hi - lo > (precision / 10) * hi; step++) {
     const level = (lo + hi) / 2;
     const plan = pour(problem, splits, unit2gpu, level);
     if (plan) {
