@@ -45,30 +45,42 @@ export function shareMakespan(problem: LayerProblem, splits: LayerSplits, plan: 
 }
 
 /**
- * Turns shares into integer rows. The parts not on the owner come first, each taking the most rows
- * whose cost stays within its share; the owner's part takes the rest, so it never gets less than
- * its share and stays the largest. A part left with no rows is dropped (a unit left with one part
- * is whole again).
+ * Turns shares into integer rows. The parts not on the owner come first, each taking the rows
+ * whose cost is nearest its share (or, if that would make a part larger than the owner's, the
+ * most rows within its share); the owner's part takes the rest. A part left with no rows is
+ * dropped (a unit left with one part is whole again).
  * @returns the parts by unit, rows ascending, and [units] owners
  */
 export function roundToRows(splits: LayerSplits, plan: SharePlan): { parts: SplitPart[]; unit2gpu: number[] } {
   const parts: SplitPart[] = [];
-  const n = splits.rows;
   for (const [u, shares] of [...plan.parts].sort((a, b) => a[0] - b[0])) {
-    const unit = splits.units[u];
     const owner = plan.unit2gpu[u];
-    const ranges: { gpu: number; start: number; end: number }[] = [];
-    let start = 0;
-    for (const { gpu, share } of shares.filter((p) => p.gpu !== owner).sort((a, b) => a.gpu - b.gpu)) {
-      const end = lastRowWithin(unit, n, start, share * unit.variable);
-      if (end > start) ranges.push({ gpu, start, end });
-      start = end;
-    }
-    if (ranges.length === 0) continue;
-    ranges.push({ gpu: owner, start, end: n });
-    for (const r of ranges) parts.push({ unit: u, gpu: r.gpu, rows: [r.start, r.end], cost: partCost(unit, n, r.start, r.end) });
+    const others = shares.filter((p) => p.gpu !== owner).sort((a, b) => a.gpu - b.gpu);
+    // Nearest rows first; if that leaves the owner a row short of being the largest, rows within.
+    const nearest = rowRanges(splits, u, owner, others, true);
+    const ownerCost = nearest.at(-1)?.cost ?? 0;
+    const ranges = nearest.every((p) => p.cost <= ownerCost) ? nearest : rowRanges(splits, u, owner, others, false);
+    parts.push(...ranges);
   }
   return { parts, unit2gpu: [...plan.unit2gpu] };
+}
+
+/** The parts of unit u, the owner's last; none when no other part keeps a row. */
+function rowRanges(splits: LayerSplits, u: number, owner: number, others: readonly { gpu: number; share: number }[], nearest: boolean): SplitPart[] {
+  const unit = splits.units[u];
+  const n = splits.rows;
+  const ranges: { gpu: number; start: number; end: number }[] = [];
+  let start = 0;
+  for (const { gpu, share } of others) {
+    const target = share * unit.variable;
+    let end = lastRowWithin(unit, n, start, target);
+    if (nearest && end + 1 < n && unitRowCost(unit, n, start, end + 1) - target < target - unitRowCost(unit, n, start, end)) end += 1;
+    if (end > start) ranges.push({ gpu, start, end });
+    start = end;
+  }
+  if (ranges.length === 0) return [];
+  ranges.push({ gpu: owner, start, end: n });
+  return ranges.map((r) => ({ unit: u, gpu: r.gpu, rows: [r.start, r.end], cost: partCost(unit, n, r.start, r.end) }));
 }
 
 /** The largest end in [start, rows) with unitRowCost(start, end) <= budget (binary search: costs grow with rows). */
