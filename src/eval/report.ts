@@ -27,7 +27,8 @@ const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
 const header = (cells: readonly string[], align: string): string =>
   `${row(cells)}\n${row(cells.map((_, i) => (align[i] === 'r' ? '---:' : '---')))}`;
 
-const TIME_COLUMNS = ['(a) uniform, contiguous', '(b) adaptive, contiguous', '(c) adaptive, greedy', '(d) adaptive, S-HPLB', '(e) fluid bound', '(a)/(d)', '(b)/(d)', '(c)/(d)', '(d)/(e)', 'layers proven'];
+const TIME_COLUMNS = ['(a) uniform, contiguous', '(b) adaptive, contiguous', '(c) adaptive, greedy', '(d) adaptive, S-HPLB', '(e) fluid bound', '(a)/(d)', '(b)/(d)', '(c)/(d)', '(d)/(e)', 'layers proven', '(f) S-HPLB, split heads', '(f)/(e)', '(f) layers proven'];
+const TIME_ALIGN = 'r'.repeat(TIME_COLUMNS.length);
 
 function timeCells(r: ProfileEvaluation, scale: TimeScale): string[] {
   const t = r.attentionTime;
@@ -35,6 +36,7 @@ function timeCells(r: ProfileEvaluation, scale: TimeScale): string[] {
     scaled(t.uniformContiguous, scale), scaled(t.adaptiveContiguous, scale), scaled(t.adaptiveGreedy, scale), scaled(t.adaptiveAuto, scale), scaled(t.fluidBound, scale),
     times(r.speedup.uniformOverAuto), times(r.speedup.contiguousOverAuto), times(r.speedup.greedyOverAuto), times(r.speedup.autoOverFluid),
     `${r.layersProvenOptimal}/${r.model.layers}`,
+    scaled(r.split.attentionTime, scale), times(r.split.overFluid), `${r.split.layersProvenOptimal}/${r.model.layers}`,
   ];
 }
 
@@ -53,7 +55,7 @@ export function renderFlagshipTable(doc: EvaluationDocument): string {
   return [
     `Attention time of ${doc.flagship.displayName} in ${scale.label}, prefill of ${doc.workload.seqLen} tokens, cost model \`${doc.costModel.name}\`:`,
     '',
-    header(['GPUs', ...TIME_COLUMNS], 'r'.repeat(11)),
+    header(['GPUs', ...TIME_COLUMNS], `r${TIME_ALIGN}`),
     ...rows.map((r) => row([String(r.gpus), ...timeCells(r, scale)])),
   ].join('\n');
 }
@@ -66,6 +68,20 @@ function settingsText(doc: EvaluationDocument): string {
     '- **(c) adaptive budgets, greedy placement**: largest head first onto the least loaded GPU that still has room (the rule of EPLB\'s balanced packing), then single moves and pairwise swaps while they lower the makespan.',
     `- **(d) adaptive budgets, S-HPLB**: the \`auto\` engine (greedy, exact configuration search, GLPK ILP) with ${s.layerTimeLimitMs / 1000} s per layer, ${s.timeLimitMs / 1000} s per plan and gap tolerance ${s.gapTolerance}; a layer is *proven* when its status is optimal, within_tolerance or trivial.`,
     '- **(e) fluid bound**: sum over layers of (total head cost / G): the physical limit even if work could be split freely across GPUs. It ignores the equal-heads constraint, so (d)/(e) above 1 is not necessarily lost time.',
+    '- **(f) adaptive budgets, S-HPLB with split heads**: as (d), and up to G - 1 heads per layer may be split by query rows into two parts on two GPUs (each part costs its rows\' causal work plus the cost model\'s fixed cost of a head; the owner GPU keeps the larger part and the equal-heads rule counts owners). (f)/(e) is how close splitting gets to the physical limit.',
+  ].join('\n');
+}
+
+/** The flagship's attention time against the number of heads per layer that may be split. */
+function renderSplitCurve(doc: EvaluationDocument, scale: TimeScale): string {
+  return [
+    `Splitting heads by query rows, ${doc.flagship.displayName}: attention time in ${scale.label} against the most heads split per layer (two parts each; 0 is (d)):`,
+    '',
+    header(['GPUs', 'max split heads', 'attention time', '/ (e)', 'heads split', 'layers proven', 'extra KV per GPU (MiB, worst layer)'], 'rrrrrrr'),
+    ...doc.splitCurve.map((p) => row([
+      String(p.gpus), String(p.maxSplitHeads), scaled(p.attentionTime, scale), times(p.overFluid), String(p.splitHeads),
+      `${p.layersProvenOptimal}/${doc.results.find((r) => r.model.id === FLAGSHIP.model)?.model.layers ?? '?'}`, fixed(p.maxExtraKvBytesPerGpu / 2 ** 20, 0),
+    ])),
   ].join('\n');
 }
 
@@ -100,13 +116,15 @@ export function renderReport(doc: EvaluationDocument): string {
     header(['GPUs', ...BUBBLE_COLUMNS], 'rrrrrrl'),
     ...flagshipRows.map((r) => row([String(r.gpus), ...bubbleCells(r)])),
     '',
+    renderSplitCurve(doc, scale),
+    '',
     '## All models',
     '',
     `![Speedup of S-HPLB per model and GPU count](${SPEEDUP_SVG})`,
     '',
     `Attention time in ${scale.label}:`,
     '',
-    header(['Model', 'GPUs', ...TIME_COLUMNS], 'l' + 'r'.repeat(11)),
+    header(['Model', 'GPUs', ...TIME_COLUMNS], `lr${TIME_ALIGN}`),
     ...doc.results.map((r) => row([r.model.displayName, String(r.gpus), ...timeCells(r, scale)])),
     '',
     'Mean bubble ratio per setting, and how well (d) is proven:',
@@ -116,13 +134,13 @@ export function renderReport(doc: EvaluationDocument): string {
     '',
     TIMINGS_HEADING,
     '',
-    'Wall-clock time to solve the greedy and S-HPLB plans on the machine that ran the evaluation (one thread), in ms; contiguous placement needs no solving. ' +
+    'Wall-clock time to solve the greedy, S-HPLB and split-head plans on the machine that ran the evaluation (one thread), in ms; contiguous placement needs no solving. ' +
       'These numbers vary from run to run; the staleness test does not compare them.',
     '',
-    header(['Model', 'GPUs', '(c) greedy', '(d) S-HPLB'], 'lrrr'),
+    header(['Model', 'GPUs', '(c) greedy', '(d) S-HPLB', '(f) split heads'], 'lrrrr'),
     ...doc.timings.map((t) => {
       const name = doc.results.find((r) => r.model.id === t.model)?.model.displayName ?? t.model;
-      return row([name, String(t.gpus), fixed(t.solveMs.adaptiveGreedy, 1), fixed(t.solveMs.adaptiveAuto, 1)]);
+      return row([name, String(t.gpus), fixed(t.solveMs.adaptiveGreedy, 1), fixed(t.solveMs.adaptiveAuto, 1), fixed(t.solveMs.split, 1)]);
     }),
     '',
   ];
@@ -144,7 +162,8 @@ export function renderReadmeSection(doc: EvaluationDocument): string {
     renderFlagshipTable(doc),
     '',
     '(a) every head of a layer at the layer\'s largest budget (no head loses quality), contiguous placement; (b) adaptive per-head budgets, contiguous; ' +
-      '(c) adaptive, greedy; (d) adaptive, S-HPLB (`auto` engine); (e) fluid bound total/G, the physical limit.',
+      '(c) adaptive, greedy; (d) adaptive, S-HPLB (`auto` engine); (e) fluid bound total/G, the physical limit; ' +
+      '(f) S-HPLB with up to G - 1 heads per layer split by query rows across two GPUs.',
     '',
     `Every model and GPU count, bubble ratios and the settings in detail: [docs/evaluation.md](docs/evaluation.md). ` +
       `Plots: [per-GPU load per layer, contiguous vs S-HPLB](docs/${BUBBLE_SVG}), [speedup by model](docs/${SPEEDUP_SVG}). ` +
