@@ -926,6 +926,8 @@ export interface operations {
                 phase?: components["schemas"]["Phase"];
                 engine?: components["schemas"]["EngineName"];
                 costModel?: components["schemas"]["CostModelName"];
+                /** @description Most heads per layer split by query rows across GPUs (constraints.splits.maxSplitHeads, two parts each, default overhead); 0 (default) splits none. */
+                splitHeads?: number;
             };
             header?: {
                 /** @description An ETag from an earlier answer; 304 when the plan is unchanged. */

@@ -35,3 +35,29 @@ describe('plans with split heads over HTTP', () => {
     assert.equal(unprocessable.pointer, '/constraints/splits/maxSplitHeads');
   });
 });
+
+describe('the per-model lookup with split heads', () => {
+  let t: TestApp;
+  before(async () => { t = await startTestApp({}, 1); });
+  after(() => t.close());
+
+  it('splits heads when splitHeads is given, and caches it apart from the plan without', async () => {
+    const url = '/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&costModel=analytic';
+    const split = await request(t.app).get(`${url}&splitHeads=3`);
+    assert.equal(split.status, 200);
+    assertSchema('Plan', split.body);
+    assert.deepEqual(split.body.splits, { maxSplitHeads: 3, maxPartsPerHead: 2, partOverhead: 0 });
+    assert.ok(split.body.totals.splitHeads > 0);
+    const whole = await request(t.app).get(url);
+    assert.equal(whole.headers['x-cache'], 'miss');
+    assert.equal(whole.body.splits, undefined);
+    assert.ok(split.body.totals.makespan < whole.body.totals.makespan);
+  });
+
+  it('refuses splitHeads in decode, naming the query parameter', async () => {
+    const res = await request(t.app).get('/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&phase=decode&splitHeads=1');
+    const problem = assertProblem(res, 422, 'INVALID_PROBLEM');
+    assert.equal(problem.pointer, '/splitHeads');
+    assert.equal(problem.in, 'query');
+  });
+});

@@ -24,6 +24,7 @@ const LOOKUP_POINTERS: Readonly<Record<string, string>> = {
   '/constraints/unitsPerGpu': '/unitsPerGpu',
   '/workload/seqLen': '/seqLen',
   '/costModel': '/costModel',
+  '/constraints/splits/maxSplitHeads': '/splitHeads',
 };
 
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
@@ -85,7 +86,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
       model: query.modelId,
       gpus: { count: query.gpus },
       granularity: query.granularity as PlanRequest['granularity'],
-      constraints: { unitsPerGpu: query.unitsPerGpu },
+      constraints: { unitsPerGpu: query.unitsPerGpu, ...(query.splitHeads > 0 ? { splits: { maxSplitHeads: query.splitHeads } } : {}) },
       workload: { seqLen: query.seqLen, phase: query.phase as 'prefill' | 'decode' },
       costModel: query.costModel,
       solver: { engine: query.engine as NonNullable<PlanRequest['solver']>['engine'] },
@@ -112,6 +113,7 @@ function normaliseLookup(modelId: string, modelVersion: string, query: LookupPar
     phase: query.phase ?? DEFAULT_WORKLOAD.phase,
     engine: query.engine ?? 'auto',
     costModel: query.costModel ?? defaultCostModel,
+    splitHeads: query.splitHeads ?? 0,
   };
 }
 
