@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveCostModel } from '../src/cost/registry.ts';
-import { buildDocument, EVAL_GPU_COUNTS, EVAL_SOLVER, EVAL_WORKLOAD, FLAGSHIP, serializeDocument, SPLIT_CURVE_GPU_COUNTS } from '../src/eval/document.ts';
+import { buildDocument, EVAL_GPU_COUNTS, EVAL_SOLVER, EVAL_WORKLOAD, FLAGSHIP, serializeDocument, SPLIT_CURVE_GPU_COUNTS, SPLIT_CURVE_SOLVER } from '../src/eval/document.ts';
 import { evaluateProfiles, evaluateSplitCurve } from '../src/eval/evaluate.ts';
 import { fixed, times } from '../src/eval/format.ts';
 import { BUBBLE_SVG, renderReadmeSection, renderReport, SPEEDUP_SVG, updateReadme } from '../src/eval/report.ts';
@@ -46,7 +46,7 @@ const runs = await evaluateProfiles(profiles, EVAL_GPU_COUNTS, { costModel, work
 });
 
 const flagship = profiles.find((p) => p.id === FLAGSHIP.model)!;
-const splitCurve = await evaluateSplitCurve(flagship, SPLIT_CURVE_GPU_COUNTS, { costModel, workload: EVAL_WORKLOAD, solver: EVAL_SOLVER, runner });
+const splitCurve = await evaluateSplitCurve(flagship, SPLIT_CURVE_GPU_COUNTS, { costModel, workload: EVAL_WORKLOAD, solver: SPLIT_CURVE_SOLVER, runner });
 for (const point of splitCurve) {
   console.log(`${FLAGSHIP.model} G=${point.gpus} maxSplitHeads ${point.maxSplitHeads}: /(e) ${times(point.overFluid)}  proven ${point.layersProvenOptimal}`);
 }

@@ -28,6 +28,13 @@ export const FLAGSHIP = Object.freeze({ model: 'llama-3-8b-instruct-262k-minfere
 /** GPU counts of the flagship's split curve (attention time against maxSplitHeads = 0..G-1). */
 export const SPLIT_CURVE_GPU_COUNTS: readonly number[] = [4, 8];
 
+/**
+ * Limits of the split curve's plans: with few split heads allowed, the split MILP rarely proves a
+ * layer and would use every second it is given; these keep the curve to minutes. Layers left
+ * unproven are counted in the curve's table.
+ */
+export const SPLIT_CURVE_SOLVER: Omit<SolverOptions, 'engine'> = Object.freeze({ timeLimitMs: 30_000, layerTimeLimitMs: 1_000, gapTolerance: 1e-4 });
+
 export const UNIFORM_RULE =
   'every head of a layer gets the budget of that layer\'s head that attends the most tokens (a full head counts the whole sequence), ' +
   'so no head attends fewer positions than under its adaptive budget and none loses quality';
@@ -49,8 +56,9 @@ export interface EvaluationDocument {
     readonly gpus: number;
     readonly loads: { readonly adaptiveContiguous: number[][]; readonly adaptiveAuto: number[][] };
   };
-  /** The flagship's attention time against maxSplitHeads, at SPLIT_CURVE_GPU_COUNTS. */
+  /** The flagship's attention time against maxSplitHeads, at SPLIT_CURVE_GPU_COUNTS, solved with splitCurveSolver. */
   readonly splitCurve: readonly SplitCurvePoint[];
+  readonly splitCurveSolver: Omit<SolverOptions, 'engine'>;
   /** Sorted by model id, then GPU count. */
   readonly results: readonly ProfileEvaluation[];
   /** Machine-dependent wall-clock times, same order as results; not part of the staleness check. */
@@ -84,6 +92,7 @@ export function buildDocument(runs: readonly EvaluationRun[], costModel: { name:
       loads: { adaptiveContiguous: flagship.loads.adaptiveContiguous, adaptiveAuto: flagship.loads.adaptiveAuto },
     },
     splitCurve: [...splitCurve],
+    splitCurveSolver: { ...SPLIT_CURVE_SOLVER },
     results: sorted.map((r) => r.evaluation),
     timings: sorted.map((r) => r.timings),
   };

@@ -75,7 +75,8 @@ function settingsText(doc: EvaluationDocument): string {
 /** The flagship's attention time against the number of heads per layer that may be split. */
 function renderSplitCurve(doc: EvaluationDocument, scale: TimeScale): string {
   return [
-    `Splitting heads by query rows, ${doc.flagship.displayName}: attention time in ${scale.label} against the most heads split per layer (two parts each; 0 is (d)):`,
+    `Splitting heads by query rows, ${doc.flagship.displayName}: attention time in ${scale.label} against the most heads split per layer (two parts each; 0 is (d)), ` +
+      `solved with ${doc.splitCurveSolver.layerTimeLimitMs / 1000} s per layer and ${doc.splitCurveSolver.timeLimitMs / 1000} s per plan (a layer not proven keeps its true gap; with few split heads the split MILP seldom closes it in that time):`,
     '',
     header(['GPUs', 'max split heads', 'attention time', '/ (e)', 'heads split', 'layers proven', 'extra KV per GPU (MiB, worst layer)'], 'rrrrrrr'),
     ...doc.splitCurve.map((p) => row([
