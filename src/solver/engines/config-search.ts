@@ -90,10 +90,10 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
   const rem = layer.classes.map((c) => c.units.length);
   // Fast GPUs first: their configurations are the most constrained by the target.
   const order = Array.from({ length: gpus }, (_, g) => g).sort((a, b) => problem.speeds[b] - problem.speeds[a] || layer.pinnedCost[a] - layer.pinnedCost[b] || a - b);
-  // Rounding slack for sums taken in another order; far below the last target step (REL_EPS / 2).
-  const slack = target * 1e-13;
-  const cap = order.map((g) => target * problem.speeds[g] - layer.pinnedCost[g] + slack * problem.speeds[g]);
-  if (cap.some((c) => c < 0)) return null;
+  const cap = order.map((g) => target * problem.speeds[g] - layer.pinnedCost[g]);
+  const totalWork = layer.classes.reduce((s, c) => s + c.cost * c.units.length, 0);
+  const tol = roundingTolerance(problem, totalWork, cap);
+  if (cap.some((c) => c < -tol)) return null;
   const lo = order.map((g) => Math.max(0, problem.minUnitsPerGpu - layer.pinnedCount[g]));
   const hi = order.map((g) => problem.maxUnitsPerGpu - layer.pinnedCount[g]);
   const capSuffix = suffix(cap, (a, b) => a + b, 0);
@@ -110,10 +110,10 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
 
   const level = (i: number, remUnits: number, remWork: number): boolean => {
     if (i === gpus) return remUnits === 0;
-    if (remUnits < loSuffix[i] || remUnits > hiSuffix[i] || remWork > capSuffix[i]) return false;
+    if (remUnits < loSuffix[i] || remUnits > hiSuffix[i] || remWork > capSuffix[i] + tol) return false;
     let heaviest = -1;
     for (let k = 0; k < classes; k++) if (rem[k] > 0) { heaviest = k; break; }
-    if (heaviest >= 0 && cost[heaviest] > maxCapSuffix[i]) return false;
+    if (heaviest >= 0 && cost[heaviest] > maxCapSuffix[i] + tol) return false;
     const key = `${i}:${rem.join(',')}`;
     if ((failedAt.get(key) ?? -Infinity) >= target) return false;
     const row = counts[i];
@@ -138,12 +138,12 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
       const group = classGroup[k];
       const opensGroup = group >= 0 && !groupUse.get(group);
       const groupRoom = !opensGroup || groupsUsed < groupLimit;
-      const most = groupRoom ? Math.min(rem[k], hi[i] - count, cost[k] > 0 ? Math.floor((cap[i] - load) / cost[k]) : rem[k]) : 0;
+      const most = groupRoom ? Math.min(rem[k], hi[i] - count, cost[k] > 0 ? Math.floor((cap[i] - load + tol) / cost[k]) : rem[k]) : 0;
       for (let n = most; n >= 0; n--) {
         const newLoad = load + n * cost[k];
-        const addMax = Math.min(cap[i] - newLoad, (hi[i] - count - n) * nextCost);
+        const addMax = Math.max(0, Math.min(cap[i] - newLoad, (hi[i] - count - n) * nextCost));
         // Taking fewer of class k only leaves more work for the GPUs after this one.
-        if (remWork - newLoad - addMax > capSuffix[i + 1]) break;
+        if (remWork - newLoad - addMax > capSuffix[i + 1] + tol) break;
         row[k] = n;
         rem[k] -= n;
         if (n > 0 && group >= 0) {
@@ -167,7 +167,6 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
   };
 
   const totalUnits = rem.reduce((a, b) => a + b, 0);
-  const totalWork = layer.classes.reduce((s, c) => s + c.cost * c.units.length, 0);
   const ok = level(0, totalUnits, totalWork);
   if (timedOut) return 'timeout';
   if (!ok) return null;
@@ -176,6 +175,21 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
   return disaggregate(problem, layer, byGpu);
 }
 
+
+/**
+ * Absolute slack under which two computed work sums count as equal in `decide`. Every quantity it
+ * compares (work left, a GPU's load, the capacity left) is a sum or difference of at most
+ * units + 3 * gpus + classes terms, each no larger than M = total work + total capacity, so its
+ * floating-point error is below terms * 2^-53 * M. A branch is cut only when one side exceeds the
+ * other by more than twice the error of both sides together, so a cut never loses a placement that
+ * meets the target exactly, and "none exists" is a proof. The slack is ~1e-13 of M for real sizes, far below the target steps
+ * (REL_EPS / 2 of the makespan), so a placement it lets through is still below the incumbent.
+ */
+function roundingTolerance(problem: LayerProblem, totalWork: number, cap: readonly number[]): number {
+  const magnitude = totalWork + cap.reduce((s, c) => s + Math.abs(c), 0) + problem.costs.reduce((s, c) => s + c, 0);
+  const terms = 2 * problem.costs.length + 3 * problem.speeds.length + 8;
+  return 2 * terms * Number.EPSILON * magnitude;
+}
 
 /** [n + 1] suffix folds: out[i] = xs[i] op xs[i + 1] op ... op init. */
 function suffix(xs: readonly number[], op: (a: number, b: number) => number, init: number): number[] {

@@ -11,6 +11,14 @@ import type { LayerEngine, LayerProblem, LayerResult, SolveOptions } from '../ty
 export const ILP_PROOF_PRECISION = 1e-6;
 
 /**
+ * GLPK's primal feasibility tolerance (tol_bnd, relative): its "infeasible below C" and its best
+ * bound may be off by about this much. Every bound taken from GLPK is lowered by twice it, and
+ * GLPK is asked for half the proof precision, so (1 - p / 2) * (1 - 2e-7) still proves p >= 1e-6.
+ */
+const GLPK_FEASIBILITY_TOLERANCE = 1e-7;
+const GLPK_BOUND_FACTOR = 1 - 2 * GLPK_FEASIBILITY_TOLERANCE;
+
+/**
  * GLPK checks its clock between steps and spends time building the model: measured overruns of
  * 20-50 ms on 64-unit layers. Its time limit is the layer's minus this margin.
  */
@@ -44,10 +52,12 @@ export function solveIlp(glpk: GLPK, problem: LayerProblem, options: SolveOption
   const incumbent = options.incumbent ? [...options.incumbent] : null;
   const upper = incumbent ? makespanOf(problem, incumbent) : Infinity;
   const precision = Math.max(options.gapTolerance, ILP_PROOF_PRECISION);
+  // What GLPK is asked to prove; the rest of `precision` covers GLPK's own tolerances.
+  const glpkGap = precision / 2;
   const layer = aggregateLayer(problem);
   const scale = Math.max(...problem.costs, Number.MIN_VALUE);
   const model = formulation === 'textbook' ? textbookModel(glpk, problem, scale) : aggregatedModel(glpk, problem, layer, scale);
-  const cutoff = formulation === 'aggregated' && Number.isFinite(upper) ? (upper * (1 - precision)) / scale : Infinity;
+  const cutoff = formulation === 'aggregated' && Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;
   const lowerScaled = staticBound / scale;
   model.lp.bounds!.push(Number.isFinite(cutoff)
     ? { name: 'C', type: glpk.GLP_DB, lb: Math.min(lowerScaled, cutoff), ub: cutoff }
@@ -60,14 +70,14 @@ export function solveIlp(glpk: GLPK, problem: LayerProblem, options: SolveOption
 
   let result;
   try {
-    result = glpk.solve(model.lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (options.timeLimitMs - GLPK_OVERHEAD_MS) / 1000), mipgap: precision, presol: true });
+    result = glpk.solve(model.lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (options.timeLimitMs - GLPK_OVERHEAD_MS) / 1000), mipgap: glpkGap, presol: true });
   } catch (error) {
     return keep('failed', staticBound, `GLPK failed: ${error instanceof Error ? error.message : String(error)}`);
   }
   const status = result.result.status;
   if (status === glpk.GLP_NOFEAS) {
     // Nothing at or below the cutoff: the incumbent is within `precision` of the optimum.
-    return Number.isFinite(cutoff) ? keep('proved', Math.max(staticBound, cutoff * scale)) : keep('failed', staticBound, 'GLPK reports the constraints infeasible');
+    return Number.isFinite(cutoff) ? keep('proved', Math.max(staticBound, cutoff * scale * GLPK_BOUND_FACTOR)) : keep('failed', staticBound, 'GLPK reports the constraints infeasible');
   }
   if (status !== glpk.GLP_OPT && status !== glpk.GLP_FEAS) return keep('time_limit', staticBound, 'GLPK stopped without a placement');
   const found = model.decode(result.result.vars);
@@ -75,7 +85,7 @@ export function solveIlp(glpk: GLPK, problem: LayerProblem, options: SolveOption
   const makespan = makespanOf(problem, found);
   const proved = status === glpk.GLP_OPT;
   // GLPK's OPT is optimal within mipgap of its best bound; the objective is C itself.
-  const bound = proved ? Math.max(staticBound, result.result.z * scale * (1 - precision)) : staticBound;
+  const bound = proved ? Math.max(staticBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR) : staticBound;
   if (makespan < upper) return { unit2gpu: found, makespan, lowerBound: Math.min(bound, makespan), outcome: proved ? 'proved' : 'time_limit' };
   return keep(proved ? 'proved' : 'time_limit', bound);
 }
