@@ -1,5 +1,5 @@
 import type { GLPK, LP } from 'glpk.js/node';
-import { GLPK_OVERHEAD_MS, ILP_PROOF_PRECISION } from '../engines/ilp.ts';
+import { GLPK_BOUND_FACTOR, GLPK_OVERHEAD_MS, ILP_PROOF_PRECISION } from '../engines/ilp.ts';
 import type { LayerProblem } from '../types.ts';
 import { shareMakespan } from './part-cost.ts';
 import type { LayerSplits, SharePlan } from './types.ts';
@@ -23,12 +23,15 @@ export interface SplitMilpOutcome {
  * owner's share is the largest (w[u][h] - w[u][g] <= 1 - p[u][g]); sum_u z <= S; owners per GPU
  * within the units-per-GPU rule (and, under a maximum, whole units plus parts too); load of g:
  * sum_u cost y + variable w + overhead x <= speed C. Identical GPUs are ordered by load. C is cut
- * off below `upper` by the proof precision, so an infeasible answer proves `upper` good enough.
+ * off below `upper` by half the proof precision, so an infeasible answer proves `upper` good
+ * enough; bounds from GLPK are lowered for its feasibility tolerance as the whole-unit ILP's are.
  */
 export function solveSplitMilp(glpk: GLPK, problem: LayerProblem, splits: LayerSplits, upper: number, lowerBound: number, timeLimitMs: number, gapTolerance: number): SplitMilpOutcome {
   const gpus = problem.speeds.length;
   const units = problem.costs.length;
   const precision = Math.max(gapTolerance, ILP_PROOF_PRECISION);
+  // As in the whole-unit ILP: GLPK proves half the precision, the rest covers its tolerances.
+  const glpkGap = precision / 2;
   const scale = Math.max(...problem.costs, Number.MIN_VALUE);
   const y = (u: number, g: number) => `y_${u}_${g}`;
   const x = (u: number, g: number) => `x_${u}_${g}`;
@@ -90,28 +93,28 @@ export function solveSplitMilp(glpk: GLPK, problem: LayerProblem, splits: LayerS
     const next = loadTerms(g + 1).map((t) => ({ name: t.name, coef: -t.coef }));
     row(`order_${g}`, [...loadTerms(g), ...next], glpk.GLP_LO, 0, 0);
   }
-  const cutoff = Number.isFinite(upper) ? (upper * (1 - precision)) / scale : Infinity;
+  const cutoff = Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;
   const lower = Math.min(lowerBound / scale, cutoff);
   bounds.push(Number.isFinite(cutoff) ? { name: 'C', type: glpk.GLP_DB, lb: lower, ub: cutoff } : { name: 'C', type: glpk.GLP_LO, lb: lower, ub: 0 });
   const lp: LP = { name: `split_${problem.layer}`, objective: { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] }, subjectTo, bounds, binaries };
 
   let result;
   try {
-    result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (timeLimitMs - GLPK_OVERHEAD_MS) / 1000), mipgap: precision, presol: true });
+    result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (timeLimitMs - GLPK_OVERHEAD_MS) / 1000), mipgap: glpkGap, presol: true });
   } catch (error) {
     return { plan: null, lowerBound, outcome: 'failed', reason: `GLPK failed: ${error instanceof Error ? error.message : String(error)}` };
   }
   const status = result.result.status;
   if (status === glpk.GLP_NOFEAS) {
     return Number.isFinite(cutoff)
-      ? { plan: null, lowerBound: Math.max(lowerBound, cutoff * scale), outcome: 'proved' }
+      ? { plan: null, lowerBound: Math.max(lowerBound, cutoff * scale * GLPK_BOUND_FACTOR), outcome: 'proved' }
       : { plan: null, lowerBound, outcome: 'failed', reason: 'GLPK reports the split model infeasible' };
   }
   if (status !== glpk.GLP_OPT && status !== glpk.GLP_FEAS) return { plan: null, lowerBound, outcome: 'time_limit' };
   const vars = result.result.vars;
   const plan = decode(problem, splittable, vars, { y, w, p });
   const proved = status === glpk.GLP_OPT;
-  const bound = proved ? Math.max(lowerBound, result.result.z * scale * (1 - precision)) : lowerBound;
+  const bound = proved ? Math.max(lowerBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR) : lowerBound;
   if (!plan || shareMakespan(problem, splits, plan) >= upper) return { plan: null, lowerBound: bound, outcome: proved ? 'proved' : 'time_limit' };
   return { plan, lowerBound: bound, outcome: proved ? 'proved' : 'time_limit' };
 }
