@@ -13,13 +13,17 @@ import { queryRows, type AttentionInput } from './reference.ts';
  * index built for the whole input: q and the index keep only those rows (the index narrowed to
  * the part's longest row); k and v are shared, not copied.
  */
-export function sliceRows(input: AttentionInput, index: RowIndex, start: number, end: number): { input: AttentionInput; index: RowIndex } {
+export function sliceRows(
+  input: AttentionInput, index: RowIndex, start: number, end: number,
+): { input: AttentionInput; index: RowIndex } {
   const rows = queryRows(input);
   if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= rows)) {
-    throw new HplbError('INVALID_PROBLEM', `rows [${start}, ${end}) are not a non-empty range of the ${rows} query rows`, { pointer: '/rows' });
+    const why = `rows [${start}, ${end}) are not a non-empty range of the ${rows} query rows`;
+    throw new HplbError('INVALID_PROBLEM', why, { pointer: '/rows' });
   }
   if (index.rows !== rows || index.n !== input.n) {
-    throw new HplbError('INVALID_PROBLEM', `index is for ${index.rows} x ${index.n} (rows x keys), input is ${rows} x ${input.n}`, { pointer: '/index' });
+    const why = `index is for ${index.rows} x ${index.n} (rows x keys), input is ${rows} x ${input.n}`;
+    throw new HplbError('INVALID_PROBLEM', why, { pointer: '/index' });
   }
   const count = end - start;
   const rowLength = index.rowLength.slice(start, end);

@@ -18,7 +18,9 @@ export function isSplitResult(result: LayerResult): result is SplitLayerResult {
  * failure, gets none split) and the totals they add.
  * @param problems [layers] the resolved layer problems, in layer order
  */
-export function splitPlanFields(resolved: ResolvedRequest, layers: readonly PlanLayer[], problems: readonly LayerProblem[]): { layers: PlanLayer[]; fluidBound: number; splitHeads: number } {
+export function splitPlanFields(
+  resolved: ResolvedRequest, layers: readonly PlanLayer[], problems: readonly LayerProblem[],
+): { layers: PlanLayer[]; fluidBound: number; splitHeads: number } {
   const bytesPerCopy = resolved.splits?.kvBytesPerCopy ?? null;
   const withParts = layers.map((layer): PlanLayer => {
     const split = isSplitResult(layer) ? layer : null;

@@ -48,15 +48,27 @@ interface SplitContext {
  */
 export function resolveSplits(request: SplitsRequest | undefined, context: SplitContext): ResolvedSplits | null {
   const maxSplitHeads = request?.maxSplitHeads ?? 0;
-  if (!(Number.isInteger(maxSplitHeads) && maxSplitHeads >= 0)) throw invalid('maxSplitHeads', 'minimum', `maxSplitHeads must be an integer >= 0, got ${maxSplitHeads}`);
+  if (!(Number.isInteger(maxSplitHeads) && maxSplitHeads >= 0)) {
+    throw invalid('maxSplitHeads', 'minimum', `maxSplitHeads must be an integer >= 0, got ${maxSplitHeads}`);
+  }
   if (maxSplitHeads === 0) return null;
   const maxPartsPerHead = request?.maxPartsPerHead ?? 2;
-  if (!(Number.isInteger(maxPartsPerHead) && maxPartsPerHead >= 2)) throw invalid('maxPartsPerHead', 'minimum', `maxPartsPerHead must be an integer >= 2, got ${maxPartsPerHead}`);
-  if (context.workload.phase !== 'prefill') throw invalid('maxSplitHeads', 'phase', 'heads are split by query rows, and a decode step has one query row: splits need workload.phase "prefill"');
-  if (context.maxKvGroupsPerGpu !== undefined) throw invalid('maxSplitHeads', 'combination', 'splits cannot be combined with maxKvGroupsPerGpu (a part brings its KV group onto another GPU)');
+  if (!(Number.isInteger(maxPartsPerHead) && maxPartsPerHead >= 2)) {
+    throw invalid('maxPartsPerHead', 'minimum', `maxPartsPerHead must be an integer >= 2, got ${maxPartsPerHead}`);
+  }
+  if (context.workload.phase !== 'prefill') {
+    const why = 'heads are split by query rows and a decode step has one query row: splits need phase "prefill"';
+    throw invalid('maxSplitHeads', 'phase', why);
+  }
+  if (context.maxKvGroupsPerGpu !== undefined) {
+    const why = 'splits cannot be combined with maxKvGroupsPerGpu (a part brings its KV group onto another GPU)';
+    throw invalid('maxSplitHeads', 'combination', why);
+  }
   const fixed = context.profile ? fixedHeadCost(context.costModel, context.workload) : 0;
   const partOverhead = request?.partOverhead ?? fixed;
-  if (!(Number.isFinite(partOverhead) && partOverhead >= 0)) throw invalid('partOverhead', 'minimum', `partOverhead must be a finite number >= 0, got ${partOverhead}`);
+  if (!(Number.isFinite(partOverhead) && partOverhead >= 0)) {
+    throw invalid('partOverhead', 'minimum', `partOverhead must be a finite number >= 0, got ${partOverhead}`);
+  }
   const headDim = context.profile?.architecture.headDim;
   return {
     maxSplitHeads,
@@ -76,14 +88,21 @@ export function layerSplits(splits: ResolvedSplits, context: SplitContext): Laye
   const fixed = context.profile ? fixedHeadCost(context.costModel, context.workload) : 0;
   const groupSize = context.kvGroupSize;
   return context.headCosts.map((row, layer) => {
-    const heads = row.map((cost, h) => ({ budget: context.profile ? context.profile.budgets[layer][h] : null, variable: Math.max(0, cost - fixed) }));
+    const heads = row.map((cost, h) => ({
+      budget: context.profile ? context.profile.budgets[layer][h] : null,
+      variable: Math.max(0, cost - fixed),
+    }));
     const units: SplitUnit[] = context.granularity === 'kv-group'
       ? Array.from({ length: row.length / groupSize }, (_, g) => {
         const members = heads.slice(g * groupSize, (g + 1) * groupSize);
-        return { variable: members.reduce((s, m) => s + m.variable, 0), partOverhead: splits.partOverhead * groupSize, heads: members, kvGroup: g };
+        const variable = members.reduce((s, m) => s + m.variable, 0);
+        return { variable, partOverhead: splits.partOverhead * groupSize, heads: members, kvGroup: g };
       })
-      : heads.map((head, h) => ({ variable: head.variable, partOverhead: splits.partOverhead, heads: [head], kvGroup: Math.floor(h / groupSize) }));
-    return { maxSplitHeads: splits.maxSplitHeads, maxPartsPerHead: splits.maxPartsPerHead, rows: context.workload.seqLen, units };
+      : heads.map((head, h) => ({
+        variable: head.variable, partOverhead: splits.partOverhead, heads: [head], kvGroup: Math.floor(h / groupSize),
+      }));
+    const { maxSplitHeads, maxPartsPerHead } = splits;
+    return { maxSplitHeads, maxPartsPerHead, rows: context.workload.seqLen, units };
   });
 }
 

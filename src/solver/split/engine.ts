@@ -27,7 +27,9 @@ export interface SplitSolveOptions {
  * Never worse than the whole-unit answer (which splits nothing).
  * @param whole the whole-unit answer for the same problem (its placement and its valid bound)
  */
-export function solveSplitLayer(glpk: GLPK | null, problem: LayerProblem & { splits: LayerSplits }, whole: LayerResult, options: SplitSolveOptions): SplitLayerResult {
+export function solveSplitLayer(
+  glpk: GLPK | null, problem: LayerProblem & { splits: LayerSplits }, whole: LayerResult, options: SplitSolveOptions,
+): SplitLayerResult {
   const now = options.now ?? performance.now.bind(performance);
   const start = now();
   const deadline = start + options.timeLimitMs;
@@ -72,7 +74,8 @@ export function solveSplitLayer(glpk: GLPK | null, problem: LayerProblem & { spl
     engine = whole.engine;
   }
   if (options.exact && glpk && !gapOk() && problem.speeds.length > 1 && deadline - now() > 2 * GLPK_OVERHEAD_MS) {
-    const milp = solveSplitMilp(glpk, problem, splits, upper, lower, deadline - now(), options.gapTolerance);
+    const limits = { upper, lowerBound: lower, timeLimitMs: deadline - now(), gapTolerance: options.gapTolerance };
+    const milp = solveSplitMilp(glpk, problem, splits, limits);
     lower = Math.max(lower, Math.min(milp.lowerBound, upper));
     if (milp.plan) {
       best = milp.plan;
@@ -105,7 +108,10 @@ export function buildSplitResult(
   problem: LayerProblem & { splits: LayerSplits },
   unit2gpu: readonly number[],
   parts: readonly SplitPart[],
-  meta: { lowerBound: number; wholeMakespan: number; status: LayerStatus; gapTolerance: number; engine: string; solveMs: number; fallbackReason?: string },
+  meta: {
+    lowerBound: number; wholeMakespan: number; status: LayerStatus; gapTolerance: number;
+    engine: string; solveMs: number; fallbackReason?: string;
+  },
 ): SplitLayerResult {
   const gpus = problem.speeds.length;
   const gpuLoads = partLoads(problem, unit2gpu, parts);
@@ -134,7 +140,9 @@ export function buildSplitResult(
     status: meta.status === 'trivial' ? 'trivial' : statusForGap(gap, meta.gapTolerance, meta.status),
     engine: meta.engine,
     solveMs: meta.solveMs,
-    ...(meta.fallbackReason !== undefined && meta.status === 'greedy_fallback' ? { fallbackReason: meta.fallbackReason } : {}),
+    ...(meta.fallbackReason !== undefined && meta.status === 'greedy_fallback'
+      ? { fallbackReason: meta.fallbackReason }
+      : {}),
     parts: [...parts],
     splitHeads: new Set(parts.map((p) => p.unit)).size,
     extraKvCopies: extraKv.map((set) => set.size),

@@ -26,10 +26,23 @@ export interface SplitMilpOutcome {
  * off below `upper` by half the proof precision, so an infeasible answer proves `upper` good
  * enough; bounds from GLPK are lowered for its feasibility tolerance as the whole-unit ILP's are.
  */
-export function solveSplitMilp(glpk: GLPK, problem: LayerProblem, splits: LayerSplits, upper: number, lowerBound: number, timeLimitMs: number, gapTolerance: number): SplitMilpOutcome {
+/** The incumbent, the bound and the limits of one MILP run. */
+export interface SplitMilpLimits {
+  /** Makespan of the best plan known (Infinity when none): C is cut off below it. */
+  readonly upper: number;
+  /** A valid lower bound already known. */
+  readonly lowerBound: number;
+  readonly timeLimitMs: number;
+  readonly gapTolerance: number;
+}
+
+export function solveSplitMilp(
+  glpk: GLPK, problem: LayerProblem, splits: LayerSplits, limits: SplitMilpLimits,
+): SplitMilpOutcome {
+  const { upper, lowerBound } = limits;
   const gpus = problem.speeds.length;
   const units = problem.costs.length;
-  const precision = Math.max(gapTolerance, ILP_PROOF_PRECISION);
+  const precision = Math.max(limits.gapTolerance, ILP_PROOF_PRECISION);
   // As in the whole-unit ILP: GLPK proves half the precision, the rest covers its tolerances.
   const glpkGap = precision / 2;
   const scale = Math.max(...problem.costs, Number.MIN_VALUE);
@@ -39,11 +52,18 @@ export function solveSplitMilp(glpk: GLPK, problem: LayerProblem, splits: LayerS
   const w = (u: number, g: number) => `w_${u}_${g}`;
   const z = (u: number) => `z_${u}`;
   const gpuList = Array.from({ length: gpus }, (_, g) => g);
-  const splittable = Array.from({ length: units }, (_, u) => u).filter((u) => (problem.unit2pin?.[u] ?? -1) < 0);
+  const unitList = Array.from({ length: units }, (_, u) => u);
+  const splittable = unitList.filter((u) => (problem.unit2pin?.[u] ?? -1) < 0);
   const subjectTo: LP['subjectTo'] = [];
   const bounds: NonNullable<LP['bounds']> = [];
   const binaries: string[] = [];
-  const row = (name: string, vars: { name: string; coef: number }[], type: number, lb: number, ub: number) => subjectTo.push({ name, vars, bnds: { type, lb, ub } });
+  type Term = { name: string; coef: number };
+  const row = (name: string, vars: Term[], type: number, lb: number, ub: number) => {
+    subjectTo.push({ name, vars, bnds: { type, lb, ub } });
+  };
+  /** sum over GPUs of variable(u, g), plus coef * z[u]. */
+  const acrossGpus = (variable: (u: number, g: number) => string, u: number, coef: number): Term[] =>
+    [...gpuList.map((g) => ({ name: variable(u, g), coef: 1 })), { name: z(u), coef }];
 
   for (let u = 0; u < units; u++) {
     const pin = problem.unit2pin?.[u] ?? -1;
@@ -54,11 +74,11 @@ export function solveSplitMilp(glpk: GLPK, problem: LayerProblem, splits: LayerS
       continue;
     }
     binaries.push(z(u));
-    row(`assign_${u}`, [...gpuList.map((g) => ({ name: y(u, g), coef: 1 })), { name: z(u), coef: 1 }], glpk.GLP_FX, 1, 1);
-    row(`shares_${u}`, [...gpuList.map((g) => ({ name: w(u, g), coef: 1 })), { name: z(u), coef: -1 }], glpk.GLP_FX, 0, 0);
-    row(`partsmin_${u}`, [...gpuList.map((g) => ({ name: x(u, g), coef: 1 })), { name: z(u), coef: -2 }], glpk.GLP_LO, 0, 0);
-    row(`partsmax_${u}`, [...gpuList.map((g) => ({ name: x(u, g), coef: 1 })), { name: z(u), coef: -splits.maxPartsPerHead }], glpk.GLP_UP, 0, 0);
-    row(`owner_${u}`, [...gpuList.map((g) => ({ name: p(u, g), coef: 1 })), { name: z(u), coef: -1 }], glpk.GLP_FX, 0, 0);
+    row(`assign_${u}`, acrossGpus(y, u, 1), glpk.GLP_FX, 1, 1);
+    row(`shares_${u}`, acrossGpus(w, u, -1), glpk.GLP_FX, 0, 0);
+    row(`partsmin_${u}`, acrossGpus(x, u, -2), glpk.GLP_LO, 0, 0);
+    row(`partsmax_${u}`, acrossGpus(x, u, -splits.maxPartsPerHead), glpk.GLP_UP, 0, 0);
+    row(`owner_${u}`, acrossGpus(p, u, -1), glpk.GLP_FX, 0, 0);
     for (const g of gpuList) {
       binaries.push(x(u, g), p(u, g));
       bounds.push({ name: w(u, g), type: glpk.GLP_DB, lb: 0, ub: 1 });
@@ -66,43 +86,51 @@ export function solveSplitMilp(glpk: GLPK, problem: LayerProblem, splits: LayerS
       row(`ownerpart_${u}_${g}`, [{ name: p(u, g), coef: 1 }, { name: x(u, g), coef: -1 }], glpk.GLP_UP, 0, 0);
       for (const h of gpuList) {
         if (h === g) continue;
-        row(`largest_${u}_${g}_${h}`, [{ name: w(u, h), coef: 1 }, { name: w(u, g), coef: -1 }, { name: p(u, g), coef: 1 }], glpk.GLP_UP, 0, 1);
+        const largest = [{ name: w(u, h), coef: 1 }, { name: w(u, g), coef: -1 }, { name: p(u, g), coef: 1 }];
+        row(`largest_${u}_${g}_${h}`, largest, glpk.GLP_UP, 0, 1);
       }
     }
   }
   row('split', splittable.map((u) => ({ name: z(u), coef: 1 })), glpk.GLP_UP, 0, splits.maxSplitHeads);
 
-  const loadTerms = (g: number) => [
-    ...Array.from({ length: units }, (_, u) => ({ name: y(u, g), coef: problem.costs[u] / scale })),
+  const loadTerms = (g: number): Term[] => [
+    ...unitList.map((u) => ({ name: y(u, g), coef: problem.costs[u] / scale })),
     ...splittable.flatMap((u) => [
       { name: w(u, g), coef: splits.units[u].variable / scale },
       { name: x(u, g), coef: splits.units[u].partOverhead / scale },
     ]),
   ];
+  const lo = problem.minUnitsPerGpu;
+  const hi = problem.maxUnitsPerGpu;
   for (const g of gpuList) {
-    const owners = [...Array.from({ length: units }, (_, u) => ({ name: y(u, g), coef: 1 })), ...splittable.map((u) => ({ name: p(u, g), coef: 1 }))];
-    const lo = problem.minUnitsPerGpu;
-    const hi = problem.maxUnitsPerGpu;
-    row(`count_${g}`, owners, lo === hi ? glpk.GLP_FX : glpk.GLP_DB, lo, hi);
-    if (lo < hi) row(`held_${g}`, [...Array.from({ length: units }, (_, u) => ({ name: y(u, g), coef: 1 })), ...splittable.map((u) => ({ name: x(u, g), coef: 1 }))], glpk.GLP_UP, 0, hi);
+    const whole = unitList.map((u) => ({ name: y(u, g), coef: 1 }));
+    const owned = [...whole, ...splittable.map((u) => ({ name: p(u, g), coef: 1 }))];
+    row(`count_${g}`, owned, lo === hi ? glpk.GLP_FX : glpk.GLP_DB, lo, hi);
+    const held = [...whole, ...splittable.map((u) => ({ name: x(u, g), coef: 1 }))];
+    if (lo < hi) row(`held_${g}`, held, glpk.GLP_UP, 0, hi);
     row(`load_${g}`, [...loadTerms(g), { name: 'C', coef: -problem.speeds[g] }], glpk.GLP_UP, 0, 0);
   }
+  const pinnedOn = (gpu: number) => unitList.filter((u) => problem.unit2pin?.[u] === gpu).join();
   for (let g = 0; g + 1 < gpus; g++) {
-    const pinnedHere = (gpu: number) => (problem.unit2pin ?? []).map((pin, u) => (pin === gpu ? u : -1)).filter((u) => u >= 0).join();
-    if (problem.speeds[g] !== problem.speeds[g + 1] || pinnedHere(g) !== pinnedHere(g + 1)) continue;
+    if (problem.speeds[g] !== problem.speeds[g + 1] || pinnedOn(g) !== pinnedOn(g + 1)) continue;
     const next = loadTerms(g + 1).map((t) => ({ name: t.name, coef: -t.coef }));
     row(`order_${g}`, [...loadTerms(g), ...next], glpk.GLP_LO, 0, 0);
   }
   const cutoff = Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;
   const lower = Math.min(lowerBound / scale, cutoff);
-  bounds.push(Number.isFinite(cutoff) ? { name: 'C', type: glpk.GLP_DB, lb: lower, ub: cutoff } : { name: 'C', type: glpk.GLP_LO, lb: lower, ub: 0 });
-  const lp: LP = { name: `split_${problem.layer}`, objective: { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] }, subjectTo, bounds, binaries };
+  bounds.push(Number.isFinite(cutoff)
+    ? { name: 'C', type: glpk.GLP_DB, lb: lower, ub: cutoff }
+    : { name: 'C', type: glpk.GLP_LO, lb: lower, ub: 0 });
+  const objective = { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] };
+  const lp: LP = { name: `split_${problem.layer}`, objective, subjectTo, bounds, binaries };
 
   let result;
   try {
-    result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (timeLimitMs - GLPK_OVERHEAD_MS) / 1000), mipgap: glpkGap, presol: true });
+    const tmlim = Math.max(0.001, (limits.timeLimitMs - GLPK_OVERHEAD_MS) / 1000);
+    result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim, mipgap: glpkGap, presol: true });
   } catch (error) {
-    return { plan: null, lowerBound, outcome: 'failed', reason: `GLPK failed: ${error instanceof Error ? error.message : String(error)}` };
+    const reason = `GLPK failed: ${error instanceof Error ? error.message : String(error)}`;
+    return { plan: null, lowerBound, outcome: 'failed', reason };
   }
   const status = result.result.status;
   if (status === glpk.GLP_NOFEAS) {
@@ -111,16 +139,21 @@ export function solveSplitMilp(glpk: GLPK, problem: LayerProblem, splits: LayerS
       : { plan: null, lowerBound, outcome: 'failed', reason: 'GLPK reports the split model infeasible' };
   }
   if (status !== glpk.GLP_OPT && status !== glpk.GLP_FEAS) return { plan: null, lowerBound, outcome: 'time_limit' };
-  const vars = result.result.vars;
-  const plan = decode(problem, splittable, vars, { y, w, p });
-  const proved = status === glpk.GLP_OPT;
-  const bound = proved ? Math.max(lowerBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR) : lowerBound;
-  if (!plan || shareMakespan(problem, splits, plan) >= upper) return { plan: null, lowerBound: bound, outcome: proved ? 'proved' : 'time_limit' };
-  return { plan, lowerBound: bound, outcome: proved ? 'proved' : 'time_limit' };
+  const plan = decode(problem, splittable, result.result.vars, { y, w, p });
+  const outcome = status === glpk.GLP_OPT ? 'proved' : 'time_limit';
+  const bound = outcome === 'proved'
+    ? Math.max(lowerBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR)
+    : lowerBound;
+  const better = plan !== null && shareMakespan(problem, splits, plan) < upper;
+  return { plan: better ? plan : null, lowerBound: bound, outcome };
 }
 
 /** GLPK's values -> a share plan (parts with no share are dropped); null when they do not decode. */
-function decode(problem: LayerProblem, splittable: readonly number[], vars: Record<string, number>, name: { y: (u: number, g: number) => string; w: (u: number, g: number) => string; p: (u: number, g: number) => string }): SharePlan | null {
+type VariableName = (u: number, g: number) => string;
+function decode(
+  problem: LayerProblem, splittable: readonly number[], vars: Record<string, number>,
+  name: { y: VariableName; w: VariableName; p: VariableName },
+): SharePlan | null {
   const gpus = problem.speeds.length;
   const unit2gpu = new Array<number>(problem.costs.length).fill(-1);
   const parts = new Map<number, { gpu: number; share: number }[]>();

@@ -66,7 +66,9 @@ export function roundToRows(splits: LayerSplits, plan: SharePlan): { parts: Spli
 }
 
 /** The parts of unit u, the owner's last; none when no other part keeps a row. */
-function rowRanges(splits: LayerSplits, u: number, owner: number, others: readonly { gpu: number; share: number }[], nearest: boolean): SplitPart[] {
+function rowRanges(
+  splits: LayerSplits, u: number, owner: number, others: readonly { gpu: number; share: number }[], nearest: boolean,
+): SplitPart[] {
   const unit = splits.units[u];
   const n = splits.rows;
   const ranges: { gpu: number; start: number; end: number }[] = [];
@@ -74,7 +76,8 @@ function rowRanges(splits: LayerSplits, u: number, owner: number, others: readon
   for (const { gpu, share } of others) {
     const target = share * unit.variable;
     let end = lastRowWithin(unit, n, start, target);
-    if (nearest && end + 1 < n && unitRowCost(unit, n, start, end + 1) - target < target - unitRowCost(unit, n, start, end)) end += 1;
+    const closer = () => unitRowCost(unit, n, start, end + 1) - target < target - unitRowCost(unit, n, start, end);
+    if (nearest && end + 1 < n && closer()) end += 1;
     if (end > start) ranges.push({ gpu, start, end });
     start = end;
   }
@@ -112,7 +115,9 @@ export function partLoads(problem: LayerProblem, unit2gpu: readonly number[], pa
  * at most maxSplitHeads split units, each with 2..maxPartsPerHead parts on distinct GPUs whose
  * rows cover [0, rows) exactly once, the owner's part the largest.
  */
-export function splitViolation(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], parts: readonly SplitPart[]): string | null {
+export function splitViolation(
+  problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], parts: readonly SplitPart[],
+): string | null {
   const gpus = problem.speeds.length;
   const units = problem.costs.length;
   if (unit2gpu.length !== units) return `expected ${units} owners, got ${unit2gpu.length}`;
@@ -129,12 +134,16 @@ export function splitViolation(problem: LayerProblem, splits: LayerSplits, unit2
   if (byUnit.size > splits.maxSplitHeads) return `${byUnit.size} units split, more than ${splits.maxSplitHeads}`;
   for (const [u, list] of byUnit) {
     if ((problem.unit2pin?.[u] ?? -1) >= 0) return `pinned unit ${u} is split`;
-    if (list.length < 2 || list.length > splits.maxPartsPerHead) return `unit ${u} has ${list.length} parts, not 2..${splits.maxPartsPerHead}`;
+    if (list.length < 2 || list.length > splits.maxPartsPerHead) {
+      return `unit ${u} has ${list.length} parts, not 2..${splits.maxPartsPerHead}`;
+    }
     if (new Set(list.map((p) => p.gpu)).size !== list.length) return `unit ${u} has two parts on one GPU`;
     const sorted = [...list].sort((a, b) => a.rows[0] - b.rows[0]);
     let row = 0;
     for (const p of sorted) {
-      if (p.rows[0] !== row || !(p.rows[1] > p.rows[0])) return `parts of unit ${u} do not cover its rows once (at row ${row})`;
+      if (p.rows[0] !== row || !(p.rows[1] > p.rows[0])) {
+        return `parts of unit ${u} do not cover its rows once (at row ${row})`;
+      }
       row = p.rows[1];
     }
     if (row !== splits.rows) return `parts of unit ${u} end at row ${row}, not ${splits.rows}`;
@@ -144,8 +153,9 @@ export function splitViolation(problem: LayerProblem, splits: LayerSplits, unit2
     for (const p of list) held[p.gpu].add(u);
   }
   for (let g = 0; g < gpus; g++) {
-    if (owned[g] < problem.minUnitsPerGpu || owned[g] > problem.maxUnitsPerGpu) return `GPU ${g} owns ${owned[g]} units, outside ${problem.minUnitsPerGpu}..${problem.maxUnitsPerGpu}`;
-    if (problem.minUnitsPerGpu < problem.maxUnitsPerGpu && held[g].size > problem.maxUnitsPerGpu) return `GPU ${g} holds parts of ${held[g].size} units, more than ${problem.maxUnitsPerGpu}`;
+    const { minUnitsPerGpu: lo, maxUnitsPerGpu: hi } = problem;
+    if (owned[g] < lo || owned[g] > hi) return `GPU ${g} owns ${owned[g]} units, outside ${lo}..${hi}`;
+    if (lo < hi && held[g].size > hi) return `GPU ${g} holds parts of ${held[g].size} units, more than ${hi}`;
   }
   for (let u = 0; u < units; u++) {
     const pin = problem.unit2pin?.[u] ?? -1;

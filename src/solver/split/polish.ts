@@ -10,12 +10,17 @@ import type { LayerSplits, SharePlan } from './types.ts';
  * structure greedily and leaves shares that overshoot here and fall short there; this balances
  * them exactly. Returns the plan unchanged when the LP does not improve it.
  */
-export function polishShares(glpk: GLPK, problem: LayerProblem, splits: LayerSplits, plan: SharePlan, timeLimitMs: number): SharePlan {
+export function polishShares(
+  glpk: GLPK, problem: LayerProblem, splits: LayerSplits, plan: SharePlan, timeLimitMs: number,
+): SharePlan {
   if (plan.parts.size === 0) return plan;
   const gpus = problem.speeds.length;
   const scale = Math.max(...problem.costs, Number.MIN_VALUE);
   const w = (u: number, g: number) => `w_${u}_${g}`;
   const subjectTo: LP['subjectTo'] = [];
+  const row = (name: string, vars: { name: string; coef: number }[], type: number, lb: number, ub: number) => {
+    subjectTo.push({ name, vars, bnds: { type, lb, ub } });
+  };
   const loads: { name: string; coef: number }[][] = Array.from({ length: gpus }, () => []);
   const fixed = new Array<number>(gpus).fill(0);
   plan.unit2gpu.forEach((g, u) => {
@@ -25,17 +30,20 @@ export function polishShares(glpk: GLPK, problem: LayerProblem, splits: LayerSpl
       return;
     }
     const unit = splits.units[u];
-    subjectTo.push({ name: `shares_${u}`, vars: list.map((p) => ({ name: w(u, p.gpu), coef: 1 })), bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 } });
+    row(`shares_${u}`, list.map((p) => ({ name: w(u, p.gpu), coef: 1 })), glpk.GLP_FX, 1, 1);
     for (const part of list) {
       loads[part.gpu].push({ name: w(u, part.gpu), coef: unit.variable / scale });
       fixed[part.gpu] += unit.partOverhead / scale;
-      if (part.gpu !== g) subjectTo.push({ name: `owner_${u}_${part.gpu}`, vars: [{ name: w(u, part.gpu), coef: 1 }, { name: w(u, g), coef: -1 }], bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 } });
+      if (part.gpu === g) continue;
+      const smaller = [{ name: w(u, part.gpu), coef: 1 }, { name: w(u, g), coef: -1 }];
+      row(`owner_${u}_${part.gpu}`, smaller, glpk.GLP_UP, 0, 0);
     }
   });
   for (let g = 0; g < gpus; g++) {
-    subjectTo.push({ name: `load_${g}`, vars: [...loads[g], { name: 'C', coef: -problem.speeds[g] }], bnds: { type: glpk.GLP_UP, lb: 0, ub: -fixed[g] } });
+    row(`load_${g}`, [...loads[g], { name: 'C', coef: -problem.speeds[g] }], glpk.GLP_UP, 0, -fixed[g]);
   }
-  const lp: LP = { name: `polish_${problem.layer}`, objective: { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] }, subjectTo };
+  const objective = { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] };
+  const lp: LP = { name: `polish_${problem.layer}`, objective, subjectTo };
   let result;
   try {
     result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, timeLimitMs / 1000) });
@@ -60,7 +68,9 @@ export function polishShares(glpk: GLPK, problem: LayerProblem, splits: LayerSpl
  * unsplit unit while splits remain, or a split one below maxPartsPerHead) gets a part with a zero
  * share (for polishShares to fill) on the least loaded lighter GPU that may hold it.
  */
-export function widerPlans(problem: LayerProblem, splits: LayerSplits, plan: SharePlan, sums: readonly number[]): SharePlan[] {
+export function widerPlans(
+  problem: LayerProblem, splits: LayerSplits, plan: SharePlan, sums: readonly number[],
+): SharePlan[] {
   const gpus = problem.speeds.length;
   const load = (g: number) => sums[g] / problem.speeds[g];
   const held = new Array<number>(gpus).fill(0);
@@ -70,13 +80,15 @@ export function widerPlans(problem: LayerProblem, splits: LayerSplits, plan: Sha
     else held[g] += 1;
   });
   const limitHeld = problem.minUnitsPerGpu < problem.maxUnitsPerGpu ? problem.maxUnitsPerGpu : Infinity;
+  // An unsplit unit counts as one part while splits remain, and may take no more once they are spent.
+  const partsOf = (u: number) => plan.parts.get(u)?.length ?? (plan.parts.size < splits.maxSplitHeads ? 1 : Infinity);
   const lightest = Array.from({ length: gpus }, (_, g) => g).sort((a, b) => load(a) - load(b) || a - b);
   const plans: SharePlan[] = [];
   for (let h = 0; h < gpus; h++) {
     const candidates = plan.unit2gpu
       .map((_, u) => u)
       .filter((u) => plan.unit2gpu[u] === h && (problem.unit2pin?.[u] ?? -1) < 0 && splits.units[u].variable > 0)
-      .filter((u) => (plan.parts.get(u)?.length ?? (plan.parts.size < splits.maxSplitHeads ? 1 : Infinity)) < splits.maxPartsPerHead)
+      .filter((u) => partsOf(u) < splits.maxPartsPerHead)
       .sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
     for (const u of candidates) {
       const list = plan.parts.get(u) ?? [{ gpu: h, share: 1 }];

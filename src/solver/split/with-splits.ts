@@ -24,7 +24,8 @@ export function withSplits(engine: LayerEngine, glpk: GLPK, exact: boolean): Lay
       const now = options.now ?? performance.now.bind(performance);
       const deadline = now() + options.timeLimitMs;
       const whole = engine.solveLayer(problem, { ...options, timeLimitMs: options.timeLimitMs * WHOLE_SHARE });
-      return solveSplitLayer(glpk, problem, whole, { timeLimitMs: Math.max(1, deadline - now()), gapTolerance: options.gapTolerance, now, exact });
+      const timeLimitMs = Math.max(1, deadline - now());
+      return solveSplitLayer(glpk, problem, whole, { timeLimitMs, gapTolerance: options.gapTolerance, now, exact });
     },
   };
 }

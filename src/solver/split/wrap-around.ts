@@ -19,7 +19,9 @@ const SEARCH_STEPS = 40;
  * @param precision relative width at which the search for the level stops
  * @returns candidate share plans, the start itself first
  */
-export function wrapAround(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], lowerBound: number, precision: number): SharePlan[] {
+export function wrapAround(
+  problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], lowerBound: number, precision: number,
+): SharePlan[] {
   let best: SharePlan = { unit2gpu: [...unit2gpu], parts: new Map() };
   const start = best;
   let bestMakespan = shareMakespan(problem, splits, best);
@@ -39,11 +41,14 @@ export function wrapAround(problem: LayerProblem, splits: LayerSplits, unit2gpu:
       lo = level;
     }
   }
-  return [start, best, cascade(problem, splits, unit2gpu, lowerBound, false), cascade(problem, splits, unit2gpu, lowerBound, true)];
+  const cascades = [false, true].map((even) => cascade(problem, splits, unit2gpu, lowerBound, even));
+  return [start, best, ...cascades];
 }
 
 /** Pours every GPU's load above `level` into GPUs below it; null when the limits do not allow it. */
-function pour(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number): SharePlan | null {
+function pour(
+  problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number,
+): SharePlan | null {
   const gpus = problem.speeds.length;
   const speeds = problem.speeds;
   const sums = new Array<number>(gpus).fill(0);
@@ -102,7 +107,9 @@ function pour(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly num
  * onto the GPU with the most room, which may go above the level and shed in turn; until no GPU is
  * above the level, or the one furthest above has nothing left to shed.
  */
-function cascade(problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number, even: boolean): SharePlan {
+function cascade(
+  problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number, even: boolean,
+): SharePlan {
   const gpus = problem.speeds.length;
   const speeds = problem.speeds;
   const sums = new Array<number>(gpus).fill(0);

@@ -66,7 +66,7 @@ describe('split MILP against enumeration', () => {
       if (whole === null) return;
       const bound = splitLowerBound(problem, problem.splits, whole);
       assert.ok(bound <= optimum * (1 + 1e-9), `bound ${bound} <= optimum ${optimum}`);
-      const milp = solveSplitMilp(glpk, problem, problem.splits, Infinity, bound, 5000, 1e-6);
+      const milp = solveSplitMilp(glpk, problem, problem.splits, { upper: Infinity, lowerBound: bound, timeLimitMs: 5000, gapTolerance: 1e-6 });
       assert.equal(milp.outcome, 'proved');
       assert.ok(milp.plan !== null);
       const found = shareMakespan(problem, problem.splits, milp.plan);
