@@ -312,7 +312,7 @@ export interface components {
             pins?: components["schemas"]["Pin"][];
             splits?: components["schemas"]["SplitsInput"];
         };
-        /** @description Split heads by query rows: a split head (unit) runs as parts, each a contiguous range of its query rows on its own GPU, outputs concatenated. A part costs its rows' share of the head's work (causal: early rows attend fewer keys) plus partOverhead; every GPU holding a part also holds the head's K and V (extraKvCopies). Memory rule: the owner of a unit (unit2gpu, the GPU of its largest part) obeys unitsPerGpu as without splits; under max:N the units a GPU holds any part of count too. Prefill only; not with maxKvGroupsPerGpu. Pinned units stay whole. */
+        /** @description Split heads by query rows: a split head (unit) runs as parts, each a contiguous range of its query rows on its own GPU, outputs concatenated. A part costs its rows' share of the head's work (causal: early rows attend fewer keys) plus partOverhead; every GPU holding a part also holds the head's K and V (extraKvCopies). Memory rule: the owner of a unit (unit2gpu, the GPU of its largest part, by cost and by rows) obeys unitsPerGpu as without splits; under max:N the units a GPU holds any part of count too. Prefill only; not with maxKvGroupsPerGpu. Pinned units stay whole. */
         SplitsInput: {
             /** @description Most units of a layer split into parts; 0 (default) turns splitting off and leaves the plan unchanged. */
             maxSplitHeads?: number;
@@ -419,7 +419,7 @@ export interface components {
             contiguousMakespan: number | null;
             /** @description This layer's makespan under greedy placement; null when greedy found no placement. */
             greedyMakespan: number | null;
-            /** @description With splits only: parts of the split units, by unit then row. unit2gpu is then each unit's owner (its largest part), gpu2units every unit a GPU holds whole or a part of, and gpuLoads, makespan and gap are computed from the parts' rows. */
+            /** @description With splits only: parts of the split units, by unit then row. unit2gpu is then each unit's owner (the GPU of its largest part, by cost and by rows; the owner runs the earliest rows), gpu2units every unit a GPU holds whole or a part of, and gpuLoads, makespan and gap are computed from the parts' rows. */
             parts?: components["schemas"]["SplitPart"][];
             /** @description With splits only: units of this layer split into parts. */
             splitHeads?: number;

@@ -16,7 +16,7 @@ describe('plans with split heads over HTTP', () => {
     assert.equal(res.status, 201);
     assertSchema('Plan', res.body);
     const layer = res.body.layers[0];
-    assert.deepEqual(layer.parts, [{ unit: 0, gpu: 1, rows: [0, 400], cost: 40 }, { unit: 0, gpu: 0, rows: [400, 900], cost: 50 }]);
+    assert.deepEqual(layer.parts, [{ unit: 0, gpu: 0, rows: [0, 500], cost: 50 }, { unit: 0, gpu: 1, rows: [500, 900], cost: 40 }]);
     // GPU 0 owns head 0 and one light head; GPU 1 holds a part of head 0 and the other two.
     assert.deepEqual(layer.gpu2units.map((units: number[]) => units.length), [2, 3]);
     assert.ok(layer.gpu2units.every((units: number[]) => units.includes(0)));

@@ -45,10 +45,11 @@ export function shareMakespan(problem: LayerProblem, splits: LayerSplits, plan: 
 }
 
 /**
- * Turns shares into integer rows. The parts not on the owner come first, each taking the rows
- * whose cost is nearest its share (or, if that would make a part larger than the owner's, the
- * most rows within its share); the owner's part takes the rest. A part left with no rows is
- * dropped (a unit left with one part is whole again).
+ * Turns shares into integer rows. The owner's part comes first: the earliest rows are the
+ * cheapest (row r attends min(r, b) keys), so the owner's part, the largest by cost, is also the
+ * largest by rows. Each boundary is the row whose cumulative cost is nearest the cumulative share;
+ * if rounding leaves another part costlier than the owner's, the owner's part grows by a row at a
+ * time until it is not. A part left with no rows is dropped (a unit left with one part is whole).
  * @returns the parts by unit, rows ascending, and [units] owners
  */
 export function roundToRows(splits: LayerSplits, plan: SharePlan): { parts: SplitPart[]; unit2gpu: number[] } {
@@ -56,45 +57,48 @@ export function roundToRows(splits: LayerSplits, plan: SharePlan): { parts: Spli
   for (const [u, shares] of [...plan.parts].sort((a, b) => a[0] - b[0])) {
     const owner = plan.unit2gpu[u];
     const others = shares.filter((p) => p.gpu !== owner).sort((a, b) => a.gpu - b.gpu);
-    // Nearest rows first; if that leaves the owner a row short of being the largest, rows within.
-    const nearest = rowRanges(splits, u, owner, others, true);
-    const ownerCost = nearest.at(-1)?.cost ?? 0;
-    const ranges = nearest.every((p) => p.cost <= ownerCost) ? nearest : rowRanges(splits, u, owner, others, false);
-    parts.push(...ranges);
+    const order = [...shares.filter((p) => p.gpu === owner), ...others];
+    const unit = splits.units[u];
+    const n = splits.rows;
+    const cuts = [0];
+    let cumulative = 0;
+    for (let i = 0; i + 1 < order.length; i++) {
+      cumulative += order[i].share * unit.variable;
+      cuts.push(Math.max(cuts[i], nearestRow(unit, n, cumulative)));
+    }
+    cuts.push(n);
+    const part = (gpu: number, start: number, end: number): SplitPart =>
+      ({ unit: u, gpu, rows: [start, end], cost: partCost(unit, n, start, end) });
+    const ranged = () => order.map((p, i) => part(p.gpu, cuts[i], cuts[i + 1])).filter((p) => p.rows[1] > p.rows[0]);
+    const ownerCost = (list: SplitPart[]) => list.find((p) => p.gpu === owner)?.cost ?? 0;
+    let ranges = ranged();
+    while (cuts[1] < n && ranges.some((p) => p.gpu !== owner && p.cost > ownerCost(ranges))) {
+      cuts[1] += 1;
+      for (let i = 2; i < cuts.length; i++) cuts[i] = Math.max(cuts[i], cuts[1]);
+      ranges = ranged();
+    }
+    if (ranges.length >= 2) parts.push(...ranges);
   }
   return { parts, unit2gpu: [...plan.unit2gpu] };
 }
 
-/** The parts of unit u, the owner's last; none when no other part keeps a row. */
-function rowRanges(
-  splits: LayerSplits, u: number, owner: number, others: readonly { gpu: number; share: number }[], nearest: boolean,
-): SplitPart[] {
-  const unit = splits.units[u];
-  const n = splits.rows;
-  const ranges: { gpu: number; start: number; end: number }[] = [];
-  let start = 0;
-  for (const { gpu, share } of others) {
-    const target = share * unit.variable;
-    let end = lastRowWithin(unit, n, start, target);
-    const closer = () => unitRowCost(unit, n, start, end + 1) - target < target - unitRowCost(unit, n, start, end);
-    if (nearest && end + 1 < n && closer()) end += 1;
-    if (end > start) ranges.push({ gpu, start, end });
-    start = end;
-  }
-  if (ranges.length === 0) return [];
-  ranges.push({ gpu: owner, start, end: n });
-  return ranges.map((r) => ({ unit: u, gpu: r.gpu, rows: [r.start, r.end], cost: partCost(unit, n, r.start, r.end) }));
+/** The row r (0 <= r < rows) whose cost of rows [0, r) is nearest `target`. */
+function nearestRow(unit: SplitUnit, rows: number, target: number): number {
+  const within = lastRowWithin(unit, rows, target);
+  if (within + 1 >= rows) return within;
+  const above = unitRowCost(unit, rows, 0, within + 1) - target;
+  return above < target - unitRowCost(unit, rows, 0, within) ? within + 1 : within;
 }
 
-/** The largest end in [start, rows) with unitRowCost(start, end) <= budget (binary search: costs grow with rows). */
-function lastRowWithin(unit: SplitUnit, rows: number, start: number, budget: number): number {
+/** The largest r in [0, rows) with unitRowCost(0, r) <= budget (binary search: costs grow with rows). */
+function lastRowWithin(unit: SplitUnit, rows: number, budget: number): number {
   // Shares come from floating-point sums: a row whose cost meets the budget to 1e-12 fits.
   const limit = budget * (1 + 1e-12);
-  let lo = start;
+  let lo = 0;
   let hi = rows - 1;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (unitRowCost(unit, rows, start, mid) <= limit) lo = mid;
+    if (unitRowCost(unit, rows, 0, mid) <= limit) lo = mid;
     else hi = mid - 1;
   }
   return lo;
@@ -113,7 +117,7 @@ export function partLoads(problem: LayerProblem, unit2gpu: readonly number[], pa
  * First broken rule of a split answer, or null: owners in range and within the units-per-GPU rule
  * (and, under a maximum, the distinct units a GPU holds any part of), pins kept whole on their GPU,
  * at most maxSplitHeads split units, each with 2..maxPartsPerHead parts on distinct GPUs whose
- * rows cover [0, rows) exactly once, the owner's part the largest.
+ * rows cover [0, rows) exactly once, the owner's part the largest by cost and by rows.
  */
 export function splitViolation(
   problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], parts: readonly SplitPart[],
@@ -150,6 +154,8 @@ export function splitViolation(
     const ownerPart = list.find((p) => p.gpu === unit2gpu[u]);
     if (!ownerPart) return `unit ${u} has no part on its owner GPU ${unit2gpu[u]}`;
     if (list.some((p) => p.cost > ownerPart.cost * (1 + 1e-9))) return `unit ${u}: a part costs more than the owner's`;
+    const rowsOf = (p: SplitPart) => p.rows[1] - p.rows[0];
+    if (list.some((p) => rowsOf(p) > rowsOf(ownerPart))) return `unit ${u}: a part has more rows than the owner's`;
     for (const p of list) held[p.gpu].add(u);
   }
   for (let g = 0; g < gpus; g++) {

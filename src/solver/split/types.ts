@@ -50,7 +50,7 @@ export interface SplitPart {
 
 /**
  * A layer answer with split units. unit2gpu is each unit's owner: its GPU when whole, the GPU of
- * its largest part (by cost) when split; the owners satisfy the units-per-GPU rule. gpu2units
+ * its largest part (by cost and by rows) when split; the owners satisfy the units-per-GPU rule. gpu2units
  * lists every unit a GPU holds whole or a part of; permutation stays the owners' GPU-major order.
  */
 export interface SplitLayerResult extends LayerResult {

@@ -47,7 +47,7 @@ describe('split heads on random problems', () => {
     const result = engines.auto.solveLayer(problem, options) as SplitLayerResult;
     assert.equal(result.splitHeads, 1);
     assert.ok(Math.abs(result.makespan - fluidBound(problem)) <= 1e-9 * result.makespan, `makespan ${result.makespan} at the fluid bound 60`);
-    assert.deepEqual(result.parts.map((p) => [p.gpu, p.rows]), [[1, [0, 400]], [0, [400, 900]]]);
+    assert.deepEqual(result.parts.map((p) => [p.gpu, p.rows]), [[0, [0, 500]], [1, [500, 900]]]);
     assert.equal(result.status, 'optimal');
   });
 });
