@@ -26,7 +26,10 @@ export interface PartsRow {
 
 /** Times a streaming head of `budget` at seqLen whole and as 2 and 4 parts, on the given clock. */
 export async function benchParts(
-  runner: AttentionRunner, point: { seqLen: number; budget: number; headDim: number }, options: TimingOptions, clock: 'cpu' | 'wall',
+  runner: AttentionRunner,
+  point: { seqLen: number; budget: number; headDim: number },
+  options: TimingOptions,
+  clock: 'cpu' | 'wall',
 ): Promise<PartsRow[]> {
   const input = randomInput(point.seqLen, point.headDim, 'prefill');
   const pattern = streamingForBudget(Math.min(point.budget, point.seqLen));

@@ -16,7 +16,10 @@ describe('plans with split heads over HTTP', () => {
     assert.equal(res.status, 201);
     assertSchema('Plan', res.body);
     const layer = res.body.layers[0];
-    assert.deepEqual(layer.parts, [{ unit: 0, gpu: 0, rows: [0, 500], cost: 50 }, { unit: 0, gpu: 1, rows: [500, 900], cost: 40 }]);
+    assert.deepEqual(layer.parts, [
+      { unit: 0, gpu: 0, rows: [0, 500], cost: 50 },
+      { unit: 0, gpu: 1, rows: [500, 900], cost: 40 },
+    ]);
     // GPU 0 owns head 0 and one light head; GPU 1 holds a part of head 0 and the other two.
     assert.deepEqual(layer.gpu2units.map((units: number[]) => units.length), [2, 3]);
     assert.ok(layer.gpu2units.every((units: number[]) => units.includes(0)));
@@ -27,10 +30,14 @@ describe('plans with split heads over HTTP', () => {
   });
 
   it('refuses a bad split limit with 400 naming the field, and decode with 422', async () => {
-    const bad = await request(t.app).post('/v1/plans').send({ costs: [[1, 2]], gpus: { count: 2 }, constraints: { splits: { maxPartsPerHead: 1 } } });
+    const body = { costs: [[1, 2]], gpus: { count: 2 }, constraints: { splits: { maxPartsPerHead: 1 } } };
+    const bad = await request(t.app).post('/v1/plans').send(body);
     const problem = assertProblem(bad, 400, 'VALIDATION_FAILED');
     assert.match(String(problem.pointer), /\/constraints\/splits\/maxPartsPerHead/);
-    const decode = await request(t.app).post('/v1/plans').send({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, workload: { phase: 'decode' }, constraints: { splits: { maxSplitHeads: 2 } } });
+    const decode = await request(t.app).post('/v1/plans').send({
+      model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, workload: { phase: 'decode' },
+      constraints: { splits: { maxSplitHeads: 2 } },
+    });
     const unprocessable = assertProblem(decode, 422, 'INVALID_PROBLEM');
     assert.equal(unprocessable.pointer, '/constraints/splits/maxSplitHeads');
   });
@@ -55,7 +62,8 @@ describe('the per-model lookup with split heads', () => {
   });
 
   it('refuses splitHeads in decode, naming the query parameter', async () => {
-    const res = await request(t.app).get('/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&phase=decode&splitHeads=1');
+    const url = '/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&phase=decode&splitHeads=1';
+    const res = await request(t.app).get(url);
     const problem = assertProblem(res, 422, 'INVALID_PROBLEM');
     assert.equal(problem.pointer, '/splitHeads');
     assert.equal(problem.in, 'query');

@@ -19,7 +19,9 @@ const quick = { timeLimitMs: 20_000, layerTimeLimitMs: 300 };
 describe('plans with split heads', () => {
   it('leave a plan without splits unchanged (same id, no split fields) when maxSplitHeads is 0', async () => {
     const request: PlanRequest = { costs: [[9, 1, 1, 1]], gpus: { count: 2 } };
-    const off = resolveRequest({ ...request, constraints: { splits: { maxSplitHeads: 0, maxPartsPerHead: 3 } } }, context);
+    const off = resolveRequest(
+      { ...request, constraints: { splits: { maxSplitHeads: 0, maxPartsPerHead: 3 } } }, context,
+    );
     assert.equal(off.id, resolveRequest(request, context).id);
     const plan = await solvePlan(off, runner);
     assert.equal(plan.splits, undefined);
@@ -49,7 +51,11 @@ describe('plans with split heads', () => {
   });
 
   it('split KV-group units with an overhead per head of the group', async () => {
-    const resolved = resolveRequest({ costs: [[50, 50, 1, 1, 1, 1, 1, 1]], kvGroupSize: 2, granularity: 'kv-group', gpus: { count: 2 }, constraints: { unitsPerGpu: 'free', splits: { maxSplitHeads: 1, partOverhead: 1 } } }, context);
+    const request: PlanRequest = {
+      costs: [[50, 50, 1, 1, 1, 1, 1, 1]], kvGroupSize: 2, granularity: 'kv-group', gpus: { count: 2 },
+      constraints: { unitsPerGpu: 'free', splits: { maxSplitHeads: 1, partOverhead: 1 } },
+    };
+    const resolved = resolveRequest(request, context);
     assert.equal(resolved.layers[0].splits!.units[0].partOverhead, 2);
     const plan = await solvePlan(resolved, runner);
     const layer = plan.layers[0];
@@ -61,15 +67,22 @@ describe('plans with split heads', () => {
   });
 
   it('refuse decode, a KV-group limit and out-of-range limits, naming the field', () => {
+    const flagship = { model: FLAGSHIP, gpus: { count: 8 } };
+    const tiny = { costs: [[1, 2]], gpus: { count: 2 } };
+    const at = '/constraints/splits/';
+    const one = { maxSplitHeads: 1 };
     const cases: [PlanRequest, string, string][] = [
-      [{ model: FLAGSHIP, gpus: { count: 8 }, workload: { phase: 'decode' }, constraints: { splits: { maxSplitHeads: 1 } } }, '/constraints/splits/maxSplitHeads', 'phase'],
-      [{ model: FLAGSHIP, gpus: { count: 8 }, constraints: { maxKvGroupsPerGpu: 2, splits: { maxSplitHeads: 1 } } }, '/constraints/splits/maxSplitHeads', 'combination'],
-      [{ costs: [[1, 2]], gpus: { count: 2 }, constraints: { splits: { maxSplitHeads: 1, maxPartsPerHead: 1 } } }, '/constraints/splits/maxPartsPerHead', 'minimum'],
-      [{ costs: [[1, 2]], gpus: { count: 2 }, constraints: { splits: { maxSplitHeads: 1, partOverhead: -1 } } }, '/constraints/splits/partOverhead', 'minimum'],
-      [{ costs: [[1, 2]], gpus: { count: 2 }, constraints: { splits: { maxSplitHeads: 0.5 } } }, '/constraints/splits/maxSplitHeads', 'minimum'],
+      [{ ...flagship, workload: { phase: 'decode' }, constraints: { splits: one } }, `${at}maxSplitHeads`, 'phase'],
+      [{ ...flagship, constraints: { maxKvGroupsPerGpu: 2, splits: one } }, `${at}maxSplitHeads`, 'combination'],
+      [{ ...tiny, constraints: { splits: { ...one, maxPartsPerHead: 1 } } }, `${at}maxPartsPerHead`, 'minimum'],
+      [{ ...tiny, constraints: { splits: { maxSplitHeads: 1, partOverhead: -1 } } }, `${at}partOverhead`, 'minimum'],
+      [{ ...tiny, constraints: { splits: { maxSplitHeads: 0.5 } } }, `${at}maxSplitHeads`, 'minimum'],
     ];
     for (const [request, pointer, rule] of cases) {
-      assert.throws(() => resolveRequest(request, context), (error: unknown) => error instanceof HplbError && error.code === 'INVALID_PROBLEM' && error.pointer === pointer && error.rule === rule, pointer);
+      const named = (error: unknown) =>
+        error instanceof HplbError && error.code === 'INVALID_PROBLEM'
+        && error.pointer === pointer && error.rule === rule;
+      assert.throws(() => resolveRequest(request, context), named, pointer);
     }
   });
 });

@@ -24,13 +24,18 @@ describe('split heads on random problems', () => {
         assert.ok(Math.abs(cost - part.cost) <= 1e-9 * Math.max(1, cost), 'part cost recomputes from its rows');
       }
       const loads = partLoads(problem, result.unit2gpu, result.parts);
-      loads.forEach((l, g) => assert.ok(Math.abs(l - result.gpuLoads[g]) <= 1e-9 * Math.max(1, l), `load of GPU ${g} recomputes`));
+      loads.forEach((l, g) => {
+        assert.ok(Math.abs(l - result.gpuLoads[g]) <= 1e-9 * Math.max(1, l), `load of GPU ${g} recomputes`);
+      });
       assert.equal(result.makespan, Math.max(...result.gpuLoads));
       assert.ok(result.lowerBound <= result.makespan * (1 + 1e-12), 'bound <= makespan');
       assert.ok(result.makespan <= result.wholeMakespan * (1 + 1e-12), 'never worse than whole heads');
       assert.equal(result.splitHeads, new Set(result.parts.map((p) => p.unit)).size);
       for (const [g, units] of result.gpu2units.entries()) {
-        for (const u of units) assert.ok(result.unit2gpu[u] === g || result.parts.some((p) => p.unit === u && p.gpu === g), `GPU ${g} holds unit ${u}`);
+        for (const u of units) {
+          const holds = result.unit2gpu[u] === g || result.parts.some((p) => p.unit === u && p.gpu === g);
+          assert.ok(holds, `GPU ${g} holds unit ${u}`);
+        }
       }
       if (result.status === 'optimal') assert.ok(result.gap <= 1e-9);
       if (engine === 'greedy') assert.notEqual(result.status, 'time_limit');
@@ -42,11 +47,17 @@ describe('split heads on random problems', () => {
     const costs = [90, 10, 10, 10];
     const problem = {
       layer: 0, costs, speeds: [1, 1], minUnitsPerGpu: 2, maxUnitsPerGpu: 2,
-      splits: { maxSplitHeads: 1, maxPartsPerHead: 2, rows: 900, units: costs.map((c, u) => ({ variable: c, partOverhead: 0, heads: [{ budget: null, variable: c }], kvGroup: u })) },
+      splits: {
+        maxSplitHeads: 1, maxPartsPerHead: 2, rows: 900,
+        units: costs.map((c, u) => ({
+          variable: c, partOverhead: 0, heads: [{ budget: null, variable: c }], kvGroup: u,
+        })),
+      },
     };
     const result = engines.auto.solveLayer(problem, options) as SplitLayerResult;
     assert.equal(result.splitHeads, 1);
-    assert.ok(Math.abs(result.makespan - fluidBound(problem)) <= 1e-9 * result.makespan, `makespan ${result.makespan} at the fluid bound 60`);
+    const atFluid = Math.abs(result.makespan - fluidBound(problem)) <= 1e-9 * result.makespan;
+    assert.ok(atFluid, `makespan ${result.makespan} at the fluid bound 60`);
     assert.deepEqual(result.parts.map((p) => [p.gpu, p.rows]), [[0, [0, 500]], [1, [500, 900]]]);
     assert.equal(result.status, 'optimal');
   });

@@ -21,7 +21,9 @@ export function arbitrarySplitCase(maxUnits: number, maxGpus = 4): fc.Arbitrary<
     fixed: fc.constantFrom(0, 0.5, 2),
     overhead: fc.constantFrom(0, 0.5, 3),
     rows: fc.integer({ min: 16, max: 4096 }),
-    attended: fc.array(fc.option(fc.integer({ min: 1, max: 5000 }), { nil: null }), { minLength: maxUnits, maxLength: maxUnits }),
+    attended: fc.array(fc.option(fc.integer({ min: 1, max: 5000 }), { nil: null }), {
+      minLength: maxUnits, maxLength: maxUnits,
+    }),
     speeds: fc.constantFrom([1, 1, 1, 1], [1, 0.5, 2, 1], [1.5, 1, 1, 0.5]),
     rule: fc.constantFrom('equal', 'max', 'free'),
     maxSplitHeads: fc.integer({ min: 1, max: 3 }),
@@ -29,7 +31,8 @@ export function arbitrarySplitCase(maxUnits: number, maxGpus = 4): fc.Arbitrary<
     pin: fc.option(fc.record({ unit: fc.nat(), gpu: fc.nat() }), { nil: undefined }),
   }).map((r) => {
     const units = r.rule === 'equal' ? Math.max(r.gpus, r.units - (r.units % r.gpus)) : r.units;
-    const costs = Array.from({ length: units }, (_, u) => r.seedCosts[u % r.seedCosts.length] * (u < r.heavy ? 10 : 1) + r.fixed);
+    const seed = (u: number) => r.seedCosts[u % r.seedCosts.length];
+    const costs = Array.from({ length: units }, (_, u) => seed(u) * (u < r.heavy ? 10 : 1) + r.fixed);
     const min = r.rule === 'equal' ? units / r.gpus : 0;
     const max = r.rule === 'equal' ? units / r.gpus : r.rule === 'max' ? Math.ceil(units / r.gpus) + 1 : units;
     const unit2pin = r.pin ? costs.map((_, u) => (u === r.pin!.unit % units ? r.pin!.gpu % r.gpus : -1)) : undefined;
@@ -48,7 +51,12 @@ export function arbitrarySplitCase(maxUnits: number, maxGpus = 4): fc.Arbitrary<
         maxSplitHeads: r.maxSplitHeads,
         maxPartsPerHead: r.maxPartsPerHead,
         rows: r.rows,
-        units: costs.map((c, u) => ({ variable: c - r.fixed, partOverhead: r.overhead, heads: [{ budget: budget(u), variable: c - r.fixed }], kvGroup: Math.floor(u / 2) })),
+        units: costs.map((c, u) => ({
+          variable: c - r.fixed,
+          partOverhead: r.overhead,
+          heads: [{ budget: budget(u), variable: c - r.fixed }],
+          kvGroup: Math.floor(u / 2),
+        })),
       },
     };
     return { problem };

@@ -45,7 +45,9 @@ function bruteForceOneSplit(problem: LayerProblem & { splits: LayerSplits }): nu
       if (owned.some((n) => n < problem.minUnitsPerGpu || n > problem.maxUnitsPerGpu)) return;
       if (problem.minUnitsPerGpu < problem.maxUnitsPerGpu && owned[second] + 1 > problem.maxUnitsPerGpu) return;
       const rest = Math.max(0, ...sums.map((x, g) => (g === owner || g === second ? 0 : x / s[g])));
-      const a = Math.min(0.5, Math.max(0, (s[second] * (sums[owner] + v + o) - s[owner] * (sums[second] + o)) / (v * (s[owner] + s[second]))));
+      // The share a on `second` at which both loads meet, kept in [0, 1/2] (the owner keeps the most).
+      const meet = (s[second] * (sums[owner] + v + o) - s[owner] * (sums[second] + o)) / (v * (s[owner] + s[second]));
+      const a = Math.min(0.5, Math.max(0, meet));
       const value = Math.max(rest, (sums[owner] + (1 - a) * v + o) / s[owner], (sums[second] + a * v + o) / s[second]);
       best = Math.min(best, value);
     };
@@ -66,7 +68,8 @@ describe('split MILP against enumeration', () => {
       if (whole === null) return;
       const bound = splitLowerBound(problem, problem.splits, whole);
       assert.ok(bound <= optimum * (1 + 1e-9), `bound ${bound} <= optimum ${optimum}`);
-      const milp = solveSplitMilp(glpk, problem, problem.splits, { upper: Infinity, lowerBound: bound, timeLimitMs: 5000, gapTolerance: 1e-6 });
+      const limits = { upper: Infinity, lowerBound: bound, timeLimitMs: 5000, gapTolerance: 1e-6 };
+      const milp = solveSplitMilp(glpk, problem, problem.splits, limits);
       assert.equal(milp.outcome, 'proved');
       assert.ok(milp.plan !== null);
       const found = shareMakespan(problem, problem.splits, milp.plan);
