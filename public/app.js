@@ -2,6 +2,7 @@
 // (GET /v1/models/{modelId}/plan) and show its summary, load chart, bubble chart and layer table.
 import { drawBubbles, drawLoads } from './charts.js';
 import { bubbleRatio, chooseScale, percent, scaled, statusCounts, times } from './format.js';
+import { setupReplan } from './replan.js';
 
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
 const $ = (id) => document.getElementById(id);
@@ -14,6 +15,8 @@ const planSection = $('plan');
 const models = new Map();
 /** Answers to older requests are dropped: only the latest selection is shown. */
 let latest = 0;
+/** The plan on show and the selection it answers: what a re-plan starts from. */
+let running = null;
 
 function setStatus(state, message) {
   statusLine.dataset.state = state;
@@ -72,6 +75,8 @@ async function loadPlan() {
     const plan = await response.json();
     if (request !== latest) return;
     render(plan, model);
+    running = { plan, selection: chosen };
+    replan.reset();
     const cache = response.headers.get('X-Cache');
     setStatus('ready', `Plan for ${model.displayName} on ${plan.gpus.count} GPUs${cache ? ` (cache ${cache})` : ''}.`);
   } catch (error) {
@@ -98,9 +103,12 @@ function render(plan, model) {
   const worstGap = Math.max(...plan.layers.map((l) => l.gap));
   const unitName = plan.granularity === 'kv-group' ? 'KV groups' : 'query heads';
   $('plan-heading').textContent = `${model.displayName}: ${plan.gpus.count} GPUs, ${unitName}, ${plan.unitsPerGpu} units per GPU`;
-  setValue('makespan', scaled(t.makespan, scale), scale.label);
+  // Times relative to contiguous placement: the cost unit is hardware-neutral work (MAC) unless a
+  // calibration names its device, and either way the ratio is what carries over to a GPU.
+  if (t.contiguousMakespan === null) setValue('makespan', scaled(t.makespan, scale), scale.label);
+  else setValue('makespan', (t.makespan / t.contiguousMakespan).toFixed(3), `of contiguous (${scaled(t.makespan, scale)} ${scale.label})`);
   if (t.contiguousMakespan === null) setValue('contiguous', 'breaks a constraint');
-  else setValue('contiguous', scaled(t.contiguousMakespan, scale), scale.label);
+  else setValue('contiguous', '1.000', `(${scaled(t.contiguousMakespan, scale)} ${scale.label})`);
   setValue('speedup', t.speedupVsContiguous === null ? 'n/a' : times(t.speedupVsContiguous));
   if (t.greedyMakespan === null) setValue('greedy', 'no feasible placement');
   else setValue('greedy', scaled(t.greedyMakespan, scale), `${scale.label} (${times(t.greedyMakespan / t.makespan)} this plan)`);
@@ -111,7 +119,7 @@ function render(plan, model) {
   if (t.splitHeads === undefined) setValue('split-heads', 'off');
   else setValue('split-heads', String(t.splitHeads), `at most ${plan.splits.maxSplitHeads} per layer; plan ${times(t.makespan / t.fluidBound)} the fluid bound`);
   $('plan-meta').textContent =
-    `${plan.workload.phase} at ${plan.workload.seqLen} tokens · cost model ${plan.costModel.name} (${plan.costModel.unit}) · engine ${plan.solver.engine} · solved in ${t.solveMs.toFixed(0)} ms · plan ${plan.id}`;
+    `${plan.workload.phase} at ${plan.workload.seqLen} tokens · cost model ${plan.costModel.name} (${plan.costModel.unit}${plan.costModel.device ? `, measured on ${plan.costModel.device}` : ', hardware-neutral'}) · engine ${plan.solver.engine} · solved in ${t.solveMs.toFixed(0)} ms · plan ${plan.id}`;
   $('loads-caption').textContent = `Per-GPU load of every layer (${scale.label}): ${plan.gpus.count} bars per layer, one per GPU`;
   drawLoads($('loads-chart'), plan, scale);
   drawBubbles($('bubbles-chart'), plan);
@@ -170,6 +178,7 @@ async function start() {
   await loadPlan();
 }
 
+const replan = setupReplan(() => running, problemMessage);
 form.addEventListener('submit', (event) => {
   event.preventDefault();
   loadPlan();

@@ -1,13 +1,15 @@
 /**
  * Head-adaptive budgets from recovery curves (src/budgets/budgets.ts).
  *
- *   npm run budgets -- --curves curves.json --target 0.95
- *   npm run budgets -- --curves curves.json --target 0.9 --seq-len 32768 --calibration analytic --json
  *   npm run budgets -- --demo-curves /tmp/curves.json     # write curves measured on SYNTHETIC heads
+ *   npm run budgets -- --curves /tmp/curves.json --target 0.9 --rescale fixed
+ *   npm run budgets -- --curves curves.json --target 0.95 --unit keys-per-row --seq-len 32768 --json
  *
- * The curves file is either a request ({ "curves": [...], "target"?, "workload"?, "interpolation"? },
- * flags override its fields) or a bare array of curves ({ "layer", "head", "points": [{ "budget",
- * "recovery" }] }). Exit codes: 0 ok, 2 invalid input.
+ * The curves file is either a request ({ "curves": [...], "target"?, "workload"?, "unit"?,
+ * "measuredAt"?, "rescale"?, "interpolation"? }, flags override its fields) or a bare array of
+ * curves ({ "layer", "head", "points": [{ "budget", "recovery" }] }). Budgets are counts in `unit`
+ * (keys-per-row by default, or blocks); curves measured at another length than the workload's need
+ * a rescale rule (src/budgets/units.ts). Exit codes: 0 ok, 2 invalid input.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -24,6 +26,9 @@ interface Flags {
   seqLen?: number;
   phase?: 'prefill' | 'decode';
   interpolation?: 'linear' | 'step';
+  unit?: 'keys-per-row' | 'blocks' | 'lines';
+  measuredAt?: number;
+  rescale?: 'fixed' | 'proportional';
   calibration?: string;
   json: boolean;
   demoCurves?: string;
@@ -35,15 +40,23 @@ function number(value: string): number {
   return x;
 }
 
-/** Curves of one synthetic head of each kind (n = 1024, d = 64), budgets 16..1024, for demos. */
-function demoCurves(): { synthetic: string; curves: HeadCurve[] } {
-  const budgets = [16, 32, 64, 128, 256, 512, 1024, 2047];
+const DEMO_SEQ_LEN = 1024;
+
+/** Curves of one synthetic head of each kind (n = 1024, d = 64), MInference's block picker at 1..16 blocks, for demos. */
+function demoCurves(): { synthetic: string; unit: 'blocks'; measuredAt: number; curves: HeadCurve[] } {
+  const budgets = [1, 2, 3, 4, 6, 8, 12, 16];
   const curves = SYNTHETIC_KINDS.map((kind, head) => ({
     layer: 0,
     head,
-    points: recoveryCurve(syntheticHead({ kind, n: 1024, seed: head + 1 }), budgets).points.map(({ budget, recovery }) => ({ budget, recovery })),
+    points: recoveryCurve(syntheticHead({ kind, n: DEMO_SEQ_LEN, seed: head + 1 }), budgets, { selector: 'block_topk' }).points
+      .map(({ budget, recovery }) => ({ budget, recovery })),
   }));
-  return { synthetic: `SYNTHETIC heads (${SYNTHETIC_KINDS.join(', ')} for heads 0..3), n=1024, d=64, vertical_slash selection; not measured on a model`, curves };
+  return {
+    synthetic: `SYNTHETIC heads (${SYNTHETIC_KINDS.join(', ')} for heads 0..3), n=${DEMO_SEQ_LEN}, d=64, MInference block picker; not measured on a model`,
+    unit: 'blocks',
+    measuredAt: DEMO_SEQ_LEN,
+    curves,
+  };
 }
 
 function readRequest(path: string, flags: Flags): BudgetsRequest {
@@ -53,15 +66,19 @@ function readRequest(path: string, flags: Flags): BudgetsRequest {
   } catch (error) {
     throw new HplbError('VALIDATION_FAILED', `cannot read curves file ${path}: ${(error as Error).message}`, { pointer: '/curves' });
   }
-  const base = (Array.isArray(parsed) ? { curves: parsed } : parsed) as Partial<BudgetsRequest>;
+  const base = (Array.isArray(parsed) ? { curves: parsed } : parsed) as Partial<BudgetsRequest> & { synthetic?: string };
   const target = flags.target ?? base.target;
   if (target === undefined) throw new HplbError('VALIDATION_FAILED', 'a target is needed: --target 0.95 or "target" in the file', { pointer: '/target' });
   const seqLen = flags.seqLen ?? base.workload?.seqLen;
   const phase = flags.phase ?? base.workload?.phase;
+  const { synthetic: _label, ...request } = base;
   return {
-    ...base,
+    ...request,
     curves: base.curves ?? [],
     target,
+    ...(flags.unit ? { unit: flags.unit } : {}),
+    ...(flags.measuredAt !== undefined ? { measuredAt: flags.measuredAt } : {}),
+    ...(flags.rescale ? { rescale: flags.rescale } : {}),
     ...(flags.interpolation ? { interpolation: flags.interpolation } : {}),
     ...(seqLen !== undefined || phase !== undefined ? { workload: { seqLen: seqLen ?? DEFAULT_WORKLOAD.seqLen, phase: phase ?? DEFAULT_WORKLOAD.phase } } : {}),
   };
@@ -75,7 +92,10 @@ function main(argv: string[]): void {
     .option('--seq-len <n>', `workload sequence length for costs (default ${DEFAULT_WORKLOAD.seqLen})`, number)
     .addOption(new Option('--phase <phase>', 'workload phase for costs').choices(['prefill', 'decode']))
     .addOption(new Option('--interpolation <rule>', 'reading the curves between points').choices(['linear', 'step']))
-    .option('--calibration <name>', 'cost model: "analytic" or a calibration name (default: the committed calibration, else analytic)')
+    .addOption(new Option('--unit <unit>', 'unit of the curves\' budgets (default keys-per-row)').choices(['keys-per-row', 'blocks', 'lines']))
+    .option('--measured-at <n>', 'sequence length the curves were measured at (default: the workload\'s)', number)
+    .addOption(new Option('--rescale <rule>', 'carrying budgets to another length: keep the counts or scale them').choices(['fixed', 'proportional']))
+    .option('--calibration <name>', 'cost model: "executed-work" (default), "analytic" or a calibration name')
     .option('--json', 'print the response JSON', false)
     .option('--demo-curves <file>', 'write curves measured on synthetic heads to <file> and exit');
   program.parse(argv, { from: 'user' });
@@ -94,10 +114,11 @@ function main(argv: string[]): void {
   }
   const { workload, totals, uniform } = response;
   const unit = response.costModel.unit;
+  const where = response.costModel.device ? `measured on ${response.costModel.device}` : 'hardware-neutral';
   const lines = [
-    `target recovery ${response.target} (${response.interpolation}), ${workload.phase} at ${workload.seqLen} tokens, cost model ${response.costModel.name} [${unit}]`,
-    'layer  head   budget  recovery          cost',
-    ...response.heads.map((h) => `${String(h.layer).padStart(5)} ${String(h.head).padStart(5)} ${String(h.budget).padStart(8)} ${h.recovery.toFixed(4).padStart(9)} ${h.cost.toPrecision(6).padStart(13)}`),
+    `target recovery ${response.target} (${response.interpolation}), ${workload.phase} at ${workload.seqLen} tokens, budgets in ${response.unit}, cost model ${response.costModel.name} [${unit}, ${where}]`,
+    'layer  head   budget  keys/row  recovery          cost',
+    ...response.heads.map((h) => `${String(h.layer).padStart(5)} ${String(h.head).padStart(5)} ${String(h.budget).padStart(8)} ${h.keysPerRow.toFixed(1).padStart(9)} ${h.recovery.toFixed(4).padStart(9)} ${h.cost.toPrecision(6).padStart(13)}`),
     `adaptive total ${totals.adaptiveCost.toPrecision(6)} ${unit}; uniform budget ${uniform.budget} for every head: ${totals.uniformCost.toPrecision(6)} ${unit}; saving ${(100 * totals.saving).toFixed(1)}%`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

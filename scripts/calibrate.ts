@@ -1,17 +1,17 @@
 /**
- * Times the GPU.js sparse-attention kernel on this machine, fits the cost model and writes
- * models/calibrations/<name>.json.
+ * Times the GPU.js sparse-attention kernel on every pattern, fits per-pattern cost models on
+ * executed-work features and writes models/calibrations/<name>.json.
  *
- *   npm run calibrate
- *   npm run calibrate -- --seq-lens 1024,2048,4096 --budgets 64,128,256,512,1024 --phase prefill
- *   npm run calibrate -- --name my-device --backend cpu --rounds 3 --out /tmp
+ *   npm run calibrate                                   # the default grid (src/kernel/calibrate.ts)
+ *   npm run calibrate -- --name my-device --backend cpu --rounds 2 --out /tmp
+ *   npm run calibrate -- --quick --out /tmp             # a small grid, for trying the tool
  *
- * The default name is <node major>-<arch>-<cores>core-<backend> (decode adds "-decode"), naming the
- * machine it was measured on. The default cost model is the committed calibration, whatever machine
- * runs the service (src/cost/registry.ts).
+ * The default name is <node major>-<arch>-<cores>core-<backend>, naming the machine it was
+ * measured on. Calibrations are opt-in (`costModel` / `--calibration NAME`): the default cost
+ * model is hardware-neutral executed work (src/cost/registry.ts). Prints, per pattern, R^2 and the
+ * held-out error, and for all held-out heads together the median error and Spearman correlation.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
@@ -19,45 +19,57 @@ import { CALIBRATION_NAME } from '../src/cost/calibrated.ts';
 import { CALIBRATIONS_DIR, machineKey } from '../src/cost/registry.ts';
 import { HplbError } from '../src/errors.ts';
 import { createGpu, KERNEL_BACKENDS, type KernelBackend } from '../src/kernel/backends.ts';
-import { calibrationGrid, measureCalibration } from '../src/kernel/calibrate.ts';
+import { calibrationPoints, DEFAULT_GRID, measureCalibration, type CalibrationGrid } from '../src/kernel/calibrate.ts';
 
-function integerList(value: string): number[] {
-  const list = value.split(',').map((part) => Number(part.trim()));
-  if (list.length === 0 || !list.every((x) => Number.isInteger(x) && x >= 1)) throw new InvalidArgumentError('expected comma-separated positive integers');
-  return list;
-}
+/** A grid small enough to try the tool in seconds. */
+const QUICK_GRID: CalibrationGrid = {
+  seqLens: [128, 256, 512],
+  headDims: [64, 128],
+  verticalSlash: {
+    fit: [
+      [30, 50],
+      [60, 100],
+      [100, 60],
+      [40, 150],
+    ],
+    holdout: [[50, 80]],
+  },
+  streaming: { fit: [16, 64, 128, 256], holdout: [32] },
+  blockSparse: { fit: [1, 2, 3, 4], holdout: [2] },
+  exactLines: { fit: [8, 32, 64], holdout: [16] },
+  fullHoldoutSeqLens: [256],
+  decodeSeqLens: { fit: [1024, 4096, 8192], holdout: [2048] },
+};
 
-function positiveInteger(value: string): number {
+function count(value: string): number {
   const x = Number(value);
   if (!Number.isInteger(x) || x < 0) throw new InvalidArgumentError('expected a non-negative integer');
   return x;
 }
 
 interface Flags {
-  seqLens: number[];
-  budgets: number[];
-  phase: 'prefill' | 'decode';
   name?: string;
   backend: KernelBackend | 'auto';
-  headDim: number;
   rounds: number;
   warmup: number;
-  holdoutEvery: number;
+  quick: boolean;
   out: string;
 }
 
+const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
 async function main(argv: string[]): Promise<void> {
   const program = new Command('calibrate')
-    .description('time the GPU.js sparse-attention kernel, fit the cost model, write models/calibrations/<name>.json')
-    .option('--seq-lens <list>', 'sequence lengths', integerList, [1024, 2048, 4096])
-    .option('--budgets <list>', 'budgets in tokens per query row (those above a length are skipped for it)', integerList, [64, 128, 256, 512, 1024, 2048])
-    .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
+    .description(
+      'time the GPU.js kernel per pattern, fit per-pattern cost models, write models/calibrations/<name>.json',
+    )
     .option('--name <name>', 'calibration name (default: <machine>-<backend>, naming the machine it was measured on)')
-    .addOption(new Option('--backend <backend>', 'GPU.js backend').choices(['auto', ...KERNEL_BACKENDS]).default('auto'))
-    .option('--head-dim <d>', 'head dimension', positiveInteger, 64)
-    .option('--rounds <k>', 'timed samples per grid point', positiveInteger, 5)
-    .option('--warmup <k>', 'untimed calls per visit', positiveInteger, 1)
-    .option('--holdout-every <k>', 'hold out every k-th grid point from the fit (0: none)', positiveInteger, 4)
+    .addOption(
+      new Option('--backend <backend>', 'GPU.js backend').choices(['auto', ...KERNEL_BACKENDS]).default('auto'),
+    )
+    .option('--rounds <k>', 'timed samples per point', count, 3)
+    .option('--warmup <k>', 'untimed calls per visit', count, 1)
+    .option('--quick', 'a small grid (sequence lengths 128..512) for trying the tool', false)
     .option('--out <dir>', 'output folder', CALIBRATIONS_DIR);
   program.parse(argv, { from: 'user' });
   const flags = program.opts<Flags>();
@@ -66,18 +78,27 @@ async function main(argv: string[]): Promise<void> {
   const probe = await createGpu(flags.backend);
   const backend = probe.backend;
   probe.release();
-  const name = flags.name ?? `${machineKey()}-${backend}${flags.phase === 'decode' ? '-decode' : ''}`;
-  if (!CALIBRATION_NAME.test(name)) throw new HplbError('VALIDATION_FAILED', `calibration name "${name}" must match ${CALIBRATION_NAME}`, { pointer: '/name' });
-  const grid = calibrationGrid(flags.seqLens, flags.budgets);
-  const loadBefore = loadavg()[0];
-  process.stderr.write(`calibrating "${name}" on ${backend}: ${grid.length} grid points x ${flags.rounds} rounds (load average ${loadBefore.toFixed(2)})\n`);
+  const name = flags.name ?? `${machineKey()}-${backend}`;
+  if (!CALIBRATION_NAME.test(name))
+    throw new HplbError('VALIDATION_FAILED', `calibration name "${name}" must match ${CALIBRATION_NAME}`, {
+      pointer: '/name',
+    });
+  const grid = flags.quick ? QUICK_GRID : DEFAULT_GRID;
+  const points = calibrationPoints(grid).length;
+  process.stderr.write(`calibrating "${name}" on ${backend}: ${points} points x ${flags.rounds} rounds\n`);
 
-  const bar = new SingleBar({ format: 'calibrate |{bar}| {value}/{total} timed calls | {duration_formatted}', stream: process.stderr }, Presets.shades_classic);
-  bar.start(grid.length * Math.max(1, flags.rounds), 0);
-  const calibration = await measureCalibration({
-    name, seqLens: flags.seqLens, budgets: flags.budgets, phase: flags.phase, backend,
-    headDim: flags.headDim, rounds: flags.rounds, warmup: flags.warmup, holdoutEvery: flags.holdoutEvery,
-  }, (done) => bar.update(done));
+  const bar = new SingleBar(
+    { format: 'calibrate |{bar}| {value}/{total} timed calls | {duration_formatted}', stream: process.stderr },
+    Presets.shades_classic,
+  );
+  bar.start(points * Math.max(1, flags.rounds), 0);
+  const calibration = await measureCalibration(
+    { name, grid, backend, rounds: flags.rounds, warmup: flags.warmup },
+    (done, total) => {
+      bar.setTotal(total);
+      bar.update(done);
+    },
+  );
   bar.stop();
 
   const outDir = resolve(flags.out);
@@ -85,19 +106,25 @@ async function main(argv: string[]): Promise<void> {
   const path = join(outDir, `${name}.json`);
   writeFileSync(path, `${JSON.stringify(calibration, null, 2)}\n`);
 
-  const { model, holdout, measurements } = calibration;
+  const { timing, holdout, measurements } = calibration;
+  const fits = [...Object.entries(calibration.prefill), ['decode', calibration.decode] as const];
   const lines = [
-    `wrote ${relative(process.cwd(), path)} (backend ${calibration.backend}, ${calibration.device.name}, load average ${loadBefore.toFixed(2)} -> ${loadavg()[0].toFixed(2)})`,
-    `model: ${model.form}`,
-    `  ${model.features.map((f, j) => `${f} = ${model.coefficients[j].toPrecision(6)}`).join(', ')}`,
-    `  R^2 = ${model.r2.toFixed(5)} on ${model.fitPoints} points; holdout: ${holdout.points} points, mean relative error ${(100 * holdout.meanRelativeError).toFixed(2)}%, max ${(100 * holdout.maxRelativeError).toFixed(2)}%`,
+    `wrote ${relative(process.cwd(), path)} (backend ${calibration.backend}, ${calibration.device.name}; load average ${timing.loadBefore.toFixed(2)} -> ${timing.loadAfter.toFixed(2)}, ` +
+      `${measurements.filter((m) => m.retimed).length} of ${measurements.length} points re-timed above load ${timing.retimeAboveLoad})`,
     '',
-    '  seqLen  budget        pairs   median ms  spread  predicted ms  residual  held out',
-    ...measurements.map((m) => [
-      String(m.seqLen).padStart(8), String(m.budget).padStart(7), String(m.pairs).padStart(12),
-      (m.medianUs / 1000).toFixed(2).padStart(11), `${(100 * m.spread).toFixed(1)}%`.padStart(7),
-      (m.predictedUs / 1000).toFixed(2).padStart(13), `${((100 * m.residualUs) / m.medianUs).toFixed(1)}%`.padStart(9), m.heldOut ? '  yes' : '',
-    ].join(' ')),
+    'pattern                 R^2   fit  held out  median err  max err   coefficients',
+    ...fits
+      .filter(([, fit]) => fit)
+      .map(([pattern, fit]) => {
+        const f = fit!;
+        return (
+          `${String(pattern).padEnd(21)} ${f.r2.toFixed(4)} ${String(f.fitPoints).padStart(5)} ${String(f.holdout.points).padStart(9)} ` +
+          `${percent(f.holdout.medianRelativeError).padStart(11)} ${percent(f.holdout.maxRelativeError).padStart(8)}   ` +
+          f.features.map((feature, j) => `${feature}=${f.coefficients[j].toPrecision(4)}`).join(' ')
+        );
+      }),
+    '',
+    `held-out prefill heads, all patterns: ${holdout.points} points, median relative error ${percent(holdout.medianRelativeError)}, Spearman ${holdout.spearman.toFixed(4)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

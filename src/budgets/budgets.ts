@@ -9,32 +9,39 @@
  *   { "target": 0.95,                                  // tau, in (0, 1]
  *     "interpolation": "linear" | "step",              // optional, default "linear" (curve.ts)
  *     "workload": { "seqLen": 131072, "phase": "prefill" | "decode" },  // optional, default DEFAULT_WORKLOAD
+ *     "unit": "keys-per-row" | "blocks" | "lines",     // optional, default keys-per-row (units.ts)
+ *     "measuredAt": 4096,                              // optional: sequence length of the curves
+ *     "rescale": "fixed" | "proportional",             // needed when measuredAt != workload.seqLen
  *     "curves": [ { "layer": 0, "head": 3,             // integers >= 0, each pair at most once
  *                   "points": [ { "budget": 256, "recovery": 0.81 }, ... ] } ] }
- *   budget: tokens attended per query row; recovery: share of the full attention mass, [0, 1].
+ *   budget: a count in `unit`; recovery: share of the full attention mass, [0, 1].
  *
  * Response
- *   { "target", "interpolation", "workload",
- *     "costModel": { "name": "analytic" | "calibrated:<name>", "unit": "token-pairs" | "us" },
+ *   { "target", "interpolation", "workload", "unit",
+ *     "costModel": { "name", "unit", "device" },
  *     "heads": [ { "layer", "head",
- *                  "budget": 812,                       // smallest budget reaching the target
+ *                  "budget": 812,                       // smallest budget reaching the target, in unit
  *                  "recovery": 0.9503,                  // the curve read at that budget
+ *                  "keysPerRow": 812,                   // the budget carried to workload.seqLen, as keys per row
  *                  "headBudget": { "kind": "streaming", "sink": 0, "recent": 812 } | { "kind": "full" },
  *                  "cost": 1.2e8 } ],                   // costModel.headCost(headBudget, workload)
  *     "uniform": { "budget": 4096, "cost": 3.1e9 },    // max of the heads' budgets; cost summed over heads
  *     "totals": { "adaptiveCost": 2.2e9, "uniformCost": 3.1e9,
  *                 "saving": 0.29 } }                   // 1 - adaptiveCost / uniformCost
  *
- * Cost of a budget b: headCost of { kind: 'streaming', sink: 0, recent: b } (b tokens per row),
- * or { kind: 'full' } once b >= seqLen. Every cost model here depends only on the tokens a row
- * attends (attendedTokens), so the form does not change the cost. Since every curve is
- * non-decreasing, the uniform budget max_h b_h reaches tau on every head and no smaller uniform
+ * A budget b is first carried to workload.seqLen (units.ts rescaleBudget: refused without a rule
+ * when measuredAt differs), then costed as a streaming window: b keys for keys-per-row, b x 64
+ * keys for blocks (the same 64-key tiles per query block as MInference's picker, up to one), or
+ * { kind: 'full' } once that reaches seqLen. Budgets in lines are refused: what lines cost depends
+ * on how they split between columns and diagonals, which a curve does not say. Since every curve
+ * is non-decreasing, the uniform budget max_h b_h reaches tau on every head and no smaller uniform
  * budget does.
  */
 import { DEFAULT_WORKLOAD, type CostModel, type Workload } from '../cost/cost-model.ts';
 import { HplbError } from '../errors.ts';
 import type { HeadBudget } from '../profiles/profile.ts';
 import { minimalBudget, recoveryAt, validateCurve, type CurvePoint, type Interpolation } from './curve.ts';
+import { blocksToKeysPerRow, rescaleBudget, type BudgetUnit, type RescaleRule } from './units.ts';
 
 export interface HeadCurve {
   readonly layer: number;
@@ -46,6 +53,9 @@ export interface BudgetsRequest {
   readonly target: number;
   readonly interpolation?: Interpolation;
   readonly workload?: Workload;
+  readonly unit?: BudgetUnit;
+  readonly measuredAt?: number;
+  readonly rescale?: RescaleRule;
   readonly curves: readonly HeadCurve[];
 }
 
@@ -54,6 +64,7 @@ export interface HeadBudgetAnswer {
   readonly head: number;
   readonly budget: number;
   readonly recovery: number;
+  readonly keysPerRow: number;
   readonly headBudget: HeadBudget;
   readonly cost: number;
 }
@@ -62,13 +73,14 @@ export interface BudgetsResponse {
   readonly target: number;
   readonly interpolation: Interpolation;
   readonly workload: Workload;
-  readonly costModel: { readonly name: string; readonly unit: string };
+  readonly unit: BudgetUnit;
+  readonly costModel: { readonly name: string; readonly unit: string; readonly device: string | null };
   readonly heads: readonly HeadBudgetAnswer[];
   readonly uniform: { readonly budget: number; readonly cost: number };
   readonly totals: { readonly adaptiveCost: number; readonly uniformCost: number; readonly saving: number };
 }
 
-/** The HeadBudget whose cost stands for b tokens per query row at sequence length seqLen. */
+/** The HeadBudget whose cost stands for b keys per query row at sequence length seqLen. */
 export function rowBudget(budget: number, seqLen: number): HeadBudget {
   return budget >= seqLen ? { kind: 'full' } : { kind: 'streaming', sink: 0, recent: budget };
 }
@@ -77,7 +89,7 @@ function invalid(message: string, pointer: string): never {
   throw new HplbError('VALIDATION_FAILED', message, { pointer });
 }
 
-function checkRequest(request: BudgetsRequest): { interpolation: Interpolation; workload: Workload } {
+function checkRequest(request: BudgetsRequest): { interpolation: Interpolation; workload: Workload; unit: BudgetUnit } {
   const { target } = request;
   if (typeof target !== 'number' || !(target > 0 && target <= 1)) invalid(`target must lie in (0, 1], got ${target}`, '/target');
   const interpolation = request.interpolation ?? 'linear';
@@ -85,6 +97,15 @@ function checkRequest(request: BudgetsRequest): { interpolation: Interpolation; 
   const workload = request.workload ?? DEFAULT_WORKLOAD;
   if (!Number.isInteger(workload.seqLen) || workload.seqLen < 1) invalid(`workload.seqLen must be a positive integer, got ${workload.seqLen}`, '/workload/seqLen');
   if (workload.phase !== 'prefill' && workload.phase !== 'decode') invalid(`workload.phase must be "prefill" or "decode", got ${workload.phase}`, '/workload/phase');
+  const unit = request.unit ?? 'keys-per-row';
+  if (unit === 'lines') {
+    invalid('budgets in lines cannot be costed: the keys per row they cost depend on how the lines split between columns and diagonals; ' +
+      'give curves in keys-per-row or blocks, or a profile with vertical and slash sizes', '/unit');
+  }
+  if (unit !== 'keys-per-row' && unit !== 'blocks') invalid(`unit must be "keys-per-row", "blocks" or "lines", got ${String(unit)}`, '/unit');
+  if (request.measuredAt !== undefined && (!Number.isInteger(request.measuredAt) || request.measuredAt < 1)) {
+    invalid(`measuredAt must be a positive integer, got ${request.measuredAt}`, '/measuredAt');
+  }
   if (!Array.isArray(request.curves) || request.curves.length === 0) invalid('curves must hold at least one head curve', '/curves');
   const seen = new Set<string>();
   request.curves.forEach((curve, i) => {
@@ -97,7 +118,7 @@ function checkRequest(request: BudgetsRequest): { interpolation: Interpolation; 
     seen.add(key);
     validateCurve(curve.points, `/curves/${i}`);
   });
-  return { interpolation, workload };
+  return { interpolation, workload, unit };
 }
 
 /**
@@ -105,9 +126,14 @@ function checkRequest(request: BudgetsRequest): { interpolation: Interpolation; 
  * request and INVALID_CURVE for a curve that is invalid or never reaches the target.
  */
 export function computeBudgets(request: BudgetsRequest, costModel: CostModel): BudgetsResponse {
-  const { interpolation, workload } = checkRequest(request);
+  const { interpolation, workload, unit } = checkRequest(request);
   const { target } = request;
-  const costOf = (budget: number): number => costModel.headCost(rowBudget(budget, workload.seqLen), workload);
+  const n = workload.seqLen;
+  // the budget in its unit at the workload's length, then the keys a row attends and the window costed
+  const carried = (budget: number): number => rescaleBudget(budget, request.measuredAt ?? n, n, request.rescale);
+  const windowOf = (budget: number): number => (unit === 'blocks' ? carried(budget) * 64 : carried(budget));
+  const keysPerRow = (budget: number): number => (unit === 'blocks' ? blocksToKeysPerRow(carried(budget), n) : Math.min(n, carried(budget)));
+  const costOf = (budget: number): number => costModel.headCost(rowBudget(windowOf(budget), n), workload);
   const heads = request.curves.map((curve, i): HeadBudgetAnswer => {
     const budget = minimalBudget(curve.points, target, interpolation, `/curves/${i}`);
     return {
@@ -115,7 +141,8 @@ export function computeBudgets(request: BudgetsRequest, costModel: CostModel): B
       head: curve.head,
       budget,
       recovery: recoveryAt(curve.points, budget, interpolation),
-      headBudget: rowBudget(budget, workload.seqLen),
+      keysPerRow: keysPerRow(budget),
+      headBudget: rowBudget(windowOf(budget), n),
       cost: costOf(budget),
     };
   });
@@ -126,7 +153,8 @@ export function computeBudgets(request: BudgetsRequest, costModel: CostModel): B
     target,
     interpolation,
     workload: { seqLen: workload.seqLen, phase: workload.phase },
-    costModel: { name: costModel.name, unit: costModel.unit },
+    unit,
+    costModel: { name: costModel.name, unit: costModel.unit, device: costModel.device },
     heads,
     uniform: { budget: uniformBudget, cost: uniformCost },
     totals: { adaptiveCost, uniformCost, saving: uniformCost > 0 ? 1 - adaptiveCost / uniformCost : 0 },

@@ -42,8 +42,8 @@ export function formatPlan(plan: Plan): string {
   const t = plan.totals;
   const proven = `${t.layersProvenOptimal}/${plan.layers.length}`;
   const summary = [
-    `model ${plan.model.id ?? '(explicit costs)'} on ${plan.gpus.count} GPUs (${plan.granularity}, units per GPU ${plan.unitsPerGpu}), ${plan.workload.phase} at ${plan.workload.seqLen} tokens, cost model ${plan.costModel.name} [${unit}]`,
-    `makespan ${si(t.makespan)} ${unit} (sum over layers); lower bound ${si(t.lowerBound)}; gap ${pct(t.gap)}; layers proven ${proven}`,
+    `model ${plan.model.id ?? '(explicit costs)'} on ${plan.gpus.count} GPUs (${plan.granularity}, units per GPU ${plan.unitsPerGpu}), ${plan.workload.phase} at ${plan.workload.seqLen} tokens, cost model ${plan.costModel.name} [${unit}${plan.costModel.device ? `, measured on ${plan.costModel.device}` : ', hardware-neutral'}]`,
+    `makespan ${si(t.makespan)} ${unit} (sum over layers${t.contiguousMakespan === null ? '' : `; ${(t.makespan / t.contiguousMakespan).toFixed(3)} of contiguous`}); lower bound ${si(t.lowerBound)}; gap ${pct(t.gap)}; layers proven ${proven}`,
     `contiguous ${t.contiguousMakespan === null ? 'infeasible under the constraints' : `${si(t.contiguousMakespan)} -> contiguous / plan = ${t.speedupVsContiguous!.toFixed(3)}x`}`,
     `greedy ${t.greedyMakespan === null ? 'found no placement' : `${si(t.greedyMakespan)} -> greedy / plan = ${(t.greedyMakespan / t.makespan).toFixed(4)}x`}; plan / bound = ${(t.makespan / Math.max(t.lowerBound, Number.MIN_VALUE)).toFixed(4)}x`,
     ...(t.fluidBound !== undefined ? [`split heads ${t.splitHeads} (at most ${plan.splits!.maxSplitHeads} per layer, ${plan.splits!.maxPartsPerHead} parts each, overhead ${si(plan.splits!.partOverhead)}); fluid bound ${si(t.fluidBound)} -> plan / fluid = ${(t.makespan / Math.max(t.fluidBound, Number.MIN_VALUE)).toFixed(4)}x`] : []),

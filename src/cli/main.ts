@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { HplbError } from '../errors.ts';
+import { applyCommand } from './apply-command.ts';
 import { planCommand, type CliIo } from './plan-command.ts';
 
 /** Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or an invalid/infeasible problem. */
@@ -9,7 +10,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .description('sparsity-aware head placement for LLM attention (S-HPLB)')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .addCommand(planCommand(io));
+    .addCommand(planCommand(io))
+    .addCommand(applyCommand(io));
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -6,7 +6,9 @@ import { availableParallelism } from 'node:os';
 import { createInlineRunner, type LayerRunner } from '../planner/layer-task.ts';
 import { createSolverPool } from '../pool/solver-pool.ts';
 import { loadGlpk } from '../planner/glpk.ts';
-import { ENGINE_NAMES } from '../planner/plan.ts';
+import { resolveMigration } from '../planner/migration.ts';
+import { ENGINE_NAMES, type Plan } from '../planner/plan.ts';
+import { solveReplan } from '../planner/replan-plan.ts';
 import { DEFAULT_SOLVER_OPTIONS, resolveRequest, type PlanRequest } from '../planner/request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import { loadRegistry } from '../profiles/registry.ts';
@@ -37,6 +39,9 @@ interface PlanFlags {
   workers: number;
   json?: boolean;
   list?: boolean;
+  previous?: string;
+  makespanTolerance?: number;
+  maxMoves?: number;
 }
 
 /** Output streams, injected so tests can read them. */
@@ -66,6 +71,9 @@ export function planCommand(io: CliIo): Command {
     .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
     .option('--calibration <name>', 'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)')
     .option('--workers <n>', 'solver worker threads (0 = solve on the calling thread)', nonNegativeInt, availableParallelism())
+    .option('--previous <plan.json>', 're-plan from this running plan (the --json output of an earlier plan), moving as little as possible')
+    .option('--makespan-tolerance <eps>', 'with --previous: makespan at most (1 + eps) x the best (default 0.01)', nonNegative)
+    .option('--max-moves <n>', 'with --previous: most units moved per layer', nonNegativeInt)
     .option('--json', 'print exactly the Plan JSON')
     .option('--list', 'list the models in models/ and exit')
     .action(async (flags: PlanFlags) => {
@@ -75,9 +83,19 @@ export function planCommand(io: CliIo): Command {
         return;
       }
       const request = buildRequest(flags);
-      const resolved = resolveRequest(request, { resolveProfile: (id) => registry.resolve(id), resolveCostModel });
-      const plan = await solveWith(flags.workers, (runner) => solvePlan(resolved, runner));
-      io.out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+      const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
+      const resolved = resolveRequest(request, context);
+      const previous = flags.previous !== undefined ? readPreviousPlan(flags.previous) : undefined;
+      if (!previous && (flags.makespanTolerance !== undefined || flags.maxMoves !== undefined)) {
+        throw new HplbError('INVALID_PROBLEM', '--makespan-tolerance and --max-moves need --previous', { pointer: '/migration' });
+      }
+      const migration = previous && resolveMigration({
+        ...request,
+        previous: { planId: previous.id },
+        migration: { makespanTolerance: flags.makespanTolerance, maxMoves: flags.maxMoves },
+      }, resolved, context, previous);
+      const plan = await solveWith(flags.workers, (runner) => (migration ? solveReplan(resolved, migration, runner) : solvePlan(resolved, runner)));
+      io.out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan) + formatMigration(plan));
     });
 }
 
@@ -129,6 +147,35 @@ function splitFlags(flags: PlanFlags): NonNullable<NonNullable<PlanRequest['cons
     ...(flags.partsPerHead !== undefined ? { maxPartsPerHead: flags.partsPerHead } : {}),
     ...(flags.partOverhead !== undefined ? { partOverhead: flags.partOverhead } : {}),
   };
+}
+
+/**
+ * A running plan from a file (the --json output of an earlier run). Plan ids are resolved by the
+ * service only (it stores plans); the CLI has no store to look one up in.
+ */
+function readPreviousPlan(path: string): Plan {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const hint = /^[0-9a-f]{32}$/.test(path) ? ' (a plan id is resolved by the service: use POST /v1/plans with previous.planId, or save the plan JSON)' : '';
+    throw new HplbError('INVALID_PROBLEM', `cannot read previous plan ${path}${hint}: ${error instanceof Error ? error.message : String(error)}`, { pointer: '/previous' });
+  }
+  const plan = parsed as Partial<Plan>;
+  if (!Array.isArray(plan.layers) || !plan.layers.every((l) => Array.isArray(l?.unit2gpu)) || typeof plan.model !== 'object' || plan.model === null || typeof plan.granularity !== 'string') {
+    throw new HplbError('INVALID_PROBLEM', `${path}: not a plan (needs model, granularity and layers[].unit2gpu)`, { pointer: '/previous' });
+  }
+  return plan as Plan;
+}
+
+/** The re-plan's summary under the plan table; empty for a fresh plan. */
+function formatMigration(plan: Plan): string {
+  const m = plan.migration;
+  if (!m) return '';
+  const t = m.totals;
+  return `re-plan: ${t.movedUnits} units moved (move cost ${t.moveCost} ${m.moveCostUnit}) in ${t.rounds} rounds; `
+    + `${t.layersChanged} layers changed, ${t.layersKept} kept, ${t.layersMovesProven}/${plan.layers.length} with the move count proven minimal; `
+    + `makespan / fresh optimum = ${t.makespanVsOptimal.toFixed(4)} (tolerance ${m.makespanTolerance})\n`;
 }
 
 function positiveInt(text: string): number {

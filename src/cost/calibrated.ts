@@ -1,52 +1,87 @@
 /**
- * Calibrated cost models: kernel timings on one device fitted by least squares, stored as data in
- * models/calibrations/<name>.json (written by scripts/calibrate.ts). Pure: reading files is
- * registry.ts's job.
+ * Calibrated cost models: GPU.js kernel timings on one device, fitted per pattern by least squares
+ * on features of the executed work (work.ts), stored as data in models/calibrations/<name>.json
+ * (written by scripts/calibrate.ts). Opt-in by name; the unit is microseconds OF THAT DEVICE AND
+ * BACKEND, which the model's `device` names. Pure: reading files is registry.ts's job.
  *
- * The model is affine in a few features of a head's work:
- *   time_us = sum_j coefficients[j] * feature_j(budget, workload)
- * with features 'intercept' (1), 'pairs' (attendedPairs: the score/value pairs computed) and
- * 'cells' (query rows x min(budget, seqLen): the padded grid the score and softmax kernels are
- * dispatched over; rows = seqLen for prefill, 1 for decode). It is fitted by least squares on
- * relative errors (weights 1 / measured time), so short and long kernels count alike; R^2 is the
- * plain one. A prediction below zero is clamped to 0. The timings were taken at one head dimension
- * (`headDim`) and one phase; a workload of the other phase is costed with the same fit, which
- * extrapolates.
+ * Prefill, per pattern (vertical_slash, streaming, full, block_sparse, exact_vertical_slash):
+ *   time_us = c_intercept + c_cells * rows * maxRowKeys + c_pairs * pairs + c_pairsD * pairs * d
+ * where rows x maxRowKeys is the padded grid the GPU.js score and softmax kernels are dispatched
+ * over, pairs the causal pairs they compute and pairs x d their multiply-accumulates.
+ * Decode (one query row):
+ *   time_us = c_intercept + c_keys * keysRead + c_kvBytes * keysRead * 2 * d * dtypeBytes.
+ * Fitted on relative errors (weights 1 / measured time); R^2 is the plain one. A prediction below
+ * zero is clamped to 0. A pattern or phase the calibration did not time is refused, not
+ * extrapolated from another pattern.
  */
-import { attendedPairs, attendedTokens, type CostModel, type Workload } from './cost-model.ts';
 import { HplbError } from '../errors.ts';
-import type { HeadBudget } from '../profiles/profile.ts';
-import { leastSquares, predict } from './least-squares.ts';
+import type { HeadBudget } from '../profiles/head-budget.ts';
+import type { CostModel } from './cost-model.ts';
+import { predict } from './least-squares.ts';
+import { DEFAULT_HEAD_SHAPE, headWork, kvBytes, type ExecutedWork, type HeadShape } from './work.ts';
+import type { Workload } from './workload.ts';
 
 export type TimingClock = 'cpu' | 'wall';
 
-export const CALIBRATION_FEATURES = ['intercept', 'pairs', 'cells'] as const;
-export type CalibrationFeature = (typeof CALIBRATION_FEATURES)[number];
+export const PREFILL_FEATURES = ['intercept', 'cells', 'pairs', 'pairsD'] as const;
+export const DECODE_FEATURES = ['intercept', 'keys', 'kvBytes'] as const;
+export type CalibrationFeature = (typeof PREFILL_FEATURES)[number] | (typeof DECODE_FEATURES)[number];
+
+/** Patterns a prefill calibration may time. */
+export const CALIBRATED_PATTERNS = [
+  'vertical_slash',
+  'streaming',
+  'full',
+  'block_sparse',
+  'exact_vertical_slash',
+] as const;
+export type CalibratedPattern = (typeof CALIBRATED_PATTERNS)[number];
+
+/**
+ * Features fitted per pattern: full attention's grid and pairs differ only by n / 2, so it is fitted
+ * on pairs alone (its grid adds nothing a sequence-length grid can identify).
+ */
+export function featuresOf(pattern: CalibratedPattern | 'decode'): readonly CalibrationFeature[] {
+  if (pattern === 'decode') return DECODE_FEATURES;
+  return pattern === 'full' ? ['intercept', 'pairs', 'pairsD'] : PREFILL_FEATURES;
+}
 
 /** Calibration names: lower-case letters, digits, '.', '_' and '-' (they are file names). */
 export const CALIBRATION_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
-/** One grid point's timing. */
+/** One timed point. */
 export interface CalibrationMeasurement {
+  /** 'decode' for decode points, else the pattern timed. */
+  readonly pattern: CalibratedPattern | 'decode';
   readonly seqLen: number;
-  /** Budget in tokens per query row. */
-  readonly budget: number;
-  /** Features of this point (attendedPairs; query rows x min(budget, seqLen)). */
-  readonly pairs: number;
-  readonly cells: number;
+  readonly headDim: number;
+  /** The pattern's size in its own unit (lines per kind, blocks, keys), as a label. */
+  readonly budget: string;
+  readonly work: ExecutedWork;
   /** Median, fastest and slowest of the timed repeats on the calibration's clock, microseconds. */
   readonly medianUs: number;
   readonly minUs: number;
   readonly maxUs: number;
-  /** Median wall-clock time, microseconds (equal to medianUs when the clock is the wall). */
   readonly wallMedianUs: number;
-  /** (maxUs - minUs) / medianUs. */
-  readonly spread: number;
+  /** One-minute load average when the point's last sample was taken; retimed when it was high. */
+  readonly load: number;
+  readonly retimed: boolean;
   /** True when the point was left out of the fit and used to score it. */
   readonly heldOut: boolean;
   readonly predictedUs: number;
-  /** medianUs - predictedUs. */
-  readonly residualUs: number;
+}
+
+export interface PatternFit {
+  readonly features: readonly CalibrationFeature[];
+  readonly coefficients: readonly number[];
+  /** R^2 on the fitted points. */
+  readonly r2: number;
+  readonly fitPoints: number;
+  readonly holdout: {
+    readonly points: number;
+    readonly medianRelativeError: number;
+    readonly maxRelativeError: number;
+  };
 }
 
 export interface Calibration {
@@ -65,53 +100,44 @@ export interface Calibration {
   readonly node: string;
   /** ISO 8601. */
   readonly date: string;
-  readonly phase: Workload['phase'];
-  readonly headDim: number;
   /** What was timed, in a sentence. */
   readonly method: string;
   readonly timing: {
-    /**
-     * 'cpu': CPU time of this process during the kernel pipeline (CPU backends run it synchronously
-     * on the main thread, so this is its work, unaffected by other processes' load); 'wall': elapsed.
-     */
     readonly clock: TimingClock;
     readonly warmup: number;
     readonly repeats: number;
     readonly statistic: 'median';
+    /** Load average above which a point was timed again (once), and the load before and after the run. */
+    readonly retimeAboveLoad: number;
+    readonly loadBefore: number;
+    readonly loadAfter: number;
   };
-  readonly grid: { readonly seqLens: readonly number[]; readonly budgets: readonly number[] };
-  readonly model: {
-    readonly form: string;
-    readonly features: readonly CalibrationFeature[];
-    readonly coefficients: readonly number[];
-    /** R^2 on the fitted points. */
-    readonly r2: number;
-    readonly fitPoints: number;
-  };
-  readonly holdout: {
-    readonly points: number;
-    /** Mean and largest |predicted - measured| / measured over the held-out points. */
-    readonly meanRelativeError: number;
-    readonly maxRelativeError: number;
-  };
+  /** Bytes per K/V element of the timed kernels (float32). */
+  readonly dtypeBytes: number;
+  /** Per-pattern prefill fits. */
+  readonly prefill: Readonly<Partial<Record<CalibratedPattern, PatternFit>>>;
+  readonly decode: PatternFit | null;
+  /** Held-out heads of every pattern together: median relative error and Spearman rank correlation. */
+  readonly holdout: { readonly points: number; readonly medianRelativeError: number; readonly spearman: number };
   readonly measurements: readonly CalibrationMeasurement[];
 }
 
-/** The value of a feature for a budget of `attended` tokens per row under a workload. */
-export function featureValue(feature: CalibrationFeature, attended: number, workload: Workload): number {
+/** The value of a feature for some executed work at head dimension d. */
+export function featureValue(feature: CalibrationFeature, work: ExecutedWork, shape: HeadShape): number {
   switch (feature) {
     case 'intercept':
       return 1;
-    case 'pairs':
-      return attendedPairs(attended, workload);
     case 'cells':
-      return (workload.phase === 'prefill' ? workload.seqLen : 1) * Math.min(attended, workload.seqLen);
+      return work.rows * work.maxRowKeys;
+    case 'pairs':
+      return work.pairs;
+    case 'pairsD':
+      return work.pairs * shape.headDim;
+    case 'keys':
+      return work.keysRead;
+    case 'kvBytes':
+      return kvBytes(work.keysRead, shape);
   }
-}
-
-/** The features a phase can identify: with one query row, cells equal pairs. */
-export function featuresFor(phase: Workload['phase']): CalibrationFeature[] {
-  return phase === 'prefill' ? ['intercept', 'pairs', 'cells'] : ['intercept', 'pairs'];
 }
 
 function invalid(message: string): never {
@@ -120,86 +146,77 @@ function invalid(message: string): never {
 
 const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
+function checkFit(fit: unknown, where: string, allowed: readonly string[]): void {
+  if (typeof fit !== 'object' || fit === null) invalid(`${where} is missing`);
+  const { features, coefficients, r2 } = fit as PatternFit;
+  if (!Array.isArray(features) || features.length === 0 || !features.every((f) => allowed.includes(f))) {
+    invalid(`${where}.features must list features among ${allowed.join(', ')}`);
+  }
+  if (!Array.isArray(coefficients) || coefficients.length !== features.length || !coefficients.every(isFiniteNumber)) {
+    invalid(`${where}.coefficients must hold one finite number per feature`);
+  }
+  if (!isFiniteNumber(r2)) invalid(`${where}.r2 must be a number`);
+}
+
 /** Checks the fields a cost model relies on; throws INTERNAL naming the first problem. */
 export function validateCalibration(value: unknown): Calibration {
   if (typeof value !== 'object' || value === null) invalid('not an object');
   const calibration = value as Calibration;
-  if (typeof calibration.name !== 'string' || !CALIBRATION_NAME.test(calibration.name)) invalid(`name ${String(calibration.name)} is not a valid calibration name`);
+  if (typeof calibration.name !== 'string' || !CALIBRATION_NAME.test(calibration.name))
+    invalid(`name ${String(calibration.name)} is not a valid calibration name`);
   if (typeof calibration.backend !== 'string' || calibration.backend === '') invalid('backend is missing');
-  if (calibration.phase !== 'prefill' && calibration.phase !== 'decode') invalid(`phase must be prefill or decode, got ${String(calibration.phase)}`);
-  const model = calibration.model;
-  if (typeof model !== 'object' || model === null) invalid('model is missing');
-  if (!Array.isArray(model.features) || model.features.length === 0 || !model.features.every((f) => (CALIBRATION_FEATURES as readonly string[]).includes(f))) {
-    invalid(`model.features must list features among ${CALIBRATION_FEATURES.join(', ')}`);
+  if (typeof calibration.device?.name !== 'string') invalid('device.name is missing');
+  if (!isFiniteNumber(calibration.dtypeBytes) || calibration.dtypeBytes <= 0)
+    invalid('dtypeBytes must be a positive number');
+  if (typeof calibration.prefill !== 'object' || calibration.prefill === null)
+    invalid('prefill must be an object of per-pattern fits');
+  for (const [pattern, fit] of Object.entries(calibration.prefill)) {
+    if (!(CALIBRATED_PATTERNS as readonly string[]).includes(pattern))
+      invalid(`prefill.${pattern} is not a calibrated pattern`);
+    checkFit(fit, `prefill.${pattern}`, PREFILL_FEATURES);
   }
-  if (!Array.isArray(model.coefficients) || model.coefficients.length !== model.features.length || !model.coefficients.every(isFiniteNumber)) {
-    invalid('model.coefficients must hold one finite number per feature');
-  }
-  if (!isFiniteNumber(model.r2)) invalid('model.r2 must be a number');
+  if (calibration.decode !== null) checkFit(calibration.decode, 'decode', DECODE_FEATURES);
   if (!Array.isArray(calibration.measurements)) invalid('measurements must be an array');
   return calibration;
 }
 
-/** The cost model of a calibration: name "calibrated:<name>", unit "us". */
-export function createCalibratedCostModel(calibration: Calibration): CostModel {
-  const { features, coefficients } = validateCalibration(calibration).model;
-  return Object.freeze({
-    name: `calibrated:${calibration.name}`,
-    unit: 'us',
-    headCost(budget: HeadBudget, workload: Workload): number {
-      const attended = attendedTokens(budget, workload.seqLen);
-      const row = features.map((feature) => featureValue(feature, attended, workload));
-      return Math.max(0, predict(row, coefficients));
-    },
-  });
-}
-
-/** A timed grid point before fitting. */
-export type RawMeasurement = Pick<CalibrationMeasurement, 'seqLen' | 'budget' | 'medianUs' | 'minUs' | 'maxUs' | 'wallMedianUs'>;
-
-export interface FitResult {
-  readonly model: Calibration['model'];
-  readonly holdout: Calibration['holdout'];
-  readonly measurements: CalibrationMeasurement[];
+/** A fit's prediction for some work, clamped at 0. */
+export function predictWork(fit: PatternFit, work: ExecutedWork, shape: HeadShape): number {
+  return Math.max(
+    0,
+    predict(
+      fit.features.map((f) => featureValue(f, work, shape)),
+      fit.coefficients,
+    ),
+  );
 }
 
 /**
- * Fits the affine model (relative-error least squares) on the points whose `heldOut(i)` is false
- * and scores it on the others.
- * Throws INVALID_PROBLEM when too few points remain for the features.
+ * The cost model of a calibration: name "calibrated:<name>", unit "us", device the calibration's
+ * device and backend. A head's features come from its executed-work estimate (work.ts). Throws
+ * UNKNOWN_CALIBRATION when the calibration has no fit for the head's pattern or the phase.
  */
-export function fitCalibration(raw: readonly RawMeasurement[], phase: Workload['phase'], heldOut: (i: number) => boolean): FitResult {
-  const features = featuresFor(phase);
-  const rowsOf = raw.map((point) => features.map((feature) => featureValue(feature, point.budget, { seqLen: point.seqLen, phase })));
-  const fitIndices = raw.map((_, i) => i).filter((i) => !heldOut(i));
-  const fit = leastSquares(fitIndices.map((i) => rowsOf[i]), fitIndices.map((i) => raw[i].medianUs), fitIndices.map((i) => 1 / raw[i].medianUs));
-  const measurements = raw.map((point, i): CalibrationMeasurement => {
-    const workload = { seqLen: point.seqLen, phase };
-    const predictedUs = predict(rowsOf[i], fit.coefficients);
-    return {
-      ...point,
-      pairs: featureValue('pairs', point.budget, workload),
-      cells: featureValue('cells', point.budget, workload),
-      spread: (point.maxUs - point.minUs) / point.medianUs,
-      heldOut: heldOut(i),
-      predictedUs,
-      residualUs: point.medianUs - predictedUs,
-    };
+export function createCalibratedCostModel(calibration: Calibration): CostModel {
+  validateCalibration(calibration);
+  const name = `calibrated:${calibration.name}`;
+  return Object.freeze({
+    name,
+    unit: 'us',
+    device: `${calibration.device.name}, GPU.js ${calibration.backend}`,
+    headCost(budget: HeadBudget, workload: Workload, shape: HeadShape = DEFAULT_HEAD_SHAPE): number {
+      const fit = workload.phase === 'decode' ? calibration.decode : calibration.prefill[budget.kind];
+      if (!fit) {
+        const what = workload.phase === 'decode' ? 'decode' : `prefill of ${budget.kind} heads`;
+        throw new HplbError(
+          'UNKNOWN_CALIBRATION',
+          `calibration "${calibration.name}" did not time ${what}; use the default cost model or another calibration`,
+          { pointer: '/costModel' },
+        );
+      }
+      return predictWork(fit, headWork(budget, workload).estimate, shape);
+    },
   });
-  const errors = measurements.filter((m) => m.heldOut).map((m) => Math.abs(m.residualUs) / m.medianUs);
-  return {
-    model: {
-      form: `time_us = ${features.map((f) => (f === 'intercept' ? 'c_intercept' : `c_${f} * ${f}`)).join(' + ')}`,
-      features,
-      coefficients: fit.coefficients,
-      r2: fit.r2,
-      fitPoints: fitIndices.length,
-    },
-    holdout: {
-      points: errors.length,
-      meanRelativeError: errors.length ? errors.reduce((a, b) => a + b, 0) / errors.length : 0,
-      maxRelativeError: errors.length ? Math.max(...errors) : 0,
-    },
-    measurements,
-  };
 }
+
+/** A timed point before fitting. */
+export type RawMeasurement = Omit<CalibrationMeasurement, 'heldOut' | 'predictedUs'>;

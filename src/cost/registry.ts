@@ -1,26 +1,23 @@
 /**
- * Which cost model a name means: "analytic", a calibration in models/calibrations/<name>.json, or
- * (no name) the default: the committed calibration when there is one, else the analytic model.
- * The one place that resolves cost models.
+ * Which cost model a name means: "executed-work" (the default, also when no name is given),
+ * "analytic" (nominal pairs), or a calibration in models/calibrations/<name>.json ("<name>" or
+ * "calibrated:<name>"). The one place that resolves cost models.
  *
- * The default does not depend on the machine that runs the service: a calibration describes the
- * device it was measured on, and the same request must give the same plan (and plan id)
- * everywhere. With several calibrations, backends are preferred in the order webgpu, webasm, cpu,
- * then names in order. Loaded calibrations are kept, so resolving is cheap on every request.
+ * The default is hardware-neutral executed work (MACs): the same request gives the same plan (and
+ * plan id) on every machine, and no device's microseconds are passed off as another's. A
+ * calibration is opt-in by name and its costs are labelled with its device. Resolved models are
+ * kept per registry directory, so resolving is cheap on every request.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ANALYTIC_COST_MODEL, type CostModel } from './cost-model.ts';
+import { ANALYTIC_COST_MODEL, createExecutedWorkCostModel, type CostModel } from './cost-model.ts';
 import { CALIBRATION_NAME, createCalibratedCostModel, validateCalibration, type Calibration } from './calibrated.ts';
 import { HplbError } from '../errors.ts';
 
 /** models/calibrations of the repository, from src/cost or dist/cost alike. */
 export const CALIBRATIONS_DIR = fileURLToPath(new URL('../../models/calibrations/', import.meta.url));
-
-/** Backends in the order the default prefers their calibrations. */
-const BACKEND_PREFERENCE = ['webgpu', 'webasm', 'cpu'] as const;
 
 /** Names of the calibrations in `dir`, sorted. */
 export function listCalibrations(dir: string = CALIBRATIONS_DIR): string[] {
@@ -40,7 +37,7 @@ export function loadCalibration(name: string, dir: string = CALIBRATIONS_DIR): C
   const known = listCalibrations(dir);
   if (!known.includes(name)) {
     throw new HplbError('UNKNOWN_CALIBRATION',
-      `no calibration named "${name}"; known: ${known.length ? known.join(', ') : '(none)'} (and "analytic")`,
+      `no calibration named "${name}"; known: ${known.length ? known.join(', ') : '(none)'} (and "${DEFAULT_COST_MODEL_NAME}", "analytic")`,
       { pointer: '/calibration' });
   }
   const calibration = validateCalibration(JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')));
@@ -56,33 +53,23 @@ export function machineKey(): string {
   return `node${major}-${process.arch}-${cpus().length}core`;
 }
 
-/** The calibration name the default cost model uses, or null when none is committed. */
-export function defaultCalibrationName(dir: string = CALIBRATIONS_DIR): string | null {
-  const known = listCalibrations(dir).map((name) => ({ name, backend: loadCalibration(name, dir).backend as string }));
-  const rank = (backend: string) => { const i = (BACKEND_PREFERENCE as readonly string[]).indexOf(backend); return i < 0 ? BACKEND_PREFERENCE.length : i; };
-  known.sort((a, b) => rank(a.backend) - rank(b.backend) || (a.name < b.name ? -1 : 1));
-  return known[0]?.name ?? null;
-}
-
-/** The calibrated model of the committed calibration, else the analytic model. */
-export function defaultCostModel(dir: string = CALIBRATIONS_DIR): CostModel {
-  const name = defaultCalibrationName(dir);
-  return name === null ? ANALYTIC_COST_MODEL : createCalibratedCostModel(loadCalibration(name, dir));
-}
+/** The default cost model: executed work in MACs. */
+export const DEFAULT_COST_MODEL_NAME = 'executed-work';
 
 /**
- * The cost model for a name: "analytic", a calibration name (or "calibrated:<name>", as plans
- * spell it), or undefined for the default. Throws UNKNOWN_CALIBRATION for an unknown name.
+ * The cost model for a name: "executed-work" or undefined (the default), "analytic", a calibration
+ * name (or "calibrated:<name>", as plans spell it). Throws UNKNOWN_CALIBRATION for an unknown name.
  */
 export function resolveCostModel(name?: string, dir: string = CALIBRATIONS_DIR): CostModel {
   // "X" and "calibrated:X" (as plans spell it) are one model.
-  const key = `${dir}\0${name?.startsWith('calibrated:') ? name.slice('calibrated:'.length) : name ?? ''}`;
+  const canonical = name === undefined ? DEFAULT_COST_MODEL_NAME : name.startsWith('calibrated:') ? name.slice('calibrated:'.length) : name;
+  const key = `${dir}\0${canonical}`;
   const known = resolved.get(key);
   if (known) return known;
   let model: CostModel;
-  if (name === undefined) model = defaultCostModel(dir);
-  else if (name === ANALYTIC_COST_MODEL.name) model = ANALYTIC_COST_MODEL;
-  else model = createCalibratedCostModel(loadCalibration(name.startsWith('calibrated:') ? name.slice('calibrated:'.length) : name, dir));
+  if (canonical === DEFAULT_COST_MODEL_NAME) model = createExecutedWorkCostModel();
+  else if (canonical === ANALYTIC_COST_MODEL.name) model = ANALYTIC_COST_MODEL;
+  else model = createCalibratedCostModel(loadCalibration(canonical, dir));
   resolved.set(key, model);
   return model;
 }

@@ -42,7 +42,7 @@ export const UNIFORM_RULE =
 export interface EvaluationDocument {
   readonly generatedBy: string;
   readonly command: string;
-  readonly costModel: { readonly name: string; readonly unit: string };
+  readonly costModel: { readonly name: string; readonly unit: string; readonly device: string | null };
   readonly workload: Workload;
   readonly granularity: 'query-head';
   readonly unitsPerGpu: 'equal';
@@ -71,14 +71,16 @@ export function sortRuns<T extends { evaluation: ProfileEvaluation }>(runs: read
 }
 
 /** Assembles the document; `runs` must include the flagship at FLAGSHIP.gpus. */
-export function buildDocument(runs: readonly EvaluationRun[], costModel: { name: string; unit: string }, splitCurve: readonly SplitCurvePoint[]): EvaluationDocument {
+export function buildDocument(
+  runs: readonly EvaluationRun[], costModel: { name: string; unit: string; device: string | null }, splitCurve: readonly SplitCurvePoint[],
+): EvaluationDocument {
   const sorted = sortRuns(runs);
   const flagship = sorted.find((r) => r.evaluation.model.id === FLAGSHIP.model && r.evaluation.gpus === FLAGSHIP.gpus);
   if (!flagship) throw new Error(`the evaluation must include ${FLAGSHIP.model} at ${FLAGSHIP.gpus} GPUs (the flagship)`);
   return {
     generatedBy: GENERATED_BY,
     command: EVAL_COMMAND,
-    costModel: { name: costModel.name, unit: costModel.unit },
+    costModel: { name: costModel.name, unit: costModel.unit, device: costModel.device },
     workload: { ...EVAL_WORKLOAD },
     granularity: 'query-head',
     unitsPerGpu: 'equal',

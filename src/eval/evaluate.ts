@@ -11,7 +11,9 @@
  *   split              (f) per-head budgets, S-HPLB with up to G - 1 heads per layer split by query
  *                          rows (two parts each, the cost model's per-part overhead)
  */
-import { attendedTokens, type CostModel, type Workload } from '../cost/cost-model.ts';
+import type { CostModel, Workload } from '../cost/cost-model.ts';
+import { headShapeOf } from '../cost/work.ts';
+import { attendedTokens } from '../profiles/head-budget.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import type { EngineName, Plan } from '../planner/plan.ts';
 import { resolveRequest, type PlanRequest, type ResolvedRequest, type SolverOptions } from '../planner/request.ts';
@@ -97,7 +99,7 @@ export function largestBudget(row: readonly HeadBudget[], seqLen: number): HeadB
  */
 export function uniformCosts(profile: Profile, costModel: CostModel, workload: Workload): number[][] {
   return profile.budgets.map((row) => {
-    const cost = costModel.headCost(largestBudget(row, workload.seqLen), workload);
+    const cost = costModel.headCost(largestBudget(row, workload.seqLen), workload, headShapeOf(profile.architecture));
     return row.map(() => cost);
   });
 }

@@ -4,7 +4,7 @@
  */
 import { FLAGSHIP, GENERATED_BY, type EvaluationDocument } from './document.ts';
 import type { ProfileEvaluation } from './evaluate.ts';
-import { chooseScale, fixed, percent, scaled, times, type TimeScale } from './format.ts';
+import { chooseScale, fixed, percent, times, type TimeScale } from './format.ts';
 
 /** File names of the plots, relative to docs/. */
 export const BUBBLE_SVG = 'flagship-bubbles.svg';
@@ -30,13 +30,21 @@ const header = (cells: readonly string[], align: string): string =>
 const TIME_COLUMNS = ['(a) uniform, contiguous', '(b) adaptive, contiguous', '(c) adaptive, greedy', '(d) adaptive, S-HPLB', '(e) fluid bound', '(a)/(d)', '(b)/(d)', '(c)/(d)', '(d)/(e)', 'layers proven', '(f) S-HPLB, split heads', '(f)/(e)', '(f) layers proven'];
 const TIME_ALIGN = 'r'.repeat(TIME_COLUMNS.length);
 
-function timeCells(r: ProfileEvaluation, scale: TimeScale): string[] {
+/** What the cost unit is: hardware-neutral, or measured on a named device. */
+export function unitNote(doc: EvaluationDocument): string {
+  const { name, unit, device } = doc.costModel;
+  return `cost model \`${name}\` (${unit}, ${device ? `measured on ${device}` : 'hardware-neutral'})`;
+}
+
+/** Attention times relative to (b), adaptive budgets placed contiguously: what carries over to any device. */
+function timeCells(r: ProfileEvaluation): string[] {
   const t = r.attentionTime;
+  const relative = (value: number): string => fixed(value / t.adaptiveContiguous, 3);
   return [
-    scaled(t.uniformContiguous, scale), scaled(t.adaptiveContiguous, scale), scaled(t.adaptiveGreedy, scale), scaled(t.adaptiveAuto, scale), scaled(t.fluidBound, scale),
+    relative(t.uniformContiguous), relative(t.adaptiveContiguous), relative(t.adaptiveGreedy), relative(t.adaptiveAuto), relative(t.fluidBound),
     times(r.speedup.uniformOverAuto), times(r.speedup.contiguousOverAuto), times(r.speedup.greedyOverAuto), times(r.speedup.autoOverFluid),
     `${r.layersProvenOptimal}/${r.model.layers}`,
-    scaled(r.split.attentionTime, scale), times(r.split.overFluid), `${r.split.layersProvenOptimal}/${r.model.layers}`,
+    relative(r.split.attentionTime), times(r.split.overFluid), `${r.split.layersProvenOptimal}/${r.model.layers}`,
   ];
 }
 
@@ -50,13 +58,12 @@ const BUBBLE_COLUMNS = ['(a) bubble', '(b) bubble', '(c) bubble', '(d) bubble', 
 
 /** The flagship's rows at every evaluated GPU count: attention time and speedups. */
 export function renderFlagshipTable(doc: EvaluationDocument): string {
-  const scale = documentScale(doc);
   const rows = doc.results.filter((r) => r.model.id === FLAGSHIP.model);
   return [
-    `Attention time of ${doc.flagship.displayName} in ${scale.label}, prefill of ${doc.workload.seqLen} tokens, cost model \`${doc.costModel.name}\`:`,
+    `Attention time of ${doc.flagship.displayName} relative to (b) adaptive budgets placed contiguously, prefill of ${doc.workload.seqLen} tokens, ${unitNote(doc)}:`,
     '',
     header(['GPUs', ...TIME_COLUMNS], `r${TIME_ALIGN}`),
-    ...rows.map((r) => row([String(r.gpus), ...timeCells(r, scale)])),
+    ...rows.map((r) => row([String(r.gpus), ...timeCells(r)])),
   ].join('\n');
 }
 
@@ -72,17 +79,28 @@ function settingsText(doc: EvaluationDocument): string {
   ].join('\n');
 }
 
-/** The flagship's attention time against the number of heads per layer that may be split. */
-function renderSplitCurve(doc: EvaluationDocument, scale: TimeScale): string {
+/**
+ * The flagship's attention time against the number of heads per layer that may be split, relative
+ * to (b) at the same GPU count like the other tables.
+ */
+function renderSplitCurve(doc: EvaluationDocument): string {
+  const flagship = (gpus: number) => doc.results.find((r) => r.model.id === FLAGSHIP.model && r.gpus === gpus);
+  const limits = doc.splitCurveSolver;
   return [
-    `Splitting heads by query rows, ${doc.flagship.displayName}: attention time in ${scale.label} against the most heads split per layer (two parts each; 0 is (d)), ` +
-      `solved with ${doc.splitCurveSolver.layerTimeLimitMs / 1000} s per layer and ${doc.splitCurveSolver.timeLimitMs / 1000} s per plan (a layer not proven keeps its true gap; with few split heads the split MILP seldom closes it in that time):`,
+    `Splitting heads by query rows, ${doc.flagship.displayName}: attention time relative to (b) against the most heads ` +
+      'split per layer (two parts each; 0 is (d)), ' +
+      `solved with ${limits.layerTimeLimitMs / 1000} s per layer and ${limits.timeLimitMs / 1000} s per plan ` +
+      '(a layer not proven keeps its true gap; with few split heads the split MILP seldom closes it in that time):',
     '',
     header(['GPUs', 'max split heads', 'attention time', '/ (e)', 'heads split', 'layers proven', 'extra KV per GPU (MiB, worst layer)'], 'rrrrrrr'),
-    ...doc.splitCurve.map((p) => row([
-      String(p.gpus), String(p.maxSplitHeads), scaled(p.attentionTime, scale), times(p.overFluid), String(p.splitHeads),
-      `${p.layersProvenOptimal}/${doc.results.find((r) => r.model.id === FLAGSHIP.model)?.model.layers ?? '?'}`, fixed(p.maxExtraKvBytesPerGpu / 2 ** 20, 0),
-    ])),
+    ...doc.splitCurve.map((p) => {
+      const base = flagship(p.gpus);
+      return row([
+        String(p.gpus), String(p.maxSplitHeads), base ? fixed(p.attentionTime / base.attentionTime.adaptiveContiguous, 3) : 'n/a',
+        times(p.overFluid), String(p.splitHeads), `${p.layersProvenOptimal}/${base?.model.layers ?? '?'}`,
+        fixed(p.maxExtraKvBytesPerGpu / 2 ** 20, 0),
+      ]);
+    }),
   ].join('\n');
 }
 
@@ -95,9 +113,9 @@ export function renderReport(doc: EvaluationDocument): string {
     `<!-- ${GENERATED_BY} -->`,
     '# Evaluation: how much does sparsity-aware head placement help?',
     '',
-    `Generated by \`${doc.command}\` from [evaluation.json](evaluation.json). Cost model: **\`${doc.costModel.name}\`** (unit: ${doc.costModel.unit}).`,
+    `Generated by \`${doc.command}\` from [evaluation.json](evaluation.json). Cost model: **\`${doc.costModel.name}\`** (unit: ${doc.costModel.unit}; ${doc.costModel.device ? `measured on ${doc.costModel.device}` : 'hardware-neutral executed work, the same on every machine'}).`,
     `Workload: prefill of ${doc.workload.seqLen} tokens for every model. Units: query heads, equal heads per GPU, G in ${doc.gpuCounts.join(', ')} where G divides the query heads.`,
-    `A model's attention time is the sum over layers of the layer's makespan (its slowest GPU), shown in ${scale.label}.`,
+    `A model's attention time is the sum over layers of the layer's makespan (its slowest GPU); tables show it relative to (b), adaptive budgets placed contiguously (the plots in ${scale.label}).`,
     'The bubble ratio of a layer is 1 - mean GPU load / makespan, the share of GPU time spent waiting; tables show its mean over layers.',
     '',
     '## Settings',
@@ -117,16 +135,16 @@ export function renderReport(doc: EvaluationDocument): string {
     header(['GPUs', ...BUBBLE_COLUMNS], 'rrrrrrl'),
     ...flagshipRows.map((r) => row([String(r.gpus), ...bubbleCells(r)])),
     '',
-    renderSplitCurve(doc, scale),
+    renderSplitCurve(doc),
     '',
     '## All models',
     '',
     `![Speedup of S-HPLB per model and GPU count](${SPEEDUP_SVG})`,
     '',
-    `Attention time in ${scale.label}:`,
+    'Attention time relative to (b), adaptive budgets placed contiguously:',
     '',
-    header(['Model', 'GPUs', ...TIME_COLUMNS], `lr${TIME_ALIGN}`),
-    ...doc.results.map((r) => row([r.model.displayName, String(r.gpus), ...timeCells(r, scale)])),
+    header(['Model', 'GPUs', ...TIME_COLUMNS], 'l' + `r${TIME_ALIGN}`),
+    ...doc.results.map((r) => row([r.model.displayName, String(r.gpus), ...timeCells(r)])),
     '',
     'Mean bubble ratio per setting, and how well (d) is proven:',
     '',

@@ -61,6 +61,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/plans/{planId}/ranks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What each tensor-parallel rank holds once the plan is applied to a checkpoint.
+         * @description Per layer and per rank: the plan's units, the logical query heads and the logical KV heads
+         *     that an unmodified vLLM or SGLang contiguous split gives the rank after `npm run apply`
+         *     rewrote the checkpoint; the same form as the `layers` of the manifest `apply` writes.
+         *     Physical query head j reads physical KV head j / (queryHeads / outputKvHeads). When the
+         *     plan splits the query heads of a KV head over ranks (a query-head plan on a GQA model),
+         *     `expandKvNeeded` is true and the answer is what `apply --expand-kv` writes: KV heads
+         *     duplicated to `outputKvHeads`, per-GPU KV cache times `kvCacheFactor`.
+         */
+        get: operations["getPlanRanks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -248,7 +274,7 @@ export interface components {
              * @description Stable machine-readable code.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "PLAN_NOT_FOUND" | "UNKNOWN_MODEL" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_PROBLEM" | "UNITS_NOT_DIVISIBLE" | "INFEASIBLE_CONSTRAINTS" | "PROBLEM_TOO_LARGE" | "INVALID_PROFILE" | "INVALID_CURVE" | "UNKNOWN_CALIBRATION" | "QUEUE_FULL" | "DRAINING" | "INTERNAL";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "PLAN_NOT_FOUND" | "UNKNOWN_MODEL" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_PROBLEM" | "UNITS_NOT_DIVISIBLE" | "INFEASIBLE_CONSTRAINTS" | "PROBLEM_TOO_LARGE" | "PREVIOUS_MISMATCH" | "INVALID_PROFILE" | "INVALID_CURVE" | "UNKNOWN_CALIBRATION" | "INVALID_CHECKPOINT" | "PLAN_MISMATCH" | "QUEUE_FULL" | "DRAINING" | "INTERNAL";
             /** @description The request's path. */
             instance?: string;
             requestId?: string;
@@ -283,7 +309,7 @@ export interface components {
          * @enum {string}
          */
         EngineName: "auto" | "ilp" | "search" | "greedy" | "contiguous";
-        /** @description "analytic" (attended score/value pairs), a calibration name, or "calibrated:<name>". Default: the calibration committed for the machine when there is one, else analytic. */
+        /** @description "executed-work" (the default: hardware-neutral multiply-accumulates, unit MAC, of the tiles and gathered columns MInference-style kernels run), "analytic" (nominal pairs of the budgets, unit token-pairs), or a device calibration by name ("<name>" or "calibrated:<name>", unit us of that device). */
         CostModelName: string;
         /** @description A placement problem. Exactly one of model, profile or costs. */
         PlanRequest: {
@@ -299,7 +325,94 @@ export interface components {
             workload?: components["schemas"]["WorkloadInput"];
             costModel?: components["schemas"]["CostModelName"];
             solver?: components["schemas"]["SolverOptionsInput"];
+            previous?: components["schemas"]["PreviousPlacement"];
+            migration?: components["schemas"]["MigrationOptions"];
         } & (unknown | unknown | unknown);
+        /** @description The running placement to re-plan from: a stored plan (planId) or per-layer unit2gpu. With it the answer is a re-plan: the least move cost within (1 + makespanTolerance) of the best makespan, in the running GPU labels. A label at or above gpus.count names a GPU that is gone: its units must move. */
+        PreviousPlacement: {
+            planId?: components["schemas"]["PlanId"];
+            /** @description [layers][units] GPU (running label) of each unit. */
+            unit2gpu?: number[][];
+        } & (unknown | unknown);
+        /** @description How a re-plan weighs moving units (only with previous). */
+        MigrationOptions: {
+            /** @description eps: the re-plan's makespan may be at most (1 + eps) x the best makespan C* of each layer (default 0.01). */
+            makespanTolerance?: number;
+            /** @description [units] cost of moving each unit (every layer). Default: bytes from the architecture (q/o projection slices of its query heads, k/v slices and KV cache of its KV head at workload.seqLen, 2-byte elements); 1 per unit for explicit costs. */
+            moveCost?: number[];
+            /** @description Most units moved per layer; when binding, the layer gets the best makespan reachable with that many moves. */
+            maxMoves?: number;
+            /** @description [fromGpu][toGpu] factor on a move's cost (e.g. across nodes), square, covering every running and new GPU label. */
+            gpuDistance?: number[][];
+            /** @description Hysteresis: a layer whose makespan improves by less than this share keeps its running placement (keep: true). Default 0 (off). */
+            minImprovement?: number;
+            /** @description Most layers changed by this re-plan, largest makespan improvement first; the others keep their placement. */
+            maxLayers?: number;
+        };
+        Move: {
+            unit: number;
+            /** @description Running label of the GPU the unit leaves. */
+            from: number;
+            to: number;
+            /** @description moveCost[unit] x gpuDistance[from][to]. */
+            cost: number;
+            /** @description Transfer round (0-based): in one round no GPU sends twice and no GPU receives twice. */
+            round: number;
+        };
+        /** @description How a layer of a re-plan gets from its running placement to this one. */
+        LayerMigration: {
+            moves: components["schemas"]["Move"][];
+            movedUnits: number;
+            moveCost: number;
+            /** @description C*: the fresh plan's makespan of this layer. */
+            optimalMakespan: number;
+            /** @description The makespan the moves were minimised against (C*, or the best under maxMoves). */
+            referenceMakespan: number;
+            /** @description (1 + makespanTolerance) x referenceMakespan. */
+            targetMakespan: number;
+            /** @description makespan / optimalMakespan. */
+            makespanVsOptimal: number;
+            /** @description Makespan of the running placement in the new problem; null when it breaks a constraint. */
+            previousMakespan: number | null;
+            /**
+             * @description optimal: the move cost is proven minimal among placements within targetMakespan; time_limit: GLPK ran out of time; heuristic: relabelling and swaps only (moveFallbackReason says why).
+             * @enum {string}
+             */
+            moveStatus: "optimal" | "time_limit" | "heuristic";
+            /** @description A valid lower bound on the move cost within targetMakespan. */
+            moveLowerBound: number;
+            /**
+             * @description previous (nothing had to move), greedy (the fresh plan relabelled at best or the previous placement repaired, then swaps), search (exact move search, equal move costs) or ilp (GLPK).
+             * @enum {string}
+             */
+            moveEngine: "previous" | "greedy" | "search" | "ilp";
+            /** @description true: the layer keeps its running placement (improvement under minImprovement, or beyond maxLayers). */
+            keep: boolean;
+            moveFallbackReason?: string;
+        };
+        /** @description A re-plan's options and move totals. */
+        PlanMigration: {
+            previousPlanId: string | null;
+            makespanTolerance: number;
+            maxMoves: number | null;
+            minImprovement: number;
+            maxLayers: number | null;
+            /** @description bytes, units (explicit costs) or caller (an explicit moveCost). */
+            moveCostUnit: string;
+            totals: {
+                movedUnits: number;
+                moveCost: number;
+                /** @description Transfer rounds over the whole plan. */
+                rounds: number;
+                layersChanged: number;
+                layersKept: number;
+                /** @description Layers whose move cost is proven minimal. */
+                layersMovesProven: number;
+                /** @description Sum of the fresh plan's layer makespans. */
+                optimalMakespan: number;
+                makespanVsOptimal: number;
+            };
+        };
         GpusInput: {
             count: number;
             /** @description [count] relative speed of each GPU (> 0); load = sum of costs / speed. Default all 1. */
@@ -366,10 +479,12 @@ export interface components {
             maxKvGroupsPerGpu: number | null;
             workload: components["schemas"]["Workload"];
             costModel: {
-                /** @description analytic, calibrated:<name>, or explicit for a cost matrix. */
+                /** @description executed-work, analytic, calibrated:<name>, or explicit for a cost matrix. */
                 name: string;
-                /** @description Unit of every cost and load, e.g. token-pairs or us; caller for a cost matrix. */
+                /** @description Unit of every cost and load: MAC, token-pairs, us (of the device named in device); caller for a cost matrix. */
                 unit: string;
+                /** @description Where the unit was measured: null for hardware-neutral counts and cost matrices, else the device and GPU.js backend of the calibration. */
+                device?: string | null;
             };
             solver: {
                 engine: components["schemas"]["EngineName"];
@@ -386,6 +501,7 @@ export interface components {
             };
             layers: components["schemas"]["PlanLayer"][];
             totals: components["schemas"]["PlanTotals"];
+            migration?: components["schemas"]["PlanMigration"];
         };
         /**
          * @description optimal: proven; within_tolerance: proven within the requested gap; time_limit: the search ran out of time, gap is true; greedy_fallback: the exact engine failed and greedy answered (fallbackReason says why); trivial: nothing to choose; heuristic: a heuristic engine was asked for and its answer is not proven.
@@ -429,6 +545,7 @@ export interface components {
             extraKvBytes?: number[] | null;
             /** @description With splits only: the makespan of the whole-unit answer the split started from. */
             wholeMakespan?: number;
+            migration?: components["schemas"]["LayerMigration"];
         };
         PlanTotals: {
             /** @description Sum of layer makespans: the model's attention time, in the cost unit. */
@@ -454,6 +571,42 @@ export interface components {
             /** @description With splits only: units split into parts, summed over layers. */
             splitHeads?: number;
         };
+        /** @description The plan as tensor-parallel ranks see it after apply (the manifest's form). */
+        PlanRanks: {
+            planId: components["schemas"]["PlanId"];
+            /** @description Registry model id; null for explicit costs. */
+            model: string | null;
+            granularity: components["schemas"]["Granularity"];
+            /** @description The engine's tensor-parallel size to run with (the plan's GPU count). */
+            tensorParallelSize: number;
+            queryHeads: number;
+            /** @description KV heads of the model. */
+            kvHeads: number;
+            /** @description KV heads of the rewritten checkpoint (more than kvHeads when duplicated). */
+            outputKvHeads: number;
+            /** @description Per-GPU KV-cache memory of the rewritten model over the original's. */
+            kvCacheFactor: number;
+            /** @description Whether apply needs --expand-kv for this plan. */
+            expandKvNeeded: boolean;
+            layers: components["schemas"]["LayerRanks"][];
+        };
+        LayerRanks: {
+            layer: number;
+            /** @description [queryHeads] logical query head at each physical query slot of the rewritten checkpoint. */
+            queryHeads: number[];
+            /** @description [outputKvHeads] logical KV head at each physical KV slot (repeats when duplicated). */
+            kvHeads: number[];
+            ranks: components["schemas"]["RankHeads"][];
+        };
+        RankHeads: {
+            rank: number;
+            /** @description The plan's units on this rank (query heads or KV groups) in physical order. */
+            units: number[];
+            /** @description Logical query heads of this rank's physical query slots. */
+            queryHeads: number[];
+            /** @description Logical KV heads of this rank's physical KV slots (one replicated head when KV heads < ranks). */
+            kvHeads: number[];
+        };
         ModelList: {
             models: components["schemas"]["ModelSummary"][];
         };
@@ -466,7 +619,7 @@ export interface components {
             provenance: components["schemas"]["Provenance"];
             heterogeneity: components["schemas"]["Heterogeneity"];
         };
-        /** @description How unequal the heads of a layer are, over all layers, in tokens attended per query row (full heads count seqLen). */
+        /** @description How unequal the heads of a layer are, over all layers, in nominal keys per query row: the budget's line or window counts added up (vertical + slash lines, sink + recent keys; full heads count seqLen). Not the executed work, which the cost model counts. */
         Heterogeneity: {
             seqLen: number;
             /** @description Most distinct budgets in one layer. */
@@ -552,16 +705,16 @@ export interface components {
             /** @description Source model name as the source spells it. */
             sourceModel: string;
         };
-        /** @description A head's budget, in tokens attended per query row. slash and recent are at least 1 because a causal query row always attends its own position. */
+        /** @description A head's budget in its pattern's own units: vertical_slash in lines (MInference's vertical_size key columns and slash_size diagonals, kept apart; its kernel raises them to 30 and 50 and runs 64-key ranges around each diagonal), streaming in keys (StreamingLLM's sink and recent window). slash and recent are at least 1 because a causal query row always attends its own position. */
         HeadBudget: {
             /** @enum {unknown} */
             kind: "vertical_slash" | "streaming" | "full";
         } & ({
             /** @constant */
             kind: "vertical_slash";
-            /** @description Key columns every query row attends. */
+            /** @description Key columns (lines): MInference's vertical_size. */
             vertical: number;
-            /** @description Diagonals (recent offsets) every query row attends. */
+            /** @description Diagonals (lines): MInference's slash_size. */
             slash: number;
         } | {
             /** @constant */
@@ -584,6 +737,19 @@ export interface components {
              */
             interpolation?: "linear" | "step";
             workload?: components["schemas"]["Workload"];
+            /**
+             * @description Unit of the curves' budgets (src/budgets/units.ts): keys-per-row (default; costed as a window of that many keys), blocks (MInference's block_sparse top-k of 64-key blocks; costed as a window of 64 x blocks keys) or lines (vertical_slash columns and diagonals: refused, since what lines cost depends on how they split between the two).
+             * @default keys-per-row
+             * @enum {unknown}
+             */
+            unit?: "keys-per-row" | "blocks" | "lines";
+            /** @description Sequence length the curves were measured at (default: workload.seqLen). When it differs from workload.seqLen, rescale must say how budgets carry over. */
+            measuredAt?: number;
+            /**
+             * @description How a budget measured at measuredAt carries over to workload.seqLen: fixed keeps the count (MInference's sizes do), proportional scales it by seqLen / measuredAt, rounded up. Required when the lengths differ.
+             * @enum {unknown}
+             */
+            rescale?: "fixed" | "proportional";
             curves: components["schemas"]["HeadCurve"][];
         };
         /** @description Workload the costs are computed for; default prefill of 131072 tokens. */
@@ -599,7 +765,7 @@ export interface components {
             points: components["schemas"]["CurvePoint"][];
         };
         CurvePoint: {
-            /** @description Tokens attended per query row. */
+            /** @description Budget in the request's unit (keys per row or blocks). */
             budget: number;
             /** @description Share of the full attention probability mass kept, averaged over query rows. */
             recovery: number;
@@ -609,11 +775,18 @@ export interface components {
             /** @enum {unknown} */
             interpolation: "linear" | "step";
             workload: components["schemas"]["Workload"];
+            /**
+             * @description Unit of every budget in the answer.
+             * @enum {unknown}
+             */
+            unit: "keys-per-row" | "blocks" | "lines";
             costModel: {
-                /** @description "analytic" or "calibrated:<calibration name>". */
+                /** @description "executed-work" (default), "analytic" or "calibrated:<calibration name>". */
                 name: string;
-                /** @description Unit of every cost, e.g. "token-pairs" or "us". */
+                /** @description Unit of every cost: "MAC", "token-pairs" or "us" (of the device named in device). */
                 unit: string;
+                /** @description null for hardware-neutral counts, else the device and GPU.js backend of the calibration. */
+                device: string | null;
             };
             heads: components["schemas"]["HeadBudgetAnswer"][];
             /** @description The smallest budget reaching the target on every head (the largest per-head budget) and the total cost of giving it to every head. */
@@ -632,11 +805,13 @@ export interface components {
         HeadBudgetAnswer: {
             layer: number;
             head: number;
-            /** @description Smallest budget (tokens per query row) reaching the target. */
+            /** @description Smallest budget (in the answer's unit) reaching the target. */
             budget: number;
             /** @description The curve read at that budget with the request's interpolation. */
             recovery: number;
-            /** @description The budget in the profile's form, as costed: streaming with no sink (budget tokens per row), or full once budget >= seqLen. */
+            /** @description The budget carried to workload.seqLen, as mean keys per query row (src/budgets/units.ts). */
+            keysPerRow: number;
+            /** @description The budget in the profile's form, as costed: a streaming window with no sink (the budget's keys per row, or 64 x blocks), or full once that reaches seqLen. */
             headBudget: {
                 /** @constant */
                 kind: "streaming";
@@ -705,7 +880,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (units x GPUs x layers above MAX_PROBLEM_SIZE), INVALID_PROFILE, INVALID_CURVE. */
+        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (units x GPUs x layers above MAX_PROBLEM_SIZE), PREVIOUS_MISMATCH (a re-plan whose previous placement is for another model, granularity, layer count or unit count), INVALID_PROFILE, INVALID_CURVE, PLAN_MISMATCH (the plan cannot be laid out as contiguous tensor-parallel ranks, e.g. unequal heads per GPU). INVALID_CHECKPOINT is the apply command's and never an HTTP answer. */
         Unprocessable: {
             headers: {
                 [name: string]: unknown;
@@ -863,6 +1038,37 @@ export interface operations {
             500: components["responses"]["Internal"];
         };
     };
+    getPlanRanks: {
+        parameters: {
+            query?: {
+                /** @description Query heads per KV head. Required for a plan of explicit costs or an inline profile; for a registry model it defaults to (and must equal) the model's. */
+                kvGroupSize?: number;
+            };
+            header?: never;
+            path: {
+                planId: components["parameters"]["PlanId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rank view of the plan. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanRanks"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+            500: components["responses"]["Internal"];
+        };
+    };
     listModels: {
         parameters: {
             query?: never;
@@ -928,6 +1134,10 @@ export interface operations {
                 costModel?: components["schemas"]["CostModelName"];
                 /** @description Most heads per layer split by query rows across GPUs (constraints.splits.maxSplitHeads, two parts each, default overhead); 0 (default) splits none. */
                 splitHeads?: number;
+                /** @description A stored plan id to re-plan from (the answer moves as little as possible from it). */
+                previous?: components["schemas"]["PlanId"];
+                /** @description With previous, the re-plan's eps (default 0.01). */
+                makespanTolerance?: number;
             };
             header?: {
                 /** @description An ETag from an earlier answer; 304 when the plan is unchanged. */

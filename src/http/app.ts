@@ -22,6 +22,7 @@ import { registerBudgetRoutes } from './routes/budgets.ts';
 import { registerModelRoutes, unknownModel } from './routes/models.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerPlanRoutes } from './routes/plans.ts';
+import { registerRankRoutes } from './routes/ranks.ts';
 import { createValidators } from './validation.ts';
 
 /** The solver pool as the app sees it (src/pool/solver-pool.ts implements it). */
@@ -113,6 +114,7 @@ export function buildApp(deps: AppDeps): HplbApp {
   // Routes straight on the app (no nested router): one dispatch level less on every request.
   // The per-model lookup is the hot path: its route is matched first.
   registerPlanRoutes(app, routes);
+  registerRankRoutes(app, routes);
   registerOperationRoutes(app, routes);
   registerModelRoutes(app, routes);
   registerBudgetRoutes(app, routes);

@@ -6,6 +6,8 @@ import { HplbError } from '../errors.ts';
 import type { Config } from '../config.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import { DEFAULT_SOLVER_OPTIONS, resolveRequest, type PlanRequest, type PlanningContext } from '../planner/request.ts';
+import { resolveMigration, type ResolvedMigration } from '../planner/migration.ts';
+import { solveReplan } from '../planner/replan-plan.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { checkProfileRules } from '../profiles/registry.ts';
@@ -47,7 +49,9 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     const { request, clampedTo } = withTimeLimits(raw, config);
     const inline = request.profile !== undefined ? checkInlineProfile(request.profile) : undefined;
     checkProblemSize(request, deps.context, config.maxProblemSize);
-    const resolved = resolveRequest(inline ? { ...request, profile: inline } : request, deps.context);
+    const fresh = resolveRequest(inline ? { ...request, profile: inline } : request, deps.context);
+    const migration = migrationOf(request, fresh);
+    const resolved = migration ? { ...fresh, id: migration.id } : fresh;
     const clamp = clampedTo !== undefined ? { clampedTo } : {};
 
     const stored = cache.getById(resolved.id);
@@ -70,7 +74,9 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     const solve = deps.admission.run(async () => {
       const start = deps.now();
       try {
-        const solved = await solvePlan(resolved, deps.runner, { now: deps.now });
+        const solved = migration
+          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now })
+          : await solvePlan(resolved, deps.runner, { now: deps.now });
         const proven = solved.totals.layersProvenOptimal === solved.layers.length;
         metrics.solves.inc({ engine, status: proven ? 'proven' : 'unproven' });
         for (const layer of solved.layers) metrics.layers.inc({ engine: layer.engine, status: layer.status });
@@ -93,6 +99,21 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     } finally {
       inFlight.delete(resolved.id);
     }
+  }
+
+  /** The re-plan part of a request, with a previous plan id looked up in the plan store. */
+  function migrationOf(request: PlanRequest, fresh: ReturnType<typeof resolveRequest>): ResolvedMigration | null {
+    const previous = request.previous;
+    if (previous === undefined) {
+      if (request.migration !== undefined) throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', { pointer: '/migration', rule: 'dependentRequired' });
+      return null;
+    }
+    let previousPlan;
+    if (previous.planId !== undefined) {
+      previousPlan = cache.getById(previous.planId)?.plan;
+      if (!previousPlan) throw new HplbError('PLAN_NOT_FOUND', `no stored plan with id ${previous.planId} to re-plan from; send its unit2gpu instead`, { pointer: '/previous/planId', rule: 'stored' });
+    }
+    return resolveMigration({ ...request, previous }, fresh, deps.context, previousPlan);
   }
 
   return { plan };

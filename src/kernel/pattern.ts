@@ -8,6 +8,7 @@
  * empty whatever the pattern.
  */
 import { HplbError } from '../errors.ts';
+import { convertVerticalSlashIndexes, MINFERENCE_BLOCK, type QueryBlockIndex } from './vertical-slash-index.ts';
 
 /** Every causal key (or every key when not causal). */
 export interface FullPattern {
@@ -15,12 +16,27 @@ export interface FullPattern {
 }
 
 /**
- * MInference's form: a set of key columns attended by every row, plus diagonal lines. Offset o
- * selects key p - o for the query at position p (0 is the diagonal). Both lists strictly
- * ascending, values in [0, n).
+ * MInference's vertical_slash, executed as its kernel does (vertical-slash-index.ts): selected key columns
+ * and diagonal offsets (offset o is key p - o for the query at position p), turned per block of
+ * `blockSize` query rows into `blockSize`-key ranges around the diagonals, merged with their
+ * neighbours, plus the selected columns left of those ranges (convertVerticalSlashIndexes). A
+ * row attends every causal key of its block's ranges and its block's gathered columns: a
+ * superset of the exact lines. Both lists strictly ascending, values in [0, n); offsets must hold
+ * 0. blockSize defaults to 64, MInference's; smaller values serve small tests.
  */
 export interface VerticalSlashPattern {
   readonly kind: 'vertical_slash';
+  readonly columns: readonly number[];
+  readonly offsets: readonly number[];
+  readonly blockSize?: number;
+}
+
+/**
+ * The exact-line form: every row attends exactly the selected columns and one key per selected
+ * diagonal (p - o), nothing more. Not what MInference's kernel runs; kept for recovery studies.
+ */
+export interface ExactVerticalSlashPattern {
+  readonly kind: 'exact_vertical_slash';
   readonly columns: readonly number[];
   readonly offsets: readonly number[];
 }
@@ -43,7 +59,7 @@ export interface StreamingPattern {
   readonly recent: number;
 }
 
-export type AttentionPattern = FullPattern | VerticalSlashPattern | BlockSparsePattern | StreamingPattern;
+export type AttentionPattern = FullPattern | VerticalSlashPattern | ExactVerticalSlashPattern | BlockSparsePattern | StreamingPattern;
 
 /** Sequence geometry a pattern is applied to. */
 export interface AttentionShape {
@@ -119,10 +135,18 @@ export function validatePattern(pattern: AttentionPattern, n: number): void {
       checkCount(pattern.sink, 'sink');
       checkCount(pattern.recent, 'recent');
       return;
-    case 'vertical_slash':
+    case 'exact_vertical_slash':
       checkAscending(pattern.columns, n, '/columns', 'column');
       checkAscending(pattern.offsets, n, '/offsets', 'offset');
       return;
+    case 'vertical_slash': {
+      checkAscending(pattern.columns, n, '/columns', 'column');
+      checkAscending(pattern.offsets, n, '/offsets', 'offset');
+      if (pattern.offsets[0] !== 0) invalid('vertical_slash offsets must hold 0: MInference always keeps the main diagonal', '/offsets');
+      const size = pattern.blockSize ?? MINFERENCE_BLOCK;
+      if (!Number.isInteger(size) || size < 1) invalid(`blockSize must be a positive integer, got ${size}`, '/blockSize');
+      return;
+    }
     case 'block_sparse': {
       const size = pattern.blockSize;
       if (!Number.isInteger(size) || size < 1) invalid(`blockSize must be a positive integer, got ${size}`, '/blockSize');
@@ -152,7 +176,7 @@ function insertSorted(row: Int32Array, length: number, key: number): number {
  * Writes the selected keys of the query at position p into `row` (ascending, unique) and returns
  * how many. `last` is the last key the query may see (p when causal, n - 1 otherwise).
  */
-function fillRow(pattern: AttentionPattern, n: number, p: number, last: number, row: Int32Array): number {
+function fillRow(pattern: AttentionPattern, n: number, p: number, last: number, row: Int32Array, converted: readonly QueryBlockIndex[]): number {
   let length = 0;
   switch (pattern.kind) {
     case 'full':
@@ -165,6 +189,14 @@ function fillRow(pattern: AttentionPattern, n: number, p: number, last: number, 
       break;
     }
     case 'vertical_slash': {
+      const { blockOffsets, columns } = converted[Math.floor(p / (pattern.blockSize ?? MINFERENCE_BLOCK))];
+      const size = pattern.blockSize ?? MINFERENCE_BLOCK;
+      for (const column of columns) if (column <= last) row[length++] = column;
+      for (const start of blockOffsets) for (let key = start; key < start + size && key <= last; key++) row[length++] = key;
+      row.subarray(0, length).sort();
+      break;
+    }
+    case 'exact_vertical_slash': {
       const { columns, offsets } = pattern;
       let c = 0;
       let o = offsets.length - 1;
@@ -202,6 +234,9 @@ export function buildRowIndex(pattern: AttentionPattern, shape: AttentionShape):
   const { n, causal } = shape;
   const rows = shape.queries ?? n;
   const first = n - rows;
+  const converted = pattern.kind === 'vertical_slash'
+    ? convertVerticalSlashIndexes(n, pattern.columns, pattern.offsets, pattern.blockSize, pattern.blockSize)
+    : [];
   const scratch = new Int32Array(n + 1);
   const rowLength = new Float32Array(rows);
   const lists: Int32Array[] = new Array(rows);
@@ -209,7 +244,7 @@ export function buildRowIndex(pattern: AttentionPattern, shape: AttentionShape):
   let pairs = 0;
   for (let r = 0; r < rows; r++) {
     const p = first + r;
-    const length = fillRow(pattern, n, p, causal ? p : n - 1, scratch);
+    const length = fillRow(pattern, n, p, causal ? p : n - 1, scratch, converted);
     lists[r] = scratch.slice(0, length);
     rowLength[r] = length;
     width = Math.max(width, length);

@@ -8,10 +8,9 @@
 import { HplbError } from '../errors.ts';
 import { buildRowIndex, type AttentionPattern, type RowIndex } from './pattern.ts';
 import { queryRows, rowScores, validateInput, type ScoreInput } from './reference.ts';
-import {
-  blockTopKPattern, rankBlocks, rankLines, verticalSlashPattern,
-  DEFAULT_BLOCK_SIZE, DEFAULT_LAST_QUERIES,
-} from './selection.ts';
+import { MINFERENCE_BLOCK } from './vertical-slash-index.ts';
+import { selectBlockSparse } from './minference.ts';
+import { exactLinesPattern, rankLines, DEFAULT_LAST_QUERIES } from './selection.ts';
 
 /** Full attention probabilities of every query row, [rows * n] (0 where the causal mask hides a key). */
 export interface Probabilities {
@@ -64,27 +63,29 @@ export function recoveryRatio(head: ScoreInput, pattern: AttentionPattern): numb
 }
 
 /**
- * How a budget's pattern is chosen (selection.ts):
- * - 'vertical_slash': MInference-style. Column and diagonal "lines" are scored by the attention
- *   mass the last `lastQueries` query rows give them; a budget of b keeps the b best lines
- *   (the diagonal always first).
- * - 'block_topk': each query block keeps its round(b / blockSize) (>= 1) best key blocks by
- *   pooled scores (mean q of the block . mean k of the key block), the diagonal block always
- *   first.
+ * How a budget's pattern is chosen, and the unit its budgets count:
+ * - 'exact_lines' (selection.ts), budgets in lines: column and diagonal lines scored by the
+ *   attention mass the last `lastQueries` query rows give them; a budget of b keeps the b best
+ *   lines (the diagonal always first), executed exactly (one key per row per line).
+ * - 'block_topk' (minference.ts, MInference's block picker), budgets in blocks: each query block
+ *   keeps its b best key blocks by pooled score.
  */
-export type Selector = 'vertical_slash' | 'block_topk';
+export type Selector = 'exact_lines' | 'block_topk';
+
+/** The budget unit of each selector's curve (src/budgets/units.ts converts between units). */
+export const SELECTOR_UNIT = { exact_lines: 'lines', block_topk: 'blocks' } as const;
 
 export interface RecoveryCurveOptions {
-  /** Default 'vertical_slash'. */
+  /** Default 'exact_lines'. */
   readonly selector?: Selector;
-  /** vertical_slash: query rows used to estimate importance. Default 64. */
+  /** exact_lines: query rows used to estimate importance. Default 64. */
   readonly lastQueries?: number;
-  /** block_topk: block size in tokens. Default 64. */
+  /** block_topk: block size in tokens. Default 64 (MInference's). */
   readonly blockSize?: number;
 }
 
 export interface RecoveryPoint {
-  /** Budget in tokens per query row. */
+  /** Budget in the curve's unit (lines or blocks). */
   readonly budget: number;
   /** Recovery ratio of the pattern chosen for this budget. */
   readonly recovery: number;
@@ -94,16 +95,19 @@ export interface RecoveryPoint {
 
 export interface RecoveryCurve {
   readonly selector: Selector;
+  readonly unit: (typeof SELECTOR_UNIT)[Selector];
+  /** Sequence length the curve was measured at. */
+  readonly seqLen: number;
   readonly points: readonly RecoveryPoint[];
 }
 
 /**
- * Recovery ratio at each budget (tokens per query row, positive integers, ascending), the pattern
+ * Recovery ratio at each budget (in the selector's unit, positive integers, ascending), the pattern
  * for a budget chosen by estimated importance. The patterns of a curve are nested (a larger budget
  * keeps everything a smaller one keeps), so the curve is non-decreasing.
  */
 export function recoveryCurve(head: ScoreInput, budgets: readonly number[], options: RecoveryCurveOptions = {}): RecoveryCurve {
-  const selector = options.selector ?? 'vertical_slash';
+  const selector = options.selector ?? 'exact_lines';
   budgets.forEach((budget, i) => {
     if (!Number.isInteger(budget) || budget < 1 || (i > 0 && budget <= budgets[i - 1])) {
       throw new HplbError('INVALID_PROBLEM', `budgets must be strictly ascending positive integers (index ${i}: ${budget})`, { pointer: `/budgets/${i}` });
@@ -111,12 +115,11 @@ export function recoveryCurve(head: ScoreInput, budgets: readonly number[], opti
   });
   const probabilities = attentionProbabilities(head);
   let choose: (budget: number) => AttentionPattern;
-  if (selector === 'vertical_slash') {
+  if (selector === 'exact_lines') {
     const ranking = rankLines(head, options.lastQueries ?? DEFAULT_LAST_QUERIES);
-    choose = (budget) => verticalSlashPattern(ranking, budget);
+    choose = (budget) => exactLinesPattern(ranking, budget);
   } else if (selector === 'block_topk') {
-    const ranking = rankBlocks(head, options.blockSize ?? DEFAULT_BLOCK_SIZE);
-    choose = (budget) => blockTopKPattern(ranking, budget);
+    choose = (budget) => selectBlockSparse(head, budget, options.blockSize ?? MINFERENCE_BLOCK);
   } else {
     throw new HplbError('INVALID_PROBLEM', `unknown selector ${selector as string}`, { pointer: '/selector' });
   }
@@ -124,5 +127,5 @@ export function recoveryCurve(head: ScoreInput, budgets: readonly number[], opti
     const index = buildRowIndex(choose(budget), head);
     return { budget, recovery: recoveryOfIndex(probabilities, index), pairs: index.pairs };
   });
-  return { selector, points };
+  return { selector, unit: SELECTOR_UNIT[selector], seqLen: head.n, points };
 }

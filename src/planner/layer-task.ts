@@ -1,6 +1,10 @@
 import { HplbError } from '../errors.ts';
 import { greedyEngine } from '../solver/engines/greedy.ts';
+import { buildLayerResult } from '../solver/layer-result.ts';
+import { replanLayer, type FreshLayer, type ReplanOutcome } from '../solver/replan/replan-layer.ts';
+import type { MigrationSpec } from '../solver/replan/types.ts';
 import { splitsEnabled } from '../solver/split/with-splits.ts';
+import { loadedGlpk } from './glpk.ts';
 import type { LayerEngine, LayerProblem, LayerResult } from '../solver/types.ts';
 import type { EngineName } from './plan.ts';
 
@@ -10,6 +14,8 @@ export interface LayerTask {
   readonly engine: EngineName;
   readonly timeLimitMs: number;
   readonly gapTolerance: number;
+  /** Re-plan stage 2 instead of a fresh solve: least moves from `spec.previous` near `fresh`. */
+  readonly migration?: { readonly spec: MigrationSpec; readonly fresh: FreshLayer };
 }
 
 /** A layer's answer plus greedy's makespan, which every plan reports for comparison. */
@@ -17,6 +23,8 @@ export interface LayerOutcome {
   readonly result: LayerResult;
   /** null when greedy found no feasible placement (tight KV-group limits) and an exact engine did. */
   readonly greedyMakespan: number | null;
+  /** The re-plan of a migration task (absent when a fallback answered it). */
+  readonly replan?: ReplanOutcome;
 }
 
 /** Solves layer tasks somewhere (inline, or in a worker pool); never rejects for solver trouble. */
@@ -32,6 +40,7 @@ export interface LayerRunner {
  */
 export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>): LayerOutcome {
   const start = performance.now();
+  if (task.migration) return solveMigrationTask(task, task.migration, start);
   const options = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance };
   const engine = engines[task.engine];
   if (!engine) throw new HplbError('INVALID_PROBLEM', `unknown engine "${task.engine}"`, { pointer: '/solver/engine', rule: 'enum' });
@@ -47,6 +56,13 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
   const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)) };
   const result = engine.solveLayer(task.problem, greedy ? { ...rest, incumbent: greedy.unit2gpu } : rest);
   return { result, greedyMakespan: greedy?.makespan ?? null };
+}
+
+function solveMigrationTask(task: LayerTask, migration: NonNullable<LayerTask['migration']>, start: number): LayerOutcome {
+  const replan = replanLayer(task.problem, migration.spec, migration.fresh, { glpk: loadedGlpk(), timeLimitMs: task.timeLimitMs });
+  // The plan is assembled from `replan`; the result only keeps the outcome's shape.
+  const result = buildLayerResult(task.problem, replan.unit2gpu, { lowerBound: 0, status: 'heuristic', engine: 'replan', solveMs: performance.now() - start });
+  return { result, greedyMakespan: null, replan };
 }
 
 /**

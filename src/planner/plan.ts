@@ -3,6 +3,7 @@ import type { Workload } from '../cost/cost-model.ts';
 import type { SplitPart } from '../solver/split/types.ts';
 
 import type { EngineName } from '../solver/engines/index.ts';
+import type { LayerReplan, Move } from '../solver/replan/types.ts';
 
 export { ENGINE_NAMES, type EngineName } from '../solver/engines/index.ts';
 
@@ -25,6 +26,32 @@ export interface PlanLayer extends LayerResult {
   extraKvBytes?: number[] | null;
   /** With splits only: the makespan of the whole-unit answer the split started from. */
   wholeMakespan?: number;
+  /** Present in a re-plan: how this layer gets from the running placement to this one. */
+  migration?: LayerMigration;
+}
+
+/** A layer of a re-plan, against its running placement (GPU labels are the running ones). */
+export interface LayerMigration {
+  /** Units that change GPU; `round`: the transfer round (no GPU sends or receives twice in one). */
+  moves: (Move & { round: number })[];
+  movedUnits: number;
+  moveCost: number;
+  /** C*: the fresh plan's makespan of this layer. */
+  optimalMakespan: number;
+  /** The makespan the moves were minimised against (C*, or the best under maxMoves). */
+  referenceMakespan: number;
+  /** (1 + makespanTolerance) x referenceMakespan. */
+  targetMakespan: number;
+  /** makespan / optimalMakespan. */
+  makespanVsOptimal: number;
+  /** Makespan of the running placement in the new problem; null when it breaks a constraint. */
+  previousMakespan: number | null;
+  moveStatus: LayerReplan['moveStatus'];
+  moveLowerBound: number;
+  moveEngine: LayerReplan['moveEngine'];
+  /** true: the layer keeps its running placement (improvement under minImprovement, or maxLayers). */
+  keep: boolean;
+  moveFallbackReason?: string;
 }
 
 export interface PlanTotals {
@@ -61,10 +88,33 @@ export interface Plan {
   unitsPerGpu: string;
   maxKvGroupsPerGpu: number | null;
   workload: Workload;
-  costModel: { name: string; unit: string };
+  costModel: { name: string; unit: string; device: string | null };
   solver: { engine: EngineName; engineVersion: string; timeLimitMs: number; layerTimeLimitMs: number; gapTolerance: number };
   /** With splits only: the split limits used (partOverhead in the cost unit, per head and part). */
   splits?: { maxSplitHeads: number; maxPartsPerHead: number; partOverhead: number };
   layers: PlanLayer[];
   totals: PlanTotals;
+  /** Present in a re-plan: the options used and the plan's move totals. */
+  migration?: {
+    previousPlanId: string | null;
+    makespanTolerance: number;
+    maxMoves: number | null;
+    minImprovement: number;
+    maxLayers: number | null;
+    /** "bytes", "units" (explicit costs, one per unit) or "caller" (an explicit moveCost). */
+    moveCostUnit: string;
+    totals: {
+      movedUnits: number;
+      moveCost: number;
+      /** Transfer rounds over the whole plan. */
+      rounds: number;
+      layersChanged: number;
+      layersKept: number;
+      /** Layers whose move cost is proven minimal. */
+      layersMovesProven: number;
+      /** Sum of the fresh plan's layer makespans. */
+      optimalMakespan: number;
+      makespanVsOptimal: number;
+    };
+  };
 }

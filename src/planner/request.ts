@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_WORKLOAD, type CostModel, type Workload } from '../cost/cost-model.ts';
+import { headShapeOf } from '../cost/work.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { canonicalJson } from '../profiles/version.ts';
 import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
 import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu } from '../solver/problem.ts';
 import type { Granularity, LayerProblem } from '../solver/types.ts';
+import type { MigrationOptions, PreviousPlacement } from './migration.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
 import { layerSplits, resolveSplits, type ResolvedSplits, type SplitsRequest } from './split-request.ts';
 
@@ -35,6 +37,10 @@ export interface PlanRequest {
   /** Cost model name ("analytic" or a calibration); default: the service's default. */
   readonly costModel?: string;
   readonly solver?: Partial<SolverOptions>;
+  /** The running placement: with it the answer is a re-plan that moves as little as possible. */
+  readonly previous?: PreviousPlacement;
+  /** How the re-plan weighs moves (only with previous). */
+  readonly migration?: MigrationOptions;
 }
 
 export interface SolverOptions {
@@ -70,7 +76,7 @@ export interface ResolvedRequest {
   readonly unitsPerGpu: string;
   readonly maxKvGroupsPerGpu: number | null;
   readonly workload: Workload;
-  readonly costModel: { readonly name: string; readonly unit: string };
+  readonly costModel: { readonly name: string; readonly unit: string; readonly device: string | null };
   readonly solver: SolverOptions;
   readonly layers: LayerProblem[];
   /** Split limits; null when splitting is off. */
@@ -104,7 +110,8 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
   let model: ResolvedRequest['model'];
   let sourceKey: unknown;
   if (profile) {
-    headCosts = profile.budgets.map((row) => row.map((b) => costModel.headCost(b, workload)));
+    const shape = headShapeOf(profile.architecture);
+    headCosts = profile.budgets.map((row) => row.map((b) => costModel.headCost(b, workload, shape)));
     kvGroupSize = profile.architecture.queryHeads / profile.architecture.kvHeads;
     model = { id: profile.id, version: profile.version };
     sourceKey = request.model !== undefined ? { model: profile.id, version: profile.version } : { profile: sha256(canonicalJson(profile)) };
@@ -153,7 +160,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     unitsPerGpu: normalised.unitsPerGpu,
     maxKvGroupsPerGpu: normalised.maxKvGroupsPerGpu,
     workload,
-    costModel: profile ? { name: costModel.name, unit: costModel.unit } : { name: 'explicit', unit: 'caller' },
+    costModel: profile ? { name: costModel.name, unit: costModel.unit, device: costModel.device } : { name: 'explicit', unit: 'caller', device: null },
     solver,
     layers,
     splits,

@@ -89,7 +89,12 @@ export const DUO_SOURCES: Readonly<Record<string, SourceEntry>> = Object.freeze(
   },
 });
 
-/** MInference pattern names that become a vertical_slash budget; anything else is refused. */
+/**
+ * MInference pattern names this converter reads; anything else is refused. minference_forward.py
+ * runs "vertical_and_slash" heads with vertical_and_slash_kernel (vertical_size columns and
+ * slash_size diagonals) and "stream_llm" heads with streaming_forward(q, k, v, vertical_size,
+ * slash_size), whose n_init and n_local are the two sizes: a sink and a recent window.
+ */
 const MINFERENCE_PATTERNS = ['vertical_and_slash', 'stream_llm'] as const;
 
 const invalid = (message: string): HplbError => new HplbError('INVALID_PROFILE', message);
@@ -112,7 +117,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /**
  * Converts one MInference pattern file (a JSON list, one object per layer, mapping "0".."H-1" to
  * `[pattern, vertical_size, slash_size, score]`) to a Profile whose budgets are
- * [layers][queryHeads] vertical_slash budgets in tokens per query row, and whose sourceScores are
+ * [layers][queryHeads] vertical_slash budgets (lines: columns and diagonals, kept apart) or
+ * streaming budgets (stream_llm heads: sink and recent keys), and whose sourceScores are
  * [layers][queryHeads] search scores. Throws HplbError('INVALID_PROFILE') naming the file, layer
  * and head on any deviation from that shape or from the architecture known for `fileName`.
  */
@@ -159,7 +165,9 @@ export function convertMInference(fileName: string, text: string, dataLabel = DE
       if (typeof score !== 'number' || !Number.isFinite(score)) {
         throw invalid(`${at}: score must be a finite number, got ${JSON.stringify(score)}`);
       }
-      row.push({ kind: 'vertical_slash', vertical: vertical as number, slash: slash as number });
+      row.push(pattern === 'stream_llm'
+        ? { kind: 'streaming', sink: vertical as number, recent: slash as number }
+        : { kind: 'vertical_slash', vertical: vertical as number, slash: slash as number });
       scoreRow.push(score);
     }
     budgets.push(row);
@@ -180,9 +188,10 @@ export function convertMInference(fileName: string, text: string, dataLabel = DE
       licence: 'MIT',
       meaning:
         'MInference offline search: the sparse pattern chosen for each query head and its budget. ' +
-        'vertical = vertical_size key columns and slash = slash_size diagonals attended per query row, in tokens. ' +
-        'Patterns "vertical_and_slash" and "stream_llm" both become kind vertical_slash (in stream_llm the two ' +
-        'numbers play the same roles). sourceScores holds the search score, whose scale differs between files; it is not a cost.',
+        '"vertical_and_slash" heads become kind vertical_slash with vertical = vertical_size key columns and slash = slash_size ' +
+        'diagonals, kept apart (MInference raises them to at least 30 and 50 and runs 64-key ranges around each diagonal); ' +
+        '"stream_llm" heads become kind streaming with sink = vertical_size and recent = slash_size (streaming_forward\'s n_init ' +
+        'and n_local). sourceScores holds the search score, whose scale differs between files; it is not a cost.',
       sourceModel: source.sourceModel,
     },
     budgets,

@@ -3,11 +3,9 @@
  * where the numbers came from. The JSON form is documented by models/profile.schema.json.
  */
 
-/** A head's budget, in tokens attended per query row, in one of the forms found in the data. */
-export type HeadBudget =
-  | { readonly kind: 'vertical_slash'; readonly vertical: number; readonly slash: number }
-  | { readonly kind: 'streaming'; readonly sink: number; readonly recent: number }
-  | { readonly kind: 'full' };
+import type { HeadBudget } from './head-budget.ts';
+
+export type { HeadBudget } from './head-budget.ts';
 
 export interface Architecture {
   readonly layers: number;

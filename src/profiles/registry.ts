@@ -7,10 +7,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import { attendedTokens } from '../cost/cost-model.ts';
 import { HplbError } from '../errors.ts';
-import type { HeadBudget, Profile } from './profile.ts';
-import { canonicalJson, profileVersion } from './version.ts';
+import type { Profile } from './profile.ts';
+import { profileVersion } from './version.ts';
 
 const SCHEMA_FILE = 'profile.schema.json';
 
@@ -145,39 +144,4 @@ export function loadRegistry(dir: string = modelsDir()): ModelRegistry {
       );
     },
   };
-}
-
-/** How unequal one layer's heads are, in tokens attended per query row at a given sequence length. */
-export interface LayerSummary {
-  readonly layer: number;
-  /** Number of different budgets (kind and numbers) among the layer's query heads. */
-  readonly distinctBudgets: number;
-  readonly minAttended: number;
-  readonly maxAttended: number;
-  /** maxAttended / minAttended. */
-  readonly maxOverMin: number;
-  /** Coefficient of variation of attended tokens over the layer's heads: population std / mean. */
-  readonly cv: number;
-}
-
-/**
- * Per-layer summary of budget heterogeneity ([layers] entries): attended = attendedTokens(budget,
- * seqLen) tokens per query row, so full heads count seqLen (default 131072, the long-context regime).
- */
-export function summarizeProfile(profile: Profile, seqLen = 131072): LayerSummary[] {
-  return profile.budgets.map((row: readonly HeadBudget[], layer) => {
-    const attended = row.map((budget) => attendedTokens(budget, seqLen));
-    const mean = attended.reduce((sum, a) => sum + a, 0) / attended.length;
-    const variance = attended.reduce((sum, a) => sum + (a - mean) ** 2, 0) / attended.length;
-    const minAttended = Math.min(...attended);
-    const maxAttended = Math.max(...attended);
-    return {
-      layer,
-      distinctBudgets: new Set(row.map(canonicalJson)).size,
-      minAttended,
-      maxAttended,
-      maxOverMin: maxAttended / minAttended,
-      cv: Math.sqrt(variance) / mean,
-    };
-  });
 }

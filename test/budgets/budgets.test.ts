@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { computeBudgets, type BudgetsRequest } from '../../src/budgets/budgets.ts';
+import { blocksToKeysPerRow } from '../../src/budgets/units.ts';
 import { ANALYTIC_COST_MODEL, attendedPairs, type CostModel } from '../../src/cost/cost-model.ts';
 import { HplbError } from '../../src/errors.ts';
 import { recoveryCurve } from '../../src/kernel/recovery.ts';
@@ -31,7 +32,9 @@ describe('computeBudgets', () => {
     const adaptive = [100, 500, 260].reduce((sum, b) => sum + attendedPairs(b, workload), 0);
     assert.equal(response.totals.adaptiveCost, adaptive);
     assert.ok(Math.abs(response.totals.saving - (1 - adaptive / response.uniform.cost)) < 1e-12);
-    assert.deepEqual(response.costModel, { name: 'analytic', unit: 'token-pairs' });
+    assert.deepEqual(response.costModel, { name: 'analytic', unit: 'token-pairs', device: null });
+    assert.equal(response.unit, 'keys-per-row');
+    assert.deepEqual(response.heads.map((h) => h.keysPerRow), [100, 500, 260]);
     assert.equal(response.interpolation, 'linear');
     for (const head of response.heads) assert.ok(head.recovery >= 0.9 - 1e-12);
   });
@@ -43,11 +46,38 @@ describe('computeBudgets', () => {
 
   it('costs a budget of seqLen or more as full attention, under any cost model', () => {
     const seen: string[] = [];
-    const model: CostModel = { name: 'probe', unit: 'x', headCost: (budget) => { seen.push(budget.kind); return 1; } };
+    const model: CostModel = { name: 'probe', unit: 'x', device: null, headCost: (budget) => { seen.push(budget.kind); return 1; } };
     const response = computeBudgets({ target: 1, workload: { seqLen: 1000, phase: 'decode' }, curves: [REQUEST.curves[1]] }, model);
     assert.deepEqual(response.heads[0].headBudget, { kind: 'full' });
     assert.deepEqual(seen, ['full', 'full']);
     assert.equal(response.totals.saving, 0);
+  });
+
+  it('costs budgets in blocks as windows of 64 keys per block and reports their mean keys per row', () => {
+    const response = computeBudgets({ ...REQUEST, unit: 'blocks', workload: { seqLen: 131072, phase: 'prefill' } }, ANALYTIC_COST_MODEL);
+    assert.equal(response.unit, 'blocks');
+    const head = response.heads[0];
+    assert.deepEqual(head.headBudget, { kind: 'streaming', sink: 0, recent: head.budget * 64 });
+    assert.equal(head.keysPerRow, blocksToKeysPerRow(head.budget, 131072));
+  });
+
+  it('refuses budgets in lines, and curves measured at another length without a rescale rule', () => {
+    const codeAt = (request: BudgetsRequest, pointer: string) => assert.throws(() => computeBudgets(request, ANALYTIC_COST_MODEL), (error: unknown) => {
+      assert.ok(error instanceof HplbError);
+      assert.equal(error.code, 'VALIDATION_FAILED');
+      assert.equal(error.pointer, pointer);
+      return true;
+    });
+    codeAt({ ...REQUEST, unit: 'lines' }, '/unit');
+    codeAt({ ...REQUEST, measuredAt: 500 }, '/rescale');
+  });
+
+  it('carries budgets measured at another length by the stated rule', () => {
+    const fixed = computeBudgets({ ...REQUEST, measuredAt: 500, rescale: 'fixed' }, ANALYTIC_COST_MODEL);
+    assert.deepEqual(fixed.heads.map((h) => h.keysPerRow), [100, 500, 260]);
+    const proportional = computeBudgets({ ...REQUEST, measuredAt: 500, rescale: 'proportional' }, ANALYTIC_COST_MODEL);
+    assert.deepEqual(proportional.heads.map((h) => h.keysPerRow), [200, 1000, 520].map((b) => Math.min(b, 1000)));
+    assert.deepEqual(proportional.heads[1].headBudget, { kind: 'full' });
   });
 
   it('uses the default workload when none is given', () => {

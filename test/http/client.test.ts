@@ -40,6 +40,17 @@ describe('a client generated from openapi.yaml, against a listening server', () 
     assert.equal(lookedUp.data?.totals.layersProvenOptimal, 32);
   });
 
+  it('reads the rank view of a plan as the manifest of apply lays it out', async () => {
+    const created = await client.POST('/v1/plans', { body: { model: SMALL_MODEL, gpus: { count: 2 }, granularity: 'kv-group', solver: { engine: 'greedy' } } });
+    const ranks = await client.GET('/v1/plans/{planId}/ranks', { params: { path: { planId: created.data!.id } } });
+    assert.equal(ranks.response.status, 200);
+    assertSchema('PlanRanks', ranks.data);
+    assert.equal(ranks.data?.tensorParallelSize, 2);
+    assert.deepEqual(ranks.data?.layers[0].ranks.map((r) => r.kvHeads.length), [4, 4]);
+    const refused = await client.GET('/v1/plans/{planId}/ranks', { params: { path: { planId: created.data!.id }, query: { kvGroupSize: 2 } } });
+    assert.equal(refused.error?.code, 'INVALID_PROBLEM');
+  });
+
   it('gets typed problems back', async () => {
     const missing = await client.GET('/v1/plans/{planId}', { params: { path: { planId: 'f'.repeat(32) } } });
     assert.equal(missing.response.status, 404);

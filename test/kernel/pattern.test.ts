@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HplbError } from '../../src/errors.ts';
 import { buildRowIndex, indexMask, INDEX_SENTINEL, type AttentionPattern, type AttentionShape } from '../../src/kernel/pattern.ts';
+import { convertVerticalSlashIndexes } from '../../src/kernel/vertical-slash-index.ts';
 
 /** Independent statement of each pattern: does the query at position p select key? */
 function selects(pattern: AttentionPattern, n: number, causal: boolean, p: number, key: number): boolean {
@@ -12,8 +13,14 @@ function selects(pattern: AttentionPattern, n: number, causal: boolean, p: numbe
       return true;
     case 'streaming':
       return key < pattern.sink || (key <= p && key > p - pattern.recent);
-    case 'vertical_slash':
+    case 'exact_vertical_slash':
       return pattern.columns.includes(key) || pattern.offsets.includes(p - key);
+    case 'vertical_slash': {
+      // the key blocks and gathered columns MInference's index conversion gives p's query block
+      const size = pattern.blockSize ?? 64;
+      const block = convertVerticalSlashIndexes(n, pattern.columns, pattern.offsets, size, size)[Math.floor(p / size)];
+      return block.columns.includes(key) || block.blockOffsets.some((start) => key >= start && key < start + size);
+    }
     case 'block_sparse':
       return pattern.blocks[Math.floor(p / pattern.blockSize)].includes(Math.floor(key / pattern.blockSize));
   }
@@ -33,8 +40,10 @@ const PATTERNS: { name: string; pattern: AttentionPattern }[] = [
   { name: 'full', pattern: { kind: 'full' } },
   { name: 'streaming', pattern: { kind: 'streaming', sink: 3, recent: 5 } },
   { name: 'streaming without window', pattern: { kind: 'streaming', sink: 2, recent: 0 } },
-  { name: 'vertical_slash', pattern: { kind: 'vertical_slash', columns: [0, 4, 11, 22], offsets: [0, 1, 6, 20] } },
-  { name: 'vertical_slash without diagonal', pattern: { kind: 'vertical_slash', columns: [7], offsets: [3] } },
+  { name: 'exact_vertical_slash', pattern: { kind: 'exact_vertical_slash', columns: [0, 4, 11, 22], offsets: [0, 1, 6, 20] } },
+  { name: 'exact_vertical_slash without diagonal', pattern: { kind: 'exact_vertical_slash', columns: [7], offsets: [3] } },
+  { name: 'vertical_slash, blocks of 4', pattern: { kind: 'vertical_slash', columns: [0, 4, 11, 22], offsets: [0, 1, 6, 20], blockSize: 4 } },
+  { name: 'vertical_slash, blocks of 64', pattern: { kind: 'vertical_slash', columns: [2, 9], offsets: [0, 5] } },
   { name: 'block_sparse', pattern: { kind: 'block_sparse', blockSize: 5, blocks: [[0], [0], [1, 2], [0, 3], [2, 4]] } },
   { name: 'block_sparse with empty lists', pattern: { kind: 'block_sparse', blockSize: 8, blocks: [[], [0], []] } },
 ];
@@ -50,7 +59,7 @@ describe('row index of a pattern', () => {
   }
 
   it('lists keys ascending, pads with the sentinel and always holds the diagonal', () => {
-    const index = buildRowIndex({ kind: 'vertical_slash', columns: [2, 9], offsets: [4] }, { n: 12, causal: true });
+    const index = buildRowIndex({ kind: 'exact_vertical_slash', columns: [2, 9], offsets: [4] }, { n: 12, causal: true });
     let pairs = 0;
     for (let r = 0; r < index.rows; r++) {
       const row = Array.from(index.keys.subarray(r * index.width, (r + 1) * index.width));
@@ -76,7 +85,9 @@ describe('invalid patterns are clear errors', () => {
     { name: 'negative offset', pattern: { kind: 'vertical_slash', columns: [], offsets: [-1] }, pointer: '/offsets/0', message: /out of range/ },
     { name: 'unsorted columns', pattern: { kind: 'vertical_slash', columns: [5, 2], offsets: [0] }, pointer: '/columns/1', message: /strictly ascending: unsorted/ },
     { name: 'duplicate columns', pattern: { kind: 'vertical_slash', columns: [2, 2], offsets: [0] }, pointer: '/columns/1', message: /duplicate/ },
-    { name: 'fractional column', pattern: { kind: 'vertical_slash', columns: [1.5], offsets: [] }, pointer: '/columns/0', message: /out of range/ },
+    { name: 'fractional column', pattern: { kind: 'exact_vertical_slash', columns: [1.5], offsets: [] }, pointer: '/columns/0', message: /out of range/ },
+    { name: 'vertical_slash without the main diagonal', pattern: { kind: 'vertical_slash', columns: [1], offsets: [2, 5] }, pointer: '/offsets', message: /must hold 0/ },
+    { name: 'vertical_slash with a zero block size', pattern: { kind: 'vertical_slash', columns: [], offsets: [0], blockSize: 0 }, pointer: '/blockSize', message: /positive integer/ },
     { name: 'key block beyond n', pattern: { kind: 'block_sparse', blockSize: 8, blocks: [[0], [0, 3], [0]] }, pointer: '/blocks/1/1', message: /key block 3 .* out of range \[0, 3\)/ },
     { name: 'too many block lists', pattern: { kind: 'block_sparse', blockSize: 8, blocks: [[0], [0], [0], [0]] }, pointer: '/blocks', message: /one list per query block: 3/ },
     { name: 'zero block size', pattern: { kind: 'block_sparse', blockSize: 0, blocks: [] }, pointer: '/blockSize', message: /positive integer/ },

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { buildRowIndex, indexMask, type AttentionPattern } from '../../src/kernel/pattern.ts';
 import { recoveryCurve, recoveryRatio } from '../../src/kernel/recovery.ts';
 import type { ScoreInput } from '../../src/kernel/reference.ts';
-import { blockTopKPattern, rankBlocks, rankLines, verticalSlashPattern } from '../../src/kernel/selection.ts';
+import { selectBlockSparse } from '../../src/kernel/minference.ts';
+import { exactLinesPattern, rankLines } from '../../src/kernel/selection.ts';
 import { syntheticHead, SYNTHETIC_KINDS } from '../../src/kernel/synthetic.ts';
 
 /** Brute force: full softmax matrix in float64, then the mean kept mass under the mask. */
@@ -32,7 +33,8 @@ const head = syntheticHead({ kind: 'local', n: 70, d: 40, seed: 3, window: 8 });
 describe('recovery ratio', () => {
   const PATTERNS: AttentionPattern[] = [
     { kind: 'streaming', sink: 2, recent: 6 },
-    { kind: 'vertical_slash', columns: [0, 30], offsets: [0, 1, 2, 5] },
+    { kind: 'exact_vertical_slash', columns: [0, 30], offsets: [0, 1, 2, 5] },
+    { kind: 'vertical_slash', columns: [0, 30], offsets: [0, 1, 2, 5], blockSize: 8 },
     { kind: 'block_sparse', blockSize: 16, blocks: [[0], [0, 1], [2], [0, 3], [4]] },
     { kind: 'full' },
   ];
@@ -50,21 +52,22 @@ describe('recovery ratio', () => {
 
   it('handles decode-shaped heads (queries < n)', () => {
     const decode = { ...head, queries: 5, q: head.q.slice(65 * 40) };
-    const pattern: AttentionPattern = { kind: 'vertical_slash', columns: [1, 2], offsets: [0, 3] };
+    const pattern: AttentionPattern = { kind: 'exact_vertical_slash', columns: [1, 2], offsets: [0, 3] };
     const expected = bruteRecovery(decode, indexMask(buildRowIndex(pattern, decode)));
     assert.ok(Math.abs(recoveryRatio(decode, pattern) - expected) < 1e-6);
   });
 });
 
 describe('recovery curve', () => {
-  const budgets = [1, 2, 4, 8, 16, 32, 64, 139];
-  for (const selector of ['vertical_slash', 'block_topk'] as const) {
-    it(`${selector}: each point is the brute-force recovery of the selected pattern, non-decreasing, 1 at full budget`, () => {
+  for (const [selector, unit, budgets] of [['exact_lines', 'lines', [1, 2, 4, 8, 16, 32, 64, 139]], ['block_topk', 'blocks', [1, 2, 4, 9]]] as const) {
+    it(`${selector}: budgets in ${unit}; each point is the brute-force recovery of the selected pattern, non-decreasing, 1 at full budget`, () => {
       const curve = recoveryCurve(head, budgets, { selector, blockSize: 8, lastQueries: 16 });
       assert.equal(curve.selector, selector);
-      const choose = selector === 'vertical_slash'
-        ? (b: number) => verticalSlashPattern(rankLines(head, 16), b)
-        : (b: number) => blockTopKPattern(rankBlocks(head, 8), b);
+      assert.equal(curve.unit, unit);
+      assert.equal(curve.seqLen, head.n);
+      const choose = selector === 'exact_lines'
+        ? (b: number) => exactLinesPattern(rankLines(head, 16), b)
+        : (b: number) => selectBlockSparse(head, b, 8);
       curve.points.forEach((point, i) => {
         assert.equal(point.budget, budgets[i]);
         const expected = bruteRecovery(head, indexMask(buildRowIndex(choose(point.budget), head)));
@@ -86,14 +89,14 @@ describe('importance-based selection on synthetic heads', () => {
   const n = 256;
   it('a sink head keeps most of its mass with a handful of lines (its sink columns)', () => {
     const sink = syntheticHead({ kind: 'sink', n, seed: 1 });
-    const pattern = verticalSlashPattern(rankLines(sink, 64), 5);
+    const pattern = exactLinesPattern(rankLines(sink, 64), 5);
     assert.deepEqual(pattern.columns, [0, 1, 2, 3]);
     assert.ok(recoveryRatio(sink, pattern) > 0.8);
   });
 
   it('a vertical-stripe head ranks its stripe columns first', () => {
     const vertical = syntheticHead({ kind: 'vertical', n, seed: 2, stripes: 6 });
-    const pattern = verticalSlashPattern(rankLines(vertical, 64), 7);
+    const pattern = exactLinesPattern(rankLines(vertical, 64), 7);
     for (const column of vertical.stripeColumns.filter((c) => c < n - 64)) assert.ok(pattern.columns.includes(column), `stripe ${column}`);
   });
 

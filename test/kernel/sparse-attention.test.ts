@@ -47,8 +47,10 @@ describe('GPU.js sparse attention (webasm)', () => {
   describe('each sparse pattern equals masked dense attention with the same mask', () => {
     const n = 90;
     const CASES: { name: string; pattern: AttentionPattern }[] = [
-      { name: 'vertical_slash', pattern: { kind: 'vertical_slash', columns: [0, 1, 17, 50, 89], offsets: [0, 1, 2, 9, 40] } },
-      { name: 'vertical_slash without the diagonal listed', pattern: { kind: 'vertical_slash', columns: [3], offsets: [5] } },
+      { name: 'vertical_slash (MInference ranges, blocks of 16)', pattern: { kind: 'vertical_slash', columns: [0, 1, 17, 50, 89], offsets: [0, 1, 2, 9, 40], blockSize: 16 } },
+      { name: 'vertical_slash (MInference ranges, blocks of 64)', pattern: { kind: 'vertical_slash', columns: [3, 70], offsets: [0, 33] } },
+      { name: 'exact_vertical_slash', pattern: { kind: 'exact_vertical_slash', columns: [0, 1, 17, 50, 89], offsets: [0, 1, 2, 9, 40] } },
+      { name: 'exact_vertical_slash without the diagonal listed', pattern: { kind: 'exact_vertical_slash', columns: [3], offsets: [5] } },
       { name: 'block_sparse, block 16 (n not a multiple)', pattern: { kind: 'block_sparse', blockSize: 16, blocks: [[0], [0, 1], [0, 2], [1], [0, 3, 4], [2, 5]] } },
       { name: 'block_sparse, block 7', pattern: { kind: 'block_sparse', blockSize: 7, blocks: Array.from({ length: blockCount(n, 7) }, (_, qb) => (qb % 2 ? [0, qb] : [qb])) } },
       { name: 'streaming', pattern: { kind: 'streaming', sink: 4, recent: 16 } },
@@ -74,8 +76,8 @@ describe('GPU.js sparse attention (webasm)', () => {
     const PATTERNS: { name: string; pattern: AttentionPattern }[] = [
       { name: 'streaming window of n', pattern: { kind: 'streaming', sink: 0, recent: n } },
       { name: 'streaming sink + window beyond n', pattern: { kind: 'streaming', sink: 64, recent: 64 } },
-      { name: 'every diagonal', pattern: { kind: 'vertical_slash', columns: [], offsets: Array.from({ length: n }, (_, i) => i) } },
-      { name: 'every column', pattern: { kind: 'vertical_slash', columns: Array.from({ length: n }, (_, i) => i), offsets: [] } },
+      { name: 'every diagonal', pattern: { kind: 'exact_vertical_slash', columns: [], offsets: Array.from({ length: n }, (_, i) => i) } },
+      { name: 'every column', pattern: { kind: 'exact_vertical_slash', columns: Array.from({ length: n }, (_, i) => i), offsets: [] } },
       { name: 'every key block', pattern: { kind: 'block_sparse', blockSize: 16, blocks: Array.from({ length: 4 }, () => [0, 1, 2, 3]) } },
     ];
     for (const { name, pattern } of PATTERNS) {

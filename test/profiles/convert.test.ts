@@ -64,12 +64,12 @@ describe('convertMInference on the published files', { skip: SKIP_WITHOUT_DATA }
     });
   }
 
-  it('maps stream_llm to vertical_slash with the same two numbers', () => {
+  it('maps stream_llm to a streaming head: vertical_size is the sink, slash_size the recent window', () => {
     const file = MINFERENCE_CASES[0].file;
     const data = JSON.parse(readData('minference', file)) as Record<string, [string, number, number, number]>[];
     data[2]['7'] = ['stream_llm', 64, 4032, 1];
     const p = convertMInference(file, JSON.stringify(data));
-    assert.deepEqual(p.budgets[2][7], { kind: 'vertical_slash', vertical: 64, slash: 4032 });
+    assert.deepEqual(p.budgets[2][7], { kind: 'streaming', sink: 64, recent: 4032 });
   });
 
   it('changes the version when a budget changes, not when only a score changes', () => {

@@ -2,7 +2,8 @@
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import { HplbError } from '../../errors.ts';
 import type { Profile } from '../../profiles/profile.ts';
-import { summarizeProfile, type LayerSummary, type ModelRegistry } from '../../profiles/registry.ts';
+import type { ModelRegistry } from '../../profiles/registry.ts';
+import { summarizeProfile, type LayerSummary } from '../model-summary.ts';
 import type { components } from '../api-types.ts';
 import type { RouteContext, Routes } from '../app.ts';
 import type { ProblemLocals } from '../problem.ts';

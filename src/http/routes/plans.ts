@@ -7,6 +7,7 @@ import type { Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import { HplbError } from '../../errors.ts';
+import { DEFAULT_MAKESPAN_TOLERANCE } from '../../planner/migration.ts';
 import type { PlanRequest } from '../../planner/request.ts';
 import type { components } from '../api-types.ts';
 import type { RouteContext, Routes } from '../app.ts';
@@ -24,6 +25,8 @@ const LOOKUP_POINTERS: Readonly<Record<string, string>> = {
   '/constraints/unitsPerGpu': '/unitsPerGpu',
   '/workload/seqLen': '/seqLen',
   '/costModel': '/costModel',
+  '/previous/planId': '/previous',
+  '/migration/makespanTolerance': '/makespanTolerance',
   '/constraints/splits/maxSplitHeads': '/splitHeads',
 };
 
@@ -64,6 +67,10 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     if (known === undefined) {
       const { modelId } = lookup.path(req.params as Record<string, string>) as { modelId: string };
       const params = lookup.query(req.query as Record<string, unknown>) as LookupParams;
+      if (params.makespanTolerance !== undefined && params.previous === undefined) {
+        (res.locals as ProblemLocals).pointerIn = 'query';
+        throw new HplbError('INVALID_PROBLEM', 'makespanTolerance applies to a re-plan: give previous=<planId> too', { pointer: '/makespanTolerance', rule: 'dependentRequired' });
+      }
       const profile = deps.registry.get(modelId);
       if (!profile) {
         (res.locals as ProblemLocals).pointerIn = 'path';
@@ -86,10 +93,14 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
       model: query.modelId,
       gpus: { count: query.gpus },
       granularity: query.granularity as PlanRequest['granularity'],
-      constraints: { unitsPerGpu: query.unitsPerGpu, ...(query.splitHeads > 0 ? { splits: { maxSplitHeads: query.splitHeads } } : {}) },
+      constraints: {
+        unitsPerGpu: query.unitsPerGpu,
+        ...(query.splitHeads ? { splits: { maxSplitHeads: query.splitHeads } } : {}),
+      },
       workload: { seqLen: query.seqLen, phase: query.phase as 'prefill' | 'decode' },
       costModel: query.costModel,
       solver: { engine: query.engine as NonNullable<PlanRequest['solver']>['engine'] },
+      ...(query.previous ? { previous: { planId: query.previous }, migration: { makespanTolerance: query.makespanTolerance ?? undefined } } : {}),
     };
     service.plan(request, known.key).then(
       (outcome) => {
@@ -113,6 +124,8 @@ function normaliseLookup(modelId: string, modelVersion: string, query: LookupPar
     phase: query.phase ?? DEFAULT_WORKLOAD.phase,
     engine: query.engine ?? 'auto',
     costModel: query.costModel ?? defaultCostModel,
+    previous: query.previous ?? null,
+    makespanTolerance: query.previous !== undefined ? (query.makespanTolerance ?? DEFAULT_MAKESPAN_TOLERANCE) : null,
     splitHeads: query.splitHeads ?? 0,
   };
 }

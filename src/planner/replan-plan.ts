@@ -1,0 +1,208 @@
+/**
+ * A re-plan of a whole model: stage 1 is the fresh plan (the engines, on half the time budget),
+ * stage 2 the least-move placement of each layer near it (GLPK in the runner's workers), then
+ * hysteresis (minImprovement), the layer limit (maxLayers) and transfer rounds over the plan.
+ */
+import { HplbError } from '../errors.ts';
+import { buildLayerResult, constraintViolation, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
+import { sum } from '../solver/problem.ts';
+import { scheduleRounds } from '../solver/replan/moves.ts';
+import { replanLayer, type ReplanOutcome } from '../solver/replan/replan-layer.ts';
+import type { LayerProblem } from '../solver/types.ts';
+import type { LayerRunner, LayerTask } from './layer-task.ts';
+import type { ResolvedMigration } from './migration.ts';
+import type { LayerMigration, Plan, PlanLayer } from './plan.ts';
+import type { ResolvedRequest } from './request.ts';
+import { solvePlan, type SolvePlanOptions } from './solve-plan.ts';
+
+/** Share of the plan's time budget the fresh plan (stage 1) may use. */
+const FRESH_SHARE = 0.5;
+const MIN_TASK_MS = 5;
+
+/** Solves a re-plan request: the plan is in the GPU labels of the previous placement. */
+export async function solveReplan(
+  resolved: ResolvedRequest,
+  migration: ResolvedMigration,
+  runner: LayerRunner,
+  options: SolvePlanOptions = {},
+): Promise<Plan> {
+  const now = options.now ?? performance.now.bind(performance);
+  const start = now();
+  const deadline = start + resolved.solver.timeLimitMs;
+  const stage1 = { ...resolved, solver: { ...resolved.solver, timeLimitMs: resolved.solver.timeLimitMs * FRESH_SHARE } };
+  const fresh = await solvePlan(stage1, runner, options);
+
+  const replans = new Array<ReplanOutcome>(resolved.layers.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < resolved.layers.length) {
+      const l = next++;
+      const rounds = Math.ceil((resolved.layers.length - l) / runner.concurrency);
+      const share = (deadline - now()) / rounds;
+      const timeLimitMs = Math.max(MIN_TASK_MS, Math.min(resolved.solver.layerTimeLimitMs, share));
+      const spec = migration.layers[l];
+      const freshLayer = { unit2gpu: fresh.layers[l].unit2gpu, makespan: fresh.layers[l].makespan };
+      const task: LayerTask = {
+        problem: resolved.layers[l],
+        engine: resolved.solver.engine,
+        timeLimitMs,
+        gapTolerance: resolved.solver.gapTolerance,
+        migration: { spec, fresh: freshLayer },
+      };
+      const outcome = await runMigrationTask(runner, task);
+      // A worker that crashed or overran answered with greedy: relabel and swap here instead.
+      replans[l] = outcome ?? replanLayer(task.problem, spec, freshLayer, { glpk: null, timeLimitMs });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(runner.concurrency, resolved.layers.length) }, worker));
+
+  const layers = fresh.layers.map((freshLayer, l) => replannedLayer(resolved, resolved.layers[l], freshLayer, replans[l], migration));
+  applyLayerLimits(resolved, migration, layers);
+  const transfers = layers.flatMap((layer) => layer.migration!.moves);
+  const round = scheduleRounds(transfers);
+  let i = 0;
+  for (const layer of layers) layer.migration!.moves = layer.migration!.moves.map((m) => ({ ...m, round: round[i++] }));
+  return {
+    ...fresh,
+    id: migration.id,
+    solver: { ...fresh.solver, timeLimitMs: resolved.solver.timeLimitMs },
+    layers,
+    totals: totalsOf(fresh, layers, now() - start),
+    migration: migrationTotals(migration, layers, round),
+  };
+}
+
+async function runMigrationTask(runner: LayerRunner, task: LayerTask): Promise<ReplanOutcome | null> {
+  try {
+    return (await runner.run(task)).replan ?? null;
+  } catch (error) {
+    if (error instanceof HplbError && error.code !== 'INTERNAL') throw error;
+    return null;
+  }
+}
+
+function replannedLayer(
+  resolved: ResolvedRequest,
+  problem: LayerProblem,
+  fresh: PlanLayer,
+  replan: ReplanOutcome,
+  migration: ResolvedMigration,
+): PlanLayer {
+  const spec = migration.layers[problem.layer];
+  const previousMakespan = constraintViolation(problem, spec.previous) === null ? makespanOf(problem, spec.previous) : null;
+  // With a binding move limit the bound of the limited problem is the one that applies.
+  const lowerBound = Math.max(fresh.lowerBound, replan.limitedMakespanBound ?? 0);
+  const layer = layerOf(problem, replan.unit2gpu, lowerBound, resolved.solver.gapTolerance + spec.makespanTolerance, fresh);
+  return {
+    ...layer,
+    migration: {
+      moves: replan.moves.map((m) => ({ ...m, round: -1 })),
+      movedUnits: replan.movedUnits,
+      moveCost: replan.moveCost,
+      optimalMakespan: fresh.makespan,
+      referenceMakespan: replan.referenceMakespan,
+      targetMakespan: replan.targetMakespan,
+      makespanVsOptimal: fresh.makespan > 0 ? layer.makespan / fresh.makespan : 1,
+      previousMakespan,
+      moveStatus: replan.moveStatus,
+      moveLowerBound: replan.moveLowerBound,
+      moveEngine: replan.moveEngine,
+      keep: false,
+      ...(replan.moveFallbackReason !== undefined ? { moveFallbackReason: replan.moveFallbackReason } : {}),
+    },
+  };
+}
+
+function layerOf(problem: LayerProblem, unit2gpu: readonly number[], lowerBound: number, tolerance: number, fresh: PlanLayer): PlanLayer {
+  const makespan = makespanOf(problem, unit2gpu);
+  const unproven = fresh.status === 'optimal' || fresh.status === 'within_tolerance' ? 'time_limit' : fresh.status;
+  const status = problem.speeds.length === 1 ? 'trivial' : statusForGap(relativeGap(makespan, lowerBound), tolerance, unproven);
+  const result = buildLayerResult(problem, unit2gpu, { lowerBound, status, engine: fresh.engine, solveMs: fresh.solveMs });
+  return { ...result, contiguousMakespan: fresh.contiguousMakespan, greedyMakespan: fresh.greedyMakespan };
+}
+
+/**
+ * Hysteresis and the layer limit: a layer whose improvement over its running placement is below
+ * minImprovement keeps it (keep: true), and beyond maxLayers changed layers the ones with the
+ * smallest improvement keep theirs too. A layer whose running placement breaks the new
+ * constraints cannot keep it and always changes.
+ */
+function applyLayerLimits(resolved: ResolvedRequest, migration: ResolvedMigration, layers: PlanLayer[]): void {
+  const improvementOf = (layer: PlanLayer) => {
+    const before = layer.migration!.previousMakespan;
+    return before === null ? Infinity : before > 0 ? (before - layer.makespan) / before : 0;
+  };
+  const keep = (l: number) => {
+    const problem = resolved.layers[l];
+    const spec = migration.layers[l];
+    const old = layers[l];
+    const tolerance = resolved.solver.gapTolerance + spec.makespanTolerance;
+    const kept = layerOf(problem, spec.previous, old.lowerBound, tolerance, { ...old, status: 'heuristic' });
+    const before = old.migration!;
+    // Staying put moves nothing, which is trivially the least; the target no longer applies.
+    layers[l] = {
+      ...kept,
+      migration: {
+        moves: [], movedUnits: 0, moveCost: 0,
+        optimalMakespan: before.optimalMakespan, referenceMakespan: before.referenceMakespan, targetMakespan: before.targetMakespan,
+        makespanVsOptimal: before.optimalMakespan > 0 ? kept.makespan / before.optimalMakespan : 1,
+        previousMakespan: before.previousMakespan,
+        moveStatus: 'optimal', moveLowerBound: 0, moveEngine: 'previous', keep: true,
+      },
+    };
+  };
+  const changing = layers.map((layer, l) => ({ l, improvement: improvementOf(layer), moved: layer.migration!.movedUnits > 0 }))
+    .filter((c) => c.moved);
+  for (const c of changing) if (c.improvement < migration.minImprovement) keep(c.l);
+  if (migration.maxLayers === null) return;
+  const still = changing.filter((c) => c.improvement >= migration.minImprovement)
+    .sort((a, b) => absoluteGain(layers[b.l]) - absoluteGain(layers[a.l]) || a.l - b.l);
+  for (const c of still.slice(migration.maxLayers)) if (Number.isFinite(c.improvement)) keep(c.l);
+}
+
+function absoluteGain(layer: PlanLayer): number {
+  const before = layer.migration!.previousMakespan;
+  return before === null ? Infinity : before - layer.makespan;
+}
+
+function totalsOf(fresh: Plan, layers: PlanLayer[], solveMs: number): Plan['totals'] {
+  const makespan = sum(layers.map((l) => l.makespan));
+  const lowerBound = sum(layers.map((l) => l.lowerBound));
+  const meanLoads = sum(layers.map((l) => sum(l.gpuLoads) / l.gpuLoads.length));
+  const contiguous = fresh.totals.contiguousMakespan;
+  return {
+    ...fresh.totals,
+    makespan,
+    lowerBound,
+    gap: relativeGap(makespan, lowerBound),
+    speedupVsContiguous: contiguous !== null && makespan > 0 ? contiguous / makespan : null,
+    bubbleRatio: makespan > 0 ? 1 - meanLoads / makespan : 0,
+    layersProvenOptimal: layers.filter((l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial').length,
+    solveMs,
+  };
+}
+
+function migrationTotals(migration: ResolvedMigration, layers: PlanLayer[], round: number[]): NonNullable<Plan['migration']> {
+  const parts = layers.map((l) => l.migration as LayerMigration);
+  const optimalMakespan = sum(parts.map((m) => m.optimalMakespan));
+  const makespan = sum(layers.map((l) => l.makespan));
+  return {
+    previousPlanId: migration.previousPlanId,
+    makespanTolerance: migration.makespanTolerance,
+    maxMoves: migration.maxMoves,
+    minImprovement: migration.minImprovement,
+    maxLayers: migration.maxLayers,
+    moveCostUnit: migration.moveCostUnit,
+    totals: {
+      movedUnits: sum(parts.map((m) => m.movedUnits)),
+      moveCost: sum(parts.map((m) => m.moveCost)),
+      rounds: round.length === 0 ? 0 : Math.max(...round) + 1,
+      layersChanged: parts.filter((m) => m.movedUnits > 0).length,
+      layersKept: parts.filter((m) => m.keep).length,
+      layersMovesProven: parts.filter((m) => m.moveStatus === 'optimal').length,
+      optimalMakespan,
+      makespanVsOptimal: optimalMakespan > 0 ? makespan / optimalMakespan : 1,
+    },
+  };
+}
+
