@@ -1,10 +1,11 @@
 /**
  * Split heads on the kernel: the whole head's time against the summed times of its row-range
  * parts (cut at equal causal work), and the ratio of the measured sum to what the cost model
- * charges for the parts: whole + (parts - 1) x the per-part overhead (the cost model's fixed
- * cost of a head; a calibration's intercept, in microseconds of its own device and clock).
+ * charges for the parts: whole + (parts - 1) x the per-part overhead (the fixed cost of a head
+ * under the committed calibration: its intercept, in microseconds of its own device and clock).
+ * Without a committed calibration the ratio is not reported.
  */
-import { resolveCostModel } from '../src/cost/registry.ts';
+import { listCalibrations, resolveCostModel } from '../src/cost/registry.ts';
 import { fixedHeadCost, headRowWork } from '../src/cost/row-range.ts';
 import { buildRowIndex } from '../src/kernel/pattern.ts';
 import { sliceRows } from '../src/kernel/row-range.ts';
@@ -34,7 +35,9 @@ export async function benchParts(
   const input = randomInput(point.seqLen, point.headDim, 'prefill');
   const pattern = streamingForBudget(Math.min(point.budget, point.seqLen));
   const index = buildRowIndex(pattern, input);
-  const model = resolveCostModel();
+  // A calibration's microseconds compare with these timings; the hardware-neutral default does not.
+  const calibration = listCalibrations()[0];
+  const model = resolveCostModel(calibration);
   const workload = { seqLen: point.seqLen, phase: 'prefill' as const };
   const overhead = model.unit === 'us' ? fixedHeadCost(model, workload) : null;
   const whole = (await timeRuns(() => runner.sparseIndexed(input, index), options))[clock].medianUs;

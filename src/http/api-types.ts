@@ -431,7 +431,7 @@ export interface components {
             maxSplitHeads?: number;
             /** @description Most parts of one split unit, each on a distinct GPU (default 2). */
             maxPartsPerHead?: number;
-            /** @description Cost each part pays on top of its rows' cost, per head, in the cost unit (default the cost model's fixed cost of a head, e.g. a calibration's intercept; 0 for explicit costs). */
+            /** @description Cost each part pays on top of its rows' cost, per head, in the cost unit (default the cost of a one-row head under the cost model, e.g. a calibration's intercept; 0 for explicit costs). */
             partOverhead?: number;
         };
         /** @description Rows [start, end) of a split unit, run on one GPU, and their cost (rows' work + partOverhead). */

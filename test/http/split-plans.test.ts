@@ -53,7 +53,7 @@ describe('the per-model lookup with split heads', () => {
     const split = await request(t.app).get(`${url}&splitHeads=3`);
     assert.equal(split.status, 200);
     assertSchema('Plan', split.body);
-    assert.deepEqual(split.body.splits, { maxSplitHeads: 3, maxPartsPerHead: 2, partOverhead: 0 });
+    assert.deepEqual(split.body.splits, { maxSplitHeads: 3, maxPartsPerHead: 2, partOverhead: 1 });
     assert.ok(split.body.totals.splitHeads > 0);
     const whole = await request(t.app).get(url);
     assert.equal(whole.headers['x-cache'], 'miss');
