@@ -123,7 +123,10 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
   }
 
   const pins = request.constraints?.pins ?? [];
-  const splitContext = { profile, costModel, workload, granularity, kvGroupSize, headCosts, maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu };
+  const splitContext = {
+    profile, costModel, workload, granularity, kvGroupSize, headCosts,
+    maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu, replan: request.previous !== undefined,
+  };
   const splits = resolveSplits(request.constraints?.splits, splitContext);
   const wholeLayers = buildLayerProblems({
     headCosts,

@@ -39,12 +39,14 @@ interface SplitContext {
   /** [layers][queryHeads] head costs. */
   readonly headCosts: readonly (readonly number[])[];
   readonly maxKvGroupsPerGpu: number | undefined;
+  /** Whether the request re-plans from a previous placement. */
+  readonly replan: boolean;
 }
 
 /**
  * The split limits of a request, or null when splitting is off (maxSplitHeads absent or 0).
  * Throws INVALID_PROBLEM naming the field for values out of range and for combinations splits do
- * not support: decode (one query row) and a KV-group limit.
+ * not support: decode (one query row), a KV-group limit and a re-plan.
  */
 export function resolveSplits(request: SplitsRequest | undefined, context: SplitContext): ResolvedSplits | null {
   const maxSplitHeads = request?.maxSplitHeads ?? 0;
@@ -59,6 +61,10 @@ export function resolveSplits(request: SplitsRequest | undefined, context: Split
   if (context.workload.phase !== 'prefill') {
     const why = 'heads are split by query rows and a decode step has one query row: splits need phase "prefill"';
     throw invalid('maxSplitHeads', 'phase', why);
+  }
+  if (context.replan) {
+    const why = 'splits cannot be combined with a re-plan (previous): moves are counted for whole units';
+    throw invalid('maxSplitHeads', 'combination', why);
   }
   if (context.maxKvGroupsPerGpu !== undefined) {
     const why = 'splits cannot be combined with maxKvGroupsPerGpu (a part brings its KV group onto another GPU)';

@@ -77,6 +77,7 @@ describe('plans with split heads', () => {
       [{ ...tiny, constraints: { splits: { ...one, maxPartsPerHead: 1 } } }, `${at}maxPartsPerHead`, 'minimum'],
       [{ ...tiny, constraints: { splits: { maxSplitHeads: 1, partOverhead: -1 } } }, `${at}partOverhead`, 'minimum'],
       [{ ...tiny, constraints: { splits: { maxSplitHeads: 0.5 } } }, `${at}maxSplitHeads`, 'minimum'],
+      [{ ...flagship, previous: { unit2gpu: [[0]] }, constraints: { splits: one } }, `${at}maxSplitHeads`, 'combination'],
     ];
     for (const [request, pointer, rule] of cases) {
       const named = (error: unknown) =>
