@@ -8,7 +8,10 @@
  *     time limit, on the first layers of each profile at the largest G;
  *  3. random all-distinct costs (32 and 64 units, 4 and 8 GPUs, fixed seeds): greedy and auto gaps
  *     with 500 ms per layer.
- * Flags: --quick (fewer profiles and layers), --textbook-layers N, --layer-limit-ms N.
+ *  4. the all-distinct suite (bench/solver-suite.ts): this tree against a baseline commit.
+ * Flags: --quick (fewer profiles and layers, 2 layers per suite case), --textbook-layers N,
+ * --layer-limit-ms N, --suite (only the suite), --baseline REF (default: the release before the
+ * proof fixes), --no-baseline.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -28,6 +31,10 @@ import { createIlpEngine } from '../src/solver/engines/ilp.ts';
 import { buildLayerProblems } from '../src/solver/problem.ts';
 import type { LayerEngine, LayerProblem } from '../src/solver/types.ts';
 import { distinctCosts } from '../test/solver/helpers.ts';
+import { formatSuite, runSuite } from './solver-suite.ts';
+
+/** The release before the rounding-robust proofs and the all-distinct work: the suite's baseline. */
+const PREVIOUS_RELEASE = '0484f3c';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback; };
@@ -35,6 +42,12 @@ const QUICK = args.includes('--quick');
 const TEXTBOOK_LAYERS = flag('--textbook-layers', QUICK ? 4 : 8);
 const LAYER_LIMIT_MS = flag('--layer-limit-ms', 1000);
 const PLAN_LIMIT_MS = 30_000;
+const BASELINE = args.includes('--no-baseline') ? null : args[args.indexOf('--baseline') + 1] ?? null;
+const SUITE_OPTIONS = {
+  baseline: args.includes('--baseline') || args.includes('--no-baseline') ? BASELINE : PREVIOUS_RELEASE,
+  ...(QUICK ? { maxLayers: 2 } : {}),
+  onProgress: (line: string) => process.stderr.write(`${line}\n`),
+};
 const registry = loadRegistry();
 const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
 
@@ -49,6 +62,15 @@ if (args[0] === '--child') {
   const plan = await solvePlan(resolved, pool);
   await pool.close();
   process.stdout.write(JSON.stringify({ startMs, planMs: plan.totals.solveMs, totals: plan.totals, costModel: plan.costModel }));
+  process.exit(0);
+}
+
+if (args.includes('--suite')) {
+  const suite = await runSuite(SUITE_OPTIONS);
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('./results/solver-suite.json', import.meta.url), `${JSON.stringify(suite, null, 2)}\n`);
+  console.log(JSON.stringify(suite));
+  console.log(`\n## All-distinct suite (log-normal costs, equal counts, plan 10 s, layer 2 s, gap 1e-4)\n\n${formatSuite(suite)}`);
   process.exit(0);
 }
 
@@ -129,7 +151,8 @@ for (const units of [32, 64]) {
   }
 }
 
-const result = { machine: { node: process.version, cpus: (await import('node:os')).cpus().length }, models, formulations, random };
+const suite = await runSuite(SUITE_OPTIONS);
+const result = { machine: { node: process.version, cpus: (await import('node:os')).cpus().length }, models, formulations, random, suite };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/solver.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));
@@ -142,3 +165,4 @@ console.log(`\n## Formulations, first ${TEXTBOOK_LAYERS} layers, ${LAYER_LIMIT_M
 console.log(textTable(['model', 'G', 'textbook ms', 'proven', 'aggregated ILP ms', 'proven', 'auto ms', 'proven', 'textbook/ILP', 'textbook/auto'], formulations.map((f) => [f.model, String(f.gpus), f.textbook.totalMs.toFixed(0), `${f.textbook.proven}/${f.layers}`, f.aggregatedIlp.totalMs.toFixed(0), `${f.aggregatedIlp.proven}/${f.layers}`, f.auto.totalMs.toFixed(0), `${f.auto.proven}/${f.layers}`, `${f.textbookOverIlp.toFixed(1)}x`, `${f.textbookOverAuto.toFixed(1)}x`])));
 console.log('\n## Random all-distinct costs, 500 ms per layer (3 seeds)\n');
 console.log(textTable(['units', 'G', 'max greedy gap', 'max auto gap', 'max auto ms'], random.map((r) => [String(r.units), String(r.gpus), `${(100 * Math.max(...r.seeds.map((s) => s.greedyGap))).toFixed(3)}%`, `${(100 * r.maxAutoGap).toFixed(3)}%`, r.maxAutoMs.toFixed(0)])));
+console.log(`\n## All-distinct suite (log-normal costs, equal counts, plan 10 s, layer 2 s, gap 1e-4)\n\n${formatSuite(suite)}`);

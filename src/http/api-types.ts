@@ -305,7 +305,7 @@ export interface components {
          */
         Phase: "prefill" | "decode";
         /**
-         * @description auto (default): greedy, exact configuration search, then GLPK ILP; ilp; search; greedy; contiguous (what serving stacks do today).
+         * @description auto (default): greedy and differencing, pair re-splitting, then for mostly distinct costs on identical GPUs group re-splitting and bin completion, else configuration search then GLPK ILP; ilp; search; greedy; contiguous (what serving stacks do today).
          * @enum {string}
          */
         EngineName: "auto" | "ilp" | "search" | "greedy" | "contiguous";

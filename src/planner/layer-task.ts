@@ -1,11 +1,11 @@
 import { HplbError } from '../errors.ts';
 import { greedyEngine } from '../solver/engines/greedy.ts';
-import { buildLayerResult } from '../solver/layer-result.ts';
+import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
 import { replanLayer, type FreshLayer, type ReplanOutcome } from '../solver/replan/replan-layer.ts';
 import type { MigrationSpec } from '../solver/replan/types.ts';
 import { splitsEnabled } from '../solver/split/with-splits.ts';
 import { loadedGlpk } from './glpk.ts';
-import type { LayerEngine, LayerProblem, LayerResult } from '../solver/types.ts';
+import type { LayerEngine, LayerProblem, LayerProgress, LayerResult } from '../solver/types.ts';
 import type { EngineName } from './plan.ts';
 
 /** One distinct layer to solve; plain data so it can cross a worker boundary. */
@@ -14,6 +14,10 @@ export interface LayerTask {
   readonly engine: EngineName;
   readonly timeLimitMs: number;
   readonly gapTolerance: number;
+  /** [units] a placement an earlier run found, which the answer never loses to. */
+  readonly incumbent?: readonly number[];
+  /** A lower bound an earlier run proved. */
+  readonly lowerBound?: number;
   /** Re-plan stage 2 instead of a fresh solve: least moves from `spec.previous` near `fresh`. */
   readonly migration?: { readonly spec: MigrationSpec; readonly fresh: FreshLayer };
 }
@@ -34,11 +38,17 @@ export interface LayerRunner {
   readonly concurrency: number;
 }
 
+/** What a task's engine knew part-way, with greedy's makespan (see SolveOptions.onProgress). */
+export interface TaskProgress extends LayerProgress {
+  readonly greedyMakespan: number | null;
+}
+
 /**
  * Solves one layer task synchronously: greedy first (its makespan is always reported and it is
- * the incumbent every exact engine starts from), then the requested engine.
+ * the incumbent every exact engine starts from), then the requested engine. `onProgress` hears
+ * the engine's best placement before each step that may overrun.
  */
-export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>): LayerOutcome {
+export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>, onProgress?: (progress: TaskProgress) => void): LayerOutcome {
   const start = performance.now();
   if (task.migration) return solveMigrationTask(task, task.migration, start);
   const options = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance };
@@ -53,9 +63,23 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
   }
   if (greedy && task.engine === 'greedy' && !splitsEnabled(task.problem)) return { result: greedy, greedyMakespan: greedy.makespan };
   // Greedy's time counts against the layer's budget.
-  const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)) };
-  const result = engine.solveLayer(task.problem, greedy ? { ...rest, incumbent: greedy.unit2gpu } : rest);
-  return { result, greedyMakespan: greedy?.makespan ?? null };
+  const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)), ...(task.lowerBound !== undefined ? { lowerBound: task.lowerBound } : {}) };
+  const incumbent = task.incumbent && (!greedy || makespanOf(task.problem, task.incumbent) < greedy.makespan) ? task.incumbent : greedy?.unit2gpu;
+  const greedyMakespan = greedy?.makespan ?? null;
+  const report = onProgress ? { onProgress: (progress: LayerProgress) => onProgress({ ...progress, greedyMakespan }) } : {};
+  const result = engine.solveLayer(task.problem, { ...rest, ...(incumbent ? { incumbent } : {}), ...report });
+  return { result, greedyMakespan };
+}
+
+/**
+ * The answer for a task whose worker was stopped after it reported progress: that placement and
+ * bound, with the status their gap earns (time_limit at worst), never greedy_fallback.
+ */
+export function progressOutcome(task: LayerTask, progress: TaskProgress, solveMs: number): LayerOutcome {
+  const gap = relativeGap(makespanOf(task.problem, progress.unit2gpu), progress.lowerBound);
+  const status = statusForGap(gap, task.gapTolerance, 'time_limit');
+  const result = buildLayerResult(task.problem, progress.unit2gpu, { lowerBound: progress.lowerBound, status, engine: progress.engine, solveMs });
+  return { result, greedyMakespan: progress.greedyMakespan };
 }
 
 function solveMigrationTask(task: LayerTask, migration: NonNullable<LayerTask['migration']>, start: number): LayerOutcome {

@@ -8,7 +8,7 @@ import type { LayerReplan, Move } from '../solver/replan/types.ts';
 export { ENGINE_NAMES, type EngineName } from '../solver/engines/index.ts';
 
 /** Bumped whenever an engine change can change an answer; part of every plan id. */
-export const ENGINE_VERSION = '1';
+export const ENGINE_VERSION = '2';
 
 /** A layer of a plan: the engine's answer plus the baselines it is compared with. */
 export interface PlanLayer extends LayerResult {

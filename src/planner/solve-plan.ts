@@ -1,6 +1,6 @@
 import { HplbError } from '../errors.ts';
 import { contiguousAssignment } from '../solver/engines/contiguous.ts';
-import { buildLayerResult, makespanOf, relativeGap } from '../solver/layer-result.ts';
+import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
 import { sum } from '../solver/problem.ts';
 import type { LayerProblem, LayerResult } from '../solver/types.ts';
 import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from './layer-task.ts';
@@ -11,6 +11,9 @@ import { isSplitResult, splitPlanFields } from './split-plan.ts';
 
 /** Least time a layer is given even when the plan's budget is nearly spent, ms. */
 const MIN_LAYER_SLICE_MS = 5;
+/** Share of the plan's time the first pass over every layer may use. */
+const FIRST_PASS_SHARE = 0.5;
+const PROVEN: ReadonlySet<string> = new Set(['optimal', 'within_tolerance', 'trivial']);
 
 export interface SolvePlanOptions {
   /** Monotonic clock in ms (performance.now by default). */
@@ -21,8 +24,11 @@ export interface SolvePlanOptions {
  * Solves every layer of a resolved request through a runner and assembles the Plan.
  * Identical layers are solved once: layers whose costs are the same multiset (and that carry no
  * pins or KV groups, which tie units to their ids) share one canonical task, sorted by cost.
- * The plan's time budget is shared out as it is spent: each task gets the larger of its fair share
- * of the remaining time and a quarter of it per runner slot, capped by the per-layer limit.
+ * Time goes where it is needed, in two passes: first every task gets an even slice of half the
+ * plan's time (easy layers return at once and leave theirs to the others); then the layers not
+ * yet proven, widest gap first, share what is left evenly, each starting from its first answer and
+ * bound, and keeping the better of its two answers. A layer never gets more than the per-layer
+ * limit over both passes.
  */
 export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, options: SolvePlanOptions = {}): Promise<Plan> {
   const now = options.now ?? performance.now.bind(performance);
@@ -31,23 +37,30 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
   // Contiguous placement depends on unit order, so its layers are never reordered.
   const groups = groupIdenticalLayers(resolved.layers, resolved.solver.engine !== 'contiguous');
 
-  const outcomes = new Array<LayerOutcome | undefined>(groups.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < groups.length) {
-      const index = next++;
-      const rounds = Math.ceil((groups.length - index) / runner.concurrency);
-      const remaining = deadline - now();
-      // A fair share (remaining / rounds) is far too little for the few hard layers of a model
-      // whose other layers take a millisecond: any task may use up to a quarter of what is left
-      // per runner slot, which still leaves time for every task after it.
-      const share = Math.max(remaining / rounds, remaining / (4 * runner.concurrency));
-      const timeLimitMs = Math.max(MIN_LAYER_SLICE_MS, Math.min(resolved.solver.layerTimeLimitMs, share));
-      const task: LayerTask = { problem: groups[index].canonical, engine: resolved.solver.engine, timeLimitMs, gapTolerance: resolved.solver.gapTolerance };
-      outcomes[index] = await runSafely(runner, task);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(runner.concurrency, groups.length) }, worker));
+  const { layerTimeLimitMs, gapTolerance, engine } = resolved.solver;
+  const outcomes = new Array<LayerOutcome>(groups.length);
+  const firstDeadline = start + FIRST_PASS_SHARE * resolved.solver.timeLimitMs;
+  await runEach(groups.map((_, i) => i), runner.concurrency, async (index, rounds) => {
+    const share = (firstDeadline - now()) / rounds;
+    const timeLimitMs = Math.max(MIN_LAYER_SLICE_MS, Math.min(layerTimeLimitMs, share));
+    outcomes[index] = await runSafely(runner, { problem: groups[index].canonical, engine, timeLimitMs, gapTolerance });
+  });
+
+  // Heuristic engines prove nothing more with more time.
+  const exact = engine !== 'greedy' && engine !== 'contiguous';
+  const open = exact ? outcomes.map((o, i) => i).filter((i) => !PROVEN.has(outcomes[i].result.status)) : [];
+  open.sort((a, b) => outcomes[b].result.gap - outcomes[a].result.gap || a - b);
+  await runEach(open, runner.concurrency, async (index, rounds) => {
+    const first = outcomes[index];
+    const share = Math.min(layerTimeLimitMs - first.result.solveMs, (deadline - now()) / rounds);
+    if (share < MIN_LAYER_SLICE_MS) return;
+    const task: LayerTask = {
+      problem: groups[index].canonical, engine, timeLimitMs: share, gapTolerance,
+      incumbent: first.result.unit2gpu, lowerBound: first.result.lowerBound,
+    };
+    const second = await runSafely(runner, task);
+    outcomes[index] = { result: betterOf(groups[index].canonical, first.result, second.result, gapTolerance), greedyMakespan: first.greedyMakespan };
+  });
 
   const layers = new Array<PlanLayer>(resolved.layers.length);
   groups.forEach((group, i) => {
@@ -95,6 +108,39 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       ...(split ? { fluidBound: split.fluidBound, splitHeads: split.splitHeads } : {}),
     },
   };
+}
+
+/** Runs `step` on every index with `concurrency` at once; `rounds` counts what is left per slot. */
+async function runEach(indices: readonly number[], concurrency: number, step: (index: number, rounds: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const slot = async (): Promise<void> => {
+    while (next < indices.length) {
+      const position = next++;
+      await step(indices[position], Math.ceil((indices.length - position) / concurrency));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, indices.length) }, slot));
+}
+
+/**
+ * One layer's two answers merged: the better placement, the higher bound (both are valid), the
+ * status that gap earns, and both runs' time. A fallback status survives only when the fallback
+ * placement is the one kept.
+ */
+function betterOf(problem: LayerProblem, first: LayerResult, second: LayerResult, gapTolerance: number): LayerResult {
+  const kept = second.makespan < first.makespan ? second : first;
+  const lowerBound = Math.max(first.lowerBound, second.lowerBound);
+  const otherwise = kept.status === 'greedy_fallback' ? 'greedy_fallback' : 'time_limit';
+  const status = statusForGap(relativeGap(kept.makespan, Math.min(lowerBound, kept.makespan)), gapTolerance, otherwise);
+  if (isSplitResult(kept)) {
+    // Its loads come from its parts: keep them, with the better bound.
+    const bound = Math.min(lowerBound, kept.makespan);
+    return { ...kept, lowerBound: bound, gap: relativeGap(kept.makespan, bound), status, solveMs: first.solveMs + second.solveMs };
+  }
+  return buildLayerResult(problem, kept.unit2gpu, {
+    lowerBound, status, engine: kept.engine, solveMs: first.solveMs + second.solveMs,
+    ...(kept.fallbackReason !== undefined && status === 'greedy_fallback' ? { fallbackReason: kept.fallbackReason } : {}),
+  });
 }
 
 function contiguousMakespanOf(problem: LayerProblem): number | null {

@@ -3,7 +3,7 @@
  * class instances such as HplbError are flattened here and rebuilt on the pool's side.
  */
 import { ERRORS, HplbError, type ErrorCode } from '../errors.ts';
-import { solveLayerTask, type LayerOutcome, type LayerTask } from '../planner/layer-task.ts';
+import { solveLayerTask, type LayerOutcome, type LayerTask, type TaskProgress } from '../planner/layer-task.ts';
 import type { EngineName } from '../planner/plan.ts';
 import type { LayerEngine } from '../solver/types.ts';
 
@@ -23,21 +23,24 @@ export interface SerializedHplbError {
 
 /**
  * Worker -> pool.
- * ready: GLPK is loaded, tasks may come. done: the task's outcome. rejected: the problem itself is
+ * ready: GLPK is loaded, tasks may come. progress: the best placement so far, kept by the pool in
+ * case the worker overruns and is stopped. done: the task's outcome. rejected: the problem itself is
  * wrong (an HplbError the caller must see). failed: the solver threw something else; the worker
  * is still alive and the pool answers with greedy instead.
  */
 export type WorkerMessage =
   | { readonly type: 'ready' }
+  | { readonly type: 'progress'; readonly id: number; readonly progress: TaskProgress }
   | { readonly type: 'done'; readonly id: number; readonly outcome: LayerOutcome }
   | { readonly type: 'rejected'; readonly id: number; readonly error: SerializedHplbError }
   | { readonly type: 'failed'; readonly id: number; readonly message: string };
 
-/** Solves one task on the worker's engines and says how it went; never throws. */
-export function answerTask(message: TaskMessage, engines: Readonly<Record<EngineName, LayerEngine>>): WorkerMessage {
+/** Solves one task on the worker's engines and says how it went; never throws. `post` sends progress. */
+export function answerTask(message: TaskMessage, engines: Readonly<Record<EngineName, LayerEngine>>, post?: (message: WorkerMessage) => void): WorkerMessage {
   const { id, task } = message;
   try {
-    return { type: 'done', id, outcome: solveLayerTask(task, engines) };
+    const onProgress = post ? (progress: TaskProgress) => post({ type: 'progress', id, progress }) : undefined;
+    return { type: 'done', id, outcome: solveLayerTask(task, engines, onProgress) };
   } catch (error) {
     if (error instanceof HplbError) return { type: 'rejected', id, error: serializeHplbError(error) };
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

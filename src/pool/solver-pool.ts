@@ -1,13 +1,14 @@
 /**
  * A pool of worker threads that solve layer tasks off the main thread (GLPK's solve is
  * synchronous), with a hard deadline per task. Whatever goes wrong in a worker (overrun, crash,
- * an unexpected throw), the task still gets an answer: greedy, computed on the calling thread,
+ * an unexpected throw), the task still gets an answer: after an overrun, the best placement the
+ * engine reported before it (status by its gap); otherwise greedy, computed on the calling thread,
  * with status 'greedy_fallback' and the reason. Only errors in the problem itself reject.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
-import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from '../planner/layer-task.ts';
+import { greedyFallback, progressOutcome, type LayerOutcome, type LayerRunner, type LayerTask, type TaskProgress } from '../planner/layer-task.ts';
 import { deserializeHplbError, type TaskMessage, type WorkerMessage } from './protocol.ts';
 
 /** Times a worker may fail to start in a row (before posting `ready`) before its slot is given up. */
@@ -66,6 +67,9 @@ interface Slot {
   job: Job | null;
   /** Deadline of the running job. */
   timer: NodeJS.Timeout | null;
+  /** The running job's last progress report, and when the job started (performance.now). */
+  progress: TaskProgress | null;
+  startedAt: number;
 }
 
 interface Waiter {
@@ -98,7 +102,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   const draining = (): HplbError => new HplbError('DRAINING', 'the solver pool is closed');
 
   function spawn(index: number, startFailures: number): void {
-    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null, timer: null };
+    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null, timer: null, progress: null, startedAt: 0 };
     slots[index] = slot;
     const exit = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));
     exits.add(exit);
@@ -120,7 +124,8 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
       return;
     }
     if (slot.job?.id !== message.id) return;
-    if (message.type === 'done') finish(slot, (job) => job.resolve(message.outcome));
+    if (message.type === 'progress') slot.progress = message.progress;
+    else if (message.type === 'done') finish(slot, (job) => job.resolve(message.outcome));
     else if (message.type === 'rejected') finish(slot, (job) => job.reject(deserializeHplbError(message.error)));
     else finish(slot, (job) => fallback(job, `solver worker threw: ${message.message}`));
   }
@@ -144,10 +149,13 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     const { timeLimitMs } = slot.job.task;
     const grace = graceMs(timeLimitMs);
     const reason = `solver worker overran its deadline of ${formatMs(timeLimitMs + grace)} ms (time limit ${formatMs(timeLimitMs)} ms + grace ${formatMs(grace)} ms) and was replaced`;
+    const { progress, startedAt } = slot;
     const job = takeJob(slot);
     retire(slot);
     spawn(slot.index, 0);
-    if (job) fallback(job, reason);
+    // What the engine reported before it overran beats greedy: keep it.
+    if (job && progress) job.resolve(progressOutcome(job.task, progress, performance.now() - startedAt));
+    else if (job) fallback(job, reason);
     dispatch();
     options.onWorkerRestart?.(reason);
   }
@@ -171,6 +179,8 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   function start(slot: Slot, job: Job): void {
     const limit = job.task.timeLimitMs + graceMs(job.task.timeLimitMs);
     slot.job = job;
+    slot.progress = null;
+    slot.startedAt = performance.now();
     slot.timer = setTimeout(() => onOverrun(slot), limit);
     try {
       slot.worker.postMessage({ id: job.id, task: job.task } satisfies TaskMessage);
@@ -191,6 +201,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     slot.timer = null;
     const job = slot.job;
     slot.job = null;
+    slot.progress = null;
     return job;
   }
 

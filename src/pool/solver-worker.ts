@@ -12,6 +12,7 @@ if (!port) throw new Error('solver-worker must be started as a worker thread by 
 
 const engines = createEngines(await loadGlpk());
 port.on('message', (message: TaskMessage) => {
-  port.postMessage(answerTask(message, engines) satisfies WorkerMessage);
+  const post = (answer: WorkerMessage) => port.postMessage(answer);
+  post(answerTask(message, engines, post));
 });
 port.postMessage({ type: 'ready' } satisfies WorkerMessage);

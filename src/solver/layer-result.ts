@@ -64,6 +64,17 @@ export function makespanOf(problem: LayerProblem, unit2gpu: readonly number[]): 
   return Math.max(...gpuLoadsOf(problem, unit2gpu));
 }
 
+/**
+ * Absolute slack under which two computed work sums count as equal in an exact search. Each side
+ * of a comparison is a sum or difference of at most `terms` floating-point values, none larger
+ * than `magnitude`, so its rounding error is below terms * 2^-53 * magnitude. A search that cuts
+ * a branch only when one side exceeds the other by more than twice the error of both sides loses
+ * no placement that meets its target exactly: its "none exists" is a proof.
+ */
+export function roundingSlack(terms: number, magnitude: number): number {
+  return 2 * terms * Number.EPSILON * magnitude;
+}
+
 /** (makespan - bound) / makespan, 0 for an empty layer. */
 export function relativeGap(makespan: number, lowerBound: number): number {
   if (makespan <= 0) return 0;

@@ -80,6 +80,22 @@ export interface SolveOptions {
   readonly now?: () => number;
   /** [units] a feasible placement to start from (e.g. greedy's), which the answer never loses to. */
   readonly incumbent?: readonly number[];
+  /** A lower bound already proven for this layer (e.g. by an earlier, shorter run); auto starts from it. */
+  readonly lowerBound?: number;
+  /**
+   * Called with the best placement and bound known before a step that may overrun the time limit,
+   * so that whoever stops an overrunning engine can still answer with them.
+   */
+  readonly onProgress?: (progress: LayerProgress) => void;
+}
+
+/** What an engine knows part-way: a feasible placement and a valid bound. */
+export interface LayerProgress {
+  /** [units] GPU index of each unit. */
+  readonly unit2gpu: readonly number[];
+  readonly lowerBound: number;
+  /** The step that found the placement. */
+  readonly engine: string;
 }
 
 /** An engine places one layer. Engines are pure: plain data in, plain data out. */
@@ -88,3 +104,12 @@ export interface LayerEngine {
   solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult;
 }
 
+
+/**
+ * The one error an engine throws for running out of time before it has any placement. A
+ * portfolio (auto) catches only this marker and moves on to its next step; every other error is
+ * a bug or a typed HplbError and propagates.
+ */
+export class SearchTimeout extends Error {
+  override readonly name = 'SearchTimeout';
+}

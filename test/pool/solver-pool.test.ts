@@ -6,9 +6,10 @@ import { createInlineRunner, type LayerOutcome, type LayerRunner } from '../../s
 import { createSolverPool, defaultGraceMs, type SolverPool } from '../../src/pool/solver-pool.ts';
 import { createEngines } from '../../src/solver/engines/index.ts';
 import { greedyEngine } from '../../src/solver/engines/greedy.ts';
-import { constraintViolation } from '../../src/solver/layer-result.ts';
+import { constraintViolation, makespanOf, statusForGap } from '../../src/solver/layer-result.ts';
 import type { LayerProblem } from '../../src/solver/types.ts';
-import { EXIT_CODE, EXIT_LAYER, SEARCH_BUG, THROW_LAYER } from './fixtures/faults.ts';
+import { rebalancePairs } from '../../src/solver/engines/pair-rebalance.ts';
+import { EXIT_CODE, EXIT_LAYER, SEARCH_BUG, STUCK_ENGINE, THROW_LAYER } from './fixtures/faults.ts';
 import { HARD_LAYER, LLAMA_LAYERS, taskFor } from './problems.ts';
 
 const FAULTY_WORKER = new URL('./fixtures/faulty-worker.ts', import.meta.url);
@@ -113,6 +114,24 @@ test('a worker past its deadline is replaced, its task answered by greedy, and t
     assert.equal(restarts.length, 1);
     assert.match(restarts[0], /overran its deadline/);
     assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a worker stopped past its deadline after reporting progress: its task keeps that placement, not greedy', async () => {
+  const pool = createSolverPool({ size: 1, workerFile: FAULTY_WORKER, graceMs: () => 0 });
+  try {
+    // The report comes after greedy and one local search, tens of ms, far inside the 1 s limit.
+    const outcome = await pool.run(taskFor(HARD_LAYER, 'contiguous', 1000));
+    const greedy = greedyEngine.solveLayer(HARD_LAYER, { timeLimitMs: 1000, gapTolerance: 0 });
+    const reported = rebalancePairs(HARD_LAYER, greedy.unit2gpu);
+    assert.ok(makespanOf(HARD_LAYER, reported) < greedy.makespan, 'the reported placement beats greedy');
+    assert.deepEqual(outcome.result.unit2gpu, reported);
+    assert.equal(outcome.result.engine, STUCK_ENGINE);
+    assert.equal(outcome.result.status, statusForGap(outcome.result.gap, 1e-4, 'time_limit'));
+    assert.equal(outcome.result.fallbackReason, undefined);
+    assert.equal(outcome.greedyMakespan, greedy.makespan);
   } finally {
     await pool.close();
   }

@@ -7,6 +7,8 @@ import { configSearchEngine } from '../../src/solver/engines/config-search.ts';
 import { greedyEngine } from '../../src/solver/engines/greedy.ts';
 import { createAutoEngine } from '../../src/solver/engines/auto.ts';
 import { createIlpEngine } from '../../src/solver/engines/ilp.ts';
+import { differencingEngine } from '../../src/solver/engines/differencing.ts';
+import { partitionSearchEngine } from '../../src/solver/engines/partition-search.ts';
 import { describeEngineCases } from './engine-cases.ts';
 
 const glpk: GLPK = await loadGlpk();
@@ -19,7 +21,9 @@ describeEngineCases(contiguousEngine, {
   },
 });
 describeEngineCases(greedyEngine, { exact: false });
+describeEngineCases(differencingEngine, { exact: false });
 describeEngineCases(configSearchEngine, { exact: true });
+describeEngineCases(partitionSearchEngine, { exact: false });
 describeEngineCases(createIlpEngine(glpk), { exact: true });
 describeEngineCases(createIlpEngine(glpk, 'textbook'), { exact: true });
 describeEngineCases(createAutoEngine(glpk), { exact: true });

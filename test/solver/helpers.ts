@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HplbError } from '../../src/errors.ts';
-import { createRandom } from '../../src/kernel/synthetic.ts';
+import { createGaussian, createRandom } from '../../src/kernel/synthetic.ts';
 import { constraintViolation, gpuLoadsOf, relativeGap } from '../../src/solver/layer-result.ts';
 import { buildLayerProblems } from '../../src/solver/problem.ts';
 import type { LayerProblem, LayerResult, UnitsPerGpu } from '../../src/solver/types.ts';
@@ -147,4 +147,13 @@ export const FAST_CHECK_SEED = 20261128;
 export function distinctCosts(count: number, seed: number): number[] {
   const next = createRandom(seed);
   return Array.from({ length: count }, () => 1e6 + Math.floor(next() * 9e6));
+}
+
+/**
+ * [layers][heads] log-normal costs (median 3000, sigma 0.6), all distinct, from a seed: what an
+ * orchestrator's own per-head kernel timings look like.
+ */
+export function logNormalCosts(heads: number, layers: number, seed: number): number[][] {
+  const gauss = createGaussian(createRandom(seed));
+  return Array.from({ length: layers }, () => Array.from({ length: heads }, () => 3000 * Math.exp(0.6 * gauss())));
 }

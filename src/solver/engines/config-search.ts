@@ -1,8 +1,8 @@
 import { HplbError } from '../../errors.ts';
 import { aggregateLayer, disaggregate, type AggregatedLayer } from '../aggregate.ts';
 import { layerLowerBound } from '../bounds.ts';
-import { REL_EPS, buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
-import { type LayerEngine, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
+import { REL_EPS, buildLayerResult, makespanOf, relativeGap, roundingSlack, statusForGap } from '../layer-result.ts';
+import { SearchTimeout, type LayerEngine, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
 import { tryGreedyAssignment } from './greedy.ts';
 
 /** Nodes between two looks at the clock. */
@@ -40,7 +40,7 @@ export function configSearch(problem: LayerProblem, options: SolveOptions): Sear
     // No start: an unbounded target asks only "is there any placement at all?".
     const found = decide(problem, layer, Infinity, deadline, now, new Map());
     if (found === null) throw new HplbError('INFEASIBLE_CONSTRAINTS', `no placement of layer ${problem.layer} meets the unit-count, KV-group and pin constraints (exhaustive search)`, { pointer: '/constraints', rule: 'feasible' });
-    if (found === 'timeout') throw new Error(`no placement of layer ${problem.layer} found within ${options.timeLimitMs} ms`);
+    if (found === 'timeout') throw new SearchTimeout(`no placement of layer ${problem.layer} found within ${options.timeLimitMs} ms`);
     best = found;
   }
   let upper = makespanOf(problem, best);
@@ -177,18 +177,14 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
 
 
 /**
- * Absolute slack under which two computed work sums count as equal in `decide`. Every quantity it
- * compares (work left, a GPU's load, the capacity left) is a sum or difference of at most
- * units + 3 * gpus + classes terms, each no larger than M = total work + total capacity, so its
- * floating-point error is below terms * 2^-53 * M. A branch is cut only when one side exceeds the
- * other by more than twice the error of both sides together, so a cut never loses a placement that
- * meets the target exactly, and "none exists" is a proof. The slack is ~1e-13 of M for real sizes, far below the target steps
- * (REL_EPS / 2 of the makespan), so a placement it lets through is still below the incumbent.
+ * Rounding slack of `decide` (see roundingSlack): every quantity it compares (work left, a GPU's
+ * load, the capacity left) sums at most units + 3 * gpus + classes terms, none larger than the
+ * total work plus the total capacity. About 1e-13 of that for real sizes, far below the target
+ * steps (REL_EPS / 2 of the makespan), so a placement it lets through still beats the incumbent.
  */
 function roundingTolerance(problem: LayerProblem, totalWork: number, cap: readonly number[]): number {
   const magnitude = totalWork + cap.reduce((s, c) => s + Math.abs(c), 0) + problem.costs.reduce((s, c) => s + c, 0);
-  const terms = 2 * problem.costs.length + 3 * problem.speeds.length + 8;
-  return 2 * terms * Number.EPSILON * magnitude;
+  return roundingSlack(2 * problem.costs.length + 3 * problem.speeds.length + 8, magnitude);
 }
 
 /** [n + 1] suffix folds: out[i] = xs[i] op xs[i + 1] op ... op init. */

@@ -31,6 +31,18 @@ export function greedyAssignment(problem: LayerProblem): number[] {
 
 export const greedyEngine: LayerEngine = heuristicEngine('greedy', greedyAssignment);
 
+/**
+ * Greedy's local search from another feasible start (e.g. a differencing placement).
+ * @param start [units] GPU index of each unit, meeting every constraint
+ * @returns [units] a placement no worse than the start
+ */
+export function improveAssignment(problem: LayerProblem, start: readonly number[]): number[] {
+  const state = emptyState(problem);
+  start.forEach((g, u) => place(state, u, g));
+  improve(state);
+  return state.unit2gpu;
+}
+
 /** greedyAssignment, or null when tight KV-group limits trap its order (a typed infeasibility). */
 export function tryGreedyAssignment(problem: LayerProblem): number[] | null {
   try {
