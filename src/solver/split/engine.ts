@@ -41,7 +41,9 @@ export function solveSplitLayer(
   for (const constructed of wrapAround(problem, splits, whole.unit2gpu, lower, options.gapTolerance)) {
     let plan = constructed;
     let makespan = shareMakespan(problem, splits, plan);
-    if (glpk && relativeGap(makespan, lower) > options.gapTolerance) {
+    // The share LP only where it can help, and only while time is left (a pool stops a task
+    // that overruns its limit).
+    if (glpk && relativeGap(makespan, lower) > options.gapTolerance && now() < deadline) {
       plan = polishShares(glpk, problem, splits, constructed, Math.max(1, deadline - now()));
       makespan = shareMakespan(problem, splits, plan);
     }
@@ -56,6 +58,7 @@ export function solveSplitLayer(
   while (glpk && !gapOk() && now() < deadline) {
     let improved = false;
     for (const wider of widerPlans(problem, splits, best, shareSums(problem, splits, best))) {
+      if (now() >= deadline) break;
       const polished = polishShares(glpk, problem, splits, wider, Math.max(1, deadline - now()));
       const makespan = shareMakespan(problem, splits, polished);
       if (makespan < upper * (1 - 1e-12)) {
