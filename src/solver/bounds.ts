@@ -1,3 +1,4 @@
+import { binPackingBound, effectiveMinUnits } from './bounds-dm.ts';
 import { sum } from './problem.ts';
 import type { LayerProblem } from './types.ts';
 
@@ -6,7 +7,21 @@ import type { LayerProblem } from './types.ts';
  * below. Every bound holds for every feasible placement, so any gap computed against it is true.
  */
 export function layerLowerBound(problem: LayerProblem): number {
-  return Math.max(fluidBound(problem), largestUnitBound(problem), pigeonholeBound(problem));
+  const simple = Math.max(fluidBound(problem), largestUnitBound(problem), pigeonholeBound(problem));
+  // The packing bound starts from the simple ones and only searches above them.
+  return integerRoundedBound(problem, binPackingBound(problem, simple));
+}
+
+/**
+ * With whole-number costs (below 2^53, where sums are exact) and equal speeds s, every makespan
+ * is an integer over s, so a bound B lifts to ceil(B * s) / s. B * s is shrunk by 1e-12 first:
+ * a bound that is an integer up to rounding must not be lifted to the next one.
+ */
+export function integerRoundedBound(problem: LayerProblem, bound: number): number {
+  const s = problem.speeds[0];
+  if (!problem.speeds.every((v) => v === s)) return bound;
+  if (!problem.costs.every((c) => Number.isInteger(c)) || !(sum(problem.costs) < 2 ** 53)) return bound;
+  return Math.max(bound, Math.ceil(bound * s * (1 - 1e-12)) / s);
 }
 
 /**
@@ -33,13 +48,15 @@ export function largestUnitBound(problem: LayerProblem): number {
  * receives at least t = ceil(j / G) of them, so its load is at least the t smallest of those j.
  * When every GPU must hold at least m units, that GPU also holds m - t further units, each no
  * cheaper than the cheapest units outside the top j. Divided by the fastest speed, since we do
- * not know which GPU it is. With m = k (equal counts) this is much stronger than total / G.
+ * not know which GPU it is. With m = k (equal counts) this is much stronger than total / G. The m
+ * counted includes what the maximum forces (effectiveMinUnits).
  */
 export function pigeonholeBound(problem: LayerProblem): number {
   const gpus = problem.speeds.length;
   const sorted = [...problem.costs].sort((a, b) => b - a);
   const units = sorted.length;
   const fastest = Math.max(...problem.speeds);
+  const minUnits = effectiveMinUnits(problem);
   const ascending = [...sorted].reverse();
   const prefixAsc = [0];
   for (const c of ascending) prefixAsc.push(prefixAsc[prefixAsc.length - 1] + c);
@@ -49,7 +66,7 @@ export function pigeonholeBound(problem: LayerProblem): number {
   for (let j = 1; j <= units; j++) {
     const t = Math.ceil(j / gpus);
     const topPart = prefixDesc[j] - prefixDesc[j - t];
-    const rest = Math.max(0, problem.minUnitsPerGpu - t);
+    const rest = Math.max(0, minUnits - t);
     const bottomCount = units - j;
     // The m - t other units are distinct; each is either in the bottom (then at least the
     // smallest bottom values) or in the top j (then at least as large as any bottom unit).
