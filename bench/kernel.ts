@@ -2,7 +2,8 @@
  * Benchmark of the GPU.js sparse-attention kernel, per available backend:
  * - time vs budget at a fixed sequence length,
  * - time vs sequence length at a fixed budget,
- * - sparse at ~10% density vs the dense pipeline at the same length (both GPU.js, same backend).
+ * - sparse at ~10% density vs the dense pipeline at the same length (both GPU.js, same backend),
+ * - a split head: its row-range parts' summed time vs the whole plus the modelled per-part overhead.
  * Prints a table, writes JSON (default bench/results/kernel.json) and checks two targets: 4x the
  * budget costs >= 2.5x the time, and sparse at 10% density is >= 3x faster than dense.
  *
@@ -23,6 +24,7 @@ import { attendedPairs } from '../src/cost/cost-model.ts';
 import { detectBackends, type KernelBackend } from '../src/kernel/backends.ts';
 import { createAttentionRunner } from '../src/kernel/sparse-attention.ts';
 import { timeBudget, timeDense, type PointTiming } from '../src/kernel/timing.ts';
+import { benchParts, type PartsRow } from './kernel-parts.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -54,7 +56,7 @@ function row(sweep: Row['sweep'], seqLen: number, budget: number | null, timing:
   };
 }
 
-async function benchBackend(backend: KernelBackend, flags: Flags, log: (line: string) => void): Promise<{ rows: Row[]; targets: Record<string, unknown> }> {
+async function benchBackend(backend: KernelBackend, flags: Flags, log: (line: string) => void): Promise<{ rows: Row[]; splitHeadParts: PartsRow[]; targets: Record<string, unknown> }> {
   const runner = await createAttentionRunner({ backend, cacheSize: 1 });
   const options = { warmup: 1, repeats: flags.repeats };
   const phase = 'prefill' as const;
@@ -85,8 +87,13 @@ async function benchBackend(backend: KernelBackend, flags: Flags, log: (line: st
     const high = at(4 * flags.ratioBudget);
     const budgetRatio = low && high ? high[clock] / low[clock] : null;
     const speedup = dense[clock] / sparse[clock];
+    const parts = await benchParts(runner, { seqLen: flags.seqLen, budget: flags.budget, headDim }, options, clock === 'cpuMs' ? 'cpu' : 'wall');
+    for (const p of parts) {
+      log(`${backend.padEnd(7)} split head: ${p.parts} parts ${(p.partsUs / 1000).toFixed(1)} ms vs whole ${(p.wholeUs / 1000).toFixed(1)} ms + modelled overhead ${p.modelledOverheadUs === null ? 'n/a' : `${(p.modelledOverheadUs / 1000).toFixed(2)} ms`} -> ratio ${p.ratio?.toFixed(3) ?? 'n/a'}`);
+    }
     return {
       rows,
+      splitHeadParts: parts,
       targets: {
         clock,
         fourTimesBudget: { seqLen: flags.seqLen, from: flags.ratioBudget, to: 4 * flags.ratioBudget, timeRatio: budgetRatio, target: 2.5, met: budgetRatio !== null && budgetRatio >= 2.5 },

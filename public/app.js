@@ -9,7 +9,7 @@ import { setupReplan } from './replan.js';
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
 const $ = (id) => document.getElementById(id);
 const form = $('controls');
-const fields = { model: $('model'), gpus: $('gpus'), granularity: $('granularity'), unitsPerGpu: $('unitsPerGpu') };
+const fields = { model: $('model'), gpus: $('gpus'), granularity: $('granularity'), unitsPerGpu: $('unitsPerGpu'), splitHeads: $('splitHeads') };
 const statusLine = $('status');
 const planSection = $('plan');
 
@@ -51,7 +51,7 @@ function refreshGpuHint() {
 }
 
 function selection() {
-  return { model: fields.model.value, gpus: fields.gpus.value, granularity: fields.granularity.value, unitsPerGpu: fields.unitsPerGpu.value };
+  return { model: fields.model.value, gpus: fields.gpus.value, granularity: fields.granularity.value, unitsPerGpu: fields.unitsPerGpu.value, splitHeads: fields.splitHeads.value || '0' };
 }
 
 async function loadPlan() {
@@ -60,6 +60,8 @@ async function loadPlan() {
   if (!model || !form.reportValidity()) return;
   const request = ++latest;
   const query = new URLSearchParams({ gpus: chosen.gpus, granularity: chosen.granularity, unitsPerGpu: chosen.unitsPerGpu });
+  // Without splits the URL stays what it always was (and hits the same cached plan).
+  if (Number(chosen.splitHeads) > 0) query.set('splitHeads', chosen.splitHeads);
   history.replaceState(null, '', `?${new URLSearchParams({ model: chosen.model, ...Object.fromEntries(query) })}`);
   planSection.setAttribute('aria-busy', 'true');
   $('show').disabled = true;
@@ -116,6 +118,8 @@ function render(plan, model) {
   setValue('proven', String(t.layersProvenOptimal), `of ${plan.layers.length}`);
   setValue('statuses', statusCounts(plan.layers));
   setValue('gap', percent(t.gap, 4), `worst layer ${percent(worstGap, 4)}`);
+  if (t.splitHeads === undefined) setValue('split-heads', 'off');
+  else setValue('split-heads', String(t.splitHeads), `at most ${plan.splits.maxSplitHeads} per layer; plan ${times(t.makespan / t.fluidBound)} the fluid bound`);
   $('plan-meta').textContent =
     `${plan.workload.phase} at ${plan.workload.seqLen} tokens · cost model ${plan.costModel.name} (${plan.costModel.unit}` +
       `${plan.costModel.device ? `, measured on ${plan.costModel.device}` : ', hardware-neutral'})` +
@@ -145,6 +149,7 @@ function renderTable(plan, scale) {
       layer.status,
       layer.engine,
       percent(bubbleRatio(mean, layer.makespan)),
+      layer.splitHeads === undefined ? '' : String(layer.splitHeads),
     ];
     const tr = document.createElement('tr');
     cells.forEach((text, i) => tr.append(Object.assign(document.createElement(i === 0 ? 'th' : 'td'), i === 0 ? { scope: 'row', textContent: text } : { textContent: text })));
@@ -169,7 +174,7 @@ async function start() {
   const params = new URLSearchParams(location.search);
   const wanted = params.get('model');
   fields.model.value = models.has(wanted) ? wanted : models.has(FLAGSHIP) ? FLAGSHIP : list[0]?.id ?? '';
-  for (const key of ['gpus', 'granularity', 'unitsPerGpu']) if (params.has(key)) fields[key].value = params.get(key);
+  for (const key of ['gpus', 'granularity', 'unitsPerGpu', 'splitHeads']) if (params.has(key)) fields[key].value = params.get(key);
   fields.model.disabled = false;
   $('show').disabled = false;
   refreshGpuHint();

@@ -80,6 +80,7 @@ export function drawLoads(container, plan, scale) {
       const bar = el('rect', { class: 'load', x, y: y(load), width, height: box.bottom - y(load), 'data-layer': l, 'data-gpu': g });
       svg.append(titled(bar, `layer ${layer.layer}, GPU ${g}: ${scaled(load, scale)} ${scale.label} (${percent(layer.makespan > 0 ? load / layer.makespan : 0)} of the makespan)`));
     });
+    drawParts(svg, layer, l, (g) => x0 + g * barWidth + Math.max(0.4, barWidth - (barWidth > 3 ? 0.8 : 0.2)) / 2, y, scale, plan.gpus.speeds);
     const x1 = x0;
     const x2 = x0 + gpus * barWidth;
     if (layer.contiguousMakespan !== null && layer.contiguousMakespan !== undefined) {
@@ -91,6 +92,30 @@ export function drawLoads(container, plan, scale) {
   });
   xAxis(svg, box, layers, `layer (${gpus} bars per layer, one per GPU)`);
   container.replaceChildren(svg);
+}
+
+/**
+ * The parts of a layer's split heads: on each GPU's bar, a segment per part at the top of the
+ * bar (the part's cost / the GPU's speed), and a dotted line joining the parts of one head.
+ */
+function drawParts(svg, layer, l, center, y, scale, speeds) {
+  if (!layer.parts || layer.parts.length === 0) return;
+  const top = layer.gpuLoads.slice();
+  const marks = new Map();
+  for (const part of layer.parts) {
+    const height = part.cost / speeds[part.gpu];
+    const x = center(part.gpu);
+    const width = 4;
+    const rect = el('rect', { class: 'part', x: x - width / 2, y: y(top[part.gpu]), width, height: Math.max(0.5, y(top[part.gpu] - height) - y(top[part.gpu])), 'data-layer': l, 'data-gpu': part.gpu, 'data-unit': part.unit });
+    svg.append(titled(rect, `layer ${layer.layer}, head ${part.unit}: rows [${part.rows[0]}, ${part.rows[1]}) on GPU ${part.gpu}, ${scaled(part.cost, scale)} ${scale.label}`));
+    marks.set(part.unit, [...(marks.get(part.unit) ?? []), { x, y: y(top[part.gpu] - height / 2) }]);
+    top[part.gpu] -= height;
+  }
+  for (const [unit, points] of marks) {
+    for (let i = 1; i < points.length; i++) {
+      svg.append(el('line', { class: 'split-link', x1: points[i - 1].x, y1: points[i - 1].y, x2: points[i].x, y2: points[i].y, 'data-layer': l, 'data-unit': unit }));
+    }
+  }
 }
 
 /** Bubble ratio of each layer, this plan's next to contiguous placement's. */

@@ -13,8 +13,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { resolveCostModel } from '../src/cost/registry.ts';
-import { buildDocument, EVAL_GPU_COUNTS, EVAL_SOLVER, EVAL_WORKLOAD, serializeDocument, sortRuns } from '../src/eval/document.ts';
-import { evaluateProfiles } from '../src/eval/evaluate.ts';
+import { buildDocument, EVAL_GPU_COUNTS, EVAL_SOLVER, EVAL_WORKLOAD, FLAGSHIP, serializeDocument, SPLIT_CURVE_GPU_COUNTS, SPLIT_CURVE_SOLVER, sortRuns } from '../src/eval/document.ts';
+import { evaluateProfiles, evaluateSplitCurve } from '../src/eval/evaluate.ts';
 import { fixed, times } from '../src/eval/format.ts';
 import { BUBBLE_SVG, renderReadmeSection, renderReport, SPEEDUP_SVG, updateReadme } from '../src/eval/report.ts';
 import { flagshipBubbleChart, renderBubbleSvg, renderSpeedupSvg } from '../src/eval/svg.ts';
@@ -43,11 +43,17 @@ const runs = await evaluateProfiles(profiles, EVAL_GPU_COUNTS, { costModel, work
   console.log(
     `${e.model.id.padEnd(40)} G=${e.gpus}  (a)/(d) ${times(e.speedup.uniformOverAuto)}  (b)/(d) ${times(e.speedup.contiguousOverAuto)}  ` +
       `(c)/(d) ${times(e.speedup.greedyOverAuto)}  (d)/(e) ${times(e.speedup.autoOverFluid)}  proven ${e.layersProvenOptimal}/${e.model.layers}  ` +
-      `auto ${fixed(timings.solveMs.adaptiveAuto, 0)} ms`,
+      `(f)/(e) ${times(e.split.overFluid)}  proven ${e.split.layersProvenOptimal}/${e.model.layers}  ` +
+      `auto ${fixed(timings.solveMs.adaptiveAuto, 0)} ms, split ${fixed(timings.solveMs.split, 0)} ms`,
   );
 });
 
-const doc = buildDocument(runs, costModel);
+const flagship = profiles.find((p) => p.id === FLAGSHIP.model)!;
+const splitCurve = await evaluateSplitCurve(flagship, SPLIT_CURVE_GPU_COUNTS, { costModel, workload: EVAL_WORKLOAD, solver: SPLIT_CURVE_SOLVER, runner });
+for (const point of splitCurve) {
+  console.log(`${FLAGSHIP.model} G=${point.gpus} maxSplitHeads ${point.maxSplitHeads}: /(e) ${times(point.overFluid)}  proven ${point.layersProvenOptimal}`);
+}
+const doc = buildDocument(runs, costModel, splitCurve);
 // Solve times differ on every run, so they stay out of the committed docs.
 const timingsFile = resolve(args.timings);
 mkdirSync(dirname(timingsFile), { recursive: true });

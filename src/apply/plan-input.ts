@@ -42,6 +42,11 @@ export function parsePlan(value: unknown, where: string): PlanLike {
     if (!Array.isArray(layer.gpu2units) || !layer.gpu2units.every(isIntList)) {
       bad(where, `/layers/${i}/gpu2units`, 'must be a list of integer lists');
     }
+    // A checkpoint's head order gives each head one rank; a head split by query rows needs two.
+    if (Array.isArray(layer.parts) && layer.parts.length > 0) {
+      const rule = 'splits heads by query rows, which a head order cannot express: plan without constraints.splits';
+      bad(where, `/layers/${i}/parts`, rule);
+    }
   });
   return value as unknown as PlanLike;
 }

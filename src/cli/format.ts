@@ -57,6 +57,7 @@ export function formatPlan(plan: Plan): string {
       `; layers proven ${proven}`,
     `contiguous ${contiguous}`,
     `greedy ${greedy}; plan / bound = ${(t.makespan / Math.max(t.lowerBound, Number.MIN_VALUE)).toFixed(4)}x`,
+    ...(t.fluidBound !== undefined ? [`split heads ${t.splitHeads} (at most ${plan.splits!.maxSplitHeads} per layer, ${plan.splits!.maxPartsPerHead} parts each, overhead ${si(plan.splits!.partOverhead)}); fluid bound ${si(t.fluidBound)} -> plan / fluid = ${(t.makespan / Math.max(t.fluidBound, Number.MIN_VALUE)).toFixed(4)}x`] : []),
     `bubble ratio ${pct(t.bubbleRatio)}; engine ${plan.solver.engine}; solve ${t.solveMs.toFixed(0)} ms; plan id ${plan.id}`,
   ];
   return `${textTable(['layer', 'makespan', 'bound', 'gap', 'contiguous', 'vs contig', 'bubble', 'status', 'engine', 'ms'], rows)}\n\n${summary.join('\n')}\n`;

@@ -29,6 +29,9 @@ interface PlanFlags {
   granularity: 'query-head' | 'kv-group';
   unitsPerGpu: string;
   maxKvGroups?: number;
+  splitHeads: number;
+  partsPerHead?: number;
+  partOverhead?: number;
   seqLen: number;
   phase: 'prefill' | 'decode';
   engine: (typeof ENGINE_NAMES)[number];
@@ -65,6 +68,9 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
     .addOption(new Option('--granularity <unit>', 'what is placed').choices(['query-head', 'kv-group']).default('query-head'))
     .option('--units-per-gpu <rule>', 'equal | max:N | free', 'equal')
     .option('--max-kv-groups <n>', 'most distinct KV groups per GPU (query-head units)', positiveInt)
+    .option('--split-heads <n>', 'most heads of a layer split by query rows across GPUs (0 = off)', nonNegativeInt, 0)
+    .option('--parts-per-head <n>', 'most parts of one split head (default 2)', positiveInt)
+    .option('--part-overhead <cost>', 'cost each part of a split head adds, in the cost unit (default: the cost model\'s fixed cost of a head)', nonNegative)
     .option('--seq-len <n>', 'tokens in the workload', positiveInt, DEFAULT_WORKLOAD.seqLen)
     .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
     .addOption(new Option('--engine <engine>', 'placement engine').choices([...ENGINE_NAMES]).default('auto'))
@@ -129,7 +135,11 @@ function buildRequest(flags: PlanFlags, registry: ModelRegistry): unknown {
   const common = {
     gpus: { count: flags.gpus, ...(flags.speeds ? { speeds: flags.speeds } : {}) },
     granularity: flags.granularity,
-    constraints: { unitsPerGpu: flags.unitsPerGpu, ...(flags.maxKvGroups !== undefined ? { maxKvGroupsPerGpu: flags.maxKvGroups } : {}) },
+    constraints: {
+      unitsPerGpu: flags.unitsPerGpu,
+      ...(flags.maxKvGroups !== undefined ? { maxKvGroupsPerGpu: flags.maxKvGroups } : {}),
+      ...(flags.splitHeads > 0 ? { splits: splitFlags(flags) } : {}),
+    },
     workload: { seqLen: flags.seqLen, phase: flags.phase },
     ...(flags.calibration !== undefined ? { costModel: flags.calibration } : {}),
     solver,
@@ -149,6 +159,14 @@ function buildRequest(flags: PlanFlags, registry: ModelRegistry): unknown {
     throw new HplbError('INVALID_PROBLEM', `${flags.costs} must hold a JSON object {"costs": number[layers][queryHeads], "kvGroupSize"?: number}`, { pointer: '/costs', rule: 'file' });
   }
   return { ...file, ...common };
+}
+
+function splitFlags(flags: PlanFlags): NonNullable<NonNullable<PlanRequest['constraints']>['splits']> {
+  return {
+    maxSplitHeads: flags.splitHeads,
+    ...(flags.partsPerHead !== undefined ? { maxPartsPerHead: flags.partsPerHead } : {}),
+    ...(flags.partOverhead !== undefined ? { partOverhead: flags.partOverhead } : {}),
+  };
 }
 
 /**

@@ -8,6 +8,8 @@
  *   adaptiveGreedy     (c) per-head budgets, greedy (largest first onto the least loaded GPU with room)
  *   adaptiveAuto       (d) per-head budgets, the auto engine (S-HPLB: greedy, exact search, GLPK ILP)
  *   fluidBound         (e) sum over layers of (total adaptive cost / G): no placement can beat it
+ *   split              (f) per-head budgets, S-HPLB with up to G - 1 heads per layer split by query
+ *                          rows (two parts each, the cost model's per-part overhead)
  */
 import type { CostModel, Workload } from '../cost/cost-model.ts';
 import { headShapeOf } from '../cost/work.ts';
@@ -51,13 +53,31 @@ export interface ProfileEvaluation {
   readonly layersProvenOptimal: number;
   /** Layers of the auto plan by status, keys sorted. */
   readonly autoStatusCounts: Readonly<Record<string, number>>;
+  /** (f): the auto engine with split heads. */
+  readonly split: SplitEvaluation;
+}
+
+/** A plan with split heads, summarised. */
+export interface SplitEvaluation {
+  readonly maxSplitHeads: number;
+  /** Per-part overhead used, in the cost unit. */
+  readonly partOverhead: number;
+  /** Sum of layer makespans. */
+  readonly attentionTime: number;
+  /** attentionTime / fluid bound (e). */
+  readonly overFluid: number;
+  /** Heads split, summed over layers. */
+  readonly splitHeads: number;
+  readonly layersProvenOptimal: number;
+  /** Largest extra K and V bytes one GPU holds for parts in any layer. */
+  readonly maxExtraKvBytesPerGpu: number;
 }
 
 /** Wall-clock solve time of the plans that are solved (contiguous placement is not), ms: machine-dependent, reported apart. */
 export interface EvaluationTimings {
   readonly model: string;
   readonly gpus: number;
-  readonly solveMs: { readonly adaptiveGreedy: number; readonly adaptiveAuto: number };
+  readonly solveMs: { readonly adaptiveGreedy: number; readonly adaptiveAuto: number; readonly split: number };
 }
 
 /** An evaluation with the per-layer loads it came from (for the plots), the auto plan and the timings. */
@@ -128,6 +148,7 @@ export async function evaluateProfile(profile: Profile, gpus: number, context: E
   const adaptive = resolve({ model: profile.id }, 'auto');
   const greedyPlan = await solvePlan(resolve({ model: profile.id }, 'greedy'), context.runner);
   const autoPlan = await solvePlan(adaptive, context.runner);
+  const splitPlan = await solveSplitPlan(profile, gpus, gpus - 1, context);
   const planLoads = (plan: Plan): number[][] => plan.layers.map((layer) => [...layer.gpuLoads]);
 
   const loads: Record<Setting, number[][]> = {
@@ -167,13 +188,57 @@ export async function evaluateProfile(profile: Profile, gpus: number, context: E
     autoGap: autoPlan.totals.gap,
     layersProvenOptimal: autoPlan.totals.layersProvenOptimal,
     autoStatusCounts: statusCounts,
+    split: summariseSplitPlan(splitPlan, fluidBound),
   };
   return {
     evaluation,
     loads,
     autoPlan,
-    timings: { model: profile.id, gpus, solveMs: { adaptiveGreedy: greedyPlan.totals.solveMs, adaptiveAuto: autoPlan.totals.solveMs } },
+    timings: { model: profile.id, gpus, solveMs: { adaptiveGreedy: greedyPlan.totals.solveMs, adaptiveAuto: autoPlan.totals.solveMs, split: splitPlan.totals.solveMs } },
   };
+}
+
+/** The auto plan of a profile at `gpus` with up to `maxSplitHeads` split heads per layer (0: none). */
+async function solveSplitPlan(profile: Profile, gpus: number, maxSplitHeads: number, context: EvalContext): Promise<Plan> {
+  const planning = { resolveProfile: () => profile, resolveCostModel: () => context.costModel };
+  const splits = maxSplitHeads > 0 ? { splits: { maxSplitHeads } } : {};
+  const request: PlanRequest = {
+    model: profile.id, gpus: { count: gpus }, granularity: 'query-head', constraints: { unitsPerGpu: 'equal', ...splits },
+    workload: context.workload, solver: { ...context.solver, engine: 'auto' },
+  };
+  return solvePlan(resolveRequest(request, planning), context.runner);
+}
+
+function summariseSplitPlan(plan: Plan, fluidBound: number): SplitEvaluation {
+  return {
+    maxSplitHeads: plan.splits?.maxSplitHeads ?? 0,
+    partOverhead: plan.splits?.partOverhead ?? 0,
+    attentionTime: plan.totals.makespan,
+    overFluid: plan.totals.makespan / fluidBound,
+    splitHeads: plan.totals.splitHeads ?? 0,
+    layersProvenOptimal: plan.totals.layersProvenOptimal,
+    maxExtraKvBytesPerGpu: Math.max(0, ...plan.layers.flatMap((layer) => layer.extraKvBytes ?? [])),
+  };
+}
+
+/** One point of the split curve: the model's attention time with up to maxSplitHeads split heads per layer. */
+export interface SplitCurvePoint extends SplitEvaluation {
+  readonly gpus: number;
+}
+
+/** Attention time against maxSplitHeads = 0..G-1 for each of `gpuCounts` (0: S-HPLB without splits). */
+export async function evaluateSplitCurve(profile: Profile, gpuCounts: readonly number[], context: EvalContext): Promise<SplitCurvePoint[]> {
+  const points: SplitCurvePoint[] = [];
+  for (const gpus of gpuCounts) {
+    let fluid = 0;
+    for (let maxSplitHeads = 0; maxSplitHeads < gpus; maxSplitHeads++) {
+      const plan = await solveSplitPlan(profile, gpus, maxSplitHeads, context);
+      // (e) from whole heads' loads (the first point splits nothing): parts' overheads are not work.
+      if (maxSplitHeads === 0) fluid = fluidTotal(plan.layers.map((layer) => layer.gpuLoads));
+      points.push({ gpus, ...summariseSplitPlan(plan, fluid) });
+    }
+  }
+  return points;
 }
 
 /**

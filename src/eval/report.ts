@@ -24,7 +24,8 @@ const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
 const header = (cells: readonly string[], align: string): string =>
   `${row(cells)}\n${row(cells.map((_, i) => (align[i] === 'r' ? '---:' : '---')))}`;
 
-const TIME_COLUMNS = ['(a) uniform, contiguous', '(b) adaptive, contiguous', '(c) adaptive, greedy', '(d) adaptive, S-HPLB', '(e) fluid bound', '(a)/(d)', '(b)/(d)', '(c)/(d)', '(d)/(e)', 'layers proven'];
+const TIME_COLUMNS = ['(a) uniform, contiguous', '(b) adaptive, contiguous', '(c) adaptive, greedy', '(d) adaptive, S-HPLB', '(e) fluid bound', '(a)/(d)', '(b)/(d)', '(c)/(d)', '(d)/(e)', 'layers proven', '(f) S-HPLB, split heads', '(f)/(e)', '(f) layers proven'];
+const TIME_ALIGN = 'r'.repeat(TIME_COLUMNS.length);
 
 /** What the cost unit is: hardware-neutral, or measured on a named device. */
 export function unitNote(doc: EvaluationDocument): string {
@@ -40,6 +41,7 @@ function timeCells(r: ProfileEvaluation): string[] {
     relative(t.uniformContiguous), relative(t.adaptiveContiguous), relative(t.adaptiveGreedy), relative(t.adaptiveAuto), relative(t.fluidBound),
     times(r.speedup.uniformOverAuto), times(r.speedup.contiguousOverAuto), times(r.speedup.greedyOverAuto), times(r.speedup.autoOverFluid),
     `${r.layersProvenOptimal}/${r.model.layers}`,
+    relative(r.split.attentionTime), times(r.split.overFluid), `${r.split.layersProvenOptimal}/${r.model.layers}`,
   ];
 }
 
@@ -57,7 +59,7 @@ export function renderFlagshipTable(doc: EvaluationDocument): string {
   return [
     `Attention time of ${doc.flagship.displayName} relative to (b) adaptive budgets placed contiguously, prefill of ${doc.workload.seqLen} tokens, ${unitNote(doc)}:`,
     '',
-    header(['GPUs', ...TIME_COLUMNS], 'r'.repeat(11)),
+    header(['GPUs', ...TIME_COLUMNS], `r${TIME_ALIGN}`),
     ...rows.map((r) => row([String(r.gpus), ...timeCells(r)])),
   ].join('\n');
 }
@@ -70,6 +72,32 @@ function settingsText(doc: EvaluationDocument): string {
     '- **(c) adaptive budgets, greedy placement**: largest head first onto the least loaded GPU that still has room (the rule of EPLB\'s balanced packing), then single moves and pairwise swaps while they lower the makespan.',
     `- **(d) adaptive budgets, S-HPLB**: the \`auto\` engine (greedy, exact configuration search, GLPK ILP) with ${s.layerTimeLimitMs / 1000} s per layer, ${s.timeLimitMs / 1000} s per plan and gap tolerance ${s.gapTolerance}; a layer is *proven* when its status is optimal, within_tolerance or trivial.`,
     '- **(e) fluid bound**: sum over layers of (total head cost / G): the physical limit even if work could be split freely across GPUs. It ignores the equal-heads constraint, so (d)/(e) above 1 is not necessarily lost time.',
+    '- **(f) adaptive budgets, S-HPLB with split heads**: as (d), and up to G - 1 heads per layer may be split by query rows into two parts on two GPUs (each part costs its rows\' causal work plus the cost model\'s fixed cost of a head; the owner GPU keeps the larger part and the equal-heads rule counts owners). (f)/(e) is how close splitting gets to the physical limit.',
+  ].join('\n');
+}
+
+/**
+ * The flagship's attention time against the number of heads per layer that may be split, relative
+ * to (b) at the same GPU count like the other tables.
+ */
+function renderSplitCurve(doc: EvaluationDocument): string {
+  const flagship = (gpus: number) => doc.results.find((r) => r.model.id === FLAGSHIP.model && r.gpus === gpus);
+  const limits = doc.splitCurveSolver;
+  return [
+    `Splitting heads by query rows, ${doc.flagship.displayName}: attention time relative to (b) against the most heads ` +
+      'split per layer (two parts each; 0 is (d)), ' +
+      `solved with ${limits.layerTimeLimitMs / 1000} s per layer and ${limits.timeLimitMs / 1000} s per plan ` +
+      '(a layer not proven keeps its true gap; with few split heads the split MILP seldom closes it in that time):',
+    '',
+    header(['GPUs', 'max split heads', 'attention time', '/ (e)', 'heads split', 'layers proven', 'extra KV per GPU (MiB, worst layer)'], 'rrrrrrr'),
+    ...doc.splitCurve.map((p) => {
+      const base = flagship(p.gpus);
+      return row([
+        String(p.gpus), String(p.maxSplitHeads), base ? fixed(p.attentionTime / base.attentionTime.adaptiveContiguous, 3) : 'n/a',
+        times(p.overFluid), String(p.splitHeads), `${p.layersProvenOptimal}/${base?.model.layers ?? '?'}`,
+        fixed(p.maxExtraKvBytesPerGpu / 2 ** 20, 0),
+      ]);
+    }),
   ].join('\n');
 }
 
@@ -104,13 +132,15 @@ export function renderReport(doc: EvaluationDocument): string {
     header(['GPUs', ...BUBBLE_COLUMNS], 'rrrrrrl'),
     ...flagshipRows.map((r) => row([String(r.gpus), ...bubbleCells(r)])),
     '',
+    renderSplitCurve(doc),
+    '',
     '## All models',
     '',
     `![Speedup of S-HPLB per model and GPU count](${SPEEDUP_SVG})`,
     '',
     'Attention time relative to (b), adaptive budgets placed contiguously:',
     '',
-    header(['Model', 'GPUs', ...TIME_COLUMNS], `l${'r'.repeat(11)}`),
+    header(['Model', 'GPUs', ...TIME_COLUMNS], 'l' + `r${TIME_ALIGN}`),
     ...doc.results.map((r) => row([r.model.displayName, String(r.gpus), ...timeCells(r)])),
     '',
     'Mean bubble ratio per setting, and how well (d) is proven:',
@@ -140,7 +170,8 @@ export function renderReadmeSection(doc: EvaluationDocument): string {
     renderFlagshipTable(doc),
     '',
     '(a) every head of a layer at the layer\'s largest budget (no head loses quality), contiguous placement; (b) adaptive per-head budgets, contiguous; ' +
-      '(c) adaptive, greedy; (d) adaptive, S-HPLB (`auto` engine); (e) fluid bound total/G, the physical limit.',
+      '(c) adaptive, greedy; (d) adaptive, S-HPLB (`auto` engine); (e) fluid bound total/G, the physical limit; ' +
+      '(f) S-HPLB with up to G - 1 heads per layer split by query rows across two GPUs.',
     '',
     `Every model and GPU count, bubble ratios and the settings in detail: [docs/evaluation.md](docs/evaluation.md). ` +
       `Plots: [per-GPU load per layer, contiguous vs S-HPLB](docs/${BUBBLE_SVG}), [speedup by model](docs/${SPEEDUP_SVG}). ` +

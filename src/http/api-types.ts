@@ -426,6 +426,23 @@ export interface components {
             /** @description Most distinct KV groups on one GPU (each costs a copy of its KV cache); query-head units only. */
             maxKvGroupsPerGpu?: number;
             pins?: components["schemas"]["Pin"][];
+            splits?: components["schemas"]["SplitsInput"];
+        };
+        /** @description Split heads by query rows: a split head (unit) runs as parts, each a contiguous range of its query rows on its own GPU, outputs concatenated. A part costs its rows' share of the head's work (causal: early rows attend fewer keys) plus partOverhead; every GPU holding a part also holds the head's K and V (extraKvCopies). Memory rule: the owner of a unit (unit2gpu, the GPU of its largest part, by cost and by rows) obeys unitsPerGpu as without splits; under max:N the units a GPU holds any part of count too. Prefill only; not with maxKvGroupsPerGpu. Pinned units stay whole. */
+        SplitsInput: {
+            /** @description Most units of a layer split into parts; 0 (default) turns splitting off and leaves the plan unchanged. */
+            maxSplitHeads?: number;
+            /** @description Most parts of one split unit, each on a distinct GPU (default 2). */
+            maxPartsPerHead?: number;
+            /** @description Cost each part pays on top of its rows' cost, per head, in the cost unit (default the cost of a one-row head under the cost model, e.g. a calibration's intercept; 0 for explicit costs). */
+            partOverhead?: number;
+        };
+        /** @description Rows [start, end) of a split unit, run on one GPU, and their cost (rows' work + partOverhead). */
+        SplitPart: {
+            unit: number;
+            gpu: number;
+            rows: number[];
+            cost: number;
         };
         /** @description A unit that must stay on a GPU; layer omitted = every layer. Unit ids follow granularity. */
         Pin: {
@@ -479,6 +496,12 @@ export interface components {
                 layerTimeLimitMs: number;
                 gapTolerance: number;
             };
+            /** @description Present only when heads may be split; the limits used (partOverhead resolved, in the cost unit). */
+            splits?: {
+                maxSplitHeads: number;
+                maxPartsPerHead: number;
+                partOverhead: number;
+            };
             layers: components["schemas"]["PlanLayer"][];
             totals: components["schemas"]["PlanTotals"];
             migration?: components["schemas"]["PlanMigration"];
@@ -515,6 +538,16 @@ export interface components {
             contiguousMakespan: number | null;
             /** @description This layer's makespan under greedy placement; null when greedy found no placement. */
             greedyMakespan: number | null;
+            /** @description With splits only: parts of the split units, by unit then row. unit2gpu is then each unit's owner (the GPU of its largest part, by cost and by rows; the owner runs the earliest rows), gpu2units every unit a GPU holds whole or a part of, and gpuLoads, makespan and gap are computed from the parts' rows. */
+            parts?: components["schemas"]["SplitPart"][];
+            /** @description With splits only: units of this layer split into parts. */
+            splitHeads?: number;
+            /** @description With splits only: [gpus] KV groups a GPU holds only for parts of units owned elsewhere (an extra copy of that group's K and V each). */
+            extraKvCopies?: number[];
+            /** @description With splits only: [gpus] bytes of those copies (seqLen x headDim x 2 (K and V) x 2 bytes each); null for explicit costs. */
+            extraKvBytes?: number[] | null;
+            /** @description With splits only: the makespan of the whole-unit answer the split started from. */
+            wholeMakespan?: number;
             migration?: components["schemas"]["LayerMigration"];
         };
         PlanTotals: {
@@ -536,6 +569,10 @@ export interface components {
             layersProvenOptimal: number;
             /** @description Wall-clock time of the whole plan, ms. */
             solveMs: number;
+            /** @description With splits only: sum over layers of total cost / summed speeds, the physical limit. */
+            fluidBound?: number;
+            /** @description With splits only: units split into parts, summed over layers. */
+            splitHeads?: number;
         };
         /** @description The plan as tensor-parallel ranks see it after apply (the manifest's form). */
         PlanRanks: {
@@ -1132,6 +1169,8 @@ export interface operations {
                 phase?: components["schemas"]["Phase"];
                 engine?: components["schemas"]["EngineName"];
                 costModel?: components["schemas"]["CostModelName"];
+                /** @description Most heads per layer split by query rows across GPUs (constraints.splits.maxSplitHeads, two parts each, default overhead); 0 (default) splits none. */
+                splitHeads?: number;
                 /** @description A stored plan id to re-plan from (the answer moves as little as possible from it). */
                 previous?: components["schemas"]["PlanId"];
                 /** @description With previous, the re-plan's eps (default 0.01). */

@@ -154,6 +154,8 @@ export interface LookupQuery {
   /** A re-plan's previous plan id and makespan tolerance; absent or null for a fresh plan. */
   readonly previous?: string | null;
   readonly makespanTolerance?: number | null;
+  /** Most heads per layer split by query rows; absent or 0 for none. */
+  readonly splitHeads?: number;
 }
 
 /** A validated lookup URL's normalised query and cache key. */
@@ -180,7 +182,7 @@ export function createLookupMemo(maxBytes: number, metrics?: Metrics): LRUCache<
 /** The cache key of a lookup: equal normalised queries give equal keys, and nothing else does. */
 export function lookupKey(q: LookupQuery): string {
   // JSON of a fixed-order tuple: no field value can fake a separator.
-  return JSON.stringify([q.modelId, q.modelVersion, q.gpus, q.granularity, q.unitsPerGpu, q.seqLen, q.phase, q.engine, q.costModel, q.previous ?? null, q.makespanTolerance ?? null]);
+  return JSON.stringify([q.modelId, q.modelVersion, q.gpus, q.granularity, q.unitsPerGpu, q.seqLen, q.phase, q.engine, q.costModel, q.previous ?? null, q.makespanTolerance ?? null, q.splitHeads ?? 0]);
 }
 
 /** Whether an If-None-Match header matches a strong ETag (weak comparison, as RFC 9110 asks for GET). */

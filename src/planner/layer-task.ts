@@ -4,6 +4,7 @@ import { constructionAssignment, greedyEngine } from '../solver/engines/greedy.t
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
 import { replanLayer, type FreshLayer, type ReplanOutcome } from '../solver/replan/replan-layer.ts';
 import type { MigrationSpec } from '../solver/replan/types.ts';
+import { splitsEnabled } from '../solver/split/with-splits.ts';
 import { loadedGlpk } from './glpk.ts';
 import type { LayerEngine, LayerProblem, LayerProgress, LayerResult } from '../solver/types.ts';
 import type { EngineName } from './plan.ts';
@@ -61,7 +62,7 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
     // Other engines answer (or refuse) on their own; greedy's makespan is then not reported.
     if (!(error instanceof HplbError) || task.engine === 'greedy') throw error;
   }
-  if (greedy && task.engine === 'greedy') return { result: greedy, greedyMakespan: greedy.makespan };
+  if (greedy && task.engine === 'greedy' && !splitsEnabled(task.problem)) return { result: greedy, greedyMakespan: greedy.makespan };
   // Greedy's time counts against the layer's budget.
   const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)), ...(task.lowerBound !== undefined ? { lowerBound: task.lowerBound } : {}) };
   const incumbent = task.incumbent && (!greedy || makespanOf(task.problem, task.incumbent) < greedy.makespan) ? task.incumbent : greedy?.unit2gpu;

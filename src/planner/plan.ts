@@ -1,5 +1,6 @@
 import type { Granularity, LayerResult } from '../solver/types.ts';
 import type { Workload } from '../cost/cost-model.ts';
+import type { SplitPart } from '../solver/split/types.ts';
 
 import type { EngineName } from '../solver/engines/index.ts';
 import type { LayerReplan, Move } from '../solver/replan/types.ts';
@@ -15,6 +16,16 @@ export interface PlanLayer extends LayerResult {
   contiguousMakespan: number | null;
   /** This layer's makespan under greedy placement; null when greedy found no placement. */
   greedyMakespan: number | null;
+  /** With splits only: parts of the split units (rows [start, end) on a GPU, and their cost). */
+  parts?: SplitPart[];
+  /** With splits only: units of this layer split into parts. */
+  splitHeads?: number;
+  /** With splits only: [gpus] KV groups a GPU holds only for parts of units owned elsewhere. */
+  extraKvCopies?: number[];
+  /** With splits only: [gpus] bytes of those copies (seqLen x headDim x 2 x 2 bytes each); null without an architecture. */
+  extraKvBytes?: number[] | null;
+  /** With splits only: the makespan of the whole-unit answer the split started from. */
+  wholeMakespan?: number;
   /** Present in a re-plan: how this layer gets from the running placement to this one. */
   migration?: LayerMigration;
 }
@@ -62,6 +73,10 @@ export interface PlanTotals {
   layersProvenOptimal: number;
   /** Wall-clock time of the whole plan, in milliseconds. */
   solveMs: number;
+  /** With splits only: sum over layers of total cost / summed speeds, the physical limit. */
+  fluidBound?: number;
+  /** With splits only: units split into parts, summed over layers. */
+  splitHeads?: number;
 }
 
 /** The Plan (openapi.yaml, docs/architecture.md), shared by the CLI, the HTTP API, tests and clients. */
@@ -75,6 +90,8 @@ export interface Plan {
   workload: Workload;
   costModel: { name: string; unit: string; device: string | null };
   solver: { engine: EngineName; engineVersion: string; timeLimitMs: number; layerTimeLimitMs: number; gapTolerance: number };
+  /** With splits only: the split limits used (partOverhead in the cost unit, per head and part). */
+  splits?: { maxSplitHeads: number; maxPartsPerHead: number; partOverhead: number };
   layers: PlanLayer[];
   totals: PlanTotals;
   /** Present in a re-plan: the options used and the plan's move totals. */

@@ -11,6 +11,7 @@ import type { Granularity, LayerProblem } from '../solver/types.ts';
 import { checkProblemBounds, checkRawBounds, envBoundName, type BoundName, type RequestLimits } from './limits.ts';
 import type { MigrationOptions, PreviousPlacement } from './migration.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
+import { layerSplits, resolveSplits, type ResolvedSplits, type SplitsRequest } from './split-request.ts';
 
 export interface Pin { readonly layer?: number; readonly unit: number; readonly gpu: number }
 
@@ -31,6 +32,8 @@ export interface PlanRequest {
     readonly unitsPerGpu?: string;
     readonly maxKvGroupsPerGpu?: number;
     readonly pins?: readonly Pin[];
+    /** Split heads by query rows (split-request.ts); off unless maxSplitHeads > 0. */
+    readonly splits?: SplitsRequest;
   };
   readonly workload?: Partial<Workload>;
   /** Cost model name ("analytic" or a calibration); default: the service's default. */
@@ -78,6 +81,8 @@ export interface ResolvedRequest {
   readonly costModel: { readonly name: string; readonly unit: string; readonly device: string | null };
   readonly solver: SolverOptions;
   readonly layers: LayerProblem[];
+  /** Split limits; null when splitting is off. */
+  readonly splits: ResolvedSplits | null;
 }
 
 /**
@@ -199,7 +204,12 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
   }
 
   const pins = request.constraints?.pins ?? [];
-  const layers = buildLayerProblems({
+  const splitContext = {
+    profile, costModel, workload, granularity, kvGroupSize, headCosts,
+    maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu, replan: request.previous !== undefined,
+  };
+  const splits = resolveSplits(request.constraints?.splits, splitContext);
+  const wholeLayers = buildLayerProblems({
     headCosts,
     kvGroupSize,
     granularity,
@@ -209,6 +219,8 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     pins,
   });
   checkTotals(headCosts, speeds, profile ? '/workload' : '/costs');
+  const rowCosts = splits ? layerSplits(splits, splitContext) : null;
+  const layers = rowCosts ? wholeLayers.map((problem, l) => ({ ...problem, splits: rowCosts[l] })) : wholeLayers;
 
   const normalised = {
     source: sourceKey,
@@ -221,6 +233,8 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     workload: profile ? workload : null,
     costModel: profile ? costModel.name : null,
     solver,
+    // Present only when splitting is on, so plans without splits keep their ids.
+    ...(splits ? { splits: { maxSplitHeads: splits.maxSplitHeads, maxPartsPerHead: splits.maxPartsPerHead, partOverhead: splits.partOverhead } } : {}),
     engineVersion: ENGINE_VERSION,
   };
   return {
@@ -234,6 +248,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     costModel: profile ? { name: costModel.name, unit: costModel.unit, device: costModel.device } : { name: 'explicit', unit: 'caller', device: null },
     solver,
     layers,
+    splits,
   };
 }
 

@@ -7,6 +7,8 @@ import type { LayerProblem, LayerResult } from '../solver/types.ts';
 import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from './layer-task.ts';
 import { ENGINE_VERSION, type Plan, type PlanLayer } from './plan.ts';
 import type { ResolvedRequest } from './request.ts';
+import { buildSplitResult } from '../solver/split/engine.ts';
+import { isSplitResult, splitPlanFields } from './split-plan.ts';
 
 /** Least time a layer is given even when the plan's budget is nearly spent, ms. */
 const MIN_LAYER_SLICE_MS = 5;
@@ -72,6 +74,8 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       };
     }
   });
+  const split = resolved.splits ? splitPlanFields(resolved, layers, resolved.layers) : null;
+  if (split) layers.splice(0, layers.length, ...split.layers);
   const contiguous = layers.map((l) => l.contiguousMakespan);
   const greedyMakespans = layers.map((l) => l.greedyMakespan);
 
@@ -90,6 +94,7 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
     workload: { ...resolved.workload },
     costModel: { ...resolved.costModel },
     solver: { ...resolved.solver, engineVersion: ENGINE_VERSION },
+    ...(resolved.splits ? { splits: { maxSplitHeads: resolved.splits.maxSplitHeads, maxPartsPerHead: resolved.splits.maxPartsPerHead, partOverhead: resolved.splits.partOverhead } } : {}),
     layers,
     totals: {
       makespan,
@@ -101,6 +106,7 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       bubbleRatio: bubbleRatio(meanLoads, makespan),
       layersProvenOptimal: layers.filter((l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial').length,
       solveMs: now() - start,
+      ...(split ? { fluidBound: split.fluidBound, splitHeads: split.splitHeads } : {}),
     },
   };
 }
@@ -127,6 +133,11 @@ function betterOf(problem: LayerProblem, first: LayerResult, second: LayerResult
   const lowerBound = Math.max(first.lowerBound, second.lowerBound);
   const otherwise = kept.status === 'greedy_fallback' ? 'greedy_fallback' : 'time_limit';
   const status = statusForGap(relativeGap(kept.makespan, Math.min(lowerBound, kept.makespan)), gapTolerance, otherwise);
+  if (isSplitResult(kept)) {
+    // Its loads come from its parts: keep them, with the better bound.
+    const bound = Math.min(lowerBound, kept.makespan);
+    return { ...kept, lowerBound: bound, gap: relativeGap(kept.makespan, bound), status, solveMs: first.solveMs + second.solveMs };
+  }
   return buildLayerResult(problem, kept.unit2gpu, {
     lowerBound, status, engine: kept.engine, solveMs: first.solveMs + second.solveMs,
     ...(kept.fallbackReason !== undefined && status === 'greedy_fallback' ? { fallbackReason: kept.fallbackReason } : {}),
@@ -157,10 +168,13 @@ function groupIdenticalLayers(layers: readonly LayerProblem[], mayReorder: boole
     const order = problem.costs.map((_, u) => u);
     if (!tiedToIds) order.sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
     const costs = order.map((u) => problem.costs[u]);
-    const key = JSON.stringify([costs, problem.unit2pin ?? null, problem.unit2group ?? null]);
+    const splits = problem.splits ? { ...problem.splits, units: order.map((u) => problem.splits!.units[u]) } : undefined;
+    // A unit's KV group only changes what a split answer reports, not what it costs.
+    const rowCosts = splits?.units.map(({ variable, partOverhead, heads }) => [variable, partOverhead, heads]) ?? null;
+    const key = JSON.stringify([costs, problem.unit2pin ?? null, problem.unit2group ?? null, rowCosts]);
     let group = byKey.get(key);
     if (!group) {
-      group = { canonical: { ...problem, costs }, members: [] };
+      group = { canonical: { ...problem, costs, ...(splits ? { splits } : {}) }, members: [] };
       byKey.set(key, group);
       groups.push(group);
     }
@@ -174,6 +188,11 @@ function mapBack(problem: LayerProblem, order: readonly number[], canonical: Lay
   const unit2gpu = new Array<number>(order.length);
   order.forEach((u, i) => { unit2gpu[u] = canonical.unit2gpu[i]; });
   const { lowerBound, status, engine, solveMs, fallbackReason } = canonical;
+  if (isSplitResult(canonical) && problem.splits) {
+    const parts = canonical.parts.map((part) => ({ ...part, unit: order[part.unit] }));
+    const meta = { lowerBound, status, engine, solveMs, fallbackReason, gapTolerance: 0, wholeMakespan: canonical.wholeMakespan };
+    return buildSplitResult({ ...problem, splits: problem.splits }, unit2gpu, parts, meta);
+  }
   return buildLayerResult(problem, unit2gpu, { lowerBound, status, engine, solveMs, fallbackReason });
 }
 

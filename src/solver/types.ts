@@ -6,6 +6,8 @@
  * loads and makespans are in the same unit.
  */
 
+import type { LayerSplits } from './split/types.ts';
+
 /** What is placed: a query head, or a KV group (all query heads sharing one KV head). */
 export type Granularity = 'query-head' | 'kv-group';
 
@@ -33,6 +35,8 @@ export interface LayerProblem {
   readonly maxGroupsPerGpu?: number;
   /** [units] GPU a unit is pinned to, or -1 when free; absent when nothing is pinned. */
   readonly unit2pin?: readonly number[];
+  /** Row costs and limits when units may be split by query rows (split/types.ts); absent: whole units only. */
+  readonly splits?: LayerSplits;
 }
 
 /**

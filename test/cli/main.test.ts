@@ -35,6 +35,21 @@ describe('hplb plan (CLI)', () => {
     assert.match(out, /bubble ratio/);
   });
 
+  it('splits heads with --split-heads, --parts-per-head and --part-overhead, and says so in the summary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-'));
+    const file = join(dir, 'costs.json');
+    writeFileSync(file, JSON.stringify({ costs: [[90, 10, 10, 10, 10, 10]] }));
+    const args = ['plan', '--costs', file, '--gpus', '3', '--seq-len', '1000', '--split-heads', '1', '--parts-per-head', '3', '--part-overhead', '1'];
+    const json = await cli(...args, '--json');
+    assert.equal(json.code, 0, json.err);
+    const plan = JSON.parse(json.out);
+    assert.deepEqual(plan.splits, { maxSplitHeads: 1, maxPartsPerHead: 3, partOverhead: 1 });
+    assert.deepEqual(plan.layers[0].parts.map((p: { unit: number }) => p.unit), [0, 0, 0], 'the heavy head in three parts');
+    assert.ok(plan.totals.makespan < 90);
+    const text = await cli(...args);
+    assert.match(text.out, /split heads 1 \(at most 1 per layer, 3 parts each/);
+  });
+
   it('reads an explicit cost matrix', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-'));
     const file = join(dir, 'costs.json');

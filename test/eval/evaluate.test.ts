@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { ANALYTIC_COST_MODEL, attendedPairs } from '../../src/cost/cost-model.ts';
 import { EVAL_SOLVER, EVAL_WORKLOAD } from '../../src/eval/document.ts';
-import { attentionTime, dividingGpuCounts, evaluateProfile, fluidTotal, largestBudget, meanLayerBubble, uniformCosts, type EvalContext } from '../../src/eval/evaluate.ts';
+import { attentionTime, dividingGpuCounts, evaluateProfile, evaluateSplitCurve, fluidTotal, largestBudget, meanLayerBubble, uniformCosts, type EvalContext } from '../../src/eval/evaluate.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import type { HeadBudget, Profile } from '../../src/profiles/profile.ts';
@@ -90,5 +90,20 @@ describe('evaluateProfile', () => {
     assert.equal(e.attentionTime.adaptiveAuto, autoPlan.totals.makespan);
     assert.equal(e.speedup.contiguousOverAuto, autoPlan.totals.speedupVsContiguous);
     assert.deepEqual(e.autoStatusCounts, { optimal: 32 });
+  });
+});
+
+describe('split heads in the evaluation', () => {
+  it('(f) lies between the fluid bound and (d), and the split curve starts at (d)', async () => {
+    const { evaluation: e } = await evaluateProfile(tinyProfile(), 2, context);
+    assert.equal(e.split.maxSplitHeads, 1);
+    assert.ok(e.split.attentionTime <= e.attentionTime.adaptiveAuto);
+    assert.ok(e.split.attentionTime >= e.attentionTime.fluidBound * (1 - 1e-12), 'no overhead in the analytic model, and still not below the fluid bound');
+    assert.equal(e.split.overFluid, e.split.attentionTime / e.attentionTime.fluidBound);
+    const curve = await evaluateSplitCurve(tinyProfile(), [2], context);
+    assert.deepEqual(curve.map((p) => [p.gpus, p.maxSplitHeads]), [[2, 0], [2, 1]]);
+    assert.equal(curve[0].attentionTime, e.attentionTime.adaptiveAuto);
+    assert.equal(curve[0].splitHeads, 0);
+    assert.equal(curve[1].attentionTime, e.split.attentionTime);
   });
 });

@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import { resolveCostModel } from '../../src/cost/registry.ts';
 import { EVAL_GPU_COUNTS, EVAL_SOLVER, EVAL_WORKLOAD, FLAGSHIP, UNIFORM_RULE } from '../../src/eval/document.ts';
-import { dividingGpuCounts, evaluateProfiles, type EvaluationRun } from '../../src/eval/evaluate.ts';
+import {
+  dividingGpuCounts, evaluateProfiles, type EvaluationRun, type ProfileEvaluation,
+} from '../../src/eval/evaluate.ts';
 import { BUBBLE_SVG, renderReadmeSection, renderReport, SPEEDUP_SVG } from '../../src/eval/report.ts';
 import { flagshipBubbleChart, renderBubbleSvg, renderSpeedupSvg } from '../../src/eval/svg.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
@@ -45,7 +47,21 @@ describe('generated evaluation docs', () => {
 
     it('gives the committed numbers at every GPU count', () => {
       const committed = doc.results.filter((r) => r.model.id === FLAGSHIP.model);
-      assert.deepEqual(runs.map((r) => r.evaluation), committed, STALE);
+      const withoutSplit = (e: ProfileEvaluation) => ({ ...e, split: undefined });
+      assert.deepEqual(runs.map((r) => withoutSplit(r.evaluation)), committed.map(withoutSplit), STALE);
+      // (f): a layer the split MILP does not prove within its time keeps the best plan found by
+      // then, which depends on the machine; proven layers do not, and the unproven ones are within
+      // their gap (under 1% here) of it.
+      runs.forEach((r, i) => {
+        const [now, then] = [r.evaluation.split, committed[i].split];
+        assert.equal(now.maxSplitHeads, then.maxSplitHeads, STALE);
+        const layers = r.evaluation.model.layers;
+        if (now.layersProvenOptimal === layers && then.layersProvenOptimal === layers) {
+          assert.deepEqual(now, then, STALE);
+        } else {
+          assert.ok(Math.abs(now.attentionTime - then.attentionTime) <= 1e-2 * then.attentionTime, STALE);
+        }
+      });
     });
 
     it('gives the committed per-GPU loads behind the bubble plot', () => {

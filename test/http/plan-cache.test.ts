@@ -5,7 +5,7 @@ import { createPlanCache, createPlanEntry, etagMatches, lookupKey, type LookupQu
 import type { Plan } from '../../src/planner/plan.ts';
 import { metricValue } from './helpers.ts';
 
-const QUERY: LookupQuery = { modelId: 'm', modelVersion: 'v1', gpus: 8, granularity: 'query-head', unitsPerGpu: 'equal', seqLen: 131072, phase: 'prefill', engine: 'auto', costModel: 'analytic' };
+const QUERY: LookupQuery = { modelId: 'm', modelVersion: 'v1', gpus: 8, granularity: 'query-head', unitsPerGpu: 'equal', seqLen: 131072, phase: 'prefill', engine: 'auto', costModel: 'analytic', splitHeads: 0 };
 const plan = (id: string, layers: unknown[] = []): Plan => ({ id, layers } as unknown as Plan);
 
 describe('lookupKey', () => {
@@ -13,7 +13,7 @@ describe('lookupKey', () => {
     assert.equal(lookupKey({ ...QUERY }), lookupKey(QUERY));
     const variants: Partial<LookupQuery>[] = [
       { modelId: 'n' }, { modelVersion: 'v2' }, { gpus: 4 }, { granularity: 'kv-group' }, { unitsPerGpu: 'free' },
-      { seqLen: 4096 }, { phase: 'decode' }, { engine: 'ilp' }, { costModel: 'calibrated:x' },
+      { seqLen: 4096 }, { phase: 'decode' }, { engine: 'ilp' }, { costModel: 'calibrated:x' }, { splitHeads: 3 },
     ];
     const keys = new Set(variants.map((v) => lookupKey({ ...QUERY, ...v })));
     assert.equal(keys.size, variants.length);

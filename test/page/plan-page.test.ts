@@ -134,6 +134,22 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
     });
   }
 
+  it('draws each split head across its GPUs: one segment per part, a line joining each head\'s parts', async () => {
+    await page.fill('#splitHeads', '3');
+    assert.equal(await choose('llama-3-8b-instruct-262k-minference', 4), 'ready');
+    await page.fill('#splitHeads', '0');
+    const response = await fetch(`${base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&granularity=query-head&unitsPerGpu=equal&splitHeads=3`);
+    const plan = (await response.json()) as Plan;
+    const parts = plan.layers.flatMap((layer, l) => layer.parts!.map((p) => `${l}/${p.unit}/${p.gpu}`)).sort();
+    assert.ok(parts.length > 0, 'the plan splits some heads');
+    const drawn = await page.$$eval('#loads-chart rect.part', (rects) => rects.map((r) => { const d = (r as SVGElement).dataset; return `${d.layer}/${d.unit}/${d.gpu}`; }));
+    assert.deepEqual(drawn.sort(), parts);
+    const links = plan.layers.reduce((s, layer) => s + layer.parts!.length - layer.splitHeads!, 0);
+    assert.equal(await page.locator('#loads-chart line.split-link').count(), links);
+    assert.equal((await page.textContent('#split-heads'))?.split(' ')[0], String(plan.totals.splitHeads));
+    await page.screenshot({ path: `${SCREENSHOTS}plan-page-split-heads.png`, fullPage: true });
+  });
+
   it('shows the problem detail when the API refuses the request, and hides the old plan', async () => {
     assert.equal(await choose('llama-3-8b-instruct-262k-minference', 3), 'error');
     const problem = (await (await fetch(`${base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=3&granularity=query-head&unitsPerGpu=equal`)).json()) as { title: string; detail: string };
@@ -143,7 +159,7 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
   });
 
   it('labels every control', async () => {
-    for (const id of ['model', 'gpus', 'granularity', 'unitsPerGpu']) {
+    for (const id of ['model', 'gpus', 'granularity', 'unitsPerGpu', 'splitHeads']) {
       assert.equal(await page.locator(`label[for="${id}"]`).count(), 1, id);
     }
     assert.equal(await page.getAttribute('#status', 'role'), 'status');

@@ -24,6 +24,7 @@ const LOOKUP_POINTERS: Readonly<Record<string, string>> = {
   '/costModel': '/costModel',
   '/previous/planId': '/previous',
   '/migration/makespanTolerance': '/makespanTolerance',
+  '/constraints/splits/maxSplitHeads': '/splitHeads',
 };
 
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
@@ -86,7 +87,10 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
       model: query.modelId,
       gpus: { count: query.gpus },
       granularity: query.granularity as PlanRequest['granularity'],
-      constraints: { unitsPerGpu: query.unitsPerGpu },
+      constraints: {
+        unitsPerGpu: query.unitsPerGpu,
+        ...(query.splitHeads ? { splits: { maxSplitHeads: query.splitHeads } } : {}),
+      },
       workload: { seqLen: query.seqLen, phase: query.phase as 'prefill' | 'decode' },
       costModel: query.costModel,
       solver: { engine: query.engine as NonNullable<PlanRequest['solver']>['engine'] },
@@ -116,6 +120,7 @@ function normaliseLookup(modelId: string, modelVersion: string, query: LookupPar
     costModel: query.costModel ?? defaultCostModel,
     previous: query.previous ?? null,
     makespanTolerance: query.previous !== undefined ? (query.makespanTolerance ?? DEFAULT_MAKESPAN_TOLERANCE) : null,
+    splitHeads: query.splitHeads ?? 0,
   };
 }
 

@@ -16,7 +16,7 @@ export const ILP_PROOF_PRECISION = 1e-6;
  * GLPK is asked for half the proof precision, so (1 - p / 2) * (1 - 2e-7) still proves p >= 1e-6.
  */
 const GLPK_FEASIBILITY_TOLERANCE = 1e-7;
-const GLPK_BOUND_FACTOR = 1 - 2 * GLPK_FEASIBILITY_TOLERANCE;
+export const GLPK_BOUND_FACTOR = 1 - 2 * GLPK_FEASIBILITY_TOLERANCE;
 
 /**
  * GLPK checks its clock between steps and spends time building the model: measured overruns of

@@ -1,0 +1,117 @@
+/**
+ * `constraints.splits` of a plan request: checked, defaults filled in, and turned into each layer's
+ * row costs (solver/split/types.ts). The per-part overhead defaults to the cost model's fixed cost
+ * of a head (a calibration's intercept; 0 for the analytic model and for explicit costs).
+ */
+import type { CostModel, Workload } from '../cost/cost-model.ts';
+import { fixedHeadCost } from '../cost/row-range.ts';
+import { HplbError } from '../errors.ts';
+import type { Profile } from '../profiles/profile.ts';
+import type { LayerSplits, SplitUnit } from '../solver/split/types.ts';
+import type { Granularity } from '../solver/types.ts';
+
+/** Bytes of one element of K or V (bf16/fp16), for the bytes of extra KV copies. */
+const KV_BYTES_PER_ELEMENT = 2;
+
+export interface SplitsRequest {
+  /** Most heads (units) of a layer split into parts; 0 (default) turns splitting off. */
+  readonly maxSplitHeads?: number;
+  /** Most parts of one split head, each on its own GPU (default 2). */
+  readonly maxPartsPerHead?: number;
+  /** Cost every part of a split head pays on top of its rows' cost, per head, in the cost unit. */
+  readonly partOverhead?: number;
+}
+
+/** The split limits a plan uses, plus the bytes of one extra K and V copy (null without an architecture). */
+export interface ResolvedSplits {
+  readonly maxSplitHeads: number;
+  readonly maxPartsPerHead: number;
+  readonly partOverhead: number;
+  readonly kvBytesPerCopy: number | null;
+}
+
+interface SplitContext {
+  readonly profile: Profile | undefined;
+  readonly costModel: CostModel;
+  readonly workload: Workload;
+  readonly granularity: Granularity;
+  readonly kvGroupSize: number;
+  /** [layers][queryHeads] head costs. */
+  readonly headCosts: readonly (readonly number[])[];
+  readonly maxKvGroupsPerGpu: number | undefined;
+  /** Whether the request re-plans from a previous placement. */
+  readonly replan: boolean;
+}
+
+/**
+ * The split limits of a request, or null when splitting is off (maxSplitHeads absent or 0).
+ * Throws INVALID_PROBLEM naming the field for values out of range and for combinations splits do
+ * not support: decode (one query row), a KV-group limit and a re-plan.
+ */
+export function resolveSplits(request: SplitsRequest | undefined, context: SplitContext): ResolvedSplits | null {
+  const maxSplitHeads = request?.maxSplitHeads ?? 0;
+  if (!(Number.isInteger(maxSplitHeads) && maxSplitHeads >= 0)) {
+    throw invalid('maxSplitHeads', 'minimum', `maxSplitHeads must be an integer >= 0, got ${maxSplitHeads}`);
+  }
+  if (maxSplitHeads === 0) return null;
+  const maxPartsPerHead = request?.maxPartsPerHead ?? 2;
+  if (!(Number.isInteger(maxPartsPerHead) && maxPartsPerHead >= 2)) {
+    throw invalid('maxPartsPerHead', 'minimum', `maxPartsPerHead must be an integer >= 2, got ${maxPartsPerHead}`);
+  }
+  if (context.workload.phase !== 'prefill') {
+    const why = 'heads are split by query rows and a decode step has one query row: splits need phase "prefill"';
+    throw invalid('maxSplitHeads', 'phase', why);
+  }
+  if (context.replan) {
+    const why = 'splits cannot be combined with a re-plan (previous): moves are counted for whole units';
+    throw invalid('maxSplitHeads', 'combination', why);
+  }
+  if (context.maxKvGroupsPerGpu !== undefined) {
+    const why = 'splits cannot be combined with maxKvGroupsPerGpu (a part brings its KV group onto another GPU)';
+    throw invalid('maxSplitHeads', 'combination', why);
+  }
+  const fixed = context.profile ? fixedHeadCost(context.costModel, context.workload) : 0;
+  const partOverhead = request?.partOverhead ?? fixed;
+  if (!(Number.isFinite(partOverhead) && partOverhead >= 0)) {
+    throw invalid('partOverhead', 'minimum', `partOverhead must be a finite number >= 0, got ${partOverhead}`);
+  }
+  const headDim = context.profile?.architecture.headDim;
+  return {
+    maxSplitHeads,
+    maxPartsPerHead,
+    partOverhead,
+    kvBytesPerCopy: headDim === undefined ? null : context.workload.seqLen * headDim * 2 * KV_BYTES_PER_ELEMENT,
+  };
+}
+
+/**
+ * [layers] row costs of each layer's units. A head's cost splits into the cost model's fixed cost
+ * (explicit costs: none) and a variable cost that follows its rows' work under its budget
+ * (explicit costs: rows cost alike). A KV-group unit's parts run every head of the group, so
+ * each part pays the overhead once per head.
+ */
+export function layerSplits(splits: ResolvedSplits, context: SplitContext): LayerSplits[] {
+  const fixed = context.profile ? fixedHeadCost(context.costModel, context.workload) : 0;
+  const groupSize = context.kvGroupSize;
+  return context.headCosts.map((row, layer) => {
+    const heads = row.map((cost, h) => ({
+      budget: context.profile ? context.profile.budgets[layer][h] : null,
+      variable: Math.max(0, cost - fixed),
+    }));
+    const units: SplitUnit[] = context.granularity === 'kv-group'
+      ? Array.from({ length: row.length / groupSize }, (_, g) => {
+        const members = heads.slice(g * groupSize, (g + 1) * groupSize);
+        const variable = members.reduce((s, m) => s + m.variable, 0);
+        return { variable, partOverhead: splits.partOverhead * groupSize, heads: members, kvGroup: g };
+      })
+      : heads.map((head, h) => ({
+        variable: head.variable, partOverhead: splits.partOverhead, heads: [head], kvGroup: Math.floor(h / groupSize),
+      }));
+    const { maxSplitHeads, maxPartsPerHead } = splits;
+    return { maxSplitHeads, maxPartsPerHead, rows: context.workload.seqLen, units };
+  });
+}
+
+function invalid(field: string, rule: string, message: string): HplbError {
+  return new HplbError('INVALID_PROBLEM', message, { pointer: `/constraints/splits/${field}`, rule });
+}

@@ -1,0 +1,31 @@
+import type { GLPK } from 'glpk.js/node';
+import type { LayerEngine, LayerProblem, LayerResult, SolveOptions } from '../types.ts';
+import { solveSplitLayer } from './engine.ts';
+import type { LayerSplits } from './types.ts';
+
+/** Share of a layer's time the whole-unit engine may use before splitting gets the rest. */
+const WHOLE_SHARE = 0.5;
+
+/** True when a problem allows splits that could matter (some split head, more than one GPU). */
+export function splitsEnabled(problem: LayerProblem): problem is LayerProblem & { splits: LayerSplits } {
+  return problem.splits !== undefined && problem.splits.maxSplitHeads > 0 && problem.speeds.length > 1;
+}
+
+/**
+ * An engine that also splits heads when the problem allows it: the wrapped engine places whole
+ * units, then solveSplitLayer starts from its answer. `exact` engines get the split MILP; the
+ * heuristic ones (greedy, contiguous) only the construction. Without splits it is the engine itself.
+ */
+export function withSplits(engine: LayerEngine, glpk: GLPK, exact: boolean): LayerEngine {
+  return {
+    name: engine.name,
+    solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
+      if (!splitsEnabled(problem)) return engine.solveLayer(problem, options);
+      const now = options.now ?? performance.now.bind(performance);
+      const deadline = now() + options.timeLimitMs;
+      const whole = engine.solveLayer(problem, { ...options, timeLimitMs: options.timeLimitMs * WHOLE_SHARE });
+      const timeLimitMs = Math.max(1, deadline - now());
+      return solveSplitLayer(glpk, problem, whole, { timeLimitMs, gapTolerance: options.gapTolerance, now, exact });
+    },
+  };
+}
