@@ -71,7 +71,10 @@ export async function fuzz({ service, auth }: AttackContext): Promise<AttackResu
 
 function setPath(target: Record<string, unknown>, path: readonly (string | number)[], value: unknown): void {
   let at: Record<string | number, unknown> = target;
-  for (const key of path.slice(0, -1)) at = (at[key] ??= {}) as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) {
+    at[key] ??= {};
+    at = at[key] as Record<string | number, unknown>;
+  }
   at[path[path.length - 1]] = value;
 }
 

@@ -11,7 +11,7 @@ import { planCommand, type CliIo } from './plan-command.ts';
  * the request limits exactly as for the service (MAX_LAYERS, MAX_TIME_LIMIT_MS, ...).
  */
 export async function runCli(argv: readonly string[], io: CliIo, env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
-  let limits;
+  let limits: ReturnType<typeof loadConfig>;
   try {
     limits = loadConfig(env);
   } catch (error) {

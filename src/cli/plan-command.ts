@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_WORKLOAD } from '../cost/cost-model.ts';
 import { resolveCostModel } from '../cost/registry.ts';

@@ -140,7 +140,7 @@ export function renderReport(doc: EvaluationDocument): string {
     '',
     'Attention time relative to (b), adaptive budgets placed contiguously:',
     '',
-    header(['Model', 'GPUs', ...TIME_COLUMNS], 'l' + `r${TIME_ALIGN}`),
+    header(['Model', 'GPUs', ...TIME_COLUMNS], `lr${TIME_ALIGN}`),
     ...doc.results.map((r) => row([r.model.displayName, String(r.gpus), ...timeCells(r)])),
     '',
     'Mean bubble ratio per setting, and how well (d) is proven:',

@@ -49,7 +49,7 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
 
   // Heuristic engines prove nothing more with more time.
   const exact = engine !== 'greedy' && engine !== 'contiguous';
-  const open = exact ? outcomes.map((o, i) => i).filter((i) => !PROVEN.has(outcomes[i].result.status)) : [];
+  const open = exact ? outcomes.map((_o, i) => i).filter((i) => !PROVEN.has(outcomes[i].result.status)) : [];
   open.sort((a, b) => outcomes[b].result.gap - outcomes[a].result.gap || a - b);
   await runEach(open, runner.concurrency, async (index, rounds) => {
     const first = outcomes[index];

@@ -47,17 +47,6 @@ function firstAbove(asc: readonly number[], x: number): number {
   return lo;
 }
 
-/** First index in `asc` whose value is at least `x`. */
-function firstAtLeast(asc: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = asc.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (asc[mid] >= x) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
 
 /**
  * Whether `gpus` bins of capacity `cap` (in cost units) provably cannot hold every unit under the

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { applyPlan, MANIFEST_FILE, type Manifest } from '../../src/apply/apply.ts';
 import type { PlanLike } from '../../src/apply/head-order.ts';
-import { HplbError } from '../../src/errors.ts';
+import type { HplbError } from '../../src/errors.ts';
 import { maxAbsDiff } from '../../src/kernel/reference.ts';
 import { ALIGNED_QUERY_PLAN, KV_GROUP_PLAN, SPLIT_QUERY_PLAN, writeSparseConfigs } from './plans.ts';
 import {

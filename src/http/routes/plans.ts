@@ -30,7 +30,6 @@ const LOOKUP_POINTERS: Readonly<Record<string, string>> = {
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const { validators, service, cache, deps } = ctx;
   const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
-  const create = validators.operation('createPlan');
   const get = validators.operation('getPlan');
   const lookup = validators.operation('getModelPlan');
 

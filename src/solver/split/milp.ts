@@ -1,4 +1,4 @@
-import type { GLPK, LP } from 'glpk.js/node';
+import type { GLPK, LP, Result } from 'glpk.js/node';
 import { GLPK_BOUND_FACTOR, GLPK_OVERHEAD_MS, ILP_PROOF_PRECISION } from '../engines/ilp.ts';
 import type { LayerProblem } from '../types.ts';
 import { shareMakespan } from './part-cost.ts';
@@ -124,7 +124,7 @@ export function solveSplitMilp(
   const objective = { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] };
   const lp: LP = { name: `split_${problem.layer}`, objective, subjectTo, bounds, binaries };
 
-  let result;
+  let result: Result;
   try {
     const tmlim = Math.max(0.001, (limits.timeLimitMs - GLPK_OVERHEAD_MS) / 1000);
     result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim, mipgap: glpkGap, presol: true });

@@ -1,4 +1,4 @@
-import type { GLPK, LP } from 'glpk.js/node';
+import type { GLPK, LP, Result } from 'glpk.js/node';
 import type { LayerProblem } from '../types.ts';
 import { shareMakespan } from './part-cost.ts';
 import type { LayerSplits, SharePlan } from './types.ts';
@@ -44,7 +44,7 @@ export function polishShares(
   }
   const objective = { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] };
   const lp: LP = { name: `polish_${problem.layer}`, objective, subjectTo };
-  let result;
+  let result: Result;
   try {
     result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, timeLimitMs / 1000) });
   } catch {

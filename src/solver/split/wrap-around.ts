@@ -60,7 +60,7 @@ function pour(
   const heavy = Array.from({ length: gpus }, (_, g) => g).filter((g) => room(g) < 0).sort((a, b) => room(a) - room(b));
   for (const h of heavy) {
     const candidates = unit2gpu
-      .map((g, u) => u)
+      .map((_g, u) => u)
       .filter((u) => unit2gpu[u] === h && (problem.unit2pin?.[u] ?? -1) < 0 && splits.units[u].variable > 0)
       .sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
     for (const u of candidates) {
