@@ -54,10 +54,12 @@ function writeCheckpoint(dir: string, layers: number): void {
     shards.push(Array.from({ length: Math.min(LAYERS_PER_SHARD, layers - l) }, (_, i) => layerTensors(l + i)).flat());
   }
   shards[0].unshift({ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [vocab, hidden] });
-  shards.at(-1)!.push(
-    { name: 'model.norm.weight', dtype: 'BF16', shape: [hidden] },
-    { name: 'lm_head.weight', dtype: 'BF16', shape: [vocab, hidden] },
-  );
+  shards
+    .at(-1)!
+    .push(
+      { name: 'model.norm.weight', dtype: 'BF16', shape: [hidden] },
+      { name: 'lm_head.weight', dtype: 'BF16', shape: [vocab, hidden] },
+    );
   const names = shardNames(shards.length);
   const chunk = Buffer.alloc(8 << 20);
   shards.forEach((tensors, i) => {
@@ -74,11 +76,25 @@ function writeCheckpoint(dir: string, layers: number): void {
   const weightMap = Object.fromEntries(shards.flatMap((tensors, i) => tensors.map((t) => [t.name, names[i]])));
   const index = { metadata: { total_size: 0 }, weight_map: weightMap };
   writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify(index, null, 2));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: hidden, intermediate_size: SHAPE.mlp,
-    num_attention_heads: SHAPE.queryHeads, num_key_value_heads: SHAPE.kvHeads, head_dim: SHAPE.headDim,
-    num_hidden_layers: layers, vocab_size: vocab, torch_dtype: 'bfloat16',
-  }, null, 2));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify(
+      {
+        architectures: ['LlamaForCausalLM'],
+        model_type: 'llama',
+        hidden_size: hidden,
+        intermediate_size: SHAPE.mlp,
+        num_attention_heads: SHAPE.queryHeads,
+        num_key_value_heads: SHAPE.kvHeads,
+        head_dim: SHAPE.headDim,
+        num_hidden_layers: layers,
+        vocab_size: vocab,
+        torch_dtype: 'bfloat16',
+      },
+      null,
+      2,
+    ),
+  );
 }
 
 function shardNames(count: number): string[] {
@@ -90,7 +106,10 @@ function shardNames(count: number): string[] {
 function writePlan(path: string, layers: number): void {
   const units = SHAPE.kvHeads;
   const plan = {
-    id: 'b'.repeat(32), model: { id: null }, gpus: { count: GPUS }, granularity: 'kv-group',
+    id: 'b'.repeat(32),
+    model: { id: null },
+    gpus: { count: GPUS },
+    granularity: 'kv-group',
     layers: Array.from({ length: layers }, (_, layer) => {
       const permutation = Array.from({ length: units }, (_, s) => (s + layer + 1) % units);
       return { layer, permutation, gpu2units: permutation.map((u) => [u]) };
@@ -172,8 +191,16 @@ console.log(
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
   const cells = [
-    r.layers, f(r.checkpointMB), f(r.applySeconds, 2), f(r.applyMBps), f(r.rewriteMBps), f(r.peakRssMB), f(r.cpSeconds, 2), f(r.cpMBps),
-    `${f(r.applySeconds / r.cpSeconds, 2)}x`, f(r.loadBefore, 2),
+    r.layers,
+    f(r.checkpointMB),
+    f(r.applySeconds, 2),
+    f(r.applyMBps),
+    f(r.rewriteMBps),
+    f(r.peakRssMB),
+    f(r.cpSeconds, 2),
+    f(r.cpMBps),
+    `${f(r.applySeconds / r.cpSeconds, 2)}x`,
+    f(r.loadBefore, 2),
   ];
   console.log(`| ${cells.join(' | ')} |`);
 }

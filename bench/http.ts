@@ -52,12 +52,26 @@ async function main(): Promise<void> {
   try {
     await waitFor(`${base}/readyz`);
     // Cold first: nothing is cached yet.
-    const cold: { model: string; gpus: number; ms: number; status: number; layersProvenOptimal: number; layers: number }[] = [];
+    const cold: {
+      model: string;
+      gpus: number;
+      ms: number;
+      status: number;
+      layersProvenOptimal: number;
+      layers: number;
+    }[] = [];
     for (const [model, gpus] of FLAGSHIPS) {
       const t0 = performance.now();
       const res = await post(`${base}/v1/plans`, { model, gpus: { count: gpus } });
       const plan = (await res.json()) as { totals?: { layersProvenOptimal: number }; layers?: unknown[] };
-      cold.push({ model, gpus, ms: performance.now() - t0, status: res.status, layersProvenOptimal: plan.totals?.layersProvenOptimal ?? 0, layers: plan.layers?.length ?? 0 });
+      cold.push({
+        model,
+        gpus,
+        ms: performance.now() - t0,
+        status: res.status,
+        layersProvenOptimal: plan.totals?.layersProvenOptimal ?? 0,
+        layers: plan.layers?.length ?? 0,
+      });
     }
 
     const lookup = `${base}/v1/models/${LOOKUP_MODEL}/plan?gpus=8`;
@@ -86,16 +100,29 @@ async function main(): Promise<void> {
       bare.kill('SIGTERM');
     }
     const ratios = rounds.map((r) => r.cached.requests.average / r.bare.requests.average);
-    const bareResult = medianBy(rounds.map((r) => r.bare), (r) => r.requests.average);
-    const cachedResult = medianBy(rounds.map((r) => r.cached), (r) => r.requests.average);
+    const bareResult = medianBy(
+      rounds.map((r) => r.bare),
+      (r) => r.requests.average,
+    );
+    const cachedResult = medianBy(
+      rounds.map((r) => r.cached),
+      (r) => r.requests.average,
+    );
 
     // Eight plans not solved before (other sequence lengths), all at once.
     const solves = Array.from({ length: 8 }, (_, i) => {
       const [model, gpus] = FLAGSHIPS[i % FLAGSHIPS.length];
-      return post(`${base}/v1/plans`, { model, gpus: { count: gpus }, workload: { seqLen: 32768 + 1024 * i, phase: 'prefill' } });
+      return post(`${base}/v1/plans`, {
+        model,
+        gpus: { count: gpus },
+        workload: { seqLen: 32768 + 1024 * i, phase: 'prefill' },
+      });
     });
     let solvesDone = false;
-    const solving = Promise.all(solves).then((all) => { solvesDone = true; return all.map((r) => r.status); });
+    const solving = Promise.all(solves).then((all) => {
+      solvesDone = true;
+      return all.map((r) => r.status);
+    });
     const livez = await loadUntil(`${base}/livez`, 10, () => solvesDone);
     const solveStatuses = await solving;
 
@@ -121,7 +148,12 @@ async function main(): Promise<void> {
         'cached p99 < 5 ms (saturated)': cachedResult.latency.p99 < 5,
         'cached p99 < 5 ms (one connection)': cachedSingle.latency.p99 < 5,
         'livez p99 < 50 ms during solves': livez.latency.p99 < 50,
-        'no 5xx': [...rounds.flatMap((r) => [r.bare, r.cached]), cachedSingle, bareSingle, livez].every((r) => r['5xx'] === 0) && solveStatuses.every((s) => s < 500) && cold.every((c) => c.status < 500),
+        'no 5xx':
+          [...rounds.flatMap((r) => [r.bare, r.cached]), cachedSingle, bareSingle, livez].every(
+            (r) => r['5xx'] === 0,
+          ) &&
+          solveStatuses.every((s) => s < 500) &&
+          cold.every((c) => c.status < 500),
       },
     };
     print(report);
@@ -135,7 +167,11 @@ async function main(): Promise<void> {
 }
 
 function start(args: string[], env: Record<string, string>, out: number): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, 'inherit'] });
+  return spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', out, 'inherit'],
+  });
 }
 
 /** Runs `run` and measures the CPU time the child process spent meanwhile, microseconds (Linux /proc). */
@@ -194,7 +230,9 @@ function medianBy<T>(xs: readonly T[], by: (x: T) => number): T {
 /** Loads `url` until `done()` turns true (checked every 100 ms), at least 1 s. */
 function loadUntil(url: string, connections: number, done: () => boolean): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, connections, duration: 600 }, (error, result) => (error ? reject(error) : resolve(result)));
+    const instance = autocannon({ url, connections, duration: 600 }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
     const started = Date.now();
     const timer = setInterval(() => {
       if (done() && Date.now() - started > 1000) {
@@ -220,30 +258,52 @@ function summary(r: autocannon.Result): Record<string, number> {
   };
 }
 
-function print(report: { cachedLookup: Record<string, number>; bareExpress: Record<string, number>; throughputRatio: number; throughputRatioPerRound: number[]; oneConnection: { cachedLookup: Record<string, number>; bareExpress: Record<string, number> }; coldPost: { model: string; gpus: number; ms: number; status: number; layersProvenOptimal: number; layers: number }[]; livezDuringSolves: Record<string, unknown>; targets: Record<string, boolean> }): void {
+function print(report: {
+  cachedLookup: Record<string, number>;
+  bareExpress: Record<string, number>;
+  throughputRatio: number;
+  throughputRatioPerRound: number[];
+  oneConnection: { cachedLookup: Record<string, number>; bareExpress: Record<string, number> };
+  coldPost: { model: string; gpus: number; ms: number; status: number; layersProvenOptimal: number; layers: number }[];
+  livezDuringSolves: Record<string, unknown>;
+  targets: Record<string, boolean>;
+}): void {
   const row = (name: string, s: Record<string, number>): string =>
     `${name.padEnd(26)} ${s.requestsPerSecond.toFixed(0).padStart(8)} req/s ` +
-      ` p50 ${s.p50Ms.toFixed(2).padStart(6)} ms  p99 ${s.p99Ms.toFixed(2).padStart(6)} ms  non-2xx ${s.non2xx}`;
+    ` p50 ${s.p50Ms.toFixed(2).padStart(6)} ms  p99 ${s.p99Ms.toFixed(2).padStart(6)} ms  non-2xx ${s.non2xx}`;
   console.log(`\n${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION_S} s (median round shown)`);
   console.log(row('bare Express route', report.bareExpress));
   console.log(row('cached per-model lookup', report.cachedLookup));
-  console.log(`throughput ratio (cached / bare), median of rounds: ${report.throughputRatio.toFixed(3)}` +
-    ` (${report.throughputRatioPerRound.map((r) => r.toFixed(3)).join(', ')})`);
+  console.log(
+    `throughput ratio (cached / bare), median of rounds: ${report.throughputRatio.toFixed(3)}` +
+      ` (${report.throughputRatioPerRound.map((r) => r.toFixed(3)).join(', ')})`,
+  );
   console.log('\none connection (service time; server CPU per request)');
   const cpuOf = (r: Record<string, number>): string => `  server CPU ${r.serverCpuUsPerRequest.toFixed(0)} us/request`;
   console.log(row('bare Express route', report.oneConnection.bareExpress) + cpuOf(report.oneConnection.bareExpress));
-  console.log(row('cached per-model lookup', report.oneConnection.cachedLookup) + cpuOf(report.oneConnection.cachedLookup));
+  console.log(
+    row('cached per-model lookup', report.oneConnection.cachedLookup) + cpuOf(report.oneConnection.cachedLookup),
+  );
   console.log('\ncold POST /v1/plans (default engine and time limit):');
-  for (const c of report.coldPost) console.log(`  ${c.model.padEnd(40)} ${String(c.gpus).padStart(2)} GPUs ${c.ms.toFixed(0).padStart(6)} ms  ${c.status}  proven ${c.layersProvenOptimal}/${c.layers}`);
+  for (const c of report.coldPost)
+    console.log(
+      `  ${c.model.padEnd(40)} ${String(c.gpus).padStart(2)} GPUs ${c.ms.toFixed(0).padStart(6)} ms  ${c.status}  proven ${c.layersProvenOptimal}/${c.layers}`,
+    );
   const l = report.livezDuringSolves as unknown as Record<string, number> & { solveStatuses: number[] };
-  console.log(`\n/livez during 8 cold solves: p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms,` +
-    ` max ${l.maxMs.toFixed(2)} ms over ${l.durationS.toFixed(1)} s; solve statuses ${l.solveStatuses.join(' ')}`);
+  console.log(
+    `\n/livez during 8 cold solves: p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms,` +
+      ` max ${l.maxMs.toFixed(2)} ms over ${l.durationS.toFixed(1)} s; solve statuses ${l.solveStatuses.join(' ')}`,
+  );
   console.log('\ntargets:');
   for (const [name, ok] of Object.entries(report.targets)) console.log(`  ${ok ? 'met   ' : 'MISSED'} ${name}`);
 }
 
 const flags = new Command('bench:http')
-  .addOption(new Option('--bare <port>', 'run as the bare server on <port> (used by the benchmark itself)').argParser(positiveInt).hideHelp())
+  .addOption(
+    new Option('--bare <port>', 'run as the bare server on <port> (used by the benchmark itself)')
+      .argParser(positiveInt)
+      .hideHelp(),
+  )
   .addOption(new Option('--body <file>', 'what the bare server sends').hideHelp())
   .parse()
   .opts<{ bare?: number; body?: string }>();

@@ -47,7 +47,10 @@ export async function benchParts(
     // Cut at equal causal work, as the planner's shares do.
     const cuts = [0];
     for (let row = 1, i = 1; i < parts; row++) {
-      if (headRowWork(pattern, point.seqLen, 0, row) >= (i * total) / parts) { cuts.push(row); i++; }
+      if (headRowWork(pattern, point.seqLen, 0, row) >= (i * total) / parts) {
+        cuts.push(row);
+        i++;
+      }
     }
     cuts.push(point.seqLen);
     let partsUs = 0;

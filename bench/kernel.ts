@@ -50,13 +50,23 @@ interface Row {
 
 function row(sweep: Row['sweep'], seqLen: number, budget: number | null, timing: PointTiming): Row {
   return {
-    sweep, seqLen, budget, pairs: timing.pairs, ranOn: timing.backend,
-    wallMs: timing.wall.medianUs / 1000, cpuMs: timing.cpu.medianUs / 1000,
-    wallSpread: timing.wall.spread, cpuSpread: timing.cpu.spread,
+    sweep,
+    seqLen,
+    budget,
+    pairs: timing.pairs,
+    ranOn: timing.backend,
+    wallMs: timing.wall.medianUs / 1000,
+    cpuMs: timing.cpu.medianUs / 1000,
+    wallSpread: timing.wall.spread,
+    cpuSpread: timing.cpu.spread,
   };
 }
 
-async function benchBackend(backend: KernelBackend, flags: Flags, log: (line: string) => void): Promise<{ rows: Row[]; splitHeadParts: PartsRow[]; targets: Record<string, unknown> }> {
+async function benchBackend(
+  backend: KernelBackend,
+  flags: Flags,
+  log: (line: string) => void,
+): Promise<{ rows: Row[]; splitHeadParts: PartsRow[]; targets: Record<string, unknown> }> {
   const runner = await createAttentionRunner({ backend, cacheSize: 1 });
   const options = { warmup: 1, repeats: flags.repeats };
   const phase = 'prefill' as const;
@@ -64,22 +74,56 @@ async function benchBackend(backend: KernelBackend, flags: Flags, log: (line: st
   const rows: Row[] = [];
   const add = (r: Row): void => {
     rows.push(r);
-    log([
-      backend.padEnd(7), r.sweep.padEnd(10), String(r.seqLen).padStart(6), String(r.budget ?? 'all').padStart(6), String(r.pairs).padStart(10),
-      r.wallMs.toFixed(1).padStart(9), `${(100 * r.wallSpread).toFixed(0)}%`.padStart(5), r.cpuMs.toFixed(1).padStart(9), `${(100 * r.cpuSpread).toFixed(0)}%`.padStart(5), `  ${r.ranOn}`,
-    ].join(' '));
+    log(
+      [
+        backend.padEnd(7),
+        r.sweep.padEnd(10),
+        String(r.seqLen).padStart(6),
+        String(r.budget ?? 'all').padStart(6),
+        String(r.pairs).padStart(10),
+        r.wallMs.toFixed(1).padStart(9),
+        `${(100 * r.wallSpread).toFixed(0)}%`.padStart(5),
+        r.cpuMs.toFixed(1).padStart(9),
+        `${(100 * r.cpuSpread).toFixed(0)}%`.padStart(5),
+        `  ${r.ranOn}`,
+      ].join(' '),
+    );
   };
   try {
     for (const budget of flags.budgets.filter((b) => b <= flags.seqLen)) {
-      add(row('budget', flags.seqLen, budget, await timeBudget(runner, { seqLen: flags.seqLen, budget, phase, headDim }, options)));
+      add(
+        row(
+          'budget',
+          flags.seqLen,
+          budget,
+          await timeBudget(runner, { seqLen: flags.seqLen, budget, phase, headDim }, options),
+        ),
+      );
     }
     for (const seqLen of flags.seqLens) {
-      add(row('seqLen', seqLen, flags.budget, await timeBudget(runner, { seqLen, budget: Math.min(flags.budget, seqLen), phase, headDim }, options)));
+      add(
+        row(
+          'seqLen',
+          seqLen,
+          flags.budget,
+          await timeBudget(runner, { seqLen, budget: Math.min(flags.budget, seqLen), phase, headDim }, options),
+        ),
+      );
     }
     const sparseBudget = budgetForDensity(flags.seqLen, 0.1);
-    const sparse = row('sparse-10%', flags.seqLen, sparseBudget, await timeBudget(runner, { seqLen: flags.seqLen, budget: sparseBudget, phase, headDim }, options));
+    const sparse = row(
+      'sparse-10%',
+      flags.seqLen,
+      sparseBudget,
+      await timeBudget(runner, { seqLen: flags.seqLen, budget: sparseBudget, phase, headDim }, options),
+    );
     add(sparse);
-    const dense = row('dense', flags.seqLen, null, await timeDense(runner, { seqLen: flags.seqLen, phase, headDim }, options));
+    const dense = row(
+      'dense',
+      flags.seqLen,
+      null,
+      await timeDense(runner, { seqLen: flags.seqLen, phase, headDim }, options),
+    );
     add(dense);
     const clock = backend === 'webgpu' ? 'wallMs' : 'cpuMs';
     const at = (budget: number): Row | undefined => rows.find((r) => r.sweep === 'budget' && r.budget === budget);
@@ -87,17 +131,38 @@ async function benchBackend(backend: KernelBackend, flags: Flags, log: (line: st
     const high = at(4 * flags.ratioBudget);
     const budgetRatio = low && high ? high[clock] / low[clock] : null;
     const speedup = dense[clock] / sparse[clock];
-    const parts = await benchParts(runner, { seqLen: flags.seqLen, budget: flags.budget, headDim }, options, clock === 'cpuMs' ? 'cpu' : 'wall');
+    const parts = await benchParts(
+      runner,
+      { seqLen: flags.seqLen, budget: flags.budget, headDim },
+      options,
+      clock === 'cpuMs' ? 'cpu' : 'wall',
+    );
     for (const p of parts) {
-      log(`${backend.padEnd(7)} split head: ${p.parts} parts ${(p.partsUs / 1000).toFixed(1)} ms vs whole ${(p.wholeUs / 1000).toFixed(1)} ms + modelled overhead ${p.modelledOverheadUs === null ? 'n/a' : `${(p.modelledOverheadUs / 1000).toFixed(2)} ms`} -> ratio ${p.ratio?.toFixed(3) ?? 'n/a'}`);
+      log(
+        `${backend.padEnd(7)} split head: ${p.parts} parts ${(p.partsUs / 1000).toFixed(1)} ms vs whole ${(p.wholeUs / 1000).toFixed(1)} ms + modelled overhead ${p.modelledOverheadUs === null ? 'n/a' : `${(p.modelledOverheadUs / 1000).toFixed(2)} ms`} -> ratio ${p.ratio?.toFixed(3) ?? 'n/a'}`,
+      );
     }
     return {
       rows,
       splitHeadParts: parts,
       targets: {
         clock,
-        fourTimesBudget: { seqLen: flags.seqLen, from: flags.ratioBudget, to: 4 * flags.ratioBudget, timeRatio: budgetRatio, target: 2.5, met: budgetRatio !== null && budgetRatio >= 2.5 },
-        sparseVsDense: { seqLen: flags.seqLen, budget: sparseBudget, density: sparse.pairs / dense.pairs, speedup, target: 3, met: speedup >= 3 },
+        fourTimesBudget: {
+          seqLen: flags.seqLen,
+          from: flags.ratioBudget,
+          to: 4 * flags.ratioBudget,
+          timeRatio: budgetRatio,
+          target: 2.5,
+          met: budgetRatio !== null && budgetRatio >= 2.5,
+        },
+        sparseVsDense: {
+          seqLen: flags.seqLen,
+          budget: sparseBudget,
+          density: sparse.pairs / dense.pairs,
+          speedup,
+          target: 3,
+          met: speedup >= 3,
+        },
       },
     };
   } finally {
@@ -131,23 +196,44 @@ async function main(argv: string[]): Promise<void> {
   program.parse(argv, { from: 'user' });
   const flags = program.opts<Flags>();
   const statuses = await detectBackends();
-  const chosen = statuses.filter((s) => s.available && (!flags.backends || flags.backends.includes(s.backend))).map((s) => s.backend);
-  for (const s of statuses) process.stderr.write(`backend ${s.backend}: ${s.available ? 'available' : 'unavailable'} (${s.detail})\n`);
-  const log = (line: string): void => { process.stdout.write(`${line}\n`); };
-  log(`load average ${loadavg()[0].toFixed(2)}; times are medians of ${flags.repeats} runs after one warm-up, head dim ${flags.headDim}, causal prefill`);
+  const chosen = statuses
+    .filter((s) => s.available && (!flags.backends || flags.backends.includes(s.backend)))
+    .map((s) => s.backend);
+  for (const s of statuses)
+    process.stderr.write(`backend ${s.backend}: ${s.available ? 'available' : 'unavailable'} (${s.detail})\n`);
+  const log = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  log(
+    `load average ${loadavg()[0].toFixed(2)}; times are medians of ${flags.repeats} runs after one warm-up, head dim ${flags.headDim}, causal prefill`,
+  );
   log('backend sweep      seqLen budget      pairs   wall ms  spr    cpu ms  spr  ran on');
   const results: Record<string, unknown> = {};
   for (const backend of chosen) results[backend] = await benchBackend(backend, flags, log);
   for (const [backend, result] of Object.entries(results)) {
-    const t = (result as { targets: { clock: string; fourTimesBudget: { timeRatio: number | null; met: boolean; from: number; to: number }; sparseVsDense: { speedup: number; density: number; met: boolean } } }).targets;
-    log(`${backend}: ${t.fourTimesBudget.to}/${t.fourTimesBudget.from} budget time ratio ${t.fourTimesBudget.timeRatio?.toFixed(2) ?? 'n/a'}` +
-      ` (target >= 2.5: ${t.fourTimesBudget.met ? 'met' : 'NOT met'}); ` +
-      `sparse at ${(100 * t.sparseVsDense.density).toFixed(1)}% density ${t.sparseVsDense.speedup.toFixed(2)}x faster than dense` +
-        ` (target >= 3: ${t.sparseVsDense.met ? 'met' : 'NOT met'}) [${t.clock}]`);
+    const t = (
+      result as {
+        targets: {
+          clock: string;
+          fourTimesBudget: { timeRatio: number | null; met: boolean; from: number; to: number };
+          sparseVsDense: { speedup: number; density: number; met: boolean };
+        };
+      }
+    ).targets;
+    log(
+      `${backend}: ${t.fourTimesBudget.to}/${t.fourTimesBudget.from} budget time ratio ${t.fourTimesBudget.timeRatio?.toFixed(2) ?? 'n/a'}` +
+        ` (target >= 2.5: ${t.fourTimesBudget.met ? 'met' : 'NOT met'}); ` +
+        `sparse at ${(100 * t.sparseVsDense.density).toFixed(1)}% density ${t.sparseVsDense.speedup.toFixed(2)}x faster than dense` +
+        ` (target >= 3: ${t.sparseVsDense.met ? 'met' : 'NOT met'}) [${t.clock}]`,
+    );
   }
   const report = {
-    date: new Date().toISOString(), node: process.version, loadAverage: loadavg(), flags: { ...flags, out: undefined },
-    backends: statuses, results,
+    date: new Date().toISOString(),
+    node: process.version,
+    loadAverage: loadavg(),
+    flags: { ...flags, out: undefined },
+    backends: statuses,
+    results,
   };
   mkdirSync(dirname(resolve(flags.out)), { recursive: true });
   writeFileSync(resolve(flags.out), `${JSON.stringify(report, null, 2)}\n`);

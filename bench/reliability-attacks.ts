@@ -22,13 +22,34 @@ const MODEL = 'llama-3-8b-instruct-262k-minference';
 /** Runs jobs until they are done or `capMs` has passed (the rest are not sent). */
 function capped(jobs: (() => Promise<Answer>)[], concurrency: number, capMs: number): Promise<Answer[]> {
   const stopAt = performance.now() + capMs;
-  const guarded = jobs.map((job) => () => (performance.now() < stopAt ? job() : Promise.resolve(null as unknown as Answer)));
+  const guarded = jobs.map(
+    (job) => () => (performance.now() < stopAt ? job() : Promise.resolve(null as unknown as Answer)),
+  );
   return runPool(guarded, concurrency).then((answers) => answers.filter((a) => a !== null));
 }
 
 const NASTY: readonly unknown[] = [
-  1e308, -1e308, 5e-324, -0, 0, -1, 1.5, 2 ** 53 + 2, 1e21, '', 'x'.repeat(20_000), '\u{1F4A5}\u0000\uFFFF', null, true,
-  [], {}, { __proto__: { polluted: true } }, new Array(50_000).fill(0), nest(3000), 'max:0', 'max:999999999',
+  1e308,
+  -1e308,
+  5e-324,
+  -0,
+  0,
+  -1,
+  1.5,
+  2 ** 53 + 2,
+  1e21,
+  '',
+  'x'.repeat(20_000),
+  '\u{1F4A5}\u0000\uFFFF',
+  null,
+  true,
+  [],
+  {},
+  { __proto__: { polluted: true } },
+  new Array(50_000).fill(0),
+  nest(3000),
+  'max:0',
+  'max:999999999',
 ];
 
 function nest(depth: number): unknown {
@@ -46,24 +67,63 @@ export async function fuzz({ service, auth }: AttackContext): Promise<AttackResu
     const kind = i % 3;
     if (kind === 0) {
       const body: Record<string, unknown> = {
-        costs: [[4, 3, 2, 1], [1, 1, 1, 5]], gpus: { count: 2, speeds: [1, 0.5] },
-        constraints: { unitsPerGpu: 'free', pins: [{ unit: 0, gpu: 1 }] }, solver: { engine: pick(['auto', 'ilp', 'greedy']), timeLimitMs: 200 },
+        costs: [
+          [4, 3, 2, 1],
+          [1, 1, 1, 5],
+        ],
+        gpus: { count: 2, speeds: [1, 0.5] },
+        constraints: { unitsPerGpu: 'free', pins: [{ unit: 0, gpu: 1 }] },
+        solver: { engine: pick(['auto', 'ilp', 'greedy']), timeLimitMs: 200 },
       };
-      const paths = [['costs', 0, 0], ['costs', 1], ['gpus', 'count'], ['gpus', 'speeds', 0], ['gpus', 'speeds'], ['constraints', 'unitsPerGpu'],
-        ['constraints', 'pins', 0, 'unit'], ['solver', 'timeLimitMs'], ['solver', 'gapTolerance'], ['kvGroupSize'], ['model'], ['workload']];
+      const paths = [
+        ['costs', 0, 0],
+        ['costs', 1],
+        ['gpus', 'count'],
+        ['gpus', 'speeds', 0],
+        ['gpus', 'speeds'],
+        ['constraints', 'unitsPerGpu'],
+        ['constraints', 'pins', 0, 'unit'],
+        ['solver', 'timeLimitMs'],
+        ['solver', 'gapTolerance'],
+        ['kvGroupSize'],
+        ['model'],
+        ['workload'],
+      ];
       setPath(body, pick(paths), pick(NASTY));
       jobs.push(() => call(service.base, 'POST', '/v1/plans', body, auth));
     } else if (kind === 1) {
       const body: Record<string, unknown> = {
-        target: 0.9, workload: { seqLen: 4096, phase: 'prefill' },
-        curves: [{ layer: 0, head: 0, points: [{ budget: 64, recovery: 0.5 }, { budget: 1024, recovery: 0.95 }] }],
+        target: 0.9,
+        workload: { seqLen: 4096, phase: 'prefill' },
+        curves: [
+          {
+            layer: 0,
+            head: 0,
+            points: [
+              { budget: 64, recovery: 0.5 },
+              { budget: 1024, recovery: 0.95 },
+            ],
+          },
+        ],
       };
-      setPath(body, pick([['target'], ['workload', 'seqLen'], ['curves', 0, 'points', 0, 'budget'], ['curves', 0, 'layer'], ['curves']]), pick(NASTY));
+      setPath(
+        body,
+        pick([
+          ['target'],
+          ['workload', 'seqLen'],
+          ['curves', 0, 'points', 0, 'budget'],
+          ['curves', 0, 'layer'],
+          ['curves'],
+        ]),
+        pick(NASTY),
+      );
       jobs.push(() => call(service.base, 'POST', '/v1/budgets', body, auth));
     } else {
       const value = encodeURIComponent(String(pick(NASTY)).slice(0, 2000));
       const param = pick(['gpus', 'seqLen', 'unitsPerGpu', 'engine', 'costModel', 'x']);
-      jobs.push(() => call(service.base, 'GET', `/v1/models/${MODEL}/plan?gpus=8&engine=greedy&${param}=${value}`, undefined, auth));
+      jobs.push(() =>
+        call(service.base, 'GET', `/v1/models/${MODEL}/plan?gpus=8&engine=greedy&${param}=${value}`, undefined, auth),
+      );
     }
   }
   return { answers: await capped(jobs, 8, 40_000) };
@@ -88,12 +148,16 @@ export async function oversized({ service, auth }: AttackContext): Promise<Attac
   }
   const layers = Array.from({ length: 12_000 }, () => [1]);
   const pins = Array.from({ length: 12_000 }, () => ({ unit: 0, gpu: 0 }));
-  jobs.push(() => call(service.base, 'POST', '/v1/plans', { costs: layers, gpus: { count: 1 }, constraints: { pins } }, auth));
+  jobs.push(() =>
+    call(service.base, 'POST', '/v1/plans', { costs: layers, gpus: { count: 1 }, constraints: { pins } }, auth),
+  );
   const curves = Array.from({ length: 5000 }, (_, h) => ({
-    layer: Math.floor(h / 64), head: h % 64,
+    layer: Math.floor(h / 64),
+    head: h % 64,
     points: Array.from({ length: 6 }, (_, p) => ({ budget: 64 * (p + 1), recovery: 0.5 + p * 0.09 })),
   }));
-  for (let i = 0; i < 4; i++) jobs.push(() => call(service.base, 'POST', '/v1/budgets', { target: 0.9 + i * 0.01, curves }, auth));
+  for (let i = 0; i < 4; i++)
+    jobs.push(() => call(service.base, 'POST', '/v1/budgets', { target: 0.9 + i * 0.01, curves }, auth));
   return { answers: await capped(jobs, 4, 60_000) };
 }
 
@@ -120,7 +184,9 @@ export async function cacheFlood({ service, auth }: AttackContext): Promise<Atta
     jobs.push(() => call(service.base, 'POST', '/v1/plans', body, auth));
   }
   for (let i = 0; i < 100; i++) {
-    jobs.push(() => call(service.base, 'GET', `/v1/models/${MODEL}/plan?gpus=8&engine=greedy&seqLen=${4096 + i}`, undefined, auth));
+    jobs.push(() =>
+      call(service.base, 'GET', `/v1/models/${MODEL}/plan?gpus=8&engine=greedy&seqLen=${4096 + i}`, undefined, auth),
+    );
   }
   return { answers: await capped(jobs, 12, 50_000) };
 }
@@ -128,7 +194,13 @@ export async function cacheFlood({ service, auth }: AttackContext): Promise<Atta
 /** Slow header senders, and clients that pipeline GETs of a large plan without ever reading. */
 export async function slowAndUnread({ service, auth }: AttackContext): Promise<AttackResult> {
   const rnd = seeded(3);
-  const created = await call(service.base, 'POST', '/v1/plans', { costs: randomCosts(rnd, 64, 128), gpus: { count: 8 }, solver: { engine: 'greedy' } }, auth);
+  const created = await call(
+    service.base,
+    'POST',
+    '/v1/plans',
+    { costs: randomCosts(rnd, 64, 128), gpus: { count: 8 }, solver: { engine: 'greedy' } },
+    auth,
+  );
   const location = String(created.headers.location ?? '/v1/plans/0');
   const sockets = await Promise.all(Array.from({ length: 80 }, () => open(service.port)));
   const slow = sockets.slice(0, 60);
@@ -138,14 +210,21 @@ export async function slowAndUnread({ service, auth }: AttackContext): Promise<A
     s.write(`GET ${location} HTTP/1.1\r\nHost: x\r\n\r\n`.repeat(50));
   }
   const closedEarly = { count: 0 };
-  for (const s of slow) s.once('close', () => { closedEarly.count += 1; });
+  for (const s of slow)
+    s.once('close', () => {
+      closedEarly.count += 1;
+    });
   // Longer than HEADERS_TIMEOUT_MS (10 s by default) plus the server's check interval.
   for (let t = 0; t < 14; t++) {
-    for (const s of slow) if (!s.destroyed) s.write(t === 0 ? 'POST /v1/plans HTTP/1.1\r\nHost: x\r\n' : `X-${t}: y\r\n`);
+    for (const s of slow)
+      if (!s.destroyed) s.write(t === 0 ? 'POST /v1/plans HTTP/1.1\r\nHost: x\r\n' : `X-${t}: y\r\n`);
     await new Promise((r) => setTimeout(r, 1000));
   }
   for (const s of sockets) s.destroy();
-  return { answers: [created], notes: { slowSocketsClosedByServer: closedEarly.count, unreadPipelines: unread.length } };
+  return {
+    answers: [created],
+    notes: { slowSocketsClosedByServer: closedEarly.count, unreadPipelines: unread.length },
+  };
 }
 
 /** Unauthenticated writes, a burst from one client, malformed requests, traversal, /metrics. */
@@ -154,9 +233,20 @@ export async function probes({ service }: AttackContext): Promise<AttackResult> 
   const noKey = await call(service.base, 'POST', '/v1/plans', { costs: [[1, 2]], gpus: { count: 2 } });
   const metrics = await call(service.base, 'GET', '/metrics');
   answers.push(noKey, metrics);
-  const burst = await runPool(Array.from({ length: 360 }, (_, i) => () =>
-    call(service.base, 'POST', '/v1/budgets', { target: 0.9, curves: [{ layer: 0, head: i, points: [{ budget: 64, recovery: 0.95 }] }] },
-      { authorization: 'Bearer probe-key-0123456789' })), 16);
+  const burst = await runPool(
+    Array.from(
+      { length: 360 },
+      (_, i) => () =>
+        call(
+          service.base,
+          'POST',
+          '/v1/budgets',
+          { target: 0.9, curves: [{ layer: 0, head: i, points: [{ budget: 64, recovery: 0.95 }] }] },
+          { authorization: 'Bearer probe-key-0123456789' },
+        ),
+    ),
+    16,
+  );
   answers.push(...burst);
   const malformed = [
     'POST /v1/plans HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
@@ -170,9 +260,12 @@ export async function probes({ service }: AttackContext): Promise<AttackResult> 
   return {
     answers,
     notes: {
-      unauthenticatedPost: noKey.status, unauthenticatedMetrics: metrics.status,
+      unauthenticatedPost: noKey.status,
+      unauthenticatedMetrics: metrics.status,
       burst429: burst.filter((a) => a.status === 429).length,
-      burstWithRateLimitHeader: burst.filter((a) => a.headers.ratelimit !== undefined || a.headers['ratelimit-policy'] !== undefined).length,
+      burstWithRateLimitHeader: burst.filter(
+        (a) => a.headers.ratelimit !== undefined || a.headers['ratelimit-policy'] !== undefined,
+      ).length,
       malformedAnsweredProblemJson: `${problemJson}/${malformed.length}`,
     },
   };
@@ -183,7 +276,14 @@ export async function overrun({ service, auth }: AttackContext): Promise<AttackR
   const rnd = seeded(5);
   const cases: { limit: number; body: Record<string, unknown> }[] = [];
   for (const limit of [1, 1, 200, 200, 200, 1000]) {
-    cases.push({ limit, body: { costs: randomCosts(rnd, 8, 64), gpus: { count: 8 }, solver: { engine: 'ilp', timeLimitMs: limit, layerTimeLimitMs: limit } } });
+    cases.push({
+      limit,
+      body: {
+        costs: randomCosts(rnd, 8, 64),
+        gpus: { count: 8 },
+        solver: { engine: 'ilp', timeLimitMs: limit, layerTimeLimitMs: limit },
+      },
+    });
   }
   let readyChecks = 0;
   let notReady = 0;
@@ -220,7 +320,14 @@ export async function overrun({ service, auth }: AttackContext): Promise<AttackR
 export async function sigterm({ service, auth }: AttackContext): Promise<AttackResult> {
   const rnd = seeded(9);
   const inFlight = Array.from({ length: 6 }, () =>
-    call(service.base, 'POST', '/v1/plans', { costs: randomCosts(rnd, 4, 32), gpus: { count: 8 }, solver: { timeLimitMs: 1500 } }, auth));
+    call(
+      service.base,
+      'POST',
+      '/v1/plans',
+      { costs: randomCosts(rnd, 4, 32), gpus: { count: 8 }, solver: { timeLimitMs: 1500 } },
+      auth,
+    ),
+  );
   await new Promise((r) => setTimeout(r, 300));
   service.child.kill('SIGTERM');
   const answers = await Promise.all(inFlight);

@@ -28,11 +28,15 @@ export async function startService(root: string, env: Record<string, string>): P
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let running = true;
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => {
-    running = false;
-    resolve(code ?? signal ?? -1);
-  }));
-  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[service] ${chunk.toString('utf8').slice(0, 400)}`));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running = false;
+      resolve(code ?? signal ?? -1);
+    }),
+  );
+  child.stderr!.on('data', (chunk: Buffer) =>
+    process.stderr.write(`[service] ${chunk.toString('utf8').slice(0, 400)}`),
+  );
   const port = await new Promise<number>((resolve, reject) => {
     let text = '';
     const onData = (chunk: Buffer): void => {
@@ -62,7 +66,14 @@ export async function startService(root: string, env: Record<string, string>): P
       return 0;
     }
   };
-  return { base, port, child, exited, alive: () => running, rss: () => ({ now: field('VmRSS'), peak: field('VmHWM') }) };
+  return {
+    base,
+    port,
+    child,
+    exited,
+    alive: () => running,
+    rss: () => ({ now: field('VmRSS'), peak: field('VmHWM') }),
+  };
 }
 
 export interface Answer {
@@ -79,28 +90,63 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
  * on a reused keep-alive socket (the server closed it while idle: a race every HTTP client must
  * handle) is sent once more on a new one.
  */
-export async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {},
-  timeoutMs = 20_000): Promise<Answer> {
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<Answer> {
   const first = await callOnce(base, method, path, body, headers, timeoutMs);
   return first.status === 0 && first.reused ? callOnce(base, method, path, body, headers, timeoutMs) : first;
 }
 
-function callOnce(base: string, method: string, path: string, body: unknown, headers: Record<string, string>,
-  timeoutMs: number): Promise<Answer & { reused?: boolean }> {
+function callOnce(
+  base: string,
+  method: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<Answer & { reused?: boolean }> {
   const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
   const start = performance.now();
   return new Promise((resolve) => {
-    const req = httpRequest(`${base}${path}`, {
-      method, agent, timeout: timeoutMs,
-      headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - start }));
-      res.on('error', () => resolve({ status: 0, headers: {}, body: Buffer.alloc(0), ms: performance.now() - start }));
-    });
+    const req = httpRequest(
+      `${base}${path}`,
+      {
+        method,
+        agent,
+        timeout: timeoutMs,
+        headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+            ms: performance.now() - start,
+          }),
+        );
+        res.on('error', () =>
+          resolve({ status: 0, headers: {}, body: Buffer.alloc(0), ms: performance.now() - start }),
+        );
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (error) => resolve({ status: 0, headers: {}, body: Buffer.from(error.message), ms: performance.now() - start, reused: req.reusedSocket }));
+    req.on('error', (error) =>
+      resolve({
+        status: 0,
+        headers: {},
+        body: Buffer.from(error.message),
+        ms: performance.now() - start,
+        reused: req.reusedSocket,
+      }),
+    );
     req.end(data);
   });
 }
@@ -109,12 +155,14 @@ function callOnce(base: string, method: string, path: string, body: unknown, hea
 export async function runPool<T>(jobs: readonly (() => Promise<T>)[], concurrency: number): Promise<T[]> {
   const results = new Array<T>(jobs.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      results[i] = await jobs[i]();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, jobs.length) }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        results[i] = await jobs[i]();
+      }
+    }),
+  );
   return results;
 }
 
@@ -127,7 +175,9 @@ export function raw(port: number, bytes: string, waitMs = 3000): Promise<string>
       socket.destroy();
       resolve(text);
     };
-    socket.on('data', (c: Buffer) => { text += c.toString('latin1'); });
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
     socket.on('close', done);
     socket.on('error', done);
     socket.setTimeout(waitMs, done);
@@ -169,10 +219,11 @@ parentPort.on('message', () => { parentPort.postMessage(samples); samples = []; 
 export function startProber(base: string): { take(): Promise<number[]>; stop(): Promise<number> } {
   const worker = new Worker(PROBER, { eval: true, workerData: { base } });
   return {
-    take: () => new Promise((resolve) => {
-      worker.once('message', (samples: number[]) => resolve(samples));
-      worker.postMessage('take');
-    }),
+    take: () =>
+      new Promise((resolve) => {
+        worker.once('message', (samples: number[]) => resolve(samples));
+        worker.postMessage('take');
+      }),
     stop: () => worker.terminate(),
   };
 }

@@ -14,12 +14,23 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  cacheFlood, coldSolves, fuzz, oversized, overrun, probes, sigterm, slowAndUnread, type AttackContext, type AttackResult,
+  cacheFlood,
+  coldSolves,
+  fuzz,
+  oversized,
+  overrun,
+  probes,
+  sigterm,
+  slowAndUnread,
+  type AttackContext,
+  type AttackResult,
 } from './reliability-attacks.ts';
 import { percentile, startProber, startService, type Service } from './reliability-client.ts';
 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { root: { type: 'string', default: HERE }, label: { type: 'string', default: 'current' } } });
+const { values } = parseArgs({
+  options: { root: { type: 'string', default: HERE }, label: { type: 'string', default: 'current' } },
+});
 const ROOT = values.root!;
 const KEY = 'bench-key-0123456789';
 /** The main service: keys on, rate limit out of the way (the probes class checks it on its own service). */
@@ -58,7 +69,9 @@ async function main(): Promise<void> {
     const target = which === 'main' ? service : await startService(ROOT, PROBE_ENV);
     const prober = startProber(target.base);
     let peak = 0;
-    const sampler = setInterval(() => { peak = Math.max(peak, target.rss().now); }, 100);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, target.rss().now);
+    }, 100);
     const started = performance.now();
     let result: AttackResult;
     try {
@@ -72,7 +85,10 @@ async function main(): Promise<void> {
     peak = Math.max(peak, target.rss().peak);
     const crashed = !target.alive() && name !== 'SIGTERM under load';
     const failures = result.answers.filter((a) => a.status === 0).map((a) => a.body.toString('utf8'));
-    const notes = { ...result.notes, ...(failures.length > 0 ? { connectionErrors: [...new Set(failures)].join('; ').slice(0, 120) } : {}) };
+    const notes = {
+      ...result.notes,
+      ...(failures.length > 0 ? { connectionErrors: [...new Set(failures)].join('; ').slice(0, 120) } : {}),
+    };
     const statuses: Record<string, number> = {};
     for (const a of result.answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
     rows.push({
@@ -95,11 +111,20 @@ async function main(): Promise<void> {
   if (service.alive()) await stop(service);
 
   printTable(rows);
-  const summary = { label: values.label, root: ROOT, date: new Date().toISOString(), peakRssMb: round(peakOverall), rows };
+  const summary = {
+    label: values.label,
+    root: ROOT,
+    date: new Date().toISOString(),
+    peakRssMb: round(peakOverall),
+    rows,
+  };
   console.log(JSON.stringify(summary, null, 2));
   const dir = new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL(`reliability-${values.label}-${summary.date.slice(0, 10)}.json`, dir), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(
+    new URL(`reliability-${values.label}-${summary.date.slice(0, 10)}.json`, dir),
+    `${JSON.stringify(summary, null, 2)}\n`,
+  );
 }
 
 async function stop(service: Service): Promise<void> {
@@ -108,10 +133,34 @@ async function stop(service: Service): Promise<void> {
 }
 
 function printTable(rows: readonly Row[]): void {
-  const header = ['attack', 'requests', 'statuses', '5xx', 'crashes', 'livez p99', 'livez max', 'peak RSS MB', 's', 'notes'];
-  const lines = rows.map((r) => [r.attack, String(r.requests), Object.entries(r.statuses).map(([s, n]) => `${s}:${n}`).join(' '),
-    String(r.fiveHundreds), String(r.crashes), String(r.livezP99Ms), String(r.livezMaxMs), String(r.peakRssMb), String(r.seconds),
-    Object.entries(r.notes).map(([k, v]) => `${k}=${v}`).join(' ')]);
+  const header = [
+    'attack',
+    'requests',
+    'statuses',
+    '5xx',
+    'crashes',
+    'livez p99',
+    'livez max',
+    'peak RSS MB',
+    's',
+    'notes',
+  ];
+  const lines = rows.map((r) => [
+    r.attack,
+    String(r.requests),
+    Object.entries(r.statuses)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(' '),
+    String(r.fiveHundreds),
+    String(r.crashes),
+    String(r.livezP99Ms),
+    String(r.livezMaxMs),
+    String(r.peakRssMb),
+    String(r.seconds),
+    Object.entries(r.notes)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   console.log([fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n'));

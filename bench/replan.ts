@@ -50,7 +50,9 @@ const registry = loadRegistry();
 const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
 const glpk = await loadGlpk();
 const runner = createInlineRunner(createEngines(glpk));
-const wanted = flags.models?.split(',') ?? (QUICK ? [FLAGSHIP_MODEL, 'qwen2.5-14b-instruct-1m-minference', 'mistral-7b-instruct-v0.2-duo'] : null);
+const wanted =
+  flags.models?.split(',') ??
+  (QUICK ? [FLAGSHIP_MODEL, 'qwen2.5-14b-instruct-1m-minference', 'mistral-7b-instruct-v0.2-duo'] : null);
 const profiles = registry.list().filter((p) => !wanted || wanted.includes(p.id));
 
 const solver = { timeLimitMs: 600_000, layerTimeLimitMs: LAYER_LIMIT_MS };
@@ -59,35 +61,65 @@ const plan = (request: PlanRequest) => solvePlan(resolveRequest(request, context
 /** Each cost times exp(sigma * N(0, 1)), N by Box-Muller on a seeded generator. */
 function logNormalDrift(costs: readonly (readonly number[])[], seed: number): number[][] {
   const next = createRandom(seed);
-  return costs.map((row) => row.map((c) => c * Math.exp(SIGMA * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()))));
+  return costs.map((row) =>
+    row.map((c) => c * Math.exp(SIGMA * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()))),
+  );
 }
 
 const rows = [];
 for (const profile of profiles) {
   const heads = profile.architecture.queryHeads;
   const unitsPerGpu = heads % GPUS === 0 ? 'equal' : `max:${Math.ceil(heads / GPUS)}`;
-  const base: PlanRequest = { model: profile.id, gpus: { count: GPUS }, constraints: { unitsPerGpu }, workload: { seqLen: 131072, phase: 'prefill' }, solver };
+  const base: PlanRequest = {
+    model: profile.id,
+    gpus: { count: GPUS },
+    constraints: { unitsPerGpu },
+    workload: { seqLen: 131072, phase: 'prefill' },
+    solver,
+  };
   const at32k: PlanRequest = { ...base, workload: { seqLen: 32768, phase: 'prefill' } };
   const headCosts = resolveRequest(base, context).layers.map((l) => l.costs);
   const kvGroupSize = heads / profile.architecture.kvHeads;
   const drifts: { name: string; old: PlanRequest; next: PlanRequest }[] = [
     { name: 'prefill 131072->32768', old: base, next: at32k },
     { name: 'prefill->decode @32768', old: at32k, next: { ...at32k, workload: { seqLen: 32768, phase: 'decode' } } },
-    { name: 'budgets x lognormal(0.1)', old: { ...base, model: undefined, costs: headCosts, kvGroupSize }, next: { ...base, model: undefined, costs: logNormalDrift(headCosts, SEED), kvGroupSize } },
-    { name: 'GPU 0 at speed 0.5', old: base, next: { ...base, gpus: { count: GPUS, speeds: [0.5, ...new Array<number>(GPUS - 1).fill(1)] } } },
+    {
+      name: 'budgets x lognormal(0.1)',
+      old: { ...base, model: undefined, costs: headCosts, kvGroupSize },
+      next: { ...base, model: undefined, costs: logNormalDrift(headCosts, SEED), kvGroupSize },
+    },
+    {
+      name: 'GPU 0 at speed 0.5',
+      old: base,
+      next: { ...base, gpus: { count: GPUS, speeds: [0.5, ...new Array<number>(GPUS - 1).fill(1)] } },
+    },
   ];
   for (const drift of drifts) {
     const running: Plan = await plan(drift.old);
     const resolved = resolveRequest(drift.next, context);
     const fresh = await solvePlan(resolved, runner);
-    const bytes = unitBytes(profile.architecture, { granularity: 'query-head', workload: drift.next.workload as { seqLen: number; phase: 'prefill' | 'decode' } });
-    const specOf = (l: number, eps: number) => ({ previous: running.layers[l].unit2gpu, moveCosts: new Array<number>(heads).fill(bytes), makespanTolerance: eps });
-    const relabelled = resolved.layers.map((problem, l) => bestRelabelling(problem, specOf(l, 0), fresh.layers[l].unit2gpu));
+    const bytes = unitBytes(profile.architecture, {
+      granularity: 'query-head',
+      workload: drift.next.workload as { seqLen: number; phase: 'prefill' | 'decode' },
+    });
+    const specOf = (l: number, eps: number) => ({
+      previous: running.layers[l].unit2gpu,
+      moveCosts: new Array<number>(heads).fill(bytes),
+      makespanTolerance: eps,
+    });
+    const relabelled = resolved.layers.map((problem, l) =>
+      bestRelabelling(problem, specOf(l, 0), fresh.layers[l].unit2gpu),
+    );
     const relabelledMoves = sum(relabelled.map((u, l) => movedUnitCount(specOf(l, 0), u)));
     const row: Record<string, unknown> = {
-      model: profile.id, drift: drift.name, layers: resolved.layers.length, units: heads,
-      stage1Ms: fresh.totals.solveMs, layersMakespanProven: fresh.totals.layersProvenOptimal,
-      relabelledMoves, relabelledBytes: sum(relabelled.map((u, l) => totalMoveCost(specOf(l, 0), u))),
+      model: profile.id,
+      drift: drift.name,
+      layers: resolved.layers.length,
+      units: heads,
+      stage1Ms: fresh.totals.solveMs,
+      layersMakespanProven: fresh.totals.layersProvenOptimal,
+      relabelledMoves,
+      relabelledBytes: sum(relabelled.map((u, l) => totalMoveCost(specOf(l, 0), u))),
     };
     for (const eps of EPSILONS) {
       let moves = 0;
@@ -97,38 +129,88 @@ for (const profile of profiles) {
       const start = performance.now();
       resolved.layers.forEach((problem, l) => {
         const f = fresh.layers[l];
-        const r = replanLayer(problem, specOf(l, eps), { unit2gpu: f.unit2gpu, makespan: f.makespan }, { glpk, timeLimitMs: LAYER_LIMIT_MS });
+        const r = replanLayer(
+          problem,
+          specOf(l, eps),
+          { unit2gpu: f.unit2gpu, makespan: f.makespan },
+          { glpk, timeLimitMs: LAYER_LIMIT_MS },
+        );
         moves += r.movedUnits;
         moveBytes += r.moveCost;
         worst = Math.max(worst, f.makespan > 0 ? makespanOf(problem, r.unit2gpu) / f.makespan : 1);
         const makespanProven = f.status === 'optimal' || f.status === 'within_tolerance' || f.status === 'trivial';
         if (makespanProven && r.moveStatus === 'optimal') bothProven += 1;
       });
-      row[`eps${eps}`] = { moves, bytes: moveBytes, movesVsRelabelled: relabelledMoves > 0 ? moves / relabelledMoves : 0, worstMakespanVsOptimal: worst, stage2Ms: performance.now() - start, bothProvenShare: bothProven / resolved.layers.length };
+      row[`eps${eps}`] = {
+        moves,
+        bytes: moveBytes,
+        movesVsRelabelled: relabelledMoves > 0 ? moves / relabelledMoves : 0,
+        worstMakespanVsOptimal: worst,
+        stage2Ms: performance.now() - start,
+        bothProvenShare: bothProven / resolved.layers.length,
+      };
     }
     rows.push(row);
     process.stderr.write(`${profile.id} / ${drift.name}: done\n`);
   }
 }
 
-type EpsResult = { moves: number; bytes: number; movesVsRelabelled: number; worstMakespanVsOptimal: number; stage2Ms: number; bothProvenShare: number };
+type EpsResult = {
+  moves: number;
+  bytes: number;
+  movesVsRelabelled: number;
+  worstMakespanVsOptimal: number;
+  stage2Ms: number;
+  bothProvenShare: number;
+};
 const eps = (row: Record<string, unknown>, e: number) => row[`eps${e}`] as EpsResult;
 const withMoves = rows.filter((r) => (r.relabelledMoves as number) > 0);
 const summary = {
-  meanMovesVsRelabelledAt1pct: withMoves.length ? sum(withMoves.map((r) => eps(r, 0.01).movesVsRelabelled)) / withMoves.length : 0,
+  meanMovesVsRelabelledAt1pct: withMoves.length
+    ? sum(withMoves.map((r) => eps(r, 0.01).movesVsRelabelled)) / withMoves.length
+    : 0,
   worstMakespanVsOptimalAt1pct: Math.max(...rows.map((r) => eps(r, 0.01).worstMakespanVsOptimal)),
   eps0NeverMoreThanRelabelled: rows.every((r) => eps(r, 0).moves <= (r.relabelledMoves as number)),
 };
-const result = { machine: 'shared 2-core machine, loaded: times are indicative', gpus: GPUS, layerLimitMs: LAYER_LIMIT_MS, epsilons: EPSILONS, sigma: SIGMA, seed: SEED, rows, summary };
+const result = {
+  machine: 'shared 2-core machine, loaded: times are indicative',
+  gpus: GPUS,
+  layerLimitMs: LAYER_LIMIT_MS,
+  epsilons: EPSILONS,
+  sigma: SIGMA,
+  seed: SEED,
+  rows,
+  summary,
+};
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/replan.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
 process.stdout.write(`${JSON.stringify(summary)}\n\n`);
 
 const gib = (b: number) => (b / 2 ** 30).toFixed(2);
-const header = ['model', 'drift', '(i) moves', '(i) GiB', ...EPSILONS.flatMap((e) => [`eps ${e * 100}% moves`, `GiB`]), 'eps 1% / (i)', 'worst ms/C* @1%', 'stage 2 s @1%', 'both proven @1%'];
-process.stdout.write(`${textTable(header, rows.map((r) => [
-  String(r.model), String(r.drift), String(r.relabelledMoves), gib(r.relabelledBytes as number),
-  ...EPSILONS.flatMap((e) => [String(eps(r, e).moves), gib(eps(r, e).bytes)]),
-  eps(r, 0.01).movesVsRelabelled.toFixed(3), eps(r, 0.01).worstMakespanVsOptimal.toFixed(4),
-  (eps(r, 0.01).stage2Ms / 1000).toFixed(1), `${(100 * eps(r, 0.01).bothProvenShare).toFixed(0)}%`,
-]))}\n`);
+const header = [
+  'model',
+  'drift',
+  '(i) moves',
+  '(i) GiB',
+  ...EPSILONS.flatMap((e) => [`eps ${e * 100}% moves`, `GiB`]),
+  'eps 1% / (i)',
+  'worst ms/C* @1%',
+  'stage 2 s @1%',
+  'both proven @1%',
+];
+process.stdout.write(
+  `${textTable(
+    header,
+    rows.map((r) => [
+      String(r.model),
+      String(r.drift),
+      String(r.relabelledMoves),
+      gib(r.relabelledBytes as number),
+      ...EPSILONS.flatMap((e) => [String(eps(r, e).moves), gib(eps(r, e).bytes)]),
+      eps(r, 0.01).movesVsRelabelled.toFixed(3),
+      eps(r, 0.01).worstMakespanVsOptimal.toFixed(4),
+      (eps(r, 0.01).stage2Ms / 1000).toFixed(1),
+      `${(100 * eps(r, 0.01).bothProvenShare).toFixed(0)}%`,
+    ]),
+  )}\n`,
+);

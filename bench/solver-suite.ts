@@ -23,13 +23,22 @@ import type { LayerProblem } from '../src/solver/types.ts';
 import type { Plan } from '../src/planner/plan.ts';
 import { logNormalCosts } from '../src/kernel/synthetic.ts';
 
-export interface SuiteCase { readonly heads: number; readonly layers: number; readonly gpus: number }
+export interface SuiteCase {
+  readonly heads: number;
+  readonly layers: number;
+  readonly gpus: number;
+}
 
 /** The issue's table, plus 32 heads on 4 GPUs and 64 heads on 32 GPUs. */
 export const SUITE_CASES: readonly SuiteCase[] = [
-  { heads: 32, layers: 8, gpus: 4 }, { heads: 32, layers: 8, gpus: 8 }, { heads: 64, layers: 8, gpus: 8 },
-  { heads: 64, layers: 8, gpus: 16 }, { heads: 64, layers: 8, gpus: 32 }, { heads: 128, layers: 8, gpus: 8 },
-  { heads: 128, layers: 8, gpus: 16 }, { heads: 128, layers: 126, gpus: 16 },
+  { heads: 32, layers: 8, gpus: 4 },
+  { heads: 32, layers: 8, gpus: 8 },
+  { heads: 64, layers: 8, gpus: 8 },
+  { heads: 64, layers: 8, gpus: 16 },
+  { heads: 64, layers: 8, gpus: 32 },
+  { heads: 128, layers: 8, gpus: 8 },
+  { heads: 128, layers: 8, gpus: 16 },
+  { heads: 128, layers: 126, gpus: 16 },
 ];
 
 /** A plan function and what it needs: this tree's, or a baseline's. */
@@ -90,11 +99,17 @@ function summarise(plan: Plan): VersionRow {
 }
 
 /** Worst gap of a construction over the layers, against the best bound of each layer. */
-function constructionGap(problems: readonly LayerProblem[], bounds: readonly number[], assign: (p: LayerProblem) => number[] | null): number {
-  return Math.max(...problems.map((p, l) => {
-    const unit2gpu = assign(p);
-    return unit2gpu ? relativeGap(makespanOf(p, unit2gpu), bounds[l]) : NaN;
-  }));
+function constructionGap(
+  problems: readonly LayerProblem[],
+  bounds: readonly number[],
+  assign: (p: LayerProblem) => number[] | null,
+): number {
+  return Math.max(
+    ...problems.map((p, l) => {
+      const unit2gpu = assign(p);
+      return unit2gpu ? relativeGap(makespanOf(p, unit2gpu), bounds[l]) : NaN;
+    }),
+  );
 }
 
 export interface SuiteOptions {
@@ -113,22 +128,34 @@ export async function runSuite(options: SuiteOptions) {
     const costs = logNormalCosts(c.heads, layers, 1000 + index);
     // The CLI's defaults; quick mode keeps the plan limit per layer the full run gives.
     const timeLimitMs = Math.round((10_000 * layers) / c.layers);
-    const resolved = resolveRequest({ costs, gpus: { count: c.gpus }, solver: { timeLimitMs, layerTimeLimitMs: 2000, gapTolerance: 1e-4 } }, {
-      resolveProfile: () => { throw new Error('the suite plans explicit costs'); },
-      resolveCostModel: () => ANALYTIC_COST_MODEL,
-    });
+    const resolved = resolveRequest(
+      { costs, gpus: { count: c.gpus }, solver: { timeLimitMs, layerTimeLimitMs: 2000, gapTolerance: 1e-4 } },
+      {
+        resolveProfile: () => {
+          throw new Error('the suite plans explicit costs');
+        },
+        resolveCostModel: () => ANALYTIC_COST_MODEL,
+      },
+    );
     const plans: Plan[] = [];
     for (const planner of planners) plans.push(await planner.plan(resolved));
     const bounds = resolved.layers.map((_, l) => Math.max(...plans.map((p) => p.layers[l].lowerBound)));
     const versions = Object.fromEntries(planners.map((p, i) => [p.name, summarise(plans[i])]));
     const row = {
-      case: `${c.heads}x${layers}, G${c.gpus}`, heads: c.heads, gpus: c.gpus, layers, timeLimitMs, versions,
+      case: `${c.heads}x${layers}, G${c.gpus}`,
+      heads: c.heads,
+      gpus: c.gpus,
+      layers,
+      timeLimitMs,
+      versions,
       lptGap: constructionGap(resolved.layers, bounds, greedyAssignment),
       differencingGap: constructionGap(resolved.layers, bounds, differencingPlacement),
       differencingLsGap: constructionGap(resolved.layers, bounds, differencingAssignment),
     };
     rows.push(row);
-    options.onProgress?.(`suite ${row.case}: ${planners.map((p) => `${p.name} ${versions[p.name].proven}/${layers} proven, ${versions[p.name].planMs.toFixed(0)} ms`).join('; ')}`);
+    options.onProgress?.(
+      `suite ${row.case}: ${planners.map((p) => `${p.name} ${versions[p.name].proven}/${layers} proven, ${versions[p.name].planMs.toFixed(0)} ms`).join('; ')}`,
+    );
   }
   return { planners: planners.map((p) => p.name), rows };
 }

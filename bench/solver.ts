@@ -41,15 +41,29 @@ const PREVIOUS_RELEASE = '0484f3c';
 
 const flags = new Command('bench:solver')
   .option('--quick', 'fewer profiles and layers')
-  .option('--textbook-layers <n>', 'layers per profile in the formulation comparison (default 8, 4 with --quick)', positiveInt)
+  .option(
+    '--textbook-layers <n>',
+    'layers per profile in the formulation comparison (default 8, 4 with --quick)',
+    positiveInt,
+  )
   .option('--layer-limit-ms <ms>', 'per-layer time limit of the formulation comparison', positiveInt, 1000)
   .option('--suite', 'only the all-distinct suite')
   .option('--baseline <ref>', 'git ref the suite compares with (default: the release before the proof fixes)')
   .option('--no-baseline', 'no comparison')
-  .addOption(new Option('--child <model>', 'one cold plan of <model> in this process (used by the benchmark itself)').hideHelp())
+  .addOption(
+    new Option('--child <model>', 'one cold plan of <model> in this process (used by the benchmark itself)').hideHelp(),
+  )
   .addOption(new Option('--gpus <n>', 'GPUs of the --child plan').argParser(positiveInt).hideHelp())
   .parse()
-  .opts<{ quick?: boolean; textbookLayers?: number; layerLimitMs: number; suite?: boolean; baseline?: string | false; child?: string; gpus?: number }>();
+  .opts<{
+    quick?: boolean;
+    textbookLayers?: number;
+    layerLimitMs: number;
+    suite?: boolean;
+    baseline?: string | false;
+    child?: string;
+    gpus?: number;
+  }>();
 const QUICK = flags.quick === true;
 const TEXTBOOK_LAYERS = flags.textbookLayers ?? (QUICK ? 4 : 8);
 const LAYER_LIMIT_MS = flags.layerLimitMs;
@@ -70,10 +84,19 @@ if (flags.child !== undefined) {
   const pool = createSolverPool();
   await pool.ready();
   const startMs = performance.now() - t0;
-  const resolved = resolveRequest({ model: flags.child, gpus: { count: flags.gpus ?? 8 }, solver: { timeLimitMs: PLAN_LIMIT_MS, layerTimeLimitMs: 10_000 } }, context);
+  const resolved = resolveRequest(
+    {
+      model: flags.child,
+      gpus: { count: flags.gpus ?? 8 },
+      solver: { timeLimitMs: PLAN_LIMIT_MS, layerTimeLimitMs: 10_000 },
+    },
+    context,
+  );
   const plan = await solvePlan(resolved, pool);
   await pool.close();
-  process.stdout.write(JSON.stringify({ startMs, planMs: plan.totals.solveMs, totals: plan.totals, costModel: plan.costModel }));
+  process.stdout.write(
+    JSON.stringify({ startMs, planMs: plan.totals.solveMs, totals: plan.totals, costModel: plan.costModel }),
+  );
   process.exit(0);
 }
 
@@ -82,7 +105,9 @@ if (flags.suite === true) {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('./results/solver-suite.json', import.meta.url), `${JSON.stringify(suite, null, 2)}\n`);
   console.log(JSON.stringify(suite));
-  console.log(`\n## All-distinct suite (log-normal costs, equal counts, plan 10 s, layer 2 s, gap 1e-4)\n\n${formatSuite(suite)}`);
+  console.log(
+    `\n## All-distinct suite (log-normal costs, equal counts, plan 10 s, layer 2 s, gap 1e-4)\n\n${formatSuite(suite)}`,
+  );
   process.exit(0);
 }
 
@@ -90,11 +115,21 @@ const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) :
 
 async function coldPlan(model: string, gpus: number) {
   const start = performance.now();
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', model, '--gpus', String(gpus)], { maxBuffer: 1 << 26 });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', model, '--gpus', String(gpus)],
+    { maxBuffer: 1 << 26 },
+  );
   return { processMs: performance.now() - start, ...JSON.parse(stdout) };
 }
 
-const profiles = registry.list().filter((p) => !QUICK || [FLAGSHIP_MODEL, 'qwen2.5-14b-instruct-1m-minference', 'llama-3-70b-instruct-262k-minference'].includes(p.id));
+const profiles = registry
+  .list()
+  .filter(
+    (p) =>
+      !QUICK ||
+      [FLAGSHIP_MODEL, 'qwen2.5-14b-instruct-1m-minference', 'llama-3-70b-instruct-262k-minference'].includes(p.id),
+  );
 const glpk = await loadGlpk();
 const engines = createEngines(glpk);
 const textbook = createIlpEngine(glpk, 'textbook');
@@ -109,13 +144,24 @@ for (const profile of profiles) {
     const cold = await coldPlan(profile.id, gpus);
     const t = cold.totals;
     models.push({
-      model: profile.id, gpus, costModel: cold.costModel.name, unit: cold.costModel.unit,
-      contiguous: t.contiguousMakespan, greedy: t.greedyMakespan, auto: t.makespan,
-      autoOverGreedy: t.makespan / t.greedyMakespan, contiguousOverAuto: t.contiguousMakespan / t.makespan,
-      layers: profile.architecture.layers, layersProven: t.layersProvenOptimal,
-      coldPlanMs: cold.planMs, poolStartMs: cold.startMs, processMs: cold.processMs,
+      model: profile.id,
+      gpus,
+      costModel: cold.costModel.name,
+      unit: cold.costModel.unit,
+      contiguous: t.contiguousMakespan,
+      greedy: t.greedyMakespan,
+      auto: t.makespan,
+      autoOverGreedy: t.makespan / t.greedyMakespan,
+      contiguousOverAuto: t.contiguousMakespan / t.makespan,
+      layers: profile.architecture.layers,
+      layersProven: t.layersProvenOptimal,
+      coldPlanMs: cold.planMs,
+      poolStartMs: cold.startMs,
+      processMs: cold.processMs,
     });
-    process.stderr.write(`plan ${profile.id} G=${gpus}: ${cold.planMs.toFixed(0)} ms, proven ${t.layersProvenOptimal}/${profile.architecture.layers}\n`);
+    process.stderr.write(
+      `plan ${profile.id} G=${gpus}: ${cold.planMs.toFixed(0)} ms, proven ${t.layersProvenOptimal}/${profile.architecture.layers}\n`,
+    );
   }
 }
 
@@ -128,7 +174,11 @@ function timeEngine(engine: LayerEngine, problems: LayerProblem[]) {
     const greedy = greedyEngine.solveLayer(problem, { timeLimitMs: LAYER_LIMIT_MS, gapTolerance: 1e-4 });
     const start = performance.now();
     // Only this project's engines take greedy's placement as an incumbent; the textbook runs bare.
-    const result = engine.solveLayer(problem, { timeLimitMs: LAYER_LIMIT_MS, gapTolerance: 1e-4, ...(engine === textbook ? {} : { incumbent: greedy.unit2gpu }) });
+    const result = engine.solveLayer(problem, {
+      timeLimitMs: LAYER_LIMIT_MS,
+      gapTolerance: 1e-4,
+      ...(engine === textbook ? {} : { incumbent: greedy.unit2gpu }),
+    });
     times.push(performance.now() - start);
     makespan += result.makespan;
     if (['optimal', 'within_tolerance', 'trivial'].includes(result.status)) proven++;
@@ -143,8 +193,20 @@ for (const profile of profiles) {
   const tb = timeEngine(textbook, problems);
   const agg = timeEngine(engines.ilp, problems);
   const auto = timeEngine(engines.auto, problems);
-  formulations.push({ model: profile.id, gpus, layers: problems.length, layerLimitMs: LAYER_LIMIT_MS, textbook: tb, aggregatedIlp: agg, auto, textbookOverIlp: tb.totalMs / agg.totalMs, textbookOverAuto: tb.totalMs / auto.totalMs });
-  process.stderr.write(`formulations ${profile.id}: textbook ${tb.totalMs.toFixed(0)} ms (${tb.proven} proven), ilp ${agg.totalMs.toFixed(0)} ms (${agg.proven}), auto ${auto.totalMs.toFixed(0)} ms (${auto.proven})\n`);
+  formulations.push({
+    model: profile.id,
+    gpus,
+    layers: problems.length,
+    layerLimitMs: LAYER_LIMIT_MS,
+    textbook: tb,
+    aggregatedIlp: agg,
+    auto,
+    textbookOverIlp: tb.totalMs / agg.totalMs,
+    textbookOverAuto: tb.totalMs / auto.totalMs,
+  });
+  process.stderr.write(
+    `formulations ${profile.id}: textbook ${tb.totalMs.toFixed(0)} ms (${tb.proven} proven), ilp ${agg.totalMs.toFixed(0)} ms (${agg.proven}), auto ${auto.totalMs.toFixed(0)} ms (${auto.proven})\n`,
+  );
 }
 
 // 3. Random all-distinct costs.
@@ -153,28 +215,111 @@ for (const units of [32, 64]) {
   for (const gpus of [4, 8]) {
     const rows = [];
     for (const seed of [1, 2, 3]) {
-      const problem = buildLayerProblems({ headCosts: [distinctCosts(units, seed * 1000 + units + gpus)], kvGroupSize: 1, granularity: 'query-head', speeds: new Array<number>(gpus).fill(1), unitsPerGpu: { kind: 'equal' } })[0];
+      const problem = buildLayerProblems({
+        headCosts: [distinctCosts(units, seed * 1000 + units + gpus)],
+        kvGroupSize: 1,
+        granularity: 'query-head',
+        speeds: new Array<number>(gpus).fill(1),
+        unitsPerGpu: { kind: 'equal' },
+      })[0];
       const greedy = greedyEngine.solveLayer(problem, { timeLimitMs: 500, gapTolerance: 1e-4 });
       const start = performance.now();
-      const auto = engines.auto.solveLayer(problem, { timeLimitMs: 500, gapTolerance: 1e-4, incumbent: greedy.unit2gpu });
-      rows.push({ seed, greedyGap: greedy.gap, autoGap: auto.gap, autoMs: performance.now() - start, status: auto.status });
+      const auto = engines.auto.solveLayer(problem, {
+        timeLimitMs: 500,
+        gapTolerance: 1e-4,
+        incumbent: greedy.unit2gpu,
+      });
+      rows.push({
+        seed,
+        greedyGap: greedy.gap,
+        autoGap: auto.gap,
+        autoMs: performance.now() - start,
+        status: auto.status,
+      });
     }
-    random.push({ units, gpus, layerLimitMs: 500, maxAutoGap: Math.max(...rows.map((r) => r.autoGap)), maxAutoMs: Math.max(...rows.map((r) => r.autoMs)), seeds: rows });
+    random.push({
+      units,
+      gpus,
+      layerLimitMs: 500,
+      maxAutoGap: Math.max(...rows.map((r) => r.autoGap)),
+      maxAutoMs: Math.max(...rows.map((r) => r.autoMs)),
+      seeds: rows,
+    });
   }
 }
 
 const suite = await runSuite(SUITE_OPTIONS);
-const result = { machine: { node: process.version, cpus: (await import('node:os')).cpus().length }, models, formulations, random, suite };
+const result = {
+  machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
+  models,
+  formulations,
+  random,
+  suite,
+};
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/solver.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));
 console.log('\n## Whole-model plans (query-head units, equal counts, auto engine, cold process)\n');
-console.log(textTable(['model', 'G', 'contiguous/auto', 'greedy/auto', 'auto<=greedy', 'proven', 'cold plan ms', 'pool start ms'], models.map((m) => [m.model, String(m.gpus), fmt(m.contiguousOverAuto, 3), fmt(1 / m.autoOverGreedy, 5), m.auto <= m.greedy * (1 + 1e-12) ? 'yes' : 'NO', `${m.layersProven}/${m.layers}`, m.coldPlanMs.toFixed(0), m.poolStartMs.toFixed(0)])));
+console.log(
+  textTable(
+    ['model', 'G', 'contiguous/auto', 'greedy/auto', 'auto<=greedy', 'proven', 'cold plan ms', 'pool start ms'],
+    models.map((m) => [
+      m.model,
+      String(m.gpus),
+      fmt(m.contiguousOverAuto, 3),
+      fmt(1 / m.autoOverGreedy, 5),
+      m.auto <= m.greedy * (1 + 1e-12) ? 'yes' : 'NO',
+      `${m.layersProven}/${m.layers}`,
+      m.coldPlanMs.toFixed(0),
+      m.poolStartMs.toFixed(0),
+    ]),
+  ),
+);
 const layersTotal = models.reduce((s, m) => s + m.layers, 0);
 const provenTotal = models.reduce((s, m) => s + m.layersProven, 0);
 console.log(`\nlayers proven: ${provenTotal}/${layersTotal} (${((100 * provenTotal) / layersTotal).toFixed(2)}%)`);
 console.log(`\n## Formulations, first ${TEXTBOOK_LAYERS} layers, ${LAYER_LIMIT_MS} ms per layer, same GLPK\n`);
-console.log(textTable(['model', 'G', 'textbook ms', 'proven', 'aggregated ILP ms', 'proven', 'auto ms', 'proven', 'textbook/ILP', 'textbook/auto'], formulations.map((f) => [f.model, String(f.gpus), f.textbook.totalMs.toFixed(0), `${f.textbook.proven}/${f.layers}`, f.aggregatedIlp.totalMs.toFixed(0), `${f.aggregatedIlp.proven}/${f.layers}`, f.auto.totalMs.toFixed(0), `${f.auto.proven}/${f.layers}`, `${f.textbookOverIlp.toFixed(1)}x`, `${f.textbookOverAuto.toFixed(1)}x`])));
+console.log(
+  textTable(
+    [
+      'model',
+      'G',
+      'textbook ms',
+      'proven',
+      'aggregated ILP ms',
+      'proven',
+      'auto ms',
+      'proven',
+      'textbook/ILP',
+      'textbook/auto',
+    ],
+    formulations.map((f) => [
+      f.model,
+      String(f.gpus),
+      f.textbook.totalMs.toFixed(0),
+      `${f.textbook.proven}/${f.layers}`,
+      f.aggregatedIlp.totalMs.toFixed(0),
+      `${f.aggregatedIlp.proven}/${f.layers}`,
+      f.auto.totalMs.toFixed(0),
+      `${f.auto.proven}/${f.layers}`,
+      `${f.textbookOverIlp.toFixed(1)}x`,
+      `${f.textbookOverAuto.toFixed(1)}x`,
+    ]),
+  ),
+);
 console.log('\n## Random all-distinct costs, 500 ms per layer (3 seeds)\n');
-console.log(textTable(['units', 'G', 'max greedy gap', 'max auto gap', 'max auto ms'], random.map((r) => [String(r.units), String(r.gpus), `${(100 * Math.max(...r.seeds.map((s) => s.greedyGap))).toFixed(3)}%`, `${(100 * r.maxAutoGap).toFixed(3)}%`, r.maxAutoMs.toFixed(0)])));
-console.log(`\n## All-distinct suite (log-normal costs, equal counts, plan 10 s, layer 2 s, gap 1e-4)\n\n${formatSuite(suite)}`);
+console.log(
+  textTable(
+    ['units', 'G', 'max greedy gap', 'max auto gap', 'max auto ms'],
+    random.map((r) => [
+      String(r.units),
+      String(r.gpus),
+      `${(100 * Math.max(...r.seeds.map((s) => s.greedyGap))).toFixed(3)}%`,
+      `${(100 * r.maxAutoGap).toFixed(3)}%`,
+      r.maxAutoMs.toFixed(0),
+    ]),
+  ),
+);
+console.log(
+  `\n## All-distinct suite (log-normal costs, equal counts, plan 10 s, layer 2 s, gap 1e-4)\n\n${formatSuite(suite)}`,
+);

@@ -9,7 +9,13 @@ import { setupReplan } from './replan.js';
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
 const $ = (id) => document.getElementById(id);
 const form = $('controls');
-const fields = { model: $('model'), gpus: $('gpus'), granularity: $('granularity'), unitsPerGpu: $('unitsPerGpu'), splitHeads: $('splitHeads') };
+const fields = {
+  model: $('model'),
+  gpus: $('gpus'),
+  granularity: $('granularity'),
+  unitsPerGpu: $('unitsPerGpu'),
+  splitHeads: $('splitHeads'),
+};
 const statusLine = $('status');
 const planSection = $('plan');
 
@@ -30,7 +36,8 @@ function setStatus(state, message) {
 async function problemMessage(response) {
   try {
     const problem = await response.json();
-    if (problem && typeof problem.detail === 'string') return `${problem.title ?? `HTTP ${response.status}`}: ${problem.detail}`;
+    if (problem && typeof problem.detail === 'string')
+      return `${problem.title ?? `HTTP ${response.status}`}: ${problem.detail}`;
   } catch {
     // not JSON: fall through to the status line
   }
@@ -46,12 +53,20 @@ function refreshGpuHint() {
   const name = fields.granularity.value === 'kv-group' ? 'KV groups' : 'query heads';
   const divisors = [];
   for (let g = 1; g <= units; g++) if (units % g === 0) divisors.push(g);
-  $('gpu-counts').replaceChildren(...divisors.map((g) => Object.assign(document.createElement('option'), { value: String(g) })));
+  $('gpu-counts').replaceChildren(
+    ...divisors.map((g) => Object.assign(document.createElement('option'), { value: String(g) })),
+  );
   $('gpus-hint').textContent = `${units} ${name}: equal split on ${divisors.join(', ')}`;
 }
 
 function selection() {
-  return { model: fields.model.value, gpus: fields.gpus.value, granularity: fields.granularity.value, unitsPerGpu: fields.unitsPerGpu.value, splitHeads: fields.splitHeads.value || '0' };
+  return {
+    model: fields.model.value,
+    gpus: fields.gpus.value,
+    granularity: fields.granularity.value,
+    unitsPerGpu: fields.unitsPerGpu.value,
+    splitHeads: fields.splitHeads.value || '0',
+  };
 }
 
 async function loadPlan() {
@@ -59,15 +74,24 @@ async function loadPlan() {
   const model = models.get(chosen.model);
   if (!model || !form.reportValidity()) return;
   const request = ++latest;
-  const query = new URLSearchParams({ gpus: chosen.gpus, granularity: chosen.granularity, unitsPerGpu: chosen.unitsPerGpu });
+  const query = new URLSearchParams({
+    gpus: chosen.gpus,
+    granularity: chosen.granularity,
+    unitsPerGpu: chosen.unitsPerGpu,
+  });
   // Without splits the URL stays what it always was (and hits the same cached plan).
   if (Number(chosen.splitHeads) > 0) query.set('splitHeads', chosen.splitHeads);
   history.replaceState(null, '', `?${new URLSearchParams({ model: chosen.model, ...Object.fromEntries(query) })}`);
   planSection.setAttribute('aria-busy', 'true');
   $('show').disabled = true;
-  setStatus('loading', `Solving the plan for ${model.displayName} on ${chosen.gpus} GPUs… (the first lookup solves it; later ones come from the service's cache)`);
+  setStatus(
+    'loading',
+    `Solving the plan for ${model.displayName} on ${chosen.gpus} GPUs… (the first lookup solves it; later ones come from the service's cache)`,
+  );
   try {
-    const response = await fetch(`/v1/models/${encodeURIComponent(chosen.model)}/plan?${query}`, { headers: { Accept: 'application/json' } });
+    const response = await fetch(`/v1/models/${encodeURIComponent(chosen.model)}/plan?${query}`, {
+      headers: { Accept: 'application/json' },
+    });
     if (request !== latest) return;
     if (!response.ok) {
       planSection.hidden = true;
@@ -95,36 +119,63 @@ async function loadPlan() {
 
 /** A dd's content: the number, then its unit in a smaller span. */
 function setValue(id, value, unit = '') {
-  const unitSpan = Object.assign(document.createElement('span'), { className: 'unit', textContent: unit ? ` ${unit}` : '' });
+  const unitSpan = Object.assign(document.createElement('span'), {
+    className: 'unit',
+    textContent: unit ? ` ${unit}` : '',
+  });
   $(id).replaceChildren(document.createTextNode(value), unitSpan);
 }
 
 function render(plan, model) {
   const t = plan.totals;
-  const scale = chooseScale(Math.max(...plan.layers.map((l) => Math.max(l.makespan, l.contiguousMakespan ?? 0))), plan.costModel.unit);
+  const scale = chooseScale(
+    Math.max(...plan.layers.map((l) => Math.max(l.makespan, l.contiguousMakespan ?? 0))),
+    plan.costModel.unit,
+  );
   const worstGap = Math.max(...plan.layers.map((l) => l.gap));
   const unitName = plan.granularity === 'kv-group' ? 'KV groups' : 'query heads';
-  $('plan-heading').textContent = `${model.displayName}: ${plan.gpus.count} GPUs, ${unitName}, ${plan.unitsPerGpu} units per GPU`;
+  $('plan-heading').textContent =
+    `${model.displayName}: ${plan.gpus.count} GPUs, ${unitName}, ${plan.unitsPerGpu} units per GPU`;
   // Times relative to contiguous placement: the cost unit is hardware-neutral work (MAC) unless a
   // calibration names its device, and either way the ratio is what carries over to a GPU.
   if (t.contiguousMakespan === null) setValue('makespan', scaled(t.makespan, scale), scale.label);
-  else setValue('makespan', (t.makespan / t.contiguousMakespan).toFixed(3), `of contiguous (${scaled(t.makespan, scale)} ${scale.label})`);
+  else
+    setValue(
+      'makespan',
+      (t.makespan / t.contiguousMakespan).toFixed(3),
+      `of contiguous (${scaled(t.makespan, scale)} ${scale.label})`,
+    );
   if (t.contiguousMakespan === null) setValue('contiguous', 'breaks a constraint');
   else setValue('contiguous', '1.000', `(${scaled(t.contiguousMakespan, scale)} ${scale.label})`);
   setValue('speedup', t.speedupVsContiguous === null ? 'n/a' : times(t.speedupVsContiguous));
   if (t.greedyMakespan === null) setValue('greedy', 'no feasible placement');
-  else setValue('greedy', scaled(t.greedyMakespan, scale), `${scale.label} (${times(t.greedyMakespan / t.makespan)} this plan)`);
-  setValue('bubble', percent(t.bubbleRatio), `contiguous ${t.contiguousMakespan === null ? 'n/a' : percent(contiguousBubble(plan))}`);
+  else
+    setValue(
+      'greedy',
+      scaled(t.greedyMakespan, scale),
+      `${scale.label} (${times(t.greedyMakespan / t.makespan)} this plan)`,
+    );
+  setValue(
+    'bubble',
+    percent(t.bubbleRatio),
+    `contiguous ${t.contiguousMakespan === null ? 'n/a' : percent(contiguousBubble(plan))}`,
+  );
   setValue('proven', String(t.layersProvenOptimal), `of ${plan.layers.length}`);
   setValue('statuses', statusCounts(plan.layers));
   setValue('gap', percent(t.gap, 4), `worst layer ${percent(worstGap, 4)}`);
   if (t.splitHeads === undefined) setValue('split-heads', 'off');
-  else setValue('split-heads', String(t.splitHeads), `at most ${plan.splits.maxSplitHeads} per layer; plan ${times(t.makespan / t.fluidBound)} the fluid bound`);
+  else
+    setValue(
+      'split-heads',
+      String(t.splitHeads),
+      `at most ${plan.splits.maxSplitHeads} per layer; plan ${times(t.makespan / t.fluidBound)} the fluid bound`,
+    );
   $('plan-meta').textContent =
     `${plan.workload.phase} at ${plan.workload.seqLen} tokens · cost model ${plan.costModel.name} (${plan.costModel.unit}` +
-      `${plan.costModel.device ? `, measured on ${plan.costModel.device}` : ', hardware-neutral'})` +
-      ` · engine ${plan.solver.engine} · solved in ${t.solveMs.toFixed(0)} ms · plan ${plan.id}`;
-  $('loads-caption').textContent = `Per-GPU load of every layer (${scale.label}): ${plan.gpus.count} bars per layer, one per GPU`;
+    `${plan.costModel.device ? `, measured on ${plan.costModel.device}` : ', hardware-neutral'})` +
+    ` · engine ${plan.solver.engine} · solved in ${t.solveMs.toFixed(0)} ms · plan ${plan.id}`;
+  $('loads-caption').textContent =
+    `Per-GPU load of every layer (${scale.label}): ${plan.gpus.count} bars per layer, one per GPU`;
   drawLoads($('loads-chart'), plan, scale);
   drawBubbles($('bubbles-chart'), plan);
   renderTable(plan, scale);
@@ -152,7 +203,14 @@ function renderTable(plan, scale) {
       layer.splitHeads === undefined ? '' : String(layer.splitHeads),
     ];
     const tr = document.createElement('tr');
-    cells.forEach((text, i) => tr.append(Object.assign(document.createElement(i === 0 ? 'th' : 'td'), i === 0 ? { scope: 'row', textContent: text } : { textContent: text })));
+    cells.forEach((text, i) =>
+      tr.append(
+        Object.assign(
+          document.createElement(i === 0 ? 'th' : 'td'),
+          i === 0 ? { scope: 'row', textContent: text } : { textContent: text },
+        ),
+      ),
+    );
     return tr;
   });
   $('layers-table').tBodies[0].replaceChildren(...rows);
@@ -170,11 +228,19 @@ async function start() {
     return;
   }
   for (const model of list) models.set(model.id, model);
-  fields.model.replaceChildren(...list.map((m) => Object.assign(document.createElement('option'), { value: m.id, textContent: `${m.displayName} (${m.architecture.layers} layers × ${m.architecture.queryHeads} heads)` })));
+  fields.model.replaceChildren(
+    ...list.map((m) =>
+      Object.assign(document.createElement('option'), {
+        value: m.id,
+        textContent: `${m.displayName} (${m.architecture.layers} layers × ${m.architecture.queryHeads} heads)`,
+      }),
+    ),
+  );
   const params = new URLSearchParams(location.search);
   const wanted = params.get('model');
-  fields.model.value = models.has(wanted) ? wanted : models.has(FLAGSHIP) ? FLAGSHIP : list[0]?.id ?? '';
-  for (const key of ['gpus', 'granularity', 'unitsPerGpu', 'splitHeads']) if (params.has(key)) fields[key].value = params.get(key);
+  fields.model.value = models.has(wanted) ? wanted : models.has(FLAGSHIP) ? FLAGSHIP : (list[0]?.id ?? '');
+  for (const key of ['gpus', 'granularity', 'unitsPerGpu', 'splitHeads'])
+    if (params.has(key)) fields[key].value = params.get(key);
   fields.model.disabled = false;
   $('show').disabled = false;
   refreshGpuHint();

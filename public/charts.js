@@ -20,7 +20,12 @@ function titled(node, tip) {
 }
 
 function frame(height, label) {
-  return el('svg', { viewBox: `0 0 ${WIDTH} ${height}`, role: 'img', 'aria-label': label, preserveAspectRatio: 'xMinYMin meet' });
+  return el('svg', {
+    viewBox: `0 0 ${WIDTH} ${height}`,
+    role: 'img',
+    'aria-label': label,
+    preserveAspectRatio: 'xMinYMin meet',
+  });
 }
 
 /** Horizontal grid lines with labels from 0 to yMax. */
@@ -32,7 +37,13 @@ function yAxis(svg, box, yMax, step, format, title) {
     svg.append(el('text', { class: 'tick', x: box.left - 6, y: y + 4, 'text-anchor': 'end' }, format(tick, digits)));
   }
   const mid = box.bottom - box.height / 2;
-  svg.append(el('text', { class: 'axis-title', x: 14, y: mid, 'text-anchor': 'middle', transform: `rotate(-90 14 ${mid})` }, title));
+  svg.append(
+    el(
+      'text',
+      { class: 'axis-title', x: 14, y: mid, 'text-anchor': 'middle', transform: `rotate(-90 14 ${mid})` },
+      title,
+    ),
+  );
 }
 
 /** Layer numbers under the groups, about 16 of them whatever the model's depth. */
@@ -41,10 +52,22 @@ function xAxis(svg, box, layers, title) {
   const groupWidth = (box.right - box.left) / layers;
   for (let layer = 0; layer < layers; layer++) {
     if (layer % every !== 0 && layer !== layers - 1) continue;
-    svg.append(el('text', { class: 'tick', x: box.left + (layer + 0.5) * groupWidth, y: box.bottom + 16, 'text-anchor': 'middle' }, String(layer)));
+    svg.append(
+      el(
+        'text',
+        { class: 'tick', x: box.left + (layer + 0.5) * groupWidth, y: box.bottom + 16, 'text-anchor': 'middle' },
+        String(layer),
+      ),
+    );
   }
   svg.append(el('line', { class: 'axis', x1: box.left, x2: box.right, y1: box.bottom, y2: box.bottom }));
-  svg.append(el('text', { class: 'axis-title', x: (box.left + box.right) / 2, y: box.bottom + 34, 'text-anchor': 'middle' }, title));
+  svg.append(
+    el(
+      'text',
+      { class: 'axis-title', x: (box.left + box.right) / 2, y: box.bottom + 34, 'text-anchor': 'middle' },
+      title,
+    ),
+  );
 }
 
 /**
@@ -61,7 +84,10 @@ export function drawLoads(container, plan, scale) {
   const step = niceStep(highest);
   const yMax = Math.ceil(highest / step - 1e-9) * step || 1;
   const y = (value) => box.bottom - (value / scale.factor / yMax) * box.height;
-  const svg = frame(height, `Per-GPU load of each of ${layers} layers on ${gpus} GPUs, in ${scale.label}, with each layer's makespan`);
+  const svg = frame(
+    height,
+    `Per-GPU load of each of ${layers} layers on ${gpus} GPUs, in ${scale.label}, with each layer's makespan`,
+  );
   svg.dataset.layers = String(layers);
   svg.dataset.gpus = String(gpus);
   yAxis(svg, box, yMax, step, (v, d) => v.toFixed(d), `GPU load (${scale.label})`);
@@ -77,18 +103,54 @@ export function drawLoads(container, plan, scale) {
       if (layer.makespan > load) {
         svg.append(el('rect', { class: 'wait', x, y: y(layer.makespan), width, height: y(load) - y(layer.makespan) }));
       }
-      const bar = el('rect', { class: 'load', x, y: y(load), width, height: box.bottom - y(load), 'data-layer': l, 'data-gpu': g });
-      svg.append(titled(bar, `layer ${layer.layer}, GPU ${g}: ${scaled(load, scale)} ${scale.label} (${percent(layer.makespan > 0 ? load / layer.makespan : 0)} of the makespan)`));
+      const bar = el('rect', {
+        class: 'load',
+        x,
+        y: y(load),
+        width,
+        height: box.bottom - y(load),
+        'data-layer': l,
+        'data-gpu': g,
+      });
+      svg.append(
+        titled(
+          bar,
+          `layer ${layer.layer}, GPU ${g}: ${scaled(load, scale)} ${scale.label} (${percent(layer.makespan > 0 ? load / layer.makespan : 0)} of the makespan)`,
+        ),
+      );
     });
-    drawParts(svg, layer, l, (g) => x0 + g * barWidth + Math.max(0.4, barWidth - (barWidth > 3 ? 0.8 : 0.2)) / 2, y, scale, plan.gpus.speeds);
+    drawParts(
+      svg,
+      layer,
+      l,
+      (g) => x0 + g * barWidth + Math.max(0.4, barWidth - (barWidth > 3 ? 0.8 : 0.2)) / 2,
+      y,
+      scale,
+      plan.gpus.speeds,
+    );
     const x1 = x0;
     const x2 = x0 + gpus * barWidth;
     if (layer.contiguousMakespan !== null && layer.contiguousMakespan !== undefined) {
-      svg.append(titled(el('line', { class: 'contiguous', x1, x2, y1: y(layer.contiguousMakespan), y2: y(layer.contiguousMakespan), 'data-layer': l }),
-        `layer ${layer.layer}: contiguous makespan ${scaled(layer.contiguousMakespan, scale)} ${scale.label}`));
+      svg.append(
+        titled(
+          el('line', {
+            class: 'contiguous',
+            x1,
+            x2,
+            y1: y(layer.contiguousMakespan),
+            y2: y(layer.contiguousMakespan),
+            'data-layer': l,
+          }),
+          `layer ${layer.layer}: contiguous makespan ${scaled(layer.contiguousMakespan, scale)} ${scale.label}`,
+        ),
+      );
     }
-    svg.append(titled(el('line', { class: 'makespan', x1, x2, y1: y(layer.makespan), y2: y(layer.makespan), 'data-layer': l }),
-      `layer ${layer.layer}: makespan ${scaled(layer.makespan, scale)} ${scale.label}, ${layer.status}`));
+    svg.append(
+      titled(
+        el('line', { class: 'makespan', x1, x2, y1: y(layer.makespan), y2: y(layer.makespan), 'data-layer': l }),
+        `layer ${layer.layer}: makespan ${scaled(layer.makespan, scale)} ${scale.label}, ${layer.status}`,
+      ),
+    );
   });
   xAxis(svg, box, layers, `layer (${gpus} bars per layer, one per GPU)`);
   container.replaceChildren(svg);
@@ -106,14 +168,38 @@ function drawParts(svg, layer, l, center, y, scale, speeds) {
     const height = part.cost / speeds[part.gpu];
     const x = center(part.gpu);
     const width = 4;
-    const rect = el('rect', { class: 'part', x: x - width / 2, y: y(top[part.gpu]), width, height: Math.max(0.5, y(top[part.gpu] - height) - y(top[part.gpu])), 'data-layer': l, 'data-gpu': part.gpu, 'data-unit': part.unit });
-    svg.append(titled(rect, `layer ${layer.layer}, head ${part.unit}: rows [${part.rows[0]}, ${part.rows[1]}) on GPU ${part.gpu}, ${scaled(part.cost, scale)} ${scale.label}`));
+    const rect = el('rect', {
+      class: 'part',
+      x: x - width / 2,
+      y: y(top[part.gpu]),
+      width,
+      height: Math.max(0.5, y(top[part.gpu] - height) - y(top[part.gpu])),
+      'data-layer': l,
+      'data-gpu': part.gpu,
+      'data-unit': part.unit,
+    });
+    svg.append(
+      titled(
+        rect,
+        `layer ${layer.layer}, head ${part.unit}: rows [${part.rows[0]}, ${part.rows[1]}) on GPU ${part.gpu}, ${scaled(part.cost, scale)} ${scale.label}`,
+      ),
+    );
     marks.set(part.unit, [...(marks.get(part.unit) ?? []), { x, y: y(top[part.gpu] - height / 2) }]);
     top[part.gpu] -= height;
   }
   for (const [unit, points] of marks) {
     for (let i = 1; i < points.length; i++) {
-      svg.append(el('line', { class: 'split-link', x1: points[i - 1].x, y1: points[i - 1].y, x2: points[i].x, y2: points[i].y, 'data-layer': l, 'data-unit': unit }));
+      svg.append(
+        el('line', {
+          class: 'split-link',
+          x1: points[i - 1].x,
+          y1: points[i - 1].y,
+          x2: points[i].x,
+          y2: points[i].y,
+          'data-layer': l,
+          'data-unit': unit,
+        }),
+      );
     }
   }
 }
@@ -126,7 +212,10 @@ export function drawBubbles(container, plan) {
   box.height = box.bottom - box.top;
   const rows = plan.layers.map((layer) => {
     const mean = layer.gpuLoads.reduce((s, x) => s + x, 0) / layer.gpuLoads.length;
-    return { plan: bubbleRatio(mean, layer.makespan), contiguous: layer.contiguousMakespan == null ? null : bubbleRatio(mean, layer.contiguousMakespan) };
+    return {
+      plan: bubbleRatio(mean, layer.makespan),
+      contiguous: layer.contiguousMakespan == null ? null : bubbleRatio(mean, layer.contiguousMakespan),
+    };
   });
   const highest = Math.max(0.01, ...rows.flatMap((r) => [r.plan, r.contiguous ?? 0])) * 100;
   const step = niceStep(highest, 4);
@@ -141,11 +230,33 @@ export function drawBubbles(container, plan) {
   rows.forEach((row, l) => {
     const x = box.left + l * groupWidth + pad;
     const layer = plan.layers[l].layer;
-    svg.append(titled(el('rect', { class: 'plan-bubble', x, y: y(row.plan), width: Math.max(0.4, barWidth), height: box.bottom - y(row.plan), 'data-layer': l }),
-      `layer ${layer}: bubble ${percent(row.plan)} in this plan`));
+    svg.append(
+      titled(
+        el('rect', {
+          class: 'plan-bubble',
+          x,
+          y: y(row.plan),
+          width: Math.max(0.4, barWidth),
+          height: box.bottom - y(row.plan),
+          'data-layer': l,
+        }),
+        `layer ${layer}: bubble ${percent(row.plan)} in this plan`,
+      ),
+    );
     if (row.contiguous !== null) {
-      svg.append(titled(el('rect', { class: 'contiguous-bubble', x: x + barWidth, y: y(row.contiguous), width: Math.max(0.4, barWidth), height: box.bottom - y(row.contiguous), 'data-layer': l }),
-        `layer ${layer}: bubble ${percent(row.contiguous)} under contiguous placement`));
+      svg.append(
+        titled(
+          el('rect', {
+            class: 'contiguous-bubble',
+            x: x + barWidth,
+            y: y(row.contiguous),
+            width: Math.max(0.4, barWidth),
+            height: box.bottom - y(row.contiguous),
+            'data-layer': l,
+          }),
+          `layer ${layer}: bubble ${percent(row.contiguous)} under contiguous placement`,
+        ),
+      );
     }
   });
   xAxis(svg, box, layers, 'layer');

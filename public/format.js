@@ -31,5 +31,8 @@ export function percent(share, digits = 1) {
 export function statusCounts(layers) {
   const counts = new Map();
   for (const layer of layers) counts.set(layer.status, (counts.get(layer.status) ?? 0) + 1);
-  return [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([status, n]) => `${status} ${n}`).join(', ');
+  return [...counts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([status, n]) => `${status} ${n}`)
+    .join(', ');
 }

@@ -25,14 +25,20 @@ export function setupReplan(running, problemMessage) {
     const request = ++latest;
     const { plan, selection } = current;
     const query = new URLSearchParams({
-      gpus: selection.gpus, granularity: selection.granularity, unitsPerGpu: selection.unitsPerGpu,
-      seqLen: $('replan-seqLen').value, phase: $('replan-phase').value,
-      previous: plan.id, makespanTolerance: String(Number($('replan-tolerance').value) / 100),
+      gpus: selection.gpus,
+      granularity: selection.granularity,
+      unitsPerGpu: selection.unitsPerGpu,
+      seqLen: $('replan-seqLen').value,
+      phase: $('replan-phase').value,
+      previous: plan.id,
+      makespanTolerance: String(Number($('replan-tolerance').value) / 100),
     });
     $('replan-show').disabled = true;
     status.textContent = 'Re-planning against the plan on show…';
     try {
-      const response = await fetch(`/v1/models/${encodeURIComponent(selection.model)}/plan?${query}`, { headers: { Accept: 'application/json' } });
+      const response = await fetch(`/v1/models/${encodeURIComponent(selection.model)}/plan?${query}`, {
+        headers: { Accept: 'application/json' },
+      });
       if (request !== latest) return;
       if (!response.ok) {
         $('replan-result').hidden = true;
@@ -49,7 +55,13 @@ export function setupReplan(running, problemMessage) {
       if (request === latest) $('replan-show').disabled = false;
     }
   });
-  return { reset: () => { latest++; $('replan-result').hidden = true; status.textContent = ''; } };
+  return {
+    reset: () => {
+      latest++;
+      $('replan-result').hidden = true;
+      status.textContent = '';
+    },
+  };
 }
 
 function renderReplan(replan) {
@@ -57,21 +69,25 @@ function renderReplan(replan) {
   const t = m.totals;
   const cost = m.moveCostUnit === 'bytes' ? bytes(t.moveCost) : `${t.moveCost} ${m.moveCostUnit}`;
   $('replan-summary').textContent =
-    `${t.movedUnits} of ${replan.layers.length * replan.layers[0].unit2gpu.length} heads move (${cost}) in ${t.rounds} transfer rounds; `
-    + `${t.layersChanged} layers change; makespan ${times(t.makespanVsOptimal)} the fresh optimum (tolerance ${percent(m.makespanTolerance)}); `
-    + `move count proven minimal on ${t.layersMovesProven} of ${replan.layers.length} layers.`;
+    `${t.movedUnits} of ${replan.layers.length * replan.layers[0].unit2gpu.length} heads move (${cost}) in ${t.rounds} transfer rounds; ` +
+    `${t.layersChanged} layers change; makespan ${times(t.makespanVsOptimal)} the fresh optimum (tolerance ${percent(m.makespanTolerance)}); ` +
+    `move count proven minimal on ${t.layersMovesProven} of ${replan.layers.length} layers.`;
   const hue = (g) => Math.round((360 * g) / replan.gpus.count);
   const rows = replan.layers.map((layer) => {
     const moved = new Map(layer.migration.moves.map((mv) => [mv.unit, mv]));
     const row = document.createElement('div');
     row.className = 'head-row';
-    row.append(Object.assign(document.createElement('span'), { className: 'head-layer', textContent: String(layer.layer) }));
+    row.append(
+      Object.assign(document.createElement('span'), { className: 'head-layer', textContent: String(layer.layer) }),
+    );
     layer.unit2gpu.forEach((gpu, unit) => {
       const move = moved.get(unit);
       const cell = document.createElement('span');
       cell.className = move ? 'head moved' : 'head';
       cell.style.background = `hsl(${hue(gpu)} 55% 70%)`;
-      cell.title = move ? `layer ${layer.layer} head ${unit}: GPU ${move.from} → ${move.to} (round ${move.round})` : `layer ${layer.layer} head ${unit}: GPU ${gpu}`;
+      cell.title = move
+        ? `layer ${layer.layer} head ${unit}: GPU ${move.from} → ${move.to} (round ${move.round})`
+        : `layer ${layer.layer} head ${unit}: GPU ${gpu}`;
       row.append(cell);
     });
     return row;

@@ -43,8 +43,9 @@ function demoCurves(): { synthetic: string; unit: 'blocks'; measuredAt: number; 
   const curves = SYNTHETIC_KINDS.map((kind, head) => ({
     layer: 0,
     head,
-    points: recoveryCurve(syntheticHead({ kind, n: DEMO_SEQ_LEN, seed: head + 1 }), budgets, { selector: 'block_topk' }).points
-      .map(({ budget, recovery }) => ({ budget, recovery })),
+    points: recoveryCurve(syntheticHead({ kind, n: DEMO_SEQ_LEN, seed: head + 1 }), budgets, {
+      selector: 'block_topk',
+    }).points.map(({ budget, recovery }) => ({ budget, recovery })),
   }));
   return {
     synthetic: `SYNTHETIC heads (${SYNTHETIC_KINDS.join(', ')} for heads 0..3), n=${DEMO_SEQ_LEN}, d=64, MInference block picker; not measured on a model`,
@@ -59,11 +60,18 @@ function readRequest(path: string, flags: Flags): BudgetsRequest {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new HplbError('VALIDATION_FAILED', `cannot read curves file ${path}: ${(error as Error).message}`, { pointer: '/curves' });
+    throw new HplbError('VALIDATION_FAILED', `cannot read curves file ${path}: ${(error as Error).message}`, {
+      pointer: '/curves',
+    });
   }
-  const base = (Array.isArray(parsed) ? { curves: parsed } : parsed) as Partial<BudgetsRequest> & { synthetic?: string };
+  const base = (Array.isArray(parsed) ? { curves: parsed } : parsed) as Partial<BudgetsRequest> & {
+    synthetic?: string;
+  };
   const target = flags.target ?? base.target;
-  if (target === undefined) throw new HplbError('VALIDATION_FAILED', 'a target is needed: --target 0.95 or "target" in the file', { pointer: '/target' });
+  if (target === undefined)
+    throw new HplbError('VALIDATION_FAILED', 'a target is needed: --target 0.95 or "target" in the file', {
+      pointer: '/target',
+    });
   const seqLen = flags.seqLen ?? base.workload?.seqLen;
   const phase = flags.phase ?? base.workload?.phase;
   const { synthetic: _label, ...request } = base;
@@ -75,7 +83,9 @@ function readRequest(path: string, flags: Flags): BudgetsRequest {
     ...(flags.measuredAt !== undefined ? { measuredAt: flags.measuredAt } : {}),
     ...(flags.rescale ? { rescale: flags.rescale } : {}),
     ...(flags.interpolation ? { interpolation: flags.interpolation } : {}),
-    ...(seqLen !== undefined || phase !== undefined ? { workload: { seqLen: seqLen ?? DEFAULT_WORKLOAD.seqLen, phase: phase ?? DEFAULT_WORKLOAD.phase } } : {}),
+    ...(seqLen !== undefined || phase !== undefined
+      ? { workload: { seqLen: seqLen ?? DEFAULT_WORKLOAD.seqLen, phase: phase ?? DEFAULT_WORKLOAD.phase } }
+      : {}),
   };
 }
 
@@ -87,19 +97,33 @@ function main(argv: string[]): void {
     .option('--seq-len <n>', `workload sequence length for costs (default ${DEFAULT_WORKLOAD.seqLen})`, positiveInt)
     .addOption(new Option('--phase <phase>', 'workload phase for costs').choices(['prefill', 'decode']))
     .addOption(new Option('--interpolation <rule>', 'reading the curves between points').choices(['linear', 'step']))
-    .addOption(new Option('--unit <unit>', 'unit of the curves\' budgets (default keys-per-row)').choices(['keys-per-row', 'blocks', 'lines']))
-    .option('--measured-at <n>', 'sequence length the curves were measured at (default: the workload\'s)', positiveInt)
-    .addOption(new Option('--rescale <rule>', 'carrying budgets to another length: keep the counts or scale them').choices(['fixed', 'proportional']))
+    .addOption(
+      new Option('--unit <unit>', "unit of the curves' budgets (default keys-per-row)").choices([
+        'keys-per-row',
+        'blocks',
+        'lines',
+      ]),
+    )
+    .option('--measured-at <n>', "sequence length the curves were measured at (default: the workload's)", positiveInt)
+    .addOption(
+      new Option('--rescale <rule>', 'carrying budgets to another length: keep the counts or scale them').choices([
+        'fixed',
+        'proportional',
+      ]),
+    )
     .option('--calibration <name>', 'cost model: "executed-work" (default), "analytic" or a calibration name')
     .option('--json', 'print the response JSON', false)
     .option('--demo-curves <file>', 'write curves measured on synthetic heads to <file> and exit')
-    .addHelpText('after', [
-      '',
-      'Examples:',
-      '  npm run budgets -- --demo-curves /tmp/curves.json   # curves of SYNTHETIC heads, to try it out',
-      '  npm run budgets -- --curves /tmp/curves.json --target 0.9 --rescale fixed',
-      '  npm run budgets -- --curves curves.json --target 0.95 --unit keys-per-row --seq-len 32768 --json',
-    ].join('\n'));
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  npm run budgets -- --demo-curves /tmp/curves.json   # curves of SYNTHETIC heads, to try it out',
+        '  npm run budgets -- --curves /tmp/curves.json --target 0.9 --rescale fixed',
+        '  npm run budgets -- --curves curves.json --target 0.95 --unit keys-per-row --seq-len 32768 --json',
+      ].join('\n'),
+    );
   if (argv.length === 0) {
     // Nothing asked: say what it does and how to call it, rather than fail on a missing --curves.
     program.outputHelp();
@@ -126,8 +150,11 @@ function main(argv: string[]): void {
     `target recovery ${response.target} (${response.interpolation}), ${workload.phase} at ${workload.seqLen} tokens` +
       `, budgets in ${response.unit}, cost model ${response.costModel.name} [${unit}, ${where}]`,
     'layer  head   budget  keys/row  recovery          cost',
-    ...response.heads.map((h) => `${String(h.layer).padStart(5)} ${String(h.head).padStart(5)} ${String(h.budget).padStart(8)}` +
-      ` ${h.keysPerRow.toFixed(1).padStart(9)} ${h.recovery.toFixed(4).padStart(9)} ${h.cost.toPrecision(6).padStart(13)}`),
+    ...response.heads.map(
+      (h) =>
+        `${String(h.layer).padStart(5)} ${String(h.head).padStart(5)} ${String(h.budget).padStart(8)}` +
+        ` ${h.keysPerRow.toFixed(1).padStart(9)} ${h.recovery.toFixed(4).padStart(9)} ${h.cost.toPrecision(6).padStart(13)}`,
+    ),
     `adaptive total ${totals.adaptiveCost.toPrecision(6)} ${unit}; uniform budget ${uniform.budget}` +
       ` for every head: ${totals.uniformCost.toPrecision(6)} ${unit}; saving ${(100 * totals.saving).toFixed(1)}%`,
   ];
@@ -138,6 +165,8 @@ try {
   main(process.argv.slice(2));
 } catch (error) {
   if (!(error instanceof HplbError)) throw error;
-  process.stderr.write(`budgets: error [${error.code}]${error.pointer ? ` at ${error.pointer}` : ''}: ${error.message}\n`);
+  process.stderr.write(
+    `budgets: error [${error.code}]${error.pointer ? ` at ${error.pointer}` : ''}: ${error.message}\n`,
+  );
   process.exitCode = 2;
 }

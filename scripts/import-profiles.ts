@@ -18,7 +18,11 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 function main(): number {
   const values = new Command('import-profiles')
     .description('convert the published per-head data (MInference, DuoAttention) into models/<id>.json')
-    .option('--data <dir>', 'the published data, laid out as minference/ and duo-attention/', join(REPO_ROOT, '..', 'shared', 'data'))
+    .option(
+      '--data <dir>',
+      'the published data, laid out as minference/ and duo-attention/',
+      join(REPO_ROOT, '..', 'shared', 'data'),
+    )
     .option('--out <dir>', 'where the profiles go', join(REPO_ROOT, 'models'))
     .option('--check', 'write nothing; exit 1 and list the profiles that would change', false)
     .parse()
@@ -38,12 +42,16 @@ function main(): number {
       console.log(`${profiles.length} profiles up to date in ${relative(process.cwd(), outDir) || '.'}`);
       return 0;
     }
-    console.error(`stale profiles (run npm run import-profiles):\n${changed.map(({ path }) => `  ${relative(process.cwd(), path)}`).join('\n')}`);
+    console.error(
+      `stale profiles (run npm run import-profiles):\n${changed.map(({ path }) => `  ${relative(process.cwd(), path)}`).join('\n')}`,
+    );
     return 1;
   }
   mkdirSync(outDir, { recursive: true });
   for (const { path, text } of changed) writeFileSync(path, text);
-  console.log(`${profiles.length} profiles converted, ${changed.length} written to ${relative(process.cwd(), outDir) || '.'}`);
+  console.log(
+    `${profiles.length} profiles converted, ${changed.length} written to ${relative(process.cwd(), outDir) || '.'}`,
+  );
   return 0;
 }
 

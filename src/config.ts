@@ -141,14 +141,28 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = {
   }
   const host = env.HOST?.trim() || '0.0.0.0';
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(', ')}`);
-  const apiKeys = (env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
-  if (apiKeys.some((k) => !/^[\x21-\x7e]{16,256}$/.test(k))) problems.push('API_KEYS must be comma-separated keys of 16 to 256 printable ASCII characters');
+  if (!LOG_LEVELS.includes(logLevel))
+    problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(', ')}`);
+  const apiKeys = (env.API_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+  if (apiKeys.some((k) => !/^[\x21-\x7e]{16,256}$/.test(k)))
+    problems.push('API_KEYS must be comma-separated keys of 16 to 256 printable ASCII characters');
   const authText = env.AUTH_READS?.trim() || 'false';
-  if (authText !== 'true' && authText !== 'false') problems.push(`AUTH_READS=${JSON.stringify(authText)} must be true or false`);
-  const config = { ...values, host, logLevel, apiKeys: Object.freeze(apiKeys), authReads: authText === 'true' } as unknown as Config;
+  if (authText !== 'true' && authText !== 'false')
+    problems.push(`AUTH_READS=${JSON.stringify(authText)} must be true or false`);
+  const config = {
+    ...values,
+    host,
+    logLevel,
+    apiKeys: Object.freeze(apiKeys),
+    authReads: authText === 'true',
+  } as unknown as Config;
   if (problems.length === 0 && config.defaultTimeLimitMs > config.maxTimeLimitMs) {
-    problems.push(`DEFAULT_TIME_LIMIT_MS (${config.defaultTimeLimitMs}) must not exceed MAX_TIME_LIMIT_MS (${config.maxTimeLimitMs})`);
+    problems.push(
+      `DEFAULT_TIME_LIMIT_MS (${config.defaultTimeLimitMs}) must not exceed MAX_TIME_LIMIT_MS (${config.maxTimeLimitMs})`,
+    );
   }
   if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
   return Object.freeze(config);

@@ -24,7 +24,10 @@ export const ERRORS = {
   INVALID_CURVE: { status: 422, title: 'A recovery curve is not valid' },
   UNKNOWN_CALIBRATION: { status: 404, title: 'No such calibration' },
   INVALID_CHECKPOINT: { status: 422, title: 'The checkpoint is not a supported, well-formed safetensors checkpoint' },
-  PLAN_MISMATCH: { status: 422, title: 'The plan does not fit the model or cannot be expressed by contiguous tensor-parallel sharding' },
+  PLAN_MISMATCH: {
+    status: 422,
+    title: 'The plan does not fit the model or cannot be expressed by contiguous tensor-parallel sharding',
+  },
   RATE_LIMITED: { status: 429, title: 'Too many requests from this client' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   QUEUE_FULL: { status: 503, title: 'Solver queue is full' },

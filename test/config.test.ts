@@ -15,23 +15,78 @@ describe('loadConfig', () => {
 
   it('reads every variable', () => {
     const config = loadConfig({
-      PORT: '9000', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SOLVER_WORKERS: '3', CACHE_MAX_ENTRIES: '10', CACHE_MAX_BYTES: '2048',
-      URL_MEMO_MAX_BYTES: '4096', CACHE_TTL_MS: '5000', MAX_BODY_BYTES: '4096', MAX_BODY_CONTAINERS: '99', MAX_PROBLEM_SIZE: '100', MAX_LAYERS: '8',
-      MAX_UNITS: '16', MAX_LAYER_UNITS: '64', MAX_PINS: '5', MAX_PLAN_BYTES: '10000', MAX_TIME_LIMIT_MS: '2000',
-      DEFAULT_TIME_LIMIT_MS: '1000', MAX_CONCURRENT_PLANS: '4', MAX_QUEUED_PLANS: '0', DRAIN_TIMEOUT_MS: '100',
-      API_KEYS: ' key-aaaaaaaaaaaaaaaa , key-bbbbbbbbbbbbbbbb ', AUTH_READS: 'true', RATE_LIMIT_MAX: '7', RATE_LIMIT_WINDOW_MS: '2000',
-      HEADERS_TIMEOUT_MS: '500', REQUEST_TIMEOUT_MS: '900', KEEP_ALIVE_TIMEOUT_MS: '300', MAX_CONNECTIONS: '50',
-      MAX_REQUESTS_PER_SOCKET: '20', MAX_UNREAD_BYTES: '65536', MAX_PIPELINED_REQUESTS: '3', SOLVER_SPARE_WORKERS: '2',
+      PORT: '9000',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      SOLVER_WORKERS: '3',
+      CACHE_MAX_ENTRIES: '10',
+      CACHE_MAX_BYTES: '2048',
+      URL_MEMO_MAX_BYTES: '4096',
+      CACHE_TTL_MS: '5000',
+      MAX_BODY_BYTES: '4096',
+      MAX_BODY_CONTAINERS: '99',
+      MAX_PROBLEM_SIZE: '100',
+      MAX_LAYERS: '8',
+      MAX_UNITS: '16',
+      MAX_LAYER_UNITS: '64',
+      MAX_PINS: '5',
+      MAX_PLAN_BYTES: '10000',
+      MAX_TIME_LIMIT_MS: '2000',
+      DEFAULT_TIME_LIMIT_MS: '1000',
+      MAX_CONCURRENT_PLANS: '4',
+      MAX_QUEUED_PLANS: '0',
+      DRAIN_TIMEOUT_MS: '100',
+      API_KEYS: ' key-aaaaaaaaaaaaaaaa , key-bbbbbbbbbbbbbbbb ',
+      AUTH_READS: 'true',
+      RATE_LIMIT_MAX: '7',
+      RATE_LIMIT_WINDOW_MS: '2000',
+      HEADERS_TIMEOUT_MS: '500',
+      REQUEST_TIMEOUT_MS: '900',
+      KEEP_ALIVE_TIMEOUT_MS: '300',
+      MAX_CONNECTIONS: '50',
+      MAX_REQUESTS_PER_SOCKET: '20',
+      MAX_UNREAD_BYTES: '65536',
+      MAX_PIPELINED_REQUESTS: '3',
+      SOLVER_SPARE_WORKERS: '2',
     });
-    assert.deepEqual({ ...config }, {
-      port: 9000, host: '127.0.0.1', logLevel: 'warn', solverWorkers: 3, cacheMaxEntries: 10, cacheMaxBytes: 2048,
-      urlMemoMaxBytes: 4096, cacheTtlMs: 5000, maxBodyBytes: 4096, maxBodyContainers: 99, maxProblemSize: 100, maxLayers: 8, maxUnits: 16,
-      maxLayerUnits: 64, maxPins: 5, maxPlanBytes: 10000, maxTimeLimitMs: 2000, defaultTimeLimitMs: 1000,
-      maxConcurrentPlans: 4, maxQueuedPlans: 0, drainTimeoutMs: 100,
-      apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'], authReads: true, rateLimitMax: 7, rateLimitWindowMs: 2000,
-      headersTimeoutMs: 500, requestTimeoutMs: 900, keepAliveTimeoutMs: 300, maxConnections: 50, maxRequestsPerSocket: 20,
-      maxUnreadBytes: 65536, maxPipelinedRequests: 3, spareWorkers: 2,
-    });
+    assert.deepEqual(
+      { ...config },
+      {
+        port: 9000,
+        host: '127.0.0.1',
+        logLevel: 'warn',
+        solverWorkers: 3,
+        cacheMaxEntries: 10,
+        cacheMaxBytes: 2048,
+        urlMemoMaxBytes: 4096,
+        cacheTtlMs: 5000,
+        maxBodyBytes: 4096,
+        maxBodyContainers: 99,
+        maxProblemSize: 100,
+        maxLayers: 8,
+        maxUnits: 16,
+        maxLayerUnits: 64,
+        maxPins: 5,
+        maxPlanBytes: 10000,
+        maxTimeLimitMs: 2000,
+        defaultTimeLimitMs: 1000,
+        maxConcurrentPlans: 4,
+        maxQueuedPlans: 0,
+        drainTimeoutMs: 100,
+        apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'],
+        authReads: true,
+        rateLimitMax: 7,
+        rateLimitWindowMs: 2000,
+        headersTimeoutMs: 500,
+        requestTimeoutMs: 900,
+        keepAliveTimeoutMs: 300,
+        maxConnections: 50,
+        maxRequestsPerSocket: 20,
+        maxUnreadBytes: 65536,
+        maxPipelinedRequests: 3,
+        spareWorkers: 2,
+      },
+    );
   });
 
   it('refuses short API keys and a non-boolean AUTH_READS', () => {
@@ -46,9 +101,15 @@ describe('loadConfig', () => {
   it('rejects every invalid value at once, naming each', () => {
     assert.throws(
       () => loadConfig({ PORT: '80a', SOLVER_WORKERS: '0', CACHE_TTL_MS: '-1', LOG_LEVEL: 'loud' }),
-      (e: Error) => ['PORT="80a"', 'SOLVER_WORKERS="0"', 'CACHE_TTL_MS="-1"', 'LOG_LEVEL="loud"'].every((s) => e.message.includes(s)),
+      (e: Error) =>
+        ['PORT="80a"', 'SOLVER_WORKERS="0"', 'CACHE_TTL_MS="-1"', 'LOG_LEVEL="loud"'].every((s) =>
+          e.message.includes(s),
+        ),
     );
     assert.throws(() => loadConfig({ PORT: '70000' }), /PORT/);
-    assert.throws(() => loadConfig({ DEFAULT_TIME_LIMIT_MS: '5000', MAX_TIME_LIMIT_MS: '1000' }), /must not exceed MAX_TIME_LIMIT_MS/);
+    assert.throws(
+      () => loadConfig({ DEFAULT_TIME_LIMIT_MS: '5000', MAX_TIME_LIMIT_MS: '1000' }),
+      /must not exceed MAX_TIME_LIMIT_MS/,
+    );
   });
 });

@@ -14,7 +14,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The server, and the worker file solver-pool.ts starts by URL (which an import scan cannot follow). */
 const ENTRIES = ['src/server.ts', 'src/pool/solver-worker.ts'].map((path) => resolve(ROOT, path));
 /** Value imports and re-exports (`import type` is erased), and dynamic imports. */
-const IMPORT = /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
+const IMPORT =
+  /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 /** Package names of every bare import reachable from the entries through relative imports. */
 function loadedPackages(): Set<string> {
@@ -42,7 +43,10 @@ function loadedPackages(): Set<string> {
 
 describe('package.json dependencies', () => {
   it('are exactly the packages the service loads', () => {
-    const declared = Object.keys((JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    const declared = Object.keys(
+      (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> })
+        .dependencies,
+    );
     assert.deepEqual([...loadedPackages()].sort(), declared.sort());
   });
 });

@@ -39,12 +39,20 @@ export function sourceData(dir: string): Requirement {
  * describe(name, options, fn) when the requirement is present; otherwise one test of that name,
  * skipped (outside CI) or failing with what to install (in CI). Hooks inside `fn` never run then.
  */
-export function describeRequiring(requirement: Requirement, name: string, options: { timeout?: number }, fn: () => void): void {
+export function describeRequiring(
+  requirement: Requirement,
+  name: string,
+  options: { timeout?: number },
+  fn: () => void,
+): void {
   if (requirement.present) {
     describe(name, options, fn);
     return;
   }
   const reason = `${requirement.missing}; ${requirement.install}`;
-  if (IN_CI) it(name, () => { throw new Error(`CI is set and ${reason}`); });
+  if (IN_CI)
+    it(name, () => {
+      throw new Error(`CI is set and ${reason}`);
+    });
   else it(name, { skip: reason }, () => undefined);
 }

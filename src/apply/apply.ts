@@ -7,7 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HplbError } from '../errors.ts';
@@ -138,8 +146,11 @@ async function writeOutput(
   const record = (list: FileRecord[], path: string, written: WrittenFile): void => {
     list.push({ path, bytes: written.bytes, sha256: written.sha256 });
   };
-  const hashed = async (path: string, full: string): Promise<FileRecord> =>
-    ({ path, bytes: statSync(full).size, sha256: await sha256File(full) });
+  const hashed = async (path: string, full: string): Promise<FileRecord> => ({
+    path,
+    bytes: statSync(full).size,
+    sha256: await sha256File(full),
+  });
   for (const entry of readdirSync(checkpoint.dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const from = join(checkpoint.dir, entry.name);
     const to = join(partial, entry.name);
@@ -191,7 +202,10 @@ async function writeOutput(
     tensorParallelSize: order.gpus,
     source: { queryHeads: order.queryHeads, kvHeads: order.kvHeads, headDim: checkpoint.shape.headDim, files: source },
     output: {
-      queryHeads: order.queryHeads, kvHeads: order.outputKvHeads, kvCacheFactor: order.kvCacheFactor, files: output,
+      queryHeads: order.queryHeads,
+      kvHeads: order.outputKvHeads,
+      kvCacheFactor: order.kvCacheFactor,
+      files: output,
     },
     skipped,
     layers: order.layers.map((l, i) => ({ ...l, ranks: ranks[i].ranks })),

@@ -197,10 +197,10 @@ function findAttention(dir: string, shape: ModelShape, files: readonly Safetenso
       o: expect(layer, 'o.weight', [hidden, queryHeads * headDim]),
       ...(biases === 3
         ? {
-          qBias: expect(layer, 'q.bias', [queryHeads * headDim]),
-          kBias: expect(layer, 'k.bias', [kvHeads * headDim]),
-          vBias: expect(layer, 'v.bias', [kvHeads * headDim]),
-        }
+            qBias: expect(layer, 'q.bias', [queryHeads * headDim]),
+            kBias: expect(layer, 'k.bias', [kvHeads * headDim]),
+            vBias: expect(layer, 'v.bias', [kvHeads * headDim]),
+          }
         : {}),
     };
   });

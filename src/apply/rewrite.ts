@@ -45,12 +45,12 @@ export async function rewriteFile(
     role === 'k' || role === 'v' || role === 'kBias' || role === 'vBias';
   const header = expanded
     ? buildHeader(
-      reader.tensors.map((t) => {
-        if (!isKv(roles.get(t.name)?.role)) return t;
-        return { ...t, shape: [(t.shape[0] / order.kvHeads) * order.outputKvHeads, ...t.shape.slice(1)] };
-      }),
-      reader.metadata,
-    ).block
+        reader.tensors.map((t) => {
+          if (!isKv(roles.get(t.name)?.role)) return t;
+          return { ...t, shape: [(t.shape[0] / order.kvHeads) * order.outputKvHeads, ...t.shape.slice(1)] };
+        }),
+        reader.metadata,
+      ).block
     : reader.headerBlock;
   const oRows = reader.tensors.filter((t) => roles.get(t.name)?.role === 'o');
   const rowLimit = Math.max(...oRows.map((t) => (t.end - t.begin) / t.shape[0]), 0);

@@ -49,16 +49,18 @@ export function reorderDuoGates(text: string, order: HeadOrder, where: string): 
   if (rows.length !== order.layers.length) {
     bad(`${where}: expected ${order.layers.length} rows (layers), got ${rows.length}`);
   }
-  return `${rows.map((row, l) => {
-    const cells = row.split('\t');
-    if (cells.length !== order.kvHeads) {
-      bad(`${where}: row ${l} has ${cells.length} columns, expected ${order.kvHeads} (KV heads)`);
-    }
-    if (!cells.every((c) => Number.isFinite(Number(c)) && c.trim() !== '')) {
-      bad(`${where}: row ${l} holds a non-numeric gate`);
-    }
-    return order.layers[l].kvHeads.map((from) => cells[from]).join('\t');
-  }).join('\n')}\n`;
+  return `${rows
+    .map((row, l) => {
+      const cells = row.split('\t');
+      if (cells.length !== order.kvHeads) {
+        bad(`${where}: row ${l} has ${cells.length} columns, expected ${order.kvHeads} (KV heads)`);
+      }
+      if (!cells.every((c) => Number.isFinite(Number(c)) && c.trim() !== '')) {
+        bad(`${where}: row ${l} holds a non-numeric gate`);
+      }
+      return order.layers[l].kvHeads.map((from) => cells[from]).join('\t');
+    })
+    .join('\n')}\n`;
 }
 
 /** Sub-folders of the output that hold the rewritten configs (a checkpoint's own files are never in sub-folders). */
@@ -87,7 +89,10 @@ export function prepareSparseConfigs(
     const dir = sources.duoAttention;
     let names: string[];
     try {
-      names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
+      names = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => e.name)
+        .sort();
     } catch (error) {
       bad(`cannot read the DuoAttention folder ${dir}: ${error instanceof Error ? error.message : String(error)}`);
     }

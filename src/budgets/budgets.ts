@@ -91,27 +91,37 @@ function invalid(message: string, pointer: string): never {
 
 function checkRequest(request: BudgetsRequest): { interpolation: Interpolation; workload: Workload; unit: BudgetUnit } {
   const { target } = request;
-  if (typeof target !== 'number' || !(target > 0 && target <= 1)) invalid(`target must lie in (0, 1], got ${target}`, '/target');
+  if (typeof target !== 'number' || !(target > 0 && target <= 1))
+    invalid(`target must lie in (0, 1], got ${target}`, '/target');
   const interpolation = request.interpolation ?? 'linear';
-  if (interpolation !== 'linear' && interpolation !== 'step') invalid(`interpolation must be "linear" or "step", got ${interpolation}`, '/interpolation');
+  if (interpolation !== 'linear' && interpolation !== 'step')
+    invalid(`interpolation must be "linear" or "step", got ${interpolation}`, '/interpolation');
   const workload = request.workload ?? DEFAULT_WORKLOAD;
-  if (!Number.isInteger(workload.seqLen) || workload.seqLen < 1) invalid(`workload.seqLen must be a positive integer, got ${workload.seqLen}`, '/workload/seqLen');
-  if (workload.phase !== 'prefill' && workload.phase !== 'decode') invalid(`workload.phase must be "prefill" or "decode", got ${workload.phase}`, '/workload/phase');
+  if (!Number.isInteger(workload.seqLen) || workload.seqLen < 1)
+    invalid(`workload.seqLen must be a positive integer, got ${workload.seqLen}`, '/workload/seqLen');
+  if (workload.phase !== 'prefill' && workload.phase !== 'decode')
+    invalid(`workload.phase must be "prefill" or "decode", got ${workload.phase}`, '/workload/phase');
   const unit = request.unit ?? 'keys-per-row';
   if (unit === 'lines') {
-    invalid('budgets in lines cannot be costed: the keys per row they cost depend on how the lines split between columns and diagonals; ' +
-      'give curves in keys-per-row or blocks, or a profile with vertical and slash sizes', '/unit');
+    invalid(
+      'budgets in lines cannot be costed: the keys per row they cost depend on how the lines split between columns and diagonals; ' +
+        'give curves in keys-per-row or blocks, or a profile with vertical and slash sizes',
+      '/unit',
+    );
   }
-  if (unit !== 'keys-per-row' && unit !== 'blocks') invalid(`unit must be "keys-per-row", "blocks" or "lines", got ${String(unit)}`, '/unit');
+  if (unit !== 'keys-per-row' && unit !== 'blocks')
+    invalid(`unit must be "keys-per-row", "blocks" or "lines", got ${String(unit)}`, '/unit');
   if (request.measuredAt !== undefined && (!Number.isInteger(request.measuredAt) || request.measuredAt < 1)) {
     invalid(`measuredAt must be a positive integer, got ${request.measuredAt}`, '/measuredAt');
   }
-  if (!Array.isArray(request.curves) || request.curves.length === 0) invalid('curves must hold at least one head curve', '/curves');
+  if (!Array.isArray(request.curves) || request.curves.length === 0)
+    invalid('curves must hold at least one head curve', '/curves');
   const seen = new Set<string>();
   request.curves.forEach((curve, i) => {
     if (typeof curve !== 'object' || curve === null) invalid(`curves[${i}] must be an object`, `/curves/${i}`);
     for (const field of ['layer', 'head'] as const) {
-      if (!Number.isInteger(curve[field]) || curve[field] < 0) invalid(`curves[${i}].${field} must be a non-negative integer`, `/curves/${i}/${field}`);
+      if (!Number.isInteger(curve[field]) || curve[field] < 0)
+        invalid(`curves[${i}].${field} must be a non-negative integer`, `/curves/${i}/${field}`);
     }
     const key = `${curve.layer}/${curve.head}`;
     if (seen.has(key)) invalid(`layer ${curve.layer} head ${curve.head} has more than one curve`, `/curves/${i}`);
@@ -132,7 +142,8 @@ export function computeBudgets(request: BudgetsRequest, costModel: CostModel): B
   // the budget in its unit at the workload's length, then the keys a row attends and the window costed
   const carried = (budget: number): number => rescaleBudget(budget, request.measuredAt ?? n, n, request.rescale);
   const windowOf = (budget: number): number => (unit === 'blocks' ? carried(budget) * 64 : carried(budget));
-  const keysPerRow = (budget: number): number => (unit === 'blocks' ? blocksToKeysPerRow(carried(budget), n) : Math.min(n, carried(budget)));
+  const keysPerRow = (budget: number): number =>
+    unit === 'blocks' ? blocksToKeysPerRow(carried(budget), n) : Math.min(n, carried(budget));
   const costOf = (budget: number): number => costModel.headCost(rowBudget(windowOf(budget), n), workload);
   const heads = request.curves.map((curve, i): HeadBudgetAnswer => {
     const budget = minimalBudget(curve.points, target, interpolation, `/curves/${i}`);

@@ -36,13 +36,22 @@ export function validateCurve(points: readonly CurvePoint[], at = ''): void {
   if (!Array.isArray(points) || points.length === 0) fail('a recovery curve needs at least one point', '/points');
   points.forEach((point, i) => {
     const { budget, recovery } = point ?? {};
-    if (!Number.isInteger(budget) || budget < 1) fail(`point ${i}: budget must be a positive integer (tokens per query row), got ${budget}`, `/points/${i}/budget`);
-    if (typeof recovery !== 'number' || !(recovery >= 0 && recovery <= 1)) fail(`point ${i}: recovery must lie in [0, 1], got ${recovery}`, `/points/${i}/recovery`);
+    if (!Number.isInteger(budget) || budget < 1)
+      fail(
+        `point ${i}: budget must be a positive integer (tokens per query row), got ${budget}`,
+        `/points/${i}/budget`,
+      );
+    if (typeof recovery !== 'number' || !(recovery >= 0 && recovery <= 1))
+      fail(`point ${i}: recovery must lie in [0, 1], got ${recovery}`, `/points/${i}/recovery`);
     if (i === 0) return;
     const previous = points[i - 1];
-    if (budget <= previous.budget) fail(`point ${i}: budgets must be strictly ascending (${previous.budget} then ${budget})`, `/points/${i}/budget`);
+    if (budget <= previous.budget)
+      fail(`point ${i}: budgets must be strictly ascending (${previous.budget} then ${budget})`, `/points/${i}/budget`);
     if (recovery < previous.recovery - CURVE_TOLERANCE) {
-      fail(`point ${i}: curve is not monotone, recovery falls from ${previous.recovery} at budget ${previous.budget} to ${recovery} at budget ${budget}`, `/points/${i}/recovery`);
+      fail(
+        `point ${i}: curve is not monotone, recovery falls from ${previous.recovery} at budget ${previous.budget} to ${recovery} at budget ${budget}`,
+        `/points/${i}/recovery`,
+      );
     }
   });
 }
@@ -53,7 +62,8 @@ export function recoveryAt(points: readonly CurvePoint[], budget: number, interp
   for (let i = 1; i < points.length; i++) {
     const right = points[i];
     if (budget > right.budget) continue;
-    if (budget === right.budget || interpolation === 'step') return budget === right.budget ? right.recovery : points[i - 1].recovery;
+    if (budget === right.budget || interpolation === 'step')
+      return budget === right.budget ? right.recovery : points[i - 1].recovery;
     const left = points[i - 1];
     return left.recovery + ((budget - left.budget) * (right.recovery - left.recovery)) / (right.budget - left.budget);
   }
@@ -64,18 +74,26 @@ export function recoveryAt(points: readonly CurvePoint[], budget: number, interp
  * Smallest budget (a whole token count under 'linear', a measured budget under 'step') whose recovery
  * reaches `target` on a valid curve. Throws INVALID_CURVE when the curve never reaches it.
  */
-export function minimalBudget(points: readonly CurvePoint[], target: number, interpolation: Interpolation, at = ''): number {
+export function minimalBudget(
+  points: readonly CurvePoint[],
+  target: number,
+  interpolation: Interpolation,
+  at = '',
+): number {
   const i = points.findIndex((point) => point.recovery >= target);
   if (i < 0) {
     const best = points[points.length - 1];
-    throw new HplbError('INVALID_CURVE',
+    throw new HplbError(
+      'INVALID_CURVE',
       `curve never reaches the target ${target}: at most ${best.recovery} at budget ${best.budget}; measure larger budgets`,
-      { pointer: `${at}/points` });
+      { pointer: `${at}/points` },
+    );
   }
   if (i === 0 || interpolation === 'step') return points[i].budget;
   const left = points[i - 1];
   const right = points[i];
-  const exact = left.budget + ((target - left.recovery) * (right.budget - left.budget)) / (right.recovery - left.recovery);
+  const exact =
+    left.budget + ((target - left.recovery) * (right.budget - left.budget)) / (right.recovery - left.recovery);
   // a whole token at or above the exact crossing, never past the measured point
   return Math.min(right.budget, Math.ceil(exact - 1e-9));
 }

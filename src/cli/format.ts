@@ -4,7 +4,8 @@ import { bubbleRatio } from '../../public/plan-math.js';
 /** Renders rows as an aligned text table; numbers right-aligned. */
 export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -14,7 +15,10 @@ export function si(x: number): string {
   const units = ['', 'k', 'M', 'G', 'T', 'P'];
   let i = 0;
   let v = x;
-  while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  while (Math.abs(v) >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
   return `${v.toPrecision(3)}${units[i]}`;
 }
 
@@ -42,13 +46,16 @@ export function formatPlan(plan: Plan): string {
   });
   const t = plan.totals;
   const proven = `${t.layersProvenOptimal}/${plan.layers.length}`;
-  const contiguous = t.contiguousMakespan === null
-    ? 'infeasible under the constraints'
-    : `${si(t.contiguousMakespan)} -> contiguous / plan = ${t.speedupVsContiguous!.toFixed(3)}x`;
-  const greedy = t.greedyMakespan === null
-    ? 'found no placement'
-    : `${si(t.greedyMakespan)} -> greedy / plan = ${(t.greedyMakespan / t.makespan).toFixed(4)}x`;
-  const relative = t.contiguousMakespan === null ? '' : `; ${(t.makespan / t.contiguousMakespan).toFixed(3)} of contiguous`;
+  const contiguous =
+    t.contiguousMakespan === null
+      ? 'infeasible under the constraints'
+      : `${si(t.contiguousMakespan)} -> contiguous / plan = ${t.speedupVsContiguous!.toFixed(3)}x`;
+  const greedy =
+    t.greedyMakespan === null
+      ? 'found no placement'
+      : `${si(t.greedyMakespan)} -> greedy / plan = ${(t.greedyMakespan / t.makespan).toFixed(4)}x`;
+  const relative =
+    t.contiguousMakespan === null ? '' : `; ${(t.makespan / t.contiguousMakespan).toFixed(3)} of contiguous`;
   const summary = [
     `model ${plan.model.id ?? '(explicit costs)'} on ${plan.gpus.count} GPUs (${plan.granularity}, units per GPU ${plan.unitsPerGpu})` +
       `, ${plan.workload.phase} at ${plan.workload.seqLen} tokens, cost model ${plan.costModel.name}` +
@@ -57,7 +64,11 @@ export function formatPlan(plan: Plan): string {
       `; layers proven ${proven}`,
     `contiguous ${contiguous}`,
     `greedy ${greedy}; plan / bound = ${(t.makespan / Math.max(t.lowerBound, Number.MIN_VALUE)).toFixed(4)}x`,
-    ...(t.fluidBound !== undefined ? [`split heads ${t.splitHeads} (at most ${plan.splits!.maxSplitHeads} per layer, ${plan.splits!.maxPartsPerHead} parts each, overhead ${si(plan.splits!.partOverhead)}); fluid bound ${si(t.fluidBound)} -> plan / fluid = ${(t.makespan / Math.max(t.fluidBound, Number.MIN_VALUE)).toFixed(4)}x`] : []),
+    ...(t.fluidBound !== undefined
+      ? [
+          `split heads ${t.splitHeads} (at most ${plan.splits!.maxSplitHeads} per layer, ${plan.splits!.maxPartsPerHead} parts each, overhead ${si(plan.splits!.partOverhead)}); fluid bound ${si(t.fluidBound)} -> plan / fluid = ${(t.makespan / Math.max(t.fluidBound, Number.MIN_VALUE)).toFixed(4)}x`,
+        ]
+      : []),
     `bubble ratio ${pct(t.bubbleRatio)}; engine ${plan.solver.engine}; solve ${t.solveMs.toFixed(0)} ms; plan id ${plan.id}`,
   ];
   return `${textTable(['layer', 'makespan', 'bound', 'gap', 'contiguous', 'vs contig', 'bubble', 'status', 'engine', 'ms'], rows)}\n\n${summary.join('\n')}\n`;

@@ -10,7 +10,11 @@ import { planCommand, type CliIo } from './plan-command.ts';
  * Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or an invalid/infeasible problem. `env` sets
  * the request limits exactly as for the service (MAX_LAYERS, MAX_TIME_LIMIT_MS, ...).
  */
-export async function runCli(argv: readonly string[], io: CliIo, env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<number> {
   let limits: ReturnType<typeof loadConfig>;
   try {
     limits = loadConfig(env);
@@ -24,7 +28,8 @@ export async function runCli(argv: readonly string[], io: CliIo, env: Readonly<R
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .addCommand(planCommand(io, limits))
     .addCommand(applyCommand(io));
-  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  for (const command of program.commands)
+    command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
@@ -34,12 +39,16 @@ export async function runCli(argv: readonly string[], io: CliIo, env: Readonly<R
       io.err(`${describeForCli(error)}\n`);
       return 2;
     }
-    io.err(`unexpected error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    io.err(`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;
   }
 }
 
 if (import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const code = await runCli(process.argv.slice(2), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }, process.env);
+  const code = await runCli(
+    process.argv.slice(2),
+    { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
+    process.env,
+  );
   process.exitCode = code;
 }

@@ -9,7 +9,8 @@ import { InvalidArgumentError } from 'commander';
 function integerAtLeast(min: number): (text: string) => number {
   return (text) => {
     const n = Number(text);
-    if (text.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    if (text.trim() === '' || !Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`expected an integer >= ${min}`);
     return n;
   };
 }
@@ -37,13 +38,15 @@ export function finite(text: string): number {
 /** Comma-separated numbers > 0, e.g. GPU speeds "1,1,0.5". */
 export function positiveList(text: string): number[] {
   const xs = text.split(',').map(Number);
-  if (xs.some((x) => !Number.isFinite(x) || x <= 0)) throw new InvalidArgumentError('expected comma-separated numbers > 0');
+  if (xs.some((x) => !Number.isFinite(x) || x <= 0))
+    throw new InvalidArgumentError('expected comma-separated numbers > 0');
   return xs;
 }
 
 /** Comma-separated integers >= 1, e.g. budgets "64,128,256". */
 export function positiveIntList(text: string): number[] {
   const xs = text.split(',').map((part) => Number(part.trim()));
-  if (!xs.every((x) => Number.isInteger(x) && x >= 1)) throw new InvalidArgumentError('expected comma-separated integers >= 1');
+  if (!xs.every((x) => Number.isInteger(x) && x >= 1))
+    throw new InvalidArgumentError('expected comma-separated integers >= 1');
   return xs;
 }

@@ -61,49 +61,111 @@ export interface CliIo {
 export function planCommand(io: CliIo, limits: RequestLimits): Command {
   return new Command('plan')
     .description('place attention heads on GPUs for one model and print the plan')
-    .addOption(new Option('--model <id|path>', `model id from models/ or a profile file (default ${FLAGSHIP_MODEL})`).conflicts('costs'))
+    .addOption(
+      new Option('--model <id|path>', `model id from models/ or a profile file (default ${FLAGSHIP_MODEL})`).conflicts(
+        'costs',
+      ),
+    )
     .option('--costs <file.json>', 'explicit costs: {"costs": number[layers][queryHeads], "kvGroupSize"?: number}')
     .option('--gpus <n>', 'number of GPUs', positiveInt, 8)
     .option('--speeds <list>', 'relative GPU speeds, comma separated (e.g. 1,1,0.5,1)', positiveList)
-    .addOption(new Option('--granularity <unit>', 'what is placed').choices(['query-head', 'kv-group']).default('query-head'))
+    .addOption(
+      new Option('--granularity <unit>', 'what is placed').choices(['query-head', 'kv-group']).default('query-head'),
+    )
     .option('--units-per-gpu <rule>', 'equal | max:N | free', 'equal')
     .option('--max-kv-groups <n>', 'most distinct KV groups per GPU (query-head units)', positiveInt)
     .option('--split-heads <n>', 'most heads of a layer split by query rows across GPUs (0 = off)', nonNegativeInt, 0)
     .option('--parts-per-head <n>', 'most parts of one split head (default 2)', positiveInt)
-    .option('--part-overhead <cost>', 'cost each part of a split head adds, in the cost unit (default: the cost model\'s fixed cost of a head)', nonNegative)
+    .option(
+      '--part-overhead <cost>',
+      "cost each part of a split head adds, in the cost unit (default: the cost model's fixed cost of a head)",
+      nonNegative,
+    )
     .option('--seq-len <n>', 'tokens in the workload', positiveInt, DEFAULT_WORKLOAD.seqLen)
     .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
     .addOption(new Option('--engine <engine>', 'placement engine').choices([...ENGINE_NAMES]).default('auto'))
-    .option('--time-limit-ms <ms>', `time budget of the whole plan (default ${limits.defaultTimeLimitMs}, at most ${limits.maxTimeLimitMs})`, positiveInt)
-    .option('--layer-time-limit-ms <ms>', `most time for one layer (default ${DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs})`, positiveInt)
+    .option(
+      '--time-limit-ms <ms>',
+      `time budget of the whole plan (default ${limits.defaultTimeLimitMs}, at most ${limits.maxTimeLimitMs})`,
+      positiveInt,
+    )
+    .option(
+      '--layer-time-limit-ms <ms>',
+      `most time for one layer (default ${DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs})`,
+      positiveInt,
+    )
     .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
-    .option('--calibration <name>', 'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)')
-    .option('--workers <n>', 'solver worker threads (0 = solve on the calling thread)', nonNegativeInt, availableParallelism())
-    .option('--previous <plan.json>', 're-plan from this running plan (the --json output of an earlier plan), moving as little as possible')
-    .option('--makespan-tolerance <eps>', 'with --previous: makespan at most (1 + eps) x the best (default 0.01)', nonNegative)
+    .option(
+      '--calibration <name>',
+      'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)',
+    )
+    .option(
+      '--workers <n>',
+      'solver worker threads (0 = solve on the calling thread)',
+      nonNegativeInt,
+      availableParallelism(),
+    )
+    .option(
+      '--previous <plan.json>',
+      're-plan from this running plan (the --json output of an earlier plan), moving as little as possible',
+    )
+    .option(
+      '--makespan-tolerance <eps>',
+      'with --previous: makespan at most (1 + eps) x the best (default 0.01)',
+      nonNegative,
+    )
     .option('--max-moves <n>', 'with --previous: most units moved per layer', nonNegativeInt)
     .option('--json', 'print exactly the Plan JSON')
     .option('--list', 'list the models in models/ and exit')
     .action(async (flags: PlanFlags) => {
       const registry = loadRegistry();
       if (flags.list) {
-        io.out(`${textTable(['id', 'layers', 'query heads', 'kv heads', 'source'], registry.list().map((p) => [p.id, String(p.architecture.layers), String(p.architecture.queryHeads), String(p.architecture.kvHeads), p.provenance.repository]))}\n`);
+        io.out(
+          `${textTable(
+            ['id', 'layers', 'query heads', 'kv heads', 'source'],
+            registry
+              .list()
+              .map((p) => [
+                p.id,
+                String(p.architecture.layers),
+                String(p.architecture.queryHeads),
+                String(p.architecture.kvHeads),
+                p.provenance.repository,
+              ]),
+          )}\n`,
+        );
         return;
       }
       const validate = createValidators(loadSpec().document).operation('createPlan').body;
       const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
-      const { request, resolved, clampedTo } = normalisePlanRequest(buildRequest(flags, registry), { validate: (body) => validate(body) as PlanRequest, context, limits });
-      if (clampedTo !== undefined) io.err(`note: time limits above ${clampedTo} ms (MAX_TIME_LIMIT_MS) were clamped to it\n`);
+      const { request, resolved, clampedTo } = normalisePlanRequest(buildRequest(flags, registry), {
+        validate: (body) => validate(body) as PlanRequest,
+        context,
+        limits,
+      });
+      if (clampedTo !== undefined)
+        io.err(`note: time limits above ${clampedTo} ms (MAX_TIME_LIMIT_MS) were clamped to it\n`);
       const previous = flags.previous !== undefined ? readPreviousPlan(flags.previous) : undefined;
       if (!previous && (flags.makespanTolerance !== undefined || flags.maxMoves !== undefined)) {
-        throw new HplbError('INVALID_PROBLEM', '--makespan-tolerance and --max-moves need --previous', { pointer: '/migration' });
+        throw new HplbError('INVALID_PROBLEM', '--makespan-tolerance and --max-moves need --previous', {
+          pointer: '/migration',
+        });
       }
-      const migration = previous && resolveMigration({
-        ...request,
-        previous: { planId: previous.id },
-        migration: { makespanTolerance: flags.makespanTolerance, maxMoves: flags.maxMoves },
-      }, resolved, context, previous);
-      const plan = await solveWith(flags.workers, (runner) => (migration ? solveReplan(resolved, migration, runner) : solvePlan(resolved, runner)));
+      const migration =
+        previous &&
+        resolveMigration(
+          {
+            ...request,
+            previous: { planId: previous.id },
+            migration: { makespanTolerance: flags.makespanTolerance, maxMoves: flags.maxMoves },
+          },
+          resolved,
+          context,
+          previous,
+        );
+      const plan = await solveWith(flags.workers, (runner) =>
+        migration ? solveReplan(resolved, migration, runner) : solvePlan(resolved, runner),
+      );
       io.out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan) + formatMigration(plan));
     });
 }
@@ -153,10 +215,18 @@ function buildRequest(flags: PlanFlags, registry: ModelRegistry): unknown {
   try {
     file = JSON.parse(readFileSync(flags.costs, 'utf8'));
   } catch (error) {
-    throw new HplbError('INVALID_PROBLEM', `cannot read costs file ${flags.costs}: ${error instanceof Error ? error.message : String(error)}`, { pointer: '/costs', rule: 'file' });
+    throw new HplbError(
+      'INVALID_PROBLEM',
+      `cannot read costs file ${flags.costs}: ${error instanceof Error ? error.message : String(error)}`,
+      { pointer: '/costs', rule: 'file' },
+    );
   }
   if (typeof file !== 'object' || file === null || Array.isArray(file)) {
-    throw new HplbError('INVALID_PROBLEM', `${flags.costs} must hold a JSON object {"costs": number[layers][queryHeads], "kvGroupSize"?: number}`, { pointer: '/costs', rule: 'file' });
+    throw new HplbError(
+      'INVALID_PROBLEM',
+      `${flags.costs} must hold a JSON object {"costs": number[layers][queryHeads], "kvGroupSize"?: number}`,
+      { pointer: '/costs', rule: 'file' },
+    );
   }
   return { ...file, ...common };
 }
@@ -178,12 +248,26 @@ function readPreviousPlan(path: string): Plan {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    const hint = /^[0-9a-f]{32}$/.test(path) ? ' (a plan id is resolved by the service: use POST /v1/plans with previous.planId, or save the plan JSON)' : '';
-    throw new HplbError('INVALID_PROBLEM', `cannot read previous plan ${path}${hint}: ${error instanceof Error ? error.message : String(error)}`, { pointer: '/previous' });
+    const hint = /^[0-9a-f]{32}$/.test(path)
+      ? ' (a plan id is resolved by the service: use POST /v1/plans with previous.planId, or save the plan JSON)'
+      : '';
+    throw new HplbError(
+      'INVALID_PROBLEM',
+      `cannot read previous plan ${path}${hint}: ${error instanceof Error ? error.message : String(error)}`,
+      { pointer: '/previous' },
+    );
   }
   const plan = parsed as Partial<Plan>;
-  if (!Array.isArray(plan.layers) || !plan.layers.every((l) => Array.isArray(l?.unit2gpu)) || typeof plan.model !== 'object' || plan.model === null || typeof plan.granularity !== 'string') {
-    throw new HplbError('INVALID_PROBLEM', `${path}: not a plan (needs model, granularity and layers[].unit2gpu)`, { pointer: '/previous' });
+  if (
+    !Array.isArray(plan.layers) ||
+    !plan.layers.every((l) => Array.isArray(l?.unit2gpu)) ||
+    typeof plan.model !== 'object' ||
+    plan.model === null ||
+    typeof plan.granularity !== 'string'
+  ) {
+    throw new HplbError('INVALID_PROBLEM', `${path}: not a plan (needs model, granularity and layers[].unit2gpu)`, {
+      pointer: '/previous',
+    });
   }
   return plan as Plan;
 }
@@ -193,8 +277,9 @@ function formatMigration(plan: Plan): string {
   const m = plan.migration;
   if (!m) return '';
   const t = m.totals;
-  return `re-plan: ${t.movedUnits} units moved (move cost ${t.moveCost} ${m.moveCostUnit}) in ${t.rounds} rounds; `
-    + `${t.layersChanged} layers changed, ${t.layersKept} kept, ${t.layersMovesProven}/${plan.layers.length} with the move count proven minimal; `
-    + `makespan / fresh optimum = ${t.makespanVsOptimal.toFixed(4)} (tolerance ${m.makespanTolerance})\n`;
+  return (
+    `re-plan: ${t.movedUnits} units moved (move cost ${t.moveCost} ${m.moveCostUnit}) in ${t.rounds} rounds; ` +
+    `${t.layersChanged} layers changed, ${t.layersKept} kept, ${t.layersMovesProven}/${plan.layers.length} with the move count proven minimal; ` +
+    `makespan / fresh optimum = ${t.makespanVsOptimal.toFixed(4)} (tolerance ${m.makespanTolerance})\n`
+  );
 }
-

@@ -28,13 +28,21 @@ export function predict(features: readonly number[], coefficients: readonly numb
  * points >= features. R^2 and residuals are the plain, unweighted ones. Throws INVALID_PROBLEM
  * when the shapes disagree, a weight is not positive, or the features are linearly dependent.
  */
-export function leastSquares(design: readonly (readonly number[])[], observed: readonly number[], weights?: readonly number[]): LeastSquaresFit {
+export function leastSquares(
+  design: readonly (readonly number[])[],
+  observed: readonly number[],
+  weights?: readonly number[],
+): LeastSquaresFit {
   const points = design.length;
   const features = points > 0 ? design[0].length : 0;
   if (points !== observed.length || features === 0 || design.some((row) => row.length !== features)) {
-    throw new HplbError('INVALID_PROBLEM', `least squares needs a [points][features] design matching ${observed.length} observations`);
+    throw new HplbError(
+      'INVALID_PROBLEM',
+      `least squares needs a [points][features] design matching ${observed.length} observations`,
+    );
   }
-  if (points < features) throw new HplbError('INVALID_PROBLEM', `least squares needs at least ${features} points, got ${points}`);
+  if (points < features)
+    throw new HplbError('INVALID_PROBLEM', `least squares needs at least ${features} points, got ${points}`);
   const w = weights ?? observed.map(() => 1);
   if (w.length !== points || !w.every((x) => Number.isFinite(x) && x > 0)) {
     throw new HplbError('INVALID_PROBLEM', 'least squares weights must be one positive number per point');
@@ -45,7 +53,8 @@ export function leastSquares(design: readonly (readonly number[])[], observed: r
   const scale = a.map((column) => Math.hypot(...column));
   for (let j = 0; j < features; j++) {
     const norm = Math.hypot(...a[j].subarray(j));
-    if (norm <= 1e-12 * (scale[j] || 1)) throw new HplbError('INVALID_PROBLEM', `feature ${j} is linearly dependent on the others (or zero)`);
+    if (norm <= 1e-12 * (scale[j] || 1))
+      throw new HplbError('INVALID_PROBLEM', `feature ${j} is linearly dependent on the others (or zero)`);
     const alpha = a[j][j] > 0 ? -norm : norm;
     const v = Float64Array.from(a[j].subarray(j));
     v[0] -= alpha;

@@ -36,9 +36,11 @@ export function listCalibrations(dir: string = CALIBRATIONS_DIR): string[] {
 export function loadCalibration(name: string, dir: string = CALIBRATIONS_DIR): Calibration {
   const known = listCalibrations(dir);
   if (!known.includes(name)) {
-    throw new HplbError('UNKNOWN_CALIBRATION',
+    throw new HplbError(
+      'UNKNOWN_CALIBRATION',
       `no calibration named "${name}"; known: ${known.length ? known.join(', ') : '(none)'} (and "${DEFAULT_COST_MODEL_NAME}", "analytic")`,
-      { pointer: '/calibration' });
+      { pointer: '/calibration' },
+    );
   }
   const calibration = validateCalibration(JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')));
   if (calibration.name !== name) {
@@ -62,7 +64,12 @@ export const DEFAULT_COST_MODEL_NAME = 'executed-work';
  */
 export function resolveCostModel(name?: string, dir: string = CALIBRATIONS_DIR): CostModel {
   // "X" and "calibrated:X" (as plans spell it) are one model.
-  const canonical = name === undefined ? DEFAULT_COST_MODEL_NAME : name.startsWith('calibrated:') ? name.slice('calibrated:'.length) : name;
+  const canonical =
+    name === undefined
+      ? DEFAULT_COST_MODEL_NAME
+      : name.startsWith('calibrated:')
+        ? name.slice('calibrated:'.length)
+        : name;
   const key = `${dir}\0${canonical}`;
   const known = resolved.get(key);
   if (known) return known;

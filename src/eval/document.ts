@@ -21,7 +21,11 @@ export const EVAL_WORKLOAD: Workload = DEFAULT_WORKLOAD;
  * on the machine's speed). The default 1e-4 gap tolerance is kept: proving the last 0.01% of a
  * few Qwen layers costs minutes.
  */
-export const EVAL_SOLVER: Omit<SolverOptions, 'engine'> = Object.freeze({ timeLimitMs: 120_000, layerTimeLimitMs: 20_000, gapTolerance: 1e-4 });
+export const EVAL_SOLVER: Omit<SolverOptions, 'engine'> = Object.freeze({
+  timeLimitMs: 120_000,
+  layerTimeLimitMs: 20_000,
+  gapTolerance: 1e-4,
+});
 
 /** The profile and GPU count of the bubble plot and of the README table (which shows all its GPU counts). */
 export const FLAGSHIP = Object.freeze({ model: FLAGSHIP_MODEL, gpus: 8 });
@@ -34,10 +38,14 @@ export const SPLIT_CURVE_GPU_COUNTS: readonly number[] = [4, 8];
  * layer and would use every second it is given; these keep the curve to minutes. Layers left
  * unproven are counted in the curve's table.
  */
-export const SPLIT_CURVE_SOLVER: Omit<SolverOptions, 'engine'> = Object.freeze({ timeLimitMs: 30_000, layerTimeLimitMs: 1_000, gapTolerance: 1e-4 });
+export const SPLIT_CURVE_SOLVER: Omit<SolverOptions, 'engine'> = Object.freeze({
+  timeLimitMs: 30_000,
+  layerTimeLimitMs: 1_000,
+  gapTolerance: 1e-4,
+});
 
 export const UNIFORM_RULE =
-  'every head of a layer gets the budget of that layer\'s head that attends the most tokens (a full head counts the whole sequence), ' +
+  "every head of a layer gets the budget of that layer's head that attends the most tokens (a full head counts the whole sequence), " +
   'so no head attends fewer positions than under its adaptive budget and none loses quality';
 
 export interface EvaluationDocument {
@@ -69,16 +77,25 @@ export interface EvaluationDocument {
 
 /** Sorts runs by model id then GPU count; the order every output uses. */
 export function sortRuns<T extends { evaluation: ProfileEvaluation }>(runs: readonly T[]): T[] {
-  return [...runs].sort((x, y) => (x.evaluation.model.id < y.evaluation.model.id ? -1 : x.evaluation.model.id > y.evaluation.model.id ? 1 : x.evaluation.gpus - y.evaluation.gpus));
+  return [...runs].sort((x, y) =>
+    x.evaluation.model.id < y.evaluation.model.id
+      ? -1
+      : x.evaluation.model.id > y.evaluation.model.id
+        ? 1
+        : x.evaluation.gpus - y.evaluation.gpus,
+  );
 }
 
 /** Assembles the document; `runs` must include the flagship at FLAGSHIP.gpus. */
 export function buildDocument(
-  runs: readonly EvaluationRun[], costModel: { name: string; unit: string; device: string | null }, splitCurve: readonly SplitCurvePoint[],
+  runs: readonly EvaluationRun[],
+  costModel: { name: string; unit: string; device: string | null },
+  splitCurve: readonly SplitCurvePoint[],
 ): EvaluationDocument {
   const sorted = sortRuns(runs);
   const flagship = sorted.find((r) => r.evaluation.model.id === FLAGSHIP.model && r.evaluation.gpus === FLAGSHIP.gpus);
-  if (!flagship) throw new Error(`the evaluation must include ${FLAGSHIP.model} at ${FLAGSHIP.gpus} GPUs (the flagship)`);
+  if (!flagship)
+    throw new Error(`the evaluation must include ${FLAGSHIP.model} at ${FLAGSHIP.gpus} GPUs (the flagship)`);
   return {
     generatedBy: GENERATED_BY,
     command: EVAL_COMMAND,

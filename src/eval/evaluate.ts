@@ -39,14 +39,26 @@ export interface EvalContext {
 
 /** One profile at one GPU count. Times are in the cost model's unit; ratios are plain numbers. */
 export interface ProfileEvaluation {
-  readonly model: { readonly id: string; readonly displayName: string; readonly version: string; readonly layers: number; readonly queryHeads: number; readonly kvHeads: number };
+  readonly model: {
+    readonly id: string;
+    readonly displayName: string;
+    readonly version: string;
+    readonly layers: number;
+    readonly queryHeads: number;
+    readonly kvHeads: number;
+  };
   readonly gpus: number;
   /** Sum of layer makespans of each setting, plus the fluid bound. */
   readonly attentionTime: Readonly<Record<Setting | 'fluidBound', number>>;
   /** Mean over layers of the layer's bubble ratio, 1 - mean GPU load / makespan. */
   readonly meanBubbleRatio: Readonly<Record<Setting, number>>;
   /** (a)/(d), (b)/(d), (c)/(d) and (d)/(e). */
-  readonly speedup: { readonly uniformOverAuto: number; readonly contiguousOverAuto: number; readonly greedyOverAuto: number; readonly autoOverFluid: number };
+  readonly speedup: {
+    readonly uniformOverAuto: number;
+    readonly contiguousOverAuto: number;
+    readonly greedyOverAuto: number;
+    readonly autoOverFluid: number;
+  };
   /** Sum of the auto plan's layer lower bounds, and its relative gap. */
   readonly autoLowerBound: number;
   readonly autoGap: number;
@@ -117,7 +129,9 @@ export function attentionTime(loads: readonly (readonly number[])[]): number {
 
 /** Mean over layers of 1 - mean GPU load / makespan (0 for an idle layer); loads are [layers][gpus]. */
 export function meanLayerBubble(loads: readonly (readonly number[])[]): number {
-  const bubbles = loads.map((layer) => bubbleRatio(layer.reduce((s, x) => s + x, 0) / layer.length, Math.max(...layer)));
+  const bubbles = loads.map((layer) =>
+    bubbleRatio(layer.reduce((s, x) => s + x, 0) / layer.length, Math.max(...layer)),
+  );
   return bubbles.reduce((s, x) => s + x, 0) / bubbles.length;
 }
 
@@ -140,11 +154,19 @@ export function contiguousLoads(layers: readonly LayerProblem[]): number[][] {
  */
 export async function evaluateProfile(profile: Profile, gpus: number, context: EvalContext): Promise<EvaluationRun> {
   const planning = { resolveProfile: () => profile, resolveCostModel: () => context.costModel };
-  const common = { gpus: { count: gpus }, granularity: 'query-head', constraints: { unitsPerGpu: 'equal' }, workload: context.workload } as const;
+  const common = {
+    gpus: { count: gpus },
+    granularity: 'query-head',
+    constraints: { unitsPerGpu: 'equal' },
+    workload: context.workload,
+  } as const;
   const resolve = (source: Pick<PlanRequest, 'model' | 'costs' | 'kvGroupSize'>, engine: EngineName): ResolvedRequest =>
     resolveRequest({ ...common, ...source, solver: { ...context.solver, engine } }, planning);
   const kvGroupSize = profile.architecture.queryHeads / profile.architecture.kvHeads;
-  const uniform = resolve({ costs: uniformCosts(profile, context.costModel, context.workload), kvGroupSize }, 'contiguous');
+  const uniform = resolve(
+    { costs: uniformCosts(profile, context.costModel, context.workload), kvGroupSize },
+    'contiguous',
+  );
   const adaptive = resolve({ model: profile.id }, 'auto');
   const greedyPlan = await solvePlan(resolve({ model: profile.id }, 'greedy'), context.runner);
   const autoPlan = await solvePlan(adaptive, context.runner);
@@ -160,7 +182,8 @@ export async function evaluateProfile(profile: Profile, gpus: number, context: E
   const time = (s: Setting): number => attentionTime(loads[s]);
   const fluidBound = fluidTotal(loads.adaptiveAuto);
   const statusCounts: Record<string, number> = {};
-  for (const status of autoPlan.layers.map((layer) => layer.status).sort()) statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+  for (const status of autoPlan.layers.map((layer) => layer.status).sort())
+    statusCounts[status] = (statusCounts[status] ?? 0) + 1;
   const { layers, queryHeads, kvHeads } = profile.architecture;
   const evaluation: ProfileEvaluation = {
     model: { id: profile.id, displayName: profile.displayName, version: profile.version, layers, queryHeads, kvHeads },
@@ -194,17 +217,34 @@ export async function evaluateProfile(profile: Profile, gpus: number, context: E
     evaluation,
     loads,
     autoPlan,
-    timings: { model: profile.id, gpus, solveMs: { adaptiveGreedy: greedyPlan.totals.solveMs, adaptiveAuto: autoPlan.totals.solveMs, split: splitPlan.totals.solveMs } },
+    timings: {
+      model: profile.id,
+      gpus,
+      solveMs: {
+        adaptiveGreedy: greedyPlan.totals.solveMs,
+        adaptiveAuto: autoPlan.totals.solveMs,
+        split: splitPlan.totals.solveMs,
+      },
+    },
   };
 }
 
 /** The auto plan of a profile at `gpus` with up to `maxSplitHeads` split heads per layer (0: none). */
-async function solveSplitPlan(profile: Profile, gpus: number, maxSplitHeads: number, context: EvalContext): Promise<Plan> {
+async function solveSplitPlan(
+  profile: Profile,
+  gpus: number,
+  maxSplitHeads: number,
+  context: EvalContext,
+): Promise<Plan> {
   const planning = { resolveProfile: () => profile, resolveCostModel: () => context.costModel };
   const splits = maxSplitHeads > 0 ? { splits: { maxSplitHeads } } : {};
   const request: PlanRequest = {
-    model: profile.id, gpus: { count: gpus }, granularity: 'query-head', constraints: { unitsPerGpu: 'equal', ...splits },
-    workload: context.workload, solver: { ...context.solver, engine: 'auto' },
+    model: profile.id,
+    gpus: { count: gpus },
+    granularity: 'query-head',
+    constraints: { unitsPerGpu: 'equal', ...splits },
+    workload: context.workload,
+    solver: { ...context.solver, engine: 'auto' },
   };
   return solvePlan(resolveRequest(request, planning), context.runner);
 }
@@ -227,7 +267,11 @@ export interface SplitCurvePoint extends SplitEvaluation {
 }
 
 /** Attention time against maxSplitHeads = 0..G-1 for each of `gpuCounts` (0: S-HPLB without splits). */
-export async function evaluateSplitCurve(profile: Profile, gpuCounts: readonly number[], context: EvalContext): Promise<SplitCurvePoint[]> {
+export async function evaluateSplitCurve(
+  profile: Profile,
+  gpuCounts: readonly number[],
+  context: EvalContext,
+): Promise<SplitCurvePoint[]> {
   const points: SplitCurvePoint[] = [];
   for (const gpus of gpuCounts) {
     let fluid = 0;

@@ -16,7 +16,10 @@ export const README_END = '<!-- eval:end -->';
 
 /** One scale for every attention time of the document, so rows compare at a glance. */
 export function documentScale(doc: EvaluationDocument): TimeScale {
-  return chooseScale(doc.results.flatMap((r) => Object.values(r.attentionTime)), doc.costModel.unit);
+  return chooseScale(
+    doc.results.flatMap((r) => Object.values(r.attentionTime)),
+    doc.costModel.unit,
+  );
 }
 
 const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
@@ -24,7 +27,21 @@ const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
 const header = (cells: readonly string[], align: string): string =>
   `${row(cells)}\n${row(cells.map((_, i) => (align[i] === 'r' ? '---:' : '---')))}`;
 
-const TIME_COLUMNS = ['(a) uniform, contiguous', '(b) adaptive, contiguous', '(c) adaptive, greedy', '(d) adaptive, S-HPLB', '(e) fluid bound', '(a)/(d)', '(b)/(d)', '(c)/(d)', '(d)/(e)', 'layers proven', '(f) S-HPLB, split heads', '(f)/(e)', '(f) layers proven'];
+const TIME_COLUMNS = [
+  '(a) uniform, contiguous',
+  '(b) adaptive, contiguous',
+  '(c) adaptive, greedy',
+  '(d) adaptive, S-HPLB',
+  '(e) fluid bound',
+  '(a)/(d)',
+  '(b)/(d)',
+  '(c)/(d)',
+  '(d)/(e)',
+  'layers proven',
+  '(f) S-HPLB, split heads',
+  '(f)/(e)',
+  '(f) layers proven',
+];
 const TIME_ALIGN = 'r'.repeat(TIME_COLUMNS.length);
 
 /** What the cost unit is: hardware-neutral, or measured on a named device. */
@@ -38,17 +55,35 @@ function timeCells(r: ProfileEvaluation): string[] {
   const t = r.attentionTime;
   const relative = (value: number): string => fixed(value / t.adaptiveContiguous, 3);
   return [
-    relative(t.uniformContiguous), relative(t.adaptiveContiguous), relative(t.adaptiveGreedy), relative(t.adaptiveAuto), relative(t.fluidBound),
-    times(r.speedup.uniformOverAuto), times(r.speedup.contiguousOverAuto), times(r.speedup.greedyOverAuto), times(r.speedup.autoOverFluid),
+    relative(t.uniformContiguous),
+    relative(t.adaptiveContiguous),
+    relative(t.adaptiveGreedy),
+    relative(t.adaptiveAuto),
+    relative(t.fluidBound),
+    times(r.speedup.uniformOverAuto),
+    times(r.speedup.contiguousOverAuto),
+    times(r.speedup.greedyOverAuto),
+    times(r.speedup.autoOverFluid),
     `${r.layersProvenOptimal}/${r.model.layers}`,
-    relative(r.split.attentionTime), times(r.split.overFluid), `${r.split.layersProvenOptimal}/${r.model.layers}`,
+    relative(r.split.attentionTime),
+    times(r.split.overFluid),
+    `${r.split.layersProvenOptimal}/${r.model.layers}`,
   ];
 }
 
 function bubbleCells(r: ProfileEvaluation): string[] {
   const b = r.meanBubbleRatio;
-  const statuses = Object.entries(r.autoStatusCounts).map(([status, n]) => `${status} ${n}`).join(', ');
-  return [percent(b.uniformContiguous), percent(b.adaptiveContiguous), percent(b.adaptiveGreedy), percent(b.adaptiveAuto), `${fixed(r.autoGap * 100, 4)}%`, statuses];
+  const statuses = Object.entries(r.autoStatusCounts)
+    .map(([status, n]) => `${status} ${n}`)
+    .join(', ');
+  return [
+    percent(b.uniformContiguous),
+    percent(b.adaptiveContiguous),
+    percent(b.adaptiveGreedy),
+    percent(b.adaptiveAuto),
+    `${fixed(r.autoGap * 100, 4)}%`,
+    statuses,
+  ];
 }
 
 const BUBBLE_COLUMNS = ['(a) bubble', '(b) bubble', '(c) bubble', '(d) bubble', '(d) gap to bound', '(d) layer status'];
@@ -69,10 +104,10 @@ function settingsText(doc: EvaluationDocument): string {
   return [
     `- **(a) uniform budget, contiguous placement**: ${doc.uniformRule}; heads [g*k, (g+1)*k) on GPU g, as serving stacks do today.`,
     '- **(b) adaptive budgets, contiguous placement**: each head keeps its own budget from the profile; same contiguous placement.',
-    '- **(c) adaptive budgets, greedy placement**: largest head first onto the least loaded GPU that still has room (the rule of EPLB\'s balanced packing), then single moves and pairwise swaps while they lower the makespan.',
+    "- **(c) adaptive budgets, greedy placement**: largest head first onto the least loaded GPU that still has room (the rule of EPLB's balanced packing), then single moves and pairwise swaps while they lower the makespan.",
     `- **(d) adaptive budgets, S-HPLB**: the \`auto\` engine (greedy, exact configuration search, GLPK ILP) with ${s.layerTimeLimitMs / 1000} s per layer, ${s.timeLimitMs / 1000} s per plan and gap tolerance ${s.gapTolerance}; a layer is *proven* when its status is optimal, within_tolerance or trivial.`,
     '- **(e) fluid bound**: sum over layers of (total head cost / G): the physical limit even if work could be split freely across GPUs. It ignores the equal-heads constraint, so (d)/(e) above 1 is not necessarily lost time.',
-    '- **(f) adaptive budgets, S-HPLB with split heads**: as (d), and up to G - 1 heads per layer may be split by query rows into two parts on two GPUs (each part costs its rows\' causal work plus the cost model\'s fixed cost of a head; the owner GPU keeps the larger part and the equal-heads rule counts owners). (f)/(e) is how close splitting gets to the physical limit.',
+    "- **(f) adaptive budgets, S-HPLB with split heads**: as (d), and up to G - 1 heads per layer may be split by query rows into two parts on two GPUs (each part costs its rows' causal work plus the cost model's fixed cost of a head; the owner GPU keeps the larger part and the equal-heads rule counts owners). (f)/(e) is how close splitting gets to the physical limit.",
   ].join('\n');
 }
 
@@ -89,12 +124,27 @@ function renderSplitCurve(doc: EvaluationDocument): string {
       `solved with ${limits.layerTimeLimitMs / 1000} s per layer and ${limits.timeLimitMs / 1000} s per plan ` +
       '(a layer not proven keeps its true gap; with few split heads the split MILP seldom closes it in that time):',
     '',
-    header(['GPUs', 'max split heads', 'attention time', '/ (e)', 'heads split', 'layers proven', 'extra KV per GPU (MiB, worst layer)'], 'rrrrrrr'),
+    header(
+      [
+        'GPUs',
+        'max split heads',
+        'attention time',
+        '/ (e)',
+        'heads split',
+        'layers proven',
+        'extra KV per GPU (MiB, worst layer)',
+      ],
+      'rrrrrrr',
+    ),
     ...doc.splitCurve.map((p) => {
       const base = flagship(p.gpus);
       return row([
-        String(p.gpus), String(p.maxSplitHeads), base ? fixed(p.attentionTime / base.attentionTime.adaptiveContiguous, 3) : 'n/a',
-        times(p.overFluid), String(p.splitHeads), `${p.layersProvenOptimal}/${base?.model.layers ?? '?'}`,
+        String(p.gpus),
+        String(p.maxSplitHeads),
+        base ? fixed(p.attentionTime / base.attentionTime.adaptiveContiguous, 3) : 'n/a',
+        times(p.overFluid),
+        String(p.splitHeads),
+        `${p.layersProvenOptimal}/${base?.model.layers ?? '?'}`,
         fixed(p.maxExtraKvBytesPerGpu / 2 ** 20, 0),
       ]);
     }),
@@ -169,14 +219,14 @@ export function renderReadmeSection(doc: EvaluationDocument): string {
     '',
     renderFlagshipTable(doc),
     '',
-    '(a) every head of a layer at the layer\'s largest budget (no head loses quality), contiguous placement; (b) adaptive per-head budgets, contiguous; ' +
+    "(a) every head of a layer at the layer's largest budget (no head loses quality), contiguous placement; (b) adaptive per-head budgets, contiguous; " +
       '(c) adaptive, greedy; (d) adaptive, S-HPLB (`auto` engine); (e) fluid bound total/G, the physical limit; ' +
       '(f) S-HPLB with up to G - 1 heads per layer split by query rows across two GPUs.',
     '',
     `Every model and GPU count, bubble ratios and the settings in detail: [docs/evaluation.md](docs/evaluation.md). ` +
       `Plots: [per-GPU load per layer, contiguous vs S-HPLB](docs/${BUBBLE_SVG}), [speedup by model](docs/${SPEEDUP_SVG}). ` +
       `Regenerate with \`${doc.command}\`. ` +
-      'The running service draws any model\'s plan (per-GPU loads per layer, bubbles, status and gap) on its page at `/`.',
+      "The running service draws any model's plan (per-GPU loads per layer, bubbles, status and gap) on its page at `/`.",
     README_END,
   ].join('\n');
 }
@@ -189,6 +239,7 @@ export function updateReadme(readme: string, section: string): string {
   const begin = readme.indexOf(README_BEGIN);
   const end = readme.indexOf(README_END);
   if (begin === -1 && end === -1) return `${readme.replace(/\n*$/, '')}${readme.trim() ? '\n\n' : ''}${section}\n`;
-  if (begin === -1 || end === -1 || end < begin) throw new Error('README.md has a broken eval section: one of its markers is missing');
+  if (begin === -1 || end === -1 || end < begin)
+    throw new Error('README.md has a broken eval section: one of its markers is missing');
   return `${readme.slice(0, begin)}${section}${readme.slice(end + README_END.length)}`;
 }

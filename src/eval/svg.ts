@@ -56,7 +56,16 @@ export interface BubbleChart {
   readonly panels: readonly BubblePanel[];
 }
 
-const BUBBLE = { width: 1000, left: 78, right: 16, top: 56, panelHeight: 236, plotTop: 30, plotHeight: 160, legend: 34 } as const;
+const BUBBLE = {
+  width: 1000,
+  left: 78,
+  right: 16,
+  top: 56,
+  panelHeight: 236,
+  plotTop: 30,
+  plotHeight: 160,
+  legend: 34,
+} as const;
 
 /**
  * Per-GPU load of every layer, one panel per placement, on a shared y axis: a blue bar per GPU,
@@ -84,7 +93,9 @@ export function renderBubbleSvg(chart: BubbleChart): string {
     body.push(text(left, y0 + 18, panel.heading, 'font-size="13" font-weight="600"'));
     for (let tick = 0; tick <= yMax + step * 1e-9; tick += step) {
       const ty = base - (tick / yMax) * plotHeight;
-      body.push(`<line x1="${c(left)}" y1="${c(ty)}" x2="${c(left + plotWidth)}" y2="${c(ty)}" stroke="#dddddd" stroke-width="1"/>`);
+      body.push(
+        `<line x1="${c(left)}" y1="${c(ty)}" x2="${c(left + plotWidth)}" y2="${c(ty)}" stroke="#dddddd" stroke-width="1"/>`,
+      );
       body.push(text(left - 6, ty + 4, fixed(tick, stepDigits(step)), 'text-anchor="end" fill="#444444"'));
     }
     panel.loads.forEach((loads, layer) => {
@@ -93,28 +104,49 @@ export function renderBubbleSvg(chart: BubbleChart): string {
       loads.forEach((load, gpu) => {
         const x = gx + gpu * barWidth;
         const w = Math.max(0.5, barWidth - 0.6);
-        if (makespan > load) body.push(`<rect x="${c(x)}" y="${c(y(makespan))}" width="${c(w)}" height="${c(y(load) - y(makespan))}" fill="${WAIT_COLOUR}"/>`);
-        body.push(`<rect x="${c(x)}" y="${c(y(load))}" width="${c(w)}" height="${c(base - y(load))}" fill="${WORK_COLOUR}"/>`);
+        if (makespan > load)
+          body.push(
+            `<rect x="${c(x)}" y="${c(y(makespan))}" width="${c(w)}" height="${c(y(load) - y(makespan))}" fill="${WAIT_COLOUR}"/>`,
+          );
+        body.push(
+          `<rect x="${c(x)}" y="${c(y(load))}" width="${c(w)}" height="${c(base - y(load))}" fill="${WORK_COLOUR}"/>`,
+        );
       });
-      body.push(`<line x1="${c(gx)}" y1="${c(y(makespan))}" x2="${c(gx + gpus * barWidth)}" y2="${c(y(makespan))}" stroke="${MAKESPAN_COLOUR}" stroke-width="1.5"/>`);
-      if (layer % 4 === 0 || layer === layers - 1) body.push(text(left + (layer + 0.5) * groupWidth, base + 15, String(layer), 'text-anchor="middle" fill="#444444"'));
+      body.push(
+        `<line x1="${c(gx)}" y1="${c(y(makespan))}" x2="${c(gx + gpus * barWidth)}" y2="${c(y(makespan))}" stroke="${MAKESPAN_COLOUR}" stroke-width="1.5"/>`,
+      );
+      if (layer % 4 === 0 || layer === layers - 1)
+        body.push(
+          text(left + (layer + 0.5) * groupWidth, base + 15, String(layer), 'text-anchor="middle" fill="#444444"'),
+        );
     });
-    body.push(`<line x1="${c(left)}" y1="${c(base)}" x2="${c(left + plotWidth)}" y2="${c(base)}" stroke="#444444" stroke-width="1"/>`);
-    body.push(text(left + plotWidth / 2, base + 32, `layer (${gpus} bars per layer, one per GPU)`, 'text-anchor="middle"'));
+    body.push(
+      `<line x1="${c(left)}" y1="${c(base)}" x2="${c(left + plotWidth)}" y2="${c(base)}" stroke="#444444" stroke-width="1"/>`,
+    );
+    body.push(
+      text(left + plotWidth / 2, base + 32, `layer (${gpus} bars per layer, one per GPU)`, 'text-anchor="middle"'),
+    );
     const mid = base - plotHeight / 2;
-    body.push(text(20, mid, `GPU load (${chart.scale.label})`, `text-anchor="middle" transform="rotate(-90 20 ${c(mid)})"`));
+    body.push(
+      text(20, mid, `GPU load (${chart.scale.label})`, `text-anchor="middle" transform="rotate(-90 20 ${c(mid)})"`),
+    );
     body.push('</g>');
   });
 
   const ly = height - legend + 14;
-  const items: [string, string][] = [[WORK_COLOUR, 'work on the GPU'], [WAIT_COLOUR, 'waiting for the slowest GPU (bubble)']];
+  const items: [string, string][] = [
+    [WORK_COLOUR, 'work on the GPU'],
+    [WAIT_COLOUR, 'waiting for the slowest GPU (bubble)'],
+  ];
   let lx = left;
   for (const [colour, label] of items) {
     body.push(`<rect x="${c(lx)}" y="${c(ly - 10)}" width="12" height="12" fill="${colour}"/>`);
     body.push(text(lx + 18, ly, label));
     lx += 18 + label.length * 6.6 + 24;
   }
-  body.push(`<line x1="${c(lx)}" y1="${c(ly - 4)}" x2="${c(lx + 16)}" y2="${c(ly - 4)}" stroke="${MAKESPAN_COLOUR}" stroke-width="1.5"/>`);
+  body.push(
+    `<line x1="${c(lx)}" y1="${c(ly - 4)}" x2="${c(lx + 16)}" y2="${c(ly - 4)}" stroke="${MAKESPAN_COLOUR}" stroke-width="1.5"/>`,
+  );
   body.push(text(lx + 22, ly, 'layer makespan'));
   return svgDocument(width, height, chart.title, chart.desc, body);
 }
@@ -126,16 +158,24 @@ export function flagshipBubbleChart(doc: EvaluationDocument): BubbleChart {
   const { adaptiveContiguous, adaptiveAuto } = doc.flagship.loads;
   return {
     title: `${doc.flagship.displayName}, ${doc.flagship.gpus} GPUs: per-GPU attention load per layer`,
-    desc: `Prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name} (${doc.costModel.unit}), adaptive per-head budgets. ` +
+    desc:
+      `Prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name} (${doc.costModel.unit}), adaptive per-head budgets. ` +
       `Top: contiguous placement, attention time ${scaled(r.attentionTime.adaptiveContiguous, scale)} ${scale.label}` +
-        `, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}. ` +
+      `, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}. ` +
       `Bottom: S-HPLB, ${scaled(r.attentionTime.adaptiveAuto, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveAuto)}, ` +
       `${times(r.speedup.contiguousOverAuto)} faster.`,
     scale,
     panels: [
-      { heading: `(b) contiguous placement: ${scaled(r.attentionTime.adaptiveContiguous, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}`, loads: adaptiveContiguous },
-      { heading: `(d) S-HPLB: ${scaled(r.attentionTime.adaptiveAuto, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveAuto)}` +
-        ` (${times(r.speedup.contiguousOverAuto)} faster)`, loads: adaptiveAuto },
+      {
+        heading: `(b) contiguous placement: ${scaled(r.attentionTime.adaptiveContiguous, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}`,
+        loads: adaptiveContiguous,
+      },
+      {
+        heading:
+          `(d) S-HPLB: ${scaled(r.attentionTime.adaptiveAuto, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveAuto)}` +
+          ` (${times(r.speedup.contiguousOverAuto)} faster)`,
+        loads: adaptiveAuto,
+      },
     ],
   };
 }
@@ -143,12 +183,24 @@ export function flagshipBubbleChart(doc: EvaluationDocument): BubbleChart {
 /** "Qwen2.5-7B-Instruct 128k (MInference)" -> ["Qwen2.5-7B-Instruct 128k", "(MInference)"]. */
 function splitDisplayName(displayName: string): [string, string] {
   const at = displayName.lastIndexOf(' (');
-  return at > 0 && displayName.endsWith(')') ? [displayName.slice(0, at), displayName.slice(at + 1)] : [displayName, ''];
+  return at > 0 && displayName.endsWith(')')
+    ? [displayName.slice(0, at), displayName.slice(at + 1)]
+    : [displayName, ''];
 }
 
 type SpeedupKey = keyof ProfileEvaluation['speedup'];
 
-const SPEEDUP = { width: 1000, labelWidth: 250, right: 36, panelGap: 28, top: 64, rowHeight: 40, barHeight: 9, axis: 40, legend: 30 } as const;
+const SPEEDUP = {
+  width: 1000,
+  labelWidth: 250,
+  right: 36,
+  panelGap: 28,
+  top: 64,
+  rowHeight: 40,
+  barHeight: 9,
+  axis: 40,
+  legend: 30,
+} as const;
 
 /**
  * Speedup of S-HPLB per model: one horizontal bar per GPU count, (b)/(d) in the left panel
@@ -164,8 +216,14 @@ export function renderSpeedupSvg(doc: EvaluationDocument): string {
     { key: 'uniformOverAuto', heading: '(a)/(d): vs uniform budgets, contiguous' },
   ];
   const title = 'Speedup of S-HPLB (attention time) per model and GPU count';
-  const desc = `Prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name} (${doc.costModel.unit}), query-head units, equal heads per GPU. ` +
-    doc.results.map((r) => `${r.model.displayName} at ${r.gpus} GPUs: ${times(r.speedup.contiguousOverAuto)} vs contiguous, ${times(r.speedup.uniformOverAuto)} vs uniform.`).join(' ');
+  const desc =
+    `Prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name} (${doc.costModel.unit}), query-head units, equal heads per GPU. ` +
+    doc.results
+      .map(
+        (r) =>
+          `${r.model.displayName} at ${r.gpus} GPUs: ${times(r.speedup.contiguousOverAuto)} vs contiguous, ${times(r.speedup.uniformOverAuto)} vs uniform.`,
+      )
+      .join(' ');
   const body: string[] = [text(width / 2, 24, title, 'text-anchor="middle" font-size="16" font-weight="600"')];
   const plotBottom = top + models.length * rowHeight;
 
@@ -173,7 +231,11 @@ export function renderSpeedupSvg(doc: EvaluationDocument): string {
     // "Name (Method)" on two lines, so that long names fit the label column.
     const [name, method] = splitDisplayName(model.displayName);
     const mid = top + m * rowHeight + rowHeight / 2;
-    if (method) body.push(text(labelWidth - 10, mid - 2, name, 'text-anchor="end"'), text(labelWidth - 10, mid + 12, method, 'text-anchor="end" fill="#555555"'));
+    if (method)
+      body.push(
+        text(labelWidth - 10, mid - 2, name, 'text-anchor="end"'),
+        text(labelWidth - 10, mid + 12, method, 'text-anchor="end" fill="#555555"'),
+      );
     else body.push(text(labelWidth - 10, mid + 4, name, 'text-anchor="end"'));
   });
   panels.forEach((panel, p) => {
@@ -186,38 +248,66 @@ export function renderSpeedupSvg(doc: EvaluationDocument): string {
     body.push(`<g aria-label="${escapeXml(panel.heading)}">`);
     body.push(text(x0, top - 14, panel.heading, 'font-size="13" font-weight="600"'));
     for (let tick = 0; tick <= xMax + step * 1e-9; tick += step) {
-      body.push(`<line x1="${c(x(tick))}" y1="${c(top)}" x2="${c(x(tick))}" y2="${c(plotBottom)}" stroke="#dddddd" stroke-width="1"/>`);
-      body.push(text(x(tick), plotBottom + 15, `${fixed(tick, stepDigits(step))}x`, 'text-anchor="middle" fill="#444444"'));
+      body.push(
+        `<line x1="${c(x(tick))}" y1="${c(top)}" x2="${c(x(tick))}" y2="${c(plotBottom)}" stroke="#dddddd" stroke-width="1"/>`,
+      );
+      body.push(
+        text(x(tick), plotBottom + 15, `${fixed(tick, stepDigits(step))}x`, 'text-anchor="middle" fill="#444444"'),
+      );
     }
-    body.push(`<line x1="${c(x(1))}" y1="${c(top)}" x2="${c(x(1))}" y2="${c(plotBottom)}" stroke="#777777" stroke-width="1" stroke-dasharray="4 3"/>`);
+    body.push(
+      `<line x1="${c(x(1))}" y1="${c(top)}" x2="${c(x(1))}" y2="${c(plotBottom)}" stroke="#777777" stroke-width="1" stroke-dasharray="4 3"/>`,
+    );
     models.forEach((model, m) => {
       const rowTop = top + m * rowHeight + (rowHeight - doc.gpuCounts.length * barHeight) / 2;
       doc.gpuCounts.forEach((gpus, g) => {
         const by = rowTop + g * barHeight;
         const r = doc.results.find((x) => x.model.id === model.id && x.gpus === gpus);
         if (!r) {
-          body.push(text(x0 + 4, by + barHeight - 1, `${gpus} GPUs: n/a (${model.queryHeads} heads)`, 'font-size="9" fill="#777777"'));
+          body.push(
+            text(
+              x0 + 4,
+              by + barHeight - 1,
+              `${gpus} GPUs: n/a (${model.queryHeads} heads)`,
+              'font-size="9" fill="#777777"',
+            ),
+          );
           return;
         }
         const value = r.speedup[panel.key];
-        body.push(`<rect x="${c(x0)}" y="${c(by + 0.5)}" width="${c(x(value) - x0)}"` +
-          ` height="${c(barHeight - 1)}" fill="${GPU_COUNT_COLOURS[g % GPU_COUNT_COLOURS.length]}"/>`);
+        body.push(
+          `<rect x="${c(x0)}" y="${c(by + 0.5)}" width="${c(x(value) - x0)}"` +
+            ` height="${c(barHeight - 1)}" fill="${GPU_COUNT_COLOURS[g % GPU_COUNT_COLOURS.length]}"/>`,
+        );
         body.push(text(x(value) + 4, by + barHeight - 1, times(value), 'font-size="9" fill="#222222"'));
       });
     });
-    body.push(`<line x1="${c(x0)}" y1="${c(plotBottom)}" x2="${c(x0 + panelWidth)}" y2="${c(plotBottom)}" stroke="#444444" stroke-width="1"/>`);
-    body.push(text(x0 + panelWidth / 2, plotBottom + 32, 'speedup (attention time of the baseline / S-HPLB)', 'text-anchor="middle"'));
+    body.push(
+      `<line x1="${c(x0)}" y1="${c(plotBottom)}" x2="${c(x0 + panelWidth)}" y2="${c(plotBottom)}" stroke="#444444" stroke-width="1"/>`,
+    );
+    body.push(
+      text(
+        x0 + panelWidth / 2,
+        plotBottom + 32,
+        'speedup (attention time of the baseline / S-HPLB)',
+        'text-anchor="middle"',
+      ),
+    );
     body.push('</g>');
   });
 
   let lx = labelWidth;
   const ly = height - legend + 16;
   doc.gpuCounts.forEach((gpus, g) => {
-    body.push(`<rect x="${c(lx)}" y="${c(ly - 10)}" width="12" height="12" fill="${GPU_COUNT_COLOURS[g % GPU_COUNT_COLOURS.length]}"/>`);
+    body.push(
+      `<rect x="${c(lx)}" y="${c(ly - 10)}" width="12" height="12" fill="${GPU_COUNT_COLOURS[g % GPU_COUNT_COLOURS.length]}"/>`,
+    );
     body.push(text(lx + 18, ly, `${gpus} GPUs`));
     lx += 90;
   });
-  body.push(`<line x1="${c(lx)}" y1="${c(ly - 4)}" x2="${c(lx + 16)}" y2="${c(ly - 4)}" stroke="#777777" stroke-width="1" stroke-dasharray="4 3"/>`);
+  body.push(
+    `<line x1="${c(lx)}" y1="${c(ly - 4)}" x2="${c(lx + 16)}" y2="${c(ly - 4)}" stroke="#777777" stroke-width="1" stroke-dasharray="4 3"/>`,
+  );
   body.push(text(lx + 22, ly, '1x: no gain'));
   return svgDocument(width, height, title, desc, body);
 }

@@ -31,7 +31,10 @@ export function createAdmission(options: AdmissionOptions): Admission {
   async function run<T>(job: () => Promise<T>): Promise<T> {
     if (inFlight >= options.maxConcurrent) {
       if (waiting.length >= options.maxQueued) {
-        throw new HplbError('QUEUE_FULL', `${inFlight} plans are solving and ${waiting.length} are waiting (limits ${options.maxConcurrent} and ${options.maxQueued}); retry later`);
+        throw new HplbError(
+          'QUEUE_FULL',
+          `${inFlight} plans are solving and ${waiting.length} are waiting (limits ${options.maxConcurrent} and ${options.maxQueued}); retry later`,
+        );
       }
       await new Promise<void>((resolve) => waiting.push(resolve));
     } else {
@@ -51,8 +54,12 @@ export function createAdmission(options: AdmissionOptions): Admission {
 
   return {
     run,
-    get inFlight() { return inFlight; },
-    get queued() { return waiting.length; },
+    get inFlight() {
+      return inFlight;
+    },
+    get queued() {
+      return waiting.length;
+    },
     retryAfterSeconds() {
       const rounds = (inFlight + waiting.length) / options.maxConcurrent;
       return Math.min(300, Math.max(1, Math.ceil((rounds * meanSolveMs) / 1000)));

@@ -47,7 +47,13 @@ export function buildApp(deps: AppDeps): HplbApp {
     solver: () => ({ queueDepth: deps.runner.queueDepth, busy: deps.runner.busy }),
     cacheBytes: () => ({ ...cache.bytes(), urls: lookupMemo.calculatedSize }),
   });
-  const cache = createPlanCache({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes, ttlMs: config.cacheTtlMs, metrics, now });
+  const cache = createPlanCache({
+    maxEntries: config.cacheMaxEntries,
+    maxBytes: config.cacheMaxBytes,
+    ttlMs: config.cacheTtlMs,
+    metrics,
+    now,
+  });
   const lookupMemo = createLookupMemo(config.urlMemoMaxBytes, metrics);
   const context = createPlanningContext(deps);
   const createPlan = validators.operation('createPlan');
@@ -63,7 +69,13 @@ export function buildApp(deps: AppDeps): HplbApp {
     draining: () => draining,
   });
   const routes: RouteContext = {
-    deps, validators, spec, service, cache, metrics, context,
+    deps,
+    validators,
+    spec,
+    service,
+    cache,
+    metrics,
+    context,
     defaultCostModel: context.resolveCostModel().name,
     draining: () => draining,
     guards: createGuards(config, metrics),
@@ -88,7 +100,9 @@ export function buildApp(deps: AppDeps): HplbApp {
 
   // Known paths, unknown methods: 405 with Allow (Express answers HEAD for GET routes itself).
   for (const [path, item] of Object.entries(spec.document.paths)) {
-    const allow = Object.keys(item).filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m)).map((m) => m.toUpperCase());
+    const allow = Object.keys(item)
+      .filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m))
+      .map((m) => m.toUpperCase());
     if (allow.includes('GET')) allow.push('HEAD');
     app.all(path.replace(/\{(\w+)\}/g, ':$1'), (req, res, next) => {
       // An allowed method gets here only when nothing answered it (GET / without a page): 404.
@@ -97,19 +111,29 @@ export function buildApp(deps: AppDeps): HplbApp {
         return;
       }
       res.setHeader('Allow', allow.join(', '));
-      throw new HplbError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`);
+      throw new HplbError(
+        'METHOD_NOT_ALLOWED',
+        `${req.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`,
+      );
     });
   }
   app.use((req) => {
-    throw new HplbError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.path}; the routes are listed in /openapi.yaml`);
+    throw new HplbError(
+      'ROUTE_NOT_FOUND',
+      `no route ${req.method} ${req.path}; the routes are listed in /openapi.yaml`,
+    );
   });
   app.use(createErrorHandler({ logger, retryAfterSeconds: () => (draining ? 5 : admission.retryAfterSeconds()) }));
 
   return {
     app,
     metrics,
-    beginDrain: () => { draining = true; },
-    get draining() { return draining; },
+    beginDrain: () => {
+      draining = true;
+    },
+    get draining() {
+      return draining;
+    },
     workerRestarted(reason) {
       metrics.workerRestarts.inc();
       logger.warn({ reason }, 'solver worker restarted');

@@ -45,34 +45,50 @@ export function createGuards(config: Config, metrics: Metrics): Guards {
   const keys = config.apiKeys.map(digest);
   const pass: RequestHandler = (_req, _res, next) => next();
 
-  const requireKey: RequestHandler = keys.length === 0 ? pass : (req, res, next) => {
-    if (verifiedKey(req, keys)) {
-      next();
-      return;
-    }
-    const given = req.headers.authorization !== undefined;
-    res.setHeader('WWW-Authenticate', given ? `${REALM}, error="invalid_token"` : REALM);
-    throw new HplbError('UNAUTHORIZED', given ? 'the API key is not valid' : 'this route needs an API key: send Authorization: Bearer <key>');
-  };
+  const requireKey: RequestHandler =
+    keys.length === 0
+      ? pass
+      : (req, res, next) => {
+          if (verifiedKey(req, keys)) {
+            next();
+            return;
+          }
+          const given = req.headers.authorization !== undefined;
+          res.setHeader('WWW-Authenticate', given ? `${REALM}, error="invalid_token"` : REALM);
+          throw new HplbError(
+            'UNAUTHORIZED',
+            given ? 'the API key is not valid' : 'this route needs an API key: send Authorization: Bearer <key>',
+          );
+        };
 
-  const limiter = config.rateLimitMax === 0 ? pass : rateLimit({
-    windowMs: config.rateLimitWindowMs,
-    limit: config.rateLimitMax,
-    // RateLimit and RateLimit-Policy (IETF draft 8); Retry-After on 429.
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    identifier: 'post',
-    // A client is its key when it has a valid one (one key may front many addresses), else its
-    // address (IPv6 by /56, so one host cannot rotate addresses); unverified keys never count.
-    keyGenerator: (req) => {
-      const key = keys.length > 0 ? verifiedKey(req, keys) : null;
-      return key ? `key:${key.toString('hex')}` : `ip:${ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? '')}`;
-    },
-    handler: (_req, res, next) => {
-      metrics.rejected.inc({ reason: 'rate_limited' });
-      next(new HplbError('RATE_LIMITED', `more than ${config.rateLimitMax} POST requests in ${config.rateLimitWindowMs / 1000} s from this client; retry after ${String(res.getHeader('Retry-After'))} s`));
-    },
-  });
+  const limiter =
+    config.rateLimitMax === 0
+      ? pass
+      : rateLimit({
+          windowMs: config.rateLimitWindowMs,
+          limit: config.rateLimitMax,
+          // RateLimit and RateLimit-Policy (IETF draft 8); Retry-After on 429.
+          standardHeaders: 'draft-8',
+          legacyHeaders: false,
+          identifier: 'post',
+          // A client is its key when it has a valid one (one key may front many addresses), else its
+          // address (IPv6 by /56, so one host cannot rotate addresses); unverified keys never count.
+          keyGenerator: (req) => {
+            const key = keys.length > 0 ? verifiedKey(req, keys) : null;
+            return key
+              ? `key:${key.toString('hex')}`
+              : `ip:${ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? '')}`;
+          },
+          handler: (_req, res, next) => {
+            metrics.rejected.inc({ reason: 'rate_limited' });
+            next(
+              new HplbError(
+                'RATE_LIMITED',
+                `more than ${config.rateLimitMax} POST requests in ${config.rateLimitWindowMs / 1000} s from this client; retry after ${String(res.getHeader('Retry-After'))} s`,
+              ),
+            );
+          },
+        });
 
   /** Requests per connection whose responses have not finished (been handed to the socket). */
   const pending = new WeakMap<Socket, number>();

@@ -40,25 +40,33 @@ export function createMetrics(sources: MetricsSources): Metrics {
     name: 'hplb_plans_in_flight',
     help: 'Plans being solved now.',
     registers,
-    collect() { this.set(sources.plans().inFlight); },
+    collect() {
+      this.set(sources.plans().inFlight);
+    },
   });
   new Gauge({
     name: 'hplb_plan_queue_depth',
     help: 'Plans waiting for a solving slot.',
     registers,
-    collect() { this.set(sources.plans().queued); },
+    collect() {
+      this.set(sources.plans().queued);
+    },
   });
   new Gauge({
     name: 'hplb_solver_queue_depth',
     help: 'Layer tasks waiting for a solver worker.',
     registers,
-    collect() { this.set(sources.solver().queueDepth); },
+    collect() {
+      this.set(sources.solver().queueDepth);
+    },
   });
   new Gauge({
     name: 'hplb_solver_workers_busy',
     help: 'Solver workers running a layer task.',
     registers,
-    collect() { this.set(sources.solver().busy); },
+    collect() {
+      this.set(sources.solver().busy);
+    },
   });
   new Gauge({
     name: 'hplb_cache_bytes',
@@ -71,7 +79,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
   });
   return {
     registry,
-    httpRequests: new Counter({ name: 'hplb_http_requests_total', help: 'HTTP requests answered, by route template and status.', labelNames: ['method', 'route', 'status'], registers }),
+    httpRequests: new Counter({
+      name: 'hplb_http_requests_total',
+      help: 'HTTP requests answered, by route template and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
     httpDuration: new Histogram({
       name: 'hplb_http_request_duration_seconds',
       help: 'Time from request to response, by route template.',
@@ -79,10 +92,30 @@ export function createMetrics(sources: MetricsSources): Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
-    cacheHits: new Counter({ name: 'hplb_plan_cache_hits_total', help: 'Plan cache hits (cache: plans by id, or lookups by model query).', labelNames: ['cache'], registers }),
-    cacheMisses: new Counter({ name: 'hplb_plan_cache_misses_total', help: 'Plan cache misses.', labelNames: ['cache'], registers }),
-    cacheEvictions: new Counter({ name: 'hplb_plan_cache_evictions_total', help: 'Plans evicted from a cache (size or TTL).', labelNames: ['cache'], registers }),
-    solves: new Counter({ name: 'hplb_plan_solves_total', help: 'Plans solved, by requested engine and outcome (proven: every layer proven; unproven; failed).', labelNames: ['engine', 'status'], registers }),
+    cacheHits: new Counter({
+      name: 'hplb_plan_cache_hits_total',
+      help: 'Plan cache hits (cache: plans by id, or lookups by model query).',
+      labelNames: ['cache'],
+      registers,
+    }),
+    cacheMisses: new Counter({
+      name: 'hplb_plan_cache_misses_total',
+      help: 'Plan cache misses.',
+      labelNames: ['cache'],
+      registers,
+    }),
+    cacheEvictions: new Counter({
+      name: 'hplb_plan_cache_evictions_total',
+      help: 'Plans evicted from a cache (size or TTL).',
+      labelNames: ['cache'],
+      registers,
+    }),
+    solves: new Counter({
+      name: 'hplb_plan_solves_total',
+      help: 'Plans solved, by requested engine and outcome (proven: every layer proven; unproven; failed).',
+      labelNames: ['engine', 'status'],
+      registers,
+    }),
     solveDuration: new Histogram({
       name: 'hplb_plan_solve_duration_seconds',
       help: 'Wall-clock time of a plan solve, from admission to answer.',
@@ -90,10 +123,33 @@ export function createMetrics(sources: MetricsSources): Metrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers,
     }),
-    layers: new Counter({ name: 'hplb_plan_layers_total', help: 'Layer answers in solved plans, by answering engine and layer status.', labelNames: ['engine', 'status'], registers }),
-    coalesced: new Counter({ name: 'hplb_plan_coalesced_total', help: 'Plan requests that joined an identical solve already in flight.', registers }),
-    rejected: new Counter({ name: 'hplb_plan_rejected_total', help: 'Requests refused before solving (queue_full, draining, rate_limited).', labelNames: ['reason'], registers }),
-    workerRestarts: new Counter({ name: 'hplb_solver_worker_restarts_total', help: 'Solver workers replaced after a crash or an overrun.', registers }),
-    connectionsClosed: new Counter({ name: 'hplb_connections_closed_total', help: 'Connections the service closed itself (unread: too many answers left unread).', labelNames: ['reason'], registers }),
+    layers: new Counter({
+      name: 'hplb_plan_layers_total',
+      help: 'Layer answers in solved plans, by answering engine and layer status.',
+      labelNames: ['engine', 'status'],
+      registers,
+    }),
+    coalesced: new Counter({
+      name: 'hplb_plan_coalesced_total',
+      help: 'Plan requests that joined an identical solve already in flight.',
+      registers,
+    }),
+    rejected: new Counter({
+      name: 'hplb_plan_rejected_total',
+      help: 'Requests refused before solving (queue_full, draining, rate_limited).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    workerRestarts: new Counter({
+      name: 'hplb_solver_worker_restarts_total',
+      help: 'Solver workers replaced after a crash or an overrun.',
+      registers,
+    }),
+    connectionsClosed: new Counter({
+      name: 'hplb_connections_closed_total',
+      help: 'Connections the service closed itself (unread: too many answers left unread).',
+      labelNames: ['reason'],
+      registers,
+    }),
   };
 }

@@ -32,7 +32,10 @@ export interface OpenApiOperation {
 export interface OpenApiDocument {
   readonly openapi: string;
   readonly paths: Record<string, Record<string, OpenApiOperation>>;
-  readonly components: { readonly schemas: Record<string, object>; readonly parameters?: Record<string, OpenApiParameter> };
+  readonly components: {
+    readonly schemas: Record<string, object>;
+    readonly parameters?: Record<string, OpenApiParameter>;
+  };
 }
 
 export interface LoadedSpec {

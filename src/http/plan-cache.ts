@@ -57,9 +57,11 @@ export function createPlanCache(options: PlanCacheOptions): PlanCache {
     ttlResolution: 0,
     ...(options.now ? { perf: { now: options.now } } : {}),
   } as const;
-  const evicted = (name: 'plans' | 'lookups') => (_value: unknown, _key: string, reason: LRUCache.DisposeReason): void => {
-    if (reason === 'evict' || reason === 'expire') metrics?.cacheEvictions.inc({ cache: name });
-  };
+  const evicted =
+    (name: 'plans' | 'lookups') =>
+    (_value: unknown, _key: string, reason: LRUCache.DisposeReason): void => {
+      if (reason === 'evict' || reason === 'expire') metrics?.cacheEvictions.inc({ cache: name });
+    };
   const plans = new LRUCache<string, PlanEntry>({
     ...common,
     maxSize: options.maxBytes,
@@ -182,7 +184,20 @@ export function createLookupMemo(maxBytes: number, metrics?: Metrics): LRUCache<
 /** The cache key of a lookup: equal normalised queries give equal keys, and nothing else does. */
 export function lookupKey(q: LookupQuery): string {
   // JSON of a fixed-order tuple: no field value can fake a separator.
-  return JSON.stringify([q.modelId, q.modelVersion, q.gpus, q.granularity, q.unitsPerGpu, q.seqLen, q.phase, q.engine, q.costModel, q.previous ?? null, q.makespanTolerance ?? null, q.splitHeads ?? 0]);
+  return JSON.stringify([
+    q.modelId,
+    q.modelVersion,
+    q.gpus,
+    q.granularity,
+    q.unitsPerGpu,
+    q.seqLen,
+    q.phase,
+    q.engine,
+    q.costModel,
+    q.previous ?? null,
+    q.makespanTolerance ?? null,
+    q.splitHeads ?? 0,
+  ]);
 }
 
 /** Whether an If-None-Match header matches a strong ETag (weak comparison, as RFC 9110 asks for GET). */

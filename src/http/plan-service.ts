@@ -7,7 +7,12 @@ import { HplbError } from '../errors.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import type { RequestLimits } from '../planner/limits.ts';
 import type { Plan } from '../planner/plan.ts';
-import { normalisePlanRequest, type PlanRequest, type PlanningContext, type ResolvedRequest } from '../planner/request.ts';
+import {
+  normalisePlanRequest,
+  type PlanRequest,
+  type PlanningContext,
+  type ResolvedRequest,
+} from '../planner/request.ts';
 import { resolveMigration, type ResolvedMigration } from '../planner/migration.ts';
 import { solveReplan } from '../planner/replan-plan.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
@@ -68,7 +73,10 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     }
     if (deps.draining()) {
       metrics.rejected.inc({ reason: 'draining' });
-      throw new HplbError('DRAINING', 'the service is shutting down and starts no new solves; retry on another instance');
+      throw new HplbError(
+        'DRAINING',
+        'the service is shutting down and starts no new solves; retry on another instance',
+      );
     }
     const engine = resolved.solver.engine;
     const solve = deps.admission.run(async () => {
@@ -105,14 +113,23 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   function migrationOf(request: PlanRequest, fresh: ResolvedRequest): ResolvedMigration | null {
     const previous = request.previous;
     if (previous === undefined) {
-      if (request.migration !== undefined) throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', { pointer: '/migration', rule: 'dependentRequired' });
+      if (request.migration !== undefined)
+        throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', {
+          pointer: '/migration',
+          rule: 'dependentRequired',
+        });
       return null;
     }
     let previousPlan: Plan | undefined;
     if (previous.planId !== undefined) {
       const stored = cache.getById(previous.planId);
       previousPlan = stored && planOf(stored);
-      if (!previousPlan) throw new HplbError('PLAN_NOT_FOUND', `no stored plan with id ${previous.planId} to re-plan from; send its unit2gpu instead`, { pointer: '/previous/planId', rule: 'stored' });
+      if (!previousPlan)
+        throw new HplbError(
+          'PLAN_NOT_FOUND',
+          `no stored plan with id ${previous.planId} to re-plan from; send its unit2gpu instead`,
+          { pointer: '/previous/planId', rule: 'stored' },
+        );
     }
     return resolveMigration({ ...request, previous }, fresh, deps.context, previousPlan);
   }

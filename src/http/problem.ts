@@ -35,11 +35,17 @@ export function toHplbError(error: unknown): HplbError {
   // body-parser's errors carry a `type`.
   switch (e?.type) {
     case 'entity.too.large':
-      return new HplbError('BODY_TOO_LARGE', `the body is larger than the limit of ${String((error as { limit?: number }).limit)} bytes (MAX_BODY_BYTES)`);
+      return new HplbError(
+        'BODY_TOO_LARGE',
+        `the body is larger than the limit of ${String((error as { limit?: number }).limit)} bytes (MAX_BODY_BYTES)`,
+      );
     case 'entity.structure.exceeded':
       return new HplbError('BODY_TOO_LARGE', String(e.message));
     case 'entity.parse.failed':
-      return new HplbError('MALFORMED_JSON', `the body is not valid JSON: ${String(e.message)}`, { pointer: '', rule: 'json' });
+      return new HplbError('MALFORMED_JSON', `the body is not valid JSON: ${String(e.message)}`, {
+        pointer: '',
+        rule: 'json',
+      });
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new HplbError('UNSUPPORTED_MEDIA_TYPE', String(e.message));
@@ -49,13 +55,19 @@ export function toHplbError(error: unknown): HplbError {
   }
   const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
   // The router's own 400 (a path segment that is not valid percent-encoding).
-  if (status === 400) return new HplbError('VALIDATION_FAILED', `the request could not be read: ${String(e.message)}`, { pointer: '', rule: 'uri' });
+  if (status === 400)
+    return new HplbError('VALIDATION_FAILED', `the request could not be read: ${String(e.message)}`, {
+      pointer: '',
+      rule: 'uri',
+    });
   return new HplbError('INTERNAL', 'an internal error occurred; the logs have the details under this request id');
 }
 
 export function problemBody(error: HplbError, req: Request, res: Response): Problem {
   const { title, status } = ERRORS[error.code];
-  const part = (error as { in?: RequestPart }).in ?? (error.pointer !== undefined ? (res.locals as ProblemLocals).pointerIn ?? 'body' : undefined);
+  const part =
+    (error as { in?: RequestPart }).in ??
+    (error.pointer !== undefined ? ((res.locals as ProblemLocals).pointerIn ?? 'body') : undefined);
   return {
     type: problemType(error.code),
     title,
@@ -88,6 +100,9 @@ export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHa
     }
     (res.locals as ProblemLocals).errorCode = problem.code;
     if (RETRYABLE.has(problem.code)) res.setHeader('Retry-After', String(options.retryAfterSeconds()));
-    res.status(ERRORS[problem.code].status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemBody(problem, req, res)));
+    res
+      .status(ERRORS[problem.code].status)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(JSON.stringify(problemBody(problem, req, res)));
   };
 }

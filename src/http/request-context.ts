@@ -43,7 +43,18 @@ export function requestContext(logger: Logger, metrics: Metrics, draining: () =>
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
       const code = (res.locals as ProblemLocals).errorCode;
       // The URL with its query string; bodies are never logged (pino drops an undefined code).
-      logger.info({ reqId: id, method: req.method, url: req.originalUrl, route, status, ms: Math.round(seconds * 1e6) / 1e3, code }, 'request');
+      logger.info(
+        {
+          reqId: id,
+          method: req.method,
+          url: req.originalUrl,
+          route,
+          status,
+          ms: Math.round(seconds * 1e6) / 1e3,
+          code,
+        },
+        'request',
+      );
     });
     next();
   };

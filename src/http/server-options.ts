@@ -9,18 +9,24 @@ import type { Config } from '../config.ts';
 import { ERRORS, type ErrorCode } from '../errors.ts';
 import { PROBLEM_CONTENT_TYPE, problemType } from './problem.ts';
 
-type ServerLimits = Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'maxRequestsPerSocket'>;
+type ServerLimits = Pick<
+  Config,
+  'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'maxRequestsPerSocket'
+>;
 
 /** An HTTP server for `app` with the configured timeouts and caps and the clientError handler. */
 export function createHttpServer(app: RequestListener, config: ServerLimits): Server {
-  const server = createServer({
-    headersTimeout: config.headersTimeoutMs,
-    requestTimeout: config.requestTimeoutMs,
-    keepAliveTimeout: config.keepAliveTimeoutMs,
-    // Node checks the two timeouts above only this often (30 s by default): a slow sender would
-    // otherwise hold its connection up to 30 s past them.
-    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
-  }, app);
+  const server = createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      // Node checks the two timeouts above only this often (30 s by default): a slow sender would
+      // otherwise hold its connection up to 30 s past them.
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+    },
+    app,
+  );
   server.maxConnections = config.maxConnections;
   server.maxRequestsPerSocket = config.maxRequestsPerSocket;
   server.on('clientError', answerClientError);
@@ -44,17 +50,20 @@ const DETAILS: Readonly<Partial<Record<ErrorCode, string>>> = {
  * socket directly, and the connection is closed (the parser's state is unknown after an error).
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  const responding = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  const responding =
+    (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
   if (error.code === 'ECONNRESET' || !socket.writable || responding) {
     socket.destroy();
     return;
   }
   const code = codeOf(error);
   const { status, title } = ERRORS[code];
-  const detail = DETAILS[code] ?? `the request could not be parsed as HTTP/1.1 (${error.code ?? 'parse error'}: ${String((error as { reason?: unknown }).reason ?? error.message)})`;
+  const detail =
+    DETAILS[code] ??
+    `the request could not be parsed as HTTP/1.1 (${error.code ?? 'parse error'}: ${String((error as { reason?: unknown }).reason ?? error.message)})`;
   const body = JSON.stringify({ type: problemType(code), title, status, detail, code });
   socket.end(
-    `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
-      + `Connection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
   );
 }

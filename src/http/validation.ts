@@ -60,7 +60,11 @@ export function createValidators(document: OpenApiDocument): Validators {
         path: (value) => check(path, { ...value }, 'path'),
         query: (value) => check(query, { ...value }, 'query'),
         body: (value) => {
-          if (!body) throw new RequestValidationError('body', 'this operation takes no body', { pointer: '', rule: 'requestBody' });
+          if (!body)
+            throw new RequestValidationError('body', 'this operation takes no body', {
+              pointer: '',
+              rule: 'requestBody',
+            });
           return check(body, value, 'body');
         },
       });
@@ -99,7 +103,10 @@ function createAjv(document: OpenApiDocument, coerce: boolean): Ajv2020 {
   return ajv;
 }
 
-function resolveParameter(document: OpenApiDocument, parameter: OpenApiParameter | { readonly $ref: string }): OpenApiParameter {
+function resolveParameter(
+  document: OpenApiDocument,
+  parameter: OpenApiParameter | { readonly $ref: string },
+): OpenApiParameter {
   if (!('$ref' in parameter)) return parameter;
   const name = parameter.$ref.replace('#/components/parameters/', '');
   const resolved = document.components.parameters?.[name];
@@ -121,7 +128,8 @@ function parameterSchema(parameters: readonly OpenApiParameter[], where: 'query'
 /** A copy of a schema taken out of the document, its local refs pointed back into it. */
 function withDocumentRefs(schema: unknown): object {
   return JSON.parse(JSON.stringify(schema), (key, value: unknown) =>
-    key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `${DOCUMENT_ID}${value}` : value) as object;
+    key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `${DOCUMENT_ID}${value}` : value,
+  ) as object;
 }
 
 function check<T>(validate: ValidateFunction, value: T, part: RequestPart): T {
@@ -165,6 +173,8 @@ function toValidationError(errors: readonly ErrorObject[], part: RequestPart): R
 /** For a oneOf whose branches each only require one property: those property names. */
 function requiredAlternatives(branches: unknown): string[] | null {
   if (!Array.isArray(branches)) return null;
-  const names = branches.map((b: { required?: unknown }) => (Array.isArray(b?.required) && b.required.length === 1 && Object.keys(b).length === 1 ? String(b.required[0]) : null));
+  const names = branches.map((b: { required?: unknown }) =>
+    Array.isArray(b?.required) && b.required.length === 1 && Object.keys(b).length === 1 ? String(b.required[0]) : null,
+  );
   return names.every((n) => n !== null) ? (names as string[]) : null;
 }

@@ -50,7 +50,11 @@ async function probeWebGpu(): Promise<{ ok: true; uninstall: () => void } | { ok
   if (!adapter) return { ok: false, detail: 'the Dawn binding loaded but no WebGPU adapter answered' };
   Object.assign(globalThis, binding.globals);
   const previous = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  Object.defineProperty(globalThis, 'navigator', { value: { ...(holder.navigator ?? {}), gpu }, configurable: true, writable: true });
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { ...(holder.navigator ?? {}), gpu },
+    configurable: true,
+    writable: true,
+  });
   const uninstall = (): void => {
     if (previous) Object.defineProperty(globalThis, 'navigator', previous);
     else delete holder.navigator;
@@ -104,7 +108,14 @@ export async function createGpu(backend: KernelBackend | 'auto' = 'auto'): Promi
         continue;
       }
       const gpu = new GPU({ mode: 'webgpu' });
-      return { gpu, backend: mode, release: () => { void gpu.destroy(); probe.uninstall(); } };
+      return {
+        gpu,
+        backend: mode,
+        release: () => {
+          void gpu.destroy();
+          probe.uninstall();
+        },
+      };
     }
     const failure = smokeTest(mode);
     if (failure !== null) {
@@ -112,7 +123,13 @@ export async function createGpu(backend: KernelBackend | 'auto' = 'auto'): Promi
       continue;
     }
     const gpu = new GPU({ mode });
-    return { gpu, backend: mode, release: () => { void gpu.destroy(); } };
+    return {
+      gpu,
+      backend: mode,
+      release: () => {
+        void gpu.destroy();
+      },
+    };
   }
   throw new HplbError('INTERNAL', `no GPU.js backend available (${failures.join('; ')})`);
 }

@@ -293,9 +293,9 @@ export async function measureCalibration(
     node: process.version,
     date: (options.now ?? (() => new Date()))().toISOString(),
     method:
-      'one causal head per point, float32 K/V; prefill: vertical_slash selected by MInference\'s rules on synthetic ' +
+      "one causal head per point, float32 K/V; prefill: vertical_slash selected by MInference's rules on synthetic " +
       'heads and executed as its index conversion builds (64-key ranges, gathered columns), streaming (sink 4), ' +
-      'full, block_sparse (MInference\'s picker, top-k of 64-blocks) and exact lines on random inputs; decode: one ' +
+      "full, block_sparse (MInference's picker, top-k of 64-blocks) and exact lines on random inputs; decode: one " +
       `query row over every key (MInference decodes dense); ${clock === 'cpu' ? 'process CPU time' : 'wall time'} ` +
       `of the GPU.js kernel pipeline, row index prebuilt; ${rounds} rounds visiting every point in shuffled order ` +
       `(compile, ${warmup} warm-up call(s), one timed call); median over rounds; held-out points are sizes (and for ` +

@@ -59,7 +59,12 @@ export interface StreamingPattern {
   readonly recent: number;
 }
 
-export type AttentionPattern = FullPattern | VerticalSlashPattern | ExactVerticalSlashPattern | BlockSparsePattern | StreamingPattern;
+export type AttentionPattern =
+  | FullPattern
+  | VerticalSlashPattern
+  | ExactVerticalSlashPattern
+  | BlockSparsePattern
+  | StreamingPattern;
 
 /** Sequence geometry a pattern is applied to. */
 export interface AttentionShape {
@@ -98,7 +103,8 @@ function invalid(message: string, pointer: string): never {
 }
 
 function checkCount(value: number, name: string): void {
-  if (!Number.isInteger(value) || value < 0) invalid(`${name} must be a non-negative integer, got ${value}`, `/${name}`);
+  if (!Number.isInteger(value) || value < 0)
+    invalid(`${name} must be a non-negative integer, got ${value}`, `/${name}`);
 }
 
 function checkAscending(values: readonly number[], limit: number, pointer: string, what: string): void {
@@ -123,7 +129,8 @@ export function blockCount(n: number, blockSize: number): number {
 export function validateShape(shape: AttentionShape): void {
   if (!Number.isInteger(shape.n) || shape.n < 1) invalid(`n must be a positive integer, got ${shape.n}`, '/n');
   const m = shape.queries ?? shape.n;
-  if (!Number.isInteger(m) || m < 1 || m > shape.n) invalid(`queries must be an integer in [1, n=${shape.n}], got ${m}`, '/queries');
+  if (!Number.isInteger(m) || m < 1 || m > shape.n)
+    invalid(`queries must be an integer in [1, n=${shape.n}], got ${m}`, '/queries');
 }
 
 /** Checks a pattern against sequence length n. Throws HplbError INVALID_PROBLEM naming the field. */
@@ -142,17 +149,23 @@ export function validatePattern(pattern: AttentionPattern, n: number): void {
     case 'vertical_slash': {
       checkAscending(pattern.columns, n, '/columns', 'column');
       checkAscending(pattern.offsets, n, '/offsets', 'offset');
-      if (pattern.offsets[0] !== 0) invalid('vertical_slash offsets must hold 0: MInference always keeps the main diagonal', '/offsets');
+      if (pattern.offsets[0] !== 0)
+        invalid('vertical_slash offsets must hold 0: MInference always keeps the main diagonal', '/offsets');
       const size = pattern.blockSize ?? MINFERENCE_BLOCK;
-      if (!Number.isInteger(size) || size < 1) invalid(`blockSize must be a positive integer, got ${size}`, '/blockSize');
+      if (!Number.isInteger(size) || size < 1)
+        invalid(`blockSize must be a positive integer, got ${size}`, '/blockSize');
       return;
     }
     case 'block_sparse': {
       const size = pattern.blockSize;
-      if (!Number.isInteger(size) || size < 1) invalid(`blockSize must be a positive integer, got ${size}`, '/blockSize');
+      if (!Number.isInteger(size) || size < 1)
+        invalid(`blockSize must be a positive integer, got ${size}`, '/blockSize');
       const count = blockCount(n, size);
       if (pattern.blocks.length !== count) {
-        invalid(`blocks must hold one list per query block: ${count} for n=${n}, blockSize=${size}; got ${pattern.blocks.length}`, '/blocks');
+        invalid(
+          `blocks must hold one list per query block: ${count} for n=${n}, blockSize=${size}; got ${pattern.blocks.length}`,
+          '/blocks',
+        );
       }
       pattern.blocks.forEach((list, qb) => checkAscending(list, count, `/blocks/${qb}`, 'key block'));
       return;
@@ -176,7 +189,14 @@ function insertSorted(row: Int32Array, length: number, key: number): number {
  * Writes the selected keys of the query at position p into `row` (ascending, unique) and returns
  * how many. `last` is the last key the query may see (p when causal, n - 1 otherwise).
  */
-function fillRow(pattern: AttentionPattern, n: number, p: number, last: number, row: Int32Array, converted: readonly QueryBlockIndex[]): number {
+function fillRow(
+  pattern: AttentionPattern,
+  n: number,
+  p: number,
+  last: number,
+  row: Int32Array,
+  converted: readonly QueryBlockIndex[],
+): number {
   let length = 0;
   switch (pattern.kind) {
     case 'full':
@@ -192,7 +212,8 @@ function fillRow(pattern: AttentionPattern, n: number, p: number, last: number, 
       const { blockOffsets, columns } = converted[Math.floor(p / (pattern.blockSize ?? MINFERENCE_BLOCK))];
       const size = pattern.blockSize ?? MINFERENCE_BLOCK;
       for (const column of columns) if (column <= last) row[length++] = column;
-      for (const start of blockOffsets) for (let key = start; key < start + size && key <= last; key++) row[length++] = key;
+      for (const start of blockOffsets)
+        for (let key = start; key < start + size && key <= last; key++) row[length++] = key;
       row.subarray(0, length).sort();
       break;
     }
@@ -234,9 +255,10 @@ export function buildRowIndex(pattern: AttentionPattern, shape: AttentionShape):
   const { n, causal } = shape;
   const rows = shape.queries ?? n;
   const first = n - rows;
-  const converted = pattern.kind === 'vertical_slash'
-    ? convertVerticalSlashIndexes(n, pattern.columns, pattern.offsets, pattern.blockSize, pattern.blockSize)
-    : [];
+  const converted =
+    pattern.kind === 'vertical_slash'
+      ? convertVerticalSlashIndexes(n, pattern.columns, pattern.offsets, pattern.blockSize, pattern.blockSize)
+      : [];
   const scratch = new Int32Array(n + 1);
   const rowLength = new Float32Array(rows);
   const lists: Int32Array[] = new Array(rows);

@@ -106,11 +106,19 @@ export interface RecoveryCurve {
  * for a budget chosen by estimated importance. The patterns of a curve are nested (a larger budget
  * keeps everything a smaller one keeps), so the curve is non-decreasing.
  */
-export function recoveryCurve(head: ScoreInput, budgets: readonly number[], options: RecoveryCurveOptions = {}): RecoveryCurve {
+export function recoveryCurve(
+  head: ScoreInput,
+  budgets: readonly number[],
+  options: RecoveryCurveOptions = {},
+): RecoveryCurve {
   const selector = options.selector ?? 'exact_lines';
   budgets.forEach((budget, i) => {
     if (!Number.isInteger(budget) || budget < 1 || (i > 0 && budget <= budgets[i - 1])) {
-      throw new HplbError('INVALID_PROBLEM', `budgets must be strictly ascending positive integers (index ${i}: ${budget})`, { pointer: `/budgets/${i}` });
+      throw new HplbError(
+        'INVALID_PROBLEM',
+        `budgets must be strictly ascending positive integers (index ${i}: ${budget})`,
+        { pointer: `/budgets/${i}` },
+      );
     }
   });
   const probabilities = attentionProbabilities(head);

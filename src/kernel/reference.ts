@@ -43,7 +43,9 @@ export function validateInput(input: ScoreInput & { readonly v?: Float32Array })
     const values = input[name];
     if (values === undefined) continue;
     if (values.length !== expected[name]) {
-      throw new HplbError('INVALID_PROBLEM', `${name} must hold ${expected[name]} values, got ${values.length}`, { pointer: `/${name}` });
+      throw new HplbError('INVALID_PROBLEM', `${name} must hold ${expected[name]} values, got ${values.length}`, {
+        pointer: `/${name}`,
+      });
     }
     if (!values.every(Number.isFinite)) {
       throw new HplbError('INVALID_PROBLEM', `${name} holds a non-finite value`, { pointer: `/${name}` });
@@ -79,7 +81,9 @@ export function maskedAttention(input: AttentionInput, mask: Uint8Array): Float3
   const { n, d, v } = input;
   const rows = queryRows(input);
   if (mask.length !== rows * n) {
-    throw new HplbError('INVALID_PROBLEM', `mask must hold ${rows * n} values, got ${mask.length}`, { pointer: '/mask' });
+    throw new HplbError('INVALID_PROBLEM', `mask must hold ${rows * n} values, got ${mask.length}`, {
+      pointer: '/mask',
+    });
   }
   const out = new Float32Array(rows * d);
   const scores = new Float64Array(n);

@@ -14,7 +14,10 @@ import { queryRows, type AttentionInput } from './reference.ts';
  * the part's longest row); k and v are shared, not copied.
  */
 export function sliceRows(
-  input: AttentionInput, index: RowIndex, start: number, end: number,
+  input: AttentionInput,
+  index: RowIndex,
+  start: number,
+  end: number,
 ): { input: AttentionInput; index: RowIndex } {
   const rows = queryRows(input);
   if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= rows)) {

@@ -26,7 +26,9 @@ export interface Line {
 export function rankLines(head: ScoreInput, lastQueries: number): Line[] {
   validateInput(head);
   if (!Number.isInteger(lastQueries) || lastQueries < 1) {
-    throw new HplbError('INVALID_PROBLEM', `lastQueries must be a positive integer, got ${lastQueries}`, { pointer: '/lastQueries' });
+    throw new HplbError('INVALID_PROBLEM', `lastQueries must be a positive integer, got ${lastQueries}`, {
+      pointer: '/lastQueries',
+    });
   }
   const { n, causal } = head;
   const rows = queryRows(head);
@@ -60,6 +62,10 @@ export function rankLines(head: ScoreInput, lastQueries: number): Line[] {
 /** The exact-line pattern of the first `lines` lines of a ranking. */
 export function exactLinesPattern(ranking: readonly Line[], lines: number): ExactVerticalSlashPattern {
   const kept = ranking.slice(0, lines);
-  const pick = (kind: Line['kind']): number[] => kept.filter((line) => line.kind === kind).map((line) => line.value).sort((a, b) => a - b);
+  const pick = (kind: Line['kind']): number[] =>
+    kept
+      .filter((line) => line.kind === kind)
+      .map((line) => line.value)
+      .sort((a, b) => a - b);
   return { kind: 'exact_vertical_slash', columns: pick('column'), offsets: pick('offset') };
 }

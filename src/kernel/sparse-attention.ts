@@ -8,8 +8,14 @@ import type { GPU, IKernelRunShortcut } from 'gpu.js';
 import { HplbError } from '../errors.ts';
 import { createGpu, type KernelBackend } from './backends.ts';
 import {
-  DENSE_OUTPUT, DENSE_PROBS, DENSE_ROW_LSE, DENSE_SCORES,
-  SPARSE_OUTPUT, SPARSE_PROBS, SPARSE_ROW_LSE, SPARSE_SCORES,
+  DENSE_OUTPUT,
+  DENSE_PROBS,
+  DENSE_ROW_LSE,
+  DENSE_SCORES,
+  SPARSE_OUTPUT,
+  SPARSE_PROBS,
+  SPARSE_ROW_LSE,
+  SPARSE_SCORES,
 } from './kernel-sources.ts';
 import { buildRowIndex, type AttentionPattern, type RowIndex } from './pattern.ts';
 import { queryRows, scoreScale, validateInput, type AttentionInput } from './reference.ts';
@@ -79,16 +85,24 @@ async function flatten(result: unknown, rows: number, cols: number): Promise<Flo
   return out;
 }
 
-function compile(gpu: GPU, sources: readonly string[], rows: number, width: number, d: number, constants: Record<string, number>): Pipeline {
+function compile(
+  gpu: GPU,
+  sources: readonly string[],
+  rows: number,
+  width: number,
+  d: number,
+  constants: Record<string, number>,
+): Pipeline {
   const outputs = [[width, rows], [rows], [width, rows], [d, rows]];
-  const stages = sources.map((source, i) =>
-    gpu.createKernel(source, {
-      output: outputs[i],
-      constants,
-      // intermediates stay in the backend's own memory; the last stage reads back
-      pipeline: i < sources.length - 1,
-      tactic: 'precision',
-    }) as unknown as Kernel,
+  const stages = sources.map(
+    (source, i) =>
+      gpu.createKernel(source, {
+        output: outputs[i],
+        constants,
+        // intermediates stay in the backend's own memory; the last stage reads back
+        pipeline: i < sources.length - 1,
+        tactic: 'precision',
+      }) as unknown as Kernel,
   );
   return { stages: stages as unknown as Pipeline['stages'] };
 }
@@ -115,7 +129,13 @@ export async function createAttentionRunner(options: AttentionRunnerOptions = {}
 
   function pipelineFor(kind: 'sparse' | 'dense', input: AttentionInput, width: number): Pipeline {
     const rows = queryRows(input);
-    const constants = { d: input.d, scale: scoreScale(input), width, first: input.n - rows, causal: input.causal ? 1 : 0 };
+    const constants = {
+      d: input.d,
+      scale: scoreScale(input),
+      width,
+      first: input.n - rows,
+      causal: input.causal ? 1 : 0,
+    };
     const key = `${kind}:${rows}:${input.n}:${JSON.stringify(constants)}`;
     const cached = cache.get(key);
     if (cached) {
@@ -123,9 +143,10 @@ export async function createAttentionRunner(options: AttentionRunnerOptions = {}
       cache.set(key, cached);
       return cached;
     }
-    const sources = kind === 'sparse'
-      ? [SPARSE_SCORES, SPARSE_ROW_LSE, SPARSE_PROBS, SPARSE_OUTPUT]
-      : [DENSE_SCORES, DENSE_ROW_LSE, DENSE_PROBS, DENSE_OUTPUT];
+    const sources =
+      kind === 'sparse'
+        ? [SPARSE_SCORES, SPARSE_ROW_LSE, SPARSE_PROBS, SPARSE_OUTPUT]
+        : [DENSE_SCORES, DENSE_ROW_LSE, DENSE_PROBS, DENSE_OUTPUT];
     const pipeline = compile(handle.gpu, sources, rows, width, input.d, constants);
     cache.set(key, pipeline);
     while (cache.size > cacheSize) {
@@ -141,11 +162,20 @@ export async function createAttentionRunner(options: AttentionRunnerOptions = {}
     return modes.length === 1 ? modes[0] : `mixed(${modes.join(',')})`;
   }
 
-  async function sparseIndexed(input: AttentionInput, index: RowIndex, indexMs = 0, kind: AttentionResult['pattern'] = 'indexed'): Promise<AttentionResult> {
+  async function sparseIndexed(
+    input: AttentionInput,
+    index: RowIndex,
+    indexMs = 0,
+    kind: AttentionResult['pattern'] = 'indexed',
+  ): Promise<AttentionResult> {
     validateInput(input);
     const rows = queryRows(input);
     if (index.rows !== rows || index.n !== input.n) {
-      throw new HplbError('INVALID_PROBLEM', `index is for ${index.rows} x ${index.n} (rows x keys), input is ${rows} x ${input.n}`, { pointer: '/index' });
+      throw new HplbError(
+        'INVALID_PROBLEM',
+        `index is for ${index.rows} x ${index.n} (rows x keys), input is ${rows} x ${input.n}`,
+        { pointer: '/index' },
+      );
     }
     const pipeline = pipelineFor('sparse', input, index.width);
     const [scores, rowLse, probs, output] = pipeline.stages;
@@ -154,7 +184,17 @@ export async function createAttentionRunner(options: AttentionRunnerOptions = {}
     const lse = await rowLse(s, index.rowLength);
     const p = await probs(s, lse, index.rowLength);
     const out = await flatten(await output(p, input.v, index.keys, index.rowLength), rows, input.d);
-    return { output: out, backend: backendOf(pipeline), pattern: kind, rows, n: input.n, d: input.d, pairs: index.pairs, indexMs, ...clock() };
+    return {
+      output: out,
+      backend: backendOf(pipeline),
+      pattern: kind,
+      rows,
+      n: input.n,
+      d: input.d,
+      pairs: index.pairs,
+      indexMs,
+      ...clock(),
+    };
   }
 
   return {
@@ -179,7 +219,17 @@ export async function createAttentionRunner(options: AttentionRunnerOptions = {}
       const elapsed = clock();
       const first = input.n - rows;
       const pairs = input.causal ? rows * (first + 1) + (rows * (rows - 1)) / 2 : rows * input.n;
-      return { output: out, backend: backendOf(pipeline), pattern: 'dense', rows, n: input.n, d: input.d, pairs, indexMs: 0, ...elapsed };
+      return {
+        output: out,
+        backend: backendOf(pipeline),
+        pattern: 'dense',
+        rows,
+        n: input.n,
+        d: input.d,
+        pairs,
+        indexMs: 0,
+        ...elapsed,
+      };
     },
     destroy() {
       for (const pipeline of cache.values()) destroyPipeline(pipeline);

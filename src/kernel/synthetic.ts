@@ -86,7 +86,14 @@ export function createGaussian(uniform: () => number): () => number {
 
 function withDefaults(options: SyntheticHeadOptions): Required<SyntheticHeadOptions> {
   return {
-    d: 64, seed: 1, noise: 0.5, strength: 8, sinkTokens: 4, window: 32, frequencies: 16, stripes: 8,
+    d: 64,
+    seed: 1,
+    noise: 0.5,
+    strength: 8,
+    sinkTokens: 4,
+    window: 32,
+    frequencies: 16,
+    stripes: 8,
     ...options,
   };
 }
@@ -95,11 +102,15 @@ function withDefaults(options: SyntheticHeadOptions): Required<SyntheticHeadOpti
 export function syntheticHead(options: SyntheticHeadOptions): SyntheticHead {
   const params = withDefaults(options);
   const { kind, n, d, noise, strength, sinkTokens, window, frequencies, stripes } = params;
-  if (!SYNTHETIC_KINDS.includes(kind)) throw new HplbError('INVALID_PROBLEM', `unknown synthetic head kind ${kind}`, { pointer: '/kind' });
-  if (!Number.isInteger(n) || n < 1) throw new HplbError('INVALID_PROBLEM', `n must be a positive integer, got ${n}`, { pointer: '/n' });
+  if (!SYNTHETIC_KINDS.includes(kind))
+    throw new HplbError('INVALID_PROBLEM', `unknown synthetic head kind ${kind}`, { pointer: '/kind' });
+  if (!Number.isInteger(n) || n < 1)
+    throw new HplbError('INVALID_PROBLEM', `n must be a positive integer, got ${n}`, { pointer: '/n' });
   const dims = kind === 'local' ? 2 * frequencies : 1;
   if (!Number.isInteger(d) || d < dims) {
-    throw new HplbError('INVALID_PROBLEM', `d must be an integer >= ${dims} for a ${kind} head, got ${d}`, { pointer: '/d' });
+    throw new HplbError('INVALID_PROBLEM', `d must be an integer >= ${dims} for a ${kind} head, got ${d}`, {
+      pointer: '/d',
+    });
   }
   const uniform = createRandom(params.seed);
   const gaussian = createGaussian(uniform);
@@ -110,9 +121,10 @@ export function syntheticHead(options: SyntheticHeadOptions): SyntheticHead {
   const amplitude = Math.sqrt(strength * Math.sqrt(d));
   let stripeColumns: number[] = [];
   if (kind === 'sink' || kind === 'vertical') {
-    const boosted = kind === 'sink'
-      ? Array.from({ length: Math.min(sinkTokens, n) }, (_, i) => i)
-      : pickColumns(Math.min(stripes, n), n, uniform);
+    const boosted =
+      kind === 'sink'
+        ? Array.from({ length: Math.min(sinkTokens, n) }, (_, i) => i)
+        : pickColumns(Math.min(stripes, n), n, uniform);
     stripeColumns = kind === 'vertical' ? boosted : [];
     for (let i = 0; i < n; i++) q[i * d] = amplitude;
     for (const column of boosted) k[column * d] = amplitude;

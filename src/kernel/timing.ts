@@ -57,7 +57,15 @@ export function randomInput(seqLen: number, headDim: number, phase: Workload['ph
   const gaussian = createGaussian(createRandom(seed));
   const fill = (length: number): Float32Array => Float32Array.from({ length }, () => gaussian());
   const queries = phase === 'prefill' ? seqLen : 1;
-  return { n: seqLen, d: headDim, queries, causal: true, q: fill(queries * headDim), k: fill(seqLen * headDim), v: fill(seqLen * headDim) };
+  return {
+    n: seqLen,
+    d: headDim,
+    queries,
+    causal: true,
+    q: fill(queries * headDim),
+    k: fill(seqLen * headDim),
+    v: fill(seqLen * headDim),
+  };
 }
 
 /** Timings of one point on both clocks (see AttentionResult: kernelMs is wall, cpuMs is CPU). */
@@ -85,7 +93,9 @@ export async function timeRuns(run: () => Promise<AttentionResult>, options: Tim
 
 /** Times the sparse pipeline at one (seqLen, budget) point of a phase, row index prebuilt. */
 export async function timeBudget(
-  runner: AttentionRunner, point: { seqLen: number; budget: number; phase: Workload['phase']; headDim: number }, options: TimingOptions,
+  runner: AttentionRunner,
+  point: { seqLen: number; budget: number; phase: Workload['phase']; headDim: number },
+  options: TimingOptions,
 ): Promise<PointTiming> {
   const input = randomInput(point.seqLen, point.headDim, point.phase);
   const index = buildRowIndex(streamingForBudget(Math.min(point.budget, point.seqLen)), input);
@@ -94,7 +104,9 @@ export async function timeBudget(
 
 /** Times the dense pipeline (every causal key) at one sequence length. */
 export async function timeDense(
-  runner: AttentionRunner, point: { seqLen: number; phase: Workload['phase']; headDim: number }, options: TimingOptions,
+  runner: AttentionRunner,
+  point: { seqLen: number; phase: Workload['phase']; headDim: number },
+  options: TimingOptions,
 ): Promise<PointTiming> {
   const input = randomInput(point.seqLen, point.headDim, point.phase);
   return timeRuns(() => runner.dense(input), options);

@@ -49,12 +49,20 @@ export interface TaskProgress extends LayerProgress {
  * the incumbent every exact engine starts from), then the requested engine. `onProgress` hears
  * the engine's best placement before each step that may overrun.
  */
-export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineName, LayerEngine>>, onProgress?: (progress: TaskProgress) => void): LayerOutcome {
+export function solveLayerTask(
+  task: LayerTask,
+  engines: Readonly<Record<EngineName, LayerEngine>>,
+  onProgress?: (progress: TaskProgress) => void,
+): LayerOutcome {
   const start = performance.now();
   if (task.migration) return solveMigrationTask(task, task.migration, start);
   const options = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance };
   const engine = engines[task.engine];
-  if (!engine) throw new HplbError('INVALID_PROBLEM', `unknown engine "${task.engine}"`, { pointer: '/solver/engine', rule: 'enum' });
+  if (!engine)
+    throw new HplbError('INVALID_PROBLEM', `unknown engine "${task.engine}"`, {
+      pointer: '/solver/engine',
+      rule: 'enum',
+    });
   let greedy: LayerResult | null = null;
   try {
     greedy = greedyEngine.solveLayer(task.problem, options);
@@ -62,12 +70,22 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
     // Other engines answer (or refuse) on their own; greedy's makespan is then not reported.
     if (!(error instanceof HplbError) || task.engine === 'greedy') throw error;
   }
-  if (greedy && task.engine === 'greedy' && !splitsEnabled(task.problem)) return { result: greedy, greedyMakespan: greedy.makespan };
+  if (greedy && task.engine === 'greedy' && !splitsEnabled(task.problem))
+    return { result: greedy, greedyMakespan: greedy.makespan };
   // Greedy's time counts against the layer's budget.
-  const rest = { ...options, timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)), ...(task.lowerBound !== undefined ? { lowerBound: task.lowerBound } : {}) };
-  const incumbent = task.incumbent && (!greedy || makespanOf(task.problem, task.incumbent) < greedy.makespan) ? task.incumbent : greedy?.unit2gpu;
+  const rest = {
+    ...options,
+    timeLimitMs: Math.max(1, task.timeLimitMs - (performance.now() - start)),
+    ...(task.lowerBound !== undefined ? { lowerBound: task.lowerBound } : {}),
+  };
+  const incumbent =
+    task.incumbent && (!greedy || makespanOf(task.problem, task.incumbent) < greedy.makespan)
+      ? task.incumbent
+      : greedy?.unit2gpu;
   const greedyMakespan = greedy?.makespan ?? null;
-  const report = onProgress ? { onProgress: (progress: LayerProgress) => onProgress({ ...progress, greedyMakespan }) } : {};
+  const report = onProgress
+    ? { onProgress: (progress: LayerProgress) => onProgress({ ...progress, greedyMakespan }) }
+    : {};
   const result = engine.solveLayer(task.problem, { ...rest, ...(incumbent ? { incumbent } : {}), ...report });
   return { result, greedyMakespan };
 }
@@ -79,14 +97,31 @@ export function solveLayerTask(task: LayerTask, engines: Readonly<Record<EngineN
 export function progressOutcome(task: LayerTask, progress: TaskProgress, solveMs: number): LayerOutcome {
   const gap = relativeGap(makespanOf(task.problem, progress.unit2gpu), progress.lowerBound);
   const status = statusForGap(gap, task.gapTolerance, 'time_limit');
-  const result = buildLayerResult(task.problem, progress.unit2gpu, { lowerBound: progress.lowerBound, status, engine: progress.engine, solveMs });
+  const result = buildLayerResult(task.problem, progress.unit2gpu, {
+    lowerBound: progress.lowerBound,
+    status,
+    engine: progress.engine,
+    solveMs,
+  });
   return { result, greedyMakespan: progress.greedyMakespan };
 }
 
-function solveMigrationTask(task: LayerTask, migration: NonNullable<LayerTask['migration']>, start: number): LayerOutcome {
-  const replan = replanLayer(task.problem, migration.spec, migration.fresh, { glpk: loadedGlpk(), timeLimitMs: task.timeLimitMs });
+function solveMigrationTask(
+  task: LayerTask,
+  migration: NonNullable<LayerTask['migration']>,
+  start: number,
+): LayerOutcome {
+  const replan = replanLayer(task.problem, migration.spec, migration.fresh, {
+    glpk: loadedGlpk(),
+    timeLimitMs: task.timeLimitMs,
+  });
   // The plan is assembled from `replan`; the result only keeps the outcome's shape.
-  const result = buildLayerResult(task.problem, replan.unit2gpu, { lowerBound: 0, status: 'heuristic', engine: 'replan', solveMs: performance.now() - start });
+  const result = buildLayerResult(task.problem, replan.unit2gpu, {
+    lowerBound: 0,
+    status: 'heuristic',
+    engine: 'replan',
+    solveMs: performance.now() - start,
+  });
   return { result, greedyMakespan: null, replan };
 }
 
@@ -107,7 +142,10 @@ export function greedyFallback(task: LayerTask, reason: string): LayerOutcome {
   const { problem } = task;
   if (problem.costs.length <= FULL_GREEDY_MAX_UNITS) {
     const greedy = greedyEngine.solveLayer(problem, { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance });
-    return { result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason }, greedyMakespan: greedy.makespan };
+    return {
+      result: { ...greedy, status: 'greedy_fallback', fallbackReason: reason },
+      greedyMakespan: greedy.makespan,
+    };
   }
   const start = performance.now();
   const unit2gpu = constructionAssignment(problem);

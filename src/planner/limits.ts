@@ -69,7 +69,10 @@ function checker(limits: RequestLimits, name: BoundName): Check {
   return (bound, value, what, pointer) => {
     const limit = limits[bound];
     if (value > limit) {
-      throw new HplbError('PROBLEM_TOO_LARGE', `${what} = ${value} exceeds ${name(bound)} ${limit}`, { pointer, rule: bound });
+      throw new HplbError('PROBLEM_TOO_LARGE', `${what} = ${value} exceeds ${name(bound)} ${limit}`, {
+        pointer,
+        rule: bound,
+      });
     }
   };
 }
@@ -94,13 +97,23 @@ export function checkRawBounds(body: unknown, limits: RequestLimits, name: Bound
 }
 
 /** Throws PROBLEM_TOO_LARGE for the first bound the shape exceeds. */
-export function checkProblemBounds(shape: ProblemShape, limits: RequestLimits, sourcePointer: string, name: BoundName = envBoundName): void {
+export function checkProblemBounds(
+  shape: ProblemShape,
+  limits: RequestLimits,
+  sourcePointer: string,
+  name: BoundName = envBoundName,
+): void {
   const { layers, units, gpus, expandedPins } = shape;
   const check = checker(limits, name);
   check('maxLayers', layers, 'layers', sourcePointer);
   check('maxUnits', units, 'units per layer', sourcePointer);
   check('maxLayerUnits', layers * units, `layers x units = ${layers} x ${units}`, sourcePointer);
-  check('maxProblemSize', units * gpus * layers, `units x GPUs x layers = ${units} x ${gpus} x ${layers}`, '/gpus/count');
+  check(
+    'maxProblemSize',
+    units * gpus * layers,
+    `units x GPUs x layers = ${units} x ${gpus} x ${layers}`,
+    '/gpus/count',
+  );
   check('maxPins', expandedPins, 'pins (a pin without a layer counts once per layer)', '/constraints/pins');
   check('maxPlanBytes', predictPlanBytes(shape), 'the predicted plan size in bytes', sourcePointer);
 }

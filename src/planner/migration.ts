@@ -80,7 +80,11 @@ export function resolveMigration(
   let moveCostUnit: string;
   if (options.moveCost) {
     if (options.moveCost.length !== units) {
-      throw invalid('/migration/moveCost', 'length', `moveCost has ${options.moveCost.length} entries for ${units} units`);
+      throw invalid(
+        '/migration/moveCost',
+        'length',
+        `moveCost has ${options.moveCost.length} entries for ${units} units`,
+      );
     }
     options.moveCost.forEach((c, u) => {
       if (!(Number.isFinite(c) && c >= 0)) {
@@ -100,9 +104,12 @@ export function resolveMigration(
       const rule = `gpuDistance must be a square matrix covering every GPU label (at least ${labels} x ${labels})`;
       throw invalid('/migration/gpuDistance', 'square', rule);
     }
-    rows.forEach((row, a) => row.forEach((d, b) => {
-      if (!(Number.isFinite(d) && d >= 0)) throw invalid(`/migration/gpuDistance/${a}/${b}`, 'minimum', 'distances must be finite numbers >= 0');
-    }));
+    rows.forEach((row, a) =>
+      row.forEach((d, b) => {
+        if (!(Number.isFinite(d) && d >= 0))
+          throw invalid(`/migration/gpuDistance/${a}/${b}`, 'minimum', 'distances must be finite numbers >= 0');
+      }),
+    );
   }
   const integerAtLeast0 = (value: number | undefined, pointer: string) => {
     if (value !== undefined && !(Number.isInteger(value) && value >= 0)) {
@@ -116,13 +123,15 @@ export function resolveMigration(
     throw invalid('/migration/minImprovement', 'minimum', 'minImprovement must be a finite number >= 0');
   }
 
-  const layers = previous.map((row): MigrationSpec => ({
-    previous: row,
-    moveCosts,
-    makespanTolerance,
-    ...(options.gpuDistance ? { gpuDistance: options.gpuDistance } : {}),
-    ...(options.maxMoves !== undefined ? { maxMoves: options.maxMoves } : {}),
-  }));
+  const layers = previous.map(
+    (row): MigrationSpec => ({
+      previous: row,
+      moveCosts,
+      makespanTolerance,
+      ...(options.gpuDistance ? { gpuDistance: options.gpuDistance } : {}),
+      ...(options.maxMoves !== undefined ? { maxMoves: options.maxMoves } : {}),
+    }),
+  );
   const key = {
     fresh: resolved.id,
     previous,
@@ -151,7 +160,10 @@ export function resolveMigration(
  * head needs its KV head's copy on the new GPU). The hidden size is taken as queryHeads x headDim,
  * true of every shipped architecture; elements are 2 bytes.
  */
-export function unitBytes(architecture: Architecture, resolved: Pick<ResolvedRequest, 'granularity' | 'workload'>): number {
+export function unitBytes(
+  architecture: Architecture,
+  resolved: Pick<ResolvedRequest, 'granularity' | 'workload'>,
+): number {
   const { queryHeads, kvHeads, headDim } = architecture;
   const hidden = queryHeads * headDim;
   const queryHeadsPerUnit = resolved.granularity === 'kv-group' ? queryHeads / kvHeads : 1;
@@ -168,7 +180,11 @@ function placementOf(previous: PreviousPlacement, resolved: ResolvedRequest, pla
   if (plan) {
     if (plan.model.id !== resolved.model.id) {
       const name = (id: string | null) => id ?? '(explicit costs)';
-      throw mismatch('/previous/planId', 'model', `the previous plan is for model ${name(plan.model.id)}, the new problem for ${name(resolved.model.id)}`);
+      throw mismatch(
+        '/previous/planId',
+        'model',
+        `the previous plan is for model ${name(plan.model.id)}, the new problem for ${name(resolved.model.id)}`,
+      );
     }
     if (plan.granularity !== resolved.granularity) {
       const detail = `the previous plan places ${plan.granularity} units, the new problem ${resolved.granularity} units`;
@@ -181,13 +197,19 @@ function placementOf(previous: PreviousPlacement, resolved: ResolvedRequest, pla
     throw invalid('/previous', 'oneOf', 'previous needs planId or unit2gpu');
   }
   const at = plan ? '/previous/planId' : '/previous/unit2gpu';
-  if (rows.length !== layers) throw mismatch(at, 'layers', `the previous placement has ${rows.length} layers, the new problem ${layers}`);
+  if (rows.length !== layers)
+    throw mismatch(at, 'layers', `the previous placement has ${rows.length} layers, the new problem ${layers}`);
   rows.forEach((row, l) => {
     if (row.length !== units) {
-      throw mismatch(plan ? at : `${at}/${l}`, 'units', `layer ${l} of the previous placement has ${row.length} units, the new problem ${units}`);
+      throw mismatch(
+        plan ? at : `${at}/${l}`,
+        'units',
+        `layer ${l} of the previous placement has ${row.length} units, the new problem ${units}`,
+      );
     }
     row.forEach((g, u) => {
-      if (!(Number.isInteger(g) && g >= 0)) throw invalid(`${at}/${l}/${u}`, 'minimum', `GPU of layer ${l} unit ${u} must be an integer >= 0`);
+      if (!(Number.isInteger(g) && g >= 0))
+        throw invalid(`${at}/${l}/${u}`, 'minimum', `GPU of layer ${l} unit ${u} must be an integer >= 0`);
     });
   });
   return rows.map((row) => [...row]);
@@ -199,7 +221,10 @@ function architectureOf(request: PlanRequest, context: PlanningContext): Archite
 }
 
 function mismatch(pointer: string, rule: string, message: string): HplbError {
-  return new HplbError('PREVIOUS_MISMATCH', `${message}: the previous placement does not fit the new problem`, { pointer, rule });
+  return new HplbError('PREVIOUS_MISMATCH', `${message}: the previous placement does not fit the new problem`, {
+    pointer,
+    rule,
+  });
 }
 
 function invalid(pointer: string, rule: string, message: string): HplbError {

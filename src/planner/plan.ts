@@ -89,7 +89,13 @@ export interface Plan {
   maxKvGroupsPerGpu: number | null;
   workload: Workload;
   costModel: { name: string; unit: string; device: string | null };
-  solver: { engine: EngineName; engineVersion: string; timeLimitMs: number; layerTimeLimitMs: number; gapTolerance: number };
+  solver: {
+    engine: EngineName;
+    engineVersion: string;
+    timeLimitMs: number;
+    layerTimeLimitMs: number;
+    gapTolerance: number;
+  };
   /** With splits only: the split limits used (partOverhead in the cost unit, per head and part). */
   splits?: { maxSplitHeads: number; maxPartsPerHead: number; partOverhead: number };
   layers: PlanLayer[];

@@ -5,7 +5,13 @@
  */
 import { bubbleRatio } from '../../public/plan-math.js';
 import { HplbError } from '../errors.ts';
-import { buildLayerResult, constraintViolation, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
+import {
+  buildLayerResult,
+  constraintViolation,
+  makespanOf,
+  relativeGap,
+  statusForGap,
+} from '../solver/layer-result.ts';
 import { sum } from '../solver/problem.ts';
 import { scheduleRounds } from '../solver/replan/moves.ts';
 import { replanLayer, type ReplanOutcome } from '../solver/replan/replan-layer.ts';
@@ -30,7 +36,10 @@ export async function solveReplan(
   const now = options.now ?? performance.now.bind(performance);
   const start = now();
   const deadline = start + resolved.solver.timeLimitMs;
-  const stage1 = { ...resolved, solver: { ...resolved.solver, timeLimitMs: resolved.solver.timeLimitMs * FRESH_SHARE } };
+  const stage1 = {
+    ...resolved,
+    solver: { ...resolved.solver, timeLimitMs: resolved.solver.timeLimitMs * FRESH_SHARE },
+  };
   const fresh = await solvePlan(stage1, runner, options);
 
   const replans = new Array<ReplanOutcome>(resolved.layers.length);
@@ -57,7 +66,9 @@ export async function solveReplan(
   };
   await Promise.all(Array.from({ length: Math.min(runner.concurrency, resolved.layers.length) }, worker));
 
-  const layers = fresh.layers.map((freshLayer, l) => replannedLayer(resolved, resolved.layers[l], freshLayer, replans[l], migration));
+  const layers = fresh.layers.map((freshLayer, l) =>
+    replannedLayer(resolved, resolved.layers[l], freshLayer, replans[l], migration),
+  );
   applyLayerLimits(resolved, migration, layers);
   const transfers = layers.flatMap((layer) => layer.migration!.moves);
   const round = scheduleRounds(transfers);
@@ -90,10 +101,17 @@ function replannedLayer(
   migration: ResolvedMigration,
 ): PlanLayer {
   const spec = migration.layers[problem.layer];
-  const previousMakespan = constraintViolation(problem, spec.previous) === null ? makespanOf(problem, spec.previous) : null;
+  const previousMakespan =
+    constraintViolation(problem, spec.previous) === null ? makespanOf(problem, spec.previous) : null;
   // With a binding move limit the bound of the limited problem is the one that applies.
   const lowerBound = Math.max(fresh.lowerBound, replan.limitedMakespanBound ?? 0);
-  const layer = layerOf(problem, replan.unit2gpu, lowerBound, resolved.solver.gapTolerance + spec.makespanTolerance, fresh);
+  const layer = layerOf(
+    problem,
+    replan.unit2gpu,
+    lowerBound,
+    resolved.solver.gapTolerance + spec.makespanTolerance,
+    fresh,
+  );
   return {
     ...layer,
     migration: {
@@ -114,11 +132,23 @@ function replannedLayer(
   };
 }
 
-function layerOf(problem: LayerProblem, unit2gpu: readonly number[], lowerBound: number, tolerance: number, fresh: PlanLayer): PlanLayer {
+function layerOf(
+  problem: LayerProblem,
+  unit2gpu: readonly number[],
+  lowerBound: number,
+  tolerance: number,
+  fresh: PlanLayer,
+): PlanLayer {
   const makespan = makespanOf(problem, unit2gpu);
   const unproven = fresh.status === 'optimal' || fresh.status === 'within_tolerance' ? 'time_limit' : fresh.status;
-  const status = problem.speeds.length === 1 ? 'trivial' : statusForGap(relativeGap(makespan, lowerBound), tolerance, unproven);
-  const result = buildLayerResult(problem, unit2gpu, { lowerBound, status, engine: fresh.engine, solveMs: fresh.solveMs });
+  const status =
+    problem.speeds.length === 1 ? 'trivial' : statusForGap(relativeGap(makespan, lowerBound), tolerance, unproven);
+  const result = buildLayerResult(problem, unit2gpu, {
+    lowerBound,
+    status,
+    engine: fresh.engine,
+    solveMs: fresh.solveMs,
+  });
   return { ...result, contiguousMakespan: fresh.contiguousMakespan, greedyMakespan: fresh.greedyMakespan };
 }
 
@@ -144,19 +174,28 @@ function applyLayerLimits(resolved: ResolvedRequest, migration: ResolvedMigratio
     layers[l] = {
       ...kept,
       migration: {
-        moves: [], movedUnits: 0, moveCost: 0,
-        optimalMakespan: before.optimalMakespan, referenceMakespan: before.referenceMakespan, targetMakespan: before.targetMakespan,
+        moves: [],
+        movedUnits: 0,
+        moveCost: 0,
+        optimalMakespan: before.optimalMakespan,
+        referenceMakespan: before.referenceMakespan,
+        targetMakespan: before.targetMakespan,
         makespanVsOptimal: before.optimalMakespan > 0 ? kept.makespan / before.optimalMakespan : 1,
         previousMakespan: before.previousMakespan,
-        moveStatus: 'optimal', moveLowerBound: 0, moveEngine: 'previous', keep: true,
+        moveStatus: 'optimal',
+        moveLowerBound: 0,
+        moveEngine: 'previous',
+        keep: true,
       },
     };
   };
-  const changing = layers.map((layer, l) => ({ l, improvement: improvementOf(layer), moved: layer.migration!.movedUnits > 0 }))
+  const changing = layers
+    .map((layer, l) => ({ l, improvement: improvementOf(layer), moved: layer.migration!.movedUnits > 0 }))
     .filter((c) => c.moved);
   for (const c of changing) if (c.improvement < migration.minImprovement) keep(c.l);
   if (migration.maxLayers === null) return;
-  const still = changing.filter((c) => c.improvement >= migration.minImprovement)
+  const still = changing
+    .filter((c) => c.improvement >= migration.minImprovement)
     .sort((a, b) => absoluteGain(layers[b.l]) - absoluteGain(layers[a.l]) || a.l - b.l);
   for (const c of still.slice(migration.maxLayers)) if (Number.isFinite(c.improvement)) keep(c.l);
 }
@@ -178,12 +217,18 @@ function totalsOf(fresh: Plan, layers: PlanLayer[], solveMs: number): Plan['tota
     gap: relativeGap(makespan, lowerBound),
     speedupVsContiguous: contiguous !== null && makespan > 0 ? contiguous / makespan : null,
     bubbleRatio: bubbleRatio(meanLoads, makespan),
-    layersProvenOptimal: layers.filter((l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial').length,
+    layersProvenOptimal: layers.filter(
+      (l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial',
+    ).length,
     solveMs,
   };
 }
 
-function migrationTotals(migration: ResolvedMigration, layers: PlanLayer[], round: number[]): NonNullable<Plan['migration']> {
+function migrationTotals(
+  migration: ResolvedMigration,
+  layers: PlanLayer[],
+  round: number[],
+): NonNullable<Plan['migration']> {
   const parts = layers.map((l) => l.migration as LayerMigration);
   const optimalMakespan = sum(parts.map((m) => m.optimalMakespan));
   const makespan = sum(layers.map((l) => l.makespan));
@@ -206,4 +251,3 @@ function migrationTotals(migration: ResolvedMigration, layers: PlanLayer[], roun
     },
   };
 }
-

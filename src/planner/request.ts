@@ -13,7 +13,11 @@ import type { MigrationOptions, PreviousPlacement } from './migration.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
 import { layerSplits, resolveSplits, type ResolvedSplits, type SplitsRequest } from './split-request.ts';
 
-export interface Pin { readonly layer?: number; readonly unit: number; readonly gpu: number }
+export interface Pin {
+  readonly layer?: number;
+  readonly unit: number;
+  readonly gpu: number;
+}
 
 /**
  * A plan request as the API and CLI take it. Exactly one source: `model` (a registry id),
@@ -118,13 +122,27 @@ export function normalisePlanRequest(body: unknown, options: NormaliseOptions): 
   const { context, limits } = options;
   checkRawBounds(body, limits, options.boundName);
   const { request, clampedTo } = withTimeLimits(options.validate(body), limits);
-  const profile = request.model !== undefined ? context.resolveProfile(request.model) : request.profile && checkInlineProfile(request.profile);
-  const source = profile ? { layers: profile.architecture.layers, heads: profile.architecture.queryHeads, kvGroupSize: profile.architecture.queryHeads / profile.architecture.kvHeads } : costsShape(request);
+  const profile =
+    request.model !== undefined
+      ? context.resolveProfile(request.model)
+      : request.profile && checkInlineProfile(request.profile);
+  const source = profile
+    ? {
+        layers: profile.architecture.layers,
+        heads: profile.architecture.queryHeads,
+        kvGroupSize: profile.architecture.queryHeads / profile.architecture.kvHeads,
+      }
+    : costsShape(request);
   const units = unitCount(source.heads, source.kvGroupSize, request.granularity ?? 'query-head');
   const pins = request.constraints?.pins ?? [];
   const unlayered = pins.filter((p) => p.layer === undefined).length;
   checkProblemBounds(
-    { layers: source.layers, units, gpus: request.gpus.count, expandedPins: unlayered * source.layers + pins.length - unlayered },
+    {
+      layers: source.layers,
+      units,
+      gpus: request.gpus.count,
+      expandedPins: unlayered * source.layers + pins.length - unlayered,
+    },
     limits,
     request.model !== undefined ? '/model' : request.profile !== undefined ? '/profile' : '/costs',
     options.boundName ?? envBoundName,
@@ -138,7 +156,11 @@ function withTimeLimits(request: PlanRequest, limits: RequestLimits): { request:
   const timeLimitMs = request.solver?.timeLimitMs ?? limits.defaultTimeLimitMs;
   const layerTimeLimitMs = request.solver?.layerTimeLimitMs ?? DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs;
   const max = limits.maxTimeLimitMs;
-  const solver = { ...request.solver, timeLimitMs: Math.min(timeLimitMs, max), layerTimeLimitMs: Math.min(layerTimeLimitMs, max) };
+  const solver = {
+    ...request.solver,
+    timeLimitMs: Math.min(timeLimitMs, max),
+    layerTimeLimitMs: Math.min(layerTimeLimitMs, max),
+  };
   const clamped = timeLimitMs > max || layerTimeLimitMs > max;
   return { request: { ...request, solver }, ...(clamped ? { clampedTo: max } : {}) };
 }
@@ -149,7 +171,10 @@ function checkInlineProfile(profile: Profile): Profile {
     return checkProfileRules(profile, 'profile');
   } catch (error) {
     if (error instanceof HplbError && error.pointer !== undefined) {
-      throw new HplbError(error.code, error.message, { pointer: `/profile${error.pointer}`, rule: error.rule ?? 'profile' });
+      throw new HplbError(error.code, error.message, {
+        pointer: `/profile${error.pointer}`,
+        rule: error.rule ?? 'profile',
+      });
     }
     throw error;
   }
@@ -170,7 +195,11 @@ function costsShape(request: PlanRequest): { layers: number; heads: number; kvGr
  */
 export function resolveRequest(request: PlanRequest, context: PlanningContext): ResolvedRequest {
   const sources = [request.model, request.profile, request.costs].filter((s) => s !== undefined).length;
-  if (sources !== 1) throw new HplbError('INVALID_PROBLEM', 'give exactly one of model, profile or costs', { pointer: '', rule: 'oneOf' });
+  if (sources !== 1)
+    throw new HplbError('INVALID_PROBLEM', 'give exactly one of model, profile or costs', {
+      pointer: '',
+      rule: 'oneOf',
+    });
 
   const profile = request.model !== undefined ? context.resolveProfile(request.model) : request.profile;
   const workload: Workload = { ...DEFAULT_WORKLOAD, ...request.workload };
@@ -178,12 +207,19 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
   const granularity: Granularity = request.granularity ?? 'query-head';
   const speeds = request.gpus.speeds ? [...request.gpus.speeds] : new Array<number>(request.gpus.count).fill(1);
   if (speeds.length !== request.gpus.count) {
-    throw new HplbError('INVALID_PROBLEM', `gpus.speeds has ${speeds.length} entries for ${request.gpus.count} GPUs`, { pointer: '/gpus/speeds', rule: 'length' });
+    throw new HplbError('INVALID_PROBLEM', `gpus.speeds has ${speeds.length} entries for ${request.gpus.count} GPUs`, {
+      pointer: '/gpus/speeds',
+      rule: 'length',
+    });
   }
   const unitsPerGpu = parseUnitsPerGpu(request.constraints?.unitsPerGpu ?? 'equal');
   const solver: SolverOptions = { ...DEFAULT_SOLVER_OPTIONS, ...request.solver };
   if (!(solver.gapTolerance >= ILP_PROOF_PRECISION && solver.gapTolerance < 1)) {
-    throw new HplbError('INVALID_PROBLEM', `gapTolerance must be in [${ILP_PROOF_PRECISION}, 1): GLPK proves no finer than ${ILP_PROOF_PRECISION}`, { pointer: '/solver/gapTolerance', rule: 'range' });
+    throw new HplbError(
+      'INVALID_PROBLEM',
+      `gapTolerance must be in [${ILP_PROOF_PRECISION}, 1): GLPK proves no finer than ${ILP_PROOF_PRECISION}`,
+      { pointer: '/solver/gapTolerance', rule: 'range' },
+    );
   }
 
   let headCosts: number[][];
@@ -195,7 +231,10 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     headCosts = profile.budgets.map((row) => row.map((b) => costModel.headCost(b, workload, shape)));
     kvGroupSize = profile.architecture.queryHeads / profile.architecture.kvHeads;
     model = { id: profile.id, version: profile.version };
-    sourceKey = request.model !== undefined ? { model: profile.id, version: profile.version } : { profile: sha256(canonicalJson(profile)) };
+    sourceKey =
+      request.model !== undefined
+        ? { model: profile.id, version: profile.version }
+        : { profile: sha256(canonicalJson(profile)) };
   } else {
     headCosts = (request.costs ?? []).map((row) => [...row]);
     kvGroupSize = request.kvGroupSize ?? 1;
@@ -205,8 +244,14 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
 
   const pins = request.constraints?.pins ?? [];
   const splitContext = {
-    profile, costModel, workload, granularity, kvGroupSize, headCosts,
-    maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu, replan: request.previous !== undefined,
+    profile,
+    costModel,
+    workload,
+    granularity,
+    kvGroupSize,
+    headCosts,
+    maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu,
+    replan: request.previous !== undefined,
   };
   const splits = resolveSplits(request.constraints?.splits, splitContext);
   const wholeLayers = buildLayerProblems({
@@ -234,7 +279,15 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     costModel: profile ? costModel.name : null,
     solver,
     // Present only when splitting is on, so plans without splits keep their ids.
-    ...(splits ? { splits: { maxSplitHeads: splits.maxSplitHeads, maxPartsPerHead: splits.maxPartsPerHead, partOverhead: splits.partOverhead } } : {}),
+    ...(splits
+      ? {
+          splits: {
+            maxSplitHeads: splits.maxSplitHeads,
+            maxPartsPerHead: splits.maxPartsPerHead,
+            partOverhead: splits.partOverhead,
+          },
+        }
+      : {}),
     engineVersion: ENGINE_VERSION,
   };
   return {
@@ -245,7 +298,9 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     unitsPerGpu: normalised.unitsPerGpu,
     maxKvGroupsPerGpu: normalised.maxKvGroupsPerGpu,
     workload,
-    costModel: profile ? { name: costModel.name, unit: costModel.unit, device: costModel.device } : { name: 'explicit', unit: 'caller', device: null },
+    costModel: profile
+      ? { name: costModel.name, unit: costModel.unit, device: costModel.device }
+      : { name: 'explicit', unit: 'caller', device: null },
     solver,
     layers,
     splits,
@@ -261,7 +316,11 @@ function checkTotals(headCosts: readonly (readonly number[])[], speeds: readonly
   let total = 0;
   for (const row of headCosts) total += sum(row) / slowest;
   if (!(total <= MAX_TOTAL_COST)) {
-    throw new HplbError('INVALID_PROBLEM', `the costs summed over every head and layer, divided by the slowest GPU's speed, come to ${total}, above ${MAX_TOTAL_COST}: loads and totals would not be finite numbers; scale the costs down`, { pointer, rule: 'finiteTotal' });
+    throw new HplbError(
+      'INVALID_PROBLEM',
+      `the costs summed over every head and layer, divided by the slowest GPU's speed, come to ${total}, above ${MAX_TOTAL_COST}: loads and totals would not be finite numbers; scale the costs down`,
+      { pointer, rule: 'finiteTotal' },
+    );
   }
 }
 

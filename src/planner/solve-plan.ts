@@ -31,7 +31,11 @@ export interface SolvePlanOptions {
  * bound, and keeping the better of its two answers. A layer never gets more than the per-layer
  * limit over both passes.
  */
-export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, options: SolvePlanOptions = {}): Promise<Plan> {
+export async function solvePlan(
+  resolved: ResolvedRequest,
+  runner: LayerRunner,
+  options: SolvePlanOptions = {},
+): Promise<Plan> {
   const now = options.now ?? performance.now.bind(performance);
   const start = now();
   const deadline = start + resolved.solver.timeLimitMs;
@@ -41,11 +45,20 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
   const { layerTimeLimitMs, gapTolerance, engine } = resolved.solver;
   const outcomes = new Array<LayerOutcome>(groups.length);
   const firstDeadline = start + FIRST_PASS_SHARE * resolved.solver.timeLimitMs;
-  await runEach(groups.map((_, i) => i), runner.concurrency, async (index, rounds) => {
-    const share = (firstDeadline - now()) / rounds;
-    const timeLimitMs = Math.max(MIN_LAYER_SLICE_MS, Math.min(layerTimeLimitMs, share));
-    outcomes[index] = await runSafely(runner, { problem: groups[index].canonical, engine, timeLimitMs, gapTolerance });
-  });
+  await runEach(
+    groups.map((_, i) => i),
+    runner.concurrency,
+    async (index, rounds) => {
+      const share = (firstDeadline - now()) / rounds;
+      const timeLimitMs = Math.max(MIN_LAYER_SLICE_MS, Math.min(layerTimeLimitMs, share));
+      outcomes[index] = await runSafely(runner, {
+        problem: groups[index].canonical,
+        engine,
+        timeLimitMs,
+        gapTolerance,
+      });
+    },
+  );
 
   // Heuristic engines prove nothing more with more time.
   const exact = engine !== 'greedy' && engine !== 'contiguous';
@@ -56,11 +69,18 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
     const share = Math.min(layerTimeLimitMs - first.result.solveMs, (deadline - now()) / rounds);
     if (share < MIN_LAYER_SLICE_MS) return;
     const task: LayerTask = {
-      problem: groups[index].canonical, engine, timeLimitMs: share, gapTolerance,
-      incumbent: first.result.unit2gpu, lowerBound: first.result.lowerBound,
+      problem: groups[index].canonical,
+      engine,
+      timeLimitMs: share,
+      gapTolerance,
+      incumbent: first.result.unit2gpu,
+      lowerBound: first.result.lowerBound,
     };
     const second = await runSafely(runner, task);
-    outcomes[index] = { result: betterOf(groups[index].canonical, first.result, second.result, gapTolerance), greedyMakespan: first.greedyMakespan };
+    outcomes[index] = {
+      result: betterOf(groups[index].canonical, first.result, second.result, gapTolerance),
+      greedyMakespan: first.greedyMakespan,
+    };
   });
 
   const layers = new Array<PlanLayer>(resolved.layers.length);
@@ -94,7 +114,15 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
     workload: { ...resolved.workload },
     costModel: { ...resolved.costModel },
     solver: { ...resolved.solver, engineVersion: ENGINE_VERSION },
-    ...(resolved.splits ? { splits: { maxSplitHeads: resolved.splits.maxSplitHeads, maxPartsPerHead: resolved.splits.maxPartsPerHead, partOverhead: resolved.splits.partOverhead } } : {}),
+    ...(resolved.splits
+      ? {
+          splits: {
+            maxSplitHeads: resolved.splits.maxSplitHeads,
+            maxPartsPerHead: resolved.splits.maxPartsPerHead,
+            partOverhead: resolved.splits.partOverhead,
+          },
+        }
+      : {}),
     layers,
     totals: {
       makespan,
@@ -104,7 +132,9 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
       greedyMakespan,
       speedupVsContiguous: contiguousMakespan !== null && makespan > 0 ? contiguousMakespan / makespan : null,
       bubbleRatio: bubbleRatio(meanLoads, makespan),
-      layersProvenOptimal: layers.filter((l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial').length,
+      layersProvenOptimal: layers.filter(
+        (l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial',
+      ).length,
       solveMs: now() - start,
       ...(split ? { fluidBound: split.fluidBound, splitHeads: split.splitHeads } : {}),
     },
@@ -112,7 +142,11 @@ export async function solvePlan(resolved: ResolvedRequest, runner: LayerRunner, 
 }
 
 /** Runs `step` on every index with `concurrency` at once; `rounds` counts what is left per slot. */
-async function runEach(indices: readonly number[], concurrency: number, step: (index: number, rounds: number) => Promise<void>): Promise<void> {
+async function runEach(
+  indices: readonly number[],
+  concurrency: number,
+  step: (index: number, rounds: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const slot = async (): Promise<void> => {
     while (next < indices.length) {
@@ -136,11 +170,22 @@ function betterOf(problem: LayerProblem, first: LayerResult, second: LayerResult
   if (isSplitResult(kept)) {
     // Its loads come from its parts: keep them, with the better bound.
     const bound = Math.min(lowerBound, kept.makespan);
-    return { ...kept, lowerBound: bound, gap: relativeGap(kept.makespan, bound), status, solveMs: first.solveMs + second.solveMs };
+    return {
+      ...kept,
+      lowerBound: bound,
+      gap: relativeGap(kept.makespan, bound),
+      status,
+      solveMs: first.solveMs + second.solveMs,
+    };
   }
   return buildLayerResult(problem, kept.unit2gpu, {
-    lowerBound, status, engine: kept.engine, solveMs: first.solveMs + second.solveMs,
-    ...(kept.fallbackReason !== undefined && status === 'greedy_fallback' ? { fallbackReason: kept.fallbackReason } : {}),
+    lowerBound,
+    status,
+    engine: kept.engine,
+    solveMs: first.solveMs + second.solveMs,
+    ...(kept.fallbackReason !== undefined && status === 'greedy_fallback'
+      ? { fallbackReason: kept.fallbackReason }
+      : {}),
   });
 }
 
@@ -168,7 +213,9 @@ function groupIdenticalLayers(layers: readonly LayerProblem[], mayReorder: boole
     const order = problem.costs.map((_, u) => u);
     if (!tiedToIds) order.sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
     const costs = order.map((u) => problem.costs[u]);
-    const splits = problem.splits ? { ...problem.splits, units: order.map((u) => problem.splits!.units[u]) } : undefined;
+    const splits = problem.splits
+      ? { ...problem.splits, units: order.map((u) => problem.splits!.units[u]) }
+      : undefined;
     // A unit's KV group only changes what a split answer reports, not what it costs.
     const rowCosts = splits?.units.map(({ variable, partOverhead, heads }) => [variable, partOverhead, heads]) ?? null;
     const key = JSON.stringify([costs, problem.unit2pin ?? null, problem.unit2group ?? null, rowCosts]);
@@ -186,11 +233,21 @@ function groupIdenticalLayers(layers: readonly LayerProblem[], mayReorder: boole
 /** Translates a canonical answer back to a member layer's own unit ids. */
 function mapBack(problem: LayerProblem, order: readonly number[], canonical: LayerResult): LayerResult {
   const unit2gpu = new Array<number>(order.length);
-  order.forEach((u, i) => { unit2gpu[u] = canonical.unit2gpu[i]; });
+  order.forEach((u, i) => {
+    unit2gpu[u] = canonical.unit2gpu[i];
+  });
   const { lowerBound, status, engine, solveMs, fallbackReason } = canonical;
   if (isSplitResult(canonical) && problem.splits) {
     const parts = canonical.parts.map((part) => ({ ...part, unit: order[part.unit] }));
-    const meta = { lowerBound, status, engine, solveMs, fallbackReason, gapTolerance: 0, wholeMakespan: canonical.wholeMakespan };
+    const meta = {
+      lowerBound,
+      status,
+      engine,
+      solveMs,
+      fallbackReason,
+      gapTolerance: 0,
+      wholeMakespan: canonical.wholeMakespan,
+    };
     return buildSplitResult({ ...problem, splits: problem.splits }, unit2gpu, parts, meta);
   }
   return buildLayerResult(problem, unit2gpu, { lowerBound, status, engine, solveMs, fallbackReason });

@@ -19,7 +19,9 @@ export function isSplitResult(result: LayerResult): result is SplitLayerResult {
  * @param problems [layers] the resolved layer problems, in layer order
  */
 export function splitPlanFields(
-  resolved: ResolvedRequest, layers: readonly PlanLayer[], problems: readonly LayerProblem[],
+  resolved: ResolvedRequest,
+  layers: readonly PlanLayer[],
+  problems: readonly LayerProblem[],
 ): { layers: PlanLayer[]; fluidBound: number; splitHeads: number } {
   const bytesPerCopy = resolved.splits?.kvBytesPerCopy ?? null;
   const withParts = layers.map((layer): PlanLayer => {

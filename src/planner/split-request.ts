@@ -98,15 +98,19 @@ export function layerSplits(splits: ResolvedSplits, context: SplitContext): Laye
       budget: context.profile ? context.profile.budgets[layer][h] : null,
       variable: Math.max(0, cost - fixed),
     }));
-    const units: SplitUnit[] = context.granularity === 'kv-group'
-      ? Array.from({ length: row.length / groupSize }, (_, g) => {
-        const members = heads.slice(g * groupSize, (g + 1) * groupSize);
-        const variable = members.reduce((s, m) => s + m.variable, 0);
-        return { variable, partOverhead: splits.partOverhead * groupSize, heads: members, kvGroup: g };
-      })
-      : heads.map((head, h) => ({
-        variable: head.variable, partOverhead: splits.partOverhead, heads: [head], kvGroup: Math.floor(h / groupSize),
-      }));
+    const units: SplitUnit[] =
+      context.granularity === 'kv-group'
+        ? Array.from({ length: row.length / groupSize }, (_, g) => {
+            const members = heads.slice(g * groupSize, (g + 1) * groupSize);
+            const variable = members.reduce((s, m) => s + m.variable, 0);
+            return { variable, partOverhead: splits.partOverhead * groupSize, heads: members, kvGroup: g };
+          })
+        : heads.map((head, h) => ({
+            variable: head.variable,
+            partOverhead: splits.partOverhead,
+            heads: [head],
+            kvGroup: Math.floor(h / groupSize),
+          }));
     const { maxSplitHeads, maxPartsPerHead } = splits;
     return { maxSplitHeads, maxPartsPerHead, rows: context.workload.seqLen, units };
   });

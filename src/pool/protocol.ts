@@ -36,7 +36,11 @@ export type WorkerMessage =
   | { readonly type: 'failed'; readonly id: number; readonly message: string };
 
 /** Solves one task on the worker's engines and says how it went; never throws. `post` sends progress. */
-export function answerTask(message: TaskMessage, engines: Readonly<Record<EngineName, LayerEngine>>, post?: (message: WorkerMessage) => void): WorkerMessage {
+export function answerTask(
+  message: TaskMessage,
+  engines: Readonly<Record<EngineName, LayerEngine>>,
+  post?: (message: WorkerMessage) => void,
+): WorkerMessage {
   const { id, task } = message;
   try {
     const onProgress = post ? (progress: TaskProgress) => post({ type: 'progress', id, progress }) : undefined;

@@ -10,7 +10,14 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
-import { greedyFallback, progressOutcome, type LayerOutcome, type LayerRunner, type LayerTask, type TaskProgress } from '../planner/layer-task.ts';
+import {
+  greedyFallback,
+  progressOutcome,
+  type LayerOutcome,
+  type LayerRunner,
+  type LayerTask,
+  type TaskProgress,
+} from '../planner/layer-task.ts';
 import { deserializeHplbError, type TaskMessage, type WorkerMessage } from './protocol.ts';
 import { defaultWorkerFile, startWorker } from './worker-start.ts';
 
@@ -101,7 +108,8 @@ export const defaultGraceMs = (timeLimitMs: number): number => 0.1 * timeLimitMs
 /** Creates the pool and starts its workers at once; call close() to let the process exit. */
 export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   const size = options.size ?? availableParallelism();
-  if (!(Number.isInteger(size) && size >= 1)) throw new HplbError('INTERNAL', `solver pool size must be an integer >= 1, got ${size}`);
+  if (!(Number.isInteger(size) && size >= 1))
+    throw new HplbError('INTERNAL', `solver pool size must be an integer >= 1, got ${size}`);
   const spareCount = options.spares ?? 0;
   const graceMs = options.graceMs ?? defaultGraceMs;
   const workerFile = options.workerFile ?? defaultWorkerFile();
@@ -134,7 +142,8 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     slot.worker.on('error', (error) => onDeath(slot, `solver worker crashed: ${error.message}`));
     slot.worker.on('exit', (code) => onDeath(slot, `solver worker exited with code ${code}`));
     slot.worker.on('messageerror', (error) => {
-      if (isLive(slot) && slot.job) finish(slot, (job) => fallback(job, `solver worker's answer could not be read: ${error.message}`));
+      if (isLive(slot) && slot.job)
+        finish(slot, (job) => fallback(job, `solver worker's answer could not be read: ${error.message}`));
     });
   }
 
@@ -247,7 +256,12 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     try {
       slot.worker.postMessage({ id: job.id, task: job.task } satisfies TaskMessage);
     } catch (error) {
-      finish(slot, (j) => fallback(j, `task could not be sent to the solver worker: ${error instanceof Error ? error.message : String(error)}`));
+      finish(slot, (j) =>
+        fallback(
+          j,
+          `task could not be sent to the solver worker: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
     }
   }
 
@@ -279,7 +293,16 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   function run(task: LayerTask): Promise<LayerOutcome> {
     if (closed) return Promise.reject(draining());
     return new Promise<LayerOutcome>((resolve, reject) => {
-      const job: Job = { id: nextId++, task, resolve, reject, timer: null, settled: false, progress: null, startedAt: 0 };
+      const job: Job = {
+        id: nextId++,
+        task,
+        resolve,
+        reject,
+        timer: null,
+        settled: false,
+        progress: null,
+        startedAt: 0,
+      };
       if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
       else {
         job.timer = setTimeout(() => onDeadline(job), task.timeLimitMs + graceMs(task.timeLimitMs));
@@ -313,14 +336,22 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   return {
     concurrency: size,
     run,
-    get queueDepth() { return queue.length; },
-    get busy() { return slots.filter((s) => s?.job).length; },
-    get sparesReady() { return spares.filter((s) => s.ready).length; },
+    get queueDepth() {
+      return queue.length;
+    },
+    get busy() {
+      return slots.filter((s) => s?.job).length;
+    },
+    get sparesReady() {
+      return spares.filter((s) => s.ready).length;
+    },
     ready: () => {
       if (closed) return Promise.reject(draining());
       if (startFailure) return Promise.reject(startFailure);
       if (allReady()) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => { waiters.push({ resolve, reject }); });
+      return new Promise<void>((resolve, reject) => {
+        waiters.push({ resolve, reject });
+      });
     },
     isReady: () => !closed && everReady && slots.some((s) => s !== null),
     close,

@@ -136,18 +136,22 @@ export function convertMInference(fileName: string, text: string, dataLabel = DE
   const budgets: HeadBudget[][] = [];
   const scores: number[][] = [];
   data.forEach((layerData: unknown, layer) => {
-    if (!isPlainObject(layerData)) throw invalid(`${file}: layer ${layer}: expected an object mapping head index to pattern`);
+    if (!isPlainObject(layerData))
+      throw invalid(`${file}: layer ${layer}: expected an object mapping head index to pattern`);
     const heads = Object.keys(layerData);
     const extra = heads.find((key) => !/^(0|[1-9][0-9]*)$/.test(key) || Number(key) >= queryHeads);
     if (extra !== undefined) {
-      throw invalid(`${file}: layer ${layer}, head "${extra}": not a head index 0..${queryHeads - 1} (layer has ${heads.length} heads, the architecture ${queryHeads})`);
+      throw invalid(
+        `${file}: layer ${layer}, head "${extra}": not a head index 0..${queryHeads - 1} (layer has ${heads.length} heads, the architecture ${queryHeads})`,
+      );
     }
     const row: HeadBudget[] = [];
     const scoreRow: number[] = [];
     for (let head = 0; head < queryHeads; head++) {
       const at = `${file}: layer ${layer}, head ${head}`;
       const entry = layerData[String(head)];
-      if (entry === undefined) throw invalid(`${at}: missing (layer has ${heads.length} heads, the architecture ${queryHeads})`);
+      if (entry === undefined)
+        throw invalid(`${at}: missing (layer has ${heads.length} heads, the architecture ${queryHeads})`);
       if (!Array.isArray(entry) || entry.length !== 4) {
         throw invalid(`${at}: expected [pattern, vertical_size, slash_size, score], got ${JSON.stringify(entry)}`);
       }
@@ -165,9 +169,11 @@ export function convertMInference(fileName: string, text: string, dataLabel = DE
       if (typeof score !== 'number' || !Number.isFinite(score)) {
         throw invalid(`${at}: score must be a finite number, got ${JSON.stringify(score)}`);
       }
-      row.push(pattern === 'stream_llm'
-        ? { kind: 'streaming', sink: vertical as number, recent: slash as number }
-        : { kind: 'vertical_slash', vertical: vertical as number, slash: slash as number });
+      row.push(
+        pattern === 'stream_llm'
+          ? { kind: 'streaming', sink: vertical as number, recent: slash as number }
+          : { kind: 'vertical_slash', vertical: vertical as number, slash: slash as number },
+      );
       scoreRow.push(score);
     }
     budgets.push(row);
@@ -226,7 +232,9 @@ export function convertDuoAttention(
   const configFile = `duo-attention/${modelName}.config.json`;
   const source = DUO_SOURCES[modelName];
   if (source === undefined) {
-    throw invalid(`${tsvFile}: unknown DuoAttention model "${modelName}"; known models: ${Object.keys(DUO_SOURCES).join(', ')}`);
+    throw invalid(
+      `${tsvFile}: unknown DuoAttention model "${modelName}"; known models: ${Object.keys(DUO_SOURCES).join(', ')}`,
+    );
   }
   const { layers, queryHeads, kvHeads } = source.architecture;
   const groupSize = queryHeads / kvHeads;
@@ -243,12 +251,16 @@ export function convertDuoAttention(
   // sparsity); converting as if they were absent would silently give wrong budgets.
   for (const key of ['deploy_sink_size', 'deploy_recent_size', 'sparsity']) {
     if (config[key] !== undefined && config[key] !== null) {
-      throw invalid(`${configFile}: "${key}" is set (${JSON.stringify(config[key])}); this converter does not interpret it`);
+      throw invalid(
+        `${configFile}: "${key}" is set (${JSON.stringify(config[key])}); this converter does not interpret it`,
+      );
     }
   }
   const outputDir = config.output_dir;
   if (typeof outputDir !== 'string' || !outputDir.startsWith(`attn_patterns/${modelName}/`)) {
-    throw invalid(`${configFile}: "output_dir" must name the upstream folder attn_patterns/${modelName}/..., got ${JSON.stringify(outputDir)}`);
+    throw invalid(
+      `${configFile}: "output_dir" must name the upstream folder attn_patterns/${modelName}/..., got ${JSON.stringify(outputDir)}`,
+    );
   }
 
   const rows = tsvText.split(/\r?\n/);
@@ -262,14 +274,21 @@ export function convertDuoAttention(
     const cells = line.split('\t');
     if (cells.length !== kvHeads) {
       const kvHead = Math.min(cells.length, kvHeads);
-      throw invalid(`${tsvFile}: layer ${layer}, KV head ${kvHead}: row has ${cells.length} columns, the architecture ${kvHeads} KV heads`);
+      throw invalid(
+        `${tsvFile}: layer ${layer}, KV head ${kvHead}: row has ${cells.length} columns, the architecture ${kvHeads} KV heads`,
+      );
     }
     const gates = cells.map((cell, kvHead) => {
       const gate = cell.trim() === '' ? NaN : Number(cell);
-      if (!Number.isFinite(gate)) throw invalid(`${tsvFile}: layer ${layer}, KV head ${kvHead}: gate ${JSON.stringify(cell)} is not a number`);
+      if (!Number.isFinite(gate))
+        throw invalid(`${tsvFile}: layer ${layer}, KV head ${kvHead}: gate ${JSON.stringify(cell)} is not a number`);
       return gate;
     });
-    budgets.push(Array.from({ length: queryHeads }, (_, head) => (gates[Math.floor(head / groupSize)] > threshold ? full : streaming)));
+    budgets.push(
+      Array.from({ length: queryHeads }, (_, head) =>
+        gates[Math.floor(head / groupSize)] > threshold ? full : streaming,
+      ),
+    );
     scores.push(Array.from({ length: queryHeads }, (_, head) => gates[Math.floor(head / groupSize)]));
   });
 

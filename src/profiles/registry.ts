@@ -46,7 +46,8 @@ function schemaError(error: ErrorObject, where: string): HplbError {
       : error.instancePath;
   let message = error.message ?? 'is not valid';
   if (error.keyword === 'additionalProperties') message = 'is not an allowed property';
-  if (error.keyword === 'enum') message += `: ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (error.keyword === 'enum')
+    message += `: ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   return new HplbError('INVALID_PROFILE', `${located(where, pointer)}: ${message}`, { pointer, rule: error.keyword });
 }
 
@@ -73,17 +74,20 @@ export function checkProfileRules(profile: Profile, where = 'profile'): Profile 
     throw new HplbError('INVALID_PROFILE', `${located(where, pointer)}: ${message}`, { pointer });
   };
   const { layers, queryHeads, kvHeads } = profile.architecture;
-  if (queryHeads % kvHeads !== 0) fail('/architecture/kvHeads', `queryHeads ${queryHeads} is not a multiple of kvHeads ${kvHeads}`);
+  if (queryHeads % kvHeads !== 0)
+    fail('/architecture/kvHeads', `queryHeads ${queryHeads} is not a multiple of kvHeads ${kvHeads}`);
   const checkShape = (name: 'budgets' | 'sourceScores', rows: readonly (readonly unknown[])[]): void => {
     if (rows.length !== layers) fail(`/${name}`, `has ${rows.length} layers, architecture.layers is ${layers}`);
     rows.forEach((row, layer) => {
-      if (row.length !== queryHeads) fail(`/${name}/${layer}`, `has ${row.length} heads, architecture.queryHeads is ${queryHeads}`);
+      if (row.length !== queryHeads)
+        fail(`/${name}/${layer}`, `has ${row.length} heads, architecture.queryHeads is ${queryHeads}`);
     });
   };
   checkShape('budgets', profile.budgets);
   if (profile.sourceScores !== undefined) checkShape('sourceScores', profile.sourceScores);
   const version = profileVersion(profile.architecture, profile.budgets);
-  if (profile.version !== version) fail('/version', `is ${profile.version}, but the content hash of {architecture, budgets} is ${version}`);
+  if (profile.version !== version)
+    fail('/version', `is ${profile.version}, but the content hash of {architecture, budgets} is ${version}`);
   return profile;
 }
 
@@ -126,11 +130,15 @@ export function loadRegistry(dir: string = modelsDir()): ModelRegistry {
     const profile = loadProfile(path);
     const seen = byId.get(profile.id);
     if (seen !== undefined) {
-      throw new HplbError('INVALID_PROFILE', `${path}: id "${profile.id}" is already used by ${seen.path}`, { pointer: '/id' });
+      throw new HplbError('INVALID_PROFILE', `${path}: id "${profile.id}" is already used by ${seen.path}`, {
+        pointer: '/id',
+      });
     }
     byId.set(profile.id, { profile, path });
   }
-  const sorted = [...byId.values()].map(({ profile }) => profile).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = [...byId.values()]
+    .map(({ profile }) => profile)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return {
     list: () => [...sorted],
     get: (id) => byId.get(id)?.profile,

@@ -1,7 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HplbError } from '../errors.ts';
-import { convertDuoAttention, convertMInference, DEFAULT_DATA_LABEL, DUO_SOURCES, MINFERENCE_SOURCES } from './convert.ts';
+import {
+  convertDuoAttention,
+  convertMInference,
+  DEFAULT_DATA_LABEL,
+  DUO_SOURCES,
+  MINFERENCE_SOURCES,
+} from './convert.ts';
 import type { Profile } from './profile.ts';
 
 const DUO_TABLE_SUFFIX = '.full_attention_heads.tsv';
@@ -25,7 +31,9 @@ export function convertDataDir(dataDir: string, dataLabel = DEFAULT_DATA_LABEL):
   requireAll(Object.keys(DUO_SOURCES), duoModels, duoDir);
 
   return [
-    ...minferenceFiles.map((name) => convertMInference(name, readFileSync(join(minferenceDir, name), 'utf8'), dataLabel)),
+    ...minferenceFiles.map((name) =>
+      convertMInference(name, readFileSync(join(minferenceDir, name), 'utf8'), dataLabel),
+    ),
     ...duoModels.map((model) =>
       convertDuoAttention(
         model,
@@ -47,11 +55,13 @@ function listFiles(dir: string): string[] {
 
 function requireAll(expected: readonly string[], found: readonly string[], dir: string): void {
   const missing = expected.filter((name) => !found.includes(name));
-  if (missing.length > 0) throw new HplbError('INVALID_PROFILE', `${dir}: missing source data for ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new HplbError('INVALID_PROFILE', `${dir}: missing source data for ${missing.join(', ')}`);
 }
 
 function readConfig(duoDir: string, model: string): string {
   const path = join(duoDir, `${model}.config.json`);
-  if (!existsSync(path)) throw new HplbError('INVALID_PROFILE', `${path}: config missing for ${model}${DUO_TABLE_SUFFIX}`);
+  if (!existsSync(path))
+    throw new HplbError('INVALID_PROFILE', `${path}: config missing for ${model}${DUO_TABLE_SUFFIX}`);
   return readFileSync(path, 'utf8');
 }

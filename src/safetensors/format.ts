@@ -9,11 +9,27 @@ import { HplbError } from '../errors.ts';
 
 /** Bits per element of every dtype the format defines (sub-byte float types included). */
 export const DTYPE_BITS: Readonly<Record<string, number>> = {
-  BOOL: 8, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, E8M0: 8,
-  I16: 16, U16: 16, F16: 16, BF16: 16,
-  I32: 32, U32: 32, F32: 32,
-  I64: 64, U64: 64, F64: 64, C64: 64,
-  F4: 4, F6_E2M3: 6, F6_E3M2: 6,
+  BOOL: 8,
+  U8: 8,
+  I8: 8,
+  F8_E5M2: 8,
+  F8_E4M3: 8,
+  F8_E8M0: 8,
+  E8M0: 8,
+  I16: 16,
+  U16: 16,
+  F16: 16,
+  BF16: 16,
+  I32: 32,
+  U32: 32,
+  F32: 32,
+  I64: 64,
+  U64: 64,
+  F64: 64,
+  C64: 64,
+  F4: 4,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
 };
 
 /** The reference implementation refuses headers above 100 MB; so does this reader. */

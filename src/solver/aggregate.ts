@@ -55,7 +55,11 @@ export function aggregateLayer(problem: LayerProblem): AggregatedLayer {
  * @param counts [gpus][classes] units of each class on each GPU
  * @returns [units] GPU of each unit (pinned units on their pins)
  */
-export function disaggregate(problem: LayerProblem, layer: AggregatedLayer, counts: readonly (readonly number[])[]): number[] {
+export function disaggregate(
+  problem: LayerProblem,
+  layer: AggregatedLayer,
+  counts: readonly (readonly number[])[],
+): number[] {
   const unit2gpu = problem.costs.map((_, u) => problem.unit2pin?.[u] ?? -1);
   layer.classes.forEach((cls, k) => {
     let next = 0;

@@ -47,7 +47,6 @@ function firstAbove(asc: readonly number[], x: number): number {
   return lo;
 }
 
-
 /**
  * Whether `gpus` bins of capacity `cap` (in cost units) provably cannot hold every unit under the
  * cardinality limits. For each threshold p (a cost <= cap / 2), the units split into
@@ -114,8 +113,12 @@ export function binPackingBound(problem: LayerProblem, start = 0): number {
   const total = prefix[units];
   const fastest = Math.max(...problem.speeds);
   const pack: Packing = {
-    asc, prefix, total, gpus: problem.speeds.length,
-    minUnits: effectiveMinUnits(problem), maxUnits: problem.maxUnitsPerGpu,
+    asc,
+    prefix,
+    total,
+    gpus: problem.speeds.length,
+    minUnits: effectiveMinUnits(problem),
+    maxUnits: problem.maxUnitsPerGpu,
   };
   let lo = Math.max(start, 0);
   let hi = total / fastest;

@@ -56,7 +56,9 @@ export function heuristicEngine(name: string, assign: (problem: LayerProblem) =>
 /** [gpus] load of each GPU (sum of its units' costs / its speed). */
 export function gpuLoadsOf(problem: LayerProblem, unit2gpu: readonly number[]): number[] {
   const sums = new Array<number>(problem.speeds.length).fill(0);
-  unit2gpu.forEach((g, u) => { sums[g] += problem.costs[u]; });
+  unit2gpu.forEach((g, u) => {
+    sums[g] += problem.costs[u];
+  });
   return sums.map((s, g) => s / problem.speeds[g]);
 }
 

@@ -27,14 +27,21 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
   if (layers === 0) throw invalid('/costs', 'minItems', 'the model has no layers');
   if (gpus < 1) throw invalid('/gpus/count', 'minimum', 'at least one GPU is needed');
   spec.speeds.forEach((s, g) => {
-    if (!(Number.isFinite(s) && s > 0)) throw invalid(`/gpus/speeds/${g}`, 'exclusiveMinimum', `speed of GPU ${g} must be a finite number > 0, got ${s}`);
+    if (!(Number.isFinite(s) && s > 0))
+      throw invalid(`/gpus/speeds/${g}`, 'exclusiveMinimum', `speed of GPU ${g} must be a finite number > 0, got ${s}`);
   });
   const heads = spec.headCosts[0].length;
   if (heads === 0) throw invalid('/costs/0', 'minItems', 'layer 0 has no heads');
   spec.headCosts.forEach((row, l) => {
-    if (row.length !== heads) throw invalid(`/costs/${l}`, 'ragged', `layer ${l} has ${row.length} heads, layer 0 has ${heads}`);
+    if (row.length !== heads)
+      throw invalid(`/costs/${l}`, 'ragged', `layer ${l} has ${row.length} heads, layer 0 has ${heads}`);
     row.forEach((c, h) => {
-      if (!(Number.isFinite(c) && c >= 0)) throw invalid(`/costs/${l}/${h}`, 'minimum', `cost of layer ${l} head ${h} must be a finite number >= 0, got ${c}`);
+      if (!(Number.isFinite(c) && c >= 0))
+        throw invalid(
+          `/costs/${l}/${h}`,
+          'minimum',
+          `cost of layer ${l} head ${h} must be a finite number >= 0, got ${c}`,
+        );
     });
   });
   const groupSize = spec.kvGroupSize;
@@ -43,40 +50,63 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
 
   let unit2group: number[] | undefined;
   if (spec.maxKvGroupsPerGpu !== undefined) {
-    if (spec.granularity !== 'query-head') throw invalid('/constraints/maxKvGroupsPerGpu', 'granularity', 'a KV-group limit only applies to query-head units (KV-group units are whole groups already)');
+    if (spec.granularity !== 'query-head')
+      throw invalid(
+        '/constraints/maxKvGroupsPerGpu',
+        'granularity',
+        'a KV-group limit only applies to query-head units (KV-group units are whole groups already)',
+      );
     const limit = spec.maxKvGroupsPerGpu;
-    if (!(Number.isInteger(limit) && limit >= 1)) throw invalid('/constraints/maxKvGroupsPerGpu', 'minimum', 'maxKvGroupsPerGpu must be an integer >= 1');
+    if (!(Number.isInteger(limit) && limit >= 1))
+      throw invalid('/constraints/maxKvGroupsPerGpu', 'minimum', 'maxKvGroupsPerGpu must be an integer >= 1');
     unit2group = Array.from({ length: units }, (_, u) => Math.floor(u / groupSize));
     // Each GPU must hold minUnits heads from at most `limit` groups of groupSize heads each,
     // and together the GPUs must be able to host every group.
     const groups = units / groupSize;
     if (limit * groupSize < minUnits) {
-      throw new HplbError('INFEASIBLE_CONSTRAINTS', `maxKvGroupsPerGpu ${limit} is too tight: each GPU must hold ${minUnits} query heads but ${limit} KV groups of ${groupSize} heads give at most ${limit * groupSize}`, { pointer: '/constraints/maxKvGroupsPerGpu', rule: 'feasible' });
+      throw new HplbError(
+        'INFEASIBLE_CONSTRAINTS',
+        `maxKvGroupsPerGpu ${limit} is too tight: each GPU must hold ${minUnits} query heads but ${limit} KV groups of ${groupSize} heads give at most ${limit * groupSize}`,
+        { pointer: '/constraints/maxKvGroupsPerGpu', rule: 'feasible' },
+      );
     }
     if (limit * gpus < groups) {
-      throw new HplbError('INFEASIBLE_CONSTRAINTS', `maxKvGroupsPerGpu ${limit} is too tight: ${gpus} GPUs x ${limit} groups cannot host all ${groups} KV groups`, { pointer: '/constraints/maxKvGroupsPerGpu', rule: 'feasible' });
+      throw new HplbError(
+        'INFEASIBLE_CONSTRAINTS',
+        `maxKvGroupsPerGpu ${limit} is too tight: ${gpus} GPUs x ${limit} groups cannot host all ${groups} KV groups`,
+        { pointer: '/constraints/maxKvGroupsPerGpu', rule: 'feasible' },
+      );
     }
   }
 
   const pinsByLayer: number[][] = Array.from({ length: layers }, () => []);
   (spec.pins ?? []).forEach((pin, i) => {
     const at = `/constraints/pins/${i}`;
-    if (pin.layer !== undefined && !(Number.isInteger(pin.layer) && pin.layer >= 0 && pin.layer < layers)) throw invalid(`${at}/layer`, 'range', `pinned layer ${pin.layer} is not in 0..${layers - 1}`);
-    if (!(Number.isInteger(pin.unit) && pin.unit >= 0 && pin.unit < units)) throw invalid(`${at}/unit`, 'range', `pinned unit ${pin.unit} is not in 0..${units - 1}`);
-    if (!(Number.isInteger(pin.gpu) && pin.gpu >= 0 && pin.gpu < gpus)) throw invalid(`${at}/gpu`, 'range', `pinned GPU ${pin.gpu} is not in 0..${gpus - 1}`);
+    if (pin.layer !== undefined && !(Number.isInteger(pin.layer) && pin.layer >= 0 && pin.layer < layers))
+      throw invalid(`${at}/layer`, 'range', `pinned layer ${pin.layer} is not in 0..${layers - 1}`);
+    if (!(Number.isInteger(pin.unit) && pin.unit >= 0 && pin.unit < units))
+      throw invalid(`${at}/unit`, 'range', `pinned unit ${pin.unit} is not in 0..${units - 1}`);
+    if (!(Number.isInteger(pin.gpu) && pin.gpu >= 0 && pin.gpu < gpus))
+      throw invalid(`${at}/gpu`, 'range', `pinned GPU ${pin.gpu} is not in 0..${gpus - 1}`);
     const targets = pin.layer === undefined ? pinsByLayer.map((_, l) => l) : [pin.layer];
     for (const l of targets) {
       const row = pinsByLayer[l];
       if (row.length === 0) row.push(...new Array<number>(units).fill(-1));
-      if (row[pin.unit] !== -1 && row[pin.unit] !== pin.gpu) throw invalid(`${at}/gpu`, 'conflict', `unit ${pin.unit} of layer ${l} is pinned to both GPU ${row[pin.unit]} and GPU ${pin.gpu}`);
+      if (row[pin.unit] !== -1 && row[pin.unit] !== pin.gpu)
+        throw invalid(
+          `${at}/gpu`,
+          'conflict',
+          `unit ${pin.unit} of layer ${l} is pinned to both GPU ${row[pin.unit]} and GPU ${pin.gpu}`,
+        );
       row[pin.unit] = pin.gpu;
     }
   });
 
   return spec.headCosts.map((row, layer) => {
-    const costs = spec.granularity === 'kv-group'
-      ? Array.from({ length: units }, (_, g) => sum(row.slice(g * groupSize, (g + 1) * groupSize)))
-      : [...row];
+    const costs =
+      spec.granularity === 'kv-group'
+        ? Array.from({ length: units }, (_, g) => sum(row.slice(g * groupSize, (g + 1) * groupSize)))
+        : [...row];
     const unit2pin = pinsByLayer[layer].length > 0 ? pinsByLayer[layer] : undefined;
     if (unit2pin) checkPinCounts(unit2pin, gpus, maxUnits, unit2group, spec.maxKvGroupsPerGpu, layer);
     return {
@@ -97,7 +127,11 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
  */
 export function unitCount(heads: number, kvGroupSize: number, granularity: Granularity): number {
   if (!(Number.isInteger(kvGroupSize) && kvGroupSize >= 1 && heads % kvGroupSize === 0)) {
-    throw invalid('/kvGroupSize', 'divides', `kvGroupSize ${kvGroupSize} must be a positive integer dividing the ${heads} query heads`);
+    throw invalid(
+      '/kvGroupSize',
+      'divides',
+      `kvGroupSize ${kvGroupSize} must be a positive integer dividing the ${heads} query heads`,
+    );
   }
   return granularity === 'kv-group' ? heads / kvGroupSize : heads;
 }
@@ -107,13 +141,26 @@ export function cardinality(rule: UnitsPerGpu, units: number, gpus: number): { m
   switch (rule.kind) {
     case 'equal':
       if (units % gpus !== 0) {
-        throw new HplbError('UNITS_NOT_DIVISIBLE', `${units} units cannot be split equally across ${gpus} GPUs (${units} % ${gpus} = ${units % gpus}); use unitsPerGpu "max:${Math.ceil(units / gpus)}" or "free"`, { pointer: '/constraints/unitsPerGpu', rule: 'divisible' });
+        throw new HplbError(
+          'UNITS_NOT_DIVISIBLE',
+          `${units} units cannot be split equally across ${gpus} GPUs (${units} % ${gpus} = ${units % gpus}); use unitsPerGpu "max:${Math.ceil(units / gpus)}" or "free"`,
+          { pointer: '/constraints/unitsPerGpu', rule: 'divisible' },
+        );
       }
       return { minUnits: units / gpus, maxUnits: units / gpus };
     case 'max':
-      if (!(Number.isInteger(rule.max) && rule.max >= 1)) throw invalid('/constraints/unitsPerGpu', 'minimum', `max units per GPU must be an integer >= 1, got ${rule.max}`);
+      if (!(Number.isInteger(rule.max) && rule.max >= 1))
+        throw invalid(
+          '/constraints/unitsPerGpu',
+          'minimum',
+          `max units per GPU must be an integer >= 1, got ${rule.max}`,
+        );
       if (rule.max * gpus < units) {
-        throw new HplbError('INFEASIBLE_CONSTRAINTS', `at most ${rule.max} units on each of ${gpus} GPUs holds ${rule.max * gpus} units, fewer than the ${units} to place`, { pointer: '/constraints/unitsPerGpu', rule: 'feasible' });
+        throw new HplbError(
+          'INFEASIBLE_CONSTRAINTS',
+          `at most ${rule.max} units on each of ${gpus} GPUs holds ${rule.max * gpus} units, fewer than the ${units} to place`,
+          { pointer: '/constraints/unitsPerGpu', rule: 'feasible' },
+        );
       }
       return { minUnits: 0, maxUnits: Math.min(rule.max, units) };
     case 'free':
@@ -133,7 +180,14 @@ export function formatUnitsPerGpu(rule: UnitsPerGpu): string {
   return rule.kind === 'max' ? `max:${rule.max}` : rule.kind;
 }
 
-function checkPinCounts(unit2pin: readonly number[], gpus: number, maxUnits: number, unit2group: readonly number[] | undefined, maxGroups: number | undefined, layer: number): void {
+function checkPinCounts(
+  unit2pin: readonly number[],
+  gpus: number,
+  maxUnits: number,
+  unit2group: readonly number[] | undefined,
+  maxGroups: number | undefined,
+  layer: number,
+): void {
   const counts = new Array<number>(gpus).fill(0);
   const groups = Array.from({ length: gpus }, () => new Set<number>());
   unit2pin.forEach((g, u) => {
@@ -142,8 +196,18 @@ function checkPinCounts(unit2pin: readonly number[], gpus: number, maxUnits: num
     if (unit2group) groups[g].add(unit2group[u]);
   });
   counts.forEach((n, g) => {
-    if (n > maxUnits) throw new HplbError('INFEASIBLE_CONSTRAINTS', `layer ${layer}: ${n} units are pinned to GPU ${g}, which may hold at most ${maxUnits}`, { pointer: '/constraints/pins', rule: 'feasible' });
-    if (maxGroups !== undefined && groups[g].size > maxGroups) throw new HplbError('INFEASIBLE_CONSTRAINTS', `layer ${layer}: pins put ${groups[g].size} KV groups on GPU ${g}, more than maxKvGroupsPerGpu ${maxGroups}`, { pointer: '/constraints/pins', rule: 'feasible' });
+    if (n > maxUnits)
+      throw new HplbError(
+        'INFEASIBLE_CONSTRAINTS',
+        `layer ${layer}: ${n} units are pinned to GPU ${g}, which may hold at most ${maxUnits}`,
+        { pointer: '/constraints/pins', rule: 'feasible' },
+      );
+    if (maxGroups !== undefined && groups[g].size > maxGroups)
+      throw new HplbError(
+        'INFEASIBLE_CONSTRAINTS',
+        `layer ${layer}: pins put ${groups[g].size} KV groups on GPU ${g}, more than maxKvGroupsPerGpu ${maxGroups}`,
+        { pointer: '/constraints/pins', rule: 'feasible' },
+      );
   });
 }
 

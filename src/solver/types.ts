@@ -104,7 +104,6 @@ export interface LayerEngine {
   solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult;
 }
 
-
 /**
  * The one error an engine throws for running out of time before it has any placement. A
  * portfolio (auto) catches only this marker and moves on to its next step; every other error is

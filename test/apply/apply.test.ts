@@ -9,7 +9,13 @@ import type { HplbError } from '../../src/errors.ts';
 import { maxAbsDiff } from '../../src/kernel/reference.ts';
 import { ALIGNED_QUERY_PLAN, KV_GROUP_PLAN, SPLIT_QUERY_PLAN, writeSparseConfigs } from './plans.ts';
 import {
-  TINY, attentionForward, readTensors, seeded, writeTinyCheckpoint, type PatternEntry, type TinyOptions,
+  TINY,
+  attentionForward,
+  readTensors,
+  seeded,
+  writeTinyCheckpoint,
+  type PatternEntry,
+  type TinyOptions,
 } from './tiny-model.ts';
 
 const N = 10;
@@ -94,7 +100,11 @@ function readPatterns(out: string): Record<string, PatternEntry>[] {
 
 function assertNoOutput(parent: string, out: string): void {
   assert.equal(existsSync(out), false, 'no output folder');
-  assert.deepEqual(readdirSync(parent).filter((f) => f.includes('.partial-')), [], 'no partial folder');
+  assert.deepEqual(
+    readdirSync(parent).filter((f) => f.includes('.partial-')),
+    [],
+    'no partial folder',
+  );
 }
 
 describe('apply a plan to a checkpoint', () => {
@@ -113,8 +123,12 @@ describe('apply a plan to a checkpoint', () => {
       const sparse = writeSparseConfigs(dir);
       const out = join(dir, 'out');
       const { manifest } = await applyPlan({
-        plan: KV_GROUP_PLAN, checkpointDir: source, outDir: out,
-        minferenceConfig: sparse.minference, duoAttentionDir: sparse.duo, chunkBytes: 4096,
+        plan: KV_GROUP_PLAN,
+        checkpointDir: source,
+        outDir: out,
+        minferenceConfig: sparse.minference,
+        duoAttentionDir: sparse.duo,
+        chunkBytes: 4096,
       });
 
       const rewritten = readPatterns(out);
@@ -140,16 +154,25 @@ describe('apply a plan to a checkpoint', () => {
         assert.ok(readFileSync(join(out, file)).equals(readFileSync(join(source, file))), `${file} copied`);
       }
       const table = (path: string): string[][] =>
-        readFileSync(path, 'utf8').trim().split('\n').map((row) => row.split('\t'));
+        readFileSync(path, 'utf8')
+          .trim()
+          .split('\n')
+          .map((row) => row.split('\t'));
       const gates = table(join(out, 'duo-attention', 'Tiny.full_attention_heads.tsv'));
       const sourceGates = table(join(sparse.duo, 'Tiny.full_attention_heads.tsv'));
-      assert.deepEqual(gates, sourceGates.map((row, l) => KV_GROUP_PLAN.layers[l].permutation.map((g) => row[g])));
+      assert.deepEqual(
+        gates,
+        sourceGates.map((row, l) => KV_GROUP_PLAN.layers[l].permutation.map((g) => row[g])),
+      );
 
       const written = JSON.parse(readFileSync(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
       assert.deepEqual(written, manifest);
       assert.equal(manifest.planId, KV_GROUP_PLAN.id);
       assert.equal(manifest.tensorParallelSize, 2);
-      assert.deepEqual(manifest.layers.map((l) => l.kvHeads), KV_GROUP_PLAN.layers.map((l) => l.permutation));
+      assert.deepEqual(
+        manifest.layers.map((l) => l.kvHeads),
+        KV_GROUP_PLAN.layers.map((l) => l.permutation),
+      );
       const outFiles = new Map(manifest.output.files.map((f) => [f.path, f]));
       for (const name of readdirSync(out).filter((f) => f.endsWith('.safetensors'))) {
         assert.equal(outFiles.get(name)?.bytes, readFileSync(join(out, name)).length, `${name} size in the manifest`);
@@ -162,7 +185,9 @@ describe('apply a plan to a checkpoint', () => {
     const dir = fresh();
     writeTinyCheckpoint(join(dir, 'src'), { dtype: 'F8_E4M3', shards: 2, qwen2: true });
     const { manifest } = await applyPlan({
-      plan: KV_GROUP_PLAN, checkpointDir: join(dir, 'src'), outDir: join(dir, 'out'),
+      plan: KV_GROUP_PLAN,
+      checkpointDir: join(dir, 'src'),
+      outDir: join(dir, 'out'),
     });
     const [src, dst] = [await readTensors(join(dir, 'src')), await readTensors(join(dir, 'out'))];
     assert.equal(dst.get('model.layers.0.self_attn.q_proj.weight')!.dtype, 'F8_E4M3');
@@ -175,7 +200,9 @@ describe('apply a plan to a checkpoint', () => {
     writeTinyCheckpoint(join(dir, 'src'), { dtype: 'F32', shards: 1 });
     const sparse = writeSparseConfigs(dir);
     const { manifest } = await applyPlan({
-      plan: ALIGNED_QUERY_PLAN, checkpointDir: join(dir, 'src'), outDir: join(dir, 'out'),
+      plan: ALIGNED_QUERY_PLAN,
+      checkpointDir: join(dir, 'src'),
+      outDir: join(dir, 'out'),
       minferenceConfig: sparse.minference,
     });
     assert.equal(manifest.output.kvHeads, TINY.kvHeads);
@@ -190,7 +217,8 @@ describe('apply a plan to a checkpoint', () => {
     await assert.rejects(
       applyPlan({ plan: SPLIT_QUERY_PLAN, checkpointDir: join(dir, 'src'), outDir: join(dir, 'out') }),
       (error: HplbError) =>
-        error.code === 'PLAN_MISMATCH' && /granularity=kv-group/.test(error.message) &&
+        error.code === 'PLAN_MISMATCH' &&
+        /granularity=kv-group/.test(error.message) &&
         /--expand-kv/.test(error.message),
     );
     assertNoOutput(dir, join(dir, 'out'));
@@ -202,8 +230,12 @@ describe('apply a plan to a checkpoint', () => {
     const sparse = writeSparseConfigs(dir);
     const out = join(dir, 'out');
     const { manifest } = await applyPlan({
-      plan: SPLIT_QUERY_PLAN, checkpointDir: join(dir, 'src'), outDir: out, expandKv: true,
-      minferenceConfig: sparse.minference, duoAttentionDir: sparse.duo,
+      plan: SPLIT_QUERY_PLAN,
+      checkpointDir: join(dir, 'src'),
+      outDir: out,
+      expandKv: true,
+      minferenceConfig: sparse.minference,
+      duoAttentionDir: sparse.duo,
     });
     // Every rank holds query heads of both KV heads: one KV head per query head, 2 per rank instead of 1.
     assert.equal(manifest.output.kvHeads, 8);
@@ -216,7 +248,12 @@ describe('apply a plan to a checkpoint', () => {
     checkRanks(SPLIT_QUERY_PLAN, await readTensors(join(dir, 'src')), await readTensors(out), manifest);
     const before = await forward(join(dir, 'src'), sparse.patterns);
     assert.ok(maxAbsDiff(before, await forward(out, readPatterns(out))) <= 1e-6);
-    const gates = readFileSync(join(out, 'duo-attention', 'Tiny.full_attention_heads.tsv'), 'utf8').trim().split('\n');
-    assert.ok(gates.every((row) => row.split('\t').length === 8), 'one gate column per output KV head');
+    const gates = readFileSync(join(out, 'duo-attention', 'Tiny.full_attention_heads.tsv'), 'utf8')
+      .trim()
+      .split('\n');
+    assert.ok(
+      gates.every((row) => row.split('\t').length === 8),
+      'one gate column per output KV head',
+    );
   });
 });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import {
-  appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, truncateSync, writeFileSync,
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  truncateSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,7 +134,12 @@ const CASES: Case[] = [
   },
   {
     name: 'a plan with another layer count',
-    spoil: () => ({ plan: planOf('kv-group', 2, [[1, 0], [0, 1]]) }),
+    spoil: () => ({
+      plan: planOf('kv-group', 2, [
+        [1, 0],
+        [0, 1],
+      ]),
+    }),
     code: 'PLAN_MISMATCH',
     message: /the plan has 2 layers, the model has 3/,
   },
@@ -146,7 +158,13 @@ const CASES: Case[] = [
   },
   {
     name: 'a plan with another head count',
-    spoil: () => ({ plan: planOf('kv-group', 2, [[1, 0, 2, 3], [0, 1, 2, 3], [1, 0, 2, 3]]) }),
+    spoil: () => ({
+      plan: planOf('kv-group', 2, [
+        [1, 0, 2, 3],
+        [0, 1, 2, 3],
+        [1, 0, 2, 3],
+      ]),
+    }),
     code: 'PLAN_MISMATCH',
     message: /layer 0 places 4 units but the model has 2 KV heads/,
   },
@@ -200,7 +218,11 @@ describe('apply refuses bad inputs and leaves no output behind', () => {
         return true;
       });
       assert.equal(existsSync(out), false, 'no output folder');
-      assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.partial-')), [], 'no partial folder');
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.includes('.partial-')),
+        [],
+        'no partial folder',
+      );
     });
   }
 

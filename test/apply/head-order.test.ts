@@ -30,7 +30,10 @@ describe('head order of a plan under contiguous tensor-parallel sharding', () =>
       counts: GQA,
       outputKvHeads: 4,
       kvCacheFactor: 2,
-      rankKv: [[0, 1], [0, 1]],
+      rankKv: [
+        [0, 1],
+        [0, 1],
+      ],
     },
     {
       name: 'multi-head attention: any query-head plan fits',
@@ -38,7 +41,12 @@ describe('head order of a plan under contiguous tensor-parallel sharding', () =>
       counts: { layers: 1, queryHeads: 8, kvHeads: 8 },
       outputKvHeads: 8,
       kvCacheFactor: 1,
-      rankKv: [[7, 2], [5, 0], [3, 6], [1, 4]],
+      rankKv: [
+        [7, 2],
+        [5, 0],
+        [3, 6],
+        [1, 4],
+      ],
     },
   ];
   for (const c of CASES) {
@@ -47,11 +55,17 @@ describe('head order of a plan under contiguous tensor-parallel sharding', () =>
       assert.equal(order.outputKvHeads, c.outputKvHeads);
       assert.equal(order.kvCacheFactor, c.kvCacheFactor);
       const ranks = rankHeads(c.plan, order)[0].ranks;
-      assert.deepEqual(ranks.map((r) => r.kvHeads), c.rankKv);
+      assert.deepEqual(
+        ranks.map((r) => r.kvHeads),
+        c.rankKv,
+      );
       const perRank = 8 / c.plan.gpus.count;
       const slots = c.plan.layers[0].permutation;
       const planned = ranks.map((_, g) => slots.slice(g * perRank, (g + 1) * perRank));
-      assert.deepEqual(ranks.map((r) => r.queryHeads), planned);
+      assert.deepEqual(
+        ranks.map((r) => r.queryHeads),
+        planned,
+      );
       const [perKv, groupSize] = [c.counts.queryHeads / order.outputKvHeads, c.counts.queryHeads / c.counts.kvHeads];
       const { queryHeads, kvHeads } = order.layers[0];
       queryHeads.forEach((head, j) => assert.equal(kvHeads[Math.floor(j / perKv)], Math.floor(head / groupSize)));

@@ -21,7 +21,11 @@ export function planOf(granularity: PlanLike['granularity'], gpus: number, perms
 }
 
 /** KV groups swapped in layers 0 and 2, kept in layer 1, on 2 GPUs. */
-export const KV_GROUP_PLAN = planOf('kv-group', 2, [[1, 0], [0, 1], [1, 0]]);
+export const KV_GROUP_PLAN = planOf('kv-group', 2, [
+  [1, 0],
+  [0, 1],
+  [1, 0],
+]);
 
 /** Query heads of both KV groups on every one of 4 GPUs: needs KV duplication. */
 export const SPLIT_QUERY_PLAN = planOf('query-head', 4, [
@@ -45,11 +49,13 @@ export function writeSparseConfigs(dir: string): {
 } {
   const random = seeded(11);
   const patterns = Array.from({ length: TINY.layers }, () =>
-    Object.fromEntries(Array.from({ length: TINY.queryHeads }, (_, h) => {
-      const [sink, recent] = [Math.floor((random() + 1) * 2), 1 + Math.floor((random() + 1) * 3)];
-      const entry: PatternEntry = ['stream_llm', sink, recent, random()];
-      return [String(h), entry];
-    })),
+    Object.fromEntries(
+      Array.from({ length: TINY.queryHeads }, (_, h) => {
+        const [sink, recent] = [Math.floor((random() + 1) * 2), 1 + Math.floor((random() + 1) * 3)];
+        const entry: PatternEntry = ['stream_llm', sink, recent, random()];
+        return [String(h), entry];
+      }),
+    ),
   );
   mkdirSync(join(dir, 'duo'), { recursive: true });
   const minference = join(dir, 'Tiny_minference.json');

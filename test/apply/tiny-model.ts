@@ -84,13 +84,24 @@ export function writeTinyCheckpoint(dir: string, options: TinyOptions): void {
   }
   all.push(tensor('model.norm.weight', [hidden], 'F32'), tensor('lm_head.weight', [vocab, hidden]));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: [options.qwen2 ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
-    model_type: options.qwen2 ? 'qwen2' : 'llama',
-    hidden_size: hidden, num_attention_heads: queryHeads, num_key_value_heads: kvHeads, head_dim: headDim,
-    num_hidden_layers: layers, rope_theta: 10000,
-    torch_dtype: { F32: 'float32', BF16: 'bfloat16', F8_E4M3: 'float8_e4m3fn' }[options.dtype],
-  }, null, 2));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify(
+      {
+        architectures: [options.qwen2 ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+        model_type: options.qwen2 ? 'qwen2' : 'llama',
+        hidden_size: hidden,
+        num_attention_heads: queryHeads,
+        num_key_value_heads: kvHeads,
+        head_dim: headDim,
+        num_hidden_layers: layers,
+        rope_theta: 10000,
+        torch_dtype: { F32: 'float32', BF16: 'bfloat16', F8_E4M3: 'float8_e4m3fn' }[options.dtype],
+      },
+      null,
+      2,
+    ),
+  );
   writeFileSync(join(dir, 'tokenizer.json'), '{"version": "1.0"}\n');
   const half = Math.ceil(all.length / 2);
   const split = options.shards === 1 ? [all] : [all.slice(0, half), all.slice(half)];

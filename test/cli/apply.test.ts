@@ -13,7 +13,14 @@ import { writeTinyCheckpoint } from '../apply/tiny-model.ts';
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(argv, { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  const code = await runCli(argv, {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+  });
   return { code, out, err };
 }
 
@@ -23,7 +30,14 @@ function paths(dir: string): string[] {
 }
 
 /** Costs of the tiny model's 3 layers x 8 query heads: KV group 1 is the expensive one in layer 0. */
-const COSTS = { costs: [[1, 1, 1, 1, 9, 9, 9, 9], [5, 1, 5, 1, 5, 1, 5, 1], [2, 3, 2, 3, 2, 3, 2, 3]], kvGroupSize: 4 };
+const COSTS = {
+  costs: [
+    [1, 1, 1, 1, 9, 9, 9, 9],
+    [5, 1, 5, 1, 5, 1, 5, 1],
+    [2, 3, 2, 3, 2, 3, 2, 3],
+  ],
+  kvGroupSize: 4,
+};
 
 describe('hplb apply (CLI)', () => {
   let t: TestApp;
@@ -31,7 +45,9 @@ describe('hplb apply (CLI)', () => {
   let url: string;
   before(async () => {
     t = await startTestApp();
-    server = await new Promise<Server>((resolve) => { const s = t.app.listen(0, '127.0.0.1', () => resolve(s)); });
+    server = await new Promise<Server>((resolve) => {
+      const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
+    });
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   after(async () => {
@@ -44,8 +60,18 @@ describe('hplb apply (CLI)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-apply-'));
     writeFileSync(join(dir, 'costs.json'), JSON.stringify(COSTS));
     const costs = join(dir, 'costs.json');
-    const planned = await cli('plan', '--costs', costs, '--granularity', 'kv-group', '--gpus', '2',
-      '--workers', '0', '--json');
+    const planned = await cli(
+      'plan',
+      '--costs',
+      costs,
+      '--granularity',
+      'kv-group',
+      '--gpus',
+      '2',
+      '--workers',
+      '0',
+      '--json',
+    );
     assert.equal(planned.code, 0, planned.err);
     writeFileSync(join(dir, 'plan.json'), planned.out);
     writeTinyCheckpoint(join(dir, 'src'), { dtype: 'BF16', shards: 2 });

@@ -10,19 +10,57 @@ import { runCli } from '../../src/cli/main.ts';
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(argv, { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  const code = await runCli(argv, {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+  });
   return { code, out, err };
 }
 
 describe('hplb plan (CLI)', () => {
   it('prints exactly the Plan JSON with --json', async () => {
-    const { code, out, err } = await cli('plan', '--model', 'llama-3-8b-instruct-262k-minference', '--gpus', '4', '--engine', 'greedy', '--json');
+    const { code, out, err } = await cli(
+      'plan',
+      '--model',
+      'llama-3-8b-instruct-262k-minference',
+      '--gpus',
+      '4',
+      '--engine',
+      'greedy',
+      '--json',
+    );
     assert.equal(code, 0, err);
     const plan = JSON.parse(out);
     assert.equal(plan.gpus.count, 4);
     assert.equal(plan.layers.length, 32);
-    for (const key of ['unit2gpu', 'gpu2units', 'permutation', 'gpuLoads', 'makespan', 'lowerBound', 'gap', 'status', 'engine', 'solveMs']) assert.ok(key in plan.layers[0], key);
-    for (const key of ['makespan', 'lowerBound', 'contiguousMakespan', 'greedyMakespan', 'speedupVsContiguous', 'bubbleRatio', 'layersProvenOptimal', 'solveMs']) assert.ok(key in plan.totals, key);
+    for (const key of [
+      'unit2gpu',
+      'gpu2units',
+      'permutation',
+      'gpuLoads',
+      'makespan',
+      'lowerBound',
+      'gap',
+      'status',
+      'engine',
+      'solveMs',
+    ])
+      assert.ok(key in plan.layers[0], key);
+    for (const key of [
+      'makespan',
+      'lowerBound',
+      'contiguousMakespan',
+      'greedyMakespan',
+      'speedupVsContiguous',
+      'bubbleRatio',
+      'layersProvenOptimal',
+      'solveMs',
+    ])
+      assert.ok(key in plan.totals, key);
     assert.match(plan.id, /^[0-9a-f]{32}$/);
   });
 
@@ -39,12 +77,30 @@ describe('hplb plan (CLI)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-'));
     const file = join(dir, 'costs.json');
     writeFileSync(file, JSON.stringify({ costs: [[90, 10, 10, 10, 10, 10]] }));
-    const args = ['plan', '--costs', file, '--gpus', '3', '--seq-len', '1000', '--split-heads', '1', '--parts-per-head', '3', '--part-overhead', '1'];
+    const args = [
+      'plan',
+      '--costs',
+      file,
+      '--gpus',
+      '3',
+      '--seq-len',
+      '1000',
+      '--split-heads',
+      '1',
+      '--parts-per-head',
+      '3',
+      '--part-overhead',
+      '1',
+    ];
     const json = await cli(...args, '--json');
     assert.equal(json.code, 0, json.err);
     const plan = JSON.parse(json.out);
     assert.deepEqual(plan.splits, { maxSplitHeads: 1, maxPartsPerHead: 3, partOverhead: 1 });
-    assert.deepEqual(plan.layers[0].parts.map((p: { unit: number }) => p.unit), [0, 0, 0], 'the heavy head in three parts');
+    assert.deepEqual(
+      plan.layers[0].parts.map((p: { unit: number }) => p.unit),
+      [0, 0, 0],
+      'the heavy head in three parts',
+    );
     assert.ok(plan.totals.makespan < 90);
     const text = await cli(...args);
     assert.match(text.out, /split heads 1 \(at most 1 per layer, 3 parts each/);
@@ -53,7 +109,16 @@ describe('hplb plan (CLI)', () => {
   it('reads an explicit cost matrix', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-'));
     const file = join(dir, 'costs.json');
-    writeFileSync(file, JSON.stringify({ costs: [[9, 7, 6, 5], [1, 1, 1, 1]], kvGroupSize: 2 }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        costs: [
+          [9, 7, 6, 5],
+          [1, 1, 1, 1],
+        ],
+        kvGroupSize: 2,
+      }),
+    );
     const { code, out } = await cli('plan', '--costs', file, '--gpus', '2', '--granularity', 'kv-group', '--json');
     assert.equal(code, 0);
     const plan = JSON.parse(out);
@@ -85,8 +150,20 @@ describe('hplb plan (CLI)', () => {
 
   it('runs as a process through npm run plan and sets the exit code', async () => {
     const run = promisify(execFile);
-    const { stdout } = await run('npx', ['tsx', 'src/cli/main.ts', 'plan', '--gpus', '2', '--engine', 'greedy', '--json']);
+    const { stdout } = await run('npx', [
+      'tsx',
+      'src/cli/main.ts',
+      'plan',
+      '--gpus',
+      '2',
+      '--engine',
+      'greedy',
+      '--json',
+    ]);
     assert.equal(JSON.parse(stdout).gpus.count, 2);
-    await assert.rejects(run('npx', ['tsx', 'src/cli/main.ts', 'plan', '--gpus', '3']), (error: { code?: number; stderr?: string }) => error.code === 2 && /UNITS_NOT_DIVISIBLE/.test(error.stderr ?? ''));
+    await assert.rejects(
+      run('npx', ['tsx', 'src/cli/main.ts', 'plan', '--gpus', '3']),
+      (error: { code?: number; stderr?: string }) => error.code === 2 && /UNITS_NOT_DIVISIBLE/.test(error.stderr ?? ''),
+    );
   });
 });

@@ -8,34 +8,91 @@ import { runCli } from '../../src/cli/main.ts';
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(argv, { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  const code = await runCli(argv, {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+  });
   return { code, out, err };
 }
 
 describe('hplb plan --previous (CLI re-plan)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hplb-replan-'));
   const costs = join(dir, 'costs.json');
-  writeFileSync(costs, JSON.stringify({ costs: [[9, 7, 5, 5, 3, 2], [8, 6, 6, 4, 2, 1]] }));
+  writeFileSync(
+    costs,
+    JSON.stringify({
+      costs: [
+        [9, 7, 5, 5, 3, 2],
+        [8, 6, 6, 4, 2, 1],
+      ],
+    }),
+  );
   const drifted = join(dir, 'drifted.json');
-  writeFileSync(drifted, JSON.stringify({ costs: [[9, 7, 6, 5, 3, 1], [8, 7, 6, 4, 2, 1]] }));
+  writeFileSync(
+    drifted,
+    JSON.stringify({
+      costs: [
+        [9, 7, 6, 5, 3, 1],
+        [8, 7, 6, 4, 2, 1],
+      ],
+    }),
+  );
 
   it('re-plans from a saved plan: the moves turn it into the new placement, within the tolerance', async () => {
     const first = await cli('plan', '--costs', costs, '--gpus', '3', '--workers', '0', '--json');
     assert.equal(first.code, 0, first.err);
     const running = join(dir, 'running.json');
     writeFileSync(running, first.out);
-    const { code, out, err } = await cli('plan', '--costs', drifted, '--gpus', '3', '--workers', '0', '--previous', running, '--makespan-tolerance', '0.05', '--json');
+    const { code, out, err } = await cli(
+      'plan',
+      '--costs',
+      drifted,
+      '--gpus',
+      '3',
+      '--workers',
+      '0',
+      '--previous',
+      running,
+      '--makespan-tolerance',
+      '0.05',
+      '--json',
+    );
     assert.equal(code, 0, err);
     const plan = JSON.parse(out);
     const old = JSON.parse(first.out);
     assert.equal(plan.migration.makespanTolerance, 0.05);
-    plan.layers.forEach((layer: { unit2gpu: number[]; makespan: number; migration: { moves: { unit: number; from: number; to: number }[]; optimalMakespan: number } }, l: number) => {
-      const placement = [...old.layers[l].unit2gpu];
-      for (const m of layer.migration.moves) placement[m.unit] = m.to;
-      assert.deepEqual(placement, layer.unit2gpu);
-      assert.ok(layer.makespan <= layer.migration.optimalMakespan * 1.05 * (1 + 1e-9));
-    });
-    const table = await cli('plan', '--costs', drifted, '--gpus', '3', '--workers', '0', '--previous', running, '--max-moves', '1');
+    plan.layers.forEach(
+      (
+        layer: {
+          unit2gpu: number[];
+          makespan: number;
+          migration: { moves: { unit: number; from: number; to: number }[]; optimalMakespan: number };
+        },
+        l: number,
+      ) => {
+        const placement = [...old.layers[l].unit2gpu];
+        for (const m of layer.migration.moves) placement[m.unit] = m.to;
+        assert.deepEqual(placement, layer.unit2gpu);
+        assert.ok(layer.makespan <= layer.migration.optimalMakespan * 1.05 * (1 + 1e-9));
+      },
+    );
+    const table = await cli(
+      'plan',
+      '--costs',
+      drifted,
+      '--gpus',
+      '3',
+      '--workers',
+      '0',
+      '--previous',
+      running,
+      '--max-moves',
+      '1',
+    );
     assert.equal(table.code, 0, table.err);
     assert.match(table.out, /re-plan: \d+ units moved .* in \d+ rounds/);
   });

@@ -9,7 +9,9 @@ describe('least squares', () => {
     const truth = [120, 4.2e-4, 0.03];
     const observed = design.map((row) => row[0] * truth[0] + row[1] * truth[1] + row[2] * truth[2]);
     const fit = leastSquares(design, observed);
-    fit.coefficients.forEach((c, j) => assert.ok(Math.abs(c - truth[j]) <= 1e-9 * Math.abs(truth[j]) + 1e-9, `coefficient ${j}: ${c}`));
+    fit.coefficients.forEach((c, j) =>
+      assert.ok(Math.abs(c - truth[j]) <= 1e-9 * Math.abs(truth[j]) + 1e-9, `coefficient ${j}: ${c}`),
+    );
     assert.ok(Math.abs(fit.r2 - 1) < 1e-12);
     fit.residuals.forEach((r) => assert.ok(Math.abs(r) < 1e-6));
   });
@@ -18,7 +20,10 @@ describe('least squares', () => {
     const gaussian = createGaussian(createRandom(11));
     const xs = Array.from({ length: 40 }, (_, i) => i);
     const ys = xs.map((x) => 3 + 2 * x + gaussian());
-    const fit = leastSquares(xs.map((x) => [1, x]), ys);
+    const fit = leastSquares(
+      xs.map((x) => [1, x]),
+      ys,
+    );
     const mx = xs.reduce((a, b) => a + b) / xs.length;
     const my = ys.reduce((a, b) => a + b) / ys.length;
     const slope = xs.reduce((s, x, i) => s + (x - mx) * (ys[i] - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
@@ -31,17 +36,36 @@ describe('least squares', () => {
   });
 
   it('weights 1 / y fit relative errors: a small point is no longer sacrificed to a large one', () => {
-    const design = [[1, 1], [1, 2], [1, 1000]];
+    const design = [
+      [1, 1],
+      [1, 2],
+      [1, 1000],
+    ];
     const observed = [2, 2.5, 1000];
     const plain = leastSquares(design, observed);
-    const relative = leastSquares(design, observed, observed.map((y) => 1 / y));
+    const relative = leastSquares(
+      design,
+      observed,
+      observed.map((y) => 1 / y),
+    );
     const worst = (fit: typeof plain): number => Math.max(...fit.residuals.map((r, i) => Math.abs(r) / observed[i]));
     assert.ok(worst(relative) < worst(plain));
     assert.throws(() => leastSquares(design, observed, [1, 0, 1]), /weights must be one positive number per point/);
   });
 
   it('rejects dependent features, too few points and ragged designs', () => {
-    assert.throws(() => leastSquares([[1, 2], [1, 2], [1, 2]], [1, 2, 3]), /linearly dependent/);
+    assert.throws(
+      () =>
+        leastSquares(
+          [
+            [1, 2],
+            [1, 2],
+            [1, 2],
+          ],
+          [1, 2, 3],
+        ),
+      /linearly dependent/,
+    );
     assert.throws(() => leastSquares([[1, 2, 3]], [1]), /at least 3 points/);
     assert.throws(() => leastSquares([[1, 2], [1]], [1, 2]), /design/);
   });

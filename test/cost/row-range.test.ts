@@ -12,14 +12,15 @@ const budgets: HeadBudget[] = [
 ];
 
 describe('work of a range of query rows', () => {
-  it('is the kernel\'s executed pairs of those rows, and sums over any cut to the whole head\'s', () => {
+  it("is the kernel's executed pairs of those rows, and sums over any cut to the whole head's", () => {
     for (const seqLen of [1, 64, 1000, 4097, 10_000]) {
       for (const budget of budgets) {
         const workload = { seqLen, phase: 'prefill' as const };
         const whole = rowRangeWork(budget, workload, 0, seqLen).estimate.executedPairs;
         assert.ok(Math.abs(headRowWork(budget, seqLen, 0, seqLen) - whole) <= 1e-9 * whole);
-        const cuts = [0, Math.floor(seqLen / 3), Math.floor(seqLen / 2), seqLen]
-          .filter((c, i, all) => i === 0 || c > all[i - 1]);
+        const cuts = [0, Math.floor(seqLen / 3), Math.floor(seqLen / 2), seqLen].filter(
+          (c, i, all) => i === 0 || c > all[i - 1],
+        );
         const parts = cuts.slice(1).map((end, i) => headRowWork(budget, seqLen, cuts[i], end));
         assert.ok(Math.abs(parts.reduce((a, b) => a + b, 0) - whole) <= 1e-9 * whole);
         for (let i = 1; i < cuts.length; i++) {
@@ -41,7 +42,7 @@ describe('work of a range of query rows', () => {
     assert.equal(headRowWork(null, 1000, 10, 250), 240);
   });
 
-  it('takes a head\'s fixed cost as the cost of a one-row head: next to nothing for work counts', () => {
+  it("takes a head's fixed cost as the cost of a one-row head: next to nothing for work counts", () => {
     const workload = { seqLen: 131072, phase: 'prefill' as const };
     assert.equal(fixedHeadCost(ANALYTIC_COST_MODEL, workload), 1);
     const work = createExecutedWorkCostModel();

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { ANALYTIC_COST_MODEL, attendedPairs } from '../../src/cost/cost-model.ts';
 import { EVAL_SOLVER, EVAL_WORKLOAD } from '../../src/eval/document.ts';
-import { attentionTime, dividingGpuCounts, evaluateProfile, evaluateSplitCurve, fluidTotal, largestBudget, meanLayerBubble, uniformCosts, type EvalContext } from '../../src/eval/evaluate.ts';
+import {
+  attentionTime,
+  dividingGpuCounts,
+  evaluateProfile,
+  evaluateSplitCurve,
+  fluidTotal,
+  largestBudget,
+  meanLayerBubble,
+  uniformCosts,
+  type EvalContext,
+} from '../../src/eval/evaluate.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import type { HeadBudget, Profile } from '../../src/profiles/profile.ts';
@@ -17,21 +27,38 @@ function tinyProfile(): Profile {
   const architecture = { layers: 2, queryHeads: 4, kvHeads: 2, headDim: 128 };
   const budgets: HeadBudget[][] = [
     [vs(0, 4000), vs(0, 4000), vs(0, 1000), vs(0, 1000)],
-    [{ kind: 'streaming', sink: 4, recent: 60 }, { kind: 'full' }, vs(100, 900), { kind: 'streaming', sink: 4, recent: 60 }],
+    [
+      { kind: 'streaming', sink: 4, recent: 60 },
+      { kind: 'full' },
+      vs(100, 900),
+      { kind: 'streaming', sink: 4, recent: 60 },
+    ],
   ];
   return {
     id: 'tiny-eval',
     displayName: 'Tiny eval profile',
     version: profileVersion(architecture, budgets),
     architecture,
-    provenance: { repository: 'none', path: 'inline', commit: 'none', licence: 'CC0-1.0', meaning: 'test', sourceModel: 'tiny' },
+    provenance: {
+      repository: 'none',
+      path: 'inline',
+      commit: 'none',
+      licence: 'CC0-1.0',
+      meaning: 'test',
+      sourceModel: 'tiny',
+    },
     budgets,
   };
 }
 
 let context: EvalContext;
 before(async () => {
-  context = { costModel: ANALYTIC_COST_MODEL, workload: EVAL_WORKLOAD, solver: EVAL_SOLVER, runner: createInlineRunner(createEngines(await loadGlpk())) };
+  context = {
+    costModel: ANALYTIC_COST_MODEL,
+    workload: EVAL_WORKLOAD,
+    solver: EVAL_SOLVER,
+    runner: createInlineRunner(createEngines(await loadGlpk())),
+  };
 });
 
 describe('uniform budgets', () => {
@@ -49,7 +76,11 @@ describe('uniform budgets', () => {
 });
 
 describe('load summaries', () => {
-  const loads = [[4, 2], [3, 3], [0, 0]];
+  const loads = [
+    [4, 2],
+    [3, 3],
+    [0, 0],
+  ];
   it('sums layer makespans, averages layer bubbles and takes total / G as the fluid bound', () => {
     assert.equal(attentionTime(loads), 7);
     assert.equal(meanLayerBubble(loads), (1 - 3 / 4) / 3);
@@ -63,11 +94,14 @@ describe('load summaries', () => {
 });
 
 describe('evaluateProfile', () => {
-  it('places contiguously in the model\'s own head order, not sorted by cost', async () => {
+  it("places contiguously in the model's own head order, not sorted by cost", async () => {
     const { evaluation, loads } = await evaluateProfile(tinyProfile(), 2, context);
     const [big, small] = [attendedPairs(4000, EVAL_WORKLOAD), attendedPairs(1000, EVAL_WORKLOAD)];
     assert.deepEqual(loads.adaptiveContiguous[0], [2 * big, 2 * small]);
-    assert.deepEqual([...loads.adaptiveAuto[0]].sort((a, b) => a - b), [big + small, big + small]);
+    assert.deepEqual(
+      [...loads.adaptiveAuto[0]].sort((a, b) => a - b),
+      [big + small, big + small],
+    );
     assert.equal(evaluation.speedup.contiguousOverAuto > 1, true);
   });
 
@@ -82,7 +116,7 @@ describe('evaluateProfile', () => {
     assert.equal(e.layersProvenOptimal, 2);
   });
 
-  it('agrees with the plan\'s own contiguous and greedy totals on a real profile', async () => {
+  it("agrees with the plan's own contiguous and greedy totals on a real profile", async () => {
     const flagship = loadRegistry().resolve('llama-3-8b-instruct-262k-minference');
     const { evaluation: e, autoPlan } = await evaluateProfile(flagship, 8, context);
     assert.equal(e.attentionTime.adaptiveContiguous, autoPlan.totals.contiguousMakespan);
@@ -98,10 +132,19 @@ describe('split heads in the evaluation', () => {
     const { evaluation: e } = await evaluateProfile(tinyProfile(), 2, context);
     assert.equal(e.split.maxSplitHeads, 1);
     assert.ok(e.split.attentionTime <= e.attentionTime.adaptiveAuto);
-    assert.ok(e.split.attentionTime >= e.attentionTime.fluidBound * (1 - 1e-12), 'no overhead in the analytic model, and still not below the fluid bound');
+    assert.ok(
+      e.split.attentionTime >= e.attentionTime.fluidBound * (1 - 1e-12),
+      'no overhead in the analytic model, and still not below the fluid bound',
+    );
     assert.equal(e.split.overFluid, e.split.attentionTime / e.attentionTime.fluidBound);
     const curve = await evaluateSplitCurve(tinyProfile(), [2], context);
-    assert.deepEqual(curve.map((p) => [p.gpus, p.maxSplitHeads]), [[2, 0], [2, 1]]);
+    assert.deepEqual(
+      curve.map((p) => [p.gpus, p.maxSplitHeads]),
+      [
+        [2, 0],
+        [2, 1],
+      ],
+    );
     assert.equal(curve[0].attentionTime, e.attentionTime.adaptiveAuto);
     assert.equal(curve[0].splitHeads, 0);
     assert.equal(curve[1].attentionTime, e.split.attentionTime);

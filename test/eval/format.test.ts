@@ -13,7 +13,12 @@ describe('report number formatting', () => {
     assert.deepEqual(chooseScale([4200], 'us'), { factor: 1e3, label: 'ms' });
   });
 
-  const cases: [number, string][] = [[1234.56e9, '1235'], [463.33e9, '463.3'], [73.987e9, '73.99'], [6.5301e9, '6.530']];
+  const cases: [number, string][] = [
+    [1234.56e9, '1235'],
+    [463.33e9, '463.3'],
+    [73.987e9, '73.99'],
+    [6.5301e9, '6.530'],
+  ];
   for (const [value, expected] of cases) {
     it(`writes ${value} as ${expected} (about four significant digits, never an exponent)`, () => {
       assert.equal(scaled(value, { factor: 1e9, label: '' }), expected);
@@ -32,7 +37,12 @@ describe('report number formatting', () => {
 });
 
 describe('svg helpers', () => {
-  const steps: [number, number][] = [[3.6, 1], [2.49, 0.5], [130, 50], [0.07, 0.02]];
+  const steps: [number, number][] = [
+    [3.6, 1],
+    [2.49, 0.5],
+    [130, 50],
+    [0.07, 0.02],
+  ];
   for (const [max, step] of steps) {
     it(`picks tick step ${step} for a maximum of ${max}`, () => {
       assert.ok(Math.abs(niceStep(max) - step) < 1e-12);

@@ -10,7 +10,10 @@ import { before, describe, it } from 'node:test';
 import { resolveCostModel } from '../../src/cost/registry.ts';
 import { EVAL_GPU_COUNTS, EVAL_SOLVER, EVAL_WORKLOAD, FLAGSHIP, UNIFORM_RULE } from '../../src/eval/document.ts';
 import {
-  dividingGpuCounts, evaluateProfiles, type EvaluationRun, type ProfileEvaluation,
+  dividingGpuCounts,
+  evaluateProfiles,
+  type EvaluationRun,
+  type ProfileEvaluation,
 } from '../../src/eval/evaluate.ts';
 import { BUBBLE_SVG, renderReadmeSection, renderReport, SPEEDUP_SVG } from '../../src/eval/report.ts';
 import { flagshipBubbleChart, renderBubbleSvg, renderSpeedupSvg } from '../../src/eval/svg.ts';
@@ -31,8 +34,14 @@ describe('generated evaluation docs', () => {
     assert.deepEqual(doc.solver, EVAL_SOLVER, STALE);
     assert.deepEqual(doc.gpuCounts, EVAL_GPU_COUNTS, STALE);
     assert.equal(doc.uniformRule, UNIFORM_RULE, STALE);
-    const expected = registry.list().flatMap((p) => dividingGpuCounts(p, EVAL_GPU_COUNTS).map((gpus) => `${p.id}@${p.version}/${gpus}`));
-    assert.deepEqual(doc.results.map((r) => `${r.model.id}@${r.model.version}/${r.gpus}`), expected, STALE);
+    const expected = registry
+      .list()
+      .flatMap((p) => dividingGpuCounts(p, EVAL_GPU_COUNTS).map((gpus) => `${p.id}@${p.version}/${gpus}`));
+    assert.deepEqual(
+      doc.results.map((r) => `${r.model.id}@${r.model.version}/${r.gpus}`),
+      expected,
+      STALE,
+    );
     assert.equal('timings' in doc, false, 'machine-dependent solve times stay out of the committed document');
   });
 
@@ -42,13 +51,22 @@ describe('generated evaluation docs', () => {
       // The name recorded in the document, not this machine's default: the check must not depend on where it runs.
       const costModel = resolveCostModel(doc.costModel.name);
       const runner = createInlineRunner(createEngines(await loadGlpk()));
-      runs = await evaluateProfiles([registry.resolve(FLAGSHIP.model)], EVAL_GPU_COUNTS, { costModel, workload: EVAL_WORKLOAD, solver: EVAL_SOLVER, runner });
+      runs = await evaluateProfiles([registry.resolve(FLAGSHIP.model)], EVAL_GPU_COUNTS, {
+        costModel,
+        workload: EVAL_WORKLOAD,
+        solver: EVAL_SOLVER,
+        runner,
+      });
     });
 
     it('gives the committed numbers at every GPU count', () => {
       const committed = doc.results.filter((r) => r.model.id === FLAGSHIP.model);
       const withoutSplit = (e: ProfileEvaluation) => ({ ...e, split: undefined });
-      assert.deepEqual(runs.map((r) => withoutSplit(r.evaluation)), committed.map(withoutSplit), STALE);
+      assert.deepEqual(
+        runs.map((r) => withoutSplit(r.evaluation)),
+        committed.map(withoutSplit),
+        STALE,
+      );
       // (f): a layer the split MILP does not prove within its time keeps the best plan found by
       // then, which depends on the machine; proven layers do not, and the unproven ones are within
       // their gap (under 1% here) of it.
@@ -66,7 +84,11 @@ describe('generated evaluation docs', () => {
 
     it('gives the committed per-GPU loads behind the bubble plot', () => {
       const run = runs.find((r) => r.evaluation.gpus === FLAGSHIP.gpus)!;
-      assert.deepEqual({ adaptiveContiguous: run.loads.adaptiveContiguous, adaptiveAuto: run.loads.adaptiveAuto }, doc.flagship.loads, STALE);
+      assert.deepEqual(
+        { adaptiveContiguous: run.loads.adaptiveContiguous, adaptiveAuto: run.loads.adaptiveAuto },
+        doc.flagship.loads,
+        STALE,
+      );
     });
   });
 

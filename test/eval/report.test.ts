@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FLAGSHIP, GENERATED_BY } from '../../src/eval/document.ts';
-import { README_BEGIN, README_END, renderFlagshipTable, renderReadmeSection, renderReport, updateReadme } from '../../src/eval/report.ts';
+import {
+  README_BEGIN,
+  README_END,
+  renderFlagshipTable,
+  renderReadmeSection,
+  renderReport,
+  updateReadme,
+} from '../../src/eval/report.ts';
 import { committedDocument } from './docs-path.ts';
 
 const doc = committedDocument();
@@ -21,7 +28,10 @@ describe('evaluation report', () => {
       const line = report.split('\n').find((l) => l.startsWith(`| ${r.model.displayName} | ${r.gpus} |`))!;
       const cells = line.split('|').map((c) => c.trim());
       assert.equal(cells[4], '1.000', `${r.model.id} at ${r.gpus}: (b) is the reference`);
-      assert.equal(Number(cells[6]), Number((r.attentionTime.adaptiveAuto / r.attentionTime.adaptiveContiguous).toFixed(3)));
+      assert.equal(
+        Number(cells[6]),
+        Number((r.attentionTime.adaptiveAuto / r.attentionTime.adaptiveContiguous).toFixed(3)),
+      );
     }
   });
 
@@ -51,8 +61,14 @@ describe('README section', () => {
     assert.ok(section.endsWith(README_END));
     assert.ok(section.includes(renderFlagshipTable(doc)));
     const rows = doc.results.filter((r) => r.model.id === FLAGSHIP.model).length;
-    assert.equal(renderFlagshipTable(doc).split('\n').filter((l) => /^\| \d+ \|/.test(l)).length, rows);
-    for (const link of ['docs/evaluation.md', 'docs/flagship-bubbles.svg', 'docs/speedup-by-model.svg']) assert.ok(section.includes(`(${link})`), link);
+    assert.equal(
+      renderFlagshipTable(doc)
+        .split('\n')
+        .filter((l) => /^\| \d+ \|/.test(l)).length,
+      rows,
+    );
+    for (const link of ['docs/evaluation.md', 'docs/flagship-bubbles.svg', 'docs/speedup-by-model.svg'])
+      assert.ok(section.includes(`(${link})`), link);
   });
 
   it('is appended to a README without one, and replaced in place, leaving other text alone', () => {

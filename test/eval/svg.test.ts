@@ -22,8 +22,20 @@ describe('bubble plot', () => {
     desc: 'two layers, two GPUs',
     scale: { factor: 1, label: 'us' },
     panels: [
-      { heading: 'contiguous', loads: [[4, 2], [3, 3]] },
-      { heading: 'balanced', loads: [[3, 3], [3, 3]] },
+      {
+        heading: 'contiguous',
+        loads: [
+          [4, 2],
+          [3, 3],
+        ],
+      },
+      {
+        heading: 'balanced',
+        loads: [
+          [3, 3],
+          [3, 3],
+        ],
+      },
     ],
   };
   const svg = renderBubbleSvg(chart);
@@ -59,7 +71,7 @@ describe('speedup plot', () => {
     assert.equal(bars, 2 * doc.results.length);
   });
 
-  it('says which GPU counts do not divide a model\'s heads', () => {
+  it("says which GPU counts do not divide a model's heads", () => {
     const models = new Set(doc.results.map((r) => r.model.id)).size;
     const missing = models * doc.gpuCounts.length - doc.results.length;
     assert.equal(count(svg, /n\/a \(\d+ heads\)/g), 2 * missing);

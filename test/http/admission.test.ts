@@ -3,11 +3,21 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { createAdmission } from '../../src/http/admission.ts';
 import { HplbError } from '../../src/errors.ts';
-import { assertProblem, holdRunner, metricValue, startTestApp, tinyRequest, type HeldRunner, type TestApp } from './helpers.ts';
+import {
+  assertProblem,
+  holdRunner,
+  metricValue,
+  startTestApp,
+  tinyRequest,
+  type HeldRunner,
+  type TestApp,
+} from './helpers.ts';
 
 const deferred = (): { promise: Promise<void>; resolve: () => void } => {
   let resolve!: () => void;
-  const promise = new Promise<void>((r) => { resolve = r; });
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 };
 
@@ -16,11 +26,19 @@ describe('createAdmission', () => {
     const admission = createAdmission({ maxConcurrent: 1, maxQueued: 1 });
     const gate = deferred();
     const order: string[] = [];
-    const first = admission.run(async () => { order.push('first'); await gate.promise; });
-    const second = admission.run(async () => { order.push('second'); });
+    const first = admission.run(async () => {
+      order.push('first');
+      await gate.promise;
+    });
+    const second = admission.run(async () => {
+      order.push('second');
+    });
     assert.equal(admission.inFlight, 1);
     assert.equal(admission.queued, 1);
-    await assert.rejects(admission.run(async () => undefined), (e: unknown) => e instanceof HplbError && e.code === 'QUEUE_FULL');
+    await assert.rejects(
+      admission.run(async () => undefined),
+      (e: unknown) => e instanceof HplbError && e.code === 'QUEUE_FULL',
+    );
     assert.ok(admission.retryAfterSeconds() >= 1);
     gate.resolve();
     await Promise.all([first, second]);
@@ -31,7 +49,12 @@ describe('createAdmission', () => {
 
   it('frees the slot when a job fails', async () => {
     const admission = createAdmission({ maxConcurrent: 1, maxQueued: 0 });
-    await assert.rejects(admission.run(async () => { throw new Error('boom'); }), /boom/);
+    await assert.rejects(
+      admission.run(async () => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
     assert.equal(await admission.run(async () => 42), 42);
   });
 });
@@ -40,15 +63,25 @@ describe('a full plan queue over HTTP', () => {
   let t: TestApp;
   let held: HeldRunner;
   before(async () => {
-    t = await startTestApp({ MAX_CONCURRENT_PLANS: '1', MAX_QUEUED_PLANS: '0' }, 1, null, (pool) => (held = holdRunner(pool)));
+    t = await startTestApp(
+      { MAX_CONCURRENT_PLANS: '1', MAX_QUEUED_PLANS: '0' },
+      1,
+      null,
+      (pool) => (held = holdRunner(pool)),
+    );
   });
   after(() => t.close());
 
   it('answers 503 QUEUE_FULL with Retry-After while the slot is taken, then solves again', async () => {
-    const first = request(t.app).post('/v1/plans').send(tinyRequest()).then((r) => r);
+    const first = request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest())
+      .then((r) => r);
     // The first plan holds the only slot until the gate opens.
     await held.arrived;
-    const refused = await request(t.app).post('/v1/plans').send(tinyRequest({ gpus: { count: 4 } }));
+    const refused = await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ gpus: { count: 4 } }));
     const problem = assertProblem(refused, 503, 'QUEUE_FULL');
     assert.match(String(problem.detail), /limits 1 and 0/);
     assert.match(refused.headers['retry-after'], /^[1-9]\d*$/);
@@ -58,7 +91,9 @@ describe('a full plan queue over HTTP', () => {
 
     held.release();
     assert.equal((await first).status, 201);
-    const retried = await request(t.app).post('/v1/plans').send(tinyRequest({ gpus: { count: 4 } }));
+    const retried = await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ gpus: { count: 4 } }));
     assert.equal(retried.status, 201);
     const text = (await request(t.app).get('/metrics')).text;
     assert.equal(metricValue(text, 'hplb_plan_rejected_total', { reason: 'queue_full' }), 2);

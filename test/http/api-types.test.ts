@@ -8,7 +8,9 @@ import type { Plan, PlanLayer, PlanTotals } from '../../src/planner/plan.ts';
 type Api = components['schemas'];
 
 /** Compile-time: the two types have the same property names (checked by `npm run typecheck`). */
-type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : { onlyLeft: Exclude<keyof A, keyof B>; onlyRight: Exclude<keyof B, keyof A> };
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never]
+  ? true
+  : { onlyLeft: Exclude<keyof A, keyof B>; onlyRight: Exclude<keyof B, keyof A> };
 const planKeys: SameKeys<Plan, Api['Plan']> = true;
 const layerKeys: SameKeys<PlanLayer, Api['PlanLayer']> = true;
 const totalsKeys: SameKeys<PlanTotals, Api['PlanTotals']> = true;

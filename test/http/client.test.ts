@@ -12,7 +12,9 @@ describe('a client generated from openapi.yaml, against a listening server', () 
   let client: ReturnType<typeof createClient<paths>>;
   before(async () => {
     t = await startTestApp();
-    server = await new Promise<Server>((resolve) => { const s = t.app.listen(0, '127.0.0.1', () => resolve(s)); });
+    server = await new Promise<Server>((resolve) => {
+      const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
+    });
     client = createClient<paths>({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
   });
   after(async () => {
@@ -25,7 +27,14 @@ describe('a client generated from openapi.yaml, against a listening server', () 
     const models = await client.GET('/v1/models');
     assert.ok(models.data?.models.some((m) => m.id === SMALL_MODEL));
 
-    const created = await client.POST('/v1/plans', { body: { model: SMALL_MODEL, gpus: { count: 4 }, granularity: 'kv-group', solver: { engine: 'auto', timeLimitMs: 3000 } } });
+    const created = await client.POST('/v1/plans', {
+      body: {
+        model: SMALL_MODEL,
+        gpus: { count: 4 },
+        granularity: 'kv-group',
+        solver: { engine: 'auto', timeLimitMs: 3000 },
+      },
+    });
     assert.equal(created.response.status, 201);
     const plan = created.data!;
     assertSchema('Plan', plan);
@@ -35,19 +44,28 @@ describe('a client generated from openapi.yaml, against a listening server', () 
     const fetched = await client.GET('/v1/plans/{planId}', { params: { path: { planId: plan.id } } });
     assert.equal(fetched.data?.id, plan.id);
 
-    const lookedUp = await client.GET('/v1/models/{modelId}/plan', { params: { path: { modelId: SMALL_MODEL }, query: { gpus: 4, granularity: 'kv-group' } } });
+    const lookedUp = await client.GET('/v1/models/{modelId}/plan', {
+      params: { path: { modelId: SMALL_MODEL }, query: { gpus: 4, granularity: 'kv-group' } },
+    });
     assert.equal(lookedUp.response.status, 200);
     assert.equal(lookedUp.data?.totals.layersProvenOptimal, 32);
   });
 
   it('reads the rank view of a plan as the manifest of apply lays it out', async () => {
-    const created = await client.POST('/v1/plans', { body: { model: SMALL_MODEL, gpus: { count: 2 }, granularity: 'kv-group', solver: { engine: 'greedy' } } });
+    const created = await client.POST('/v1/plans', {
+      body: { model: SMALL_MODEL, gpus: { count: 2 }, granularity: 'kv-group', solver: { engine: 'greedy' } },
+    });
     const ranks = await client.GET('/v1/plans/{planId}/ranks', { params: { path: { planId: created.data!.id } } });
     assert.equal(ranks.response.status, 200);
     assertSchema('PlanRanks', ranks.data);
     assert.equal(ranks.data?.tensorParallelSize, 2);
-    assert.deepEqual(ranks.data?.layers[0].ranks.map((r) => r.kvHeads.length), [4, 4]);
-    const refused = await client.GET('/v1/plans/{planId}/ranks', { params: { path: { planId: created.data!.id }, query: { kvGroupSize: 2 } } });
+    assert.deepEqual(
+      ranks.data?.layers[0].ranks.map((r) => r.kvHeads.length),
+      [4, 4],
+    );
+    const refused = await client.GET('/v1/plans/{planId}/ranks', {
+      params: { path: { planId: created.data!.id }, query: { kvGroupSize: 2 } },
+    });
     assert.equal(refused.error?.code, 'INVALID_PROBLEM');
   });
 

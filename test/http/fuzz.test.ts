@@ -17,17 +17,31 @@ const SEED = 20_260_310;
 const spec = loadSpec();
 const document = spec.document;
 const schemas = (document.components as { schemas: Record<string, Record<string, unknown>> }).schemas;
-const modelIds = loadRegistry().list().map((p) => p.id);
+const modelIds = loadRegistry()
+  .list()
+  .map((p) => p.id);
 const options = { maxItems: 6, nastiness: 0.04, overrides: { ModelId: fc.constantFrom(...modelIds, 'no-such-model') } };
 
 interface Operation {
   readonly responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }>; $ref?: string }>;
   readonly parameters?: unknown[];
 }
-const operation = (path: string, method: string): Operation => (document.paths as unknown as Record<string, Record<string, Operation>>)[path][method];
+const operation = (path: string, method: string): Operation =>
+  (document.paths as unknown as Record<string, Record<string, Operation>>)[path][method];
 
 /** Fields that are numbers in every answer: JSON turns a non-finite number into null. */
-const NUMBERS = new Set(['makespan', 'lowerBound', 'gap', 'bubbleRatio', 'solveMs', 'cost', 'adaptiveCost', 'uniformCost', 'saving', 'gpuLoads']);
+const NUMBERS = new Set([
+  'makespan',
+  'lowerBound',
+  'gap',
+  'bubbleRatio',
+  'solveMs',
+  'cost',
+  'adaptiveCost',
+  'uniformCost',
+  'saving',
+  'gpuLoads',
+]);
 
 function nullNumbers(value: unknown, path = ''): string[] {
   if (Array.isArray(value)) return value.flatMap((v, i) => nullNumbers(v, `${path}/${i}`));
@@ -63,7 +77,13 @@ function checkAnswer(op: Operation, res: request.Response, sent: unknown): void 
 const planBodies = schemaArbitrary(document, schemas.PlanRequest, options).chain((generated) => {
   if (typeof generated !== 'object' || generated === null || Array.isArray(generated)) return fc.constant(generated);
   const { model: _m, profile: _p, costs: _c, ...rest } = generated as Record<string, unknown>;
-  const costs = fc.array(fc.array(fc.oneof(fc.integer({ min: 0, max: 10_000 }), fc.double({ min: 0, max: 1e300, noNaN: true })), { minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 3 });
+  const costs = fc.array(
+    fc.array(fc.oneof(fc.integer({ min: 0, max: 10_000 }), fc.double({ min: 0, max: 1e300, noNaN: true })), {
+      minLength: 4,
+      maxLength: 4,
+    }),
+    { minLength: 1, maxLength: 3 },
+  );
   return fc.oneof(
     fc.constant(generated),
     costs.map((c) => ({ ...rest, costs: c })),
@@ -73,34 +93,55 @@ const planBodies = schemaArbitrary(document, schemas.PlanRequest, options).chain
 
 describe('requests generated from the OpenAPI schemas', () => {
   let t: TestApp;
-  before(async () => { t = await startTestApp({ MAX_TIME_LIMIT_MS: '150', DEFAULT_TIME_LIMIT_MS: '150' }); });
+  before(async () => {
+    t = await startTestApp({ MAX_TIME_LIMIT_MS: '150', DEFAULT_TIME_LIMIT_MS: '150' });
+  });
   after(() => t.close());
 
   it('POST /v1/plans: documented statuses, problem+json errors, plans that match the schema', async () => {
     const op = operation('/v1/plans', 'post');
-    await fc.assert(fc.asyncProperty(planBodies, async (body) => {
-      checkAnswer(op, await post(t.app, '/v1/plans', body), body);
-    }), { seed: SEED, numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(planBodies, async (body) => {
+        checkAnswer(op, await post(t.app, '/v1/plans', body), body);
+      }),
+      { seed: SEED, numRuns: 40 },
+    );
   });
 
   it('POST /v1/budgets: documented statuses, problem+json errors, answers that match the schema', async () => {
     const op = operation('/v1/budgets', 'post');
     const bodies = schemaArbitrary(document, schemas.BudgetsRequest, options);
-    await fc.assert(fc.asyncProperty(bodies, async (body) => {
-      checkAnswer(op, await post(t.app, '/v1/budgets', body), body);
-    }), { seed: SEED, numRuns: 60 });
+    await fc.assert(
+      fc.asyncProperty(bodies, async (body) => {
+        checkAnswer(op, await post(t.app, '/v1/budgets', body), body);
+      }),
+      { seed: SEED, numRuns: 60 },
+    );
   });
 
   it('GET /v1/models/{modelId}/plan: documented statuses for generated and nasty query values', async () => {
     const op = operation('/v1/models/{modelId}/plan', 'get');
-    const value = fc.oneof(fc.constantFrom('8', '4', '3', 'greedy', 'kv-group', 'free', 'max:9', 'decode', '4096'), fc.constantFrom(...NASTY_VALUES).map((v) => JSON.stringify(v)?.slice(0, 500) ?? ''));
-    const query = fc.dictionary(fc.constantFrom('gpus', 'granularity', 'unitsPerGpu', 'seqLen', 'phase', 'engine', 'costModel', 'other'), value, { maxKeys: 4 });
-    const model = fc.oneof(fc.constantFrom(...modelIds), fc.constantFrom('no-such-model', '..%2F..%2Fetc', '%F0%9F%92%A5', 'A'.repeat(200)));
-    await fc.assert(fc.asyncProperty(model, query, async (modelId, q) => {
-      const search = new URLSearchParams({ engine: 'greedy', gpus: '8', ...q }).toString();
-      const url = `/v1/models/${modelId}/plan?${search}`;
-      checkAnswer(op, await request(t.app).get(url), url);
-    }), { seed: SEED, numRuns: 40 });
+    const value = fc.oneof(
+      fc.constantFrom('8', '4', '3', 'greedy', 'kv-group', 'free', 'max:9', 'decode', '4096'),
+      fc.constantFrom(...NASTY_VALUES).map((v) => JSON.stringify(v)?.slice(0, 500) ?? ''),
+    );
+    const query = fc.dictionary(
+      fc.constantFrom('gpus', 'granularity', 'unitsPerGpu', 'seqLen', 'phase', 'engine', 'costModel', 'other'),
+      value,
+      { maxKeys: 4 },
+    );
+    const model = fc.oneof(
+      fc.constantFrom(...modelIds),
+      fc.constantFrom('no-such-model', '..%2F..%2Fetc', '%F0%9F%92%A5', 'A'.repeat(200)),
+    );
+    await fc.assert(
+      fc.asyncProperty(model, query, async (modelId, q) => {
+        const search = new URLSearchParams({ engine: 'greedy', gpus: '8', ...q }).toString();
+        const url = `/v1/models/${modelId}/plan?${search}`;
+        checkAnswer(op, await request(t.app).get(url), url);
+      }),
+      { seed: SEED, numRuns: 40 },
+    );
   });
 
   it('hand-picked bodies: extremes, wrong types, deep nesting and huge arrays', async () => {

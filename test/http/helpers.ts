@@ -31,7 +31,11 @@ export function assertSchema(name: string, body: unknown): void {
 }
 
 /** Checks an error answer: status, problem+json media type, Problem schema, code. */
-export function assertProblem(res: { status: number; headers: Record<string, string>; body: unknown }, status: number, code: string): Record<string, unknown> {
+export function assertProblem(
+  res: { status: number; headers: Record<string, string>; body: unknown },
+  status: number,
+  code: string,
+): Record<string, unknown> {
   assert.equal(res.status, status, JSON.stringify(res.body).slice(0, 400));
   assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/);
   assertSchema('Problem', res.body);
@@ -56,13 +60,19 @@ export interface TestApp {
  * The app on a fresh pool of `workers` GLPK workers, config defaults overridden by `env`, no page
  * unless `publicDir`; `wrap` puts something between the app and the pool (e.g. holdRunner).
  */
-export async function startTestApp(env: Record<string, string> = {}, workers = 1, publicDir: string | null = null, wrap: (pool: SolverPool) => SolverRunner = (pool) => pool): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  workers = 1,
+  publicDir: string | null = null,
+  wrap: (pool: SolverPool) => SolverRunner = (pool) => pool,
+): Promise<TestApp> {
   // No rate limit unless a test asks for one: suites send far more than a client's quota.
   const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', RATE_LIMIT_MAX: '0', ...env });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -70,7 +80,11 @@ export async function startTestApp(env: Record<string, string> = {}, workers = 1
   let hplb: HplbApp | undefined;
   // On a loaded machine a worker thread can wait seconds for a CPU; the watchdog (tested in
   // test/pool) then replaces it only when it is stuck, so answers never depend on the machine's load.
-  const pool = createSolverPool({ size: workers, graceMs: () => STUCK_WORKER_MS, onWorkerRestart: (reason) => hplb?.workerRestarted(reason) });
+  const pool = createSolverPool({
+    size: workers,
+    graceMs: () => STUCK_WORKER_MS,
+    onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
+  });
   await pool.ready();
   hplb = buildApp({ config, runner: wrap(pool), registry, logger, resolveCostModel, publicDir });
   return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
@@ -86,13 +100,21 @@ export interface HeldRunner extends SolverRunner {
 
 export function holdRunner(inner: SolverRunner): HeldRunner {
   let arrive!: () => void;
-  const arrived = new Promise<void>((resolve) => { arrive = resolve; });
+  const arrived = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
   let release!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   return {
     concurrency: inner.concurrency,
-    get queueDepth() { return inner.queueDepth; },
-    get busy() { return inner.busy; },
+    get queueDepth() {
+      return inner.queueDepth;
+    },
+    get busy() {
+      return inner.busy;
+    },
     isReady: () => inner.isReady(),
     arrived,
     release,
@@ -129,7 +151,14 @@ export async function untilMetric(app: Express, name: string, atLeast: number): 
 
 /** A tiny explicit cost matrix request: 2 layers x 4 heads on 2 GPUs. */
 export function tinyRequest(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { costs: [[4, 3, 2, 1], [1, 1, 1, 5]], gpus: { count: 2 }, ...extra };
+  return {
+    costs: [
+      [4, 3, 2, 1],
+      [1, 1, 1, 5],
+    ],
+    gpus: { count: 2 },
+    ...extra,
+  };
 }
 
 /**

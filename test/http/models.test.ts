@@ -6,7 +6,9 @@ import { SMALL_MODEL, assertSchema, startTestApp, type TestApp } from './helpers
 
 describe('the model registry over HTTP', () => {
   let t: TestApp;
-  before(async () => { t = await startTestApp(); });
+  before(async () => {
+    t = await startTestApp();
+  });
   after(() => t.close());
 
   it('lists every model with architecture, provenance and heterogeneity', async () => {
@@ -14,7 +16,12 @@ describe('the model registry over HTTP', () => {
     assert.equal(res.status, 200);
     assertSchema('ModelList', res.body);
     const ids = (res.body.models as { id: string }[]).map((m) => m.id);
-    assert.deepEqual(ids, loadRegistry().list().map((p) => p.id));
+    assert.deepEqual(
+      ids,
+      loadRegistry()
+        .list()
+        .map((p) => p.id),
+    );
     const llama = res.body.models.find((m: { id: string }) => m.id === SMALL_MODEL);
     assert.deepEqual(llama.architecture, { layers: 32, queryHeads: 32, kvHeads: 8, headDim: 128 });
     assert.equal(llama.provenance.repository, 'microsoft/MInference');

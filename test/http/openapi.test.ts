@@ -15,7 +15,12 @@ function asComponents(file: URL, names: Record<string, string>): Record<string, 
   const rename = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(rename);
     if (value && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === '$ref' ? `#/components/schemas/${names[String(v).replace('#/$defs/', '')]}` : rename(v)]));
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [
+          k,
+          k === '$ref' ? `#/components/schemas/${names[String(v).replace('#/$defs/', '')]}` : rename(v),
+        ]),
+      );
     }
     return value;
   };
@@ -46,9 +51,11 @@ describe('openapi.yaml', () => {
     for (const code of Object.keys(ERRORS)) assert.ok(text.includes(code), code);
   });
 
-  it('gives every operation\'s error statuses one of the shared Problem responses', () => {
+  it("gives every operation's error statuses one of the shared Problem responses", () => {
     for (const [path, item] of Object.entries(document.paths)) {
-      for (const [method, operation] of Object.entries(item as Record<string, { responses?: Record<string, unknown> }>)) {
+      for (const [method, operation] of Object.entries(
+        item as Record<string, { responses?: Record<string, unknown> }>,
+      )) {
         for (const status of Object.keys(operation.responses ?? {})) {
           if (Number(status) < 400 || path === '/readyz') continue;
           const response = operation.responses![status] as { $ref?: string };
@@ -59,7 +66,12 @@ describe('openapi.yaml', () => {
   });
 
   it('holds the profile schema of models/profile.schema.json, unchanged', () => {
-    const expected = asComponents(new URL('../../models/profile.schema.json', import.meta.url), { '': 'Profile', architecture: 'Architecture', provenance: 'Provenance', headBudget: 'HeadBudget' });
+    const expected = asComponents(new URL('../../models/profile.schema.json', import.meta.url), {
+      '': 'Profile',
+      architecture: 'Architecture',
+      provenance: 'Provenance',
+      headBudget: 'HeadBudget',
+    });
     for (const [name, schema] of Object.entries(expected)) assert.deepEqual(schemas[name], schema, name);
   });
 

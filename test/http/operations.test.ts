@@ -6,7 +6,9 @@ import { assertProblem, assertSchema, metricValue, startTestApp, tinyRequest, ty
 
 describe('probes, metrics, contract, request ids and logs', () => {
   let t: TestApp;
-  before(async () => { t = await startTestApp(); });
+  before(async () => {
+    t = await startTestApp();
+  });
   after(() => t.close());
 
   it('/livez and its alias /healthz answer ok', async () => {
@@ -38,14 +40,25 @@ describe('probes, metrics, contract, request ids and logs', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type'], /^text\/plain/);
     for (const name of [
-      'hplb_http_requests_total', 'hplb_http_request_duration_seconds_bucket', 'hplb_plan_cache_hits_total',
-      'hplb_plan_cache_misses_total', 'hplb_plan_cache_evictions_total', 'hplb_plan_solves_total',
-      'hplb_plan_solve_duration_seconds_bucket', 'hplb_plan_queue_depth', 'hplb_plans_in_flight',
-      'hplb_solver_queue_depth', 'hplb_solver_workers_busy', 'nodejs_eventloop_lag_seconds',
+      'hplb_http_requests_total',
+      'hplb_http_request_duration_seconds_bucket',
+      'hplb_plan_cache_hits_total',
+      'hplb_plan_cache_misses_total',
+      'hplb_plan_cache_evictions_total',
+      'hplb_plan_solves_total',
+      'hplb_plan_solve_duration_seconds_bucket',
+      'hplb_plan_queue_depth',
+      'hplb_plans_in_flight',
+      'hplb_solver_queue_depth',
+      'hplb_solver_workers_busy',
+      'nodejs_eventloop_lag_seconds',
     ]) {
       assert.match(res.text, new RegExp(`^# TYPE ${name.replace(/_bucket$/, '')} `, 'm'), name);
     }
-    assert.equal(metricValue(res.text, 'hplb_http_requests_total', { method: 'POST', route: '/v1/plans', status: '201' }), 1);
+    assert.equal(
+      metricValue(res.text, 'hplb_http_requests_total', { method: 'POST', route: '/v1/plans', status: '201' }),
+      1,
+    );
     // Every metric name follows the Prometheus rules: snake case, counters end in _total, units as suffixes.
     for (const [, name, type] of res.text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
       assert.match(name, /^[a-z_][a-z0-9_]*$/);
@@ -64,7 +77,10 @@ describe('probes, metrics, contract, request ids and logs', () => {
 
   it('logs one JSON line per request with its id, and never a body', async () => {
     const secret = 'S3CRET-SHOULD-NOT-BE-LOGGED';
-    const res = await request(t.app).post('/v1/plans').set('X-Request-Id', 'log-test-1').send({ ...tinyRequest(), [secret]: 1 });
+    const res = await request(t.app)
+      .post('/v1/plans')
+      .set('X-Request-Id', 'log-test-1')
+      .send({ ...tinyRequest(), [secret]: 1 });
     assert.equal(res.status, 400);
     const line = t.logs.find((l) => l.reqId === 'log-test-1');
     assert.ok(line);
@@ -76,14 +92,18 @@ describe('probes, metrics, contract, request ids and logs', () => {
   });
 
   it('while draining: /readyz is 503, new solves are refused with Retry-After, cached answers still flow', async () => {
-    const posted = await request(t.app).post('/v1/plans').send(tinyRequest({ gpus: { count: 4 } }));
+    const posted = await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ gpus: { count: 4 } }));
     assert.equal(posted.status, 201);
     t.hplb.beginDrain();
     const ready = await request(t.app).get('/readyz');
     assert.equal(ready.status, 503);
     assert.equal(ready.body.status, 'draining');
     assert.equal(ready.headers.connection, 'close');
-    const refused = await request(t.app).post('/v1/plans').send(tinyRequest({ gpus: { count: 1 } }));
+    const refused = await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ gpus: { count: 1 } }));
     assertProblem(refused, 503, 'DRAINING');
     assert.match(refused.headers['retry-after'], /^\d+$/);
     const stored = await request(t.app).get(posted.headers.location);

@@ -1,19 +1,44 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMetrics } from '../../src/http/metrics.ts';
-import { createPlanCache, createPlanEntry, etagMatches, lookupKey, type LookupQuery } from '../../src/http/plan-cache.ts';
+import {
+  createPlanCache,
+  createPlanEntry,
+  etagMatches,
+  lookupKey,
+  type LookupQuery,
+} from '../../src/http/plan-cache.ts';
 import type { Plan } from '../../src/planner/plan.ts';
 import { metricValue } from './helpers.ts';
 
-const QUERY: LookupQuery = { modelId: 'm', modelVersion: 'v1', gpus: 8, granularity: 'query-head', unitsPerGpu: 'equal', seqLen: 131072, phase: 'prefill', engine: 'auto', costModel: 'analytic', splitHeads: 0 };
-const plan = (id: string, layers: unknown[] = []): Plan => ({ id, layers } as unknown as Plan);
+const QUERY: LookupQuery = {
+  modelId: 'm',
+  modelVersion: 'v1',
+  gpus: 8,
+  granularity: 'query-head',
+  unitsPerGpu: 'equal',
+  seqLen: 131072,
+  phase: 'prefill',
+  engine: 'auto',
+  costModel: 'analytic',
+  splitHeads: 0,
+};
+const plan = (id: string, layers: unknown[] = []): Plan => ({ id, layers }) as unknown as Plan;
 
 describe('lookupKey', () => {
   it('is equal for equal queries and differs when any field differs', () => {
     assert.equal(lookupKey({ ...QUERY }), lookupKey(QUERY));
     const variants: Partial<LookupQuery>[] = [
-      { modelId: 'n' }, { modelVersion: 'v2' }, { gpus: 4 }, { granularity: 'kv-group' }, { unitsPerGpu: 'free' },
-      { seqLen: 4096 }, { phase: 'decode' }, { engine: 'ilp' }, { costModel: 'calibrated:x' }, { splitHeads: 3 },
+      { modelId: 'n' },
+      { modelVersion: 'v2' },
+      { gpus: 4 },
+      { granularity: 'kv-group' },
+      { unitsPerGpu: 'free' },
+      { seqLen: 4096 },
+      { phase: 'decode' },
+      { engine: 'ilp' },
+      { costModel: 'calibrated:x' },
+      { splitHeads: 3 },
     ];
     const keys = new Set(variants.map((v) => lookupKey({ ...QUERY, ...v })));
     assert.equal(keys.size, variants.length);
@@ -21,19 +46,30 @@ describe('lookupKey', () => {
   });
 
   it('cannot be forged by separators inside a value', () => {
-    assert.notEqual(lookupKey({ ...QUERY, modelId: 'a","v1' }), lookupKey({ ...QUERY, modelId: 'a', modelVersion: 'v1' }));
+    assert.notEqual(
+      lookupKey({ ...QUERY, modelId: 'a","v1' }),
+      lookupKey({ ...QUERY, modelId: 'a', modelVersion: 'v1' }),
+    );
   });
 });
 
 describe('etagMatches', () => {
   const table: [string | undefined, boolean][] = [
-    [undefined, false], ['"abc"', true], ['"x", "abc"', true], ['W/"abc"', true], ['*', true], ['"abcd"', false], ['abc', false],
+    [undefined, false],
+    ['"abc"', true],
+    ['"x", "abc"', true],
+    ['W/"abc"', true],
+    ['*', true],
+    ['"abcd"', false],
+    ['abc', false],
   ];
-  for (const [header, expected] of table) it(`${String(header)} -> ${expected}`, () => assert.equal(etagMatches(header, '"abc"'), expected));
+  for (const [header, expected] of table)
+    it(`${String(header)} -> ${expected}`, () => assert.equal(etagMatches(header, '"abc"'), expected));
 });
 
 describe('createPlanCache', () => {
-  const newMetrics = () => createMetrics({ plans: () => ({ inFlight: 0, queued: 0 }), solver: () => ({ queueDepth: 0, busy: 0 }) });
+  const newMetrics = () =>
+    createMetrics({ plans: () => ({ inFlight: 0, queued: 0 }), solver: () => ({ queueDepth: 0, busy: 0 }) });
 
   it('keeps entries by id and by lookup key, expires them after the TTL and counts evictions', async () => {
     let now = 5000;
@@ -65,7 +101,10 @@ describe('createPlanCache', () => {
     assert.equal(cache.getById('a'), undefined);
     assert.equal(cache.getByLookup('key-a'), undefined, 'a lookup of an evicted plan is a miss');
     assert.ok(cache.getById('d'));
-    assert.equal(metricValue(await metrics.registry.metrics(), 'hplb_plan_cache_evictions_total', { cache: 'plans' }), 2);
+    assert.equal(
+      metricValue(await metrics.registry.metrics(), 'hplb_plan_cache_evictions_total', { cache: 'plans' }),
+      2,
+    );
   });
 
   it('renders the body once and tags it with a strong ETag of its bytes', async () => {
@@ -77,7 +116,11 @@ describe('createPlanCache', () => {
   });
 
   it('writes a plan of many layers in slices and the same JSON as JSON.stringify', async () => {
-    const layers = Array.from({ length: 300 }, (_, i) => ({ layer: i, unit2gpu: new Array(400).fill(i % 7), note: 'é' }));
+    const layers = Array.from({ length: 300 }, (_, i) => ({
+      layer: i,
+      unit2gpu: new Array(400).fill(i % 7),
+      note: 'é',
+    }));
     const entry = await createPlanEntry(plan('big', layers));
     assert.deepEqual(JSON.parse(entry.body.toString('utf8')), { id: 'big', layers });
   });

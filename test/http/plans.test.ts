@@ -2,11 +2,24 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { SMALL_MODEL, assertProblem, assertSchema, holdRunner, metricValue, startTestApp, untilMetric, tinyRequest, type HeldRunner, type TestApp } from './helpers.ts';
+import {
+  SMALL_MODEL,
+  assertProblem,
+  assertSchema,
+  holdRunner,
+  metricValue,
+  startTestApp,
+  untilMetric,
+  tinyRequest,
+  type HeldRunner,
+  type TestApp,
+} from './helpers.ts';
 
 describe('plans over HTTP', () => {
   let t: TestApp;
-  before(async () => { t = await startTestApp({ MAX_TIME_LIMIT_MS: '5000' }, 2); });
+  before(async () => {
+    t = await startTestApp({ MAX_TIME_LIMIT_MS: '5000' }, 2);
+  });
   after(() => t.close());
 
   it('POST answers 201 with the plan and its Location, then 200 for the same request', async () => {
@@ -20,15 +33,27 @@ describe('plans over HTTP', () => {
     assert.equal(first.body.layers.length, 2);
 
     // Same content, keys in another order: same id, already stored.
-    const again = await request(t.app).post('/v1/plans').send({ gpus: { count: 2 }, costs: [[4, 3, 2, 1], [1, 1, 1, 5]] });
+    const again = await request(t.app)
+      .post('/v1/plans')
+      .send({
+        gpus: { count: 2 },
+        costs: [
+          [4, 3, 2, 1],
+          [1, 1, 1, 5],
+        ],
+      });
     assert.equal(again.status, 200);
     assert.equal(again.body.id, first.body.id);
     assert.equal(again.headers.location, first.headers.location);
   });
 
   it('gives different requests different ids', async () => {
-    const a = await request(t.app).post('/v1/plans').send(tinyRequest({ constraints: { unitsPerGpu: 'free' } }));
-    const b = await request(t.app).post('/v1/plans').send(tinyRequest({ gpus: { count: 2, speeds: [1, 0.5] }, constraints: { unitsPerGpu: 'free' } }));
+    const a = await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ constraints: { unitsPerGpu: 'free' } }));
+    const b = await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ gpus: { count: 2, speeds: [1, 0.5] }, constraints: { unitsPerGpu: 'free' } }));
     assert.equal(a.status, 201);
     assert.equal(b.status, 201);
     assert.notEqual(a.body.id, b.body.id);
@@ -36,7 +61,9 @@ describe('plans over HTTP', () => {
   });
 
   it('GET /v1/plans/{id} serves the stored plan with an ETag, and 304 for If-None-Match', async () => {
-    const created = await request(t.app).post('/v1/plans').send(tinyRequest({ granularity: 'kv-group', kvGroupSize: 2 }));
+    const created = await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ granularity: 'kv-group', kvGroupSize: 2 }));
     const got = await request(t.app).get(created.headers.location);
     assert.equal(got.status, 200);
     assert.deepEqual(got.body, created.body);
@@ -58,19 +85,31 @@ describe('plans over HTTP', () => {
 
   it('plans a registry model and an inline profile alike', async () => {
     // Greedy: its answer depends on the costs alone, never on how far a time-limited search got.
-    const byId = await request(t.app).post('/v1/plans').send({ model: SMALL_MODEL, gpus: { count: 4 }, granularity: 'kv-group', solver: { engine: 'greedy' } });
+    const byId = await request(t.app)
+      .post('/v1/plans')
+      .send({ model: SMALL_MODEL, gpus: { count: 4 }, granularity: 'kv-group', solver: { engine: 'greedy' } });
     assert.equal(byId.status, 201);
     assertSchema('Plan', byId.body);
     assert.equal(byId.body.model.id, SMALL_MODEL);
     assert.equal(byId.body.layers.length, 32);
     assert.equal(byId.body.layers[0].unit2gpu.length, 8);
 
-    const profile = JSON.parse(readFileSync(new URL(`../../models/${SMALL_MODEL}.json`, import.meta.url), 'utf8')) as { version: string };
+    const profile = JSON.parse(readFileSync(new URL(`../../models/${SMALL_MODEL}.json`, import.meta.url), 'utf8')) as {
+      version: string;
+    };
     assert.equal(byId.body.model.version, profile.version);
-    const inline = await request(t.app).post('/v1/plans').send({ profile, gpus: { count: 4 }, granularity: 'kv-group', solver: { engine: 'greedy' } });
+    const inline = await request(t.app)
+      .post('/v1/plans')
+      .send({ profile, gpus: { count: 4 }, granularity: 'kv-group', solver: { engine: 'greedy' } });
     assert.equal(inline.status, 201);
     assert.equal(inline.body.model.id, SMALL_MODEL);
-    assert.deepEqual(inline.body.layers, byId.body.layers.map((l: Record<string, unknown>, i: number) => ({ ...l, solveMs: inline.body.layers[i].solveMs })));
+    assert.deepEqual(
+      inline.body.layers,
+      byId.body.layers.map((l: Record<string, unknown>, i: number) => ({
+        ...l,
+        solveMs: inline.body.layers[i].solveMs,
+      })),
+    );
   });
 
   it('the per-model lookup computes on a miss, then serves hits with ETag, Cache-Control and 304', async () => {
@@ -89,7 +128,9 @@ describe('plans over HTTP', () => {
     assert.equal(hit.headers.etag, miss.headers.etag);
 
     // Parameters in another order, defaults spelled out: the same lookup.
-    const same = await request(t.app).get(`/v1/models/${SMALL_MODEL}/plan?phase=prefill&seqLen=65536&gpus=4&granularity=kv-group&unitsPerGpu=equal&engine=auto`);
+    const same = await request(t.app).get(
+      `/v1/models/${SMALL_MODEL}/plan?phase=prefill&seqLen=65536&gpus=4&granularity=kv-group&unitsPerGpu=equal&engine=auto`,
+    );
     assert.equal(same.headers['x-cache'], 'hit');
 
     const notModified = await request(t.app).get(url).set('If-None-Match', miss.headers.etag);
@@ -107,7 +148,9 @@ describe('plans over HTTP', () => {
 
   it('a lookup for a plan first made by POST is a miss that solves nothing', async () => {
     const before = (await request(t.app).get('/metrics')).text;
-    const posted = await request(t.app).post('/v1/plans').send({ model: SMALL_MODEL, gpus: { count: 2 }, granularity: 'kv-group', solver: { timeLimitMs: 3000 } });
+    const posted = await request(t.app)
+      .post('/v1/plans')
+      .send({ model: SMALL_MODEL, gpus: { count: 2 }, granularity: 'kv-group', solver: { timeLimitMs: 3000 } });
     const looked = await request(t.app).get(`/v1/models/${SMALL_MODEL}/plan?gpus=2&granularity=kv-group`);
     assert.equal(looked.headers['x-cache'], 'miss');
     assert.equal(looked.body.id, posted.body.id);
@@ -117,17 +160,23 @@ describe('plans over HTTP', () => {
   });
 
   it('clamps a time limit above MAX_TIME_LIMIT_MS and says so', async () => {
-    const res = await request(t.app).post('/v1/plans').send(tinyRequest({ solver: { timeLimitMs: 999_999, engine: 'greedy' } }));
+    const res = await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ solver: { timeLimitMs: 999_999, engine: 'greedy' } }));
     assert.equal(res.status, 201);
     assert.equal(res.headers['x-time-limit-clamped'], '5000');
     assert.equal(res.body.solver.timeLimitMs, 5000);
-    const within = await request(t.app).post('/v1/plans').send(tinyRequest({ solver: { timeLimitMs: 4000, engine: 'greedy' } }));
+    const within = await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ solver: { timeLimitMs: 4000, engine: 'greedy' } }));
     assert.equal(within.headers['x-time-limit-clamped'], undefined);
     assert.equal(within.body.solver.timeLimitMs, 4000);
   });
 
   it('counts solves by engine and status, and layers by status', async () => {
-    await request(t.app).post('/v1/plans').send(tinyRequest({ solver: { engine: 'contiguous' } }));
+    await request(t.app)
+      .post('/v1/plans')
+      .send(tinyRequest({ solver: { engine: 'contiguous' } }));
     const text = (await request(t.app).get('/metrics')).text;
     assert.ok(metricValue(text, 'hplb_plan_solves_total', { engine: 'contiguous' }) >= 1);
     assert.ok(metricValue(text, 'hplb_plan_layers_total') >= 2);
@@ -138,15 +187,23 @@ describe('plans over HTTP', () => {
 describe('identical plans requested at once', () => {
   let t: TestApp;
   let held: HeldRunner;
-  before(async () => { t = await startTestApp({}, 1, null, (pool) => (held = holdRunner(pool))); });
+  before(async () => {
+    t = await startTestApp({}, 1, null, (pool) => (held = holdRunner(pool)));
+  });
   after(() => t.close());
 
   it('coalesces two concurrent identical POSTs into one solve', async () => {
     const body = tinyRequest({ solver: { engine: 'ilp' } });
     const metrics = async (): Promise<string> => (await request(t.app).get('/metrics')).text;
-    const a = request(t.app).post('/v1/plans').send(body).then((r) => r);
+    const a = request(t.app)
+      .post('/v1/plans')
+      .send(body)
+      .then((r) => r);
     await held.arrived;
-    const b = request(t.app).post('/v1/plans').send(body).then((r) => r);
+    const b = request(t.app)
+      .post('/v1/plans')
+      .send(body)
+      .then((r) => r);
     // The second request joins the first's solve, which the gate holds.
     await untilMetric(t.app, 'hplb_plan_coalesced_total', 1);
     held.release();

@@ -32,11 +32,13 @@ function assertOwnKv(ranks: Ranks, groupSize: number): void {
 
 describe('GET /v1/plans/{planId}/ranks', () => {
   let t: TestApp;
-  before(async () => { t = await startTestApp({}, 1); });
+  before(async () => {
+    t = await startTestApp({}, 1);
+  });
   after(() => t.close());
   const post = async (body: object) => (await request(t.app).post('/v1/plans').send(body)).body;
 
-  it('gives each rank of a kv-group plan its groups\' query heads and KV heads', async () => {
+  it("gives each rank of a kv-group plan its groups' query heads and KV heads", async () => {
     const greedy = { engine: 'greedy' };
     const plan = await post({ model: SMALL_MODEL, gpus: { count: 4 }, granularity: 'kv-group', solver: greedy });
     const res = await request(t.app).get(`/v1/plans/${plan.id}/ranks`);
@@ -50,7 +52,10 @@ describe('GET /v1/plans/{planId}/ranks', () => {
     ranks.layers.forEach((layer, l) => {
       layer.ranks.forEach((rank, r) => {
         assert.deepEqual([...rank.kvHeads].sort(), [...plan.layers[l].gpu2units[r]].sort(), `layer ${l} rank ${r}`);
-        assert.deepEqual(rank.queryHeads, rank.kvHeads.flatMap((g) => [0, 1, 2, 3].map((i) => g * 4 + i)));
+        assert.deepEqual(
+          rank.queryHeads,
+          rank.kvHeads.flatMap((g) => [0, 1, 2, 3].map((i) => g * 4 + i)),
+        );
       });
     });
     assertOwnKv(ranks, 4);

@@ -11,10 +11,37 @@ type Schema = Record<string, unknown>;
 
 /** JSON extremes and shapes that have broken services before (NaN and Infinity are not JSON). */
 export const NASTY_VALUES: readonly unknown[] = [
-  1e308, -1e308, 5e-324, -5e-324, -0, 0, -1, 0.5, 2 ** 53 + 2, 1e21, 4096, 4097, 1073741825,
-  '', ' ', 'x'.repeat(5000), '\u{1F4A5}\u0000\uFFFF', '../../etc/passwd', '__proto__', 'max:0', 'max:999999999',
-  null, true, false, [], {}, [[]], { __proto__: { polluted: true } }, { constructor: { prototype: {} } },
-  new Array(300).fill(0), deep(40),
+  1e308,
+  -1e308,
+  5e-324,
+  -5e-324,
+  -0,
+  0,
+  -1,
+  0.5,
+  2 ** 53 + 2,
+  1e21,
+  4096,
+  4097,
+  1073741825,
+  '',
+  ' ',
+  'x'.repeat(5000),
+  '\u{1F4A5}\u0000\uFFFF',
+  '../../etc/passwd',
+  '__proto__',
+  'max:0',
+  'max:999999999',
+  null,
+  true,
+  false,
+  [],
+  {},
+  [[]],
+  { __proto__: { polluted: true } },
+  { constructor: { prototype: {} } },
+  new Array(300).fill(0),
+  deep(40),
 ];
 
 function deep(levels: number): unknown {
@@ -32,13 +59,20 @@ export interface ArbitraryOptions {
   readonly overrides?: Readonly<Record<string, fc.Arbitrary<unknown>>>;
 }
 
-export function schemaArbitrary(document: OpenApiDocument, schema: Schema, options: ArbitraryOptions): fc.Arbitrary<unknown> {
+export function schemaArbitrary(
+  document: OpenApiDocument,
+  schema: Schema,
+  options: ArbitraryOptions,
+): fc.Arbitrary<unknown> {
   const components = (document.components as { schemas: Record<string, Schema> }).schemas;
   const nasty = fc.constantFrom(...NASTY_VALUES);
 
   function build(s: Schema, depth: number): fc.Arbitrary<unknown> {
     const plain = buildPlain(s, depth);
-    return fc.oneof({ weight: Math.round(1 / options.nastiness) - 1, arbitrary: plain }, { weight: 1, arbitrary: nasty });
+    return fc.oneof(
+      { weight: Math.round(1 / options.nastiness) - 1, arbitrary: plain },
+      { weight: 1, arbitrary: nasty },
+    );
   }
 
   function buildPlain(s: Schema, depth: number): fc.Arbitrary<unknown> {
@@ -49,8 +83,11 @@ export function schemaArbitrary(document: OpenApiDocument, schema: Schema, optio
     if ('const' in s) return fc.constant(s.const);
     if (Array.isArray(s.enum)) return fc.constantFrom(...(s.enum as unknown[]));
     if (Array.isArray(s.allOf)) {
-      return fc.tuple(...(s.allOf as Schema[]).map((part) => buildPlain(part, depth))).map((parts) =>
-        Object.assign({}, ...parts.filter((p) => typeof p === 'object' && p !== null && !Array.isArray(p))));
+      return fc
+        .tuple(...(s.allOf as Schema[]).map((part) => buildPlain(part, depth)))
+        .map((parts) =>
+          Object.assign({}, ...parts.filter((p) => typeof p === 'object' && p !== null && !Array.isArray(p))),
+        );
     }
     const branches = (s.oneOf ?? s.anyOf) as Schema[] | undefined;
     if (branches) {
@@ -60,7 +97,8 @@ export function schemaArbitrary(document: OpenApiDocument, schema: Schema, optio
     }
     const type = Array.isArray(s.type) ? s.type[0] : s.type;
     switch (type) {
-      case 'object': return objectOf(s, depth);
+      case 'object':
+        return objectOf(s, depth);
       case 'array': {
         const min = Number(s.minItems ?? 0);
         const max = Math.max(min, Math.min(Number(s.maxItems ?? options.maxItems), depth > 4 ? min : options.maxItems));
@@ -74,12 +112,23 @@ export function schemaArbitrary(document: OpenApiDocument, schema: Schema, optio
       case 'number': {
         const min = Number(s.minimum ?? s.exclusiveMinimum ?? -1e6);
         const max = Number(s.maximum ?? s.exclusiveMaximum ?? min + 1e6);
-        return fc.double({ min, max, noNaN: true, noDefaultInfinity: true, minExcluded: 'exclusiveMinimum' in s, maxExcluded: 'exclusiveMaximum' in s });
+        return fc.double({
+          min,
+          max,
+          noNaN: true,
+          noDefaultInfinity: true,
+          minExcluded: 'exclusiveMinimum' in s,
+          maxExcluded: 'exclusiveMaximum' in s,
+        });
       }
       case 'string':
-        return typeof s.pattern === 'string' ? fc.stringMatching(new RegExp(s.pattern)) : fc.string({ minLength: Number(s.minLength ?? 0), maxLength: 40 });
-      case 'boolean': return fc.boolean();
-      default: return fc.jsonValue({ maxDepth: 2 });
+        return typeof s.pattern === 'string'
+          ? fc.stringMatching(new RegExp(s.pattern))
+          : fc.string({ minLength: Number(s.minLength ?? 0), maxLength: 40 });
+      case 'boolean':
+        return fc.boolean();
+      default:
+        return fc.jsonValue({ maxDepth: 2 });
     }
   }
 
@@ -92,8 +141,9 @@ export function schemaArbitrary(document: OpenApiDocument, schema: Schema, optio
     const base = fc.record(record, { requiredKeys });
     if (s.additionalProperties !== false) return base;
     // Sometimes a field the schema does not allow.
-    return fc.tuple(base, fc.option(fc.constantFrom('extra', 'gpus_', 'Model'), { freq: 8 })).map(([value, extra]) =>
-      (extra === null ? value : { ...(value as object), [extra]: 1 }));
+    return fc
+      .tuple(base, fc.option(fc.constantFrom('extra', 'gpus_', 'Model'), { freq: 8 }))
+      .map(([value, extra]) => (extra === null ? value : { ...(value as object), [extra]: 1 }));
   }
 
   return build(schema, 0);

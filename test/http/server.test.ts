@@ -20,7 +20,14 @@ interface Running {
 /** npm start's entry point in a child process on a free port, once its workers are ready. */
 async function startServer(): Promise<Running> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SOLVER_WORKERS: '1', LOG_LEVEL: 'info', DRAIN_TIMEOUT_MS: '20000' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SOLVER_WORKERS: '1',
+      LOG_LEVEL: 'info',
+      DRAIN_TIMEOUT_MS: '20000',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -37,15 +44,16 @@ async function startServer(): Promise<Running> {
     });
     void exited.then((code) => reject(new Error(`server exited early with ${code}`)));
   });
-  const logged = (msg: string): Promise<void> => new Promise((resolve) => {
-    if (logs.some((l) => l.msg === msg)) return resolve();
-    const listener = (entry: Record<string, unknown>): void => {
-      if (entry.msg !== msg) return;
-      lines.off('line', listener);
-      resolve();
-    };
-    lines.on('line', listener);
-  });
+  const logged = (msg: string): Promise<void> =>
+    new Promise((resolve) => {
+      if (logs.some((l) => l.msg === msg)) return resolve();
+      const listener = (entry: Record<string, unknown>): void => {
+        if (entry.msg !== msg) return;
+        lines.off('line', listener);
+        resolve();
+      };
+      lines.on('line', listener);
+    });
   return { child, url: `http://127.0.0.1:${port}`, logs, exited, logged };
 }
 

@@ -5,14 +5,20 @@ import { assertProblem, assertSchema, startTestApp, type TestApp } from './helpe
 
 describe('plans with split heads over HTTP', () => {
   let t: TestApp;
-  before(async () => { t = await startTestApp({}, 1); });
+  before(async () => {
+    t = await startTestApp({}, 1);
+  });
   after(() => t.close());
 
   it('POST with constraints.splits answers a plan whose parts match the contract', async () => {
-    const res = await request(t.app).post('/v1/plans').send({
-      costs: [[90, 10, 10, 10]], gpus: { count: 2 }, workload: { seqLen: 900 },
-      constraints: { splits: { maxSplitHeads: 1, partOverhead: 0 } },
-    });
+    const res = await request(t.app)
+      .post('/v1/plans')
+      .send({
+        costs: [[90, 10, 10, 10]],
+        gpus: { count: 2 },
+        workload: { seqLen: 900 },
+        constraints: { splits: { maxSplitHeads: 1, partOverhead: 0 } },
+      });
     assert.equal(res.status, 201);
     assertSchema('Plan', res.body);
     const layer = res.body.layers[0];
@@ -21,7 +27,10 @@ describe('plans with split heads over HTTP', () => {
       { unit: 0, gpu: 1, rows: [500, 900], cost: 40 },
     ]);
     // GPU 0 owns head 0 and one light head; GPU 1 holds a part of head 0 and the other two.
-    assert.deepEqual(layer.gpu2units.map((units: number[]) => units.length), [2, 3]);
+    assert.deepEqual(
+      layer.gpu2units.map((units: number[]) => units.length),
+      [2, 3],
+    );
     assert.ok(layer.gpu2units.every((units: number[]) => units.includes(0)));
     assert.equal(layer.unit2gpu[0], 0);
     assert.equal(layer.makespan, 60);
@@ -34,10 +43,14 @@ describe('plans with split heads over HTTP', () => {
     const bad = await request(t.app).post('/v1/plans').send(body);
     const problem = assertProblem(bad, 400, 'VALIDATION_FAILED');
     assert.match(String(problem.pointer), /\/constraints\/splits\/maxPartsPerHead/);
-    const decode = await request(t.app).post('/v1/plans').send({
-      model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, workload: { phase: 'decode' },
-      constraints: { splits: { maxSplitHeads: 2 } },
-    });
+    const decode = await request(t.app)
+      .post('/v1/plans')
+      .send({
+        model: 'llama-3-8b-instruct-262k-minference',
+        gpus: { count: 8 },
+        workload: { phase: 'decode' },
+        constraints: { splits: { maxSplitHeads: 2 } },
+      });
     const unprocessable = assertProblem(decode, 422, 'INVALID_PROBLEM');
     assert.equal(unprocessable.pointer, '/constraints/splits/maxSplitHeads');
   });
@@ -45,7 +58,9 @@ describe('plans with split heads over HTTP', () => {
 
 describe('the per-model lookup with split heads', () => {
   let t: TestApp;
-  before(async () => { t = await startTestApp({}, 1); });
+  before(async () => {
+    t = await startTestApp({}, 1);
+  });
   after(() => t.close());
 
   it('splits heads when splitHeads is given, and caches it apart from the plan without', async () => {

@@ -17,7 +17,10 @@ function bruteRecovery(head: ScoreInput, mask: Uint8Array): number {
     const p = n - rows + r;
     const weights: number[] = [];
     for (let key = 0; key < n; key++) {
-      if (head.causal && key > p) { weights.push(0); continue; }
+      if (head.causal && key > p) {
+        weights.push(0);
+        continue;
+      }
       let dot = 0;
       for (let t = 0; t < d; t++) dot += q[r * d + t] * k[key * d + t];
       weights.push(Math.exp(dot * scale));
@@ -47,7 +50,9 @@ describe('recovery ratio', () => {
 
   it('is 1 for the full pattern and for non-causal heads with every key', () => {
     assert.ok(Math.abs(recoveryRatio(head, { kind: 'full' }) - 1) < 1e-6);
-    assert.ok(Math.abs(recoveryRatio({ ...head, causal: false }, { kind: 'streaming', sink: 70, recent: 0 }) - 1) < 1e-6);
+    assert.ok(
+      Math.abs(recoveryRatio({ ...head, causal: false }, { kind: 'streaming', sink: 70, recent: 0 }) - 1) < 1e-6,
+    );
   });
 
   it('handles decode-shaped heads (queries < n)', () => {
@@ -59,15 +64,19 @@ describe('recovery ratio', () => {
 });
 
 describe('recovery curve', () => {
-  for (const [selector, unit, budgets] of [['exact_lines', 'lines', [1, 2, 4, 8, 16, 32, 64, 139]], ['block_topk', 'blocks', [1, 2, 4, 9]]] as const) {
+  for (const [selector, unit, budgets] of [
+    ['exact_lines', 'lines', [1, 2, 4, 8, 16, 32, 64, 139]],
+    ['block_topk', 'blocks', [1, 2, 4, 9]],
+  ] as const) {
     it(`${selector}: budgets in ${unit}; each point is the brute-force recovery of the selected pattern, non-decreasing, 1 at full budget`, () => {
       const curve = recoveryCurve(head, budgets, { selector, blockSize: 8, lastQueries: 16 });
       assert.equal(curve.selector, selector);
       assert.equal(curve.unit, unit);
       assert.equal(curve.seqLen, head.n);
-      const choose = selector === 'exact_lines'
-        ? (b: number) => exactLinesPattern(rankLines(head, 16), b)
-        : (b: number) => selectBlockSparse(head, b, 8);
+      const choose =
+        selector === 'exact_lines'
+          ? (b: number) => exactLinesPattern(rankLines(head, 16), b)
+          : (b: number) => selectBlockSparse(head, b, 8);
       curve.points.forEach((point, i) => {
         assert.equal(point.budget, budgets[i]);
         const expected = bruteRecovery(head, indexMask(buildRowIndex(choose(point.budget), head)));
@@ -97,7 +106,8 @@ describe('importance-based selection on synthetic heads', () => {
   it('a vertical-stripe head ranks its stripe columns first', () => {
     const vertical = syntheticHead({ kind: 'vertical', n, seed: 2, stripes: 6 });
     const pattern = exactLinesPattern(rankLines(vertical, 64), 7);
-    for (const column of vertical.stripeColumns.filter((c) => c < n - 64)) assert.ok(pattern.columns.includes(column), `stripe ${column}`);
+    for (const column of vertical.stripeColumns.filter((c) => c < n - 64))
+      assert.ok(pattern.columns.includes(column), `stripe ${column}`);
   });
 
   it('a local head is served by diagonals; a diffuse head needs far more budget', () => {

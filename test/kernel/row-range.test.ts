@@ -13,9 +13,11 @@ const PATTERNS: { name: string; pattern: AttentionPattern }[] = [
   { name: 'full', pattern: { kind: 'full' } },
 ];
 
-describe('a split head\'s parts on the GPU.js kernel (webasm)', () => {
+describe("a split head's parts on the GPU.js kernel (webasm)", () => {
   let runner: AttentionRunner;
-  before(async () => { runner = await createAttentionRunner({ backend: 'webasm', cacheSize: 1 }); });
+  before(async () => {
+    runner = await createAttentionRunner({ backend: 'webasm', cacheSize: 1 });
+  });
   after(() => runner.destroy());
 
   for (const { name, pattern } of PATTERNS) {
@@ -35,9 +37,12 @@ describe('a split head\'s parts on the GPU.js kernel (webasm)', () => {
       }
       const joined = new Float32Array(whole.output.length);
       let offset = 0;
-      for (const out of outputs) { joined.set(out, offset); offset += out.length; }
+      for (const out of outputs) {
+        joined.set(out, offset);
+        offset += out.length;
+      }
       assert.ok(maxAbsDiff(joined, whole.output) <= 1e-6, `error ${maxAbsDiff(joined, whole.output)}`);
-      assert.equal(pairs, whole.pairs, 'the parts compute the whole head\'s pairs, no more');
+      assert.equal(pairs, whole.pairs, "the parts compute the whole head's pairs, no more");
       // And the whole agrees with the float64 reference on the same keys.
       assert.ok(maxAbsDiff(whole.output, maskedAttention(input, indexMask(index))) < 1e-4);
     });
@@ -46,7 +51,11 @@ describe('a split head\'s parts on the GPU.js kernel (webasm)', () => {
   it('refuses an empty or out-of-range row range', () => {
     const input = randomInput(10, 4, 'prefill');
     const index = buildRowIndex({ kind: 'full' }, input);
-    for (const [start, end] of [[3, 3], [-1, 4], [5, 11]]) {
+    for (const [start, end] of [
+      [3, 3],
+      [-1, 4],
+      [5, 11],
+    ]) {
       const named = (error: unknown) =>
         error instanceof HplbError && error.code === 'INVALID_PROBLEM' && error.pointer === '/rows';
       assert.throws(() => sliceRows(input, index, start, end), named);

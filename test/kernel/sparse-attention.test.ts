@@ -9,7 +9,12 @@ import { createGaussian, createRandom } from '../../src/kernel/synthetic.ts';
 
 const TOLERANCE = 1e-4;
 
-function randomInput(n: number, d: number, seed: number, options: { causal?: boolean; queries?: number; spread?: number } = {}): AttentionInput {
+function randomInput(
+  n: number,
+  d: number,
+  seed: number,
+  options: { causal?: boolean; queries?: number; spread?: number } = {},
+): AttentionInput {
   const gaussian = createGaussian(createRandom(seed));
   const spread = options.spread ?? 1;
   const queries = options.queries ?? n;
@@ -26,7 +31,13 @@ describe('GPU.js sparse attention (webasm)', () => {
 
   describe('full pattern equals dense attention', () => {
     // n not a multiple of any block size among them; d from 1 to 64
-    const SHAPES = [[1, 8], [7, 1], [33, 16], [100, 64], [129, 32]] as const;
+    const SHAPES = [
+      [1, 8],
+      [7, 1],
+      [33, 16],
+      [100, 64],
+      [129, 32],
+    ] as const;
     for (const [n, d] of SHAPES) {
       for (const causal of [true, false]) {
         it(`n=${n}, d=${d}, causal=${causal}`, async () => {
@@ -34,8 +45,14 @@ describe('GPU.js sparse attention (webasm)', () => {
           const expected = denseAttention(input);
           const full = await runner.sparse(input, { kind: 'full' });
           const dense = await runner.dense(input);
-          assert.ok(maxAbsDiff(full.output, expected) < TOLERANCE, `full pattern error ${maxAbsDiff(full.output, expected)}`);
-          assert.ok(maxAbsDiff(dense.output, expected) < TOLERANCE, `dense pipeline error ${maxAbsDiff(dense.output, expected)}`);
+          assert.ok(
+            maxAbsDiff(full.output, expected) < TOLERANCE,
+            `full pattern error ${maxAbsDiff(full.output, expected)}`,
+          );
+          assert.ok(
+            maxAbsDiff(dense.output, expected) < TOLERANCE,
+            `dense pipeline error ${maxAbsDiff(dense.output, expected)}`,
+          );
           assert.equal(full.backend, 'webasm');
           assert.equal(dense.backend, 'webasm');
           assert.equal(full.pairs, dense.pairs);
@@ -47,12 +64,34 @@ describe('GPU.js sparse attention (webasm)', () => {
   describe('each sparse pattern equals masked dense attention with the same mask', () => {
     const n = 90;
     const CASES: { name: string; pattern: AttentionPattern }[] = [
-      { name: 'vertical_slash (MInference ranges, blocks of 16)', pattern: { kind: 'vertical_slash', columns: [0, 1, 17, 50, 89], offsets: [0, 1, 2, 9, 40], blockSize: 16 } },
-      { name: 'vertical_slash (MInference ranges, blocks of 64)', pattern: { kind: 'vertical_slash', columns: [3, 70], offsets: [0, 33] } },
-      { name: 'exact_vertical_slash', pattern: { kind: 'exact_vertical_slash', columns: [0, 1, 17, 50, 89], offsets: [0, 1, 2, 9, 40] } },
-      { name: 'exact_vertical_slash without the diagonal listed', pattern: { kind: 'exact_vertical_slash', columns: [3], offsets: [5] } },
-      { name: 'block_sparse, block 16 (n not a multiple)', pattern: { kind: 'block_sparse', blockSize: 16, blocks: [[0], [0, 1], [0, 2], [1], [0, 3, 4], [2, 5]] } },
-      { name: 'block_sparse, block 7', pattern: { kind: 'block_sparse', blockSize: 7, blocks: Array.from({ length: blockCount(n, 7) }, (_, qb) => (qb % 2 ? [0, qb] : [qb])) } },
+      {
+        name: 'vertical_slash (MInference ranges, blocks of 16)',
+        pattern: { kind: 'vertical_slash', columns: [0, 1, 17, 50, 89], offsets: [0, 1, 2, 9, 40], blockSize: 16 },
+      },
+      {
+        name: 'vertical_slash (MInference ranges, blocks of 64)',
+        pattern: { kind: 'vertical_slash', columns: [3, 70], offsets: [0, 33] },
+      },
+      {
+        name: 'exact_vertical_slash',
+        pattern: { kind: 'exact_vertical_slash', columns: [0, 1, 17, 50, 89], offsets: [0, 1, 2, 9, 40] },
+      },
+      {
+        name: 'exact_vertical_slash without the diagonal listed',
+        pattern: { kind: 'exact_vertical_slash', columns: [3], offsets: [5] },
+      },
+      {
+        name: 'block_sparse, block 16 (n not a multiple)',
+        pattern: { kind: 'block_sparse', blockSize: 16, blocks: [[0], [0, 1], [0, 2], [1], [0, 3, 4], [2, 5]] },
+      },
+      {
+        name: 'block_sparse, block 7',
+        pattern: {
+          kind: 'block_sparse',
+          blockSize: 7,
+          blocks: Array.from({ length: blockCount(n, 7) }, (_, qb) => (qb % 2 ? [0, qb] : [qb])),
+        },
+      },
       { name: 'streaming', pattern: { kind: 'streaming', sink: 4, recent: 16 } },
     ];
     for (const { name, pattern } of CASES) {
@@ -76,9 +115,18 @@ describe('GPU.js sparse attention (webasm)', () => {
     const PATTERNS: { name: string; pattern: AttentionPattern }[] = [
       { name: 'streaming window of n', pattern: { kind: 'streaming', sink: 0, recent: n } },
       { name: 'streaming sink + window beyond n', pattern: { kind: 'streaming', sink: 64, recent: 64 } },
-      { name: 'every diagonal', pattern: { kind: 'exact_vertical_slash', columns: [], offsets: Array.from({ length: n }, (_, i) => i) } },
-      { name: 'every column', pattern: { kind: 'exact_vertical_slash', columns: Array.from({ length: n }, (_, i) => i), offsets: [] } },
-      { name: 'every key block', pattern: { kind: 'block_sparse', blockSize: 16, blocks: Array.from({ length: 4 }, () => [0, 1, 2, 3]) } },
+      {
+        name: 'every diagonal',
+        pattern: { kind: 'exact_vertical_slash', columns: [], offsets: Array.from({ length: n }, (_, i) => i) },
+      },
+      {
+        name: 'every column',
+        pattern: { kind: 'exact_vertical_slash', columns: Array.from({ length: n }, (_, i) => i), offsets: [] },
+      },
+      {
+        name: 'every key block',
+        pattern: { kind: 'block_sparse', blockSize: 16, blocks: Array.from({ length: 4 }, () => [0, 1, 2, 3]) },
+      },
     ];
     for (const { name, pattern } of PATTERNS) {
       it(name, async () => {
@@ -91,12 +139,15 @@ describe('GPU.js sparse attention (webasm)', () => {
 
   it('rejects an invalid pattern with INVALID_PROBLEM before running', async () => {
     const input = randomInput(10, 4, 1);
-    await assert.rejects(runner.sparse(input, { kind: 'vertical_slash', columns: [3, 3], offsets: [0] }), (error: unknown) => {
-      assert.ok(error instanceof HplbError);
-      assert.equal(error.code, 'INVALID_PROBLEM');
-      assert.equal(error.pointer, '/columns/1');
-      return true;
-    });
+    await assert.rejects(
+      runner.sparse(input, { kind: 'vertical_slash', columns: [3, 3], offsets: [0] }),
+      (error: unknown) => {
+        assert.ok(error instanceof HplbError);
+        assert.equal(error.code, 'INVALID_PROBLEM');
+        assert.equal(error.pointer, '/columns/1');
+        return true;
+      },
+    );
   });
 
   it('rejects inputs of the wrong size', async () => {
@@ -113,7 +164,10 @@ describe('GPU.js sparse attention (webasm)', () => {
 describe('GPU.js backends', () => {
   it('detects webasm and cpu here and explains why webgpu is or is not available', async () => {
     const statuses = await detectBackends();
-    assert.deepEqual(statuses.map((s) => s.backend), ['webgpu', 'webasm', 'cpu']);
+    assert.deepEqual(
+      statuses.map((s) => s.backend),
+      ['webgpu', 'webasm', 'cpu'],
+    );
     for (const status of statuses) assert.ok(status.detail.length > 0);
     assert.equal(statuses.find((s) => s.backend === 'cpu')?.available, true);
   });
@@ -125,7 +179,9 @@ describe('GPU.js backends', () => {
       const pattern: AttentionPattern = { kind: 'streaming', sink: 2, recent: 6 };
       const result = await runner.sparse(input, pattern);
       assert.equal(result.backend, 'cpu');
-      assert.ok(maxAbsDiff(result.output, maskedAttention(input, indexMask(buildRowIndex(pattern, input)))) < TOLERANCE);
+      assert.ok(
+        maxAbsDiff(result.output, maskedAttention(input, indexMask(buildRowIndex(pattern, input)))) < TOLERANCE,
+      );
     } finally {
       runner.destroy();
     }

@@ -20,7 +20,16 @@ import { FLAGSHIP_MODEL } from '../../src/profiles/flagship.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
 import { CHROMIUM, CHROMIUM_PATH, describeRequiring } from '../requirements.ts';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SCREENSHOTS = fileURLToPath(new URL('../../test-output/', import.meta.url));
 
 /** What a plan should look like on the page, computed from the API's answer the way a reader would. */
@@ -29,7 +38,10 @@ function expectedText(plan: Plan): { speedup: string; statuses: string; proven: 
   for (const layer of plan.layers) counts.set(layer.status, (counts.get(layer.status) ?? 0) + 1);
   return {
     speedup: `${plan.totals.speedupVsContiguous!.toFixed(3)}×`,
-    statuses: [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([status, n]) => `${status} ${n}`).join(', '),
+    statuses: [...counts]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([status, n]) => `${status} ${n}`)
+      .join(', '),
     proven: `${plan.totals.layersProvenOptimal} of ${plan.layers.length}`,
   };
 }
@@ -51,7 +63,13 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
     pool = createSolverPool({ size: 1 });
     await pool.ready();
     // Short plans (3 s, as in the HTTP tests): what the page draws does not depend on how long it solved.
-    const hplb = buildApp({ config: loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000' }), runner: pool, registry: loadRegistry(), logger: pino({ level: 'silent' }), resolveCostModel });
+    const hplb = buildApp({
+      config: loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000' }),
+      runner: pool,
+      registry: loadRegistry(),
+      logger: pino({ level: 'silent' }),
+      resolveCostModel,
+    });
     server = await new Promise<Server>((resolve) => {
       const listening = hplb.app.listen(0, '127.0.0.1', () => resolve(listening));
     });
@@ -77,7 +95,10 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
     await page.waitForFunction(
       ({ gpus }) => {
         const status = document.getElementById('status')!;
-        return status.dataset.state === 'error' || (status.dataset.state === 'ready' && status.textContent!.includes(`on ${gpus} GPUs`));
+        return (
+          status.dataset.state === 'error' ||
+          (status.dataset.state === 'ready' && status.textContent!.includes(`on ${gpus} GPUs`))
+        );
       },
       { gpus },
     );
@@ -85,21 +106,36 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
   }
 
   async function apiPlan(model: string, gpus: number, granularity = 'query-head'): Promise<Plan> {
-    const response = await fetch(`${base}/v1/models/${model}/plan?gpus=${gpus}&granularity=${granularity}&unitsPerGpu=equal`);
+    const response = await fetch(
+      `${base}/v1/models/${model}/plan?gpus=${gpus}&granularity=${granularity}&unitsPerGpu=equal`,
+    );
     assert.equal(response.status, 200);
     return (await response.json()) as Plan;
   }
 
   /** Every drawn load bar as [layer, gpu]. */
   const drawnBars = (): Promise<[number, number][]> =>
-    page.$$eval('#loads-chart rect.load', (rects) => rects.map((r) => [Number((r as SVGElement).dataset.layer), Number((r as SVGElement).dataset.gpu)] as [number, number]));
+    page.$$eval('#loads-chart rect.load', (rects) =>
+      rects.map(
+        (r) => [Number((r as SVGElement).dataset.layer), Number((r as SVGElement).dataset.gpu)] as [number, number],
+      ),
+    );
 
   it('opens on the flagship model and lists every model of the registry', async () => {
     await page.goto(`${base}/`);
     await page.waitForSelector('#status[data-state="ready"]');
     const options = await page.$$eval('#model option', (els) => els.map((e) => (e as HTMLOptionElement).value));
-    assert.deepEqual(options, loadRegistry().list().map((p) => p.id));
-    assert.equal(await page.inputValue('#model'), FLAGSHIP_MODEL, 'public/app.js opens on src/profiles/flagship.ts\'s model');
+    assert.deepEqual(
+      options,
+      loadRegistry()
+        .list()
+        .map((p) => p.id),
+    );
+    assert.equal(
+      await page.inputValue('#model'),
+      FLAGSHIP_MODEL,
+      "public/app.js opens on src/profiles/flagship.ts's model",
+    );
   });
 
   const cases: { model: string; gpus: number; granularity?: string }[] = [
@@ -129,20 +165,29 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
       assert.equal((await page.textContent('#proven'))?.replace(/\s+/g, ' '), expected.proven);
       assert.ok((await page.textContent('#gap'))!.startsWith(`${(plan.totals.gap * 100).toFixed(4)}%`));
       assert.ok((await page.textContent('#plan-heading'))!.includes(`${gpus} GPUs`));
-      assert.ok((await page.getAttribute('#loads-chart svg', 'aria-label'))!.includes(`${layers} layers on ${gpus} GPUs`));
+      assert.ok(
+        (await page.getAttribute('#loads-chart svg', 'aria-label'))!.includes(`${layers} layers on ${gpus} GPUs`),
+      );
       await page.screenshot({ path: `${SCREENSHOTS}plan-page-${model}-${gpus}-${granularity}.png`, fullPage: true });
     });
   }
 
-  it('draws each split head across its GPUs: one segment per part, a line joining each head\'s parts', async () => {
+  it("draws each split head across its GPUs: one segment per part, a line joining each head's parts", async () => {
     await page.fill('#splitHeads', '3');
     assert.equal(await choose('llama-3-8b-instruct-262k-minference', 4), 'ready');
     await page.fill('#splitHeads', '0');
-    const response = await fetch(`${base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&granularity=query-head&unitsPerGpu=equal&splitHeads=3`);
+    const response = await fetch(
+      `${base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&granularity=query-head&unitsPerGpu=equal&splitHeads=3`,
+    );
     const plan = (await response.json()) as Plan;
     const parts = plan.layers.flatMap((layer, l) => layer.parts!.map((p) => `${l}/${p.unit}/${p.gpu}`)).sort();
     assert.ok(parts.length > 0, 'the plan splits some heads');
-    const drawn = await page.$$eval('#loads-chart rect.part', (rects) => rects.map((r) => { const d = (r as SVGElement).dataset; return `${d.layer}/${d.unit}/${d.gpu}`; }));
+    const drawn = await page.$$eval('#loads-chart rect.part', (rects) =>
+      rects.map((r) => {
+        const d = (r as SVGElement).dataset;
+        return `${d.layer}/${d.unit}/${d.gpu}`;
+      }),
+    );
     assert.deepEqual(drawn.sort(), parts);
     const links = plan.layers.reduce((s, layer) => s + layer.parts!.length - layer.splitHeads!, 0);
     assert.equal(await page.locator('#loads-chart line.split-link').count(), links);
@@ -152,7 +197,11 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
 
   it('shows the problem detail when the API refuses the request, and hides the old plan', async () => {
     assert.equal(await choose('llama-3-8b-instruct-262k-minference', 3), 'error');
-    const problem = (await (await fetch(`${base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=3&granularity=query-head&unitsPerGpu=equal`)).json()) as { title: string; detail: string };
+    const problem = (await (
+      await fetch(
+        `${base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=3&granularity=query-head&unitsPerGpu=equal`,
+      )
+    ).json()) as { title: string; detail: string };
     assert.equal(await page.textContent('#status'), `${problem.title}: ${problem.detail}`);
     assert.equal(await page.isHidden('#plan'), true);
     await page.screenshot({ path: `${SCREENSHOTS}plan-page-error.png`, fullPage: true });

@@ -18,8 +18,19 @@ import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts
 import { loadRegistry } from '../../src/profiles/registry.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install -y --no-install-recommends chromium)`;
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is not installed (apt-get install -y --no-install-recommends chromium)`;
 const MODEL = 'llama-3-8b-instruct-262k-minference';
 
 describe('the re-plan view of the page', { skip, timeout: 240_000 }, () => {
@@ -32,7 +43,13 @@ describe('the re-plan view of the page', { skip, timeout: 240_000 }, () => {
   before(async () => {
     pool = createSolverPool({ size: 1 });
     await pool.ready();
-    const hplb = buildApp({ config: loadConfig({ DEFAULT_TIME_LIMIT_MS: '4000' }), runner: pool, registry: loadRegistry(), logger: pino({ level: 'silent' }), resolveCostModel });
+    const hplb = buildApp({
+      config: loadConfig({ DEFAULT_TIME_LIMIT_MS: '4000' }),
+      runner: pool,
+      registry: loadRegistry(),
+      logger: pino({ level: 'silent' }),
+      resolveCostModel,
+    });
     server = await new Promise<Server>((resolve) => {
       const listening = hplb.app.listen(0, '127.0.0.1', () => resolve(listening));
     });
@@ -56,15 +73,31 @@ describe('the re-plan view of the page', { skip, timeout: 240_000 }, () => {
     await page.click('#replan-show');
     await page.waitForSelector('#replan-result:not([hidden])', { timeout: 90_000 });
 
-    const running = (await (await fetch(`${base}/v1/models/${MODEL}/plan?gpus=8&granularity=query-head&unitsPerGpu=equal`)).json()) as Plan;
-    const response = await fetch(`${base}/v1/models/${MODEL}/plan?gpus=8&granularity=query-head&unitsPerGpu=equal&seqLen=4096&phase=prefill&previous=${running.id}&makespanTolerance=0`);
+    const running = (await (
+      await fetch(`${base}/v1/models/${MODEL}/plan?gpus=8&granularity=query-head&unitsPerGpu=equal`)
+    ).json()) as Plan;
+    const response = await fetch(
+      `${base}/v1/models/${MODEL}/plan?gpus=8&granularity=query-head&unitsPerGpu=equal&seqLen=4096&phase=prefill&previous=${running.id}&makespanTolerance=0`,
+    );
     assert.equal(response.status, 200);
     const replan = (await response.json()) as Plan;
     const units = replan.layers[0].unit2gpu.length;
     assert.ok(replan.migration!.totals.movedUnits > 0, 'the drift moves some heads');
     assert.equal(await page.locator('#replan-heads .head').count(), replan.layers.length * units, 'one cell per head');
-    const outlined = await page.$$eval('#replan-heads .head-row', (rows) => rows.map((row) => Array.from(row.querySelectorAll('.head')).flatMap((cell, unit) => (cell.classList.contains('moved') ? [unit] : []))));
-    assert.deepEqual(outlined, replan.layers.map((l) => l.migration!.moves.map((m) => m.unit).sort((a, b) => a - b)));
-    assert.match((await page.textContent('#replan-summary'))!, new RegExp(`^${replan.migration!.totals.movedUnits} of ${replan.layers.length * units} heads move`));
+    const outlined = await page.$$eval('#replan-heads .head-row', (rows) =>
+      rows.map((row) =>
+        Array.from(row.querySelectorAll('.head')).flatMap((cell, unit) =>
+          cell.classList.contains('moved') ? [unit] : [],
+        ),
+      ),
+    );
+    assert.deepEqual(
+      outlined,
+      replan.layers.map((l) => l.migration!.moves.map((m) => m.unit).sort((a, b) => a - b)),
+    );
+    assert.match(
+      (await page.textContent('#replan-summary'))!,
+      new RegExp(`^${replan.migration!.totals.movedUnits} of ${replan.layers.length * units} heads move`),
+    );
   });
 });

@@ -15,11 +15,24 @@ const context = { resolveProfile: (id: string) => registry.resolve(id), resolveC
 const engines = createEngines(await loadGlpk());
 const inline = createInlineRunner(engines);
 
-const COSTS = [[9, 9, 7, 5, 5, 3, 2, 2], [8, 6, 6, 6, 4, 4, 2, 1], [12, 3, 3, 3, 3, 3, 3, 1]];
+const COSTS = [
+  [9, 9, 7, 5, 5, 3, 2, 2],
+  [8, 6, 6, 6, 4, 4, 2, 1],
+  [12, 3, 3, 3, 3, 3, 3, 1],
+];
 
-async function replan(request: PlanRequest, previous: number[][], migration: MigrationOptions = {}, runner: LayerRunner = inline) {
+async function replan(
+  request: PlanRequest,
+  previous: number[][],
+  migration: MigrationOptions = {},
+  runner: LayerRunner = inline,
+) {
   const resolved = resolveRequest(request, context);
-  const resolvedMigration = resolveMigration({ ...request, previous: { unit2gpu: previous }, migration }, resolved, context);
+  const resolvedMigration = resolveMigration(
+    { ...request, previous: { unit2gpu: previous }, migration },
+    resolved,
+    context,
+  );
   return { resolved, plan: await solveReplan(resolved, resolvedMigration, runner) };
 }
 
@@ -33,7 +46,10 @@ describe('solveReplan', () => {
       assert.equal(m.movedUnits, layer.unit2gpu.filter((g, u) => g !== previous[l][u]).length);
       assert.ok(layer.makespan <= m.optimalMakespan * (1 + 1e-9), 'eps 0: the optimal makespan');
     });
-    assert.equal(plan.migration!.totals.movedUnits, plan.layers.reduce((s, l) => s + l.migration!.movedUnits, 0));
+    assert.equal(
+      plan.migration!.totals.movedUnits,
+      plan.layers.reduce((s, l) => s + l.migration!.movedUnits, 0),
+    );
     assert.equal(plan.migration!.moveCostUnit, 'units');
   });
 
@@ -50,7 +66,10 @@ describe('solveReplan', () => {
 
   it('a drained GPU (a label beyond the new GPU count) sends all its units away', async () => {
     const previous = COSTS.map((row) => row.map((_, u) => u % 4));
-    const { plan } = await replan({ costs: COSTS, gpus: { count: 3 }, constraints: { unitsPerGpu: 'max:3' } }, previous);
+    const { plan } = await replan(
+      { costs: COSTS, gpus: { count: 3 }, constraints: { unitsPerGpu: 'max:3' } },
+      previous,
+    );
     for (const layer of plan.layers) {
       assert.ok(layer.unit2gpu.every((g) => g < 3));
       const fromDrained = layer.migration!.moves.filter((m) => m.from === 3).length;
@@ -60,7 +79,10 @@ describe('solveReplan', () => {
   });
 
   it('when a worker cannot answer, the layer is re-planned by relabelling and swaps, marked heuristic', async () => {
-    const failing: LayerRunner = { concurrency: 1, run: async (task) => (task.migration ? greedyFallback(task, 'worker crashed') : inline.run(task)) };
+    const failing: LayerRunner = {
+      concurrency: 1,
+      run: async (task) => (task.migration ? greedyFallback(task, 'worker crashed') : inline.run(task)),
+    };
     const previous = COSTS.map((row) => row.map((_, u) => (u + 1) % 4));
     const { resolved, plan } = await replan({ costs: COSTS, gpus: { count: 4 } }, previous, {}, failing);
     plan.layers.forEach((layer, l) => {
@@ -72,7 +94,8 @@ describe('solveReplan', () => {
 
   it('the default move cost of a profile is its bytes: weights and the KV cache at the workload', async () => {
     const profile = registry.resolve('llama-3-8b-instruct-262k-minference');
-    const at = (seqLen: number, granularity: 'query-head' | 'kv-group') => unitBytes(profile.architecture, { granularity, workload: { seqLen, phase: 'prefill' } });
+    const at = (seqLen: number, granularity: 'query-head' | 'kv-group') =>
+      unitBytes(profile.architecture, { granularity, workload: { seqLen, phase: 'prefill' } });
     // 32 query heads of 128 dims, 8 KV heads: q/o slices 2 x 4096 x 128, k/v slices the same,
     // KV cache 2 x seqLen x 128, two bytes each.
     assert.equal(at(1024, 'query-head'), (2 * 4096 * 128 + 2 * 4096 * 128 + 2 * 1024 * 128) * 2);

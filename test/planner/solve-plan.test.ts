@@ -19,7 +19,14 @@ const engines = createEngines(await loadGlpk());
 function countingRunner(): LayerRunner & { tasks: LayerTask[] } {
   const inner = createInlineRunner(engines);
   const tasks: LayerTask[] = [];
-  return { concurrency: 1, tasks, run: (task) => { tasks.push(task); return inner.run(task); } };
+  return {
+    concurrency: 1,
+    tasks,
+    run: (task) => {
+      tasks.push(task);
+      return inner.run(task);
+    },
+  };
 }
 
 describe('solvePlan', () => {
@@ -29,24 +36,41 @@ describe('solvePlan', () => {
     assert.equal(plan.layers.length, 32);
     plan.layers.forEach((layer, i) => assertValidLayerResult(resolved.layers[i], layer));
     assert.equal(plan.totals.layersProvenOptimal, 32);
-    assert.ok(plan.totals.speedupVsContiguous! > 1.4 && plan.totals.speedupVsContiguous! < 1.5, `speedup ${plan.totals.speedupVsContiguous}`);
+    assert.ok(
+      plan.totals.speedupVsContiguous! > 1.4 && plan.totals.speedupVsContiguous! < 1.5,
+      `speedup ${plan.totals.speedupVsContiguous}`,
+    );
     assert.ok(plan.totals.makespan <= plan.totals.greedyMakespan!);
-    assert.equal(plan.totals.makespan, plan.layers.reduce((s, l) => s + l.makespan, 0));
+    assert.equal(
+      plan.totals.makespan,
+      plan.layers.reduce((s, l) => s + l.makespan, 0),
+    );
     assert.equal(plan.model.id, 'llama-3-8b-instruct-262k-minference');
     assert.equal(plan.costModel.unit, 'token-pairs');
   });
 
   it('keeps the contiguous engine contiguous (units are never reordered for it)', async () => {
-    const resolved = resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, solver: { engine: 'contiguous' } }, context);
+    const resolved = resolveRequest(
+      { model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, solver: { engine: 'contiguous' } },
+      context,
+    );
     const plan = await solvePlan(resolved, createInlineRunner(engines));
-    for (const layer of plan.layers) assert.deepEqual(layer.unit2gpu, layer.unit2gpu.map((_, u) => Math.floor(u / 4)));
+    for (const layer of plan.layers)
+      assert.deepEqual(
+        layer.unit2gpu,
+        layer.unit2gpu.map((_, u) => Math.floor(u / 4)),
+      );
     assert.equal(plan.totals.makespan, plan.totals.contiguousMakespan);
   });
 
   it('gives equal requests equal ids and different requests different ids', () => {
     const request: PlanRequest = { model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 } };
     const a = resolveRequest(request, context).id;
-    assert.equal(resolveRequest({ ...request, granularity: 'query-head' }, context).id, a, 'defaults spelled out change nothing');
+    assert.equal(
+      resolveRequest({ ...request, granularity: 'query-head' }, context).id,
+      a,
+      'defaults spelled out change nothing',
+    );
     assert.notEqual(resolveRequest({ ...request, gpus: { count: 4 } }, context).id, a);
     assert.notEqual(resolveRequest({ ...request, workload: { seqLen: 4096 } }, context).id, a);
   });
@@ -55,7 +79,10 @@ describe('solvePlan', () => {
     const row = [9, 7, 6, 5, 4, 4, 2, 1];
     const permuted = [1, 2, 4, 4, 5, 6, 7, 9];
     const runner = countingRunner();
-    const resolved = resolveRequest({ costs: [row, permuted, row, [3, 3, 3, 3, 3, 3, 3, 3]], gpus: { count: 2 } }, context);
+    const resolved = resolveRequest(
+      { costs: [row, permuted, row, [3, 3, 3, 3, 3, 3, 3, 3]], gpus: { count: 2 } },
+      context,
+    );
     const plan = await solvePlan(resolved, runner);
     assert.equal(runner.tasks.length, 2, 'two distinct multisets of costs');
     plan.layers.forEach((layer, i) => assertValidLayerResult(resolved.layers[i], layer));
@@ -79,10 +106,16 @@ describe('solvePlan', () => {
       },
     };
     const costs = Array.from({ length: 6 }, (_, l) => distinctCosts(64, 100 + l));
-    const resolved = resolveRequest({ costs, gpus: { count: 8 }, solver: { timeLimitMs: 300, layerTimeLimitMs: 60, gapTolerance: 1e-6 } }, context);
+    const resolved = resolveRequest(
+      { costs, gpus: { count: 8 }, solver: { timeLimitMs: 300, layerTimeLimitMs: 60, gapTolerance: 1e-6 } },
+      context,
+    );
     const plan = await solvePlan(resolved, runner, { now: () => clock });
     assert.ok(slices.length >= 6, `${slices.length} tasks for 6 distinct layers`);
-    assert.ok(slices.every((ms) => ms > 0 && ms <= 60), `slices ${slices.join(', ')} within the per-layer limit`);
+    assert.ok(
+      slices.every((ms) => ms > 0 && ms <= 60),
+      `slices ${slices.join(', ')} within the per-layer limit`,
+    );
     assert.ok(Math.abs(plan.totals.solveMs - clock) < 1e-9, 'solveMs is read from the injected clock');
     assert.ok(clock <= 300 + 1e-9, `the plan used ${clock} ms of its 300 ms`);
     assert.ok(clock >= 300 * 0.9, `the plan left ${300 - clock} ms of its 300 ms unused`);
@@ -97,7 +130,14 @@ describe('solvePlan', () => {
     // close it); the all-equal layer is trivially proven at once.
     const hard = logNormalCosts(64, 2, 1003)[1];
     const runner = countingRunner();
-    const resolved = resolveRequest({ costs: [hard, new Array<number>(64).fill(5)], gpus: { count: 16 }, solver: { timeLimitMs: 400, layerTimeLimitMs: 2000, gapTolerance: 1e-4 } }, context);
+    const resolved = resolveRequest(
+      {
+        costs: [hard, new Array<number>(64).fill(5)],
+        gpus: { count: 16 },
+        solver: { timeLimitMs: 400, layerTimeLimitMs: 2000, gapTolerance: 1e-4 },
+      },
+      context,
+    );
     const plan = await solvePlan(resolved, runner);
     plan.layers.forEach((layer, i) => assertValidLayerResult(resolved.layers[i], layer));
     assert.equal(plan.layers[1].status, 'optimal');
@@ -106,21 +146,57 @@ describe('solvePlan', () => {
     const [first, , second] = runner.tasks;
     assert.deepEqual(second.problem, first.problem);
     assert.ok(second.incumbent && second.lowerBound !== undefined, 'the second pass starts from the first answer');
-    assert.ok(plan.layers[0].makespan <= makespanOf(second.problem, second.incumbent!), 'never worse than the first answer');
+    assert.ok(
+      plan.layers[0].makespan <= makespanOf(second.problem, second.incumbent!),
+      'never worse than the first answer',
+    );
     assert.ok(plan.layers[0].lowerBound >= second.lowerBound!, 'never a lower bound than the first pass proved');
   });
 
   it('proves a KV-group limit infeasible when no placement exists', async () => {
     // 2 heads per GPU from one KV group each, but groups of 3 heads: one GPU must mix groups.
-    const resolved = resolveRequest({ costs: [[1, 2, 3, 4, 5, 6]], kvGroupSize: 3, gpus: { count: 3 }, constraints: { maxKvGroupsPerGpu: 1 } }, context);
-    await assert.rejects(solvePlan(resolved, createInlineRunner(engines)), { code: 'INFEASIBLE_CONSTRAINTS', message: /exhaustive search/ });
+    const resolved = resolveRequest(
+      { costs: [[1, 2, 3, 4, 5, 6]], kvGroupSize: 3, gpus: { count: 3 }, constraints: { maxKvGroupsPerGpu: 1 } },
+      context,
+    );
+    await assert.rejects(solvePlan(resolved, createInlineRunner(engines)), {
+      code: 'INFEASIBLE_CONSTRAINTS',
+      message: /exhaustive search/,
+    });
   });
 
   it('rejects impossible requests with typed errors', () => {
-    assert.throws(() => resolveRequest({ model: 'no-such-model', gpus: { count: 8 } }, context), { code: 'UNKNOWN_MODEL' });
-    assert.throws(() => resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 3 } }, context), { code: 'UNITS_NOT_DIVISIBLE', message: /max:11/ });
-    assert.throws(() => resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, constraints: { maxKvGroupsPerGpu: 0 } }, context), { code: 'INVALID_PROBLEM' });
-    assert.throws(() => resolveRequest({ costs: [[1, 2, 3, 4]], kvGroupSize: 2, gpus: { count: 2 }, constraints: { maxKvGroupsPerGpu: 1, unitsPerGpu: 'max:1' } }, context), { code: 'INFEASIBLE_CONSTRAINTS' });
-    assert.throws(() => resolveRequest({ costs: [[1, 2], [3]], gpus: { count: 1 } }, context), { code: 'INVALID_PROBLEM', message: /layer 1 has 1 heads/ });
+    assert.throws(() => resolveRequest({ model: 'no-such-model', gpus: { count: 8 } }, context), {
+      code: 'UNKNOWN_MODEL',
+    });
+    assert.throws(() => resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 3 } }, context), {
+      code: 'UNITS_NOT_DIVISIBLE',
+      message: /max:11/,
+    });
+    assert.throws(
+      () =>
+        resolveRequest(
+          { model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, constraints: { maxKvGroupsPerGpu: 0 } },
+          context,
+        ),
+      { code: 'INVALID_PROBLEM' },
+    );
+    assert.throws(
+      () =>
+        resolveRequest(
+          {
+            costs: [[1, 2, 3, 4]],
+            kvGroupSize: 2,
+            gpus: { count: 2 },
+            constraints: { maxKvGroupsPerGpu: 1, unitsPerGpu: 'max:1' },
+          },
+          context,
+        ),
+      { code: 'INFEASIBLE_CONSTRAINTS' },
+    );
+    assert.throws(() => resolveRequest({ costs: [[1, 2], [3]], gpus: { count: 1 } }, context), {
+      code: 'INVALID_PROBLEM',
+      message: /layer 1 has 1 heads/,
+    });
   });
 });

@@ -20,7 +20,8 @@ describe('plans with split heads', () => {
   it('leave a plan without splits unchanged (same id, no split fields) when maxSplitHeads is 0', async () => {
     const request: PlanRequest = { costs: [[9, 1, 1, 1]], gpus: { count: 2 } };
     const off = resolveRequest(
-      { ...request, constraints: { splits: { maxSplitHeads: 0, maxPartsPerHead: 3 } } }, context,
+      { ...request, constraints: { splits: { maxSplitHeads: 0, maxPartsPerHead: 3 } } },
+      context,
     );
     assert.equal(off.id, resolveRequest(request, context).id);
     const plan = await solvePlan(off, runner);
@@ -30,21 +31,31 @@ describe('plans with split heads', () => {
     assert.equal(plan.totals.splitHeads, undefined);
   });
 
-  it('split the flagship\'s heavy heads: every rule holds, totals add up, no worse than whole heads', async () => {
+  it("split the flagship's heavy heads: every rule holds, totals add up, no worse than whole heads", async () => {
     const base: PlanRequest = { model: FLAGSHIP, gpus: { count: 8 }, solver: quick };
     const whole = await solvePlan(resolveRequest(base, context), runner);
     const resolved = resolveRequest({ ...base, constraints: { splits: { maxSplitHeads: 7 } } }, context);
     assert.notEqual(resolved.id, whole.id);
     const plan = await solvePlan(resolved, runner);
-    assert.deepEqual(plan.splits, { maxSplitHeads: 7, maxPartsPerHead: 2, partOverhead: 1 }, 'a one-row head: one pair');
+    assert.deepEqual(
+      plan.splits,
+      { maxSplitHeads: 7, maxPartsPerHead: 2, partOverhead: 1 },
+      'a one-row head: one pair',
+    );
     plan.layers.forEach((layer, l) => {
       const problem = resolved.layers[l];
       assert.equal(splitViolation(problem, problem.splits!, layer.unit2gpu, layer.parts!), null);
       assert.ok(layer.makespan <= whole.layers[l].makespan * (1 + 1e-12));
       assert.ok(layer.lowerBound <= layer.makespan);
-      assert.deepEqual(layer.extraKvBytes, layer.extraKvCopies!.map((c) => c * 131072 * 128 * 2 * 2));
+      assert.deepEqual(
+        layer.extraKvBytes,
+        layer.extraKvCopies!.map((c) => c * 131072 * 128 * 2 * 2),
+      );
     });
-    assert.equal(plan.totals.splitHeads, plan.layers.reduce((s, l) => s + l.splitHeads!, 0));
+    assert.equal(
+      plan.totals.splitHeads,
+      plan.layers.reduce((s, l) => s + l.splitHeads!, 0),
+    );
     assert.ok(plan.totals.splitHeads! > 0);
     assert.ok(plan.totals.fluidBound! <= plan.totals.makespan);
     assert.ok(plan.totals.makespan < whole.totals.makespan, `${plan.totals.makespan} < ${whole.totals.makespan}`);
@@ -52,7 +63,10 @@ describe('plans with split heads', () => {
 
   it('split KV-group units with an overhead per head of the group', async () => {
     const request: PlanRequest = {
-      costs: [[50, 50, 1, 1, 1, 1, 1, 1]], kvGroupSize: 2, granularity: 'kv-group', gpus: { count: 2 },
+      costs: [[50, 50, 1, 1, 1, 1, 1, 1]],
+      kvGroupSize: 2,
+      granularity: 'kv-group',
+      gpus: { count: 2 },
       constraints: { unitsPerGpu: 'free', splits: { maxSplitHeads: 1, partOverhead: 1 } },
     };
     const resolved = resolveRequest(request, context);
@@ -60,7 +74,10 @@ describe('plans with split heads', () => {
     const plan = await solvePlan(resolved, runner);
     const layer = plan.layers[0];
     assert.equal(layer.splitHeads, 1);
-    assert.deepEqual(layer.parts!.map((p) => p.unit), [0, 0]);
+    assert.deepEqual(
+      layer.parts!.map((p) => p.unit),
+      [0, 0],
+    );
     // Group 0 (cost 100) split in two parts, each paying 2: the 6 others on the second GPU.
     assert.ok(Math.abs(layer.makespan - 55) <= 0.01, `makespan ${layer.makespan}`);
     assert.equal(plan.layers[0].extraKvBytes, null);
@@ -77,12 +94,18 @@ describe('plans with split heads', () => {
       [{ ...tiny, constraints: { splits: { ...one, maxPartsPerHead: 1 } } }, `${at}maxPartsPerHead`, 'minimum'],
       [{ ...tiny, constraints: { splits: { maxSplitHeads: 1, partOverhead: -1 } } }, `${at}partOverhead`, 'minimum'],
       [{ ...tiny, constraints: { splits: { maxSplitHeads: 0.5 } } }, `${at}maxSplitHeads`, 'minimum'],
-      [{ ...flagship, previous: { unit2gpu: [[0]] }, constraints: { splits: one } }, `${at}maxSplitHeads`, 'combination'],
+      [
+        { ...flagship, previous: { unit2gpu: [[0]] }, constraints: { splits: one } },
+        `${at}maxSplitHeads`,
+        'combination',
+      ],
     ];
     for (const [request, pointer, rule] of cases) {
       const named = (error: unknown) =>
-        error instanceof HplbError && error.code === 'INVALID_PROBLEM'
-        && error.pointer === pointer && error.rule === rule;
+        error instanceof HplbError &&
+        error.code === 'INVALID_PROBLEM' &&
+        error.pointer === pointer &&
+        error.rule === rule;
       assert.throws(() => resolveRequest(request, context), named, pointer);
     }
   });

@@ -12,8 +12,16 @@ const GPUS = 8;
 /** [32 layers] Llama-3-8B (MInference budgets, 128K prefill), query-head units, 8 GPUs, equal counts. */
 export const LLAMA_LAYERS: readonly LayerProblem[] = (() => {
   const profile = loadProfile(join(modelsDir(), 'llama-3-8b-instruct-262k-minference.json'));
-  const headCosts = profile.budgets.map((row) => row.map((budget) => ANALYTIC_COST_MODEL.headCost(budget, DEFAULT_WORKLOAD)));
-  return buildLayerProblems({ headCosts, kvGroupSize: 4, granularity: 'query-head', speeds: new Array(GPUS).fill(1), unitsPerGpu: { kind: 'equal' } });
+  const headCosts = profile.budgets.map((row) =>
+    row.map((budget) => ANALYTIC_COST_MODEL.headCost(budget, DEFAULT_WORKLOAD)),
+  );
+  return buildLayerProblems({
+    headCosts,
+    kvGroupSize: 4,
+    granularity: 'query-head',
+    speeds: new Array(GPUS).fill(1),
+    unitsPerGpu: { kind: 'equal' },
+  });
 })();
 
 /**

@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import { HplbError } from '../../src/errors.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { solveLayerTask } from '../../src/planner/layer-task.ts';
-import { answerTask, deserializeHplbError, serializeHplbError, type SerializedHplbError } from '../../src/pool/protocol.ts';
+import {
+  answerTask,
+  deserializeHplbError,
+  serializeHplbError,
+  type SerializedHplbError,
+} from '../../src/pool/protocol.ts';
 import { createEngines } from '../../src/solver/engines/index.ts';
 import type { LayerEngine } from '../../src/solver/types.ts';
 import { LLAMA_LAYERS, taskFor } from './problems.ts';
@@ -16,7 +21,10 @@ test('an HplbError survives the trip through structured clone with code, message
   for (const original of cases) {
     const back = deserializeHplbError(structuredClone(serializeHplbError(original)));
     assert.ok(back instanceof HplbError);
-    assert.deepEqual([back.code, back.message, back.pointer, back.rule, back.status], [original.code, original.message, original.pointer, original.rule, original.status]);
+    assert.deepEqual(
+      [back.code, back.message, back.pointer, back.rule, back.status],
+      [original.code, original.message, original.pointer, original.rule, original.status],
+    );
   }
 });
 
@@ -34,9 +42,18 @@ test('answerTask: done with the outcome, rejected for an HplbError, failed for a
   assert.deepEqual(done.outcome.result.unit2gpu, solveLayerTask(task, engines).result.unit2gpu);
 
   const bad = answerTask({ id: 2, task: taskFor(LLAMA_LAYERS[0], 'nope' as never) }, engines);
-  assert.deepEqual(bad, { type: 'rejected', id: 2, error: { code: 'INVALID_PROBLEM', message: 'unknown engine "nope"', pointer: '/solver/engine', rule: 'enum' } });
+  assert.deepEqual(bad, {
+    type: 'rejected',
+    id: 2,
+    error: { code: 'INVALID_PROBLEM', message: 'unknown engine "nope"', pointer: '/solver/engine', rule: 'enum' },
+  });
 
-  const broken: LayerEngine = { name: 'search', solveLayer: () => { throw new TypeError('boom'); } };
+  const broken: LayerEngine = {
+    name: 'search',
+    solveLayer: () => {
+      throw new TypeError('boom');
+    },
+  };
   const failed = answerTask({ id: 3, task: taskFor(LLAMA_LAYERS[0], 'search') }, { ...engines, search: broken });
   assert.deepEqual(failed, { type: 'failed', id: 3, message: 'TypeError: boom' });
 });

@@ -45,7 +45,10 @@ test('default grace is 10% of the time limit plus 50 ms', () => {
 });
 
 test('a pool size that is not a positive integer is refused', () => {
-  assert.throws(() => createSolverPool({ size: 0 }), (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL');
+  assert.throws(
+    () => createSolverPool({ size: 0 }),
+    (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL',
+  );
 });
 
 describe('a pool of two real workers', () => {
@@ -67,15 +70,24 @@ describe('a pool of two real workers', () => {
     await pool.ready();
     assert.equal(pool.isReady(), true);
     const outcomes = await Promise.all(pending);
-    assert.deepEqual(outcomes.map((o) => o.result.layer), [0, 1]);
+    assert.deepEqual(
+      outcomes.map((o) => o.result.layer),
+      [0, 1],
+    );
   });
 
   test('answers exactly what solving inline answers, on real layers and every engine', async () => {
-    const tasks = [0, 10, 20].flatMap((l) => (['auto', 'ilp', 'search', 'greedy', 'contiguous'] as const).map((engine) => taskFor(LLAMA_LAYERS[l], engine)));
+    const tasks = [0, 10, 20].flatMap((l) =>
+      (['auto', 'ilp', 'search', 'greedy', 'contiguous'] as const).map((engine) => taskFor(LLAMA_LAYERS[l], engine)),
+    );
     const fromPool = await Promise.all(tasks.map((task) => pool.run(task)));
     for (const [i, task] of tasks.entries()) {
       const expected = await inline.run(task);
-      assert.deepEqual(withoutTiming(fromPool[i]), withoutTiming(expected), `layer ${task.problem.layer}, engine ${task.engine}`);
+      assert.deepEqual(
+        withoutTiming(fromPool[i]),
+        withoutTiming(expected),
+        `layer ${task.problem.layer}, engine ${task.engine}`,
+      );
     }
   });
 
@@ -85,7 +97,10 @@ describe('a pool of two real workers', () => {
     assert.equal(pool.busy, 2);
     assert.equal(pool.queueDepth, 14);
     const outcomes = await Promise.all(pending);
-    assert.deepEqual(outcomes.map((o) => o.result.layer), tasks.map((t) => t.problem.layer));
+    assert.deepEqual(
+      outcomes.map((o) => o.result.layer),
+      tasks.map((t) => t.problem.layer),
+    );
     for (const o of outcomes) assertSolved(o);
     assert.equal(pool.busy, 0);
     assert.equal(pool.queueDepth, 0);
@@ -94,12 +109,21 @@ describe('a pool of two real workers', () => {
   test('rethrows an error in the problem as the same HplbError, and keeps its workers', async () => {
     await assert.rejects(pool.run(taskFor(LLAMA_LAYERS[0], 'simplex' as never)), (e: unknown) => {
       assert.ok(e instanceof HplbError);
-      assert.deepEqual([e.code, e.message, e.pointer, e.rule], ['INVALID_PROBLEM', 'unknown engine "simplex"', '/solver/engine', 'enum']);
+      assert.deepEqual(
+        [e.code, e.message, e.pointer, e.rule],
+        ['INVALID_PROBLEM', 'unknown engine "simplex"', '/solver/engine', 'enum'],
+      );
       return true;
     });
     // Contiguous placement puts unit 0 on GPU 0; the pin forbids it.
-    const pinned: LayerProblem = { ...LLAMA_LAYERS[0], unit2pin: LLAMA_LAYERS[0].costs.map((_, u) => (u === 0 ? 1 : -1)) };
-    await assert.rejects(pool.run(taskFor(pinned, 'contiguous')), (e: unknown) => e instanceof HplbError && e.code === 'INFEASIBLE_CONSTRAINTS' && e.rule === 'feasible');
+    const pinned: LayerProblem = {
+      ...LLAMA_LAYERS[0],
+      unit2pin: LLAMA_LAYERS[0].costs.map((_, u) => (u === 0 ? 1 : -1)),
+    };
+    await assert.rejects(
+      pool.run(taskFor(pinned, 'contiguous')),
+      (e: unknown) => e instanceof HplbError && e.code === 'INFEASIBLE_CONSTRAINTS' && e.rule === 'feasible',
+    );
     assertSolved(await pool.run(taskFor(LLAMA_LAYERS[2], 'search')), 'search');
     assert.deepEqual(restarts, []);
   });
@@ -149,7 +173,12 @@ async function until(condition: () => boolean): Promise<void> {
 
 test('a warm spare takes over at once from a worker that overran: the pool stays ready and answers the next task', async () => {
   const restarts: string[] = [];
-  const pool = createSolverPool({ size: 1, spares: 1, graceMs: () => 0, onWorkerRestart: (reason) => restarts.push(reason) });
+  const pool = createSolverPool({
+    size: 1,
+    spares: 1,
+    graceMs: () => 0,
+    onWorkerRestart: (reason) => restarts.push(reason),
+  });
   try {
     await pool.ready();
     await until(() => pool.sparesReady === 1);
@@ -191,8 +220,16 @@ describe('a pool on a faulty worker', () => {
   after(() => pool.close());
 
   const cases = [
-    { name: 'a worker that exits', layer: EXIT_LAYER, reason: new RegExp(`solver worker exited with code ${EXIT_CODE}`) },
-    { name: 'a worker that throws outside any handler', layer: THROW_LAYER, reason: /solver worker crashed: fixture worker fault/ },
+    {
+      name: 'a worker that exits',
+      layer: EXIT_LAYER,
+      reason: new RegExp(`solver worker exited with code ${EXIT_CODE}`),
+    },
+    {
+      name: 'a worker that throws outside any handler',
+      layer: THROW_LAYER,
+      reason: /solver worker crashed: fixture worker fault/,
+    },
   ];
   for (const { name, layer, reason } of cases) {
     test(`${name}: greedy answers its task, the worker is replaced, the next task is solved`, async () => {
@@ -215,20 +252,40 @@ describe('a pool on a faulty worker', () => {
 
   test('when greedy cannot place the task either, its HplbError rejects the run', async () => {
     // 4 units, 2 GPUs, exactly 3 on each: nothing fits.
-    const impossible: LayerProblem = { layer: EXIT_LAYER, costs: [4, 3, 2, 1], speeds: [1, 1], minUnitsPerGpu: 3, maxUnitsPerGpu: 3 };
-    await assert.rejects(pool.run(taskFor(impossible, 'auto')), (e: unknown) => e instanceof HplbError && e.code === 'INFEASIBLE_CONSTRAINTS');
+    const impossible: LayerProblem = {
+      layer: EXIT_LAYER,
+      costs: [4, 3, 2, 1],
+      speeds: [1, 1],
+      minUnitsPerGpu: 3,
+      maxUnitsPerGpu: 3,
+    };
+    await assert.rejects(
+      pool.run(taskFor(impossible, 'auto')),
+      (e: unknown) => e instanceof HplbError && e.code === 'INFEASIBLE_CONSTRAINTS',
+    );
   });
 });
 
 test('a worker that cannot start: ready() rejects after three tries, and greedy answers tasks', async () => {
   const restarts: string[] = [];
-  const pool = createSolverPool({ size: 1, workerFile: BROKEN_WORKER, onWorkerRestart: (reason) => restarts.push(reason) });
+  const pool = createSolverPool({
+    size: 1,
+    workerFile: BROKEN_WORKER,
+    onWorkerRestart: (reason) => restarts.push(reason),
+  });
   try {
     // A deadline far beyond the three failed starts: the start failure is what answers it.
     const queued = pool.run(taskFor(LLAMA_LAYERS[7], 'auto', 600_000));
-    await assert.rejects(pool.ready(), (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL' && /failed to start 3 times/.test(e.message));
+    await assert.rejects(
+      pool.ready(),
+      (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL' && /failed to start 3 times/.test(e.message),
+    );
     assert.equal(restarts.length, 2);
-    assertGreedyFallback(await queued, LLAMA_LAYERS[7], /failed to start 3 times: solver worker crashed: broken worker fixture/);
+    assertGreedyFallback(
+      await queued,
+      LLAMA_LAYERS[7],
+      /failed to start 3 times: solver worker crashed: broken worker fixture/,
+    );
     assertGreedyFallback(await pool.run(taskFor(LLAMA_LAYERS[8], 'auto')), LLAMA_LAYERS[8], /failed to start/);
     assert.equal(pool.isReady(), false);
   } finally {

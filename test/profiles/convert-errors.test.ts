@@ -21,7 +21,8 @@ function expectInvalid(run: () => unknown, mentions: readonly (string | RegExp)[
     assert.ok(err instanceof HplbError, `expected HplbError, got ${String(err)}`);
     assert.equal(err.code, 'INVALID_PROFILE');
     for (const m of mentions) {
-      if (typeof m === 'string') assert.ok(err.message.includes(m), `message ${JSON.stringify(err.message)} lacks ${JSON.stringify(m)}`);
+      if (typeof m === 'string')
+        assert.ok(err.message.includes(m), `message ${JSON.stringify(err.message)} lacks ${JSON.stringify(m)}`);
       else assert.match(err.message, m);
     }
     return true;
@@ -29,7 +30,12 @@ function expectInvalid(run: () => unknown, mentions: readonly (string | RegExp)[
 }
 
 describe('convertMInference rejects malformed files with the file, layer and head', () => {
-  const cases: { name: string; file: string; edit: (d: MInferenceData) => MInferenceData | unknown; mentions: (string | RegExp)[] }[] = [
+  const cases: {
+    name: string;
+    file: string;
+    edit: (d: MInferenceData) => MInferenceData | unknown;
+    mentions: (string | RegExp)[];
+  }[] = [
     {
       name: 'unknown pattern',
       file: QWEN_7B,
@@ -155,7 +161,10 @@ describe('convertMInference rejects malformed files with the file, layer and hea
 
   it('refuses an unknown file name, listing the known ones', () => {
     const file = 'Yi_9B_200k_kv_out_v32_fit_o_best_pattern.json';
-    expectInvalid(() => convertMInference(file, JSON.stringify(minferenceData(48, 32))), [`minference/${file}`, 'unknown MInference file', QWEN_7B]);
+    expectInvalid(
+      () => convertMInference(file, JSON.stringify(minferenceData(48, 32))),
+      [`minference/${file}`, 'unknown MInference file', QWEN_7B],
+    );
   });
 
   it('refuses text that is not JSON, naming the file', () => {
@@ -167,26 +176,55 @@ describe('convertDuoAttention rejects malformed input with the file, layer and K
   const MODEL = 'Mistral-7B-Instruct-v0.2'; // 32 layers, 8 KV heads
   const TSV = `duo-attention/${MODEL}.full_attention_heads.tsv`;
   const CONFIG = `duo-attention/${MODEL}.config.json`;
-  const gates = (): string[][] => Array.from({ length: 32 }, (_, l) => Array.from({ length: 8 }, (_, k) => ((l + k) % 3 === 0 ? '0.9' : '0.1')));
+  const gates = (): string[][] =>
+    Array.from({ length: 32 }, (_, l) => Array.from({ length: 8 }, (_, k) => ((l + k) % 3 === 0 ? '0.9' : '0.1')));
   const config = (extra: Record<string, unknown> = {}): string =>
-    JSON.stringify({ threshold: 0.5, sink_size: 128, recent_size: 256, output_dir: `attn_patterns/${MODEL}/run`, ...extra });
+    JSON.stringify({
+      threshold: 0.5,
+      sink_size: 128,
+      recent_size: 256,
+      output_dir: `attn_patterns/${MODEL}/run`,
+      ...extra,
+    });
   const tsv = (rows: string[][]): string => `${rows.map((r) => r.join('\t')).join('\n')}\n`;
   /** The rows after `change` (which edits them in place). */
-  const changed = (change: (rows: string[][]) => unknown) => (rows: string[][]): string[][] => {
-    change(rows);
-    return rows;
-  };
+  const changed =
+    (change: (rows: string[][]) => unknown) =>
+    (rows: string[][]): string[][] => {
+      change(rows);
+      return rows;
+    };
 
   const cases: { name: string; rows?: (r: string[][]) => string[][]; config?: string; mentions: string[] }[] = [
-    { name: 'row with a missing column', rows: changed((r) => r[5].pop()), mentions: [TSV, 'layer 5, KV head 7', '7 columns'] },
-    { name: 'row with an extra column', rows: changed((r) => r[6].push('0.3')), mentions: [TSV, 'layer 6, KV head 8', '9 columns'] },
-    { name: 'gate that is not a number', rows: changed((r) => r[3].splice(2, 1, 'abc')), mentions: [TSV, 'layer 3, KV head 2', '"abc"'] },
+    {
+      name: 'row with a missing column',
+      rows: changed((r) => r[5].pop()),
+      mentions: [TSV, 'layer 5, KV head 7', '7 columns'],
+    },
+    {
+      name: 'row with an extra column',
+      rows: changed((r) => r[6].push('0.3')),
+      mentions: [TSV, 'layer 6, KV head 8', '9 columns'],
+    },
+    {
+      name: 'gate that is not a number',
+      rows: changed((r) => r[3].splice(2, 1, 'abc')),
+      mentions: [TSV, 'layer 3, KV head 2', '"abc"'],
+    },
     { name: 'empty gate', rows: changed((r) => r[30].splice(0, 1, '')), mentions: [TSV, 'layer 30, KV head 0'] },
     { name: 'missing layer row', rows: (r) => r.slice(1), mentions: [TSV, '31 rows'] },
     { name: 'threshold missing', config: config({ threshold: undefined }), mentions: [CONFIG, '"threshold"'] },
     { name: 'sink_size not an integer', config: config({ sink_size: 'all' }), mentions: [CONFIG, '"sink_size"'] },
-    { name: 'deployment override it does not interpret', config: config({ deploy_recent_size: 1024 }), mentions: [CONFIG, '"deploy_recent_size"'] },
-    { name: 'output_dir of another model', config: config({ output_dir: 'attn_patterns/Other/run' }), mentions: [CONFIG, '"output_dir"'] },
+    {
+      name: 'deployment override it does not interpret',
+      config: config({ deploy_recent_size: 1024 }),
+      mentions: [CONFIG, '"deploy_recent_size"'],
+    },
+    {
+      name: 'output_dir of another model',
+      config: config({ output_dir: 'attn_patterns/Other/run' }),
+      mentions: [CONFIG, '"output_dir"'],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -202,6 +240,9 @@ describe('convertDuoAttention rejects malformed input with the file, layer and K
   });
 
   it('refuses an unknown model, listing the known ones', () => {
-    expectInvalid(() => convertDuoAttention('Mistral-7B-Instruct-v0.3', tsv(gates()), config()), ['Mistral-7B-Instruct-v0.3', MODEL]);
+    expectInvalid(
+      () => convertDuoAttention('Mistral-7B-Instruct-v0.3', tsv(gates()), config()),
+      ['Mistral-7B-Instruct-v0.3', MODEL],
+    );
   });
 });

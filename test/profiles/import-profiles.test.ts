@@ -44,20 +44,36 @@ describeRequiring(SOURCE_DATA, 'convertDataDir', {}, () => {
     const dir = join(work, name);
     for (const sub of ['minference', 'duo-attention']) {
       mkdirSync(join(dir, sub), { recursive: true });
-      for (const file of readdirSync(join(DATA_DIR, sub))) writeFileSync(join(dir, sub, file), readFileSync(join(DATA_DIR, sub, file)));
+      for (const file of readdirSync(join(DATA_DIR, sub)))
+        writeFileSync(join(dir, sub, file), readFileSync(join(DATA_DIR, sub, file)));
     }
     return dir;
   };
   const cases = [
-    { name: 'a known source file is absent', edit: (dir: string) => rmSync(join(dir, 'minference', 'Qwen2.5_14B_Instruct_1M.json'), { force: true }), message: /missing source data for Qwen2\.5_14B_Instruct_1M\.json/ },
-    { name: 'a DuoAttention config is absent', edit: (dir: string) => rmSync(join(dir, 'duo-attention', 'Llama-2-7B-32K-Instruct.config.json'), { force: true }), message: /config missing for Llama-2-7B-32K-Instruct/ },
-    { name: 'an unknown MInference file appears', edit: (dir: string) => writeFileSync(join(dir, 'minference', 'Yi_9B_200k.json'), '[]'), message: /minference\/Yi_9B_200k\.json: unknown MInference file/ },
+    {
+      name: 'a known source file is absent',
+      edit: (dir: string) => rmSync(join(dir, 'minference', 'Qwen2.5_14B_Instruct_1M.json'), { force: true }),
+      message: /missing source data for Qwen2\.5_14B_Instruct_1M\.json/,
+    },
+    {
+      name: 'a DuoAttention config is absent',
+      edit: (dir: string) => rmSync(join(dir, 'duo-attention', 'Llama-2-7B-32K-Instruct.config.json'), { force: true }),
+      message: /config missing for Llama-2-7B-32K-Instruct/,
+    },
+    {
+      name: 'an unknown MInference file appears',
+      edit: (dir: string) => writeFileSync(join(dir, 'minference', 'Yi_9B_200k.json'), '[]'),
+      message: /minference\/Yi_9B_200k\.json: unknown MInference file/,
+    },
   ];
   for (const c of cases) {
     it(`fails when ${c.name}`, () => {
       const dir = copy(c.name.replaceAll(' ', '-'));
       c.edit(dir);
-      assert.throws(() => convertDataDir(dir), (err: unknown) => err instanceof HplbError && err.code === 'INVALID_PROFILE' && c.message.test(err.message));
+      assert.throws(
+        () => convertDataDir(dir),
+        (err: unknown) => err instanceof HplbError && err.code === 'INVALID_PROFILE' && c.message.test(err.message),
+      );
     });
   }
 });

@@ -29,7 +29,12 @@ after(() => rmSync(work, { recursive: true, force: true }));
 function inlineProfile(): Profile & Record<string, unknown> {
   const architecture = { layers: 2, queryHeads: 4, kvHeads: 2, headDim: 128 };
   const budgets = [
-    [{ kind: 'vertical_slash', vertical: 100, slash: 900 }, { kind: 'full' }, { kind: 'streaming', sink: 4, recent: 60 }, { kind: 'full' }],
+    [
+      { kind: 'vertical_slash', vertical: 100, slash: 900 },
+      { kind: 'full' },
+      { kind: 'streaming', sink: 4, recent: 60 },
+      { kind: 'full' },
+    ],
     [{ kind: 'full' }, { kind: 'full' }, { kind: 'full' }, { kind: 'full' }],
   ] as const;
   return {
@@ -37,7 +42,14 @@ function inlineProfile(): Profile & Record<string, unknown> {
     displayName: 'Tiny test profile',
     version: profileVersion(architecture, budgets),
     architecture,
-    provenance: { repository: 'none', path: 'inline', commit: 'none', licence: 'CC0-1.0', meaning: 'test', sourceModel: 'tiny' },
+    provenance: {
+      repository: 'none',
+      path: 'inline',
+      commit: 'none',
+      licence: 'CC0-1.0',
+      meaning: 'test',
+      sourceModel: 'tiny',
+    },
     budgets,
   };
 }
@@ -79,7 +91,10 @@ describe('ModelRegistry.resolve', () => {
     const path = join(work, 'tiny.json');
     writeFileSync(path, JSON.stringify(inlineProfile()));
     assert.equal(registry.resolve(path).id, 'tiny-test');
-    assert.equal(registry.resolve(join(modelsDir(), 'mistral-7b-instruct-v0.2-duo.json')).id, 'mistral-7b-instruct-v0.2-duo');
+    assert.equal(
+      registry.resolve(join(modelsDir(), 'mistral-7b-instruct-v0.2-duo.json')).id,
+      'mistral-7b-instruct-v0.2-duo',
+    );
   });
 
   for (const unknown of ['gpt-5', join(work, 'absent.json')]) {
@@ -87,7 +102,10 @@ describe('ModelRegistry.resolve', () => {
       assert.throws(
         () => registry.resolve(unknown),
         (err: unknown) =>
-          err instanceof HplbError && err.code === 'UNKNOWN_MODEL' && err.status === 404 && EXPECTED.every(({ id }) => err.message.includes(id)),
+          err instanceof HplbError &&
+          err.code === 'UNKNOWN_MODEL' &&
+          err.status === 404 &&
+          EXPECTED.every(({ id }) => err.message.includes(id)),
       );
     });
   }
@@ -103,7 +121,10 @@ describe('loadRegistry', () => {
     mkdirSync(dir);
     copyFileSync(join(modelsDir(), 'profile.schema.json'), join(dir, 'profile.schema.json'));
     for (const name of ['a.json', 'b.json']) writeFileSync(join(dir, name), JSON.stringify(inlineProfile()));
-    assert.throws(() => loadRegistry(dir), (err: unknown) => err instanceof HplbError && /b\.json.*"tiny-test".*a\.json/.test(err.message));
+    assert.throws(
+      () => loadRegistry(dir),
+      (err: unknown) => err instanceof HplbError && /b\.json.*"tiny-test".*a\.json/.test(err.message),
+    );
   });
 });
 
@@ -117,19 +138,78 @@ describe('validateProfile', () => {
   });
 
   const cases: { name: string; edit: (p: EditableProfile) => void; pointer: string; mention: RegExp }[] = [
-    { name: 'budget missing a number', edit: (p) => (p.budgets[1][2] = { kind: 'vertical_slash', vertical: 10 }), pointer: '/budgets/1/2', mention: /slash/ },
-    { name: 'unknown budget kind', edit: (p) => (p.budgets[0][3] = { kind: 'dense' }), pointer: '/budgets/0/3/kind', mention: /vertical_slash/ },
-    { name: 'extra field in a budget', edit: (p) => (p.budgets[0][1] = { kind: 'full', tokens: 5 }), pointer: '/budgets/0/1/tokens', mention: /not an allowed property/ },
-    { name: 'negative size', edit: (p) => (p.budgets[0][0] = { kind: 'vertical_slash', vertical: -1, slash: 9 }), pointer: '/budgets/0/0/vertical', mention: />= 0/ },
-    { name: 'fractional size', edit: (p) => (p.budgets[0][2] = { kind: 'streaming', sink: 4, recent: 6.5 }), pointer: '/budgets/0/2/recent', mention: /integer/ },
-    { name: 'extra top-level field', edit: (p) => (p.costs = []), pointer: '/costs', mention: /not an allowed property/ },
+    {
+      name: 'budget missing a number',
+      edit: (p) => (p.budgets[1][2] = { kind: 'vertical_slash', vertical: 10 }),
+      pointer: '/budgets/1/2',
+      mention: /slash/,
+    },
+    {
+      name: 'unknown budget kind',
+      edit: (p) => (p.budgets[0][3] = { kind: 'dense' }),
+      pointer: '/budgets/0/3/kind',
+      mention: /vertical_slash/,
+    },
+    {
+      name: 'extra field in a budget',
+      edit: (p) => (p.budgets[0][1] = { kind: 'full', tokens: 5 }),
+      pointer: '/budgets/0/1/tokens',
+      mention: /not an allowed property/,
+    },
+    {
+      name: 'negative size',
+      edit: (p) => (p.budgets[0][0] = { kind: 'vertical_slash', vertical: -1, slash: 9 }),
+      pointer: '/budgets/0/0/vertical',
+      mention: />= 0/,
+    },
+    {
+      name: 'fractional size',
+      edit: (p) => (p.budgets[0][2] = { kind: 'streaming', sink: 4, recent: 6.5 }),
+      pointer: '/budgets/0/2/recent',
+      mention: /integer/,
+    },
+    {
+      name: 'extra top-level field',
+      edit: (p) => (p.costs = []),
+      pointer: '/costs',
+      mention: /not an allowed property/,
+    },
     { name: 'provenance missing', edit: (p) => delete p.provenance, pointer: '', mention: /provenance/ },
     { name: 'id not lower-case kebab', edit: (p) => (p.id = 'Tiny_Test'), pointer: '/id', mention: /pattern/ },
-    { name: 'a layer with too few heads', edit: (p) => p.budgets[1].pop(), pointer: '/budgets/1', mention: /3 heads, architecture.queryHeads is 4/ },
-    { name: 'fewer layers than the architecture', edit: (p) => p.budgets.pop(), pointer: '/budgets', mention: /1 layers, architecture.layers is 2/ },
-    { name: 'sourceScores of another shape', edit: (p) => (p.sourceScores = [[1, 2, 3, 4], [1, 2, 3]]), pointer: '/sourceScores/1', mention: /3 heads/ },
-    { name: 'queryHeads not a multiple of kvHeads', edit: (p) => (p.architecture.kvHeads = 3), pointer: '/architecture/kvHeads', mention: /not a multiple/ },
-    { name: 'version not matching the content', edit: (p) => (p.budgets[1][0] = { kind: 'streaming', sink: 4, recent: 60 }), pointer: '/version', mention: /content hash/ },
+    {
+      name: 'a layer with too few heads',
+      edit: (p) => p.budgets[1].pop(),
+      pointer: '/budgets/1',
+      mention: /3 heads, architecture.queryHeads is 4/,
+    },
+    {
+      name: 'fewer layers than the architecture',
+      edit: (p) => p.budgets.pop(),
+      pointer: '/budgets',
+      mention: /1 layers, architecture.layers is 2/,
+    },
+    {
+      name: 'sourceScores of another shape',
+      edit: (p) =>
+        (p.sourceScores = [
+          [1, 2, 3, 4],
+          [1, 2, 3],
+        ]),
+      pointer: '/sourceScores/1',
+      mention: /3 heads/,
+    },
+    {
+      name: 'queryHeads not a multiple of kvHeads',
+      edit: (p) => (p.architecture.kvHeads = 3),
+      pointer: '/architecture/kvHeads',
+      mention: /not a multiple/,
+    },
+    {
+      name: 'version not matching the content',
+      edit: (p) => (p.budgets[1][0] = { kind: 'streaming', sink: 4, recent: 60 }),
+      pointer: '/version',
+      mention: /content hash/,
+    },
   ];
   for (const c of cases) {
     it(`rejects ${c.name} with pointer ${JSON.stringify(c.pointer)}`, () => {
@@ -146,7 +226,11 @@ describe('loadProfile', () => {
     const p = structuredClone(inlineProfile()) as unknown as EditableProfile;
     p.budgets[1][3] = { kind: 'dense' };
     writeFileSync(path, JSON.stringify(p));
-    expectInvalid(() => loadProfile(path), '/budgets/1/3/kind', new RegExp(`${path.replaceAll('.', '\\.')} at /budgets/1/3/kind`));
+    expectInvalid(
+      () => loadProfile(path),
+      '/budgets/1/3/kind',
+      new RegExp(`${path.replaceAll('.', '\\.')} at /budgets/1/3/kind`),
+    );
   });
 
   it('names the file when it is not JSON', () => {

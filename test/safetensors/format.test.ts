@@ -24,9 +24,15 @@ describe('safetensors reader and writer', () => {
       assert.equal(q.dtype, 'F32');
       assert.deepEqual(q.shape, [6, 4]);
       const values = [...new Float32Array(q.bytes.buffer, q.bytes.byteOffset, 24)];
-      assert.deepEqual(values, Array.from({ length: 24 }, (_, i) => i / 8));
+      assert.deepEqual(
+        values,
+        Array.from({ length: 24 }, (_, i) => i / 8),
+      );
       const ids = await get('ids');
-      assert.deepEqual([0, 1, 2, 3].map((i) => ids.bytes.readBigInt64LE(i * 8)), [-3n, 0n, 7n, 2n ** 40n]);
+      assert.deepEqual(
+        [0, 1, 2, 3].map((i) => ids.bytes.readBigInt64LE(i * 8)),
+        [-3n, 0n, 7n, 2n ** 40n],
+      );
       const half = await get('half');
       assert.deepEqual([half.dtype, half.shape, half.bytes.length], ['F16', [3, 2], 12]);
       assert.equal(half.bytes.readUInt16LE(0), 0xc100, 'float16 -2.5');
@@ -65,23 +71,43 @@ describe('safetensors reader and writer', () => {
     assert.equal(written.bytes, block.length + data.length);
     const reader = await openSafetensors(join(dir, 'x.safetensors'));
     assert.deepEqual(reader.tensors, placed);
-    assert.deepEqual(placed.map((t) => t.end - t.begin), [12, 5, 2, 8]);
+    assert.deepEqual(
+      placed.map((t) => t.end - t.begin),
+      [12, 5, 2, 8],
+    );
     assert.ok((await reader.read(0, data.length, Buffer.alloc(data.length))).equals(data));
     await reader.close();
     await assert.rejects(createSequentialWriter(join(dir, 'x.safetensors')), /EEXIST/);
   });
 
-  const entry = (dtype: string, shape: number[], begin: number, end: number) =>
-    ({ dtype, shape, data_offsets: [begin, end] });
+  const entry = (dtype: string, shape: number[], begin: number, end: number) => ({
+    dtype,
+    shape,
+    data_offsets: [begin, end],
+  });
   const BAD_HEADERS: { name: string; header: unknown; message: RegExp }[] = [
     { name: 'an unknown dtype', header: { t: entry('F7', [1], 0, 1) }, message: /unknown dtype "F7"/ },
-    { name: 'mismatched offsets', header: { t: entry('F32', [2], 0, 4) }, message: /span 4 bytes but F32 \[2\] needs 8/ },
-    { name: 'a hole in the buffer', header: { t: entry('U8', [1], 1, 2) }, message: /bytes \[0, 1\) of the buffer belong to/ },
     {
-      name: 'overlapping tensors', header: { a: entry('U8', [2], 0, 2), b: entry('U8', [1], 1, 2) }, message: /overlaps/,
+      name: 'mismatched offsets',
+      header: { t: entry('F32', [2], 0, 4) },
+      message: /span 4 bytes but F32 \[2\] needs 8/,
+    },
+    {
+      name: 'a hole in the buffer',
+      header: { t: entry('U8', [1], 1, 2) },
+      message: /bytes \[0, 1\) of the buffer belong to/,
+    },
+    {
+      name: 'overlapping tensors',
+      header: { a: entry('U8', [2], 0, 2), b: entry('U8', [1], 1, 2) },
+      message: /overlaps/,
     },
     { name: 'non-string metadata', header: { __metadata__: { n: 1 } }, message: /__metadata__ must map strings to/ },
-    { name: 'a negative dimension', header: { t: entry('U8', [-1], 0, 0) }, message: /shape must be a list of non-negative/ },
+    {
+      name: 'a negative dimension',
+      header: { t: entry('U8', [-1], 0, 0) },
+      message: /shape must be a list of non-negative/,
+    },
   ];
   for (const { name, header, message } of BAD_HEADERS) {
     it(`refuses a header with ${name}`, () => {

@@ -10,8 +10,13 @@ const auto = createAutoEngine(await loadGlpk());
 // Greedy is trapped (the pin and the KV-group limit leave its last head nowhere to go) and the
 // contiguous placement breaks the pin, so auto starts without any placement.
 const trapped = buildLayerProblems({
-  headCosts: [[10, 8, 9, 1, 7, 1, 6, 1]], kvGroupSize: 2, granularity: 'query-head', speeds: [1, 1],
-  unitsPerGpu: { kind: 'equal' }, maxKvGroupsPerGpu: 2, pins: [{ unit: 0, gpu: 1 }],
+  headCosts: [[10, 8, 9, 1, 7, 1, 6, 1]],
+  kvGroupSize: 2,
+  granularity: 'query-head',
+  speeds: [1, 1],
+  unitsPerGpu: { kind: 'equal' },
+  maxKvGroupsPerGpu: 2,
+  pins: [{ unit: 0, gpu: 1 }],
 })[0];
 
 describe('auto engine errors', () => {

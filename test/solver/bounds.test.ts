@@ -3,7 +3,11 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { binPackingBound, effectiveMinUnits } from '../../src/solver/bounds-dm.ts';
 import {
-  fluidBound, integerRoundedBound, largestUnitBound, layerLowerBound, pigeonholeBound,
+  fluidBound,
+  integerRoundedBound,
+  largestUnitBound,
+  layerLowerBound,
+  pigeonholeBound,
 } from '../../src/solver/bounds.ts';
 import type { LayerProblem } from '../../src/solver/types.ts';
 import { FAST_CHECK_SEED, bruteForceOptimum } from './helpers.ts';
@@ -22,24 +26,29 @@ function layer(costs: number[], speeds: number[], minUnitsPerGpu: number, maxUni
  * enough to force a minimum (max = ceil(units / gpus)): 2-4 GPUs, 2-8 units, integer or
  * fractional costs (one decimal, calibrated-like, arbitrary doubles), equal or mixed speeds.
  */
-const arbitraryLayer = fc.record({
-  gpus: fc.integer({ min: 2, max: 4 }),
-  units: fc.integer({ min: 2, max: 8 }),
-  seeds: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 8, maxLength: 8 }),
-  scale: fc.constantFrom(1, 1000, 0.1, 1e6 + 0.37, 0.7310585786300049),
-  speeds: fc.option(fc.array(fc.constantFrom(0.7, 1, 1.3, 2), { minLength: 4, maxLength: 4 }), { nil: undefined }),
-  rule: fc.constantFrom('equal', 'tight-max', 'max', 'free'),
-}).map(({ gpus, units: drawn, seeds, scale, speeds, rule }) => {
-  // Equal counts need a multiple of the GPU count.
-  const units = rule === 'equal' ? Math.max(gpus, drawn - (drawn % gpus)) : drawn;
-  const costs = seeds.slice(0, units).map((c) => c * scale);
-  const each = Math.ceil(units / gpus);
-  const limits: Record<string, [number, number]> = {
-    equal: [each, each], 'tight-max': [0, each], max: [0, each + 1], free: [0, units],
-  };
-  const [min, max] = limits[rule];
-  return layer(costs, speeds ? speeds.slice(0, gpus) : new Array<number>(gpus).fill(1), min, max);
-});
+const arbitraryLayer = fc
+  .record({
+    gpus: fc.integer({ min: 2, max: 4 }),
+    units: fc.integer({ min: 2, max: 8 }),
+    seeds: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 8, maxLength: 8 }),
+    scale: fc.constantFrom(1, 1000, 0.1, 1e6 + 0.37, 0.7310585786300049),
+    speeds: fc.option(fc.array(fc.constantFrom(0.7, 1, 1.3, 2), { minLength: 4, maxLength: 4 }), { nil: undefined }),
+    rule: fc.constantFrom('equal', 'tight-max', 'max', 'free'),
+  })
+  .map(({ gpus, units: drawn, seeds, scale, speeds, rule }) => {
+    // Equal counts need a multiple of the GPU count.
+    const units = rule === 'equal' ? Math.max(gpus, drawn - (drawn % gpus)) : drawn;
+    const costs = seeds.slice(0, units).map((c) => c * scale);
+    const each = Math.ceil(units / gpus);
+    const limits: Record<string, [number, number]> = {
+      equal: [each, each],
+      'tight-max': [0, each],
+      max: [0, each + 1],
+      free: [0, units],
+    };
+    const [min, max] = limits[rule];
+    return layer(costs, speeds ? speeds.slice(0, gpus) : new Array<number>(gpus).fill(1), min, max);
+  });
 
 describe('packing lower bounds are valid', () => {
   const BOUNDS: Record<string, (p: LayerProblem) => number> = {
@@ -50,15 +59,18 @@ describe('packing lower bounds are valid', () => {
     layerLowerBound,
   };
   it('no bound exceeds the brute-force optimum (random layers, every count rule, both cost kinds)', () => {
-    fc.assert(fc.property(arbitraryLayer, (problem) => {
-      const optimum = bruteForceOptimum(problem);
-      if (optimum === null) return;
-      for (const [name, bound] of Object.entries(BOUNDS)) {
-        const value = bound(problem);
-        const what = `${name} ${value} above the optimum ${optimum}`;
-        assert.ok(Number.isFinite(value) && value <= optimum * (1 + 1e-12), what);
-      }
-    }), { numRuns: 400, seed: FAST_CHECK_SEED });
+    fc.assert(
+      fc.property(arbitraryLayer, (problem) => {
+        const optimum = bruteForceOptimum(problem);
+        if (optimum === null) return;
+        for (const [name, bound] of Object.entries(BOUNDS)) {
+          const value = bound(problem);
+          const what = `${name} ${value} above the optimum ${optimum}`;
+          assert.ok(Number.isFinite(value) && value <= optimum * (1 + 1e-12), what);
+        }
+      }),
+      { numRuns: 400, seed: FAST_CHECK_SEED },
+    );
   });
 
   it('the forced minimum is what the other GPUs leave over', () => {
@@ -71,14 +83,20 @@ describe('packing lower bounds are valid', () => {
 describe('each packing bound is strictly stronger than the simple bounds somewhere', () => {
   // Fractional costs, so that integer rounding plays no part in the bin-packing cases.
   const PACKING_CASES = [
-    { name: 'free counts (units above C / 2 on distinct GPUs)',
-      problem: layer([0.9, 0.5, 0.7, 1.5, 1.5, 0.1], [1, 1, 1], 0, 6) },
-    { name: 'at most 4 per GPU (count of units in [p, C / 2])',
-      problem: layer([0.8, 0.6, 1.8, 0.2, 1.1, 0.9, 1.4], [1, 1, 1], 0, 4) },
+    {
+      name: 'free counts (units above C / 2 on distinct GPUs)',
+      problem: layer([0.9, 0.5, 0.7, 1.5, 1.5, 0.1], [1, 1, 1], 0, 6),
+    },
+    {
+      name: 'at most 4 per GPU (count of units in [p, C / 2])',
+      problem: layer([0.8, 0.6, 1.8, 0.2, 1.1, 0.9, 1.4], [1, 1, 1], 0, 4),
+    },
     { name: 'equal counts', problem: layer([0.7, 0.2, 1.8, 0.8, 0.2, 1.2], [1, 1], 3, 3) },
     { name: 'equal fast speeds, free counts', problem: layer([0.9, 1.4, 1.4, 0.4, 0.4], [1.5, 1.5, 1.5], 0, 5) },
-    { name: 'mixed speeds, equal counts (relaxed to the fastest)',
-      problem: layer([0.6, 0.7, 0.8, 0.2, 0.6, 0.6], [2, 1.5, 2], 2, 2) },
+    {
+      name: 'mixed speeds, equal counts (relaxed to the fastest)',
+      problem: layer([0.6, 0.7, 0.8, 0.2, 0.6, 0.6], [2, 1.5, 2], 2, 2),
+    },
   ];
   for (const { name, problem } of PACKING_CASES) {
     it(`bin packing: ${name}`, () => {

@@ -23,9 +23,14 @@ export function assertValidLayerResult(problem: LayerProblem, result: LayerResul
   });
   assert.equal(seen.size, units, 'every unit placed');
   assert.deepEqual(result.permutation, result.gpu2units.flat(), 'permutation is GPU-major');
-  assert.deepEqual([...result.permutation].sort((a, b) => a - b), Array.from({ length: units }, (_, u) => u));
+  assert.deepEqual(
+    [...result.permutation].sort((a, b) => a - b),
+    Array.from({ length: units }, (_, u) => u),
+  );
   const loads = gpuLoadsOf(problem, result.unit2gpu);
-  loads.forEach((l, g) => assert.ok(Math.abs(l - result.gpuLoads[g]) <= 1e-9 * Math.max(1, l), `load of GPU ${g} recomputes`));
+  loads.forEach((l, g) =>
+    assert.ok(Math.abs(l - result.gpuLoads[g]) <= 1e-9 * Math.max(1, l), `load of GPU ${g} recomputes`),
+  );
   assert.ok(Math.abs(result.makespan - Math.max(...loads)) <= 1e-9 * Math.max(1, result.makespan));
   assert.ok(result.lowerBound <= result.makespan * (1 + 1e-12), 'bound <= makespan');
   assert.ok(Math.abs(result.gap - relativeGap(result.makespan, result.lowerBound)) <= 1e-12, 'gap formula');
@@ -58,7 +63,7 @@ export function bruteForceOptimum(problem: LayerProblem): number | null {
     const group = problem.unit2group?.[u];
     for (let g = 0; g < gpus; g++) {
       if ((pin >= 0 && g !== pin) || counts[g] >= problem.maxUnitsPerGpu) continue;
-      const present = group === undefined ? 0 : groups[g].get(group) ?? 0;
+      const present = group === undefined ? 0 : (groups[g].get(group) ?? 0);
       if (group !== undefined && present === 0 && groups[g].size >= (problem.maxGroupsPerGpu ?? Infinity)) continue;
       const before = sums[g];
       sums[g] += problem.costs[u];
@@ -101,33 +106,41 @@ export type CostKind = 'integer' | 'fractional';
  */
 export function arbitrarySpec(maxUnits: number, costKind: CostKind = 'integer'): fc.Arbitrary<RandomSpec> {
   const fractional = costKind === 'fractional';
-  return fc.record({
-    gpus: fc.integer({ min: 2, max: 4 }),
-    perGpu: fc.integer({ min: 1, max: 3 }),
-    fewValues: fc.boolean(),
-    seedCosts: fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: maxUnits, maxLength: maxUnits }),
-    scale: fractional ? fc.constantFrom(0.1, 1e6 + 0.37, 0.7310585786300049) : fc.constant(1),
-    speedKind: fc.constantFrom('equal', 'mixed'),
-    speedSeed: fc.array(fc.constantFrom(...(fractional ? [0.7, 1, 1.3, 2, 2.25] : [0.5, 1, 1.5, 2])), { minLength: 4, maxLength: 4 }),
-    rule: fc.constantFrom<UnitsPerGpu['kind']>('equal', 'max', 'free'),
-    groupSize: fc.constantFrom(1, 2),
-    kvLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
-    pin: fc.option(fc.record({ unit: fc.nat(), gpu: fc.nat() }), { nil: undefined }),
-  }).map(({ gpus, perGpu, fewValues, seedCosts, scale, speedKind, speedSeed, rule, groupSize, kvLimit, pin }) => {
-    let units = Math.min(maxUnits, gpus * perGpu);
-    units -= units % groupSize;
-    units = Math.max(units, groupSize);
-    const costs = seedCosts.slice(0, units).map((c) => (fewValues ? 100 * (1 + (c % 4)) : fractional ? 1 + (c % 100) : c) * scale);
-    const unitsPerGpu: UnitsPerGpu = rule === 'max' ? { kind: 'max', max: Math.ceil(units / gpus) + 1 } : { kind: rule };
-    return {
-      headCosts: [costs],
-      kvGroupSize: groupSize,
-      speeds: speedKind === 'equal' ? new Array<number>(gpus).fill(1) : speedSeed.slice(0, gpus),
-      unitsPerGpu,
-      ...(kvLimit !== undefined && groupSize > 1 ? { maxKvGroupsPerGpu: kvLimit } : {}),
-      ...(pin ? { pins: [{ unit: pin.unit % units, gpu: pin.gpu % gpus }] } : {}),
-    };
-  });
+  return fc
+    .record({
+      gpus: fc.integer({ min: 2, max: 4 }),
+      perGpu: fc.integer({ min: 1, max: 3 }),
+      fewValues: fc.boolean(),
+      seedCosts: fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: maxUnits, maxLength: maxUnits }),
+      scale: fractional ? fc.constantFrom(0.1, 1e6 + 0.37, 0.7310585786300049) : fc.constant(1),
+      speedKind: fc.constantFrom('equal', 'mixed'),
+      speedSeed: fc.array(fc.constantFrom(...(fractional ? [0.7, 1, 1.3, 2, 2.25] : [0.5, 1, 1.5, 2])), {
+        minLength: 4,
+        maxLength: 4,
+      }),
+      rule: fc.constantFrom<UnitsPerGpu['kind']>('equal', 'max', 'free'),
+      groupSize: fc.constantFrom(1, 2),
+      kvLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+      pin: fc.option(fc.record({ unit: fc.nat(), gpu: fc.nat() }), { nil: undefined }),
+    })
+    .map(({ gpus, perGpu, fewValues, seedCosts, scale, speedKind, speedSeed, rule, groupSize, kvLimit, pin }) => {
+      let units = Math.min(maxUnits, gpus * perGpu);
+      units -= units % groupSize;
+      units = Math.max(units, groupSize);
+      const costs = seedCosts
+        .slice(0, units)
+        .map((c) => (fewValues ? 100 * (1 + (c % 4)) : fractional ? 1 + (c % 100) : c) * scale);
+      const unitsPerGpu: UnitsPerGpu =
+        rule === 'max' ? { kind: 'max', max: Math.ceil(units / gpus) + 1 } : { kind: rule };
+      return {
+        headCosts: [costs],
+        kvGroupSize: groupSize,
+        speeds: speedKind === 'equal' ? new Array<number>(gpus).fill(1) : speedSeed.slice(0, gpus),
+        unitsPerGpu,
+        ...(kvLimit !== undefined && groupSize > 1 ? { maxKvGroupsPerGpu: kvLimit } : {}),
+        ...(pin ? { pins: [{ unit: pin.unit % units, gpu: pin.gpu % gpus }] } : {}),
+      };
+    });
 }
 
 /** The layer problem of a random spec, or null when the spec's constraints are impossible. */

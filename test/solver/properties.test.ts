@@ -20,73 +20,96 @@ const runs = { numRuns: 150, seed: FAST_CHECK_SEED };
 
 describe('engine properties on random problems with every constraint kind', () => {
   it('greedy places every unit once and holds every constraint', () => {
-    fc.assert(fc.property(arbitrarySpec(12), (spec) => {
-      const problem = problemOf(spec);
-      if (!problem) return;
-      try {
-        assertValidLayerResult(problem, greedyEngine.solveLayer(problem, options));
-      } catch (error) {
-        // Greedy may only give up with a typed infeasibility, and only under a KV-group limit.
-        if (!(error instanceof Error && error.name === 'HplbError' && problem.maxGroupsPerGpu !== undefined)) throw error;
-      }
-    }), runs);
+    fc.assert(
+      fc.property(arbitrarySpec(12), (spec) => {
+        const problem = problemOf(spec);
+        if (!problem) return;
+        try {
+          assertValidLayerResult(problem, greedyEngine.solveLayer(problem, options));
+        } catch (error) {
+          // Greedy may only give up with a typed infeasibility, and only under a KV-group limit.
+          if (!(error instanceof Error && error.name === 'HplbError' && problem.maxGroupsPerGpu !== undefined))
+            throw error;
+        }
+      }),
+      runs,
+    );
   });
 
   it('greedy is never worse than contiguous when contiguous is feasible', () => {
-    fc.assert(fc.property(arbitrarySpec(12), (spec) => {
-      const problem = problemOf(spec);
-      if (!problem) return;
-      let contiguous: number;
-      try {
-        contiguous = makespanOf(problem, contiguousAssignment(problem));
-      } catch {
-        return;
-      }
-      const greedy = greedyEngine.solveLayer(problem, options);
-      assert.ok(greedy.makespan <= contiguous * (1 + 1e-12), `greedy ${greedy.makespan} > contiguous ${contiguous}`);
-    }), runs);
+    fc.assert(
+      fc.property(arbitrarySpec(12), (spec) => {
+        const problem = problemOf(spec);
+        if (!problem) return;
+        let contiguous: number;
+        try {
+          contiguous = makespanOf(problem, contiguousAssignment(problem));
+        } catch {
+          return;
+        }
+        const greedy = greedyEngine.solveLayer(problem, options);
+        assert.ok(greedy.makespan <= contiguous * (1 + 1e-12), `greedy ${greedy.makespan} > contiguous ${contiguous}`);
+      }),
+      runs,
+    );
   });
 
   it('the lower bound never exceeds the brute-force optimum (<= 10 units)', () => {
-    fc.assert(fc.property(arbitrarySpec(10), (spec) => {
-      const problem = problemOf(spec);
-      if (!problem) return;
-      const optimum = bruteForceOptimum(problem);
-      if (optimum === null) return;
-      assert.ok(layerLowerBound(problem) <= optimum * (1 + 1e-12));
-    }), runs);
-  });
-
-  for (const [name, engine] of [['search', configSearchEngine], ['ilp', ilp], ['auto', auto]] as const) {
-    it(`${name} reaches the brute-force optimum (<= 10 units) with a true status`, () => {
-      fc.assert(fc.property(arbitrarySpec(10), (spec) => {
+    fc.assert(
+      fc.property(arbitrarySpec(10), (spec) => {
         const problem = problemOf(spec);
         if (!problem) return;
         const optimum = bruteForceOptimum(problem);
         if (optimum === null) return;
-        // The smallest tolerance the ILP can prove (GLPK's precision), far below one cost unit
-        // here, so "within tolerance" means "optimal" for these integer costs.
-        const result = engine.solveLayer(problem, { ...options, gapTolerance: ILP_PROOF_PRECISION });
-        assertValidLayerResult(problem, result);
-        assert.ok(Math.abs(result.makespan - optimum) <= 1e-9 * Math.max(1, optimum), `${name}: ${result.makespan} vs optimum ${optimum}`);
-        assert.notEqual(result.status, 'time_limit');
-      }), { ...runs, numRuns: 80 });
+        assert.ok(layerLowerBound(problem) <= optimum * (1 + 1e-12));
+      }),
+      runs,
+    );
+  });
+
+  for (const [name, engine] of [
+    ['search', configSearchEngine],
+    ['ilp', ilp],
+    ['auto', auto],
+  ] as const) {
+    it(`${name} reaches the brute-force optimum (<= 10 units) with a true status`, () => {
+      fc.assert(
+        fc.property(arbitrarySpec(10), (spec) => {
+          const problem = problemOf(spec);
+          if (!problem) return;
+          const optimum = bruteForceOptimum(problem);
+          if (optimum === null) return;
+          // The smallest tolerance the ILP can prove (GLPK's precision), far below one cost unit
+          // here, so "within tolerance" means "optimal" for these integer costs.
+          const result = engine.solveLayer(problem, { ...options, gapTolerance: ILP_PROOF_PRECISION });
+          assertValidLayerResult(problem, result);
+          assert.ok(
+            Math.abs(result.makespan - optimum) <= 1e-9 * Math.max(1, optimum),
+            `${name}: ${result.makespan} vs optimum ${optimum}`,
+          );
+          assert.notEqual(result.status, 'time_limit');
+        }),
+        { ...runs, numRuns: 80 },
+      );
     });
   }
 
   it('auto is never worse than greedy', () => {
-    fc.assert(fc.property(arbitrarySpec(16), (spec) => {
-      const problem = problemOf(spec);
-      if (!problem) return;
-      let greedy: LayerResult;
-      try {
-        greedy = greedyEngine.solveLayer(problem, options);
-      } catch {
-        return;
-      }
-      const result = auto.solveLayer(problem, { ...options, incumbent: greedy.unit2gpu });
-      assertValidLayerResult(problem, result);
-      assert.ok(result.makespan <= greedy.makespan * (1 + 1e-12));
-    }), runs);
+    fc.assert(
+      fc.property(arbitrarySpec(16), (spec) => {
+        const problem = problemOf(spec);
+        if (!problem) return;
+        let greedy: LayerResult;
+        try {
+          greedy = greedyEngine.solveLayer(problem, options);
+        } catch {
+          return;
+        }
+        const result = auto.solveLayer(problem, { ...options, incumbent: greedy.unit2gpu });
+        assertValidLayerResult(problem, result);
+        assert.ok(result.makespan <= greedy.makespan * (1 + 1e-12));
+      }),
+      runs,
+    );
   });
 });

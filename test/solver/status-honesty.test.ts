@@ -13,7 +13,13 @@ import { distinctCosts } from '../../src/kernel/synthetic.ts';
 import { assertValidLayerResult } from './helpers.ts';
 
 const glpk = await loadGlpk();
-const hard = buildLayerProblems({ headCosts: [distinctCosts(64, 7)], kvGroupSize: 1, granularity: 'query-head', speeds: new Array(8).fill(1), unitsPerGpu: { kind: 'equal' } })[0];
+const hard = buildLayerProblems({
+  headCosts: [distinctCosts(64, 7)],
+  kvGroupSize: 1,
+  granularity: 'query-head',
+  speeds: new Array(8).fill(1),
+  unitsPerGpu: { kind: 'equal' },
+})[0];
 
 /**
  * A clock that moves 1 ms on every reading: an engine that reads it keeps running out of time
@@ -27,14 +33,23 @@ function tickingClock(): () => number {
 /** Solves `hard` with a 5 ms limit and greedy's answer as the incumbent, and checks the claims. */
 function solveAndCheckHonesty(engine: LayerEngine, now?: () => number) {
   const greedy = greedyEngine.solveLayer(hard, { timeLimitMs: 5, gapTolerance: 1e-9 });
-  const result = engine.solveLayer(hard, { timeLimitMs: 5, gapTolerance: 1e-6, incumbent: greedy.unit2gpu, ...(now ? { now } : {}) });
+  const result = engine.solveLayer(hard, {
+    timeLimitMs: 5,
+    gapTolerance: 1e-6,
+    incumbent: greedy.unit2gpu,
+    ...(now ? { now } : {}),
+  });
   assertValidLayerResult(hard, result);
   assert.ok(result.makespan <= greedy.makespan, 'never worse than the incumbent');
   assert.ok(result.lowerBound >= layerLowerBound(hard) - 1e-9, 'bound at least the static bound');
   assert.equal(result.gap, relativeGap(result.makespan, result.lowerBound));
   if (result.status === 'optimal') assert.ok(result.gap <= 1e-9);
   if (result.status === 'within_tolerance') assert.ok(result.gap <= 1e-6 * (1 + 1e-9));
-  if (result.gap > 1e-6 * (1 + 1e-9)) assert.ok(['time_limit', 'greedy_fallback'].includes(result.status), `status ${result.status} with gap ${result.gap}`);
+  if (result.gap > 1e-6 * (1 + 1e-9))
+    assert.ok(
+      ['time_limit', 'greedy_fallback'].includes(result.status),
+      `status ${result.status} with gap ${result.gap}`,
+    );
   return result;
 }
 

@@ -6,9 +6,15 @@ import { jsonBody } from './json-body.ts';
 
 export function registerBudgetRoutes(router: Routes, ctx: RouteContext): void {
   const operation = ctx.validators.operation('computeBudgets');
-  router.post('/v1/budgets', ctx.guards.rateLimit, ctx.guards.requireKey, jsonBody({ maxBytes: ctx.deps.config.maxBodyBytes, maxContainers: ctx.deps.config.maxBodyContainers }), (req, res) => {
-    const body = operation.body(req.body) as components['schemas']['BudgetsRequest'];
-    const answer = computeBudgets(body satisfies BudgetsRequest, ctx.context.resolveCostModel());
-    res.json(answer);
-  });
+  router.post(
+    '/v1/budgets',
+    ctx.guards.rateLimit,
+    ctx.guards.requireKey,
+    jsonBody({ maxBytes: ctx.deps.config.maxBodyBytes, maxContainers: ctx.deps.config.maxBodyContainers }),
+    (req, res) => {
+      const body = operation.body(req.body) as components['schemas']['BudgetsRequest'];
+      const answer = computeBudgets(body satisfies BudgetsRequest, ctx.context.resolveCostModel());
+      res.json(answer);
+    },
+  );
 }

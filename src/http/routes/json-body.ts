@@ -4,7 +4,8 @@ import { HplbError } from '../../errors.ts';
 /** body-parser wraps what verify throws (http-errors); problem.ts turns this type into BODY_TOO_LARGE. */
 export const STRUCTURE_ERROR_TYPE = 'entity.structure.exceeded';
 
-const structureError = (message: string): Error => Object.assign(new Error(message), { type: STRUCTURE_ERROR_TYPE, status: 413 });
+const structureError = (message: string): Error =>
+  Object.assign(new Error(message), { type: STRUCTURE_ERROR_TYPE, status: 413 });
 
 /** Deepest nesting of arrays and objects a body may have (every body of the API nests under 10). */
 export const MAX_BODY_DEPTH = 32;
@@ -22,10 +23,17 @@ export interface JsonBodyLimits {
  * arrays costs far more to parse and collect than its size suggests, so it is refused unparsed.
  */
 export function jsonBody(limits: JsonBodyLimits): RequestHandler {
-  const parse = express.json({ limit: limits.maxBytes, strict: true, verify: (_req, _res, buffer) => checkStructure(buffer, limits.maxContainers) });
+  const parse = express.json({
+    limit: limits.maxBytes,
+    strict: true,
+    verify: (_req, _res, buffer) => checkStructure(buffer, limits.maxContainers),
+  });
   return (req, res, next) => {
     if (req.is('application/json') === false) {
-      throw new HplbError('UNSUPPORTED_MEDIA_TYPE', `the body is ${String(req.headers['content-type'])}, not application/json`);
+      throw new HplbError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `the body is ${String(req.headers['content-type'])}, not application/json`,
+      );
     }
     parse(req, res, next);
   };
@@ -51,12 +59,15 @@ export function checkStructure(buffer: Buffer, maxContainers: number): void {
     } else if (OPEN.has(byte)) {
       containers += 1;
       depth += 1;
-      if (depth > MAX_BODY_DEPTH) throw structureError(`the body nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels`);
+      if (depth > MAX_BODY_DEPTH)
+        throw structureError(`the body nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels`);
     } else if (CLOSE.has(byte)) {
       depth -= 1;
     }
   }
   if (containers > maxContainers) {
-    throw structureError(`the body holds ${containers} arrays and objects, more than the limit of ${maxContainers} (MAX_BODY_CONTAINERS)`);
+    throw structureError(
+      `the body holds ${containers} arrays and objects, more than the limit of ${maxContainers} (MAX_BODY_CONTAINERS)`,
+    );
   }
 }

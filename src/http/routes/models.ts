@@ -15,7 +15,11 @@ export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
   const list = ctx.validators.operation('listModels');
   const get = ctx.validators.operation('getModel');
   // The registry does not change while the service runs: the list is rendered once.
-  const listBody = JSON.stringify({ models: registry.list().map((p) => modelSummary(p, DEFAULT_WORKLOAD.seqLen, summarizeProfile(p, DEFAULT_WORKLOAD.seqLen))) } satisfies Schemas['ModelList']);
+  const listBody = JSON.stringify({
+    models: registry
+      .list()
+      .map((p) => modelSummary(p, DEFAULT_WORKLOAD.seqLen, summarizeProfile(p, DEFAULT_WORKLOAD.seqLen))),
+  } satisfies Schemas['ModelList']);
 
   router.get('/v1/models', ctx.guards.requireKeyForReads, (req, res) => {
     list.query(req.query as Record<string, unknown>);
@@ -37,7 +41,10 @@ export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
 
 /** UNKNOWN_MODEL naming the known ids, pointed at `pointer` (the modelId path parameter by default). */
 export function unknownModel(registry: ModelRegistry, id: string, pointer = '/modelId'): HplbError {
-  const known = registry.list().map((p) => p.id).join(', ');
+  const known = registry
+    .list()
+    .map((p) => p.id)
+    .join(', ');
   return new HplbError('UNKNOWN_MODEL', `no model with id "${id}"; known ids: ${known}`, { pointer, rule: 'registry' });
 }
 

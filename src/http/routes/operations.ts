@@ -18,7 +18,11 @@ export function registerOperationRoutes(router: Routes, ctx: RouteContext): void
   router.get('/healthz', live);
 
   router.get('/readyz', (_req, res) => {
-    const checks = { registry: deps.registry.list().length > 0, solver: deps.runner.isReady(), draining: ctx.draining() };
+    const checks = {
+      registry: deps.registry.list().length > 0,
+      solver: deps.runner.isReady(),
+      draining: ctx.draining(),
+    };
     const status = checks.draining ? 'draining' : checks.registry && checks.solver ? 'ready' : 'not_ready';
     res.setHeader('Cache-Control', 'no-store');
     res.status(status === 'ready' ? 200 : 503).json({ status, checks } satisfies components['schemas']['Readiness']);

@@ -34,19 +34,29 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const lookup = validators.operation('getModelPlan');
 
   const { guards } = ctx;
-  router.post('/v1/plans', guards.rateLimit, guards.requireKey, jsonBody({ maxBytes: deps.config.maxBodyBytes, maxContainers: deps.config.maxBodyContainers }), async (req, res) => {
-    const outcome = await service.plan(req.body);
-    res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
-    if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
-    sendPlan(res, outcome.created ? 201 : 200, outcome.entry);
-  });
+  router.post(
+    '/v1/plans',
+    guards.rateLimit,
+    guards.requireKey,
+    jsonBody({ maxBytes: deps.config.maxBodyBytes, maxContainers: deps.config.maxBodyContainers }),
+    async (req, res) => {
+      const outcome = await service.plan(req.body);
+      res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
+      if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
+      sendPlan(res, outcome.created ? 201 : 200, outcome.entry);
+    },
+  );
 
   router.get('/v1/plans/:planId', guards.requireKeyForReads, (req, res) => {
     const { planId } = get.path(req.params as Record<string, string>) as { planId: string };
     const entry = cache.getById(planId);
     if (!entry) {
       (res.locals as ProblemLocals).pointerIn = 'path';
-      throw new HplbError('PLAN_NOT_FOUND', `no stored plan with id ${planId}; plans are kept for ${deps.config.cacheTtlMs} ms at most, POST the request again to recompute it`, { pointer: '/planId', rule: 'stored' });
+      throw new HplbError(
+        'PLAN_NOT_FOUND',
+        `no stored plan with id ${planId}; plans are kept for ${deps.config.cacheTtlMs} ms at most, POST the request again to recompute it`,
+        { pointer: '/planId', rule: 'stored' },
+      );
     }
     res.setHeader('Cache-Control', cacheControl);
     if (etagMatches(req.headers['if-none-match'], entry.etag)) notModified(res, entry);
@@ -62,7 +72,10 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
       const params = lookup.query(req.query as Record<string, unknown>) as LookupParams;
       if (params.makespanTolerance !== undefined && params.previous === undefined) {
         (res.locals as ProblemLocals).pointerIn = 'query';
-        throw new HplbError('INVALID_PROBLEM', 'makespanTolerance applies to a re-plan: give previous=<planId> too', { pointer: '/makespanTolerance', rule: 'dependentRequired' });
+        throw new HplbError('INVALID_PROBLEM', 'makespanTolerance applies to a re-plan: give previous=<planId> too', {
+          pointer: '/makespanTolerance',
+          rule: 'dependentRequired',
+        });
       }
       const profile = deps.registry.get(modelId);
       if (!profile) {
@@ -93,7 +106,12 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
       workload: { seqLen: query.seqLen, phase: query.phase as 'prefill' | 'decode' },
       costModel: query.costModel,
       solver: { engine: query.engine as NonNullable<PlanRequest['solver']>['engine'] },
-      ...(query.previous ? { previous: { planId: query.previous }, migration: { makespanTolerance: query.makespanTolerance ?? undefined } } : {}),
+      ...(query.previous
+        ? {
+            previous: { planId: query.previous },
+            migration: { makespanTolerance: query.makespanTolerance ?? undefined },
+          }
+        : {}),
     };
     service.plan(request, known.key).then(
       (outcome) => {
@@ -106,7 +124,12 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
 }
 
 /** The lookup query with every default filled in. */
-function normaliseLookup(modelId: string, modelVersion: string, query: LookupParams, defaultCostModel: string): LookupQuery {
+function normaliseLookup(
+  modelId: string,
+  modelVersion: string,
+  query: LookupParams,
+  defaultCostModel: string,
+): LookupQuery {
   return {
     modelId,
     modelVersion,
@@ -142,5 +165,9 @@ function asQueryError(error: unknown, res: Response): unknown {
   if (!(error instanceof HplbError) || error.pointer === undefined) return error;
   const pointer = LOOKUP_POINTERS[error.pointer];
   (res.locals as ProblemLocals).pointerIn = 'query';
-  return new HplbError(error.code, error.message, pointer !== undefined ? { pointer, rule: error.rule } : { rule: error.rule });
+  return new HplbError(
+    error.code,
+    error.message,
+    pointer !== undefined ? { pointer, rule: error.rule } : { rule: error.rule },
+  );
 }

@@ -68,8 +68,8 @@ function headCounts(plan: Plan, kvGroupSize: number | undefined, ctx: RouteConte
     return { layers, queryHeads, kvHeads };
   }
   if (kvGroupSize === undefined) {
-    const message = 'kvGroupSize (query heads per KV head) is required for a plan of explicit costs ' +
-      'or an inline profile';
+    const message =
+      'kvGroupSize (query heads per KV head) is required for a plan of explicit costs ' + 'or an inline profile';
     throw new HplbError('INVALID_PROBLEM', message, { pointer: '/kvGroupSize', rule: 'required' });
   }
   const units = plan.layers[0].permutation.length;

@@ -2,7 +2,14 @@ import type { GLPK } from 'glpk.js/node';
 import { aggregateLayer } from '../aggregate.ts';
 import { layerLowerBound } from '../bounds.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
-import { SearchTimeout, type LayerEngine, type LayerProblem, type LayerResult, type LayerStatus, type SolveOptions } from '../types.ts';
+import {
+  SearchTimeout,
+  type LayerEngine,
+  type LayerProblem,
+  type LayerResult,
+  type LayerStatus,
+  type SolveOptions,
+} from '../types.ts';
 import { configSearch } from './config-search.ts';
 import { differencingPlacement } from './differencing.ts';
 import { tryGreedyAssignment } from './greedy.ts';
@@ -57,7 +64,11 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       const mostlyDistinct = aggregateLayer(problem).classes.length > problem.costs.length / 2;
       if (best && mostlyDistinct && problem.speeds.length > 1 && relativeGap(upper, lower) > options.gapTolerance) {
         const goal = lower / (1 - options.gapTolerance);
-        const rebalanced = rebalancePairs(problem, best, { deadline: start + REBALANCE_SHARE * options.timeLimitMs, now, goal });
+        const rebalanced = rebalancePairs(problem, best, {
+          deadline: start + REBALANCE_SHARE * options.timeLimitMs,
+          now,
+          goal,
+        });
         if (makespanOf(problem, rebalanced) < upper) {
           best = rebalanced;
           upper = makespanOf(problem, rebalanced);
@@ -67,11 +78,22 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       let fallbackReason: string | undefined;
       const finish = (otherwise: LayerStatus): LayerResult => {
         if (!best) throw new Error(fallbackReason ?? `no engine found a placement for layer ${problem.layer}`);
-        const status = problem.speeds.length === 1 ? 'trivial' : statusForGap(relativeGap(upper, lower), options.gapTolerance, otherwise);
-        return buildLayerResult(problem, best, { lowerBound: lower, status, engine, solveMs: now() - start, ...(fallbackReason ? { fallbackReason } : {}) });
+        const status =
+          problem.speeds.length === 1
+            ? 'trivial'
+            : statusForGap(relativeGap(upper, lower), options.gapTolerance, otherwise);
+        return buildLayerResult(problem, best, {
+          lowerBound: lower,
+          status,
+          engine,
+          solveMs: now() - start,
+          ...(fallbackReason ? { fallbackReason } : {}),
+        });
       };
       if (problem.speeds.length === 1 || relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
-      const report = () => { if (best) options.onProgress?.({ unit2gpu: best, lowerBound: lower, engine }); };
+      const report = () => {
+        if (best) options.onProgress?.({ unit2gpu: best, lowerBound: lower, engine });
+      };
       report();
 
       // Few distinct costs: configurations of identical units; mostly distinct ones: bin completion,
@@ -81,7 +103,11 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
         // Most of the time to re-splitting groups of GPUs exactly (placements close to the bound),
         // the rest to the complete search (proofs; it closes the small layers at once anyway).
         const goal = lower / (1 - options.gapTolerance);
-        const resplit = resplitGroups(problem, best, { deadline: now() + RESPLIT_SHARE * (deadline - now()), now, goal });
+        const resplit = resplitGroups(problem, best, {
+          deadline: now() + RESPLIT_SHARE * (deadline - now()),
+          now,
+          goal,
+        });
         if (makespanOf(problem, resplit) < upper) {
           best = resplit;
           upper = makespanOf(problem, resplit);
@@ -132,4 +158,3 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
     },
   };
 }
-

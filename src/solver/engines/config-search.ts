@@ -39,8 +39,14 @@ export function configSearch(problem: LayerProblem, options: SolveOptions): Sear
   if (!best) {
     // No start: an unbounded target asks only "is there any placement at all?".
     const found = decide(problem, layer, Infinity, deadline, now, new Map());
-    if (found === null) throw new HplbError('INFEASIBLE_CONSTRAINTS', `no placement of layer ${problem.layer} meets the unit-count, KV-group and pin constraints (exhaustive search)`, { pointer: '/constraints', rule: 'feasible' });
-    if (found === 'timeout') throw new SearchTimeout(`no placement of layer ${problem.layer} found within ${options.timeLimitMs} ms`);
+    if (found === null)
+      throw new HplbError(
+        'INFEASIBLE_CONSTRAINTS',
+        `no placement of layer ${problem.layer} meets the unit-count, KV-group and pin constraints (exhaustive search)`,
+        { pointer: '/constraints', rule: 'feasible' },
+      );
+    if (found === 'timeout')
+      throw new SearchTimeout(`no placement of layer ${problem.layer} found within ${options.timeLimitMs} ms`);
     best = found;
   }
   let upper = makespanOf(problem, best);
@@ -75,7 +81,12 @@ export const configSearchEngine: LayerEngine = {
     const start = now();
     const outcome = configSearch(problem, options);
     const status = statusForGap(relativeGap(outcome.makespan, outcome.lowerBound), options.gapTolerance, 'time_limit');
-    return buildLayerResult(problem, outcome.unit2gpu, { lowerBound: outcome.lowerBound, status, engine: 'search', solveMs: now() - start });
+    return buildLayerResult(problem, outcome.unit2gpu, {
+      lowerBound: outcome.lowerBound,
+      status,
+      engine: 'search',
+      solveMs: now() - start,
+    });
   },
 };
 
@@ -83,13 +94,22 @@ export const configSearchEngine: LayerEngine = {
  * Is there a placement with every GPU load <= target? Returns one ([units] GPU of each unit),
  * null when none exists, or 'timeout'.
  */
-function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, deadline: number, now: () => number, failedAt: Map<string, number>): number[] | null | 'timeout' {
+function decide(
+  problem: LayerProblem,
+  layer: AggregatedLayer,
+  target: number,
+  deadline: number,
+  now: () => number,
+  failedAt: Map<string, number>,
+): number[] | null | 'timeout' {
   const gpus = problem.speeds.length;
   const classes = layer.classes.length;
   const cost = layer.classes.map((c) => c.cost);
   const rem = layer.classes.map((c) => c.units.length);
   // Fast GPUs first: their configurations are the most constrained by the target.
-  const order = Array.from({ length: gpus }, (_, g) => g).sort((a, b) => problem.speeds[b] - problem.speeds[a] || layer.pinnedCost[a] - layer.pinnedCost[b] || a - b);
+  const order = Array.from({ length: gpus }, (_, g) => g).sort(
+    (a, b) => problem.speeds[b] - problem.speeds[a] || layer.pinnedCost[a] - layer.pinnedCost[b] || a - b,
+  );
   const cap = order.map((g) => target * problem.speeds[g] - layer.pinnedCost[g]);
   const totalWork = layer.classes.reduce((s, c) => s + c.cost * c.units.length, 0);
   const tol = roundingTolerance(problem, totalWork, cap);
@@ -112,7 +132,11 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
     if (i === gpus) return remUnits === 0;
     if (remUnits < loSuffix[i] || remUnits > hiSuffix[i] || remWork > capSuffix[i] + tol) return false;
     let heaviest = -1;
-    for (let k = 0; k < classes; k++) if (rem[k] > 0) { heaviest = k; break; }
+    for (let k = 0; k < classes; k++)
+      if (rem[k] > 0) {
+        heaviest = k;
+        break;
+      }
     if (heaviest >= 0 && cost[heaviest] > maxCapSuffix[i] + tol) return false;
     const key = `${i}:${rem.join(',')}`;
     if ((failedAt.get(key) ?? -Infinity) >= target) return false;
@@ -134,11 +158,17 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
       }
       // Units the later classes could still add to this GPU, at most.
       let nextCost = 0;
-      for (let j = k + 1; j < classes; j++) if (rem[j] > 0) { nextCost = cost[j]; break; }
+      for (let j = k + 1; j < classes; j++)
+        if (rem[j] > 0) {
+          nextCost = cost[j];
+          break;
+        }
       const group = classGroup[k];
       const opensGroup = group >= 0 && !groupUse.get(group);
       const groupRoom = !opensGroup || groupsUsed < groupLimit;
-      const most = groupRoom ? Math.min(rem[k], hi[i] - count, cost[k] > 0 ? Math.floor((cap[i] - load + tol) / cost[k]) : rem[k]) : 0;
+      const most = groupRoom
+        ? Math.min(rem[k], hi[i] - count, cost[k] > 0 ? Math.floor((cap[i] - load + tol) / cost[k]) : rem[k])
+        : 0;
       for (let n = most; n >= 0; n--) {
         const newLoad = load + n * cost[k];
         const addMax = Math.max(0, Math.min(cap[i] - newLoad, (hi[i] - count - n) * nextCost));
@@ -171,10 +201,11 @@ function decide(problem: LayerProblem, layer: AggregatedLayer, target: number, d
   if (timedOut) return 'timeout';
   if (!ok) return null;
   const byGpu: number[][] = Array.from({ length: gpus }, () => []);
-  order.forEach((g, i) => { byGpu[g] = counts[i]; });
+  order.forEach((g, i) => {
+    byGpu[g] = counts[i];
+  });
   return disaggregate(problem, layer, byGpu);
 }
-
 
 /**
  * Rounding slack of `decide` (see roundingSlack): every quantity it compares (work left, a GPU's

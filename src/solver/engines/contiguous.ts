@@ -19,7 +19,12 @@ export function contiguousPlacement(problem: LayerProblem): number[] {
 export function contiguousAssignment(problem: LayerProblem): number[] {
   const unit2gpu = contiguousPlacement(problem);
   const violation = constraintViolation(problem, unit2gpu);
-  if (violation) throw new HplbError('INFEASIBLE_CONSTRAINTS', `contiguous placement breaks a constraint in layer ${problem.layer}: ${violation}`, { rule: 'feasible' });
+  if (violation)
+    throw new HplbError(
+      'INFEASIBLE_CONSTRAINTS',
+      `contiguous placement breaks a constraint in layer ${problem.layer}: ${violation}`,
+      { rule: 'feasible' },
+    );
   return unit2gpu;
 }
 

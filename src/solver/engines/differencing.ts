@@ -44,7 +44,9 @@ export function differencingPlacement(problem: LayerProblem): number[] | null {
     partials.push(join(a, b));
   }
   const unit2gpu = new Array<number>(units).fill(-1);
-  partials[0].units.forEach((list, g) => { for (const u of list) unit2gpu[u] = g; });
+  partials[0].units.forEach((list, g) => {
+    for (const u of list) unit2gpu[u] = g;
+  });
   const counts = partials[0].units.map((list) => list.length);
   if (counts.some((n) => n > problem.maxUnitsPerGpu || n < problem.minUnitsPerGpu)) return null;
   return unit2gpu;
@@ -57,7 +59,10 @@ export function differencingAssignment(problem: LayerProblem): number[] | null {
 }
 
 /** Differencing, then local search; greedy's answer where differencing does not apply. */
-export const differencingEngine: LayerEngine = heuristicEngine('differencing', (problem) => differencingAssignment(problem) ?? greedyAssignment(problem));
+export const differencingEngine: LayerEngine = heuristicEngine(
+  'differencing',
+  (problem) => differencingAssignment(problem) ?? greedyAssignment(problem),
+);
 
 function spread(p: Partial): number {
   return p.sums[0] - p.sums[p.sums.length - 1];
@@ -66,7 +71,10 @@ function spread(p: Partial): number {
 /** Heaviest subset of a with the lightest of b, and so on; re-sorted heaviest first. */
 function join(a: Partial, b: Partial): Partial {
   const gpus = a.sums.length;
-  const merged = Array.from({ length: gpus }, (_, g) => ({ sum: a.sums[g] + b.sums[gpus - 1 - g], units: [...a.units[g], ...b.units[gpus - 1 - g]] }));
+  const merged = Array.from({ length: gpus }, (_, g) => ({
+    sum: a.sums[g] + b.sums[gpus - 1 - g],
+    units: [...a.units[g], ...b.units[gpus - 1 - g]],
+  }));
   merged.sort((x, y) => y.sum - x.sum);
   return { sums: merged.map((m) => m.sum), units: merged.map((m) => m.units) };
 }

@@ -39,7 +39,11 @@ export function constructionAssignment(problem: LayerProblem): number[] {
 function constructed(problem: LayerProblem): State {
   const state = construct(problem) ?? constructFromContiguous(problem);
   if (!state) {
-    throw new HplbError('INFEASIBLE_CONSTRAINTS', `greedy found no placement of layer ${problem.layer} that meets the unit and KV-group limits`, { rule: 'feasible' });
+    throw new HplbError(
+      'INFEASIBLE_CONSTRAINTS',
+      `greedy found no placement of layer ${problem.layer} that meets the unit and KV-group limits`,
+      { rule: 'feasible' },
+    );
   }
   return state;
 }
@@ -131,7 +135,10 @@ function construct(problem: LayerProblem): State | null {
       if (state.counts[g] >= problem.maxUnitsPerGpu || !groupFits(state, u, g)) continue;
       // Keep enough units for GPUs still below their minimum.
       const finish = (state.sums[g] + costs[u]) / speeds[g];
-      if (finish < bestFinish) { bestFinish = finish; best = g; }
+      if (finish < bestFinish) {
+        bestFinish = finish;
+        best = g;
+      }
     }
     if (best < 0 || !minimumsReachable(state, best, remaining - 1)) return null;
     place(state, u, best);
@@ -145,7 +152,9 @@ function minimumsReachable(state: State, g: number, remainingAfter: number): boo
   const min = state.problem.minUnitsPerGpu;
   if (min === 0) return true;
   let missing = 0;
-  state.counts.forEach((n, h) => { missing += Math.max(0, min - (h === g ? n + 1 : n)); });
+  state.counts.forEach((n, h) => {
+    missing += Math.max(0, min - (h === g ? n + 1 : n));
+  });
   return missing <= remainingAfter;
 }
 
@@ -159,7 +168,11 @@ function constructFromContiguous(problem: LayerProblem): State | null {
 }
 
 /** Move unit u to GPU b, or (v >= 0) swap it with unit v on b. */
-interface Change { readonly u: number; readonly v: number; readonly b: number }
+interface Change {
+  readonly u: number;
+  readonly v: number;
+  readonly b: number;
+}
 
 /**
  * Local search: take a GPU at the makespan; move one of its units elsewhere, or swap it with a
@@ -197,7 +210,11 @@ function bestChange(state: State): Change | null {
       if (state.unit2gpu[u] !== a || isPinned(u)) continue;
       for (let b = 0; b < gpus; b++) {
         if (b === a) continue;
-        if (state.counts[a] > problem.minUnitsPerGpu && state.counts[b] < problem.maxUnitsPerGpu && groupFits(state, u, b)) {
+        if (
+          state.counts[a] > problem.minUnitsPerGpu &&
+          state.counts[b] < problem.maxUnitsPerGpu &&
+          groupFits(state, u, b)
+        ) {
           const worse = Math.max((state.sums[a] - costs[u]) / speeds[a], (state.sums[b] + costs[u]) / speeds[b]);
           if (worse < threshold && worse < bestLoad) {
             bestLoad = worse;
@@ -207,7 +224,10 @@ function bestChange(state: State): Change | null {
         for (let v = 0; v < costs.length; v++) {
           if (state.unit2gpu[v] !== b || isPinned(v) || costs[v] >= costs[u]) continue;
           if (!groupFits(state, u, b, v) || !groupFits(state, v, a, u)) continue;
-          const worse = Math.max((state.sums[a] - costs[u] + costs[v]) / speeds[a], (state.sums[b] - costs[v] + costs[u]) / speeds[b]);
+          const worse = Math.max(
+            (state.sums[a] - costs[u] + costs[v]) / speeds[a],
+            (state.sums[b] - costs[v] + costs[u]) / speeds[b],
+          );
           if (worse < threshold && worse < bestLoad) {
             bestLoad = worse;
             best = { u, v, b };

@@ -17,7 +17,11 @@ const GROUP_LIMIT_MS = 20;
  * @param start [units] GPU index of each unit, meeting every constraint
  * @returns [units] a placement no worse than the start
  */
-export function resplitGroups(problem: LayerProblem, start: readonly number[], limits: { deadline: number; now: () => number; goal: number; seed?: number }): number[] {
+export function resplitGroups(
+  problem: LayerProblem,
+  start: readonly number[],
+  limits: { deadline: number; now: () => number; goal: number; seed?: number },
+): number[] {
   const unit2gpu = [...start];
   const gpus = problem.speeds.length;
   if (!partitionSearchApplies(problem) || gpus <= GROUP_OTHERS + 1) return unit2gpu;
@@ -43,8 +47,16 @@ export function resplitGroups(problem: LayerProblem, start: readonly number[], l
     const current = units.map((u) => group.indexOf(unit2gpu[u]));
     const before = makespanOf(sub, current);
     const remaining = limits.deadline - limits.now();
-    const found = partitionSearch(sub, { timeLimitMs: Math.min(GROUP_LIMIT_MS, remaining), gapTolerance: 0, now: limits.now, incumbent: current });
-    if (found.makespan < before * (1 - 1e-12)) units.forEach((u, i) => { unit2gpu[u] = group[found.unit2gpu[i]]; });
+    const found = partitionSearch(sub, {
+      timeLimitMs: Math.min(GROUP_LIMIT_MS, remaining),
+      gapTolerance: 0,
+      now: limits.now,
+      incumbent: current,
+    });
+    if (found.makespan < before * (1 - 1e-12))
+      units.forEach((u, i) => {
+        unit2gpu[u] = group[found.unit2gpu[i]];
+      });
   }
   return unit2gpu;
 }

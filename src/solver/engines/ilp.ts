@@ -47,7 +47,12 @@ export interface IlpOutcome {
  *   proves the incumbent good enough.
  * - textbook: binary x[unit][gpu] and C, nothing else: the baseline the benchmark compares with.
  */
-export function solveIlp(glpk: GLPK, problem: LayerProblem, options: SolveOptions, formulation: IlpFormulation = 'aggregated'): IlpOutcome {
+export function solveIlp(
+  glpk: GLPK,
+  problem: LayerProblem,
+  options: SolveOptions,
+  formulation: IlpFormulation = 'aggregated',
+): IlpOutcome {
   const staticBound = layerLowerBound(problem);
   const incumbent = options.incumbent ? [...options.incumbent] : null;
   const upper = incumbent ? makespanOf(problem, incumbent) : Infinity;
@@ -56,37 +61,70 @@ export function solveIlp(glpk: GLPK, problem: LayerProblem, options: SolveOption
   const glpkGap = precision / 2;
   const layer = aggregateLayer(problem);
   const scale = Math.max(...problem.costs, Number.MIN_VALUE);
-  const model = formulation === 'textbook' ? textbookModel(glpk, problem, scale) : aggregatedModel(glpk, problem, layer, scale);
+  const model =
+    formulation === 'textbook' ? textbookModel(glpk, problem, scale) : aggregatedModel(glpk, problem, layer, scale);
   const cutoff = formulation === 'aggregated' && Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;
   const lowerScaled = staticBound / scale;
-  model.lp.bounds!.push(Number.isFinite(cutoff)
-    ? { name: 'C', type: glpk.GLP_DB, lb: Math.min(lowerScaled, cutoff), ub: cutoff }
-    : { name: 'C', type: glpk.GLP_LO, lb: lowerScaled, ub: 0 });
+  model.lp.bounds!.push(
+    Number.isFinite(cutoff)
+      ? { name: 'C', type: glpk.GLP_DB, lb: Math.min(lowerScaled, cutoff), ub: cutoff }
+      : { name: 'C', type: glpk.GLP_LO, lb: lowerScaled, ub: 0 },
+  );
 
   const keep = (outcome: IlpOutcome['outcome'], lowerBound: number, reason?: string): IlpOutcome => {
-    if (!incumbent) return { unit2gpu: [], makespan: Infinity, lowerBound, outcome: 'failed', reason: reason ?? 'GLPK found no placement and there was no incumbent' };
-    return { unit2gpu: incumbent, makespan: upper, lowerBound: Math.min(lowerBound, upper), outcome, ...(reason ? { reason } : {}) };
+    if (!incumbent)
+      return {
+        unit2gpu: [],
+        makespan: Infinity,
+        lowerBound,
+        outcome: 'failed',
+        reason: reason ?? 'GLPK found no placement and there was no incumbent',
+      };
+    return {
+      unit2gpu: incumbent,
+      makespan: upper,
+      lowerBound: Math.min(lowerBound, upper),
+      outcome,
+      ...(reason ? { reason } : {}),
+    };
   };
 
   let result: Result;
   try {
-    result = glpk.solve(model.lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, (options.timeLimitMs - GLPK_OVERHEAD_MS) / 1000), mipgap: glpkGap, presol: true });
+    result = glpk.solve(model.lp, {
+      msglev: glpk.GLP_MSG_OFF,
+      tmlim: Math.max(0.001, (options.timeLimitMs - GLPK_OVERHEAD_MS) / 1000),
+      mipgap: glpkGap,
+      presol: true,
+    });
   } catch (error) {
     return keep('failed', staticBound, `GLPK failed: ${error instanceof Error ? error.message : String(error)}`);
   }
   const status = result.result.status;
   if (status === glpk.GLP_NOFEAS) {
     // Nothing at or below the cutoff: the incumbent is within `precision` of the optimum.
-    return Number.isFinite(cutoff) ? keep('proved', Math.max(staticBound, cutoff * scale * GLPK_BOUND_FACTOR)) : keep('failed', staticBound, 'GLPK reports the constraints infeasible');
+    return Number.isFinite(cutoff)
+      ? keep('proved', Math.max(staticBound, cutoff * scale * GLPK_BOUND_FACTOR))
+      : keep('failed', staticBound, 'GLPK reports the constraints infeasible');
   }
-  if (status !== glpk.GLP_OPT && status !== glpk.GLP_FEAS) return keep('time_limit', staticBound, 'GLPK stopped without a placement');
+  if (status !== glpk.GLP_OPT && status !== glpk.GLP_FEAS)
+    return keep('time_limit', staticBound, 'GLPK stopped without a placement');
   const found = model.decode(result.result.vars);
-  if (constraintViolation(problem, found) !== null) return keep('failed', staticBound, `GLPK answer breaks a constraint: ${constraintViolation(problem, found)}`);
+  if (constraintViolation(problem, found) !== null)
+    return keep('failed', staticBound, `GLPK answer breaks a constraint: ${constraintViolation(problem, found)}`);
   const makespan = makespanOf(problem, found);
   const proved = status === glpk.GLP_OPT;
   // GLPK's OPT is optimal within mipgap of its best bound; the objective is C itself.
-  const bound = proved ? Math.max(staticBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR) : staticBound;
-  if (makespan < upper) return { unit2gpu: found, makespan, lowerBound: Math.min(bound, makespan), outcome: proved ? 'proved' : 'time_limit' };
+  const bound = proved
+    ? Math.max(staticBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR)
+    : staticBound;
+  if (makespan < upper)
+    return {
+      unit2gpu: found,
+      makespan,
+      lowerBound: Math.min(bound, makespan),
+      outcome: proved ? 'proved' : 'time_limit',
+    };
   return keep(proved ? 'proved' : 'time_limit', bound);
 }
 
@@ -101,8 +139,15 @@ export function createIlpEngine(glpk: GLPK, formulation: IlpFormulation = 'aggre
       const outcome = solveIlp(glpk, problem, options, formulation);
       if (outcome.outcome === 'failed' && outcome.unit2gpu.length === 0) throw new Error(outcome.reason);
       const gap = relativeGap(outcome.makespan, outcome.lowerBound);
-      const status = outcome.outcome === 'failed' ? 'greedy_fallback' : statusForGap(gap, options.gapTolerance, 'time_limit');
-      return buildLayerResult(problem, outcome.unit2gpu, { lowerBound: outcome.lowerBound, status, engine: name, solveMs: now() - start, ...(outcome.outcome === 'failed' ? { fallbackReason: outcome.reason } : {}) });
+      const status =
+        outcome.outcome === 'failed' ? 'greedy_fallback' : statusForGap(gap, options.gapTolerance, 'time_limit');
+      return buildLayerResult(problem, outcome.unit2gpu, {
+        lowerBound: outcome.lowerBound,
+        status,
+        engine: name,
+        solveMs: now() - start,
+        ...(outcome.outcome === 'failed' ? { fallbackReason: outcome.reason } : {}),
+      });
     },
   };
 }
@@ -127,27 +172,45 @@ function aggregatedModel(glpk: GLPK, problem: LayerProblem, layer: AggregatedLay
       generals.push(n(k, g));
       bounds.push({ name: n(k, g), type: glpk.GLP_DB, lb: 0, ub: cls.units.length });
     }
-    subjectTo.push({ name: `class_${k}`, vars: range(gpus).map((g) => ({ name: n(k, g), coef: 1 })), bnds: { type: glpk.GLP_FX, lb: cls.units.length, ub: cls.units.length } });
+    subjectTo.push({
+      name: `class_${k}`,
+      vars: range(gpus).map((g) => ({ name: n(k, g), coef: 1 })),
+      bnds: { type: glpk.GLP_FX, lb: cls.units.length, ub: cls.units.length },
+    });
   });
   for (let g = 0; g < gpus; g++) {
     const lo = Math.max(0, problem.minUnitsPerGpu - layer.pinnedCount[g]);
     const hi = problem.maxUnitsPerGpu - layer.pinnedCount[g];
     const vars = layer.classes.map((_, k) => ({ name: n(k, g), coef: 1 }));
-    subjectTo.push({ name: `count_${g}`, vars, bnds: lo === hi ? { type: glpk.GLP_FX, lb: lo, ub: hi } : { type: glpk.GLP_DB, lb: lo, ub: hi } });
+    subjectTo.push({
+      name: `count_${g}`,
+      vars,
+      bnds: lo === hi ? { type: glpk.GLP_FX, lb: lo, ub: hi } : { type: glpk.GLP_DB, lb: lo, ub: hi },
+    });
     subjectTo.push({
       name: `load_${g}`,
-      vars: [...layer.classes.map((_, k) => ({ name: n(k, g), coef: costs[k] })), { name: 'C', coef: -problem.speeds[g] }],
+      vars: [
+        ...layer.classes.map((_, k) => ({ name: n(k, g), coef: costs[k] })),
+        { name: 'C', coef: -problem.speeds[g] },
+      ],
       bnds: { type: glpk.GLP_UP, lb: 0, ub: -layer.pinnedCost[g] / scale },
     });
   }
   // Identical GPUs are interchangeable: order their loads.
   for (let g = 0; g + 1 < gpus; g++) {
     const h = g + 1;
-    const same = problem.speeds[g] === problem.speeds[h] && layer.pinnedCost[g] === layer.pinnedCost[h] && layer.pinnedCount[g] === layer.pinnedCount[h] && layer.pinnedGroups[g].join() === layer.pinnedGroups[h].join();
+    const same =
+      problem.speeds[g] === problem.speeds[h] &&
+      layer.pinnedCost[g] === layer.pinnedCost[h] &&
+      layer.pinnedCount[g] === layer.pinnedCount[h] &&
+      layer.pinnedGroups[g].join() === layer.pinnedGroups[h].join();
     if (!same) continue;
     subjectTo.push({
       name: `order_${g}`,
-      vars: layer.classes.flatMap((_, k) => [{ name: n(k, g), coef: costs[k] }, { name: n(k, h), coef: -costs[k] }]),
+      vars: layer.classes.flatMap((_, k) => [
+        { name: n(k, g), coef: costs[k] },
+        { name: n(k, h), coef: -costs[k] },
+      ]),
       bnds: { type: glpk.GLP_LO, lb: 0, ub: 0 },
     });
   }
@@ -158,20 +221,48 @@ function aggregatedModel(glpk: GLPK, problem: LayerProblem, layer: AggregatedLay
       for (const group of groups) {
         binaries.push(y(group, g));
         // A row, not a bound: GLPK resets the bounds of binary columns to [0, 1].
-        if (pinned.has(group)) subjectTo.push({ name: `pinned_${group}_${g}`, vars: [{ name: y(group, g), coef: 1 }], bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 } });
+        if (pinned.has(group))
+          subjectTo.push({
+            name: `pinned_${group}_${g}`,
+            vars: [{ name: y(group, g), coef: 1 }],
+            bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 },
+          });
         layer.classes.forEach((cls, k) => {
           if (cls.group !== group) return;
-          subjectTo.push({ name: `link_${k}_${g}`, vars: [{ name: n(k, g), coef: 1 }, { name: y(group, g), coef: -cls.units.length }], bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 } });
+          subjectTo.push({
+            name: `link_${k}_${g}`,
+            vars: [
+              { name: n(k, g), coef: 1 },
+              { name: y(group, g), coef: -cls.units.length },
+            ],
+            bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 },
+          });
         });
       }
       const pinnedOnly = [...pinned].filter((group) => !groups.includes(group)).length;
-      subjectTo.push({ name: `groups_${g}`, vars: groups.map((group) => ({ name: y(group, g), coef: 1 })), bnds: { type: glpk.GLP_UP, lb: 0, ub: problem.maxGroupsPerGpu - pinnedOnly } });
+      subjectTo.push({
+        name: `groups_${g}`,
+        vars: groups.map((group) => ({ name: y(group, g), coef: 1 })),
+        bnds: { type: glpk.GLP_UP, lb: 0, ub: problem.maxGroupsPerGpu - pinnedOnly },
+      });
     }
   }
-  const lp: LP = { name: `layer_${problem.layer}`, objective: { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] }, subjectTo, bounds, generals, binaries };
+  const lp: LP = {
+    name: `layer_${problem.layer}`,
+    objective: { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] },
+    subjectTo,
+    bounds,
+    generals,
+    binaries,
+  };
   return {
     lp,
-    decode: (vars) => disaggregate(problem, layer, range(gpus).map((g) => layer.classes.map((_, k) => Math.round(vars[n(k, g)] ?? 0)))),
+    decode: (vars) =>
+      disaggregate(
+        problem,
+        layer,
+        range(gpus).map((g) => layer.classes.map((_, k) => Math.round(vars[n(k, g)] ?? 0))),
+      ),
   };
 }
 
@@ -186,14 +277,34 @@ function textbookModel(glpk: GLPK, problem: LayerProblem, scale: number): Model 
     const pin = problem.unit2pin?.[u] ?? -1;
     for (let g = 0; g < gpus; g++) binaries.push(x(u, g));
     // A row, not a bound: GLPK resets the bounds of binary columns to [0, 1].
-    if (pin >= 0) subjectTo.push({ name: `pin_${u}`, vars: [{ name: x(u, pin), coef: 1 }], bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 } });
-    subjectTo.push({ name: `unit_${u}`, vars: range(gpus).map((g) => ({ name: x(u, g), coef: 1 })), bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 } });
+    if (pin >= 0)
+      subjectTo.push({
+        name: `pin_${u}`,
+        vars: [{ name: x(u, pin), coef: 1 }],
+        bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 },
+      });
+    subjectTo.push({
+      name: `unit_${u}`,
+      vars: range(gpus).map((g) => ({ name: x(u, g), coef: 1 })),
+      bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 },
+    });
   }
   for (let g = 0; g < gpus; g++) {
     const lo = problem.minUnitsPerGpu;
     const hi = problem.maxUnitsPerGpu;
-    subjectTo.push({ name: `count_${g}`, vars: range(units).map((u) => ({ name: x(u, g), coef: 1 })), bnds: lo === hi ? { type: glpk.GLP_FX, lb: lo, ub: hi } : { type: glpk.GLP_DB, lb: lo, ub: hi } });
-    subjectTo.push({ name: `load_${g}`, vars: [...range(units).map((u) => ({ name: x(u, g), coef: problem.costs[u] / scale })), { name: 'C', coef: -problem.speeds[g] }], bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 } });
+    subjectTo.push({
+      name: `count_${g}`,
+      vars: range(units).map((u) => ({ name: x(u, g), coef: 1 })),
+      bnds: lo === hi ? { type: glpk.GLP_FX, lb: lo, ub: hi } : { type: glpk.GLP_DB, lb: lo, ub: hi },
+    });
+    subjectTo.push({
+      name: `load_${g}`,
+      vars: [
+        ...range(units).map((u) => ({ name: x(u, g), coef: problem.costs[u] / scale })),
+        { name: 'C', coef: -problem.speeds[g] },
+      ],
+      bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 },
+    });
   }
   if (problem.maxGroupsPerGpu !== undefined && problem.unit2group) {
     const unit2group = problem.unit2group;
@@ -202,19 +313,38 @@ function textbookModel(glpk: GLPK, problem: LayerProblem, scale: number): Model 
       for (const group of groups) {
         binaries.push(`y_${group}_${g}`);
         for (let u = 0; u < units; u++) {
-          if (unit2group[u] === group) subjectTo.push({ name: `link_${u}_${g}`, vars: [{ name: x(u, g), coef: 1 }, { name: `y_${group}_${g}`, coef: -1 }], bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 } });
+          if (unit2group[u] === group)
+            subjectTo.push({
+              name: `link_${u}_${g}`,
+              vars: [
+                { name: x(u, g), coef: 1 },
+                { name: `y_${group}_${g}`, coef: -1 },
+              ],
+              bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 },
+            });
         }
       }
-      subjectTo.push({ name: `groups_${g}`, vars: groups.map((group) => ({ name: `y_${group}_${g}`, coef: 1 })), bnds: { type: glpk.GLP_UP, lb: 0, ub: problem.maxGroupsPerGpu } });
+      subjectTo.push({
+        name: `groups_${g}`,
+        vars: groups.map((group) => ({ name: `y_${group}_${g}`, coef: 1 })),
+        bnds: { type: glpk.GLP_UP, lb: 0, ub: problem.maxGroupsPerGpu },
+      });
     }
   }
-  const lp: LP = { name: `layer_${problem.layer}_textbook`, objective: { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] }, subjectTo, bounds, binaries };
+  const lp: LP = {
+    name: `layer_${problem.layer}_textbook`,
+    objective: { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] },
+    subjectTo,
+    bounds,
+    binaries,
+  };
   return {
     lp,
-    decode: (vars) => range(units).map((u) => {
-      for (let g = 0; g < gpus; g++) if ((vars[x(u, g)] ?? 0) > 0.5) return g;
-      return -1;
-    }),
+    decode: (vars) =>
+      range(units).map((u) => {
+        for (let g = 0; g < gpus; g++) if ((vars[x(u, g)] ?? 0) > 0.5) return g;
+        return -1;
+      }),
   };
 }
 

@@ -24,7 +24,11 @@ export interface RebalanceLimits {
  * @param start [units] GPU index of each unit, meeting every constraint
  * @returns [units] a placement no worse than the start
  */
-export function rebalancePairs(problem: LayerProblem, start: readonly number[], limits: RebalanceLimits = {}): number[] {
+export function rebalancePairs(
+  problem: LayerProblem,
+  start: readonly number[],
+  limits: RebalanceLimits = {},
+): number[] {
   const { deadline = Infinity, now = () => 0, goal = 0 } = limits;
   const unit2gpu = [...start];
   if (problem.maxGroupsPerGpu !== undefined || problem.speeds.length < 2) return unit2gpu;
@@ -35,28 +39,48 @@ export function rebalancePairs(problem: LayerProblem, start: readonly number[], 
     const loads = gpuLoadsOf(problem, unit2gpu);
     const makespan = Math.max(...loads);
     if (makespan <= goal) return unit2gpu;
-    const critical = loads.map((l, g) => ({ l, g })).filter((x) => x.l === makespan).map((x) => x.g);
-    const others = loads.map((l, g) => ({ l, g })).sort((x, y) => x.l - y.l).map((x) => x.g);
+    const critical = loads
+      .map((l, g) => ({ l, g }))
+      .filter((x) => x.l === makespan)
+      .map((x) => x.g);
+    const others = loads
+      .map((l, g) => ({ l, g }))
+      .sort((x, y) => x.l - y.l)
+      .map((x) => x.g);
     // First a pair with a GPU at the makespan; when none improves, a plateau step: any pair split
     // more evenly (the makespan stays, the loads spread less), which opens new critical moves.
     const heaviestFirst = [...others].reverse();
     const pairs = [critical, heaviestFirst.filter((a) => !critical.includes(a))];
-    const improved = pairs.some((firsts) => firsts.some((a) => others.some((b) => {
-      if (b === a || critical.includes(b)) return false;
-      const split = bestSplit(problem, unit2gpu, a, b, isPinned);
-      // Strictly below the pair's larger load, beyond rounding, so every step is real progress.
-      if (!split || !(split.worst < Math.max(loads[a], loads[b]) * (1 - 1e-12))) return false;
-      split.toA.forEach((u) => { unit2gpu[u] = a; });
-      split.toB.forEach((u) => { unit2gpu[u] = b; });
-      return true;
-    })));
+    const improved = pairs.some((firsts) =>
+      firsts.some((a) =>
+        others.some((b) => {
+          if (b === a || critical.includes(b)) return false;
+          const split = bestSplit(problem, unit2gpu, a, b, isPinned);
+          // Strictly below the pair's larger load, beyond rounding, so every step is real progress.
+          if (!split || !(split.worst < Math.max(loads[a], loads[b]) * (1 - 1e-12))) return false;
+          split.toA.forEach((u) => {
+            unit2gpu[u] = a;
+          });
+          split.toB.forEach((u) => {
+            unit2gpu[u] = b;
+          });
+          return true;
+        }),
+      ),
+    );
     if (!improved) return unit2gpu;
   }
   return unit2gpu;
 }
 
 /** Best split of the free units of GPUs a and b found within the node budget. */
-function bestSplit(problem: LayerProblem, unit2gpu: readonly number[], a: number, b: number, isPinned: (u: number) => boolean) {
+function bestSplit(
+  problem: LayerProblem,
+  unit2gpu: readonly number[],
+  a: number,
+  b: number,
+  isPinned: (u: number) => boolean,
+) {
   const { costs, speeds } = problem;
   let fixedA = 0;
   let fixedB = 0;
@@ -66,8 +90,13 @@ function bestSplit(problem: LayerProblem, unit2gpu: readonly number[], a: number
   unit2gpu.forEach((g, u) => {
     if (g !== a && g !== b) return;
     if (!isPinned(u)) pool.push(u);
-    else if (g === a) { fixedA += costs[u]; pinnedA += 1; }
-    else { fixedB += costs[u]; pinnedB += 1; }
+    else if (g === a) {
+      fixedA += costs[u];
+      pinnedA += 1;
+    } else {
+      fixedB += costs[u];
+      pinnedB += 1;
+    }
   });
   pool.sort((x, y) => costs[y] - costs[x] || x - y);
   const n = pool.length;

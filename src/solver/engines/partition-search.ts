@@ -11,8 +11,12 @@ const CLOCK_EVERY = 4096;
 
 /** Where the partition search applies: identical GPUs, no pins, no KV-group limit. */
 export function partitionSearchApplies(problem: LayerProblem): boolean {
-  return problem.speeds.length >= 2 && problem.unit2pin === undefined && problem.maxGroupsPerGpu === undefined
-    && problem.speeds.every((s) => s === problem.speeds[0]);
+  return (
+    problem.speeds.length >= 2 &&
+    problem.unit2pin === undefined &&
+    problem.maxGroupsPerGpu === undefined &&
+    problem.speeds.every((s) => s === problem.speeds[0])
+  );
 }
 
 /**
@@ -30,7 +34,9 @@ export function partitionSearchApplies(problem: LayerProblem): boolean {
 export function partitionSearch(problem: LayerProblem, options: SolveOptions): SearchOutcome {
   const now = options.now ?? performance.now.bind(performance);
   const deadline = now() + options.timeLimitMs;
-  let best = options.incumbent ? [...options.incumbent] : (differencingAssignment(problem) ?? greedyAssignment(problem));
+  let best = options.incumbent
+    ? [...options.incumbent]
+    : (differencingAssignment(problem) ?? greedyAssignment(problem));
   let upper = makespanOf(problem, best);
   let lower = Math.min(layerLowerBound(problem), upper);
   const failedAt = new Map<string, number>();
@@ -61,12 +67,21 @@ export const partitionSearchEngine: LayerEngine = {
     if (!partitionSearchApplies(problem)) {
       const unit2gpu = greedyAssignment(problem);
       const lowerBound = layerLowerBound(problem);
-      const status = statusForGap(relativeGap(makespanOf(problem, unit2gpu), lowerBound), options.gapTolerance, 'heuristic');
+      const status = statusForGap(
+        relativeGap(makespanOf(problem, unit2gpu), lowerBound),
+        options.gapTolerance,
+        'heuristic',
+      );
       return buildLayerResult(problem, unit2gpu, { lowerBound, status, engine: 'greedy', solveMs: now() - start });
     }
     const outcome = partitionSearch(problem, options);
     const status = statusForGap(relativeGap(outcome.makespan, outcome.lowerBound), options.gapTolerance, 'time_limit');
-    return buildLayerResult(problem, outcome.unit2gpu, { lowerBound: outcome.lowerBound, status, engine: 'partition', solveMs: now() - start });
+    return buildLayerResult(problem, outcome.unit2gpu, {
+      lowerBound: outcome.lowerBound,
+      status,
+      engine: 'partition',
+      solveMs: now() - start,
+    });
   },
 };
 
@@ -74,7 +89,13 @@ export const partitionSearchEngine: LayerEngine = {
  * Is there a placement with every GPU load <= target? Returns one ([units] GPU of each unit),
  * null when none exists, or 'timeout'.
  */
-function decide(problem: LayerProblem, target: number, deadline: number, now: () => number, failedAt: Map<string, number>): number[] | null | 'timeout' {
+function decide(
+  problem: LayerProblem,
+  target: number,
+  deadline: number,
+  now: () => number,
+  failedAt: Map<string, number>,
+): number[] | null | 'timeout' {
   const gpus = problem.speeds.length;
   const speed = problem.speeds[0];
   const cap = target * speed;
@@ -153,6 +174,8 @@ function decide(problem: LayerProblem, target: number, deadline: number, now: ()
   if (timedOut) return 'timeout';
   if (!ok) return null;
   const unit2gpu = new Array<number>(n);
-  order.forEach((u, i) => { unit2gpu[u] = bin[i]; });
+  order.forEach((u, i) => {
+    unit2gpu[u] = bin[i];
+  });
   return unit2gpu;
 }

@@ -32,7 +32,9 @@ export function bestRelabelling(problem: LayerProblem, spec: MigrationSpec, unit
     if (members.length < 2) continue;
     // cost[i][j]: move cost of the units placed on members[i] if that GPU is called members[j].
     const cost = members.map((a) => members.map((b) => gpu2units[a].reduce((s, u) => s + moveCostTo(spec, u, b), 0)));
-    minCostAssignment(cost).forEach((j, i) => { rename[members[i]] = members[j]; });
+    minCostAssignment(cost).forEach((j, i) => {
+      rename[members[i]] = members[j];
+    });
   }
   return unit2gpu.map((g) => rename[g]);
 }
@@ -43,7 +45,12 @@ export function bestRelabelling(problem: LayerProblem, spec: MigrationSpec, unit
  * search: the result is feasible and never costlier than the start, not proven minimal.
  * @param start [units] a feasible placement with makespan <= target
  */
-export function improveMoves(problem: LayerProblem, spec: MigrationSpec, start: readonly number[], target: number): number[] {
+export function improveMoves(
+  problem: LayerProblem,
+  spec: MigrationSpec,
+  start: readonly number[],
+  target: number,
+): number[] {
   const gpus = problem.speeds.length;
   const units = problem.costs.length;
   const state = createPlacementState(problem, start);
@@ -70,7 +77,13 @@ export function improveMoves(problem: LayerProblem, spec: MigrationSpec, start: 
           if (saving <= best.saving) continue;
           const delta = problem.costs[u] - problem.costs[v];
           if (!state.fits(h, delta, limit) || !state.fits(g, -delta, limit) || !state.canSwap(u, v)) continue;
-          Object.assign(best, { saving, apply: () => { state.move(u, h); state.move(v, g); } });
+          Object.assign(best, {
+            saving,
+            apply: () => {
+              state.move(u, h);
+              state.move(v, g);
+            },
+          });
         }
       }
     }
@@ -104,7 +117,8 @@ export function repairPrevious(problem: LayerProblem, spec: MigrationSpec, targe
     const offer = (relief: number, cost: number, apply: () => void) => {
       // Relief past the excess is worth nothing more; then the cheaper, then the smaller change.
       const useful = Math.min(relief, excess);
-      const better = !best || useful > best.relief * (1 + 1e-12) || (useful >= best.relief * (1 - 1e-12) && cost < best.cost);
+      const better =
+        !best || useful > best.relief * (1 + 1e-12) || (useful >= best.relief * (1 - 1e-12) && cost < best.cost);
       if (better) best = { relief: useful, cost, apply };
     };
     for (let u = 0; u < units; u++) {
@@ -112,12 +126,16 @@ export function repairPrevious(problem: LayerProblem, spec: MigrationSpec, targe
       for (let h = 0; h < gpus; h++) {
         if (h === g) continue;
         const moveCost = moveCostTo(spec, u, h) - moveCostTo(spec, u, g);
-        if (state.fits(h, problem.costs[u], limit) && state.canMove(u, h)) offer(problem.costs[u], moveCost, () => state.move(u, h));
+        if (state.fits(h, problem.costs[u], limit) && state.canMove(u, h))
+          offer(problem.costs[u], moveCost, () => state.move(u, h));
         for (let v = 0; v < units; v++) {
           if (unit2gpu[v] !== h || !movable(v)) continue;
           const delta = problem.costs[u] - problem.costs[v];
           if (delta <= 0 || !state.fits(h, delta, limit) || !state.canSwap(u, v)) continue;
-          offer(delta, moveCost + moveCostTo(spec, v, g) - moveCostTo(spec, v, h), () => { state.move(u, h); state.move(v, g); });
+          offer(delta, moveCost + moveCostTo(spec, v, g) - moveCostTo(spec, v, h), () => {
+            state.move(u, h);
+            state.move(v, g);
+          });
         }
       }
     }

@@ -20,14 +20,14 @@ const GLPK_BOUND_FACTOR = 1 - 2e-7;
  */
 export type MigrationObjective =
   | {
-    readonly kind: 'moves';
-    readonly target: number;
-    /**
-     * The incumbent's move cost: only placements cheaper by at least `step` are sought, so
-     * "infeasible" proves the incumbent minimal (up to the step).
-     */
-    readonly cutoff?: { readonly cost: number; readonly step: number };
-  }
+      readonly kind: 'moves';
+      readonly target: number;
+      /**
+       * The incumbent's move cost: only placements cheaper by at least `step` are sought, so
+       * "infeasible" proves the incumbent minimal (up to the step).
+       */
+      readonly cutoff?: { readonly cost: number; readonly step: number };
+    }
   | { readonly kind: 'makespan' };
 
 export interface MigrationIlpOutcome {
@@ -80,7 +80,11 @@ export function solveMigrationIlp(
   const layer = classify(problem, spec);
   const moveBudget = spec.maxMoves !== undefined ? spec.maxMoves - layer.forcedMoves : Infinity;
   if (moveBudget < 0) {
-    return { unit2gpu: null, proved: true, reason: `pins force ${layer.forcedMoves} moves, more than maxMoves ${spec.maxMoves}` };
+    return {
+      unit2gpu: null,
+      proved: true,
+      reason: `pins force ${layer.forcedMoves} moves, more than maxMoves ${spec.maxMoves}`,
+    };
   }
   const model = buildModel(glpk, problem, spec, layer, objective, moveBudget);
   if ('reason' in model) return { unit2gpu: null, proved: true, reason: model.reason };
@@ -91,10 +95,15 @@ export function solveMigrationIlp(
     const mipgap = objective.kind === 'makespan' ? { mipgap: MAKESPAN_MIPGAP } : {};
     result = glpk.solve(model.lp, { msglev: glpk.GLP_MSG_OFF, tmlim, presol: true, ...mipgap });
   } catch (error) {
-    return { unit2gpu: null, proved: false, reason: `GLPK failed: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      unit2gpu: null,
+      proved: false,
+      reason: `GLPK failed: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
   const status = result.result.status;
-  if (status === glpk.GLP_NOFEAS) return { unit2gpu: null, proved: true, reason: 'GLPK proves no placement meets the limits' };
+  if (status === glpk.GLP_NOFEAS)
+    return { unit2gpu: null, proved: true, reason: 'GLPK proves no placement meets the limits' };
   if (status !== glpk.GLP_OPT && status !== glpk.GLP_FEAS) {
     return { unit2gpu: null, proved: false, reason: 'GLPK stopped without a placement' };
   }
@@ -173,19 +182,35 @@ function buildModel(
       bounds.push({ name: n(k, g), type: glpk.GLP_DB, lb: 0, ub: cls.units.length });
       if (g === cls.previous) continue;
       movedVars.push({ name: n(k, g), coef: 1 });
-      if (objective.kind === 'moves') objectiveVars.push({ name: n(k, g), coef: moveCostTo(spec, cls.units[0], g) / moveScale });
+      if (objective.kind === 'moves')
+        objectiveVars.push({ name: n(k, g), coef: moveCostTo(spec, cls.units[0], g) / moveScale });
     }
-    row(`class_${k}`, range(gpus).map((g) => ({ name: n(k, g), coef: 1 })), cls.units.length, cls.units.length);
+    row(
+      `class_${k}`,
+      range(gpus).map((g) => ({ name: n(k, g), coef: 1 })),
+      cls.units.length,
+      cls.units.length,
+    );
   });
   for (let g = 0; g < gpus; g++) {
     const lo = Math.max(0, problem.minUnitsPerGpu - pinnedCount[g]);
     const hi = problem.maxUnitsPerGpu - pinnedCount[g];
     if (hi < lo) return { reason: `pins leave GPU ${g} no feasible unit count` };
     if (classes.length === 0) continue;
-    row(`count_${g}`, classes.map((_, k) => ({ name: n(k, g), coef: 1 })), lo, hi);
+    row(
+      `count_${g}`,
+      classes.map((_, k) => ({ name: n(k, g), coef: 1 })),
+      lo,
+      hi,
+    );
     const load = classes.map((cls, k) => ({ name: n(k, g), coef: cls.cost / scale }));
     if (objective.kind === 'moves') {
-      row(`load_${g}`, load, -Infinity, (objective.target * (1 + TARGET_SLACK) * problem.speeds[g] - pinnedCost[g]) / scale);
+      row(
+        `load_${g}`,
+        load,
+        -Infinity,
+        (objective.target * (1 + TARGET_SLACK) * problem.speeds[g] - pinnedCost[g]) / scale,
+      );
     } else {
       row(`load_${g}`, [...load, { name: 'C', coef: -problem.speeds[g] }], -Infinity, -pinnedCost[g] / scale);
     }
@@ -206,11 +231,24 @@ function buildModel(
         if (pinned.has(group)) row(`pinned_${group}_${g}`, [{ name: y(group, g), coef: 1 }], 1, 1);
         classes.forEach((cls, k) => {
           if (cls.group !== group) return;
-          row(`link_${k}_${g}`, [{ name: n(k, g), coef: 1 }, { name: y(group, g), coef: -cls.units.length }], -Infinity, 0);
+          row(
+            `link_${k}_${g}`,
+            [
+              { name: n(k, g), coef: 1 },
+              { name: y(group, g), coef: -cls.units.length },
+            ],
+            -Infinity,
+            0,
+          );
         });
       }
       const pinnedOnly = [...pinned].filter((group) => !groups.includes(group)).length;
-      row(`groups_${g}`, groups.map((group) => ({ name: y(group, g), coef: 1 })), -Infinity, problem.maxGroupsPerGpu - pinnedOnly);
+      row(
+        `groups_${g}`,
+        groups.map((group) => ({ name: y(group, g), coef: 1 })),
+        -Infinity,
+        problem.maxGroupsPerGpu - pinnedOnly,
+      );
     }
   }
   if (objective.kind === 'makespan') {

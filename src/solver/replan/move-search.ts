@@ -49,7 +49,9 @@ export function searchFewestMoves(
     return suffix;
   });
   let forced = 0;
-  problem.unit2pin?.forEach((pin, u) => { if (pin >= 0 && pin !== spec.previous[u]) forced += 1; });
+  problem.unit2pin?.forEach((pin, u) => {
+    if (pin >= 0 && pin !== spec.previous[u]) forced += 1;
+  });
   const limit = target * (1 + TARGET_SLACK);
   const room = problem.speeds.map((s, g) => limit * s - layer.pinnedCost[g]);
   const roomFrom = new Array<number>(gpus + 1).fill(0);
@@ -118,11 +120,17 @@ export function searchFewestMoves(
       const cap = Math.min(rem[k], hi[g] - units, fit);
       // The last GPU takes what is left. Elsewhere staying first: the configuration closest to
       // the running one, then outward.
-      const order = g === gpus - 1
-        ? (cap >= rem[k] ? [rem[k]] : [])
-        : [...Array(Math.max(0, cap + 1)).keys()].sort((a, b) => Math.abs(a - home[k][g]) - Math.abs(b - home[k][g]) || b - a);
+      const order =
+        g === gpus - 1
+          ? cap >= rem[k]
+            ? [rem[k]]
+            : []
+          : [...Array(Math.max(0, cap + 1)).keys()].sort(
+              (a, b) => Math.abs(a - home[k][g]) - Math.abs(b - home[k][g]) || b - a,
+            );
       for (const n of order) {
-        if (n > 0 && maxGroups !== undefined && cls.group >= 0 && !groups.has(cls.group) && groups.size >= maxGroups) continue;
+        if (n > 0 && maxGroups !== undefined && cls.group >= 0 && !groups.has(cls.group) && groups.size >= maxGroups)
+          continue;
         const added = n > 0 && cls.group >= 0 && !groups.has(cls.group);
         if (added) groups.add(cls.group);
         counts[g][k] = n;
@@ -156,7 +164,9 @@ export function searchFewestMoves(
         movers.push(u);
       }
     }
-    slots.forEach((free, g) => { for (let i = 0; i < free; i++) unit2gpu[movers.pop()!] = g; });
+    slots.forEach((free, g) => {
+      for (let i = 0; i < free; i++) unit2gpu[movers.pop()!] = g;
+    });
   });
   return { unit2gpu, proved: !timedOut };
 }

@@ -23,13 +23,17 @@ export function listMoves(spec: MigrationSpec, unit2gpu: readonly number[]): Mov
 /** Total move cost of a placement against the previous one. */
 export function totalMoveCost(spec: MigrationSpec, unit2gpu: readonly number[]): number {
   let total = 0;
-  unit2gpu.forEach((to, u) => { total += moveCostTo(spec, u, to); });
+  unit2gpu.forEach((to, u) => {
+    total += moveCostTo(spec, u, to);
+  });
   return total;
 }
 
 export function movedUnitCount(spec: MigrationSpec, unit2gpu: readonly number[]): number {
   let moved = 0;
-  unit2gpu.forEach((to, u) => { if (spec.previous[u] !== to) moved += 1; });
+  unit2gpu.forEach((to, u) => {
+    if (spec.previous[u] !== to) moved += 1;
+  });
   return moved;
 }
 

@@ -56,7 +56,10 @@ export function createPlacementState(problem: LayerProblem, start: readonly numb
       unit2gpu[u] = h;
     },
     fits: (g, delta, limit) => (sums[g] + delta) / problem.speeds[g] <= limit,
-    canMove: (u, h) => counts[unit2gpu[u]] - 1 >= problem.minUnitsPerGpu && counts[h] + 1 <= problem.maxUnitsPerGpu && groupOk(h, null, u),
+    canMove: (u, h) =>
+      counts[unit2gpu[u]] - 1 >= problem.minUnitsPerGpu &&
+      counts[h] + 1 <= problem.maxUnitsPerGpu &&
+      groupOk(h, null, u),
     canSwap: (u, v) => groupOk(unit2gpu[v], v, u) && groupOk(unit2gpu[u], u, v),
   };
 }

@@ -47,7 +47,12 @@ export interface ReplanOutcome extends LayerReplan {
  * the best makespan reachable with at most maxMoves moves (GLPK), and the same move minimisation
  * runs against (1 + eps) times that.
  */
-export function replanLayer(problem: LayerProblem, spec: MigrationSpec, fresh: FreshLayer, options: ReplanOptions): ReplanOutcome {
+export function replanLayer(
+  problem: LayerProblem,
+  spec: MigrationSpec,
+  fresh: FreshLayer,
+  options: ReplanOptions,
+): ReplanOutcome {
   // Against C* first; with maxMoves this already answers when C* is reachable within the limit.
   const nearOptimal = minimiseMoves(problem, spec, fresh, fresh.makespan, options.timeLimitMs / 2, options);
   if ('unit2gpu' in nearOptimal) return nearOptimal;
@@ -79,7 +84,14 @@ function minimiseMoves(
   const deadline = now() + timeLimitMs;
   const target = reference * (1 + spec.makespanTolerance);
   const previousOk = fitsTarget(problem, spec.previous, target);
-  if (previousOk) return answer(spec, [...spec.previous], { reference, target, status: 'optimal', lowerBound: 0, engine: 'previous' });
+  if (previousOk)
+    return answer(spec, [...spec.previous], {
+      reference,
+      target,
+      status: 'optimal',
+      lowerBound: 0,
+      engine: 'previous',
+    });
 
   // Two incumbents: the fresh plan relabelled at best, and the previous placement repaired.
   const candidates: number[][] = [];
@@ -110,8 +122,16 @@ function minimiseMoves(
     }
   }
   if (glpk) {
-    const cutoff = best ? { cost: totalMoveCost(spec, best), step: cutoffStep(spec, totalMoveCost(spec, best)) } : undefined;
-    const ilp = solveMigrationIlp(glpk, problem, spec, { kind: 'moves', target, ...(cutoff ? { cutoff } : {}) }, Math.max(1, deadline - now()));
+    const cutoff = best
+      ? { cost: totalMoveCost(spec, best), step: cutoffStep(spec, totalMoveCost(spec, best)) }
+      : undefined;
+    const ilp = solveMigrationIlp(
+      glpk,
+      problem,
+      spec,
+      { kind: 'moves', target, ...(cutoff ? { cutoff } : {}) },
+      Math.max(1, deadline - now()),
+    );
     if (!ilp.unit2gpu && ilp.proved && cutoff) {
       // Nothing is cheaper than the incumbent by a step: it is minimal (up to the step; with
       // equal move costs the step is one move, so exactly).
@@ -137,10 +157,22 @@ function minimiseMoves(
     }
   }
   if (!best) return { reason: reason ?? 'no placement found' };
-  return answer(spec, best, { reference, target, status, lowerBound, engine, ...(reason && status !== 'optimal' ? { reason } : {}) });
+  return answer(spec, best, {
+    reference,
+    target,
+    status,
+    lowerBound,
+    engine,
+    ...(reason && status !== 'optimal' ? { reason } : {}),
+  });
 }
 
-function replanWithMoveLimit(problem: LayerProblem, spec: MigrationSpec, maxMoves: number, options: ReplanOptions): ReplanOutcome {
+function replanWithMoveLimit(
+  problem: LayerProblem,
+  spec: MigrationSpec,
+  maxMoves: number,
+  options: ReplanOptions,
+): ReplanOutcome {
   const previousFeasible = constraintViolation(problem, spec.previous) === null;
   const fallback = (reason: string): ReplanOutcome => {
     if (!previousFeasible) {
@@ -151,7 +183,14 @@ function replanWithMoveLimit(problem: LayerProblem, spec: MigrationSpec, maxMove
       );
     }
     const makespan = makespanOf(problem, spec.previous);
-    const meta = { reference: makespan, target: makespan, status: 'heuristic', lowerBound: 0, engine: 'previous', reason } as const;
+    const meta = {
+      reference: makespan,
+      target: makespan,
+      status: 'heuristic',
+      lowerBound: 0,
+      engine: 'previous',
+      reason,
+    } as const;
     return answer(spec, [...spec.previous], meta);
   };
   if (!options.glpk) return fallback('no GLPK instance to search under the move limit');
@@ -162,10 +201,21 @@ function replanWithMoveLimit(problem: LayerProblem, spec: MigrationSpec, maxMove
   const start: FreshLayer = { unit2gpu: best.unit2gpu, makespan: reference };
   const limited = minimiseMoves(problem, spec, start, reference, options.timeLimitMs / 4, options);
   const target = reference * (1 + spec.makespanTolerance);
-  const chosen = 'unit2gpu' in limited
-    ? limited
-    : answer(spec, best.unit2gpu, { reference, target, status: 'heuristic', lowerBound: 0, engine: 'ilp', reason: limited.reason });
-  return { ...chosen, ...(best.makespanBound !== undefined ? { limitedMakespanBound: Math.min(best.makespanBound, reference) } : {}) };
+  const chosen =
+    'unit2gpu' in limited
+      ? limited
+      : answer(spec, best.unit2gpu, {
+          reference,
+          target,
+          status: 'heuristic',
+          lowerBound: 0,
+          engine: 'ilp',
+          reason: limited.reason,
+        });
+  return {
+    ...chosen,
+    ...(best.makespanBound !== undefined ? { limitedMakespanBound: Math.min(best.makespanBound, reference) } : {}),
+  };
 }
 
 /** Whether the layer's units fall into at most half as many classes of equal cost (and group). */
@@ -189,13 +239,22 @@ function cutoffStep(spec: MigrationSpec, incumbentCost: number): number {
 }
 
 function fitsTarget(problem: LayerProblem, unit2gpu: readonly number[], target: number): boolean {
-  return constraintViolation(problem, unit2gpu) === null && makespanOf(problem, unit2gpu) <= target * (1 + TARGET_SLACK);
+  return (
+    constraintViolation(problem, unit2gpu) === null && makespanOf(problem, unit2gpu) <= target * (1 + TARGET_SLACK)
+  );
 }
 
 function answer(
   spec: MigrationSpec,
   unit2gpu: number[],
-  meta: { reference: number; target: number; status: MoveStatus; lowerBound: number; engine: LayerReplan['moveEngine']; reason?: string },
+  meta: {
+    reference: number;
+    target: number;
+    status: MoveStatus;
+    lowerBound: number;
+    engine: LayerReplan['moveEngine'];
+    reason?: string;
+  },
 ): LayerReplan {
   const moves = listMoves(spec, unit2gpu);
   const moveCost = moves.reduce((s, m) => s + m.cost, 0);

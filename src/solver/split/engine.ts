@@ -28,7 +28,10 @@ export interface SplitSolveOptions {
  * @param whole the whole-unit answer for the same problem (its placement and its valid bound)
  */
 export function solveSplitLayer(
-  glpk: GLPK | null, problem: LayerProblem & { splits: LayerSplits }, whole: LayerResult, options: SplitSolveOptions,
+  glpk: GLPK | null,
+  problem: LayerProblem & { splits: LayerSplits },
+  whole: LayerResult,
+  options: SplitSolveOptions,
 ): SplitLayerResult {
   const now = options.now ?? performance.now.bind(performance);
   const start = now();
@@ -112,8 +115,13 @@ export function buildSplitResult(
   unit2gpu: readonly number[],
   parts: readonly SplitPart[],
   meta: {
-    lowerBound: number; wholeMakespan: number; status: LayerStatus; gapTolerance: number;
-    engine: string; solveMs: number; fallbackReason?: string;
+    lowerBound: number;
+    wholeMakespan: number;
+    status: LayerStatus;
+    gapTolerance: number;
+    engine: string;
+    solveMs: number;
+    fallbackReason?: string;
   },
 ): SplitLayerResult {
   const gpus = problem.speeds.length;

@@ -37,7 +37,10 @@ export interface SplitMilpLimits {
 }
 
 export function solveSplitMilp(
-  glpk: GLPK, problem: LayerProblem, splits: LayerSplits, limits: SplitMilpLimits,
+  glpk: GLPK,
+  problem: LayerProblem,
+  splits: LayerSplits,
+  limits: SplitMilpLimits,
 ): SplitMilpOutcome {
   const { upper, lowerBound } = limits;
   const gpus = problem.speeds.length;
@@ -62,8 +65,10 @@ export function solveSplitMilp(
     subjectTo.push({ name, vars, bnds: { type, lb, ub } });
   };
   /** sum over GPUs of variable(u, g), plus coef * z[u]. */
-  const acrossGpus = (variable: (u: number, g: number) => string, u: number, coef: number): Term[] =>
-    [...gpuList.map((g) => ({ name: variable(u, g), coef: 1 })), { name: z(u), coef }];
+  const acrossGpus = (variable: (u: number, g: number) => string, u: number, coef: number): Term[] => [
+    ...gpuList.map((g) => ({ name: variable(u, g), coef: 1 })),
+    { name: z(u), coef },
+  ];
 
   for (let u = 0; u < units; u++) {
     const pin = problem.unit2pin?.[u] ?? -1;
@@ -82,16 +87,44 @@ export function solveSplitMilp(
     for (const g of gpuList) {
       binaries.push(x(u, g), p(u, g));
       bounds.push({ name: w(u, g), type: glpk.GLP_DB, lb: 0, ub: 1 });
-      row(`share_${u}_${g}`, [{ name: w(u, g), coef: 1 }, { name: x(u, g), coef: -1 }], glpk.GLP_UP, 0, 0);
-      row(`ownerpart_${u}_${g}`, [{ name: p(u, g), coef: 1 }, { name: x(u, g), coef: -1 }], glpk.GLP_UP, 0, 0);
+      row(
+        `share_${u}_${g}`,
+        [
+          { name: w(u, g), coef: 1 },
+          { name: x(u, g), coef: -1 },
+        ],
+        glpk.GLP_UP,
+        0,
+        0,
+      );
+      row(
+        `ownerpart_${u}_${g}`,
+        [
+          { name: p(u, g), coef: 1 },
+          { name: x(u, g), coef: -1 },
+        ],
+        glpk.GLP_UP,
+        0,
+        0,
+      );
       for (const h of gpuList) {
         if (h === g) continue;
-        const largest = [{ name: w(u, h), coef: 1 }, { name: w(u, g), coef: -1 }, { name: p(u, g), coef: 1 }];
+        const largest = [
+          { name: w(u, h), coef: 1 },
+          { name: w(u, g), coef: -1 },
+          { name: p(u, g), coef: 1 },
+        ];
         row(`largest_${u}_${g}_${h}`, largest, glpk.GLP_UP, 0, 1);
       }
     }
   }
-  row('split', splittable.map((u) => ({ name: z(u), coef: 1 })), glpk.GLP_UP, 0, splits.maxSplitHeads);
+  row(
+    'split',
+    splittable.map((u) => ({ name: z(u), coef: 1 })),
+    glpk.GLP_UP,
+    0,
+    splits.maxSplitHeads,
+  );
 
   const loadTerms = (g: number): Term[] => [
     ...unitList.map((u) => ({ name: y(u, g), coef: problem.costs[u] / scale })),
@@ -118,9 +151,11 @@ export function solveSplitMilp(
   }
   const cutoff = Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;
   const lower = Math.min(lowerBound / scale, cutoff);
-  bounds.push(Number.isFinite(cutoff)
-    ? { name: 'C', type: glpk.GLP_DB, lb: lower, ub: cutoff }
-    : { name: 'C', type: glpk.GLP_LO, lb: lower, ub: 0 });
+  bounds.push(
+    Number.isFinite(cutoff)
+      ? { name: 'C', type: glpk.GLP_DB, lb: lower, ub: cutoff }
+      : { name: 'C', type: glpk.GLP_LO, lb: lower, ub: 0 },
+  );
   const objective = { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] };
   const lp: LP = { name: `split_${problem.layer}`, objective, subjectTo, bounds, binaries };
 
@@ -141,9 +176,10 @@ export function solveSplitMilp(
   if (status !== glpk.GLP_OPT && status !== glpk.GLP_FEAS) return { plan: null, lowerBound, outcome: 'time_limit' };
   const plan = decode(problem, splittable, result.result.vars, { y, w, p });
   const outcome = status === glpk.GLP_OPT ? 'proved' : 'time_limit';
-  const bound = outcome === 'proved'
-    ? Math.max(lowerBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR)
-    : lowerBound;
+  const bound =
+    outcome === 'proved'
+      ? Math.max(lowerBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR)
+      : lowerBound;
   const better = plan !== null && shareMakespan(problem, splits, plan) < upper;
   return { plan: better ? plan : null, lowerBound: bound, outcome };
 }
@@ -151,7 +187,9 @@ export function solveSplitMilp(
 /** GLPK's values -> a share plan (parts with no share are dropped); null when they do not decode. */
 type VariableName = (u: number, g: number) => string;
 function decode(
-  problem: LayerProblem, splittable: readonly number[], vars: Record<string, number>,
+  problem: LayerProblem,
+  splittable: readonly number[],
+  vars: Record<string, number>,
   name: { y: VariableName; w: VariableName; p: VariableName },
 ): SharePlan | null {
   const gpus = problem.speeds.length;

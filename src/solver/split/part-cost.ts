@@ -67,8 +67,12 @@ export function roundToRows(splits: LayerSplits, plan: SharePlan): { parts: Spli
       cuts.push(Math.max(cuts[i], nearestRow(unit, n, cumulative)));
     }
     cuts.push(n);
-    const part = (gpu: number, start: number, end: number): SplitPart =>
-      ({ unit: u, gpu, rows: [start, end], cost: partCost(unit, n, start, end) });
+    const part = (gpu: number, start: number, end: number): SplitPart => ({
+      unit: u,
+      gpu,
+      rows: [start, end],
+      cost: partCost(unit, n, start, end),
+    });
     const ranged = () => order.map((p, i) => part(p.gpu, cuts[i], cuts[i + 1])).filter((p) => p.rows[1] > p.rows[0]);
     const ownerCost = (list: SplitPart[]) => list.find((p) => p.gpu === owner)?.cost ?? 0;
     let ranges = ranged();
@@ -108,7 +112,9 @@ function lastRowWithin(unit: SplitUnit, rows: number, budget: number): number {
 export function partLoads(problem: LayerProblem, unit2gpu: readonly number[], parts: readonly SplitPart[]): number[] {
   const sums = new Array<number>(problem.speeds.length).fill(0);
   const split = new Set(parts.map((p) => p.unit));
-  unit2gpu.forEach((g, u) => { if (!split.has(u)) sums[g] += problem.costs[u]; });
+  unit2gpu.forEach((g, u) => {
+    if (!split.has(u)) sums[g] += problem.costs[u];
+  });
   for (const part of parts) sums[part.gpu] += part.cost;
   return sums.map((s, g) => s / problem.speeds[g]);
 }
@@ -120,7 +126,10 @@ export function partLoads(problem: LayerProblem, unit2gpu: readonly number[], pa
  * rows cover [0, rows) exactly once, the owner's part the largest by cost and by rows.
  */
 export function splitViolation(
-  problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], parts: readonly SplitPart[],
+  problem: LayerProblem,
+  splits: LayerSplits,
+  unit2gpu: readonly number[],
+  parts: readonly SplitPart[],
 ): string | null {
   const gpus = problem.speeds.length;
   const units = problem.costs.length;

@@ -11,7 +11,11 @@ import type { LayerSplits, SharePlan } from './types.ts';
  * them exactly. Returns the plan unchanged when the LP does not improve it.
  */
 export function polishShares(
-  glpk: GLPK, problem: LayerProblem, splits: LayerSplits, plan: SharePlan, timeLimitMs: number,
+  glpk: GLPK,
+  problem: LayerProblem,
+  splits: LayerSplits,
+  plan: SharePlan,
+  timeLimitMs: number,
 ): SharePlan {
   if (plan.parts.size === 0) return plan;
   const gpus = problem.speeds.length;
@@ -30,12 +34,21 @@ export function polishShares(
       return;
     }
     const unit = splits.units[u];
-    row(`shares_${u}`, list.map((p) => ({ name: w(u, p.gpu), coef: 1 })), glpk.GLP_FX, 1, 1);
+    row(
+      `shares_${u}`,
+      list.map((p) => ({ name: w(u, p.gpu), coef: 1 })),
+      glpk.GLP_FX,
+      1,
+      1,
+    );
     for (const part of list) {
       loads[part.gpu].push({ name: w(u, part.gpu), coef: unit.variable / scale });
       fixed[part.gpu] += unit.partOverhead / scale;
       if (part.gpu === g) continue;
-      const smaller = [{ name: w(u, part.gpu), coef: 1 }, { name: w(u, g), coef: -1 }];
+      const smaller = [
+        { name: w(u, part.gpu), coef: 1 },
+        { name: w(u, g), coef: -1 },
+      ];
       row(`owner_${u}_${part.gpu}`, smaller, glpk.GLP_UP, 0, 0);
     }
   });
@@ -57,7 +70,10 @@ export function polishShares(
   for (const [u, list] of plan.parts) {
     const shares = list.map((p) => ({ gpu: p.gpu, share: Math.max(0, vars[w(u, p.gpu)] ?? 0) }));
     const total = shares.reduce((s, p) => s + p.share, 0);
-    parts.set(u, shares.map((p) => ({ gpu: p.gpu, share: p.share / total })));
+    parts.set(
+      u,
+      shares.map((p) => ({ gpu: p.gpu, share: p.share / total })),
+    );
   }
   const polished = { unit2gpu: [...plan.unit2gpu], parts };
   return shareMakespan(problem, splits, polished) < shareMakespan(problem, splits, plan) ? polished : plan;
@@ -69,7 +85,10 @@ export function polishShares(
  * share (for polishShares to fill) on the least loaded lighter GPU that may hold it.
  */
 export function widerPlans(
-  problem: LayerProblem, splits: LayerSplits, plan: SharePlan, sums: readonly number[],
+  problem: LayerProblem,
+  splits: LayerSplits,
+  plan: SharePlan,
+  sums: readonly number[],
 ): SharePlan[] {
   const gpus = problem.speeds.length;
   const load = (g: number) => sums[g] / problem.speeds[g];

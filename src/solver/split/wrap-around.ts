@@ -20,7 +20,11 @@ const SEARCH_STEPS = 40;
  * @returns candidate share plans, the start itself first
  */
 export function wrapAround(
-  problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], lowerBound: number, precision: number,
+  problem: LayerProblem,
+  splits: LayerSplits,
+  unit2gpu: readonly number[],
+  lowerBound: number,
+  precision: number,
 ): SharePlan[] {
   let best: SharePlan = { unit2gpu: [...unit2gpu], parts: new Map() };
   const start = best;
@@ -47,17 +51,25 @@ export function wrapAround(
 
 /** Pours every GPU's load above `level` into GPUs below it; null when the limits do not allow it. */
 function pour(
-  problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number,
+  problem: LayerProblem,
+  splits: LayerSplits,
+  unit2gpu: readonly number[],
+  level: number,
 ): SharePlan | null {
   const gpus = problem.speeds.length;
   const speeds = problem.speeds;
   const sums = new Array<number>(gpus).fill(0);
   const held = new Array<number>(gpus).fill(0);
-  unit2gpu.forEach((g, u) => { sums[g] += problem.costs[u]; held[g] += 1; });
+  unit2gpu.forEach((g, u) => {
+    sums[g] += problem.costs[u];
+    held[g] += 1;
+  });
   const limitHeld = problem.minUnitsPerGpu < problem.maxUnitsPerGpu ? problem.maxUnitsPerGpu : Infinity;
   const parts = new Map<number, { gpu: number; share: number }[]>();
   const room = (g: number) => level * speeds[g] - sums[g];
-  const heavy = Array.from({ length: gpus }, (_, g) => g).filter((g) => room(g) < 0).sort((a, b) => room(a) - room(b));
+  const heavy = Array.from({ length: gpus }, (_, g) => g)
+    .filter((g) => room(g) < 0)
+    .sort((a, b) => room(a) - room(b));
   for (const h of heavy) {
     const candidates = unit2gpu
       .map((_g, u) => u)
@@ -108,13 +120,20 @@ function pour(
  * above the level, or the one furthest above has nothing left to shed.
  */
 function cascade(
-  problem: LayerProblem, splits: LayerSplits, unit2gpu: readonly number[], level: number, even: boolean,
+  problem: LayerProblem,
+  splits: LayerSplits,
+  unit2gpu: readonly number[],
+  level: number,
+  even: boolean,
 ): SharePlan {
   const gpus = problem.speeds.length;
   const speeds = problem.speeds;
   const sums = new Array<number>(gpus).fill(0);
   const held = new Array<number>(gpus).fill(0);
-  unit2gpu.forEach((g, u) => { sums[g] += problem.costs[u]; held[g] += 1; });
+  unit2gpu.forEach((g, u) => {
+    sums[g] += problem.costs[u];
+    held[g] += 1;
+  });
   const limitHeld = problem.minUnitsPerGpu < problem.maxUnitsPerGpu ? problem.maxUnitsPerGpu : Infinity;
   const parts = new Map<number, { gpu: number; share: number }[]>();
   const excess = (g: number) => sums[g] - level * speeds[g];

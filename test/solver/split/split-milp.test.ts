@@ -40,7 +40,10 @@ function bruteForceOneSplit(problem: LayerProblem & { splits: LayerSplits }): nu
       }
       const owned = new Array<number>(gpus).fill(0);
       const sums = new Array<number>(gpus).fill(0);
-      for (const i of others) { owned[place[i]] += 1; sums[place[i]] += problem.costs[i]; }
+      for (const i of others) {
+        owned[place[i]] += 1;
+        sums[place[i]] += problem.costs[i];
+      }
       owned[owner] += 1;
       if (owned.some((n) => n < problem.minUnitsPerGpu || n > problem.maxUnitsPerGpu)) return;
       if (problem.minUnitsPerGpu < problem.maxUnitsPerGpu && owned[second] + 1 > problem.maxUnitsPerGpu) return;
@@ -60,21 +63,24 @@ function bruteForceOneSplit(problem: LayerProblem & { splits: LayerSplits }): nu
 
 describe('split MILP against enumeration', () => {
   it('finds the optimum with one split unit of two parts on small problems, and its bound holds', () => {
-    fc.assert(fc.property(arbitrarySplitCase(5, 3), ({ problem: base }) => {
-      const problem = { ...base, splits: { ...base.splits, maxSplitHeads: 1, maxPartsPerHead: 2 } };
-      if (problem.splits.units.some((unit) => unit.variable <= 0)) return;
-      const optimum = bruteForceOneSplit(problem);
-      const whole = bruteForceOptimum(problem);
-      if (whole === null) return;
-      const bound = splitLowerBound(problem, problem.splits, whole);
-      assert.ok(bound <= optimum * (1 + 1e-9), `bound ${bound} <= optimum ${optimum}`);
-      const limits = { upper: Infinity, lowerBound: bound, timeLimitMs: 5000, gapTolerance: 1e-6 };
-      const milp = solveSplitMilp(glpk, problem, problem.splits, limits);
-      assert.equal(milp.outcome, 'proved');
-      assert.ok(milp.plan !== null);
-      const found = shareMakespan(problem, problem.splits, milp.plan);
-      assert.ok(Math.abs(found - optimum) <= 1e-5 * optimum, `MILP ${found} vs enumeration ${optimum}`);
-      assert.ok(milp.lowerBound <= optimum * (1 + 1e-9), 'MILP bound holds');
-    }), { numRuns: 40, seed: FAST_CHECK_SEED });
+    fc.assert(
+      fc.property(arbitrarySplitCase(5, 3), ({ problem: base }) => {
+        const problem = { ...base, splits: { ...base.splits, maxSplitHeads: 1, maxPartsPerHead: 2 } };
+        if (problem.splits.units.some((unit) => unit.variable <= 0)) return;
+        const optimum = bruteForceOneSplit(problem);
+        const whole = bruteForceOptimum(problem);
+        if (whole === null) return;
+        const bound = splitLowerBound(problem, problem.splits, whole);
+        assert.ok(bound <= optimum * (1 + 1e-9), `bound ${bound} <= optimum ${optimum}`);
+        const limits = { upper: Infinity, lowerBound: bound, timeLimitMs: 5000, gapTolerance: 1e-6 };
+        const milp = solveSplitMilp(glpk, problem, problem.splits, limits);
+        assert.equal(milp.outcome, 'proved');
+        assert.ok(milp.plan !== null);
+        const found = shareMakespan(problem, problem.splits, milp.plan);
+        assert.ok(Math.abs(found - optimum) <= 1e-5 * optimum, `MILP ${found} vs enumeration ${optimum}`);
+        assert.ok(milp.lowerBound <= optimum * (1 + 1e-9), 'MILP bound holds');
+      }),
+      { numRuns: 40, seed: FAST_CHECK_SEED },
+    );
   });
 });
