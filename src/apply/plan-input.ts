@@ -66,19 +66,38 @@ export async function loadPlan(source: string, serviceUrl: string, fetchImpl: ty
     return parsePlan(parsed, source);
   }
   if (!PLAN_ID.test(source)) throw planSource(`--plan ${source} is neither a file nor a plan id (32 hex digits)`);
-  const url = new URL(`v1/plans/${source}`, serviceUrl.endsWith('/') ? serviceUrl : `${serviceUrl}/`);
+  const { body, href } = await fetchStoredPlan(source, serviceUrl, fetchImpl, planSource);
+  const plan = parsePlan(body, href);
+  if (plan.id !== source) throw planSource(`${href} returned plan ${plan.id}, not ${source}`);
+  return plan;
+}
+
+/** True for a plan id as the service makes them (32 hex digits). */
+export function isPlanId(source: string): boolean {
+  return PLAN_ID.test(source);
+}
+
+/**
+ * The JSON body of GET /v1/plans/{id} on `serviceUrl`. `problem` builds the error for an
+ * unreachable service or an unexpected status, so each caller names its own flag.
+ */
+export async function fetchStoredPlan(
+  id: string,
+  serviceUrl: string,
+  fetchImpl: typeof fetch,
+  problem: (message: string) => HplbError,
+): Promise<{ body: unknown; href: string }> {
+  const url = new URL(`v1/plans/${id}`, serviceUrl.endsWith('/') ? serviceUrl : `${serviceUrl}/`);
   let response: Response;
   try {
     response = await fetchImpl(url);
   } catch (error) {
-    throw planSource(`cannot reach the plan service at ${url.href}: ${reason(error)}`);
+    throw problem(`cannot reach the plan service at ${url.href}: ${reason(error)}`);
   }
   if (response.status === 404) {
-    const message = `${url.href}: no stored plan ${source}; POST its request again, or pass the Plan JSON file`;
+    const message = `${url.href}: no stored plan ${id}; POST its request again, or pass the Plan JSON file`;
     throw new HplbError('PLAN_NOT_FOUND', message);
   }
-  if (!response.ok) throw planSource(`${url.href} answered ${response.status}`);
-  const plan = parsePlan(await response.json(), url.href);
-  if (plan.id !== source) throw planSource(`${url.href} returned plan ${plan.id}, not ${source}`);
-  return plan;
+  if (!response.ok) throw problem(`${url.href} answered ${response.status}`);
+  return { body: await response.json(), href: url.href };
 }

@@ -5,6 +5,7 @@ import { loadPlan } from '../apply/plan-input.ts';
 import { loadRegistry } from '../profiles/registry.ts';
 import type { CliIo } from './plan-command.ts';
 import { textTable } from './format.ts';
+import { DEFAULT_SERVICE_URL } from './options.ts';
 
 interface ApplyFlags {
   plan: string;
@@ -16,9 +17,6 @@ interface ApplyFlags {
   service: string;
   json?: boolean;
 }
-
-/** Default address of the service a plan id is fetched from (npm start's). */
-export const DEFAULT_SERVICE_URL = 'http://localhost:8080';
 
 export function applyCommand(io: CliIo): Command {
   return new Command('apply')

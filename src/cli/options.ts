@@ -50,3 +50,6 @@ export function positiveIntList(text: string): number[] {
     throw new InvalidArgumentError('expected comma-separated integers >= 1');
   return xs;
 }
+
+/** Default address of the service a plan id is fetched from (npm start's). */
+export const DEFAULT_SERVICE_URL = 'http://localhost:8080';

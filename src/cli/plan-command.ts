@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { fetchStoredPlan, isPlanId } from '../apply/plan-input.ts';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_WORKLOAD } from '../cost/cost-model.ts';
 import { resolveCostModel } from '../cost/registry.ts';
@@ -19,7 +20,7 @@ import { FLAGSHIP_MODEL } from '../profiles/flagship.ts';
 import { loadProfile, loadRegistry, type ModelRegistry } from '../profiles/registry.ts';
 import { createEngines } from '../solver/engines/index.ts';
 import { formatPlan, textTable } from './format.ts';
-import { nonNegative, nonNegativeInt, positiveInt, positiveList } from './options.ts';
+import { DEFAULT_SERVICE_URL, nonNegative, nonNegativeInt, positiveInt, positiveList } from './options.ts';
 
 interface PlanFlags {
   model?: string;
@@ -43,6 +44,7 @@ interface PlanFlags {
   json?: boolean;
   list?: boolean;
   previous?: string;
+  service: string;
   makespanTolerance?: number;
   maxMoves?: number;
 }
@@ -106,9 +108,10 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
       availableParallelism(),
     )
     .option(
-      '--previous <plan.json>',
-      're-plan from this running plan (the --json output of an earlier plan), moving as little as possible',
+      '--previous <plan.json|planId>',
+      're-plan from this running plan (the --json output of an earlier plan, or the id of a plan the service stores), moving as little as possible',
     )
+    .option('--service <url>', 'service to fetch a --previous plan id from', DEFAULT_SERVICE_URL)
     .option(
       '--makespan-tolerance <eps>',
       'with --previous: makespan at most (1 + eps) x the best (default 0.01)',
@@ -145,7 +148,7 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
       });
       if (clampedTo !== undefined)
         io.err(`note: time limits above ${clampedTo} ms (MAX_TIME_LIMIT_MS) were clamped to it\n`);
-      const previous = flags.previous !== undefined ? readPreviousPlan(flags.previous) : undefined;
+      const previous = flags.previous !== undefined ? await loadPreviousPlan(flags.previous, flags.service) : undefined;
       if (!previous && (flags.makespanTolerance !== undefined || flags.maxMoves !== undefined)) {
         throw new HplbError('INVALID_PROBLEM', '--makespan-tolerance and --max-moves need --previous', {
           pointer: '/migration',
@@ -240,22 +243,23 @@ function splitFlags(flags: PlanFlags): NonNullable<NonNullable<PlanRequest['cons
 }
 
 /**
- * A running plan from a file (the --json output of an earlier run). Plan ids are resolved by the
- * service only (it stores plans); the CLI has no store to look one up in.
+ * The running plan: a file (the --json output of an earlier run), else a plan id fetched from the
+ * service that stores it (GET /v1/plans/{id}). Either way it must have the fields a re-plan reads.
  */
-function readPreviousPlan(path: string): Plan {
+async function loadPreviousPlan(source: string, serviceUrl: string, fetchImpl: typeof fetch = fetch): Promise<Plan> {
+  const problem = (message: string) => new HplbError('INVALID_PROBLEM', message, { pointer: '/previous' });
   let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    const hint = /^[0-9a-f]{32}$/.test(path)
-      ? ' (a plan id is resolved by the service: use POST /v1/plans with previous.planId, or save the plan JSON)'
-      : '';
-    throw new HplbError(
-      'INVALID_PROBLEM',
-      `cannot read previous plan ${path}${hint}: ${error instanceof Error ? error.message : String(error)}`,
-      { pointer: '/previous' },
-    );
+  let where = source;
+  if (!existsSync(source) && isPlanId(source)) {
+    const { body, href } = await fetchStoredPlan(source, serviceUrl, fetchImpl, problem);
+    parsed = body;
+    where = href;
+  } else {
+    try {
+      parsed = JSON.parse(readFileSync(source, 'utf8'));
+    } catch (error) {
+      throw problem(`cannot read previous plan ${source}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
   const plan = parsed as Partial<Plan>;
   if (
@@ -265,9 +269,7 @@ function readPreviousPlan(path: string): Plan {
     plan.model === null ||
     typeof plan.granularity !== 'string'
   ) {
-    throw new HplbError('INVALID_PROBLEM', `${path}: not a plan (needs model, granularity and layers[].unit2gpu)`, {
-      pointer: '/previous',
-    });
+    throw problem(`${where}: not a plan (needs model, granularity and layers[].unit2gpu)`);
   }
   return plan as Plan;
 }

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../../src/cli/main.ts';
+import { startTestApp } from '../http/helpers.ts';
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -104,8 +107,80 @@ describe('hplb plan --previous (CLI re-plan)', () => {
     const notPlan = await cli('plan', '--costs', costs, '--gpus', '3', '--workers', '0', '--previous', costs);
     assert.equal(notPlan.code, 2);
     assert.match(notPlan.err, /not a plan/);
-    const id = await cli('plan', '--costs', costs, '--gpus', '3', '--workers', '0', '--previous', '0'.repeat(32));
-    assert.equal(id.code, 2);
-    assert.match(id.err, /resolved by the service/);
+    const unreachable = await cli(
+      'plan',
+      '--costs',
+      costs,
+      '--gpus',
+      '3',
+      '--workers',
+      '0',
+      '--previous',
+      '0'.repeat(32),
+      '--service',
+      'http://127.0.0.1:1',
+    );
+    assert.equal(unreachable.code, 2);
+    assert.match(unreachable.err, /cannot reach the plan service at http:\/\/127\.0\.0\.1:1\/v1\/plans\/0{32}/);
+  });
+
+  it('re-plans from a plan id that the service stores, fetched from --service', async () => {
+    const t = await startTestApp();
+    const server = await new Promise<Server>((resolve) => {
+      const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const body = JSON.stringify({ ...JSON.parse(readFileSync(costs, 'utf8')), gpus: { count: 3 } });
+      const created = await fetch(`${url}/v1/plans`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      assert.equal(created.status, 201);
+      const stored = await created.json();
+      const { code, out, err } = await cli(
+        'plan',
+        '--costs',
+        drifted,
+        '--gpus',
+        '3',
+        '--workers',
+        '0',
+        '--previous',
+        stored.id,
+        '--service',
+        url,
+        '--json',
+      );
+      assert.equal(code, 0, err);
+      const plan = JSON.parse(out);
+      plan.layers.forEach(
+        (layer: { unit2gpu: number[]; migration: { moves: { unit: number; to: number }[] } }, l: number) => {
+          const placement = [...stored.layers[l].unit2gpu];
+          for (const m of layer.migration.moves) placement[m.unit] = m.to;
+          assert.deepEqual(placement, layer.unit2gpu);
+        },
+      );
+      const unknown = await cli(
+        'plan',
+        '--costs',
+        drifted,
+        '--gpus',
+        '3',
+        '--workers',
+        '0',
+        '--previous',
+        'f'.repeat(32),
+        '--service',
+        url,
+      );
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.err, /PLAN_NOT_FOUND/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await t.close();
+    }
   });
 });
