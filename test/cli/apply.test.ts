@@ -1,28 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MANIFEST_FILE } from '../../src/apply/apply.ts';
-import { runCli } from '../../src/cli/main.ts';
 import { startTestApp, type TestApp } from '../http/helpers.ts';
 import { writeTinyCheckpoint } from '../apply/tiny-model.ts';
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
+import { cli, listenOnLoopback } from './helpers.ts';
 
 /** --checkpoint <dir>/src --out <dir>/out */
 function paths(dir: string): string[] {
@@ -41,18 +25,15 @@ const COSTS = {
 
 describe('hplb apply (CLI)', () => {
   let t: TestApp;
-  let server: Server;
+  let listening: Awaited<ReturnType<typeof listenOnLoopback>>;
   let url: string;
   before(async () => {
     t = await startTestApp();
-    server = await new Promise<Server>((resolve) => {
-      const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    listening = await listenOnLoopback(t.app);
+    url = listening.url;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await listening.close();
     await t.close();
   });
 

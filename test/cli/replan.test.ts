@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.ts';
 import { startTestApp } from '../http/helpers.ts';
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
+import { cli, listenOnLoopback } from './helpers.ts';
 
 describe('hplb plan --previous (CLI re-plan)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hplb-replan-'));
@@ -126,11 +110,8 @@ describe('hplb plan --previous (CLI re-plan)', () => {
 
   it('re-plans from a plan id that the service stores, fetched from --service', async () => {
     const t = await startTestApp();
-    const server = await new Promise<Server>((resolve) => {
-      const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    const { url, close } = await listenOnLoopback(t.app);
     try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const body = JSON.stringify({ ...JSON.parse(readFileSync(costs, 'utf8')), gpus: { count: 3 } });
       const created = await fetch(`${url}/v1/plans`, {
         method: 'POST',
@@ -178,8 +159,7 @@ describe('hplb plan --previous (CLI re-plan)', () => {
       assert.equal(unknown.code, 2);
       assert.match(unknown.err, /PLAN_NOT_FOUND/);
     } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await close();
       await t.close();
     }
   });
