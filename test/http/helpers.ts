@@ -18,7 +18,7 @@ import { loadRegistry } from '../../src/profiles/registry.ts';
 export const SMALL_MODEL = 'llama-3-8b-instruct-262k-minference';
 
 /** How long past its time limit a test pool's worker may run before it counts as stuck. */
-const STUCK_WORKER_MS = 60_000;
+export const STUCK_WORKER_MS = 60_000;
 
 const spec = loadSpec();
 const validators = createValidators(spec.document);

@@ -18,6 +18,7 @@ import type { Plan } from '../../src/planner/plan.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
 import { FLAGSHIP_MODEL } from '../../src/profiles/flagship.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
+import { STUCK_WORKER_MS } from '../http/helpers.ts';
 import { CHROMIUM, CHROMIUM_PATH, describeRequiring } from '../requirements.ts';
 
 const CHROMIUM_ARGS = [
@@ -60,7 +61,9 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
   let page: Page;
 
   before(async () => {
-    pool = createSolverPool({ size: 1 });
+    // As in the HTTP tests: a worker busy past its deadline on a loaded machine is waited for, not
+    // replaced by a greedy answer, so the plan drawn does not depend on the machine's load.
+    pool = createSolverPool({ size: 1, graceMs: () => STUCK_WORKER_MS });
     await pool.ready();
     // Short plans (3 s, as in the HTTP tests): what the page draws does not depend on how long it solved.
     const hplb = buildApp({

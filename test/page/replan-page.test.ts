@@ -16,6 +16,7 @@ import { buildApp } from '../../src/http/app.ts';
 import type { Plan } from '../../src/planner/plan.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
+import { STUCK_WORKER_MS } from '../http/helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -41,7 +42,9 @@ describe('the re-plan view of the page', { skip, timeout: 240_000 }, () => {
   let page: Page;
 
   before(async () => {
-    pool = createSolverPool({ size: 1 });
+    // As in the HTTP tests: a worker busy past its deadline on a loaded machine is waited for, not
+    // replaced by a greedy answer, so the plan drawn does not depend on the machine's load.
+    pool = createSolverPool({ size: 1, graceMs: () => STUCK_WORKER_MS });
     await pool.ready();
     const hplb = buildApp({
       config: loadConfig({ DEFAULT_TIME_LIMIT_MS: '4000' }),
