@@ -73,6 +73,14 @@ export interface Config {
   readonly maxPipelinedRequests: number;
   /** Warm solver workers kept beside the pool, to take over at once from one that overruns. */
   readonly spareWorkers: number;
+  /** Threads that parse, validate and normalise large bodies (0: every body on the event loop). */
+  readonly bodyWorkers: number;
+  /** Bodies above this many bytes (or of unknown length) are handled by a body worker. */
+  readonly bodyWorkerThresholdBytes: number;
+  /** Large bodies waiting for a body worker; past it 503 QUEUE_FULL. */
+  readonly maxQueuedBodies: number;
+  /** Most time a body worker may spend on one body, ms; past it the worker is replaced and the request refused. */
+  readonly bodyTimeLimitMs: number;
 }
 
 const MIB = 1024 * 1024;
@@ -116,6 +124,10 @@ const INTEGERS: readonly IntSpec[] = [
   { key: 'maxUnreadBytes', env: 'MAX_UNREAD_BYTES', fallback: 4 * MIB, min: 1024 },
   { key: 'maxPipelinedRequests', env: 'MAX_PIPELINED_REQUESTS', fallback: 32, min: 1 },
   { key: 'spareWorkers', env: 'SOLVER_SPARE_WORKERS', fallback: 1, min: 0, max: 16 },
+  { key: 'bodyWorkers', env: 'BODY_WORKERS', fallback: 1, min: 0, max: 16 },
+  { key: 'bodyWorkerThresholdBytes', env: 'BODY_WORKER_THRESHOLD_BYTES', fallback: 32 * 1024, min: 0 },
+  { key: 'maxQueuedBodies', env: 'MAX_QUEUED_BODIES', fallback: 8, min: 0 },
+  { key: 'bodyTimeLimitMs', env: 'BODY_TIME_LIMIT_MS', fallback: 5000, min: 10 },
 ];
 
 /**

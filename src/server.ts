@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { loadConfig } from './config.ts';
 import { resolveCostModel } from './cost/registry.ts';
 import { buildApp, type HplbApp } from './http/app.ts';
+import { createBodyPool, requestLimitsOf } from './http/body-pool.ts';
 import { createHttpServer } from './http/server-options.ts';
 import { createSolverPool } from './pool/solver-pool.ts';
 import { loadRegistry } from './profiles/registry.ts';
@@ -29,7 +30,18 @@ const pool = createSolverPool({
   spares: config.spareWorkers,
   onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
 });
-hplb = buildApp({ config, runner: pool, registry: loadRegistry(), logger, resolveCostModel });
+// Large bodies are parsed and normalised off the event loop (BODY_WORKERS=0: on it).
+const bodyPool =
+  config.bodyWorkers > 0
+    ? createBodyPool({
+        size: config.bodyWorkers,
+        maxQueued: config.maxQueuedBodies,
+        timeLimitMs: config.bodyTimeLimitMs,
+        data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
+        onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
+      })
+    : undefined;
+hplb = buildApp({ config, runner: pool, registry: loadRegistry(), logger, resolveCostModel, bodyPool });
 
 const server = createHttpServer(hplb.app, config).listen(config.port, config.host, () => {
   const { address, port } = server.address() as AddressInfo;
@@ -61,7 +73,7 @@ function drain(signal: string): void {
   const sweep = setInterval(() => server.closeIdleConnections(), 100);
   server.close(() => {
     clearInterval(sweep);
-    pool.close().then(
+    Promise.all([pool.close(), bodyPool?.close()]).then(
       () => {
         logger.info('stopped');
         exit(0);

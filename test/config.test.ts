@@ -48,6 +48,10 @@ describe('loadConfig', () => {
       MAX_UNREAD_BYTES: '65536',
       MAX_PIPELINED_REQUESTS: '3',
       SOLVER_SPARE_WORKERS: '2',
+      BODY_WORKERS: '2',
+      BODY_WORKER_THRESHOLD_BYTES: '1000',
+      MAX_QUEUED_BODIES: '3',
+      BODY_TIME_LIMIT_MS: '700',
     });
     assert.deepEqual(
       { ...config },
@@ -85,6 +89,10 @@ describe('loadConfig', () => {
         maxUnreadBytes: 65536,
         maxPipelinedRequests: 3,
         spareWorkers: 2,
+        bodyWorkers: 2,
+        bodyWorkerThresholdBytes: 1000,
+        maxQueuedBodies: 3,
+        bodyTimeLimitMs: 700,
       },
     );
   });

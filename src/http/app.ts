@@ -5,18 +5,20 @@
 import { existsSync } from 'node:fs';
 import express, { type Express } from 'express';
 import { HplbError } from '../errors.ts';
-import type { PlanningContext, PlanRequest } from '../planner/request.ts';
+import type { PlanRequest } from '../planner/request.ts';
 import { createAdmission } from './admission.ts';
 import { createGuards } from './guards.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { loadSpec, publicDir } from './openapi.ts';
 import { createLookupMemo, createPlanCache } from './plan-cache.ts';
 import { createPlanService } from './plan-service.ts';
+import { createPlanningContext } from './planning-context.ts';
 import { createErrorHandler } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import type { AppDeps, RouteContext } from './route-context.ts';
 import { registerBudgetRoutes } from './routes/budgets.ts';
-import { registerModelRoutes, unknownModel } from './routes/models.ts';
+import { jsonBody } from './routes/json-body.ts';
+import { registerModelRoutes } from './routes/models.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerPlanRoutes } from './routes/plans.ts';
 import { registerRankRoutes } from './routes/ranks.ts';
@@ -80,6 +82,11 @@ export function buildApp(deps: AppDeps): HplbApp {
     draining: () => draining,
     guards: createGuards(config, metrics),
     lookupMemo,
+    jsonBody: jsonBody({
+      maxBytes: config.maxBodyBytes,
+      maxContainers: config.maxBodyContainers,
+      ...(deps.bodyPool ? { rawAbove: config.bodyWorkerThresholdBytes } : {}),
+    }),
   };
 
   const app = express();
@@ -137,30 +144,6 @@ export function buildApp(deps: AppDeps): HplbApp {
     workerRestarted(reason) {
       metrics.workerRestarts.inc();
       logger.warn({ reason }, 'solver worker restarted');
-    },
-  };
-}
-
-/**
- * Models come from the registry by id only (never from a file path, which the CLI allows); cost
- * models through resolveCostModel (which keeps them), with errors pointed at the body's field.
- */
-function createPlanningContext(deps: AppDeps): PlanningContext {
-  return {
-    resolveProfile(id) {
-      const profile = deps.registry.get(id);
-      if (!profile) throw unknownModel(deps.registry, id, '/model');
-      return profile;
-    },
-    resolveCostModel(name) {
-      try {
-        return deps.resolveCostModel(name);
-      } catch (error) {
-        if (error instanceof HplbError && error.code === 'UNKNOWN_CALIBRATION') {
-          throw new HplbError(error.code, error.message, { pointer: '/costModel', rule: 'registry' });
-        }
-        throw error;
-      }
     },
   };
 }

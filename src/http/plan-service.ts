@@ -9,6 +9,7 @@ import type { RequestLimits } from '../planner/limits.ts';
 import type { Plan } from '../planner/plan.ts';
 import {
   normalisePlanRequest,
+  type NormalisedRequest,
   type PlanRequest,
   type PlanningContext,
   type ResolvedRequest,
@@ -46,6 +47,8 @@ export interface PlanOutcome {
 export interface PlanService {
   /** The plan for a request body: from the cache, from an identical solve in flight, or solved now. */
   plan(body: unknown, lookupKey?: string): Promise<PlanOutcome>;
+  /** The same for a body a body worker has already normalised (body-pool.ts). */
+  planNormalised(normalised: NormalisedRequest): Promise<PlanOutcome>;
 }
 
 export function createPlanService(deps: PlanServiceDeps): PlanService {
@@ -54,7 +57,11 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
 
   async function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
-    const { request, resolved: fresh, clampedTo } = normalisePlanRequest(body, options);
+    return planNormalised(normalisePlanRequest(body, options), lookupKey);
+  }
+
+  async function planNormalised(normalised: NormalisedRequest, lookupKey?: string): Promise<PlanOutcome> {
+    const { request, resolved: fresh, clampedTo } = normalised;
     const migration = migrationOf(request, fresh);
     const resolved = migration ? { ...fresh, id: migration.id } : fresh;
     const clamp = clampedTo !== undefined ? { clampedTo } : {};
@@ -134,5 +141,5 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     return resolveMigration({ ...request, previous }, fresh, deps.context, previousPlan);
   }
 
-  return { plan };
+  return { plan, planNormalised };
 }

@@ -2,7 +2,7 @@
  * What the app is built from and what its route modules share, in a module of its own so that
  * app.ts and the route modules both depend on it and not on each other.
  */
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { CostModel } from '../cost/cost-model.ts';
@@ -12,6 +12,7 @@ import type { ModelRegistry } from '../profiles/registry.ts';
 import type { Metrics } from './metrics.ts';
 import type { LoadedSpec } from './openapi.ts';
 import type { LRUCache } from 'lru-cache';
+import type { BodyPool } from './body-pool.ts';
 import type { Guards } from './guards.ts';
 import type { KnownLookup, PlanCache } from './plan-cache.ts';
 import type { PlanService } from './plan-service.ts';
@@ -40,6 +41,8 @@ export interface AppDeps {
   readonly spec?: LoadedSpec;
   /** Folder served at / when it exists; the repository's public/ by default, null for none. */
   readonly publicDir?: string | null;
+  /** Where large bodies are parsed and normalised (config.bodyWorkerThresholdBytes); none: on the event loop. */
+  readonly bodyPool?: BodyPool;
 }
 
 /** Where route modules register their routes (the app itself). */
@@ -61,4 +64,6 @@ export interface RouteContext {
   readonly guards: Guards;
   /** Validated per-model lookup URLs, bounded by bytes. */
   readonly lookupMemo: LRUCache<string, KnownLookup>;
+  /** The JSON body reader of POST routes: large bodies left raw when a body pool is there. */
+  readonly jsonBody: RequestHandler;
 }

@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { HplbError } from '../../errors.ts';
 
 /** body-parser wraps what verify throws (http-errors); problem.ts turns this type into BODY_TOO_LARGE. */
@@ -15,6 +15,25 @@ export interface JsonBodyLimits {
   readonly maxBytes: number;
   /** Arrays and objects in the body (413 above). */
   readonly maxContainers: number;
+  /**
+   * Bodies longer than this (or of unknown length) are read but not parsed: req.body is then a
+   * RawJsonBody for a body worker (body-pool.ts). Undefined: every body is parsed here.
+   */
+  readonly rawAbove?: number;
+}
+
+/** A UTF-8 JSON body left unparsed, for a body worker. */
+export class RawJsonBody {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** Whether a request's body is one to leave to a body worker: long or of unknown length, and UTF-8. */
+function isLarge(req: Request, threshold: number): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8') return false;
+  const length = req.headers['content-length'];
+  if (length === undefined) return req.headers['transfer-encoding'] !== undefined;
+  return Number(length) > threshold;
 }
 
 /**
@@ -28,6 +47,9 @@ export function jsonBody(limits: JsonBodyLimits): RequestHandler {
     strict: true,
     verify: (_req, _res, buffer) => checkStructure(buffer, limits.maxContainers),
   });
+  // The same reading as express.json (limit, inflation, errors), without the parse.
+  const read = express.raw({ limit: limits.maxBytes, type: () => true });
+  const threshold = limits.rawAbove;
   return (req, res, next) => {
     if (req.is('application/json') === false) {
       throw new HplbError(
@@ -35,33 +57,46 @@ export function jsonBody(limits: JsonBodyLimits): RequestHandler {
         `the body is ${String(req.headers['content-type'])}, not application/json`,
       );
     }
-    parse(req, res, next);
+    if (threshold === undefined || !isLarge(req, threshold)) {
+      parse(req, res, next);
+      return;
+    }
+    read(req, res, (error?: unknown) => {
+      if (error === undefined && Buffer.isBuffer(req.body)) req.body = new RawJsonBody(req.body);
+      next(error);
+    });
   };
 }
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const OPEN = new Set([0x5b, 0x7b]);
-const CLOSE = new Set([0x5d, 0x7d]);
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
 
-/** Counts arrays and objects outside strings, and their depth; throws a STRUCTURE_ERROR_TYPE error above the limits. */
-export function checkStructure(buffer: Buffer, maxContainers: number): void {
+/**
+ * Counts arrays and objects outside strings, and their depth; throws a STRUCTURE_ERROR_TYPE error
+ * above the limits. Plain comparisons on the bytes: this runs over every byte of the body.
+ */
+export function checkStructure(buffer: Uint8Array, maxContainers: number): void {
   let containers = 0;
   let depth = 0;
   let inString = false;
-  for (let i = 0; i < buffer.length; i++) {
+  const length = buffer.length;
+  for (let i = 0; i < length; i++) {
     const byte = buffer[i];
     if (inString) {
       if (byte === BACKSLASH) i += 1;
       else if (byte === QUOTE) inString = false;
     } else if (byte === QUOTE) {
       inString = true;
-    } else if (OPEN.has(byte)) {
+    } else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
       containers += 1;
       depth += 1;
       if (depth > MAX_BODY_DEPTH)
         throw structureError(`the body nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels`);
-    } else if (CLOSE.has(byte)) {
+    } else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) {
       depth -= 1;
     }
   }

@@ -11,7 +11,7 @@ import type { PlanRequest } from '../../planner/request.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import { etagMatches, lookupKey, type LookupQuery, type PlanEntry } from '../plan-cache.ts';
 import type { ProblemLocals } from '../problem.ts';
-import { jsonBody } from './json-body.ts';
+import { RawJsonBody } from './json-body.ts';
 import { unknownModel } from './models.ts';
 
 type LookupParams = NonNullable<import('../api-types.ts').operations['getModelPlan']['parameters']['query']>;
@@ -38,9 +38,13 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     '/v1/plans',
     guards.rateLimit,
     guards.requireKey,
-    jsonBody({ maxBytes: deps.config.maxBodyBytes, maxContainers: deps.config.maxBodyContainers }),
+    ctx.jsonBody,
     async (req, res) => {
-      const outcome = await service.plan(req.body);
+      const body: unknown = req.body;
+      const outcome =
+        body instanceof RawJsonBody && deps.bodyPool
+          ? await service.planNormalised(await deps.bodyPool.plan(body.bytes))
+          : await service.plan(body);
       res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
       if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
       sendPlan(res, outcome.created ? 201 : 200, outcome.entry);

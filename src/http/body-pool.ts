@@ -1,0 +1,205 @@
+/**
+ * A small pool of body workers (body-worker.ts): large request bodies are parsed, validated and
+ * normalised there, so that the event loop never spends time that grows with a body. Bounded
+ * three ways against hostile bodies: at most `maxQueued` bodies wait (503 QUEUE_FULL beyond), one
+ * body may take at most `timeLimitMs` and a worker's heap is capped (the worker is then replaced
+ * and the request refused with 422 PROBLEM_TOO_LARGE).
+ *
+ * Hand-written rather than piscina or workerpool: a worker on a .ts file needs the tsx bootstrap
+ * of worker-start.ts under Node 20, and what is needed beyond it (a queue cap, a per-job time
+ * limit that replaces the worker) is a few lines.
+ */
+import type { Worker } from 'node:worker_threads';
+import { HplbError } from '../errors.ts';
+import { DEFAULT_LIMITS, type RequestLimits } from '../planner/limits.ts';
+import type { NormalisedRequest } from '../planner/request.ts';
+import { startWorker } from '../pool/worker-start.ts';
+import { fromWireError, type BodyKind, type BodyOutcome } from './body-work.ts';
+
+/** What each worker is started with. */
+export interface BodyWorkerData {
+  readonly limits: RequestLimits;
+  readonly maxBodyContainers: number;
+}
+
+/** The request bounds out of a configuration (only they travel to the workers). */
+export function requestLimitsOf(config: RequestLimits): RequestLimits {
+  const keys = Object.keys(DEFAULT_LIMITS) as (keyof RequestLimits)[];
+  return Object.fromEntries(keys.map((key) => [key, config[key]])) as unknown as RequestLimits;
+}
+
+/** Main thread to worker: the body's bytes (transferred). */
+export interface BodyRequest {
+  readonly id: number;
+  readonly kind: BodyKind;
+  readonly bytes: Uint8Array;
+}
+
+/** Worker to main thread. */
+export interface BodyReply {
+  readonly id: number;
+  readonly outcome: BodyOutcome;
+}
+
+export interface BodyPoolOptions {
+  readonly size: number;
+  readonly maxQueued: number;
+  readonly timeLimitMs: number;
+  readonly data: BodyWorkerData;
+  /** Heap of one worker, MB; a body that needs more is refused. */
+  readonly maxHeapMb?: number;
+  /** The worker's entry; body-worker.ts next to this module by default. */
+  readonly workerFile?: URL;
+  readonly onWorkerRestart?: (reason: string) => void;
+}
+
+export interface BodyPool {
+  /** The normalised plan request of a body; throws the HplbError the body earns. */
+  plan(bytes: Uint8Array): Promise<NormalisedRequest>;
+  /** The budgets answer of a body, as JSON text; throws the HplbError the body earns. */
+  budgets(bytes: Uint8Array): Promise<string>;
+  /** Bodies waiting for a worker. */
+  readonly queued: number;
+  /** Stops every worker; bodies still waiting are refused with DRAINING. */
+  close(): Promise<void>;
+}
+
+interface Job {
+  readonly kind: BodyKind;
+  readonly bytes: Uint8Array;
+  resolve(outcome: BodyOutcome): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  ready: boolean;
+  job: Job | null;
+  timer?: NodeJS.Timeout;
+}
+
+const DEFAULT_HEAP_MB = 256;
+
+export function createBodyPool(options: BodyPoolOptions): BodyPool {
+  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const file = options.workerFile ?? new URL(`./body-worker.${extension}`, import.meta.url);
+  const queue: Job[] = [];
+  let nextId = 0;
+  let closing = false;
+
+  function spawn(): Slot {
+    const worker = startWorker(file, {
+      workerData: options.data,
+      resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? DEFAULT_HEAP_MB },
+    });
+    const slot: Slot = { worker, ready: false, job: null };
+    worker.on('message', (message: BodyReply | 'ready') => {
+      if (message === 'ready') slot.ready = true;
+      else finish(slot)?.resolve(message.outcome);
+      pump();
+    });
+    worker.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        replace(slot, 'out of memory', refused(`needed more than a body worker's ${options.maxHeapMb ?? DEFAULT_HEAP_MB} MB heap`, 'bodyMemory'));
+      } else {
+        replace(slot, `crashed: ${error.message}`, error);
+      }
+    });
+    worker.on('exit', () => {
+      if (!closing) replace(slot, 'exited', new Error('body worker exited'));
+    });
+    return slot;
+  }
+
+  const slots = Array.from({ length: options.size }, spawn);
+
+  /** The slot's job, its timer cleared. */
+  function finish(slot: Slot): Job | null {
+    clearTimeout(slot.timer);
+    const job = slot.job;
+    slot.job = null;
+    return job;
+  }
+
+  function replace(slot: Slot, reason: string, error: Error): void {
+    const index = slots.indexOf(slot);
+    if (index === -1) return;
+    finish(slot)?.reject(error);
+    slot.worker.removeAllListeners();
+    void slot.worker.terminate();
+    if (closing) return;
+    slots[index] = spawn();
+    options.onWorkerRestart?.(`body worker ${reason}`);
+    pump();
+  }
+
+  function pump(): void {
+    for (const slot of slots) {
+      if (queue.length === 0) return;
+      if (!slot.ready || slot.job) continue;
+      const job = queue.shift()!;
+      slot.job = job;
+      slot.timer = setTimeout(
+        () =>
+          replace(slot, 'over its time limit', refused(`took longer than BODY_TIME_LIMIT_MS (${options.timeLimitMs} ms)`, 'bodyTimeLimit')),
+        options.timeLimitMs,
+      );
+      const request: BodyRequest = { id: nextId++, kind: job.kind, bytes: job.bytes };
+      slot.worker.postMessage(request, [job.bytes.buffer as ArrayBuffer]);
+    }
+  }
+
+  function run(kind: BodyKind, bytes: Uint8Array): Promise<BodyOutcome> {
+    if (closing) return Promise.reject(new HplbError('DRAINING', 'the service is shutting down; retry on another instance'));
+    const idle = slots.some((slot) => slot.ready && !slot.job);
+    if (!idle && queue.length >= options.maxQueued) {
+      return Promise.reject(
+        new HplbError(
+          'QUEUE_FULL',
+          `${queue.length} large bodies are waiting for a body worker (limit ${options.maxQueued}, MAX_QUEUED_BODIES); retry later`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      // A copy the worker owns: the request's buffer may be a view into a larger one.
+      queue.push({ kind, bytes: new Uint8Array(bytes), resolve, reject });
+      pump();
+    });
+  }
+
+  const settled = async (kind: BodyKind, bytes: Uint8Array): Promise<BodyOutcome & { ok: true }> => {
+    const outcome = await run(kind, bytes);
+    if (!outcome.ok) throw fromWireError(outcome.error);
+    return outcome;
+  };
+
+  return {
+    async plan(bytes) {
+      const outcome = await settled('plan', bytes);
+      if (outcome.kind !== 'plan') throw new Error('body worker answered a plan body with a budgets answer');
+      return outcome.normalised;
+    },
+    async budgets(bytes) {
+      const outcome = await settled('budgets', bytes);
+      if (outcome.kind !== 'budgets') throw new Error('body worker answered a budgets body with a plan');
+      return outcome.json;
+    },
+    get queued() {
+      return queue.length;
+    },
+    async close() {
+      closing = true;
+      const draining = (): HplbError => new HplbError('DRAINING', 'the service is shutting down');
+      for (const job of queue.splice(0)) job.reject(draining());
+      for (const slot of slots) finish(slot)?.reject(draining());
+      await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    },
+  };
+}
+
+function refused(what: string, rule: string): HplbError {
+  return new HplbError('PROBLEM_TOO_LARGE', `checking the request body ${what}; send a smaller request`, {
+    pointer: '',
+    rule,
+  });
+}
