@@ -58,8 +58,12 @@ export interface BodyPool {
   plan(bytes: Uint8Array): Promise<NormalisedRequest>;
   /** The budgets answer of a body, as JSON text; throws the HplbError the body earns. */
   budgets(bytes: Uint8Array): Promise<string>;
+  /** Resolves once every worker has started. */
+  ready(): Promise<void>;
   /** Bodies waiting for a worker. */
   readonly queued: number;
+  /** Workers handling a body. */
+  readonly busy: number;
   /** Stops every worker; bodies still waiting are refused with DRAINING. */
   close(): Promise<void>;
 }
@@ -84,6 +88,7 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   const file = options.workerFile ?? new URL(`./body-worker.${extension}`, import.meta.url);
   const queue: Job[] = [];
+  const readyWaiters: (() => void)[] = [];
   let nextId = 0;
   let closing = false;
 
@@ -94,13 +99,21 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     });
     const slot: Slot = { worker, ready: false, job: null };
     worker.on('message', (message: BodyReply | 'ready') => {
-      if (message === 'ready') slot.ready = true;
-      else finish(slot)?.resolve(message.outcome);
+      if (message === 'ready') {
+        slot.ready = true;
+        if (slots.every((s) => s.ready)) for (const wake of readyWaiters.splice(0)) wake();
+      } else {
+        finish(slot)?.resolve(message.outcome);
+      }
       pump();
     });
     worker.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        replace(slot, 'out of memory', refused(`needed more than a body worker's ${options.maxHeapMb ?? DEFAULT_HEAP_MB} MB heap`, 'bodyMemory'));
+        replace(
+          slot,
+          'out of memory',
+          refused(`needed more than a body worker's ${options.maxHeapMb ?? DEFAULT_HEAP_MB} MB heap`, 'bodyMemory'),
+        );
       } else {
         replace(slot, `crashed: ${error.message}`, error);
       }
@@ -141,7 +154,11 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       slot.job = job;
       slot.timer = setTimeout(
         () =>
-          replace(slot, 'over its time limit', refused(`took longer than BODY_TIME_LIMIT_MS (${options.timeLimitMs} ms)`, 'bodyTimeLimit')),
+          replace(
+            slot,
+            'over its time limit',
+            refused(`took longer than BODY_TIME_LIMIT_MS (${options.timeLimitMs} ms)`, 'bodyTimeLimit'),
+          ),
         options.timeLimitMs,
       );
       const request: BodyRequest = { id: nextId++, kind: job.kind, bytes: job.bytes };
@@ -150,7 +167,8 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
   }
 
   function run(kind: BodyKind, bytes: Uint8Array): Promise<BodyOutcome> {
-    if (closing) return Promise.reject(new HplbError('DRAINING', 'the service is shutting down; retry on another instance'));
+    if (closing)
+      return Promise.reject(new HplbError('DRAINING', 'the service is shutting down; retry on another instance'));
     const idle = slots.some((slot) => slot.ready && !slot.job);
     if (!idle && queue.length >= options.maxQueued) {
       return Promise.reject(
@@ -184,8 +202,15 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       if (outcome.kind !== 'budgets') throw new Error('body worker answered a budgets body with a plan');
       return outcome.json;
     },
+    ready: () =>
+      slots.every((slot) => slot.ready)
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => readyWaiters.push(resolve)),
     get queued() {
       return queue.length;
+    },
+    get busy() {
+      return slots.filter((slot) => slot.job !== null).length;
     },
     async close() {
       closing = true;

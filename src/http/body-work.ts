@@ -103,7 +103,9 @@ export function toWireError(error: unknown): WireError {
     ...(problem.pointer !== undefined ? { pointer: problem.pointer } : {}),
     ...(problem.rule !== undefined ? { rule: problem.rule } : {}),
     ...(part !== undefined ? { in: part } : {}),
-    ...(problem.code === 'INTERNAL' ? { cause: error instanceof Error ? (error.stack ?? error.message) : String(error) } : {}),
+    ...(problem.code === 'INTERNAL'
+      ? { cause: error instanceof Error ? (error.stack ?? error.message) : String(error) }
+      : {}),
   };
 }
 
@@ -114,7 +116,7 @@ export function fromWireError(wire: WireError): Error {
   return wire.in !== undefined ? Object.assign(error, { in: wire.in }) : error;
 }
 
-const FIRST_NON_WHITESPACE = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d])/;
+const FIRST_NON_WHITESPACE = /^[ \t\n\r]*([^ \t\n\r])/;
 const SYNTAX_PLACEHOLDER = /#+/g;
 
 /**

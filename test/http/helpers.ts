@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { resolveCostModel } from '../../src/cost/registry.ts';
-import { buildApp, type HplbApp, type SolverRunner } from '../../src/http/app.ts';
+import { buildApp, type AppDeps, type HplbApp, type SolverRunner } from '../../src/http/app.ts';
 import { loadSpec } from '../../src/http/openapi.ts';
 import { createValidators } from '../../src/http/validation.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
@@ -58,13 +58,15 @@ export interface TestApp {
 
 /**
  * The app on a fresh pool of `workers` GLPK workers, config defaults overridden by `env`, no page
- * unless `publicDir`; `wrap` puts something between the app and the pool (e.g. holdRunner).
+ * unless `publicDir`; `wrap` puts something between the app and the pool (e.g. holdRunner);
+ * `extra` adds dependencies (e.g. a body pool).
  */
 export async function startTestApp(
   env: Record<string, string> = {},
   workers = 1,
   publicDir: string | null = null,
   wrap: (pool: SolverPool) => SolverRunner = (pool) => pool,
+  extra: Pick<AppDeps, 'bodyPool'> = {},
 ): Promise<TestApp> {
   // No rate limit unless a test asks for one: suites send far more than a client's quota.
   const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', RATE_LIMIT_MAX: '0', ...env });
@@ -86,7 +88,7 @@ export async function startTestApp(
     onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
   });
   await pool.ready();
-  hplb = buildApp({ config, runner: wrap(pool), registry, logger, resolveCostModel, publicDir });
+  hplb = buildApp({ config, runner: wrap(pool), registry, logger, resolveCostModel, publicDir, ...extra });
   return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
 }
 

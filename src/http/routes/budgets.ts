@@ -9,21 +9,15 @@ import { RawJsonBody } from './json-body.ts';
 
 export function registerBudgetRoutes(router: Routes, ctx: RouteContext): void {
   const operation = ctx.validators.operation('computeBudgets');
-  router.post(
-    '/v1/budgets',
-    ctx.guards.rateLimit,
-    ctx.guards.requireKey,
-    ctx.jsonBody,
-    async (req, res) => {
-      const pool = ctx.deps.bodyPool;
-      if (req.body instanceof RawJsonBody && pool) {
-        // Parsed, validated, computed and serialised by a body worker: the answer comes back as text.
-        res.set('Content-Type', 'application/json').send(await pool.budgets(req.body.bytes));
-        return;
-      }
-      const body = operation.body(req.body) as components['schemas']['BudgetsRequest'];
-      const answer = computeBudgets(body satisfies BudgetsRequest, ctx.context.resolveCostModel());
-      res.json(answer);
-    },
-  );
+  router.post('/v1/budgets', ctx.guards.rateLimit, ctx.guards.requireKey, ctx.jsonBody, async (req, res) => {
+    const pool = ctx.deps.bodyPool;
+    if (req.body instanceof RawJsonBody && pool) {
+      // Parsed, validated, computed and serialised by a body worker: the answer comes back as text.
+      res.set('Content-Type', 'application/json').send(await pool.budgets(req.body.bytes));
+      return;
+    }
+    const body = operation.body(req.body) as components['schemas']['BudgetsRequest'];
+    const answer = computeBudgets(body satisfies BudgetsRequest, ctx.context.resolveCostModel());
+    res.json(answer);
+  });
 }

@@ -34,22 +34,16 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const lookup = validators.operation('getModelPlan');
 
   const { guards } = ctx;
-  router.post(
-    '/v1/plans',
-    guards.rateLimit,
-    guards.requireKey,
-    ctx.jsonBody,
-    async (req, res) => {
-      const body: unknown = req.body;
-      const outcome =
-        body instanceof RawJsonBody && deps.bodyPool
-          ? await service.planNormalised(await deps.bodyPool.plan(body.bytes))
-          : await service.plan(body);
-      res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
-      if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
-      sendPlan(res, outcome.created ? 201 : 200, outcome.entry);
-    },
-  );
+  router.post('/v1/plans', guards.rateLimit, guards.requireKey, ctx.jsonBody, async (req, res) => {
+    const body: unknown = req.body;
+    const outcome =
+      body instanceof RawJsonBody && deps.bodyPool
+        ? await service.planNormalised(await deps.bodyPool.plan(body.bytes))
+        : await service.plan(body);
+    res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
+    if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
+    sendPlan(res, outcome.created ? 201 : 200, outcome.entry);
+  });
 
   router.get('/v1/plans/:planId', guards.requireKeyForReads, (req, res) => {
     const { planId } = get.path(req.params as Record<string, string>) as { planId: string };
