@@ -209,21 +209,35 @@ export async function slowAndUnread({ service, auth }: AttackContext): Promise<A
     s.pause();
     s.write(`GET ${location} HTTP/1.1\r\nHost: x\r\n\r\n`.repeat(50));
   }
-  const closedEarly = { count: 0 };
-  for (const s of slow)
-    s.once('close', () => {
-      closedEarly.count += 1;
+  // The slow sockets' data is read (and dropped): a socket whose data is never read never sees
+  // the server's FIN, so it would never count as closed by the server.
+  const byServer = { closed: 0, answered408: 0 };
+  for (const s of slow) {
+    s.on('data', (chunk: Buffer) => {
+      if (chunk.toString('latin1').startsWith('HTTP/1.1 408 ')) byServer.answered408 += 1;
     });
+    s.once('end', () => {
+      byServer.closed += 1;
+    });
+  }
   // Longer than HEADERS_TIMEOUT_MS (10 s by default) plus the server's check interval.
   for (let t = 0; t < 14; t++) {
     for (const s of slow)
-      if (!s.destroyed) s.write(t === 0 ? 'POST /v1/plans HTTP/1.1\r\nHost: x\r\n' : `X-${t}: y\r\n`);
+      if (!s.destroyed && s.writable) s.write(t === 0 ? 'POST /v1/plans HTTP/1.1\r\nHost: x\r\n' : `X-${t}: y\r\n`);
     await new Promise((r) => setTimeout(r, 1000));
   }
   for (const s of sockets) s.destroy();
+  // The server's own count of connections it closed for leaving too much unread.
+  const metrics = (await call(service.base, 'GET', '/metrics', undefined, auth)).body.toString('utf8');
+  const unreadClosed = /^hplb_connections_closed_total\{reason="unread"\} (\d+)/m.exec(metrics)?.[1] ?? '0';
   return {
     answers: [created],
-    notes: { slowSocketsClosedByServer: closedEarly.count, unreadPipelines: unread.length },
+    notes: {
+      slowSocketsClosedByServer: `${byServer.closed}/${slow.length}`,
+      slowAnswered408: byServer.answered408,
+      unreadPipelines: unread.length,
+      unreadClosedByServer: unreadClosed,
+    },
   };
 }
 

@@ -94,6 +94,8 @@ export function createGuards(config: Config, metrics: Metrics): Guards {
   const pending = new WeakMap<Socket, number>();
   const unreadLimit: RequestHandler = (req, res, next) => {
     const socket = req.socket;
+    // Requests parsed from a connection already closed here: nothing to answer, nothing more to count.
+    if (socket.destroyed) return;
     const waiting = (pending.get(socket) ?? 0) + 1;
     if (waiting > config.maxPipelinedRequests || socket.writableLength > config.maxUnreadBytes) {
       metrics.connectionsClosed.inc({ reason: 'unread' });
