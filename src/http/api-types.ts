@@ -905,7 +905,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (a bound exceeded: MAX_LAYERS, MAX_UNITS per layer, MAX_LAYER_UNITS layers x units, MAX_PROBLEM_SIZE units x GPUs x layers, MAX_PINS pins counted per layer, MAX_PLAN_BYTES predicted plan size; the detail names the bound and the value, `rule` its name), PREVIOUS_MISMATCH (a re-plan whose previous placement is for another model, granularity, layer count or unit count), INVALID_PROFILE, INVALID_CURVE, PLAN_MISMATCH (the plan cannot be laid out as contiguous tensor-parallel ranks, e.g. unequal heads per GPU). INVALID_CHECKPOINT is the apply command's and never an HTTP answer. */
+        /** @description The request is well formed but the problem is not: INVALID_PROBLEM, UNITS_NOT_DIVISIBLE (equal counts with units % GPUs != 0), INFEASIBLE_CONSTRAINTS (for example a KV-group limit too tight), PROBLEM_TOO_LARGE (a bound exceeded: MAX_LAYERS, MAX_UNITS per layer, MAX_LAYER_UNITS layers x units, MAX_PROBLEM_SIZE units x GPUs x layers, MAX_PINS pins counted per layer, MAX_PLAN_BYTES predicted plan size; the detail names the bound and the value, `rule` its name; also a large body whose checking took longer than BODY_TIME_LIMIT_MS, `rule` bodyTimeLimit, or more memory than a body worker has, `rule` bodyMemory), PREVIOUS_MISMATCH (a re-plan whose previous placement is for another model, granularity, layer count or unit count), INVALID_PROFILE, INVALID_CURVE, PLAN_MISMATCH (the plan cannot be laid out as contiguous tensor-parallel ranks, e.g. unequal heads per GPU). INVALID_CHECKPOINT is the apply command's and never an HTTP answer. */
         Unprocessable: {
             headers: {
                 [name: string]: unknown;
@@ -914,7 +914,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description QUEUE_FULL (MAX_CONCURRENT_PLANS solving and MAX_QUEUED_PLANS waiting) or DRAINING (shutting down); both with Retry-After. */
+        /** @description QUEUE_FULL (MAX_CONCURRENT_PLANS solving and MAX_QUEUED_PLANS waiting, or every body worker busy and MAX_QUEUED_BODIES large bodies waiting) or DRAINING (shutting down); both with Retry-After. */
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["Retry-After"];
@@ -1239,6 +1239,7 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getLivez: {
