@@ -666,6 +666,8 @@ export interface components {
                 registry: boolean;
                 /** @description Every solver worker is up with GLPK loaded. */
                 solver: boolean;
+                /** @description Every body worker has started (absent with BODY_WORKERS=0). */
+                bodyWorkers?: boolean;
                 draining: boolean;
             };
         };

@@ -60,6 +60,8 @@ export interface BodyPool {
   budgets(bytes: Uint8Array): Promise<string>;
   /** Resolves once every worker has started. */
   ready(): Promise<void>;
+  /** Every worker has started once (a worker being replaced does not make the pool unready). */
+  isReady(): boolean;
   /** Bodies waiting for a worker. */
   readonly queued: number;
   /** Workers handling a body. */
@@ -91,6 +93,7 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
   const readyWaiters: (() => void)[] = [];
   let nextId = 0;
   let closing = false;
+  let started = false;
 
   function spawn(): Slot {
     const worker = startWorker(file, {
@@ -101,7 +104,10 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     worker.on('message', (message: BodyReply | 'ready') => {
       if (message === 'ready') {
         slot.ready = true;
-        if (slots.every((s) => s.ready)) for (const wake of readyWaiters.splice(0)) wake();
+        if (slots.every((s) => s.ready)) {
+          started = true;
+          for (const wake of readyWaiters.splice(0)) wake();
+        }
       } else {
         finish(slot)?.resolve(message.outcome);
       }
@@ -206,6 +212,7 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       slots.every((slot) => slot.ready)
         ? Promise.resolve()
         : new Promise<void>((resolve) => readyWaiters.push(resolve)),
+    isReady: () => started,
     get queued() {
       return queue.length;
     },

@@ -52,6 +52,22 @@ const CASES: readonly (readonly [string, string, string])[] = [
     '/v1/plans',
     JSON.stringify({ model: SMALL_MODEL, gpus: { count: 8 }, solver: { engine: 'greedy' } }),
   ],
+  [
+    'a re-plan from a previous placement',
+    '/v1/plans',
+    JSON.stringify({
+      costs: [[4, 3, 2, 1]],
+      gpus: { count: 2 },
+      previous: { unit2gpu: [[1, 1, 0, 0]] },
+      migration: { makespanTolerance: 0.5 },
+      solver: { engine: 'greedy' },
+    }),
+  ],
+  [
+    'a previous placement that does not fit',
+    '/v1/plans',
+    JSON.stringify({ costs: [[4, 3, 2, 1]], gpus: { count: 2 }, previous: { unit2gpu: [[1, 1]] } }),
+  ],
   ['budgets', '/v1/budgets', JSON.stringify({ target: 0.9, curves: [curve(0), curve(1)] })],
   ['malformed JSON', '/v1/plans', '{"costs": [[1, 2]'],
   ['a bare number (strict JSON)', '/v1/plans', '  42'],

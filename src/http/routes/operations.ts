@@ -21,9 +21,11 @@ export function registerOperationRoutes(router: Routes, ctx: RouteContext): void
     const checks = {
       registry: deps.registry.list().length > 0,
       solver: deps.runner.isReady(),
+      ...(deps.bodyPool ? { bodyWorkers: deps.bodyPool.isReady() } : {}),
       draining: ctx.draining(),
     };
-    const status = checks.draining ? 'draining' : checks.registry && checks.solver ? 'ready' : 'not_ready';
+    const up = checks.registry && checks.solver && checks.bodyWorkers !== false;
+    const status = checks.draining ? 'draining' : up ? 'ready' : 'not_ready';
     res.setHeader('Cache-Control', 'no-store');
     res.status(status === 'ready' ? 200 : 503).json({ status, checks } satisfies components['schemas']['Readiness']);
   });
