@@ -28,16 +28,14 @@ export function requestLimitsOf(config: RequestLimits): RequestLimits {
   return Object.fromEntries(keys.map((key) => [key, config[key]])) as unknown as RequestLimits;
 }
 
-/** Main thread to worker: the body's bytes (transferred). */
+/** Main thread to worker: the body's bytes (transferred). A worker has one body at a time. */
 export interface BodyRequest {
-  readonly id: number;
   readonly kind: BodyKind;
   readonly bytes: Uint8Array;
 }
 
-/** Worker to main thread. */
+/** Worker to main thread: the answer to its body. */
 export interface BodyReply {
-  readonly id: number;
   readonly outcome: BodyOutcome;
 }
 
@@ -85,13 +83,14 @@ interface Slot {
 }
 
 const DEFAULT_HEAP_MB = 256;
+/** Wait before replacing a worker that failed while starting, ms. */
+const RESTART_DELAY_MS = 1000;
 
 export function createBodyPool(options: BodyPoolOptions): BodyPool {
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   const file = options.workerFile ?? new URL(`./body-worker.${extension}`, import.meta.url);
   const queue: Job[] = [];
   const readyWaiters: (() => void)[] = [];
-  let nextId = 0;
   let closing = false;
   let started = false;
 
@@ -145,11 +144,19 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     if (index === -1) return;
     finish(slot)?.reject(error);
     slot.worker.removeAllListeners();
+    // An error the dying worker still raises must not go unhandled.
+    slot.worker.on('error', () => undefined);
     void slot.worker.terminate();
     if (closing) return;
-    slots[index] = spawn();
     options.onWorkerRestart?.(`body worker ${reason}`);
-    pump();
+    // A worker that failed before it started would fail again at once: its successor waits a second.
+    const respawn = (): void => {
+      if (closing) return;
+      slots[index] = spawn();
+      pump();
+    };
+    if (slot.ready) respawn();
+    else setTimeout(respawn, RESTART_DELAY_MS).unref();
   }
 
   function pump(): void {
@@ -167,7 +174,7 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
           ),
         options.timeLimitMs,
       );
-      const request: BodyRequest = { id: nextId++, kind: job.kind, bytes: job.bytes };
+      const request: BodyRequest = { kind: job.kind, bytes: job.bytes };
       slot.worker.postMessage(request, [job.bytes.buffer as ArrayBuffer]);
     }
   }

@@ -10,7 +10,7 @@ const port = parentPort;
 if (!port) throw new Error('body-worker must be started as a worker thread by the body pool');
 
 const setup = createBodyWorkSetup(workerData as BodyWorkerData);
-port.on('message', ({ id, kind, bytes }: BodyRequest) => {
-  port.postMessage({ id, outcome: doBodyWork(kind, bytes, setup) } satisfies BodyReply);
+port.on('message', ({ kind, bytes }: BodyRequest) => {
+  port.postMessage({ outcome: doBodyWork(kind, bytes, setup) } satisfies BodyReply);
 });
 port.postMessage('ready');
