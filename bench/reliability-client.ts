@@ -18,6 +18,8 @@ export interface Service {
   alive(): boolean;
   /** Current and peak (high-water) resident set size in MB, from /proc; 0 once gone. */
   rss(): { now: number; peak: number };
+  /** CPU seconds the process has used so far, every thread (user + system, from /proc); 0 once gone. */
+  cpuSeconds(): number;
 }
 
 /** Starts `node --import tsx <root>/src/server.ts` on a free port and waits for /readyz. */
@@ -73,6 +75,15 @@ export async function startService(root: string, env: Record<string, string>): P
     exited,
     alive: () => running,
     rss: () => ({ now: field('VmRSS'), peak: field('VmHWM') }),
+    cpuSeconds: () => {
+      try {
+        // Fields 14 and 15 of /proc/<pid>/stat, after the command name in parentheses.
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+      } catch {
+        return 0;
+      }
+    },
   };
 }
 
@@ -82,6 +93,9 @@ export interface Answer {
   readonly body: Buffer;
   readonly ms: number;
 }
+
+/** USER_HZ of /proc times (100 on Linux). */
+const CLOCK_TICKS = 100;
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 

@@ -73,6 +73,8 @@ async function main(): Promise<void> {
       peak = Math.max(peak, target.rss().now);
     }, 100);
     const started = performance.now();
+    const serviceCpu = target.cpuSeconds();
+    const benchCpu = process.cpuUsage();
     let result: AttackResult;
     try {
       result = await attack({ service: target, auth: { authorization: `Bearer ${KEY}` } });
@@ -80,6 +82,12 @@ async function main(): Promise<void> {
       result = { answers: [], notes: { error: String(error) } };
     }
     clearInterval(sampler);
+    // Who used the CPUs: on a small machine the bench's own client competes with the service.
+    const cpu = process.cpuUsage(benchCpu);
+    const cpuNotes = {
+      ...(target.alive() ? { serviceCpuS: round(target.cpuSeconds() - serviceCpu) } : {}),
+      benchCpuS: round((cpu.user + cpu.system) / 1e6),
+    };
     const livez = await prober.take();
     await prober.stop();
     peak = Math.max(peak, target.rss().peak);
@@ -87,6 +95,7 @@ async function main(): Promise<void> {
     const failures = result.answers.filter((a) => a.status === 0).map((a) => a.body.toString('utf8'));
     const notes = {
       ...result.notes,
+      ...cpuNotes,
       ...(failures.length > 0 ? { connectionErrors: [...new Set(failures)].join('; ').slice(0, 120) } : {}),
     };
     const statuses: Record<string, number> = {};
