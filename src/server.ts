@@ -55,6 +55,7 @@ pool.ready().then(
   () => logger.info('solver workers ready'),
   (error: unknown) => logger.error({ err: error }, 'solver workers failed to start; /readyz stays 503'),
 );
+bodyPool?.ready().then(() => logger.info({ workers: config.bodyWorkers }, 'body workers ready'));
 
 let stopping = false;
 function drain(signal: string): void {

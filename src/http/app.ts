@@ -59,6 +59,7 @@ export function buildApp(deps: AppDeps): HplbApp {
   const lookupMemo = createLookupMemo(config.urlMemoMaxBytes, metrics);
   const context = createPlanningContext(deps);
   const createPlan = validators.operation('createPlan');
+  const bodyPool = deps.bodyPool;
   const service = createPlanService({
     runner: deps.runner,
     context,
@@ -69,6 +70,7 @@ export function buildApp(deps: AppDeps): HplbApp {
     validate: (body) => createPlan.body(body) as PlanRequest,
     now,
     draining: () => draining,
+    ...(bodyPool ? { normaliseElsewhere: (body: unknown) => bodyPool.plan(Buffer.from(JSON.stringify(body))) } : {}),
   });
   const routes: RouteContext = {
     deps,

@@ -34,6 +34,11 @@ export interface PlanServiceDeps {
   readonly now: () => number;
   /** Whether the service is shutting down: no new solves start then. */
   readonly draining: () => boolean;
+  /**
+   * Normalises a request off the event loop (a body worker). Used for requests naming a registry
+   * model, small as they are: each of the model's heads is costed, which grows with the model.
+   */
+  readonly normaliseElsewhere?: (body: unknown) => Promise<NormalisedRequest>;
 }
 
 export interface PlanOutcome {
@@ -57,7 +62,10 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
 
   async function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
-    return planNormalised(normalisePlanRequest(body, options), lookupKey);
+    const named = typeof body === 'object' && body !== null && typeof (body as PlanRequest).model === 'string';
+    const normalised =
+      named && deps.normaliseElsewhere ? await deps.normaliseElsewhere(body) : normalisePlanRequest(body, options);
+    return planNormalised(normalised, lookupKey);
   }
 
   async function planNormalised(normalised: NormalisedRequest, lookupKey?: string): Promise<PlanOutcome> {

@@ -124,6 +124,21 @@ describe('body workers', () => {
   const send = (t: TestApp, path: string, text: string, headers: Record<string, string> = {}) =>
     request(t.app).post(path).set('Content-Type', 'application/json').set(headers).send(text);
 
+  /** Per-model lookups: their implied request names a model, so it is normalised by the body worker too. */
+  const LOOKUPS = [
+    `/v1/models/${SMALL_MODEL}/plan?gpus=8&engine=greedy&seqLen=8192`,
+    `/v1/models/${SMALL_MODEL}/plan?gpus=3&engine=greedy`,
+    `/v1/models/${SMALL_MODEL}/plan?gpus=8&engine=greedy&costModel=nope`,
+    `/v1/models/${SMALL_MODEL}/plan?gpus=8&engine=greedy&previous=0123456789abcdef0123456789abcdef`,
+  ];
+  for (const path of LOOKUPS) {
+    it(`answers the lookup ${path.split('?')[1]} as the event loop does`, async () => {
+      const here = await request(inThread.app).get(path);
+      const there = await request(offloaded.app).get(path);
+      assert.deepEqual(comparable('/v1/plans', there), comparable('/v1/plans', here));
+    });
+  }
+
   for (const [name, path, text] of CASES) {
     it(`answers ${name} as the event loop does`, async () => {
       const here = await send(inThread, path, text);

@@ -40,7 +40,9 @@ async function startServer(): Promise<Running> {
       logs.push(entry);
       lines.emit('line', entry);
       if (entry.msg === 'listening') port = entry.port as number;
-      if (entry.msg === 'solver workers ready') resolve();
+      // /readyz is 200 once both kinds of worker have started.
+      const started = new Set(logs.map((l) => l.msg));
+      if (started.has('solver workers ready') && started.has('body workers ready')) resolve();
     });
     void exited.then((code) => reject(new Error(`server exited early with ${code}`)));
   });
