@@ -54,6 +54,8 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
 
   async function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
+    // The time limit counts from here: normalising and waiting for admission use it up too.
+    const arrived = deps.now();
     const { request, resolved: fresh, clampedTo } = normalisePlanRequest(body, options);
     const migration = migrationOf(request, fresh);
     const resolved = migration ? { ...fresh, id: migration.id } : fresh;
@@ -83,8 +85,8 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       const start = deps.now();
       try {
         const solved = migration
-          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now })
-          : await solvePlan(resolved, deps.runner, { now: deps.now });
+          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now, startedAt: arrived })
+          : await solvePlan(resolved, deps.runner, { now: deps.now, startedAt: arrived });
         const proven = solved.totals.layersProvenOptimal === solved.layers.length;
         metrics.solves.inc({ engine, status: proven ? 'proven' : 'unproven' });
         for (const layer of solved.layers) metrics.layers.inc({ engine: layer.engine, status: layer.status });
