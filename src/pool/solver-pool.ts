@@ -107,6 +107,13 @@ interface Slot {
 
 const SPARE = -1;
 
+/**
+ * Greedy answers for tasks cut before they started run back to back on this thread for up to this
+ * long, then wait for the next turn of the event loop: a plan cut with a few small layers left is
+ * answered in one go, one cut with many large layers does not hold the loop for all of them.
+ */
+const CUT_SLICE_MS = 5;
+
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
@@ -135,6 +142,8 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   let everReady = false;
   let closed = false;
   let closing: Promise<void> | null = null;
+  /** When the current run of greedy answers to cut tasks began; null once the event loop has turned. */
+  let cutSliceStart: number | null = null;
 
   const isLive = (slot: Slot): boolean => slot.index !== SPARE && slots[slot.index] === slot;
   const allReady = (): boolean => slots.every((s) => s?.ready === true);
@@ -236,6 +245,19 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     fallback(job, `the plan reached its deadline while this layer ${where}`);
   }
 
+  /** A task cut before it was queued: greedy on this thread, within CUT_SLICE_MS per turn of the event loop. */
+  function answerCut(job: Job): void {
+    const now = performance.now();
+    if (cutSliceStart === null) {
+      cutSliceStart = now;
+      setImmediate(() => {
+        cutSliceStart = null;
+      });
+    }
+    if (now - cutSliceStart < CUT_SLICE_MS) fallback(job, 'the plan reached its deadline before this layer was started');
+    else setImmediate(() => answerCut(job));
+  }
+
   /** The running task passed its own limit + grace: the worker is stuck in the solver, so a spare (or a new worker) replaces it. */
   function onOverrun(slot: Slot): void {
     if (!isLive(slot) || !slot.job) return;
@@ -324,11 +346,8 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
         progress: null,
         startedAt: 0,
       };
-      if (signal?.aborted) {
-        // Greedy runs on this thread: one task per turn of the event loop, so that a plan cut
-        // short with many layers left does not hold the loop for all of them at once.
-        setImmediate(() => fallback(job, 'the plan reached its deadline before this layer was started'));
-      } else if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
+      if (signal?.aborted) answerCut(job);
+      else if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
       else {
         if (signal) {
           const abort = (): void => onAbort(job);
