@@ -10,15 +10,8 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
-import {
-  greedyFallback,
-  progressOutcome,
-  type LayerOutcome,
-  type LayerRunner,
-  type LayerTask,
-  type RunOptions,
-  type TaskProgress,
-} from '../planner/layer-task.ts';
+import type { LayerOutcome, LayerRunner, LayerTask, RunOptions } from '../planner/layer-task.ts';
+import { createCutAnswerer, fallback, release, type Job } from './pool-job.ts';
 import { deserializeHplbError, type TaskMessage, type WorkerMessage } from './protocol.ts';
 import { defaultWorkerFile, startWorker } from './worker-start.ts';
 
@@ -77,22 +70,6 @@ export interface SolverPool extends LayerRunner {
   close(): Promise<void>;
 }
 
-interface Job {
-  readonly id: number;
-  readonly task: LayerTask;
-  readonly resolve: (outcome: LayerOutcome) => void;
-  readonly reject: (error: unknown) => void;
-  /** Fires at the job's deadline, counted from when it was queued. */
-  timer: NodeJS.Timeout | null;
-  /** Removes the job's listener from its caller's abort signal. */
-  unlisten: (() => void) | null;
-  /** Answered already (at its deadline, while its worker may still be solving it). */
-  settled: boolean;
-  /** The engine's best placement reported before its deadline (the worker's progress), and when the job started. */
-  progress: TaskProgress | null;
-  startedAt: number;
-}
-
 interface Slot {
   /** Position in the pool; SPARE while the worker waits as a spare. */
   index: number;
@@ -106,13 +83,6 @@ interface Slot {
 }
 
 const SPARE = -1;
-
-/**
- * Greedy answers for tasks cut before they started run back to back on this thread for up to this
- * long, then wait for the next turn of the event loop: a plan cut with a few small layers left is
- * answered in one go, one cut with many large layers does not hold the loop for all of them.
- */
-const CUT_SLICE_MS = 5;
 
 interface Waiter {
   readonly resolve: () => void;
@@ -142,8 +112,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   let everReady = false;
   let closed = false;
   let closing: Promise<void> | null = null;
-  /** When the current run of greedy answers to cut tasks began; null once the event loop has turned. */
-  let cutSliceStart: number | null = null;
+  const answerCut = createCutAnswerer();
 
   const isLive = (slot: Slot): boolean => slot.index !== SPARE && slots[slot.index] === slot;
   const allReady = (): boolean => slots.every((s) => s?.ready === true);
@@ -245,19 +214,6 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     fallback(job, `the plan reached its deadline while this layer ${where}`);
   }
 
-  /** A task cut before it was queued: greedy on this thread, within CUT_SLICE_MS per turn of the event loop. */
-  function answerCut(job: Job): void {
-    const now = performance.now();
-    if (cutSliceStart === null) {
-      cutSliceStart = now;
-      setImmediate(() => {
-        cutSliceStart = null;
-      });
-    }
-    if (now - cutSliceStart < CUT_SLICE_MS) fallback(job, 'the plan reached its deadline before this layer was started');
-    else setImmediate(() => answerCut(job));
-  }
-
   /** The running task passed its own limit + grace: the worker is stuck in the solver, so a spare (or a new worker) replaces it. */
   function onOverrun(slot: Slot): void {
     if (!isLive(slot) || !slot.job) return;
@@ -346,7 +302,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
         progress: null,
         startedAt: 0,
       };
-      if (signal?.aborted) answerCut(job);
+      if (signal?.aborted) answerCut(job, 'the plan reached its deadline before this layer was started');
       else if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
       else {
         if (signal) {
@@ -406,34 +362,6 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     planGraceMs: options.planGraceMs ?? (() => 0),
     close,
   };
-}
-
-/**
- * Answers a job that its worker cannot: with the best placement the engine reported before (it
- * beats greedy; status by its gap), else greedy on the calling thread; rejects only when greedy
- * itself cannot place it.
- */
-function fallback(job: Job, reason: string): void {
-  release(job);
-  if (job.settled) return;
-  job.settled = true;
-  if (job.progress) {
-    job.resolve(progressOutcome(job.task, job.progress, performance.now() - job.startedAt, reason));
-    return;
-  }
-  try {
-    job.resolve(greedyFallback(job.task, reason));
-  } catch (error) {
-    job.reject(error);
-  }
-}
-
-/** Stops the job's deadline timer and its abort listener. */
-function release(job: Job): void {
-  if (job.timer) clearTimeout(job.timer);
-  job.timer = null;
-  job.unlisten?.();
-  job.unlisten = null;
 }
 
 const formatMs = (ms: number): string => String(Math.round(ms * 10) / 10);

@@ -59,7 +59,9 @@ describe('a plan whose worker hangs', () => {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assertSchema('Plan', res.body);
     const layers = res.body.layers as PlanLayer[];
-    assert.ok(layers.some((l) => /the plan reached its deadline before this layer was started/.test(l.fallbackReason ?? '')));
+    assert.ok(
+      layers.some((l) => /the plan reached its deadline before this layer was started/.test(l.fallbackReason ?? '')),
+    );
     for (const layer of layers) {
       assert.ok(['greedy_fallback', 'time_limit'].includes(layer.status), layer.status);
       assert.ok(layer.lowerBound <= layer.makespan);
