@@ -567,7 +567,7 @@ export interface components {
             bubbleRatio: number;
             /** @description Layers whose status is optimal, within_tolerance or trivial. */
             layersProvenOptimal: number;
-            /** @description Wall-clock time of the whole plan, ms. */
+            /** @description Wall-clock time of the whole plan, ms, from the request's arrival (time limits count from there). */
             solveMs: number;
             /** @description With splits only: sum over layers of total cost / summed speeds, the physical limit. */
             fluidBound?: number;
