@@ -81,6 +81,10 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       );
     }
     const engine = resolved.solver.engine;
+    const limit = resolved.solver.timeLimitMs;
+    const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
+    // Waiting for admission past the plan's deadline: it runs at once, and solvePlan answers it with greedy.
+    const deadline = AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
     const solve = deps.admission.run(async () => {
       const start = deps.now();
       try {
@@ -97,7 +101,7 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       } finally {
         metrics.solveDuration.observe({ engine }, (deps.now() - start) / 1000);
       }
-    });
+    }, deadline);
     inFlight.set(resolved.id, solve);
     try {
       const entry = await solve;

@@ -48,7 +48,10 @@ export async function solvePlan(
   const deadline = start + resolved.solver.timeLimitMs;
   const cut = new AbortController();
   const cutAt = deadline + (runner.planGraceMs?.(resolved.solver.timeLimitMs) ?? 0);
-  const timer = setTimeout(() => cut.abort(), Math.max(0, cutAt - now()));
+  const wait = cutAt - now();
+  // Already due (it waited for admission that long): no layer is sent to a worker.
+  if (wait <= 0) cut.abort();
+  const timer = wait > 0 ? setTimeout(() => cut.abort(), wait) : undefined;
   const signal = options.signal ? AbortSignal.any([cut.signal, options.signal]) : cut.signal;
   try {
     return await solveWithin(resolved, runner, { now, start, deadline, signal });
