@@ -93,7 +93,7 @@ async function solveWithin(resolved: ResolvedRequest, runner: LayerRunner, budge
   await runEach(open, runner.concurrency, async (index, rounds) => {
     const first = outcomes[index];
     const share = Math.min(layerTimeLimitMs - first.result.solveMs, (deadline - now()) / rounds);
-    if (share < MIN_LAYER_SLICE_MS || signal.aborted) return;
+    if (share < MIN_LAYER_SLICE_MS) return;
     const task: LayerTask = {
       problem: groups[index].canonical,
       engine,
