@@ -17,7 +17,7 @@ import { Command } from 'commander';
 import { positiveInt } from '../src/cli/options.ts';
 import { textTable } from '../src/cli/format.ts';
 import { resolveCostModel } from '../src/cost/registry.ts';
-import { createRandom } from '../src/kernel/synthetic.ts';
+import { createRandom } from '../src/random.ts';
 import { loadGlpk } from '../src/planner/glpk.ts';
 import { createInlineRunner } from '../src/planner/layer-task.ts';
 import { unitBytes } from '../src/planner/migration.ts';
