@@ -54,10 +54,7 @@ export const configSearchEngine: LayerEngine = {
   solveLayer: (problem, options) => solveBySearch(problem, options, 'search', configSearch),
 };
 
-/**
- * Is there a placement with every GPU load <= target? Returns one ([units] GPU of each unit),
- * null when none exists, or 'timeout'.
- */
+/** Is there a placement with every GPU load <= target? (see Decision) */
 function decide(
   problem: LayerProblem,
   layer: AggregatedLayer,

@@ -68,10 +68,7 @@ export const partitionSearchEngine: LayerEngine = {
   },
 };
 
-/**
- * Is there a placement with every GPU load <= target? Returns one ([units] GPU of each unit),
- * null when none exists, or 'timeout'.
- */
+/** Is there a placement with every GPU load <= target? (see Decision) */
 function decide(
   problem: LayerProblem,
   target: number,
