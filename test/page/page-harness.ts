@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.ts';
-import { resolveCostModel } from '../../src/cost/registry.ts';
+import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
@@ -60,7 +60,7 @@ export async function startPageHarness(timeLimitMs: number): Promise<PageHarness
       runner: pool,
       registry: loadRegistry(),
       logger: pino({ level: 'silent' }),
-      resolveCostModel,
+      resolveCostModel: createCostModelResolver(),
     });
     server = await new Promise<Server>((resolve) => {
       const listening = hplb.app.listen(0, '127.0.0.1', () => resolve(listening));
