@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { loadConfig } from './config.ts';
-import { resolveCostModel } from './cost/registry.ts';
+import { createCostModelResolver } from './cost/registry.ts';
 import { buildApp, type HplbApp } from './http/app.ts';
 import { createBodyPool, requestLimitsOf } from './http/body-pool.ts';
 import { createHttpServer } from './http/server-options.ts';
@@ -41,7 +41,14 @@ const bodyPool =
         onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
       })
     : undefined;
-hplb = buildApp({ config, runner: pool, registry: loadRegistry(), logger, resolveCostModel, bodyPool });
+hplb = buildApp({
+  config,
+  runner: pool,
+  registry: loadRegistry(),
+  logger,
+  resolveCostModel: createCostModelResolver(),
+  bodyPool,
+});
 
 const server = createHttpServer(hplb.app, config).listen(config.port, config.host, () => {
   const { address, port } = server.address() as AddressInfo;

@@ -14,29 +14,19 @@ import { HplbError } from '../errors.ts';
 import { DEFAULT_LIMITS, type RequestLimits } from '../planner/limits.ts';
 import type { NormalisedRequest } from '../planner/request.ts';
 import { startWorker } from '../pool/worker-start.ts';
-import { fromWireError, type BodyKind, type BodyOutcome } from './body-work.ts';
-
-/** What each worker is started with. */
-export interface BodyWorkerData {
-  readonly limits: RequestLimits;
-  readonly maxBodyContainers: number;
-}
+import {
+  fromWireError,
+  type BodyKind,
+  type BodyOutcome,
+  type BodyReply,
+  type BodyRequest,
+  type BodyWorkerData,
+} from './body-work.ts';
 
 /** The request bounds out of a configuration (only they travel to the workers). */
 export function requestLimitsOf(config: RequestLimits): RequestLimits {
   const keys = Object.keys(DEFAULT_LIMITS) as (keyof RequestLimits)[];
   return Object.fromEntries(keys.map((key) => [key, config[key]])) as unknown as RequestLimits;
-}
-
-/** Main thread to worker: the body's bytes (transferred). A worker has one body at a time. */
-export interface BodyRequest {
-  readonly kind: BodyKind;
-  readonly bytes: Uint8Array;
-}
-
-/** Worker to main thread: the answer to its body. */
-export interface BodyReply {
-  readonly outcome: BodyOutcome;
 }
 
 export interface BodyPoolOptions {

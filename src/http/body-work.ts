@@ -14,16 +14,28 @@ import {
   type PlanningContext,
   type PlanRequest,
 } from '../planner/request.ts';
-import { resolveCostModel } from '../cost/registry.ts';
-import { loadRegistry } from '../profiles/registry.ts';
-import type { BodyWorkerData } from './body-pool.ts';
-import { loadSpec } from './openapi.ts';
-import { createPlanningContext } from './planning-context.ts';
 import { toHplbError } from './problem.ts';
 import { checkStructure } from './routes/json-body.ts';
-import { createValidators, type OperationValidator, type RequestPart } from './validation.ts';
+import type { OperationValidator, RequestPart } from './validation.ts';
 
 export type BodyKind = 'plan' | 'budgets';
+
+/** What each worker is started with. */
+export interface BodyWorkerData {
+  readonly limits: RequestLimits;
+  readonly maxBodyContainers: number;
+}
+
+/** Main thread to worker: the body's bytes (transferred). A worker has one body at a time. */
+export interface BodyRequest {
+  readonly kind: BodyKind;
+  readonly bytes: Uint8Array;
+}
+
+/** Worker to main thread: the answer to its body. */
+export interface BodyReply {
+  readonly outcome: BodyOutcome;
+}
 
 /** What a worker is built with, once (compiled validators, registry, cost models). */
 export interface BodyWorkSetup {
@@ -50,18 +62,6 @@ export type BodyOutcome =
   | { readonly ok: true; readonly kind: 'plan'; readonly normalised: NormalisedRequest }
   | { readonly ok: true; readonly kind: 'budgets'; readonly json: string }
   | { readonly ok: false; readonly error: WireError };
-
-/** A worker's setup: validators compiled from openapi.yaml, the model registry, the cost models. */
-export function createBodyWorkSetup(data: BodyWorkerData): BodyWorkSetup {
-  const validators = createValidators(loadSpec().document);
-  return {
-    plan: validators.operation('createPlan'),
-    budgets: validators.operation('computeBudgets'),
-    context: createPlanningContext({ registry: loadRegistry(), resolveCostModel }),
-    limits: data.limits,
-    maxBodyContainers: data.maxBodyContainers,
-  };
-}
 
 /** Parses, validates and answers one body; never throws. */
 export function doBodyWork(kind: BodyKind, bytes: Uint8Array, setup: BodyWorkSetup): BodyOutcome {

@@ -3,8 +3,8 @@
  * posts `ready`, then answers each BodyRequest with a BodyReply.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BodyReply, BodyRequest, BodyWorkerData } from './body-pool.ts';
-import { createBodyWorkSetup, doBodyWork } from './body-work.ts';
+import { doBodyWork, type BodyReply, type BodyRequest, type BodyWorkerData } from './body-work.ts';
+import { createBodyWorkSetup } from './body-work-setup.ts';
 
 const port = parentPort;
 if (!port) throw new Error('body-worker must be started as a worker thread by the body pool');

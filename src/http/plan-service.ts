@@ -52,8 +52,8 @@ export interface PlanOutcome {
 export interface PlanService {
   /** The plan for a request body: from the cache, from an identical solve in flight, or solved now. */
   plan(body: unknown, lookupKey?: string): Promise<PlanOutcome>;
-  /** The same for a body a body worker has already normalised (body-pool.ts). */
-  planNormalised(normalised: NormalisedRequest): Promise<PlanOutcome>;
+  /** The same for a body a body worker is normalising (body-pool.ts); the time limit counts from this call. */
+  planNormalised(normalised: Promise<NormalisedRequest>): Promise<PlanOutcome>;
 }
 
 export function createPlanService(deps: PlanServiceDeps): PlanService {
@@ -62,13 +62,25 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
 
   async function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
+    // The time limit counts from here: normalising and waiting for admission use it up too.
+    const arrived = deps.now();
     const named = typeof body === 'object' && body !== null && typeof (body as PlanRequest).model === 'string';
     const normalised =
       named && deps.normaliseElsewhere ? await deps.normaliseElsewhere(body) : normalisePlanRequest(body, options);
-    return planNormalised(normalised, lookupKey);
+    return solveNormalised(normalised, arrived, lookupKey);
   }
 
-  async function planNormalised(normalised: NormalisedRequest, lookupKey?: string): Promise<PlanOutcome> {
+  async function planNormalised(pending: Promise<NormalisedRequest>): Promise<PlanOutcome> {
+    const arrived = deps.now();
+    return solveNormalised(await pending, arrived);
+  }
+
+  /** arrived: when the request arrived (deps.now), for its time limit. */
+  async function solveNormalised(
+    normalised: NormalisedRequest,
+    arrived: number,
+    lookupKey?: string,
+  ): Promise<PlanOutcome> {
     const { request, resolved: fresh, clampedTo } = normalised;
     const migration = migrationOf(request, fresh);
     const resolved = migration ? { ...fresh, id: migration.id } : fresh;
@@ -94,12 +106,16 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       );
     }
     const engine = resolved.solver.engine;
+    const limit = resolved.solver.timeLimitMs;
+    const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
+    // Waiting for admission past the plan's deadline: it runs at once, and solvePlan answers it with greedy.
+    const deadline = AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
     const solve = deps.admission.run(async () => {
       const start = deps.now();
       try {
         const solved = migration
-          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now })
-          : await solvePlan(resolved, deps.runner, { now: deps.now });
+          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now, startedAt: arrived })
+          : await solvePlan(resolved, deps.runner, { now: deps.now, startedAt: arrived });
         const proven = solved.totals.layersProvenOptimal === solved.layers.length;
         metrics.solves.inc({ engine, status: proven ? 'proven' : 'unproven' });
         for (const layer of solved.layers) metrics.layers.inc({ engine: layer.engine, status: layer.status });
@@ -110,7 +126,7 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       } finally {
         metrics.solveDuration.observe({ engine }, (deps.now() - start) / 1000);
       }
-    });
+    }, deadline);
     inFlight.set(resolved.id, solve);
     try {
       const entry = await solve;

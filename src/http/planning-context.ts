@@ -6,7 +6,8 @@ import { unknownModel } from './routes/models.ts';
 
 /**
  * Models come from the registry by id only (never from a file path, which the CLI allows); cost
- * models through resolveCostModel (which keeps them), with errors pointed at the body's field.
+ * models through deps.resolveCostModel (a createCostModelResolver keeps them), with errors pointed at
+ * the body's field.
  */
 export function createPlanningContext(deps: Pick<AppDeps, 'registry' | 'resolveCostModel'>): PlanningContext {
   return {

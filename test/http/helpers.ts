@@ -8,7 +8,7 @@ import type { Express } from 'express';
 import { pino, type Logger } from 'pino';
 import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { resolveCostModel } from '../../src/cost/registry.ts';
+import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { buildApp, type AppDeps, type HplbApp, type SolverRunner } from '../../src/http/app.ts';
 import { loadSpec } from '../../src/http/openapi.ts';
 import { createValidators } from '../../src/http/validation.ts';
@@ -17,7 +17,7 @@ import { loadRegistry } from '../../src/profiles/registry.ts';
 
 export const SMALL_MODEL = 'llama-3-8b-instruct-262k-minference';
 
-/** How long past its time limit a test pool's worker may run before it counts as stuck. */
+/** How long past its time limit a test pool's worker (or plan) may run before it counts as stuck (or is cut). */
 export const STUCK_WORKER_MS = 60_000;
 
 const spec = loadSpec();
@@ -85,10 +85,19 @@ export async function startTestApp(
   const pool = createSolverPool({
     size: workers,
     graceMs: () => STUCK_WORKER_MS,
+    planGraceMs: () => STUCK_WORKER_MS,
     onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
   });
   await pool.ready();
-  hplb = buildApp({ config, runner: wrap(pool), registry, logger, resolveCostModel, publicDir, ...extra });
+  hplb = buildApp({
+    config,
+    runner: wrap(pool),
+    registry,
+    logger,
+    resolveCostModel: createCostModelResolver(),
+    publicDir,
+    ...extra,
+  });
   return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
 }
 
@@ -118,12 +127,13 @@ export function holdRunner(inner: SolverRunner): HeldRunner {
       return inner.busy;
     },
     isReady: () => inner.isReady(),
+    planGraceMs: (timeLimitMs) => inner.planGraceMs?.(timeLimitMs) ?? 0,
     arrived,
     release,
-    run: async (task) => {
+    run: async (task, options) => {
       arrive();
       await gate;
-      return inner.run(task);
+      return inner.run(task, options);
     },
   };
 }

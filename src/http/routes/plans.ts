@@ -38,7 +38,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     const body: unknown = req.body;
     const outcome =
       body instanceof RawJsonBody && deps.bodyPool
-        ? await service.planNormalised(await deps.bodyPool.plan(body.bytes))
+        ? await service.planNormalised(deps.bodyPool.plan(body.bytes))
         : await service.plan(body);
     res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
     if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
