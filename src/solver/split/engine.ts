@@ -3,11 +3,15 @@ import { GLPK_OVERHEAD_MS } from '../engines/ilp.ts';
 import { relativeGap, statusForGap } from '../layer-result.ts';
 import type { LayerProblem, LayerResult, LayerStatus } from '../types.ts';
 import { splitLowerBound } from './bounds.ts';
+import { chainPlan } from './chain.ts';
 import { solveSplitMilp } from './milp.ts';
 import { partLoads, roundToRows, shareMakespan, shareSums, splitViolation } from './part-cost.ts';
 import type { LayerSplits, SharePlan, SplitLayerResult, SplitPart } from './types.ts';
 import { polishShares, widerPlans } from './polish.ts';
 import { wrapAround } from './wrap-around.ts';
+
+/** Steps the chain search may take at one level (a few milliseconds). */
+const CHAIN_NODES = 20_000;
 
 export interface SplitSolveOptions {
   readonly timeLimitMs: number;
@@ -41,7 +45,14 @@ export function solveSplitLayer(
   let best: SharePlan = { unit2gpu: [...whole.unit2gpu], parts: new Map() };
   let upper = Infinity;
   const gapOk = () => relativeGap(upper, lower) <= options.gapTolerance;
-  for (const constructed of wrapAround(problem, splits, whole.unit2gpu, lower, options.gapTolerance)) {
+  // Wrap-around at the bound itself (a quarter of the tolerance left for rounding to rows).
+  const chained = chainPlan(problem, splits, lower * (1 + options.gapTolerance / 4), CHAIN_NODES);
+  if (chained) {
+    best = chained;
+    upper = shareMakespan(problem, splits, chained);
+  }
+  const constructions = gapOk() ? [] : wrapAround(problem, splits, whole.unit2gpu, lower, options.gapTolerance);
+  for (const constructed of constructions) {
     let plan = constructed;
     let makespan = shareMakespan(problem, splits, plan);
     // The share LP only where it can help, and only while time is left (a pool stops a task
