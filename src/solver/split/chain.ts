@@ -39,14 +39,15 @@ interface Link {
  * the next GPU), pruning when what is left cannot fit in the GPUs left, and remembering, per GPU,
  * counts left, splits left and ownership of the carried part, the least carry that failed (more
  * carry fails too). Like units are interchangeable, so the search is small when classes are few.
- * @returns a plan with makespan <= level (up to rounding), or null when none was found within
- *   `nodeBudget` steps (which proves nothing)
+ * @param workBudget most steps, each weighed by the number of classes (its cost)
+ * @returns a plan with makespan <= level (up to rounding), or null when none was found within the
+ *   budget (which proves nothing)
  */
 export function chainPlan(
   problem: LayerProblem,
   splits: LayerSplits,
   level: number,
-  nodeBudget: number,
+  workBudget: number,
 ): SharePlan | null {
   const gpus = problem.speeds.length;
   const classes = unitClasses(problem, splits);
@@ -68,10 +69,11 @@ export function chainPlan(
   const limitHeld = lo < hi;
   const failed = new Map<string, number>();
   const links: Link[] = [];
-  let nodes = 0;
+  let work = 0;
 
   const visit = (i: number, carry: number, carryOwned: boolean, splitsLeft: number): boolean => {
-    if (++nodes > nodeBudget) return false;
+    work += classes.length;
+    if (work > workBudget) return false;
     const rest = left.reduce((s, n, k) => s + n * least[k], 0);
     if (carry + rest > capacityFrom[i] + eps) return false;
     const key = `${i}|${left.join(',')}|${carryOwned}|${carry > 0}|${splitsLeft}`;
@@ -79,55 +81,61 @@ export function chainPlan(
     const last = i === gpus - 1;
     const owned = pinnedCount[i] + (carryOwned ? 1 : 0);
     const held = pinnedCount[i] + (carry > 0 ? 1 : 0);
-    const choices = wholeChoices(classes, left, capacity[i] - carry + eps, Math.max(0, hi - owned), nodeBudget - nodes);
+    const most = hi - owned;
+    const limit = (workBudget - work) / classes.length;
+    const { choices, steps } = wholeChoices(classes, left, capacity[i] - carry + eps, most, limit);
     // Enumerating counts is work too: with many distinct units, the budget runs out here.
-    nodes += choices.length;
+    work += steps * classes.length;
     for (const whole of choices) {
+      if (work > workBudget) return false;
       const count = whole.reduce((a, b) => a + b, 0);
       if (last && whole.some((n, k) => n !== left[k])) continue;
       const room = capacity[i] - carry - whole.reduce((s, n, k) => s + n * classes[k].cost, 0);
       whole.forEach((n, k) => (left[k] -= n));
-      const tryLink = (link: Link, nextCarry: number, nextOwned: boolean, used: number): boolean => {
-        links.push(link);
-        if (last || visit(i + 1, nextCarry, nextOwned, splitsLeft - used)) return true;
-        links.pop();
-        return false;
-      };
       let done = false;
       const ownedNone = owned + count;
       if (room >= -eps && ownedNone >= lo && ownedNone <= hi && (!limitHeld || held + count <= hi)) {
-        done = tryLink({ whole, boundary: null }, 0, false, 0);
+        done = follow(i, { whole, boundary: null }, 0, false, splitsLeft);
       }
       const canSplit = !last && splitsLeft > 0 && (!limitHeld || held + count + 1 <= hi);
-      for (let k = 0; canSplit && !done && k < classes.length; k++) {
+      for (let k = 0; canSplit && !done && work <= workBudget && k < classes.length; k++) {
         const { variable: v, overhead: o } = classes[k];
         if (left[k] === 0 || v <= 0) continue;
         const fill = (room - o) / v;
         left[k] -= 1;
         // This GPU owns the unit: it keeps at least half; the next GPU owns it: at most half.
         if (fill >= 0.5 && fill < 1 && owned + count + 1 >= lo && owned + count + 1 <= hi) {
-          done = tryLink({ whole, boundary: { cls: k, share: fill, ownedHere: true } }, (1 - fill) * v + o, false, 1);
+          const link = { whole, boundary: { cls: k, share: fill, ownedHere: true } };
+          done = follow(i, link, (1 - fill) * v + o, false, splitsLeft - 1);
         }
         const share = Math.min(0.5, fill);
         if (!done && share > 1e-9 && ownedNone >= lo && ownedNone <= hi) {
-          done = tryLink({ whole, boundary: { cls: k, share, ownedHere: false } }, (1 - share) * v + o, true, 1);
+          const link = { whole, boundary: { cls: k, share, ownedHere: false } };
+          done = follow(i, link, (1 - share) * v + o, true, splitsLeft - 1);
         }
         left[k] += 1;
       }
       whole.forEach((n, k) => (left[k] += n));
       if (done) return true;
-      if (nodes > nodeBudget) return false;
     }
     failed.set(key, Math.min(failed.get(key) ?? Infinity, carry));
     return false;
   };
+  /** Puts GPU i's link on the chain and goes on with GPU i + 1 (GPU i the last: done). */
+  function follow(i: number, link: Link, carry: number, carryOwned: boolean, splitsLeft: number): boolean {
+    links.push(link);
+    if (i === gpus - 1 || visit(i + 1, carry, carryOwned, splitsLeft)) return true;
+    links.pop();
+    return false;
+  }
+
   if (!visit(0, 0, false, splits.maxSplitHeads)) return null;
   return decode(problem, classes, links);
 }
 
 /**
- * Whole-unit counts per class within `left`, at most `most` units and `room` cost, fullest first;
- * at most `limit` of them.
+ * Whole-unit counts per class within `left`, at most `most` units and `room` cost, fullest first,
+ * and the steps it took; it stops after `limit` steps.
  */
 function wholeChoices(
   classes: readonly UnitClass[],
@@ -135,23 +143,35 @@ function wholeChoices(
   room: number,
   most: number,
   limit: number,
-): number[][] {
-  const out: { counts: number[]; cost: number }[] = [];
-  const counts = new Array<number>(classes.length).fill(0);
-  const walk = (k: number, units: number, cost: number) => {
-    if (out.length >= limit) return;
-    if (k === classes.length) {
-      out.push({ counts: [...counts], cost });
-      return;
-    }
-    for (let n = 0; n <= left[k] && units + n <= most && cost + n * classes[k].cost <= room; n++) {
-      counts[k] = n;
-      walk(k + 1, units + n, cost + n * classes[k].cost);
-    }
-    counts[k] = 0;
-  };
-  walk(0, 0, 0);
-  return out.sort((a, b) => b.cost - a.cost).map((c) => c.counts);
+): { choices: number[][]; steps: number } {
+  const walk: ChoiceWalk = { classes, left, room, most, limit, steps: 0, counts: classes.map(() => 0), out: [] };
+  walkChoices(walk, 0, 0, 0);
+  return { choices: walk.out.sort((a, b) => b.cost - a.cost).map((c) => c.counts), steps: walk.steps };
+}
+
+interface ChoiceWalk {
+  readonly classes: readonly UnitClass[];
+  readonly left: readonly number[];
+  readonly room: number;
+  readonly most: number;
+  readonly limit: number;
+  steps: number;
+  readonly counts: number[];
+  readonly out: { counts: number[]; cost: number }[];
+}
+
+function walkChoices(walk: ChoiceWalk, k: number, units: number, cost: number): void {
+  if (++walk.steps > walk.limit) return;
+  if (k === walk.classes.length) {
+    walk.out.push({ counts: [...walk.counts], cost });
+    return;
+  }
+  const unitCost = walk.classes[k].cost;
+  for (let n = 0; n <= walk.left[k] && units + n <= walk.most && cost + n * unitCost <= walk.room; n++) {
+    walk.counts[k] = n;
+    walkChoices(walk, k + 1, units + n, cost + n * unitCost);
+  }
+  walk.counts[k] = 0;
 }
 
 /** The chain as a share plan: a class's units in order, whole ones first by GPU. */

@@ -10,8 +10,8 @@ import type { LayerSplits, SharePlan, SplitLayerResult, SplitPart } from './type
 import { polishShares, widerPlans } from './polish.ts';
 import { wrapAround } from './wrap-around.ts';
 
-/** Steps the chain search may take at one level (a few milliseconds). */
-const CHAIN_NODES = 20_000;
+/** Work the chain search may do at one level (steps times classes: tens of milliseconds at most). */
+const CHAIN_WORK = 100_000;
 
 export interface SplitSolveOptions {
   readonly timeLimitMs: number;
@@ -46,7 +46,7 @@ export function solveSplitLayer(
   let upper = Infinity;
   const gapOk = () => relativeGap(upper, lower) <= options.gapTolerance;
   // Wrap-around at the bound itself (a quarter of the tolerance left for rounding to rows).
-  const chained = chainPlan(problem, splits, lower * (1 + options.gapTolerance / 4), CHAIN_NODES);
+  const chained = chainPlan(problem, splits, lower * (1 + options.gapTolerance / 4), CHAIN_WORK);
   if (chained) {
     best = chained;
     upper = shareMakespan(problem, splits, chained);
