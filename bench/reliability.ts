@@ -9,6 +9,7 @@
  * also written to bench/results/reliability-<date>.json.
  *
  * `--root` points at another checkout (the code before a change): the same attacks, its server.
+ * `--only <word>` runs only the classes whose name contains the word (e.g. `--only overrun`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,11 @@ import { percentile, startProber, startService, type Service } from './reliabili
 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
-  options: { root: { type: 'string', default: HERE }, label: { type: 'string', default: 'current' } },
+  options: {
+    root: { type: 'string', default: HERE },
+    label: { type: 'string', default: 'current' },
+    only: { type: 'string', default: '' },
+  },
 });
 const ROOT = values.root!;
 const KEY = 'bench-key-0123456789';
@@ -65,7 +70,9 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   let service = await startService(ROOT, MAIN_ENV);
   let peakOverall = 0;
-  for (const [name, attack, which] of CLASSES) {
+  const chosen = CLASSES.filter(([name]) => name.toLowerCase().includes(values.only!.toLowerCase()));
+  if (chosen.length === 0) throw new Error(`--only ${values.only}: no attack class has that in its name`);
+  for (const [name, attack, which] of chosen) {
     const target = which === 'main' ? service : await startService(ROOT, PROBE_ENV);
     const prober = startProber(target.base);
     let peak = 0;

@@ -11,8 +11,12 @@ export interface AdmissionOptions {
 }
 
 export interface Admission {
-  /** Runs `job` when a slot is free; throws HplbError('QUEUE_FULL') at once when none is and the queue is full. */
-  run<T>(job: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `job` when a slot is free; throws HplbError('QUEUE_FULL') at once when none is and the
+   * queue is full. When `deadline` aborts while the job waits (its plan's time is spent), the job
+   * leaves the queue and runs at once without a slot: past its deadline a plan uses no solver time.
+   */
+  run<T>(job: () => Promise<T>, deadline?: AbortSignal): Promise<T>;
   readonly inFlight: number;
   readonly queued: number;
   /** Seconds after which a refused plan may well be admitted (>= 1). */
@@ -28,7 +32,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
   /** Exponentially smoothed solve time, ms; 1 s until the first solve says otherwise. */
   let meanSolveMs = 1000;
 
-  async function run<T>(job: () => Promise<T>): Promise<T> {
+  async function run<T>(job: () => Promise<T>, deadline?: AbortSignal): Promise<T> {
     if (inFlight >= options.maxConcurrent) {
       if (waiting.length >= options.maxQueued) {
         throw new HplbError(
@@ -36,7 +40,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
           `${inFlight} plans are solving and ${waiting.length} are waiting (limits ${options.maxConcurrent} and ${options.maxQueued}); retry later`,
         );
       }
-      await new Promise<void>((resolve) => waiting.push(resolve));
+      if (!(await admitted(deadline))) return job();
     } else {
       inFlight += 1;
     }
@@ -50,6 +54,23 @@ export function createAdmission(options: AdmissionOptions): Admission {
       if (next) next();
       else inFlight -= 1;
     }
+  }
+
+  /** Waits in the queue: true once handed a slot, false when the deadline passed first. */
+  function admitted(deadline: AbortSignal | undefined): Promise<boolean> {
+    if (deadline?.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const onDeadline = (): void => {
+        waiting.splice(waiting.indexOf(admit), 1);
+        resolve(false);
+      };
+      const admit = (): void => {
+        deadline?.removeEventListener('abort', onDeadline);
+        resolve(true);
+      };
+      waiting.push(admit);
+      deadline?.addEventListener('abort', onDeadline, { once: true });
+    });
   }
 
   return {

@@ -457,7 +457,7 @@ export interface components {
         };
         SolverOptionsInput: {
             engine?: components["schemas"]["EngineName"];
-            /** @description Wall-clock budget of the whole plan, ms. Default DEFAULT_TIME_LIMIT_MS; above MAX_TIME_LIMIT_MS it is clamped (X-Time-Limit-Clamped says so). */
+            /** @description Wall-clock budget of the whole plan, ms, counted from the request's arrival; when it is spent, layers not yet solved are answered with greedy (greedy_fallback) or the best placement found (time_limit). Default DEFAULT_TIME_LIMIT_MS; above MAX_TIME_LIMIT_MS it is clamped (X-Time-Limit-Clamped says so). */
             timeLimitMs?: number;
             /** @description Most time one layer may take, ms (default 2000; clamped like timeLimitMs). */
             layerTimeLimitMs?: number;
@@ -567,7 +567,7 @@ export interface components {
             bubbleRatio: number;
             /** @description Layers whose status is optimal, within_tolerance or trivial. */
             layersProvenOptimal: number;
-            /** @description Wall-clock time of the whole plan, ms. */
+            /** @description Wall-clock time of the whole plan, ms, from the request's arrival (time limits count from there). */
             solveMs: number;
             /** @description With splits only: sum over layers of total cost / summed speeds, the physical limit. */
             fluidBound?: number;

@@ -54,6 +54,8 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
 
   async function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
+    // The time limit counts from here: normalising and waiting for admission use it up too.
+    const arrived = deps.now();
     const { request, resolved: fresh, clampedTo } = normalisePlanRequest(body, options);
     const migration = migrationOf(request, fresh);
     const resolved = migration ? { ...fresh, id: migration.id } : fresh;
@@ -79,12 +81,16 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       );
     }
     const engine = resolved.solver.engine;
+    const limit = resolved.solver.timeLimitMs;
+    const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
+    // Waiting for admission past the plan's deadline: it runs at once, and solvePlan answers it with greedy.
+    const deadline = AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
     const solve = deps.admission.run(async () => {
       const start = deps.now();
       try {
         const solved = migration
-          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now })
-          : await solvePlan(resolved, deps.runner, { now: deps.now });
+          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now, startedAt: arrived })
+          : await solvePlan(resolved, deps.runner, { now: deps.now, startedAt: arrived });
         const proven = solved.totals.layersProvenOptimal === solved.layers.length;
         metrics.solves.inc({ engine, status: proven ? 'proven' : 'unproven' });
         for (const layer of solved.layers) metrics.layers.inc({ engine: layer.engine, status: layer.status });
@@ -95,7 +101,7 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       } finally {
         metrics.solveDuration.observe({ engine }, (deps.now() - start) / 1000);
       }
-    });
+    }, deadline);
     inFlight.set(resolved.id, solve);
     try {
       const entry = await solve;

@@ -32,11 +32,25 @@ export interface LayerOutcome {
   readonly replan?: ReplanOutcome;
 }
 
+/** How a caller may end a task early. */
+export interface RunOptions {
+  /**
+   * Aborted when the caller's own deadline passes (the plan's): the task is answered at once with
+   * what its solver reported so far, else greedy, without waiting for the solver to stop.
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** Solves layer tasks somewhere (inline, or in a worker pool); never rejects for solver trouble. */
 export interface LayerRunner {
-  run(task: LayerTask): Promise<LayerOutcome>;
+  run(task: LayerTask, options?: RunOptions): Promise<LayerOutcome>;
   /** How many tasks it runs at once. */
   readonly concurrency: number;
+  /**
+   * Extra ms past a plan's time limit before its unanswered tasks are ended through RunOptions.signal
+   * (tests on a loaded machine widen it); absent: 0, the plan is cut at its time limit.
+   */
+  planGraceMs?(timeLimitMs: number): number;
 }
 
 /** What a task's engine knew part-way, with greedy's makespan (see SolveOptions.onProgress). */
@@ -83,6 +97,12 @@ export function solveLayerTask(
       ? task.incumbent
       : greedy?.unit2gpu;
   const greedyMakespan = greedy?.makespan ?? null;
+  // The placement to answer with should the engine overrun: ready before the engine starts.
+  if (incumbent && onProgress) {
+    const lowerBound = Math.max(greedy?.lowerBound ?? 0, task.lowerBound ?? 0);
+    const engine = incumbent === greedy?.unit2gpu ? 'greedy' : task.engine;
+    onProgress({ unit2gpu: incumbent, lowerBound, engine, greedyMakespan });
+  }
   const report = onProgress
     ? { onProgress: (progress: LayerProgress) => onProgress({ ...progress, greedyMakespan }) }
     : {};
@@ -91,17 +111,24 @@ export function solveLayerTask(
 }
 
 /**
- * The answer for a task whose worker was stopped after it reported progress: that placement and
- * bound, with the status their gap earns (time_limit at worst), never greedy_fallback.
+ * The answer for a task whose worker was stopped (or left behind) after it reported progress: that
+ * placement and bound. An engine's own placement gets the status its gap earns (time_limit at
+ * worst); greedy's, reported before the engine started, is greedy_fallback with the reason.
  */
-export function progressOutcome(task: LayerTask, progress: TaskProgress, solveMs: number): LayerOutcome {
+export function progressOutcome(
+  task: LayerTask,
+  progress: TaskProgress,
+  solveMs: number,
+  reason: string,
+): LayerOutcome {
   const gap = relativeGap(makespanOf(task.problem, progress.unit2gpu), progress.lowerBound);
-  const status = statusForGap(gap, task.gapTolerance, 'time_limit');
+  const greedyOnly = progress.engine === 'greedy';
   const result = buildLayerResult(task.problem, progress.unit2gpu, {
     lowerBound: progress.lowerBound,
-    status,
+    status: greedyOnly ? 'greedy_fallback' : statusForGap(gap, task.gapTolerance, 'time_limit'),
     engine: progress.engine,
     solveMs,
+    ...(greedyOnly ? { fallbackReason: reason } : {}),
   });
   return { result, greedyMakespan: progress.greedyMakespan };
 }

@@ -34,13 +34,13 @@ export async function solveReplan(
   options: SolvePlanOptions = {},
 ): Promise<Plan> {
   const now = options.now ?? performance.now.bind(performance);
-  const start = now();
+  const start = options.startedAt ?? now();
   const deadline = start + resolved.solver.timeLimitMs;
   const stage1 = {
     ...resolved,
     solver: { ...resolved.solver, timeLimitMs: resolved.solver.timeLimitMs * FRESH_SHARE },
   };
-  const fresh = await solvePlan(stage1, runner, options);
+  const fresh = await solvePlan(stage1, runner, { ...options, startedAt: start });
 
   const replans = new Array<ReplanOutcome>(resolved.layers.length);
   let next = 0;

@@ -19,6 +19,10 @@ const PROVEN: ReadonlySet<string> = new Set(['optimal', 'within_tolerance', 'tri
 export interface SolvePlanOptions {
   /** Monotonic clock in ms (performance.now by default). */
   readonly now?: () => number;
+  /** When the plan's time started, on `now`'s clock (the request's arrival); now() by default. */
+  readonly startedAt?: number;
+  /** Ends the plan early, as its own deadline does (tests; a caller's own deadline). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -30,6 +34,9 @@ export interface SolvePlanOptions {
  * yet proven, widest gap first, share what is left evenly, each starting from its first answer and
  * bound, and keeping the better of its two answers. A layer never gets more than the per-layer
  * limit over both passes.
+ * The time limit holds whatever the runner does: at startedAt + timeLimitMs (+ the runner's
+ * planGraceMs) every layer not yet answered is answered at once through RunOptions.signal, with
+ * what its solver reported so far or greedy, and the plan is assembled from those answers.
  */
 export async function solvePlan(
   resolved: ResolvedRequest,
@@ -37,8 +44,31 @@ export async function solvePlan(
   options: SolvePlanOptions = {},
 ): Promise<Plan> {
   const now = options.now ?? performance.now.bind(performance);
-  const start = now();
+  const start = options.startedAt ?? now();
   const deadline = start + resolved.solver.timeLimitMs;
+  const cut = new AbortController();
+  const cutAt = deadline + (runner.planGraceMs?.(resolved.solver.timeLimitMs) ?? 0);
+  const wait = cutAt - now();
+  // Already due (it waited for admission that long): no layer is sent to a worker.
+  if (wait <= 0) cut.abort();
+  const timer = wait > 0 ? setTimeout(() => cut.abort(), wait) : undefined;
+  const signal = options.signal ? AbortSignal.any([cut.signal, options.signal]) : cut.signal;
+  try {
+    return await solveWithin(resolved, runner, { now, start, deadline, signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Budget {
+  readonly now: () => number;
+  readonly start: number;
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+}
+
+async function solveWithin(resolved: ResolvedRequest, runner: LayerRunner, budget: Budget): Promise<Plan> {
+  const { now, start, deadline, signal } = budget;
   // Contiguous placement depends on unit order, so its layers are never reordered.
   const groups = groupIdenticalLayers(resolved.layers, resolved.solver.engine !== 'contiguous');
 
@@ -51,12 +81,8 @@ export async function solvePlan(
     async (index, rounds) => {
       const share = (firstDeadline - now()) / rounds;
       const timeLimitMs = Math.max(MIN_LAYER_SLICE_MS, Math.min(layerTimeLimitMs, share));
-      outcomes[index] = await runSafely(runner, {
-        problem: groups[index].canonical,
-        engine,
-        timeLimitMs,
-        gapTolerance,
-      });
+      const task = { problem: groups[index].canonical, engine, timeLimitMs, gapTolerance };
+      outcomes[index] = await runSafely(runner, task, signal);
     },
   );
 
@@ -76,7 +102,7 @@ export async function solvePlan(
       incumbent: first.result.unit2gpu,
       lowerBound: first.result.lowerBound,
     };
-    const second = await runSafely(runner, task);
+    const second = await runSafely(runner, task, signal);
     outcomes[index] = {
       result: betterOf(groups[index].canonical, first.result, second.result, gapTolerance),
       greedyMakespan: first.greedyMakespan,
@@ -254,9 +280,9 @@ function mapBack(problem: LayerProblem, order: readonly number[], canonical: Lay
 }
 
 /** A runner that fails unexpectedly must not sink the plan: greedy answers, and says why. */
-async function runSafely(runner: LayerRunner, task: LayerTask): Promise<LayerOutcome> {
+async function runSafely(runner: LayerRunner, task: LayerTask, signal: AbortSignal): Promise<LayerOutcome> {
   try {
-    return await runner.run(task);
+    return await runner.run(task, { signal });
   } catch (error) {
     if (error instanceof HplbError && error.code !== 'INTERNAL') throw error;
     return greedyFallback(task, error instanceof Error ? error.message : String(error));

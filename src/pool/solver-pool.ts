@@ -10,14 +10,8 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
-import {
-  greedyFallback,
-  progressOutcome,
-  type LayerOutcome,
-  type LayerRunner,
-  type LayerTask,
-  type TaskProgress,
-} from '../planner/layer-task.ts';
+import type { LayerOutcome, LayerRunner, LayerTask, RunOptions } from '../planner/layer-task.ts';
+import { createCutAnswerer, fallback, release, type Job } from './pool-job.ts';
 import { deserializeHplbError, type TaskMessage, type WorkerMessage } from './protocol.ts';
 import { defaultWorkerFile, startWorker } from './worker-start.ts';
 
@@ -35,6 +29,8 @@ export interface SolverPoolOptions {
    * replaced); default 10% of the limit + 50 ms.
    */
   readonly graceMs?: (timeLimitMs: number) => number;
+  /** Extra ms past a plan's time limit before its unanswered tasks are ended (LayerRunner.planGraceMs); default 0. */
+  readonly planGraceMs?: (timeLimitMs: number) => number;
   /**
    * Hook for metrics/logs: called on every worker restart with the reason, after the affected task
    * is answered. It runs in an event handler, so it must not throw.
@@ -50,8 +46,12 @@ export interface SolverPoolOptions {
 export interface SolverPool extends LayerRunner {
   /** Number of workers. */
   readonly concurrency: number;
-  /** Queues the task (FIFO) and resolves with its outcome; rejects only for an HplbError in the problem. */
-  run(task: LayerTask): Promise<LayerOutcome>;
+  /**
+   * Queues the task (FIFO) and resolves with its outcome; rejects only for an HplbError in the
+   * problem. When `signal` aborts first, the task is answered at once (its worker's progress, else
+   * greedy) and its worker, if it has one, finishes or overruns on its own.
+   */
+  run(task: LayerTask, options?: RunOptions): Promise<LayerOutcome>;
   /** Tasks waiting for a worker. */
   readonly queueDepth: number;
   /** Tasks running on a worker. */
@@ -68,20 +68,6 @@ export interface SolverPool extends LayerRunner {
   isReady(): boolean;
   /** Terminates every worker; queued, running and later runs reject with HplbError('DRAINING'). */
   close(): Promise<void>;
-}
-
-interface Job {
-  readonly id: number;
-  readonly task: LayerTask;
-  readonly resolve: (outcome: LayerOutcome) => void;
-  readonly reject: (error: unknown) => void;
-  /** Fires at the job's deadline, counted from when it was queued. */
-  timer: NodeJS.Timeout | null;
-  /** Answered already (at its deadline, while its worker may still be solving it). */
-  settled: boolean;
-  /** The engine's best placement reported before its deadline (the worker's progress), and when the job started. */
-  progress: TaskProgress | null;
-  startedAt: number;
 }
 
 interface Slot {
@@ -126,6 +112,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   let everReady = false;
   let closed = false;
   let closing: Promise<void> | null = null;
+  const answerCut = createCutAnswerer();
 
   const isLive = (slot: Slot): boolean => slot.index !== SPARE && slots[slot.index] === slot;
   const allReady = (): boolean => slots.every((s) => s?.ready === true);
@@ -216,6 +203,17 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     fallback(job, `the task passed ${deadlineText(job.task.timeLimitMs)} while its worker was still solving it`);
   }
 
+  /**
+   * The caller's deadline passed (the plan's): answered now. A running job keeps its worker, which
+   * either answers (ignored) or is replaced when it overruns the job's own slice.
+   */
+  function onAbort(job: Job): void {
+    const queued = queue.indexOf(job);
+    if (queued >= 0) queue.splice(queued, 1);
+    const where = queued >= 0 ? 'waited for a solver worker' : 'was still being solved';
+    fallback(job, `the plan reached its deadline while this layer ${where}`);
+  }
+
   /** The running task passed its own limit + grace: the worker is stuck in the solver, so a spare (or a new worker) replaces it. */
   function onOverrun(slot: Slot): void {
     if (!isLive(slot) || !slot.job) return;
@@ -280,8 +278,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     slot.job = null;
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
-    if (job?.timer) clearTimeout(job.timer);
-    if (job) job.timer = null;
+    if (job) release(job);
     return job;
   }
 
@@ -290,8 +287,9 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     void slot.worker.terminate();
   }
 
-  function run(task: LayerTask): Promise<LayerOutcome> {
+  function run(task: LayerTask, options: RunOptions = {}): Promise<LayerOutcome> {
     if (closed) return Promise.reject(draining());
+    const { signal } = options;
     return new Promise<LayerOutcome>((resolve, reject) => {
       const job: Job = {
         id: nextId++,
@@ -299,12 +297,19 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
         resolve,
         reject,
         timer: null,
+        unlisten: null,
         settled: false,
         progress: null,
         startedAt: 0,
       };
-      if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
+      if (signal?.aborted) answerCut(job, 'the plan reached its deadline before this layer was started');
+      else if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
       else {
+        if (signal) {
+          const abort = (): void => onAbort(job);
+          signal.addEventListener('abort', abort, { once: true });
+          job.unlisten = () => signal.removeEventListener('abort', abort);
+        }
         job.timer = setTimeout(() => onDeadline(job), task.timeLimitMs + graceMs(task.timeLimitMs));
         queue.push(job);
         dispatch();
@@ -317,7 +322,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     closed = true;
     const error = draining();
     queue.splice(0).forEach((job) => {
-      if (job.timer) clearTimeout(job.timer);
+      release(job);
       job.reject(error);
     });
     waiters.splice(0).forEach((w) => w.reject(error));
@@ -354,29 +359,9 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
       });
     },
     isReady: () => !closed && everReady && slots.some((s) => s !== null),
+    planGraceMs: options.planGraceMs ?? (() => 0),
     close,
   };
-}
-
-/**
- * Answers a job that its worker cannot: with the best placement the engine reported before (it
- * beats greedy; status by its gap), else greedy on the calling thread; rejects only when greedy
- * itself cannot place it.
- */
-function fallback(job: Job, reason: string): void {
-  if (job.timer) clearTimeout(job.timer);
-  job.timer = null;
-  if (job.settled) return;
-  job.settled = true;
-  if (job.progress) {
-    job.resolve(progressOutcome(job.task, job.progress, performance.now() - job.startedAt));
-    return;
-  }
-  try {
-    job.resolve(greedyFallback(job.task, reason));
-  } catch (error) {
-    job.reject(error);
-  }
 }
 
 const formatMs = (ms: number): string => String(Math.round(ms * 10) / 10);

@@ -47,6 +47,35 @@ describe('createAdmission', () => {
     assert.equal(admission.queued, 0);
   });
 
+  it('a job whose deadline passes while it waits leaves the queue and runs at once, without a slot', async () => {
+    const admission = createAdmission({ maxConcurrent: 1, maxQueued: 2 });
+    const gate = deferred();
+    const order: string[] = [];
+    const first = admission.run(async () => {
+      order.push('first');
+      await gate.promise;
+    });
+    const deadline = new AbortController();
+    const late = admission.run(async () => {
+      order.push('late');
+      return 'answered';
+    }, deadline.signal);
+    const third = admission.run(async () => {
+      order.push('third');
+    });
+    assert.equal(admission.queued, 2);
+    deadline.abort();
+    assert.equal(await late, 'answered');
+    assert.deepEqual(order, ['first', 'late']);
+    assert.equal(admission.inFlight, 1, 'the late job took no slot');
+    assert.equal(admission.queued, 1);
+    gate.resolve();
+    await Promise.all([first, third]);
+    assert.deepEqual(order, ['first', 'late', 'third']);
+    assert.equal(admission.inFlight, 0);
+    assert.equal(await admission.run(async () => 'past', AbortSignal.abort()), 'past', 'a free slot is taken as usual');
+  });
+
   it('frees the slot when a job fails', async () => {
     const admission = createAdmission({ maxConcurrent: 1, maxQueued: 0 });
     await assert.rejects(

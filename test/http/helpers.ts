@@ -17,7 +17,7 @@ import { loadRegistry } from '../../src/profiles/registry.ts';
 
 export const SMALL_MODEL = 'llama-3-8b-instruct-262k-minference';
 
-/** How long past its time limit a test pool's worker may run before it counts as stuck. */
+/** How long past its time limit a test pool's worker (or plan) may run before it counts as stuck (or is cut). */
 export const STUCK_WORKER_MS = 60_000;
 
 const spec = loadSpec();
@@ -83,6 +83,7 @@ export async function startTestApp(
   const pool = createSolverPool({
     size: workers,
     graceMs: () => STUCK_WORKER_MS,
+    planGraceMs: () => STUCK_WORKER_MS,
     onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
   });
   await pool.ready();
@@ -116,12 +117,13 @@ export function holdRunner(inner: SolverRunner): HeldRunner {
       return inner.busy;
     },
     isReady: () => inner.isReady(),
+    planGraceMs: (timeLimitMs) => inner.planGraceMs?.(timeLimitMs) ?? 0,
     arrived,
     release,
-    run: async (task) => {
+    run: async (task, options) => {
       arrive();
       await gate;
-      return inner.run(task);
+      return inner.run(task, options);
     },
   };
 }

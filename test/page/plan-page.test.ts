@@ -63,7 +63,7 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
   before(async () => {
     // As in the HTTP tests: a worker busy past its deadline on a loaded machine is waited for, not
     // replaced by a greedy answer, so the plan drawn does not depend on the machine's load.
-    pool = createSolverPool({ size: 1, graceMs: () => STUCK_WORKER_MS });
+    pool = createSolverPool({ size: 1, graceMs: () => STUCK_WORKER_MS, planGraceMs: () => STUCK_WORKER_MS });
     await pool.ready();
     // Short plans (3 s, as in the HTTP tests): what the page draws does not depend on how long it solved.
     const hplb = buildApp({

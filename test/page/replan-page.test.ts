@@ -44,7 +44,7 @@ describe('the re-plan view of the page', { skip, timeout: 240_000 }, () => {
   before(async () => {
     // As in the HTTP tests: a worker busy past its deadline on a loaded machine is waited for, not
     // replaced by a greedy answer, so the plan drawn does not depend on the machine's load.
-    pool = createSolverPool({ size: 1, graceMs: () => STUCK_WORKER_MS });
+    pool = createSolverPool({ size: 1, graceMs: () => STUCK_WORKER_MS, planGraceMs: () => STUCK_WORKER_MS });
     await pool.ready();
     const hplb = buildApp({
       config: loadConfig({ DEFAULT_TIME_LIMIT_MS: '4000' }),
