@@ -59,8 +59,9 @@ export function solveSplitLayer(
     }
   }
   if (chained) {
-    best = chained;
-    upper = shareMakespan(problem, splits, chained);
+    // The chain stops at its level; the share LP takes its structure as low as it goes.
+    best = glpk && now() < deadline ? polishShares(glpk, problem, splits, chained, deadline - now()) : chained;
+    upper = shareMakespan(problem, splits, best);
   }
   const constructions = gapOk() ? [] : wrapAround(problem, splits, whole.unit2gpu, lower, options.gapTolerance);
   for (const constructed of constructions) {
