@@ -16,8 +16,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { positiveInt } from '../src/cli/options.ts';
 import { textTable } from '../src/cli/format.ts';
-import { resolveCostModel } from '../src/cost/registry.ts';
-import { createRandom } from '../src/kernel/synthetic.ts';
+import { createCostModelResolver } from '../src/cost/registry.ts';
+import { createRandom } from '../src/random.ts';
 import { loadGlpk } from '../src/planner/glpk.ts';
 import { createInlineRunner } from '../src/planner/layer-task.ts';
 import { unitBytes } from '../src/planner/migration.ts';
@@ -47,7 +47,7 @@ const SIGMA = 0.1;
 const SEED = 20261129;
 
 const registry = loadRegistry();
-const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
+const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: createCostModelResolver() };
 const glpk = await loadGlpk();
 const runner = createInlineRunner(createEngines(glpk));
 const wanted =

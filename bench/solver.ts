@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
 import { positiveInt } from '../src/cli/options.ts';
-import { resolveCostModel } from '../src/cost/registry.ts';
+import { createCostModelResolver } from '../src/cost/registry.ts';
 import { textTable } from '../src/cli/format.ts';
 import { distinctCosts } from '../src/kernel/synthetic.ts';
 import { median } from '../src/kernel/timing.ts';
@@ -75,7 +75,7 @@ const SUITE_OPTIONS = {
   onProgress: (line: string) => process.stderr.write(`${line}\n`),
 };
 const registry = loadRegistry();
-const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
+const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: createCostModelResolver() };
 
 if (flags.child !== undefined) {
   // One cold plan in a fresh process, the service's path: the worker pool (one worker per core,

@@ -227,36 +227,26 @@ export function drawBubbles(container, plan) {
   const groupWidth = (box.right - box.left) / layers;
   const pad = Math.min(groupWidth * 0.15, 6);
   const barWidth = (groupWidth - 2 * pad) / 2;
+  /** One layer's bar of `value` at `x`, with its tooltip. */
+  const bar = (cls, x, value, l, tip) =>
+    titled(
+      el('rect', {
+        class: cls,
+        x,
+        y: y(value),
+        width: Math.max(0.4, barWidth),
+        height: box.bottom - y(value),
+        'data-layer': l,
+      }),
+      tip,
+    );
   rows.forEach((row, l) => {
     const x = box.left + l * groupWidth + pad;
     const layer = plan.layers[l].layer;
-    svg.append(
-      titled(
-        el('rect', {
-          class: 'plan-bubble',
-          x,
-          y: y(row.plan),
-          width: Math.max(0.4, barWidth),
-          height: box.bottom - y(row.plan),
-          'data-layer': l,
-        }),
-        `layer ${layer}: bubble ${percent(row.plan)} in this plan`,
-      ),
-    );
+    svg.append(bar('plan-bubble', x, row.plan, l, `layer ${layer}: bubble ${percent(row.plan)} in this plan`));
     if (row.contiguous !== null) {
-      svg.append(
-        titled(
-          el('rect', {
-            class: 'contiguous-bubble',
-            x: x + barWidth,
-            y: y(row.contiguous),
-            width: Math.max(0.4, barWidth),
-            height: box.bottom - y(row.contiguous),
-            'data-layer': l,
-          }),
-          `layer ${layer}: bubble ${percent(row.contiguous)} under contiguous placement`,
-        ),
-      );
+      const tip = `layer ${layer}: bubble ${percent(row.contiguous)} under contiguous placement`;
+      svg.append(bar('contiguous-bubble', x + barWidth, row.contiguous, l, tip));
     }
   });
   xAxis(svg, box, layers, 'layer');

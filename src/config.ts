@@ -3,9 +3,10 @@
  * Nothing else reads process.env: server.ts passes it here, tests pass plain objects.
  */
 import { availableParallelism } from 'node:os';
-import { DEFAULT_LIMITS } from './planner/limits.ts';
+import { DEFAULT_LIMITS, type RequestLimits } from './planner/limits.ts';
 
-export interface Config {
+/** The request bounds (422 PROBLEM_TOO_LARGE above each) come from planner/limits.ts. */
+export interface Config extends RequestLimits {
   /** TCP port to listen on (0: any free port). */
   readonly port: number;
   readonly host: string;
@@ -25,22 +26,6 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** Most arrays and objects in a request body (413 above), checked before it is parsed. */
   readonly maxBodyContainers: number;
-  /** Largest units x GPUs x layers accepted (422 PROBLEM_TOO_LARGE above, as for every bound below). */
-  readonly maxProblemSize: number;
-  /** Most layers in one problem. */
-  readonly maxLayers: number;
-  /** Most units (query heads or KV groups) in one layer. */
-  readonly maxUnits: number;
-  /** Most layers x units in one problem. */
-  readonly maxLayerUnits: number;
-  /** Most pins once pins without a layer are counted once per layer. */
-  readonly maxPins: number;
-  /** Largest predicted plan JSON, bytes. */
-  readonly maxPlanBytes: number;
-  /** Requested solver time limits are clamped to this, ms. */
-  readonly maxTimeLimitMs: number;
-  /** Plan time limit when the request names none, ms. */
-  readonly defaultTimeLimitMs: number;
   /** Plans solved at once; further plans wait in the queue. */
   readonly maxConcurrentPlans: number;
   /** Plans waiting for a slot; beyond this, 503 QUEUE_FULL. */
@@ -101,8 +86,8 @@ const INTEGERS: readonly IntSpec[] = [
   { key: 'maxLayerUnits', env: 'MAX_LAYER_UNITS', fallback: DEFAULT_LIMITS.maxLayerUnits, min: 1 },
   { key: 'maxPins', env: 'MAX_PINS', fallback: DEFAULT_LIMITS.maxPins, min: 0 },
   { key: 'maxPlanBytes', env: 'MAX_PLAN_BYTES', fallback: DEFAULT_LIMITS.maxPlanBytes, min: 1024 },
-  { key: 'maxTimeLimitMs', env: 'MAX_TIME_LIMIT_MS', fallback: 60_000, min: 1 },
-  { key: 'defaultTimeLimitMs', env: 'DEFAULT_TIME_LIMIT_MS', fallback: 10_000, min: 1 },
+  { key: 'maxTimeLimitMs', env: 'MAX_TIME_LIMIT_MS', fallback: DEFAULT_LIMITS.maxTimeLimitMs, min: 1 },
+  { key: 'defaultTimeLimitMs', env: 'DEFAULT_TIME_LIMIT_MS', fallback: DEFAULT_LIMITS.defaultTimeLimitMs, min: 1 },
   { key: 'maxConcurrentPlans', env: 'MAX_CONCURRENT_PLANS', fallback: 2, min: 1 },
   { key: 'maxQueuedPlans', env: 'MAX_QUEUED_PLANS', fallback: 16, min: 0 },
   { key: 'drainTimeoutMs', env: 'DRAIN_TIMEOUT_MS', fallback: 30_000, min: 0 },

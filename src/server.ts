@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { loadConfig } from './config.ts';
-import { resolveCostModel } from './cost/registry.ts';
+import { createCostModelResolver } from './cost/registry.ts';
 import { buildApp, type HplbApp } from './http/app.ts';
 import { createHttpServer } from './http/server-options.ts';
 import { createSolverPool } from './pool/solver-pool.ts';
@@ -29,7 +29,13 @@ const pool = createSolverPool({
   spares: config.spareWorkers,
   onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
 });
-hplb = buildApp({ config, runner: pool, registry: loadRegistry(), logger, resolveCostModel });
+hplb = buildApp({
+  config,
+  runner: pool,
+  registry: loadRegistry(),
+  logger,
+  resolveCostModel: createCostModelResolver(),
+});
 
 const server = createHttpServer(hplb.app, config).listen(config.port, config.host, () => {
   const { address, port } = server.address() as AddressInfo;

@@ -61,25 +61,36 @@ export const DEFAULT_COST_MODEL_NAME = 'executed-work';
 /**
  * The cost model for a name: "executed-work" or undefined (the default), "analytic", a calibration
  * name (or "calibrated:<name>", as plans spell it). Throws UNKNOWN_CALIBRATION for an unknown name.
+ * Builds the model afresh (a calibration is read from its file): what answers many requests holds a
+ * createCostModelResolver instead.
  */
 export function resolveCostModel(name?: string, dir: string = CALIBRATIONS_DIR): CostModel {
-  // "X" and "calibrated:X" (as plans spell it) are one model.
-  const canonical =
-    name === undefined
-      ? DEFAULT_COST_MODEL_NAME
-      : name.startsWith('calibrated:')
-        ? name.slice('calibrated:'.length)
-        : name;
-  const key = `${dir}\0${canonical}`;
-  const known = resolved.get(key);
-  if (known) return known;
-  let model: CostModel;
-  if (canonical === DEFAULT_COST_MODEL_NAME) model = createExecutedWorkCostModel();
-  else if (canonical === ANALYTIC_COST_MODEL.name) model = ANALYTIC_COST_MODEL;
-  else model = createCalibratedCostModel(loadCalibration(canonical, dir));
-  resolved.set(key, model);
-  return model;
+  const canonical = canonicalName(name);
+  if (canonical === DEFAULT_COST_MODEL_NAME) return createExecutedWorkCostModel();
+  if (canonical === ANALYTIC_COST_MODEL.name) return ANALYTIC_COST_MODEL;
+  return createCalibratedCostModel(loadCalibration(canonical, dir));
 }
 
-/** Resolved cost models by directory and name. Calibrations are committed data: they do not change while a process runs. */
-const resolved = new Map<string, CostModel>();
+/**
+ * resolveCostModel that keeps every model it resolves, and with it the model's own work cache:
+ * calibrations are committed data and do not change while a process runs. The service's app and
+ * the benches each own one.
+ */
+export function createCostModelResolver(dir: string = CALIBRATIONS_DIR): (name?: string) => CostModel {
+  const resolved = new Map<string, CostModel>();
+  return (name) => {
+    const canonical = canonicalName(name);
+    let model = resolved.get(canonical);
+    if (!model) {
+      model = resolveCostModel(canonical, dir);
+      resolved.set(canonical, model);
+    }
+    return model;
+  };
+}
+
+/** "X" and "calibrated:X" (as plans spell it) are one model; undefined is the default. */
+function canonicalName(name: string | undefined): string {
+  if (name === undefined) return DEFAULT_COST_MODEL_NAME;
+  return name.startsWith('calibrated:') ? name.slice('calibrated:'.length) : name;
+}

@@ -1,7 +1,8 @@
 /**
  * Executed work: what a head's kernel computes at a workload, counted the way MInference's kernels
- * run (src/kernel/minference.ts, src/kernel/vertical-slash-index.ts): per block of 64 query rows,
- * 64-key tiles of contiguous keys and 64-column chunks of gathered columns. Pure.
+ * run (src/kernel/minference.ts, src/kernel/vertical-slash-index.ts; their sizing rules in
+ * minference-sizes.ts): per block of 64 query rows, 64-key tiles of contiguous keys and 64-column
+ * chunks of gathered columns. Pure.
  *
  * Prefill (query rows 0..n-1, causal), per query block qb (rows [64 qb, 64 qb + 64)):
  * - full: every key block 0..qb (FlashAttention).
@@ -32,7 +33,7 @@
  */
 import { HplbError } from '../errors.ts';
 import type { HeadBudget } from '../profiles/head-budget.ts';
-import { FORCED_COLUMNS, FORCED_DIAGONALS, effectiveSizes } from '../kernel/vertical-slash-index.ts';
+import { effectiveSizes, FORCED_COLUMNS, FORCED_DIAGONALS } from './minference-sizes.ts';
 import type { Workload } from './workload.ts';
 
 /** Query rows and keys per tile. */

@@ -143,7 +143,8 @@ export function buildApp(deps: AppDeps): HplbApp {
 
 /**
  * Models come from the registry by id only (never from a file path, which the CLI allows); cost
- * models through resolveCostModel (which keeps them), with errors pointed at the body's field.
+ * models through deps.resolveCostModel (a createCostModelResolver keeps them), with errors pointed at
+ * the body's field.
  */
 function createPlanningContext(deps: AppDeps): PlanningContext {
   return {

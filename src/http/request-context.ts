@@ -11,9 +11,11 @@ import type { ProblemLocals } from './problem.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Express's route path as the OpenAPI template: /v1/plans/:planId -> /v1/plans/{planId}. */
-const templates = new Map<string, string>();
-function routeLabel(req: Request, status: number): string {
+/**
+ * Express's route path as the OpenAPI template: /v1/plans/:planId -> /v1/plans/{planId}, each
+ * worked out once into `templates` (one entry per route of the app).
+ */
+function routeLabel(templates: Map<string, string>, req: Request, status: number): string {
   const path = (req.route as { path?: unknown } | undefined)?.path;
   if (typeof path !== 'string') return status === 404 ? 'unmatched' : 'static';
   let label = templates.get(path);
@@ -29,6 +31,7 @@ function routeLabel(req: Request, status: number): string {
  * shutting-down server is left with no keep-alive connections.
  */
 export function requestContext(logger: Logger, metrics: Metrics, draining: () => boolean): RequestHandler {
+  const templates = new Map<string, string>();
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
@@ -38,7 +41,7 @@ export function requestContext(logger: Logger, metrics: Metrics, draining: () =>
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const status = res.statusCode;
-      const route = routeLabel(req, status);
+      const route = routeLabel(templates, req, status);
       metrics.httpRequests.inc({ method: req.method, route, status });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
       const code = (res.locals as ProblemLocals).errorCode;

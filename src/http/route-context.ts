@@ -32,7 +32,7 @@ export interface AppDeps {
   readonly runner: SolverRunner;
   readonly registry: ModelRegistry;
   readonly logger: Logger;
-  /** Cost model by name (undefined: the default); src/cost/registry.ts resolveCostModel. */
+  /** Cost model by name (undefined: the default); the service passes a src/cost/registry.ts createCostModelResolver. */
   readonly resolveCostModel: (name?: string) => CostModel;
   /** Monotonic clock, ms (solve timing, cache TTLs, rate-limit windows); performance.now by default. */
   readonly now?: () => number;

@@ -25,7 +25,8 @@ import type { AttentionInput } from './reference.ts';
 import { exactLinesPattern, rankLines } from './selection.ts';
 import { createAttentionRunner } from './sparse-attention.ts';
 import type { KernelBackend } from './backends.ts';
-import { createRandom, syntheticHead, SYNTHETIC_KINDS } from './synthetic.ts';
+import { createRandom } from '../random.ts';
+import { syntheticHead, SYNTHETIC_KINDS } from './synthetic.ts';
 import { median, randomInput, summarise } from './timing.ts';
 
 /** One pattern's sizes: which go into the fit and which are held out (never in the fit). */

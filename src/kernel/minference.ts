@@ -27,13 +27,8 @@
 import { HplbError } from '../errors.ts';
 import type { BlockSparsePattern, VerticalSlashPattern } from './pattern.ts';
 import { queryRows, rowScores, validateInput, type ScoreInput } from './reference.ts';
-import {
-  effectiveSizes,
-  FORCED_COLUMNS,
-  FORCED_DIAGONALS,
-  MINFERENCE_BLOCK,
-  type VerticalSlashSizes,
-} from './vertical-slash-index.ts';
+import { effectiveSizes, FORCED_COLUMNS, FORCED_DIAGONALS, type VerticalSlashSizes } from '../cost/minference-sizes.ts';
+import { MINFERENCE_BLOCK } from './vertical-slash-index.ts';
 
 /** Query rows whose attention estimates importance (minference_forward.py line 383). */
 export const MINFERENCE_LAST_Q = 64;

@@ -13,6 +13,7 @@
  * Pure and deterministic: the same options and seed give the same arrays.
  */
 import { HplbError } from '../errors.ts';
+import { createGaussian, createRandom } from '../random.ts';
 import type { AttentionInput } from './reference.ts';
 
 export type SyntheticKind = 'sink' | 'local' | 'vertical' | 'diffuse';
@@ -49,18 +50,6 @@ export interface SyntheticHead extends AttentionInput {
   readonly stripeColumns: readonly number[];
 }
 
-/** mulberry32: a small seeded uniform generator on [0, 1). */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * SYNTHETIC placement costs for solver tests and benchmarks: `count` pseudo-random integers in
  * [1e6, 1e7) from `seed`, almost surely all different, the hardest case for exact engines.
@@ -77,11 +66,6 @@ export function distinctCosts(count: number, seed: number): number[] {
 export function logNormalCosts(heads: number, layers: number, seed: number): number[][] {
   const gauss = createGaussian(createRandom(seed));
   return Array.from({ length: layers }, () => Array.from({ length: heads }, () => 3000 * Math.exp(0.6 * gauss())));
-}
-
-/** Standard normal samples from a uniform generator (Box-Muller). */
-export function createGaussian(uniform: () => number): () => number {
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
 function withDefaults(options: SyntheticHeadOptions): Required<SyntheticHeadOptions> {

@@ -13,7 +13,7 @@ import type { Workload } from '../cost/cost-model.ts';
 import { buildRowIndex, type StreamingPattern } from './pattern.ts';
 import type { AttentionInput } from './reference.ts';
 import type { AttentionResult, AttentionRunner } from './sparse-attention.ts';
-import { createGaussian, createRandom } from './synthetic.ts';
+import { createGaussian, createRandom } from '../random.ts';
 
 export interface TimingOptions {
   /** Untimed runs first (the first also compiles the kernels). */

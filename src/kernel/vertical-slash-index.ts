@@ -1,38 +1,12 @@
 /**
- * MInference's vertical_slash rules that need no attention scores (microsoft/MInference commit
- * fb56c917f618e8645f1cfc37535afd7424d78f0d): the forced lines and minimum sizes
- * (minference/modules/minference_forward.py) and a port of convert_vertical_slash_indexes
- * (csrc/vertical_slash_index.cu), how its kernel turns selected columns and diagonals into the key
- * blocks and gathered columns it runs per block of query rows. Pure and free of the other kernel
- * modules, so that the pattern index (pattern.ts) and the cost model (src/cost/work.ts) share it.
+ * A port of MInference's convert_vertical_slash_indexes (microsoft/MInference commit
+ * fb56c917f618e8645f1cfc37535afd7424d78f0d, csrc/vertical_slash_index.cu), how its kernel turns
+ * selected columns and diagonals into the key blocks and gathered columns it runs per block of
+ * query rows. Pure and free of the other kernel modules, so that the pattern index (pattern.ts) and
+ * the executed work (pattern-work.ts) share it. The sizing rules (forced lines, minimum sizes) are
+ * the cost model's: src/cost/minference-sizes.ts.
  */
 import { HplbError } from '../errors.ts';
-
-/** Columns 0..29 are always kept (minference_forward.py line 388). */
-export const FORCED_COLUMNS = 30;
-/** Diagonals nearest the main one that are always kept (lines 243 and 432; 100 at minference_forward.py line 392). */
-export const FORCED_DIAGONALS = 30;
-/** Minimum sizes (minference_forward.py line 382). */
-export const MIN_VERTICAL = 30;
-export const MIN_SLASH = 50;
-
-export interface VerticalSlashSizes {
-  /** vertical_size of a profile: key columns. */
-  readonly vertical: number;
-  /** slash_size of a profile: diagonals. */
-  readonly slash: number;
-}
-
-/**
- * The sizes MInference uses at q_len = n (minference_forward.py line 382):
- * min(n, max(vertical, 30)) and min(n, max(slash, 50)).
- */
-export function effectiveSizes(sizes: VerticalSlashSizes, n: number): VerticalSlashSizes {
-  return {
-    vertical: Math.min(n, Math.max(sizes.vertical, MIN_VERTICAL)),
-    slash: Math.min(n, Math.max(sizes.slash, MIN_SLASH)),
-  };
-}
 
 /** Query rows and keys per block of the index conversion and the kernels (vertical_slash_index.cu lines 115-116). */
 export const MINFERENCE_BLOCK = 64;

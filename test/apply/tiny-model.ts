@@ -9,19 +9,14 @@ import { openSafetensors } from '../../src/safetensors/file.ts';
 import { buildHeader } from '../../src/safetensors/format.ts';
 import { buildRowIndex, indexMask, type AttentionPattern } from '../../src/kernel/pattern.ts';
 import { maskedAttention } from '../../src/kernel/reference.ts';
+import { createRandom } from '../../src/random.ts';
 
 export const TINY = { layers: 3, queryHeads: 8, kvHeads: 2, headDim: 16, hidden: 128, vocab: 24 } as const;
 
-/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
+/** Deterministic uniform numbers in [-1, 1) (mulberry32, src/random.ts). */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const uniform = createRandom(seed);
+  return () => uniform() * 2 - 1;
 }
 
 /** float32 -> bfloat16 bits, round to nearest even. */

@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Express } from 'express';
 import { runCli } from '../../src/cli/main.ts';
 
@@ -30,4 +32,11 @@ export async function listenOnLoopback(app: Express): Promise<{ url: string; clo
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** Writes `value` as JSON to `dir`/`name`; returns the path. */
+export function writeJson(dir: string, name: string, value: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(value));
+  return path;
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { cli } from './helpers.ts';
+import { cli, writeJson } from './helpers.ts';
 
 describe('hplb plan (CLI)', () => {
   it('prints exactly the Plan JSON with --json', async () => {
@@ -60,9 +60,9 @@ describe('hplb plan (CLI)', () => {
   });
 
   it('splits heads with --split-heads, --parts-per-head and --part-overhead, and says so in the summary', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-'));
-    const file = join(dir, 'costs.json');
-    writeFileSync(file, JSON.stringify({ costs: [[90, 10, 10, 10, 10, 10]] }));
+    const file = writeJson(mkdtempSync(join(tmpdir(), 'hplb-cli-')), 'costs.json', {
+      costs: [[90, 10, 10, 10, 10, 10]],
+    });
     const args = [
       'plan',
       '--costs',
@@ -93,18 +93,13 @@ describe('hplb plan (CLI)', () => {
   });
 
   it('reads an explicit cost matrix', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hplb-cli-'));
-    const file = join(dir, 'costs.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        costs: [
-          [9, 7, 6, 5],
-          [1, 1, 1, 1],
-        ],
-        kvGroupSize: 2,
-      }),
-    );
+    const file = writeJson(mkdtempSync(join(tmpdir(), 'hplb-cli-')), 'costs.json', {
+      costs: [
+        [9, 7, 6, 5],
+        [1, 1, 1, 1],
+      ],
+      kvGroupSize: 2,
+    });
     const { code, out } = await cli('plan', '--costs', file, '--gpus', '2', '--granularity', 'kv-group', '--json');
     assert.equal(code, 0);
     const plan = JSON.parse(out);

@@ -17,6 +17,7 @@ import {
   listCalibrations,
   loadCalibration,
   machineKey,
+  createCostModelResolver,
   resolveCostModel,
   CALIBRATIONS_DIR,
 } from '../../src/cost/registry.ts';
@@ -197,7 +198,8 @@ describe('cost model registry', () => {
     assert.deepEqual(listCalibrations(dir), ['other-device-cpu']);
     assert.equal(loadCalibration('other-device-cpu', dir).backend, 'webasm');
     assert.equal(resolveCostModel('other-device-cpu', dir).name, 'calibrated:other-device-cpu');
-    assert.equal(resolveCostModel('calibrated:other-device-cpu', dir), resolveCostModel('other-device-cpu', dir));
+    const resolve = createCostModelResolver(dir);
+    assert.equal(resolve('calibrated:other-device-cpu'), resolve('other-device-cpu'), 'one model, kept');
   });
 
   it('an unknown name is UNKNOWN_CALIBRATION listing the known names', () => {
@@ -223,12 +225,26 @@ describe('cost model registry', () => {
   });
 
   it('the default is hardware-neutral executed work whatever calibrations are committed; analytic is opt-in', () => {
-    const byDefault = resolveCostModel(undefined, dir);
+    const resolve = createCostModelResolver(dir);
+    const byDefault = resolve();
     assert.equal(byDefault.name, 'executed-work');
     assert.equal(byDefault.unit, 'MAC');
     assert.equal(byDefault.device, null);
-    assert.equal(resolveCostModel('executed-work', dir), byDefault);
-    assert.equal(resolveCostModel('analytic', dir), ANALYTIC_COST_MODEL);
+    assert.equal(resolve('executed-work'), byDefault);
+    assert.equal(resolve('analytic'), ANALYTIC_COST_MODEL);
+    assert.equal(resolveCostModel(undefined, dir).name, 'executed-work');
+  });
+
+  it('each resolver owns the models it keeps (and their work caches)', () => {
+    const first = createCostModelResolver(dir);
+    const second = createCostModelResolver(dir);
+    assert.equal(first(), first());
+    assert.notEqual(first(), second());
+    assert.notEqual(
+      resolveCostModel(undefined, dir),
+      resolveCostModel(undefined, dir),
+      'resolveCostModel keeps nothing',
+    );
   });
 
   it('machine keys name Node major, architecture and cores', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { leastSquares } from '../../src/cost/least-squares.ts';
-import { createGaussian, createRandom } from '../../src/kernel/synthetic.ts';
+import { createGaussian, createRandom } from '../../src/random.ts';
 
 describe('least squares', () => {
   it('recovers exact coefficients of features spanning many orders of magnitude', () => {

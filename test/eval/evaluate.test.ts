@@ -17,38 +17,25 @@ import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import type { HeadBudget, Profile } from '../../src/profiles/profile.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
-import { profileVersion } from '../../src/profiles/version.ts';
 import { createEngines } from '../../src/solver/engines/index.ts';
+import { inlineProfile } from '../profiles/inline-profile.ts';
 
 const vs = (vertical: number, slash: number): HeadBudget => ({ kind: 'vertical_slash', vertical, slash });
 
 /** 2 layers x 4 heads in 2 KV groups; layer 0's two big heads sit next to each other, so contiguous is bad. */
 function tinyProfile(): Profile {
-  const architecture = { layers: 2, queryHeads: 4, kvHeads: 2, headDim: 128 };
-  const budgets: HeadBudget[][] = [
-    [vs(0, 4000), vs(0, 4000), vs(0, 1000), vs(0, 1000)],
+  return inlineProfile(
     [
-      { kind: 'streaming', sink: 4, recent: 60 },
-      { kind: 'full' },
-      vs(100, 900),
-      { kind: 'streaming', sink: 4, recent: 60 },
+      [vs(0, 4000), vs(0, 4000), vs(0, 1000), vs(0, 1000)],
+      [
+        { kind: 'streaming', sink: 4, recent: 60 },
+        { kind: 'full' },
+        vs(100, 900),
+        { kind: 'streaming', sink: 4, recent: 60 },
+      ],
     ],
-  ];
-  return {
-    id: 'tiny-eval',
-    displayName: 'Tiny eval profile',
-    version: profileVersion(architecture, budgets),
-    architecture,
-    provenance: {
-      repository: 'none',
-      path: 'inline',
-      commit: 'none',
-      licence: 'CC0-1.0',
-      meaning: 'test',
-      sourceModel: 'tiny',
-    },
-    budgets,
-  };
+    { id: 'tiny-eval', displayName: 'Tiny eval profile' },
+  );
 }
 
 let context: EvalContext;

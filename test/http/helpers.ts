@@ -8,7 +8,7 @@ import type { Express } from 'express';
 import { pino, type Logger } from 'pino';
 import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { resolveCostModel } from '../../src/cost/registry.ts';
+import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { buildApp, type HplbApp, type SolverRunner } from '../../src/http/app.ts';
 import { loadSpec } from '../../src/http/openapi.ts';
 import { createValidators } from '../../src/http/validation.ts';
@@ -87,7 +87,14 @@ export async function startTestApp(
     onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
   });
   await pool.ready();
-  hplb = buildApp({ config, runner: wrap(pool), registry, logger, resolveCostModel, publicDir });
+  hplb = buildApp({
+    config,
+    runner: wrap(pool),
+    registry,
+    logger,
+    resolveCostModel: createCostModelResolver(),
+    publicDir,
+  });
   return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
 }
 

@@ -2,36 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_WORKLOAD } from '../../src/cost/cost-model.ts';
 import { summarizeProfile } from '../../src/http/model-summary.ts';
-import type { Profile } from '../../src/profiles/profile.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
-import { profileVersion } from '../../src/profiles/version.ts';
+import { tinyProfile } from '../profiles/inline-profile.ts';
 
 const registry = loadRegistry();
-const architecture = { layers: 2, queryHeads: 4, kvHeads: 2, headDim: 128 };
-const budgets = [
-  [
-    { kind: 'vertical_slash', vertical: 100, slash: 900 },
-    { kind: 'full' },
-    { kind: 'streaming', sink: 4, recent: 60 },
-    { kind: 'full' },
-  ],
-  [{ kind: 'full' }, { kind: 'full' }, { kind: 'full' }, { kind: 'full' }],
-] as const;
-const profile: Profile = {
-  id: 'tiny-test',
-  displayName: 'Tiny test profile',
-  version: profileVersion(architecture, budgets),
-  architecture,
-  provenance: {
-    repository: 'none',
-    path: 'inline',
-    commit: 'none',
-    licence: 'CC0-1.0',
-    meaning: 'test',
-    sourceModel: 'tiny',
-  },
-  budgets,
-};
+const profile = tinyProfile();
 
 describe('summarizeProfile', () => {
   it('reports per layer the distinct budgets and the spread of attended tokens', () => {

@@ -8,7 +8,8 @@ import { selectBlockSparse, selectVerticalSlash } from '../../src/kernel/minfere
 import { buildRowIndex } from '../../src/kernel/pattern.ts';
 import { rowScores } from '../../src/kernel/reference.ts';
 import { syntheticHead, SYNTHETIC_KINDS } from '../../src/kernel/synthetic.ts';
-import { convertVerticalSlashIndexes, effectiveSizes } from '../../src/kernel/vertical-slash-index.ts';
+import { effectiveSizes } from '../../src/cost/minference-sizes.ts';
+import { convertVerticalSlashIndexes } from '../../src/kernel/vertical-slash-index.ts';
 
 /** torch.topk(x, k).indices as a set (ties do not occur on these random inputs except at +inf). */
 const topkSet = (x: number[], k: number): Set<number> =>

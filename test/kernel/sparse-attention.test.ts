@@ -5,7 +5,7 @@ import { detectBackends } from '../../src/kernel/backends.ts';
 import { blockCount, buildRowIndex, indexMask, type AttentionPattern } from '../../src/kernel/pattern.ts';
 import { denseAttention, maskedAttention, maxAbsDiff, type AttentionInput } from '../../src/kernel/reference.ts';
 import { createAttentionRunner, type AttentionRunner } from '../../src/kernel/sparse-attention.ts';
-import { createGaussian, createRandom } from '../../src/kernel/synthetic.ts';
+import { createGaussian, createRandom } from '../../src/random.ts';
 
 const TOLERANCE = 1e-4;
 

@@ -5,32 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
-import { pino } from 'pino';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { loadConfig } from '../../src/config.ts';
-import { resolveCostModel } from '../../src/cost/registry.ts';
-import { buildApp } from '../../src/http/app.ts';
+import type { Page } from 'playwright-core';
 import type { Plan } from '../../src/planner/plan.ts';
-import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
 import { FLAGSHIP_MODEL } from '../../src/profiles/flagship.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
-import { STUCK_WORKER_MS } from '../http/helpers.ts';
-import { CHROMIUM, CHROMIUM_PATH, describeRequiring } from '../requirements.ts';
+import { CHROMIUM, describeRequiring } from '../requirements.ts';
+import { SETTLE_LIMIT_MS, startPageHarness, type PageHarness } from './page-harness.ts';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOTS = fileURLToPath(new URL('../../test-output/', import.meta.url));
 
 /** What a plan should look like on the page, computed from the API's answer the way a reader would. */
@@ -47,47 +30,19 @@ function expectedText(plan: Plan): { speedup: string; statuses: string; proven: 
   };
 }
 
-/**
- * Waits for the page are for events (its status turning ready or error); the limit only stops a
- * page that never settles, and leaves a busy 2-core machine several minutes per solve.
- */
-const SETTLE_LIMIT_MS = 240_000;
-
 describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, () => {
-  let pool: SolverPool;
-  let server: Server;
+  let harness: PageHarness;
   let base: string;
-  let browser: Browser;
   let page: Page;
 
   before(async () => {
-    // As in the HTTP tests: a worker busy past its deadline on a loaded machine is waited for, not
-    // replaced by a greedy answer, so the plan drawn does not depend on the machine's load.
-    pool = createSolverPool({ size: 1, graceMs: () => STUCK_WORKER_MS, planGraceMs: () => STUCK_WORKER_MS });
-    await pool.ready();
     // Short plans (3 s, as in the HTTP tests): what the page draws does not depend on how long it solved.
-    const hplb = buildApp({
-      config: loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000' }),
-      runner: pool,
-      registry: loadRegistry(),
-      logger: pino({ level: 'silent' }),
-      resolveCostModel,
-    });
-    server = await new Promise<Server>((resolve) => {
-      const listening = hplb.app.listen(0, '127.0.0.1', () => resolve(listening));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-    page.setDefaultTimeout(SETTLE_LIMIT_MS);
+    harness = await startPageHarness(3000);
+    ({ base, page } = harness);
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
-  after(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-    await pool?.close();
-  });
+  after(() => harness?.close());
 
   /** Picks a model, GPU count and granularity, submits, and waits for the page to settle. */
   async function choose(model: string, gpus: number, granularity = 'query-head'): Promise<string> {

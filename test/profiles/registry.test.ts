@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { HplbError } from '../../src/errors.ts';
-import type { Profile } from '../../src/profiles/profile.ts';
 import { loadProfile, loadRegistry, modelsDir, validateProfile } from '../../src/profiles/registry.ts';
-import { profileVersion } from '../../src/profiles/version.ts';
+import { tinyProfile } from './inline-profile.ts';
 
 const EXPECTED = [
   { id: 'llama-2-7b-32k-instruct-duo', layers: 32, heads: 32 },
@@ -24,35 +23,6 @@ const EXPECTED = [
 const registry = loadRegistry();
 const work = mkdtempSync(join(tmpdir(), 'hplb-registry-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-/** A small valid inline profile: 2 layers x 4 query heads in 2 KV groups. */
-function inlineProfile(): Profile & Record<string, unknown> {
-  const architecture = { layers: 2, queryHeads: 4, kvHeads: 2, headDim: 128 };
-  const budgets = [
-    [
-      { kind: 'vertical_slash', vertical: 100, slash: 900 },
-      { kind: 'full' },
-      { kind: 'streaming', sink: 4, recent: 60 },
-      { kind: 'full' },
-    ],
-    [{ kind: 'full' }, { kind: 'full' }, { kind: 'full' }, { kind: 'full' }],
-  ] as const;
-  return {
-    id: 'tiny-test',
-    displayName: 'Tiny test profile',
-    version: profileVersion(architecture, budgets),
-    architecture,
-    provenance: {
-      repository: 'none',
-      path: 'inline',
-      commit: 'none',
-      licence: 'CC0-1.0',
-      meaning: 'test',
-      sourceModel: 'tiny',
-    },
-    budgets,
-  };
-}
 
 function expectInvalid(run: () => unknown, pointer: string, mention: RegExp): void {
   assert.throws(run, (err: unknown) => {
@@ -89,7 +59,7 @@ describe('ModelRegistry.resolve', () => {
 
   it('loads a profile by path, also one outside models/', () => {
     const path = join(work, 'tiny.json');
-    writeFileSync(path, JSON.stringify(inlineProfile()));
+    writeFileSync(path, JSON.stringify(tinyProfile()));
     assert.equal(registry.resolve(path).id, 'tiny-test');
     assert.equal(
       registry.resolve(join(modelsDir(), 'mistral-7b-instruct-v0.2-duo.json')).id,
@@ -120,7 +90,7 @@ describe('loadRegistry', () => {
     const dir = join(work, 'duplicates');
     mkdirSync(dir);
     copyFileSync(join(modelsDir(), 'profile.schema.json'), join(dir, 'profile.schema.json'));
-    for (const name of ['a.json', 'b.json']) writeFileSync(join(dir, name), JSON.stringify(inlineProfile()));
+    for (const name of ['a.json', 'b.json']) writeFileSync(join(dir, name), JSON.stringify(tinyProfile()));
     assert.throws(
       () => loadRegistry(dir),
       (err: unknown) => err instanceof HplbError && /b\.json.*"tiny-test".*a\.json/.test(err.message),
@@ -133,7 +103,7 @@ type EditableProfile = { budgets: unknown[][]; architecture: Record<string, unkn
 
 describe('validateProfile', () => {
   it('accepts a valid inline profile and returns it', () => {
-    const p = inlineProfile();
+    const p = tinyProfile();
     assert.equal(validateProfile(p), p);
   });
 
@@ -213,7 +183,7 @@ describe('validateProfile', () => {
   ];
   for (const c of cases) {
     it(`rejects ${c.name} with pointer ${JSON.stringify(c.pointer)}`, () => {
-      const p = structuredClone(inlineProfile()) as unknown as EditableProfile;
+      const p = structuredClone(tinyProfile()) as unknown as EditableProfile;
       c.edit(p);
       expectInvalid(() => validateProfile(p), c.pointer, c.mention);
     });
@@ -223,7 +193,7 @@ describe('validateProfile', () => {
 describe('loadProfile', () => {
   it('names the file and the pointer of an invalid profile', () => {
     const path = join(work, 'bad-kind.json');
-    const p = structuredClone(inlineProfile()) as unknown as EditableProfile;
+    const p = structuredClone(tinyProfile()) as unknown as EditableProfile;
     p.budgets[1][3] = { kind: 'dense' };
     writeFileSync(path, JSON.stringify(p));
     expectInvalid(

@@ -153,4 +153,22 @@ export function problemOf(spec: RandomSpec): LayerProblem | null {
   }
 }
 
+/**
+ * fc.assert of `check` on the problems of random specs (arbitrarySpec); a spec whose constraints
+ * are impossible passes.
+ */
+export function assertOnProblems(
+  specs: fc.Arbitrary<RandomSpec>,
+  params: fc.Parameters<[RandomSpec]>,
+  check: (problem: LayerProblem) => void,
+): void {
+  fc.assert(
+    fc.property(specs, (spec) => {
+      const problem = problemOf(spec);
+      if (problem) check(problem);
+    }),
+    params,
+  );
+}
+
 export const FAST_CHECK_SEED = 20261128;

@@ -8,39 +8,29 @@ import { rebalancePairs } from '../../src/solver/engines/pair-rebalance.ts';
 import { constraintViolation, makespanOf } from '../../src/solver/layer-result.ts';
 import { buildLayerProblems } from '../../src/solver/problem.ts';
 import { logNormalCosts } from '../../src/kernel/synthetic.ts';
-import { FAST_CHECK_SEED, arbitrarySpec, problemOf } from './helpers.ts';
+import { FAST_CHECK_SEED, arbitrarySpec, assertOnProblems } from './helpers.ts';
 
 describe('constructions and pair re-splitting', () => {
   for (const costKind of ['fractional', 'integer'] as const) {
     it(`${costKind} costs: re-splitting keeps every constraint and never makes a placement worse`, () => {
-      fc.assert(
-        fc.property(arbitrarySpec(14, costKind), (spec) => {
-          const problem = problemOf(spec);
-          if (!problem) return;
-          let start: number[];
-          try {
-            start = greedyAssignment(problem);
-          } catch {
-            return;
-          }
-          const result = rebalancePairs(problem, start);
-          assert.equal(constraintViolation(problem, result), null);
-          assert.ok(makespanOf(problem, result) <= makespanOf(problem, start));
-        }),
-        { numRuns: 200, seed: FAST_CHECK_SEED },
-      );
+      assertOnProblems(arbitrarySpec(14, costKind), { numRuns: 200, seed: FAST_CHECK_SEED }, (problem) => {
+        let start: number[];
+        try {
+          start = greedyAssignment(problem);
+        } catch {
+          return;
+        }
+        const result = rebalancePairs(problem, start);
+        assert.equal(constraintViolation(problem, result), null);
+        assert.ok(makespanOf(problem, result) <= makespanOf(problem, start));
+      });
     });
 
     it(`${costKind} costs: differencing, where it applies, places every unit within the count rule`, () => {
-      fc.assert(
-        fc.property(arbitrarySpec(14, costKind), (spec) => {
-          const problem = problemOf(spec);
-          if (!problem) return;
-          const placed = differencingPlacement(problem);
-          if (placed) assert.equal(constraintViolation(problem, placed), null);
-        }),
-        { numRuns: 200, seed: FAST_CHECK_SEED },
-      );
+      assertOnProblems(arbitrarySpec(14, costKind), { numRuns: 200, seed: FAST_CHECK_SEED }, (problem) => {
+        const placed = differencingPlacement(problem);
+        if (placed) assert.equal(constraintViolation(problem, placed), null);
+      });
     });
   }
 

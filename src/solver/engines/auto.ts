@@ -52,28 +52,25 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
       let engine = 'greedy';
       let upper = best ? makespanOf(problem, best) : Infinity;
       let lower = Math.max(layerLowerBound(problem), options.lowerBound ?? 0);
+      /** Keeps `placement` when it beats the incumbent. */
+      const adopt = (placement: number[] | null, by: string): void => {
+        if (placement && makespanOf(problem, placement) < upper) {
+          best = placement;
+          upper = makespanOf(problem, placement);
+          engine = by;
+        }
+      };
       // Raw differencing: the pair re-splitting below improves it more than greedy's local search.
-      const differencing = differencingPlacement(problem);
-      if (differencing && makespanOf(problem, differencing) < upper) {
-        best = differencing;
-        upper = makespanOf(problem, differencing);
-        engine = 'differencing';
-      }
+      adopt(differencingPlacement(problem), 'differencing');
       // Layers of few distinct costs are the configuration search's; the re-splitting would only
       // take its time. Mostly distinct costs are where the search needs a close start.
       const mostlyDistinct = aggregateLayer(problem).classes.length > problem.costs.length / 2;
       if (best && mostlyDistinct && problem.speeds.length > 1 && relativeGap(upper, lower) > options.gapTolerance) {
         const goal = lower / (1 - options.gapTolerance);
-        const rebalanced = rebalancePairs(problem, best, {
-          deadline: start + REBALANCE_SHARE * options.timeLimitMs,
-          now,
-          goal,
-        });
-        if (makespanOf(problem, rebalanced) < upper) {
-          best = rebalanced;
-          upper = makespanOf(problem, rebalanced);
-          engine = 'rebalance';
-        }
+        adopt(
+          rebalancePairs(problem, best, { deadline: start + REBALANCE_SHARE * options.timeLimitMs, now, goal }),
+          'rebalance',
+        );
       }
       let fallbackReason: string | undefined;
       const finish = (otherwise: LayerStatus): LayerResult => {
@@ -103,16 +100,10 @@ export function createAutoEngine(glpk: GLPK): LayerEngine {
         // Most of the time to re-splitting groups of GPUs exactly (placements close to the bound),
         // the rest to the complete search (proofs; it closes the small layers at once anyway).
         const goal = lower / (1 - options.gapTolerance);
-        const resplit = resplitGroups(problem, best, {
-          deadline: now() + RESPLIT_SHARE * (deadline - now()),
-          now,
-          goal,
-        });
-        if (makespanOf(problem, resplit) < upper) {
-          best = resplit;
-          upper = makespanOf(problem, resplit);
-          engine = 'resplit';
-        }
+        adopt(
+          resplitGroups(problem, best, { deadline: now() + RESPLIT_SHARE * (deadline - now()), now, goal }),
+          'resplit',
+        );
         if (relativeGap(upper, lower) <= options.gapTolerance) return finish('time_limit');
         report();
       }

@@ -1,23 +1,12 @@
 import { HplbError } from '../../errors.ts';
 import { aggregateLayer, disaggregate, type AggregatedLayer } from '../aggregate.ts';
-import { layerLowerBound } from '../bounds.ts';
-import { REL_EPS, buildLayerResult, makespanOf, relativeGap, roundingSlack, statusForGap } from '../layer-result.ts';
-import { SearchTimeout, type LayerEngine, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
+import { REL_EPS, roundingSlack } from '../layer-result.ts';
+import { SearchTimeout, type LayerEngine, type LayerProblem, type SolveOptions } from '../types.ts';
 import { tryGreedyAssignment } from './greedy.ts';
+import { lowerIncumbent, solveBySearch, type Decision, type SearchOutcome } from './target-search.ts';
 
 /** Nodes between two looks at the clock. */
 const CLOCK_EVERY = 2048;
-
-/** Outcome of one search, with the tightest facts it established. */
-export interface SearchOutcome {
-  /** [units] best placement found. */
-  readonly unit2gpu: number[];
-  readonly makespan: number;
-  /** A valid lower bound: the static bounds, raised by every target proven infeasible. */
-  readonly lowerBound: number;
-  /** True when the search ran out of time before closing the gap. */
-  readonly timedOut: boolean;
-}
 
 /**
  * Exact search over per-GPU configurations (counts of each class of identical units on a GPU).
@@ -49,51 +38,23 @@ export function configSearch(problem: LayerProblem, options: SolveOptions): Sear
       throw new SearchTimeout(`no placement of layer ${problem.layer} found within ${options.timeLimitMs} ms`);
     best = found;
   }
-  let upper = makespanOf(problem, best);
-  let lower = Math.min(layerLowerBound(problem), upper);
-  let first = true;
   // Failed states survive from one target to the next: a state with no completion under a
   // target has none under any smaller target either.
   const failedAt = new Map<string, number>();
-  while (relativeGap(upper, lower) > REL_EPS) {
-    const target = first ? lower : upper * (1 - REL_EPS / 2);
-    first = false;
-    const found = decide(problem, layer, target, deadline, now, failedAt);
-    if (found === 'timeout') return { unit2gpu: best, makespan: upper, lowerBound: lower, timedOut: true };
-    if (found === null) {
-      lower = Math.max(lower, target);
-      continue;
-    }
-    const makespan = makespanOf(problem, found);
-    // Only rounding can make a placement within the target no better than the incumbent: stop
-    // there, with the gap we can prove, rather than loop.
-    if (makespan >= upper) break;
-    best = found;
-    upper = makespan;
-  }
-  return { unit2gpu: best, makespan: upper, lowerBound: Math.min(lower, upper), timedOut: false };
+  return lowerIncumbent(
+    problem,
+    best,
+    { stopGap: REL_EPS, next: (upper, lower, first) => (first ? lower : upper * (1 - REL_EPS / 2)) },
+    (target) => decide(problem, layer, target, deadline, now, failedAt),
+  );
 }
 
 export const configSearchEngine: LayerEngine = {
   name: 'search',
-  solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
-    const now = options.now ?? performance.now.bind(performance);
-    const start = now();
-    const outcome = configSearch(problem, options);
-    const status = statusForGap(relativeGap(outcome.makespan, outcome.lowerBound), options.gapTolerance, 'time_limit');
-    return buildLayerResult(problem, outcome.unit2gpu, {
-      lowerBound: outcome.lowerBound,
-      status,
-      engine: 'search',
-      solveMs: now() - start,
-    });
-  },
+  solveLayer: (problem, options) => solveBySearch(problem, options, 'search', configSearch),
 };
 
-/**
- * Is there a placement with every GPU load <= target? Returns one ([units] GPU of each unit),
- * null when none exists, or 'timeout'.
- */
+/** Is there a placement with every GPU load <= target? (see Decision) */
 function decide(
   problem: LayerProblem,
   layer: AggregatedLayer,
@@ -101,7 +62,7 @@ function decide(
   deadline: number,
   now: () => number,
   failedAt: Map<string, number>,
-): number[] | null | 'timeout' {
+): Decision {
   const gpus = problem.speeds.length;
   const classes = layer.classes.length;
   const cost = layer.classes.map((c) => c.cost);

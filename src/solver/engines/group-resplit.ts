@@ -1,4 +1,4 @@
-import { createRandom } from '../../kernel/synthetic.ts';
+import { createRandom } from '../../random.ts';
 import { gpuLoadsOf, makespanOf } from '../layer-result.ts';
 import type { LayerProblem } from '../types.ts';
 import { partitionSearch, partitionSearchApplies } from './partition-search.ts';

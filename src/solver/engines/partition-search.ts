@@ -2,9 +2,9 @@ import { layerLowerBound } from '../bounds.ts';
 import { REL_EPS, buildLayerResult, makespanOf, relativeGap, roundingSlack, statusForGap } from '../layer-result.ts';
 import { sum } from '../problem.ts';
 import type { LayerEngine, LayerProblem, LayerResult, SolveOptions } from '../types.ts';
-import type { SearchOutcome } from './config-search.ts';
 import { differencingAssignment } from './differencing.ts';
 import { greedyAssignment } from './greedy.ts';
+import { lowerIncumbent, solveBySearch, type Decision, type SearchOutcome } from './target-search.ts';
 
 /** Nodes between two looks at the clock. */
 const CLOCK_EVERY = 4096;
@@ -34,37 +34,27 @@ export function partitionSearchApplies(problem: LayerProblem): boolean {
 export function partitionSearch(problem: LayerProblem, options: SolveOptions): SearchOutcome {
   const now = options.now ?? performance.now.bind(performance);
   const deadline = now() + options.timeLimitMs;
-  let best = options.incumbent
+  const start = options.incumbent
     ? [...options.incumbent]
     : (differencingAssignment(problem) ?? greedyAssignment(problem));
-  let upper = makespanOf(problem, best);
-  let lower = Math.min(layerLowerBound(problem), upper);
   const failedAt = new Map<string, number>();
   const step = Math.max(options.gapTolerance, REL_EPS);
-  while (relativeGap(upper, lower) > step) {
+  const next = (upper: number, lower: number): number | null => {
     const target = Math.max(upper * (1 - step), (lower + upper) / 2);
     // Only rounding leaves a target at or below a proven bound: nothing more to prove.
-    if (!(target > lower)) break;
-    const found = decide(problem, target, deadline, now, failedAt);
-    if (found === 'timeout') return { unit2gpu: best, makespan: upper, lowerBound: lower, timedOut: true };
-    if (found === null) {
-      lower = Math.max(lower, target);
-      continue;
-    }
-    const makespan = makespanOf(problem, found);
-    if (makespan >= upper) break;
-    best = found;
-    upper = makespan;
-  }
-  return { unit2gpu: best, makespan: upper, lowerBound: Math.min(lower, upper), timedOut: false };
+    return target > lower ? target : null;
+  };
+  return lowerIncumbent(problem, start, { stopGap: step, next }, (target) =>
+    decide(problem, target, deadline, now, failedAt),
+  );
 }
 
 export const partitionSearchEngine: LayerEngine = {
   name: 'partition',
   solveLayer(problem: LayerProblem, options: SolveOptions): LayerResult {
-    const now = options.now ?? performance.now.bind(performance);
-    const start = now();
     if (!partitionSearchApplies(problem)) {
+      const now = options.now ?? performance.now.bind(performance);
+      const start = now();
       const unit2gpu = greedyAssignment(problem);
       const lowerBound = layerLowerBound(problem);
       const status = statusForGap(
@@ -74,28 +64,18 @@ export const partitionSearchEngine: LayerEngine = {
       );
       return buildLayerResult(problem, unit2gpu, { lowerBound, status, engine: 'greedy', solveMs: now() - start });
     }
-    const outcome = partitionSearch(problem, options);
-    const status = statusForGap(relativeGap(outcome.makespan, outcome.lowerBound), options.gapTolerance, 'time_limit');
-    return buildLayerResult(problem, outcome.unit2gpu, {
-      lowerBound: outcome.lowerBound,
-      status,
-      engine: 'partition',
-      solveMs: now() - start,
-    });
+    return solveBySearch(problem, options, 'partition', partitionSearch);
   },
 };
 
-/**
- * Is there a placement with every GPU load <= target? Returns one ([units] GPU of each unit),
- * null when none exists, or 'timeout'.
- */
+/** Is there a placement with every GPU load <= target? (see Decision) */
 function decide(
   problem: LayerProblem,
   target: number,
   deadline: number,
   now: () => number,
   failedAt: Map<string, number>,
-): number[] | null | 'timeout' {
+): Decision {
   const gpus = problem.speeds.length;
   const speed = problem.speeds[0];
   const cap = target * speed;

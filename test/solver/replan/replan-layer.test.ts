@@ -46,19 +46,32 @@ const caseArb = fc.record({
   maxMoves: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
 });
 
+type CaseValue = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * A drawn case, brute-forced: its problem and previous placement, the optimum and the (1 + eps)
+ * target, and the fewest unit-cost moves that meet the target; null when the case has no placement.
+ */
+function bruteForce({ spec, previousSeed, eps }: CaseValue) {
+  const problem = problemOf(spec);
+  if (!problem) return null;
+  const gpus = problem.speeds.length;
+  const previous = problem.costs.map((_, u) => previousSeed[u] % gpus);
+  const all = everyPlacement(problem, previous);
+  if (all.length === 0) return null;
+  const optimum = all.reduce((a, b) => (b.makespan < a.makespan ? b : a));
+  const target = optimum.makespan * (1 + eps);
+  const fewest = Math.min(...all.filter((p) => p.makespan <= target * (1 + TARGET_SLACK)).map((p) => p.moved));
+  const migration: MigrationSpec = { previous, moveCosts: previous.map(() => 1), makespanTolerance: eps };
+  return { problem, previous, optimum, target, fewest, migration };
+}
+
 test('the re-plan is within (1 + eps) of the optimum and a proven move count is the brute-force minimum', () => {
   fc.assert(
-    fc.property(caseArb, ({ spec, previousSeed, eps }) => {
-      const problem = problemOf(spec);
-      if (!problem) return;
-      const gpus = problem.speeds.length;
-      const previous = problem.costs.map((_, u) => previousSeed[u] % gpus);
-      const all = everyPlacement(problem, previous);
-      if (all.length === 0) return;
-      const optimum = all.reduce((a, b) => (b.makespan < a.makespan ? b : a));
-      const target = optimum.makespan * (1 + eps);
-      const fewest = Math.min(...all.filter((p) => p.makespan <= target * (1 + TARGET_SLACK)).map((p) => p.moved));
-      const migration: MigrationSpec = { previous, moveCosts: previous.map(() => 1), makespanTolerance: eps };
+    fc.property(caseArb, (drawn) => {
+      const brute = bruteForce(drawn);
+      if (!brute) return;
+      const { problem, previous, optimum, target, fewest, migration } = brute;
       const replan = replanLayer(problem, migration, optimum, { glpk, timeLimitMs: 5_000 });
 
       assert.equal(constraintViolation(problem, replan.unit2gpu), null, 'every constraint holds');
@@ -80,16 +93,10 @@ test('the re-plan is within (1 + eps) of the optimum and a proven move count is 
 
 test('the exact move search alone finds the brute-force fewest moves and says it finished', () => {
   fc.assert(
-    fc.property(caseArb, ({ spec, previousSeed, eps }) => {
-      const problem = problemOf(spec);
-      if (!problem) return;
-      const gpus = problem.speeds.length;
-      const previous = problem.costs.map((_, u) => previousSeed[u] % gpus);
-      const all = everyPlacement(problem, previous);
-      if (all.length === 0) return;
-      const target = Math.min(...all.map((p) => p.makespan)) * (1 + eps);
-      const fewest = Math.min(...all.filter((p) => p.makespan <= target * (1 + TARGET_SLACK)).map((p) => p.moved));
-      const migration: MigrationSpec = { previous, moveCosts: previous.map(() => 1), makespanTolerance: eps };
+    fc.property(caseArb, (drawn) => {
+      const brute = bruteForce(drawn);
+      if (!brute) return;
+      const { problem, previous, target, fewest, migration } = brute;
       const found = searchFewestMoves(problem, migration, target, Infinity, Infinity, () => 0);
       assert.ok(found.proved && found.unit2gpu);
       assert.equal(constraintViolation(problem, found.unit2gpu), null);
