@@ -6,11 +6,9 @@
  * gathered columns, vertical_slash at its documented estimate).
  */
 import type { CostModel, Workload } from './cost-model.ts';
-import { rowRangeWork } from './work.ts';
+import { prefillBlockPairs, TILE } from './work.ts';
 import type { HeadBudget } from '../profiles/head-budget.ts';
 
-/** Rows per chunk of the cumulative table (64 query blocks): a lookup computes at most one chunk. */
-const CHUNK_ROWS = 4096;
 /** Distinct (budget, seqLen) tables kept before starting afresh. */
 const TABLE_ENTRIES = 1024;
 
@@ -24,31 +22,37 @@ export function headRowWork(budget: HeadBudget | null, seqLen: number, start: nu
   return cumulativeWork(budget, seqLen, end) - cumulativeWork(budget, seqLen, start);
 }
 
+/** A head's work per query block and its running sum ([blocks + 1], from 0). */
+interface WorkTable {
+  readonly block: readonly number[];
+  readonly before: readonly number[];
+}
+
 /**
- * Work of rows [0, r): a table of chunk sums (built once per budget and length) plus the partial
- * chunk. Memoised: binary searches for row boundaries ask for many rows of the same head, and
+ * Work of rows [0, r): the blocks before r's block plus r's rows of its block, which grow
+ * linearly (work.ts, prefillBlockPairs). The table is built once per budget and length in one
+ * pass over the head: binary searches for row boundaries ask for many rows of the same head, and
  * profiles repeat few distinct budgets. The answer depends only on the arguments.
  */
 function cumulativeWork(budget: HeadBudget, seqLen: number, r: number): number {
   if (r <= 0) return 0;
-  const workload = { seqLen, phase: 'prefill' as const };
   const key = JSON.stringify([budget, seqLen]);
   let table = tables.get(key);
   if (!table) {
     if (tables.size >= TABLE_ENTRIES) tables.clear();
-    table = [0];
-    for (let start = 0; start < seqLen; start += CHUNK_ROWS) {
-      const end = Math.min(seqLen, start + CHUNK_ROWS);
-      table.push(table[table.length - 1] + rowRangeWork(budget, workload, start, end).estimate.executedPairs);
-    }
+    const block = prefillBlockPairs(budget, seqLen);
+    const before = [0];
+    for (const pairs of block) before.push(before[before.length - 1] + pairs);
+    table = { block, before };
     tables.set(key, table);
   }
-  const chunk = Math.floor(r / CHUNK_ROWS);
-  const from = chunk * CHUNK_ROWS;
-  return table[chunk] + (r > from ? rowRangeWork(budget, workload, from, r).estimate.executedPairs : 0);
+  const index = Math.floor(r / TILE);
+  if (index >= table.block.length) return table.before[table.block.length];
+  const rows = Math.min(seqLen, (index + 1) * TILE) - index * TILE;
+  return table.before[index] + (table.block[index] * (r - index * TILE)) / rows;
 }
 
-const tables = new Map<string, number[]>();
+const tables = new Map<string, WorkTable>();
 
 /**
  * A cost model's fixed cost of one head: what a head of a single query row costs (a calibration's

@@ -105,9 +105,13 @@ interface BlockWork {
 
 const rowKeys = (block: BlockWork, p: number): number => Math.min(p + 1, block.slope * p + block.intercept);
 
+/** a + (a + 1) + ... + b (0 when b < a). */
+function series(a: number, b: number): number {
+  return b < a ? 0 : ((a + b) * (b - a + 1)) / 2;
+}
+
 /** Sum of rowKeys over rows first..last. */
 function sumRowKeys(block: BlockWork, first: number, last: number): number {
-  const series = (a: number, b: number): number => (b < a ? 0 : ((a + b) * (b - a + 1)) / 2);
   if (block.slope === 1) return series(first, last) + (last - first + 1) * Math.min(1, block.intercept);
   // p + 1 up to p = intercept - 1, then the constant
   const split = Math.min(last, Math.max(first - 1, Math.floor(block.intercept) - 1));
@@ -219,35 +223,52 @@ class WorkSum {
   }
 }
 
+/** A block's tiles, columns, keys summed over rows first..last and keys of row `last`. */
+function blockCounts(block: BlockWork, first: number, last: number): [number, number, number, number] {
+  return [block.tiles, block.columns, sumRowKeys(block, first, last), rowKeys(block, last)];
+}
+
+/** The estimate of each count: VERTICAL_SLASH_FACTOR x clustered, inside [low, high]. */
+function estimateCounts(low: readonly number[], high: readonly number[], clustered: readonly number[]): number[] {
+  const estimate: number[] = [];
+  for (let i = 0; i < clustered.length; i++) {
+    estimate.push(Math.min(high[i], Math.max(low[i], VERTICAL_SLASH_FACTOR * clustered[i])));
+  }
+  return estimate;
+}
+
 /**
  * Prefill work of rows [start, end) in the low, estimated and high layouts (equal unless the head
  * is vertical_slash). The estimate is taken per query block (VERTICAL_SLASH_FACTOR x clustered,
  * inside that block's [low, high]), so parts of a head add up to the whole.
  */
-function prefillWork(head: HeadBudget, n: number, start: number, end: number): Omit<HeadWork, 'exact'> {
+function prefillWork(
+  head: HeadBudget,
+  n: number,
+  start: number,
+  end: number,
+  blockPairs?: number[],
+): Omit<HeadWork, 'exact'> {
   const sums = { low: new WorkSum(), estimate: new WorkSum(), high: new WorkSum(), clustered: new WorkSum() };
   for (let blockStart = Math.floor(start / TILE) * TILE; blockStart < end; blockStart += TILE) {
+    const before = sums.estimate.executedPairs;
     const first = Math.max(start, blockStart);
     const last = Math.min(end, blockStart + TILE, n) - 1;
     const rows = last - first + 1;
-    const counts = (block: BlockWork): [number, number, number, number] => [
-      block.tiles,
-      block.columns,
-      sumRowKeys(block, first, last),
-      rowKeys(block, last),
-    ];
-    const low = counts(prefillBlock(head, n, blockStart, blockStart + TILE, 'low'));
+    const low = blockCounts(prefillBlock(head, n, blockStart, blockStart + TILE, 'low'), first, last);
     if (head.kind !== 'vertical_slash') {
       for (const sum of Object.values(sums)) sum.add(low[0], low[1], rows, low[2], low[3]);
+      blockPairs?.push(sums.estimate.executedPairs - before);
       continue;
     }
-    const high = counts(prefillBlock(head, n, blockStart, blockStart + TILE, 'high'));
-    const clustered = counts(prefillBlock(head, n, blockStart, blockStart + TILE, 'clustered'));
-    const estimate = clustered.map((x, i) => Math.min(high[i], Math.max(low[i], VERTICAL_SLASH_FACTOR * x)));
+    const high = blockCounts(prefillBlock(head, n, blockStart, blockStart + TILE, 'high'), first, last);
+    const clustered = blockCounts(prefillBlock(head, n, blockStart, blockStart + TILE, 'clustered'), first, last);
+    const estimate = estimateCounts(low, high, clustered);
     sums.low.add(low[0], low[1], rows, low[2], low[3]);
     sums.high.add(high[0], high[1], rows, high[2], high[3]);
     sums.estimate.add(estimate[0], estimate[1], rows, estimate[2], estimate[3]);
     sums.clustered.add(clustered[0], clustered[1], rows, clustered[2], clustered[3]);
+    blockPairs?.push(sums.estimate.executedPairs - before);
   }
   const [low, estimate, high, clustered] = [sums.low, sums.estimate, sums.high, sums.clustered].map((sum) =>
     sum.work(end - start, n),
@@ -301,6 +322,18 @@ export function rowRangeWork(head: HeadBudget, workload: Workload, start: number
     return { estimate: work, low: work, high: work, clustered: work, exact: true };
   }
   return { ...prefillWork(head, workload.seqLen, start, end), exact: head.kind !== 'vertical_slash' };
+}
+
+/**
+ * Executed pairs (the estimate) of each query block of a causal prefill of `seqLen` rows, in one
+ * pass: [ceil(seqLen / TILE)]. Within a block they grow linearly with its rows (every row of a
+ * block runs the block's tiles), so these give the work of any row range.
+ */
+export function prefillBlockPairs(head: HeadBudget, seqLen: number): number[] {
+  checkRange({ seqLen, phase: 'prefill' }, 0, seqLen);
+  const blockPairs: number[] = [];
+  prefillWork(head, seqLen, 0, seqLen, blockPairs);
+  return blockPairs;
 }
 
 /** The whole head's executed work: rowRangeWork over every query row. */

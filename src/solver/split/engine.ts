@@ -3,11 +3,16 @@ import { GLPK_OVERHEAD_MS } from '../engines/ilp.ts';
 import { relativeGap, statusForGap } from '../layer-result.ts';
 import type { LayerProblem, LayerResult, LayerStatus } from '../types.ts';
 import { splitLowerBound } from './bounds.ts';
+import { chainPlan } from './chain.ts';
+import { groupLowerBound } from './group-bound.ts';
 import { solveSplitMilp } from './milp.ts';
 import { partLoads, roundToRows, shareMakespan, shareSums, splitViolation } from './part-cost.ts';
 import type { LayerSplits, SharePlan, SplitLayerResult, SplitPart } from './types.ts';
 import { polishShares, widerPlans } from './polish.ts';
 import { wrapAround } from './wrap-around.ts';
+
+/** Work the chain search may do at one level (steps times classes: tens of milliseconds at most). */
+const CHAIN_WORK = 100_000;
 
 export interface SplitSolveOptions {
   readonly timeLimitMs: number;
@@ -20,8 +25,9 @@ export interface SplitSolveOptions {
 
 /**
  * Splits a layer's heaviest units by query rows, starting from a whole-unit answer: the split
- * lower bound (split/bounds.ts), then the wrap-around construction, then, unless the gap is
- * already within tolerance, the mixed-integer program in GLPK with the best plan so far as its
+ * lower bound (split/bounds.ts) and the chain search at that level (split/chain.ts), else the
+ * group bound (split/group-bound.ts) and the chain at its level; then, unless the gap is within
+ * tolerance already, the wrap-around constructions and the mixed-integer program in GLPK with the best plan so far as its
  * cutoff. Shares are rounded to integer rows and the loads, makespan, gap and status are
  * recomputed from the rows; the bound stays valid because rows are a special case of shares.
  * Never worse than the whole-unit answer (which splits nothing).
@@ -41,7 +47,24 @@ export function solveSplitLayer(
   let best: SharePlan = { unit2gpu: [...whole.unit2gpu], parts: new Map() };
   let upper = Infinity;
   const gapOk = () => relativeGap(upper, lower) <= options.gapTolerance;
-  for (const constructed of wrapAround(problem, splits, whole.unit2gpu, lower, options.gapTolerance)) {
+  // Wrap-around at the bound itself (a quarter of the tolerance left for rounding to rows); with
+  // few split heads the groups they join give a stronger bound, worth its time when that fails.
+  const chainAt = () => chainPlan(problem, splits, lower * (1 + options.gapTolerance / 4), CHAIN_WORK);
+  let chained = chainAt();
+  if (!chained) {
+    const grouped = groupLowerBound(problem, splits);
+    if (grouped > lower) {
+      lower = grouped;
+      chained = chainAt();
+    }
+  }
+  if (chained) {
+    // The chain stops at its level; the share LP takes its structure as low as it goes.
+    best = glpk && now() < deadline ? polishShares(glpk, problem, splits, chained, deadline - now()) : chained;
+    upper = shareMakespan(problem, splits, best);
+  }
+  const constructions = gapOk() ? [] : wrapAround(problem, splits, whole.unit2gpu, lower, options.gapTolerance);
+  for (const constructed of constructions) {
     let plan = constructed;
     let makespan = shareMakespan(problem, splits, plan);
     // The share LP only where it can help, and only while time is left (a pool stops a task

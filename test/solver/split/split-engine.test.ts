@@ -70,13 +70,16 @@ describe('split heads on random problems', () => {
     assert.equal(result.splitHeads, 1);
     const atFluid = Math.abs(result.makespan - fluidBound(problem)) <= 1e-9 * result.makespan;
     assert.ok(atFluid, `makespan ${result.makespan} at the fluid bound 60`);
+    // The owner keeps rows [0, 500) and one light head; the other GPU runs [500, 900) and two.
     assert.deepEqual(
-      result.parts.map((p) => [p.gpu, p.rows]),
+      result.parts.map((p) => p.rows),
       [
-        [0, [0, 500]],
-        [1, [500, 900]],
+        [0, 500],
+        [500, 900],
       ],
     );
+    assert.equal(result.parts[0].gpu, result.unit2gpu[0]);
+    assert.equal(result.parts[1].gpu, 1 - result.unit2gpu[0]);
     assert.equal(result.status, 'optimal');
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { loadGlpk } from '../../../src/planner/glpk.ts';
 import { splitLowerBound } from '../../../src/solver/split/bounds.ts';
+import { groupLowerBound } from '../../../src/solver/split/group-bound.ts';
 import { solveSplitMilp } from '../../../src/solver/split/milp.ts';
 import { shareMakespan } from '../../../src/solver/split/part-cost.ts';
 import type { LayerSplits } from '../../../src/solver/split/types.ts';
@@ -60,6 +61,31 @@ function bruteForceOneSplit(problem: LayerProblem & { splits: LayerSplits }): nu
   }
   return best;
 }
+
+describe('group bound against enumeration', () => {
+  it('stays at or below the optimum with one split unit, and is above the split bound on some problems', () => {
+    let stronger = 0;
+    fc.assert(
+      fc.property(arbitrarySplitCase(6, 3), fc.boolean(), ({ problem: base }, alike) => {
+        // The bound applies to identical GPUs without pins under the equal rule.
+        const { unit2pin: _pins, ...rest } = base;
+        const problem = {
+          ...rest,
+          speeds: alike ? base.speeds.map(() => 1) : base.speeds,
+          splits: { ...base.splits, maxSplitHeads: 1, maxPartsPerHead: 2 },
+        };
+        const whole = bruteForceOptimum(problem);
+        if (whole === null) return;
+        const optimum = bruteForceOneSplit(problem);
+        const grouped = groupLowerBound(problem, problem.splits);
+        assert.ok(grouped <= optimum * (1 + 1e-9), `group bound ${grouped} <= optimum ${optimum}`);
+        if (grouped > splitLowerBound(problem, problem.splits, whole) * (1 + 1e-9)) stronger += 1;
+      }),
+      { numRuns: 150, seed: FAST_CHECK_SEED },
+    );
+    assert.ok(stronger > 0, 'the group bound is stronger somewhere');
+  });
+});
 
 describe('split MILP against enumeration', () => {
   it('finds the optimum with one split unit of two parts on small problems, and its bound holds', () => {
