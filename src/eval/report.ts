@@ -122,7 +122,7 @@ function renderSplitCurve(doc: EvaluationDocument): string {
     `Splitting heads by query rows, ${doc.flagship.displayName}: attention time relative to (b) against the most heads ` +
       'split per layer (two parts each; 0 is (d)), ' +
       `solved with ${limits.layerTimeLimitMs / 1000} s per layer and ${limits.timeLimitMs / 1000} s per plan ` +
-      '(a layer not proven keeps its true gap; with few split heads the split MILP seldom closes it in that time):',
+      '(a layer not proven keeps its true gap against the split lower bound, which counts the GPU groups the splits can join):',
     '',
     header(
       [
