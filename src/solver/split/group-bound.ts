@@ -66,7 +66,18 @@ export function groupLowerBound(problem: LayerProblem, splits: LayerSplits): num
   const width = groups + 1;
   const best = new Float64Array(states * width).fill(Infinity);
   best[0] = 0;
-  const walk: GroupWalk = { radix, limits: new Int32Array(K), size, largestGroup, perGpu, width, best, average, v: 0, steps: 0 };
+  const walk: GroupWalk = {
+    radix,
+    limits: new Int32Array(K),
+    size,
+    largestGroup,
+    perGpu,
+    width,
+    best,
+    average,
+    v: 0,
+    steps: 0,
+  };
   for (let v = 1; v < states; v++) {
     if (size[v] % perGpu !== 0) continue;
     walk.v = v;

@@ -28,7 +28,10 @@ function assertShareRules(problem: LayerProblem & { splits: LayerSplits }, plan:
     assert.ok(Math.abs(parts.reduce((s, p) => s + p.share, 0) - 1) <= 1e-9, 'shares sum to 1');
     const owner = parts.find((p) => p.gpu === plan.unit2gpu[u]);
     assert.ok(owner, `unit ${u} has a part on its owner`);
-    assert.ok(parts.every((p) => p.share <= owner.share + 1e-12), "the owner's share is the largest");
+    assert.ok(
+      parts.every((p) => p.share <= owner.share + 1e-12),
+      "the owner's share is the largest",
+    );
   }
   const { parts, unit2gpu } = roundToRows(splits, plan);
   assert.equal(splitViolation(problem, splits, unit2gpu, parts), null);
@@ -71,7 +74,12 @@ describe('chain search for split plans', () => {
         maxSplitHeads: 1,
         maxPartsPerHead: 2,
         rows: 900,
-        units: costs.map((c, u) => ({ variable: c, partOverhead: 0, heads: [{ budget: null, variable: c }], kvGroup: u })),
+        units: costs.map((c, u) => ({
+          variable: c,
+          partOverhead: 0,
+          heads: [{ budget: null, variable: c }],
+          kvGroup: u,
+        })),
       },
     };
     const plan = chainPlan(problem, problem.splits, 60, WORK);
@@ -81,10 +89,14 @@ describe('chain search for split plans', () => {
     assert.equal(chainPlan(problem, problem.splits, 60, 0), null);
   });
 
-  it("proves every layer of the flagship at G = 8 with G - 1 split heads (the default cost model)", async () => {
+  it('proves every layer of the flagship at G = 8 with G - 1 split heads (the default cost model)', async () => {
     const registry = loadRegistry();
     const resolved = resolveRequest(
-      { model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, constraints: { splits: { maxSplitHeads: 7 } } },
+      {
+        model: 'llama-3-8b-instruct-262k-minference',
+        gpus: { count: 8 },
+        constraints: { splits: { maxSplitHeads: 7 } },
+      },
       { resolveProfile: (id) => registry.resolve(id), resolveCostModel },
     );
     const engines = createEngines(await loadGlpk());
