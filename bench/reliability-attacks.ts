@@ -230,6 +230,8 @@ export async function slowAndUnread({ service, auth }: AttackContext): Promise<A
   // The server's own count of connections it closed for leaving too much unread.
   const metrics = (await call(service.base, 'GET', '/metrics', undefined, auth)).body.toString('utf8');
   const unreadClosed = /^hplb_connections_closed_total\{reason="unread"\} (\d+)/m.exec(metrics)?.[1] ?? '0';
+  // This scrape resets the service's event-loop delay histogram: its max so far is the class's.
+  const loopMaxS = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(metrics)?.[1];
   return {
     answers: [created],
     notes: {
@@ -237,6 +239,7 @@ export async function slowAndUnread({ service, auth }: AttackContext): Promise<A
       slowAnswered408: byServer.answered408,
       unreadPipelines: unread.length,
       unreadClosedByServer: unreadClosed,
+      ...(loopMaxS === undefined ? {} : { eventLoopMaxMs: Math.round(Number(loopMaxS) * 1e4) / 10 }),
     },
   };
 }
