@@ -13,7 +13,7 @@ import { roundToRows, shareMakespan, splitViolation } from '../../../src/solver/
 import type { LayerSplits, SharePlan, SplitLayerResult } from '../../../src/solver/split/types.ts';
 import type { LayerProblem } from '../../../src/solver/types.ts';
 import { FAST_CHECK_SEED } from '../helpers.ts';
-import { arbitrarySplitCase } from './split-helpers.ts';
+import { arbitrarySplitCase, heavyHeadCase } from './split-helpers.ts';
 
 const WORK = 100_000;
 
@@ -63,25 +63,7 @@ describe('chain search for split plans', () => {
   });
 
   it("wraps a heavy head around as McNaughton's rule does, and gives up when out of budget", () => {
-    const costs = [90, 10, 10, 10];
-    const problem = {
-      layer: 0,
-      costs,
-      speeds: [1, 1],
-      minUnitsPerGpu: 2,
-      maxUnitsPerGpu: 2,
-      splits: {
-        maxSplitHeads: 1,
-        maxPartsPerHead: 2,
-        rows: 900,
-        units: costs.map((c, u) => ({
-          variable: c,
-          partOverhead: 0,
-          heads: [{ budget: null, variable: c }],
-          kvGroup: u,
-        })),
-      },
-    };
+    const problem = heavyHeadCase();
     const plan = chainPlan(problem, problem.splits, 60, WORK);
     assert.ok(plan);
     assert.equal(shareMakespan(problem, problem.splits, plan), 60);

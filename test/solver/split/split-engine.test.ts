@@ -7,7 +7,7 @@ import { fluidBound } from '../../../src/solver/bounds.ts';
 import { partCost, partLoads, splitViolation } from '../../../src/solver/split/part-cost.ts';
 import type { SplitLayerResult } from '../../../src/solver/split/types.ts';
 import { FAST_CHECK_SEED } from '../helpers.ts';
-import { arbitrarySplitCase } from './split-helpers.ts';
+import { arbitrarySplitCase, heavyHeadCase } from './split-helpers.ts';
 
 const glpk = await loadGlpk();
 const engines = createEngines(glpk);
@@ -47,25 +47,7 @@ describe('split heads on random problems', () => {
 
   it('splitting reaches the fluid bound when parts are free and rows cost alike', () => {
     // Two GPUs, one heavy head: McNaughton's wrap-around balances exactly.
-    const costs = [90, 10, 10, 10];
-    const problem = {
-      layer: 0,
-      costs,
-      speeds: [1, 1],
-      minUnitsPerGpu: 2,
-      maxUnitsPerGpu: 2,
-      splits: {
-        maxSplitHeads: 1,
-        maxPartsPerHead: 2,
-        rows: 900,
-        units: costs.map((c, u) => ({
-          variable: c,
-          partOverhead: 0,
-          heads: [{ budget: null, variable: c }],
-          kvGroup: u,
-        })),
-      },
-    };
+    const problem = heavyHeadCase();
     const result = engines.auto.solveLayer(problem, options) as SplitLayerResult;
     assert.equal(result.splitHeads, 1);
     const atFluid = Math.abs(result.makespan - fluidBound(problem)) <= 1e-9 * result.makespan;

@@ -65,3 +65,29 @@ export function arbitrarySplitCase(maxUnits: number, maxGpus = 4): fc.Arbitrary<
       return { problem };
     });
 }
+
+/**
+ * Two GPUs, two heads each, one head of 90 and three of 10 (900 rows, free parts, no shared KV):
+ * whole heads give 100 against a fluid bound of 60, which McNaughton's wrap-around reaches.
+ */
+export function heavyHeadCase() {
+  const costs = [90, 10, 10, 10];
+  return {
+    layer: 0,
+    costs,
+    speeds: [1, 1],
+    minUnitsPerGpu: 2,
+    maxUnitsPerGpu: 2,
+    splits: {
+      maxSplitHeads: 1,
+      maxPartsPerHead: 2,
+      rows: 900,
+      units: costs.map((c, u) => ({
+        variable: c,
+        partOverhead: 0,
+        heads: [{ budget: null, variable: c }],
+        kvGroup: u,
+      })),
+    },
+  };
+}
