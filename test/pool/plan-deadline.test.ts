@@ -88,8 +88,8 @@ test('the deadline timer cuts a plan whose worker hangs: every layer is answered
       { costs, gpus: { count: 8 }, solver: { engine: 'contiguous', timeLimitMs: 50, layerTimeLimitMs: 50 } },
       context,
     );
-    const now = performance.now();
-    const plan = await solvePlan(resolved, pool, { startedAt: now - 40 });
+    // An injected clock that stands still at 40 ms after arrival: the cut is due 10 ms from now.
+    const plan = await solvePlan(resolved, pool, { now: () => 40, startedAt: 0 });
     assert.equal(plan.layers.length, 4);
     plan.layers.forEach((layer, i) => assertValidLayerResult(resolved.layers[i], layer));
     assert.ok(plan.layers.some((l) => /before this layer was started/.test(l.fallbackReason ?? '')));
@@ -135,7 +135,8 @@ test('a plan already past its deadline when it starts sends no layer to a worker
     await pool.ready();
     const costs = [0, 1].map((shift) => HARD_LAYER.costs.map((c) => c + shift));
     const resolved = resolveRequest({ costs, gpus: { count: 8 }, solver: { engine: 'ilp', timeLimitMs: 50 } }, context);
-    const planned = solvePlan(resolved, pool, { startedAt: performance.now() - 50 });
+    // The injected clock already reads arrival + the 50 ms limit.
+    const planned = solvePlan(resolved, pool, { now: () => 50, startedAt: 0 });
     assert.equal(pool.busy, 0);
     const plan = await planned;
     for (const layer of plan.layers) assert.match(layer.fallbackReason ?? '', /before this layer was started/);
