@@ -49,6 +49,22 @@ export function wrapAround(
   return [start, best, ...cascades];
 }
 
+/**
+ * What pour and cascade start from: each GPU's load and unit count under whole-head placement,
+ * the most units a GPU may hold a part of (unbounded under equal counts, where only owners count),
+ * and no parts yet.
+ */
+function startShares(problem: LayerProblem, unit2gpu: readonly number[]) {
+  const sums = new Array<number>(problem.speeds.length).fill(0);
+  const held = new Array<number>(problem.speeds.length).fill(0);
+  unit2gpu.forEach((g, u) => {
+    sums[g] += problem.costs[u];
+    held[g] += 1;
+  });
+  const limitHeld = problem.minUnitsPerGpu < problem.maxUnitsPerGpu ? problem.maxUnitsPerGpu : Infinity;
+  return { sums, held, limitHeld, parts: new Map<number, { gpu: number; share: number }[]>() };
+}
+
 /** Pours every GPU's load above `level` into GPUs below it; null when the limits do not allow it. */
 function pour(
   problem: LayerProblem,
@@ -58,14 +74,7 @@ function pour(
 ): SharePlan | null {
   const gpus = problem.speeds.length;
   const speeds = problem.speeds;
-  const sums = new Array<number>(gpus).fill(0);
-  const held = new Array<number>(gpus).fill(0);
-  unit2gpu.forEach((g, u) => {
-    sums[g] += problem.costs[u];
-    held[g] += 1;
-  });
-  const limitHeld = problem.minUnitsPerGpu < problem.maxUnitsPerGpu ? problem.maxUnitsPerGpu : Infinity;
-  const parts = new Map<number, { gpu: number; share: number }[]>();
+  const { sums, held, limitHeld, parts } = startShares(problem, unit2gpu);
   const room = (g: number) => level * speeds[g] - sums[g];
   const heavy = Array.from({ length: gpus }, (_, g) => g)
     .filter((g) => room(g) < 0)
@@ -128,14 +137,7 @@ function cascade(
 ): SharePlan {
   const gpus = problem.speeds.length;
   const speeds = problem.speeds;
-  const sums = new Array<number>(gpus).fill(0);
-  const held = new Array<number>(gpus).fill(0);
-  unit2gpu.forEach((g, u) => {
-    sums[g] += problem.costs[u];
-    held[g] += 1;
-  });
-  const limitHeld = problem.minUnitsPerGpu < problem.maxUnitsPerGpu ? problem.maxUnitsPerGpu : Infinity;
-  const parts = new Map<number, { gpu: number; share: number }[]>();
+  const { sums, held, limitHeld, parts } = startShares(problem, unit2gpu);
   const excess = (g: number) => sums[g] - level * speeds[g];
   const tolerance = (g: number) => 1e-12 * level * speeds[g];
   for (let step = 0; step < 4 * (splits.maxSplitHeads * splits.maxPartsPerHead + gpus); step++) {
