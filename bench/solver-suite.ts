@@ -53,7 +53,7 @@ async function currentPlanner(): Promise<Planner> {
 }
 
 /**
- * The planner of another commit: `git archive` of its src/ into /tmp (once), node_modules linked,
+ * The planner of another commit: `git archive` of its src/ (and the public/ modules src/ imports) into /tmp (once), node_modules linked,
  * then its own solvePlan, inline runner and engines imported (the same plan request shape).
  */
 async function baselinePlanner(ref: string): Promise<Planner> {
@@ -62,7 +62,7 @@ async function baselinePlanner(ref: string): Promise<Planner> {
   const dir = `/tmp/hplb-baseline-${commit}`;
   if (!existsSync(`${dir}/src`)) {
     mkdirSync(dir, { recursive: true });
-    execFileSync('sh', ['-c', `git archive ${commit} src models package.json | tar -x -C ${dir}`], { cwd: root });
+    execFileSync('sh', ['-c', `git archive ${commit} src models public package.json | tar -x -C ${dir}`], { cwd: root });
     symlinkSync(`${root}/node_modules`, `${dir}/node_modules`);
   }
   const engines = await import(`${dir}/src/solver/engines/index.ts`);
