@@ -62,7 +62,9 @@ async function baselinePlanner(ref: string): Promise<Planner> {
   const dir = `/tmp/hplb-baseline-${commit}`;
   if (!existsSync(`${dir}/src`)) {
     mkdirSync(dir, { recursive: true });
-    execFileSync('sh', ['-c', `git archive ${commit} src models public package.json | tar -x -C ${dir}`], { cwd: root });
+    execFileSync('sh', ['-c', `git archive ${commit} src models public package.json | tar -x -C ${dir}`], {
+      cwd: root,
+    });
     symlinkSync(`${root}/node_modules`, `${dir}/node_modules`);
   }
   const engines = await import(`${dir}/src/solver/engines/index.ts`);
