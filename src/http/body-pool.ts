@@ -10,18 +10,19 @@
  * limit that replaces the worker) is a few lines.
  */
 import type { Worker } from 'node:worker_threads';
+import type { HeadCounts } from '../apply/head-order.ts';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_LIMITS, type RequestLimits } from '../planner/limits.ts';
 import type { NormalisedRequest } from '../planner/request.ts';
 import { startWorker } from '../pool/worker-start.ts';
 import {
   fromWireError,
-  type BodyKind,
   type BodyOutcome,
   type BodyReply,
   type BodyRequest,
   type BodyWorkerData,
 } from './body-work.ts';
+import type { JsonAnswer } from './json-answer.ts';
 
 /** The request bounds out of a configuration (only they travel to the workers). */
 export function requestLimitsOf(config: RequestLimits): RequestLimits {
@@ -44,8 +45,10 @@ export interface BodyPoolOptions {
 export interface BodyPool {
   /** The normalised plan request of a body; throws the HplbError the body earns. */
   plan(bytes: Uint8Array): Promise<NormalisedRequest>;
-  /** The budgets answer of a body, as JSON text; throws the HplbError the body earns. */
-  budgets(bytes: Uint8Array): Promise<string>;
+  /** The budgets answer of a body, ready to send; throws the HplbError the body earns. */
+  budgets(bytes: Uint8Array): Promise<JsonAnswer>;
+  /** The ranks answer (rank-answer.ts) of a stored plan's bytes on a model with `counts`, ready to send. */
+  ranks(planBytes: Uint8Array, counts: HeadCounts): Promise<JsonAnswer>;
   /** Resolves once every worker has started. */
   ready(): Promise<void>;
   /** Every worker has started once (a worker being replaced does not make the pool unready). */
@@ -59,8 +62,7 @@ export interface BodyPool {
 }
 
 interface Job {
-  readonly kind: BodyKind;
-  readonly bytes: Uint8Array;
+  readonly request: BodyRequest;
   resolve(outcome: BodyOutcome): void;
   reject(error: Error): void;
 }
@@ -104,11 +106,8 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     });
     worker.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        replace(
-          slot,
-          'out of memory',
-          refused(`needed more than a body worker's ${options.maxHeapMb ?? DEFAULT_HEAP_MB} MB heap`, 'bodyMemory'),
-        );
+        const heap = options.maxHeapMb ?? DEFAULT_HEAP_MB;
+        replace(slot, 'out of memory', refused(slot, `needed more than a body worker's ${heap} MB heap`, 'bodyMemory'));
       } else {
         replace(slot, `crashed: ${error.message}`, error);
       }
@@ -160,16 +159,15 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
           replace(
             slot,
             'over its time limit',
-            refused(`took longer than BODY_TIME_LIMIT_MS (${options.timeLimitMs} ms)`, 'bodyTimeLimit'),
+            refused(slot, `took longer than BODY_TIME_LIMIT_MS (${options.timeLimitMs} ms)`, 'bodyTimeLimit'),
           ),
         options.timeLimitMs,
       );
-      const request: BodyRequest = { kind: job.kind, bytes: job.bytes };
-      slot.worker.postMessage(request, [job.bytes.buffer as ArrayBuffer]);
+      slot.worker.postMessage(job.request, [job.request.bytes.buffer as ArrayBuffer]);
     }
   }
 
-  function run(kind: BodyKind, bytes: Uint8Array): Promise<BodyOutcome> {
+  function run(request: BodyRequest): Promise<BodyOutcome> {
     if (closing)
       return Promise.reject(new HplbError('DRAINING', 'the service is shutting down; retry on another instance'));
     const idle = slots.some((slot) => slot.ready && !slot.job);
@@ -182,29 +180,32 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       );
     }
     return new Promise((resolve, reject) => {
-      // A copy the worker owns: the request's buffer may be a view into a larger one.
-      queue.push({ kind, bytes: new Uint8Array(bytes), resolve, reject });
+      // A copy the worker owns: the request's buffer may be a view into a larger one (or a cached plan).
+      queue.push({ request: { ...request, bytes: new Uint8Array(request.bytes) }, resolve, reject });
       pump();
     });
   }
 
-  const settled = async (kind: BodyKind, bytes: Uint8Array): Promise<BodyOutcome & { ok: true }> => {
-    const outcome = await run(kind, bytes);
+  const settled = async (request: BodyRequest): Promise<BodyOutcome & { ok: true }> => {
+    const outcome = await run(request);
     if (!outcome.ok) throw fromWireError(outcome.error);
+    if (outcome.kind !== request.kind) throw new Error(`body worker answered a ${request.kind} request with ${outcome.kind}`);
     return outcome;
+  };
+  const answered = async (request: BodyRequest): Promise<JsonAnswer> => {
+    const outcome = await settled(request);
+    if (outcome.kind === 'plan') throw new Error('body worker answered with a plan');
+    return outcome.answer;
   };
 
   return {
     async plan(bytes) {
-      const outcome = await settled('plan', bytes);
-      if (outcome.kind !== 'plan') throw new Error('body worker answered a plan body with a budgets answer');
+      const outcome = await settled({ kind: 'plan', bytes });
+      if (outcome.kind !== 'plan') throw new Error('body worker answered a plan body with an answer');
       return outcome.normalised;
     },
-    async budgets(bytes) {
-      const outcome = await settled('budgets', bytes);
-      if (outcome.kind !== 'budgets') throw new Error('body worker answered a budgets body with a plan');
-      return outcome.json;
-    },
+    budgets: (bytes) => answered({ kind: 'budgets', bytes }),
+    ranks: (bytes, counts) => answered({ kind: 'ranks', bytes, counts }),
     ready: () =>
       slots.every((slot) => slot.ready)
         ? Promise.resolve()
@@ -226,7 +227,11 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
   };
 }
 
-function refused(what: string, rule: string): HplbError {
+/** The refusal of the slot's request: a body, or a stored plan whose ranks were asked for. */
+function refused(slot: Slot, what: string, rule: string): HplbError {
+  if (slot.job?.request.kind === 'ranks') {
+    return new HplbError('PROBLEM_TOO_LARGE', `building the ranks of this plan ${what}`, { rule });
+  }
   return new HplbError('PROBLEM_TOO_LARGE', `checking the request body ${what}; send a smaller request`, {
     pointer: '',
     rule,

@@ -2,9 +2,11 @@
  * What a body worker does with a large request body (body-pool.ts sends it, body-worker.ts runs
  * it): the steps the event loop runs on a small body, in the same order and with the same errors:
  * the structure scan, body-parser's strict JSON parse, schema validation, then the plan request's
- * normalisation or the whole budgets answer. Errors travel back as plain data (WireError) and are
+ * normalisation or the whole budgets answer, serialised and tagged. It also answers the ranks of
+ * a large stored plan (rank-answer.ts). Errors travel back as plain data (WireError) and are
  * thrown again on the main thread as the HplbError they were.
  */
+import type { HeadCounts } from '../apply/head-order.ts';
 import { computeBudgets, type BudgetsRequest } from '../budgets/budgets.ts';
 import { HplbError, type ErrorCode } from '../errors.ts';
 import type { RequestLimits } from '../planner/limits.ts';
@@ -14,11 +16,11 @@ import {
   type PlanningContext,
   type PlanRequest,
 } from '../planner/request.ts';
+import { jsonAnswer, type JsonAnswer } from './json-answer.ts';
 import { toHplbError } from './problem.ts';
+import { rankAnswer } from './rank-answer.ts';
 import { checkStructure } from './routes/json-body.ts';
 import type { OperationValidator, RequestPart } from './validation.ts';
-
-export type BodyKind = 'plan' | 'budgets';
 
 /** What each worker is started with. */
 export interface BodyWorkerData {
@@ -26,11 +28,13 @@ export interface BodyWorkerData {
   readonly maxBodyContainers: number;
 }
 
-/** Main thread to worker: the body's bytes (transferred). A worker has one body at a time. */
-export interface BodyRequest {
-  readonly kind: BodyKind;
-  readonly bytes: Uint8Array;
-}
+/**
+ * Main thread to worker: the body's bytes (transferred), or a stored plan's bytes and the head
+ * counts of its model for its ranks. A worker has one request at a time.
+ */
+export type BodyRequest =
+  | { readonly kind: 'plan' | 'budgets'; readonly bytes: Uint8Array }
+  | { readonly kind: 'ranks'; readonly bytes: Uint8Array; readonly counts: HeadCounts };
 
 /** Worker to main thread: the answer to its body. */
 export interface BodyReply {
@@ -60,12 +64,14 @@ export interface WireError {
 
 export type BodyOutcome =
   | { readonly ok: true; readonly kind: 'plan'; readonly normalised: NormalisedRequest }
-  | { readonly ok: true; readonly kind: 'budgets'; readonly json: string }
+  | { readonly ok: true; readonly kind: 'budgets' | 'ranks'; readonly answer: JsonAnswer }
   | { readonly ok: false; readonly error: WireError };
 
-/** Parses, validates and answers one body; never throws. */
-export function doBodyWork(kind: BodyKind, bytes: Uint8Array, setup: BodyWorkSetup): BodyOutcome {
+/** Parses, validates and answers one request; never throws. */
+export function doBodyWork(work: BodyRequest, setup: BodyWorkSetup): BodyOutcome {
+  const { kind, bytes } = work;
   try {
+    if (work.kind === 'ranks') return { ok: true, kind: work.kind, answer: rankAnswer(bytes, work.counts) };
     checkStructure(bytes, setup.maxBodyContainers);
     const body = parseStrictJson(new TextDecoder().decode(bytes));
     if (kind === 'plan') {
@@ -77,10 +83,17 @@ export function doBodyWork(kind: BodyKind, bytes: Uint8Array, setup: BodyWorkSet
       return { ok: true, kind, normalised: withoutSourceData(normalised) };
     }
     const request = setup.budgets.body(body) as BudgetsRequest;
-    return { ok: true, kind, json: JSON.stringify(computeBudgets(request, setup.context.resolveCostModel())) };
+    return { ok: true, kind, answer: jsonAnswer(computeBudgets(request, setup.context.resolveCostModel())) };
   } catch (error) {
     return { ok: false, error: toWireError(error) };
   }
+}
+
+/** A worker's reply to one request and what it transfers rather than copies (an answer's bytes). */
+export function replyTo(work: BodyRequest, setup: BodyWorkSetup): { reply: BodyReply; transfer: ArrayBuffer[] } {
+  const outcome = doBodyWork(work, setup);
+  const transfer = outcome.ok && outcome.kind !== 'plan' ? [outcome.answer.body.buffer as ArrayBuffer] : [];
+  return { reply: { outcome }, transfer };
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { PreviousPlan } from '../planner/migration.ts';
 import type { Plan } from '../planner/plan.ts';
 import type { components } from './api-types.ts';
 import type { Metrics } from './metrics.ts';
@@ -17,6 +18,20 @@ export interface PlanEntry {
   readonly body: Buffer;
   /** Strong ETag (quoted) of `body`. */
   readonly etag: string;
+  /** What re-plans and the ranks route read besides the layers: they never parse `body` on the event loop. */
+  readonly facts: PlanFacts;
+  /** [layers x units] GPU of each unit, layer after layer: the placement a re-plan starts from. */
+  readonly unit2gpu: Int32Array;
+}
+
+/** A stored plan's shape. */
+export interface PlanFacts {
+  readonly modelId: string | null;
+  readonly granularity: Plan['granularity'];
+  readonly gpus: number;
+  readonly layers: number;
+  /** Units of every layer (the length of each layer's unit2gpu and permutation). */
+  readonly units: number;
 }
 
 export interface PlanCacheOptions {
@@ -65,7 +80,7 @@ export function createPlanCache(options: PlanCacheOptions): PlanCache {
   const plans = new LRUCache<string, PlanEntry>({
     ...common,
     maxSize: options.maxBytes,
-    sizeCalculation: (entry) => entry.body.length + ENTRY_OVERHEAD_BYTES,
+    sizeCalculation: (entry) => entry.body.length + entry.unit2gpu.byteLength + ENTRY_OVERHEAD_BYTES,
     dispose: evicted('plans'),
   });
   const lookups = new LRUCache<string, string>({
@@ -92,26 +107,40 @@ export function createPlanCache(options: PlanCacheOptions): PlanCache {
   };
 }
 
-/**
- * The plan object of an entry, parsed from its body: entries keep only the bytes (the object's
- * heap is many times its JSON), and the few routes that read a stored plan's fields parse it.
- */
-export function planOf(entry: PlanEntry): Plan {
-  return JSON.parse(entry.body.toString('utf8')) as Plan;
+/** What a re-plan reads of a stored plan, from the entry's facts and placement (its body is not parsed). */
+export function previousOf(entry: PlanEntry): PreviousPlan {
+  const { modelId, granularity, layers, units } = entry.facts;
+  return {
+    id: entry.id,
+    model: { id: modelId },
+    granularity,
+    layers: Array.from({ length: layers }, (_, l) => ({
+      unit2gpu: Array.from(entry.unit2gpu.subarray(l * units, (l + 1) * units)),
+    })),
+  };
 }
 
 /** Bytes of JSON serialised between two yields to the event loop. */
 const SERIALISE_SLICE_BYTES = 256 * 1024;
 
 /**
- * The entry for a plan: its body and a strong ETag over the body. Layers are serialised one at a
- * time and the event loop gets a turn after every SERIALISE_SLICE_BYTES, so a large plan does not
- * hold up other requests (probes, cached answers) while it is written out.
+ * The entry for a plan: its body, a strong ETag over the body, its facts and placement. Layers are
+ * serialised one at a time and the event loop gets a turn after every SERIALISE_SLICE_BYTES, so a
+ * large plan does not hold up other requests (probes, cached answers) while it is written out.
  */
 export async function createPlanEntry(plan: Plan): Promise<PlanEntry> {
   // The planner's Plan must be what openapi.yaml promises: the type check fails when they drift.
   const wire: components['schemas']['Plan'] = plan;
   const { layers, ...rest } = wire;
+  const units = layers[0]?.unit2gpu.length ?? 0;
+  const facts: PlanFacts = {
+    modelId: plan.model.id,
+    granularity: plan.granularity,
+    gpus: plan.gpus.count,
+    layers: layers.length,
+    units,
+  };
+  const unit2gpu = new Int32Array(layers.length * units);
   // Layers go last: everything before them is small and written in one piece.
   const head = JSON.stringify({ ...rest, layers: [] });
   const chunks: Buffer[] = [Buffer.from(head.slice(0, -2), 'utf8')];
@@ -126,6 +155,9 @@ export async function createPlanEntry(plan: Plan): Promise<PlanEntry> {
     pendingBytes = 0;
   };
   for (let i = 0; i < layers.length; i++) {
+    const row = layers[i].unit2gpu;
+    if (row.length !== units) throw new Error(`plan ${plan.id}: layer ${i} has ${row.length} units, layer 0 ${units}`);
+    unit2gpu.set(row, i * units);
     const text = (i === 0 ? '' : ',') + JSON.stringify(layers[i]);
     pending.push(text);
     pendingBytes += text.length;
@@ -138,7 +170,7 @@ export async function createPlanEntry(plan: Plan): Promise<PlanEntry> {
   flush();
   const body = Buffer.concat(chunks);
   const etag = `"${hash.digest('base64url').slice(0, 27)}"`;
-  return { id: plan.id, body, etag };
+  return { id: plan.id, body, etag, facts, unit2gpu };
 }
 
 /** A per-model lookup query, normalised: every default filled in. */

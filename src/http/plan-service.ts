@@ -6,7 +6,6 @@
 import { HplbError } from '../errors.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import type { RequestLimits } from '../planner/limits.ts';
-import type { Plan } from '../planner/plan.ts';
 import {
   normalisePlanRequest,
   type NormalisedRequest,
@@ -14,12 +13,12 @@ import {
   type PlanningContext,
   type ResolvedRequest,
 } from '../planner/request.ts';
-import { resolveMigration, type ResolvedMigration } from '../planner/migration.ts';
+import { resolveMigration, type PreviousPlan, type ResolvedMigration } from '../planner/migration.ts';
 import { solveReplan } from '../planner/replan-plan.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import type { Admission } from './admission.ts';
 import type { Metrics } from './metrics.ts';
-import { createPlanEntry, planOf, type PlanCache, type PlanEntry } from './plan-cache.ts';
+import { createPlanEntry, previousOf, type PlanCache, type PlanEntry } from './plan-cache.ts';
 
 export interface PlanServiceDeps {
   readonly runner: LayerRunner;
@@ -151,10 +150,10 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
         });
       return null;
     }
-    let previousPlan: Plan | undefined;
+    let previousPlan: PreviousPlan | undefined;
     if (previous.planId !== undefined) {
       const stored = cache.getById(previous.planId);
-      previousPlan = stored && planOf(stored);
+      previousPlan = stored && previousOf(stored);
       if (!previousPlan)
         throw new HplbError(
           'PLAN_NOT_FOUND',

@@ -37,6 +37,14 @@ export const DEFAULT_MAKESPAN_TOLERANCE = 0.01;
 /** Bytes of one weight or cache element (bf16/fp16, what serving stacks run). */
 const ELEMENT_BYTES = 2;
 
+/** What a re-plan reads of the stored plan it starts from (a Plan has all of it). */
+export interface PreviousPlan {
+  readonly id: string;
+  readonly model: { readonly id: string | null };
+  readonly granularity: Plan['granularity'];
+  readonly layers: readonly { readonly unit2gpu: readonly number[] }[];
+}
+
 /** Everything the re-plan needs besides the fresh plan, with what the plan echoes. */
 export interface ResolvedMigration {
   /** [layers] the migration problem of each layer. */
@@ -62,7 +70,7 @@ export function resolveMigration(
   request: PlanRequest & { readonly previous: PreviousPlacement; readonly migration?: MigrationOptions },
   resolved: ResolvedRequest,
   context: PlanningContext,
-  previousPlan?: Plan,
+  previousPlan?: PreviousPlan,
 ): ResolvedMigration {
   const previous = placementOf(request.previous, resolved, previousPlan);
   const options = request.migration ?? {};
@@ -173,7 +181,11 @@ export function unitBytes(
   return (queryWeights + kvWeights + kvCache) * ELEMENT_BYTES;
 }
 
-function placementOf(previous: PreviousPlacement, resolved: ResolvedRequest, plan: Plan | undefined): number[][] {
+function placementOf(
+  previous: PreviousPlacement,
+  resolved: ResolvedRequest,
+  plan: PreviousPlan | undefined,
+): number[][] {
   const layers = resolved.layers.length;
   const units = resolved.layers[0].costs.length;
   let rows: readonly (readonly number[])[];

@@ -6,7 +6,11 @@ import type { Architecture, HeadBudget } from './profile.ts';
  * always give equal text whatever order their keys were written in.
  */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (Array.isArray(value)) {
+    // The same text, written natively: placements and cost rows are long arrays of numbers.
+    if (value.every((v) => typeof v === 'number')) return JSON.stringify(value);
+    return `[${value.map(canonicalJson).join(',')}]`;
+  }
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)

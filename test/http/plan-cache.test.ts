@@ -6,6 +6,7 @@ import {
   createPlanEntry,
   etagMatches,
   lookupKey,
+  previousOf,
   type LookupQuery,
 } from '../../src/http/plan-cache.ts';
 import type { Plan } from '../../src/planner/plan.ts';
@@ -23,7 +24,15 @@ const QUERY: LookupQuery = {
   costModel: 'analytic',
   splitHeads: 0,
 };
-const plan = (id: string, layers: unknown[] = []): Plan => ({ id, layers }) as unknown as Plan;
+/** A plan with what an entry reads of it: its shape and each layer's unit2gpu (given, or none). */
+const plan = (id: string, layers: object[] = []): Plan =>
+  ({
+    id,
+    model: { id: null },
+    gpus: { count: 2 },
+    granularity: 'query-head',
+    layers: layers.map((l) => ({ unit2gpu: [], ...l })),
+  }) as unknown as Plan;
 
 describe('lookupKey', () => {
   it('is equal for equal queries and differs when any field differs', () => {
@@ -109,7 +118,10 @@ describe('createPlanCache', () => {
 
   it('renders the body once and tags it with a strong ETag of its bytes', async () => {
     const one = await createPlanEntry(plan('a'));
-    assert.equal(one.body.toString('utf8'), '{"id":"a","layers":[]}');
+    assert.equal(
+      one.body.toString('utf8'),
+      '{"id":"a","model":{"id":null},"gpus":{"count":2},"granularity":"query-head","layers":[]}',
+    );
     assert.match(one.etag, /^"[\w-]{27}"$/);
     assert.equal((await createPlanEntry(plan('a'))).etag, one.etag);
     assert.notEqual((await createPlanEntry(plan('b'))).etag, one.etag);
@@ -122,6 +134,25 @@ describe('createPlanCache', () => {
       note: 'é',
     }));
     const entry = await createPlanEntry(plan('big', layers));
-    assert.deepEqual(JSON.parse(entry.body.toString('utf8')), { id: 'big', layers });
+    assert.deepEqual(JSON.parse(entry.body.toString('utf8')), { ...plan('big'), layers });
+  });
+
+  it('keeps the placement as one typed array, gives it back as a re-plan reads it, and counts its bytes', async () => {
+    const layers = [0, 1, 2].map((l) => ({ layer: l, unit2gpu: [l, 1, 0, 1] }));
+    const entry = await createPlanEntry(plan('p', layers));
+    assert.deepEqual(entry.facts, { modelId: null, granularity: 'query-head', gpus: 2, layers: 3, units: 4 });
+    assert.deepEqual([...entry.unit2gpu], [0, 1, 0, 1, 1, 1, 0, 1, 2, 1, 0, 1]);
+    assert.deepEqual(previousOf(entry), {
+      id: 'p',
+      model: { id: null },
+      granularity: 'query-head',
+      layers: layers.map((l) => ({ unit2gpu: l.unit2gpu })),
+    });
+    const bare = await createPlanEntry(plan('bare'));
+    const cache = createPlanCache({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 60_000 });
+    cache.set(bare);
+    const overhead = cache.bytes().plans - bare.body.length;
+    cache.set(entry);
+    assert.equal(cache.bytes().plans - bare.body.length - overhead, entry.body.length + 12 * 4 + overhead);
   });
 });

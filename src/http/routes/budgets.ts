@@ -4,6 +4,7 @@
  */
 import { computeBudgets, type BudgetsRequest } from '../../budgets/budgets.ts';
 import type { components } from '../api-types.ts';
+import { sendJsonAnswer } from '../json-answer.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import { RawJsonBody } from './json-body.ts';
 
@@ -12,8 +13,8 @@ export function registerBudgetRoutes(router: Routes, ctx: RouteContext): void {
   router.post('/v1/budgets', ctx.guards.rateLimit, ctx.guards.requireKey, ctx.jsonBody, async (req, res) => {
     const pool = ctx.deps.bodyPool;
     if (req.body instanceof RawJsonBody && pool) {
-      // Parsed, validated, computed and serialised by a body worker: the answer comes back as text.
-      res.set('Content-Type', 'application/json').send(await pool.budgets(req.body.bytes));
+      // Parsed, validated, computed, serialised and tagged by a body worker: the answer comes back as bytes.
+      sendJsonAnswer(res, await pool.budgets(req.body.bytes));
       return;
     }
     const body = operation.body(req.body) as components['schemas']['BudgetsRequest'];

@@ -1,0 +1,210 @@
+/**
+ * `npm run bench:stored-plan`: event-loop time of the requests that read a stored plan, for the
+ * largest plan the default limits admit (1024 layers x 32 query heads on 8 GPUs, re-planned once
+ * from a drifted problem so that every layer also carries its moves), in the service's own process.
+ *  - replan: POST /v1/plans with previous.planId naming that plan (answered from the cache after
+ *    the first: what is left is reading the stored plan and resolving the migration);
+ *  - ranks: GET /v1/plans/{planId}/ranks of that plan;
+ *  - budgets: POST /v1/budgets with the largest body the default limits accept (a body worker
+ *    computes the answer; what the event loop does is send it).
+ * Per request: the longest stretch the event loop was blocked (monitorEventLoopDelay's max) and
+ * the event loop's busy time (eventLoopUtilization's active time, which includes this process's
+ * client side reading the answer); medians over --rounds requests, with BODY_WORKERS=1 and 0.
+ * Prints a table and JSON (also written to bench/results/stored-plan-<date>.json).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, Agent, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { positiveInt } from '../src/cli/options.ts';
+import { textTable } from '../src/cli/format.ts';
+import { loadConfig } from '../src/config.ts';
+import { createCostModelResolver } from '../src/cost/registry.ts';
+import { buildApp } from '../src/http/app.ts';
+import { createBodyPool, requestLimitsOf } from '../src/http/body-pool.ts';
+import { median } from '../src/kernel/timing.ts';
+import { createSolverPool } from '../src/pool/solver-pool.ts';
+import { loadRegistry } from '../src/profiles/registry.ts';
+import { createRandom } from '../src/random.ts';
+
+const flags = new Command('bench:stored-plan')
+  .option('--rounds <n>', 'measured requests per case', positiveInt, 15)
+  .option('--label <name>', 'label of this run in the JSON', 'current')
+  .parse()
+  .opts<{ rounds: number; label: string }>();
+
+const LAYERS = 1024;
+const UNITS = 32;
+const GPUS = 8;
+const KV_GROUP = 4;
+const SEED = 20261129;
+
+interface Answer {
+  readonly status: number;
+  readonly body: Buffer;
+}
+
+interface Sample {
+  readonly blockMs: number;
+  readonly busyMs: number;
+}
+
+const agent = new Agent({ keepAlive: true });
+
+/** A request; `body` is serialised before the call when it is a Buffer already (outside what is measured). */
+function call(port: number, method: string, path: string, body?: unknown): Promise<Answer> {
+  const payload = body === undefined || Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent,
+        headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** One request, with the event loop watched while it runs. */
+async function measured(send: () => Promise<Answer>, expect: number): Promise<Sample & { bytes: number }> {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  const before = performance.eventLoopUtilization();
+  delay.enable();
+  const answer = await send();
+  delay.disable();
+  const busy = performance.eventLoopUtilization(before);
+  if (answer.status !== expect) throw new Error(`answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`);
+  // The histogram's max counts from the 1 ms timer's due time: the block itself is about that long.
+  return { blockMs: delay.max / 1e6, busyMs: busy.active, bytes: answer.body.length };
+}
+
+function costsOf(random: () => number, drift: number): number[][] {
+  return Array.from({ length: LAYERS }, () =>
+    Array.from({ length: UNITS }, () => Math.round(1000 * (1 + drift * random()) * Math.exp(random()))),
+  );
+}
+
+/** The largest budgets body the default limits accept: as many one-point curves as MAX_BODY_CONTAINERS allows. */
+function largestBudgets(maxContainers: number, maxBytes: number): object {
+  const curves: object[] = [];
+  // Sixteen distinct budgets: costing each distinct budget is what takes the worker's time.
+  const curve = (i: number) => ({
+    layer: Math.floor(i / 64),
+    head: i % 64,
+    points: [{ budget: 1 + (i % 16), recovery: 0.95 }],
+  });
+  // An object, its points array and one point: three containers per curve, two for the body and its list.
+  const count = Math.floor((maxContainers - 2) / 3);
+  let bytes = 40;
+  for (let i = 0; i < count; i++) {
+    bytes += JSON.stringify(curve(i)).length + 1;
+    if (bytes > maxBytes) break;
+    curves.push(curve(i));
+  }
+  return { target: 0.9, curves };
+}
+
+interface Case {
+  readonly name: string;
+  readonly bodyWorkers: number;
+  readonly bytes: number;
+  readonly blockMs: number;
+  readonly busyMs: number;
+}
+
+async function runWith(bodyWorkers: number): Promise<Case[]> {
+  const config = loadConfig({ BODY_WORKERS: String(bodyWorkers), RATE_LIMIT_MAX: '0', LOG_LEVEL: 'silent' });
+  const pool = createSolverPool({ size: 1 });
+  const bodyPool =
+    bodyWorkers > 0
+      ? createBodyPool({
+          size: bodyWorkers,
+          maxQueued: config.maxQueuedBodies,
+          timeLimitMs: config.bodyTimeLimitMs,
+          data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
+        })
+      : undefined;
+  await Promise.all([pool.ready(), bodyPool?.ready()]);
+  const hplb = buildApp({
+    config,
+    runner: pool,
+    registry: loadRegistry(),
+    logger: pino({ level: 'silent' }),
+    resolveCostModel: createCostModelResolver(),
+    publicDir: null,
+    ...(bodyPool ? { bodyPool } : {}),
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = hplb.app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const random = createRandom(SEED);
+    const problem = { gpus: { count: GPUS }, constraints: { unitsPerGpu: 'equal' }, kvGroupSize: KV_GROUP, solver: { engine: 'greedy' } };
+    const first = await call(port, 'POST', '/v1/plans', { ...problem, costs: costsOf(random, 0) });
+    if (first.status !== 201) throw new Error(`first plan: ${first.status} ${first.body.toString().slice(0, 300)}`);
+    const firstId = (JSON.parse(first.body.toString()) as { id: string }).id;
+    const drifted = { ...problem, costs: costsOf(random, 0.5) };
+    const stored = await call(port, 'POST', '/v1/plans', { ...drifted, previous: { planId: firstId } });
+    if (stored.status !== 201) throw new Error(`stored plan: ${stored.status} ${stored.body.toString().slice(0, 300)}`);
+    const storedId = (JSON.parse(stored.body.toString()) as { id: string }).id;
+    console.error(`stored plan ${storedId}: ${stored.body.length} bytes`);
+    const replan = Buffer.from(JSON.stringify({ ...problem, costs: costsOf(random, 0.5), previous: { planId: storedId } }));
+    const budgets = Buffer.from(JSON.stringify(largestBudgets(config.maxBodyContainers, config.maxBodyBytes)));
+    console.error(`re-plan body ${replan.length} bytes, budgets body ${budgets.length} bytes`);
+    const cases: [string, () => Promise<Answer>, number][] = [
+      ['replan', () => call(port, 'POST', '/v1/plans', replan), 200],
+      ['ranks', () => call(port, 'GET', `/v1/plans/${storedId}/ranks?kvGroupSize=${KV_GROUP}`), 200],
+      ['budgets', () => call(port, 'POST', '/v1/budgets', budgets), 200],
+    ];
+    // The re-plan's first request solves it; the measured ones find it stored.
+    const warm = await call(port, 'POST', '/v1/plans', replan);
+    if (warm.status !== 201) throw new Error(`re-plan: ${warm.status} ${warm.body.toString().slice(0, 300)}`);
+    const results: Case[] = [];
+    for (const [name, send, expect] of cases) {
+      await measured(send, expect);
+      const samples: (Sample & { bytes: number })[] = [];
+      for (let i = 0; i < flags.rounds; i++) samples.push(await measured(send, expect));
+      results.push({
+        name,
+        bodyWorkers,
+        bytes: samples[0].bytes,
+        blockMs: round(median(samples.map((s) => s.blockMs))),
+        busyMs: round(median(samples.map((s) => s.busyMs))),
+      });
+    }
+    return results;
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+    agent.destroy();
+    await Promise.all([pool.close(), bodyPool?.close()]);
+  }
+}
+
+const round = (x: number): number => Math.round(x * 100) / 100;
+
+const rows = [...(await runWith(1)), ...(await runWith(0))];
+console.log(
+  textTable(
+    ['case', 'BODY_WORKERS', 'answer bytes', 'longest block ms (median)', 'loop busy ms (median)'],
+    rows.map((r) => [r.name, String(r.bodyWorkers), String(r.bytes), String(r.blockMs), String(r.busyMs)]),
+  ),
+);
+const summary = { label: flags.label, date: new Date().toISOString(), rounds: flags.rounds, rows };
+console.log(JSON.stringify(summary, null, 2));
+const dir = new URL('./results/', import.meta.url);
+mkdirSync(dir, { recursive: true });
+writeFileSync(new URL(`stored-plan-${flags.label}-${summary.date.slice(0, 10)}.json`, dir), `${JSON.stringify(summary, null, 2)}\n`);

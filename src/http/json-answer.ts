@@ -1,0 +1,31 @@
+/**
+ * A JSON answer made ready to send away from the response: its UTF-8 bytes (in their own
+ * ArrayBuffer, so a worker can transfer them) and the ETag Express would give them, so that a
+ * body worker does the serialising and hashing a large answer costs, and the event loop only
+ * writes it out with the same headers as res.json.
+ */
+import etag from 'etag';
+import type { Response } from 'express';
+
+export interface JsonAnswer {
+  /** JSON text of the answer, UTF-8. */
+  readonly body: Uint8Array;
+  /** Express's default (weak) ETag of `body`. */
+  readonly etag: string;
+}
+
+export function jsonAnswer(value: unknown): JsonAnswer {
+  // res.json's text: JSON.stringify with no replacer or spacing (the app sets neither).
+  const body = new TextEncoder().encode(JSON.stringify(value));
+  return { body, etag: etag(bytesOf(body), { weak: true }) };
+}
+
+/** Sends an answer as res.json would have sent the value: same type, length and ETag (and 304 when fresh). */
+export function sendJsonAnswer(res: Response, answer: JsonAnswer): void {
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('ETag', answer.etag);
+  res.send(bytesOf(answer.body));
+}
+
+/** A Buffer over the same memory (no copy). */
+const bytesOf = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
