@@ -153,7 +153,12 @@ async function runWith(bodyWorkers: number): Promise<Case[]> {
   const port = (server.address() as AddressInfo).port;
   try {
     const random = createRandom(SEED);
-    const problem = { gpus: { count: GPUS }, constraints: { unitsPerGpu: 'equal' }, kvGroupSize: KV_GROUP, solver: { engine: 'greedy' } };
+    const problem = {
+      gpus: { count: GPUS },
+      constraints: { unitsPerGpu: 'equal' },
+      kvGroupSize: KV_GROUP,
+      solver: { engine: 'greedy' },
+    };
     const first = await call(port, 'POST', '/v1/plans', { ...problem, costs: costsOf(random, 0) });
     if (first.status !== 201) throw new Error(`first plan: ${first.status} ${first.body.toString().slice(0, 300)}`);
     const firstId = (JSON.parse(first.body.toString()) as { id: string }).id;
@@ -162,7 +167,9 @@ async function runWith(bodyWorkers: number): Promise<Case[]> {
     if (stored.status !== 201) throw new Error(`stored plan: ${stored.status} ${stored.body.toString().slice(0, 300)}`);
     const storedId = (JSON.parse(stored.body.toString()) as { id: string }).id;
     console.error(`stored plan ${storedId}: ${stored.body.length} bytes`);
-    const replan = Buffer.from(JSON.stringify({ ...problem, costs: costsOf(random, 0.5), previous: { planId: storedId } }));
+    const replan = Buffer.from(
+      JSON.stringify({ ...problem, costs: costsOf(random, 0.5), previous: { planId: storedId } }),
+    );
     const budgets = Buffer.from(JSON.stringify(largestBudgets(config.maxBodyContainers, config.maxBodyBytes)));
     console.error(`re-plan body ${replan.length} bytes, budgets body ${budgets.length} bytes`);
     const cases: [string, () => Promise<Answer>, number][] = [
@@ -207,4 +214,7 @@ const summary = { label: flags.label, date: new Date().toISOString(), rounds: fl
 console.log(JSON.stringify(summary, null, 2));
 const dir = new URL('./results/', import.meta.url);
 mkdirSync(dir, { recursive: true });
-writeFileSync(new URL(`stored-plan-${flags.label}-${summary.date.slice(0, 10)}.json`, dir), `${JSON.stringify(summary, null, 2)}\n`);
+writeFileSync(
+  new URL(`stored-plan-${flags.label}-${summary.date.slice(0, 10)}.json`, dir),
+  `${JSON.stringify(summary, null, 2)}\n`,
+);

@@ -15,13 +15,7 @@ import { HplbError } from '../errors.ts';
 import { DEFAULT_LIMITS, type RequestLimits } from '../planner/limits.ts';
 import type { NormalisedRequest } from '../planner/request.ts';
 import { startWorker } from '../pool/worker-start.ts';
-import {
-  fromWireError,
-  type BodyOutcome,
-  type BodyReply,
-  type BodyRequest,
-  type BodyWorkerData,
-} from './body-work.ts';
+import { fromWireError, type BodyOutcome, type BodyReply, type BodyRequest, type BodyWorkerData } from './body-work.ts';
 import type { JsonAnswer } from './json-answer.ts';
 
 /** The request bounds out of a configuration (only they travel to the workers). */
@@ -189,7 +183,8 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
   const settled = async (request: BodyRequest): Promise<BodyOutcome & { ok: true }> => {
     const outcome = await run(request);
     if (!outcome.ok) throw fromWireError(outcome.error);
-    if (outcome.kind !== request.kind) throw new Error(`body worker answered a ${request.kind} request with ${outcome.kind}`);
+    if (outcome.kind !== request.kind)
+      throw new Error(`body worker answered a ${request.kind} request with ${outcome.kind}`);
     return outcome;
   };
   const answered = async (request: BodyRequest): Promise<JsonAnswer> => {
