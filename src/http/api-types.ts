@@ -76,7 +76,9 @@ export interface paths {
          *     Physical query head j reads physical KV head j / (queryHeads / outputKvHeads). When the
          *     plan splits the query heads of a KV head over ranks (a query-head plan on a GQA model),
          *     `expandKvNeeded` is true and the answer is what `apply --expand-kv` writes: KV heads
-         *     duplicated to `outputKvHeads`, per-GPU KV cache times `kvCacheFactor`.
+         *     duplicated to `outputKvHeads`, per-GPU KV cache times `kvCacheFactor`. The ranks of a plan
+         *     larger than BODY_WORKER_THRESHOLD_BYTES are built by a body worker, so this can answer 503
+         *     QUEUE_FULL (or DRAINING) as large request bodies do.
          */
         get: operations["getPlanRanks"];
         put?: never;
@@ -1104,6 +1106,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             422: components["responses"]["Unprocessable"];
             500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
         };
     };
     listModels: {
