@@ -183,13 +183,11 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
   const settled = async (request: BodyRequest): Promise<BodyOutcome & { ok: true }> => {
     const outcome = await run(request);
     if (!outcome.ok) throw fromWireError(outcome.error);
-    if (outcome.kind !== request.kind)
-      throw new Error(`body worker answered a ${request.kind} request with ${outcome.kind}`);
     return outcome;
   };
   const answered = async (request: BodyRequest): Promise<JsonAnswer> => {
     const outcome = await settled(request);
-    if (outcome.kind === 'plan') throw new Error('body worker answered with a plan');
+    if (outcome.kind === 'plan') throw new Error(`body worker answered a ${request.kind} request with a plan`);
     return outcome.answer;
   };
 
