@@ -23,6 +23,7 @@ import { registerOperationRoutes } from './routes/operations.ts';
 import { registerPlanRoutes } from './routes/plans.ts';
 import { registerRankRoutes } from './routes/ranks.ts';
 import { createValidators } from './validation.ts';
+import { createWorkSlicer } from './work-slicer.ts';
 
 export type { AppDeps, SolverRunner } from './route-context.ts';
 
@@ -34,6 +35,8 @@ export interface HplbApp {
   readonly draining: boolean;
   /** For the pool's onWorkerRestart hook: logged and counted. */
   workerRestarted(reason: string): void;
+  /** The warm-up requests have been answered: /readyz may turn 200 (AppDeps.warmUpFirst). */
+  markWarm(): void;
 }
 
 export function buildApp(deps: AppDeps): HplbApp {
@@ -42,12 +45,14 @@ export function buildApp(deps: AppDeps): HplbApp {
   const spec = deps.spec ?? loadSpec();
   const validators = createValidators(spec.document);
   let draining = false;
+  let warm = deps.warmUpFirst !== true;
 
   const admission = createAdmission({ maxConcurrent: config.maxConcurrentPlans, maxQueued: config.maxQueuedPlans });
   const metrics = createMetrics({
     plans: () => ({ inFlight: admission.inFlight, queued: admission.queued }),
     solver: () => ({ queueDepth: deps.runner.queueDepth, busy: deps.runner.busy }),
     cacheBytes: () => ({ ...cache.bytes(), urls: lookupMemo.calculatedSize }),
+    waitingForTurn: () => slicer?.waiting ?? 0,
   });
   const cache = createPlanCache({
     maxEntries: config.cacheMaxEntries,
@@ -57,6 +62,7 @@ export function buildApp(deps: AppDeps): HplbApp {
     now,
   });
   const lookupMemo = createLookupMemo(config.urlMemoMaxBytes, metrics);
+  const slicer = config.workSliceMs > 0 ? createWorkSlicer(config.workSliceMs, now) : undefined;
   const context = createPlanningContext(deps);
   const createPlan = validators.operation('createPlan');
   const bodyPool = deps.bodyPool;
@@ -82,8 +88,10 @@ export function buildApp(deps: AppDeps): HplbApp {
     context,
     defaultCostModel: context.resolveCostModel().name,
     draining: () => draining,
+    warm: () => warm,
     guards: createGuards(config, metrics),
     lookupMemo,
+    work: slicer?.handler ?? ((_req, _res, next) => next()),
     jsonBody: jsonBody({
       maxBytes: config.maxBodyBytes,
       maxContainers: config.maxBodyContainers,
@@ -142,6 +150,9 @@ export function buildApp(deps: AppDeps): HplbApp {
     },
     get draining() {
       return draining;
+    },
+    markWarm: () => {
+      warm = true;
     },
     workerRestarted(reason) {
       metrics.workerRestarts.inc();
