@@ -53,7 +53,7 @@ hplb = buildApp({
   warmUpFirst: true,
 });
 
-const server = createHttpServer(hplb.app, config).listen(config.port, config.host, () => {
+const server = createHttpServer(hplb.handler, config).listen(config.port, config.host, () => {
   const { address, port } = server.address() as AddressInfo;
   logger.info({ address, port, workers: pool.concurrency }, 'listening');
 });

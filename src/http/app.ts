@@ -3,10 +3,12 @@
  * or holds module-level state. server.ts listens; tests drive the app with supertest.
  */
 import { existsSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import { HplbError } from '../errors.ts';
 import type { PlanRequest } from '../planner/request.ts';
 import { createAdmission } from './admission.ts';
+import { guardConnections } from './connection-guard.ts';
 import { createGuards } from './guards.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { loadSpec, publicDir } from './openapi.ts';
@@ -28,7 +30,10 @@ import { createWorkSlicer } from './work-slicer.ts';
 export type { AppDeps, SolverRunner } from './route-context.ts';
 
 export interface HplbApp {
+  /** The Express app (supertest drives it directly). */
   readonly app: Express;
+  /** The app behind the per-connection guard (connection-guard.ts): what a server listens with. */
+  readonly handler: RequestListener;
   readonly metrics: Metrics;
   /** Shutting down: /readyz answers 503, no new solves start, new requests close their connection. */
   beginDrain(): void;
@@ -103,7 +108,6 @@ export function buildApp(deps: AppDeps): HplbApp {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(logger, metrics, () => draining));
-  app.use(routes.guards.unreadLimit);
   // Routes straight on the app (no nested router): one dispatch level less on every request.
   // The per-model lookup is the hot path: its route is matched first.
   registerPlanRoutes(app, routes);
@@ -144,6 +148,7 @@ export function buildApp(deps: AppDeps): HplbApp {
 
   return {
     app,
+    handler: guardConnections(app, config, metrics),
     metrics,
     beginDrain: () => {
       draining = true;

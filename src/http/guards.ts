@@ -1,10 +1,9 @@
 /**
- * What stands before the routes: API keys (Bearer), a per-client rate limit on POST routes
- * (express-rate-limit, whose store can be swapped for a shared one), and caps on what one
- * connection may leave unread: pipelined requests still waiting for their answers, and bytes.
+ * What stands before the routes: API keys (Bearer) and a per-client rate limit on POST routes
+ * (express-rate-limit, whose store can be swapped for a shared one). What one connection may
+ * leave unread is capped before the app, in connection-guard.ts.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Config } from '../config.ts';
@@ -33,14 +32,6 @@ export interface Guards {
   readonly requireKeyForReads: RequestHandler;
   /** 429 RATE_LIMITED with Retry-After and RateLimit/RateLimit-Policy headers past the per-client limit. */
   readonly rateLimit: RequestHandler;
-  /**
-   * Handles one request per connection at a time: a pipelined request starts a loop turn after
-   * the answer before it is written. Closes a connection with more than maxPipelinedRequests
-   * requests waiting for their answers, or more than maxUnreadBytes written but unread: a client
-   * that pipelines requests and never reads would otherwise make the server hold every answer in
-   * memory, and one that pipelines many at once would have them all handled in one loop turn.
-   */
-  readonly unreadLimit: RequestHandler;
 }
 
 export function createGuards(config: Config, metrics: Metrics): Guards {
@@ -92,49 +83,5 @@ export function createGuards(config: Config, metrics: Metrics): Guards {
           },
         });
 
-  /** Per connection: requests whose answers have not finished, and the pipelined ones waiting to start. */
-  const connections = new WeakMap<Socket, { waiting: number; queued: (() => void)[] }>();
-  const close = (socket: Socket): void => {
-    metrics.connectionsClosed.inc({ reason: 'unread' });
-    socket.destroy();
-  };
-  /** Starts the next pipelined request of `socket`, a loop turn after the answer before it finished. */
-  const startNext = (socket: Socket): void => {
-    const state = connections.get(socket);
-    const next = state?.queued.shift();
-    if (!state || !next || socket.destroyed) return;
-    if (socket.writableLength > config.maxUnreadBytes) {
-      state.queued.length = 0;
-      close(socket);
-      return;
-    }
-    next();
-  };
-  const unreadLimit: RequestHandler = (req, res, next) => {
-    const socket = req.socket;
-    // Requests parsed from a connection already closed here: nothing to answer, nothing more to count.
-    if (socket.destroyed) return;
-    let state = connections.get(socket);
-    if (state === undefined) {
-      state = { waiting: 0, queued: [] };
-      connections.set(socket, state);
-    }
-    if (state.waiting + 1 > config.maxPipelinedRequests || socket.writableLength > config.maxUnreadBytes) {
-      state.queued.length = 0;
-      close(socket);
-      return;
-    }
-    state.waiting += 1;
-    const own = state;
-    res.once('close', () => {
-      own.waiting -= 1;
-      if (own.queued.length > 0) setImmediate(startNext, socket);
-    });
-    // One request at a time per connection: answers leave in order anyway, and a pipelining client
-    // that never reads gets no work done past the answer it is not reading.
-    if (own.waiting === 1) next();
-    else own.queued.push(next);
-  };
-
-  return { requireKey, requireKeyForReads: config.authReads ? requireKey : pass, rateLimit: limiter, unreadLimit };
+  return { requireKey, requireKeyForReads: config.authReads ? requireKey : pass, rateLimit: limiter };
 }

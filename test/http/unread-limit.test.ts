@@ -1,5 +1,5 @@
 /**
- * The per-connection cap on pipelined requests (MAX_PIPELINED_REQUESTS, guards.ts unreadLimit),
+ * The per-connection cap on pipelined requests (MAX_PIPELINED_REQUESTS, connection-guard.ts),
  * and one request at a time per connection: solves are held at a gate, so requests stay waiting
  * for their answers for as long as the test needs, and everything is checked on counts (no timing).
  */
@@ -52,7 +52,7 @@ async function untilAnswered(client: RawClient, count: number): Promise<number[]
 }
 
 async function listen(app: TestApp): Promise<{ server: ReturnType<typeof createHttpServer>; port: number }> {
-  const server = createHttpServer(app.app, app.config);
+  const server = createHttpServer(app.hplb.handler, app.config);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: (server.address() as AddressInfo).port };
 }

@@ -19,7 +19,7 @@ describe('warm-up', () => {
   let base: string;
   before(async () => {
     t = await startTestApp({ API_KEYS: KEY, AUTH_READS: 'true' }, 1, null, undefined, { warmUpFirst: true });
-    server = createHttpServer(t.app, t.config);
+    server = createHttpServer(t.hplb.handler, t.config);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
