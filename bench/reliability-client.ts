@@ -22,9 +22,16 @@ export interface Service {
   cpuSeconds(): number;
 }
 
-/** Starts `node --import tsx <root>/src/server.ts` on a free port and waits for /readyz. */
-export async function startService(root: string, env: Record<string, string>): Promise<Service> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+/**
+ * Starts `node [nodeArgs] --import tsx <root>/src/server.ts` on a free port and waits for /readyz
+ * (nodeArgs: e.g. --cpu-prof, which NODE_OPTIONS does not take).
+ */
+export async function startService(
+  root: string,
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): Promise<Service> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,6 +10,7 @@
  *
  * `--root` points at another checkout (the code before a change): the same attacks, its server.
  * `--only <word>` runs only the classes whose name contains the word (e.g. `--only overrun`).
+ * `--node-args "<args>"` starts the service with these node options (e.g. `--cpu-prof`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,7 @@ import {
   slowAndUnread,
   type AttackContext,
   type AttackResult,
+  type AttackRun,
 } from './reliability-attacks.ts';
 import { call, percentile, startProber, startService, type Service } from './reliability-client.ts';
 
@@ -33,9 +35,11 @@ const values = new Command('bench:reliability')
   .option('--root <dir>', 'the checkout whose service is attacked', HERE)
   .option('--label <label>', 'the name of this run in the summary', 'current')
   .option('--only <word>', 'only the attack classes whose name contains the word', '')
+  .option('--node-args <args>', 'node options for the service, space-separated (e.g. --cpu-prof)', '')
   .parse()
-  .opts<{ root: string; label: string; only: string }>();
+  .opts<{ root: string; label: string; only: string; nodeArgs: string }>();
 const ROOT = values.root;
+const NODE_ARGS = values.nodeArgs.split(' ').filter(Boolean);
 const KEY = 'bench-key-0123456789';
 /** How long the /livez prober runs before each attack; its samples from then are discarded. */
 const PROBER_SETTLE_MS = 300;
@@ -58,7 +62,7 @@ interface Row {
   readonly notes: Record<string, number | string>;
 }
 
-const CLASSES: readonly [string, (ctx: AttackContext) => Promise<AttackResult>, 'main' | 'probe'][] = [
+const CLASSES: readonly [string, (ctx: AttackContext) => AttackRun, 'main' | 'probe'][] = [
   ['schema fuzz', fuzz, 'main'],
   ['oversized problems', oversized, 'main'],
   ['cold solves', coldSolves, 'main'],
@@ -71,12 +75,14 @@ const CLASSES: readonly [string, (ctx: AttackContext) => Promise<AttackResult>, 
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  let service = await startService(ROOT, MAIN_ENV);
+  let service = await startService(ROOT, MAIN_ENV, NODE_ARGS);
   let peakOverall = 0;
   const chosen = CLASSES.filter(([name]) => name.toLowerCase().includes(values.only.toLowerCase()));
   if (chosen.length === 0) throw new Error(`--only ${values.only}: no attack class has that in its name`);
   for (const [name, attack, which] of chosen) {
-    const target = which === 'main' ? service : await startService(ROOT, PROBE_ENV);
+    const target = which === 'main' ? service : await startService(ROOT, PROBE_ENV, NODE_ARGS);
+    // Built and serialised before anything is measured.
+    const run = attack({ service: target, auth: { authorization: `Bearer ${KEY}` } });
     const prober = startProber(target.base);
     // The prober's first request pays for its own thread's start-up and first connection; started
     // together with an attack it read 30-140 ms on 2 cores where a settled prober reads under 10 ms.
@@ -95,7 +101,7 @@ async function main(): Promise<void> {
     const benchCpu = process.cpuUsage();
     let result: AttackResult;
     try {
-      result = await attack({ service: target, auth: { authorization: `Bearer ${KEY}` } });
+      result = await run();
     } catch (error) {
       result = { answers: [], notes: { error: String(error) } };
     }
@@ -138,7 +144,7 @@ async function main(): Promise<void> {
     peakOverall = Math.max(peakOverall, peak);
     console.error(`${name}: done in ${rows.at(-1)!.seconds} s`);
     if (which === 'probe') await stop(target);
-    else if (crashed) service = await startService(ROOT, MAIN_ENV);
+    else if (crashed) service = await startService(ROOT, MAIN_ENV, NODE_ARGS);
   }
   if (service.alive()) await stop(service);
 

@@ -11,6 +11,7 @@ import { createCostModelResolver } from './cost/registry.ts';
 import { buildApp, type HplbApp } from './http/app.ts';
 import { createBodyPool, requestLimitsOf } from './http/body-pool.ts';
 import { createHttpServer } from './http/server-options.ts';
+import { warmUp, warmUpRequests } from './http/warm-up.ts';
 import { createSolverPool } from './pool/solver-pool.ts';
 import { loadRegistry } from './profiles/registry.ts';
 
@@ -41,19 +42,24 @@ const bodyPool =
         onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
       })
     : undefined;
+const registry = loadRegistry();
 hplb = buildApp({
   config,
   runner: pool,
-  registry: loadRegistry(),
+  registry,
   logger,
   resolveCostModel: createCostModelResolver(),
   bodyPool,
+  warmUpFirst: true,
 });
 
-const server = createHttpServer(hplb.app, config).listen(config.port, config.host, () => {
+const server = createHttpServer(hplb.handler, config).listen(config.port, config.host, () => {
   const { address, port } = server.address() as AddressInfo;
   logger.info({ address, port, workers: pool.concurrency }, 'listening');
 });
+const listening = new Promise<AddressInfo>((resolve) =>
+  server.once('listening', () => resolve(server.address() as AddressInfo)),
+);
 server.on('error', (error) => {
   logger.fatal({ err: error }, 'cannot listen');
   exit(1);
@@ -63,6 +69,21 @@ pool.ready().then(
   (error: unknown) => logger.error({ err: error }, 'solver workers failed to start; /readyz stays 503'),
 );
 bodyPool?.ready().then(() => logger.info({ workers: config.bodyWorkers }, 'body workers ready'));
+// Once it listens and its workers are up, the instance sends itself one request down each hot path
+// (src/http/warm-up.ts); /readyz turns 200 after that. Workers that never start leave it 503.
+Promise.all([listening, pool.ready(), bodyPool?.ready()]).then(
+  async ([{ address, port }]) => {
+    const started = performance.now();
+    const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
+    const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const results = await warmUp(base, warmUpRequests(registry.list()[0]?.id), config.apiKeys[0]);
+    const unexpected = results.filter((r) => r.status !== r.expected);
+    if (unexpected.length > 0) logger.warn({ unexpected }, "warm-up answers differ from a healthy instance's");
+    hplb.markWarm();
+    logger.info({ ms: Math.round(performance.now() - started) }, 'warm');
+  },
+  () => undefined,
+);
 
 let stopping = false;
 function drain(signal: string): void {

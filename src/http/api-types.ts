@@ -459,7 +459,7 @@ export interface components {
         };
         SolverOptionsInput: {
             engine?: components["schemas"]["EngineName"];
-            /** @description Wall-clock budget of the whole plan, ms, counted from the request's arrival; when it is spent, layers not yet solved are answered with greedy (greedy_fallback) or the best placement found (time_limit). Default DEFAULT_TIME_LIMIT_MS; above MAX_TIME_LIMIT_MS it is clamped (X-Time-Limit-Clamped says so). */
+            /** @description Wall-clock budget of the whole plan, ms, counted from the request's arrival; when it is spent, layers not yet solved are answered with greedy (greedy_fallback) or the best placement found (time_limit). A re-plan's layers whose move stage has not answered by then get the heuristic re-plan (moveStatus heuristic, moveFallbackReason says so). Default DEFAULT_TIME_LIMIT_MS; above MAX_TIME_LIMIT_MS it is clamped (X-Time-Limit-Clamped says so). */
             timeLimitMs?: number;
             /** @description Most time one layer may take, ms (default 2000; clamped like timeLimitMs). */
             layerTimeLimitMs?: number;
@@ -670,6 +670,8 @@ export interface components {
                 solver: boolean;
                 /** @description Every body worker has started (absent with BODY_WORKERS=0). */
                 bodyWorkers?: boolean;
+                /** @description The instance has answered its warm-up requests (one down each hot path, sent to itself at start-up). */
+                warm: boolean;
                 draining: boolean;
             };
         };

@@ -3,10 +3,12 @@
  * or holds module-level state. server.ts listens; tests drive the app with supertest.
  */
 import { existsSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import { HplbError } from '../errors.ts';
 import type { PlanRequest } from '../planner/request.ts';
 import { createAdmission } from './admission.ts';
+import { guardConnections } from './connection-guard.ts';
 import { createGuards } from './guards.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { loadSpec, publicDir } from './openapi.ts';
@@ -23,17 +25,23 @@ import { registerOperationRoutes } from './routes/operations.ts';
 import { registerPlanRoutes } from './routes/plans.ts';
 import { registerRankRoutes } from './routes/ranks.ts';
 import { createValidators } from './validation.ts';
+import { createWorkSlicer } from './work-slicer.ts';
 
 export type { AppDeps, SolverRunner } from './route-context.ts';
 
 export interface HplbApp {
+  /** The Express app (supertest drives it directly). */
   readonly app: Express;
+  /** The app behind the per-connection guard (connection-guard.ts): what a server listens with. */
+  readonly handler: RequestListener;
   readonly metrics: Metrics;
   /** Shutting down: /readyz answers 503, no new solves start, new requests close their connection. */
   beginDrain(): void;
   readonly draining: boolean;
   /** For the pool's onWorkerRestart hook: logged and counted. */
   workerRestarted(reason: string): void;
+  /** The warm-up requests have been answered: /readyz may turn 200 (AppDeps.warmUpFirst). */
+  markWarm(): void;
 }
 
 export function buildApp(deps: AppDeps): HplbApp {
@@ -42,12 +50,14 @@ export function buildApp(deps: AppDeps): HplbApp {
   const spec = deps.spec ?? loadSpec();
   const validators = createValidators(spec.document);
   let draining = false;
+  let warm = deps.warmUpFirst !== true;
 
   const admission = createAdmission({ maxConcurrent: config.maxConcurrentPlans, maxQueued: config.maxQueuedPlans });
   const metrics = createMetrics({
     plans: () => ({ inFlight: admission.inFlight, queued: admission.queued }),
     solver: () => ({ queueDepth: deps.runner.queueDepth, busy: deps.runner.busy }),
     cacheBytes: () => ({ ...cache.bytes(), urls: lookupMemo.calculatedSize }),
+    waitingForTurn: () => slicer?.waiting ?? 0,
   });
   const cache = createPlanCache({
     maxEntries: config.cacheMaxEntries,
@@ -57,6 +67,7 @@ export function buildApp(deps: AppDeps): HplbApp {
     now,
   });
   const lookupMemo = createLookupMemo(config.urlMemoMaxBytes, metrics);
+  const slicer = config.workSliceMs > 0 ? createWorkSlicer(config.workSliceMs, now) : undefined;
   const context = createPlanningContext(deps);
   const createPlan = validators.operation('createPlan');
   const bodyPool = deps.bodyPool;
@@ -82,8 +93,10 @@ export function buildApp(deps: AppDeps): HplbApp {
     context,
     defaultCostModel: context.resolveCostModel().name,
     draining: () => draining,
+    warm: () => warm,
     guards: createGuards(config, metrics),
     lookupMemo,
+    work: slicer?.handler ?? ((_req, _res, next) => next()),
     jsonBody: jsonBody({
       maxBytes: config.maxBodyBytes,
       maxContainers: config.maxBodyContainers,
@@ -95,7 +108,6 @@ export function buildApp(deps: AppDeps): HplbApp {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(logger, metrics, () => draining));
-  app.use(routes.guards.unreadLimit);
   // Routes straight on the app (no nested router): one dispatch level less on every request.
   // The per-model lookup is the hot path: its route is matched first.
   registerPlanRoutes(app, routes);
@@ -136,12 +148,16 @@ export function buildApp(deps: AppDeps): HplbApp {
 
   return {
     app,
+    handler: guardConnections(app, config, metrics),
     metrics,
     beginDrain: () => {
       draining = true;
     },
     get draining() {
       return draining;
+    },
+    markWarm: () => {
+      warm = true;
     },
     workerRestarted(reason) {
       metrics.workerRestarts.inc();

@@ -1,10 +1,9 @@
 /**
- * What stands before the routes: API keys (Bearer), a per-client rate limit on POST routes
- * (express-rate-limit, whose store can be swapped for a shared one), and caps on what one
- * connection may leave unread: pipelined requests still waiting for their answers, and bytes.
+ * What stands before the routes: API keys (Bearer) and a per-client rate limit on POST routes
+ * (express-rate-limit, whose store can be swapped for a shared one). What one connection may
+ * leave unread is capped before the app, in connection-guard.ts.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Config } from '../config.ts';
@@ -33,12 +32,6 @@ export interface Guards {
   readonly requireKeyForReads: RequestHandler;
   /** 429 RATE_LIMITED with Retry-After and RateLimit/RateLimit-Policy headers past the per-client limit. */
   readonly rateLimit: RequestHandler;
-  /**
-   * Closes a connection with more than maxPipelinedRequests requests waiting for their answers to
-   * be written, or more than maxUnreadBytes written but unread: a client that pipelines requests
-   * and never reads would otherwise make the server hold every answer in memory.
-   */
-  readonly unreadLimit: RequestHandler;
 }
 
 export function createGuards(config: Config, metrics: Metrics): Guards {
@@ -90,22 +83,5 @@ export function createGuards(config: Config, metrics: Metrics): Guards {
           },
         });
 
-  /** Requests per connection whose responses have not finished (been handed to the socket). */
-  const pending = new WeakMap<Socket, number>();
-  const unreadLimit: RequestHandler = (req, res, next) => {
-    const socket = req.socket;
-    // Requests parsed from a connection already closed here: nothing to answer, nothing more to count.
-    if (socket.destroyed) return;
-    const waiting = (pending.get(socket) ?? 0) + 1;
-    if (waiting > config.maxPipelinedRequests || socket.writableLength > config.maxUnreadBytes) {
-      metrics.connectionsClosed.inc({ reason: 'unread' });
-      socket.destroy();
-      return;
-    }
-    pending.set(socket, waiting);
-    res.once('close', () => pending.set(socket, (pending.get(socket) ?? 1) - 1));
-    next();
-  };
-
-  return { requireKey, requireKeyForReads: config.authReads ? requireKey : pass, rateLimit: limiter, unreadLimit };
+  return { requireKey, requireKeyForReads: config.authReads ? requireKey : pass, rateLimit: limiter };
 }

@@ -12,6 +12,8 @@ export interface MetricsSources {
   readonly solver: () => { readonly queueDepth: number; readonly busy: number };
   /** Bytes held by the plan cache and the lookup URL memo. */
   readonly cacheBytes?: () => Readonly<Record<string, number>>;
+  /** Requests waiting for a turn of the event loop to start their work (work-slicer.ts). */
+  readonly waitingForTurn?: () => number;
 }
 
 export interface Metrics {
@@ -66,6 +68,14 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers,
     collect() {
       this.set(sources.solver().busy);
+    },
+  });
+  new Gauge({
+    name: 'hplb_requests_waiting_for_turn',
+    help: 'Requests waiting for a turn of the event loop to start their work (WORK_SLICE_MS).',
+    registers,
+    collect() {
+      this.set(sources.waitingForTurn?.() ?? 0);
     },
   });
   new Gauge({

@@ -2,6 +2,9 @@
  * A re-plan of a whole model: stage 1 is the fresh plan (the engines, on half the time budget),
  * stage 2 the least-move placement of each layer near it (GLPK in the runner's workers), then
  * hysteresis (minImprovement), the layer limit (maxLayers) and transfer rounds over the plan.
+ * The time limit holds as in solvePlan: at startedAt + timeLimitMs (+ the runner's planGraceMs)
+ * every layer whose stage 2 has not answered gets the heuristic re-plan (relabelling and swaps)
+ * on this thread, a few milliseconds of them per turn of the event loop.
  */
 import { bubbleRatio } from '../../public/plan-math.js';
 import { HplbError } from '../errors.ts';
@@ -25,6 +28,8 @@ import { solvePlan, type SolvePlanOptions } from './solve-plan.ts';
 /** Share of the plan's time budget the fresh plan (stage 1) may use. */
 const FRESH_SHARE = 0.5;
 const MIN_TASK_MS = 5;
+/** Heuristic re-plans of cut layers run back to back for up to this long, then the event loop turns. */
+const CUT_SLICE_MS = 5;
 
 /** Solves a re-plan request: the plan is in the GPU labels of the previous placement. */
 export async function solveReplan(
@@ -36,13 +41,39 @@ export async function solveReplan(
   const now = options.now ?? performance.now.bind(performance);
   const start = options.startedAt ?? now();
   const deadline = start + resolved.solver.timeLimitMs;
+  const cut = new AbortController();
+  const wait = deadline + (runner.planGraceMs?.(resolved.solver.timeLimitMs) ?? 0) - now();
+  if (wait <= 0) cut.abort();
+  const timer = wait > 0 ? setTimeout(() => cut.abort(), wait) : undefined;
+  const signal = options.signal ? AbortSignal.any([cut.signal, options.signal]) : cut.signal;
+  try {
+    return await replanWithin(resolved, migration, runner, { now, start, deadline, signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Budget {
+  readonly now: () => number;
+  readonly start: number;
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+}
+
+async function replanWithin(
+  resolved: ResolvedRequest,
+  migration: ResolvedMigration,
+  runner: LayerRunner,
+  { now, start, deadline, signal }: Budget,
+): Promise<Plan> {
   const stage1 = {
     ...resolved,
     solver: { ...resolved.solver, timeLimitMs: resolved.solver.timeLimitMs * FRESH_SHARE },
   };
-  const fresh = await solvePlan(stage1, runner, { ...options, startedAt: start });
+  const fresh = await solvePlan(stage1, runner, { now, startedAt: start, signal });
 
   const replans = new Array<ReplanOutcome>(resolved.layers.length);
+  const yieldWhenDue = createSlicer(CUT_SLICE_MS);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < resolved.layers.length) {
@@ -59,9 +90,23 @@ export async function solveReplan(
         gapTolerance: resolved.solver.gapTolerance,
         migration: { spec, fresh: freshLayer },
       };
-      const outcome = await runMigrationTask(runner, task);
-      // A worker that crashed or overran answered with greedy: relabel and swap here instead.
-      replans[l] = outcome ?? replanLayer(task.problem, spec, freshLayer, { glpk: null, timeLimitMs });
+      // Unless it proves its answer (the previous placement already meets the target), say why.
+      const heuristic = (why: string): ReplanOutcome => {
+        const outcome = replanLayer(task.problem, spec, freshLayer, { glpk: null, timeLimitMs });
+        return outcome.moveFallbackReason === undefined
+          ? outcome
+          : { ...outcome, moveFallbackReason: `${why}: relabelling and swaps only` };
+      };
+      if (signal.aborted) {
+        await yieldWhenDue();
+        replans[l] = heuristic('the plan reached its deadline before this layer was re-planned');
+        continue;
+      }
+      // A worker that crashed, overran or was cut answered with greedy: relabel and swap here instead.
+      const outcome = await runMigrationTask(runner, task, signal);
+      replans[l] =
+        outcome ??
+        heuristic(signal.aborted ? 'the plan reached its deadline during this layer' : 'its solver worker failed');
     }
   };
   await Promise.all(Array.from({ length: Math.min(runner.concurrency, resolved.layers.length) }, worker));
@@ -84,9 +129,26 @@ export async function solveReplan(
   };
 }
 
-async function runMigrationTask(runner: LayerRunner, task: LayerTask): Promise<ReplanOutcome | null> {
+/**
+ * A function that, awaited before each piece of work, lets the event loop turn once `sliceMs`
+ * of work has run since the last turn (on the real clock: an injected one may stand still).
+ */
+function createSlicer(sliceMs: number): () => Promise<void> {
+  let sliceStart = performance.now();
+  return async () => {
+    if (performance.now() - sliceStart < sliceMs) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  };
+}
+
+async function runMigrationTask(
+  runner: LayerRunner,
+  task: LayerTask,
+  signal: AbortSignal,
+): Promise<ReplanOutcome | null> {
   try {
-    return (await runner.run(task)).replan ?? null;
+    return (await runner.run(task, { signal })).replan ?? null;
   } catch (error) {
     if (error instanceof HplbError && error.code !== 'INTERNAL') throw error;
     return null;
@@ -148,6 +210,8 @@ function layerOf(
     status,
     engine: fresh.engine,
     solveMs: fresh.solveMs,
+    // A status taken over from the fresh layer keeps its reason (a fallback says why).
+    ...(status === fresh.status && fresh.fallbackReason !== undefined ? { fallbackReason: fresh.fallbackReason } : {}),
   });
   return { ...result, contiguousMakespan: fresh.contiguousMakespan, greedyMakespan: fresh.greedyMakespan };
 }

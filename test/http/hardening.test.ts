@@ -245,7 +245,7 @@ describe('the HTTP server itself', () => {
   let port: number;
   before(async () => {
     t = await startTestApp();
-    server = createHttpServer(t.app, { ...t.config, headersTimeoutMs: 200, requestTimeoutMs: 300 });
+    server = createHttpServer(t.hplb.handler, { ...t.config, headersTimeoutMs: 200, requestTimeoutMs: 300 });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });

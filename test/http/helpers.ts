@@ -66,7 +66,7 @@ export async function startTestApp(
   workers = 1,
   publicDir: string | null = null,
   wrap: (pool: SolverPool) => SolverRunner = (pool) => pool,
-  extra: Pick<AppDeps, 'bodyPool'> = {},
+  extra: Pick<AppDeps, 'bodyPool' | 'warmUpFirst'> = {},
 ): Promise<TestApp> {
   // No rate limit unless a test asks for one: suites send far more than a client's quota.
   const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', RATE_LIMIT_MAX: '0', ...env });

@@ -24,7 +24,10 @@ describe('probes, metrics, contract, request ids and logs', () => {
     const res = await request(t.app).get('/readyz');
     assert.equal(res.status, 200);
     assertSchema('Readiness', res.body);
-    assert.deepEqual(res.body, { status: 'ready', checks: { registry: true, solver: true, draining: false } });
+    assert.deepEqual(res.body, {
+      status: 'ready',
+      checks: { registry: true, solver: true, warm: true, draining: false },
+    });
   });
 
   it('/openapi.yaml serves the contract', async () => {

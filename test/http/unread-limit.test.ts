@@ -1,7 +1,7 @@
 /**
- * The per-connection cap on pipelined requests (MAX_PIPELINED_REQUESTS, guards.ts unreadLimit):
- * solves are held at a gate, so requests stay waiting for their answers for as long as the test
- * needs, and the cap is checked on request counts alone (no timing).
+ * The per-connection cap on pipelined requests (MAX_PIPELINED_REQUESTS, connection-guard.ts),
+ * and one request at a time per connection: solves are held at a gate, so requests stay waiting
+ * for their answers for as long as the test needs, and everything is checked on counts (no timing).
  */
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +22,46 @@ function pipelined(count: number): string {
   return one.repeat(count);
 }
 
+interface RawClient {
+  readonly socket: Socket;
+  received(): string;
+  readonly closed: Promise<void>;
+}
+
+function open(port: number): Promise<RawClient> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => resolve({ socket, received: () => text, closed }));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+  });
+}
+
+/** The statuses answered so far, in order: each answer starts with its status line. */
+const statuses = (client: RawClient): number[] =>
+  [...client.received().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+
+async function untilAnswered(client: RawClient, count: number): Promise<number[]> {
+  while (statuses(client).length < count) {
+    await new Promise<void>((resolve) => client.socket.once('data', () => resolve()));
+  }
+  return statuses(client);
+}
+
+async function listen(app: TestApp): Promise<{ server: ReturnType<typeof createHttpServer>; port: number }> {
+  const server = createHttpServer(app.hplb.handler, app.config);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+async function stop(server: ReturnType<typeof createHttpServer>): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
 describe('pipelined requests per connection', () => {
   let t: TestApp;
   let held!: HeldRunner;
@@ -32,38 +72,23 @@ describe('pipelined requests per connection', () => {
       held = holdRunner(pool);
       return held;
     });
-    server = createHttpServer(t.app, t.config);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    ({ server, port } = await listen(t));
   });
   after(async () => {
     held.release();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await stop(server);
     await t.close();
   });
-
-  function open(): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
-    return new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => resolve({ socket, received: () => text, closed }));
-      let text = '';
-      socket.on('data', (chunk: Buffer) => {
-        text += chunk.toString('latin1');
-      });
-      socket.on('error', () => undefined);
-      const closed = new Promise<void>((done) => socket.once('close', () => done()));
-    });
-  }
 
   // Without the cap the over-cap connection would wait at the gate: the timeout turns that into a failure.
   it('answers every request of a connection at the cap, and closes one past it unanswered', {
     timeout: 60_000,
   }, async () => {
-    const atCap = await open();
+    const atCap = await open(port);
     atCap.socket.write(pipelined(CAP));
     await held.arrived;
 
-    const over = await open();
+    const over = await open(port);
     over.socket.write(pipelined(CAP + 1));
     await over.closed;
     assert.equal(over.received(), '', 'a connection past the cap gets no answer');
@@ -72,12 +97,49 @@ describe('pipelined requests per connection', () => {
     assert.equal(atCap.socket.destroyed, false, 'the connection at the cap stays open');
 
     held.release();
-    // Each answer starts with its status line, straight after the previous body.
-    const statuses = (): number[] => [...atCap.received().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
-    while (statuses().length < CAP) {
-      await new Promise<void>((resolve) => atCap.socket.once('data', () => resolve()));
-    }
-    assert.deepEqual(statuses(), [201, 201, 201]);
+    // One at a time: the second and third find the plan the first created.
+    assert.deepEqual(await untilAnswered(atCap, CAP), [201, 200, 200]);
     atCap.socket.destroy();
+  });
+});
+
+describe('one request at a time per connection', () => {
+  let t: TestApp;
+  let held!: HeldRunner;
+  let server: ReturnType<typeof createHttpServer>;
+  let port: number;
+  before(async () => {
+    // One POST per client per window: the rate limiter's rejections show which requests were handled.
+    t = await startTestApp({ MAX_PIPELINED_REQUESTS: String(CAP), RATE_LIMIT_MAX: '1' }, 1, null, (pool) => {
+      held = holdRunner(pool);
+      return held;
+    });
+    ({ server, port } = await listen(t));
+  });
+  after(async () => {
+    held.release();
+    await stop(server);
+    await t.close();
+  });
+
+  it('starts a pipelined request only after the answer before it is written', { timeout: 60_000 }, async () => {
+    const client = await open(port);
+    client.socket.write(pipelined(CAP));
+    await held.arrived;
+    // Handled at once, the two requests behind the held solve would be refused by the rate limiter
+    // straight away; /metrics is read through the same app after they were parsed.
+    const rejected = async (): Promise<number> =>
+      metricValue((await request(t.app).get('/metrics')).text, 'hplb_plan_rejected_total', { reason: 'rate_limited' });
+    const probe = await open(port);
+    probe.socket.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n');
+    await untilAnswered(probe, 1);
+    assert.equal(await rejected(), 0, 'nothing behind the held solve was handled');
+    assert.equal(client.received(), '');
+
+    held.release();
+    assert.deepEqual(await untilAnswered(client, CAP), [201, 429, 429]);
+    assert.equal(await rejected(), 2);
+    client.socket.destroy();
+    probe.socket.destroy();
   });
 });

@@ -1,16 +1,28 @@
 /**
  * A plan's deadline holds whatever its workers do: tasks cut through their abort signal are
  * answered at once (the worker's reported greedy placement, or greedy on the calling thread), and
- * a worker held in its solver neither delays the plan nor makes the pool unready.
+ * a worker held in its solver neither delays the plan nor makes the pool unready. The same holds
+ * for a re-plan's second stage.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ANALYTIC_COST_MODEL } from '../../src/cost/cost-model.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
-import { progressOutcome, solveLayerTask, type LayerOutcome, type TaskProgress } from '../../src/planner/layer-task.ts';
+import {
+  progressOutcome,
+  solveLayerTask,
+  type LayerOutcome,
+  type LayerRunner,
+  type LayerTask,
+  type RunOptions,
+  type TaskProgress,
+} from '../../src/planner/layer-task.ts';
+import { resolveMigration } from '../../src/planner/migration.ts';
+import type { PlanLayer } from '../../src/planner/plan.ts';
+import { solveReplan } from '../../src/planner/replan-plan.ts';
 import { resolveRequest } from '../../src/planner/request.ts';
 import { solvePlan } from '../../src/planner/solve-plan.ts';
-import { createSolverPool } from '../../src/pool/solver-pool.ts';
+import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
 import { createEngines } from '../../src/solver/engines/index.ts';
 import { greedyEngine } from '../../src/solver/engines/greedy.ts';
 import { constraintViolation, relativeGap, statusForGap } from '../../src/solver/layer-result.ts';
@@ -161,6 +173,89 @@ test('a worker replaced by a cold one (no spare): the pool stays ready throughou
     assert.equal(outcome.result.status, 'greedy_fallback');
     assert.deepEqual(readiness, [true]);
     assert.equal(pool.isReady(), true);
+  } finally {
+    await pool.close();
+  }
+});
+
+/**
+ * The real pool behind a gate for re-plans' stage 2: a migration task waits until its plan's
+ * signal aborts, then goes to the pool (which answers a cut task with greedy, never its worker).
+ */
+function holdMigrations(pool: SolverPool): LayerRunner & { held: number } {
+  const runner = {
+    held: 0,
+    concurrency: pool.concurrency,
+    run: async (task: LayerTask, options?: RunOptions) => {
+      if (task.migration) {
+        runner.held += 1;
+        const signal = options?.signal;
+        if (!signal) throw new Error('a re-plan sends its stage 2 with its deadline signal');
+        if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      }
+      return pool.run(task, options);
+    },
+  };
+  return runner;
+}
+
+function replanOf(timeLimitMs: number) {
+  const costs = LLAMA_LAYERS.slice(0, 3).map((layer) => [...layer.costs]);
+  const request = { costs, gpus: { count: 8 }, solver: { engine: 'ilp' as const, timeLimitMs } };
+  const resolved = resolveRequest(request, context);
+  const previous = costs.map((row) => row.map((_, u) => (u * 3) % 8));
+  return { resolved, migration: resolveMigration({ ...request, previous: { unit2gpu: previous } }, resolved, context) };
+}
+
+/** A cut layer's stage 2 is the heuristic re-plan, which says why unless it proved its answer. */
+function assertCutReplan(layer: PlanLayer, reason = /the plan reached its deadline/): void {
+  const m = layer.migration!;
+  if (m.moveStatus === 'optimal') assert.equal(m.movedUnits, 0, 'only keeping the previous placement is proven');
+  else {
+    assert.equal(m.moveStatus, 'heuristic');
+    assert.match(m.moveFallbackReason ?? '', reason);
+  }
+}
+
+test("the deadline timer cuts a re-plan's held stage 2: every layer gets the heuristic re-plan", async () => {
+  const pool = createSolverPool({ size: 1, graceMs: () => HELD_MS });
+  try {
+    await pool.ready();
+    const runner = holdMigrations(pool);
+    const { resolved, migration } = replanOf(200);
+    // The injected clock stands at 150 ms of 200: stage 1 (half the time) is already due, the cut in 50 ms.
+    const plan = await solveReplan(resolved, migration, runner, { now: () => 150, startedAt: 0 });
+    assert.ok(runner.held >= 1, 'stage 2 reached its gate');
+    plan.layers.forEach((layer, l) => {
+      assertValidLayerResult(resolved.layers[l], layer);
+      assertCutReplan(layer);
+    });
+    assert.ok(
+      plan.layers.some((l) => /before this layer was re-planned/.test(l.migration!.moveFallbackReason ?? '')),
+      'layers after the cut never reach the runner',
+    );
+    assert.equal(pool.busy, 0);
+    assert.equal(pool.queueDepth, 0);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a re-plan already past its deadline sends no layer to a worker', async () => {
+  const pool = createSolverPool({ size: 1, graceMs: () => HELD_MS });
+  try {
+    await pool.ready();
+    const runner = holdMigrations(pool);
+    const { resolved, migration } = replanOf(200);
+    const plan = await solveReplan(resolved, migration, runner, { now: () => 200, startedAt: 0 });
+    assert.equal(runner.held, 0);
+    assert.equal(pool.busy, 0);
+    plan.layers.forEach((layer, l) => {
+      assertValidLayerResult(resolved.layers[l], layer);
+      // Stage 1 was greedy; a layer its bound proves says so, any other keeps greedy's reason.
+      if (layer.status === 'greedy_fallback') assert.match(layer.fallbackReason ?? '', /before this layer was started/);
+      assertCutReplan(layer, /before this layer was re-planned/);
+    });
   } finally {
     await pool.close();
   }

@@ -22,15 +22,16 @@ export function registerOperationRoutes(router: Routes, ctx: RouteContext): void
       registry: deps.registry.list().length > 0,
       solver: deps.runner.isReady(),
       ...(deps.bodyPool ? { bodyWorkers: deps.bodyPool.isReady() } : {}),
+      warm: ctx.warm(),
       draining: ctx.draining(),
     };
-    const up = checks.registry && checks.solver && checks.bodyWorkers !== false;
+    const up = checks.registry && checks.solver && checks.bodyWorkers !== false && checks.warm;
     const status = checks.draining ? 'draining' : up ? 'ready' : 'not_ready';
     res.setHeader('Cache-Control', 'no-store');
     res.status(status === 'ready' ? 200 : 503).json({ status, checks } satisfies components['schemas']['Readiness']);
   });
 
-  router.get('/metrics', ctx.guards.requireKey, async (_req, res) => {
+  router.get('/metrics', ctx.work, ctx.guards.requireKey, async (_req, res) => {
     const text = await metrics.registry.metrics();
     res.type(metrics.registry.contentType).send(text);
   });

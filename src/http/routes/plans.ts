@@ -3,7 +3,7 @@
  * Plan bodies and ETags are computed once when a plan is stored (plan-cache.ts): answering from
  * the cache writes a stored string.
  */
-import type { Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import { HplbError } from '../../errors.ts';
 import { DEFAULT_MAKESPAN_TOLERANCE } from '../../planner/migration.ts';
@@ -34,7 +34,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const lookup = validators.operation('getModelPlan');
 
   const { guards } = ctx;
-  router.post('/v1/plans', guards.rateLimit, guards.requireKey, ctx.jsonBody, async (req, res) => {
+  router.post('/v1/plans', ctx.work, guards.rateLimit, guards.requireKey, ctx.jsonBody, async (req, res) => {
     const body: unknown = req.body;
     const outcome =
       body instanceof RawJsonBody && deps.bodyPool
@@ -63,7 +63,12 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
 
   const byUrl = ctx.lookupMemo;
 
-  router.get('/v1/models/:modelId/plan', guards.requireKeyForReads, (req, res, next) => {
+  // A lookup already validated is a read from memory; any other may solve: it waits for its turn.
+  const lookupWork: RequestHandler = (req, res, next) => {
+    if (byUrl.has(req.originalUrl)) next();
+    else ctx.work(req, res, next);
+  };
+  router.get('/v1/models/:modelId/plan', lookupWork, guards.requireKeyForReads, (req, res, next) => {
     let known = byUrl.get(req.originalUrl);
     if (known === undefined) {
       const { modelId } = lookup.path(req.params as Record<string, string>) as { modelId: string };

@@ -17,7 +17,7 @@ export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
   const validator = ctx.validators.operation('getPlanRanks');
   const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
 
-  router.get('/v1/plans/:planId/ranks', ctx.guards.requireKeyForReads, async (req, res) => {
+  router.get('/v1/plans/:planId/ranks', ctx.work, ctx.guards.requireKeyForReads, async (req, res) => {
     const { planId } = validator.path(req.params as Record<string, string>) as { planId: string };
     const { kvGroupSize } = validator.query(req.query as Record<string, unknown>) as { kvGroupSize?: number };
     const entry = cache.getById(planId);
