@@ -3,7 +3,8 @@
  * largest plan the default limits admit (1024 layers x 32 query heads on 8 GPUs, re-planned once
  * from a drifted problem so that every layer also carries its moves), in the service's own process.
  *  - replan: POST /v1/plans with previous.planId naming that plan (answered from the cache after
- *    the first: what is left is reading the stored plan and resolving the migration);
+ *    the first: what is left is reading the stored plan and resolving the migration), beside the
+ *    same body without previous (what the request costs besides the stored plan);
  *  - ranks: GET /v1/plans/{planId}/ranks of that plan;
  *  - budgets: POST /v1/budgets with the largest body the default limits accept (a body worker
  *    computes the answer; what the event loop does is send it).
@@ -213,16 +214,22 @@ async function runWith(bodyWorkers: number): Promise<Case[]> {
     if (stored.status !== 201) throw new Error(`stored plan: ${stored.status} ${stored.body.toString().slice(0, 300)}`);
     const storedId = (JSON.parse(stored.body.toString()) as { id: string }).id;
     console.error(`stored plan ${storedId}: ${stored.body.length} bytes`);
-    const replan = await store('replan', { ...problem, costs: costsOf(random, 0.5), previous: { planId: storedId } });
+    const replanCosts = costsOf(random, 0.5);
+    const replan = await store('replan', { ...problem, costs: replanCosts, previous: { planId: storedId } });
+    // The same body without previous: what the re-plan costs besides reading the stored plan.
+    const plain = await store('plain', { ...problem, costs: replanCosts });
     const budgets = await store('budgets', largestBudgets(config.maxBodyContainers, config.maxBodyBytes));
     const cases: [string, () => Promise<Answer>, number][] = [
+      ['plan (same body, no previous)', () => call(port, 'POST', '/v1/plans', plain), 200],
       ['replan', () => call(port, 'POST', '/v1/plans', replan), 200],
       ['ranks', () => call(port, 'GET', `/v1/plans/${storedId}/ranks?kvGroupSize=${KV_GROUP}`), 200],
       ['budgets', () => call(port, 'POST', '/v1/budgets', budgets), 200],
     ];
-    // The re-plan's first request solves it; the measured ones find it stored.
-    const warm = await call(port, 'POST', '/v1/plans', replan);
-    if (warm.status !== 201) throw new Error(`re-plan: ${warm.status} ${warm.body.toString().slice(0, 300)}`);
+    // The first request of each plan solves it; the measured ones find it stored.
+    for (const body of [plain, replan]) {
+      const warm = await call(port, 'POST', '/v1/plans', body);
+      if (warm.status !== 201) throw new Error(`${body}: ${warm.status} ${warm.body.toString().slice(0, 300)}`);
+    }
     const results: Case[] = [];
     for (const [name, send, expect] of cases) {
       await measured(send, expect);
