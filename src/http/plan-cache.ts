@@ -28,7 +28,6 @@ export interface PlanEntry {
 export interface PlanFacts {
   readonly modelId: string | null;
   readonly granularity: Plan['granularity'];
-  readonly gpus: number;
   readonly layers: number;
   /** Units of every layer (the length of each layer's unit2gpu and permutation). */
   readonly units: number;
@@ -136,7 +135,6 @@ export async function createPlanEntry(plan: Plan): Promise<PlanEntry> {
   const facts: PlanFacts = {
     modelId: plan.model.id,
     granularity: plan.granularity,
-    gpus: plan.gpus.count,
     layers: layers.length,
     units,
   };

@@ -140,7 +140,7 @@ describe('createPlanCache', () => {
   it('keeps the placement as one typed array, gives it back as a re-plan reads it, and counts its bytes', async () => {
     const layers = [0, 1, 2].map((l) => ({ layer: l, unit2gpu: [l, 1, 0, 1] }));
     const entry = await createPlanEntry(plan('p', layers));
-    assert.deepEqual(entry.facts, { modelId: null, granularity: 'query-head', gpus: 2, layers: 3, units: 4 });
+    assert.deepEqual(entry.facts, { modelId: null, granularity: 'query-head', layers: 3, units: 4 });
     assert.deepEqual([...entry.unit2gpu], [0, 1, 0, 1, 1, 1, 0, 1, 2, 1, 0, 1]);
     assert.deepEqual(previousOf(entry), {
       id: 'p',
