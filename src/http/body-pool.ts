@@ -182,8 +182,10 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       );
     }
     return new Promise((resolve, reject) => {
-      // A copy the worker owns: the request's buffer may be a view into a larger one.
-      queue.push({ kind, bytes: new Uint8Array(bytes), resolve, reject });
+      // Transferred to the worker: a buffer that is all of its ArrayBuffer goes as is (large-body.ts
+      // reads bodies into such), a view into a larger one is copied first.
+      const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      queue.push({ kind, bytes: owned ? bytes : new Uint8Array(bytes), resolve, reject });
       pump();
     });
   }
