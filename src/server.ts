@@ -39,8 +39,7 @@ const bodyPool =
         size: config.bodyWorkers,
         maxQueued: config.maxQueuedBodies,
         timeLimitMs: config.bodyTimeLimitMs,
-        data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
-        nice: config.workerNice,
+        data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers, nice: config.workerNice },
         onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
       })
     : undefined;

@@ -38,8 +38,6 @@ export interface BodyPoolOptions {
   readonly maxHeapMb?: number;
   /** The worker's entry; body-worker.ts next to this module by default. */
   readonly workerFile?: URL;
-  /** Nice value each worker thread gives itself before loading (worker-start.ts); default 0, unchanged. */
-  readonly nice?: number;
   readonly onWorkerRestart?: (reason: string) => void;
 }
 
@@ -88,7 +86,6 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
 
   function spawn(): Slot {
     const worker = startWorker(file, {
-      nice: options.nice ?? 0,
       workerData: options.data,
       resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? DEFAULT_HEAP_MB },
     });

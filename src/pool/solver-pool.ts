@@ -41,7 +41,7 @@ export interface SolverPoolOptions {
    * run through tsx; anything else is loaded by Node as is.
    */
   readonly workerFile?: URL;
-  /** Nice value each worker thread gives itself before loading (worker-start.ts); default 0, unchanged. */
+  /** Nice value each worker thread gives itself (thread-priority.ts); default 0, unchanged. */
   readonly threadNice?: number;
 }
 
@@ -123,7 +123,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   function spawn(index: number, startFailures: number): void {
     const slot: Slot = {
       index,
-      worker: startWorker(workerFile, { nice: options.threadNice ?? 0 }),
+      worker: startWorker(workerFile, { workerData: { nice: options.threadNice ?? 0 } }),
       startFailures,
       ready: false,
       job: null,

@@ -1,5 +1,5 @@
 /**
- * Worker threads below the event loop's priority (src/pool/worker-start.ts): the solver pool's
+ * Worker threads below the event loop's priority (src/pool/thread-priority.ts): the solver pool's
  * workers and spares, and the body pool's, each lower their own nice value; the main thread
  * keeps its own. Read from /proc, where Linux keeps a nice value per thread.
  */
@@ -33,16 +33,14 @@ test('solver and body workers run at the configured nice value; the event loop k
     size: 1,
     maxQueued: 1,
     timeLimitMs: 5000,
-    data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
-    nice: 7,
+    data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers, nice: 7 },
   });
   try {
     await Promise.all([solver.ready(), bodies.ready()]);
-    // Each worker lowers its priority before it loads anything, so before it says it is ready.
+    // Each worker lowers its priority before it says it is ready.
     const threads = niceByThread();
     assert.equal(threads.get(process.pid), 0, 'the main thread keeps its priority');
-    // Threads a worker starts itself (tsx's module loader under tsx) inherit its priority: at least 2.
-    assert.ok(count(threads.values(), 7) - before >= 2, 'the solver worker and the body worker lowered theirs');
+    assert.equal(count(threads.values(), 7) - before, 2, 'the solver worker and the body worker lowered theirs');
   } finally {
     await Promise.all([solver.close(), bodies.close()]);
   }
