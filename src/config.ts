@@ -56,8 +56,6 @@ export interface Config extends RequestLimits {
   readonly maxUnreadBytes: number;
   /** Most requests one connection may have waiting for their answers; past it the connection is closed. */
   readonly maxPipelinedRequests: number;
-  /** Nice value of solver and body worker threads (Linux: per thread), below the event loop's; 0: unchanged. */
-  readonly workerNice: number;
   /** Most ms of request work started in one turn of the event loop; 0: no slicing (work-slicer.ts). */
   readonly workSliceMs: number;
   /** Warm solver workers kept beside the pool, to take over at once from one that overruns. */
@@ -113,7 +111,6 @@ const INTEGERS: readonly IntSpec[] = [
   { key: 'maxUnreadBytes', env: 'MAX_UNREAD_BYTES', fallback: 4 * MIB, min: 1024 },
   { key: 'maxPipelinedRequests', env: 'MAX_PIPELINED_REQUESTS', fallback: 32, min: 1 },
   { key: 'workSliceMs', env: 'WORK_SLICE_MS', fallback: 5, min: 0, max: 1000 },
-  { key: 'workerNice', env: 'WORKER_NICE', fallback: 10, min: 0, max: 19 },
   { key: 'spareWorkers', env: 'SOLVER_SPARE_WORKERS', fallback: 1, min: 0, max: 16 },
   { key: 'bodyWorkers', env: 'BODY_WORKERS', fallback: 1, min: 0, max: 16 },
   { key: 'bodyWorkerThresholdBytes', env: 'BODY_WORKER_THRESHOLD_BYTES', fallback: 32 * 1024, min: 0 },

@@ -29,7 +29,6 @@ let hplb: HplbApp | undefined;
 const pool = createSolverPool({
   size: config.solverWorkers,
   spares: config.spareWorkers,
-  threadNice: config.workerNice,
   onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
 });
 // Large bodies are parsed and normalised off the event loop (BODY_WORKERS=0: on it).
@@ -39,7 +38,7 @@ const bodyPool =
         size: config.bodyWorkers,
         maxQueued: config.maxQueuedBodies,
         timeLimitMs: config.bodyTimeLimitMs,
-        data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers, nice: config.workerNice },
+        data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
         onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
       })
     : undefined;

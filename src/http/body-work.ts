@@ -24,8 +24,6 @@ export type BodyKind = 'plan' | 'budgets';
 export interface BodyWorkerData {
   readonly limits: RequestLimits;
   readonly maxBodyContainers: number;
-  /** Nice value the worker thread gives itself (src/pool/thread-priority.ts); 0: unchanged. */
-  readonly nice?: number;
 }
 
 /** Main thread to worker: the body's bytes (transferred). A worker has one body at a time. */

@@ -5,12 +5,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { doBodyWork, type BodyReply, type BodyRequest, type BodyWorkerData } from './body-work.ts';
 import { createBodyWorkSetup } from './body-work-setup.ts';
-import { lowerThreadPriority } from '../pool/thread-priority.ts';
 
 const port = parentPort;
 if (!port) throw new Error('body-worker must be started as a worker thread by the body pool');
 
-lowerThreadPriority((workerData as BodyWorkerData).nice);
 const setup = createBodyWorkSetup(workerData as BodyWorkerData);
 port.on('message', ({ kind, bytes }: BodyRequest) => {
   port.postMessage({ outcome: doBodyWork(kind, bytes, setup) } satisfies BodyReply);

@@ -41,8 +41,6 @@ export interface SolverPoolOptions {
    * run through tsx; anything else is loaded by Node as is.
    */
   readonly workerFile?: URL;
-  /** Nice value each worker thread gives itself (thread-priority.ts); default 0, unchanged. */
-  readonly threadNice?: number;
 }
 
 export interface SolverPool extends LayerRunner {
@@ -121,14 +119,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   const draining = (): HplbError => new HplbError('DRAINING', 'the solver pool is closed');
 
   function spawn(index: number, startFailures: number): void {
-    const slot: Slot = {
-      index,
-      worker: startWorker(workerFile, { workerData: { nice: options.threadNice ?? 0 } }),
-      startFailures,
-      ready: false,
-      job: null,
-      timer: null,
-    };
+    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null, timer: null };
     if (index === SPARE) spares.push(slot);
     else slots[index] = slot;
     const exit = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));

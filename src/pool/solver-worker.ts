@@ -2,16 +2,14 @@
  * Entry of a solver worker thread: loads GLPK once, builds every engine on it, posts `ready`,
  * then answers each TaskMessage with a WorkerMessage (see protocol.ts). Started by solver-pool.ts.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { loadGlpk } from '../planner/glpk.ts';
 import { createEngines } from '../solver/engines/index.ts';
 import { answerTask, type TaskMessage, type WorkerMessage } from './protocol.ts';
-import { lowerThreadPriority } from './thread-priority.ts';
 
 const port = parentPort;
 if (!port) throw new Error('solver-worker must be started as a worker thread by the solver pool');
 
-lowerThreadPriority((workerData as { nice?: number } | null)?.nice);
 const engines = createEngines(await loadGlpk());
 port.on('message', (message: TaskMessage) => {
   const post = (answer: WorkerMessage) => port.postMessage(answer);
