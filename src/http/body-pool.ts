@@ -174,8 +174,11 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       );
     }
     return new Promise((resolve, reject) => {
-      // A copy the worker owns: the request's buffer may be a view into a larger one (or a cached plan).
-      queue.push({ request: { ...request, bytes: new Uint8Array(request.bytes) }, resolve, reject });
+      // Transferred to the worker: a buffer that is all of its ArrayBuffer goes as is (large-body.ts
+      // reads bodies into such), a view into a larger one is copied first.
+      const { bytes } = request;
+      const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      queue.push({ request: { ...request, bytes: owned ? bytes : new Uint8Array(bytes) }, resolve, reject });
       pump();
     });
   }
@@ -198,7 +201,8 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       return outcome.normalised;
     },
     budgets: (bytes) => answered({ kind: 'budgets', bytes }),
-    ranks: (bytes, counts) => answered({ kind: 'ranks', bytes, counts }),
+    // A copy: the stored plan's bytes stay with the plan cache (run() would transfer a whole buffer away).
+    ranks: (bytes, counts) => answered({ kind: 'ranks', bytes: new Uint8Array(bytes), counts }),
     ready: () =>
       slots.every((slot) => slot.ready)
         ? Promise.resolve()

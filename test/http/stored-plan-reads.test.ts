@@ -103,6 +103,9 @@ describe('reading stored plans with and without body workers', () => {
       assert.equal(there.headers.etag, etag(Buffer.from(there.text), { weak: true }));
       assert.equal(Number(there.headers['content-length']), Buffer.byteLength(there.text));
       await request(offloaded.app).get(path).set('If-None-Match', String(there.headers.etag)).expect(304);
+      // The worker got a copy: the stored plan is still whole.
+      const kept = await request(offloaded.app).get(`/v1/plans/${stored.id}`).expect(200);
+      assert.equal(kept.text, stored.offloadedText);
     });
 
     it(`re-plans from ${name} alike, and to the same plan as from its unit2gpu`, async () => {

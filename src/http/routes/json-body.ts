@@ -1,5 +1,6 @@
 import express, { type Request, type RequestHandler } from 'express';
 import { HplbError } from '../../errors.ts';
+import { readLargeBody, readsIncrementally } from './large-body.ts';
 
 /** body-parser wraps what verify throws (http-errors); problem.ts turns this type into BODY_TOO_LARGE. */
 export const STRUCTURE_ERROR_TYPE = 'entity.structure.exceeded';
@@ -47,7 +48,7 @@ export function jsonBody(limits: JsonBodyLimits): RequestHandler {
     strict: true,
     verify: (_req, _res, buffer) => checkStructure(buffer, limits.maxContainers),
   });
-  // The same reading as express.json (limit, inflation, errors), without the parse.
+  // The same reading as express.json (limit, inflation, errors), without the parse: for compressed bodies.
   const read = express.raw({ limit: limits.maxBytes, type: () => true });
   const threshold = limits.rawAbove;
   return (req, res, next) => {
@@ -61,9 +62,16 @@ export function jsonBody(limits: JsonBodyLimits): RequestHandler {
       parse(req, res, next);
       return;
     }
-    read(req, res, (error?: unknown) => {
-      if (error === undefined && Buffer.isBuffer(req.body)) req.body = new RawJsonBody(req.body);
-      next(error);
+    if (!readsIncrementally(req)) {
+      read(req, res, (error?: unknown) => {
+        if (error === undefined && Buffer.isBuffer(req.body)) req.body = new RawJsonBody(req.body);
+        next(error);
+      });
+      return;
+    }
+    readLargeBody(req, limits.maxBytes, (error, body) => {
+      if (body !== undefined) req.body = new RawJsonBody(body);
+      next(error ?? undefined);
     });
   };
 }
