@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { slowRequest } from './helpers.ts';
 
@@ -17,7 +17,10 @@ interface Running {
   logged(msg: string): Promise<void>;
 }
 
-/** npm start's entry point in a child process on a free port, once its workers are ready. */
+/** Children started here, killed after the suite whatever happened (a failed test must not leave one running). */
+const children: ChildProcess[] = [];
+
+/** npm start's entry point in a child process on a free port, once it has warmed up (/readyz 200). */
 async function startServer(): Promise<Running> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
     env: {
@@ -30,6 +33,7 @@ async function startServer(): Promise<Running> {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  children.push(child);
   const logs: Record<string, unknown>[] = [];
   const lines = new EventEmitter();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -40,9 +44,8 @@ async function startServer(): Promise<Running> {
       logs.push(entry);
       lines.emit('line', entry);
       if (entry.msg === 'listening') port = entry.port as number;
-      // /readyz is 200 once both kinds of worker have started.
-      const started = new Set(logs.map((l) => l.msg));
-      if (started.has('solver workers ready') && started.has('body workers ready')) resolve();
+      // /readyz is 200 once both kinds of worker have started and the warm-up requests are answered.
+      if (entry.msg === 'warm') resolve();
     });
     void exited.then((code) => reject(new Error(`server exited early with ${code}`)));
   });
@@ -60,6 +63,10 @@ async function startServer(): Promise<Running> {
 }
 
 describe('npm start (src/server.ts)', () => {
+  after(() => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
   it('drains on SIGTERM: the in-flight solve finishes, new connections are refused, exit 0', async () => {
     const server = await startServer();
     assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
@@ -83,7 +90,8 @@ describe('npm start (src/server.ts)', () => {
     assert.equal(await server.exited, 0);
     const messages = server.logs.map((l) => l.msg);
     assert.ok(messages.indexOf('draining') < messages.indexOf('stopped'));
-    const solved = server.logs.findIndex((l) => l.msg === 'request' && l.method === 'POST');
+    // The test's own plan, not one of the warm-up requests the server sent itself.
+    const solved = server.logs.findIndex((l) => l.msg === 'request' && l.method === 'POST' && l.reqId !== 'warm-up');
     assert.ok(messages.indexOf('draining') < solved, 'the solve was still in flight when the drain began');
   });
 
