@@ -23,7 +23,7 @@ import type { LayerRunner, LayerTask } from './layer-task.ts';
 import type { ResolvedMigration } from './migration.ts';
 import type { LayerMigration, Plan, PlanLayer } from './plan.ts';
 import type { ResolvedRequest } from './request.ts';
-import { solvePlan, type SolvePlanOptions } from './solve-plan.ts';
+import { solvePlan, underDeadline, type PlanBudget, type SolvePlanOptions } from './solve-plan.ts';
 
 /** Share of the plan's time budget the fresh plan (stage 1) may use. */
 const FRESH_SHARE = 0.5;
@@ -38,33 +38,16 @@ export async function solveReplan(
   runner: LayerRunner,
   options: SolvePlanOptions = {},
 ): Promise<Plan> {
-  const now = options.now ?? performance.now.bind(performance);
-  const start = options.startedAt ?? now();
-  const deadline = start + resolved.solver.timeLimitMs;
-  const cut = new AbortController();
-  const wait = deadline + (runner.planGraceMs?.(resolved.solver.timeLimitMs) ?? 0) - now();
-  if (wait <= 0) cut.abort();
-  const timer = wait > 0 ? setTimeout(() => cut.abort(), wait) : undefined;
-  const signal = options.signal ? AbortSignal.any([cut.signal, options.signal]) : cut.signal;
-  try {
-    return await replanWithin(resolved, migration, runner, { now, start, deadline, signal });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface Budget {
-  readonly now: () => number;
-  readonly start: number;
-  readonly deadline: number;
-  readonly signal: AbortSignal;
+  return underDeadline(resolved.solver.timeLimitMs, runner, options, (budget) =>
+    replanWithin(resolved, migration, runner, budget),
+  );
 }
 
 async function replanWithin(
   resolved: ResolvedRequest,
   migration: ResolvedMigration,
   runner: LayerRunner,
-  { now, start, deadline, signal }: Budget,
+  { now, start, deadline, signal }: PlanBudget,
 ): Promise<Plan> {
   const stage1 = {
     ...resolved,

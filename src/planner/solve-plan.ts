@@ -43,31 +43,44 @@ export async function solvePlan(
   runner: LayerRunner,
   options: SolvePlanOptions = {},
 ): Promise<Plan> {
-  const now = options.now ?? performance.now.bind(performance);
-  const start = options.startedAt ?? now();
-  const deadline = start + resolved.solver.timeLimitMs;
-  const cut = new AbortController();
-  const cutAt = deadline + (runner.planGraceMs?.(resolved.solver.timeLimitMs) ?? 0);
-  const wait = cutAt - now();
-  // Already due (it waited for admission that long): no layer is sent to a worker.
-  if (wait <= 0) cut.abort();
-  const timer = wait > 0 ? setTimeout(() => cut.abort(), wait) : undefined;
-  const signal = options.signal ? AbortSignal.any([cut.signal, options.signal]) : cut.signal;
-  try {
-    return await solveWithin(resolved, runner, { now, start, deadline, signal });
-  } finally {
-    clearTimeout(timer);
-  }
+  return underDeadline(resolved.solver.timeLimitMs, runner, options, (budget) => solveWithin(resolved, runner, budget));
 }
 
-interface Budget {
+/** A plan's time: its clock, when it started and its deadline on that clock, and the signal that cuts it. */
+export interface PlanBudget {
   readonly now: () => number;
   readonly start: number;
   readonly deadline: number;
   readonly signal: AbortSignal;
 }
 
-async function solveWithin(resolved: ResolvedRequest, runner: LayerRunner, budget: Budget): Promise<Plan> {
+/**
+ * Runs `solve` under a plan's deadline: the budget's signal aborts at startedAt + timeLimitMs
+ * (+ the runner's planGraceMs), at once when that is already due, or when options.signal does.
+ */
+export async function underDeadline<T>(
+  timeLimitMs: number,
+  runner: LayerRunner,
+  options: SolvePlanOptions,
+  solve: (budget: PlanBudget) => Promise<T>,
+): Promise<T> {
+  const now = options.now ?? performance.now.bind(performance);
+  const start = options.startedAt ?? now();
+  const deadline = start + timeLimitMs;
+  const cut = new AbortController();
+  const wait = deadline + (runner.planGraceMs?.(timeLimitMs) ?? 0) - now();
+  // Already due (it waited for admission that long): nothing is sent to a worker.
+  if (wait <= 0) cut.abort();
+  const timer = wait > 0 ? setTimeout(() => cut.abort(), wait) : undefined;
+  const signal = options.signal ? AbortSignal.any([cut.signal, options.signal]) : cut.signal;
+  try {
+    return await solve({ now, start, deadline, signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function solveWithin(resolved: ResolvedRequest, runner: LayerRunner, budget: PlanBudget): Promise<Plan> {
   const { now, start, deadline, signal } = budget;
   // Contiguous placement depends on unit order, so its layers are never reordered.
   const groups = groupIdenticalLayers(resolved.layers, resolved.solver.engine !== 'contiguous');

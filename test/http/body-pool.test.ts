@@ -8,9 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { loadConfig } from '../../src/config.ts';
-import { createBodyPool, requestLimitsOf, type BodyPool } from '../../src/http/body-pool.ts';
-import { assertProblem, assertSchema, SMALL_MODEL, startTestApp, type TestApp } from './helpers.ts';
+import type { BodyPool } from '../../src/http/body-pool.ts';
+import { assertProblem, assertSchema, SMALL_MODEL, startTestApp, testBodyPool, type TestApp } from './helpers.ts';
 
 /** The test apps' configuration (startTestApp's defaults included): the pool must share the app's limits. */
 const ENV = {
@@ -19,17 +18,6 @@ const ENV = {
   MAX_LAYERS: '64',
   MAX_BODY_CONTAINERS: '500',
 };
-
-function bodyPool(options: { maxQueued?: number; timeLimitMs?: number; workerFile?: URL } = {}): BodyPool {
-  const config = loadConfig(ENV);
-  return createBodyPool({
-    size: 1,
-    maxQueued: options.maxQueued ?? 8,
-    timeLimitMs: options.timeLimitMs ?? 60_000,
-    data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
-    workerFile: options.workerFile,
-  });
-}
 
 const curve = (head: number) => ({
   layer: 0,
@@ -112,7 +100,7 @@ describe('body workers', () => {
   let offloaded: TestApp;
   let pool: BodyPool;
   before(async () => {
-    pool = bodyPool();
+    pool = testBodyPool(ENV);
     await pool.ready();
     inThread = await startTestApp(ENV);
     offloaded = await startTestApp(ENV, 1, null, undefined, { bodyPool: pool });
@@ -156,12 +144,9 @@ describe('body pool bounds', () => {
   let pool: BodyPool;
   const restarts: string[] = [];
   before(async () => {
-    const config = loadConfig(ENV);
-    pool = createBodyPool({
-      size: 1,
+    pool = testBodyPool(ENV, {
       maxQueued: 0,
       timeLimitMs: 300,
-      data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
       workerFile: HANGING,
       onWorkerRestart: (reason) => restarts.push(reason),
     });

@@ -10,6 +10,7 @@ import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { buildApp, type AppDeps, type HplbApp, type SolverRunner } from '../../src/http/app.ts';
+import { createBodyPool, requestLimitsOf, type BodyPool, type BodyPoolOptions } from '../../src/http/body-pool.ts';
 import { loadSpec } from '../../src/http/openapi.ts';
 import { createValidators } from '../../src/http/validation.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
@@ -99,6 +100,21 @@ export async function startTestApp(
     ...extra,
   });
   return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
+}
+
+/** One body worker with the request limits of `env`'s configuration; `options` overrides the rest. */
+export function testBodyPool(
+  env: Record<string, string>,
+  options: Partial<Omit<BodyPoolOptions, 'data'>> = {},
+): BodyPool {
+  const config = loadConfig(env);
+  return createBodyPool({
+    size: 1,
+    maxQueued: 8,
+    timeLimitMs: 60_000,
+    data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
+    ...options,
+  });
 }
 
 /** A runner whose tasks wait at a gate the test opens, so a plan holds its slot for as long as the test needs. */

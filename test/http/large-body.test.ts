@@ -9,9 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Request } from 'express';
 import request from 'supertest';
-import { createBodyPool, requestLimitsOf, type BodyPool } from '../../src/http/body-pool.ts';
+import type { BodyPool } from '../../src/http/body-pool.ts';
 import { readLargeBody } from '../../src/http/routes/large-body.ts';
-import { startTestApp, type TestApp } from './helpers.ts';
+import { startTestApp, testBodyPool, type TestApp } from './helpers.ts';
 
 /** A request stand-in: headers, and the data/end/close events the test emits. */
 function fakeRequest(
@@ -100,13 +100,7 @@ describe('large bodies over the app', () => {
   let pool: BodyPool;
   before(async () => {
     const env = { BODY_WORKER_THRESHOLD_BYTES: '0' };
-    const config = (await import('../../src/config.ts')).loadConfig(env);
-    pool = createBodyPool({
-      size: 1,
-      maxQueued: 4,
-      timeLimitMs: 5000,
-      data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
-    });
+    pool = testBodyPool(env);
     await pool.ready();
     t = await startTestApp(env, 1, null, undefined, { bodyPool: pool });
   });

@@ -9,10 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import etag from 'etag';
 import request from 'supertest';
-import { loadConfig } from '../../src/config.ts';
-import { createBodyPool, requestLimitsOf, type BodyPool } from '../../src/http/body-pool.ts';
+import type { BodyPool } from '../../src/http/body-pool.ts';
 import { createRandom } from '../../src/random.ts';
-import { assertProblem, assertSchema, SMALL_MODEL, startTestApp, type TestApp } from './helpers.ts';
+import { assertProblem, assertSchema, SMALL_MODEL, startTestApp, testBodyPool, type TestApp } from './helpers.ts';
 
 const ENV = { DEFAULT_TIME_LIMIT_MS: '3000' };
 const KV_GROUP = 4;
@@ -57,13 +56,7 @@ describe('reading stored plans with and without body workers', () => {
   let offloaded: TestApp;
   let pool: BodyPool;
   before(async () => {
-    const config = loadConfig(ENV);
-    pool = createBodyPool({
-      size: 1,
-      maxQueued: 8,
-      timeLimitMs: 60_000,
-      data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
-    });
+    pool = testBodyPool(ENV);
     await pool.ready();
     inThread = await startTestApp(ENV);
     offloaded = await startTestApp(ENV, 1, null, undefined, { bodyPool: pool });

@@ -62,28 +62,33 @@ async function stop(server: ReturnType<typeof createHttpServer>): Promise<void> 
   await new Promise((resolve) => server.close(resolve));
 }
 
-describe('pipelined requests per connection', () => {
-  let t: TestApp;
-  let held!: HeldRunner;
+/** The app on a listening server, its solves held at a gate; stopped after the suite. */
+function heldServer(env: Record<string, string>): { t: TestApp; held: HeldRunner; port: number } {
+  const state = {} as { t: TestApp; held: HeldRunner; port: number };
   let server: ReturnType<typeof createHttpServer>;
-  let port: number;
   before(async () => {
-    t = await startTestApp({ MAX_PIPELINED_REQUESTS: String(CAP) }, 1, null, (pool) => {
-      held = holdRunner(pool);
-      return held;
+    state.t = await startTestApp({ MAX_PIPELINED_REQUESTS: String(CAP), ...env }, 1, null, (pool) => {
+      state.held = holdRunner(pool);
+      return state.held;
     });
-    ({ server, port } = await listen(t));
+    ({ server, port: state.port } = await listen(state.t));
   });
   after(async () => {
-    held.release();
+    state.held.release();
     await stop(server);
-    await t.close();
+    await state.t.close();
   });
+  return state;
+}
+
+describe('pipelined requests per connection', () => {
+  const s = heldServer({});
 
   // Without the cap the over-cap connection would wait at the gate: the timeout turns that into a failure.
   it('answers every request of a connection at the cap, and closes one past it unanswered', {
     timeout: 60_000,
   }, async () => {
+    const { t, held, port } = s;
     const atCap = await open(port);
     atCap.socket.write(pipelined(CAP));
     await held.arrived;
@@ -104,25 +109,11 @@ describe('pipelined requests per connection', () => {
 });
 
 describe('one request at a time per connection', () => {
-  let t: TestApp;
-  let held!: HeldRunner;
-  let server: ReturnType<typeof createHttpServer>;
-  let port: number;
-  before(async () => {
-    // One POST per client per window: the rate limiter's rejections show which requests were handled.
-    t = await startTestApp({ MAX_PIPELINED_REQUESTS: String(CAP), RATE_LIMIT_MAX: '1' }, 1, null, (pool) => {
-      held = holdRunner(pool);
-      return held;
-    });
-    ({ server, port } = await listen(t));
-  });
-  after(async () => {
-    held.release();
-    await stop(server);
-    await t.close();
-  });
+  // One POST per client per window: the rate limiter's rejections show which requests were handled.
+  const s = heldServer({ RATE_LIMIT_MAX: '1' });
 
   it('starts a pipelined request only after the answer before it is written', { timeout: 60_000 }, async () => {
+    const { t, held, port } = s;
     const client = await open(port);
     client.socket.write(pipelined(CAP));
     await held.arrived;
