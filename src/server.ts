@@ -38,6 +38,7 @@ const bodyPool =
         size: config.bodyWorkers,
         maxQueued: config.maxQueuedBodies,
         timeLimitMs: config.bodyTimeLimitMs,
+        stagingBytes: config.maxBodyBytes,
         data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
         onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
       })

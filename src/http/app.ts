@@ -100,7 +100,7 @@ export function buildApp(deps: AppDeps): HplbApp {
     jsonBody: jsonBody({
       maxBytes: config.maxBodyBytes,
       maxContainers: config.maxBodyContainers,
-      ...(deps.bodyPool ? { rawAbove: config.bodyWorkerThresholdBytes } : {}),
+      ...(deps.bodyPool ? { rawAbove: config.bodyWorkerThresholdBytes, stage: deps.bodyPool.stage } : {}),
     }),
   };
 

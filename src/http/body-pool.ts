@@ -34,9 +34,23 @@ export interface BodyPoolOptions {
   /** The worker's entry; body-worker.ts next to this module by default. */
   readonly workerFile?: URL;
   readonly onWorkerRestart?: (reason: string) => void;
+  /**
+   * Size of the staging buffers bodies are read into (stage()), normally MAX_BODY_BYTES; 0 or
+   * absent: none. A staging buffer goes to the worker with its body and comes back with the
+   * answer, so its memory is reused: a fresh megabyte took 4 ms to fill on the 2-core machine
+   * (the first touch of every page), 20 ms under load, against 0.05 ms for one used before.
+   */
+  readonly stagingBytes?: number;
 }
 
 export interface BodyPool {
+  /**
+   * A buffer of `length` bytes to read a body into, in a staging buffer used before when one is
+   * free; null when `length` is more than the staging size (or there is no staging).
+   */
+  stage(length: number): Buffer | null;
+  /** Staging buffers waiting for their next body. */
+  readonly freeStaging: number;
   /** The normalised plan request of a body; throws the HplbError the body earns. */
   plan(bytes: Uint8Array): Promise<NormalisedRequest>;
   /** The budgets answer of a body, ready to send; throws the HplbError the body earns. */
@@ -94,6 +108,10 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
           for (const wake of readyWaiters.splice(0)) wake();
         }
       } else {
+        if (message.returned && free.length < maxFree) {
+          issued.add(message.returned);
+          free.push(message.returned);
+        }
         finish(slot)?.resolve(message.outcome);
       }
       pump();
@@ -161,6 +179,12 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     }
   }
 
+  const stagingBytes = options.stagingBytes ?? 0;
+  /** Staging buffers handed out (a body read into one is transferred as is) and those free again. */
+  const issued = new WeakSet<ArrayBuffer>();
+  const free: ArrayBuffer[] = [];
+  const maxFree = options.size + options.maxQueued;
+
   function run(request: BodyRequest): Promise<BodyOutcome> {
     if (closing)
       return Promise.reject(new HplbError('DRAINING', 'the service is shutting down; retry on another instance'));
@@ -174,11 +198,14 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       );
     }
     return new Promise((resolve, reject) => {
-      // Transferred to the worker: a buffer that is all of its ArrayBuffer goes as is (large-body.ts
-      // reads bodies into such), a view into a larger one is copied first.
+      // Transferred to the worker: a staging buffer or a buffer that is all of its ArrayBuffer goes
+      // as is (large-body.ts reads bodies into such), a view into a larger one is copied first.
       const { bytes } = request;
-      const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-      queue.push({ request: { ...request, bytes: owned ? bytes : new Uint8Array(bytes) }, resolve, reject });
+      const staged = issued.has(bytes.buffer as ArrayBuffer);
+      if (staged) issued.delete(bytes.buffer as ArrayBuffer);
+      const owned = staged || (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength);
+      const sent = { ...request, bytes: owned ? bytes : new Uint8Array(bytes), staged };
+      queue.push({ request: sent, resolve, reject });
       pump();
     });
   }
@@ -195,6 +222,15 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
   };
 
   return {
+    stage(length) {
+      if (length > stagingBytes) return null;
+      const buffer = free.pop() ?? new ArrayBuffer(stagingBytes);
+      issued.add(buffer);
+      return Buffer.from(buffer, 0, length);
+    },
+    get freeStaging() {
+      return free.length;
+    },
     async plan(bytes) {
       const outcome = await settled({ kind: 'plan', bytes });
       if (outcome.kind !== 'plan') throw new Error('body worker answered a plan body with an answer');

@@ -32,13 +32,19 @@ export interface BodyWorkerData {
  * Main thread to worker: the body's bytes (transferred), or a stored plan's bytes and the head
  * counts of its model for its ranks. A worker has one request at a time.
  */
-export type BodyRequest =
+export type BodyRequest = (
   | { readonly kind: 'plan' | 'budgets'; readonly bytes: Uint8Array }
-  | { readonly kind: 'ranks'; readonly bytes: Uint8Array; readonly counts: HeadCounts };
+  | { readonly kind: 'ranks'; readonly bytes: Uint8Array; readonly counts: HeadCounts }
+) & {
+  /** The bytes are a view into one of the pool's staging buffers: the reply hands it back. */
+  readonly staged?: boolean;
+};
 
 /** Worker to main thread: the answer to its body. */
 export interface BodyReply {
   readonly outcome: BodyOutcome;
+  /** The staging buffer of a staged request, handed back for the next body. */
+  readonly returned?: ArrayBuffer;
 }
 
 /** What a worker is built with, once (compiled validators, registry, cost models). */
@@ -93,7 +99,9 @@ export function doBodyWork(work: BodyRequest, setup: BodyWorkSetup): BodyOutcome
 export function replyTo(work: BodyRequest, setup: BodyWorkSetup): { reply: BodyReply; transfer: ArrayBuffer[] } {
   const outcome = doBodyWork(work, setup);
   const transfer = outcome.ok && outcome.kind !== 'plan' ? [outcome.answer.body.buffer as ArrayBuffer] : [];
-  return { reply: { outcome }, transfer };
+  if (!work.staged) return { reply: { outcome }, transfer };
+  const returned = work.bytes.buffer as ArrayBuffer;
+  return { reply: { outcome, returned }, transfer: [...transfer, returned] };
 }
 
 /**

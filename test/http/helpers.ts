@@ -113,6 +113,7 @@ export function testBodyPool(
     maxQueued: 8,
     timeLimitMs: 60_000,
     data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
+    stagingBytes: config.maxBodyBytes,
     ...options,
   });
 }

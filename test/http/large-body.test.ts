@@ -42,6 +42,24 @@ describe('large body reader', () => {
     assert.equal(body!.byteLength, body!.buffer.byteLength);
   });
 
+  it('reads a body of declared length into the staging buffer it is given', async () => {
+    const req = fakeRequest({ 'content-length': String(whole.length) });
+    const staging = Buffer.alloc(100);
+    const reading = new Promise<{ error: Error | null; body?: Buffer }>((resolve) =>
+      readLargeBody(
+        req as unknown as Request,
+        1000,
+        (error, body) => resolve({ error, body }),
+        (length) => staging.subarray(0, length),
+      ),
+    );
+    for (const c of chunks) req.emit('data', c);
+    req.emit('end');
+    const { body } = await reading;
+    assert.deepEqual(body, whole);
+    assert.equal(body!.buffer, staging.buffer, 'no buffer of its own');
+  });
+
   it('grows the buffer for a body of unknown length', async () => {
     const req = fakeRequest({ 'transfer-encoding': 'chunked' });
     const reading = read(req, 1 << 20);
@@ -107,6 +125,19 @@ describe('large bodies over the app', () => {
   after(async () => {
     await t.close();
     await pool.close();
+  });
+
+  it("a body's staging buffer comes back with its answer and takes the next body", async () => {
+    const body = (head: number) =>
+      JSON.stringify({ target: 0.9, curves: [{ layer: 0, head, points: [{ budget: 64, recovery: 0.95 }] }] });
+    const send = (text: string) =>
+      request(t.app).post('/v1/budgets').set('content-type', 'application/json').send(text);
+    const before = pool.freeStaging;
+    assert.equal((await send(body(1))).status, 200);
+    assert.equal(pool.freeStaging, Math.max(before, 1), 'handed back with the answer');
+    assert.equal((await send(body(2))).status, 200);
+    // A new buffer for the second body would leave two free now.
+    assert.equal(pool.freeStaging, Math.max(before, 1));
   });
 
   it('a compressed body is inflated as before, with the same answer as the plain one', async () => {

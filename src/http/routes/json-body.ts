@@ -21,6 +21,8 @@ export interface JsonBodyLimits {
    * RawJsonBody for a body worker (body-pool.ts). Undefined: every body is parsed here.
    */
   readonly rawAbove?: number;
+  /** Where a large body of declared length is read into (BodyPool.stage); a fresh buffer otherwise. */
+  readonly stage?: (length: number) => Buffer | null;
 }
 
 /** A UTF-8 JSON body left unparsed, for a body worker. */
@@ -69,10 +71,15 @@ export function jsonBody(limits: JsonBodyLimits): RequestHandler {
       });
       return;
     }
-    readLargeBody(req, limits.maxBytes, (error, body) => {
-      if (body !== undefined) req.body = new RawJsonBody(body);
-      next(error ?? undefined);
-    });
+    readLargeBody(
+      req,
+      limits.maxBytes,
+      (error, body) => {
+        if (body !== undefined) req.body = new RawJsonBody(body);
+        next(error ?? undefined);
+      },
+      limits.stage,
+    );
   };
 }
 

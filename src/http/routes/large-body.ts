@@ -21,10 +21,16 @@ export function readsIncrementally(req: Request): boolean {
 }
 
 /**
- * Reads the body, at most `limit` bytes, and calls back with it: a Buffer that owns its whole
- * ArrayBuffer when the length was declared (transferable as is).
+ * Reads the body, at most `limit` bytes, and calls back with it. With a declared length it is read
+ * into `stage(length)` (a body pool's staging buffer) when that gives one, else into a Buffer that
+ * owns its whole ArrayBuffer: either is transferred to a worker as is.
  */
-export function readLargeBody(req: Request, limit: number, done: (error: Error | null, body?: Buffer) => void): void {
+export function readLargeBody(
+  req: Request,
+  limit: number,
+  done: (error: Error | null, body?: Buffer) => void,
+  stage?: (length: number) => Buffer | null,
+): void {
   const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
   let finished = false;
   const finish = (error: Error | null, body?: Buffer): void => {
@@ -53,7 +59,8 @@ export function readLargeBody(req: Request, limit: number, done: (error: Error |
     tooLarge();
     return;
   }
-  let buffer = Buffer.allocUnsafeSlow(declared ?? Math.min(limit, 64 * 1024));
+  let buffer =
+    (declared !== null ? stage?.(declared) : null) ?? Buffer.allocUnsafeSlow(declared ?? Math.min(limit, 64 * 1024));
   let received = 0;
   function onData(chunk: Buffer): void {
     const needed = received + chunk.length;
