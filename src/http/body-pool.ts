@@ -45,10 +45,10 @@ export interface BodyPoolOptions {
 
 export interface BodyPool {
   /**
-   * A buffer of `length` bytes to read a body into, in a staging buffer used before when one is
-   * free; null when `length` is more than the staging size (or there is no staging).
+   * A buffer of `length` bytes to read a body into: in a staging buffer used before when one is
+   * free, a fresh one past the staging size.
    */
-  stage(length: number): Buffer | null;
+  stage(length: number): Buffer;
   /** Staging buffers waiting for their next body. */
   readonly freeStaging: number;
   /** The normalised plan request of a body; throws the HplbError the body earns. */
@@ -223,7 +223,7 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
 
   return {
     stage(length) {
-      if (length > stagingBytes) return null;
+      if (length > stagingBytes) return Buffer.allocUnsafeSlow(length);
       const buffer = free.pop() ?? new ArrayBuffer(stagingBytes);
       issued.add(buffer);
       return Buffer.from(buffer, 0, length);

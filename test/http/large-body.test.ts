@@ -60,7 +60,7 @@ describe('large body reader', () => {
     assert.equal(body!.buffer, staging.buffer, 'no buffer of its own');
   });
 
-  it('grows the buffer for a body of unknown length', async () => {
+  it('reads a body of unknown length, up to the limit', async () => {
     const req = fakeRequest({ 'transfer-encoding': 'chunked' });
     const reading = read(req, 1 << 20);
     const many = Array.from({ length: 300 }, (_, i) => Buffer.alloc(1000, i % 256));

@@ -21,8 +21,8 @@ export interface JsonBodyLimits {
    * RawJsonBody for a body worker (body-pool.ts). Undefined: every body is parsed here.
    */
   readonly rawAbove?: number;
-  /** Where a large body of declared length is read into (BodyPool.stage); a fresh buffer otherwise. */
-  readonly stage?: (length: number) => Buffer | null;
+  /** Where a large body is read into (BodyPool.stage); a fresh buffer otherwise. */
+  readonly stage?: (length: number) => Buffer;
 }
 
 /** A UTF-8 JSON body left unparsed, for a body worker. */
