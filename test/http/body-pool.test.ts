@@ -9,7 +9,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import type { BodyPool } from '../../src/http/body-pool.ts';
-import { assertProblem, assertSchema, SMALL_MODEL, startTestApp, testBodyPool, type TestApp } from './helpers.ts';
+import {
+  assertProblem,
+  assertSchema,
+  SMALL_MODEL,
+  appsWithAndWithoutBodyPool,
+  startTestApp,
+  testBodyPool,
+  type TestApp,
+} from './helpers.ts';
 
 /** The test apps' configuration (startTestApp's defaults included): the pool must share the app's limits. */
 const ENV = {
@@ -96,18 +104,7 @@ function comparable(path: string, res: request.Response): unknown {
 }
 
 describe('body workers', () => {
-  let inThread: TestApp;
-  let offloaded: TestApp;
-  let pool: BodyPool;
-  before(async () => {
-    pool = testBodyPool(ENV);
-    await pool.ready();
-    inThread = await startTestApp(ENV);
-    offloaded = await startTestApp(ENV, 1, null, undefined, { bodyPool: pool });
-  });
-  after(async () => {
-    await Promise.all([inThread.close(), offloaded.close(), pool.close()]);
-  });
+  const apps = appsWithAndWithoutBodyPool(ENV);
 
   const send = (t: TestApp, path: string, text: string, headers: Record<string, string> = {}) =>
     request(t.app).post(path).set('Content-Type', 'application/json').set(headers).send(text);
@@ -121,16 +118,16 @@ describe('body workers', () => {
   ];
   for (const path of LOOKUPS) {
     it(`answers the lookup ${path.split('?')[1]} as the event loop does`, async () => {
-      const here = await request(inThread.app).get(path);
-      const there = await request(offloaded.app).get(path);
+      const here = await request(apps.inThread.app).get(path);
+      const there = await request(apps.offloaded.app).get(path);
       assert.deepEqual(comparable('/v1/plans', there), comparable('/v1/plans', here));
     });
   }
 
   for (const [name, path, text] of CASES) {
     it(`answers ${name} as the event loop does`, async () => {
-      const here = await send(inThread, path, text);
-      const there = await send(offloaded, path, text);
+      const here = await send(apps.inThread, path, text);
+      const there = await send(apps.offloaded, path, text);
       assert.deepEqual(comparable(path, there), comparable(path, here));
       if (there.status >= 400) assertProblem(there, there.status, String(there.body.code));
       else if (path === '/v1/budgets') assertSchema('BudgetsResponse', there.body);

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { after, before } from 'node:test';
 import type { Express } from 'express';
 import { pino, type Logger } from 'pino';
 import request from 'supertest';
@@ -116,6 +117,25 @@ export function testBodyPool(
     stagingBytes: config.maxBodyBytes,
     ...options,
   });
+}
+
+/**
+ * The same app twice, without a body pool and with one, for answers that must not depend on it;
+ * started before the suite and closed after it (the fields are set once `before` has run).
+ */
+export function appsWithAndWithoutBodyPool(env: Record<string, string>): { inThread: TestApp; offloaded: TestApp } {
+  const apps = {} as { inThread: TestApp; offloaded: TestApp };
+  let pool: BodyPool;
+  before(async () => {
+    pool = testBodyPool(env);
+    await pool.ready();
+    apps.inThread = await startTestApp(env);
+    apps.offloaded = await startTestApp(env, 1, null, undefined, { bodyPool: pool });
+  });
+  after(async () => {
+    await Promise.all([apps.inThread.close(), apps.offloaded.close(), pool.close()]);
+  });
+  return apps;
 }
 
 /** A runner whose tasks wait at a gate the test opens, so a plan holds its slot for as long as the test needs. */

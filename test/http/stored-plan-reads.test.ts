@@ -6,12 +6,11 @@
  * the ranks of a large plan when a body worker is there.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import etag from 'etag';
 import request from 'supertest';
-import type { BodyPool } from '../../src/http/body-pool.ts';
 import { createRandom } from '../../src/random.ts';
-import { assertProblem, assertSchema, SMALL_MODEL, startTestApp, testBodyPool, type TestApp } from './helpers.ts';
+import { assertProblem, assertSchema, SMALL_MODEL, appsWithAndWithoutBodyPool, type TestApp } from './helpers.ts';
 
 const ENV = { DEFAULT_TIME_LIMIT_MS: '3000' };
 const KV_GROUP = 4;
@@ -52,26 +51,15 @@ function sent(res: request.Response): unknown {
 }
 
 describe('reading stored plans with and without body workers', () => {
-  let inThread: TestApp;
-  let offloaded: TestApp;
-  let pool: BodyPool;
-  before(async () => {
-    pool = testBodyPool(ENV);
-    await pool.ready();
-    inThread = await startTestApp(ENV);
-    offloaded = await startTestApp(ENV, 1, null, undefined, { bodyPool: pool });
-  });
-  after(async () => {
-    await Promise.all([inThread.close(), offloaded.close(), pool.close()]);
-  });
+  const apps = appsWithAndWithoutBodyPool(ENV);
 
   /**
    * POSTs the plan to both apps (201, or 200 once stored); the same request gives the same plan id
    * in both, and each app's stored text (solve times differ).
    */
   async function storeBoth(body: object): Promise<{ id: string; text: string; offloadedText: string }> {
-    const here = await request(inThread.app).post('/v1/plans').send(body);
-    const there = await request(offloaded.app).post('/v1/plans').send(body);
+    const here = await request(apps.inThread.app).post('/v1/plans').send(body);
+    const there = await request(apps.offloaded.app).post('/v1/plans').send(body);
     assert.ok([200, 201].includes(here.status) && [200, 201].includes(there.status), here.text.slice(0, 300));
     assert.equal(there.body.id, here.body.id);
     return { id: here.body.id as string, text: here.text, offloadedText: there.text };
@@ -84,35 +72,35 @@ describe('reading stored plans with and without body workers', () => {
   for (const [name, layers, units] of SIZES) {
     it(`answers the ranks of ${name} byte for byte alike, with res.json's headers and 304 when fresh`, async () => {
       const stored = await storeBoth(costsRequest(layers, units));
-      const threshold = inThread.config.bodyWorkerThresholdBytes;
+      const threshold = apps.inThread.config.bodyWorkerThresholdBytes;
       assert.equal(Buffer.byteLength(stored.text) > threshold, name === 'a large plan', 'sizes straddle the threshold');
       const path = `/v1/plans/${stored.id}/ranks?kvGroupSize=${KV_GROUP}`;
-      const here = await request(inThread.app).get(path);
-      const there = await request(offloaded.app).get(path);
+      const here = await request(apps.inThread.app).get(path);
+      const there = await request(apps.offloaded.app).get(path);
       assert.equal(here.status, 200);
       assertSchema('PlanRanks', there.body);
       assert.deepEqual(sent(there), sent(here));
       assert.equal(there.headers['content-type'], 'application/json; charset=utf-8');
       assert.equal(there.headers.etag, etag(Buffer.from(there.text), { weak: true }));
       assert.equal(Number(there.headers['content-length']), Buffer.byteLength(there.text));
-      await request(offloaded.app).get(path).set('If-None-Match', String(there.headers.etag)).expect(304);
+      await request(apps.offloaded.app).get(path).set('If-None-Match', String(there.headers.etag)).expect(304);
       // The worker got a copy: the stored plan is still whole.
-      const kept = await request(offloaded.app).get(`/v1/plans/${stored.id}`).expect(200);
+      const kept = await request(apps.offloaded.app).get(`/v1/plans/${stored.id}`).expect(200);
       assert.equal(kept.text, stored.offloadedText);
     });
 
     it(`re-plans from ${name} alike, and to the same plan as from its unit2gpu`, async () => {
       const stored = await storeBoth(costsRequest(layers, units));
       const body = { ...costsRequest(layers, units, 1), previous: { planId: stored.id } };
-      const here = await request(inThread.app).post('/v1/plans').send(body).expect(201);
-      const there = await request(offloaded.app).post('/v1/plans').send(body).expect(201);
+      const here = await request(apps.inThread.app).post('/v1/plans').send(body).expect(201);
+      const there = await request(apps.offloaded.app).post('/v1/plans').send(body).expect(201);
       // The id hashes the placement the re-plan starts from (stage 2's moves depend on its time limits).
       assert.equal(there.body.id, here.body.id);
       assert.equal(here.body.migration.previousPlanId, stored.id);
       assert.equal(there.body.migration.previousPlanId, stored.id);
       const unit2gpu = (JSON.parse(stored.text) as { layers: { unit2gpu: number[] }[] }).layers.map((l) => l.unit2gpu);
       const inline = { ...costsRequest(layers, units, 1), previous: { unit2gpu } };
-      const fromRows = await request(inThread.app).post('/v1/plans').send(inline);
+      const fromRows = await request(apps.inThread.app).post('/v1/plans').send(inline);
       assert.equal(fromRows.body.id, here.body.id, 'the placement read from the entry is the stored one');
     });
   }
@@ -127,12 +115,12 @@ describe('reading stored plans with and without body workers', () => {
         .expect(201);
     const ranks = (t: TestApp, id: string) =>
       request(t.app).get(`/v1/plans/${id}/ranks?kvGroupSize=${KV_GROUP}`).expect(200);
-    assert.equal(await parsesOf(large.text, () => replan(inThread, large.id)), 0);
-    assert.equal(await parsesOf(large.offloadedText, () => replan(offloaded, large.id)), 0);
-    assert.equal(await parsesOf(large.offloadedText, () => ranks(offloaded, large.id)), 0);
+    assert.equal(await parsesOf(large.text, () => replan(apps.inThread, large.id)), 0);
+    assert.equal(await parsesOf(large.offloadedText, () => replan(apps.offloaded, large.id)), 0);
+    assert.equal(await parsesOf(large.offloadedText, () => ranks(apps.offloaded, large.id)), 0);
     // Without workers, or for a small plan, the ranks are built here: the count sees that parse.
-    assert.equal(await parsesOf(large.text, () => ranks(inThread, large.id)), 1);
-    assert.equal(await parsesOf(small.offloadedText, () => ranks(offloaded, small.id)), 1);
+    assert.equal(await parsesOf(large.text, () => ranks(apps.inThread, large.id)), 1);
+    assert.equal(await parsesOf(small.offloadedText, () => ranks(apps.offloaded, small.id)), 1);
   });
 
   it("refuses a plan that does not fit the engine's split alike", async () => {
@@ -141,19 +129,19 @@ describe('reading stored plans with and without body workers', () => {
     const costs = (plain.costs as number[][]).map((row, l) => row.map((c, u) => (u === l % 64 ? c * 80 : c)));
     const stored = await storeBoth({ ...plain, costs, constraints: { unitsPerGpu: 'free' } });
     const path = `/v1/plans/${stored.id}/ranks?kvGroupSize=${KV_GROUP}`;
-    const here = await request(inThread.app).get(path);
-    const there = await request(offloaded.app).get(path);
+    const here = await request(apps.inThread.app).get(path);
+    const there = await request(apps.offloaded.app).get(path);
     const problem = assertProblem(there, 422, 'PLAN_MISMATCH');
     assert.deepEqual({ ...problem, requestId: null }, { ...here.body, requestId: null });
   });
 
   it('the per-model lookup re-plans from a stored plan alike', async () => {
     const lookup = `/v1/models/${SMALL_MODEL}/plan?gpus=8&engine=greedy`;
-    const first = await request(inThread.app).get(lookup).expect(200);
-    await request(offloaded.app).get(lookup).expect(200);
+    const first = await request(apps.inThread.app).get(lookup).expect(200);
+    await request(apps.offloaded.app).get(lookup).expect(200);
     const replan = `${lookup}&seqLen=8192&previous=${first.body.id}`;
-    const here = await request(inThread.app).get(replan).expect(200);
-    const there = await request(offloaded.app).get(replan).expect(200);
+    const here = await request(apps.inThread.app).get(replan).expect(200);
+    const there = await request(apps.offloaded.app).get(replan).expect(200);
     assert.equal(there.body.id, here.body.id);
     assert.deepEqual(there.body.migration.totals, here.body.migration.totals);
   });
@@ -168,11 +156,11 @@ describe('reading stored plans with and without body workers', () => {
       ],
     }));
     const text = JSON.stringify({ target: 0.9, curves });
-    assert.ok(text.length > inThread.config.bodyWorkerThresholdBytes);
+    assert.ok(text.length > apps.inThread.config.bodyWorkerThresholdBytes);
     const post = (t: TestApp) =>
       request(t.app).post('/v1/budgets').set('Content-Type', 'application/json').send(text).expect(200);
-    const here = await post(inThread);
-    const there = await post(offloaded);
+    const here = await post(apps.inThread);
+    const there = await post(apps.offloaded);
     assert.deepEqual(sent(there), sent(here));
     assert.equal(there.headers.etag, etag(Buffer.from(there.text), { weak: true }));
     assertSchema('BudgetsResponse', there.body);
