@@ -551,6 +551,15 @@ export interface components {
             /** @description With splits only: the makespan of the whole-unit answer the split started from. */
             wholeMakespan?: number;
             migration?: components["schemas"]["LayerMigration"];
+            /** @description [gpus] distinct KV groups (KV heads) each GPU stores in this layer; a KV-group unit counts one. */
+            kvHeadsPerGpu?: number[];
+            /** @description KV heads stored in this layer, summed over GPUs. */
+            kvHeadsStored?: number;
+            kvStatus?: components["schemas"]["LayerStatus"];
+            /** @description A valid lower bound on the KV heads stored by any placement within this layer's makespan (the second, lexicographic objective). */
+            kvLowerBound?: number;
+            /** @description With a workload mix: [phases] makespan of each phase, in the cost unit; the layer's makespan is their weighted sum. */
+            phaseMakespans?: number[];
         };
         PlanTotals: {
             /** @description Sum of layer makespans: the model's attention time, in the cost unit. */

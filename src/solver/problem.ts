@@ -15,6 +15,26 @@ export interface ProblemSpec {
   readonly maxKvGroupsPerGpu?: number;
   /** Units that must stay on a GPU; `layer` omitted = every layer. Unit ids follow granularity. */
   readonly pins?: readonly { readonly layer?: number; readonly unit: number; readonly gpu: number }[];
+  /**
+   * [layers][kvGroups] cost a GPU pays for each KV group it stores, in the cost unit (prefill: the
+   * group's K/V projection; decode: one read of its K/V cache). For a mix: the weighted sum over
+   * phases. Absent: 0.
+   */
+  readonly groupCosts?: readonly (readonly number[])[];
+  /**
+   * Most KV heads stored per layer, as a multiple of what the contiguous placement stores at this
+   * GPU count (1 = vLLM's own placement). Absent: no cap.
+   */
+  readonly maxKvCacheFactor?: number;
+  /**
+   * A workload mix: per phase its weight and costs (headCosts/groupCosts above are then the
+   * weighted sums). Absent: one phase.
+   */
+  readonly phases?: readonly {
+    readonly weight: number;
+    readonly headCosts: readonly (readonly number[])[];
+    readonly groupCosts?: readonly (readonly number[])[];
+  }[];
 }
 
 /**

@@ -29,14 +29,50 @@ export interface LayerProblem {
   readonly minUnitsPerGpu: number;
   /** Most units on every GPU (equal: units / gpus; max: N; free: units). */
   readonly maxUnitsPerGpu: number;
-  /** [units] KV group of each unit; present only when maxGroupsPerGpu is set. */
+  /**
+   * [units] KV group of each unit: present for query-head units that share KV heads (GQA with a
+   * group limit, a KV-cache cap or group costs). KV-group units (and MHA heads) are their own
+   * group: their groups' costs are folded into `costs` and this is absent.
+   */
   readonly unit2group?: readonly number[];
   /** Most distinct KV groups on one GPU (query-head units only). */
   readonly maxGroupsPerGpu?: number;
+  /**
+   * [groups] what a GPU pays, in the cost unit, for each distinct KV group it stores (prefill: the
+   * group's K/V projection; decode: reading the group's K/V cache once per step), on top of its
+   * units' costs; a GPU's load is (sum of its units' costs + sum of its groups' costs) / speed.
+   * Absent: 0. Only with unit2group.
+   */
+  readonly groupCosts?: readonly number[];
+  /**
+   * Most KV heads stored in this layer, summed over GPUs (a GPU stores one copy of every group it
+   * runs a unit of): the KV-cache cap, floor(maxKvCacheFactor x contiguousKvHeads). Absent: no cap.
+   * Only with unit2group.
+   */
+  readonly maxStoredGroups?: number;
+  /** KV heads the contiguous placement stores in this layer at this GPU count (the KV-cache factor's denominator). */
+  readonly contiguousKvHeads?: number;
+  /**
+   * A workload mix (two or more phases priced in one unit): the objective is the weighted sum of
+   * the phases' makespans, sum_p weight_p x max_g load_p(g). `costs` and `groupCosts` are then
+   * the weighted sums over phases (their makespan is a lower bound on the objective). Absent: one
+   * phase, the objective is the makespan.
+   */
+  readonly phases?: readonly LayerPhase[];
   /** [units] GPU a unit is pinned to, or -1 when free; absent when nothing is pinned. */
   readonly unit2pin?: readonly number[];
   /** Row costs and limits when units may be split by query rows (split/types.ts); absent: whole units only. */
   readonly splits?: LayerSplits;
+}
+
+/** One phase of a workload mix in a layer problem, in the problem's cost unit. */
+export interface LayerPhase {
+  /** How often the phase runs per request (e.g. 1 prefill, 500 decode steps): its weight (> 0). */
+  readonly weight: number;
+  /** [units] cost of each unit in this phase. */
+  readonly costs: readonly number[];
+  /** [groups] cost of each stored KV group in this phase; absent: 0. */
+  readonly groupCosts?: readonly number[];
 }
 
 /**
@@ -68,6 +104,19 @@ export interface LayerResult {
   solveMs: number;
   /** Why the requested engine did not answer (set with greedy_fallback). */
   fallbackReason?: string;
+  /** [gpus] distinct KV groups (KV heads) each GPU stores; KV-group units count one each. */
+  kvHeadsPerGpu?: number[];
+  /** Sum of kvHeadsPerGpu: KV heads stored in the layer. */
+  kvHeadsStored?: number;
+  /**
+   * The second, lexicographic objective: fewest KV heads stored among placements of this
+   * makespan. optimal: kvHeadsStored is proven least; otherwise time_limit or heuristic.
+   */
+  kvStatus?: LayerStatus;
+  /** A valid lower bound on KV heads stored by any placement within the layer's makespan. */
+  kvLowerBound?: number;
+  /** With a workload mix: [phases] makespan of each phase (the objective is their weighted sum). */
+  phaseMakespans?: number[];
 }
 
 /** Options every engine honours. */
