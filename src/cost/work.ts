@@ -350,3 +350,13 @@ export function executedMacs(work: ExecutedWork, shape: HeadShape): number {
 export function kvBytes(keys: number, shape: HeadShape): number {
   return keys * 2 * shape.headDim * shape.dtypeBytes;
 }
+
+/**
+ * Multiply-accumulates of one KV group's K and V projections over `tokens` tokens: 2 (K and V) x
+ * tokens x hiddenSize x d. Every GPU that stores the group computes them, so a replicated group
+ * pays them once per copy. hiddenSize is the model's embedding width (queryHeads x headDim for
+ * every model shipped here).
+ */
+export function kvProjectionMacs(tokens: number, hiddenSize: number, shape: HeadShape): number {
+  return 2 * tokens * hiddenSize * shape.headDim;
+}
