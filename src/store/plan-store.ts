@@ -6,7 +6,7 @@
  * profile version and engine version): the body stored under an id never changes, so a local copy
  * can never be stale, only missing.
  */
-import type { PlanEntry } from '../plan-cache.ts';
+import type { PlanEntry } from './plan-entry.ts';
 
 /** How the store is doing: `degraded` while a shared store cannot be reached (answers go on locally). */
 export type StoreState = 'ok' | 'degraded';
