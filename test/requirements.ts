@@ -26,6 +26,15 @@ export const CHROMIUM: Requirement = {
   install: "install Debian's chromium: apt-get install -y --no-install-recommends chromium",
 };
 
+export const REDIS_SERVER_PATH = '/usr/bin/redis-server';
+
+export const REDIS_SERVER: Requirement = {
+  present: existsSync(REDIS_SERVER_PATH),
+  missing: `${REDIS_SERVER_PATH} is not installed`,
+  install:
+    "install Debian's redis-server (the tests start their own): apt-get install -y --no-install-recommends redis-server",
+};
+
 /** The published per-head data the profiles are converted from, next to the checkout. */
 export function sourceData(dir: string): Requirement {
   return {

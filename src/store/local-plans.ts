@@ -1,0 +1,67 @@
+/**
+ * The plans one process holds, in front of a shared store: entries by id, bounded by bytes, and
+ * lookup keys mapped to plan ids. Neither can be stale, only missing: a plan id is a hash of the
+ * normalised request, the profile version and the engine version, so every entry stored under an
+ * id answers that request for as long as it lives; a lookup key holds the profile version too, so
+ * its plan id changes only under another key.
+ */
+import { LRUCache } from 'lru-cache';
+import type { PlanEntry } from './plan-entry.ts';
+
+export interface LocalPlansOptions {
+  readonly maxEntries: number;
+  /** Most bytes of entries held; the least recently used go first. */
+  readonly maxBytes: number;
+  /** Longest an entry or a lookup is kept, ms. */
+  readonly ttlMs: number;
+  /** Clock for TTLs, ms (lru-cache's `perf`): tests inject one. */
+  readonly now?: () => number;
+}
+
+export interface LocalPlans {
+  get(id: string): PlanEntry | undefined;
+  /** The plan id a lookup key maps to. */
+  lookup(key: string): string | undefined;
+  /** Keeps the entry (and the lookup key's mapping) for `ttlMs`, or for the given shorter time. */
+  set(entry: PlanEntry, lookupKey?: string, ttlMs?: number): void;
+  /** Maps a lookup key to a plan id for `ttlMs`, or for the given shorter time. */
+  map(key: string, id: string, ttlMs?: number): void;
+  /** Whether this very entry object is held: it was stored here or read from the shared store. */
+  holds(entry: PlanEntry): boolean;
+  bytes(): { readonly plans: number; readonly lookups: number };
+}
+
+/** What an entry costs besides its body and placement: id, ETag, objects, the LRU's bookkeeping. */
+const ENTRY_OVERHEAD_BYTES = 512;
+
+export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
+  const common = {
+    max: options.maxEntries,
+    ttl: options.ttlMs,
+    // An expired entry is a miss, never served stale.
+    allowStale: false,
+    ttlResolution: 0,
+    ...(options.now ? { perf: { now: options.now } } : {}),
+  } as const;
+  const plans = new LRUCache<string, PlanEntry>({
+    ...common,
+    maxSize: options.maxBytes,
+    sizeCalculation: (entry) => entry.body.length + entry.unit2gpu.byteLength + ENTRY_OVERHEAD_BYTES,
+  });
+  // Keys and ids are short: the entry bound alone keeps this small.
+  const lookups = new LRUCache<string, string>(common);
+  return {
+    get: (id) => plans.get(id),
+    lookup: (key) => lookups.get(key),
+    set(entry, lookupKey, ttlMs) {
+      const ttl = Math.min(ttlMs ?? options.ttlMs, options.ttlMs);
+      plans.set(entry.id, entry, { ttl });
+      if (lookupKey !== undefined) lookups.set(lookupKey, entry.id, { ttl });
+    },
+    map(key, id, ttlMs) {
+      lookups.set(key, id, { ttl: Math.min(ttlMs ?? options.ttlMs, options.ttlMs) });
+    },
+    holds: (entry) => plans.peek(entry.id) === entry,
+    bytes: () => ({ plans: plans.calculatedSize, lookups: lookups.size * ENTRY_OVERHEAD_BYTES }),
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The Redis plan store against a real redis-server: two stores on one Redis stand for two replicas.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, it } from 'node:test';
+import { createClient } from 'redis';
+import { createRedisStore, type RedisPlanStore, type RedisStoreOptions } from '../../src/store/redis-store.ts';
+import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
+import { type RedisServer, startRedisServer } from './redis-server.ts';
+import { entryShape, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
+
+const TTL_MS = 60_000;
+
+describeRequiring(REDIS_SERVER, 'the Redis plan store', { timeout: 60_000 }, () => {
+  let server: RedisServer;
+  let admin: ReturnType<typeof createClient>;
+  const stores: RedisPlanStore[] = [];
+
+  before(async () => {
+    server = await startRedisServer();
+    admin = createClient({ url: server.url });
+    await admin.connect();
+  });
+  after(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    admin?.destroy();
+    await server?.stop();
+  });
+
+  /** A connected store; stores of one test share a key prefix unless given another. */
+  async function open(keyPrefix: string, options: Partial<RedisStoreOptions> = {}): Promise<RedisPlanStore> {
+    const store = createRedisStore({ url: server.url, ttlMs: TTL_MS, keyPrefix, ...options });
+    stores.push(store);
+    await untilState(store, 'ok');
+    return store;
+  }
+  const prefix = (): string => `test-${randomUUID()}:`;
+
+  it('a plan stored on one replica is read on another, byte for byte, then held locally', async () => {
+    const keys = prefix();
+    const [a, b] = [await open(keys), await open(keys)];
+    const entry = planEntry('plan-1', { layers: 4, units: 32, gpus: 8 });
+    await a.set(entry);
+    assert.equal(b.peek('plan-1'), undefined, 'B holds nothing before it reads');
+    const read = await b.get('plan-1');
+    assert.deepEqual(entryShape(read), entryShape(entry));
+    assert.equal(b.peek('plan-1'), read, 'B holds what it read');
+    assert.equal(await b.get('plan-unknown'), undefined);
+    assert.ok(b.bytes().plans >= entry.body.length);
+  });
+
+  it('a lookup key stored on one replica finds the plan on another', async () => {
+    const keys = prefix();
+    const [a, b] = [await open(keys), await open(keys)];
+    const entry = planEntry('plan-2');
+    await a.set(entry, '/v1/models/m/plan?gpus=4');
+    assert.equal(b.peekLookup('/v1/models/m/plan?gpus=4'), undefined);
+    assert.deepEqual(entryShape(await b.getByLookup('/v1/models/m/plan?gpus=4')), entryShape(entry));
+    assert.equal(b.peekLookup('/v1/models/m/plan?gpus=4')?.id, 'plan-2');
+    assert.equal(await b.getByLookup('/v1/models/m/plan?gpus=8'), undefined);
+  });
+
+  it('plans and lookups expire in Redis after the TTL, and a local copy lives no longer than the shared one', async () => {
+    const keys = prefix();
+    let now = 1_000_000;
+    const a = await open(keys);
+    const b = await open(keys, { now: () => now });
+    await a.set(planEntry('plan-3'), 'lookup-3');
+    for (const key of [`${keys}plan:plan-3`, `${keys}lookup:lookup-3`]) {
+      const pttl = await admin.pTTL(key);
+      assert.ok(pttl > 0 && pttl <= TTL_MS, `${key} expires within the TTL (PTTL ${pttl})`);
+    }
+    await admin.pExpire(`${keys}plan:plan-3`, 5000);
+    assert.ok(await b.get('plan-3'));
+    now += 5001;
+    assert.equal(b.peek('plan-3'), undefined, "B's copy expired with Redis's");
+  });
+
+  it('deployments with different key prefixes do not see each other', async () => {
+    const [a, b] = [await open(prefix()), await open(prefix())];
+    await a.set(planEntry('plan-4'), 'lookup-4');
+    assert.equal(await b.get('plan-4'), undefined);
+    assert.equal(await b.getByLookup('lookup-4'), undefined);
+  });
+
+  it('the first solve stored under an id is the one every replica serves', async () => {
+    const keys = prefix();
+    const [a, b, c] = [await open(keys), await open(keys), await open(keys)];
+    const first = planEntry('plan-5', { tag: 'first' });
+    await a.set(first);
+    await b.set(planEntry('plan-5', { tag: 'second' }));
+    assert.equal((await c.get('plan-5'))?.etag, first.etag);
+  });
+
+  it('a record this version cannot read is a miss, counted, and the next write replaces it', async () => {
+    const keys = prefix();
+    const metrics = new RecordingMetrics();
+    const [a, b] = [await open(keys), await open(keys, { metrics })];
+    await admin.hSet(`${keys}plan:plan-6`, { v: '0', body: 'from an older release' });
+    assert.equal(await b.get('plan-6'), undefined);
+    assert.equal(metrics.count('error:decode'), 1);
+    const entry = planEntry('plan-6');
+    await a.set(entry);
+    assert.deepEqual(entryShape(await b.get('plan-6')), entryShape(entry));
+  });
+
+  it('storing a held plan again renews it, and writes it whole when Redis has lost it', async () => {
+    const keys = prefix();
+    const [a, b] = [await open(keys), await open(keys)];
+    const entry = planEntry('plan-7');
+    await a.set(entry);
+    await admin.pExpire(`${keys}plan:plan-7`, 5000);
+    await a.set(entry, 'lookup-7');
+    assert.ok((await admin.pTTL(`${keys}plan:plan-7`)) > 5000, 'the TTL was renewed');
+    await admin.del(`${keys}plan:plan-7`);
+    await a.set(entry, 'lookup-7');
+    assert.deepEqual(entryShape(await b.getByLookup('lookup-7')), entryShape(entry));
+  });
+});
