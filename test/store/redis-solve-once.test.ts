@@ -1,0 +1,171 @@
+/**
+ * solveOnce across replicas against a real redis-server: two stores on one Redis stand for two
+ * replicas; solves are held by the test and released when it has seen what it waits for.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, it } from 'node:test';
+import { createClient } from 'redis';
+import { createRedisStore, type RedisPlanStore, type RedisStoreOptions } from '../../src/store/redis-store.ts';
+import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
+import { type RedisServer, startRedisServer } from './redis-server.ts';
+import { heldSolve, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
+
+describeRequiring(REDIS_SERVER, 'solveOnce across replicas', { timeout: 60_000 }, () => {
+  let server: RedisServer;
+  let admin: ReturnType<typeof createClient>;
+  const stores: RedisPlanStore[] = [];
+
+  before(async () => {
+    server = await startRedisServer();
+    admin = createClient({ url: server.url });
+    await admin.connect();
+  });
+  after(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    admin?.destroy();
+    await server?.stop();
+  });
+
+  /** Two connected stores on one key prefix (two replicas), each with its own metrics. */
+  async function replicas(options: Partial<RedisStoreOptions> = {}) {
+    const keyPrefix = `test-${randomUUID()}:`;
+    const open = async () => {
+      const metrics = new RecordingMetrics();
+      const store = createRedisStore({ url: server.url, ttlMs: 60_000, keyPrefix, metrics, ...options });
+      stores.push(store);
+      await untilState(store, 'ok');
+      return { store, metrics };
+    };
+    return { a: await open(), b: await open(), keyPrefix };
+  }
+
+  it('a burst of identical calls split across two replicas is solved exactly once', async () => {
+    const { a, b, keyPrefix } = await replicas();
+    const held = heldSolve();
+    const calls = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).store.solveOnce('plan-1', held.solve));
+    await held.started();
+    // The replica that lost the claim waits on the other's lease (its callers join its one wait).
+    await Promise.race([a.metrics.until('leaseWait'), b.metrics.until('leaseWait')]);
+    const entry = planEntry('plan-1');
+    held.release(entry);
+    const outcomes = await Promise.all(calls);
+    assert.equal(held.calls(), 1);
+    assert.equal(outcomes.filter((outcome) => outcome.solvedHere).length, 1);
+    assert.ok(outcomes.every((outcome) => outcome.entry.etag === entry.etag));
+    assert.equal(a.metrics.count('leaseWait') + b.metrics.count('leaseWait'), 1);
+    assert.equal(await admin.exists(`${keyPrefix}lease:plan-1`), 0, 'the lease was released');
+  });
+
+  it('a call finds the plan another replica stored and does not solve', async () => {
+    const { a, b } = await replicas();
+    await a.store.set(planEntry('plan-2'));
+    const held = heldSolve();
+    const outcome = await b.store.solveOnce('plan-2', held.solve);
+    assert.equal(outcome.solvedHere, false);
+    assert.equal(held.calls(), 0);
+  });
+
+  it("when the owner's solve fails its callers get the error and a waiter takes the lease and solves", async () => {
+    const { a, b } = await replicas();
+    const [owner, waiter] = [heldSolve(), heldSolve()];
+    const failed = a.store.solveOnce('plan-3', owner.solve);
+    await owner.started();
+    const taken = b.store.solveOnce('plan-3', waiter.solve);
+    await b.metrics.until('leaseWait');
+    owner.fail(new Error('no slot on replica A'));
+    await assert.rejects(failed, /no slot on replica A/);
+    await waiter.started();
+    waiter.release(planEntry('plan-3'));
+    assert.equal((await taken).solvedHere, true);
+    assert.equal(b.metrics.count('leaseTakeover'), 1);
+    assert.equal(waiter.calls(), 1);
+  });
+
+  it('a live owner renews its lease: the waiter sits out several lease periods and gets its plan', async () => {
+    // Renewed every 300 ms: the test's event loop may stall up to 600 ms without losing the lease.
+    const { a, b, keyPrefix } = await replicas({ leaseMs: 900 });
+    await admin.configSet('notify-keyspace-events', 'Kg');
+    const watcher = admin.duplicate();
+    await watcher.connect();
+    let expires = 0;
+    let counted: () => void = () => undefined;
+    await watcher.subscribe(`__keyspace@0__:${keyPrefix}lease:plan-4`, (event) => {
+      if (event !== 'expire') return;
+      expires += 1;
+      counted();
+    });
+    const [owner, waiter] = [heldSolve(), heldSolve()];
+    const owned = a.store.solveOnce('plan-4', owner.solve);
+    await owner.started();
+    const waited = b.store.solveOnce('plan-4', waiter.solve);
+    await b.metrics.until('leaseWait');
+    // One expire event when the lease is taken, one per renewal: 8 span more than two lease periods.
+    const renewed = (async () => {
+      while (expires < 8) await new Promise<void>((resolve) => (counted = resolve));
+    })();
+    const tookOver = waiter.started().then(() => assert.fail('the waiter took over from a live owner'));
+    await Promise.race([renewed, tookOver]);
+    await watcher.unsubscribe();
+    watcher.destroy();
+    const entry = planEntry('plan-4');
+    owner.release(entry);
+    assert.deepEqual(
+      [(await owned).solvedHere, (await waited).solvedHere, (await waited).entry.etag],
+      [true, false, entry.etag],
+    );
+    assert.equal(waiter.calls(), 0);
+    assert.equal(b.metrics.count('leaseTakeover'), 0);
+  });
+
+  it('a waiter whose signal aborts stops waiting and solves itself', async () => {
+    const { a, b } = await replicas();
+    const [owner, waiter] = [heldSolve(), heldSolve()];
+    const owned = a.store.solveOnce('plan-5', owner.solve);
+    await owner.started();
+    const deadline = new AbortController();
+    const gaveUp = b.store.solveOnce('plan-5', waiter.solve, { signal: deadline.signal });
+    await b.metrics.until('leaseWait');
+    deadline.abort();
+    await waiter.started();
+    waiter.release(planEntry('plan-5', { tag: 'b' }));
+    assert.equal((await gaveUp).solvedHere, true);
+    assert.equal(b.metrics.count('fallback:aborted'), 1);
+    owner.release(planEntry('plan-5', { tag: 'a' }));
+    assert.equal((await owned).solvedHere, true);
+  });
+
+  it('a waiter past its wait bound solves itself', async () => {
+    const { a, b } = await replicas({ maxWaitMs: 1 });
+    const [owner, waiter] = [heldSolve(), heldSolve()];
+    const owned = a.store.solveOnce('plan-6', owner.solve);
+    await owner.started();
+    const bounded = b.store.solveOnce('plan-6', waiter.solve);
+    await waiter.started();
+    waiter.release(planEntry('plan-6'));
+    assert.equal((await bounded).solvedHere, true);
+    assert.equal(b.metrics.count('fallback:wait_bound'), 1);
+    owner.release(planEntry('plan-6'));
+    await owned;
+  });
+
+  it('identical calls in one process share one solve, and a joined caller that gives up does not start another', async () => {
+    const { a } = await replicas();
+    const held = heldSolve();
+    const deadline = new AbortController();
+    const calls = [
+      a.store.solveOnce('plan-7', held.solve),
+      ...Array.from({ length: 4 }, () => a.store.solveOnce('plan-7', held.solve, { signal: deadline.signal })),
+    ];
+    await held.started();
+    deadline.abort();
+    held.release(planEntry('plan-7'));
+    const outcomes = await Promise.all(calls);
+    assert.equal(held.calls(), 1);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.solvedHere),
+      [true, false, false, false, false],
+    );
+    assert.equal(a.metrics.count('leaseWait'), 0);
+  });
+});
