@@ -54,7 +54,9 @@ describeRequiring(REDIS_SERVER, 'the Redis store when Redis fails', { timeout: 6
     solve.release(planEntry('plan-3'));
     assert.equal((await b.store.solveOnce('plan-3', solve.solve)).solvedHere, true);
     assert.deepEqual(
-      (['error:get', 'error:get_lookup', 'error:set', 'fallback:degraded'] as const).map((event) => b.metrics.count(event)),
+      (['error:get', 'error:get_lookup', 'error:set', 'fallback:degraded'] as const).map((event) =>
+        b.metrics.count(event),
+      ),
       [1, 1, 2, 1],
       'a miss, a lookup miss, two dropped writes (plan-2, then the local solve of plan-3), one local solve',
     );
