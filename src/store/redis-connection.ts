@@ -98,7 +98,8 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
       clearInterval(probe);
       ensureSubscribed();
     }
-    for (const listener of listeners) listener(next);
+    // Not inside the command that noticed the change: a listener's error must not become the store's.
+    for (const listener of listeners) queueMicrotask(() => listener(next));
   }
 
   function ping(): void {

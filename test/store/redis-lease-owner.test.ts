@@ -13,11 +13,11 @@ import { createClient } from 'redis';
 import { createRedisStore, type RedisPlanStore } from '../../src/store/redis-store.ts';
 import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
-import { heldSolve, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
+import { heldSolve, PATIENT, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
 
 const OWNER = fileURLToPath(new URL('./fixtures/lease-owner.ts', import.meta.url));
-/** Renewed every third of it: the owner may stall two thirds of a period without losing its lease. */
-const LEASE_MS = 1000;
+/** Renewed every second: the owner may stall two seconds without losing its lease. */
+const LEASE_MS = 3000;
 
 describeRequiring(REDIS_SERVER, 'a lease owner that dies', { timeout: 60_000 }, () => {
   let server: RedisServer;
@@ -47,7 +47,7 @@ describeRequiring(REDIS_SERVER, 'a lease owner that dies', { timeout: 60_000 }, 
     admin.destroy();
 
     const metrics = new RecordingMetrics();
-    store = createRedisStore({ url: server.url, keyPrefix, ttlMs: 60_000, metrics });
+    store = createRedisStore({ url: server.url, keyPrefix, ttlMs: 60_000, metrics, ...PATIENT });
     await untilState(store, 'ok');
     const waiter = heldSolve();
     let killed = false;

@@ -8,7 +8,7 @@ import { createClient } from 'redis';
 import { createRedisStore, type RedisPlanStore, type RedisStoreOptions } from '../../src/store/redis-store.ts';
 import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
-import { entryShape, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
+import { entryShape, PATIENT, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
 
 const TTL_MS = 60_000;
 
@@ -30,7 +30,7 @@ describeRequiring(REDIS_SERVER, 'the Redis plan store', { timeout: 60_000 }, () 
 
   /** A connected store; stores of one test share a key prefix unless given another. */
   async function open(keyPrefix: string, options: Partial<RedisStoreOptions> = {}): Promise<RedisPlanStore> {
-    const store = createRedisStore({ url: server.url, ttlMs: TTL_MS, keyPrefix, ...options });
+    const store = createRedisStore({ url: server.url, ttlMs: TTL_MS, keyPrefix, ...PATIENT, ...options });
     stores.push(store);
     await untilState(store, 'ok');
     return store;

@@ -7,8 +7,14 @@ import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import type { PlanEntry } from '../../src/store/plan-entry.ts';
 import type { StoreState } from '../../src/store/plan-store.ts';
-import type { RedisPlanStore } from '../../src/store/redis-store.ts';
+import type { RedisPlanStore, RedisStoreOptions } from '../../src/store/redis-store.ts';
 import type { FallbackReason, StoreMetricsSink, StoreOperation } from '../../src/store/store-metrics.ts';
+
+/**
+ * Command timeouts for tests on a busy machine: a command that times out is a counted miss or a
+ * dropped write, which would change what a test checks. Tests of timeouts set their own.
+ */
+export const PATIENT: Partial<RedisStoreOptions> = Object.freeze({ commandTimeoutMs: 5000, connectTimeoutMs: 5000 });
 
 /**
  * An entry with a JSON body (non-ASCII text and all), its strong ETag and a placement of `layers`
