@@ -14,13 +14,13 @@
  * a failed read is a miss, a failed write is dropped, both counted, and the store is `degraded`
  * (solving locally, without leases) until Redis answers again.
  */
-import type { PlanEntry } from './plan-entry.ts';
-import type { PlanStore, SolveOnceOptions, SolveOnceOutcome, StoreState } from './plan-store.ts';
 import { createLocalPlans } from './local-plans.ts';
-import { createRedisConnection, FAULT } from './redis-connection.ts';
-import { createWakeups, solveUnderLease } from './redis-lease.ts';
-import { decodeRecord, encodeRecord, RECORD_FIELDS, RecordError } from './redis-records.ts';
-import { NO_STORE_METRICS, type StoreMetricsSink, type StoreOperation } from './store-metrics.ts';
+import type { PlanStore, StoreState } from './plan-store.ts';
+import { createRedisConnection } from './redis-connection.ts';
+import { createWakeups, type LeaseDeps, solveUnderLease } from './redis-lease.ts';
+import { createSharedPlans } from './shared-plans.ts';
+import { createSingleFlight } from './single-flight.ts';
+import { NO_STORE_METRICS, type StoreMetricsSink } from './store-metrics.ts';
 
 export interface RedisStoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// (REDIS_URL). */
@@ -69,18 +69,11 @@ export interface RedisPlanStore extends PlanStore {
   onState(listener: (state: StoreState) => void): () => void;
 }
 
-interface Flight {
-  readonly outcome: Promise<SolveOnceOutcome>;
-  /** Aborted by the first joined caller whose signal aborts: the flight stops waiting and solves. */
-  readonly stopWaiting: AbortController;
-}
-
 export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
   const settings = { ...REDIS_STORE_DEFAULTS, ...options };
   const { keyPrefix: prefix, ttlMs } = settings;
   const metrics = options.metrics ?? NO_STORE_METRICS;
   const planKey = (id: string): string => `${prefix}plan:${id}`;
-  const lookupKey = (key: string): string => `${prefix}lookup:${key}`;
   const channel = `${prefix}solved`;
   const local = createLocalPlans({
     maxEntries: settings.localMaxEntries,
@@ -90,127 +83,33 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
   });
   const wakeups = createWakeups();
   const connection = createRedisConnection({ ...settings, metrics, channel, onMessage: wakeups.notify });
-  const reads = new Map<string, Promise<PlanEntry | undefined>>();
-  const flights = new Map<string, Flight>();
-
-  /** The shared record of `id`, kept locally for as long as Redis keeps it; undefined on a miss or fault. */
-  async function readShared(id: string): Promise<PlanEntry | undefined> {
-    const key = planKey(id);
-    const reply = await connection.attempt('get', (client) =>
-      client
-        .multi()
-        .hmGet(key, [...RECORD_FIELDS])
-        .pTTL(key)
-        .exec(),
-    );
-    if (reply === FAULT) return undefined;
-    const [values, pttl] = reply as unknown as [(Buffer | null)[], number];
-    const entry = decode(id, values);
-    if (entry) local.set(entry, undefined, pttl > 0 ? pttl : undefined);
-    return entry;
-  }
-
-  function decode(id: string, values: (Buffer | null)[]): PlanEntry | undefined {
-    try {
-      return decodeRecord(id, values);
-    } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      count('decode');
-      return undefined;
-    }
-  }
-  const count = (operation: StoreOperation): void => metrics.storeError(operation);
-
-  function get(id: string): Promise<PlanEntry | undefined> {
-    const held = local.get(id);
-    if (held) return Promise.resolve(held);
-    // Concurrent misses of one id share one read.
-    let read = reads.get(id);
-    if (!read) {
-      read = readShared(id);
-      reads.set(id, read);
-      const forget = (): void => void reads.delete(id);
-      read.then(forget, forget);
-    }
-    return read;
-  }
-
-  async function getByLookup(key: string): Promise<PlanEntry | undefined> {
-    const id = local.lookup(key);
-    const held = id === undefined ? undefined : local.get(id);
-    if (held) return held;
-    const shared = lookupKey(key);
-    const reply = await connection.attempt('get_lookup', (client) => client.multi().get(shared).pTTL(shared).exec());
-    if (reply === FAULT) return undefined;
-    const [planId, pttl] = reply as unknown as [Buffer | null, number];
-    if (planId === null) return undefined;
-    const entry = await get(planId.toString());
-    if (entry) local.map(key, entry.id, pttl > 0 ? pttl : undefined);
-    return entry;
-  }
-
-  async function set(entry: PlanEntry, lookup?: string): Promise<void> {
-    // An entry this process already holds was written or read here: renew it without resending it.
-    const known = local.holds(entry);
-    local.set(entry, lookup);
-    const keys = lookup === undefined ? [planKey(entry.id)] : [planKey(entry.id), lookupKey(lookup)];
-    const head = [String(ttlMs), entry.id];
-    if (known) {
-      const renewed = await connection.attempt('set', (client) => client.touchPlan(keys, head));
-      if (renewed !== 0) return;
-    }
-    const record = encodeRecord(entry).flatMap((value, i) => [RECORD_FIELDS[i], value]);
-    await connection.attempt('set', (client) => client.writePlan(keys, [...head, ...record]));
-  }
-
-  const leaseDeps = {
+  const shared = createSharedPlans({
+    connection,
+    local,
+    metrics,
+    planKey,
+    lookupKey: (key) => `${prefix}lookup:${key}`,
+    ttlMs,
+  });
+  const lease: LeaseDeps = {
     connection,
     wakeups,
     metrics,
-    leaseKey: (id: string) => `${prefix}lease:${id}`,
+    leaseKey: (id) => `${prefix}lease:${id}`,
     planKey,
     channel,
     leaseMs: settings.leaseMs,
     maxWaitMs: settings.maxWaitMs,
-    read: get,
-    write: (entry: PlanEntry) => set(entry),
+    read: shared.get,
+    write: (entry) => shared.set(entry),
   };
-
-  async function fly(id: string, solve: () => Promise<PlanEntry>, stop: AbortSignal): Promise<SolveOnceOutcome> {
-    if (connection.state() === 'ok') return solveUnderLease(leaseDeps, id, solve, stop);
+  const solveOnce = createSingleFlight(async (id, solve, stop) => {
+    if (connection.state() === 'ok') return solveUnderLease(lease, id, solve, stop);
     metrics.fallback('degraded');
     const entry = await solve();
-    await set(entry);
+    await shared.set(entry);
     return { entry, solvedHere: true };
-  }
-
-  async function solveOnce(
-    id: string,
-    solve: () => Promise<PlanEntry>,
-    options: SolveOnceOptions = {},
-  ): Promise<SolveOnceOutcome> {
-    // Identical calls in this process join one flight: one lease, one solve, no round trip each.
-    let flight = flights.get(id);
-    const joined = flight !== undefined;
-    if (flight === undefined) {
-      const stopWaiting = new AbortController();
-      const outcome = fly(id, solve, stopWaiting.signal);
-      flight = { outcome, stopWaiting };
-      flights.set(id, flight);
-      const land = (): void => void flights.delete(id);
-      outcome.then(land, land);
-    }
-    const { signal } = options;
-    const stop = flight.stopWaiting.abort.bind(flight.stopWaiting);
-    if (signal?.aborted) stop();
-    else signal?.addEventListener('abort', stop, { once: true });
-    try {
-      const outcome = await flight.outcome;
-      return joined ? { entry: outcome.entry, solvedHere: false } : outcome;
-    } finally {
-      signal?.removeEventListener('abort', stop);
-    }
-  }
+  });
 
   return {
     kind: 'redis',
@@ -219,9 +118,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
       const id = local.lookup(key);
       return id === undefined ? undefined : local.get(id);
     },
-    get,
-    getByLookup,
-    set,
+    ...shared,
     solveOnce,
     state: () => connection.state(),
     onState: (listener) => connection.onState(listener),
