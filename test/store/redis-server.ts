@@ -1,7 +1,7 @@
 /**
  * A real redis-server for one test file: started on a free loopback port with no persistence,
- * stopped by the file's `after` hook, and killed when the test process exits, however it exits,
- * so no server outlives a failing run. It can be stopped and started again on the same port (a
+ * stopped by the file's `after` hook, and killed when the test process exits or is interrupted,
+ * so no server outlives a failing or cancelled run. It can be stopped and started again on the same port (a
  * Redis restart), killed outright, and frozen (SIGSTOP: a Redis that accepts and never answers).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -66,9 +66,16 @@ function launch(port: number): ChildProcess {
 }
 
 const running = new Set<ChildProcess>();
-process.on('exit', () => {
+const killAll = (): void => {
   for (const child of running) child.kill('SIGKILL');
-});
+};
+process.on('exit', killAll);
+// A signal ends the process without 'exit': kill the servers, then let the signal do what it would.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal);
+  });
 
 async function ended(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
