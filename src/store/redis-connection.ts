@@ -69,7 +69,8 @@ function createCommandClient(options: RedisConnectionOptions) {
 /** Connects in the background: the store answers (degraded) before Redis is reachable. */
 export function createRedisConnection(options: RedisConnectionOptions): RedisConnection {
   const client = createCommandClient(options);
-  const subscriber = client.duplicate();
+  // Subscribing is off every request's path: no command timeout, so a slow Redis only delays it.
+  const subscriber = client.duplicate({ commandOptions: {} });
   const listeners = new Set<(state: StoreState) => void>();
   let state: StoreState = 'degraded';
   let closed = false;

@@ -40,8 +40,10 @@ describeRequiring(REDIS_SERVER, 'solveOnce across replicas', { timeout: 60_000 }
     return { a: await open(), b: await open(), keyPrefix };
   }
 
-  it('a burst of identical calls split across two replicas is solved exactly once', async () => {
-    const { a, b, keyPrefix } = await replicas();
+  // Waiters are woken by the owner's release message: with a minute-long lease, a message that
+  // never came would leave this test hanging past its timeout.
+  it('a burst of identical calls split across two replicas is solved exactly once', { timeout: 20_000 }, async () => {
+    const { a, b, keyPrefix } = await replicas({ leaseMs: 60_000 });
     const held = heldSolve();
     const calls = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).store.solveOnce('plan-1', held.solve));
     await held.started();
