@@ -120,6 +120,18 @@ describeRequiring(REDIS_SERVER, 'solveOnce across replicas', { timeout: 60_000 }
     assert.equal(b.metrics.count('leaseTakeover'), 0);
   });
 
+  it("an owner whose lease was taken over leaves the new owner's lease alone", async () => {
+    const { a, keyPrefix } = await replicas();
+    const owner = heldSolve();
+    const owned = a.store.solveOnce('plan-8', owner.solve);
+    await owner.started();
+    // As if A had stalled past its lease and another replica had taken it.
+    await admin.set(`${keyPrefix}lease:plan-8`, 'another-owner', { PX: 60_000 });
+    owner.release(planEntry('plan-8'));
+    assert.equal((await owned).solvedHere, true);
+    assert.equal((await admin.get(`${keyPrefix}lease:plan-8`))?.toString(), 'another-owner');
+  });
+
   it('a waiter whose signal aborts stops waiting and solves itself', async () => {
     const { a, b } = await replicas();
     const [owner, waiter] = [heldSolve(), heldSolve()];
