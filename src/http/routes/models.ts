@@ -6,7 +6,6 @@ import type { ModelRegistry } from '../../profiles/registry.ts';
 import { summarizeProfile, type LayerSummary } from '../model-summary.ts';
 import type { components } from '../api-types.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
-import type { ProblemLocals } from '../problem.ts';
 
 type Schemas = components['schemas'];
 
@@ -22,16 +21,16 @@ export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
   } satisfies Schemas['ModelList']);
 
   router.get('/v1/models', ctx.guards.requireKeyForReads, (req, res) => {
-    list.query(req.query as Record<string, unknown>);
+    list.query(req.query);
     res.type('application/json').send(listBody);
   });
 
   router.get('/v1/models/:modelId', ctx.guards.requireKeyForReads, (req, res) => {
-    const { modelId } = get.path(req.params as Record<string, string>) as { modelId: string };
-    const { seqLen = DEFAULT_WORKLOAD.seqLen } = get.query(req.query as Record<string, unknown>) as { seqLen?: number };
+    const { modelId } = get.path(req.params) as { modelId: string };
+    const { seqLen = DEFAULT_WORKLOAD.seqLen } = get.query(req.query) as { seqLen?: number };
     const profile = registry.get(modelId);
     if (!profile) {
-      (res.locals as ProblemLocals).pointerIn = 'path';
+      res.locals.pointerIn = 'path';
       throw unknownModel(registry, modelId);
     }
     const layers = summarizeProfile(profile, seqLen);
