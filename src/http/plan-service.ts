@@ -99,10 +99,10 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       );
     }
     try {
-      const { entry, solvedHere } = await store.solveOnce(resolved.id, () =>
-        solve(fresh, resolved, migration, arrived),
-      );
-      if (!solvedHere) metrics.coalesced.inc();
+      const joined = () => metrics.coalesced.inc();
+      const { entry } = await store.solveOnce(resolved.id, () => solve(fresh, resolved, migration, arrived), {
+        joined,
+      });
       await store.set(entry, lookupKey);
       return { entry, created: true, ...clamp };
     } catch (error) {

@@ -19,7 +19,7 @@ import {
   type TaskProgress,
 } from '../planner/layer-task.ts';
 import { deserializeHplbError, type SolveAnswer, type SolveRequest } from './solve-task.ts';
-import { createWorkerPool, workerEntry } from './worker-pool.ts';
+import { createWorkerPool, workerEntry, type WorkerPool } from './worker-pool.ts';
 
 export interface SolverPoolOptions {
   /** Workers solving at once; default os.availableParallelism(). */
@@ -66,118 +66,20 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   const size = options.size ?? availableParallelism();
   if (!(Number.isInteger(size) && size >= 1))
     throw new HplbError('INTERNAL', `solver pool size must be an integer >= 1, got ${size}`);
-  const graceMs = options.graceMs ?? defaultGraceMs;
   const pool = createWorkerPool({
     entry: options.workerFile ?? workerEntry(import.meta.url, 'solver-worker'),
     threads: size,
     spares: options.spares ?? 0,
   });
-  const deadlineText = (limit: number): string => {
-    const grace = graceMs(limit);
-    return `its deadline of ${formatMs(limit + grace)} ms (time limit ${formatMs(limit)} ms + grace ${formatMs(grace)} ms)`;
+  const settings: Settings = {
+    pool,
+    graceMs: options.graceMs ?? defaultGraceMs,
+    onWorkerRestart: options.onWorkerRestart ?? (() => undefined),
   };
-
-  function run(task: LayerTask, { signal }: RunOptions = {}): Promise<LayerOutcome> {
-    return new Promise<LayerOutcome>((resolve, reject) => {
-      const limit = task.timeLimitMs + graceMs(task.timeLimitMs);
-      const queuedAt = performance.now();
-      let progress: TaskProgress | null = null;
-      let startedAt: number | null = null;
-      let settled = false;
-      let overran = false;
-      let overrun: NodeJS.Timeout | undefined;
-      const dequeue = new AbortController();
-      const stop = new AbortController();
-      const channel = new MessageChannel();
-      channel.port1.on('message', (report: TaskProgress) => {
-        progress = report;
-      });
-      const done = (): void => {
-        settled = true;
-        clearTimeout(deadline);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      /** Answers without the worker: with its reported progress, else greedy, a turn later (one greedy per turn). */
-      const answer = (reason: string): void => {
-        if (settled) return;
-        done();
-        if (startedAt === null) dequeue.abort();
-        const solveMs = performance.now() - (startedAt ?? queuedAt);
-        if (progress) resolve(progressOutcome(task, progress, solveMs, reason));
-        else
-          setImmediate(() => {
-            try {
-              resolve(greedyFallback(task, reason));
-            } catch (error) {
-              reject(error);
-            }
-          });
-      };
-      const where = (): string => (startedAt === null ? 'waited for a solver worker' : 'was still being solved');
-      const onAbort = (): void => answer(`the plan reached its deadline while this layer ${where()}`);
-      const deadline = setTimeout(
-        () =>
-          answer(
-            startedAt === null
-              ? `the task waited for a solver worker past ${deadlineText(task.timeLimitMs)}`
-              : `the task passed ${deadlineText(task.timeLimitMs)} while its worker was still solving it`,
-          ),
-        limit,
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const started = (): void => {
-        startedAt = performance.now();
-        overrun = setTimeout(() => {
-          overran = true;
-          stop.abort();
-        }, limit);
-      };
-      const finished = (): void => {
-        clearTimeout(overrun);
-        channel.port1.close();
-      };
-      if (signal?.aborted) answer('the plan reached its deadline before this layer was started');
-      else if (pool.failed) answer(pool.failed.message);
-      if (settled) {
-        finished();
-        return;
-      }
-      const request: SolveRequest = { task, progress: channel.port2 };
-      const sent = { dequeue: dequeue.signal, stop: stop.signal, transfer: [channel.port2], started };
-      pool.run<SolveAnswer>(request, sent).then(
-        (reply) => {
-          finished();
-          if (settled) return;
-          if (reply.type === 'failed') answer(`solver worker threw: ${reply.message}`);
-          else {
-            done();
-            if (reply.type === 'done') resolve(reply.outcome);
-            else reject(deserializeHplbError(reply.error));
-          }
-        },
-        (error: unknown) => {
-          finished();
-          if (error instanceof HplbError && error.code === 'DRAINING') {
-            if (!settled) {
-              done();
-              reject(error);
-            }
-            return;
-          }
-          if (dequeue.signal.aborted && !overran) return;
-          const reason = overran
-            ? `solver worker overran ${deadlineText(task.timeLimitMs)} and was replaced`
-            : `solver worker failed: ${error instanceof Error ? error.message : String(error)}`;
-          answer(reason);
-          options.onWorkerRestart?.(reason);
-        },
-      );
-    });
-  }
-
   return {
     concurrency: size,
-    run,
+    run: (task, { signal } = {}) =>
+      new Promise((resolve, reject) => new SolverJob(settings, task, resolve, reject).send(signal)),
     get queueDepth() {
       return pool.queued;
     },
@@ -189,6 +91,155 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
     planGraceMs: options.planGraceMs ?? (() => 0),
     close: () => pool.close(),
   };
+}
+
+interface Settings {
+  readonly pool: WorkerPool;
+  readonly graceMs: (timeLimitMs: number) => number;
+  readonly onWorkerRestart: (reason: string) => void;
+}
+
+/**
+ * One task's way through the pool: answered by its worker, or without it (its reported progress,
+ * else greedy) at its deadline, at its caller's abort, or when its worker fails; its worker is
+ * stopped when it runs past its own limit + grace.
+ */
+class SolverJob {
+  private readonly queuedAt = performance.now();
+  private readonly limitMs: number;
+  private readonly channel = new MessageChannel();
+  private readonly dequeue = new AbortController();
+  private readonly stop = new AbortController();
+  private progress: TaskProgress | null = null;
+  private startedAt: number | null = null;
+  private settled = false;
+  private overran = false;
+  private deadline: NodeJS.Timeout | undefined;
+  private overrun: NodeJS.Timeout | undefined;
+  private signal: AbortSignal | undefined;
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly task: LayerTask,
+    private readonly resolve: (outcome: LayerOutcome) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    this.limitMs = task.timeLimitMs + settings.graceMs(task.timeLimitMs);
+    this.channel.port1.on('message', (report: TaskProgress) => {
+      this.progress = report;
+    });
+  }
+
+  /** Queues the task, unless it is due already or no worker could start: then it is answered at once. */
+  send(signal: AbortSignal | undefined): void {
+    const { pool } = this.settings;
+    if (signal?.aborted) this.answer('the plan reached its deadline before this layer was started');
+    else if (pool.failed) this.answer(pool.failed.message);
+    if (this.settled) {
+      this.channel.port1.close();
+      return;
+    }
+    this.signal = signal;
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.deadline = setTimeout(this.onDeadline, this.limitMs);
+    const request: SolveRequest = { task: this.task, progress: this.channel.port2 };
+    pool
+      .run<SolveAnswer>(request, {
+        dequeue: this.dequeue.signal,
+        stop: this.stop.signal,
+        transfer: [this.channel.port2],
+        started: this.onStart,
+      })
+      .then(this.onReply, this.onFailure);
+  }
+
+  private readonly onStart = (): void => {
+    this.startedAt = performance.now();
+    this.overrun = setTimeout(() => {
+      this.overran = true;
+      this.stop.abort();
+    }, this.limitMs);
+  };
+
+  private readonly onAbort = (): void => {
+    const where = this.startedAt === null ? 'waited for a solver worker' : 'was still being solved';
+    this.answer(`the plan reached its deadline while this layer ${where}`);
+  };
+
+  private readonly onDeadline = (): void => {
+    const deadline = this.deadlineText();
+    this.answer(
+      this.startedAt === null
+        ? `the task waited for a solver worker past ${deadline}`
+        : `the task passed ${deadline} while its worker was still solving it`,
+    );
+  };
+
+  private readonly onReply = (reply: SolveAnswer): void => {
+    this.finished();
+    if (this.settled) return;
+    if (reply.type === 'failed') {
+      this.answer(`solver worker threw: ${reply.message}`);
+      return;
+    }
+    this.settle();
+    if (reply.type === 'done') this.resolve(reply.outcome);
+    else this.reject(deserializeHplbError(reply.error));
+  };
+
+  private readonly onFailure = (error: unknown): void => {
+    this.finished();
+    if (error instanceof HplbError && error.code === 'DRAINING') {
+      if (this.settled) return;
+      this.settle();
+      this.reject(error);
+      return;
+    }
+    // Taken out of the queue because it was answered already.
+    if (this.dequeue.signal.aborted && !this.overran) return;
+    const reason = this.overran
+      ? `solver worker overran ${this.deadlineText()} and was replaced`
+      : `solver worker failed: ${error instanceof Error ? error.message : String(error)}`;
+    this.answer(reason);
+    this.settings.onWorkerRestart(reason);
+  };
+
+  /** Answers without the worker: with its reported progress, else greedy a turn later (one greedy per turn). */
+  private answer(reason: string): void {
+    if (this.settled) return;
+    this.settle();
+    if (this.startedAt === null) this.dequeue.abort();
+    const { task, progress } = this;
+    if (progress) {
+      this.resolve(progressOutcome(task, progress, performance.now() - (this.startedAt ?? this.queuedAt), reason));
+      return;
+    }
+    setImmediate(() => {
+      try {
+        this.resolve(greedyFallback(task, reason));
+      } catch (error) {
+        this.reject(error);
+      }
+    });
+  }
+
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.deadline);
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  /** The worker is done with the task (answered, failed or stopped). */
+  private finished(): void {
+    clearTimeout(this.overrun);
+    this.channel.port1.close();
+  }
+
+  private deadlineText(): string {
+    const limit = this.task.timeLimitMs;
+    const grace = this.settings.graceMs(limit);
+    return `its deadline of ${formatMs(limit + grace)} ms (time limit ${formatMs(limit)} ms + grace ${formatMs(grace)} ms)`;
+  }
 }
 
 const formatMs = (ms: number): string => String(Math.round(ms * 10) / 10);

@@ -76,14 +76,16 @@ export function createMemoryStore(options: MemoryStoreOptions): PlanStore {
       plans.set(entry.id, entry);
       if (lookupKey !== undefined) lookups.set(lookupKey, entry.id);
     },
-    async solveOnce(id, solve) {
+    async solveOnce(id, solve, options = {}) {
       let solvedHere = false;
-      const entry = await plans.fetch(id, {
-        context: () => {
-          solvedHere = true;
-          return solve();
-        },
-      });
+      const status: LRUCache.Status<string, PlanEntry, () => Promise<PlanEntry>> = {};
+      const context = () => {
+        solvedHere = true;
+        return solve();
+      };
+      const fetching = plans.fetch(id, { context, status });
+      if (status.fetch === 'inflight') options.joined?.();
+      const entry = await fetching;
       // fetch() resolves undefined only for an aborted fetch, and none is aborted here.
       if (!entry) throw new Error(`plan ${id}: the store could not hold the solved plan`);
       return { entry, solvedHere };

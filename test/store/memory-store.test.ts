@@ -119,7 +119,14 @@ describe('the memory store', () => {
       await gate;
       return createPlanEntry(plan('s'));
     };
-    const calls = [store.solveOnce('s', solve), store.solveOnce('s', solve), store.solveOnce('s', solve)];
+    let joined = 0;
+    const join = { joined: () => (joined += 1) };
+    const calls = [
+      store.solveOnce('s', solve, join),
+      store.solveOnce('s', solve, join),
+      store.solveOnce('s', solve, join),
+    ];
+    assert.equal(joined, 2, 'the later calls say at once that they wait for the first');
     release();
     const outcomes = await Promise.all(calls);
     assert.equal(solves, 1);
