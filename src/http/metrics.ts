@@ -40,7 +40,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
   // The defaults include event-loop delay from perf_hooks.monitorEventLoopDelay, sampled every
   // 10 ms and reset at each scrape: nodejs_eventloop_lag_{min,max,mean,p50,p90,p99}_seconds.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
-  const registers = [registry];
+  registerGauges([registry], sources);
+  return { registry, ...createCounters([registry]) };
+}
+
+/** The live numbers, read at scrape time. */
+function registerGauges(registers: Registry[], sources: MetricsSources): void {
   const gauges: readonly [string, string, () => number][] = [
     ['hplb_plans_in_flight', 'Plans being solved now.', () => sources.plans().inFlight],
     ['hplb_plan_queue_depth', 'Plans waiting for a solving slot.', () => sources.plans().queued],
@@ -71,6 +76,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
       for (const [cache, bytes] of Object.entries(sources.cacheBytes?.() ?? {})) this.set({ cache }, bytes);
     },
   });
+}
+
+type CacheCounters = Pick<Metrics, 'cacheHits' | 'cacheMisses' | 'cacheEvictions' | 'storeEvents'>;
+
+/** The plan store's counters, and the events the store reports on them. */
+function createCacheCounters(registers: Registry[]): CacheCounters {
   const cacheHits = new Counter({
     name: 'hplb_plan_cache_hits_total',
     help: 'Plan cache hits (cache: plans by id, or lookups by model query).',
@@ -90,7 +101,20 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers,
   });
   return {
-    registry,
+    cacheHits,
+    cacheMisses,
+    cacheEvictions,
+    storeEvents: {
+      hit: (cache) => cacheHits.inc({ cache }),
+      miss: (cache) => cacheMisses.inc({ cache }),
+      evicted: (cache) => cacheEvictions.inc({ cache }),
+    },
+  };
+}
+
+/** The counters and histograms the service increments (names are what dashboards read). */
+function createCounters(registers: Registry[]): Omit<Metrics, 'registry'> {
+  return {
     httpRequests: new Counter({
       name: 'hplb_http_requests_total',
       help: 'HTTP requests answered, by route template and status.',
@@ -104,14 +128,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
-    cacheHits,
-    cacheMisses,
-    cacheEvictions,
-    storeEvents: {
-      hit: (cache) => cacheHits.inc({ cache }),
-      miss: (cache) => cacheMisses.inc({ cache }),
-      evicted: (cache) => cacheEvictions.inc({ cache }),
-    },
+    ...createCacheCounters(registers),
     solves: new Counter({
       name: 'hplb_plan_solves_total',
       help: 'Plans solved, by requested engine and outcome (proven: every layer proven; unproven; failed).',

@@ -82,7 +82,7 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     lookupKey?: string,
   ): Promise<PlanOutcome> {
     const { request, resolved: fresh, clampedTo } = normalised;
-    const migration = await migrationOf(request, fresh);
+    const migration = await migrationOf(deps, request, fresh);
     const resolved = migration ? { ...fresh, id: migration.id } : fresh;
     const clamp = clampedTo !== undefined ? { clampedTo } : {};
 
@@ -100,7 +100,7 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     }
     try {
       const joined = () => metrics.coalesced.inc();
-      const { entry } = await store.solveOnce(resolved.id, () => solve(fresh, resolved, migration, arrived), {
+      const { entry } = await store.solveOnce(resolved.id, () => solve(deps, fresh, resolved, migration, arrived), {
         joined,
       });
       await store.set(entry, lookupKey);
@@ -111,62 +111,67 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     }
   }
 
-  /** Admission, then the plan (or re-plan) through the runner, counted and stored as an entry. */
-  function solve(
-    fresh: ResolvedRequest,
-    resolved: ResolvedRequest,
-    migration: ResolvedMigration | null,
-    arrived: number,
-  ): Promise<PlanEntry> {
-    const engine = resolved.solver.engine;
-    const limit = resolved.solver.timeLimitMs;
-    const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
-    // Waiting for admission past the plan's deadline: it runs at once, and solvePlan answers it with greedy.
-    const deadline = AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
-    return deps.admission.run(async () => {
-      const start = deps.now();
-      try {
-        const solved = migration
-          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now, startedAt: arrived })
-          : await solvePlan(resolved, deps.runner, { now: deps.now, startedAt: arrived });
-        const proven = solved.totals.layersProvenOptimal === solved.layers.length;
-        metrics.solves.inc({ engine, status: proven ? 'proven' : 'unproven' });
-        for (const layer of solved.layers) metrics.layers.inc({ engine: layer.engine, status: layer.status });
-        // The planner's Plan must be what openapi.yaml promises: the type check fails when they drift.
-        return createPlanEntry(solved satisfies components['schemas']['Plan']);
-      } catch (error) {
-        metrics.solves.inc({ engine, status: 'failed' });
-        throw error;
-      } finally {
-        metrics.solveDuration.observe({ engine }, (deps.now() - start) / 1000);
-      }
-    }, deadline);
-  }
-
-  /** The re-plan part of a request, with a previous plan id looked up in the plan store. */
-  async function migrationOf(request: PlanRequest, fresh: ResolvedRequest): Promise<ResolvedMigration | null> {
-    const previous = request.previous;
-    if (previous === undefined) {
-      if (request.migration !== undefined)
-        throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', {
-          pointer: '/migration',
-          rule: 'dependentRequired',
-        });
-      return null;
-    }
-    let previousPlan: PreviousPlan | undefined;
-    if (previous.planId !== undefined) {
-      const stored = await store.get(previous.planId);
-      previousPlan = stored && previousOf(stored);
-      if (!previousPlan)
-        throw new HplbError(
-          'PLAN_NOT_FOUND',
-          `no stored plan with id ${previous.planId} to re-plan from; send its unit2gpu instead`,
-          { pointer: '/previous/planId', rule: 'stored' },
-        );
-    }
-    return resolveMigration({ ...request, previous }, fresh, deps.context, previousPlan);
-  }
-
   return { plan, planNormalised };
+}
+
+/** Admission, then the plan (or re-plan) through the runner, counted and stored as an entry. */
+function solve(
+  deps: PlanServiceDeps,
+  fresh: ResolvedRequest,
+  resolved: ResolvedRequest,
+  migration: ResolvedMigration | null,
+  arrived: number,
+): Promise<PlanEntry> {
+  const engine = resolved.solver.engine;
+  const limit = resolved.solver.timeLimitMs;
+  const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
+  // Waiting for admission past the plan's deadline: it runs at once, and solvePlan answers it with greedy.
+  const deadline = AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
+  return deps.admission.run(async () => {
+    const start = deps.now();
+    try {
+      const solved = migration
+        ? await solveReplan(fresh, migration, deps.runner, { now: deps.now, startedAt: arrived })
+        : await solvePlan(resolved, deps.runner, { now: deps.now, startedAt: arrived });
+      const proven = solved.totals.layersProvenOptimal === solved.layers.length;
+      deps.metrics.solves.inc({ engine, status: proven ? 'proven' : 'unproven' });
+      for (const layer of solved.layers) deps.metrics.layers.inc({ engine: layer.engine, status: layer.status });
+      // The planner's Plan must be what openapi.yaml promises: the type check fails when they drift.
+      return createPlanEntry(solved satisfies components['schemas']['Plan']);
+    } catch (error) {
+      deps.metrics.solves.inc({ engine, status: 'failed' });
+      throw error;
+    } finally {
+      deps.metrics.solveDuration.observe({ engine }, (deps.now() - start) / 1000);
+    }
+  }, deadline);
+}
+
+/** The re-plan part of a request, with a previous plan id looked up in the plan store. */
+async function migrationOf(
+  deps: PlanServiceDeps,
+  request: PlanRequest,
+  fresh: ResolvedRequest,
+): Promise<ResolvedMigration | null> {
+  const previous = request.previous;
+  if (previous === undefined) {
+    if (request.migration !== undefined)
+      throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', {
+        pointer: '/migration',
+        rule: 'dependentRequired',
+      });
+    return null;
+  }
+  let previousPlan: PreviousPlan | undefined;
+  if (previous.planId !== undefined) {
+    const stored = await deps.store.get(previous.planId);
+    previousPlan = stored && previousOf(stored);
+    if (!previousPlan)
+      throw new HplbError(
+        'PLAN_NOT_FOUND',
+        `no stored plan with id ${previous.planId} to re-plan from; send its unit2gpu instead`,
+        { pointer: '/previous/planId', rule: 'stored' },
+      );
+  }
+  return resolveMigration({ ...request, previous }, fresh, deps.context, previousPlan);
 }

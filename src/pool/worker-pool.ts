@@ -81,31 +81,9 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     ...(options.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
   });
   const queue = new PQueue({ concurrency: options.threads });
-  /** Threads that announced themselves ready; the pool is ready when every live thread is among them. */
-  const announced = new Set<number>();
-  const allReady = (): boolean =>
-    piscina.threads.length >= size && piscina.threads.every((thread) => announced.has(thread.threadId));
-  let everReady = false;
-  const waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  const readiness = trackReadiness(piscina, size);
   const dropped = new Set<(error: unknown) => void>();
-  let failed: Error | null = null;
   let closed = false;
-  const draining = (): HplbError =>
-    new HplbError('DRAINING', 'the service is shutting down; retry on another instance');
-
-  piscina.on('message', (message: unknown) => {
-    const id = (message as Record<string, unknown> | null)?.[READY];
-    if (typeof id !== 'number') return;
-    everReady = true;
-    announced.add(id);
-    if (allReady()) for (const w of waiters.splice(0)) w.resolve();
-  });
-  // Emitted for a thread that fails with no task of its own: while setting up, or idle.
-  piscina.on('error', (error: Error) => {
-    if (everReady) return;
-    failed ??= new HplbError('INTERNAL', `worker thread failed to start: ${error.message}`);
-    for (const w of waiters.splice(0)) w.reject(failed);
-  });
 
   async function run<T>(task: unknown, taskOptions: TaskOptions = {}): Promise<T> {
     if (closed) throw draining();
@@ -134,17 +112,10 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
 
   return {
     run,
-    ready: () => {
-      if (closed) return Promise.reject(draining());
-      if (failed) return Promise.reject(failed);
-      if (allReady()) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        waiters.push({ resolve, reject });
-      });
-    },
-    isReady: () => !closed && everReady,
+    ready: () => (closed ? Promise.reject(draining()) : readiness.ready()),
+    isReady: () => !closed && readiness.everReady(),
     get failed() {
-      return failed;
+      return readiness.failed();
     },
     get queued() {
       return queue.size;
@@ -157,8 +128,48 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       closed = true;
       queue.clear();
       for (const reject of dropped) reject(draining());
-      for (const w of waiters.splice(0)) w.reject(draining());
+      readiness.close(draining());
       await piscina.destroy();
+    },
+  };
+}
+
+const draining = (): HplbError => new HplbError('DRAINING', 'the service is shutting down; retry on another instance');
+
+/**
+ * Which threads have set up: each announces itself (announceReady), and the pool is ready when
+ * every live thread has; a thread failing before any was ready is a start failure.
+ */
+function trackReadiness(piscina: Piscina, size: number) {
+  const announced = new Set<number>();
+  const allReady = (): boolean =>
+    piscina.threads.length >= size && piscina.threads.every((thread) => announced.has(thread.threadId));
+  const waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  let failed: Error | null = null;
+  piscina.on('message', (message: unknown) => {
+    const id = (message as Record<string, unknown> | null)?.[READY];
+    if (typeof id !== 'number') return;
+    announced.add(id);
+    if (allReady()) for (const w of waiters.splice(0)) w.resolve();
+  });
+  // Emitted for a thread that fails with no task of its own: while setting up, or idle.
+  piscina.on('error', (error: Error) => {
+    if (announced.size > 0) return;
+    failed ??= new HplbError('INTERNAL', `worker thread failed to start: ${error.message}`);
+    for (const w of waiters.splice(0)) w.reject(failed);
+  });
+  return {
+    ready(): Promise<void> {
+      if (failed) return Promise.reject(failed);
+      if (allReady()) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        waiters.push({ resolve, reject });
+      });
+    },
+    everReady: () => announced.size > 0,
+    failed: () => failed,
+    close(error: Error): void {
+      for (const w of waiters.splice(0)) w.reject(error);
     },
   };
 }

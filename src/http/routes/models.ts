@@ -1,9 +1,8 @@
 /** GET /v1/models and GET /v1/models/{modelId}: the registry with provenance and budget heterogeneity. */
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
-import { HplbError } from '../../errors.ts';
 import type { Profile } from '../../profiles/profile.ts';
-import type { ModelRegistry } from '../../profiles/registry.ts';
 import { summarizeProfile, type LayerSummary } from '../model-summary.ts';
+import { unknownModel } from '../planning-context.ts';
 import type { components } from '../api-types.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 
@@ -36,15 +35,6 @@ export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
     const layers = summarizeProfile(profile, seqLen);
     res.json({ ...modelSummary(profile, seqLen, layers), layers } satisfies Schemas['ModelDetail']);
   });
-}
-
-/** UNKNOWN_MODEL naming the known ids, pointed at `pointer` (the modelId path parameter by default). */
-export function unknownModel(registry: ModelRegistry, id: string, pointer = '/modelId'): HplbError {
-  const known = registry
-    .list()
-    .map((p) => p.id)
-    .join(', ');
-  return new HplbError('UNKNOWN_MODEL', `no model with id "${id}"; known ids: ${known}`, { pointer, rule: 'registry' });
 }
 
 /** @param layers summarizeProfile(profile, seqLen) */
