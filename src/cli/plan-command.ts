@@ -98,7 +98,7 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
     .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
     .option(
       '--calibration <name>',
-      'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)',
+      'cost model: "analytic", or a calibration in models/calibrations (default: "executed-work", the same on every machine)',
     )
     .option(
       '--workers <n>',
