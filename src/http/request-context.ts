@@ -50,8 +50,12 @@ export function requestContext(logger: Logger, metrics: Metrics, draining: () =>
       return id;
     },
     // One line per request, bound to its id only: no request or response headers, never bodies.
+    // pino-http binds the request to a child logger of every request: serialising it to nothing
+    // keeps headers out of the log and costs nothing per request.
     quietReqLogger: true,
     quietResLogger: true,
+    wrapSerializers: false,
+    serializers: { req: () => undefined, res: () => undefined },
     customAttributeKeys: { reqId: 'reqId', responseTime: 'ms' },
     customLogLevel: () => 'info',
     customSuccessMessage: () => 'request',
