@@ -9,7 +9,9 @@
  *    measured first, on a fresh server.
  * 3. /livez p99 while 8 cold solves run. Target: < 50 ms.
  * Both servers run as child processes (`node --import tsx`), logs to /dev/null. Results are
- * printed and written to bench/results/http-<date>.json. Zero 5xx is checked throughout.
+ * printed and written to bench/results/http-<label>-<date>.json. Zero 5xx is checked throughout.
+ * `--root <checkout>` measures another checkout's service (the bare server stays this one's), so
+ * that two trees can be compared side by side: run once with each root, on the same machine.
  *
  * Run with `--bare <port> --body <file>` it is the bare server itself.
  */
@@ -47,7 +49,10 @@ const FLAGSHIPS: readonly (readonly [string, number])[] = [
 async function main(): Promise<void> {
   const devNull = openSync('/dev/null', 'w');
   const port = await freePort();
-  const service = start(['src/server.ts'], { PORT: String(port), HOST: '127.0.0.1' }, devNull);
+  // autocannon keeps one connection open for the whole one-connection round: past Node's
+  // MAX_REQUESTS_PER_SOCKET (1000) every further request on it would be answered 503.
+  const env = { PORT: String(port), HOST: '127.0.0.1', MAX_REQUESTS_PER_SOCKET: '100000000' };
+  const service = start(['src/server.ts'], env, devNull, flags.root);
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitFor(`${base}/readyz`);
@@ -158,7 +163,8 @@ async function main(): Promise<void> {
     };
     print(report);
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-    const file = join(ROOT, 'bench', 'results', `http-${report.date.slice(0, 19).replaceAll(':', '-')}.json`);
+    const stamp = report.date.slice(0, 19).replaceAll(':', '-');
+    const file = join(ROOT, 'bench', 'results', `http-${flags.label}-${stamp}.json`);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\nwritten to ${file}`);
   } finally {
@@ -166,9 +172,9 @@ async function main(): Promise<void> {
   }
 }
 
-function start(args: string[], env: Record<string, string>, out: number): ChildProcess {
+function start(args: string[], env: Record<string, string>, out: number, cwd = ROOT): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', ...args], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', out, 'inherit'],
   });
@@ -305,8 +311,10 @@ const flags = new Command('bench:http')
       .hideHelp(),
   )
   .addOption(new Option('--body <file>', 'what the bare server sends').hideHelp())
+  .option('--root <dir>', 'the checkout whose service is measured', ROOT)
+  .option('--label <label>', 'the name of this run in the results file', 'current')
   .parse()
-  .opts<{ bare?: number; body?: string }>();
+  .opts<{ bare?: number; body?: string; root: string; label: string }>();
 if (flags.bare !== undefined) {
   const body = readFileSync(flags.body ?? '', 'utf8');
   const app = express();

@@ -26,7 +26,6 @@ import { resolveRequest, type PlanRequest } from '../src/planner/request.ts';
 import { solvePlan } from '../src/planner/solve-plan.ts';
 import { FLAGSHIP_MODEL } from '../src/profiles/flagship.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';
-import { createEngines } from '../src/solver/engines/index.ts';
 import { makespanOf } from '../src/solver/layer-result.ts';
 import { sum } from '../src/solver/problem.ts';
 import { bestRelabelling } from '../src/solver/replan/greedy-replan.ts';
@@ -49,7 +48,7 @@ const SEED = 20261129;
 const registry = loadRegistry();
 const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: createCostModelResolver() };
 const glpk = await loadGlpk();
-const runner = createInlineRunner(createEngines(glpk));
+const runner = createInlineRunner(glpk);
 const wanted =
   flags.models?.split(',') ??
   (QUICK ? [FLAGSHIP_MODEL, 'qwen2.5-14b-instruct-1m-minference', 'mistral-7b-instruct-v0.2-duo'] : null);

@@ -48,7 +48,7 @@ interface Planner {
 }
 
 async function currentPlanner(): Promise<Planner> {
-  const runner = createInlineRunner((await import('../src/solver/engines/index.ts')).createEngines(await loadGlpk()));
+  const runner = createInlineRunner(await loadGlpk());
   return { name: 'this tree', plan: (resolved) => solvePlan(resolved, runner) };
 }
 
@@ -71,7 +71,12 @@ async function baselinePlanner(ref: string): Promise<Planner> {
   const tasks = await import(`${dir}/src/planner/layer-task.ts`);
   const planner = await import(`${dir}/src/planner/solve-plan.ts`);
   const glpk = await import(`${dir}/src/planner/glpk.ts`);
-  const runner = tasks.createInlineRunner(engines.createEngines(await glpk.loadGlpk()));
+  const instance = await glpk.loadGlpk();
+  // Trees that kept GLPK in module state (and export loadedGlpk) built their inline runner on engines.
+  const runner =
+    'loadedGlpk' in glpk
+      ? tasks.createInlineRunner(engines.createEngines(instance))
+      : tasks.createInlineRunner(instance);
   return { name: commit, plan: (resolved) => planner.solvePlan(resolved, runner) };
 }
 

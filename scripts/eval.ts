@@ -31,7 +31,6 @@ import { flagshipBubbleChart, renderBubbleSvg, renderSpeedupSvg } from '../src/e
 import { loadGlpk } from '../src/planner/glpk.ts';
 import { createInlineRunner } from '../src/planner/layer-task.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';
-import { createEngines } from '../src/solver/engines/index.ts';
 
 const args = new Command('eval')
   .description('evaluate every profile in models/ and write the docs/ report, its plots and the README section')
@@ -44,7 +43,7 @@ const args = new Command('eval')
 
 const started = performance.now();
 const costModel = resolveCostModel(args.costModel);
-const runner = createInlineRunner(createEngines(await loadGlpk()));
+const runner = createInlineRunner(await loadGlpk());
 const profiles = loadRegistry().list();
 console.log(
   `cost model: ${costModel.name} (unit: ${costModel.unit}); prefill of ${EVAL_WORKLOAD.seqLen} tokens` +

@@ -73,50 +73,53 @@ export interface Config extends RequestLimits {
 const MIB = 1024 * 1024;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** The configuration's integers: every one comes from an environment variable. */
+type IntKey = { [K in keyof Config]: Config[K] extends number ? K : never }[keyof Config];
+
 interface IntSpec {
-  readonly key: keyof Config;
   readonly env: string;
   readonly fallback: number;
   readonly min: number;
   readonly max?: number;
 }
 
-const INTEGERS: readonly IntSpec[] = [
-  { key: 'port', env: 'PORT', fallback: 8080, min: 0, max: 65535 },
-  { key: 'solverWorkers', env: 'SOLVER_WORKERS', fallback: Math.max(1, availableParallelism() - 1), min: 1, max: 256 },
-  { key: 'cacheMaxEntries', env: 'CACHE_MAX_ENTRIES', fallback: 512, min: 1 },
-  { key: 'cacheMaxBytes', env: 'CACHE_MAX_BYTES', fallback: 64 * MIB, min: 1024 },
-  { key: 'urlMemoMaxBytes', env: 'URL_MEMO_MAX_BYTES', fallback: 4 * MIB, min: 1024 },
-  { key: 'cacheTtlMs', env: 'CACHE_TTL_MS', fallback: 3_600_000, min: 1 },
-  { key: 'maxBodyBytes', env: 'MAX_BODY_BYTES', fallback: 2 * 1024 * 1024, min: 1024 },
-  { key: 'maxBodyContainers', env: 'MAX_BODY_CONTAINERS', fallback: 100_000, min: 16 },
-  { key: 'maxProblemSize', env: 'MAX_PROBLEM_SIZE', fallback: DEFAULT_LIMITS.maxProblemSize, min: 1 },
-  { key: 'maxLayers', env: 'MAX_LAYERS', fallback: DEFAULT_LIMITS.maxLayers, min: 1 },
-  { key: 'maxUnits', env: 'MAX_UNITS', fallback: DEFAULT_LIMITS.maxUnits, min: 1 },
-  { key: 'maxLayerUnits', env: 'MAX_LAYER_UNITS', fallback: DEFAULT_LIMITS.maxLayerUnits, min: 1 },
-  { key: 'maxPins', env: 'MAX_PINS', fallback: DEFAULT_LIMITS.maxPins, min: 0 },
-  { key: 'maxPlanBytes', env: 'MAX_PLAN_BYTES', fallback: DEFAULT_LIMITS.maxPlanBytes, min: 1024 },
-  { key: 'maxTimeLimitMs', env: 'MAX_TIME_LIMIT_MS', fallback: DEFAULT_LIMITS.maxTimeLimitMs, min: 1 },
-  { key: 'defaultTimeLimitMs', env: 'DEFAULT_TIME_LIMIT_MS', fallback: DEFAULT_LIMITS.defaultTimeLimitMs, min: 1 },
-  { key: 'maxConcurrentPlans', env: 'MAX_CONCURRENT_PLANS', fallback: 2, min: 1 },
-  { key: 'maxQueuedPlans', env: 'MAX_QUEUED_PLANS', fallback: 16, min: 0 },
-  { key: 'drainTimeoutMs', env: 'DRAIN_TIMEOUT_MS', fallback: 30_000, min: 0 },
-  { key: 'rateLimitMax', env: 'RATE_LIMIT_MAX', fallback: 120, min: 0 },
-  { key: 'rateLimitWindowMs', env: 'RATE_LIMIT_WINDOW_MS', fallback: 60_000, min: 1000 },
-  { key: 'headersTimeoutMs', env: 'HEADERS_TIMEOUT_MS', fallback: 10_000, min: 100 },
-  { key: 'requestTimeoutMs', env: 'REQUEST_TIMEOUT_MS', fallback: 30_000, min: 100 },
-  { key: 'keepAliveTimeoutMs', env: 'KEEP_ALIVE_TIMEOUT_MS', fallback: 5_000, min: 0 },
-  { key: 'maxConnections', env: 'MAX_CONNECTIONS', fallback: 1024, min: 1 },
-  { key: 'maxRequestsPerSocket', env: 'MAX_REQUESTS_PER_SOCKET', fallback: 1000, min: 1 },
-  { key: 'maxUnreadBytes', env: 'MAX_UNREAD_BYTES', fallback: 4 * MIB, min: 1024 },
-  { key: 'maxPipelinedRequests', env: 'MAX_PIPELINED_REQUESTS', fallback: 32, min: 1 },
-  { key: 'workSliceMs', env: 'WORK_SLICE_MS', fallback: 5, min: 0, max: 1000 },
-  { key: 'spareWorkers', env: 'SOLVER_SPARE_WORKERS', fallback: 1, min: 0, max: 16 },
-  { key: 'bodyWorkers', env: 'BODY_WORKERS', fallback: 1, min: 0, max: 16 },
-  { key: 'bodyWorkerThresholdBytes', env: 'BODY_WORKER_THRESHOLD_BYTES', fallback: 32 * 1024, min: 0 },
-  { key: 'maxQueuedBodies', env: 'MAX_QUEUED_BODIES', fallback: 8, min: 0 },
-  { key: 'bodyTimeLimitMs', env: 'BODY_TIME_LIMIT_MS', fallback: 5000, min: 10 },
-];
+/** One spec per integer of Config (the type checks that none is missing). */
+const INTEGERS: Readonly<Record<IntKey, IntSpec>> = {
+  port: { env: 'PORT', fallback: 8080, min: 0, max: 65535 },
+  solverWorkers: { env: 'SOLVER_WORKERS', fallback: Math.max(1, availableParallelism() - 1), min: 1, max: 256 },
+  cacheMaxEntries: { env: 'CACHE_MAX_ENTRIES', fallback: 512, min: 1 },
+  cacheMaxBytes: { env: 'CACHE_MAX_BYTES', fallback: 64 * MIB, min: 1024 },
+  urlMemoMaxBytes: { env: 'URL_MEMO_MAX_BYTES', fallback: 4 * MIB, min: 1024 },
+  cacheTtlMs: { env: 'CACHE_TTL_MS', fallback: 3_600_000, min: 1 },
+  maxBodyBytes: { env: 'MAX_BODY_BYTES', fallback: 2 * 1024 * 1024, min: 1024 },
+  maxBodyContainers: { env: 'MAX_BODY_CONTAINERS', fallback: 100_000, min: 16 },
+  maxProblemSize: { env: 'MAX_PROBLEM_SIZE', fallback: DEFAULT_LIMITS.maxProblemSize, min: 1 },
+  maxLayers: { env: 'MAX_LAYERS', fallback: DEFAULT_LIMITS.maxLayers, min: 1 },
+  maxUnits: { env: 'MAX_UNITS', fallback: DEFAULT_LIMITS.maxUnits, min: 1 },
+  maxLayerUnits: { env: 'MAX_LAYER_UNITS', fallback: DEFAULT_LIMITS.maxLayerUnits, min: 1 },
+  maxPins: { env: 'MAX_PINS', fallback: DEFAULT_LIMITS.maxPins, min: 0 },
+  maxPlanBytes: { env: 'MAX_PLAN_BYTES', fallback: DEFAULT_LIMITS.maxPlanBytes, min: 1024 },
+  maxTimeLimitMs: { env: 'MAX_TIME_LIMIT_MS', fallback: DEFAULT_LIMITS.maxTimeLimitMs, min: 1 },
+  defaultTimeLimitMs: { env: 'DEFAULT_TIME_LIMIT_MS', fallback: DEFAULT_LIMITS.defaultTimeLimitMs, min: 1 },
+  maxConcurrentPlans: { env: 'MAX_CONCURRENT_PLANS', fallback: 2, min: 1 },
+  maxQueuedPlans: { env: 'MAX_QUEUED_PLANS', fallback: 16, min: 0 },
+  drainTimeoutMs: { env: 'DRAIN_TIMEOUT_MS', fallback: 30_000, min: 0 },
+  rateLimitMax: { env: 'RATE_LIMIT_MAX', fallback: 120, min: 0 },
+  rateLimitWindowMs: { env: 'RATE_LIMIT_WINDOW_MS', fallback: 60_000, min: 1000 },
+  headersTimeoutMs: { env: 'HEADERS_TIMEOUT_MS', fallback: 10_000, min: 100 },
+  requestTimeoutMs: { env: 'REQUEST_TIMEOUT_MS', fallback: 30_000, min: 100 },
+  keepAliveTimeoutMs: { env: 'KEEP_ALIVE_TIMEOUT_MS', fallback: 5_000, min: 0 },
+  maxConnections: { env: 'MAX_CONNECTIONS', fallback: 1024, min: 1 },
+  maxRequestsPerSocket: { env: 'MAX_REQUESTS_PER_SOCKET', fallback: 1000, min: 1 },
+  maxUnreadBytes: { env: 'MAX_UNREAD_BYTES', fallback: 4 * MIB, min: 1024 },
+  maxPipelinedRequests: { env: 'MAX_PIPELINED_REQUESTS', fallback: 32, min: 1 },
+  workSliceMs: { env: 'WORK_SLICE_MS', fallback: 5, min: 0, max: 1000 },
+  spareWorkers: { env: 'SOLVER_SPARE_WORKERS', fallback: 1, min: 0, max: 16 },
+  bodyWorkers: { env: 'BODY_WORKERS', fallback: 1, min: 0, max: 16 },
+  bodyWorkerThresholdBytes: { env: 'BODY_WORKER_THRESHOLD_BYTES', fallback: 32 * 1024, min: 0 },
+  maxQueuedBodies: { env: 'MAX_QUEUED_BODIES', fallback: 8, min: 0 },
+  bodyTimeLimitMs: { env: 'BODY_TIME_LIMIT_MS', fallback: 5000, min: 10 },
+};
 
 /**
  * Builds the configuration from environment variables (the integers above, HOST, LOG_LEVEL,
@@ -125,20 +128,19 @@ const INTEGERS: readonly IntSpec[] = [
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = {}): Readonly<Config> {
   const problems: string[] = [];
-  const values: Record<string, number | string> = {};
-  for (const spec of INTEGERS) {
-    const text = env[spec.env]?.trim();
-    if (text === undefined || text === '') {
-      values[spec.key] = spec.fallback;
-      continue;
-    }
+  const integer = ({ env: name, fallback, min, max = Number.MAX_SAFE_INTEGER }: IntSpec): number => {
+    const text = env[name]?.trim();
+    if (text === undefined || text === '') return fallback;
     const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-    const max = spec.max ?? Number.MAX_SAFE_INTEGER;
-    if (!Number.isSafeInteger(value) || value < spec.min || value > max) {
-      problems.push(`${spec.env}=${JSON.stringify(text)} must be an integer in ${spec.min}..${max}`);
-    }
-    values[spec.key] = value;
-  }
+    if (!Number.isSafeInteger(value) || value < min || value > max)
+      problems.push(`${name}=${JSON.stringify(text)} must be an integer in ${min}..${max}`);
+    return value;
+  };
+  // Every key of INTEGERS is an IntKey and every IntKey is a key of INTEGERS: the entries rebuild the record.
+  const values = Object.fromEntries(Object.entries(INTEGERS).map(([key, spec]) => [key, integer(spec)])) as Record<
+    IntKey,
+    number
+  >;
   const host = env.HOST?.trim() || '0.0.0.0';
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel))
@@ -152,13 +154,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = {
   const authText = env.AUTH_READS?.trim() || 'false';
   if (authText !== 'true' && authText !== 'false')
     problems.push(`AUTH_READS=${JSON.stringify(authText)} must be true or false`);
-  const config = {
+  const config: Config = {
     ...values,
     host,
     logLevel,
     apiKeys: Object.freeze(apiKeys),
     authReads: authText === 'true',
-  } as unknown as Config;
+  };
   if (problems.length === 0 && config.defaultTimeLimitMs > config.maxTimeLimitMs) {
     problems.push(
       `DEFAULT_TIME_LIMIT_MS (${config.defaultTimeLimitMs}) must not exceed MAX_TIME_LIMIT_MS (${config.maxTimeLimitMs})`,

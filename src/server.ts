@@ -38,7 +38,6 @@ const bodyPool =
         size: config.bodyWorkers,
         maxQueued: config.maxQueuedBodies,
         timeLimitMs: config.bodyTimeLimitMs,
-        stagingBytes: config.maxBodyBytes,
         data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
         onWorkerRestart: (reason) => hplb?.workerRestarted(reason),
       })
@@ -56,7 +55,9 @@ hplb = buildApp({
 
 const server = createHttpServer(hplb.handler, config).listen(config.port, config.host, () => {
   const { address, port } = server.address() as AddressInfo;
-  logger.info({ address, port, workers: pool.concurrency }, 'listening');
+  logger.info({ address, port, workers: pool.concurrency, url: `${baseUrl(address, port)}/` }, 'listening');
+  // For a person at a terminal (the JSON lines above and below are for log collectors).
+  if (process.stderr.isTTY) process.stderr.write(`hplb listening on ${baseUrl(address, port)}/\n`);
 });
 const listening = new Promise<AddressInfo>((resolve) =>
   server.once('listening', () => resolve(server.address() as AddressInfo)),
@@ -75,9 +76,7 @@ bodyPool?.ready().then(() => logger.info({ workers: config.bodyWorkers }, 'body 
 Promise.all([listening, pool.ready(), bodyPool?.ready()]).then(
   async ([{ address, port }]) => {
     const started = performance.now();
-    const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
-    const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const results = await warmUp(base, warmUpRequests(registry.list()[0]?.id), config.apiKeys[0]);
+    const results = await warmUp(baseUrl(address, port), warmUpRequests(registry.list()[0]?.id), config.apiKeys[0]);
     const unexpected = results.filter((r) => r.status !== r.expected);
     if (unexpected.length > 0) logger.warn({ unexpected }, "warm-up answers differ from a healthy instance's");
     hplb.markWarm();
@@ -85,6 +84,12 @@ Promise.all([listening, pool.ready(), bodyPool?.ready()]).then(
   },
   () => undefined,
 );
+
+/** The address a client on this host reaches the server at (a wildcard address means loopback). */
+function baseUrl(address: string, port: number): string {
+  const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
 
 let stopping = false;
 function drain(signal: string): void {

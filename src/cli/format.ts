@@ -15,11 +15,13 @@ export function si(x: number): string {
   const units = ['', 'k', 'M', 'G', 'T', 'P'];
   let i = 0;
   let v = x;
-  while (Math.abs(v) >= 1000 && i < units.length - 1) {
+  // Rounded to 3 digits before the unit is chosen: 999.6G reads 1.00T, not 1.00e+3G.
+  while (Math.abs(Number(v.toPrecision(3))) >= 1000 && i < units.length - 1) {
     v /= 1000;
     i++;
   }
-  return `${v.toPrecision(3)}${units[i]}`;
+  const text = v.toPrecision(3);
+  return text.includes('e') ? x.toPrecision(3) : `${text}${units[i]}`;
 }
 
 export function pct(x: number): string {

@@ -18,7 +18,6 @@ import { DEFAULT_SOLVER_OPTIONS, normalisePlanRequest, type PlanRequest } from '
 import { solvePlan } from '../planner/solve-plan.ts';
 import { FLAGSHIP_MODEL } from '../profiles/flagship.ts';
 import { loadProfile, loadRegistry, type ModelRegistry } from '../profiles/registry.ts';
-import { createEngines } from '../solver/engines/index.ts';
 import { formatPlan, textTable } from './format.ts';
 import { DEFAULT_SERVICE_URL, nonNegative, nonNegativeInt, positiveInt, positiveList } from './options.ts';
 
@@ -99,7 +98,7 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
     .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
     .option(
       '--calibration <name>',
-      'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)',
+      'cost model: "analytic", or a calibration in models/calibrations (default: "executed-work", the same on every machine)',
     )
     .option(
       '--workers <n>',
@@ -175,7 +174,7 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
 
 /** Runs `work` on the worker pool (the service's path) or, with 0 workers, on this thread. */
 async function solveWith<T>(workers: number, work: (runner: LayerRunner) => Promise<T>): Promise<T> {
-  if (workers === 0) return work(createInlineRunner(createEngines(await loadGlpk())));
+  if (workers === 0) return work(createInlineRunner(await loadGlpk()));
   const pool = createSolverPool({ size: workers });
   try {
     await pool.ready();

@@ -1,8 +1,9 @@
 /**
- * Plan-level admission: at most `maxConcurrent` plans solve at once, at most `maxQueued` wait
- * (FIFO); beyond that a plan is refused with QUEUE_FULL and a Retry-After estimate. Layer tasks of
- * admitted plans then share the solver pool.
+ * Plan-level admission on p-queue: at most `maxConcurrent` plans solve at once, at most
+ * `maxQueued` wait (FIFO); beyond that a plan is refused with QUEUE_FULL and a Retry-After
+ * estimate. Layer tasks of admitted plans then share the solver pool.
  */
+import PQueue from 'p-queue';
 import { HplbError } from '../errors.ts';
 
 export interface AdmissionOptions {
@@ -27,62 +28,47 @@ export interface Admission {
 const SOLVE_TIME_SMOOTHING = 0.2;
 
 export function createAdmission(options: AdmissionOptions): Admission {
-  const waiting: (() => void)[] = [];
-  let inFlight = 0;
+  const queue = new PQueue({ concurrency: options.maxConcurrent });
   /** Exponentially smoothed solve time, ms; 1 s until the first solve says otherwise. */
   let meanSolveMs = 1000;
 
   async function run<T>(job: () => Promise<T>, deadline?: AbortSignal): Promise<T> {
-    if (inFlight >= options.maxConcurrent) {
-      if (waiting.length >= options.maxQueued) {
-        throw new HplbError(
-          'QUEUE_FULL',
-          `${inFlight} plans are solving and ${waiting.length} are waiting (limits ${options.maxConcurrent} and ${options.maxQueued}); retry later`,
-        );
+    if (queue.pending >= options.maxConcurrent && queue.size >= options.maxQueued) {
+      throw new HplbError(
+        'QUEUE_FULL',
+        `${queue.pending} plans are solving and ${queue.size} are waiting (limits ${options.maxConcurrent} and ${options.maxQueued}); retry later`,
+      );
+    }
+    let running: Promise<T> | undefined;
+    const timed = async (): Promise<T> => {
+      const start = performance.now();
+      try {
+        running = job();
+        return await running;
+      } finally {
+        meanSolveMs += SOLVE_TIME_SMOOTHING * (performance.now() - start - meanSolveMs);
       }
-      if (!(await admitted(deadline))) return job();
-    } else {
-      inFlight += 1;
-    }
-    const start = performance.now();
+    };
     try {
-      return await job();
-    } finally {
-      meanSolveMs += SOLVE_TIME_SMOOTHING * (performance.now() - start - meanSolveMs);
-      // The slot passes straight to the next waiter, so inFlight only drops when none waits.
-      const next = waiting.shift();
-      if (next) next();
-      else inFlight -= 1;
+      return await queue.add(timed, { signal: deadline });
+    } catch (error) {
+      // p-queue rejects at the signal even once the job runs: the job's own answer is the one.
+      if (running) return running;
+      if (!deadline?.aborted) throw error;
+      return job();
     }
-  }
-
-  /** Waits in the queue: true once handed a slot, false when the deadline passed first. */
-  function admitted(deadline: AbortSignal | undefined): Promise<boolean> {
-    if (deadline?.aborted) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const onDeadline = (): void => {
-        waiting.splice(waiting.indexOf(admit), 1);
-        resolve(false);
-      };
-      const admit = (): void => {
-        deadline?.removeEventListener('abort', onDeadline);
-        resolve(true);
-      };
-      waiting.push(admit);
-      deadline?.addEventListener('abort', onDeadline, { once: true });
-    });
   }
 
   return {
     run,
     get inFlight() {
-      return inFlight;
+      return queue.pending;
     },
     get queued() {
-      return waiting.length;
+      return queue.size;
     },
     retryAfterSeconds() {
-      const rounds = (inFlight + waiting.length) / options.maxConcurrent;
+      const rounds = (queue.pending + queue.size) / options.maxConcurrent;
       return Math.min(300, Math.max(1, Math.ceil((rounds * meanSolveMs) / 1000)));
     },
   };

@@ -675,6 +675,11 @@ export interface components {
             checks: {
                 /** @description The model registry is loaded. */
                 registry: boolean;
+                /**
+                 * @description The plan store: ok, or degraded while a shared store cannot be reached (answers go on from this instance; readiness stays 200).
+                 * @enum {string}
+                 */
+                store: "ok" | "degraded";
                 /** @description Every solver worker is up with GLPK loaded. */
                 solver: boolean;
                 /** @description Every body worker has started (absent with BODY_WORKERS=0). */

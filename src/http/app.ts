@@ -1,23 +1,25 @@
 /**
  * The HTTP application, built from its dependencies: nothing here listens, reads the environment
- * or holds module-level state. server.ts listens; tests drive the app with supertest.
+ * or holds module-level state. server.ts listens; tests drive the app with supertest. The
+ * middleware order is in buildApp: request context, routes, static page, 405/404, error handler.
  */
 import { existsSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import { HplbError } from '../errors.ts';
 import type { PlanRequest } from '../planner/request.ts';
-import { createAdmission } from './admission.ts';
+import { createMemoryStore } from '../store/memory-store.ts';
+import { createAdmission, type Admission } from './admission.ts';
 import { guardConnections } from './connection-guard.ts';
 import { createGuards } from './guards.ts';
+import { createLookupMemo } from './lookup.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { loadSpec, publicDir } from './openapi.ts';
-import { createLookupMemo, createPlanCache } from './plan-cache.ts';
+import { loadSpec, publicDir, type LoadedSpec } from './openapi.ts';
 import { createPlanService } from './plan-service.ts';
 import { createPlanningContext } from './planning-context.ts';
 import { createErrorHandler } from './problem.ts';
 import { requestContext } from './request-context.ts';
-import type { AppDeps, RouteContext } from './route-context.ts';
+import type { AppDeps, RouteContext, Routes } from './route-context.ts';
 import { registerBudgetRoutes } from './routes/budgets.ts';
 import { jsonBody } from './routes/json-body.ts';
 import { registerModelRoutes } from './routes/models.ts';
@@ -38,88 +40,125 @@ export interface HplbApp {
   /** Shutting down: /readyz answers 503, no new solves start, new requests close their connection. */
   beginDrain(): void;
   readonly draining: boolean;
-  /** For the pool's onWorkerRestart hook: logged and counted. */
+  /** For the pools' onWorkerRestart hooks: logged and counted. */
   workerRestarted(reason: string): void;
   /** The warm-up requests have been answered: /readyz may turn 200 (AppDeps.warmUpFirst). */
   markWarm(): void;
 }
 
+/** Route modules in registration order: the per-model lookup, the hot path, is matched first. */
+const ROUTE_MODULES: readonly ((router: Routes, ctx: RouteContext) => void)[] = [
+  registerPlanRoutes,
+  registerRankRoutes,
+  registerOperationRoutes,
+  registerModelRoutes,
+  registerBudgetRoutes,
+];
+
 export function buildApp(deps: AppDeps): HplbApp {
-  const { config, logger } = deps;
-  const now = deps.now ?? performance.now.bind(performance);
+  const state = { draining: false, warm: deps.warmUpFirst !== true };
+  const admission = createAdmission({
+    maxConcurrent: deps.config.maxConcurrentPlans,
+    maxQueued: deps.config.maxQueuedPlans,
+  });
+  const ctx = createRouteContext(deps, admission, state);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContext(deps.logger, ctx.metrics, () => state.draining));
+  // Routes straight on the app (no nested router): one dispatch level less on every request.
+  for (const register of ROUTE_MODULES) register(app, ctx);
+  const dir = deps.publicDir === undefined ? publicDir() : deps.publicDir;
+  if (dir !== null && existsSync(dir)) app.use(express.static(dir, { index: 'index.html', fallthrough: true }));
+  answerUnknownRoutes(app, ctx.spec);
+  const retryAfterSeconds = () => (state.draining ? 5 : admission.retryAfterSeconds());
+  app.use(createErrorHandler({ logger: deps.logger, retryAfterSeconds }));
+
+  return {
+    app,
+    handler: guardConnections(app, deps.config, ctx.metrics),
+    metrics: ctx.metrics,
+    beginDrain: () => {
+      state.draining = true;
+    },
+    get draining() {
+      return state.draining;
+    },
+    markWarm: () => {
+      state.warm = true;
+    },
+    workerRestarted(reason) {
+      ctx.metrics.workerRestarts.inc();
+      deps.logger.warn({ reason }, 'worker restarted');
+    },
+  };
+}
+
+/** Everything the routes share, built once: validators, metrics, the store, the plan service. */
+function createRouteContext(
+  deps: AppDeps,
+  admission: Admission,
+  state: { readonly draining: boolean; readonly warm: boolean },
+): RouteContext {
+  const { config } = deps;
   const spec = deps.spec ?? loadSpec();
   const validators = createValidators(spec.document);
-  let draining = false;
-  let warm = deps.warmUpFirst !== true;
-
-  const admission = createAdmission({ maxConcurrent: config.maxConcurrentPlans, maxQueued: config.maxQueuedPlans });
+  const slicer = config.workSliceMs > 0 ? createWorkSlicer(config.workSliceMs, deps.now) : undefined;
   const metrics = createMetrics({
     plans: () => ({ inFlight: admission.inFlight, queued: admission.queued }),
     solver: () => ({ queueDepth: deps.runner.queueDepth, busy: deps.runner.busy }),
-    cacheBytes: () => ({ ...cache.bytes(), urls: lookupMemo.calculatedSize }),
+    cacheBytes: () => ({ ...store.bytes(), urls: lookupMemo.calculatedSize }),
     waitingForTurn: () => slicer?.waiting ?? 0,
   });
-  const cache = createPlanCache({
-    maxEntries: config.cacheMaxEntries,
-    maxBytes: config.cacheMaxBytes,
-    ttlMs: config.cacheTtlMs,
-    metrics,
-    now,
-  });
-  const lookupMemo = createLookupMemo(config.urlMemoMaxBytes, metrics);
-  const slicer = config.workSliceMs > 0 ? createWorkSlicer(config.workSliceMs, now) : undefined;
+  const store =
+    deps.store ??
+    createMemoryStore({
+      maxEntries: config.cacheMaxEntries,
+      maxBytes: config.cacheMaxBytes,
+      ttlMs: config.cacheTtlMs,
+      events: metrics.storeEvents,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+  const lookupMemo = createLookupMemo(config.urlMemoMaxBytes, () => metrics.cacheEvictions.inc({ cache: 'urls' }));
   const context = createPlanningContext(deps);
   const createPlan = validators.operation('createPlan');
-  const bodyPool = deps.bodyPool;
+  const { bodyPool } = deps;
   const service = createPlanService({
     runner: deps.runner,
     context,
-    cache,
+    store,
     admission,
     metrics,
     limits: config,
     validate: (body) => createPlan.body(body) as PlanRequest,
-    now,
-    draining: () => draining,
+    now: deps.now ?? performance.now.bind(performance),
+    draining: () => state.draining,
     ...(bodyPool ? { normaliseElsewhere: (body: unknown) => bodyPool.plan(Buffer.from(JSON.stringify(body))) } : {}),
   });
-  const routes: RouteContext = {
+  return {
     deps,
     validators,
     spec,
     service,
-    cache,
+    store,
     metrics,
     context,
     defaultCostModel: context.resolveCostModel().name,
-    draining: () => draining,
-    warm: () => warm,
+    draining: () => state.draining,
+    warm: () => state.warm,
     guards: createGuards(config, metrics),
     lookupMemo,
     work: slicer?.handler ?? ((_req, _res, next) => next()),
     jsonBody: jsonBody({
       maxBytes: config.maxBodyBytes,
       maxContainers: config.maxBodyContainers,
-      ...(deps.bodyPool ? { rawAbove: config.bodyWorkerThresholdBytes, stage: deps.bodyPool.stage } : {}),
+      ...(bodyPool ? { rawAbove: config.bodyWorkerThresholdBytes } : {}),
     }),
   };
+}
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('query parser', 'simple');
-  app.use(requestContext(logger, metrics, () => draining));
-  // Routes straight on the app (no nested router): one dispatch level less on every request.
-  // The per-model lookup is the hot path: its route is matched first.
-  registerPlanRoutes(app, routes);
-  registerRankRoutes(app, routes);
-  registerOperationRoutes(app, routes);
-  registerModelRoutes(app, routes);
-  registerBudgetRoutes(app, routes);
-
-  const dir = deps.publicDir === undefined ? publicDir() : deps.publicDir;
-  if (dir !== null && existsSync(dir)) app.use(express.static(dir, { index: 'index.html', fallthrough: true }));
-
-  // Known paths, unknown methods: 405 with Allow (Express answers HEAD for GET routes itself).
+/** Known paths, unknown methods: 405 with Allow (Express answers HEAD for GET routes itself); unknown paths: 404. */
+function answerUnknownRoutes(app: Express, spec: LoadedSpec): void {
   for (const [path, item] of Object.entries(spec.document.paths)) {
     const allow = Object.keys(item)
       .filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m))
@@ -144,24 +183,4 @@ export function buildApp(deps: AppDeps): HplbApp {
       `no route ${req.method} ${req.path}; the routes are listed in /openapi.yaml`,
     );
   });
-  app.use(createErrorHandler({ logger, retryAfterSeconds: () => (draining ? 5 : admission.retryAfterSeconds()) }));
-
-  return {
-    app,
-    handler: guardConnections(app, config, metrics),
-    metrics,
-    beginDrain: () => {
-      draining = true;
-    },
-    get draining() {
-      return draining;
-    },
-    markWarm: () => {
-      warm = true;
-    },
-    workerRestarted(reason) {
-      metrics.workerRestarts.inc();
-      logger.warn({ reason }, 'solver worker restarted');
-    },
-  };
 }

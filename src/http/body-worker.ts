@@ -1,17 +1,12 @@
 /**
- * Entry of a body worker thread (started by body-pool.ts): builds what body-work.ts needs once,
- * posts `ready`, then answers each BodyRequest with a BodyReply.
+ * A body worker thread (started by body-pool.ts through src/pool/worker-pool.ts): builds what
+ * body-work.ts needs once, then answers each body; an answer's bytes are moved back, not copied.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { replyTo, type BodyRequest, type BodyWorkerData } from './body-work.ts';
-import { createBodyWorkSetup } from './body-work-setup.ts';
+import { workerData } from 'node:worker_threads';
+import { announceReady } from '../pool/worker-pool.ts';
+import { createBodyWorkSetup, doBodyWork, movable, type BodyRequest, type BodyWorkerData } from './body-work.ts';
 
-const port = parentPort;
-if (!port) throw new Error('body-worker must be started as a worker thread by the body pool');
+const setup = createBodyWorkSetup((workerData as { data: BodyWorkerData }).data);
+announceReady();
 
-const setup = createBodyWorkSetup(workerData as BodyWorkerData);
-port.on('message', (work: BodyRequest) => {
-  const { reply, transfer } = replyTo(work, setup);
-  port.postMessage(reply, transfer);
-});
-port.postMessage('ready');
+export default (work: BodyRequest): unknown => movable(doBodyWork(work, setup));

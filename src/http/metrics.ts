@@ -3,6 +3,7 @@
  * several apps can live in one process, as they do in tests).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StoreEvents } from '../store/memory-store.ts';
 
 /** Live numbers read at scrape time. */
 export interface MetricsSources {
@@ -23,6 +24,8 @@ export interface Metrics {
   readonly cacheHits: Counter<'cache'>;
   readonly cacheMisses: Counter<'cache'>;
   readonly cacheEvictions: Counter<'cache'>;
+  /** The plan store's hits, misses and evictions, counted on the three counters above. */
+  readonly storeEvents: StoreEvents;
   readonly solves: Counter<'engine' | 'status'>;
   readonly solveDuration: Histogram<'engine'>;
   readonly layers: Counter<'engine' | 'status'>;
@@ -37,47 +40,33 @@ export function createMetrics(sources: MetricsSources): Metrics {
   // The defaults include event-loop delay from perf_hooks.monitorEventLoopDelay, sampled every
   // 10 ms and reset at each scrape: nodejs_eventloop_lag_{min,max,mean,p50,p90,p99}_seconds.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
-  const registers = [registry];
-  new Gauge({
-    name: 'hplb_plans_in_flight',
-    help: 'Plans being solved now.',
-    registers,
-    collect() {
-      this.set(sources.plans().inFlight);
-    },
-  });
-  new Gauge({
-    name: 'hplb_plan_queue_depth',
-    help: 'Plans waiting for a solving slot.',
-    registers,
-    collect() {
-      this.set(sources.plans().queued);
-    },
-  });
-  new Gauge({
-    name: 'hplb_solver_queue_depth',
-    help: 'Layer tasks waiting for a solver worker.',
-    registers,
-    collect() {
-      this.set(sources.solver().queueDepth);
-    },
-  });
-  new Gauge({
-    name: 'hplb_solver_workers_busy',
-    help: 'Solver workers running a layer task.',
-    registers,
-    collect() {
-      this.set(sources.solver().busy);
-    },
-  });
-  new Gauge({
-    name: 'hplb_requests_waiting_for_turn',
-    help: 'Requests waiting for a turn of the event loop to start their work (WORK_SLICE_MS).',
-    registers,
-    collect() {
-      this.set(sources.waitingForTurn?.() ?? 0);
-    },
-  });
+  registerGauges([registry], sources);
+  return { registry, ...createCounters([registry]) };
+}
+
+/** The live numbers, read at scrape time. */
+function registerGauges(registers: Registry[], sources: MetricsSources): void {
+  const gauges: readonly [string, string, () => number][] = [
+    ['hplb_plans_in_flight', 'Plans being solved now.', () => sources.plans().inFlight],
+    ['hplb_plan_queue_depth', 'Plans waiting for a solving slot.', () => sources.plans().queued],
+    ['hplb_solver_queue_depth', 'Layer tasks waiting for a solver worker.', () => sources.solver().queueDepth],
+    ['hplb_solver_workers_busy', 'Solver workers running a layer task.', () => sources.solver().busy],
+    [
+      'hplb_requests_waiting_for_turn',
+      'Requests waiting for a turn of the event loop to start their work (WORK_SLICE_MS).',
+      () => sources.waitingForTurn?.() ?? 0,
+    ],
+  ];
+  for (const [name, help, read] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  }
   new Gauge({
     name: 'hplb_cache_bytes',
     help: 'Bytes held by a cache (plans: plan bodies; lookups; urls: validated lookup URLs).',
@@ -87,8 +76,45 @@ export function createMetrics(sources: MetricsSources): Metrics {
       for (const [cache, bytes] of Object.entries(sources.cacheBytes?.() ?? {})) this.set({ cache }, bytes);
     },
   });
+}
+
+type CacheCounters = Pick<Metrics, 'cacheHits' | 'cacheMisses' | 'cacheEvictions' | 'storeEvents'>;
+
+/** The plan store's counters, and the events the store reports on them. */
+function createCacheCounters(registers: Registry[]): CacheCounters {
+  const cacheHits = new Counter({
+    name: 'hplb_plan_cache_hits_total',
+    help: 'Plan cache hits (cache: plans by id, or lookups by model query).',
+    labelNames: ['cache'],
+    registers,
+  });
+  const cacheMisses = new Counter({
+    name: 'hplb_plan_cache_misses_total',
+    help: 'Plan cache misses.',
+    labelNames: ['cache'],
+    registers,
+  });
+  const cacheEvictions = new Counter({
+    name: 'hplb_plan_cache_evictions_total',
+    help: 'Plans evicted from a cache (size or TTL).',
+    labelNames: ['cache'],
+    registers,
+  });
   return {
-    registry,
+    cacheHits,
+    cacheMisses,
+    cacheEvictions,
+    storeEvents: {
+      hit: (cache) => cacheHits.inc({ cache }),
+      miss: (cache) => cacheMisses.inc({ cache }),
+      evicted: (cache) => cacheEvictions.inc({ cache }),
+    },
+  };
+}
+
+/** The counters and histograms the service increments (names are what dashboards read). */
+function createCounters(registers: Registry[]): Omit<Metrics, 'registry'> {
+  return {
     httpRequests: new Counter({
       name: 'hplb_http_requests_total',
       help: 'HTTP requests answered, by route template and status.',
@@ -102,24 +128,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
-    cacheHits: new Counter({
-      name: 'hplb_plan_cache_hits_total',
-      help: 'Plan cache hits (cache: plans by id, or lookups by model query).',
-      labelNames: ['cache'],
-      registers,
-    }),
-    cacheMisses: new Counter({
-      name: 'hplb_plan_cache_misses_total',
-      help: 'Plan cache misses.',
-      labelNames: ['cache'],
-      registers,
-    }),
-    cacheEvictions: new Counter({
-      name: 'hplb_plan_cache_evictions_total',
-      help: 'Plans evicted from a cache (size or TTL).',
-      labelNames: ['cache'],
-      registers,
-    }),
+    ...createCacheCounters(registers),
     solves: new Counter({
       name: 'hplb_plan_solves_total',
       help: 'Plans solved, by requested engine and outcome (proven: every layer proven; unproven; failed).',
@@ -152,7 +161,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     }),
     workerRestarts: new Counter({
       name: 'hplb_solver_worker_restarts_total',
-      help: 'Solver workers replaced after a crash or an overrun.',
+      help: 'Solver and body workers replaced after a crash, an overrun or running out of memory.',
       registers,
     }),
     connectionsClosed: new Counter({

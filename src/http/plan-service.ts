@@ -1,7 +1,7 @@
 /**
  * From a plan request body to a stored plan: normalisation (schema, limits, bounds; the planner's
- * normalisePlanRequest, shared with the CLI), content id, cache, coalescing of identical requests
- * in flight, admission, solving through the runner.
+ * normalisePlanRequest, shared with the CLI), content id, the plan store (and its single-flight
+ * solveOnce for identical requests in flight), admission, solving through the runner.
  */
 import { HplbError } from '../errors.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
@@ -16,14 +16,16 @@ import {
 import { resolveMigration, type PreviousPlan, type ResolvedMigration } from '../planner/migration.ts';
 import { solveReplan } from '../planner/replan-plan.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
+import { createPlanEntry, previousOf, type PlanEntry } from '../store/plan-entry.ts';
+import type { PlanStore } from '../store/plan-store.ts';
 import type { Admission } from './admission.ts';
+import type { components } from './api-types.ts';
 import type { Metrics } from './metrics.ts';
-import { createPlanEntry, previousOf, type PlanCache, type PlanEntry } from './plan-cache.ts';
 
 export interface PlanServiceDeps {
   readonly runner: LayerRunner;
   readonly context: PlanningContext;
-  readonly cache: PlanCache;
+  readonly store: PlanStore;
   readonly admission: Admission;
   readonly metrics: Metrics;
   readonly limits: RequestLimits;
@@ -56,8 +58,7 @@ export interface PlanService {
 }
 
 export function createPlanService(deps: PlanServiceDeps): PlanService {
-  const { cache, metrics } = deps;
-  const inFlight = new Map<string, Promise<PlanEntry>>();
+  const { store, metrics } = deps;
   const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
 
   async function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
@@ -81,21 +82,14 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     lookupKey?: string,
   ): Promise<PlanOutcome> {
     const { request, resolved: fresh, clampedTo } = normalised;
-    const migration = migrationOf(request, fresh);
+    const migration = await migrationOf(deps, request, fresh);
     const resolved = migration ? { ...fresh, id: migration.id } : fresh;
     const clamp = clampedTo !== undefined ? { clampedTo } : {};
 
-    const stored = cache.getById(resolved.id);
+    const stored = await store.get(resolved.id);
     if (stored) {
-      if (lookupKey !== undefined) cache.set(stored, lookupKey);
+      if (lookupKey !== undefined) await store.set(stored, lookupKey);
       return { entry: stored, created: false, ...clamp };
-    }
-    const running = inFlight.get(resolved.id);
-    if (running) {
-      metrics.coalesced.inc();
-      const entry = await running;
-      if (lookupKey !== undefined) cache.set(entry, lookupKey);
-      return { entry, created: true, ...clamp };
     }
     if (deps.draining()) {
       metrics.rejected.inc({ reason: 'draining' });
@@ -104,65 +98,80 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
         'the service is shutting down and starts no new solves; retry on another instance',
       );
     }
-    const engine = resolved.solver.engine;
-    const limit = resolved.solver.timeLimitMs;
-    const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
-    // Waiting for admission past the plan's deadline: it runs at once, and solvePlan answers it with greedy.
-    const deadline = AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
-    const solve = deps.admission.run(async () => {
-      const start = deps.now();
-      try {
-        const solved = migration
-          ? await solveReplan(fresh, migration, deps.runner, { now: deps.now, startedAt: arrived })
-          : await solvePlan(resolved, deps.runner, { now: deps.now, startedAt: arrived });
-        const proven = solved.totals.layersProvenOptimal === solved.layers.length;
-        metrics.solves.inc({ engine, status: proven ? 'proven' : 'unproven' });
-        for (const layer of solved.layers) metrics.layers.inc({ engine: layer.engine, status: layer.status });
-        return createPlanEntry(solved);
-      } catch (error) {
-        metrics.solves.inc({ engine, status: 'failed' });
-        throw error;
-      } finally {
-        metrics.solveDuration.observe({ engine }, (deps.now() - start) / 1000);
-      }
-    }, deadline);
-    inFlight.set(resolved.id, solve);
     try {
-      const entry = await solve;
-      cache.set(entry, lookupKey);
+      const joined = () => metrics.coalesced.inc();
+      const { entry } = await store.solveOnce(resolved.id, () => solve(deps, fresh, resolved, migration, arrived), {
+        joined,
+      });
+      await store.set(entry, lookupKey);
       return { entry, created: true, ...clamp };
     } catch (error) {
       if (error instanceof HplbError && error.code === 'QUEUE_FULL') metrics.rejected.inc({ reason: 'queue_full' });
       throw error;
-    } finally {
-      inFlight.delete(resolved.id);
     }
-  }
-
-  /** The re-plan part of a request, with a previous plan id looked up in the plan store. */
-  function migrationOf(request: PlanRequest, fresh: ResolvedRequest): ResolvedMigration | null {
-    const previous = request.previous;
-    if (previous === undefined) {
-      if (request.migration !== undefined)
-        throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', {
-          pointer: '/migration',
-          rule: 'dependentRequired',
-        });
-      return null;
-    }
-    let previousPlan: PreviousPlan | undefined;
-    if (previous.planId !== undefined) {
-      const stored = cache.getById(previous.planId);
-      previousPlan = stored && previousOf(stored);
-      if (!previousPlan)
-        throw new HplbError(
-          'PLAN_NOT_FOUND',
-          `no stored plan with id ${previous.planId} to re-plan from; send its unit2gpu instead`,
-          { pointer: '/previous/planId', rule: 'stored' },
-        );
-    }
-    return resolveMigration({ ...request, previous }, fresh, deps.context, previousPlan);
   }
 
   return { plan, planNormalised };
+}
+
+/** Admission, then the plan (or re-plan) through the runner, counted and stored as an entry. */
+function solve(
+  deps: PlanServiceDeps,
+  fresh: ResolvedRequest,
+  resolved: ResolvedRequest,
+  migration: ResolvedMigration | null,
+  arrived: number,
+): Promise<PlanEntry> {
+  const engine = resolved.solver.engine;
+  const limit = resolved.solver.timeLimitMs;
+  const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
+  // Waiting for admission past the plan's deadline: it runs at once, and solvePlan answers it with greedy.
+  const deadline = AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
+  return deps.admission.run(async () => {
+    const start = deps.now();
+    try {
+      const solved = migration
+        ? await solveReplan(fresh, migration, deps.runner, { now: deps.now, startedAt: arrived })
+        : await solvePlan(resolved, deps.runner, { now: deps.now, startedAt: arrived });
+      const proven = solved.totals.layersProvenOptimal === solved.layers.length;
+      deps.metrics.solves.inc({ engine, status: proven ? 'proven' : 'unproven' });
+      for (const layer of solved.layers) deps.metrics.layers.inc({ engine: layer.engine, status: layer.status });
+      // The planner's Plan must be what openapi.yaml promises: the type check fails when they drift.
+      return createPlanEntry(solved satisfies components['schemas']['Plan']);
+    } catch (error) {
+      deps.metrics.solves.inc({ engine, status: 'failed' });
+      throw error;
+    } finally {
+      deps.metrics.solveDuration.observe({ engine }, (deps.now() - start) / 1000);
+    }
+  }, deadline);
+}
+
+/** The re-plan part of a request, with a previous plan id looked up in the plan store. */
+async function migrationOf(
+  deps: PlanServiceDeps,
+  request: PlanRequest,
+  fresh: ResolvedRequest,
+): Promise<ResolvedMigration | null> {
+  const previous = request.previous;
+  if (previous === undefined) {
+    if (request.migration !== undefined)
+      throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', {
+        pointer: '/migration',
+        rule: 'dependentRequired',
+      });
+    return null;
+  }
+  let previousPlan: PreviousPlan | undefined;
+  if (previous.planId !== undefined) {
+    const stored = await deps.store.get(previous.planId);
+    previousPlan = stored && previousOf(stored);
+    if (!previousPlan)
+      throw new HplbError(
+        'PLAN_NOT_FOUND',
+        `no stored plan with id ${previous.planId} to re-plan from; send its unit2gpu instead`,
+        { pointer: '/previous/planId', rule: 'stored' },
+      );
+  }
+  return resolveMigration({ ...request, previous }, fresh, deps.context, previousPlan);
 }

@@ -16,12 +16,16 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 /** Codes whose answer tells the client when to come back. */
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(['QUEUE_FULL', 'DRAINING']);
 
-/** What res.locals may carry for the error handler and the access log. */
-export interface ProblemLocals {
-  /** Where pointers of non-validation errors point (default body). */
-  pointerIn?: RequestPart;
-  /** The code answered, for the access log. */
-  errorCode?: ErrorCode;
+declare global {
+  namespace Express {
+    /** What res.locals carries for the error handler and the access log. */
+    interface Locals {
+      /** Where pointers of non-validation errors point (default body). */
+      pointerIn?: RequestPart;
+      /** The code answered, for the access log. */
+      errorCode?: ErrorCode;
+    }
+  }
 }
 
 export function problemType(code: ErrorCode): string {
@@ -32,23 +36,18 @@ export function problemType(code: ErrorCode): string {
 export function toHplbError(error: unknown): HplbError {
   if (error instanceof HplbError) return error;
   const e = error as { type?: unknown; status?: unknown; statusCode?: unknown; message?: unknown };
-  // body-parser's errors carry a `type`.
+  // body-parser's reading errors carry a `type`.
   switch (e?.type) {
     case 'entity.too.large':
       return new HplbError(
         'BODY_TOO_LARGE',
         `the body is larger than the limit of ${String((error as { limit?: number }).limit)} bytes (MAX_BODY_BYTES)`,
       );
-    case 'entity.structure.exceeded':
-      return new HplbError('BODY_TOO_LARGE', String(e.message));
-    case 'entity.parse.failed':
-      return new HplbError('MALFORMED_JSON', `the body is not valid JSON: ${String(e.message)}`, {
-        pointer: '',
-        rule: 'json',
-      });
     case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new HplbError('UNSUPPORTED_MEDIA_TYPE', String(e.message));
+      return new HplbError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `the body's Content-Encoding is not supported: ${String(e.message)}`,
+      );
     case 'request.aborted':
     case 'request.size.invalid':
       return new HplbError('MALFORMED_JSON', `the body could not be read: ${String(e.message)}`);
@@ -66,8 +65,7 @@ export function toHplbError(error: unknown): HplbError {
 export function problemBody(error: HplbError, req: Request, res: Response): Problem {
   const { title, status } = ERRORS[error.code];
   const part =
-    (error as { in?: RequestPart }).in ??
-    (error.pointer !== undefined ? ((res.locals as ProblemLocals).pointerIn ?? 'body') : undefined);
+    (error as { in?: RequestPart }).in ?? (error.pointer !== undefined ? (res.locals.pointerIn ?? 'body') : undefined);
   return {
     type: problemType(error.code),
     title,
@@ -98,7 +96,7 @@ export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHa
     if (problem.code === 'INTERNAL') {
       options.logger.error({ err: error, reqId: res.getHeader('x-request-id') }, 'internal error');
     }
-    (res.locals as ProblemLocals).errorCode = problem.code;
+    res.locals.errorCode = problem.code;
     if (RETRYABLE.has(problem.code)) res.setHeader('Retry-After', String(options.retryAfterSeconds()));
     res
       .status(ERRORS[problem.code].status)

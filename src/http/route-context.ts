@@ -3,18 +3,19 @@
  * app.ts and the route modules both depend on it and not on each other.
  */
 import type { Express, RequestHandler } from 'express';
+import type { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { CostModel } from '../cost/cost-model.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import type { PlanningContext } from '../planner/request.ts';
 import type { ModelRegistry } from '../profiles/registry.ts';
-import type { Metrics } from './metrics.ts';
-import type { LoadedSpec } from './openapi.ts';
-import type { LRUCache } from 'lru-cache';
+import type { PlanStore } from '../store/plan-store.ts';
 import type { BodyPool } from './body-pool.ts';
 import type { Guards } from './guards.ts';
-import type { KnownLookup, PlanCache } from './plan-cache.ts';
+import type { KnownLookup } from './lookup.ts';
+import type { Metrics } from './metrics.ts';
+import type { LoadedSpec } from './openapi.ts';
 import type { PlanService } from './plan-service.ts';
 import type { Validators } from './validation.ts';
 
@@ -35,6 +36,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Cost model by name (undefined: the default); the service passes a src/cost/registry.ts createCostModelResolver. */
   readonly resolveCostModel: (name?: string) => CostModel;
+  /** Where plans live; by default the memory store sized by the configuration. */
+  readonly store?: PlanStore;
   /** Monotonic clock, ms (solve timing, cache TTLs, rate-limit windows); performance.now by default. */
   readonly now?: () => number;
   /** The contract; openapi.yaml of the repository by default. */
@@ -56,7 +59,7 @@ export interface RouteContext {
   readonly validators: Validators;
   readonly spec: LoadedSpec;
   readonly service: PlanService;
-  readonly cache: PlanCache;
+  readonly store: PlanStore;
   readonly metrics: Metrics;
   readonly context: PlanningContext;
   /** Name of the default cost model, part of per-model lookup keys. */
@@ -64,7 +67,7 @@ export interface RouteContext {
   readonly draining: () => boolean;
   /** The warm-up has run (always true without AppDeps.warmUpFirst). */
   readonly warm: () => boolean;
-  /** API keys, rate limit, unread-bytes cap. */
+  /** API keys and the rate limit. */
   readonly guards: Guards;
   /** Validated per-model lookup URLs, bounded by bytes. */
   readonly lookupMemo: LRUCache<string, KnownLookup>;

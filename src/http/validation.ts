@@ -26,7 +26,7 @@ export class RequestValidationError extends HplbError {
 
 export interface OperationValidator {
   /** Returns the path parameters, typed by the schema; throws RequestValidationError. */
-  path(value: Readonly<Record<string, string>>): Record<string, unknown>;
+  path(value: Readonly<Record<string, unknown>>): Record<string, unknown>;
   /** Returns a coerced copy of the query; throws RequestValidationError. */
   query(value: Readonly<Record<string, unknown>>): Record<string, unknown>;
   /** Checks a parsed JSON body (not modified); throws RequestValidationError. */

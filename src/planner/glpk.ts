@@ -1,14 +1,10 @@
 import GLPK, { type GLPK as GlpkInstance } from 'glpk.js/node';
 
-/** Loads GLPK's WebAssembly module (once per thread: every caller shares the instance). */
-let loading: Promise<GlpkInstance> | null = null;
-let loaded: GlpkInstance | null = null;
+/**
+ * Loads a GLPK WebAssembly instance. No instance is kept here: whoever loads one owns it and
+ * passes it on (the engines, a re-plan's migration step), so a thread that never loaded GLPK
+ * cannot run an ILP step by accident and none is skipped silently.
+ */
 export function loadGlpk(): Promise<GlpkInstance> {
-  loading ??= GLPK().then((glpk) => (loaded = glpk));
-  return loading;
-}
-
-/** The instance once loadGlpk has resolved on this thread, else null (synchronous callers). */
-export function loadedGlpk(): GlpkInstance | null {
-  return loaded;
+  return GLPK();
 }

@@ -1,11 +1,12 @@
 import { HplbError } from '../errors.ts';
 import { layerLowerBound } from '../solver/bounds.ts';
 import { constructionAssignment, greedyEngine } from '../solver/engines/greedy.ts';
+import { createEngines } from '../solver/engines/index.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
 import { replanLayer, type FreshLayer, type ReplanOutcome } from '../solver/replan/replan-layer.ts';
 import type { MigrationSpec } from '../solver/replan/types.ts';
 import { splitsEnabled } from '../solver/split/with-splits.ts';
-import { loadedGlpk } from './glpk.ts';
+import type { GLPK } from 'glpk.js/node';
 import type { LayerEngine, LayerProblem, LayerProgress, LayerResult } from '../solver/types.ts';
 import type { EngineName } from './plan.ts';
 
@@ -59,17 +60,27 @@ export interface TaskProgress extends LayerProgress {
 }
 
 /**
+ * What a thread solves layer tasks with: the engines, and the GLPK instance of that thread, which
+ * a re-plan's migration step runs on (a thread without one cannot build a solver at all).
+ */
+export interface LayerSolver {
+  readonly engines: Readonly<Record<EngineName, LayerEngine>>;
+  readonly glpk: GLPK;
+}
+
+/**
  * Solves one layer task synchronously: greedy first (its makespan is always reported and it is
  * the incumbent every exact engine starts from), then the requested engine. `onProgress` hears
  * the engine's best placement before each step that may overrun.
  */
 export function solveLayerTask(
   task: LayerTask,
-  engines: Readonly<Record<EngineName, LayerEngine>>,
+  solver: LayerSolver,
   onProgress?: (progress: TaskProgress) => void,
 ): LayerOutcome {
   const start = performance.now();
-  if (task.migration) return solveMigrationTask(task, task.migration, start);
+  if (task.migration) return solveMigrationTask(task, task.migration, solver.glpk, start);
+  const { engines } = solver;
   const options = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance };
   const engine = engines[task.engine];
   if (!engine)
@@ -136,12 +147,10 @@ export function progressOutcome(
 function solveMigrationTask(
   task: LayerTask,
   migration: NonNullable<LayerTask['migration']>,
+  glpk: GLPK,
   start: number,
 ): LayerOutcome {
-  const replan = replanLayer(task.problem, migration.spec, migration.fresh, {
-    glpk: loadedGlpk(),
-    timeLimitMs: task.timeLimitMs,
-  });
+  const replan = replanLayer(task.problem, migration.spec, migration.fresh, { glpk, timeLimitMs: task.timeLimitMs });
   // The plan is assembled from `replan`; the result only keeps the outcome's shape.
   const result = buildLayerResult(task.problem, replan.unit2gpu, {
     lowerBound: 0,
@@ -186,10 +195,11 @@ export function greedyFallback(task: LayerTask, reason: string): LayerOutcome {
   return { result, greedyMakespan: null };
 }
 
-/** Runs tasks on the calling thread, one at a time. */
-export function createInlineRunner(engines: Readonly<Record<EngineName, LayerEngine>>): LayerRunner {
+/** Runs tasks on the calling thread, one at a time, on `engines` (by default every engine on `glpk`). */
+export function createInlineRunner(glpk: GLPK, engines: LayerSolver['engines'] = createEngines(glpk)): LayerRunner {
+  const solver: LayerSolver = { engines, glpk };
   return {
     concurrency: 1,
-    run: async (task) => solveLayerTask(task, engines),
+    run: async (task) => solveLayerTask(task, solver),
   };
 }

@@ -1,50 +1,47 @@
 /**
- * A pool of worker threads that solve layer tasks off the main thread (GLPK's solve is
- * synchronous), with a hard deadline per task, counted from when the task is queued. Whatever
- * goes wrong in a worker (overrun, crash, an unexpected throw), the task still gets an answer at
- * its deadline at the latest: greedy, computed on the calling thread, with status
- * 'greedy_fallback' and the reason. Only errors in the problem itself reject. Warm spare workers
- * take over at once from a worker that is replaced, so the next tasks do not wait for a new
- * worker to load GLPK; the spare is replaced in the background.
+ * Layer tasks solved on worker threads (GLPK's solve is synchronous), with a hard deadline per
+ * task counted from when it is queued: whatever goes wrong in a worker (overrun, crash, an
+ * unexpected throw), the task is answered by its deadline at the latest, with the best placement
+ * its engine reported over the task's MessagePort, else greedy on this thread (status
+ * greedy_fallback and the reason). Only errors in the problem itself reject. A worker still
+ * solving past its own limit + grace is stopped and replaced; a warm spare takes its place at once.
  */
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
-import type { LayerOutcome, LayerRunner, LayerTask, RunOptions } from '../planner/layer-task.ts';
-import { createCutAnswerer, fallback, release, type Job } from './pool-job.ts';
-import { deserializeHplbError, type TaskMessage, type WorkerMessage } from './protocol.ts';
-import { defaultWorkerFile, startWorker } from './worker-start.ts';
-
-/** Times a worker may fail to start in a row (before posting `ready`) before its slot is given up. */
-const MAX_START_ATTEMPTS = 3;
+import {
+  greedyFallback,
+  progressOutcome,
+  type LayerOutcome,
+  type LayerRunner,
+  type LayerTask,
+  type RunOptions,
+  type TaskProgress,
+} from '../planner/layer-task.ts';
+import { deserializeHplbError, type SolveAnswer, type SolveRequest } from './solve-task.ts';
+import { createWorkerPool, workerEntry, type WorkerPool } from './worker-pool.ts';
 
 export interface SolverPoolOptions {
-  /** Workers; default os.availableParallelism() (one per core). */
+  /** Workers solving at once; default os.availableParallelism(). */
   readonly size?: number;
-  /** Warm workers kept beside them to replace one at once; default 0. */
+  /** Warm workers kept beside them to take over at once from one that is stopped; default 0. */
   readonly spares?: number;
   /**
-   * Extra ms past a task's own timeLimitMs (ms), counted from when it was queued, before it is
-   * answered by greedy (its worker, when it has one, is considered stuck, terminated and
-   * replaced); default 10% of the limit + 50 ms.
+   * Extra ms past a task's timeLimitMs before it is answered without its worker (counted from when
+   * it is queued) and before its worker counts as stuck and is replaced (counted from when it
+   * started); default 10% of the limit + 50 ms.
    */
   readonly graceMs?: (timeLimitMs: number) => number;
   /** Extra ms past a plan's time limit before its unanswered tasks are ended (LayerRunner.planGraceMs); default 0. */
   readonly planGraceMs?: (timeLimitMs: number) => number;
-  /**
-   * Hook for metrics/logs: called on every worker restart with the reason, after the affected task
-   * is answered. It runs in an event handler, so it must not throw.
-   */
+  /** Called with the reason whenever a worker is replaced after a crash or an overrun; must not throw. */
   readonly onWorkerRestart?: (reason: string) => void;
-  /**
-   * Worker entry to run instead of solver-worker (tests point this at fixtures). A `.ts` file is
-   * run through tsx; anything else is loaded by Node as is.
-   */
+  /** Worker module to run instead of solver-worker (tests point this at fixtures). */
   readonly workerFile?: URL;
 }
 
 export interface SolverPool extends LayerRunner {
-  /** Number of workers. */
+  /** Workers solving at once. */
   readonly concurrency: number;
   /**
    * Queues the task (FIFO) and resolves with its outcome; rejects only for an HplbError in the
@@ -52,316 +49,197 @@ export interface SolverPool extends LayerRunner {
    * greedy) and its worker, if it has one, finishes or overruns on its own.
    */
   run(task: LayerTask, options?: RunOptions): Promise<LayerOutcome>;
-  /** Tasks waiting for a worker. */
+  /** Tasks waiting for a worker, and tasks running on one. */
   readonly queueDepth: number;
-  /** Tasks running on a worker. */
   readonly busy: number;
-  /** Spare workers started and ready to take over. */
-  readonly sparesReady: number;
-  /** Resolves when every worker has loaded GLPK; rejects when a worker cannot start, or on close. */
+  /** Resolves when the workers have loaded GLPK; rejects when one cannot start, or on close. */
   ready(): Promise<void>;
-  /**
-   * True once a worker has loaded GLPK, for as long as the pool has workers (ready, or being
-   * replaced after an overrun or crash: tasks are answered by their deadline either way). False
-   * before the first worker is ready, once every slot has given up starting, and after close().
-   */
+  /** True once a worker has loaded GLPK, for as long as the pool is open (also while one is replaced). */
   isReady(): boolean;
-  /** Terminates every worker; queued, running and later runs reject with HplbError('DRAINING'). */
+  /** Stops every worker; queued, running and later runs reject with HplbError('DRAINING'). */
   close(): Promise<void>;
-}
-
-interface Slot {
-  /** Position in the pool; SPARE while the worker waits as a spare. */
-  index: number;
-  readonly worker: Worker;
-  /** Workers of this slot that failed to start in a row before this one. */
-  readonly startFailures: number;
-  ready: boolean;
-  job: Job | null;
-  /** The running job's own limit + grace, from when it started: past it the worker is stuck. */
-  timer: NodeJS.Timeout | null;
-}
-
-const SPARE = -1;
-
-interface Waiter {
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
 }
 
 export const defaultGraceMs = (timeLimitMs: number): number => 0.1 * timeLimitMs + 50;
 
-/** Creates the pool and starts its workers at once; call close() to let the process exit. */
 export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   const size = options.size ?? availableParallelism();
   if (!(Number.isInteger(size) && size >= 1))
     throw new HplbError('INTERNAL', `solver pool size must be an integer >= 1, got ${size}`);
-  const spareCount = options.spares ?? 0;
-  const graceMs = options.graceMs ?? defaultGraceMs;
-  const workerFile = options.workerFile ?? defaultWorkerFile();
+  const pool = createWorkerPool({
+    entry: options.workerFile ?? workerEntry(import.meta.url, 'solver-worker'),
+    threads: size,
+    spares: options.spares ?? 0,
+  });
+  const settings: Settings = {
+    pool,
+    graceMs: options.graceMs ?? defaultGraceMs,
+    onWorkerRestart: options.onWorkerRestart ?? (() => undefined),
+  };
+  return {
+    concurrency: size,
+    run: (task, { signal } = {}) =>
+      new Promise((resolve, reject) => new SolverJob(settings, task, resolve, reject).send(signal)),
+    get queueDepth() {
+      return pool.queued;
+    },
+    get busy() {
+      return pool.running;
+    },
+    ready: () => pool.ready(),
+    isReady: () => pool.isReady(),
+    planGraceMs: options.planGraceMs ?? (() => 0),
+    close: () => pool.close(),
+  };
+}
 
-  /** [size] the live worker of each slot; null once a slot has given up starting. */
-  const slots = new Array<Slot | null>(size).fill(null);
-  const spares: Slot[] = [];
-  const queue: Job[] = [];
-  const waiters: Waiter[] = [];
-  /** Exits of every worker not yet gone (live, terminating or dying), awaited by close(). */
-  const exits = new Set<Promise<void>>();
-  let nextId = 0;
-  let startFailure: HplbError | null = null;
-  let everReady = false;
-  let closed = false;
-  let closing: Promise<void> | null = null;
-  const answerCut = createCutAnswerer();
+interface Settings {
+  readonly pool: WorkerPool;
+  readonly graceMs: (timeLimitMs: number) => number;
+  readonly onWorkerRestart: (reason: string) => void;
+}
 
-  const isLive = (slot: Slot): boolean => slot.index !== SPARE && slots[slot.index] === slot;
-  const allReady = (): boolean => slots.every((s) => s?.ready === true);
-  const draining = (): HplbError => new HplbError('DRAINING', 'the solver pool is closed');
+/**
+ * One task's way through the pool: answered by its worker, or without it (its reported progress,
+ * else greedy) at its deadline, at its caller's abort, or when its worker fails; its worker is
+ * stopped when it runs past its own limit + grace.
+ */
+class SolverJob {
+  private readonly queuedAt = performance.now();
+  private readonly limitMs: number;
+  private readonly channel = new MessageChannel();
+  private readonly dequeue = new AbortController();
+  private readonly stop = new AbortController();
+  private progress: TaskProgress | null = null;
+  private startedAt: number | null = null;
+  private settled = false;
+  private overran = false;
+  private deadline: NodeJS.Timeout | undefined;
+  private overrun: NodeJS.Timeout | undefined;
+  private signal: AbortSignal | undefined;
 
-  function spawn(index: number, startFailures: number): void {
-    const slot: Slot = { index, worker: startWorker(workerFile), startFailures, ready: false, job: null, timer: null };
-    if (index === SPARE) spares.push(slot);
-    else slots[index] = slot;
-    const exit = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));
-    exits.add(exit);
-    void exit.then(() => exits.delete(exit));
-    slot.worker.on('message', (message: WorkerMessage) => onMessage(slot, message));
-    slot.worker.on('error', (error) => onDeath(slot, `solver worker crashed: ${error.message}`));
-    slot.worker.on('exit', (code) => onDeath(slot, `solver worker exited with code ${code}`));
-    slot.worker.on('messageerror', (error) => {
-      if (isLive(slot) && slot.job)
-        finish(slot, (job) => fallback(job, `solver worker's answer could not be read: ${error.message}`));
+  constructor(
+    private readonly settings: Settings,
+    private readonly task: LayerTask,
+    private readonly resolve: (outcome: LayerOutcome) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    this.limitMs = task.timeLimitMs + settings.graceMs(task.timeLimitMs);
+    this.channel.port1.on('message', (report: TaskProgress) => {
+      this.progress = report;
     });
   }
 
-  function onMessage(slot: Slot, message: WorkerMessage): void {
-    if (message.type === 'ready' && spares.includes(slot)) {
-      slot.ready = true;
+  /** Queues the task, unless it is due already or no worker could start: then it is answered at once. */
+  send(signal: AbortSignal | undefined): void {
+    const { pool } = this.settings;
+    if (signal?.aborted) this.answer('the plan reached its deadline before this layer was started');
+    else if (pool.failed) this.answer(pool.failed.message);
+    if (this.settled) {
+      this.channel.port1.close();
       return;
     }
-    if (!isLive(slot)) return;
-    if (message.type === 'ready') {
-      slot.ready = true;
-      everReady = true;
-      if (allReady()) waiters.splice(0).forEach((w) => w.resolve());
-      dispatch();
+    this.signal = signal;
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.deadline = setTimeout(this.onDeadline, this.limitMs);
+    const request: SolveRequest = { task: this.task, progress: this.channel.port2 };
+    pool
+      .run<SolveAnswer>(request, {
+        dequeue: this.dequeue.signal,
+        stop: this.stop.signal,
+        transfer: [this.channel.port2],
+        started: this.onStart,
+      })
+      .then(this.onReply, this.onFailure);
+  }
+
+  private readonly onStart = (): void => {
+    this.startedAt = performance.now();
+    this.overrun = setTimeout(() => {
+      this.overran = true;
+      this.stop.abort();
+    }, this.limitMs);
+  };
+
+  private readonly onAbort = (): void => {
+    const where = this.startedAt === null ? 'waited for a solver worker' : 'was still being solved';
+    this.answer(`the plan reached its deadline while this layer ${where}`);
+  };
+
+  private readonly onDeadline = (): void => {
+    const deadline = this.deadlineText();
+    this.answer(
+      this.startedAt === null
+        ? `the task waited for a solver worker past ${deadline}`
+        : `the task passed ${deadline} while its worker was still solving it`,
+    );
+  };
+
+  private readonly onReply = (reply: SolveAnswer): void => {
+    this.finished();
+    if (this.settled) return;
+    if (reply.type === 'failed') {
+      this.answer(`solver worker threw: ${reply.message}`);
       return;
     }
-    if (slot.job?.id !== message.id) return;
-    if (message.type === 'progress') slot.job.progress = message.progress;
-    else if (message.type === 'done') finish(slot, (job) => job.resolve(message.outcome));
-    else if (message.type === 'rejected') finish(slot, (job) => job.reject(deserializeHplbError(message.error)));
-    else finish(slot, (job) => fallback(job, `solver worker threw: ${message.message}`));
-  }
+    this.settle();
+    if (reply.type === 'done') this.resolve(reply.outcome);
+    else this.reject(deserializeHplbError(reply.error));
+  };
 
-  /** A worker died on its own (error or exit event): answer its job, replace it. */
-  function onDeath(slot: Slot, reason: string): void {
-    if (closed) return;
-    const startFailures = slot.ready ? 0 : slot.startFailures + 1;
-    const spareAt = spares.indexOf(slot);
-    if (spareAt >= 0) {
-      // A spare that keeps failing to start is not replaced: the pool works without spares.
-      spares.splice(spareAt, 1);
-      if (startFailures < MAX_START_ATTEMPTS) spawn(SPARE, startFailures);
+  private readonly onFailure = (error: unknown): void => {
+    this.finished();
+    if (error instanceof HplbError && error.code === 'DRAINING') {
+      if (this.settled) return;
+      this.settle();
+      this.reject(error);
       return;
     }
-    if (!isLive(slot)) return;
-    const job = takeJob(slot);
-    const restart = startFailures < MAX_START_ATTEMPTS;
-    if (restart) replace(slot.index, startFailures);
-    else giveUp(slot, reason);
-    if (job) fallback(job, reason);
-    dispatch();
-    if (restart) options.onWorkerRestart?.(reason);
-  }
+    // Taken out of the queue because it was answered already.
+    if (this.dequeue.signal.aborted && !this.overran) return;
+    const reason = this.overran
+      ? `solver worker overran ${this.deadlineText()} and was replaced`
+      : `solver worker failed: ${error instanceof Error ? error.message : String(error)}`;
+    this.answer(reason);
+    this.settings.onWorkerRestart(reason);
+  };
 
-  /** Fills a slot with a ready spare (and starts a new spare), or else with a new worker. */
-  function replace(index: number, startFailures: number): void {
-    const spare = spares.find((s) => s.ready);
-    if (!spare) {
-      spawn(index, startFailures);
+  /** Answers without the worker: with its reported progress, else greedy a turn later (one greedy per turn). */
+  private answer(reason: string): void {
+    if (this.settled) return;
+    this.settle();
+    if (this.startedAt === null) this.dequeue.abort();
+    const { task, progress } = this;
+    if (progress) {
+      this.resolve(progressOutcome(task, progress, performance.now() - (this.startedAt ?? this.queuedAt), reason));
       return;
     }
-    spares.splice(spares.indexOf(spare), 1);
-    spare.index = index;
-    slots[index] = spare;
-    spawn(SPARE, 0);
-  }
-
-  /**
-   * A job reached its deadline (from when it was queued): it is answered now. A queued job leaves
-   * the queue; a running one keeps its worker, which is replaced only if it overruns its own slice.
-   */
-  function onDeadline(job: Job): void {
-    job.timer = null;
-    const queued = queue.indexOf(job);
-    if (queued >= 0) {
-      queue.splice(queued, 1);
-      fallback(job, `the task waited for a solver worker past ${deadlineText(job.task.timeLimitMs)}`);
-      return;
-    }
-    fallback(job, `the task passed ${deadlineText(job.task.timeLimitMs)} while its worker was still solving it`);
-  }
-
-  /**
-   * The caller's deadline passed (the plan's): answered now. A running job keeps its worker, which
-   * either answers (ignored) or is replaced when it overruns the job's own slice.
-   */
-  function onAbort(job: Job): void {
-    const queued = queue.indexOf(job);
-    if (queued >= 0) queue.splice(queued, 1);
-    const where = queued >= 0 ? 'waited for a solver worker' : 'was still being solved';
-    fallback(job, `the plan reached its deadline while this layer ${where}`);
-  }
-
-  /** The running task passed its own limit + grace: the worker is stuck in the solver, so a spare (or a new worker) replaces it. */
-  function onOverrun(slot: Slot): void {
-    if (!isLive(slot) || !slot.job) return;
-    const reason = `solver worker overran ${deadlineText(slot.job.task.timeLimitMs)} and was replaced`;
-    const job = takeJob(slot);
-    retire(slot);
-    replace(slot.index, 0);
-    if (job) fallback(job, reason);
-    dispatch();
-    options.onWorkerRestart?.(reason);
-  }
-
-  function deadlineText(timeLimitMs: number): string {
-    const grace = graceMs(timeLimitMs);
-    return `its deadline of ${formatMs(timeLimitMs + grace)} ms (time limit ${formatMs(timeLimitMs)} ms + grace ${formatMs(grace)} ms)`;
-  }
-
-  /** A slot whose workers keep failing to start: stop respawning, and say so to ready(). */
-  function giveUp(slot: Slot, reason: string): void {
-    slots[slot.index] = null;
-    startFailure ??= new HplbError('INTERNAL', `solver worker failed to start ${MAX_START_ATTEMPTS} times: ${reason}`);
-    waiters.splice(0).forEach((w) => w.reject(startFailure));
-    // With no worker left, queued tasks would wait forever: greedy answers them.
-    if (slots.every((s) => s === null)) queue.splice(0).forEach((job) => fallback(job, startFailure!.message));
-  }
-
-  function dispatch(): void {
-    for (const slot of slots) {
-      if (queue.length === 0) return;
-      if (slot?.ready && !slot.job) start(slot, queue.shift()!);
-    }
-  }
-
-  function start(slot: Slot, job: Job): void {
-    slot.job = job;
-    job.startedAt = performance.now();
-    slot.timer = setTimeout(() => onOverrun(slot), job.task.timeLimitMs + graceMs(job.task.timeLimitMs));
-    try {
-      slot.worker.postMessage({ id: job.id, task: job.task } satisfies TaskMessage);
-    } catch (error) {
-      finish(slot, (j) =>
-        fallback(
-          j,
-          `task could not be sent to the solver worker: ${error instanceof Error ? error.message : String(error)}`,
-        ),
-      );
-    }
-  }
-
-  /** Frees the slot from its job, settles the job, and hands the slot the next one. */
-  function finish(slot: Slot, settle: (job: Job) => void): void {
-    const job = takeJob(slot);
-    if (job && !job.settled) {
-      settle(job);
-      job.settled = true;
-    }
-    dispatch();
-  }
-
-  function takeJob(slot: Slot): Job | null {
-    const job = slot.job;
-    slot.job = null;
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = null;
-    if (job) release(job);
-    return job;
-  }
-
-  function retire(slot: Slot): void {
-    if (isLive(slot)) slots[slot.index] = null;
-    void slot.worker.terminate();
-  }
-
-  function run(task: LayerTask, options: RunOptions = {}): Promise<LayerOutcome> {
-    if (closed) return Promise.reject(draining());
-    const { signal } = options;
-    return new Promise<LayerOutcome>((resolve, reject) => {
-      const job: Job = {
-        id: nextId++,
-        task,
-        resolve,
-        reject,
-        timer: null,
-        unlisten: null,
-        settled: false,
-        progress: null,
-        startedAt: 0,
-      };
-      if (signal?.aborted) answerCut(job, 'the plan reached its deadline before this layer was started');
-      else if (slots.every((s) => s === null)) fallback(job, startFailure?.message ?? 'no solver worker is running');
-      else {
-        if (signal) {
-          const abort = (): void => onAbort(job);
-          signal.addEventListener('abort', abort, { once: true });
-          job.unlisten = () => signal.removeEventListener('abort', abort);
-        }
-        job.timer = setTimeout(() => onDeadline(job), task.timeLimitMs + graceMs(task.timeLimitMs));
-        queue.push(job);
-        dispatch();
+    setImmediate(() => {
+      try {
+        this.resolve(greedyFallback(task, reason));
+      } catch (error) {
+        this.reject(error);
       }
     });
   }
 
-  function close(): Promise<void> {
-    if (closing) return closing;
-    closed = true;
-    const error = draining();
-    queue.splice(0).forEach((job) => {
-      release(job);
-      job.reject(error);
-    });
-    waiters.splice(0).forEach((w) => w.reject(error));
-    for (const slot of [...slots, ...spares.splice(0)]) {
-      if (!slot) continue;
-      takeJob(slot)?.reject(error);
-      retire(slot);
-    }
-    closing = Promise.all([...exits]).then(() => undefined);
-    return closing;
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.deadline);
+    this.signal?.removeEventListener('abort', this.onAbort);
   }
 
-  for (let i = 0; i < size; i++) spawn(i, 0);
-  for (let i = 0; i < spareCount; i++) spawn(SPARE, 0);
+  /** The worker is done with the task (answered, failed or stopped). */
+  private finished(): void {
+    clearTimeout(this.overrun);
+    this.channel.port1.close();
+  }
 
-  return {
-    concurrency: size,
-    run,
-    get queueDepth() {
-      return queue.length;
-    },
-    get busy() {
-      return slots.filter((s) => s?.job).length;
-    },
-    get sparesReady() {
-      return spares.filter((s) => s.ready).length;
-    },
-    ready: () => {
-      if (closed) return Promise.reject(draining());
-      if (startFailure) return Promise.reject(startFailure);
-      if (allReady()) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        waiters.push({ resolve, reject });
-      });
-    },
-    isReady: () => !closed && everReady && slots.some((s) => s !== null),
-    planGraceMs: options.planGraceMs ?? (() => 0),
-    close,
-  };
+  private deadlineText(): string {
+    const limit = this.task.timeLimitMs;
+    const grace = this.settings.graceMs(limit);
+    return `its deadline of ${formatMs(limit + grace)} ms (time limit ${formatMs(limit)} ms + grace ${formatMs(grace)} ms)`;
+  }
 }
 
 const formatMs = (ms: number): string => String(Math.round(ms * 10) / 10);

@@ -1,18 +1,15 @@
 /**
- * Entry of a solver worker thread: loads GLPK once, builds every engine on it, posts `ready`,
- * then answers each TaskMessage with a WorkerMessage (see protocol.ts). Started by solver-pool.ts.
+ * A solver worker thread (started by solver-pool.ts through worker-pool.ts): loads its own GLPK
+ * instance once, builds every engine on it, then answers each task (solve-task.ts).
  */
-import { parentPort } from 'node:worker_threads';
 import { loadGlpk } from '../planner/glpk.ts';
+import type { LayerSolver } from '../planner/layer-task.ts';
 import { createEngines } from '../solver/engines/index.ts';
-import { answerTask, type TaskMessage, type WorkerMessage } from './protocol.ts';
+import { answerTask, type SolveAnswer, type SolveRequest } from './solve-task.ts';
+import { announceReady } from './worker-pool.ts';
 
-const port = parentPort;
-if (!port) throw new Error('solver-worker must be started as a worker thread by the solver pool');
+const glpk = await loadGlpk();
+const solver: LayerSolver = { glpk, engines: createEngines(glpk) };
+announceReady();
 
-const engines = createEngines(await loadGlpk());
-port.on('message', (message: TaskMessage) => {
-  const post = (answer: WorkerMessage) => port.postMessage(answer);
-  post(answerTask(message, engines, post));
-});
-port.postMessage({ type: 'ready' } satisfies WorkerMessage);
+export default (request: SolveRequest): SolveAnswer => answerTask(request, solver);

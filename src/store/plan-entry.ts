@@ -2,6 +2,8 @@
  * A stored plan, ready to send: its JSON body and ETag computed once, and what re-plans and the
  * ranks route read besides the layers, so that neither parses the body.
  */
+import { createHash } from 'node:crypto';
+import type { PreviousPlan } from '../planner/migration.ts';
 import type { Plan } from '../planner/plan.ts';
 
 export interface PlanEntry {
@@ -24,4 +26,57 @@ export interface PlanFacts {
   readonly layers: number;
   /** Units of every layer (the length of each layer's unit2gpu and permutation). */
   readonly units: number;
+}
+
+/** Bytes of JSON serialised between two yields to the event loop. */
+const SERIALISE_SLICE_BYTES = 256 * 1024;
+
+/**
+ * The entry for a plan: its body, a strong ETag over the body, its facts and placement. Layers are
+ * serialised one at a time and the event loop gets a turn after every SERIALISE_SLICE_BYTES, so a
+ * large plan (up to MAX_PLAN_BYTES) does not hold up other requests while it is written out.
+ */
+export async function createPlanEntry(plan: Plan): Promise<PlanEntry> {
+  const { layers, ...rest } = plan;
+  const units = layers[0]?.unit2gpu.length ?? 0;
+  const facts: PlanFacts = { modelId: plan.model.id, granularity: plan.granularity, layers: layers.length, units };
+  const unit2gpu = new Int32Array(layers.length * units);
+  // Layers go last: everything before them is small and written in one piece.
+  const chunks: Buffer[] = [Buffer.from(JSON.stringify({ ...rest, layers: [] }).slice(0, -2), 'utf8')];
+  const hash = createHash('sha256').update(chunks[0]);
+  let pending = '';
+  const flush = (): void => {
+    const chunk = Buffer.from(pending, 'utf8');
+    chunks.push(chunk);
+    hash.update(chunk);
+    pending = '';
+  };
+  for (let i = 0; i < layers.length; i++) {
+    const row = layers[i].unit2gpu;
+    if (row.length !== units) throw new Error(`plan ${plan.id}: layer ${i} has ${row.length} units, layer 0 ${units}`);
+    unit2gpu.set(row, i * units);
+    pending += (i === 0 ? '' : ',') + JSON.stringify(layers[i]);
+    if (pending.length >= SERIALISE_SLICE_BYTES) {
+      flush();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  pending += ']}';
+  flush();
+  const body = Buffer.concat(chunks);
+  const etag = `"${hash.digest('base64url').slice(0, 27)}"`;
+  return { id: plan.id, body, etag, facts, unit2gpu };
+}
+
+/** What a re-plan reads of a stored plan, from the entry's facts and placement (its body is not parsed). */
+export function previousOf(entry: PlanEntry): PreviousPlan {
+  const { modelId, granularity, layers, units } = entry.facts;
+  return {
+    id: entry.id,
+    model: { id: modelId },
+    granularity,
+    layers: Array.from({ length: layers }, (_, l) => ({
+      unit2gpu: Array.from(entry.unit2gpu.subarray(l * units, (l + 1) * units)),
+    })),
+  };
 }

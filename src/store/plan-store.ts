@@ -14,6 +14,8 @@ export type StoreState = 'ok' | 'degraded';
 export interface SolveOnceOptions {
   /** Aborted when the request's deadline passes: a waiter stops waiting and solves itself. */
   readonly signal?: AbortSignal;
+  /** Called as soon as this call waits for another call's (or replica's) solve rather than solving (hplb_plan_coalesced_total). */
+  readonly joined?: () => void;
 }
 
 export interface SolveOnceOutcome {

@@ -17,7 +17,6 @@ import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import type { HeadBudget, Profile } from '../../src/profiles/profile.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
-import { createEngines } from '../../src/solver/engines/index.ts';
 import { inlineProfile } from '../profiles/inline-profile.ts';
 
 const vs = (vertical: number, slash: number): HeadBudget => ({ kind: 'vertical_slash', vertical, slash });
@@ -44,7 +43,7 @@ before(async () => {
     costModel: ANALYTIC_COST_MODEL,
     workload: EVAL_WORKLOAD,
     solver: EVAL_SOLVER,
-    runner: createInlineRunner(createEngines(await loadGlpk())),
+    runner: createInlineRunner(await loadGlpk()),
   };
 });
 

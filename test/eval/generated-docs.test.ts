@@ -20,7 +20,6 @@ import { flagshipBubbleChart, renderBubbleSvg, renderSpeedupSvg } from '../../sr
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
-import { createEngines } from '../../src/solver/engines/index.ts';
 import { committedDocument, DOCS_DIR, README_PATH } from './docs-path.ts';
 
 const STALE = 'stale: run `npm run eval` and commit docs/ and README.md';
@@ -50,7 +49,7 @@ describe('generated evaluation docs', () => {
     before(async () => {
       // The name recorded in the document, not this machine's default: the check must not depend on where it runs.
       const costModel = resolveCostModel(doc.costModel.name);
-      const runner = createInlineRunner(createEngines(await loadGlpk()));
+      const runner = createInlineRunner(await loadGlpk());
       runs = await evaluateProfiles([registry.resolve(FLAGSHIP.model)], EVAL_GPU_COUNTS, {
         costModel,
         workload: EVAL_WORKLOAD,

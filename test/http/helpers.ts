@@ -114,7 +114,6 @@ export function testBodyPool(
     maxQueued: 8,
     timeLimitMs: 60_000,
     data: { limits: requestLimitsOf(config), maxBodyContainers: config.maxBodyContainers },
-    stagingBytes: config.maxBodyBytes,
     ...options,
   });
 }

@@ -43,7 +43,6 @@ describe('a plan whose worker hangs', () => {
       },
     });
     await pool.ready();
-    await until(() => pool.sparesReady === 1);
     const config = loadConfig({ RATE_LIMIT_MAX: '0' });
     const logger = pino({ level: 'silent' });
     hplb = buildApp({ config, runner: pool, registry: loadRegistry(), logger, resolveCostModel, publicDir: null });

@@ -12,8 +12,9 @@ import { assertValidLayerResult } from '../solver/helpers.ts';
 
 const registry = loadRegistry();
 const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: () => ANALYTIC_COST_MODEL };
-const engines = createEngines(await loadGlpk());
-const inline = createInlineRunner(engines);
+const glpk = await loadGlpk();
+const engines = createEngines(glpk);
+const inline = createInlineRunner(glpk, engines);
 
 const COSTS = [
   [9, 9, 7, 5, 5, 3, 2, 2],

@@ -13,11 +13,12 @@ import { makespanOf } from '../../src/solver/layer-result.ts';
 
 const registry = loadRegistry();
 const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: () => ANALYTIC_COST_MODEL };
-const engines = createEngines(await loadGlpk());
+const glpk = await loadGlpk();
+const engines = createEngines(glpk);
 
 /** The real inline runner, counting the tasks it is given. */
 function countingRunner(): LayerRunner & { tasks: LayerTask[] } {
-  const inner = createInlineRunner(engines);
+  const inner = createInlineRunner(glpk, engines);
   const tasks: LayerTask[] = [];
   return {
     concurrency: 1,
@@ -32,7 +33,7 @@ function countingRunner(): LayerRunner & { tasks: LayerTask[] } {
 describe('solvePlan', () => {
   it('plans the flagship profile on 8 GPUs: every layer proven, contiguous about 1.45x slower', async () => {
     const resolved = resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 } }, context);
-    const plan = await solvePlan(resolved, createInlineRunner(engines));
+    const plan = await solvePlan(resolved, createInlineRunner(glpk, engines));
     assert.equal(plan.layers.length, 32);
     plan.layers.forEach((layer, i) => assertValidLayerResult(resolved.layers[i], layer));
     assert.equal(plan.totals.layersProvenOptimal, 32);
@@ -54,7 +55,7 @@ describe('solvePlan', () => {
       { model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 }, solver: { engine: 'contiguous' } },
       context,
     );
-    const plan = await solvePlan(resolved, createInlineRunner(engines));
+    const plan = await solvePlan(resolved, createInlineRunner(glpk, engines));
     for (const layer of plan.layers)
       assert.deepEqual(
         layer.unit2gpu,
@@ -96,7 +97,7 @@ describe('solvePlan', () => {
     // long the real solver that answers it took on a loaded machine. Wall-clock behaviour is
     // reported by npm run bench:solver.
     let clock = 0;
-    const inner = createInlineRunner(engines);
+    const inner = createInlineRunner(glpk, engines);
     const slices: number[] = [];
     const runner: LayerRunner = {
       concurrency: 1,
@@ -161,7 +162,7 @@ describe('solvePlan', () => {
       { costs: [[1, 2, 3, 4, 5, 6]], kvGroupSize: 3, gpus: { count: 3 }, constraints: { maxKvGroupsPerGpu: 1 } },
       context,
     );
-    await assert.rejects(solvePlan(resolved, createInlineRunner(engines)), {
+    await assert.rejects(solvePlan(resolved, createInlineRunner(glpk, engines)), {
       code: 'INFEASIBLE_CONSTRAINTS',
       message: /exhaustive search/,
     });

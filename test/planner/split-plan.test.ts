@@ -7,12 +7,11 @@ import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import { resolveRequest, type PlanRequest } from '../../src/planner/request.ts';
 import { solvePlan } from '../../src/planner/solve-plan.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
-import { createEngines } from '../../src/solver/engines/index.ts';
 import { splitViolation } from '../../src/solver/split/part-cost.ts';
 
 const registry = loadRegistry();
 const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: () => ANALYTIC_COST_MODEL };
-const runner = createInlineRunner(createEngines(await loadGlpk()));
+const runner = createInlineRunner(await loadGlpk());
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
 const quick = { timeLimitMs: 20_000, layerTimeLimitMs: 300 };
 

@@ -48,10 +48,10 @@ function assertGreedyAnswer(outcome: LayerOutcome, problem: LayerProblem, reason
 }
 
 test('a task reports greedy as its fallback before the engine starts; cut there, it is greedy_fallback', async () => {
-  const engines = createEngines(await loadGlpk());
+  const glpk = await loadGlpk();
   const reports: TaskProgress[] = [];
   const task = taskFor(LLAMA_LAYERS[2], 'ilp');
-  const solved = solveLayerTask(task, engines, (progress) => reports.push(progress));
+  const solved = solveLayerTask(task, { glpk, engines: createEngines(glpk) }, (progress) => reports.push(progress));
   const greedy = greedyEngine.solveLayer(task.problem, { timeLimitMs: 1000, gapTolerance: 0 });
   assert.equal(reports[0].engine, 'greedy');
   assert.deepEqual(reports[0].unit2gpu, greedy.unit2gpu);

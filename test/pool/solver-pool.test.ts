@@ -4,7 +4,6 @@ import { HplbError } from '../../src/errors.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner, type LayerOutcome, type LayerRunner } from '../../src/planner/layer-task.ts';
 import { createSolverPool, defaultGraceMs, type SolverPool } from '../../src/pool/solver-pool.ts';
-import { createEngines } from '../../src/solver/engines/index.ts';
 import { greedyEngine } from '../../src/solver/engines/greedy.ts';
 import { constraintViolation, makespanOf, statusForGap } from '../../src/solver/layer-result.ts';
 import type { LayerProblem } from '../../src/solver/types.ts';
@@ -20,9 +19,6 @@ function withoutTiming(outcome: LayerOutcome): unknown {
   const { solveMs: _solveMs, ...result } = outcome.result;
   return { ...outcome, result };
 }
-
-/** Workers alive in this process (each shows up as a MessagePort handle). */
-const liveWorkerPorts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
 
 function assertGreedyFallback(outcome: LayerOutcome, problem: LayerProblem, reason: RegExp): void {
   assert.equal(outcome.result.status, 'greedy_fallback');
@@ -56,17 +52,16 @@ describe('a pool of two real workers', () => {
   let inline: LayerRunner;
   const restarts: string[] = [];
   before(async () => {
-    inline = createInlineRunner(createEngines(await loadGlpk()));
+    inline = createInlineRunner(await loadGlpk());
     pool = createSolverPool({ size: 2, onWorkerRestart: (reason) => restarts.push(reason) });
   });
   after(() => pool.close());
 
-  test('queues tasks run before the workers are ready, then answers them', async () => {
+  test('takes tasks run before the workers are ready, then answers them', async () => {
     assert.equal(pool.concurrency, 2);
     assert.equal(pool.isReady(), false);
     const pending = [pool.run(taskFor(LLAMA_LAYERS[0], 'auto')), pool.run(taskFor(LLAMA_LAYERS[1], 'greedy'))];
-    assert.equal(pool.queueDepth, 2);
-    assert.equal(pool.busy, 0);
+    assert.equal(pool.busy, 2);
     await pool.ready();
     assert.equal(pool.isReady(), true);
     const outcomes = await Promise.all(pending);
@@ -140,7 +135,6 @@ test('a worker past its deadline is replaced, its task answered by greedy, and t
     await until(() => restarts.length === 1);
     assert.match(restarts[0], /overran its deadline/);
     // Without a spare, the replacement must load GLPK first; a task's deadline counts from when it is queued.
-    await pool.ready();
     assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
   } finally {
     await pool.close();
@@ -181,15 +175,12 @@ test('a warm spare takes over at once from a worker that overran: the pool stays
   });
   try {
     await pool.ready();
-    await until(() => pool.sparesReady === 1);
     const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
     assert.equal(constraintViolation(HARD_LAYER, outcome.result.unit2gpu), null);
     await until(() => restarts.length === 1);
     assert.equal(pool.isReady(), true, 'the spare took the slot: no moment without a ready worker');
     assert.match(restarts[0], /overran its deadline/);
-    assert.equal(pool.sparesReady, 0, 'the spare is in use; a new one is starting');
     assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
-    await until(() => pool.sparesReady === 1);
   } finally {
     await pool.close();
   }
@@ -223,12 +214,12 @@ describe('a pool on a faulty worker', () => {
     {
       name: 'a worker that exits',
       layer: EXIT_LAYER,
-      reason: new RegExp(`solver worker exited with code ${EXIT_CODE}`),
+      reason: new RegExp(`solver worker failed: worker exited with code: ${EXIT_CODE}`),
     },
     {
       name: 'a worker that throws outside any handler',
       layer: THROW_LAYER,
-      reason: /solver worker crashed: fixture worker fault/,
+      reason: /solver worker failed: fixture worker fault/,
     },
   ];
   for (const { name, layer, reason } of cases) {
@@ -238,7 +229,6 @@ describe('a pool on a faulty worker', () => {
       assertGreedyFallback(await pool.run(taskFor(problem, 'auto')), problem, reason);
       assert.equal(restarts.length, 1);
       assert.match(restarts[0], reason);
-      await pool.ready();
       assertSolved(await pool.run(taskFor(LLAMA_LAYERS[5], 'ilp')), 'ilp');
     });
   }
@@ -266,26 +256,16 @@ describe('a pool on a faulty worker', () => {
   });
 });
 
-test('a worker that cannot start: ready() rejects after three tries, and greedy answers tasks', async () => {
-  const restarts: string[] = [];
-  const pool = createSolverPool({
-    size: 1,
-    workerFile: BROKEN_WORKER,
-    onWorkerRestart: (reason) => restarts.push(reason),
-  });
+test('a worker that cannot start: ready() rejects, and greedy answers tasks', async () => {
+  const pool = createSolverPool({ size: 1, workerFile: BROKEN_WORKER });
   try {
-    // A deadline far beyond the three failed starts: the start failure is what answers it.
+    // A deadline far beyond the failed start: the start failure is what answers it.
     const queued = pool.run(taskFor(LLAMA_LAYERS[7], 'auto', 600_000));
     await assert.rejects(
       pool.ready(),
-      (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL' && /failed to start 3 times/.test(e.message),
+      (e: unknown) => e instanceof HplbError && e.code === 'INTERNAL' && /failed to start/.test(e.message),
     );
-    assert.equal(restarts.length, 2);
-    assertGreedyFallback(
-      await queued,
-      LLAMA_LAYERS[7],
-      /failed to start 3 times: solver worker crashed: broken worker fixture/,
-    );
+    assertGreedyFallback(await queued, LLAMA_LAYERS[7], /broken worker fixture/);
     assertGreedyFallback(await pool.run(taskFor(LLAMA_LAYERS[8], 'auto')), LLAMA_LAYERS[8], /failed to start/);
     assert.equal(pool.isReady(), false);
   } finally {
@@ -293,14 +273,12 @@ test('a worker that cannot start: ready() rejects after three tries, and greedy 
   }
 });
 
-test('close() rejects running, queued and later tasks with DRAINING and stops every worker', async (t) => {
-  const baseline = liveWorkerPorts();
+test('close() rejects running, queued and later tasks with DRAINING', async (t) => {
   const pool = createSolverPool({ size: 1 });
   t.after(() => pool.close());
   await pool.ready();
-  assert.equal(liveWorkerPorts(), baseline + 1);
   const isDraining = (e: unknown) => e instanceof HplbError && e.code === 'DRAINING';
-  // Dispatched at once to the idle worker, whose answer cannot arrive before close() below.
+  // Started at once on the idle worker, whose answer cannot arrive before close() below.
   const running = pool.run(taskFor(HARD_LAYER, 'ilp', 60_000));
   const queued = pool.run(taskFor(LLAMA_LAYERS[0], 'greedy'));
   assert.equal(pool.busy, 1);
@@ -312,5 +290,4 @@ test('close() rejects running, queued and later tasks with DRAINING and stops ev
   await assert.rejects(pool.run(taskFor(LLAMA_LAYERS[0], 'greedy')), isDraining);
   await assert.rejects(pool.ready(), isDraining);
   assert.equal(pool.isReady(), false);
-  assert.equal(liveWorkerPorts(), baseline);
 });

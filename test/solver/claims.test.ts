@@ -107,7 +107,7 @@ describe('claims with fractional costs and speeds', () => {
       resolved.layers[0].costs.some((c) => !Number.isInteger(c)),
       'costs are fractional',
     );
-    const plan = await solvePlan(resolved, createInlineRunner(engines));
+    const plan = await solvePlan(resolved, createInlineRunner(glpk, engines));
     for (const layer of plan.layers) {
       const problem = resolved.layers[layer.layer];
       assertValidLayerResult(problem, layer);

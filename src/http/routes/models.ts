@@ -1,12 +1,10 @@
 /** GET /v1/models and GET /v1/models/{modelId}: the registry with provenance and budget heterogeneity. */
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
-import { HplbError } from '../../errors.ts';
 import type { Profile } from '../../profiles/profile.ts';
-import type { ModelRegistry } from '../../profiles/registry.ts';
 import { summarizeProfile, type LayerSummary } from '../model-summary.ts';
+import { unknownModel } from '../planning-context.ts';
 import type { components } from '../api-types.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
-import type { ProblemLocals } from '../problem.ts';
 
 type Schemas = components['schemas'];
 
@@ -22,30 +20,21 @@ export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
   } satisfies Schemas['ModelList']);
 
   router.get('/v1/models', ctx.guards.requireKeyForReads, (req, res) => {
-    list.query(req.query as Record<string, unknown>);
+    list.query(req.query);
     res.type('application/json').send(listBody);
   });
 
   router.get('/v1/models/:modelId', ctx.guards.requireKeyForReads, (req, res) => {
-    const { modelId } = get.path(req.params as Record<string, string>) as { modelId: string };
-    const { seqLen = DEFAULT_WORKLOAD.seqLen } = get.query(req.query as Record<string, unknown>) as { seqLen?: number };
+    const { modelId } = get.path(req.params) as { modelId: string };
+    const { seqLen = DEFAULT_WORKLOAD.seqLen } = get.query(req.query) as { seqLen?: number };
     const profile = registry.get(modelId);
     if (!profile) {
-      (res.locals as ProblemLocals).pointerIn = 'path';
+      res.locals.pointerIn = 'path';
       throw unknownModel(registry, modelId);
     }
     const layers = summarizeProfile(profile, seqLen);
     res.json({ ...modelSummary(profile, seqLen, layers), layers } satisfies Schemas['ModelDetail']);
   });
-}
-
-/** UNKNOWN_MODEL naming the known ids, pointed at `pointer` (the modelId path parameter by default). */
-export function unknownModel(registry: ModelRegistry, id: string, pointer = '/modelId'): HplbError {
-  const known = registry
-    .list()
-    .map((p) => p.id)
-    .join(', ');
-  return new HplbError('UNKNOWN_MODEL', `no model with id "${id}"; known ids: ${known}`, { pointer, rule: 'registry' });
 }
 
 /** @param layers summarizeProfile(profile, seqLen) */

@@ -20,6 +20,7 @@ export function registerOperationRoutes(router: Routes, ctx: RouteContext): void
   router.get('/readyz', (_req, res) => {
     const checks = {
       registry: deps.registry.list().length > 0,
+      store: ctx.store.state(),
       solver: deps.runner.isReady(),
       ...(deps.bodyPool ? { bodyWorkers: deps.bodyPool.isReady() } : {}),
       warm: ctx.warm(),

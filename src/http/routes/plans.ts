@@ -1,39 +1,23 @@
 /**
  * POST /v1/plans, GET /v1/plans/{planId}, and the per-model lookup GET /v1/models/{modelId}/plan.
- * Plan bodies and ETags are computed once when a plan is stored (plan-cache.ts): answering from
- * the cache writes a stored string.
+ * Plan bodies and ETags are computed once when a plan is stored (src/store/plan-entry.ts):
+ * answering from the store writes stored bytes.
  */
-import type { RequestHandler, Response } from 'express';
-import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
+import type { Request, RequestHandler, Response } from 'express';
+import fresh from 'fresh';
 import { HplbError } from '../../errors.ts';
-import { DEFAULT_MAKESPAN_TOLERANCE } from '../../planner/migration.ts';
-import type { PlanRequest } from '../../planner/request.ts';
+import type { PlanEntry } from '../../store/plan-entry.ts';
+import { lookupRequest, normaliseLookup, queryPointerOf, type KnownLookup, type LookupParams } from '../lookup.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
-import { etagMatches, lookupKey, type LookupQuery, type PlanEntry } from '../plan-cache.ts';
-import type { ProblemLocals } from '../problem.ts';
 import { RawJsonBody } from './json-body.ts';
-import { unknownModel } from './models.ts';
-
-type LookupParams = NonNullable<import('../api-types.ts').operations['getModelPlan']['parameters']['query']>;
-
-/** Query parameters of the lookup, by the body pointers of the problems they turn into. */
-const LOOKUP_POINTERS: Readonly<Record<string, string>> = {
-  '/gpus/count': '/gpus',
-  '/constraints/unitsPerGpu': '/unitsPerGpu',
-  '/workload/seqLen': '/seqLen',
-  '/costModel': '/costModel',
-  '/previous/planId': '/previous',
-  '/migration/makespanTolerance': '/makespanTolerance',
-  '/constraints/splits/maxSplitHeads': '/splitHeads',
-};
+import { unknownModel } from '../planning-context.ts';
 
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
-  const { validators, service, cache, deps } = ctx;
+  const { validators, service, store, deps, guards } = ctx;
   const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
   const get = validators.operation('getPlan');
   const lookup = validators.operation('getModelPlan');
 
-  const { guards } = ctx;
   router.post('/v1/plans', ctx.work, guards.rateLimit, guards.requireKey, ctx.jsonBody, async (req, res) => {
     const body: unknown = req.body;
     const outcome =
@@ -42,14 +26,14 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
         : await service.plan(body);
     res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
     if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
-    sendPlan(res, outcome.created ? 201 : 200, outcome.entry);
+    sendPlan(req, res, outcome.created ? 201 : 200, outcome.entry);
   });
 
-  router.get('/v1/plans/:planId', guards.requireKeyForReads, (req, res) => {
-    const { planId } = get.path(req.params as Record<string, string>) as { planId: string };
-    const entry = cache.getById(planId);
+  router.get('/v1/plans/:planId', guards.requireKeyForReads, async (req, res) => {
+    const { planId } = get.path(req.params) as { planId: string };
+    const entry = store.peek(planId) ?? (await store.get(planId));
     if (!entry) {
-      (res.locals as ProblemLocals).pointerIn = 'path';
+      res.locals.pointerIn = 'path';
       throw new HplbError(
         'PLAN_NOT_FOUND',
         `no stored plan with id ${planId}; plans are kept for ${deps.config.cacheTtlMs} ms at most, POST the request again to recompute it`,
@@ -57,120 +41,65 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
       );
     }
     res.setHeader('Cache-Control', cacheControl);
-    if (etagMatches(req.headers['if-none-match'], entry.etag)) notModified(res, entry);
-    else sendPlan(res, 200, entry);
+    sendPlan(req, res, 200, entry);
   });
 
   const byUrl = ctx.lookupMemo;
-
+  /** The lookup's normalised query: memoised by URL, else validated now. */
+  const knownLookup = (req: Request, res: Response): KnownLookup => {
+    const memo = byUrl.get(req.originalUrl);
+    if (memo) return memo;
+    const { modelId } = lookup.path(req.params) as { modelId: string };
+    const params = lookup.query(req.query) as LookupParams;
+    res.locals.pointerIn = 'query';
+    if (params.makespanTolerance !== undefined && params.previous === undefined) {
+      throw new HplbError('INVALID_PROBLEM', 'makespanTolerance applies to a re-plan: give previous=<planId> too', {
+        pointer: '/makespanTolerance',
+        rule: 'dependentRequired',
+      });
+    }
+    const profile = deps.registry.get(modelId);
+    if (!profile) {
+      res.locals.pointerIn = 'path';
+      throw unknownModel(deps.registry, modelId);
+    }
+    const known = normaliseLookup(modelId, profile.version, params, { costModel: ctx.defaultCostModel });
+    byUrl.set(req.originalUrl, known);
+    return known;
+  };
   // A lookup already validated is a read from memory; any other may solve: it waits for its turn.
   const lookupWork: RequestHandler = (req, res, next) => {
     if (byUrl.has(req.originalUrl)) next();
     else ctx.work(req, res, next);
   };
-  router.get('/v1/models/:modelId/plan', lookupWork, guards.requireKeyForReads, (req, res, next) => {
-    let known = byUrl.get(req.originalUrl);
-    if (known === undefined) {
-      const { modelId } = lookup.path(req.params as Record<string, string>) as { modelId: string };
-      const params = lookup.query(req.query as Record<string, unknown>) as LookupParams;
-      if (params.makespanTolerance !== undefined && params.previous === undefined) {
-        (res.locals as ProblemLocals).pointerIn = 'query';
-        throw new HplbError('INVALID_PROBLEM', 'makespanTolerance applies to a re-plan: give previous=<planId> too', {
-          pointer: '/makespanTolerance',
-          rule: 'dependentRequired',
-        });
-      }
-      const profile = deps.registry.get(modelId);
-      if (!profile) {
-        (res.locals as ProblemLocals).pointerIn = 'path';
-        throw unknownModel(deps.registry, modelId);
-      }
-      const query = normaliseLookup(modelId, profile.version, params, ctx.defaultCostModel);
-      known = { query, key: lookupKey(query) };
-      byUrl.set(req.originalUrl, known);
-    }
+  router.get('/v1/models/:modelId/plan', lookupWork, guards.requireKeyForReads, async (req, res) => {
+    const known = knownLookup(req, res);
     res.setHeader('Cache-Control', cacheControl);
-    const hit = cache.getByLookup(known.key);
-    if (hit) {
-      res.setHeader('X-Cache', 'hit');
-      if (etagMatches(req.headers['if-none-match'], hit.etag)) notModified(res, hit);
-      else sendPlan(res, 200, hit);
-      return;
-    }
-    const { query } = known;
-    const request: PlanRequest = {
-      model: query.modelId,
-      gpus: { count: query.gpus },
-      granularity: query.granularity as PlanRequest['granularity'],
-      constraints: {
-        unitsPerGpu: query.unitsPerGpu,
-        ...(query.splitHeads ? { splits: { maxSplitHeads: query.splitHeads } } : {}),
-      },
-      workload: { seqLen: query.seqLen, phase: query.phase as 'prefill' | 'decode' },
-      costModel: query.costModel,
-      solver: { engine: query.engine as NonNullable<PlanRequest['solver']>['engine'] },
-      ...(query.previous
-        ? {
-            previous: { planId: query.previous },
-            migration: { makespanTolerance: query.makespanTolerance ?? undefined },
-          }
-        : {}),
-    };
-    service.plan(request, known.key).then(
-      (outcome) => {
-        res.setHeader('X-Cache', 'miss');
-        sendPlan(res, 200, outcome.entry);
-      },
-      (error: unknown) => next(asQueryError(error, res)),
-    );
+    const hit = store.peekLookup(known.key) ?? (await store.getByLookup(known.key));
+    const entry = hit ?? (await service.plan(lookupRequest(known.query), known.key).catch(asQueryError)).entry;
+    res.setHeader('X-Cache', hit ? 'hit' : 'miss');
+    sendPlan(req, res, 200, entry);
   });
 }
 
-/** The lookup query with every default filled in. */
-function normaliseLookup(
-  modelId: string,
-  modelVersion: string,
-  query: LookupParams,
-  defaultCostModel: string,
-): LookupQuery {
-  return {
-    modelId,
-    modelVersion,
-    gpus: query.gpus,
-    granularity: query.granularity ?? 'query-head',
-    unitsPerGpu: query.unitsPerGpu ?? 'equal',
-    seqLen: query.seqLen ?? DEFAULT_WORKLOAD.seqLen,
-    phase: query.phase ?? DEFAULT_WORKLOAD.phase,
-    engine: query.engine ?? 'auto',
-    costModel: query.costModel ?? defaultCostModel,
-    previous: query.previous ?? null,
-    makespanTolerance: query.previous !== undefined ? (query.makespanTolerance ?? DEFAULT_MAKESPAN_TOLERANCE) : null,
-    splitHeads: query.splitHeads ?? 0,
-  };
-}
-
-function sendPlan(res: Response, status: number, entry: PlanEntry): void {
+/** The stored bytes with their ETag, or 304 when the client's copy is fresh (GET only). */
+function sendPlan(req: Request, res: Response, status: number, entry: PlanEntry): void {
+  res.setHeader('ETag', entry.etag);
+  if (req.method !== 'POST' && fresh(req.headers, { etag: entry.etag })) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', entry.body.length);
-  res.setHeader('ETag', entry.etag);
   res.end(entry.body);
 }
 
-function notModified(res: Response, entry: PlanEntry): void {
-  res.statusCode = 304;
-  res.setHeader('ETag', entry.etag);
-  res.end();
-}
-
 /** A problem raised for the lookup's implied body, pointed at the query parameter it came from. */
-function asQueryError(error: unknown, res: Response): unknown {
-  if (!(error instanceof HplbError) || error.pointer === undefined) return error;
-  const pointer = LOOKUP_POINTERS[error.pointer];
-  (res.locals as ProblemLocals).pointerIn = 'query';
-  return new HplbError(
-    error.code,
-    error.message,
-    pointer !== undefined ? { pointer, rule: error.rule } : { rule: error.rule },
-  );
+function asQueryError(error: unknown): never {
+  if (!(error instanceof HplbError) || error.pointer === undefined) throw error;
+  const pointer = queryPointerOf(error.pointer);
+  if (pointer === undefined) throw new HplbError(error.code, error.message, { rule: error.rule });
+  throw Object.assign(new HplbError(error.code, error.message, { pointer, rule: error.rule }), { in: 'query' });
 }

@@ -7,26 +7,25 @@
 import type { HeadCounts } from '../../apply/head-order.ts';
 import { HplbError } from '../../errors.ts';
 import { sendJsonAnswer } from '../json-answer.ts';
-import type { PlanFacts } from '../plan-cache.ts';
+import type { PlanFacts } from '../../store/plan-entry.ts';
 import { rankAnswer } from '../rank-answer.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
-import type { ProblemLocals } from '../problem.ts';
 
 export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
-  const { cache, deps } = ctx;
+  const { store, deps } = ctx;
   const validator = ctx.validators.operation('getPlanRanks');
   const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
 
   router.get('/v1/plans/:planId/ranks', ctx.work, ctx.guards.requireKeyForReads, async (req, res) => {
-    const { planId } = validator.path(req.params as Record<string, string>) as { planId: string };
-    const { kvGroupSize } = validator.query(req.query as Record<string, unknown>) as { kvGroupSize?: number };
-    const entry = cache.getById(planId);
+    const { planId } = validator.path(req.params) as { planId: string };
+    const { kvGroupSize } = validator.query(req.query) as { kvGroupSize?: number };
+    const entry = store.peek(planId) ?? (await store.get(planId));
     if (!entry) {
-      (res.locals as ProblemLocals).pointerIn = 'path';
+      res.locals.pointerIn = 'path';
       const message = `no stored plan with id ${planId}; POST the request again to recompute it`;
       throw new HplbError('PLAN_NOT_FOUND', message, { pointer: '/planId', rule: 'stored' });
     }
-    (res.locals as ProblemLocals).pointerIn = 'query';
+    res.locals.pointerIn = 'query';
     const counts = headCounts(entry.facts, kvGroupSize, ctx);
     const pool = deps.bodyPool;
     const answer =

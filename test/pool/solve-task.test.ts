@@ -3,12 +3,13 @@ import { test } from 'node:test';
 import { HplbError } from '../../src/errors.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { solveLayerTask } from '../../src/planner/layer-task.ts';
+import { MessageChannel } from 'node:worker_threads';
 import {
   answerTask,
   deserializeHplbError,
   serializeHplbError,
   type SerializedHplbError,
-} from '../../src/pool/protocol.ts';
+} from '../../src/pool/solve-task.ts';
 import { createEngines } from '../../src/solver/engines/index.ts';
 import type { LayerEngine } from '../../src/solver/types.ts';
 import { LLAMA_LAYERS, taskFor } from './problems.ts';
@@ -34,17 +35,17 @@ test('an error code this version does not know becomes INTERNAL, keeping the mes
 });
 
 test('answerTask: done with the outcome, rejected for an HplbError, failed for anything else', async () => {
-  const engines = createEngines(await loadGlpk());
+  const glpk = await loadGlpk();
+  const solver = { glpk, engines: createEngines(glpk) };
+  const ask = (task: ReturnType<typeof taskFor>, engines = solver.engines) =>
+    answerTask({ task, progress: new MessageChannel().port2 }, { glpk, engines });
   const task = taskFor(LLAMA_LAYERS[0], 'auto');
-  const done = answerTask({ id: 1, task }, engines);
+  const done = ask(task);
   assert.ok(done.type === 'done');
-  assert.equal(done.id, 1);
-  assert.deepEqual(done.outcome.result.unit2gpu, solveLayerTask(task, engines).result.unit2gpu);
+  assert.deepEqual(done.outcome.result.unit2gpu, solveLayerTask(task, solver).result.unit2gpu);
 
-  const bad = answerTask({ id: 2, task: taskFor(LLAMA_LAYERS[0], 'nope' as never) }, engines);
-  assert.deepEqual(bad, {
+  assert.deepEqual(ask(taskFor(LLAMA_LAYERS[0], 'nope' as never)), {
     type: 'rejected',
-    id: 2,
     error: { code: 'INVALID_PROBLEM', message: 'unknown engine "nope"', pointer: '/solver/engine', rule: 'enum' },
   });
 
@@ -54,6 +55,22 @@ test('answerTask: done with the outcome, rejected for an HplbError, failed for a
       throw new TypeError('boom');
     },
   };
-  const failed = answerTask({ id: 3, task: taskFor(LLAMA_LAYERS[0], 'search') }, { ...engines, search: broken });
-  assert.deepEqual(failed, { type: 'failed', id: 3, message: 'TypeError: boom' });
+  const failed = ask(taskFor(LLAMA_LAYERS[0], 'search'), { ...solver.engines, search: broken });
+  assert.deepEqual(failed, { type: 'failed', message: 'TypeError: boom' });
+});
+
+test('answerTask sends the engine progress on the task port, and closes it', async () => {
+  const glpk = await loadGlpk();
+  const { port1, port2 } = new MessageChannel();
+  const reports: unknown[] = [];
+  port1.on('message', (report) => reports.push(report));
+  const closed = new Promise((resolve) => port1.once('close', resolve));
+  const answer = answerTask(
+    { task: taskFor(LLAMA_LAYERS[2], 'ilp'), progress: port2 },
+    { glpk, engines: createEngines(glpk) },
+  );
+  assert.equal(answer.type, 'done');
+  await closed;
+  assert.ok(reports.length >= 1);
+  assert.equal((reports[0] as { engine: string }).engine, 'greedy');
 });

@@ -1,29 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMetrics } from '../../src/http/metrics.ts';
-import {
-  createPlanCache,
-  createPlanEntry,
-  etagMatches,
-  lookupKey,
-  previousOf,
-  type LookupQuery,
-} from '../../src/http/plan-cache.ts';
 import type { Plan } from '../../src/planner/plan.ts';
-import { metricValue } from './helpers.ts';
+import { createMemoryStore } from '../../src/store/memory-store.ts';
+import { createPlanEntry, previousOf, type PlanEntry } from '../../src/store/plan-entry.ts';
+import { metricValue } from '../http/helpers.ts';
 
-const QUERY: LookupQuery = {
-  modelId: 'm',
-  modelVersion: 'v1',
-  gpus: 8,
-  granularity: 'query-head',
-  unitsPerGpu: 'equal',
-  seqLen: 131072,
-  phase: 'prefill',
-  engine: 'auto',
-  costModel: 'analytic',
-  splitHeads: 0,
-};
 /** A plan with what an entry reads of it: its shape and each layer's unit2gpu (given, or none). */
 const plan = (id: string, layers: object[] = []): Plan =>
   ({
@@ -34,68 +16,32 @@ const plan = (id: string, layers: object[] = []): Plan =>
     layers: layers.map((l) => ({ unit2gpu: [], ...l })),
   }) as unknown as Plan;
 
-describe('lookupKey', () => {
-  it('is equal for equal queries and differs when any field differs', () => {
-    assert.equal(lookupKey({ ...QUERY }), lookupKey(QUERY));
-    const variants: Partial<LookupQuery>[] = [
-      { modelId: 'n' },
-      { modelVersion: 'v2' },
-      { gpus: 4 },
-      { granularity: 'kv-group' },
-      { unitsPerGpu: 'free' },
-      { seqLen: 4096 },
-      { phase: 'decode' },
-      { engine: 'ilp' },
-      { costModel: 'calibrated:x' },
-      { splitHeads: 3 },
-    ];
-    const keys = new Set(variants.map((v) => lookupKey({ ...QUERY, ...v })));
-    assert.equal(keys.size, variants.length);
-    assert.ok(!keys.has(lookupKey(QUERY)));
-  });
-
-  it('cannot be forged by separators inside a value', () => {
-    assert.notEqual(
-      lookupKey({ ...QUERY, modelId: 'a","v1' }),
-      lookupKey({ ...QUERY, modelId: 'a', modelVersion: 'v1' }),
-    );
-  });
-});
-
-describe('etagMatches', () => {
-  const table: [string | undefined, boolean][] = [
-    [undefined, false],
-    ['"abc"', true],
-    ['"x", "abc"', true],
-    ['W/"abc"', true],
-    ['*', true],
-    ['"abcd"', false],
-    ['abc', false],
-  ];
-  for (const [header, expected] of table)
-    it(`${String(header)} -> ${expected}`, () => assert.equal(etagMatches(header, '"abc"'), expected));
-});
-
-describe('createPlanCache', () => {
+describe('the memory store', () => {
   const newMetrics = () =>
     createMetrics({ plans: () => ({ inFlight: 0, queued: 0 }), solver: () => ({ queueDepth: 0, busy: 0 }) });
 
   it('keeps entries by id and by lookup key, expires them after the TTL and counts evictions', async () => {
     let now = 5000;
     const metrics = newMetrics();
-    const cache = createPlanCache({ maxEntries: 2, maxBytes: 1 << 20, ttlMs: 1000, metrics, now: () => now });
+    const cache = createMemoryStore({
+      maxEntries: 2,
+      maxBytes: 1 << 20,
+      ttlMs: 1000,
+      events: metrics.storeEvents,
+      now: () => now,
+    });
     const a = await createPlanEntry(plan('a'));
-    cache.set(a, 'key-a');
-    assert.equal(cache.getById('a'), a);
-    assert.equal(cache.getByLookup('key-a'), a);
+    await cache.set(a, 'key-a');
+    assert.equal(cache.peek('a'), a);
+    assert.equal(cache.peekLookup('key-a'), a);
     now = 6001;
-    assert.equal(cache.getById('a'), undefined);
-    assert.equal(cache.getByLookup('key-a'), undefined);
-    cache.set(await createPlanEntry(plan('b')));
-    cache.set(await createPlanEntry(plan('c')));
-    cache.set(await createPlanEntry(plan('d')));
-    assert.equal(cache.getById('b'), undefined);
-    assert.ok(cache.getById('d'));
+    assert.equal(cache.peek('a'), undefined);
+    assert.equal(cache.peekLookup('key-a'), undefined);
+    await cache.set(await createPlanEntry(plan('b')));
+    await cache.set(await createPlanEntry(plan('c')));
+    await cache.set(await createPlanEntry(plan('d')));
+    assert.equal(cache.peek('b'), undefined);
+    assert.ok(cache.peek('d'));
     const text = await metrics.registry.metrics();
     assert.ok(metricValue(text, 'hplb_plan_cache_evictions_total', { cache: 'plans' }) >= 2);
     assert.equal(metricValue(text, 'hplb_plan_cache_hits_total', { cache: 'lookups' }), 1);
@@ -104,12 +50,17 @@ describe('createPlanCache', () => {
   it('is bounded by the bytes of the bodies it holds, evicting the least recently used', async () => {
     const metrics = newMetrics();
     const big = (id: string) => createPlanEntry(plan(id, [{ filler: 'x'.repeat(40_000) }]));
-    const cache = createPlanCache({ maxEntries: 1000, maxBytes: 100_000, ttlMs: 60_000, metrics });
-    for (const id of ['a', 'b', 'c', 'd']) cache.set(await big(id), `key-${id}`);
+    const cache = createMemoryStore({
+      maxEntries: 1000,
+      maxBytes: 100_000,
+      ttlMs: 60_000,
+      events: metrics.storeEvents,
+    });
+    for (const id of ['a', 'b', 'c', 'd']) await cache.set(await big(id), `key-${id}`);
     assert.ok(cache.bytes().plans <= 100_000, `${cache.bytes().plans} bytes held`);
-    assert.equal(cache.getById('a'), undefined);
-    assert.equal(cache.getByLookup('key-a'), undefined, 'a lookup of an evicted plan is a miss');
-    assert.ok(cache.getById('d'));
+    assert.equal(cache.peek('a'), undefined);
+    assert.equal(cache.peekLookup('key-a'), undefined, 'a lookup of an evicted plan is a miss');
+    assert.ok(cache.peek('d'));
     assert.equal(
       metricValue(await metrics.registry.metrics(), 'hplb_plan_cache_evictions_total', { cache: 'plans' }),
       2,
@@ -149,10 +100,52 @@ describe('createPlanCache', () => {
       layers: layers.map((l) => ({ unit2gpu: l.unit2gpu })),
     });
     const bare = await createPlanEntry(plan('bare'));
-    const cache = createPlanCache({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 60_000 });
-    cache.set(bare);
+    const cache = createMemoryStore({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 60_000 });
+    await cache.set(bare);
     const overhead = cache.bytes().plans - bare.body.length;
-    cache.set(entry);
+    await cache.set(entry);
     assert.equal(cache.bytes().plans - bare.body.length - overhead, entry.body.length + 12 * 4 + overhead);
+  });
+
+  it('solves an id once for identical calls in flight, and serves the stored entry after', async () => {
+    const store = createMemoryStore({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 60_000 });
+    let solves = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const solve = async (): Promise<PlanEntry> => {
+      solves += 1;
+      await gate;
+      return createPlanEntry(plan('s'));
+    };
+    let joined = 0;
+    const join = { joined: () => (joined += 1) };
+    const calls = [
+      store.solveOnce('s', solve, join),
+      store.solveOnce('s', solve, join),
+      store.solveOnce('s', solve, join),
+    ];
+    assert.equal(joined, 2, 'the later calls say at once that they wait for the first');
+    release();
+    const outcomes = await Promise.all(calls);
+    assert.equal(solves, 1);
+    assert.deepEqual(
+      outcomes.map((o) => o.solvedHere),
+      [true, false, false],
+    );
+    assert.equal(outcomes[1].entry, outcomes[0].entry);
+    assert.equal(await store.get('s'), outcomes[0].entry);
+    assert.equal((await store.solveOnce('s', solve)).solvedHere, false);
+    assert.equal(solves, 1);
+  });
+
+  it('lets a failed solve fail every caller and leaves nothing behind', async () => {
+    const store = createMemoryStore({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 60_000 });
+    const failing = () => Promise.reject(new Error('no plan'));
+    await assert.rejects(store.solveOnce('f', failing), /no plan/);
+    assert.equal(await store.get('f'), undefined);
+    assert.equal((await store.solveOnce('f', () => createPlanEntry(plan('f')))).solvedHere, true);
+    assert.equal(store.state(), 'ok');
   });
 });

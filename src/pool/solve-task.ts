@@ -1,0 +1,58 @@
+/**
+ * What a solver worker thread does with one layer task, and what crosses the thread boundary:
+ * the task and its progress port in, an answer out. Answers are plain data because structured
+ * clone keeps an Error's message but not an HplbError's code, pointer or rule.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { ERRORS, HplbError, type ErrorCode } from '../errors.ts';
+import { solveLayerTask, type LayerOutcome, type LayerSolver, type LayerTask } from '../planner/layer-task.ts';
+
+export interface SolveRequest {
+  readonly task: LayerTask;
+  /** Where the engine's best placement goes before each step that may overrun (a TaskProgress). */
+  readonly progress: MessagePort;
+}
+
+/** An HplbError flattened for the trip back. */
+export interface SerializedHplbError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly pointer?: string;
+  readonly rule?: string;
+}
+
+/**
+ * done: the outcome. rejected: the problem itself is wrong (an HplbError the caller must see).
+ * failed: the solver threw something else; the thread lives on and the pool answers with greedy.
+ */
+export type SolveAnswer =
+  | { readonly type: 'done'; readonly outcome: LayerOutcome }
+  | { readonly type: 'rejected'; readonly error: SerializedHplbError }
+  | { readonly type: 'failed'; readonly message: string };
+
+/** Solves one task on `solver` and says how it went; never throws. */
+export function answerTask({ task, progress }: SolveRequest, solver: LayerSolver): SolveAnswer {
+  try {
+    return { type: 'done', outcome: solveLayerTask(task, solver, (report) => progress.postMessage(report)) };
+  } catch (error) {
+    if (error instanceof HplbError) return { type: 'rejected', error: serializeHplbError(error) };
+    return { type: 'failed', message: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  } finally {
+    progress.close();
+  }
+}
+
+export function serializeHplbError(error: HplbError): SerializedHplbError {
+  return {
+    code: error.code,
+    message: error.message,
+    ...(error.pointer !== undefined ? { pointer: error.pointer } : {}),
+    ...(error.rule !== undefined ? { rule: error.rule } : {}),
+  };
+}
+
+/** Rebuilds the HplbError a worker threw; an unknown code (a version skew) becomes INTERNAL. */
+export function deserializeHplbError(error: SerializedHplbError): HplbError {
+  const code: ErrorCode = Object.hasOwn(ERRORS, error.code) ? error.code : 'INTERNAL';
+  return new HplbError(code, error.message, { pointer: error.pointer, rule: error.rule });
+}

@@ -1,0 +1,175 @@
+/**
+ * Worker threads for the work the service keeps off its event loop, on piscina: solving layers
+ * (solver-pool.ts) and reading large bodies (src/http/body-pool.ts) are two pools of this one
+ * module. Piscina starts, replaces (after a crash, an exit or an abort of a running task) and stops
+ * the threads, caps their heap and transfers buffers; p-queue in front admits `threads` tasks at
+ * once and holds at most `maxQueued` more, so that a pool may keep warm spare threads beside its
+ * busy ones (a spare takes over at once from a thread that is stopped) and a caller can take a task
+ * out of the queue. Two pools rather than one: heap limits are per pool, and a body must not wait
+ * behind a layer that solves for seconds.
+ */
+import { parentPort, threadId, type TransferListItem } from 'node:worker_threads';
+import PQueue from 'p-queue';
+import { Piscina } from 'piscina';
+import { HplbError } from '../errors.ts';
+
+/** What a worker posts once its module is set up (GLPK loaded, validators compiled). */
+const READY = 'hplb:worker-ready';
+
+/** Called by a worker module at the end of its set-up: the pool counts it as ready. */
+export function announceReady(): void {
+  parentPort?.postMessage({ [READY]: threadId });
+}
+
+/** The URL of a worker module beside `base` (an import.meta.url): .ts under tsx, .js in the build. */
+export function workerEntry(base: string, name: string): URL {
+  return new URL(`./${name}.${base.endsWith('.ts') ? 'ts' : 'js'}`, base);
+}
+
+export interface WorkerPoolOptions {
+  /** The worker module (workerEntry): its default export, or a promise of it, answers each task. */
+  readonly entry: URL;
+  /** Tasks run at once. */
+  readonly threads: number;
+  /** Idle threads kept started beside them; default 0. */
+  readonly spares?: number;
+  /** Tasks that may wait for a thread; beyond, run() rejects with `queueFull()`. Default: no limit. */
+  readonly maxQueued?: number;
+  readonly queueFull?: () => Error;
+  /** Old-generation heap of each thread, MB; a task that needs more fails with ERR_WORKER_OUT_OF_MEMORY. */
+  readonly maxHeapMb?: number;
+  /** Passed to every thread as workerData.data. */
+  readonly data?: unknown;
+}
+
+export interface TaskOptions {
+  /** Takes the task out of the queue while it waits (run() then rejects); no effect once it runs. */
+  readonly dequeue?: AbortSignal;
+  /** Stops the thread running the task (piscina replaces it); run() then rejects. */
+  readonly stop?: AbortSignal;
+  /** Buffers and ports moved to the thread rather than copied. */
+  readonly transfer?: readonly TransferListItem[];
+  /** Called when the task leaves the queue for a thread. */
+  readonly started?: () => void;
+}
+
+export interface WorkerPool {
+  run<T>(task: unknown, options?: TaskOptions): Promise<T>;
+  /** Resolves once every thread (spares and replacements too) has set up; rejects when one fails while setting up. */
+  ready(): Promise<void>;
+  /** A thread has set up, and the pool is open: threads being replaced leave it ready. */
+  isReady(): boolean;
+  /** The set-up failure, once a thread has failed before any was ready. */
+  readonly failed: Error | null;
+  /** Tasks waiting for a thread, and tasks running. */
+  readonly queued: number;
+  readonly running: number;
+  /** Stops every thread; waiting, running and later tasks reject with DRAINING. */
+  close(): Promise<void>;
+}
+
+export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
+  const size = options.threads + (options.spares ?? 0);
+  // Node 20 does not apply tsx's hooks to worker threads: ts-worker.mjs registers them in the thread.
+  const underTsx = options.entry.pathname.endsWith('.ts');
+  const piscina = new Piscina({
+    filename: underTsx ? new URL('./ts-worker.mjs', import.meta.url).href : options.entry.href,
+    workerData: { entry: options.entry.href, data: options.data },
+    minThreads: size,
+    maxThreads: size,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    ...(options.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
+  });
+  const queue = new PQueue({ concurrency: options.threads });
+  const readiness = trackReadiness(piscina, size);
+  const dropped = new Set<(error: unknown) => void>();
+  let closed = false;
+
+  async function run<T>(task: unknown, taskOptions: TaskOptions = {}): Promise<T> {
+    if (closed) throw draining();
+    if (options.maxQueued !== undefined && queue.pending >= options.threads && queue.size >= options.maxQueued)
+      throw options.queueFull?.() ?? new HplbError('QUEUE_FULL', 'the worker queue is full; retry later');
+    const { dequeue, stop, transfer = [], started } = taskOptions;
+    const job = async (): Promise<T> => {
+      started?.();
+      return (await piscina.run(task, { transferList: [...transfer], signal: stop ?? null })) as T;
+    };
+    // queue.clear() on close drops waiting jobs without settling them: close() rejects them through `dropped`.
+    return new Promise<T>((resolve, reject) => {
+      dropped.add(reject);
+      queue.add(job, { signal: dequeue }).then(
+        (value) => {
+          dropped.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          dropped.delete(reject);
+          reject(closed ? draining() : error);
+        },
+      );
+    });
+  }
+
+  return {
+    run,
+    ready: () => (closed ? Promise.reject(draining()) : readiness.ready()),
+    isReady: () => !closed && readiness.everReady(),
+    get failed() {
+      return readiness.failed();
+    },
+    get queued() {
+      return queue.size;
+    },
+    get running() {
+      return queue.pending;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      queue.clear();
+      for (const reject of dropped) reject(draining());
+      readiness.close(draining());
+      await piscina.destroy();
+    },
+  };
+}
+
+const draining = (): HplbError => new HplbError('DRAINING', 'the service is shutting down; retry on another instance');
+
+/**
+ * Which threads have set up: each announces itself (announceReady), and the pool is ready when
+ * every live thread has; a thread failing before any was ready is a start failure.
+ */
+function trackReadiness(piscina: Piscina, size: number) {
+  const announced = new Set<number>();
+  const allReady = (): boolean =>
+    piscina.threads.length >= size && piscina.threads.every((thread) => announced.has(thread.threadId));
+  const waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  let failed: Error | null = null;
+  piscina.on('message', (message: unknown) => {
+    const id = (message as Record<string, unknown> | null)?.[READY];
+    if (typeof id !== 'number') return;
+    announced.add(id);
+    if (allReady()) for (const w of waiters.splice(0)) w.resolve();
+  });
+  // Emitted for a thread that fails with no task of its own: while setting up, or idle.
+  piscina.on('error', (error: Error) => {
+    if (announced.size > 0) return;
+    failed ??= new HplbError('INTERNAL', `worker thread failed to start: ${error.message}`);
+    for (const w of waiters.splice(0)) w.reject(failed);
+  });
+  return {
+    ready(): Promise<void> {
+      if (failed) return Promise.reject(failed);
+      if (allReady()) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        waiters.push({ resolve, reject });
+      });
+    },
+    everReady: () => announced.size > 0,
+    failed: () => failed,
+    close(error: Error): void {
+      for (const w of waiters.splice(0)) w.reject(error);
+    },
+  };
+}
