@@ -56,9 +56,24 @@ export interface HeadShape {
 /** Llama-3-8B and the MInference profiles: d = 128, bf16 K/V. */
 export const DEFAULT_HEAD_SHAPE: HeadShape = Object.freeze({ headDim: 128, dtypeBytes: 2 });
 
-/** The shape of a profile's heads: its head dimension, K/V in bf16 (2 bytes) as MInference serves them. */
-export function headShapeOf(architecture: { readonly headDim: number }): HeadShape {
-  return { headDim: architecture.headDim, dtypeBytes: DEFAULT_HEAD_SHAPE.dtypeBytes };
+/**
+ * The shape of a profile's heads: its head dimension, and K/V elements of kvBytesPerElement bytes
+ * when the architecture says so, else bf16 (2 bytes) as MInference serves them.
+ */
+export function headShapeOf(architecture: {
+  readonly headDim: number;
+  readonly kvBytesPerElement?: number;
+}): HeadShape {
+  return { headDim: architecture.headDim, dtypeBytes: architecture.kvBytesPerElement ?? DEFAULT_HEAD_SHAPE.dtypeBytes };
+}
+
+/** The embedding width the K/V projections read: the architecture's, else queryHeads x headDim. */
+export function hiddenSizeOf(architecture: {
+  readonly queryHeads: number;
+  readonly headDim: number;
+  readonly hiddenSize?: number;
+}): number {
+  return architecture.hiddenSize ?? architecture.queryHeads * architecture.headDim;
 }
 
 /** What a kernel executes for some query rows of one head (counts; see the module comment). */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { PreviousPlan } from '../planner/migration.ts';
 import type { Plan } from '../planner/plan.ts';
-import type { components } from './api-types.ts';
+import type { components } from '../api-types.ts';
 import type { Metrics } from './metrics.ts';
 import type { PlanEntry, PlanFacts } from '../store/plan-entry.ts';
 

@@ -3,6 +3,7 @@
  * options, checked against the new problem and resolved into one MigrationSpec per layer.
  */
 import { createHash } from 'node:crypto';
+import { headShapeOf, hiddenSizeOf, kvBytes } from '../cost/work.ts';
 import { HplbError } from '../errors.ts';
 import type { Architecture } from '../profiles/profile.ts';
 import { canonicalJson } from '../profiles/version.ts';
@@ -34,7 +35,7 @@ export interface MigrationOptions {
 
 export const DEFAULT_MAKESPAN_TOLERANCE = 0.01;
 
-/** Bytes of one weight or cache element (bf16/fp16, what serving stacks run). */
+/** Bytes of one weight element (bf16/fp16, what serving stacks run). */
 const ELEMENT_BYTES = 2;
 
 /** What a re-plan reads of the stored plan it starts from (a Plan has all of it). */
@@ -164,21 +165,20 @@ export function resolveMigration(
 
 /**
  * Bytes that travel when a unit changes GPU: its query heads' slices of q_proj and o_proj, and
- * its KV head's slices of k_proj and v_proj plus its KV cache at the workload's length (a query
- * head needs its KV head's copy on the new GPU). The hidden size is taken as queryHeads x headDim,
- * true of every shipped architecture; elements are 2 bytes.
+ * its KV head's slices of k_proj and v_proj plus its KV cache at the workload's longest length (a
+ * query head needs its KV head's copy on the new GPU). Weights are 2-byte elements; the KV cache
+ * has the architecture's element size (hiddenSizeOf, headShapeOf).
  */
 export function unitBytes(
   architecture: Architecture,
-  resolved: Pick<ResolvedRequest, 'granularity' | 'workload'>,
+  resolved: Pick<ResolvedRequest, 'granularity' | 'kvSeqLen'>,
 ): number {
   const { queryHeads, kvHeads, headDim } = architecture;
-  const hidden = queryHeads * headDim;
+  const hidden = hiddenSizeOf(architecture);
   const queryHeadsPerUnit = resolved.granularity === 'kv-group' ? queryHeads / kvHeads : 1;
   const queryWeights = queryHeadsPerUnit * 2 * hidden * headDim;
   const kvWeights = 2 * hidden * headDim;
-  const kvCache = 2 * resolved.workload.seqLen * headDim;
-  return (queryWeights + kvWeights + kvCache) * ELEMENT_BYTES;
+  return (queryWeights + kvWeights) * ELEMENT_BYTES + kvBytes(resolved.kvSeqLen, headShapeOf(architecture));
 }
 
 function placementOf(

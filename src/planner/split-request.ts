@@ -5,13 +5,11 @@
  */
 import type { CostModel, Workload } from '../cost/cost-model.ts';
 import { fixedHeadCost } from '../cost/row-range.ts';
+import { headShapeOf, kvBytes } from '../cost/work.ts';
 import { HplbError } from '../errors.ts';
 import type { Profile } from '../profiles/profile.ts';
 import type { LayerSplits, SplitUnit } from '../solver/split/types.ts';
 import type { Granularity } from '../solver/types.ts';
-
-/** Bytes of one element of K or V (bf16/fp16), for the bytes of extra KV copies. */
-const KV_BYTES_PER_ELEMENT = 2;
 
 export interface SplitsRequest {
   /** Most heads (units) of a layer split into parts; 0 (default) turns splitting off. */
@@ -33,7 +31,10 @@ export interface ResolvedSplits {
 interface SplitContext {
   readonly profile: Profile | undefined;
   readonly costModel: CostModel;
+  /** The first phase's workload; splits need a single prefill. */
   readonly workload: Workload;
+  /** Whether the request gave a workload mix (splits refuse it). */
+  readonly mixed: boolean;
   readonly granularity: Granularity;
   readonly kvGroupSize: number;
   /** [layers][queryHeads] head costs. */
@@ -58,8 +59,9 @@ export function resolveSplits(request: SplitsRequest | undefined, context: Split
   if (!(Number.isInteger(maxPartsPerHead) && maxPartsPerHead >= 2)) {
     throw invalid('maxPartsPerHead', 'minimum', `maxPartsPerHead must be an integer >= 2, got ${maxPartsPerHead}`);
   }
-  if (context.workload.phase !== 'prefill') {
-    const why = 'heads are split by query rows and a decode step has one query row: splits need phase "prefill"';
+  if (context.mixed || context.workload.phase !== 'prefill') {
+    const why =
+      'heads are split by query rows and a decode step has one query row: splits need a single prefill workload (no decode, no mix)';
     throw invalid('maxSplitHeads', 'phase', why);
   }
   if (context.replan) {
@@ -75,12 +77,12 @@ export function resolveSplits(request: SplitsRequest | undefined, context: Split
   if (!(Number.isFinite(partOverhead) && partOverhead >= 0)) {
     throw invalid('partOverhead', 'minimum', `partOverhead must be a finite number >= 0, got ${partOverhead}`);
   }
-  const headDim = context.profile?.architecture.headDim;
+  const architecture = context.profile?.architecture;
   return {
     maxSplitHeads,
     maxPartsPerHead,
     partOverhead,
-    kvBytesPerCopy: headDim === undefined ? null : context.workload.seqLen * headDim * 2 * KV_BYTES_PER_ELEMENT,
+    kvBytesPerCopy: architecture ? kvBytes(context.workload.seqLen, headShapeOf(architecture)) : null,
   };
 }
 

@@ -4,7 +4,7 @@ import { HplbError } from '../../errors.ts';
 import type { Profile } from '../../profiles/profile.ts';
 import type { ModelRegistry } from '../../profiles/registry.ts';
 import { summarizeProfile, type LayerSummary } from '../model-summary.ts';
-import type { components } from '../api-types.ts';
+import type { components } from '../../api-types.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import type { ProblemLocals } from '../problem.ts';
 

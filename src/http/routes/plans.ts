@@ -14,7 +14,7 @@ import type { ProblemLocals } from '../problem.ts';
 import { RawJsonBody } from './json-body.ts';
 import { unknownModel } from './models.ts';
 
-type LookupParams = NonNullable<import('../api-types.ts').operations['getModelPlan']['parameters']['query']>;
+type LookupParams = NonNullable<import('../../api-types.ts').operations['getModelPlan']['parameters']['query']>;
 
 /** Query parameters of the lookup, by the body pointers of the problems they turn into. */
 const LOOKUP_POINTERS: Readonly<Record<string, string>> = {

@@ -314,7 +314,7 @@ export interface components {
          * @enum {string}
          */
         EngineName: "auto" | "ilp" | "search" | "greedy" | "contiguous";
-        /** @description "executed-work" (the default: hardware-neutral multiply-accumulates, unit MAC, of the tiles and gathered columns MInference-style kernels run), "analytic" (nominal pairs of the budgets, unit token-pairs), or a device calibration by name ("<name>" or "calibrated:<name>", unit us of that device). */
+        /** @description "executed-work" (the default for prefill: hardware-neutral multiply-accumulates, unit MAC, of the tiles and gathered columns MInference-style kernels run, and each stored KV group's K/V projection), "roofline:<device>" (unit us: max(2 x MACs / peak dense BF16, bytes / HBM bandwidth) from the device's datasheet; devices h100-sxm (the default for decode and mixes), h200, a100-80gb-sxm, b200, mi300x), "analytic" (nominal pairs of the budgets, unit token-pairs), or a device calibration by name ("<name>" or "calibrated:<name>", unit us of that device). analytic and calibrations price heads only, not what a stored KV group costs, so plans of a model or profile refuse them (INVALID_PROBLEM, rule groupCost); executed-work and analytic are not times, so decode and mixes refuse them (rule timeUnit). */
         CostModelName: string;
         /** @description A placement problem. Exactly one of model, profile or costs. */
         PlanRequest: {
@@ -427,6 +427,8 @@ export interface components {
             unitsPerGpu?: components["schemas"]["UnitsPerGpu"];
             /** @description Most distinct KV groups on one GPU (each costs a copy of its KV cache); query-head units only. */
             maxKvGroupsPerGpu?: number;
+            /** @description Most KV heads stored per layer (summed over GPUs), as a multiple of what the contiguous placement stores at this GPU count: the KV-cache factor cap. Default 1: a plan never stores more KV cache than vLLM's own placement unless asked. null: no cap. A cap below what any placement needs is INFEASIBLE_CONSTRAINTS. */
+            maxKvCacheFactor?: number | null;
             pins?: components["schemas"]["Pin"][];
             splits?: components["schemas"]["SplitsInput"];
         };
@@ -443,7 +445,11 @@ export interface components {
         SplitPart: {
             unit: number;
             gpu: number;
-            rows: number[];
+            /** @description Query rows [start, end). */
+            rows: [
+                number,
+                number
+            ];
             cost: number;
         };
         /** @description A unit that must stay on a GPU; layer omitted = every layer. Unit ids follow granularity. */
@@ -452,10 +458,29 @@ export interface components {
             unit: number;
             gpu: number;
         };
-        /** @description Default prefill of 131072 tokens. */
+        /** @description One phase (seqLen, phase; default prefill of 131072 tokens), or a mix of phases (mix, without seqLen and phase): the objective is then the weighted sum of the phases' layer makespans, in one time unit (decode and mixes default to the cost model roofline:h100-sxm). */
         WorkloadInput: {
             seqLen?: number;
             phase?: components["schemas"]["Phase"];
+            mix?: components["schemas"]["WorkloadPhase"][];
+        };
+        /** @description One phase of a workload mix: prefill of seqLen tokens or one decode step at context seqLen, run weight times per request (e.g. 1 prefill and 500 decode steps). */
+        WorkloadPhase: {
+            phase: components["schemas"]["Phase"];
+            seqLen: number;
+            weight: number;
+        };
+        /** @description The workload the plan was computed for, as the request gave it (defaults filled in). */
+        PlanWorkload: components["schemas"]["Workload"] | {
+            mix: components["schemas"]["WorkloadPhase"][];
+        };
+        /** @description A caution about the plan: SEQ_LEN_BEYOND_CONTEXT, a seqLen beyond the model's context length (its budgets were measured for shorter contexts). */
+        PlanWarning: {
+            /** @enum {string} */
+            code: "SEQ_LEN_BEYOND_CONTEXT";
+            message: string;
+            /** @description The request field it concerns (JSON pointer). */
+            pointer: string;
         };
         SolverOptionsInput: {
             engine?: components["schemas"]["EngineName"];
@@ -482,13 +507,16 @@ export interface components {
             granularity: components["schemas"]["Granularity"];
             unitsPerGpu: components["schemas"]["UnitsPerGpu"];
             maxKvGroupsPerGpu: number | null;
-            workload: components["schemas"]["Workload"];
+            /** @description The KV-cache factor cap the plan was solved under; null: none. */
+            maxKvCacheFactor: number | null;
+            workload: components["schemas"]["PlanWorkload"];
+            warnings: components["schemas"]["PlanWarning"][];
             costModel: {
-                /** @description executed-work, analytic, calibrated:<name>, or explicit for a cost matrix. */
+                /** @description executed-work, roofline:<device>, analytic, calibrated:<name>, or explicit for a cost matrix. */
                 name: string;
-                /** @description Unit of every cost and load: MAC, token-pairs, us (of the device named in device); caller for a cost matrix. */
+                /** @description Unit of every cost and load: MAC, us (of the device named in device), token-pairs; caller for a cost matrix. */
                 unit: string;
-                /** @description Where the unit was measured: null for hardware-neutral counts and cost matrices, else the device and GPU.js backend of the calibration. */
+                /** @description Where the unit comes from: null for hardware-neutral counts and cost matrices, else the device and its published peaks (roofline) or the device and GPU.js backend of a calibration. */
                 device?: string | null;
             };
             solver: {
@@ -560,6 +588,10 @@ export interface components {
             kvLowerBound?: number;
             /** @description With a workload mix: [phases] makespan of each phase, in the cost unit; the layer's makespan is their weighted sum. */
             phaseMakespans?: number[];
+            /** @description With a workload mix: [phases] makespan of each phase under contiguous placement; null when that breaks a constraint. */
+            contiguousPhaseMakespans?: number[] | null;
+            /** @description [gpus] bytes of KV cache each GPU holds for this layer, per sequence at the workload's longest seqLen: kvHeadsPerGpu x 2 x seqLen x headDim x bytes per element; null for explicit costs. */
+            kvBytesPerGpu?: number[] | null;
         };
         PlanTotals: {
             /** @description Sum of layer makespans: the model's attention time, in the cost unit. */
@@ -584,6 +616,31 @@ export interface components {
             fluidBound?: number;
             /** @description With splits only: units split into parts, summed over layers. */
             splitHeads?: number;
+            /** @description KV heads stored, summed over GPUs and layers. */
+            kvHeadsStored: number;
+            /** @description KV heads the contiguous placement stores, summed over GPUs and layers. */
+            contiguousKvHeadsStored: number;
+            /** @description kvHeadsStored / contiguousKvHeadsStored: the plan's KV cache over vLLM's own placement at this GPU count (1 for contiguous, also when GPUs outnumber KV heads). */
+            kvCacheFactor: number;
+            /** @description Sum of the layers' kvLowerBound: no placement within the layers' makespans stores fewer KV heads; null when a layer has none. */
+            kvLowerBound: number | null;
+            /** @description Layers whose KV heads stored are proven least for their makespan (kvStatus optimal or trivial). */
+            layersKvProven: number;
+            /** @description The largest per-GPU KV cache over the whole model, bytes per sequence at the longest seqLen (sum over layers of kvBytesPerGpu, after relabelling); null for explicit costs. */
+            kvBytesPerGpuMax: number | null;
+            /** @description No relabelling of the layers' GPUs gives a smaller kvBytesPerGpuMax than this; null for explicit costs. */
+            kvBytesPerGpuMaxLowerBound: number | null;
+            /** @description kvBytesPerGpuMax of the contiguous placement; null for explicit costs or when contiguous breaks a constraint. */
+            contiguousKvBytesPerGpuMax: number | null;
+            /** @description With a workload mix: per phase, the plan's and the contiguous placement's attention time (sum of layer phase makespans, cost unit) and the speedup. */
+            phases?: {
+                phase: components["schemas"]["Phase"];
+                seqLen: number;
+                weight: number;
+                makespan: number;
+                contiguousMakespan: number | null;
+                speedupVsContiguous: number | null;
+            }[];
         };
         /** @description The plan as tensor-parallel ranks see it after apply (the manifest's form). */
         PlanRanks: {
@@ -709,6 +766,12 @@ export interface components {
             /** @description KV heads; queryHeads / kvHeads query heads share one (GQA). */
             kvHeads: number;
             headDim: number;
+            /** @description Embedding width, the input of the K/V projections; absent, queryHeads x headDim. */
+            hiddenSize?: number;
+            /** @description Bytes of one K or V element in the KV cache; absent, 2 (bf16). */
+            kvBytesPerElement?: number;
+            /** @description Longest context the model is published for, in tokens; a plan for a longer seqLen carries a warning. */
+            contextLength?: number;
         };
         Provenance: {
             /** @description Source repository, e.g. "microsoft/MInference". */
@@ -952,6 +1015,12 @@ export interface components {
     parameters: {
         PlanId: components["schemas"]["PlanId"];
         ModelId: components["schemas"]["ModelId"];
+        /** @description constraints.maxKvCacheFactor: a number >= 1 (KV heads stored per layer at most this many times what the contiguous placement stores; default 1), or unlimited (no cap). */
+        MaxKvCacheFactor: string;
+        /** @description constraints.maxKvGroupsPerGpu: most distinct KV groups on one GPU (query-head units). */
+        MaxKvGroupsPerGpu: number;
+        /** @description A workload mix instead of seqLen and phase: comma-separated phase:seqLen:weight, e.g. prefill:131072:1,decode:131072:500 (workload.mix). */
+        Mix: string;
         /** @description An ETag from an earlier answer; 304 when the plan is unchanged. */
         IfNoneMatch: string;
     };
@@ -1187,6 +1256,12 @@ export interface operations {
                 costModel?: components["schemas"]["CostModelName"];
                 /** @description Most heads per layer split by query rows across GPUs (constraints.splits.maxSplitHeads, two parts each, default overhead); 0 (default) splits none. */
                 splitHeads?: number;
+                /** @description constraints.maxKvCacheFactor: a number >= 1 (KV heads stored per layer at most this many times what the contiguous placement stores; default 1), or unlimited (no cap). */
+                maxKvCacheFactor?: components["parameters"]["MaxKvCacheFactor"];
+                /** @description constraints.maxKvGroupsPerGpu: most distinct KV groups on one GPU (query-head units). */
+                maxKvGroupsPerGpu?: components["parameters"]["MaxKvGroupsPerGpu"];
+                /** @description A workload mix instead of seqLen and phase: comma-separated phase:seqLen:weight, e.g. prefill:131072:1,decode:131072:500 (workload.mix). */
+                mix?: components["parameters"]["Mix"];
                 /** @description A stored plan id to re-plan from (the answer moves as little as possible from it). */
                 previous?: components["schemas"]["PlanId"];
                 /** @description With previous, the re-plan's eps (default 0.01). */
