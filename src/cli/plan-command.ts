@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
-import { fetchStoredPlan, isPlanId } from '../apply/plan-input.ts';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_WORKLOAD } from '../cost/cost-model.ts';
 import { resolveCostModel } from '../cost/registry.ts';
@@ -12,14 +11,17 @@ import type { RequestLimits } from '../planner/limits.ts';
 import { createSolverPool } from '../pool/solver-pool.ts';
 import { loadGlpk } from '../planner/glpk.ts';
 import { resolveMigration } from '../planner/migration.ts';
-import { ENGINE_NAMES, type Plan } from '../planner/plan.ts';
+import { ENGINE_NAMES } from '../planner/plan.ts';
+import { parseKvFactor, parseMix } from '../planner/query-forms.ts';
 import { solveReplan } from '../planner/replan-plan.ts';
 import { DEFAULT_SOLVER_OPTIONS, normalisePlanRequest, type PlanRequest } from '../planner/request.ts';
+import type { WorkloadPhase } from '../planner/workload-request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import { FLAGSHIP_MODEL } from '../profiles/flagship.ts';
 import { loadProfile, loadRegistry, type ModelRegistry } from '../profiles/registry.ts';
 import { createEngines } from '../solver/engines/index.ts';
 import { formatPlan, textTable } from './format.ts';
+import { formatMigration, loadPreviousPlan } from './previous-plan.ts';
 import { DEFAULT_SERVICE_URL, nonNegative, nonNegativeInt, positiveInt, positiveList } from './options.ts';
 
 interface PlanFlags {
@@ -30,6 +32,9 @@ interface PlanFlags {
   granularity: 'query-head' | 'kv-group';
   unitsPerGpu: string;
   maxKvGroups?: number;
+  maxKvFactor?: string;
+  mix?: WorkloadPhase[];
+  costModel?: string;
   splitHeads: number;
   partsPerHead?: number;
   partOverhead?: number;
@@ -76,6 +81,12 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
     )
     .option('--units-per-gpu <rule>', 'equal | max:N | free', 'equal')
     .option('--max-kv-groups <n>', 'most distinct KV groups per GPU (query-head units)', positiveInt)
+    .option(
+      '--max-kv-factor <x|unlimited>',
+      'most KV heads stored per layer, as a multiple of what contiguous placement stores (default 1; unlimited: no cap)',
+      // Kept as text: commander takes a parser's null for "no value".
+      cliForm((text) => (parseKvFactor(text), text)),
+    )
     .option('--split-heads <n>', 'most heads of a layer split by query rows across GPUs (0 = off)', nonNegativeInt, 0)
     .option('--parts-per-head <n>', 'most parts of one split head (default 2)', positiveInt)
     .option(
@@ -85,6 +96,14 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
     )
     .option('--seq-len <n>', 'tokens in the workload', positiveInt, DEFAULT_WORKLOAD.seqLen)
     .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
+    .addOption(
+      new Option(
+        '--mix <phase:seqLen:weight,...>',
+        'a workload mix instead of --seq-len/--phase, e.g. prefill:131072:1,decode:131072:500',
+      )
+        .argParser(cliForm(parseMix))
+        .conflicts(['seqLen', 'phase']),
+    )
     .addOption(new Option('--engine <engine>', 'placement engine').choices([...ENGINE_NAMES]).default('auto'))
     .option(
       '--time-limit-ms <ms>',
@@ -100,6 +119,12 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
     .option(
       '--calibration <name>',
       'cost model: "analytic" or a calibration in models/calibrations (default: the committed calibration when present)',
+    )
+    .addOption(
+      new Option(
+        '--cost-model <name>',
+        'cost model: executed-work (prefill default), roofline:<device> (decode and mix default roofline:h100-sxm), analytic or a calibration',
+      ).conflicts('calibration'),
     )
     .option(
       '--workers <n>',
@@ -203,10 +228,13 @@ function buildRequest(flags: PlanFlags, registry: ModelRegistry): unknown {
     constraints: {
       unitsPerGpu: flags.unitsPerGpu,
       ...(flags.maxKvGroups !== undefined ? { maxKvGroupsPerGpu: flags.maxKvGroups } : {}),
+      ...(flags.maxKvFactor !== undefined ? { maxKvCacheFactor: parseKvFactor(flags.maxKvFactor) } : {}),
       ...(flags.splitHeads > 0 ? { splits: splitFlags(flags) } : {}),
     },
-    workload: { seqLen: flags.seqLen, phase: flags.phase },
-    ...(flags.calibration !== undefined ? { costModel: flags.calibration } : {}),
+    workload: flags.mix ? { mix: flags.mix } : { seqLen: flags.seqLen, phase: flags.phase },
+    ...((flags.costModel ?? flags.calibration) !== undefined
+      ? { costModel: flags.costModel ?? flags.calibration }
+      : {}),
     solver,
   };
   if (flags.costs === undefined) {
@@ -242,46 +270,14 @@ function splitFlags(flags: PlanFlags): NonNullable<NonNullable<PlanRequest['cons
   };
 }
 
-/**
- * The running plan: a file (the --json output of an earlier run), else a plan id fetched from the
- * service that stores it (GET /v1/plans/{id}). Either way it must have the fields a re-plan reads.
- */
-async function loadPreviousPlan(source: string, serviceUrl: string, fetchImpl: typeof fetch = fetch): Promise<Plan> {
-  const problem = (message: string) => new HplbError('INVALID_PROBLEM', message, { pointer: '/previous' });
-  let parsed: unknown;
-  let where = source;
-  if (!existsSync(source) && isPlanId(source)) {
-    const { body, href } = await fetchStoredPlan(source, serviceUrl, fetchImpl, problem);
-    parsed = body;
-    where = href;
-  } else {
+/** A commander parser from a planner text form: its HplbError becomes commander's usage error. */
+function cliForm<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
     try {
-      parsed = JSON.parse(readFileSync(source, 'utf8'));
+      return parse(text);
     } catch (error) {
-      throw problem(`cannot read previous plan ${source}: ${error instanceof Error ? error.message : String(error)}`);
+      if (error instanceof HplbError) throw new InvalidArgumentError(error.message);
+      throw error;
     }
-  }
-  const plan = parsed as Partial<Plan>;
-  if (
-    !Array.isArray(plan.layers) ||
-    !plan.layers.every((l) => Array.isArray(l?.unit2gpu)) ||
-    typeof plan.model !== 'object' ||
-    plan.model === null ||
-    typeof plan.granularity !== 'string'
-  ) {
-    throw problem(`${where}: not a plan (needs model, granularity and layers[].unit2gpu)`);
-  }
-  return plan as Plan;
-}
-
-/** The re-plan's summary under the plan table; empty for a fresh plan. */
-function formatMigration(plan: Plan): string {
-  const m = plan.migration;
-  if (!m) return '';
-  const t = m.totals;
-  return (
-    `re-plan: ${t.movedUnits} units moved (move cost ${t.moveCost} ${m.moveCostUnit}) in ${t.rounds} rounds; ` +
-    `${t.layersChanged} layers changed, ${t.layersKept} kept, ${t.layersMovesProven}/${plan.layers.length} with the move count proven minimal; ` +
-    `makespan / fresh optimum = ${t.makespanVsOptimal.toFixed(4)} (tolerance ${m.makespanTolerance})\n`
-  );
+  };
 }
