@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { createCostModelResolver } from '../../src/cost/registry.ts';
+import { evaluateFrontier, markPareto, type Frontier } from '../../src/eval/frontier.ts';
+import { createEvalPlanner, type CappedPlan, type EvalPlanner } from '../../src/eval/plans.ts';
+import { EVAL_SOLVER, EVAL_WORKLOAD } from '../../src/eval/settings.ts';
+import { loadGlpk } from '../../src/planner/glpk.ts';
+import { createInlineRunner } from '../../src/planner/layer-task.ts';
+import { constraintViolation, makespanOf } from '../../src/solver/layer-result.ts';
+import type { LayerProblem } from '../../src/solver/types.ts';
+import { tinyEvalProfile } from './tiny-profile.ts';
+import { createEngines } from '../../src/solver/engines/index.ts';
+
+/** Every placement of `units` units on `gpus` GPUs with equally many on each (unit2gpu). */
+function equalPlacements(units: number, gpus: number): number[][] {
+  const per = units / gpus;
+  const out: number[][] = [];
+  const walk = (prefix: number[], counts: number[]): void => {
+    if (prefix.length === units) {
+      out.push([...prefix]);
+      return;
+    }
+    for (let g = 0; g < gpus; g++) {
+      if (counts[g] === per) continue;
+      counts[g]++;
+      walk([...prefix, g], counts);
+      counts[g]--;
+    }
+  };
+  walk([], new Array(gpus).fill(0));
+  return out;
+}
+
+/** The least makespan of a layer by trying every placement the problem admits. */
+function bruteForce(problem: LayerProblem): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (const unit2gpu of equalPlacements(problem.costs.length, problem.speeds.length)) {
+    if (constraintViolation(problem, unit2gpu) === null) best = Math.min(best, makespanOf(problem, unit2gpu));
+  }
+  return best;
+}
+
+const point = (kvCacheFactor: number, attentionTime: number): CappedPlan => ({
+  maxKvCacheFactor: kvCacheFactor,
+  attentionTime,
+  speedupVsContiguous: 10 / attentionTime,
+  kvCacheFactor,
+  layersProven: 1,
+  gap: 0,
+  kvBytesPerGpuMax: null,
+});
+
+describe('Pareto points', () => {
+  it('keeps a point only when it is faster than every point of smaller or equal factor', () => {
+    const marked = markPareto([
+      point(1, 10),
+      point(1.25, 10.5),
+      point(1.5, 8),
+      point(1.5, 8),
+      point(2, 8),
+      point(1.75, 7),
+    ]);
+    assert.deepEqual(
+      marked.map((p) => p.pareto),
+      [true, false, true, false, false, true],
+    );
+  });
+});
+
+describe('the KV-cache frontier of a profile', () => {
+  let planner: EvalPlanner;
+  let frontier: Frontier;
+  before(async () => {
+    const resolveCostModel = createCostModelResolver();
+    const runner = createInlineRunner(createEngines(await loadGlpk()));
+    planner = createEvalPlanner({
+      costModel: resolveCostModel(),
+      resolveCostModel,
+      workload: EVAL_WORKLOAD,
+      solver: EVAL_SOLVER,
+      runner,
+    });
+    frontier = await evaluateFrontier(planner, tinyEvalProfile(), 2);
+  });
+
+  it('runs from the default cap to no cap, in steps of one KV head per layer', () => {
+    const caps = frontier.points.map((p) => p.maxKvCacheFactor);
+    assert.equal(frontier.contiguousKvHeadsPerLayer, 2);
+    assert.equal(caps[0], 1);
+    assert.equal(caps.at(-1), null);
+    for (const cap of caps.slice(1, -1)) assert.equal(((cap as number) * 2) % 1, 0, `cap ${cap} is k / R0`);
+  });
+
+  it('reaches at most each cap, and each point is the brute-force optimum at its cap', () => {
+    const profile = tinyEvalProfile();
+    for (const p of frontier.points) {
+      if (p.maxKvCacheFactor !== null) assert.ok(p.kvCacheFactor <= p.maxKvCacheFactor + 1e-12);
+      const layers = planner.resolve(profile, { gpus: 2, engine: 'auto', maxKvCacheFactor: p.maxKvCacheFactor }).layers;
+      const optimum = layers.reduce((s, problem) => s + bruteForce(problem), 0);
+      assert.ok(Math.abs(p.attentionTime - optimum) <= 1e-9 * optimum, `cap ${p.maxKvCacheFactor}`);
+      assert.equal(p.layersProven, 2);
+    }
+  });
+
+  it('gains speed with KV cache: the no-cap point is faster than the default cap and on the front', () => {
+    const [first, last] = [frontier.points[0], frontier.points.at(-1)!];
+    assert.ok(last.speedupVsContiguous! > first.speedupVsContiguous!);
+    assert.ok(last.kvCacheFactor > 1);
+    assert.equal(first.pareto, true);
+  });
+
+  it('reuses the plans it shares with the default and no-cap columns', async () => {
+    const before = planner.counts.reused;
+    await planner.plan(tinyEvalProfile(), { gpus: 2, engine: 'auto' });
+    await planner.plan(tinyEvalProfile(), { gpus: 2, engine: 'auto', maxKvCacheFactor: null });
+    assert.equal(planner.counts.reused, before + 2);
+  });
+});
