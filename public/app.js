@@ -25,6 +25,8 @@ const models = new Map();
 let latest = 0;
 /** The plan on show and the selection it answers: what a re-plan starts from. */
 let running = null;
+/** The lookup's maxKvCacheFactor from the page's URL (null: the service's default). */
+let kvCap = null;
 
 function setStatus(state, message) {
   statusLine.dataset.state = state;
@@ -66,6 +68,8 @@ function selection() {
     granularity: fields.granularity.value,
     unitsPerGpu: fields.unitsPerGpu.value,
     splitHeads: fields.splitHeads.value || '0',
+    // Carried from the page's URL (no field yet): the lookup's KV-cache cap, e.g. 1.5 or unlimited.
+    maxKvCacheFactor: kvCap,
   };
 }
 
@@ -81,6 +85,7 @@ async function loadPlan() {
   });
   // Without splits the URL stays what it always was (and hits the same cached plan).
   if (Number(chosen.splitHeads) > 0) query.set('splitHeads', chosen.splitHeads);
+  if (chosen.maxKvCacheFactor) query.set('maxKvCacheFactor', chosen.maxKvCacheFactor);
   history.replaceState(null, '', `?${new URLSearchParams({ model: chosen.model, ...Object.fromEntries(query) })}`);
   planSection.setAttribute('aria-busy', 'true');
   $('show').disabled = true;
@@ -241,6 +246,7 @@ async function start() {
   fields.model.value = models.has(wanted) ? wanted : models.has(FLAGSHIP) ? FLAGSHIP : (list[0]?.id ?? '');
   for (const key of ['gpus', 'granularity', 'unitsPerGpu', 'splitHeads'])
     if (params.has(key)) fields[key].value = params.get(key);
+  kvCap = params.get('maxKvCacheFactor');
   fields.model.disabled = false;
   $('show').disabled = false;
   refreshGpuHint();

@@ -33,6 +33,7 @@ export function setupReplan(running, problemMessage) {
       previous: plan.id,
       makespanTolerance: String(Number($('replan-tolerance').value) / 100),
     });
+    if (selection.maxKvCacheFactor) query.set('maxKvCacheFactor', selection.maxKvCacheFactor);
     $('replan-show').disabled = true;
     status.textContent = 'Re-planning against the plan on show…';
     try {

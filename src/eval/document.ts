@@ -3,7 +3,7 @@
  * are rendered from, so that they can be checked against it without solving again. Pure.
  */
 import { DEFAULT_WORKLOAD, type Workload } from '../cost/cost-model.ts';
-import type { SolverOptions } from '../planner/request.ts';
+import { DEFAULT_MAX_KV_CACHE_FACTOR, type SolverOptions } from '../planner/request.ts';
 import { FLAGSHIP_MODEL } from '../profiles/flagship.ts';
 import type { EvaluationRun, ProfileEvaluation, SplitCurvePoint } from './evaluate.ts';
 
@@ -26,6 +26,9 @@ export const EVAL_SOLVER: Omit<SolverOptions, 'engine'> = Object.freeze({
   layerTimeLimitMs: 20_000,
   gapTolerance: 1e-4,
 });
+
+/** The KV-cache cap of every evaluated plan: the service's default (no more KV cache than contiguous placement). */
+export const EVAL_MAX_KV_CACHE_FACTOR: number | null = DEFAULT_MAX_KV_CACHE_FACTOR;
 
 /** The profile and GPU count of the bubble plot and of the README table (which shows all its GPU counts). */
 export const FLAGSHIP = Object.freeze({ model: FLAGSHIP_MODEL, gpus: 8 });
@@ -55,6 +58,8 @@ export interface EvaluationDocument {
   readonly workload: Workload;
   readonly granularity: 'query-head';
   readonly unitsPerGpu: 'equal';
+  /** constraints.maxKvCacheFactor of every plan; null: no cap. */
+  readonly maxKvCacheFactor: number | null;
   readonly gpuCounts: readonly number[];
   readonly solver: Omit<SolverOptions, 'engine'>;
   readonly uniformRule: string;
@@ -103,6 +108,7 @@ export function buildDocument(
     workload: { ...EVAL_WORKLOAD },
     granularity: 'query-head',
     unitsPerGpu: 'equal',
+    maxKvCacheFactor: EVAL_MAX_KV_CACHE_FACTOR,
     gpuCounts: [...EVAL_GPU_COUNTS],
     solver: { ...EVAL_SOLVER },
     uniformRule: UNIFORM_RULE,

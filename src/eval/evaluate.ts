@@ -7,17 +7,19 @@
  *   adaptiveContiguous (b) the profile's per-head budgets, contiguous placement
  *   adaptiveGreedy     (c) per-head budgets, greedy (largest first onto the least loaded GPU with room)
  *   adaptiveAuto       (d) per-head budgets, the auto engine (S-HPLB: greedy, exact search, GLPK ILP)
- *   fluidBound         (e) sum over layers of (total adaptive cost / G): no placement can beat it
+ *   fluidBound         (e) sum over layers of (adaptive head costs + one copy of each KV group's cost) / G:
+ *                          no placement can beat it
  *   split              (f) per-head budgets, S-HPLB with up to G - 1 heads per layer split by query
  *                          rows (two parts each, the cost model's per-part overhead)
  */
 import type { CostModel, Workload } from '../cost/cost-model.ts';
-import { headShapeOf } from '../cost/work.ts';
 import { attendedTokens } from '../profiles/head-budget.ts';
+import { profileVersion } from '../profiles/version.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import type { EngineName, Plan } from '../planner/plan.ts';
 import { resolveRequest, type PlanRequest, type ResolvedRequest, type SolverOptions } from '../planner/request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
+import { fluidTotalOf } from '../planner/split-plan.ts';
 import type { HeadBudget, Profile } from '../profiles/profile.ts';
 import { contiguousAssignment } from '../solver/engines/contiguous.ts';
 import { gpuLoadsOf } from '../solver/layer-result.ts';
@@ -28,10 +30,12 @@ import { bubbleRatio } from '../../public/plan-math.js';
 export const SETTINGS = ['uniformContiguous', 'adaptiveContiguous', 'adaptiveGreedy', 'adaptiveAuto'] as const;
 export type Setting = (typeof SETTINGS)[number];
 
-/** What every evaluation shares: the cost model, the workload and the solver limits of the auto engine. */
+/** What every evaluation shares: the cost model, the workload, the KV cap and the solver limits of the auto engine. */
 export interface EvalContext {
   readonly costModel: CostModel;
   readonly workload: Workload;
+  /** constraints.maxKvCacheFactor of every plan (null: no cap). */
+  readonly maxKvCacheFactor: number | null;
   /** Limits and tolerance of the auto runs (engine is set per setting). */
   readonly solver: Omit<SolverOptions, 'engine'>;
   readonly runner: LayerRunner;
@@ -107,14 +111,21 @@ export function largestBudget(row: readonly HeadBudget[], seqLen: number): HeadB
 }
 
 /**
- * [layers][queryHeads] costs of the uniform setting: every head of a layer costs what the layer's
- * largest-budget head costs, so no head attends fewer tokens than under the adaptive budgets.
+ * The profile of the uniform setting: every head of a layer gets the layer's largest budget, so no
+ * head attends fewer tokens than under the adaptive budgets. Priced by the same cost model as the
+ * adaptive budgets, group costs included.
  */
-export function uniformCosts(profile: Profile, costModel: CostModel, workload: Workload): number[][] {
-  return profile.budgets.map((row) => {
-    const cost = costModel.headCost(largestBudget(row, workload.seqLen), workload, headShapeOf(profile.architecture));
-    return row.map(() => cost);
+export function uniformProfile(profile: Profile, seqLen: number): Profile {
+  const budgets = profile.budgets.map((row) => {
+    const largest = largestBudget(row, seqLen);
+    return row.map(() => largest);
   });
+  return {
+    ...profile,
+    id: `${profile.id}-uniform`,
+    version: profileVersion(profile.architecture, budgets),
+    budgets,
+  };
 }
 
 /** GPU counts of `candidates` that divide the profile's query heads (equal heads per GPU). */
@@ -135,11 +146,6 @@ export function meanLayerBubble(loads: readonly (readonly number[])[]): number {
   return bubbles.reduce((s, x) => s + x, 0) / bubbles.length;
 }
 
-/** Fluid bound: sum over layers of total load / G (equal speeds); loads are [layers][gpus]. */
-export function fluidTotal(loads: readonly (readonly number[])[]): number {
-  return loads.reduce((s, layer) => s + layer.reduce((t, x) => t + x, 0) / layer.length, 0);
-}
-
 /**
  * [layers][gpus] loads of contiguous placement in the model's own head order. Plans carry only
  * each layer's contiguous makespan; the flagship plot and the uniform setting need every GPU's load.
@@ -157,16 +163,12 @@ export async function evaluateProfile(profile: Profile, gpus: number, context: E
   const common = {
     gpus: { count: gpus },
     granularity: 'query-head',
-    constraints: { unitsPerGpu: 'equal' },
+    constraints: { unitsPerGpu: 'equal', maxKvCacheFactor: context.maxKvCacheFactor },
     workload: context.workload,
   } as const;
-  const resolve = (source: Pick<PlanRequest, 'model' | 'costs' | 'kvGroupSize'>, engine: EngineName): ResolvedRequest =>
+  const resolve = (source: Pick<PlanRequest, 'model' | 'profile'>, engine: EngineName): ResolvedRequest =>
     resolveRequest({ ...common, ...source, solver: { ...context.solver, engine } }, planning);
-  const kvGroupSize = profile.architecture.queryHeads / profile.architecture.kvHeads;
-  const uniform = resolve(
-    { costs: uniformCosts(profile, context.costModel, context.workload), kvGroupSize },
-    'contiguous',
-  );
+  const uniform = resolve({ profile: uniformProfile(profile, context.workload.seqLen) }, 'contiguous');
   const adaptive = resolve({ model: profile.id }, 'auto');
   const greedyPlan = await solvePlan(resolve({ model: profile.id }, 'greedy'), context.runner);
   const autoPlan = await solvePlan(adaptive, context.runner);
@@ -180,7 +182,7 @@ export async function evaluateProfile(profile: Profile, gpus: number, context: E
     adaptiveAuto: planLoads(autoPlan),
   };
   const time = (s: Setting): number => attentionTime(loads[s]);
-  const fluidBound = fluidTotal(loads.adaptiveAuto);
+  const fluidBound = fluidTotalOf(adaptive.layers);
   const statusCounts: Record<string, number> = {};
   for (const status of autoPlan.layers.map((layer) => layer.status).sort())
     statusCounts[status] = (statusCounts[status] ?? 0) + 1;
@@ -236,17 +238,27 @@ async function solveSplitPlan(
   maxSplitHeads: number,
   context: EvalContext,
 ): Promise<Plan> {
+  return solvePlan(resolveSplitRequest(profile, gpus, maxSplitHeads, context), context.runner);
+}
+
+/** The auto request of a profile at `gpus` with up to `maxSplitHeads` split heads per layer (0: none). */
+function resolveSplitRequest(
+  profile: Profile,
+  gpus: number,
+  maxSplitHeads: number,
+  context: EvalContext,
+): ResolvedRequest {
   const planning = { resolveProfile: () => profile, resolveCostModel: () => context.costModel };
   const splits = maxSplitHeads > 0 ? { splits: { maxSplitHeads } } : {};
   const request: PlanRequest = {
     model: profile.id,
     gpus: { count: gpus },
     granularity: 'query-head',
-    constraints: { unitsPerGpu: 'equal', ...splits },
+    constraints: { unitsPerGpu: 'equal', maxKvCacheFactor: context.maxKvCacheFactor, ...splits },
     workload: context.workload,
     solver: { ...context.solver, engine: 'auto' },
   };
-  return solvePlan(resolveRequest(request, planning), context.runner);
+  return resolveRequest(request, planning);
 }
 
 function summariseSplitPlan(plan: Plan, fluidBound: number): SplitEvaluation {
@@ -274,11 +286,9 @@ export async function evaluateSplitCurve(
 ): Promise<SplitCurvePoint[]> {
   const points: SplitCurvePoint[] = [];
   for (const gpus of gpuCounts) {
-    let fluid = 0;
+    const fluid = fluidTotalOf(resolveSplitRequest(profile, gpus, 0, context).layers);
     for (let maxSplitHeads = 0; maxSplitHeads < gpus; maxSplitHeads++) {
       const plan = await solveSplitPlan(profile, gpus, maxSplitHeads, context);
-      // (e) from whole heads' loads (the first point splits nothing): parts' overheads are not work.
-      if (maxSplitHeads === 0) fluid = fluidTotal(plan.layers.map((layer) => layer.gpuLoads));
       points.push({ gpus, ...summariseSplitPlan(plan, fluid) });
     }
   }

@@ -54,6 +54,7 @@ describe('generated evaluation docs', () => {
       runs = await evaluateProfiles([registry.resolve(FLAGSHIP.model)], EVAL_GPU_COUNTS, {
         costModel,
         workload: EVAL_WORKLOAD,
+        maxKvCacheFactor: doc.maxKvCacheFactor,
         solver: EVAL_SOLVER,
         runner,
       });
