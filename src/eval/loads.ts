@@ -3,11 +3,12 @@
  * profile of setting (a). Pure.
  */
 import { bubbleRatio } from '../../public/plan-math.js';
+import { fluidTotalOf } from '../planner/split-plan.ts';
 import { attendedTokens } from '../profiles/head-budget.ts';
 import type { HeadBudget, Profile } from '../profiles/profile.ts';
+import { profileVersion } from '../profiles/version.ts';
 import { contiguousPlacement } from '../solver/engines/contiguous.ts';
 import { gpuLoadsOf } from '../solver/layer-result.ts';
-import { sum } from '../solver/problem.ts';
 import type { LayerProblem } from '../solver/types.ts';
 
 /** The budget of a layer's head that attends the most tokens at seqLen (first such head on ties). */
@@ -21,14 +22,16 @@ export function largestBudget(row: readonly HeadBudget[], seqLen: number): HeadB
  * costs included.
  */
 export function uniformProfile(profile: Profile, seqLen: number): Profile {
+  const budgets = profile.budgets.map((row) => {
+    const largest = largestBudget(row, seqLen);
+    return row.map(() => largest);
+  });
   return {
     ...profile,
     id: `${profile.id}-uniform`,
     displayName: `${profile.displayName}, uniform budgets`,
-    budgets: profile.budgets.map((row) => {
-      const largest = largestBudget(row, seqLen);
-      return row.map(() => largest);
-    }),
+    version: profileVersion(profile.architecture, budgets),
+    budgets,
   };
 }
 
@@ -51,12 +54,10 @@ export function meanLayerBubble(loads: readonly (readonly number[])[]): number {
 }
 
 /**
- * Fluid bound: sum over layers of (every head's cost + one stored copy of every KV group) / the
- * summed speeds. No placement at any KV-cache cap beats it: every group is stored at least once.
+ * Fluid bound (e): every head's cost and one stored copy of every KV group's, spread over the
+ * summed speeds; no placement at any KV-cache cap beats it (the planner's own, as plans with splits report it).
  */
-export function fluidBound(layers: readonly LayerProblem[]): number {
-  return sum(layers.map((p) => (sum(p.costs) + sum(p.groupCosts ?? [])) / sum(p.speeds)));
-}
+export const fluidBound = fluidTotalOf;
 
 /**
  * [layers][gpus] loads of contiguous placement in the model's own head order (group costs of the

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { PreviousPlan } from '../planner/migration.ts';
+import type { WorkloadPhase } from '../planner/workload-request.ts';
 import type { Plan } from '../planner/plan.ts';
 import type { components } from '../api-types.ts';
 import type { Metrics } from './metrics.ts';
@@ -169,6 +170,10 @@ export interface LookupQuery {
   readonly makespanTolerance?: number | null;
   /** Most heads per layer split by query rows; absent or 0 for none. */
   readonly splitHeads?: number;
+  /** The KV-cache cap (null: none), the KV-group limit (null: none) and a workload mix (null: seqLen and phase). */
+  readonly maxKvCacheFactor: number | null;
+  readonly maxKvGroupsPerGpu: number | null;
+  readonly mix: readonly WorkloadPhase[] | null;
 }
 
 /** A validated lookup URL's normalised query and cache key. */
@@ -208,6 +213,9 @@ export function lookupKey(q: LookupQuery): string {
     q.previous ?? null,
     q.makespanTolerance ?? null,
     q.splitHeads ?? 0,
+    q.maxKvCacheFactor,
+    q.maxKvGroupsPerGpu,
+    q.mix?.map((p) => [p.phase, p.seqLen, p.weight]) ?? null,
   ]);
 }
 

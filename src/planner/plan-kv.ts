@@ -5,7 +5,7 @@
  */
 import { HplbError } from '../errors.ts';
 import { contiguousPlacement } from '../solver/engines/contiguous.ts';
-import { constraintViolation, makespanOf } from '../solver/layer-result.ts';
+import { constraintViolation, phaseMakespansOf } from '../solver/layer-result.ts';
 import { sum } from '../solver/problem.ts';
 import type { LayerProblem, LayerStatus } from '../solver/types.ts';
 import type { PlanLayer } from './plan.ts';
@@ -65,23 +65,15 @@ export function withKvFields(facts: KvFacts, problem: LayerProblem, layer: PlanL
   };
 }
 
-/** A layer problem of one phase of a mix: its costs alone, no phases. */
-function phaseProblem(problem: LayerProblem, p: number): LayerProblem {
-  const phase = problem.phases![p];
-  const { phases: _all, ...rest } = problem;
-  return { ...rest, costs: phase.costs, ...(phase.groupCosts ? { groupCosts: phase.groupCosts } : {}) };
-}
-
 function phaseFields(
   problem: LayerProblem,
   layer: PlanLayer,
 ): Pick<PlanLayer, 'phaseMakespans' | 'contiguousPhaseMakespans'> {
-  const phases = problem.phases;
-  if (!phases) throw new HplbError('INTERNAL', `layer ${problem.layer} of a workload mix has no phases`);
+  if (!problem.phases) throw new HplbError('INTERNAL', `layer ${problem.layer} of a workload mix has no phases`);
   const contiguous = contiguousPlacement(problem);
-  const feasible = constraintViolation(problem, contiguous) === null;
   return {
-    phaseMakespans: layer.phaseMakespans ?? phases.map((_, p) => makespanOf(phaseProblem(problem, p), layer.unit2gpu)),
-    contiguousPhaseMakespans: feasible ? phases.map((_, p) => makespanOf(phaseProblem(problem, p), contiguous)) : null,
+    phaseMakespans: layer.phaseMakespans ?? phaseMakespansOf(problem, layer.unit2gpu),
+    contiguousPhaseMakespans:
+      constraintViolation(problem, contiguous) === null ? phaseMakespansOf(problem, contiguous) : null,
   };
 }

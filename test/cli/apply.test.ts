@@ -86,11 +86,25 @@ describe('hplb apply (CLI)', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /error \[PLAN_NOT_FOUND\]/);
 
-    // KV group 0's heads cost 10, group 1's cost 1: the best query-head plan on 4 GPUs pairs one
-    // head of each group on every GPU, which the engine's fixed query-to-KV mapping cannot express.
+    // KV group 0's heads cost 10, group 1's cost 1: without a KV cap the best query-head plan on 4
+    // GPUs pairs one head of each group on every GPU, which the engine's fixed query-to-KV mapping
+    // cannot express.
     const mixed = Array.from({ length: 3 }, () => [10, 10, 10, 10, 1, 1, 1, 1]);
     writeFileSync(join(dir, 'costs.json'), JSON.stringify({ costs: mixed, kvGroupSize: 4 }));
-    const planned = await cli('plan', '--costs', join(dir, 'costs.json'), '--gpus', '4', '--workers', '0', '--json');
+    const planned = await cli(
+      'plan',
+      ...[
+        '--costs',
+        join(dir, 'costs.json'),
+        '--gpus',
+        '4',
+        '--max-kv-factor',
+        'unlimited',
+        '--workers',
+        '0',
+        '--json',
+      ],
+    );
     writeFileSync(join(dir, 'plan.json'), planned.out);
     const refused = await cli('apply', '--plan', join(dir, 'plan.json'), ...paths(dir));
     assert.equal(refused.code, 2);

@@ -23,6 +23,9 @@ const QUERY: LookupQuery = {
   engine: 'auto',
   costModel: 'analytic',
   splitHeads: 0,
+  maxKvCacheFactor: 1,
+  maxKvGroupsPerGpu: null,
+  mix: null,
 };
 /** A plan with what an entry reads of it: its shape and each layer's unit2gpu (given, or none). */
 const plan = (id: string, layers: object[] = []): Plan =>
@@ -48,6 +51,11 @@ describe('lookupKey', () => {
       { engine: 'ilp' },
       { costModel: 'calibrated:x' },
       { splitHeads: 3 },
+      { maxKvCacheFactor: 1.5 },
+      { maxKvCacheFactor: null },
+      { maxKvGroupsPerGpu: 2 },
+      { mix: [{ phase: 'decode', seqLen: 131072, weight: 1 }] },
+      { mix: [{ phase: 'decode', seqLen: 131072, weight: 2 }] },
     ];
     const keys = new Set(variants.map((v) => lookupKey({ ...QUERY, ...v })));
     assert.equal(keys.size, variants.length);

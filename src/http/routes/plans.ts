@@ -6,8 +6,11 @@
 import type { RequestHandler, Response } from 'express';
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import { HplbError } from '../../errors.ts';
+import { DEFAULT_TIME_COST_MODEL } from '../../cost/roofline.ts';
 import { DEFAULT_MAKESPAN_TOLERANCE } from '../../planner/migration.ts';
-import type { PlanRequest } from '../../planner/request.ts';
+import { parseKvFactor, parseMix } from '../../planner/query-forms.ts';
+import { DEFAULT_MAX_KV_CACHE_FACTOR, type PlanRequest } from '../../planner/request.ts';
+import type { WorkloadPhase } from '../../planner/workload-request.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import { etagMatches, lookupKey, type LookupQuery, type PlanEntry } from '../plan-cache.ts';
 import type { ProblemLocals } from '../problem.ts';
@@ -25,6 +28,9 @@ const LOOKUP_POINTERS: Readonly<Record<string, string>> = {
   '/previous/planId': '/previous',
   '/migration/makespanTolerance': '/makespanTolerance',
   '/constraints/splits/maxSplitHeads': '/splitHeads',
+  '/constraints/maxKvCacheFactor': '/maxKvCacheFactor',
+  '/constraints/maxKvGroupsPerGpu': '/maxKvGroupsPerGpu',
+  '/workload/mix': '/mix',
 };
 
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
@@ -105,8 +111,10 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
       constraints: {
         unitsPerGpu: query.unitsPerGpu,
         ...(query.splitHeads ? { splits: { maxSplitHeads: query.splitHeads } } : {}),
+        maxKvCacheFactor: query.maxKvCacheFactor ?? null,
+        ...(query.maxKvGroupsPerGpu ? { maxKvGroupsPerGpu: query.maxKvGroupsPerGpu } : {}),
       },
-      workload: { seqLen: query.seqLen, phase: query.phase as 'prefill' | 'decode' },
+      workload: query.mix ? { mix: query.mix } : { seqLen: query.seqLen, phase: query.phase as 'prefill' | 'decode' },
       costModel: query.costModel,
       solver: { engine: query.engine as NonNullable<PlanRequest['solver']>['engine'] },
       ...(query.previous
@@ -133,6 +141,9 @@ function normaliseLookup(
   query: LookupParams,
   defaultCostModel: string,
 ): LookupQuery {
+  const kv = kvLookup(query);
+  const phase = query.phase ?? DEFAULT_WORKLOAD.phase;
+  const timed = kv.mix !== null || phase === 'decode';
   return {
     modelId,
     modelVersion,
@@ -140,13 +151,46 @@ function normaliseLookup(
     granularity: query.granularity ?? 'query-head',
     unitsPerGpu: query.unitsPerGpu ?? 'equal',
     seqLen: query.seqLen ?? DEFAULT_WORKLOAD.seqLen,
-    phase: query.phase ?? DEFAULT_WORKLOAD.phase,
+    phase,
     engine: query.engine ?? 'auto',
-    costModel: query.costModel ?? defaultCostModel,
+    costModel: query.costModel ?? (timed ? DEFAULT_TIME_COST_MODEL : defaultCostModel),
+    ...kv,
     previous: query.previous ?? null,
     makespanTolerance: query.previous !== undefined ? (query.makespanTolerance ?? DEFAULT_MAKESPAN_TOLERANCE) : null,
     splitHeads: query.splitHeads ?? 0,
   };
+}
+
+/**
+ * The lookup's KV cap, group limit and workload mix (query-forms.ts, the CLI's forms); a mix
+ * replaces seqLen and phase, so naming both is refused.
+ */
+export function kvLookup(
+  query: Pick<LookupParams, 'maxKvCacheFactor' | 'maxKvGroupsPerGpu' | 'mix' | 'seqLen' | 'phase'>,
+): Pick<LookupQuery, 'maxKvCacheFactor' | 'maxKvGroupsPerGpu' | 'mix'> {
+  const at = (pointer: string) => (error: unknown) => {
+    if (error instanceof HplbError) throw new HplbError(error.code, error.message, { pointer, rule: error.rule });
+    throw error;
+  };
+  let maxKvCacheFactor: number | null = DEFAULT_MAX_KV_CACHE_FACTOR;
+  let mix: WorkloadPhase[] | null = null;
+  try {
+    if (query.maxKvCacheFactor !== undefined) maxKvCacheFactor = parseKvFactor(query.maxKvCacheFactor);
+  } catch (error) {
+    at('/maxKvCacheFactor')(error);
+  }
+  try {
+    if (query.mix !== undefined) mix = parseMix(query.mix);
+  } catch (error) {
+    at('/mix')(error);
+  }
+  if (mix !== null && (query.seqLen !== undefined || query.phase !== undefined)) {
+    throw new HplbError('INVALID_PROBLEM', 'mix replaces seqLen and phase: give one or the other', {
+      pointer: '/mix',
+      rule: 'oneOf',
+    });
+  }
+  return { maxKvCacheFactor, maxKvGroupsPerGpu: query.maxKvGroupsPerGpu ?? null, mix };
 }
 
 function sendPlan(res: Response, status: number, entry: PlanEntry): void {
@@ -166,7 +210,7 @@ function notModified(res: Response, entry: PlanEntry): void {
 /** A problem raised for the lookup's implied body, pointed at the query parameter it came from. */
 function asQueryError(error: unknown, res: Response): unknown {
   if (!(error instanceof HplbError) || error.pointer === undefined) return error;
-  const pointer = LOOKUP_POINTERS[error.pointer];
+  const pointer = LOOKUP_POINTERS[error.pointer] ?? (error.pointer.startsWith('/workload/mix') ? '/mix' : undefined);
   (res.locals as ProblemLocals).pointerIn = 'query';
   return new HplbError(
     error.code,
