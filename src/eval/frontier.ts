@@ -71,3 +71,17 @@ export async function evaluateFrontier(planner: EvalPlanner, profile: Profile, g
     points: markPareto(plans.map(cappedPlan)),
   };
 }
+
+/**
+ * The best point a cap allows: the fastest plan among the points whose own cap is at most `cap`
+ * (any point for null, no cap), so a plan solved at a smaller cap counts for a larger one.
+ */
+export function bestWithin(frontier: Frontier, cap: number | null): FrontierPoint | undefined {
+  const allowed = frontier.points.filter(
+    (p) => cap === null || (p.maxKvCacheFactor !== null && p.maxKvCacheFactor <= cap * (1 + 1e-12)),
+  );
+  return allowed.reduce<FrontierPoint | undefined>(
+    (best, p) => (best === undefined || p.attentionTime < best.attentionTime ? p : best),
+    undefined,
+  );
+}

@@ -4,7 +4,7 @@
  */
 import type { EvaluationDocument } from './document.ts';
 import type { ProfileEvaluation } from './evaluate.ts';
-import type { Frontier } from './frontier.ts';
+import { bestWithin, type Frontier } from './frontier.ts';
 import { capText, fixed, gib, percent, times, timesOrNa } from './format.ts';
 
 const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
@@ -229,5 +229,30 @@ export function renderSplitCurveTable(doc: EvaluationDocument): string {
         fixed(p.maxExtraKvBytesPerGpu / 2 ** 20, 0),
       ]);
     }),
+  ].join('\n');
+}
+
+/**
+ * Frontiers at a few caps: per GPU count, the speedup of the best plan each cap allows and, in
+ * brackets, the KV-cache factor that plan reaches.
+ */
+export function renderFrontierSummary(
+  frontiers: readonly Frontier[],
+  caps: readonly (number | null)[],
+  defaultCap: number,
+): string {
+  const name = (cap: number | null): string =>
+    cap === null ? 'no cap' : `cap ${capText(cap)}${cap === defaultCap ? ' (default)' : ''}`;
+  return [
+    header(['GPUs', ...caps.map(name)], 'r'.repeat(caps.length + 1)),
+    ...frontiers.map((f) =>
+      row([
+        String(f.gpus),
+        ...caps.map((cap) => {
+          const p = bestWithin(f, cap);
+          return p ? `${timesOrNa(p.speedupVsContiguous)} (${fixed(p.kvCacheFactor, 3)})` : 'n/a';
+        }),
+      ]),
+    ),
   ].join('\n');
 }

@@ -64,6 +64,9 @@ export const SPLIT_CURVE_SOLVER: Omit<SolverOptions, 'engine'> = Object.freeze({
 /** GPU counts of every model's KV-cache frontier. */
 export const FRONTIER_GPU_COUNTS: readonly number[] = [4, 8];
 
+/** The caps of the frontier's summary tables (null: no cap); the full tables list every cap tried. */
+export const FRONTIER_SUMMARY_CAPS: readonly (number | null)[] = [1, 1.25, 1.5, 2, null];
+
 export const UNIFORM_RULE =
   "every head of a layer gets the budget of that layer's head that attends the most tokens (a full head counts the whole sequence), " +
   'so no head attends fewer positions than under its adaptive budget and none loses quality';

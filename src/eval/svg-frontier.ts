@@ -21,12 +21,16 @@ function range(values: readonly number[], include: number, ticks: number): { lo:
   return { lo: Math.floor(lo0 / step + 1e-9) * step, hi: Math.ceil((hi0 * 1.0001) / step - 1e-9) * step, step };
 }
 
+/** Where labels were written, so that a label that would overlap one is left out (its point keeps its tooltip). */
+type Placed = { x: number; y: number }[];
+
 function curve(
   f: Frontier,
   colour: string,
   x: (v: number) => number,
   y: (v: number) => number,
   layers: number,
+  placed: Placed,
 ): string[] {
   const body: string[] = [`<g aria-label="${escapeXml(`${f.gpus} GPUs`)}">`];
   const front = f.points.filter((p) => p.pareto && p.speedupVsContiguous !== null);
@@ -39,7 +43,8 @@ function curve(
   });
   if (steps.length > 1)
     body.push(`<polyline points="${steps.join(' ')}" fill="none" stroke="${colour}" stroke-width="1.8"/>`);
-  for (const p of f.points) {
+  // Points on the front last, so that one is never hidden under an equal point off it.
+  for (const p of [...f.points.filter((q) => !q.pareto), ...f.points.filter((q) => q.pareto)]) {
     if (p.speedupVsContiguous === null) continue;
     const fill = p.pareto ? colour : '#ffffff';
     const tip = `${f.gpus} GPUs, cap ${capText(p.maxKvCacheFactor)}: factor ${fixed(p.kvCacheFactor, 3)}, ${times(p.speedupVsContiguous)}, ${p.layersProven}/${layers} layers proven`;
@@ -49,7 +54,11 @@ function curve(
   }
   for (const p of front) {
     const label = `${times(p.speedupVsContiguous!)}${p.maxKvCacheFactor === null ? ' (no cap)' : ''}`;
-    body.push(text(x(p.kvCacheFactor) + 6, y(p.speedupVsContiguous!) - 7, label, `font-size="10" fill="${colour}"`));
+    const [lx, ly] = [x(p.kvCacheFactor) + 6, y(p.speedupVsContiguous!) - 7];
+    if (placed.some((q) => Math.abs(q.x - lx) < 60 && Math.abs(q.y - ly) < 13)) continue;
+    placed.push({ x: lx, y: ly });
+    const anchor = lx > PLOT.width - PLOT.right - 90 ? ' text-anchor="end"' : '';
+    body.push(text(anchor ? lx - 12 : lx, ly, label, `font-size="10" fill="${colour}"${anchor}`));
   }
   body.push('</g>');
   return body;
@@ -122,7 +131,10 @@ export function renderFrontierSvg(doc: EvaluationDocument, model: string): strin
       `text-anchor="middle" transform="rotate(-90 18 ${c((box.top + box.bottom) / 2)})"`,
     ),
   );
-  frontiers.forEach((f, i) => body.push(...curve(f, CURVE_COLOURS[i % CURVE_COLOURS.length], x, y, r.model.layers)));
+  const placed: Placed = [];
+  frontiers.forEach((f, i) =>
+    body.push(...curve(f, CURVE_COLOURS[i % CURVE_COLOURS.length], x, y, r.model.layers, placed)),
+  );
   let lx = box.left;
   const ly = height - 22;
   frontiers.forEach((f, i) => {
@@ -135,7 +147,7 @@ export function renderFrontierSvg(doc: EvaluationDocument, model: string): strin
   });
   body.push(
     `<circle cx="${c(lx + 6)}" cy="${c(ly - 4)}" r="4" fill="#ffffff" stroke="#444444" stroke-width="1.5"/>`,
-    text(lx + 16, ly, 'a cap whose plan a smaller factor matches (off the front)'),
+    text(lx + 16, ly, "a cap's plan off the front (a smaller factor is as fast or faster)"),
   );
   return svgDocument(width, height, title, desc, body);
 }

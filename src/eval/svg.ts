@@ -192,8 +192,8 @@ export function renderSpeedupSvg(doc: EvaluationDocument): string {
   const cap = capText(doc.defaultMaxKvCacheFactor);
   const unconstrained = (r: ProfileEvaluation): number => r.unconstrained.speedupVsContiguous ?? 0;
   const panels: SpeedupPanel[] = [
-    { value: (r) => r.speedup.contiguousOverAuto, heading: `(b)/(d): vs contiguous, default KV-cache cap ${cap}` },
-    { value: unconstrained, heading: 'vs contiguous, no KV-cache cap' },
+    { value: (r) => r.speedup.contiguousOverAuto, heading: `(b)/(d), default KV-cache cap ${cap}` },
+    { value: unconstrained, heading: 'vs (b), no KV-cache cap' },
   ];
   const title = 'Prefill speedup of S-HPLB over contiguous placement per model and GPU count';
   const desc =

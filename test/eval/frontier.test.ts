@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createCostModelResolver } from '../../src/cost/registry.ts';
-import { evaluateFrontier, markPareto, type Frontier } from '../../src/eval/frontier.ts';
+import { bestWithin, evaluateFrontier, markPareto, type Frontier } from '../../src/eval/frontier.ts';
 import { createEvalPlanner, type CappedPlan, type EvalPlanner } from '../../src/eval/plans.ts';
 import { EVAL_SOLVER, EVAL_WORKLOAD } from '../../src/eval/settings.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
@@ -64,6 +64,22 @@ describe('Pareto points', () => {
       marked.map((p) => p.pareto),
       [true, false, true, false, false, true],
     );
+  });
+});
+
+describe('the best plan a cap allows', () => {
+  it('is the fastest point solved at that cap or a smaller one, any point for no cap', () => {
+    const points = markPareto([point(1, 10), point(1.25, 10.5), point(1.5, 8)]);
+    const frontier: Frontier = {
+      model: 'm',
+      gpus: 2,
+      contiguousKvHeadsPerLayer: 4,
+      points: [...points, { ...points[2], maxKvCacheFactor: null, attentionTime: 9 }],
+    };
+    assert.equal(bestWithin(frontier, 1.25)?.attentionTime, 10);
+    assert.equal(bestWithin(frontier, 1.5)?.attentionTime, 8);
+    assert.equal(bestWithin(frontier, null)?.attentionTime, 8, 'a capped plan that is faster counts for no cap');
+    assert.equal(bestWithin(frontier, 0.5), undefined);
   });
 });
 

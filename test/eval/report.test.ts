@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   frontierSvg,
   README_BEGIN,
+  renderFlagshipFrontier,
   README_END,
   renderFlagshipTable,
   renderReadmeSection,
@@ -83,9 +84,15 @@ describe('README section', () => {
   it('headlines the default KV-cache cap, with the frontier beside it', () => {
     const headline = section.split('\n')[3];
     assert.ok(headline.includes(`at the default KV-cache cap ${doc.defaultMaxKvCacheFactor.toFixed(3)}`));
-    const front = doc.frontiers.find((f) => f.model === FLAGSHIP.model && f.gpus === FLAGSHIP.gpus)!;
-    const last = front.points.filter((p) => p.pareto).at(-1)!;
-    assert.ok(headline.includes(`${last.speedupVsContiguous!.toFixed(3)}x at factor ${last.kvCacheFactor.toFixed(3)}`));
+    for (const r of doc.results.filter((x) => x.model.id === FLAGSHIP.model))
+      assert.ok(headline.includes(`${r.speedup.contiguousOverAuto.toFixed(3)}x at ${r.gpus} GPUs`), `${r.gpus} GPUs`);
+    const frontier = renderFlagshipFrontier(doc);
+    assert.ok(section.includes(frontier));
+    const rows = frontier.split('\n').filter((l) => /^\| \d+ \|/.test(l));
+    assert.deepEqual(
+      rows.map((l) => Number(l.split('|')[1])),
+      doc.frontiers.filter((f) => f.model === FLAGSHIP.model).map((f) => f.gpus),
+    );
   });
 
   it('holds the flagship table between its markers and links the report and plots', () => {
