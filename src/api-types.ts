@@ -766,9 +766,9 @@ export interface components {
             /** @description KV heads; queryHeads / kvHeads query heads share one (GQA). */
             kvHeads: number;
             headDim: number;
-            /** @description Embedding width, the input of the K/V projections; absent, queryHeads x headDim. */
+            /** @description Embedding width, the input of the K/V projections; absent: queryHeads x headDim. */
             hiddenSize?: number;
-            /** @description Bytes of one K or V element in the KV cache; absent, 2 (bf16). */
+            /** @description Bytes of one K or V element in the KV cache; absent: 2 (bf16). */
             kvBytesPerElement?: number;
             /** @description Longest context the model is published for, in tokens; a plan for a longer seqLen carries a warning. */
             contextLength?: number;
