@@ -91,6 +91,8 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
         (res.locals as ProblemLocals).pointerIn = 'path';
         throw unknownModel(deps.registry, modelId);
       }
+      // A cap or mix that does not parse is the query's fault.
+      (res.locals as ProblemLocals).pointerIn = 'query';
       const query = normaliseLookup(modelId, profile.version, params, ctx.defaultCostModel);
       known = { query, key: lookupKey(query) };
       byUrl.set(req.originalUrl, known);
