@@ -657,6 +657,8 @@ export interface components {
             outputKvHeads: number;
             /** @description Per-GPU KV-cache memory of the rewritten model over the original's. */
             kvCacheFactor: number;
+            /** @description The plan's KV-cache factor (KV heads it stores over those the contiguous placement stores; totals.kvCacheFactor). kvCacheFactor equals it when every rank's query heads fill whole blocks of one KV head; otherwise the engine's fixed query-to-KV mapping (physical query head j reads KV head j / (queryHeads / outputKvHeads)) makes the checkpoint hold copies the plan does not need. */
+            planKvCacheFactor: number;
             /** @description Whether apply needs --expand-kv for this plan. */
             expandKvNeeded: boolean;
             layers: components["schemas"]["LayerRanks"][];
