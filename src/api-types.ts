@@ -145,6 +145,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{modelId}/frontier": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The KV-cache frontier of a registry model — what each KV-cache cap buys.
+         * @description For the lookup's problem (same parameters, without the cap), one real plan per KV-cache cap
+         *     (maxKvCacheFactor 1, 1.25, 1.5, 2, 3, 4 where the cap can bind, then no cap), each solved
+         *     through the same plan service as POST /v1/plans and stored like it (GET /v1/plans/{id}
+         *     finds it). The points are solved one after another, each with an equal share of
+         *     DEFAULT_TIME_LIMIT_MS, so the answer comes within about that time (plus admission waits);
+         *     a point whose plan has unproven layers says so (`proven: false`). `pareto` marks the points
+         *     no other point beats on both KV-cache factor and attention time.
+         */
+        get: operations["getModelFrontier"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/budgets": {
         parameters: {
             query?: never;
@@ -642,6 +668,31 @@ export interface components {
                 speedupVsContiguous: number | null;
             }[];
         };
+        /** @description One plan per KV-cache cap for one model and GPU count, and which are Pareto points. */
+        Frontier: {
+            model: components["schemas"]["ModelId"];
+            gpus: number;
+            /** @description Each point's plan time limit: DEFAULT_TIME_LIMIT_MS shared evenly. */
+            timeLimitMsPerPoint: number;
+            points: components["schemas"]["FrontierPoint"][];
+        };
+        FrontierPoint: {
+            /** @description The cap the plan was solved under; null: none. */
+            maxKvCacheFactor: number | null;
+            planId: components["schemas"]["PlanId"];
+            /** @description KV heads the plan stores over those the contiguous placement stores. */
+            kvCacheFactor: number;
+            speedupVsContiguous: number | null;
+            /** @description The plan's attention time, in its cost unit. */
+            makespan: number;
+            kvBytesPerGpuMax: number | null;
+            layersProven: number;
+            layers: number;
+            /** @description Every layer proven; otherwise the speedup is what was found in time and the best at this cap may be higher. */
+            proven: boolean;
+            /** @description No other point stores at most as much KV cache and is at least as fast, one of them strictly. */
+            pareto: boolean;
+        };
         /** @description The plan as tensor-parallel ranks see it after apply (the manifest's form). */
         PlanRanks: {
             planId: components["schemas"]["PlanId"];
@@ -657,6 +708,8 @@ export interface components {
             outputKvHeads: number;
             /** @description Per-GPU KV-cache memory of the rewritten model over the original's. */
             kvCacheFactor: number;
+            /** @description The plan's KV-cache factor (KV heads it stores over those the contiguous placement stores; totals.kvCacheFactor). kvCacheFactor equals it when every rank's query heads fill whole blocks of one KV head; otherwise the engine's fixed query-to-KV mapping (physical query head j reads KV head j / (queryHeads / outputKvHeads)) makes the checkpoint hold copies the plan does not need. */
+            planKvCacheFactor: number;
             /** @description Whether apply needs --expand-kv for this plan. */
             expandKvNeeded: boolean;
             layers: components["schemas"]["LayerRanks"][];
@@ -766,9 +819,9 @@ export interface components {
             /** @description KV heads; queryHeads / kvHeads query heads share one (GQA). */
             kvHeads: number;
             headDim: number;
-            /** @description Embedding width, the input of the K/V projections; absent, queryHeads x headDim. */
+            /** @description Embedding width, the input of the K/V projections; absent: queryHeads x headDim. */
             hiddenSize?: number;
-            /** @description Bytes of one K or V element in the KV cache; absent, 2 (bf16). */
+            /** @description Bytes of one K or V element in the KV cache; absent: 2 (bf16). */
             kvBytesPerElement?: number;
             /** @description Longest context the model is published for, in tokens; a plan for a longer seqLen carries a warning. */
             contextLength?: number;
@@ -1292,6 +1345,48 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getModelFrontier: {
+        parameters: {
+            query: {
+                /** @description Number of GPUs. */
+                gpus: number;
+                granularity?: components["schemas"]["Granularity"];
+                unitsPerGpu?: components["schemas"]["UnitsPerGpu"];
+                seqLen?: number;
+                phase?: components["schemas"]["Phase"];
+                engine?: components["schemas"]["EngineName"];
+                costModel?: components["schemas"]["CostModelName"];
+                /** @description constraints.maxKvGroupsPerGpu: most distinct KV groups on one GPU (query-head units). */
+                maxKvGroupsPerGpu?: components["parameters"]["MaxKvGroupsPerGpu"];
+                /** @description A workload mix instead of seqLen and phase: comma-separated phase:seqLen:weight, e.g. prefill:131072:1,decode:131072:500 (workload.mix). */
+                mix?: components["parameters"]["Mix"];
+            };
+            header?: never;
+            path: {
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The frontier. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Frontier"];
+                };
+            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];

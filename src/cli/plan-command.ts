@@ -21,6 +21,7 @@ import { FLAGSHIP_MODEL } from '../profiles/flagship.ts';
 import { loadProfile, loadRegistry, type ModelRegistry } from '../profiles/registry.ts';
 import { createEngines } from '../solver/engines/index.ts';
 import { formatPlan, textTable } from './format.ts';
+import { cliFrontier, formatFrontier } from './frontier.ts';
 import { formatMigration, loadPreviousPlan } from './previous-plan.ts';
 import { DEFAULT_SERVICE_URL, nonNegative, nonNegativeInt, positiveInt, positiveList } from './options.ts';
 
@@ -48,6 +49,7 @@ interface PlanFlags {
   workers: number;
   json?: boolean;
   list?: boolean;
+  frontier?: boolean;
   previous?: string;
   service: string;
   makespanTolerance?: number;
@@ -145,6 +147,12 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
     .option('--max-moves <n>', 'with --previous: most units moved per layer', nonNegativeInt)
     .option('--json', 'print exactly the Plan JSON')
     .option('--list', 'list the models in models/ and exit')
+    .addOption(
+      new Option(
+        '--frontier',
+        'solve at every KV-cache cap that can bind (1, 1.25, 1.5, 2, 3, 4, none), the time limit shared among them, and print the points',
+      ).conflicts(['maxKvFactor', 'previous']),
+    )
     .action(async (flags: PlanFlags) => {
       const registry = loadRegistry();
       if (flags.list) {
@@ -166,11 +174,15 @@ export function planCommand(io: CliIo, limits: RequestLimits): Command {
       }
       const validate = createValidators(loadSpec().document).operation('createPlan').body;
       const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
-      const { request, resolved, clampedTo } = normalisePlanRequest(buildRequest(flags, registry), {
-        validate: (body) => validate(body) as PlanRequest,
-        context,
-        limits,
-      });
+      const options = { validate: (body: unknown) => validate(body) as PlanRequest, context, limits };
+      if (flags.frontier) {
+        const frontier = await solveWith(flags.workers, (runner) =>
+          cliFrontier(buildRequest(flags, registry), options, runner),
+        );
+        io.out(flags.json ? `${JSON.stringify(frontier, null, 2)}\n` : formatFrontier(frontier));
+        return;
+      }
+      const { request, resolved, clampedTo } = normalisePlanRequest(buildRequest(flags, registry), options);
       if (clampedTo !== undefined)
         io.err(`note: time limits above ${clampedTo} ms (MAX_TIME_LIMIT_MS) were clamped to it\n`);
       const previous = flags.previous !== undefined ? await loadPreviousPlan(flags.previous, flags.service) : undefined;

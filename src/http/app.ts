@@ -19,6 +19,7 @@ import { createErrorHandler } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import type { AppDeps, RouteContext } from './route-context.ts';
 import { registerBudgetRoutes } from './routes/budgets.ts';
+import { registerFrontierRoutes } from './routes/frontier.ts';
 import { jsonBody } from './routes/json-body.ts';
 import { registerModelRoutes } from './routes/models.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
@@ -115,6 +116,7 @@ export function buildApp(deps: AppDeps): HplbApp {
   registerOperationRoutes(app, routes);
   registerModelRoutes(app, routes);
   registerBudgetRoutes(app, routes);
+  registerFrontierRoutes(app, routes);
 
   const dir = deps.publicDir === undefined ? publicDir() : deps.publicDir;
   if (dir !== null && existsSync(dir)) app.use(express.static(dir, { index: 'index.html', fallthrough: true }));

@@ -23,6 +23,7 @@ export function rankAnswer(planBytes: Uint8Array, counts: HeadCounts): JsonAnswe
     kvHeads: order.kvHeads,
     outputKvHeads: order.outputKvHeads,
     kvCacheFactor: order.kvCacheFactor,
+    planKvCacheFactor: order.planKvCacheFactor,
     expandKvNeeded: order.outputKvHeads !== order.kvHeads,
     layers: order.layers.map((l, i) => ({ ...l, ranks: ranks[i].ranks })),
   } satisfies components['schemas']['PlanRanks']);

@@ -76,6 +76,11 @@ describe('hplb apply (CLI)', () => {
     const manifest = JSON.parse(out);
     const ranks = await (await fetch(`${url}/v1/plans/${plan.id}/ranks?kvGroupSize=4`)).json();
     assert.deepEqual(manifest.layers, ranks.layers);
+    assert.deepEqual(
+      [ranks.kvCacheFactor, ranks.planKvCacheFactor],
+      [manifest.output.kvCacheFactor, manifest.output.planKvCacheFactor],
+    );
+    assert.equal(ranks.planKvCacheFactor, plan.totals.kvCacheFactor);
     assert.deepEqual(manifest, JSON.parse(readFileSync(join(dir, 'out', MANIFEST_FILE), 'utf8')));
   });
 
@@ -110,8 +115,16 @@ describe('hplb apply (CLI)', () => {
     assert.equal(refused.code, 2);
     assert.match(refused.err, /error \[PLAN_MISMATCH\].*granularity=kv-group.*--expand-kv/s);
     assert.equal(existsSync(join(dir, 'out')), false);
-    const expanded = await cli('apply', '--plan', join(dir, 'plan.json'), ...paths(dir), '--expand-kv');
+    const expanded = await cli('apply', '--plan', join(dir, 'plan.json'), ...paths(dir), '--expand-kv', '--json');
     assert.equal(expanded.code, 0, expanded.err);
-    assert.match(expanded.out, /KV heads 2 -> 8 \(per-GPU KV cache x2\)/);
+    // One head of each group per GPU: the checkpoint holds exactly the plan's groups.
+    const manifest = JSON.parse(expanded.out);
+    const plan = JSON.parse(planned.out);
+    assert.deepEqual(
+      [manifest.output.kvHeads, manifest.output.kvCacheFactor, manifest.output.planKvCacheFactor],
+      [8, 2, 2],
+    );
+    assert.equal(plan.totals.kvCacheFactor, 2, "the plan's factor is the manifest's");
+    assert.ok(plan.layers.every((l: { kvHeadsPerGpu: number[] }) => l.kvHeadsPerGpu.every((k) => k === 2)));
   });
 });

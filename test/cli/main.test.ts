@@ -109,6 +109,45 @@ describe('hplb plan (CLI)', () => {
     assert.deepEqual(plan.layers[0].gpuLoads.sort(), [11, 16]);
   });
 
+  it('takes a KV cap, a workload mix and a cost model by name', async () => {
+    const mix = await cli(
+      ...['plan', '--gpus', '8', '--engine', 'greedy', '--workers', '0', '--max-kv-factor', 'unlimited'],
+      ...['--mix', 'prefill:4096:1,decode:4096:100', '--cost-model', 'roofline:h200', '--json'],
+    );
+    assert.equal(mix.code, 0, mix.err);
+    const plan = JSON.parse(mix.out);
+    assert.equal(plan.maxKvCacheFactor, null);
+    assert.equal(plan.costModel.name, 'roofline:h200');
+    assert.deepEqual(
+      plan.workload.mix.map((p: { phase: string }) => p.phase),
+      ['prefill', 'decode'],
+    );
+  });
+
+  it('prints the KV-cache frontier with --frontier: one plan per cap, the default first', async () => {
+    const { code, out, err } = await cli(
+      'plan',
+      '--gpus',
+      '8',
+      '--engine',
+      'greedy',
+      '--workers',
+      '0',
+      '--frontier',
+      '--json',
+    );
+    assert.equal(code, 0, err);
+    const frontier = JSON.parse(out);
+    assert.deepEqual(
+      frontier.points.map((p: { maxKvCacheFactor: number | null }) => p.maxKvCacheFactor),
+      [1, 1.25, 1.5, 2, 3, null],
+    );
+    assert.equal(frontier.points[0].kvCacheFactor, 1);
+    assert.ok(frontier.points.every((p: { pareto: boolean; planId: string }) => /^[0-9a-f]{32}$/.test(p.planId)));
+    const table = await cli('plan', '--gpus', '8', '--engine', 'greedy', '--workers', '0', '--frontier');
+    assert.match(table.out, /KV cap\s+KV factor\s+vs contiguous\s+proven\s+Pareto\s+plan id/);
+  });
+
   it('lists the models', async () => {
     const { code, out } = await cli('plan', '--list');
     assert.equal(code, 0);
@@ -122,6 +161,15 @@ describe('hplb plan (CLI)', () => {
     ['a bad flag value', ['plan', '--gpus', 'x'], /--gpus/],
     ['an unknown engine', ['plan', '--engine', 'magic'], /--engine/],
     ['an unknown calibration', ['plan', '--calibration', 'no-such-device'], /UNKNOWN_CALIBRATION/],
+    ['a KV cap below 1', ['plan', '--max-kv-factor', '0.5'], /--max-kv-factor/],
+    ['a malformed mix', ['plan', '--mix', 'decode:x:1'], /--mix/],
+    ['a mix with a phase', ['plan', '--mix', 'decode:4096:1', '--phase', 'decode'], /--mix.*cannot be used with/],
+    ['a frontier with a KV cap', ['plan', '--frontier', '--max-kv-factor', '2'], /--frontier.*cannot be used with/],
+    [
+      'decode with executed work',
+      ['plan', '--phase', 'decode', '--cost-model', 'executed-work'],
+      /timeUnit|not a time/,
+    ],
   ] as const) {
     it(`exits 2 with a message on stderr for ${name}`, async () => {
       const { code, out, err } = await cli(...argv);

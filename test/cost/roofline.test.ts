@@ -34,7 +34,10 @@ describe('device rooflines', () => {
       assert.ok(device.source.words.length > 20, device.id);
       assert.ok(device.peakBf16Flops > 1e14 && device.memoryBytesPerSecond > 1e12, device.id);
     }
-    assert.deepEqual(ROOFLINE_NAMES, DEVICES.map((d) => `roofline:${d.id}`));
+    assert.deepEqual(
+      ROOFLINE_NAMES,
+      DEVICES.map((d) => `roofline:${d.id}`),
+    );
   });
 
   it('use dense throughput: half of the figures NVIDIA states with sparsity', () => {

@@ -91,6 +91,8 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
         (res.locals as ProblemLocals).pointerIn = 'path';
         throw unknownModel(deps.registry, modelId);
       }
+      // A cap or mix that does not parse is the query's fault.
+      (res.locals as ProblemLocals).pointerIn = 'query';
       const query = normaliseLookup(modelId, profile.version, params, ctx.defaultCostModel);
       known = { query, key: lookupKey(query) };
       byUrl.set(req.originalUrl, known);
@@ -208,7 +210,7 @@ function notModified(res: Response, entry: PlanEntry): void {
 }
 
 /** A problem raised for the lookup's implied body, pointed at the query parameter it came from. */
-function asQueryError(error: unknown, res: Response): unknown {
+export function asQueryError(error: unknown, res: Response): unknown {
   if (!(error instanceof HplbError) || error.pointer === undefined) return error;
   const pointer = LOOKUP_POINTERS[error.pointer] ?? (error.pointer.startsWith('/workload/mix') ? '/mix' : undefined);
   (res.locals as ProblemLocals).pointerIn = 'query';

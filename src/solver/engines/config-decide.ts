@@ -7,6 +7,7 @@
  */
 import { type AggregatedLayer, disaggregate } from '../aggregate.ts';
 import { roundingSlack } from '../layer-result.ts';
+import { groupsMatter } from '../kv/groups.ts';
 import type { LayerProblem } from '../types.ts';
 import type { Decision } from './target-search.ts';
 
@@ -19,8 +20,19 @@ export interface DecideLimits {
   readonly now: () => number;
   /** key -> the largest target at which the state was proven to have no completion. */
   readonly failedAt: Map<string, number>;
+  /**
+   * With copies limited, key -> (target, copies made) pairs at which the state was proven to have
+   * no completion; one holds for any lower target with as many copies made or more.
+   */
+  readonly failedWith?: Map<string, Failure[]>;
   /** Most KV heads stored (below the problem's own cap, for the second objective); absent: the cap. */
   readonly storedLimit?: number;
+}
+
+/** A state with no completion at this target with this many copies made. */
+export interface Failure {
+  readonly target: number;
+  readonly stored: number;
 }
 
 /** Everything one decision reads, in the order GPUs are filled (fast GPUs first). */
@@ -47,7 +59,18 @@ interface Context {
   readonly pinnedFrom: readonly ReadonlySet<number>[];
   readonly groupLimit: number;
   readonly storedLimit: number;
-  /** Copies made so far (pins included); memo keys carry it when copies are limited. */
+  /** Whether to break the symmetry of identical GPUs (KV searches; the unit search keeps its order). */
+  readonly breakSymmetry: boolean;
+  /** [positions] whether the GPUs from this position on are identical (speed, counts, no pins). */
+  readonly alikeFrom: readonly boolean[];
+  /**
+   * KV searches: [types][groups of the type][classes of the group] groups alike in every respect
+   * (their units' costs, their copy's cost, no pins), which a state may permute; null: none.
+   */
+  readonly groupTypes: readonly (readonly (readonly number[])[])[] | null;
+  /** The memo of failures with copies limited (the caller's, or this decision's own). */
+  readonly failedWith: Map<string, Failure[]>;
+  /** Copies made so far (pins included). */
   stored: number;
   readonly tol: number;
   readonly target: number;
@@ -122,7 +145,11 @@ function createContext(
     hiSuffix: suffix(hi, (a, b) => a + b, 0),
     pinnedFrom,
     groupLimit: problem.maxGroupsPerGpu ?? Infinity,
+    breakSymmetry: groupsMatter(problem),
+    alikeFrom: alikeFrom(problem, layer, order),
+    groupTypes: groupsMatter(problem) ? groupTypes(layer, groupCosts) : null,
     storedLimit: Math.min(problem.maxStoredGroups ?? Infinity, limits.storedLimit ?? Infinity),
+    failedWith: limits.failedWith ?? new Map(),
     stored: layer.pinnedGroups.reduce((s, list) => s + list.length, 0),
     tol,
     target,
@@ -160,18 +187,34 @@ function level(ctx: Context, i: number, remUnits: number, remWork: number): bool
       break;
     }
   if (heaviest >= 0 && cost[heaviest] > ctx.maxCapSuffix[i] + ctx.tol) return false;
-  const limited = Number.isFinite(ctx.storedLimit);
-  const key = limited ? `${i}:${rem.join(',')}:${ctx.stored}` : `${i}:${rem.join(',')}`;
-  if ((ctx.limits.failedAt.get(key) ?? -Infinity) >= ctx.target) return false;
-  const gpu = { i, remUnits, remWork, groupUse: new Map<number, number>(), groupsUsed: 0 };
+  const key = stateKey(ctx, i);
+  if (knownToFail(ctx, key)) return false;
+  // Identical GPUs left (KV search only): the one at i may as well hold the heaviest unit left.
+  const first = ctx.breakSymmetry && ctx.alikeFrom[i] ? heaviest : -1;
+  const gpu = { i, remUnits, remWork, first, groupUse: new Map<number, number>(), groupsUsed: 0 };
   for (const group of ctx.layer.pinnedGroups[ctx.order[i]]) {
     gpu.groupUse.set(group, 1);
     gpu.groupsUsed += 1;
   }
   const ok = configure(ctx, gpu, 0, 0, 0, 0);
-  if (!ok && !ctx.timedOut)
-    ctx.limits.failedAt.set(key, Math.max(ctx.target, ctx.limits.failedAt.get(key) ?? -Infinity));
+  if (!ok && !ctx.timedOut) recordFailure(ctx, key);
   return ok;
+}
+
+/** Whether the memo proves the state at `key` (with the copies made so far) has no completion. */
+function knownToFail(ctx: Context, key: string): boolean {
+  if (!Number.isFinite(ctx.storedLimit)) return (ctx.limits.failedAt.get(key) ?? -Infinity) >= ctx.target;
+  return ctx.failedWith.get(key)?.some((f) => f.target >= ctx.target && f.stored <= ctx.stored) ?? false;
+}
+
+function recordFailure(ctx: Context, key: string): void {
+  if (!Number.isFinite(ctx.storedLimit)) {
+    ctx.limits.failedAt.set(key, Math.max(ctx.target, ctx.limits.failedAt.get(key) ?? -Infinity));
+    return;
+  }
+  const kept = (ctx.failedWith.get(key) ?? []).filter((f) => f.target > ctx.target || f.stored < ctx.stored);
+  kept.push({ target: ctx.target, stored: ctx.stored });
+  ctx.failedWith.set(key, kept);
 }
 
 /** What one GPU's configuration has taken so far. */
@@ -179,6 +222,8 @@ interface GpuFill {
   readonly i: number;
   readonly remUnits: number;
   readonly remWork: number;
+  /** A class this GPU must take a unit of (symmetry between identical GPUs), or -1. */
+  readonly first: number;
   /** Units of each group chosen on this GPU (pinned groups count one). */
   readonly groupUse: Map<number, number>;
   groupsUsed: number;
@@ -210,8 +255,9 @@ function configure(ctx: Context, gpu: GpuFill, k: number, count: number, units: 
   const copy = opens ? ctx.groupCost[group] : 0;
   const room = !opens || (gpu.groupsUsed < ctx.groupLimit && ctx.stored < ctx.storedLimit);
   const fit = cost[k] > 0 ? Math.floor((ctx.cap[i] - load - copy + ctx.tol) / cost[k]) : rem[k];
-  const most = room ? Math.min(rem[k], ctx.hi[i] - count, fit) : 0;
-  for (let n = most; n >= 0; n--) {
+  const most = room ? Math.max(0, Math.min(rem[k], ctx.hi[i] - count, fit)) : 0;
+  const least = k === gpu.first ? 1 : 0;
+  for (let n = most; n >= least; n--) {
     const newUnits = units + n * cost[k];
     const newLoad = load + n * cost[k] + (n > 0 ? copy : 0);
     const addMax = Math.max(0, Math.min(ctx.cap[i] - newLoad, (ctx.hi[i] - count - n) * nextCost));
@@ -253,6 +299,52 @@ function roundingTolerance(problem: LayerProblem, totalWork: number, cap: readon
     problem.costs.reduce((s, c) => s + c, 0) +
     groupCosts.reduce((s, c) => s + c, 0) * problem.speeds.length;
   return roundingSlack(2 * problem.costs.length + 3 * problem.speeds.length + 2 * groupCosts.length + 8, magnitude);
+}
+
+/**
+ * The memo key of a state: the position and the units left of each class. Where groups are alike
+ * (groupTypes), their units left are sorted within each type, so states that differ only by a
+ * permutation of alike groups share one key: what one cannot complete, the other cannot either.
+ */
+function stateKey(ctx: Context, i: number): string {
+  if (!ctx.groupTypes) return `${i}:${ctx.rem.join(',')}`;
+  const parts = ctx.groupTypes.map((type) =>
+    type
+      .map((classes) => classes.map((c) => ctx.rem[c]).join(','))
+      .sort()
+      .join('/'),
+  );
+  return `${i}:${parts.join(';')}`;
+}
+
+/** [types][groups][classes of the group, by cost]: groups with the same unit costs and copy cost and no pins. */
+function groupTypes(layer: AggregatedLayer, groupCosts: readonly number[]): number[][][] {
+  const pinned = new Set(layer.pinnedGroups.flat());
+  const classesOf = new Map<number, number[]>();
+  layer.classes.forEach((cls, c) => {
+    classesOf.set(cls.group, [...(classesOf.get(cls.group) ?? []), c]);
+  });
+  const byType = new Map<string, number[][]>();
+  for (const [group, classes] of classesOf) {
+    const signature = pinned.has(group)
+      ? `pinned ${group}`
+      : `${groupCosts[group] ?? 0}:${classes.map((c) => `${layer.classes[c].cost}x${layer.classes[c].units.length}`).join(',')}`;
+    byType.set(signature, [...(byType.get(signature) ?? []), classes]);
+  }
+  return [...byType.values()];
+}
+
+/** [positions] whether every GPU from this position on has the speed and pinned state of the last one. */
+function alikeFrom(problem: LayerProblem, layer: AggregatedLayer, order: readonly number[]): boolean[] {
+  const out = new Array<boolean>(order.length).fill(false);
+  const bare = (g: number) => layer.pinnedCount[g] === 0;
+  let alike = true;
+  for (let i = order.length - 1; i >= 0; i--) {
+    const g = order[i];
+    alike = alike && bare(g) && problem.speeds[g] === problem.speeds[order[order.length - 1]];
+    out[i] = alike;
+  }
+  return out;
 }
 
 /** [n + 1] suffix folds: out[i] = xs[i] op xs[i + 1] op ... op init. */

@@ -59,13 +59,14 @@ export function solveIlp(
   options: SolveOptions,
   formulation: IlpFormulation = 'aggregated',
 ): IlpOutcome {
-  const staticBound = Math.max(layerLowerBound(problem), options.lowerBound ?? 0);
+  const kv = kvFeatured(problem);
+  // The KV model starts C at the best bound known (a search's proofs included).
+  const staticBound = kv ? Math.max(layerLowerBound(problem), options.lowerBound ?? 0) : layerLowerBound(problem);
   const incumbent = options.incumbent ? [...options.incumbent] : null;
   const upper = incumbent ? makespanOf(problem, incumbent) : Infinity;
   const precision = Math.max(options.gapTolerance, ILP_PROOF_PRECISION);
   // What GLPK is asked to prove; the rest of `precision` covers GLPK's own tolerances.
   const glpkGap = precision / 2;
-  const kv = kvFeatured(problem);
   const scale = Math.max(...problem.costs, ...(problem.groupCosts ?? []), Number.MIN_VALUE);
   const cutoff =
     (formulation === 'aggregated' || kv) && Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;

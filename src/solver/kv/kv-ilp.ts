@@ -167,12 +167,15 @@ function orderIdenticalGpus(
   for (let g = 0; g + 1 < problem.speeds.length; g++) {
     if (!same(g, g + 1)) continue;
     const next = scaled(combined(g + 1), -1);
-    model.row(`order_${g}`, [...combined(g), ...next], 0, Infinity);
+    model.row(`order_${g}`, scaled([...combined(g), ...next], 1), 0, Infinity);
   }
 }
 
+/** The terms times `by`, one term per column (GLPK refuses a column twice in a row). */
 function scaled(terms: readonly Term[], by: number): Term[] {
-  return terms.map((t) => ({ name: t.name, coef: t.coef * by }));
+  const merged = new Map<string, number>();
+  for (const t of terms) merged.set(t.name, (merged.get(t.name) ?? 0) + t.coef * by);
+  return [...merged].map(([name, coef]) => ({ name, coef }));
 }
 
 function decode(
