@@ -5,17 +5,6 @@ import { times } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 
-/** The frontier's points as the page draws them: the answer's points with a Pareto flag each. */
-export function frontierPoints(answer) {
-  const points = answer.points.map((p) => ({ ...p }));
-  let best = 0;
-  for (const p of [...points].sort((a, b) => a.kvCacheFactor - b.kvCacheFactor)) {
-    p.pareto = p.speedupVsContiguous !== null && p.speedupVsContiguous > best * (1 + 1e-9);
-    if (p.pareto) best = p.speedupVsContiguous;
-  }
-  return points;
-}
-
 function renderTable(points, layers) {
   const rows = points.map((p) => {
     const tr = document.createElement('tr');
@@ -63,7 +52,7 @@ export function setupFrontier(problemMessage) {
       }
       const answer = await response.json();
       if (request !== latest) return;
-      const points = frontierPoints(answer);
+      const { points } = answer;
       drawFrontier($('frontier-chart'), points, plan.maxKvCacheFactor, {
         kvCacheFactor: plan.totals.kvCacheFactor,
         speedupVsContiguous: plan.totals.speedupVsContiguous,

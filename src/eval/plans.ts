@@ -50,10 +50,14 @@ export interface EvalPlanSpec {
 }
 
 export interface EvalPlanner {
+  /** The plan request of a spec (query-head units, equal heads per GPU). */
+  request(profile: Profile, spec: EvalPlanSpec): PlanRequest;
   /** The resolved request of a spec: its layer problems, id and KV facts. */
   resolve(profile: Profile, spec: EvalPlanSpec): ResolvedRequest;
   /** The plan of a spec, solved on the first request for its id and kept for the run. */
   plan(profile: Profile, spec: EvalPlanSpec): Promise<Plan>;
+  /** The plan of a request on `profile` (e.g. a frontier point's), solved once per id like plan(). */
+  planRequest(profile: Profile, request: PlanRequest): Promise<Plan>;
   /** Plans solved, and requests answered with a plan solved before. */
   readonly counts: { readonly solved: number; readonly reused: number };
 }
@@ -67,7 +71,7 @@ export function createEvalPlanner(context: EvalContext): EvalPlanner {
     resolveProfile: () => profile,
     resolveCostModel: (name?: string) => (name === undefined ? context.costModel : context.resolveCostModel(name)),
   });
-  const resolve = (profile: Profile, spec: EvalPlanSpec): ResolvedRequest => {
+  const requestOf = (profile: Profile, spec: EvalPlanSpec): PlanRequest => {
     const split = (spec.maxSplitHeads ?? 0) > 0 ? { splits: { maxSplitHeads: spec.maxSplitHeads! } } : {};
     // The uniform profile goes inline, so that its plan id (a hash of the profile) is its own.
     const source = spec.uniformBudgets ? { profile: uniformProfile(profile, workload.seqLen) } : { model: profile.id };
@@ -83,22 +87,25 @@ export function createEvalPlanner(context: EvalContext): EvalPlanner {
       workload: spec.workload ?? workload,
       solver: { ...(spec.solver ?? context.solver), engine: spec.engine },
     };
-    return resolveRequest(request, planning(profile));
+    return request;
+  };
+  const planRequest = (profile: Profile, request: PlanRequest): Promise<Plan> => {
+    const resolved = resolveRequest(request, planning(profile));
+    const known = plans.get(resolved.id);
+    if (known) {
+      counts.reused++;
+      return known;
+    }
+    counts.solved++;
+    const solving = solvePlan(resolved, context.runner);
+    plans.set(resolved.id, solving);
+    return solving;
   };
   return {
-    resolve,
-    plan(profile, spec) {
-      const resolved = resolve(profile, spec);
-      const known = plans.get(resolved.id);
-      if (known) {
-        counts.reused++;
-        return known;
-      }
-      counts.solved++;
-      const solving = solvePlan(resolved, context.runner);
-      plans.set(resolved.id, solving);
-      return solving;
-    },
+    request: requestOf,
+    resolve: (profile, spec) => resolveRequest(requestOf(profile, spec), planning(profile)),
+    plan: (profile, spec) => planRequest(profile, requestOf(profile, spec)),
+    planRequest,
     counts,
   };
 }

@@ -192,7 +192,7 @@ export function renderFrontierTable(frontiers: readonly Frontier[], layers: numb
           timesOrNa(p.speedupVsContiguous),
           `${p.layersProven}/${layers}`,
           gib(p.kvBytesPerGpuMax),
-          p.pareto ? 'yes' : 'no (a smaller factor is as fast)',
+          p.pareto ? 'yes' : 'no (another point dominates it)',
         ]),
       ),
     ),

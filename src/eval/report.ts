@@ -16,6 +16,7 @@ import {
   renderPhaseTable,
   renderSplitCurveTable,
 } from './report-tables.ts';
+import { FRONTIER_CAPS } from '../planner/frontier.ts';
 import { FRONTIER_SUMMARY_CAPS, GENERATED_BY } from './settings.ts';
 
 /** File names of the plots, relative to docs/. */
@@ -114,7 +115,7 @@ function frontierSection(doc: EvaluationDocument): string[] {
   return [
     '## The KV-cache frontier',
     '',
-    `S-HPLB's prefill speedup over contiguous placement at each KV-cache cap from ${capText(doc.defaultMaxKvCacheFactor)} (vLLM's own KV cache) up to none, at ${doc.frontierGpuCounts.join(' and ')} GPUs. A layer's cap is floor(cap x R0) KV heads, R0 what contiguous placement stores, so caps step by 1 / R0; the curve stops where a plan is as fast as the one with no cap. Each row is a plan of its own (same limits as (d)); the factor reached is what the plan stores, at most the cap.`,
+    `S-HPLB's prefill speedup over contiguous placement at each KV-cache cap of the service's grid (${FRONTIER_CAPS.map((c) => capText(c)).join(', ')}; those that can bind, i.e. below what a placement can store) and with no cap, at ${doc.frontierGpuCounts.join(' and ')} GPUs, as \`GET /v1/models/{id}/frontier\` answers it. Each row is a plan of its own, solved with the limits of (d); the factor reached is what the plan stores, at most its cap. A point is on the front when no other point stores at most as much KV cache and is at least as fast, one of them strictly.`,
     '',
     ...frontierModels(doc).flatMap(({ model, frontiers }) => [
       `### ${model.displayName}`,

@@ -1,7 +1,7 @@
 /**
  * The KV-cache frontier plot of one model: prefill speedup over contiguous placement against the
  * KV-cache factor a plan reaches, one curve per GPU count. Every cap tried is a point (filled on
- * the Pareto front, hollow when a smaller factor is as fast); a step line joins the front; a
+ * the Pareto front, hollow off it); a step line joins the front; a
  * dashed line marks the default cap. Plain strings through fixed(), so the bytes are stable.
  */
 import type { EvaluationDocument } from './document.ts';
@@ -147,7 +147,7 @@ export function renderFrontierSvg(doc: EvaluationDocument, model: string): strin
   });
   body.push(
     `<circle cx="${c(lx + 6)}" cy="${c(ly - 4)}" r="4" fill="#ffffff" stroke="#444444" stroke-width="1.5"/>`,
-    text(lx + 16, ly, "a cap's plan off the front (a smaller factor is as fast or faster)"),
+    text(lx + 16, ly, "a cap's plan off the front (another stores no more KV and is at least as fast)"),
   );
   return svgDocument(width, height, title, desc, body);
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createCostModelResolver } from '../../src/cost/registry.ts';
-import { bestWithin, evaluateFrontier, markPareto, type Frontier } from '../../src/eval/frontier.ts';
-import { createEvalPlanner, type CappedPlan, type EvalPlanner } from '../../src/eval/plans.ts';
+import { bestWithin, evaluateFrontier, type Frontier, type FrontierPoint } from '../../src/eval/frontier.ts';
+import { createEvalPlanner, type EvalPlanner } from '../../src/eval/plans.ts';
 import { EVAL_SOLVER, EVAL_WORKLOAD } from '../../src/eval/settings.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
@@ -40,41 +40,23 @@ function bruteForce(problem: LayerProblem): number {
   return best;
 }
 
-const point = (kvCacheFactor: number, attentionTime: number): CappedPlan => ({
-  maxKvCacheFactor: kvCacheFactor,
+const point = (maxKvCacheFactor: number | null, attentionTime: number): FrontierPoint => ({
+  maxKvCacheFactor,
   attentionTime,
   speedupVsContiguous: 10 / attentionTime,
-  kvCacheFactor,
+  kvCacheFactor: maxKvCacheFactor ?? 2,
   layersProven: 1,
   gap: 0,
   kvBytesPerGpuMax: null,
-});
-
-describe('Pareto points', () => {
-  it('keeps a point only when it is faster than every point of smaller or equal factor', () => {
-    const marked = markPareto([
-      point(1, 10),
-      point(1.25, 10.5),
-      point(1.5, 8),
-      point(1.5, 8),
-      point(2, 8),
-      point(1.75, 7),
-    ]);
-    assert.deepEqual(
-      marked.map((p) => p.pareto),
-      [true, false, true, false, false, true],
-    );
-  });
+  pareto: true,
 });
 
 describe('the best plan a cap allows', () => {
   it('is the fastest point solved at that cap or a smaller one, any point for no cap', () => {
-    const points = markPareto([point(1, 10), point(1.25, 10.5), point(1.5, 8)]);
     const frontier: Frontier = {
       model: 'm',
       gpus: 2,
-      contiguousKvHeadsPerLayer: 4,
-      points: [...points, { ...points[2], maxKvCacheFactor: null, attentionTime: 9 }],
+      points: [point(1, 10), point(1.25, 10.5), point(1.5, 8), point(null, 9)],
     };
     assert.equal(bestWithin(frontier, 1.25)?.attentionTime, 10);
     assert.equal(bestWithin(frontier, 1.5)?.attentionTime, 8);
@@ -99,12 +81,12 @@ describe('the KV-cache frontier of a profile', () => {
     frontier = await evaluateFrontier(planner, tinyEvalProfile(), 2);
   });
 
-  it('runs from the default cap to no cap, in steps of one KV head per layer', () => {
-    const caps = frontier.points.map((p) => p.maxKvCacheFactor);
-    assert.equal(frontier.contiguousKvHeadsPerLayer, 2);
-    assert.equal(caps[0], 1);
-    assert.equal(caps.at(-1), null);
-    for (const cap of caps.slice(1, -1)) assert.equal(((cap as number) * 2) % 1, 0, `cap ${cap} is k / R0`);
+  it("tries the planner's caps that can bind, from the default to none", () => {
+    // 4 heads in 2 groups on 2 GPUs: contiguous placement stores 2 KV heads, a placement at most 4.
+    assert.deepEqual(
+      frontier.points.map((p) => p.maxKvCacheFactor),
+      [1, 1.25, 1.5, null],
+    );
   });
 
   it('reaches at most each cap, and each point is the brute-force optimum at its cap', () => {
@@ -118,11 +100,19 @@ describe('the KV-cache frontier of a profile', () => {
     }
   });
 
-  it('gains speed with KV cache: the no-cap point is faster than the default cap and on the front', () => {
+  it('gains speed with KV cache, and marks as Pareto exactly the points no other point dominates', () => {
     const [first, last] = [frontier.points[0], frontier.points.at(-1)!];
     assert.ok(last.speedupVsContiguous! > first.speedupVsContiguous!);
     assert.ok(last.kvCacheFactor > 1);
-    assert.equal(first.pareto, true);
+    for (const p of frontier.points) {
+      const dominated = frontier.points.some(
+        (q) =>
+          q.kvCacheFactor <= p.kvCacheFactor &&
+          q.attentionTime <= p.attentionTime &&
+          (q.kvCacheFactor < p.kvCacheFactor || q.attentionTime < p.attentionTime),
+      );
+      assert.equal(p.pareto, !dominated, `cap ${p.maxKvCacheFactor}`);
+    }
   });
 
   it('reuses the plans it shares with the default and no-cap columns', async () => {
