@@ -72,13 +72,16 @@ console.log(
     `; ${profiles.length} profiles, G in ${EVAL_GPU_COUNTS.join(', ')}; default KV-cache cap ${DEFAULT_MAX_KV_CACHE_FACTOR}`,
 );
 
-const report = ({ evaluation: e }: EvaluationRun): void => {
+const report = ({ evaluation: e, timings }: EvaluationRun): void => {
   const u = e.unconstrained;
+  const seconds = Object.entries(timings.solveMs)
+    .map(([column, ms]) => `${column} ${fixed(ms / 1000, 1)}`)
+    .join(', ');
   console.log(
     `${e.model.id.padEnd(40)} G=${e.gpus}  cap ${DEFAULT_MAX_KV_CACHE_FACTOR}: (b)/(d) ${times(e.speedup.contiguousOverAuto)} proven ${e.layersProvenOptimal}/${e.model.layers}` +
       `  no cap: ${u.speedupVsContiguous === null ? 'n/a' : times(u.speedupVsContiguous)} at factor ${fixed(u.kvCacheFactor, 3)} proven ${u.layersProven}` +
       `  decode ${e.decode.plan.speedupVsContiguous === null ? 'n/a' : times(e.decode.plan.speedupVsContiguous)}` +
-      `  mix ${e.mix.plan.speedupVsContiguous === null ? 'n/a' : times(e.mix.plan.speedupVsContiguous)}  [${elapsed()}]`,
+      `  mix ${e.mix.plan.speedupVsContiguous === null ? 'n/a' : times(e.mix.plan.speedupVsContiguous)}  [solve s: ${seconds}; ${elapsed()}]`,
   );
 };
 const runs = await evaluateProfiles(profiles, EVAL_GPU_COUNTS, context, report, planner);
@@ -146,5 +149,5 @@ console.log(
   `wrote ${outputs.map(([name]) => join(args.outDir, name)).join(', ')}, the eval section of ${args.readme} and the solve times to ${args.timings}`,
 );
 console.log(
-  `${planner.counts.solved} plans solved, ${planner.counts.reused} reused; done in ${fixed((performance.now() - started) / 1000, 1)} s`,
+  `${planner.counts.solved} plans solved, ${planner.counts.reused} reused; ${planner.counts.layersSolved} layer tasks solved, ${planner.counts.layersReused} reused; done in ${fixed((performance.now() - started) / 1000, 1)} s`,
 );

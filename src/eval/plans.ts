@@ -5,7 +5,7 @@
  * path (resolveRequest) and solvePlan, as the service's plans do.
  */
 import type { CostModel, Workload } from '../cost/cost-model.ts';
-import type { LayerRunner } from '../planner/layer-task.ts';
+import type { LayerOutcome, LayerRunner } from '../planner/layer-task.ts';
 import type { EngineName, Plan } from '../planner/plan.ts';
 import {
   DEFAULT_MAX_KV_CACHE_FACTOR,
@@ -58,15 +58,49 @@ export interface EvalPlanner {
   plan(profile: Profile, spec: EvalPlanSpec): Promise<Plan>;
   /** The plan of a request on `profile` (e.g. a frontier point's), solved once per id like plan(). */
   planRequest(profile: Profile, request: PlanRequest): Promise<Plan>;
-  /** Plans solved, and requests answered with a plan solved before. */
-  readonly counts: { readonly solved: number; readonly reused: number };
+  /**
+   * Plans solved, requests answered with a plan solved before, layer tasks solved and layer tasks
+   * answered from an earlier plan's equal task.
+   */
+  readonly counts: {
+    readonly solved: number;
+    readonly reused: number;
+    readonly layersSolved: number;
+    readonly layersReused: number;
+  };
+}
+
+/**
+ * A runner that answers a layer task equal to one it has answered (same problem, engine, limits
+ * and incumbent) with that answer: plans that differ only where a layer does not see it (a cap
+ * that does not bind, an MHA model whose KV heads are fixed) solve that layer once, and give it
+ * the same placement.
+ */
+function memoRunner(runner: LayerRunner, counts: { layersSolved: number; layersReused: number }): LayerRunner {
+  const outcomes = new Map<string, Promise<LayerOutcome>>();
+  return {
+    concurrency: runner.concurrency,
+    run(task, options) {
+      const key = JSON.stringify(task);
+      const known = outcomes.get(key);
+      if (known) {
+        counts.layersReused++;
+        return known;
+      }
+      counts.layersSolved++;
+      const solving = runner.run(task, options);
+      outcomes.set(key, solving);
+      return solving;
+    },
+  };
 }
 
 /** A planner for one evaluation run (plans are kept in memory until it is dropped). */
 export function createEvalPlanner(context: EvalContext): EvalPlanner {
   const { workload } = context;
   const plans = new Map<string, Promise<Plan>>();
-  const counts = { solved: 0, reused: 0 };
+  const counts = { solved: 0, reused: 0, layersSolved: 0, layersReused: 0 };
+  const runner = memoRunner(context.runner, counts);
   const planning = (profile: Profile): PlanningContext => ({
     resolveProfile: () => profile,
     resolveCostModel: (name?: string) => (name === undefined ? context.costModel : context.resolveCostModel(name)),
@@ -97,7 +131,7 @@ export function createEvalPlanner(context: EvalContext): EvalPlanner {
       return known;
     }
     counts.solved++;
-    const solving = solvePlan(resolved, context.runner);
+    const solving = solvePlan(resolved, runner);
     plans.set(resolved.id, solving);
     return solving;
   };
