@@ -38,7 +38,7 @@ import {
   FLAGSHIP,
   FRONTIER_GPU_COUNTS,
   SPLIT_CURVE_GPU_COUNTS,
-  SPLIT_CURVE_SOLVER,
+  SPLIT_SOLVER,
 } from '../src/eval/settings.ts';
 import { evaluateSplitCurve } from '../src/eval/split.ts';
 import { renderFrontierSvg } from '../src/eval/svg-frontier.ts';
@@ -99,7 +99,7 @@ for (const profile of profiles) {
 }
 
 const flagship = profiles.find((p) => p.id === FLAGSHIP.model)!;
-const splitCurve = await evaluateSplitCurve(planner, flagship, SPLIT_CURVE_GPU_COUNTS, SPLIT_CURVE_SOLVER);
+const splitCurve = await evaluateSplitCurve(planner, flagship, SPLIT_CURVE_GPU_COUNTS, SPLIT_SOLVER);
 for (const point of splitCurve) {
   console.log(
     `${FLAGSHIP.model} G=${point.gpus} maxSplitHeads ${point.maxSplitHeads}: /(e) ${times(point.overFluid)}  proven ${point.layersProvenOptimal}`,

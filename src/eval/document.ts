@@ -17,7 +17,7 @@ import {
   FLAGSHIP,
   FRONTIER_GPU_COUNTS,
   GENERATED_BY,
-  SPLIT_CURVE_SOLVER,
+  SPLIT_SOLVER,
   UNIFORM_RULE,
 } from './settings.ts';
 import type { SplitCurvePoint } from './split.ts';
@@ -57,9 +57,9 @@ export interface EvaluationDocument {
       readonly unconstrained: number[][];
     };
   };
-  /** The flagship's attention time against maxSplitHeads, at SPLIT_CURVE_GPU_COUNTS, solved with splitCurveSolver. */
+  /** The flagship's attention time against maxSplitHeads, at SPLIT_CURVE_GPU_COUNTS, solved with splitSolver. */
   readonly splitCurve: readonly SplitCurvePoint[];
-  readonly splitCurveSolver: Omit<SolverOptions, 'engine'>;
+  readonly splitSolver: Omit<SolverOptions, 'engine'>;
   readonly frontierGpuCounts: readonly number[];
   /** Every model's KV-cache frontier at frontierGpuCounts, sorted like results. */
   readonly frontiers: readonly Frontier[];
@@ -120,7 +120,7 @@ export function buildDocument(runs: readonly EvaluationRun[], inputs: DocumentIn
       },
     },
     splitCurve: [...inputs.splitCurve],
-    splitCurveSolver: { ...SPLIT_CURVE_SOLVER },
+    splitSolver: { ...SPLIT_SOLVER },
     frontierGpuCounts: [...FRONTIER_GPU_COUNTS],
     frontiers: [...inputs.frontiers].sort(byModelThenGpus),
     results: sorted.map((r) => r.evaluation),

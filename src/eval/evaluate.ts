@@ -21,6 +21,7 @@ import type { Profile } from '../profiles/profile.ts';
 import { attentionTime, contiguousLoads, dividingGpuCounts, fluidBound, meanLayerBubble } from './loads.ts';
 import { decodeRatios, evaluatePhases, mixEvaluation, type DecodeEvaluation, type MixEvaluation } from './phases.ts';
 import { cappedPlan, createEvalPlanner, type CappedPlan, type EvalContext, type EvalPlanner } from './plans.ts';
+import { SPLIT_SOLVER } from './settings.ts';
 import { evaluateSplit, type SplitEvaluation } from './split.ts';
 
 /** The settings that place heads at the default cap, in the order (a) to (d). */
@@ -168,7 +169,13 @@ export async function evaluateProfile(
 ): Promise<EvaluationRun> {
   const atDefault = await evaluateDefaultCap(planner, profile, gpus);
   const unconstrained = await planner.plan(profile, { gpus, engine: 'auto', maxKvCacheFactor: null });
-  const split = await evaluateSplit(planner, profile, gpus, atDefault.evaluation.attentionTime.fluidBound);
+  const split = await evaluateSplit(
+    planner,
+    profile,
+    gpus,
+    atDefault.evaluation.attentionTime.fluidBound,
+    SPLIT_SOLVER,
+  );
   const phases = await evaluatePhases(planner, profile, gpus);
   const unit2gpu = (plan: Plan) => plan.layers.map((layer) => layer.unit2gpu);
   const [adaptiveAuto, free] = decodeRatios(planner, profile, gpus, [

@@ -95,7 +95,7 @@ function settingsText(doc: EvaluationDocument): string {
     `- **(d) adaptive budgets, S-HPLB**: the \`auto\` engine with ${s.layerTimeLimitMs / 1000} s per layer, ${s.timeLimitMs / 1000} s per plan and gap tolerance ${s.gapTolerance}; a layer is *proven* when its status is optimal, within_tolerance or trivial.`,
     "- **(e) fluid bound**: sum over layers of (every head's cost + one copy of every KV group's cost) / G: the physical limit even if work could be split freely across GPUs, at any cap. It ignores the equal-heads rule and whole heads, so (d)/(e) above 1 is not necessarily lost time.",
     '- **no cap**: as (d) with no KV-cache cap (what the service did before the cap existed), with the factor it reaches.',
-    "- **(f) adaptive budgets, S-HPLB with split heads, no cap**: up to G - 1 heads per layer may be split by query rows into two parts on two GPUs (each part costs its rows' causal work plus the cost model's fixed cost of a head; the owner GPU keeps the larger part and the equal-heads rule counts owners). A part stores its head's KV group on its GPU, so splits need room above the default cap.",
+    `- **(f) adaptive budgets, S-HPLB with split heads, no cap**: up to G - 1 heads per layer may be split by query rows into two parts on two GPUs (each part costs its rows' causal work plus the cost model's fixed cost of a head; the owner GPU keeps the larger part and the equal-heads rule counts owners), solved with ${doc.splitSolver.layerTimeLimitMs / 1000} s per layer and ${doc.splitSolver.timeLimitMs / 1000} s per plan. A part stores its head's KV group on its GPU, so splits need room above the default cap.`,
     `- **decode and mixed columns**: ${unitNote(doc.timeCostModel)}, the planner's default time model for decode and mixes: a decode step at ${doc.decodeWorkload.seqLen} tokens reads every stored group's K/V cache once, so its time follows the KV heads each GPU stores; the mix is ${mix} (one request's life), its objective the weighted sum of the phases' makespans. "Decode with ... placed for prefill" prices a prefill plan's placement in decode: contiguous decode time over its decode time (below 1x it slows decode down).`,
   ].join('\n');
 }
@@ -168,7 +168,7 @@ export function renderReport(doc: EvaluationDocument): string {
     '',
     renderPhaseTable(flagship, false),
     '',
-    `Splitting heads by query rows, no KV-cache cap: attention time relative to (b) against the most heads split per layer (two parts each; 0 is the no-cap plan), solved with ${doc.splitCurveSolver.layerTimeLimitMs / 1000} s per layer and ${doc.splitCurveSolver.timeLimitMs / 1000} s per plan (a layer not proven keeps its true gap against the split lower bound):`,
+    `Splitting heads by query rows, no KV-cache cap: attention time relative to (b) against the most heads split per layer (two parts each; 0 splits none), solved with ${doc.splitSolver.layerTimeLimitMs / 1000} s per layer and ${doc.splitSolver.timeLimitMs / 1000} s per plan (a layer not proven keeps its true gap against the split lower bound):`,
     '',
     renderSplitCurveTable(doc),
     '',

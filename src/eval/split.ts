@@ -60,14 +60,15 @@ function splitPlan(
   });
 }
 
-/** (f): up to G - 1 split heads per layer, against the fluid bound `fluid` (e). */
+/** (f): up to G - 1 split heads per layer, solved with `solver`'s limits, against the fluid bound `fluid` (e). */
 export async function evaluateSplit(
   planner: EvalPlanner,
   profile: Profile,
   gpus: number,
   fluid: number,
+  solver: Omit<SolverOptions, 'engine'>,
 ): Promise<{ evaluation: SplitEvaluation; solveMs: number }> {
-  const plan = await splitPlan(planner, profile, gpus, gpus - 1);
+  const plan = await splitPlan(planner, profile, gpus, gpus - 1, solver);
   return { evaluation: summarise(plan, fluid), solveMs: plan.totals.solveMs };
 }
 

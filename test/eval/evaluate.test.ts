@@ -11,7 +11,7 @@ import {
   uniformProfile,
 } from '../../src/eval/loads.ts';
 import { createEvalPlanner, type EvalContext } from '../../src/eval/plans.ts';
-import { EVAL_SOLVER, EVAL_WORKLOAD, SPLIT_CURVE_SOLVER } from '../../src/eval/settings.ts';
+import { EVAL_SOLVER, EVAL_WORKLOAD, SPLIT_SOLVER } from '../../src/eval/settings.ts';
 import { evaluateSplitCurve } from '../../src/eval/split.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
@@ -135,7 +135,7 @@ describe('evaluateProfile', () => {
     assert.ok(e.split.attentionTime >= e.attentionTime.fluidBound * (1 - 1e-12));
     assert.equal(e.split.overFluid, e.split.attentionTime / e.attentionTime.fluidBound);
     const planner = createEvalPlanner(context);
-    const curve = await evaluateSplitCurve(planner, tinyEvalProfile(), [2], SPLIT_CURVE_SOLVER);
+    const curve = await evaluateSplitCurve(planner, tinyEvalProfile(), [2], SPLIT_SOLVER);
     assert.deepEqual(
       curve.map((p) => [p.gpus, p.maxSplitHeads]),
       [
