@@ -109,10 +109,7 @@ export function solverOptions(command: Command, limits: RequestLimits): Command 
       positiveInt,
     )
     .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
-    .option(
-      '--calibration <name>',
-      'the cost model, as --cost-model names it (kept for scripts that use this name)',
-    )
+    .option('--calibration <name>', 'the cost model, as --cost-model names it (kept for scripts that use this name)')
     .addOption(
       new Option(
         '--cost-model <name>',

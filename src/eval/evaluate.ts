@@ -13,18 +13,17 @@
  *                          rows (two parts each, the cost model's per-part overhead)
  */
 import type { CostModel, Workload } from '../cost/cost-model.ts';
-import { attendedTokens } from '../profiles/head-budget.ts';
-import { profileVersion } from '../profiles/version.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
 import type { EngineName, Plan } from '../planner/plan.ts';
 import { resolveRequest, type PlanRequest, type ResolvedRequest, type SolverOptions } from '../planner/request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import { fluidTotalOf } from '../planner/split-plan.ts';
-import type { HeadBudget, Profile } from '../profiles/profile.ts';
+import type { Profile } from '../profiles/profile.ts';
 import { contiguousAssignment } from '../solver/engines/contiguous.ts';
 import { gpuLoadsOf } from '../solver/layer-result.ts';
 import type { LayerProblem } from '../solver/types.ts';
 import { bubbleRatio } from '../../public/plan-math.js';
+import { uniformProfile } from './uniform.ts';
 
 /** The settings that place heads, in the order (a) to (d). */
 export const SETTINGS = ['uniformContiguous', 'adaptiveContiguous', 'adaptiveGreedy', 'adaptiveAuto'] as const;
@@ -103,29 +102,6 @@ export interface EvaluationRun {
   readonly loads: Readonly<Record<Setting, number[][]>>;
   readonly autoPlan: Plan;
   readonly timings: EvaluationTimings;
-}
-
-/** The budget of a layer's head that attends the most tokens at seqLen (first such head on ties). */
-export function largestBudget(row: readonly HeadBudget[], seqLen: number): HeadBudget {
-  return row.reduce((best, budget) => (attendedTokens(budget, seqLen) > attendedTokens(best, seqLen) ? budget : best));
-}
-
-/**
- * The profile of the uniform setting: every head of a layer gets the layer's largest budget, so no
- * head attends fewer tokens than under the adaptive budgets. Priced by the same cost model as the
- * adaptive budgets, group costs included.
- */
-export function uniformProfile(profile: Profile, seqLen: number): Profile {
-  const budgets = profile.budgets.map((row) => {
-    const largest = largestBudget(row, seqLen);
-    return row.map(() => largest);
-  });
-  return {
-    ...profile,
-    id: `${profile.id}-uniform`,
-    version: profileVersion(profile.architecture, budgets),
-    budgets,
-  };
 }
 
 /** GPU counts of `candidates` that divide the profile's query heads (equal heads per GPU). */

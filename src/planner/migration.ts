@@ -3,7 +3,7 @@
  * options, checked against the new problem and resolved into one MigrationSpec per layer.
  */
 import { createHash } from 'node:crypto';
-import { headShapeOf, hiddenSizeOf, kvBytes } from '../cost/work.ts';
+import { headShapeOf, hiddenSizeOf, kvBytes } from '../cost/head-shape.ts';
 import { HplbError } from '../errors.ts';
 import type { Architecture } from '../profiles/profile.ts';
 import { canonicalJson } from '../profiles/version.ts';

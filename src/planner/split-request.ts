@@ -5,7 +5,7 @@
  */
 import type { CostModel, Workload } from '../cost/cost-model.ts';
 import { fixedHeadCost } from '../cost/row-range.ts';
-import { headShapeOf, kvBytes } from '../cost/work.ts';
+import { headShapeOf, kvBytes } from '../cost/head-shape.ts';
 import { HplbError } from '../errors.ts';
 import type { Profile } from '../profiles/profile.ts';
 import type { LayerSplits, SplitUnit } from '../solver/split/types.ts';

@@ -11,7 +11,7 @@
  */
 import { DEFAULT_WORKLOAD, type CostModel, type Workload } from '../cost/cost-model.ts';
 import { DEFAULT_TIME_COST_MODEL } from '../cost/roofline.ts';
-import { headShapeOf, hiddenSizeOf, kvBytes } from '../cost/work.ts';
+import { headShapeOf, hiddenSizeOf, kvBytes } from '../cost/head-shape.ts';
 import { HplbError } from '../errors.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { sum } from '../solver/problem.ts';

@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createExecutedWorkCostModel } from '../../src/cost/cost-model.ts';
-import { DEFAULT_HEAD_SHAPE } from '../../src/cost/work.ts';
+import { DEFAULT_HEAD_SHAPE } from '../../src/cost/head-shape.ts';
 import { EVAL_SOLVER, EVAL_WORKLOAD } from '../../src/eval/document.ts';
 import {
   attentionTime,
   dividingGpuCounts,
   evaluateProfile,
   evaluateSplitCurve,
-  largestBudget,
   meanLayerBubble,
-  uniformProfile,
   type EvalContext,
 } from '../../src/eval/evaluate.ts';
+import { largestBudget, uniformProfile } from '../../src/eval/uniform.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import type { HeadBudget, Profile } from '../../src/profiles/profile.ts';
