@@ -50,6 +50,9 @@ export interface ResolvedWorkload {
 /** The request's workload with defaults filled in (DEFAULT_WORKLOAD for a single phase). */
 export function resolveWorkload(request: WorkloadRequest | undefined): ResolvedWorkload {
   if (request !== undefined && 'mix' in request) {
+    if ('seqLen' in request || 'phase' in request) {
+      throw invalid('/workload/mix', 'oneOf', 'a mix replaces seqLen and phase: give one or the other');
+    }
     const phases = request.mix.map(({ phase, seqLen, weight }) => ({ phase, seqLen, weight }));
     phases.forEach(({ weight }, i) => {
       if (!(Number.isFinite(weight) && weight > 0))

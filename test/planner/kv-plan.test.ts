@@ -131,6 +131,14 @@ describe('decode and workload mixes', () => {
         '/workload/mix/0/weight',
         'exclusiveMinimum',
       ],
+      [
+        {
+          ...base,
+          workload: { seqLen: 8, mix: [{ phase: 'decode', seqLen: 8, weight: 1 }] } as PlanRequest['workload'],
+        },
+        '/workload/mix',
+        'oneOf',
+      ],
     ];
     for (const [request, pointer, rule] of cases)
       assert.throws(() => resolveRequest(request, context()), refusal(pointer, rule), `${pointer} ${rule}`);
