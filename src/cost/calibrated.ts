@@ -18,7 +18,8 @@ import { HplbError } from '../errors.ts';
 import type { HeadBudget } from '../profiles/head-budget.ts';
 import { cannotPriceGroups, type CostModel } from './cost-model.ts';
 import { predict } from './least-squares.ts';
-import { DEFAULT_HEAD_SHAPE, headWork, kvBytes, type ExecutedWork, type HeadShape } from './work.ts';
+import { headWork, type ExecutedWork } from './work.ts';
+import { DEFAULT_HEAD_SHAPE, kvBytes, type HeadShape } from './head-shape.ts';
 import type { Workload } from './workload.ts';
 
 export type TimingClock = 'cpu' | 'wall';

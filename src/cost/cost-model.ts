@@ -6,7 +6,8 @@
  */
 import { HplbError } from '../errors.ts';
 import { attendedTokens, type HeadBudget } from '../profiles/head-budget.ts';
-import { DEFAULT_HEAD_SHAPE, executedMacs, headWork, kvProjectionMacs, type HeadShape } from './work.ts';
+import { executedMacs, headWork } from './work.ts';
+import { DEFAULT_HEAD_SHAPE, kvProjectionMacs, type HeadShape } from './head-shape.ts';
 import type { Workload } from './workload.ts';
 
 export { DEFAULT_WORKLOAD, type Workload } from './workload.ts';

@@ -18,7 +18,8 @@
 import { HplbError } from '../errors.ts';
 import type { HeadBudget } from '../profiles/head-budget.ts';
 import { memoiseHeadCost, type CostModel } from './cost-model.ts';
-import { executedMacs, headWork, kvBytes, kvProjectionMacs, type HeadShape } from './work.ts';
+import { executedMacs, headWork } from './work.ts';
+import { kvBytes, kvProjectionMacs, type HeadShape } from './head-shape.ts';
 import type { Workload } from './workload.ts';
 
 /** A device's published peak figures and where they were read. */

@@ -1,39 +1,12 @@
 /**
- * Summaries of per-layer loads that every column of the evaluation shares, and the uniform-budget
- * profile of setting (a). Pure.
+ * Summaries of per-layer loads that every column of the evaluation shares. Pure.
  */
 import { bubbleRatio } from '../../public/plan-math.js';
 import { fluidTotalOf } from '../planner/split-plan.ts';
-import { attendedTokens } from '../profiles/head-budget.ts';
-import type { HeadBudget, Profile } from '../profiles/profile.ts';
-import { profileVersion } from '../profiles/version.ts';
+import type { Profile } from '../profiles/profile.ts';
 import { contiguousPlacement } from '../solver/engines/contiguous.ts';
 import { gpuLoadsOf } from '../solver/layer-result.ts';
 import type { LayerProblem } from '../solver/types.ts';
-
-/** The budget of a layer's head that attends the most tokens at seqLen (first such head on ties). */
-export function largestBudget(row: readonly HeadBudget[], seqLen: number): HeadBudget {
-  return row.reduce((best, budget) => (attendedTokens(budget, seqLen) > attendedTokens(best, seqLen) ? budget : best));
-}
-
-/**
- * The profile with every head of a layer at the layer's largest budget at seqLen, so no head
- * attends fewer tokens than under the adaptive budgets; priced by the same cost model, group
- * costs included.
- */
-export function uniformProfile(profile: Profile, seqLen: number): Profile {
-  const budgets = profile.budgets.map((row) => {
-    const largest = largestBudget(row, seqLen);
-    return row.map(() => largest);
-  });
-  return {
-    ...profile,
-    id: `${profile.id}-uniform`,
-    displayName: `${profile.displayName}, uniform budgets`,
-    version: profileVersion(profile.architecture, budgets),
-    budgets,
-  };
-}
 
 /** GPU counts of `candidates` that divide the profile's query heads (equal heads per GPU). */
 export function dividingGpuCounts(profile: Profile, candidates: readonly number[]): number[] {

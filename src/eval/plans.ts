@@ -18,7 +18,7 @@ import {
 import { solvePlan } from '../planner/solve-plan.ts';
 import type { WorkloadRequest } from '../planner/workload-request.ts';
 import type { Profile } from '../profiles/profile.ts';
-import { uniformProfile } from './loads.ts';
+import { uniformProfile } from './uniform.ts';
 
 /** What every evaluation shares: cost models, solver limits and where layers are solved. */
 export interface EvalContext {

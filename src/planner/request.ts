@@ -225,6 +225,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     granularity: basics.granularity,
     kvGroupSize: source.kvGroupSize,
     headCosts: source.costs.headCosts,
+    ...(source.costs.groupCosts ? { groupCosts: source.costs.groupCosts } : {}),
     maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu,
     replan: request.previous !== undefined,
   };

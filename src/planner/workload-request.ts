@@ -11,7 +11,7 @@
  */
 import { DEFAULT_WORKLOAD, type CostModel, type Workload } from '../cost/cost-model.ts';
 import { DEFAULT_TIME_COST_MODEL } from '../cost/roofline.ts';
-import { headShapeOf, hiddenSizeOf, kvBytes } from '../cost/work.ts';
+import { headShapeOf, hiddenSizeOf, kvBytes } from '../cost/head-shape.ts';
 import { HplbError } from '../errors.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { sum } from '../solver/problem.ts';
@@ -50,6 +50,9 @@ export interface ResolvedWorkload {
 /** The request's workload with defaults filled in (DEFAULT_WORKLOAD for a single phase). */
 export function resolveWorkload(request: WorkloadRequest | undefined): ResolvedWorkload {
   if (request !== undefined && 'mix' in request) {
+    if ('seqLen' in request || 'phase' in request) {
+      throw invalid('/workload/mix', 'oneOf', 'a mix replaces seqLen and phase: give one or the other');
+    }
     const phases = request.mix.map(({ phase, seqLen, weight }) => ({ phase, seqLen, weight }));
     phases.forEach(({ weight }, i) => {
       if (!(Number.isFinite(weight) && weight > 0))

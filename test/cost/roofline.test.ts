@@ -11,7 +11,8 @@ import {
   rooflineDevice,
   rooflineMicroseconds,
 } from '../../src/cost/roofline.ts';
-import { DEFAULT_HEAD_SHAPE, executedMacs, headWork, kvProjectionMacs } from '../../src/cost/work.ts';
+import { DEFAULT_HEAD_SHAPE, kvProjectionMacs } from '../../src/cost/head-shape.ts';
+import { executedMacs, headWork } from '../../src/cost/work.ts';
 import { HplbError } from '../../src/errors.ts';
 import type { HeadBudget } from '../../src/profiles/head-budget.ts';
 

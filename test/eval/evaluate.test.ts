@@ -2,14 +2,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { evaluateDefaultCap, evaluateProfile, type EvaluationRun } from '../../src/eval/evaluate.ts';
-import {
-  attentionTime,
-  dividingGpuCounts,
-  fluidBound,
-  largestBudget,
-  meanLayerBubble,
-  uniformProfile,
-} from '../../src/eval/loads.ts';
+import { attentionTime, dividingGpuCounts, fluidBound, meanLayerBubble } from '../../src/eval/loads.ts';
+import { largestBudget, uniformProfile } from '../../src/eval/uniform.ts';
 import { createEvalPlanner, type EvalContext } from '../../src/eval/plans.ts';
 import { EVAL_SOLVER, EVAL_WORKLOAD, SPLIT_SOLVER } from '../../src/eval/settings.ts';
 import { evaluateSplitCurve } from '../../src/eval/split.ts';

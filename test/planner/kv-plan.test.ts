@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createCostModelResolver } from '../../src/cost/registry.ts';
-import { DEFAULT_HEAD_SHAPE } from '../../src/cost/work.ts';
+import { DEFAULT_HEAD_SHAPE } from '../../src/cost/head-shape.ts';
 import { HplbError } from '../../src/errors.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
@@ -130,6 +130,14 @@ describe('decode and workload mixes', () => {
         { ...base, workload: { mix: [{ phase: 'decode', seqLen: 8, weight: 0 }] } },
         '/workload/mix/0/weight',
         'exclusiveMinimum',
+      ],
+      [
+        {
+          ...base,
+          workload: { seqLen: 8, mix: [{ phase: 'decode', seqLen: 8, weight: 1 }] } as PlanRequest['workload'],
+        },
+        '/workload/mix',
+        'oneOf',
       ],
     ];
     for (const [request, pointer, rule] of cases)
