@@ -73,8 +73,68 @@ export function drawKvPerGpu(container, plan, unitsPerGroup) {
   container.replaceChildren(svg);
 }
 
-/** "1.25" or "no cap" for a frontier point's cap. */
+/** "cap 1.25" or "no cap" for a frontier point's cap. */
 export const capLabel = (cap) => (cap === null ? 'no cap' : `cap ${cap}`);
+
+/** An axis over `values` on multiples of a nice step: { lo, hi, step }. */
+function niceRange(values) {
+  const lo0 = Math.min(...values);
+  const hi0 = Math.max(...values);
+  const step = niceStep(Math.max(hi0 - lo0, 1e-3) * 1.1, 5);
+  return { lo: Math.floor(lo0 / step + 1e-9) * step, hi: Math.ceil((hi0 * 1.0001) / step - 1e-9) * step, step };
+}
+
+const digits = (step) => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+
+/** Grid, tick labels and titles of the frontier chart. */
+function frontierAxes(svg, box, xa, ya, x, y) {
+  for (let v = ya.lo; v <= ya.hi + ya.step * 1e-9; v += ya.step) {
+    svg.append(el('line', { class: 'grid', x1: box.left, x2: box.right, y1: y(v), y2: y(v) }));
+    const label = `${v.toFixed(digits(ya.step))}×`;
+    svg.append(el('text', { class: 'tick', x: box.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, label));
+  }
+  for (let v = xa.lo; v <= xa.hi + xa.step * 1e-9; v += xa.step) {
+    const label = v.toFixed(digits(xa.step));
+    svg.append(el('text', { class: 'tick', x: x(v), y: box.bottom + 16, 'text-anchor': 'middle' }, label));
+  }
+  svg.append(el('line', { class: 'axis', x1: box.left, x2: box.right, y1: box.bottom, y2: box.bottom }));
+  const title = "KV-cache factor (KV heads stored / contiguous placement's)";
+  const mid = (box.left + box.right) / 2;
+  svg.append(el('text', { class: 'axis-title', x: mid, y: box.bottom + 34, 'text-anchor': 'middle' }, title));
+}
+
+/** The cap on show: a dashed line at its factor (at the right edge for no cap). */
+function capMark(svg, box, x, xa, cap) {
+  const capX = x(cap === null ? xa.hi : Math.min(cap, xa.hi));
+  const attrs = { class: 'cap-line', x1: capX, x2: capX, y1: box.top, y2: box.bottom, 'data-cap': cap ?? 'unlimited' };
+  svg.append(el('line', attrs));
+  const label = cap === null ? 'no cap (on show)' : `cap ${cap} (on show)`;
+  svg.append(el('text', { class: 'cap-label', x: capX - 4, y: box.top + 12, 'text-anchor': 'end' }, label));
+}
+
+/** A step line through the Pareto points (by factor) and a circle per point. */
+function frontierMarks(svg, usable, x, y) {
+  const front = usable.filter((p) => p.pareto !== false).sort((a, b) => a.kvCacheFactor - b.kvCacheFactor);
+  const steps = front.flatMap((p, i) => [
+    ...(i > 0 ? [[x(p.kvCacheFactor), y(front[i - 1].speedupVsContiguous)]] : []),
+    [x(p.kvCacheFactor), y(p.speedupVsContiguous)],
+  ]);
+  if (steps.length > 1)
+    svg.append(el('polyline', { class: 'front', points: steps.map(([a, b]) => `${a},${b}`).join(' ') }));
+  for (const p of usable) {
+    const tip = `${capLabel(p.maxKvCacheFactor)}: KV-cache factor ${p.kvCacheFactor.toFixed(3)}, ${times(p.speedupVsContiguous)} vs contiguous, ${p.layersProven} layers proven`;
+    const circle = el('circle', {
+      class: p.pareto === false ? 'point off-front' : 'point',
+      cx: x(p.kvCacheFactor),
+      cy: y(p.speedupVsContiguous),
+      r: 4.5,
+      'data-cap': p.maxKvCacheFactor ?? 'unlimited',
+      'data-factor': p.kvCacheFactor,
+      'data-speedup': p.speedupVsContiguous,
+    });
+    svg.append(titled(circle, tip));
+  }
+}
 
 /**
  * The frontier: a point per cap tried at (KV-cache factor reached, speedup vs contiguous), a step
@@ -85,89 +145,24 @@ export function drawFrontier(container, points, cap, current) {
   const height = 300;
   const box = { left: 70, right: WIDTH - 24, top: 16, bottom: height - 44 };
   const usable = points.filter((p) => p.speedupVsContiguous !== null);
-  const xs = [1, ...usable.map((p) => p.kvCacheFactor), current.kvCacheFactor];
-  const ys = [1, ...usable.map((p) => p.speedupVsContiguous), current.speedupVsContiguous ?? 1];
-  const axis = (values) => {
-    const lo0 = Math.min(...values);
-    const hi0 = Math.max(...values);
-    const step = niceStep(Math.max(hi0 - lo0, 1e-3) * 1.1, 5);
-    return { lo: Math.floor(lo0 / step + 1e-9) * step, hi: Math.ceil((hi0 * 1.0001) / step - 1e-9) * step, step };
-  };
-  const xa = axis(xs);
-  const ya = axis(ys);
+  const xa = niceRange([1, ...usable.map((p) => p.kvCacheFactor), current.kvCacheFactor]);
+  const ya = niceRange([1, ...usable.map((p) => p.speedupVsContiguous), current.speedupVsContiguous ?? 1]);
   const x = (v) => box.left + ((v - xa.lo) / (xa.hi - xa.lo)) * (box.right - box.left);
   const y = (v) => box.bottom - ((v - ya.lo) / (ya.hi - ya.lo)) * (box.bottom - box.top);
   const svg = frame(height, `Prefill speedup against the KV-cache factor, ${points.length} caps`);
   svg.dataset.points = String(points.length);
-  const digits = (step) => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-  for (let v = ya.lo; v <= ya.hi + ya.step * 1e-9; v += ya.step) {
-    svg.append(el('line', { class: 'grid', x1: box.left, x2: box.right, y1: y(v), y2: y(v) }));
-    svg.append(
-      el(
-        'text',
-        { class: 'tick', x: box.left - 6, y: y(v) + 4, 'text-anchor': 'end' },
-        `${v.toFixed(digits(ya.step))}×`,
-      ),
-    );
+  frontierAxes(svg, box, xa, ya, x, y);
+  capMark(svg, box, x, xa, cap);
+  frontierMarks(svg, usable, x, y);
+  if (current.speedupVsContiguous !== null) {
+    const ring = el('circle', {
+      class: 'current',
+      cx: x(current.kvCacheFactor),
+      cy: y(current.speedupVsContiguous),
+      r: 8,
+    });
+    const tip = `the plan on show: KV-cache factor ${current.kvCacheFactor.toFixed(3)}, ${times(current.speedupVsContiguous)}`;
+    svg.append(titled(ring, tip));
   }
-  for (let v = xa.lo; v <= xa.hi + xa.step * 1e-9; v += xa.step) {
-    svg.append(
-      el('text', { class: 'tick', x: x(v), y: box.bottom + 16, 'text-anchor': 'middle' }, v.toFixed(digits(xa.step))),
-    );
-  }
-  svg.append(el('line', { class: 'axis', x1: box.left, x2: box.right, y1: box.bottom, y2: box.bottom }));
-  svg.append(
-    el(
-      'text',
-      { class: 'axis-title', x: (box.left + box.right) / 2, y: box.bottom + 34, 'text-anchor': 'middle' },
-      "KV-cache factor (KV heads stored / contiguous placement's)",
-    ),
-  );
-  const capX = x(cap === null ? xa.hi : Math.min(cap, xa.hi));
-  svg.append(
-    el('line', { class: 'cap-line', x1: capX, x2: capX, y1: box.top, y2: box.bottom, 'data-cap': cap ?? 'unlimited' }),
-  );
-  svg.append(
-    el(
-      'text',
-      { class: 'cap-label', x: capX - 4, y: box.top + 12, 'text-anchor': 'end' },
-      cap === null ? 'no cap (on show)' : `cap ${cap} (on show)`,
-    ),
-  );
-  const front = usable.filter((p) => p.pareto !== false);
-  const steps = front.flatMap((p, i) =>
-    i === 0
-      ? [[x(p.kvCacheFactor), y(p.speedupVsContiguous)]]
-      : [
-          [x(p.kvCacheFactor), y(front[i - 1].speedupVsContiguous)],
-          [x(p.kvCacheFactor), y(p.speedupVsContiguous)],
-        ],
-  );
-  if (steps.length > 1)
-    svg.append(el('polyline', { class: 'front', points: steps.map(([a, b]) => `${a},${b}`).join(' ') }));
-  for (const p of usable) {
-    const tip = `${capLabel(p.maxKvCacheFactor)}: KV-cache factor ${p.kvCacheFactor.toFixed(3)}, ${times(p.speedupVsContiguous)} vs contiguous, ${p.layersProven} layers proven`;
-    svg.append(
-      titled(
-        el('circle', {
-          class: p.pareto === false ? 'point off-front' : 'point',
-          cx: x(p.kvCacheFactor),
-          cy: y(p.speedupVsContiguous),
-          r: 4.5,
-          'data-cap': p.maxKvCacheFactor ?? 'unlimited',
-          'data-factor': p.kvCacheFactor,
-          'data-speedup': p.speedupVsContiguous,
-        }),
-        tip,
-      ),
-    );
-  }
-  if (current.speedupVsContiguous !== null)
-    svg.append(
-      titled(
-        el('circle', { class: 'current', cx: x(current.kvCacheFactor), cy: y(current.speedupVsContiguous), r: 8 }),
-        `the plan on show: KV-cache factor ${current.kvCacheFactor.toFixed(3)}, ${times(current.speedupVsContiguous)}`,
-      ),
-    );
   container.replaceChildren(svg);
 }

@@ -7,6 +7,8 @@
  * bench/results/eval-timings.json (not committed).
  *
  *   npm run eval [-- --cost-model <name>] [--out-dir docs] [--readme README.md] [--timings FILE]
+ *   npm run eval -- --render-only     re-renders the report, plots and README section from the
+ *                                      committed docs/evaluation.json without solving anything
  *
  * The prefill cost model defaults to the project's default (executed work); the document records
  * which one, and the staleness test regenerates with that name.
@@ -15,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { createCostModelResolver } from '../src/cost/registry.ts';
-import { buildDocument, serializeDocument, sortRuns } from '../src/eval/document.ts';
+import { buildDocument, serializeDocument, sortRuns, type EvaluationDocument } from '../src/eval/document.ts';
 import { evaluateProfiles, type EvaluationRun } from '../src/eval/evaluate.ts';
 import { fixed, times } from '../src/eval/format.ts';
 import { evaluateFrontier, type Frontier } from '../src/eval/frontier.ts';
@@ -55,8 +57,36 @@ const args = new Command('eval')
   .option('--out-dir <dir>', 'where evaluation.json, evaluation.md and the plots go', 'docs')
   .option('--readme <file>', 'README whose eval section is rewritten', 'README.md')
   .option('--timings <file>', 'machine-dependent solve times (not committed)', 'bench/results/eval-timings.json')
+  .option('--render-only', "re-render from the out dir's evaluation.json, solving nothing")
   .parse()
-  .opts<{ costModel?: string; outDir: string; readme: string; timings: string }>();
+  .opts<{ costModel?: string; outDir: string; readme: string; timings: string; renderOnly?: boolean }>();
+
+/** Writes the report, the plots and the README section of `doc` (and the document itself). */
+function writeOutputs(doc: EvaluationDocument): void {
+  const outDir = resolve(args.outDir);
+  mkdirSync(outDir, { recursive: true });
+  const outputs: [string, string][] = [
+    ['evaluation.json', serializeDocument(doc)],
+    ['evaluation.md', renderReport(doc)],
+    [BUBBLE_SVG, renderBubbleSvg(flagshipBubbleChart(doc))],
+    [SPEEDUP_SVG, renderSpeedupSvg(doc)],
+    ...frontierModels(doc).map(({ model }): [string, string] => [
+      frontierSvg(model.id),
+      renderFrontierSvg(doc, model.id),
+    ]),
+  ];
+  for (const [name, content] of outputs) writeFileSync(join(outDir, name), content);
+  const readme = resolve(args.readme);
+  writeFileSync(readme, updateReadme(existsSync(readme) ? readFileSync(readme, 'utf8') : '', renderReadmeSection(doc)));
+  console.log(
+    `wrote ${outputs.map(([name]) => join(args.outDir, name)).join(', ')} and the eval section of ${args.readme}`,
+  );
+}
+
+if (args.renderOnly) {
+  writeOutputs(JSON.parse(readFileSync(join(resolve(args.outDir), 'evaluation.json'), 'utf8')) as EvaluationDocument);
+  process.exit(0);
+}
 
 const started = performance.now();
 const elapsed = (): string => `${fixed((performance.now() - started) / 1000, 0)} s`;
@@ -130,24 +160,8 @@ writeFileSync(
     2,
   )}\n`,
 );
-const outDir = resolve(args.outDir);
-mkdirSync(outDir, { recursive: true });
-const outputs: [string, string][] = [
-  ['evaluation.json', serializeDocument(doc)],
-  ['evaluation.md', renderReport(doc)],
-  [BUBBLE_SVG, renderBubbleSvg(flagshipBubbleChart(doc))],
-  [SPEEDUP_SVG, renderSpeedupSvg(doc)],
-  ...frontierModels(doc).map(({ model }): [string, string] => [
-    frontierSvg(model.id),
-    renderFrontierSvg(doc, model.id),
-  ]),
-];
-for (const [name, content] of outputs) writeFileSync(join(outDir, name), content);
-const readme = resolve(args.readme);
-writeFileSync(readme, updateReadme(existsSync(readme) ? readFileSync(readme, 'utf8') : '', renderReadmeSection(doc)));
-console.log(
-  `wrote ${outputs.map(([name]) => join(args.outDir, name)).join(', ')}, the eval section of ${args.readme} and the solve times to ${args.timings}`,
-);
+writeOutputs(doc);
+console.log(`wrote the solve times to ${args.timings}`);
 console.log(
   `${planner.counts.solved} plans solved, ${planner.counts.reused} reused; ${planner.counts.layersSolved} layer tasks solved, ${planner.counts.layersReused} reused; done in ${fixed((performance.now() - started) / 1000, 1)} s`,
 );

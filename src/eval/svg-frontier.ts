@@ -64,6 +64,84 @@ function curve(
   return body;
 }
 
+type Box = { readonly left: number; readonly right: number; readonly top: number; readonly bottom: number };
+type Range = { readonly lo: number; readonly hi: number; readonly step: number };
+
+/** Grid, ticks, the default cap's dashed line and the axis titles. */
+function axes(
+  doc: EvaluationDocument,
+  box: Box,
+  xr: Range,
+  yr: Range,
+  x: (v: number) => number,
+  y: (v: number) => number,
+): string[] {
+  const body: string[] = [];
+  for (let v = yr.lo; v <= yr.hi + yr.step * 1e-9; v += yr.step) {
+    body.push(
+      `<line x1="${c(box.left)}" y1="${c(y(v))}" x2="${c(box.right)}" y2="${c(y(v))}" stroke="#dddddd" stroke-width="1"/>`,
+      text(box.left - 6, y(v) + 4, `${fixed(v, stepDigits(yr.step))}x`, 'text-anchor="end" fill="#444444"'),
+    );
+  }
+  for (let v = xr.lo; v <= xr.hi + xr.step * 1e-9; v += xr.step) {
+    body.push(
+      `<line x1="${c(x(v))}" y1="${c(box.top)}" x2="${c(x(v))}" y2="${c(box.bottom)}" stroke="#eeeeee" stroke-width="1"/>`,
+      text(x(v), box.bottom + 16, fixed(v, stepDigits(xr.step)), 'text-anchor="middle" fill="#444444"'),
+    );
+  }
+  const cap = x(doc.defaultMaxKvCacheFactor);
+  const mid = (box.top + box.bottom) / 2;
+  body.push(
+    `<line x1="${c(cap)}" y1="${c(box.top)}" x2="${c(cap)}" y2="${c(box.bottom)}" stroke="#777777" stroke-width="1" stroke-dasharray="4 3"/>`,
+    text(cap + 4, box.top + 12, `default cap ${capText(doc.defaultMaxKvCacheFactor)}`, 'font-size="10" fill="#555555"'),
+    `<line x1="${c(box.left)}" y1="${c(box.bottom)}" x2="${c(box.right)}" y2="${c(box.bottom)}" stroke="#444444" stroke-width="1"/>`,
+    text(
+      (box.left + box.right) / 2,
+      box.bottom + 36,
+      "KV-cache factor reached (KV heads stored / contiguous placement's)",
+      'text-anchor="middle"',
+    ),
+    text(18, mid, 'speedup vs contiguous', `text-anchor="middle" transform="rotate(-90 18 ${c(mid)})"`),
+  );
+  return body;
+}
+
+/** The legend: a colour per GPU count, and what a hollow point means. */
+function legend(frontiers: readonly Frontier[], left: number, ly: number): string[] {
+  const body: string[] = [];
+  let lx = left;
+  frontiers.forEach((f, i) => {
+    const colour = CURVE_COLOURS[i % CURVE_COLOURS.length];
+    body.push(
+      `<circle cx="${c(lx + 6)}" cy="${c(ly - 4)}" r="4" fill="${colour}"/>`,
+      text(lx + 16, ly, `${f.gpus} GPUs`),
+    );
+    lx += 90;
+  });
+  body.push(
+    `<circle cx="${c(lx + 6)}" cy="${c(ly - 4)}" r="4" fill="#ffffff" stroke="#444444" stroke-width="1.5"/>`,
+    text(lx + 16, ly, "a cap's plan off the front (another stores no more KV and is at least as fast)"),
+  );
+  return body;
+}
+
+/** The plot's description: its Pareto points per GPU count. */
+function description(doc: EvaluationDocument, frontiers: readonly Frontier[]): string {
+  const front = (f: Frontier): string =>
+    f.points
+      .filter((p) => p.pareto)
+      .map(
+        (p) =>
+          `factor ${fixed(p.kvCacheFactor, 3)} ${p.speedupVsContiguous === null ? 'n/a' : times(p.speedupVsContiguous)}`,
+      )
+      .join(', ');
+  return (
+    `S-HPLB's prefill speedup over contiguous placement (prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name}) at each KV-cache cap, ` +
+    "against the KV-cache factor the plan reaches (KV heads stored over contiguous placement's). " +
+    frontiers.map((f) => `${f.gpus} GPUs: ${front(f)}.`).join(' ')
+  );
+}
+
 /** The frontier plot of `model`: its frontiers in the document, one curve per GPU count. */
 export function renderFrontierSvg(doc: EvaluationDocument, model: string): string {
   const frontiers = doc.frontiers.filter((f) => f.model === model);
@@ -85,69 +163,14 @@ export function renderFrontierSvg(doc: EvaluationDocument, model: string): strin
   const x = (v: number): number => box.left + ((v - xr.lo) / (xr.hi - xr.lo)) * (box.right - box.left);
   const y = (v: number): number => box.bottom - ((v - yr.lo) / (yr.hi - yr.lo)) * (box.bottom - box.top);
   const title = `${r.model.displayName}: prefill speedup against KV cache`;
-  const desc =
-    `S-HPLB's prefill speedup over contiguous placement (prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name}) at each KV-cache cap, ` +
-    `against the KV-cache factor the plan reaches (KV heads stored over contiguous placement's). ` +
-    frontiers
-      .map(
-        (f) =>
-          `${f.gpus} GPUs: ${f.points
-            .filter((p) => p.pareto)
-            .map(
-              (p) =>
-                `factor ${fixed(p.kvCacheFactor, 3)} ${p.speedupVsContiguous === null ? 'n/a' : times(p.speedupVsContiguous)}`,
-            )
-            .join(', ')}.`,
-      )
-      .join(' ');
-  const body: string[] = [text(width / 2, 24, title, 'text-anchor="middle" font-size="15" font-weight="600"')];
-  for (let v = yr.lo; v <= yr.hi + yr.step * 1e-9; v += yr.step) {
-    body.push(
-      `<line x1="${c(box.left)}" y1="${c(y(v))}" x2="${c(box.right)}" y2="${c(y(v))}" stroke="#dddddd" stroke-width="1"/>`,
-    );
-    body.push(text(box.left - 6, y(v) + 4, `${fixed(v, stepDigits(yr.step))}x`, 'text-anchor="end" fill="#444444"'));
-  }
-  for (let v = xr.lo; v <= xr.hi + xr.step * 1e-9; v += xr.step) {
-    body.push(
-      `<line x1="${c(x(v))}" y1="${c(box.top)}" x2="${c(x(v))}" y2="${c(box.bottom)}" stroke="#eeeeee" stroke-width="1"/>`,
-    );
-    body.push(text(x(v), box.bottom + 16, fixed(v, stepDigits(xr.step)), 'text-anchor="middle" fill="#444444"'));
-  }
-  const cap = x(doc.defaultMaxKvCacheFactor);
-  body.push(
-    `<line x1="${c(cap)}" y1="${c(box.top)}" x2="${c(cap)}" y2="${c(box.bottom)}" stroke="#777777" stroke-width="1" stroke-dasharray="4 3"/>`,
-    text(cap + 4, box.top + 12, `default cap ${capText(doc.defaultMaxKvCacheFactor)}`, 'font-size="10" fill="#555555"'),
-    `<line x1="${c(box.left)}" y1="${c(box.bottom)}" x2="${c(box.right)}" y2="${c(box.bottom)}" stroke="#444444" stroke-width="1"/>`,
-    text(
-      (box.left + box.right) / 2,
-      box.bottom + 36,
-      "KV-cache factor reached (KV heads stored / contiguous placement's)",
-      'text-anchor="middle"',
-    ),
-    text(
-      18,
-      (box.top + box.bottom) / 2,
-      'speedup vs contiguous',
-      `text-anchor="middle" transform="rotate(-90 18 ${c((box.top + box.bottom) / 2)})"`,
-    ),
-  );
+  const body: string[] = [
+    text(width / 2, 24, title, 'text-anchor="middle" font-size="15" font-weight="600"'),
+    ...axes(doc, box, xr, yr, x, y),
+  ];
   const placed: Placed = [];
   frontiers.forEach((f, i) =>
     body.push(...curve(f, CURVE_COLOURS[i % CURVE_COLOURS.length], x, y, r.model.layers, placed)),
   );
-  let lx = box.left;
-  const ly = height - 22;
-  frontiers.forEach((f, i) => {
-    const colour = CURVE_COLOURS[i % CURVE_COLOURS.length];
-    body.push(
-      `<circle cx="${c(lx + 6)}" cy="${c(ly - 4)}" r="4" fill="${colour}"/>`,
-      text(lx + 16, ly, `${f.gpus} GPUs`),
-    );
-    lx += 90;
-  });
-  body.push(
-    `<circle cx="${c(lx + 6)}" cy="${c(ly - 4)}" r="4" fill="#ffffff" stroke="#444444" stroke-width="1.5"/>`,
-    text(lx + 16, ly, "a cap's plan off the front (another stores no more KV and is at least as fast)"),
-  );
-  return svgDocument(width, height, title, desc, body);
+  body.push(...legend(frontiers, box.left, height - 22));
+  return svgDocument(width, height, title, description(doc, frontiers), body);
 }
