@@ -45,11 +45,9 @@ import {
 import { evaluateSplitCurve } from '../src/eval/split.ts';
 import { renderFrontierSvg } from '../src/eval/svg-frontier.ts';
 import { flagshipBubbleChart, renderBubbleSvg, renderSpeedupSvg } from '../src/eval/svg.ts';
-import { loadGlpk } from '../src/planner/glpk.ts';
-import { createInlineRunner } from '../src/planner/layer-task.ts';
 import { DEFAULT_MAX_KV_CACHE_FACTOR } from '../src/planner/request.ts';
+import { createSolverPool } from '../src/pool/solver-pool.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';
-import { createEngines } from '../src/solver/engines/index.ts';
 
 const args = new Command('eval')
   .description('evaluate every profile in models/ and write the docs/ report, its plots and the README section')
@@ -58,8 +56,21 @@ const args = new Command('eval')
   .option('--readme <file>', 'README whose eval section is rewritten', 'README.md')
   .option('--timings <file>', 'machine-dependent solve times (not committed)', 'bench/results/eval-timings.json')
   .option('--render-only', "re-render from the out dir's evaluation.json, solving nothing")
+  .option(
+    '--workers <n>',
+    'solver worker threads (each plan is held to its time limit)',
+    (v) => Number.parseInt(v, 10),
+    1,
+  )
   .parse()
-  .opts<{ costModel?: string; outDir: string; readme: string; timings: string; renderOnly?: boolean }>();
+  .opts<{
+    costModel?: string;
+    outDir: string;
+    readme: string;
+    timings: string;
+    renderOnly?: boolean;
+    workers: number;
+  }>();
 
 /** Writes the report, the plots and the README section of `doc` (and the document itself). */
 function writeOutputs(doc: EvaluationDocument): void {
@@ -93,7 +104,10 @@ const elapsed = (): string => `${fixed((performance.now() - started) / 1000, 0)}
 const resolveCostModel = createCostModelResolver();
 const costModel = resolveCostModel(args.costModel);
 const timeCostModel = resolveCostModel(EVAL_TIME_COST_MODEL);
-const runner = createInlineRunner(createEngines(await loadGlpk()));
+// The worker pool, as the service solves: a plan is answered by its time limit (an engine still
+// running then answers with the best placement it has found), which the inline runner cannot do.
+const runner = createSolverPool({ size: args.workers });
+await runner.ready();
 const context = { costModel, resolveCostModel, workload: EVAL_WORKLOAD, solver: EVAL_SOLVER, runner };
 const planner = createEvalPlanner(context);
 const profiles = loadRegistry().list();
@@ -162,6 +176,7 @@ writeFileSync(
 );
 writeOutputs(doc);
 console.log(`wrote the solve times to ${args.timings}`);
+await runner.close();
 console.log(
   `${planner.counts.solved} plans solved, ${planner.counts.reused} reused; ${planner.counts.layersSolved} layer tasks solved, ${planner.counts.layersReused} reused; done in ${fixed((performance.now() - started) / 1000, 1)} s`,
 );

@@ -71,17 +71,17 @@ export interface EvalPlanner {
 }
 
 /**
- * A runner that answers a layer task equal to one it has answered (same problem, engine, limits
- * and incumbent) with that answer: plans that differ only where a layer does not see it (a cap
- * that does not bind, an MHA model whose KV heads are fixed) solve that layer once, and give it
- * the same placement.
+ * A runner that answers a layer task equal to one it has answered (same problem, engine, gap
+ * tolerance, incumbent and bound; the time slice aside, which depends on the clock) with that
+ * answer: plans that differ only where a layer does not see it (a cap that does not bind, an MHA
+ * model whose KV heads are fixed) solve that layer once and give it the same placement.
  */
 function memoRunner(runner: LayerRunner, counts: { layersSolved: number; layersReused: number }): LayerRunner {
   const outcomes = new Map<string, Promise<LayerOutcome>>();
   return {
     concurrency: runner.concurrency,
     run(task, options) {
-      const key = JSON.stringify(task);
+      const key = JSON.stringify({ ...task, timeLimitMs: undefined });
       const known = outcomes.get(key);
       if (known) {
         counts.layersReused++;
