@@ -64,11 +64,14 @@ export function renderFlagshipTable(doc: EvaluationDocument): string {
   ].join('\n');
 }
 
-/** The flagship's frontier at the summary caps, with the sentence that introduces it. */
-export function renderFlagshipFrontier(doc: EvaluationDocument): string {
+/**
+ * The flagship's frontier at the summary caps, with the sentence that introduces it (`where`: where
+ * every model's full frontier is, from the text's own place).
+ */
+export function renderFlagshipFrontier(doc: EvaluationDocument, where = 'below'): string {
   const frontiers = doc.frontiers.filter((f) => f.model === doc.flagship.model);
   return [
-    `Prefill speedup of ${doc.flagship.displayName} over contiguous placement at each KV-cache cap (the best plan the cap allows; in brackets the KV-cache factor it reaches; each model's full frontier in docs/evaluation.md):`,
+    `Prefill speedup of ${doc.flagship.displayName} over contiguous placement at each KV-cache cap (the best plan the cap allows; in brackets the KV-cache factor it reaches; every model's full frontier ${where}):`,
     '',
     renderFrontierSummary(frontiers, FRONTIER_SUMMARY_CAPS, doc.defaultMaxKvCacheFactor),
   ].join('\n');
@@ -120,6 +123,12 @@ function frontierSection(doc: EvaluationDocument): string[] {
     ...frontierModels(doc).flatMap(({ model, frontiers }) => [
       `### ${model.displayName}`,
       '',
+      ...(model.queryHeads === model.kvHeads
+        ? [
+            'Every query head is its own KV group (MHA): any placement stores each KV head once, so no cap binds and the frontier is one point, the plan with no cap.',
+            '',
+          ]
+        : []),
       `![KV-cache frontier of ${model.displayName}](${frontierSvg(model.id)})`,
       '',
       renderFrontierTable(frontiers, model.layers),
@@ -223,7 +232,7 @@ export function renderReadmeSection(doc: EvaluationDocument): string {
       '(c) adaptive, greedy; (d) adaptive, S-HPLB (`auto` engine); (e) fluid bound (every head and one copy of every KV group) / G, the physical limit; ' +
       "KV-cache factor: KV heads stored over contiguous placement's.",
     '',
-    renderFlagshipFrontier(doc),
+    renderFlagshipFrontier(doc, 'in docs/evaluation.md'),
     '',
     `Every model and GPU count, each model's frontier (table and plot), decode and mixed workloads (\`${doc.timeCostModel.name}\`), split heads and the settings in detail: [docs/evaluation.md](docs/evaluation.md). ` +
       `Plots: [per-GPU load per layer](docs/${BUBBLE_SVG}), [speedup by model](docs/${SPEEDUP_SVG}), [the flagship's frontier](docs/${frontierSvg(doc.flagship.model)}). ` +
