@@ -57,6 +57,18 @@ describe('the per-model lookup with a KV cap, a KV-group limit and a workload mi
     assert.equal(res.body.totals.phases.length, 2);
   });
 
+  it("plans a seqLen beyond the model's context length, with a warning", async () => {
+    const res = await request(t.app).get(
+      '/v1/models/mistral-7b-instruct-v0.2-duo/plan?gpus=8&engine=greedy&seqLen=65536',
+    );
+    assert.equal(res.status, 200);
+    assertSchema('Plan', res.body);
+    assert.deepEqual(
+      res.body.warnings.map((w: { code: string; pointer: string }) => [w.code, w.pointer]),
+      [['SEQ_LEN_BEYOND_CONTEXT', '/workload/seqLen']],
+    );
+  });
+
   it('points every refusal at its query parameter', async () => {
     const cases: [string, number, string, string][] = [
       ['&maxKvCacheFactor=lots', 400, 'VALIDATION_FAILED', '/maxKvCacheFactor'],

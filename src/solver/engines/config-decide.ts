@@ -6,9 +6,10 @@
  * of all GPUs stay within maxStoredGroups (and a caller's tighter limit).
  */
 import { type AggregatedLayer, disaggregate } from '../aggregate.ts';
-import { roundingSlack } from '../layer-result.ts';
-import { groupsMatter } from '../kv/groups.ts';
 import type { LayerProblem } from '../types.ts';
+import { type Context, createContext } from './config-context.ts';
+import type { GpuConfig } from './config-list.ts';
+import { findTwins, knownToFail, recordFailure, stateKey } from './config-symmetry.ts';
 import type { Decision } from './target-search.ts';
 
 /** Nodes between two looks at the clock. */
@@ -27,56 +28,14 @@ export interface DecideLimits {
   readonly failedWith?: Map<string, Failure[]>;
   /** Most KV heads stored (below the problem's own cap, for the second objective); absent: the cap. */
   readonly storedLimit?: number;
+  /** Counts the search's nodes (partial configurations), for benchmarks that want a measure free of load. */
+  readonly stats?: { nodes: number };
 }
 
 /** A state with no completion at this target with this many copies made. */
 export interface Failure {
   readonly target: number;
   readonly stored: number;
-}
-
-/** Everything one decision reads, in the order GPUs are filled (fast GPUs first). */
-interface Context {
-  readonly problem: LayerProblem;
-  readonly layer: AggregatedLayer;
-  readonly order: readonly number[];
-  readonly classes: number;
-  readonly cost: readonly number[];
-  readonly classGroup: readonly number[];
-  /** [groups] cost of a copy; zeros without group costs. */
-  readonly groupCost: readonly number[];
-  readonly rem: number[];
-  readonly counts: number[][];
-  /** [positions] load room of each GPU: target x speed less its pinned units and groups. */
-  readonly cap: readonly number[];
-  readonly lo: readonly number[];
-  readonly hi: readonly number[];
-  readonly capSuffix: readonly number[];
-  readonly maxCapSuffix: readonly number[];
-  readonly loSuffix: readonly number[];
-  readonly hiSuffix: readonly number[];
-  /** [positions] groups pinned on the GPUs from this position on (their units need no new copy there). */
-  readonly pinnedFrom: readonly ReadonlySet<number>[];
-  readonly groupLimit: number;
-  readonly storedLimit: number;
-  /** Whether to break the symmetry of identical GPUs (KV searches; the unit search keeps its order). */
-  readonly breakSymmetry: boolean;
-  /** [positions] whether the GPUs from this position on are identical (speed, counts, no pins). */
-  readonly alikeFrom: readonly boolean[];
-  /**
-   * KV searches: [types][groups of the type][classes of the group] groups alike in every respect
-   * (their units' costs, their copy's cost, no pins), which a state may permute; null: none.
-   */
-  readonly groupTypes: readonly (readonly (readonly number[])[])[] | null;
-  /** The memo of failures with copies limited (the caller's, or this decision's own). */
-  readonly failedWith: Map<string, Failure[]>;
-  /** Copies made so far (pins included). */
-  stored: number;
-  readonly tol: number;
-  readonly target: number;
-  readonly limits: DecideLimits;
-  nodes: number;
-  timedOut: boolean;
 }
 
 /** Is there a placement with every GPU load <= target (and the copies within the limits)? (see Decision) */
@@ -91,6 +50,7 @@ export function decideConfigs(
   const remUnits = ctx.rem.reduce((a, b) => a + b, 0);
   const remWork = layer.classes.reduce((s, c) => s + c.cost * c.units.length, 0);
   const ok = level(ctx, 0, remUnits, remWork);
+  if (limits.stats) limits.stats.nodes += ctx.nodes;
   if (ctx.timedOut) return 'timeout';
   if (!ok) return null;
   const byGpu: number[][] = Array.from({ length: problem.speeds.length }, () => []);
@@ -98,65 +58,6 @@ export function decideConfigs(
     byGpu[g] = ctx.counts[i];
   });
   return disaggregate(problem, layer, byGpu);
-}
-
-function createContext(
-  problem: LayerProblem,
-  layer: AggregatedLayer,
-  target: number,
-  limits: DecideLimits,
-): Context | null {
-  const gpus = problem.speeds.length;
-  const groupCosts = problem.groupCosts ?? [];
-  const pinnedGroupCost = layer.pinnedGroups.map((list) => list.reduce((s, k) => s + (groupCosts[k] ?? 0), 0));
-  const pinnedLoad = (g: number) => layer.pinnedCost[g] + pinnedGroupCost[g];
-  // Fast GPUs first: their configurations are the most constrained by the target.
-  const order = Array.from({ length: gpus }, (_, g) => g).sort(
-    (a, b) => problem.speeds[b] - problem.speeds[a] || pinnedLoad(a) - pinnedLoad(b) || a - b,
-  );
-  const cap = order.map((g) => target * problem.speeds[g] - pinnedLoad(g));
-  const totalWork = layer.classes.reduce((s, c) => s + c.cost * c.units.length, 0);
-  const tol = roundingTolerance(problem, totalWork, cap);
-  if (cap.some((c) => c < -tol)) return null;
-  const lo = order.map((g) => Math.max(0, problem.minUnitsPerGpu - layer.pinnedCount[g]));
-  const hi = order.map((g) => problem.maxUnitsPerGpu - layer.pinnedCount[g]);
-  const pinnedFrom: Set<number>[] = order.map(() => new Set<number>());
-  for (let i = gpus - 1; i >= 0; i--) {
-    for (const k of i + 1 < gpus ? pinnedFrom[i + 1] : []) pinnedFrom[i].add(k);
-    for (const k of layer.pinnedGroups[order[i]]) pinnedFrom[i].add(k);
-  }
-  const groups = layer.classes.reduce((m, c) => Math.max(m, c.group + 1), groupCosts.length);
-  return {
-    problem,
-    layer,
-    order,
-    classes: layer.classes.length,
-    cost: layer.classes.map((c) => c.cost),
-    classGroup: layer.classes.map((c) => c.group),
-    groupCost: Array.from({ length: groups }, (_, k) => groupCosts[k] ?? 0),
-    rem: layer.classes.map((c) => c.units.length),
-    counts: Array.from({ length: gpus }, () => new Array<number>(layer.classes.length).fill(0)),
-    cap,
-    lo,
-    hi,
-    capSuffix: suffix(cap, (a, b) => a + b, 0),
-    maxCapSuffix: suffix(cap, Math.max, -Infinity),
-    loSuffix: suffix(lo, (a, b) => a + b, 0),
-    hiSuffix: suffix(hi, (a, b) => a + b, 0),
-    pinnedFrom,
-    groupLimit: problem.maxGroupsPerGpu ?? Infinity,
-    breakSymmetry: groupsMatter(problem),
-    alikeFrom: alikeFrom(problem, layer, order),
-    groupTypes: groupsMatter(problem) ? groupTypes(layer, groupCosts) : null,
-    storedLimit: Math.min(problem.maxStoredGroups ?? Infinity, limits.storedLimit ?? Infinity),
-    failedWith: limits.failedWith ?? new Map(),
-    stored: layer.pinnedGroups.reduce((s, list) => s + list.length, 0),
-    tol,
-    target,
-    limits,
-    nodes: 0,
-    timedOut: false,
-  };
 }
 
 /**
@@ -168,18 +69,7 @@ function level(ctx: Context, i: number, remUnits: number, remWork: number): bool
   const { rem, cost, classes } = ctx;
   if (i === ctx.order.length) return remUnits === 0;
   if (remUnits < ctx.loSuffix[i] || remUnits > ctx.hiSuffix[i]) return false;
-  let copies = 0;
-  let copyWork = 0;
-  const needed = new Set<number>();
-  for (let k = 0; k < classes; k++) {
-    const group = ctx.classGroup[k];
-    if (rem[k] === 0 || group < 0 || needed.has(group) || ctx.pinnedFrom[i].has(group)) continue;
-    needed.add(group);
-    copies += 1;
-    copyWork += ctx.groupCost[group];
-  }
-  if (ctx.stored + copies > ctx.storedLimit) return false;
-  if (remWork + copyWork > ctx.capSuffix[i] + ctx.tol) return false;
+  if (!copiesFit(ctx, i, remWork)) return false;
   let heaviest = -1;
   for (let k = 0; k < classes; k++)
     if (rem[k] > 0) {
@@ -190,31 +80,67 @@ function level(ctx: Context, i: number, remUnits: number, remWork: number): bool
   const key = stateKey(ctx, i);
   if (knownToFail(ctx, key)) return false;
   // Identical GPUs left (KV search only): the one at i may as well hold the heaviest unit left.
-  const first = ctx.breakSymmetry && ctx.alikeFrom[i] ? heaviest : -1;
-  const gpu = { i, remUnits, remWork, first, groupUse: new Map<number, number>(), groupsUsed: 0 };
+  const alike = ctx.breakSymmetry && ctx.alikeFrom[i];
+  if (alike) findTwins(ctx, i);
+  const gpu: GpuFill = {
+    i,
+    remUnits,
+    remWork,
+    first: alike ? heaviest : -1,
+    groupUse: new Int32Array(ctx.groupCost.length),
+    groupsUsed: 0,
+    tied: new Uint8Array(ctx.groupCost.length).fill(1),
+  };
   for (const group of ctx.layer.pinnedGroups[ctx.order[i]]) {
-    gpu.groupUse.set(group, 1);
+    gpu.groupUse[group] = 1;
     gpu.groupsUsed += 1;
   }
-  const ok = configure(ctx, gpu, 0, 0, 0, 0);
+  const listed = alike && heaviest >= 0 ? ctx.configsWith?.[heaviest] : undefined;
+  const ok = listed ? walkConfigs(ctx, gpu, listed) : configure(ctx, gpu, 0, 0, 0, 0);
   if (!ok && !ctx.timedOut) recordFailure(ctx, key);
   return ok;
 }
 
-/** Whether the memo proves the state at `key` (with the copies made so far) has no completion. */
-function knownToFail(ctx: Context, key: string): boolean {
-  if (!Number.isFinite(ctx.storedLimit)) return (ctx.limits.failedAt.get(key) ?? -Infinity) >= ctx.target;
-  return ctx.failedWith.get(key)?.some((f) => f.target >= ctx.target && f.stored <= ctx.stored) ?? false;
+/**
+ * The GPU at position i (identical to the ones after it) takes each listed configuration the
+ * units left allow, fullest first (the lists hold those with a unit of the heaviest class left).
+ */
+function walkConfigs(ctx: Context, gpu: GpuFill, configs: readonly GpuConfig[]): boolean {
+  const { i } = gpu;
+  const { rem } = ctx;
+  const counts = ctx.counts[i];
+  for (const config of configs) {
+    if (++ctx.nodes % CLOCK_EVERY === 0 && ctx.limits.now() > ctx.limits.deadline) ctx.timedOut = true;
+    if (ctx.timedOut) return false;
+    if (ctx.stored + config.copies > ctx.storedLimit) continue;
+    if (!config.entries.every(([c, n]) => rem[c] >= n)) continue;
+    for (const [c, n] of config.entries) {
+      rem[c] -= n;
+      counts[c] = n;
+    }
+    ctx.stored += config.copies;
+    const ok = level(ctx, i + 1, gpu.remUnits - config.units, gpu.remWork - config.work);
+    ctx.stored -= config.copies;
+    for (const [c, n] of config.entries) rem[c] += n;
+    if (ok) return true;
+    for (const [c] of config.entries) counts[c] = 0;
+  }
+  return false;
 }
 
-function recordFailure(ctx: Context, key: string): void {
-  if (!Number.isFinite(ctx.storedLimit)) {
-    ctx.limits.failedAt.set(key, Math.max(ctx.target, ctx.limits.failedAt.get(key) ?? -Infinity));
-    return;
+/** Whether the copies every group with units left still needs fit the copies and the room left. */
+function copiesFit(ctx: Context, i: number, remWork: number): boolean {
+  let copies = 0;
+  let copyWork = 0;
+  const mark = ++ctx.mark;
+  for (let k = 0; k < ctx.classes; k++) {
+    const group = ctx.classGroup[k];
+    if (ctx.rem[k] === 0 || group < 0 || ctx.seen[group] === mark || ctx.pinnedFrom[i].has(group)) continue;
+    ctx.seen[group] = mark;
+    copies += 1;
+    copyWork += ctx.groupCost[group];
   }
-  const kept = (ctx.failedWith.get(key) ?? []).filter((f) => f.target > ctx.target || f.stored < ctx.stored);
-  kept.push({ target: ctx.target, stored: ctx.stored });
-  ctx.failedWith.set(key, kept);
+  return ctx.stored + copies <= ctx.storedLimit && remWork + copyWork <= ctx.capSuffix[i] + ctx.tol;
 }
 
 /** What one GPU's configuration has taken so far. */
@@ -225,8 +151,10 @@ interface GpuFill {
   /** A class this GPU must take a unit of (symmetry between identical GPUs), or -1. */
   readonly first: number;
   /** Units of each group chosen on this GPU (pinned groups count one). */
-  readonly groupUse: Map<number, number>;
+  readonly groupUse: Int32Array;
   groupsUsed: number;
+  /** [groups] whether the group has taken exactly what its twin took, cost by cost, so far. */
+  readonly tied: Uint8Array;
 }
 
 /**
@@ -238,11 +166,13 @@ function configure(ctx: Context, gpu: GpuFill, k: number, count: number, units: 
   // Count every partial configuration: with many classes one GPU alone has a huge number.
   if (++ctx.nodes % CLOCK_EVERY === 0 && ctx.limits.now() > ctx.limits.deadline) ctx.timedOut = true;
   if (ctx.timedOut) return false;
+  const { rem, cost } = ctx;
+  // Classes with nothing left change nothing.
+  while (k < ctx.classes && rem[k] === 0) k++;
   if (k === ctx.classes) {
     if (count < ctx.lo[i]) return false;
     return level(ctx, i + 1, gpu.remUnits - count, gpu.remWork - units);
   }
-  const { rem, cost } = ctx;
   // Units the later classes could still add to this GPU, at most.
   let nextCost = 0;
   for (let j = k + 1; j < ctx.classes; j++)
@@ -251,11 +181,15 @@ function configure(ctx: Context, gpu: GpuFill, k: number, count: number, units: 
       break;
     }
   const group = ctx.classGroup[k];
-  const opens = group >= 0 && !gpu.groupUse.get(group);
+  const opens = group >= 0 && gpu.groupUse[group] === 0;
   const copy = opens ? ctx.groupCost[group] : 0;
   const room = !opens || (gpu.groupsUsed < ctx.groupLimit && ctx.stored < ctx.storedLimit);
   const fit = cost[k] > 0 ? Math.floor((ctx.cap[i] - load - copy + ctx.tol) / cost[k]) : rem[k];
-  const most = room ? Math.max(0, Math.min(rem[k], ctx.hi[i] - count, fit)) : 0;
+  // A twin's group takes no more than the twin did, while they are tied.
+  const twin = gpu.first >= 0 ? ctx.twinClass[i][k] : -1;
+  const tied = twin >= 0 && gpu.tied[group] === 1;
+  const cap = tied ? ctx.counts[i][twin] : Infinity;
+  const most = room ? Math.max(0, Math.min(rem[k], ctx.hi[i] - count, fit, cap)) : 0;
   const least = k === gpu.first ? 1 : 0;
   for (let n = most; n >= least; n--) {
     const newUnits = units + n * cost[k];
@@ -267,7 +201,9 @@ function configure(ctx: Context, gpu: GpuFill, k: number, count: number, units: 
     rem[k] -= n;
     const took = n > 0 && group >= 0;
     if (took) take(ctx, gpu, group, opens, 1);
+    if (tied && n < cap) gpu.tied[group] = 0;
     const ok = configure(ctx, gpu, k + 1, count + n, newUnits, newLoad);
+    if (tied) gpu.tied[group] = 1;
     if (took) take(ctx, gpu, group, opens, -1);
     rem[k] += n;
     if (ok) return true;
@@ -277,79 +213,8 @@ function configure(ctx: Context, gpu: GpuFill, k: number, count: number, units: 
 }
 
 function take(ctx: Context, gpu: GpuFill, group: number, opens: boolean, by: 1 | -1): void {
-  gpu.groupUse.set(group, (gpu.groupUse.get(group) ?? 0) + by);
+  gpu.groupUse[group] += by;
   if (!opens) return;
   gpu.groupsUsed += by;
   ctx.stored += by;
-}
-
-/**
- * Rounding slack of a decision (see roundingSlack): every quantity it compares (work left, a GPU's
- * load, the capacity left) is a sum of at most units + classes (<= 2 units) unit costs, 3 per GPU
- * (target x speed and its pinned load) and 2 per group (a copy's cost, in the load and in the
- * work left), and a few more for the comparison itself (8); none larger than the total work plus
- * the total capacity. About 1e-13 of that for real sizes, far below the target steps (REL_EPS / 2
- * of the makespan), so a placement it lets through still beats the incumbent.
- */
-function roundingTolerance(problem: LayerProblem, totalWork: number, cap: readonly number[]): number {
-  const groupCosts = problem.groupCosts ?? [];
-  const magnitude =
-    totalWork +
-    cap.reduce((s, c) => s + Math.abs(c), 0) +
-    problem.costs.reduce((s, c) => s + c, 0) +
-    groupCosts.reduce((s, c) => s + c, 0) * problem.speeds.length;
-  return roundingSlack(2 * problem.costs.length + 3 * problem.speeds.length + 2 * groupCosts.length + 8, magnitude);
-}
-
-/**
- * The memo key of a state: the position and the units left of each class. Where groups are alike
- * (groupTypes), their units left are sorted within each type, so states that differ only by a
- * permutation of alike groups share one key: what one cannot complete, the other cannot either.
- */
-function stateKey(ctx: Context, i: number): string {
-  if (!ctx.groupTypes) return `${i}:${ctx.rem.join(',')}`;
-  const parts = ctx.groupTypes.map((type) =>
-    type
-      .map((classes) => classes.map((c) => ctx.rem[c]).join(','))
-      .sort()
-      .join('/'),
-  );
-  return `${i}:${parts.join(';')}`;
-}
-
-/** [types][groups][classes of the group, by cost]: groups with the same unit costs and copy cost and no pins. */
-function groupTypes(layer: AggregatedLayer, groupCosts: readonly number[]): number[][][] {
-  const pinned = new Set(layer.pinnedGroups.flat());
-  const classesOf = new Map<number, number[]>();
-  layer.classes.forEach((cls, c) => {
-    classesOf.set(cls.group, [...(classesOf.get(cls.group) ?? []), c]);
-  });
-  const byType = new Map<string, number[][]>();
-  for (const [group, classes] of classesOf) {
-    const signature = pinned.has(group)
-      ? `pinned ${group}`
-      : `${groupCosts[group] ?? 0}:${classes.map((c) => `${layer.classes[c].cost}x${layer.classes[c].units.length}`).join(',')}`;
-    byType.set(signature, [...(byType.get(signature) ?? []), classes]);
-  }
-  return [...byType.values()];
-}
-
-/** [positions] whether every GPU from this position on has the speed and pinned state of the last one. */
-function alikeFrom(problem: LayerProblem, layer: AggregatedLayer, order: readonly number[]): boolean[] {
-  const out = new Array<boolean>(order.length).fill(false);
-  const bare = (g: number) => layer.pinnedCount[g] === 0;
-  let alike = true;
-  for (let i = order.length - 1; i >= 0; i--) {
-    const g = order[i];
-    alike = alike && bare(g) && problem.speeds[g] === problem.speeds[order[order.length - 1]];
-    out[i] = alike;
-  }
-  return out;
-}
-
-/** [n + 1] suffix folds: out[i] = xs[i] op xs[i + 1] op ... op init. */
-function suffix(xs: readonly number[], op: (a: number, b: number) => number, init: number): number[] {
-  const out = new Array<number>(xs.length + 1).fill(init);
-  for (let i = xs.length - 1; i >= 0; i--) out[i] = op(xs[i], out[i + 1]);
-  return out;
 }

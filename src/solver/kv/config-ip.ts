@@ -9,20 +9,20 @@
  */
 import type { GLPK } from 'glpk.js/node';
 import { type AggregatedLayer, disaggregate } from '../aggregate.ts';
-import { GLPK_OVERHEAD_MS } from '../engines/ilp.ts';
 import type { Decision } from '../engines/target-search.ts';
+import { type GpuConfig, listGpuConfigs } from '../engines/config-list.ts';
 import { createGlpkModel, solveModel } from '../glpk-model.ts';
 import { roundingSlack } from '../layer-result.ts';
 import type { LayerProblem } from '../types.ts';
 
+/**
+ * GLPK's overrun on this model (a few thousand columns, a few dozen rows, built in a millisecond
+ * or two): its time limit is the turn's less this.
+ */
+const CONFIG_IP_OVERHEAD_MS = 5;
+
 /** Most configurations listed; beyond it the program is not built (undecided). */
 const MOST_CONFIGS = 30_000;
-
-/** One GPU's configuration: units of each class, load (copies included, not divided by speed), copies. */
-export interface Config {
-  readonly counts: readonly number[];
-  readonly copies: number;
-}
 
 /** Where the program applies: identical GPUs, no pins, one phase. */
 export function configIpApplies(problem: LayerProblem): boolean {
@@ -48,7 +48,7 @@ export function solveConfigs(
   glpk: GLPK,
   problem: LayerProblem,
   layer: AggregatedLayer,
-  configs: readonly Config[],
+  configs: readonly GpuConfig[],
   question: ConfigIpQuestion,
 ): { decision: Decision; optimal: boolean } {
   if (configs.length === 0) return { decision: null, optimal: true };
@@ -70,7 +70,10 @@ export function solveConfigs(
   const copies = configs.map((cfg, c) => ({ name: z(c), coef: cfg.copies }));
   if (Number.isFinite(limit)) model.row('cap', copies, -Infinity, limit);
   model.minimise(question.fewestCopies ? copies : [{ name: z(0), coef: 0 }]);
-  const answer = solveModel(glpk, model.build(), { timeLimitMs: question.timeLimitMs, overheadMs: GLPK_OVERHEAD_MS });
+  const answer = solveModel(glpk, model.build(), {
+    timeLimitMs: question.timeLimitMs,
+    overheadMs: CONFIG_IP_OVERHEAD_MS,
+  });
   if (answer.status === 'infeasible') return { decision: null, optimal: true };
   if (answer.status !== 'optimal' && answer.status !== 'feasible') return { decision: 'timeout', optimal: false };
   const byGpu: number[][] = [];
@@ -82,46 +85,20 @@ export function solveConfigs(
 }
 
 /**
- * Every configuration of one GPU within the target: units per GPU within the counts, groups
- * within the per-GPU limit, load (units and copies) within target x speed plus the rounding slack
- * of roundingSlack (so no configuration within the target is lost to rounding). Null beyond
+ * Every configuration of one GPU within the target (engines/config-list.ts), its rounding slack
+ * (roundingSlack) included so that none within the target is lost to rounding. Null beyond
  * MOST_CONFIGS.
  */
-export function listConfigs(problem: LayerProblem, layer: AggregatedLayer, target: number): Config[] | null {
-  const classes = layer.classes;
+export function listConfigs(problem: LayerProblem, layer: AggregatedLayer, target: number): GpuConfig[] | null {
   const groupCosts = problem.groupCosts ?? [];
   const room = target * problem.speeds[0];
-  const total = classes.reduce((s, c) => s + c.cost * c.units.length, 0) + groupCosts.reduce((s, c) => s + c, 0);
+  const total = layer.classes.reduce((s, c) => s + c.cost * c.units.length, 0) + groupCosts.reduce((s, c) => s + c, 0);
   const slack = roundingSlack(2 * problem.costs.length + groupCosts.length + 8, total + Math.abs(room));
-  const maxGroups = problem.maxGroupsPerGpu ?? Infinity;
-  const counts = new Array<number>(classes.length).fill(0);
-  const open = new Set<number>();
-  const out: Config[] = [];
-  let overflow = false;
-  const visit = (k: number, units: number, load: number): void => {
-    if (overflow) return;
-    if (k === classes.length) {
-      if (units < problem.minUnitsPerGpu) return;
-      out.push({ counts: [...counts], copies: open.size });
-      if (out.length > MOST_CONFIGS) overflow = true;
-      return;
-    }
-    const cls = classes[k];
-    const group = cls.group;
-    const stored = group < 0 || open.has(group);
-    // A group not stored yet needs a slot under the per-GPU limit, and costs its copy.
-    const most = stored || open.size < maxGroups ? cls.units.length : 0;
-    for (let n = 0; n <= most && units + n <= problem.maxUnitsPerGpu; n++) {
-      const opens = n > 0 && !stored;
-      const next = load + n * cls.cost + (opens ? (groupCosts[group] ?? 0) : 0);
-      if (next > room + slack) break;
-      if (opens) open.add(group);
-      counts[k] = n;
-      visit(k + 1, units + n, next);
-      counts[k] = 0;
-      if (opens) open.delete(group);
-    }
-  };
-  visit(0, 0, 0);
-  return overflow ? null : out;
+  return listGpuConfigs(problem, layer, {
+    room: room + slack,
+    minUnits: problem.minUnitsPerGpu,
+    maxUnits: problem.maxUnitsPerGpu,
+    maxGroups: problem.maxGroupsPerGpu ?? Infinity,
+    most: MOST_CONFIGS,
+  });
 }

@@ -14,13 +14,18 @@ import { type Portfolio, adopt, finish, ilpStep, report, settled, startPortfolio
 import { solveUnitLayer } from '../engines/unit-auto.ts';
 import { REL_EPS, makespanOf } from '../layer-result.ts';
 import { SearchTimeout, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
-import { kvFeatured } from './groups.ts';
+import { groupsMatter, kvFeatured } from './groups.ts';
 import { createDecideMemo, kvDecide } from './kv-decide.ts';
 import { fewestCopies } from './lex.ts';
+import { resplitKvPairs } from './pair-resplit.ts';
 import { groupPerGpuReduction, wholeGroupReduction } from './reduce.ts';
 
 /** Share of the layer's time for the makespan; the second objective has the rest (and what the first leaves). */
 const MAKESPAN_SHARE = 0.8;
+/** Least time the second objective gets, ms. */
+const LEX_LEAST_MS = 20;
+/** Share of the layer's time re-splitting pairs of GPUs may use, at most (it stops at the tolerance). */
+const RESPLIT_SHARE = 0.15;
 /** Share of the makespan's time the configuration search may use before GLPK gets the rest. */
 const SEARCH_SHARE = 0.6;
 
@@ -29,6 +34,11 @@ export function solveKvLayer(glpk: GLPK, problem: LayerProblem, options: SolveOp
   const until = p.start + MAKESPAN_SHARE * options.timeLimitMs;
   let brokenIlp = false;
   if (!settled(p) && !reductionStep(glpk, p, until)) {
+    if (p.best && groupsMatter(problem)) {
+      const goal = p.lower / (1 - options.gapTolerance);
+      const deadline = p.start + RESPLIT_SHARE * options.timeLimitMs;
+      adopt(p, resplitKvPairs(problem, p.best, { deadline, now: p.now, goal }), 'resplit');
+    }
     report(p);
     // A mix decides on its combined loads only: the search gets a share, GLPK's mix model the rest.
     if (problem.phases) searchStep(p, p.now() + SEARCH_SHARE * (until - p.now()));
@@ -36,7 +46,10 @@ export function solveKvLayer(glpk: GLPK, problem: LayerProblem, options: SolveOp
     if (!settled(p)) brokenIlp = ilpStep(glpk, p, until);
   }
   if (!p.best) return finish(p, 'time_limit');
-  const copies = fewestCopies(glpk, problem, p.best, p.deadline, p.now);
+  // The second objective gets what the first used (and at least LEX_LEAST_MS), not more: it must
+  // not double a plan's time on layers it cannot close.
+  const lexDeadline = Math.min(p.deadline, p.now() + Math.max(LEX_LEAST_MS, p.now() - p.start));
+  const copies = fewestCopies(glpk, problem, p.best, lexDeadline, p.now);
   p.best = copies.unit2gpu;
   p.upper = makespanOf(problem, p.best);
   const kv = { lowerBound: copies.lowerBound, status: copies.status };
