@@ -202,6 +202,18 @@ describeRequiring(CHROMIUM, 'the placement view of the page', { timeout: 10 * SE
     );
   });
 
+  it('opens a decode plan from the URL, priced by the roofline, and draws its KV heads per GPU', async () => {
+    const lookup = 'gpus=8&granularity=query-head&unitsPerGpu=equal&phase=decode&seqLen=131072&maxKvCacheFactor=1';
+    await open(`model=${FLAGSHIP_MODEL}&${lookup}`);
+    const plan = await api<Plan>(`/v1/models/${FLAGSHIP_MODEL}/plan?${lookup}`);
+    assert.deepEqual(plan.workload, { phase: 'decode', seqLen: 131072 });
+    const meta = (await page.textContent('#plan-meta'))!;
+    assert.ok(meta.startsWith('decode at 131072 tokens'), meta);
+    assert.ok(meta.includes(`cost model ${plan.costModel.name}`), meta);
+    const kv = await page.$$eval('#placement .kv-plan', (cells) => cells.map((c) => Number(c.textContent)));
+    assert.deepEqual(kv, plan.layers[0].kvHeadsPerGpu);
+  });
+
   it('labels every control', async () => {
     for (const id of [
       'model',
