@@ -76,11 +76,11 @@ export function drawKvPerGpu(container, plan, unitsPerGroup) {
 /** "cap 1.25" or "no cap" for a frontier point's cap. */
 export const capLabel = (cap) => (cap === null ? 'no cap' : `cap ${cap}`);
 
-/** An axis over `values` on multiples of a nice step: { lo, hi, step }. */
-function niceRange(values) {
+/** An axis over `values`, at least `span` wide, on multiples of a nice step: { lo, hi, step }. */
+function niceRange(values, span) {
   const lo0 = Math.min(...values);
-  const hi0 = Math.max(...values);
-  const step = niceStep(Math.max(hi0 - lo0, 1e-3) * 1.1, 5);
+  const hi0 = Math.max(...values, lo0 + span);
+  const step = niceStep((hi0 - lo0) * 1.1, 5);
   return { lo: Math.floor(lo0 / step + 1e-9) * step, hi: Math.ceil((hi0 * 1.0001) / step - 1e-9) * step, step };
 }
 
@@ -145,8 +145,8 @@ export function drawFrontier(container, points, cap, current) {
   const height = 300;
   const box = { left: 70, right: WIDTH - 24, top: 16, bottom: height - 44 };
   const usable = points.filter((p) => p.speedupVsContiguous !== null);
-  const xa = niceRange([1, ...usable.map((p) => p.kvCacheFactor), current.kvCacheFactor]);
-  const ya = niceRange([1, ...usable.map((p) => p.speedupVsContiguous), current.speedupVsContiguous ?? 1]);
+  const xa = niceRange([1, ...usable.map((p) => p.kvCacheFactor), current.kvCacheFactor], 0.5);
+  const ya = niceRange([1, ...usable.map((p) => p.speedupVsContiguous), current.speedupVsContiguous ?? 1], 0.1);
   const x = (v) => box.left + ((v - xa.lo) / (xa.hi - xa.lo)) * (box.right - box.left);
   const y = (v) => box.bottom - ((v - ya.lo) / (ya.hi - ya.lo)) * (box.bottom - box.top);
   const svg = frame(height, `Prefill speedup against the KV-cache factor, ${points.length} caps`);

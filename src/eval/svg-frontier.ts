@@ -13,11 +13,19 @@ import { niceStep } from '../../public/plan-math.js';
 const CURVE_COLOURS = ['#1f4e79', '#d1495b', '#2a9d8f', '#8d6a9f'];
 const PLOT = { width: 760, height: 420, left: 70, right: 24, top: 52, bottom: 96 } as const;
 
-/** Axis range [lo, hi] on multiples of a nice step, covering `values` and `include`. */
-function range(values: readonly number[], include: number, ticks: number): { lo: number; hi: number; step: number } {
+/**
+ * Axis range [lo, hi] on multiples of a nice step, covering `values` and `include` and at least
+ * `span` wide (a frontier of one point, e.g. an MHA model's, still gets a readable axis).
+ */
+function range(
+  values: readonly number[],
+  include: number,
+  ticks: number,
+  span: number,
+): { lo: number; hi: number; step: number } {
   const lo0 = Math.min(include, ...values);
-  const hi0 = Math.max(include, ...values);
-  const step = niceStep(Math.max(hi0 - lo0, 1e-6) * 1.1, ticks);
+  const hi0 = Math.max(include, ...values, lo0 + span);
+  const step = niceStep((hi0 - lo0) * 1.1, ticks);
   return { lo: Math.floor(lo0 / step + 1e-9) * step, hi: Math.ceil((hi0 * 1.0001) / step - 1e-9) * step, step };
 }
 
@@ -154,11 +162,13 @@ export function renderFrontierSvg(doc: EvaluationDocument, model: string): strin
     points.map((p) => p.kvCacheFactor),
     doc.defaultMaxKvCacheFactor,
     6,
+    0.5,
   );
   const yr = range(
     points.map((p) => p.speedupVsContiguous!),
     1,
     5,
+    0.1,
   );
   const x = (v: number): number => box.left + ((v - xr.lo) / (xr.hi - xr.lo)) * (box.right - box.left);
   const y = (v: number): number => box.bottom - ((v - yr.lo) / (yr.hi - yr.lo)) * (box.bottom - box.top);

@@ -99,6 +99,13 @@ describe('frontier plot', () => {
     assert.ok(svg.includes('>speedup vs contiguous</text>'));
   });
 
+  it('keeps every plot to a readable number of grid lines, a frontier of one point (MHA) included', () => {
+    for (const id of new Set(doc.frontiers.map((f) => f.model))) {
+      const lines = count(renderFrontierSvg(doc, id), /<line [^>]*stroke="#(dddddd|eeeeee)"/g);
+      assert.ok(lines >= 4 && lines <= 30, `${id}: ${lines} grid lines`);
+    }
+  });
+
   it('refuses a model the document has no frontier of', () => {
     assert.throws(() => renderFrontierSvg(doc, 'no-such-model'), /no frontier/);
   });
