@@ -16,7 +16,7 @@
  */
 import { textTable } from '../src/cli/format.ts';
 import { createCostModelResolver } from '../src/cost/registry.ts';
-import { headShapeOf, kvBytes, kvProjectionMacs } from '../src/cost/work.ts';
+import { headShapeOf, kvBytes, kvProjectionMacs } from '../src/cost/head-shape.ts';
 import { loadGlpk } from '../src/planner/glpk.ts';
 import { createInlineRunner } from '../src/planner/layer-task.ts';
 import type { Plan } from '../src/planner/plan.ts';
