@@ -223,8 +223,8 @@ export function renderReadmeSection(doc: EvaluationDocument): string {
       "(no layer stores more KV heads than vLLM's own contiguous placement, so the KV cache, and the batch that fits, stay the same), " +
       `placing the model's own per-head budgets with S-HPLB instead of contiguously makes prefill attention faster by ${speedups.slice(0, -1).join(', ')} and ${speedups.at(-1)}.` +
       oneGroupPerGpu(doc) +
-      ` More KV cache buys more speed (the frontier below): with no cap, ${timesOrNa(free.speedupVsContiguous)} at ${doc.flagship.gpus} GPUs for a KV-cache factor of ${fixed(free.kvCacheFactor, 3)}, ` +
-      `a placement whose decode attention runs at ${times(flagship.decode.prefillPlacements.unconstrained)} contiguous placement's speed.`,
+      ` More KV cache buys more speed (the frontier below): S-HPLB's plan with no cap is ${timesOrNa(free.speedupVsContiguous)} faster at ${doc.flagship.gpus} GPUs and stores ${fixed(free.kvCacheFactor, 3)}x the KV heads; ` +
+      `its placement runs decode attention at ${times(flagship.decode.prefillPlacements.unconstrained)} contiguous placement's speed.`,
     '',
     renderFlagshipTable(doc),
     '',
