@@ -97,10 +97,7 @@ for (const profile of profiles) {
     const running: Plan = await plan(drift.old);
     const resolved = resolveRequest(drift.next, context);
     const fresh = await solvePlan(resolved, runner);
-    const bytes = unitBytes(profile.architecture, {
-      granularity: 'query-head',
-      workload: drift.next.workload as { seqLen: number; phase: 'prefill' | 'decode' },
-    });
+    const bytes = unitBytes(profile.architecture, resolved);
     const specOf = (l: number, eps: number) => ({
       previous: running.layers[l].unit2gpu,
       moveCosts: new Array<number>(heads).fill(bytes),

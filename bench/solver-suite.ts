@@ -42,7 +42,7 @@ export const SUITE_CASES: readonly SuiteCase[] = [
 ];
 
 /** A plan function and what it needs: this tree's, or a baseline's. */
-interface Planner {
+export interface Planner {
   readonly name: string;
   plan(resolved: ResolvedRequest): Promise<Plan>;
 }
@@ -56,7 +56,7 @@ async function currentPlanner(): Promise<Planner> {
  * The planner of another commit: `git archive` of its src/ (and the public/ modules src/ imports) into /tmp (once), node_modules linked,
  * then its own solvePlan, inline runner and engines imported (the same plan request shape).
  */
-async function baselinePlanner(ref: string): Promise<Planner> {
+export async function baselinePlanner(ref: string): Promise<Planner> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const commit = execFileSync('git', ['rev-parse', '--short', ref], { cwd: root, encoding: 'utf8' }).trim();
   const dir = `/tmp/hplb-baseline-${commit}`;

@@ -10,8 +10,9 @@
  *     with 500 ms per layer.
  *  4. the all-distinct suite (bench/solver-suite.ts): this tree against a baseline commit.
  * Flags: --quick (fewer profiles and layers, 2 layers per suite case), --textbook-layers N,
- * --layer-limit-ms N, --suite (only the suite), --baseline REF (default: the release before the
- * proof fixes), --no-baseline.
+ * --layer-limit-ms N, --suite (only the suite), --kv (only the KV-aware solver: bench/solver-kv.ts),
+ * --baseline REF (default: the release before the proof fixes; with --kv, main before the KV
+ * work), --no-baseline.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,6 @@ import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
 import { positiveInt } from '../src/cli/options.ts';
 import { createCostModelResolver } from '../src/cost/registry.ts';
-import { textTable } from '../src/cli/format.ts';
 import { distinctCosts } from '../src/kernel/synthetic.ts';
 import { median } from '../src/kernel/timing.ts';
 import { loadGlpk } from '../src/planner/glpk.ts';
@@ -35,9 +35,13 @@ import { createIlpEngine } from '../src/solver/engines/ilp.ts';
 import { buildLayerProblems } from '../src/solver/problem.ts';
 import type { LayerEngine, LayerProblem } from '../src/solver/types.ts';
 import { formatSuite, runSuite } from './solver-suite.ts';
+import { formatSolverBench } from './solver-tables.ts';
+import { formatKvBench, runKvBench } from './solver-kv.ts';
 
 /** The release before the rounding-robust proofs and the all-distinct work: the suite's baseline. */
 const PREVIOUS_RELEASE = '0484f3c';
+/** main before the KV-aware solver: the baseline of --kv. */
+const KV_BASELINE = '0c32e7e';
 
 const flags = new Command('bench:solver')
   .option('--quick', 'fewer profiles and layers')
@@ -48,6 +52,7 @@ const flags = new Command('bench:solver')
   )
   .option('--layer-limit-ms <ms>', 'per-layer time limit of the formulation comparison', positiveInt, 1000)
   .option('--suite', 'only the all-distinct suite')
+  .option('--kv', 'only the KV-aware solver on the flagship (bench/solver-kv.ts; baseline: main before it)')
   .option('--baseline <ref>', 'git ref the suite compares with (default: the release before the proof fixes)')
   .option('--no-baseline', 'no comparison')
   .addOption(
@@ -60,6 +65,7 @@ const flags = new Command('bench:solver')
     textbookLayers?: number;
     layerLimitMs: number;
     suite?: boolean;
+    kv?: boolean;
     baseline?: string | false;
     child?: string;
     gpus?: number;
@@ -100,6 +106,17 @@ if (flags.child !== undefined) {
   process.exit(0);
 }
 
+if (flags.kv === true) {
+  // The KV-aware solver's targets; its baseline is main before that work unless one is named.
+  const baseline = flags.baseline === false ? null : typeof flags.baseline === 'string' ? flags.baseline : KV_BASELINE;
+  const kv = await runKvBench({ quick: QUICK, baseline, onProgress: SUITE_OPTIONS.onProgress });
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('./results/solver-kv.json', import.meta.url), `${JSON.stringify(kv, null, 2)}\n`);
+  console.log(JSON.stringify(kv));
+  console.log(`\n${formatKvBench(kv)}`);
+  process.exit(0);
+}
+
 if (flags.suite === true) {
   const suite = await runSuite(SUITE_OPTIONS);
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -110,8 +127,6 @@ if (flags.suite === true) {
   );
   process.exit(0);
 }
-
-const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
 
 async function coldPlan(model: string, gpus: number) {
   const start = performance.now();
@@ -259,67 +274,4 @@ const result = {
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/solver.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));
-console.log('\n## Whole-model plans (query-head units, equal counts, auto engine, cold process)\n');
-console.log(
-  textTable(
-    ['model', 'G', 'contiguous/auto', 'greedy/auto', 'auto<=greedy', 'proven', 'cold plan ms', 'pool start ms'],
-    models.map((m) => [
-      m.model,
-      String(m.gpus),
-      fmt(m.contiguousOverAuto, 3),
-      fmt(1 / m.autoOverGreedy, 5),
-      m.auto <= m.greedy * (1 + 1e-12) ? 'yes' : 'NO',
-      `${m.layersProven}/${m.layers}`,
-      m.coldPlanMs.toFixed(0),
-      m.poolStartMs.toFixed(0),
-    ]),
-  ),
-);
-const layersTotal = models.reduce((s, m) => s + m.layers, 0);
-const provenTotal = models.reduce((s, m) => s + m.layersProven, 0);
-console.log(`\nlayers proven: ${provenTotal}/${layersTotal} (${((100 * provenTotal) / layersTotal).toFixed(2)}%)`);
-console.log(`\n## Formulations, first ${TEXTBOOK_LAYERS} layers, ${LAYER_LIMIT_MS} ms per layer, same GLPK\n`);
-console.log(
-  textTable(
-    [
-      'model',
-      'G',
-      'textbook ms',
-      'proven',
-      'aggregated ILP ms',
-      'proven',
-      'auto ms',
-      'proven',
-      'textbook/ILP',
-      'textbook/auto',
-    ],
-    formulations.map((f) => [
-      f.model,
-      String(f.gpus),
-      f.textbook.totalMs.toFixed(0),
-      `${f.textbook.proven}/${f.layers}`,
-      f.aggregatedIlp.totalMs.toFixed(0),
-      `${f.aggregatedIlp.proven}/${f.layers}`,
-      f.auto.totalMs.toFixed(0),
-      `${f.auto.proven}/${f.layers}`,
-      `${f.textbookOverIlp.toFixed(1)}x`,
-      `${f.textbookOverAuto.toFixed(1)}x`,
-    ]),
-  ),
-);
-console.log('\n## Random all-distinct costs, 500 ms per layer (3 seeds)\n');
-console.log(
-  textTable(
-    ['units', 'G', 'max greedy gap', 'max auto gap', 'max auto ms'],
-    random.map((r) => [
-      String(r.units),
-      String(r.gpus),
-      `${(100 * Math.max(...r.seeds.map((s) => s.greedyGap))).toFixed(3)}%`,
-      `${(100 * r.maxAutoGap).toFixed(3)}%`,
-      r.maxAutoMs.toFixed(0),
-    ]),
-  ),
-);
-console.log(
-  `\n## All-distinct suite (log-normal costs, equal counts, plan 10 s, layer 2 s, gap 1e-4)\n\n${formatSuite(suite)}`,
-);
+console.log(formatSolverBench(result, { textbookLayers: TEXTBOOK_LAYERS, layerLimitMs: LAYER_LIMIT_MS }));

@@ -1,20 +1,31 @@
-// The plan page: pick a model, GPU count and granularity; fetch the plan from the public API
-// (GET /v1/models/{modelId}/plan) and show its summary, load chart, bubble chart and layer table.
+// The plan page: pick a model, GPU count, workload and KV-cache cap; fetch the plan from the public
+// API (GET /v1/models/{modelId}/plan) and show which heads sit on which GPU (per layer), the KV
+// heads each GPU stores beside contiguous placement's, the frontier of speedup against KV cache,
+// the load and bubble charts and the layer table. Every control is in the URL (url-state.js).
 import { drawBubbles, drawLoads } from './charts.js';
-import { chooseScale, percent, scaled, statusCounts, times } from './format.js';
-import { bubbleRatio } from './plan-math.js';
+import { chooseScale } from './format.js';
+import { setupFrontier } from './frontier-view.js';
+import { drawKvPerGpu } from './kv-charts.js';
+import { drawPlacement, fillLayerSelect, unitShape } from './placement.js';
 import { setupReplan } from './replan.js';
+import { renderSummary, renderTable } from './summary.js';
+import { readUrl, writeUrl } from './url-state.js';
 
 // src/profiles/flagship.ts's FLAGSHIP_MODEL (the page test checks that they agree).
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
 const $ = (id) => document.getElementById(id);
 const form = $('controls');
+/** Every control that is a URL parameter, by parameter name. */
 const fields = {
   model: $('model'),
   gpus: $('gpus'),
   granularity: $('granularity'),
   unitsPerGpu: $('unitsPerGpu'),
+  phase: $('phase'),
+  seqLen: $('seqLen'),
+  maxKvCacheFactor: $('maxKvCacheFactor'),
   splitHeads: $('splitHeads'),
+  layer: $('layer'),
 };
 const statusLine = $('status');
 const planSection = $('plan');
@@ -23,8 +34,10 @@ const planSection = $('plan');
 const models = new Map();
 /** Answers to older requests are dropped: only the latest selection is shown. */
 let latest = 0;
-/** The plan on show and the selection it answers: what a re-plan starts from. */
+/** The plan on show, its model and the selection it answers: what a re-plan starts from. */
 let running = null;
+/** The URL's layer, until the first plan has that many layers to choose from. */
+let wantedLayer = null;
 
 function setStatus(state, message) {
   statusLine.dataset.state = state;
@@ -56,7 +69,7 @@ function refreshGpuHint() {
   $('gpu-counts').replaceChildren(
     ...divisors.map((g) => Object.assign(document.createElement('option'), { value: String(g) })),
   );
-  $('gpus-hint').textContent = `${units} ${name}: equal split on ${divisors.join(', ')}`;
+  $('gpus-hint').textContent = `${units} ${name} in ${kvHeads} KV groups: equal split on ${divisors.join(', ')} GPUs`;
 }
 
 function selection() {
@@ -65,8 +78,25 @@ function selection() {
     gpus: fields.gpus.value,
     granularity: fields.granularity.value,
     unitsPerGpu: fields.unitsPerGpu.value,
+    phase: fields.phase.value,
+    seqLen: fields.seqLen.value,
+    maxKvCacheFactor: fields.maxKvCacheFactor.value.trim(),
     splitHeads: fields.splitHeads.value || '0',
   };
+}
+
+/** The lookup's query for a selection (splitHeads only when on, so plain URLs hit the same cached plan). */
+function lookupQuery(chosen) {
+  const query = new URLSearchParams({
+    gpus: chosen.gpus,
+    granularity: chosen.granularity,
+    unitsPerGpu: chosen.unitsPerGpu,
+    seqLen: chosen.seqLen,
+    phase: chosen.phase,
+    maxKvCacheFactor: chosen.maxKvCacheFactor,
+  });
+  if (Number(chosen.splitHeads) > 0) query.set('splitHeads', chosen.splitHeads);
+  return query;
 }
 
 async function loadPlan() {
@@ -74,14 +104,7 @@ async function loadPlan() {
   const model = models.get(chosen.model);
   if (!model || !form.reportValidity()) return;
   const request = ++latest;
-  const query = new URLSearchParams({
-    gpus: chosen.gpus,
-    granularity: chosen.granularity,
-    unitsPerGpu: chosen.unitsPerGpu,
-  });
-  // Without splits the URL stays what it always was (and hits the same cached plan).
-  if (Number(chosen.splitHeads) > 0) query.set('splitHeads', chosen.splitHeads);
-  history.replaceState(null, '', `?${new URLSearchParams({ model: chosen.model, ...Object.fromEntries(query) })}`);
+  writeUrl(fields);
   planSection.setAttribute('aria-busy', 'true');
   $('show').disabled = true;
   setStatus(
@@ -89,7 +112,7 @@ async function loadPlan() {
     `Solving the plan for ${model.displayName} on ${chosen.gpus} GPUs… (the first lookup solves it; later ones come from the service's cache)`,
   );
   try {
-    const response = await fetch(`/v1/models/${encodeURIComponent(chosen.model)}/plan?${query}`, {
+    const response = await fetch(`/v1/models/${encodeURIComponent(chosen.model)}/plan?${lookupQuery(chosen)}`, {
       headers: { Accept: 'application/json' },
     });
     if (request !== latest) return;
@@ -100,9 +123,10 @@ async function loadPlan() {
     }
     const plan = await response.json();
     if (request !== latest) return;
+    running = { plan, model, selection: chosen };
     render(plan, model);
-    running = { plan, selection: chosen };
     replan.reset();
+    loadFrontier(chosen, plan);
     const cache = response.headers.get('X-Cache');
     setStatus('ready', `Plan for ${model.displayName} on ${plan.gpus.count} GPUs${cache ? ` (cache ${cache})` : ''}.`);
   } catch (error) {
@@ -117,103 +141,32 @@ async function loadPlan() {
   }
 }
 
-/** A dd's content: the number, then its unit in a smaller span. */
-function setValue(id, value, unit = '') {
-  const unitSpan = Object.assign(document.createElement('span'), {
-    className: 'unit',
-    textContent: unit ? ` ${unit}` : '',
-  });
-  $(id).replaceChildren(document.createTextNode(value), unitSpan);
+/** Draws the chosen layer's heads on their GPUs. */
+function showLayer() {
+  if (!running) return;
+  drawPlacement($('placement'), $('group-legend'), running.plan, running.model, Number(fields.layer.value));
 }
 
 function render(plan, model) {
-  const t = plan.totals;
   const scale = chooseScale(
     Math.max(...plan.layers.map((l) => Math.max(l.makespan, l.contiguousMakespan ?? 0))),
     plan.costModel.unit,
   );
-  const worstGap = Math.max(...plan.layers.map((l) => l.gap));
   const unitName = plan.granularity === 'kv-group' ? 'KV groups' : 'query heads';
   $('plan-heading').textContent =
     `${model.displayName}: ${plan.gpus.count} GPUs, ${unitName}, ${plan.unitsPerGpu} units per GPU`;
-  // Times relative to contiguous placement: the cost unit is hardware-neutral work (MAC) unless a
-  // calibration names its device, and either way the ratio is what carries over to a GPU.
-  if (t.contiguousMakespan === null) setValue('makespan', scaled(t.makespan, scale), scale.label);
-  else
-    setValue(
-      'makespan',
-      (t.makespan / t.contiguousMakespan).toFixed(3),
-      `of contiguous (${scaled(t.makespan, scale)} ${scale.label})`,
-    );
-  if (t.contiguousMakespan === null) setValue('contiguous', 'breaks a constraint');
-  else setValue('contiguous', '1.000', `(${scaled(t.contiguousMakespan, scale)} ${scale.label})`);
-  setValue('speedup', t.speedupVsContiguous === null ? 'n/a' : times(t.speedupVsContiguous));
-  if (t.greedyMakespan === null) setValue('greedy', 'no feasible placement');
-  else
-    setValue(
-      'greedy',
-      scaled(t.greedyMakespan, scale),
-      `${scale.label} (${times(t.greedyMakespan / t.makespan)} this plan)`,
-    );
-  setValue(
-    'bubble',
-    percent(t.bubbleRatio),
-    `contiguous ${t.contiguousMakespan === null ? 'n/a' : percent(contiguousBubble(plan))}`,
-  );
-  setValue('proven', String(t.layersProvenOptimal), `of ${plan.layers.length}`);
-  setValue('statuses', statusCounts(plan.layers));
-  setValue('gap', percent(t.gap, 4), `worst layer ${percent(worstGap, 4)}`);
-  if (t.splitHeads === undefined) setValue('split-heads', 'off');
-  else
-    setValue(
-      'split-heads',
-      String(t.splitHeads),
-      `at most ${plan.splits.maxSplitHeads} per layer; plan ${times(t.makespan / t.fluidBound)} the fluid bound`,
-    );
-  $('plan-meta').textContent =
-    `${plan.workload.phase} at ${plan.workload.seqLen} tokens · cost model ${plan.costModel.name} (${plan.costModel.unit}` +
-    `${plan.costModel.device ? `, measured on ${plan.costModel.device}` : ', hardware-neutral'})` +
-    ` · engine ${plan.solver.engine} · solved in ${t.solveMs.toFixed(0)} ms · plan ${plan.id}`;
+  renderSummary(plan, scale);
+  fillLayerSelect(fields.layer, plan, wantedLayer ?? fields.layer.value);
+  wantedLayer = null;
+  writeUrl(fields);
+  showLayer();
+  drawKvPerGpu($('kv-chart'), plan, unitShape(plan, model).unitsPerGroup);
   $('loads-caption').textContent =
     `Per-GPU load of every layer (${scale.label}): ${plan.gpus.count} bars per layer, one per GPU`;
   drawLoads($('loads-chart'), plan, scale);
   drawBubbles($('bubbles-chart'), plan);
   renderTable(plan, scale);
   planSection.hidden = false;
-}
-
-/** Model-wide bubble of contiguous placement: 1 - (sum of mean loads) / (sum of contiguous makespans). */
-function contiguousBubble(plan) {
-  const meanLoads = plan.layers.reduce((s, l) => s + l.gpuLoads.reduce((a, b) => a + b, 0) / l.gpuLoads.length, 0);
-  return bubbleRatio(meanLoads, plan.totals.contiguousMakespan);
-}
-
-function renderTable(plan, scale) {
-  const rows = plan.layers.map((layer) => {
-    const mean = layer.gpuLoads.reduce((s, x) => s + x, 0) / layer.gpuLoads.length;
-    const cells = [
-      String(layer.layer),
-      scaled(layer.makespan, scale),
-      layer.contiguousMakespan === null ? 'n/a' : scaled(layer.contiguousMakespan, scale),
-      scaled(layer.lowerBound, scale),
-      percent(layer.gap, 4),
-      layer.status,
-      layer.engine,
-      percent(bubbleRatio(mean, layer.makespan)),
-      layer.splitHeads === undefined ? '' : String(layer.splitHeads),
-    ];
-    const tr = document.createElement('tr');
-    cells.forEach((text, i) =>
-      tr.append(
-        Object.assign(
-          document.createElement(i === 0 ? 'th' : 'td'),
-          i === 0 ? { scope: 'row', textContent: text } : { textContent: text },
-        ),
-      ),
-    );
-    return tr;
-  });
-  $('layers-table').tBodies[0].replaceChildren(...rows);
 }
 
 async function start() {
@@ -232,15 +185,14 @@ async function start() {
     ...list.map((m) =>
       Object.assign(document.createElement('option'), {
         value: m.id,
-        textContent: `${m.displayName} (${m.architecture.layers} layers × ${m.architecture.queryHeads} heads)`,
+        textContent: `${m.displayName} (${m.architecture.layers} layers × ${m.architecture.queryHeads} heads, ${m.architecture.kvHeads} KV)`,
       }),
     ),
   );
-  const params = new URLSearchParams(location.search);
+  const params = readUrl(fields);
   const wanted = params.get('model');
+  wantedLayer = params.get('layer');
   fields.model.value = models.has(wanted) ? wanted : models.has(FLAGSHIP) ? FLAGSHIP : (list[0]?.id ?? '');
-  for (const key of ['gpus', 'granularity', 'unitsPerGpu', 'splitHeads'])
-    if (params.has(key)) fields[key].value = params.get(key);
   fields.model.disabled = false;
   $('show').disabled = false;
   refreshGpuHint();
@@ -249,10 +201,18 @@ async function start() {
 }
 
 const replan = setupReplan(() => running, problemMessage);
+const loadFrontier = setupFrontier(problemMessage);
 form.addEventListener('submit', (event) => {
   event.preventDefault();
   loadPlan();
 });
+// A control's new value goes to the URL at once; the plan follows on "Show plan" (the layer at once).
+form.addEventListener('input', () => writeUrl(fields));
+form.addEventListener('change', () => writeUrl(fields));
 fields.model.addEventListener('change', refreshGpuHint);
 fields.granularity.addEventListener('change', refreshGpuHint);
+fields.layer.addEventListener('change', () => {
+  writeUrl(fields);
+  showLayer();
+});
 start();

@@ -4,9 +4,9 @@ import { percent, scaled } from './format.js';
 import { bubbleRatio, niceStep } from './plan-math.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const WIDTH = 1100;
+export const WIDTH = 1100;
 
-function el(name, attrs = {}, text) {
+export function el(name, attrs = {}, text) {
   const node = document.createElementNS(SVG_NS, name);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
   if (text !== undefined) node.textContent = text;
@@ -14,12 +14,12 @@ function el(name, attrs = {}, text) {
 }
 
 /** A mark with a hover tooltip. */
-function titled(node, tip) {
+export function titled(node, tip) {
   node.append(el('title', {}, tip));
   return node;
 }
 
-function frame(height, label) {
+export function frame(height, label) {
   return el('svg', {
     viewBox: `0 0 ${WIDTH} ${height}`,
     role: 'img',
@@ -29,7 +29,7 @@ function frame(height, label) {
 }
 
 /** Horizontal grid lines with labels from 0 to yMax. */
-function yAxis(svg, box, yMax, step, format, title) {
+export function yAxis(svg, box, yMax, step, format, title) {
   const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   for (let tick = 0; tick <= yMax + step * 1e-9; tick += step) {
     const y = box.bottom - (tick / yMax) * box.height;

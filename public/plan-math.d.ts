@@ -5,3 +5,6 @@ export function bubbleRatio(meanLoad: number, makespan: number): number;
 
 /** A step of 1, 2 or 5 times a power of ten giving about `ticks` intervals up to max (1 when max <= 0). */
 export function niceStep(max: number, ticks?: number): number;
+
+/** [gpus] KV heads contiguous placement stores on each GPU (units [g*k, (g+1)*k), k = ceil(units / gpus)). */
+export function contiguousKvHeadsPerGpu(units: number, gpus: number, unitsPerGroup: number): number[];

@@ -14,3 +14,17 @@ export function niceStep(max, ticks = 5) {
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   return [1, 2, 5, 10].map((m) => m * magnitude).find((step) => step >= raw * (1 - 1e-12));
 }
+
+/**
+ * [gpus] KV heads the contiguous placement stores on each GPU: units [g*k, (g+1)*k) on GPU g with
+ * k = ceil(units / gpus), each GPU storing the distinct KV groups of its units (unit u is in group
+ * floor(u / unitsPerGroup): the query heads per KV group for query-head units, 1 for KV-group units).
+ */
+export function contiguousKvHeadsPerGpu(units, gpus, unitsPerGroup) {
+  const perGpu = Math.ceil(units / gpus);
+  return Array.from({ length: gpus }, (_, g) => {
+    const first = g * perGpu;
+    const last = Math.min(units, first + perGpu) - 1;
+    return last < first ? 0 : Math.floor(last / unitsPerGroup) - Math.floor(first / unitsPerGroup) + 1;
+  });
+}

@@ -28,6 +28,7 @@ export function setupReplan(running, problemMessage) {
       gpus: selection.gpus,
       granularity: selection.granularity,
       unitsPerGpu: selection.unitsPerGpu,
+      maxKvCacheFactor: selection.maxKvCacheFactor,
       seqLen: $('replan-seqLen').value,
       phase: $('replan-phase').value,
       previous: plan.id,

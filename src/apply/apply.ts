@@ -62,8 +62,18 @@ export interface Manifest {
   /** The engine's tensor-parallel size to run the output with: the plan's GPU count. */
   readonly tensorParallelSize: number;
   readonly source: { queryHeads: number; kvHeads: number; headDim: number; files: FileRecord[] };
-  /** kvCacheFactor: per-GPU KV-cache memory over the source's (above 1 only with duplicated KV heads). */
-  readonly output: { queryHeads: number; kvHeads: number; kvCacheFactor: number; files: FileRecord[] };
+  /**
+   * kvCacheFactor: per-GPU KV-cache memory over the source's (above 1 only with duplicated KV
+   * heads); planKvCacheFactor: the plan's own (head-order.ts), equal to it unless the engine's
+   * query-to-KV mapping forces copies the plan does not need.
+   */
+  readonly output: {
+    queryHeads: number;
+    kvHeads: number;
+    kvCacheFactor: number;
+    planKvCacheFactor: number;
+    files: FileRecord[];
+  };
   /** Entries of the source folder not carried over (sub-folders, stray .safetensors files). */
   readonly skipped: string[];
   readonly layers: { layer: number; queryHeads: number[]; kvHeads: number[]; ranks: RankHeads[] }[];
@@ -205,6 +215,7 @@ async function writeOutput(
       queryHeads: order.queryHeads,
       kvHeads: order.outputKvHeads,
       kvCacheFactor: order.kvCacheFactor,
+      planKvCacheFactor: order.planKvCacheFactor,
       files: output,
     },
     skipped,

@@ -51,6 +51,13 @@ export interface HeadOrder {
   readonly outputKvHeads: number;
   /** Per-GPU KV-cache memory of the rewritten model over the source's, under the engine's split. */
   readonly kvCacheFactor: number;
+  /**
+   * The plan's own KV-cache factor: KV heads it stores (distinct groups per GPU, summed over GPUs
+   * and layers) over those the contiguous placement stores. kvCacheFactor equals it when every
+   * rank's query heads fill whole blocks of one KV head each; otherwise the engine's fixed
+   * query-to-KV mapping makes the checkpoint hold copies the plan does not need.
+   */
+  readonly planKvCacheFactor: number;
   readonly layers: LayerHeadOrder[];
 }
 
@@ -165,12 +172,32 @@ export function headOrder(plan: PlanLike, counts: HeadCounts, options: { expandK
     kvHeads,
     outputKvHeads,
     kvCacheFactor: kvHeadsPerRank(outputKvHeads, gpus) / kvHeadsPerRank(kvHeads, gpus),
+    planKvCacheFactor: planKvCacheFactor(orders, gpus, groupSize),
     layers: orders.map((order, layer) => ({
       layer,
       queryHeads: order,
       kvHeads: Array.from({ length: outputKvHeads }, (_, b) => Math.floor(order[b * blockSize] / groupSize)),
     })),
   };
+}
+
+/**
+ * KV heads a placement stores over those the contiguous one stores: per layer and GPU, the distinct
+ * KV groups of its query heads (orders: [layers] logical query head per physical slot, GPU-major,
+ * queryHeads / gpus slots per GPU; the contiguous placement is the identity order).
+ */
+function planKvCacheFactor(orders: readonly (readonly number[])[], gpus: number, groupSize: number): number {
+  const stored = (order: readonly number[]): number => {
+    const perGpu = order.length / gpus;
+    let count = 0;
+    for (let g = 0; g < gpus; g++) {
+      count += new Set(order.slice(g * perGpu, (g + 1) * perGpu).map((h) => Math.floor(h / groupSize))).size;
+    }
+    return count;
+  };
+  const contiguous = stored(Array.from({ length: orders[0]?.length ?? 0 }, (_, h) => h));
+  const total = orders.reduce((sum, order) => sum + stored(order), 0);
+  return contiguous > 0 ? total / (contiguous * orders.length) : 1;
 }
 
 /** Per layer, per rank: what the engine's contiguous split of the rewritten checkpoint gives each rank. */

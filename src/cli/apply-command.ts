@@ -55,7 +55,7 @@ export function applyCommand(io: CliIo): Command {
       io.out(
         `plan ${manifest.planId} (${manifest.granularity}) applied to ${manifest.modelType}: ` +
           `${manifest.layers.length} layers, ${output.queryHeads} query heads, KV heads ${source.kvHeads} -> ` +
-          `${output.kvHeads} (per-GPU KV cache x${output.kvCacheFactor})\n` +
+          `${output.kvHeads} (per-GPU KV cache x${output.kvCacheFactor}${planFactorNote(output)})\n` +
           `run it with tensor-parallel size ${manifest.tensorParallelSize}; ` +
           `manifest: ${join(flags.out, MANIFEST_FILE)}\n` +
           `read ${mb(result.bytesRead)} MB of tensors, wrote ${mb(result.bytesWritten)} MB ` +
@@ -64,4 +64,11 @@ export function applyCommand(io: CliIo): Command {
       );
       if (manifest.skipped.length > 0) io.out(`not carried over: ${manifest.skipped.join(', ')}\n`);
     });
+}
+
+/** When the checkpoint holds more KV than the plan stores, how much: the engine's mapping forces copies. */
+function planFactorNote(output: { kvCacheFactor: number; planKvCacheFactor: number }): string {
+  if (output.kvCacheFactor === output.planKvCacheFactor) return '';
+  const plan = Number(output.planKvCacheFactor.toFixed(3));
+  return `; the plan stores x${plan}: the engine's fixed query-to-KV mapping needs the extra copies`;
 }

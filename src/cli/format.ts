@@ -41,6 +41,7 @@ export function formatPlan(plan: Plan): string {
       contiguous === null ? 'n/a' : si(contiguous),
       contiguous === null ? 'n/a' : `${(contiguous / l.makespan).toFixed(3)}x`,
       pct(bubbleRatio(l.gpuLoads.reduce((a, b) => a + b, 0) / l.gpuLoads.length, l.makespan)),
+      String(l.kvHeadsStored ?? ''),
       l.status,
       l.engine,
       l.solveMs.toFixed(1),
@@ -60,8 +61,8 @@ export function formatPlan(plan: Plan): string {
     t.contiguousMakespan === null ? '' : `; ${(t.makespan / t.contiguousMakespan).toFixed(3)} of contiguous`;
   const summary = [
     `model ${plan.model.id ?? '(explicit costs)'} on ${plan.gpus.count} GPUs (${plan.granularity}, units per GPU ${plan.unitsPerGpu})` +
-      `, ${plan.workload.phase} at ${plan.workload.seqLen} tokens, cost model ${plan.costModel.name}` +
-      ` [${unit}${plan.costModel.device ? `, measured on ${plan.costModel.device}` : ', hardware-neutral'}]`,
+      `, ${describeWorkload(plan.workload)}, cost model ${plan.costModel.name}` +
+      ` [${unit}${plan.costModel.device ? `, ${plan.costModel.device}` : ', hardware-neutral'}]`,
     `makespan ${si(t.makespan)} ${unit} (sum over layers${relative}); lower bound ${si(t.lowerBound)}; gap ${pct(t.gap)}` +
       `; layers proven ${proven}`,
     `contiguous ${contiguous}`,
@@ -71,7 +72,64 @@ export function formatPlan(plan: Plan): string {
           `split heads ${t.splitHeads} (at most ${plan.splits!.maxSplitHeads} per layer, ${plan.splits!.maxPartsPerHead} parts each, overhead ${si(plan.splits!.partOverhead)}); fluid bound ${si(t.fluidBound)} -> plan / fluid = ${(t.makespan / Math.max(t.fluidBound, Number.MIN_VALUE)).toFixed(4)}x`,
         ]
       : []),
+    ...kvSummary(plan),
+    ...(t.phases ?? []).map(
+      (p) =>
+        `phase ${p.phase} at ${p.seqLen} tokens x ${p.weight}: ${si(p.makespan)} ${unit}` +
+        (p.speedupVsContiguous === null ? '' : `, contiguous / plan = ${p.speedupVsContiguous.toFixed(3)}x`),
+    ),
     `bubble ratio ${pct(t.bubbleRatio)}; engine ${plan.solver.engine}; solve ${t.solveMs.toFixed(0)} ms; plan id ${plan.id}`,
+    ...plan.warnings.map((w) => `warning: ${w.message}`),
   ];
-  return `${textTable(['layer', 'makespan', 'bound', 'gap', 'contiguous', 'vs contig', 'bubble', 'status', 'engine', 'ms'], rows)}\n\n${summary.join('\n')}\n`;
+  const header = [
+    'layer',
+    'makespan',
+    'bound',
+    'gap',
+    'contiguous',
+    'vs contig',
+    'bubble',
+    'kv heads',
+    'status',
+    'engine',
+    'ms',
+  ];
+  return `${textTable(header, rows)}\n\n${summary.join('\n')}\n`;
+}
+
+/** "prefill at 131072 tokens", or a mix: "mix of prefill at 131072 tokens x 1 + decode at 131072 tokens x 500". */
+export function describeWorkload(workload: Plan['workload']): string {
+  if ('mix' in workload)
+    return `mix of ${workload.mix.map((p) => `${p.phase} at ${p.seqLen} tokens x ${p.weight}`).join(' + ')}`;
+  return `${workload.phase} at ${workload.seqLen} tokens`;
+}
+
+/** Bytes in binary units: 2.00 GiB. */
+export function bytes(x: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = x;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(2)} ${units[i]}`;
+}
+
+/** The plan's memory lines: KV heads stored against contiguous, the cap, and the largest per-GPU KV cache. */
+function kvSummary(plan: Plan): string[] {
+  const t = plan.totals;
+  const cap = plan.maxKvCacheFactor === null ? 'no cap' : `cap ${plan.maxKvCacheFactor}`;
+  const lines = [
+    `KV cache: ${t.kvHeadsStored} KV heads stored (contiguous ${t.contiguousKvHeadsStored}) -> factor ${t.kvCacheFactor.toFixed(3)}x (${cap}); ` +
+      `KV count proven least in ${t.layersKvProven}/${plan.layers.length} layers`,
+  ];
+  if (t.kvBytesPerGpuMax !== null) {
+    const contiguous =
+      t.contiguousKvBytesPerGpuMax === null ? '' : `, contiguous ${bytes(t.contiguousKvBytesPerGpuMax)}`;
+    lines.push(
+      `largest per-GPU KV cache ${bytes(t.kvBytesPerGpuMax)} per sequence${contiguous} (no relabelling gives less than ${bytes(t.kvBytesPerGpuMaxLowerBound ?? 0)})`,
+    );
+  }
+  return lines;
 }

@@ -1,10 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
-import { fetchStoredPlan, isPlanId } from '../apply/plan-input.ts';
+import { Command } from 'commander';
 import { HplbError } from '../errors.ts';
-import { DEFAULT_WORKLOAD } from '../cost/cost-model.ts';
 import { resolveCostModel } from '../cost/registry.ts';
-import { availableParallelism } from 'node:os';
 import { loadSpec } from '../http/openapi.ts';
 import { createValidators } from '../http/validation.ts';
 import { createInlineRunner, type LayerRunner } from '../planner/layer-task.ts';
@@ -12,41 +9,23 @@ import type { RequestLimits } from '../planner/limits.ts';
 import { createSolverPool } from '../pool/solver-pool.ts';
 import { loadGlpk } from '../planner/glpk.ts';
 import { resolveMigration } from '../planner/migration.ts';
-import { ENGINE_NAMES, type Plan } from '../planner/plan.ts';
+import { parseKvFactor } from '../planner/query-forms.ts';
 import { solveReplan } from '../planner/replan-plan.ts';
-import { DEFAULT_SOLVER_OPTIONS, normalisePlanRequest, type PlanRequest } from '../planner/request.ts';
+import { normalisePlanRequest, type PlanRequest } from '../planner/request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import { FLAGSHIP_MODEL } from '../profiles/flagship.ts';
 import { loadProfile, loadRegistry, type ModelRegistry } from '../profiles/registry.ts';
 import { formatPlan, textTable } from './format.ts';
-import { DEFAULT_SERVICE_URL, nonNegative, nonNegativeInt, positiveInt, positiveList } from './options.ts';
-
-interface PlanFlags {
-  model?: string;
-  costs?: string;
-  gpus: number;
-  speeds?: number[];
-  granularity: 'query-head' | 'kv-group';
-  unitsPerGpu: string;
-  maxKvGroups?: number;
-  splitHeads: number;
-  partsPerHead?: number;
-  partOverhead?: number;
-  seqLen: number;
-  phase: 'prefill' | 'decode';
-  engine: (typeof ENGINE_NAMES)[number];
-  timeLimitMs?: number;
-  layerTimeLimitMs?: number;
-  gap: number;
-  calibration?: string;
-  workers: number;
-  json?: boolean;
-  list?: boolean;
-  previous?: string;
-  service: string;
-  makespanTolerance?: number;
-  maxMoves?: number;
-}
+import { cliFrontier, formatFrontier } from './frontier.ts';
+import {
+  outputOptions,
+  problemOptions,
+  replanOptions,
+  solverOptions,
+  workloadOptions,
+  type PlanFlags,
+} from './plan-options.ts';
+import { formatMigration, loadPreviousPlan } from './previous-plan.ts';
 
 /** Output streams, injected so tests can read them. */
 export interface CliIo {
@@ -60,116 +39,67 @@ export interface CliIo {
  * so the CLI refuses what the API refuses, with the same codes and text.
  */
 export function planCommand(io: CliIo, limits: RequestLimits): Command {
-  return new Command('plan')
-    .description('place attention heads on GPUs for one model and print the plan')
-    .addOption(
-      new Option('--model <id|path>', `model id from models/ or a profile file (default ${FLAGSHIP_MODEL})`).conflicts(
-        'costs',
-      ),
-    )
-    .option('--costs <file.json>', 'explicit costs: {"costs": number[layers][queryHeads], "kvGroupSize"?: number}')
-    .option('--gpus <n>', 'number of GPUs', positiveInt, 8)
-    .option('--speeds <list>', 'relative GPU speeds, comma separated (e.g. 1,1,0.5,1)', positiveList)
-    .addOption(
-      new Option('--granularity <unit>', 'what is placed').choices(['query-head', 'kv-group']).default('query-head'),
-    )
-    .option('--units-per-gpu <rule>', 'equal | max:N | free', 'equal')
-    .option('--max-kv-groups <n>', 'most distinct KV groups per GPU (query-head units)', positiveInt)
-    .option('--split-heads <n>', 'most heads of a layer split by query rows across GPUs (0 = off)', nonNegativeInt, 0)
-    .option('--parts-per-head <n>', 'most parts of one split head (default 2)', positiveInt)
-    .option(
-      '--part-overhead <cost>',
-      "cost each part of a split head adds, in the cost unit (default: the cost model's fixed cost of a head)",
-      nonNegative,
-    )
-    .option('--seq-len <n>', 'tokens in the workload', positiveInt, DEFAULT_WORKLOAD.seqLen)
-    .addOption(new Option('--phase <phase>', 'workload phase').choices(['prefill', 'decode']).default('prefill'))
-    .addOption(new Option('--engine <engine>', 'placement engine').choices([...ENGINE_NAMES]).default('auto'))
-    .option(
-      '--time-limit-ms <ms>',
-      `time budget of the whole plan (default ${limits.defaultTimeLimitMs}, at most ${limits.maxTimeLimitMs})`,
-      positiveInt,
-    )
-    .option(
-      '--layer-time-limit-ms <ms>',
-      `most time for one layer (default ${DEFAULT_SOLVER_OPTIONS.layerTimeLimitMs})`,
-      positiveInt,
-    )
-    .option('--gap <tolerance>', 'relative gap that counts as solved', nonNegative, DEFAULT_SOLVER_OPTIONS.gapTolerance)
-    .option(
-      '--calibration <name>',
-      'cost model: "analytic", or a calibration in models/calibrations (default: "executed-work", the same on every machine)',
-    )
-    .option(
-      '--workers <n>',
-      'solver worker threads (0 = solve on the calling thread)',
-      nonNegativeInt,
-      availableParallelism(),
-    )
-    .option(
-      '--previous <plan.json|planId>',
-      're-plan from this running plan (the --json output of an earlier plan, or the id of a plan the service stores), moving as little as possible',
-    )
-    .option('--service <url>', 'service to fetch a --previous plan id from', DEFAULT_SERVICE_URL)
-    .option(
-      '--makespan-tolerance <eps>',
-      'with --previous: makespan at most (1 + eps) x the best (default 0.01)',
-      nonNegative,
-    )
-    .option('--max-moves <n>', 'with --previous: most units moved per layer', nonNegativeInt)
-    .option('--json', 'print exactly the Plan JSON')
-    .option('--list', 'list the models in models/ and exit')
-    .action(async (flags: PlanFlags) => {
-      const registry = loadRegistry();
-      if (flags.list) {
-        io.out(
-          `${textTable(
-            ['id', 'layers', 'query heads', 'kv heads', 'source'],
-            registry
-              .list()
-              .map((p) => [
-                p.id,
-                String(p.architecture.layers),
-                String(p.architecture.queryHeads),
-                String(p.architecture.kvHeads),
-                p.provenance.repository,
-              ]),
-          )}\n`,
-        );
-        return;
-      }
-      const validate = createValidators(loadSpec().document).operation('createPlan').body;
-      const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
-      const { request, resolved, clampedTo } = normalisePlanRequest(buildRequest(flags, registry), {
-        validate: (body) => validate(body) as PlanRequest,
-        context,
-        limits,
-      });
-      if (clampedTo !== undefined)
-        io.err(`note: time limits above ${clampedTo} ms (MAX_TIME_LIMIT_MS) were clamped to it\n`);
-      const previous = flags.previous !== undefined ? await loadPreviousPlan(flags.previous, flags.service) : undefined;
-      if (!previous && (flags.makespanTolerance !== undefined || flags.maxMoves !== undefined)) {
-        throw new HplbError('INVALID_PROBLEM', '--makespan-tolerance and --max-moves need --previous', {
-          pointer: '/migration',
-        });
-      }
-      const migration =
-        previous &&
-        resolveMigration(
-          {
-            ...request,
-            previous: { planId: previous.id },
-            migration: { makespanTolerance: flags.makespanTolerance, maxMoves: flags.maxMoves },
-          },
-          resolved,
-          context,
-          previous,
-        );
-      const plan = await solveWith(flags.workers, (runner) =>
-        migration ? solveReplan(resolved, migration, runner) : solvePlan(resolved, runner),
-      );
-      io.out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan) + formatMigration(plan));
+  const command = new Command('plan').description('place attention heads on GPUs for one model and print the plan');
+  for (const add of [problemOptions, workloadOptions, replanOptions, outputOptions]) add(command);
+  solverOptions(command, limits);
+  return command.action((flags: PlanFlags) => runPlan(flags, io, limits));
+}
+
+/** The command's work: the model list, the frontier, or a plan (a re-plan with --previous). */
+async function runPlan(flags: PlanFlags, io: CliIo, limits: RequestLimits): Promise<void> {
+  const registry = loadRegistry();
+  if (flags.list) {
+    io.out(
+      `${textTable(
+        ['id', 'layers', 'query heads', 'kv heads', 'source'],
+        registry
+          .list()
+          .map((p) => [
+            p.id,
+            String(p.architecture.layers),
+            String(p.architecture.queryHeads),
+            String(p.architecture.kvHeads),
+            p.provenance.repository,
+          ]),
+      )}\n`,
+    );
+    return;
+  }
+  const validate = createValidators(loadSpec().document).operation('createPlan').body;
+  const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
+  const options = { validate: (body: unknown) => validate(body) as PlanRequest, context, limits };
+  if (flags.frontier) {
+    const frontier = await solveWith(flags.workers, (runner) =>
+      cliFrontier(buildRequest(flags, registry), options, runner),
+    );
+    io.out(flags.json ? `${JSON.stringify(frontier, null, 2)}\n` : formatFrontier(frontier));
+    return;
+  }
+  const { request, resolved, clampedTo } = normalisePlanRequest(buildRequest(flags, registry), options);
+  if (clampedTo !== undefined)
+    io.err(`note: time limits above ${clampedTo} ms (MAX_TIME_LIMIT_MS) were clamped to it\n`);
+  const previous = flags.previous !== undefined ? await loadPreviousPlan(flags.previous, flags.service) : undefined;
+  if (!previous && (flags.makespanTolerance !== undefined || flags.maxMoves !== undefined)) {
+    throw new HplbError('INVALID_PROBLEM', '--makespan-tolerance and --max-moves need --previous', {
+      pointer: '/migration',
     });
+  }
+  const migration =
+    previous &&
+    resolveMigration(
+      {
+        ...request,
+        previous: { planId: previous.id },
+        migration: { makespanTolerance: flags.makespanTolerance, maxMoves: flags.maxMoves },
+      },
+      resolved,
+      context,
+      previous,
+    );
+  const plan = await solveWith(flags.workers, (runner) =>
+    migration ? solveReplan(resolved, migration, runner) : solvePlan(resolved, runner),
+  );
+  io.out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan) + formatMigration(plan));
 }
 
 /** Runs `work` on the worker pool (the service's path) or, with 0 workers, on this thread. */
@@ -202,10 +132,13 @@ function buildRequest(flags: PlanFlags, registry: ModelRegistry): unknown {
     constraints: {
       unitsPerGpu: flags.unitsPerGpu,
       ...(flags.maxKvGroups !== undefined ? { maxKvGroupsPerGpu: flags.maxKvGroups } : {}),
+      ...(flags.maxKvFactor !== undefined ? { maxKvCacheFactor: parseKvFactor(flags.maxKvFactor) } : {}),
       ...(flags.splitHeads > 0 ? { splits: splitFlags(flags) } : {}),
     },
-    workload: { seqLen: flags.seqLen, phase: flags.phase },
-    ...(flags.calibration !== undefined ? { costModel: flags.calibration } : {}),
+    workload: flags.mix ? { mix: flags.mix } : { seqLen: flags.seqLen, phase: flags.phase },
+    ...((flags.costModel ?? flags.calibration) !== undefined
+      ? { costModel: flags.costModel ?? flags.calibration }
+      : {}),
     solver,
   };
   if (flags.costs === undefined) {
@@ -239,48 +172,4 @@ function splitFlags(flags: PlanFlags): NonNullable<NonNullable<PlanRequest['cons
     ...(flags.partsPerHead !== undefined ? { maxPartsPerHead: flags.partsPerHead } : {}),
     ...(flags.partOverhead !== undefined ? { partOverhead: flags.partOverhead } : {}),
   };
-}
-
-/**
- * The running plan: a file (the --json output of an earlier run), else a plan id fetched from the
- * service that stores it (GET /v1/plans/{id}). Either way it must have the fields a re-plan reads.
- */
-async function loadPreviousPlan(source: string, serviceUrl: string, fetchImpl: typeof fetch = fetch): Promise<Plan> {
-  const problem = (message: string) => new HplbError('INVALID_PROBLEM', message, { pointer: '/previous' });
-  let parsed: unknown;
-  let where = source;
-  if (!existsSync(source) && isPlanId(source)) {
-    const { body, href } = await fetchStoredPlan(source, serviceUrl, fetchImpl, problem);
-    parsed = body;
-    where = href;
-  } else {
-    try {
-      parsed = JSON.parse(readFileSync(source, 'utf8'));
-    } catch (error) {
-      throw problem(`cannot read previous plan ${source}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  const plan = parsed as Partial<Plan>;
-  if (
-    !Array.isArray(plan.layers) ||
-    !plan.layers.every((l) => Array.isArray(l?.unit2gpu)) ||
-    typeof plan.model !== 'object' ||
-    plan.model === null ||
-    typeof plan.granularity !== 'string'
-  ) {
-    throw problem(`${where}: not a plan (needs model, granularity and layers[].unit2gpu)`);
-  }
-  return plan as Plan;
-}
-
-/** The re-plan's summary under the plan table; empty for a fresh plan. */
-function formatMigration(plan: Plan): string {
-  const m = plan.migration;
-  if (!m) return '';
-  const t = m.totals;
-  return (
-    `re-plan: ${t.movedUnits} units moved (move cost ${t.moveCost} ${m.moveCostUnit}) in ${t.rounds} rounds; ` +
-    `${t.layersChanged} layers changed, ${t.layersKept} kept, ${t.layersMovesProven}/${plan.layers.length} with the move count proven minimal; ` +
-    `makespan / fresh optimum = ${t.makespanVsOptimal.toFixed(4)} (tolerance ${m.makespanTolerance})\n`
-  );
 }

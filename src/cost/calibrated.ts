@@ -16,9 +16,10 @@
  */
 import { HplbError } from '../errors.ts';
 import type { HeadBudget } from '../profiles/head-budget.ts';
-import type { CostModel } from './cost-model.ts';
+import { cannotPriceGroups, type CostModel } from './cost-model.ts';
 import { predict } from './least-squares.ts';
-import { DEFAULT_HEAD_SHAPE, headWork, kvBytes, type ExecutedWork, type HeadShape } from './work.ts';
+import { headWork, type ExecutedWork } from './work.ts';
+import { DEFAULT_HEAD_SHAPE, kvBytes, type HeadShape } from './head-shape.ts';
 import type { Workload } from './workload.ts';
 
 export type TimingClock = 'cpu' | 'wall';
@@ -203,6 +204,8 @@ export function createCalibratedCostModel(calibration: Calibration): CostModel {
     name,
     unit: 'us',
     device: `${calibration.device.name}, GPU.js ${calibration.backend}`,
+    // Microseconds of one device, but of the GPU.js attention kernels only: see groupCost.
+    time: true,
     headCost(budget: HeadBudget, workload: Workload, shape: HeadShape = DEFAULT_HEAD_SHAPE): number {
       const fit = workload.phase === 'decode' ? calibration.decode : calibration.prefill[budget.kind];
       if (!fit) {
@@ -214,6 +217,9 @@ export function createCalibratedCostModel(calibration: Calibration): CostModel {
         );
       }
       return predictWork(fit, headWork(budget, workload).estimate, shape);
+    },
+    groupCost(): number {
+      throw cannotPriceGroups(name, 'timed the attention kernels only, not K/V projections or reads shared by a group');
     },
   });
 }

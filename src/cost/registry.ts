@@ -1,6 +1,7 @@
 /**
  * Which cost model a name means: "executed-work" (the default, also when no name is given),
- * "analytic" (nominal pairs), or a calibration in models/calibrations/<name>.json ("<name>" or
+ * "roofline:<device>" (microseconds from a device's published peaks, roofline.ts), "analytic"
+ * (nominal pairs), or a calibration in models/calibrations/<name>.json ("<name>" or
  * "calibrated:<name>"). The one place that resolves cost models.
  *
  * The default is hardware-neutral executed work (MACs): the same request gives the same plan (and
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ANALYTIC_COST_MODEL, createExecutedWorkCostModel, type CostModel } from './cost-model.ts';
 import { CALIBRATION_NAME, createCalibratedCostModel, validateCalibration, type Calibration } from './calibrated.ts';
+import { createRooflineCostModel, DEVICES, ROOFLINE_PREFIX, rooflineDevice } from './roofline.ts';
 import { HplbError } from '../errors.ts';
 
 /** models/calibrations of the repository, from src/cost or dist/cost alike. */
@@ -38,7 +40,7 @@ export function loadCalibration(name: string, dir: string = CALIBRATIONS_DIR): C
   if (!known.includes(name)) {
     throw new HplbError(
       'UNKNOWN_CALIBRATION',
-      `no calibration named "${name}"; known: ${known.length ? known.join(', ') : '(none)'} (and "${DEFAULT_COST_MODEL_NAME}", "analytic")`,
+      `no calibration or roofline named "${name}"; calibrations: ${known.length ? known.join(', ') : '(none)'}; rooflines: ${ROOFLINE_NAMES.join(', ')}; and "${DEFAULT_COST_MODEL_NAME}", "analytic"`,
       { pointer: '/calibration' },
     );
   }
@@ -58,9 +60,13 @@ export function machineKey(): string {
 /** The default cost model: executed work in MACs. */
 export const DEFAULT_COST_MODEL_NAME = 'executed-work';
 
+/** Every roofline cost model's name (roofline:<device id>). */
+export const ROOFLINE_NAMES: readonly string[] = DEVICES.map((device) => `${ROOFLINE_PREFIX}${device.id}`);
+
 /**
- * The cost model for a name: "executed-work" or undefined (the default), "analytic", a calibration
- * name (or "calibrated:<name>", as plans spell it). Throws UNKNOWN_CALIBRATION for an unknown name.
+ * The cost model for a name: "executed-work" or undefined (the default), "roofline:<device>",
+ * "analytic", a calibration name (or "calibrated:<name>", as plans spell it). Throws
+ * UNKNOWN_CALIBRATION for an unknown name.
  * Builds the model afresh (a calibration is read from its file): what answers many requests holds a
  * createCostModelResolver instead.
  */
@@ -68,6 +74,8 @@ export function resolveCostModel(name?: string, dir: string = CALIBRATIONS_DIR):
   const canonical = canonicalName(name);
   if (canonical === DEFAULT_COST_MODEL_NAME) return createExecutedWorkCostModel();
   if (canonical === ANALYTIC_COST_MODEL.name) return ANALYTIC_COST_MODEL;
+  const device = rooflineDevice(canonical);
+  if (device) return createRooflineCostModel(device);
   return createCalibratedCostModel(loadCalibration(canonical, dir));
 }
 

@@ -34,6 +34,7 @@
 import { HplbError } from '../errors.ts';
 import type { HeadBudget } from '../profiles/head-budget.ts';
 import { effectiveSizes, FORCED_COLUMNS, FORCED_DIAGONALS } from './minference-sizes.ts';
+import type { HeadShape } from './head-shape.ts';
 import type { Workload } from './workload.ts';
 
 /** Query rows and keys per tile. */
@@ -46,20 +47,6 @@ export const TILE = 64;
  * pairs; single heads vary around it (see that bench), so the range is reported too.
  */
 export const VERTICAL_SLASH_FACTOR = 1.47;
-
-/** Head geometry beyond the workload: head dimension and bytes per K/V element. */
-export interface HeadShape {
-  readonly headDim: number;
-  readonly dtypeBytes: number;
-}
-
-/** Llama-3-8B and the MInference profiles: d = 128, bf16 K/V. */
-export const DEFAULT_HEAD_SHAPE: HeadShape = Object.freeze({ headDim: 128, dtypeBytes: 2 });
-
-/** The shape of a profile's heads: its head dimension, K/V in bf16 (2 bytes) as MInference serves them. */
-export function headShapeOf(architecture: { readonly headDim: number }): HeadShape {
-  return { headDim: architecture.headDim, dtypeBytes: DEFAULT_HEAD_SHAPE.dtypeBytes };
-}
 
 /** What a kernel executes for some query rows of one head (counts; see the module comment). */
 export interface ExecutedWork {
@@ -344,19 +331,4 @@ export function headWork(head: HeadBudget, workload: Workload): HeadWork {
 /** Multiply-accumulates of QK^T and PV over the executed pairs: 2 d per pair. */
 export function executedMacs(work: ExecutedWork, shape: HeadShape): number {
   return 2 * shape.headDim * work.executedPairs;
-}
-
-/** Bytes of K and V read: keys x 2 (K and V) x d x bytes per element. */
-export function kvBytes(keys: number, shape: HeadShape): number {
-  return keys * 2 * shape.headDim * shape.dtypeBytes;
-}
-
-/**
- * Multiply-accumulates of one KV group's K and V projections over `tokens` tokens: 2 (K and V) x
- * tokens x hiddenSize x d. Every GPU that stores the group computes them, so a replicated group
- * pays them once per copy. hiddenSize is the model's embedding width (queryHeads x headDim for
- * every model shipped here).
- */
-export function kvProjectionMacs(tokens: number, hiddenSize: number, shape: HeadShape): number {
-  return 2 * tokens * hiddenSize * shape.headDim;
 }

@@ -1,41 +1,32 @@
 /**
- * The evaluation of issue "how much does it help?": for one profile and one GPU count, the model's
- * attention time (sum of layer makespans, in the cost model's unit) under four settings and the
- * fluid limit. Pure apart from the layer runner it is given: no files, no clock in its answers.
+ * The evaluation of "how much does it help?": for one profile and one GPU count, the model's
+ * prefill attention time (sum of layer makespans, in the cost model's unit) under each setting,
+ * at the service's default KV-cache cap (DEFAULT_MAX_KV_CACHE_FACTOR: no plan stores more KV heads
+ * than vLLM's contiguous placement), beside the plans that may store more. Pure apart from the
+ * layer runner it is given: no files, no clock in its answers.
  *
  *   uniformContiguous  (a) every head of a layer gets the layer's largest budget, contiguous placement
  *   adaptiveContiguous (b) the profile's per-head budgets, contiguous placement
  *   adaptiveGreedy     (c) per-head budgets, greedy (largest first onto the least loaded GPU with room)
- *   adaptiveAuto       (d) per-head budgets, the auto engine (S-HPLB: greedy, exact search, GLPK ILP)
- *   fluidBound         (e) sum over layers of (total adaptive cost / G): no placement can beat it
- *   split              (f) per-head budgets, S-HPLB with up to G - 1 heads per layer split by query
- *                          rows (two parts each, the cost model's per-part overhead)
+ *   adaptiveAuto       (d) per-head budgets, the auto engine (S-HPLB)
+ *   fluidBound         (e) sum over layers of (every head + every KV group once) / G: no placement beats it
+ *   unconstrained          per-head budgets, S-HPLB with no KV-cache cap
+ *   split              (f) per-head budgets, S-HPLB with no KV-cache cap and up to G - 1 heads per
+ *                          layer split by query rows (split.ts)
+ *   decode, mix            the decode and mixed columns, in a roofline's time (phases.ts)
  */
-import type { CostModel, Workload } from '../cost/cost-model.ts';
-import { headShapeOf } from '../cost/work.ts';
-import { attendedTokens } from '../profiles/head-budget.ts';
-import type { LayerRunner } from '../planner/layer-task.ts';
-import type { EngineName, Plan } from '../planner/plan.ts';
-import { resolveRequest, type PlanRequest, type ResolvedRequest, type SolverOptions } from '../planner/request.ts';
-import { solvePlan } from '../planner/solve-plan.ts';
-import type { HeadBudget, Profile } from '../profiles/profile.ts';
-import { contiguousAssignment } from '../solver/engines/contiguous.ts';
-import { gpuLoadsOf } from '../solver/layer-result.ts';
-import type { LayerProblem } from '../solver/types.ts';
-import { bubbleRatio } from '../../public/plan-math.js';
+import type { Plan } from '../planner/plan.ts';
+import { DEFAULT_MAX_KV_CACHE_FACTOR } from '../planner/request.ts';
+import type { Profile } from '../profiles/profile.ts';
+import { attentionTime, contiguousLoads, dividingGpuCounts, fluidBound, meanLayerBubble } from './loads.ts';
+import { decodeRatios, evaluatePhases, mixEvaluation, type DecodeEvaluation, type MixEvaluation } from './phases.ts';
+import { cappedPlan, createEvalPlanner, type CappedPlan, type EvalContext, type EvalPlanner } from './plans.ts';
+import { SPLIT_SOLVER } from './settings.ts';
+import { evaluateSplit, type SplitEvaluation } from './split.ts';
 
-/** The settings that place heads, in the order (a) to (d). */
+/** The settings that place heads at the default cap, in the order (a) to (d). */
 export const SETTINGS = ['uniformContiguous', 'adaptiveContiguous', 'adaptiveGreedy', 'adaptiveAuto'] as const;
 export type Setting = (typeof SETTINGS)[number];
-
-/** What every evaluation shares: the cost model, the workload and the solver limits of the auto engine. */
-export interface EvalContext {
-  readonly costModel: CostModel;
-  readonly workload: Workload;
-  /** Limits and tolerance of the auto runs (engine is set per setting). */
-  readonly solver: Omit<SolverOptions, 'engine'>;
-  readonly runner: LayerRunner;
-}
 
 /** One profile at one GPU count. Times are in the cost model's unit; ratios are plain numbers. */
 export interface ProfileEvaluation {
@@ -48,10 +39,14 @@ export interface ProfileEvaluation {
     readonly kvHeads: number;
   };
   readonly gpus: number;
+  /** The KV-cache cap of settings (a) to (d): the service's default. */
+  readonly maxKvCacheFactor: number;
   /** Sum of layer makespans of each setting, plus the fluid bound. */
   readonly attentionTime: Readonly<Record<Setting | 'fluidBound', number>>;
   /** Mean over layers of the layer's bubble ratio, 1 - mean GPU load / makespan. */
   readonly meanBubbleRatio: Readonly<Record<Setting, number>>;
+  /** KV-cache factor of each setting's placement (contiguous placement is 1 by definition). */
+  readonly kvCacheFactor: Readonly<Record<Setting, number>>;
   /** (a)/(d), (b)/(d), (c)/(d) and (d)/(e). */
   readonly speedup: {
     readonly uniformOverAuto: number;
@@ -65,135 +60,75 @@ export interface ProfileEvaluation {
   readonly layersProvenOptimal: number;
   /** Layers of the auto plan by status, keys sorted. */
   readonly autoStatusCounts: Readonly<Record<string, number>>;
-  /** (f): the auto engine with split heads. */
+  /** The auto engine with no KV-cache cap. */
+  readonly unconstrained: CappedPlan;
+  /** (f): the auto engine with split heads and no KV-cache cap. */
   readonly split: SplitEvaluation;
+  /** Decode at the evaluation's length, in the roofline's time. */
+  readonly decode: DecodeEvaluation;
+  /** One prefill and many decode steps, in the roofline's time. */
+  readonly mix: MixEvaluation;
 }
 
-/** A plan with split heads, summarised. */
-export interface SplitEvaluation {
-  readonly maxSplitHeads: number;
-  /** Per-part overhead used, in the cost unit. */
-  readonly partOverhead: number;
-  /** Sum of layer makespans. */
-  readonly attentionTime: number;
-  /** attentionTime / fluid bound (e). */
-  readonly overFluid: number;
-  /** Heads split, summed over layers. */
-  readonly splitHeads: number;
-  readonly layersProvenOptimal: number;
-  /** Largest extra K and V bytes one GPU holds for parts in any layer. */
-  readonly maxExtraKvBytesPerGpu: number;
-}
-
-/** Wall-clock solve time of the plans that are solved (contiguous placement is not), ms: machine-dependent, reported apart. */
+/** Wall-clock solve time of the plans that are solved, ms: machine-dependent, reported apart. */
 export interface EvaluationTimings {
   readonly model: string;
   readonly gpus: number;
-  readonly solveMs: { readonly adaptiveGreedy: number; readonly adaptiveAuto: number; readonly split: number };
+  readonly solveMs: Readonly<Record<string, number>>;
 }
 
 /** An evaluation with the per-layer loads it came from (for the plots), the auto plan and the timings. */
 export interface EvaluationRun {
   readonly evaluation: ProfileEvaluation;
-  /** [layers][gpus] load of each GPU under each setting, in the cost unit. */
-  readonly loads: Readonly<Record<Setting, number[][]>>;
+  /** [layers][gpus] load of each GPU under each setting and with no cap, in the cost unit. */
+  readonly loads: Readonly<Record<Setting | 'unconstrained', number[][]>>;
   readonly autoPlan: Plan;
   readonly timings: EvaluationTimings;
 }
 
-/** The budget of a layer's head that attends the most tokens at seqLen (first such head on ties). */
-export function largestBudget(row: readonly HeadBudget[], seqLen: number): HeadBudget {
-  return row.reduce((best, budget) => (attendedTokens(budget, seqLen) > attendedTokens(best, seqLen) ? budget : best));
+const planLoads = (plan: Plan): number[][] => plan.layers.map((layer) => [...layer.gpuLoads]);
+
+function statusCounts(plan: Plan): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const status of plan.layers.map((layer) => layer.status).sort()) counts[status] = (counts[status] ?? 0) + 1;
+  return counts;
 }
+
+/** What the default cap's settings (a) to (e) give: the part of a ProfileEvaluation they fill. */
+export type DefaultCapEvaluation = Omit<ProfileEvaluation, 'unconstrained' | 'split' | 'decode' | 'mix'>;
 
 /**
- * [layers][queryHeads] costs of the uniform setting: every head of a layer costs what the layer's
- * largest-budget head costs, so no head attends fewer tokens than under the adaptive budgets.
+ * Settings (a) to (e) of a profile at `gpus`, at the default cap: their figures, loads and the
+ * greedy and auto plans.
  */
-export function uniformCosts(profile: Profile, costModel: CostModel, workload: Workload): number[][] {
-  return profile.budgets.map((row) => {
-    const cost = costModel.headCost(largestBudget(row, workload.seqLen), workload, headShapeOf(profile.architecture));
-    return row.map(() => cost);
-  });
-}
-
-/** GPU counts of `candidates` that divide the profile's query heads (equal heads per GPU). */
-export function dividingGpuCounts(profile: Profile, candidates: readonly number[]): number[] {
-  return candidates.filter((g) => profile.architecture.queryHeads % g === 0);
-}
-
-/** Sum over layers of the layer makespan (its largest GPU load); loads are [layers][gpus]. */
-export function attentionTime(loads: readonly (readonly number[])[]): number {
-  return loads.reduce((s, layer) => s + Math.max(...layer), 0);
-}
-
-/** Mean over layers of 1 - mean GPU load / makespan (0 for an idle layer); loads are [layers][gpus]. */
-export function meanLayerBubble(loads: readonly (readonly number[])[]): number {
-  const bubbles = loads.map((layer) =>
-    bubbleRatio(layer.reduce((s, x) => s + x, 0) / layer.length, Math.max(...layer)),
-  );
-  return bubbles.reduce((s, x) => s + x, 0) / bubbles.length;
-}
-
-/** Fluid bound: sum over layers of total load / G (equal speeds); loads are [layers][gpus]. */
-export function fluidTotal(loads: readonly (readonly number[])[]): number {
-  return loads.reduce((s, layer) => s + layer.reduce((t, x) => t + x, 0) / layer.length, 0);
-}
-
-/**
- * [layers][gpus] loads of contiguous placement in the model's own head order. Plans carry only
- * each layer's contiguous makespan; the flagship plot and the uniform setting need every GPU's load.
- */
-export function contiguousLoads(layers: readonly LayerProblem[]): number[][] {
-  return layers.map((problem) => gpuLoadsOf(problem, contiguousAssignment(problem)));
-}
-
-/**
- * Evaluates one profile at `gpus` GPUs: query-head units, equal heads per GPU. Throws the
- * planner's HplbError when gpus does not divide the query heads.
- */
-export async function evaluateProfile(profile: Profile, gpus: number, context: EvalContext): Promise<EvaluationRun> {
-  const planning = { resolveProfile: () => profile, resolveCostModel: () => context.costModel };
-  const common = {
-    gpus: { count: gpus },
-    granularity: 'query-head',
-    constraints: { unitsPerGpu: 'equal' },
-    workload: context.workload,
-  } as const;
-  const resolve = (source: Pick<PlanRequest, 'model' | 'costs' | 'kvGroupSize'>, engine: EngineName): ResolvedRequest =>
-    resolveRequest({ ...common, ...source, solver: { ...context.solver, engine } }, planning);
-  const kvGroupSize = profile.architecture.queryHeads / profile.architecture.kvHeads;
-  const uniform = resolve(
-    { costs: uniformCosts(profile, context.costModel, context.workload), kvGroupSize },
-    'contiguous',
-  );
-  const adaptive = resolve({ model: profile.id }, 'auto');
-  const greedyPlan = await solvePlan(resolve({ model: profile.id }, 'greedy'), context.runner);
-  const autoPlan = await solvePlan(adaptive, context.runner);
-  const splitPlan = await solveSplitPlan(profile, gpus, gpus - 1, context);
-  const planLoads = (plan: Plan): number[][] => plan.layers.map((layer) => [...layer.gpuLoads]);
-
+export async function evaluateDefaultCap(
+  planner: EvalPlanner,
+  profile: Profile,
+  gpus: number,
+): Promise<{ evaluation: DefaultCapEvaluation; loads: Record<Setting, number[][]>; greedy: Plan; auto: Plan }> {
+  const uniform = planner.resolve(profile, { gpus, engine: 'contiguous', uniformBudgets: true });
+  const adaptive = planner.resolve(profile, { gpus, engine: 'auto' });
+  const greedy = await planner.plan(profile, { gpus, engine: 'greedy' });
+  const auto = await planner.plan(profile, { gpus, engine: 'auto' });
   const loads: Record<Setting, number[][]> = {
     uniformContiguous: contiguousLoads(uniform.layers),
     adaptiveContiguous: contiguousLoads(adaptive.layers),
-    adaptiveGreedy: planLoads(greedyPlan),
-    adaptiveAuto: planLoads(autoPlan),
+    adaptiveGreedy: planLoads(greedy),
+    adaptiveAuto: planLoads(auto),
   };
   const time = (s: Setting): number => attentionTime(loads[s]);
-  const fluidBound = fluidTotal(loads.adaptiveAuto);
-  const statusCounts: Record<string, number> = {};
-  for (const status of autoPlan.layers.map((layer) => layer.status).sort())
-    statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+  const fluid = fluidBound(adaptive.layers);
   const { layers, queryHeads, kvHeads } = profile.architecture;
-  const evaluation: ProfileEvaluation = {
+  const evaluation: DefaultCapEvaluation = {
     model: { id: profile.id, displayName: profile.displayName, version: profile.version, layers, queryHeads, kvHeads },
     gpus,
+    maxKvCacheFactor: DEFAULT_MAX_KV_CACHE_FACTOR,
     attentionTime: {
       uniformContiguous: time('uniformContiguous'),
       adaptiveContiguous: time('adaptiveContiguous'),
       adaptiveGreedy: time('adaptiveGreedy'),
       adaptiveAuto: time('adaptiveAuto'),
-      fluidBound,
+      fluidBound: fluid,
     },
     meanBubbleRatio: {
       uniformContiguous: meanLayerBubble(loads.uniformContiguous),
@@ -201,104 +136,90 @@ export async function evaluateProfile(profile: Profile, gpus: number, context: E
       adaptiveGreedy: meanLayerBubble(loads.adaptiveGreedy),
       adaptiveAuto: meanLayerBubble(loads.adaptiveAuto),
     },
+    kvCacheFactor: {
+      uniformContiguous: 1,
+      adaptiveContiguous: 1,
+      adaptiveGreedy: greedy.totals.kvCacheFactor,
+      adaptiveAuto: auto.totals.kvCacheFactor,
+    },
     speedup: {
       uniformOverAuto: time('uniformContiguous') / time('adaptiveAuto'),
       contiguousOverAuto: time('adaptiveContiguous') / time('adaptiveAuto'),
       greedyOverAuto: time('adaptiveGreedy') / time('adaptiveAuto'),
-      autoOverFluid: time('adaptiveAuto') / fluidBound,
+      autoOverFluid: time('adaptiveAuto') / fluid,
     },
-    autoLowerBound: autoPlan.totals.lowerBound,
-    autoGap: autoPlan.totals.gap,
-    layersProvenOptimal: autoPlan.totals.layersProvenOptimal,
-    autoStatusCounts: statusCounts,
-    split: summariseSplitPlan(splitPlan, fluidBound),
+    autoLowerBound: auto.totals.lowerBound,
+    autoGap: auto.totals.gap,
+    layersProvenOptimal: auto.totals.layersProvenOptimal,
+    autoStatusCounts: statusCounts(auto),
   };
-  return {
-    evaluation,
-    loads,
-    autoPlan,
-    timings: {
-      model: profile.id,
-      gpus,
-      solveMs: {
-        adaptiveGreedy: greedyPlan.totals.solveMs,
-        adaptiveAuto: autoPlan.totals.solveMs,
-        split: splitPlan.totals.solveMs,
-      },
-    },
-  };
-}
-
-/** The auto plan of a profile at `gpus` with up to `maxSplitHeads` split heads per layer (0: none). */
-async function solveSplitPlan(
-  profile: Profile,
-  gpus: number,
-  maxSplitHeads: number,
-  context: EvalContext,
-): Promise<Plan> {
-  const planning = { resolveProfile: () => profile, resolveCostModel: () => context.costModel };
-  const splits = maxSplitHeads > 0 ? { splits: { maxSplitHeads } } : {};
-  const request: PlanRequest = {
-    model: profile.id,
-    gpus: { count: gpus },
-    granularity: 'query-head',
-    constraints: { unitsPerGpu: 'equal', ...splits },
-    workload: context.workload,
-    solver: { ...context.solver, engine: 'auto' },
-  };
-  return solvePlan(resolveRequest(request, planning), context.runner);
-}
-
-function summariseSplitPlan(plan: Plan, fluidBound: number): SplitEvaluation {
-  return {
-    maxSplitHeads: plan.splits?.maxSplitHeads ?? 0,
-    partOverhead: plan.splits?.partOverhead ?? 0,
-    attentionTime: plan.totals.makespan,
-    overFluid: plan.totals.makespan / fluidBound,
-    splitHeads: plan.totals.splitHeads ?? 0,
-    layersProvenOptimal: plan.totals.layersProvenOptimal,
-    maxExtraKvBytesPerGpu: Math.max(0, ...plan.layers.flatMap((layer) => layer.extraKvBytes ?? [])),
-  };
-}
-
-/** One point of the split curve: the model's attention time with up to maxSplitHeads split heads per layer. */
-export interface SplitCurvePoint extends SplitEvaluation {
-  readonly gpus: number;
-}
-
-/** Attention time against maxSplitHeads = 0..G-1 for each of `gpuCounts` (0: S-HPLB without splits). */
-export async function evaluateSplitCurve(
-  profile: Profile,
-  gpuCounts: readonly number[],
-  context: EvalContext,
-): Promise<SplitCurvePoint[]> {
-  const points: SplitCurvePoint[] = [];
-  for (const gpus of gpuCounts) {
-    let fluid = 0;
-    for (let maxSplitHeads = 0; maxSplitHeads < gpus; maxSplitHeads++) {
-      const plan = await solveSplitPlan(profile, gpus, maxSplitHeads, context);
-      // (e) from whole heads' loads (the first point splits nothing): parts' overheads are not work.
-      if (maxSplitHeads === 0) fluid = fluidTotal(plan.layers.map((layer) => layer.gpuLoads));
-      points.push({ gpus, ...summariseSplitPlan(plan, fluid) });
-    }
-  }
-  return points;
+  return { evaluation, loads, greedy, auto };
 }
 
 /**
- * Evaluates each profile at each of `gpuCounts` that divides its query heads, one after another
- * (the runner decides how layers run). `onRun` sees each run as it finishes, e.g. for progress.
+ * Evaluates one profile at `gpus` GPUs: query-head units, equal heads per GPU. Throws the
+ * planner's HplbError when gpus does not divide the query heads. Plans come from `planner`
+ * (one per run, so that equal plans are solved once).
+ */
+export async function evaluateProfile(
+  profile: Profile,
+  gpus: number,
+  context: EvalContext,
+  planner: EvalPlanner = createEvalPlanner(context),
+): Promise<EvaluationRun> {
+  const atDefault = await evaluateDefaultCap(planner, profile, gpus);
+  const unconstrained = await planner.plan(profile, { gpus, engine: 'auto', maxKvCacheFactor: null });
+  const split = await evaluateSplit(
+    planner,
+    profile,
+    gpus,
+    atDefault.evaluation.attentionTime.fluidBound,
+    SPLIT_SOLVER,
+  );
+  const phases = await evaluatePhases(planner, profile, gpus);
+  const unit2gpu = (plan: Plan) => plan.layers.map((layer) => layer.unit2gpu);
+  const [adaptiveAuto, free] = decodeRatios(planner, profile, gpus, [
+    unit2gpu(atDefault.auto),
+    unit2gpu(unconstrained),
+  ]);
+  const evaluation: ProfileEvaluation = {
+    ...atDefault.evaluation,
+    unconstrained: cappedPlan(unconstrained),
+    split: split.evaluation,
+    decode: { plan: cappedPlan(phases.decode), prefillPlacements: { adaptiveAuto, unconstrained: free } },
+    mix: mixEvaluation(phases.mix),
+  };
+  const solveMs: Record<string, number> = {
+    adaptiveGreedy: atDefault.greedy.totals.solveMs,
+    adaptiveAuto: atDefault.auto.totals.solveMs,
+    unconstrained: unconstrained.totals.solveMs,
+    split: split.solveMs,
+    decode: phases.decode.totals.solveMs,
+    mix: phases.mix.totals.solveMs,
+  };
+  return {
+    evaluation,
+    loads: { ...atDefault.loads, unconstrained: planLoads(unconstrained) },
+    autoPlan: atDefault.auto,
+    timings: { model: profile.id, gpus, solveMs },
+  };
+}
+
+/**
+ * Evaluates each profile at each of `gpuCounts` that divides its query heads, one after another,
+ * with one planner for the whole run. `onRun` sees each run as it finishes, e.g. for progress.
  */
 export async function evaluateProfiles(
   profiles: readonly Profile[],
   gpuCounts: readonly number[],
   context: EvalContext,
   onRun?: (run: EvaluationRun) => void,
+  planner: EvalPlanner = createEvalPlanner(context),
 ): Promise<EvaluationRun[]> {
   const runs: EvaluationRun[] = [];
   for (const profile of profiles) {
     for (const gpus of dividingGpuCounts(profile, gpuCounts)) {
-      const run = await evaluateProfile(profile, gpus, context);
+      const run = await evaluateProfile(profile, gpus, context, planner);
       onRun?.(run);
       runs.push(run);
     }

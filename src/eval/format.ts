@@ -43,3 +43,18 @@ export function times(ratio: number): string {
 export function percent(share: number): string {
   return `${fixed(share * 100, 1)}%`;
 }
+
+/** A KV-cache cap as tables write it: "1.000" or "none". */
+export function capText(cap: number | null): string {
+  return cap === null ? 'none' : fixed(cap, 3);
+}
+
+/** Bytes in GiB with two decimals, "n/a" for null. */
+export function gib(bytes: number | null): string {
+  return bytes === null ? 'n/a' : fixed(bytes / 2 ** 30, 2);
+}
+
+/** A ratio that may be missing: "1.450x" or "n/a". */
+export function timesOrNa(ratio: number | null): string {
+  return ratio === null ? 'n/a' : times(ratio);
+}

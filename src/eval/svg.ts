@@ -2,46 +2,20 @@
  * SVG plots of the evaluation, built as plain strings: every coordinate goes through fixed(), so
  * the same document always gives the same bytes. Each plot has <title>, <desc> and axis labels.
  */
-import { FLAGSHIP, GENERATED_BY, type EvaluationDocument } from './document.ts';
+import type { EvaluationDocument } from './document.ts';
 import type { ProfileEvaluation } from './evaluate.ts';
-import { fixed, percent, scaled, times, type TimeScale } from './format.ts';
+import { capText, fixed, percent, scaled, times, type TimeScale } from './format.ts';
+import { meanLayerBubble } from './loads.ts';
 import { documentScale } from './report.ts';
+import { c, escapeXml, stepDigits, svgDocument, text } from './svg-base.ts';
 import { niceStep } from '../../public/plan-math.js';
 
-const FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"';
+export { escapeXml } from './svg-base.ts';
+
 const WORK_COLOUR = '#3b6fb6';
 const WAIT_COLOUR = '#f2b880';
 const MAKESPAN_COLOUR = '#1a1a1a';
 const GPU_COUNT_COLOURS = ['#a6c8ea', '#5b93cf', '#1f4e79'];
-
-/** Escapes text for element content and attribute values. */
-export function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** A coordinate: two decimals, fixed. */
-const c = (value: number): string => fixed(value, 2);
-
-/** Decimals that show a tick step exactly (0.5 -> 1, 20 -> 0). */
-const stepDigits = (step: number): number => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-
-function text(x: number, y: number, content: string, attrs = ''): string {
-  return `<text x="${c(x)}" y="${c(y)}"${attrs ? ` ${attrs}` : ''}>${escapeXml(content)}</text>`;
-}
-
-function svgDocument(width: number, height: number, title: string, desc: string, body: readonly string[]): string {
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"` +
-      ` role="img" aria-labelledby="title desc" ${FONT} font-size="12">`,
-    `<!-- ${GENERATED_BY} -->`,
-    `<title id="title">${escapeXml(title)}</title>`,
-    `<desc id="desc">${escapeXml(desc)}</desc>`,
-    `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-    ...body,
-    '</svg>',
-    '',
-  ].join('\n');
-}
 
 /** One panel of the bubble plot: [layers][gpus] loads in the cost unit. */
 export interface BubblePanel {
@@ -151,31 +125,30 @@ export function renderBubbleSvg(chart: BubbleChart): string {
   return svgDocument(width, height, chart.title, chart.desc, body);
 }
 
-/** The flagship's bubble plot: contiguous vs S-HPLB with the same adaptive budgets. */
+/** The flagship's bubble plot: contiguous vs S-HPLB at the default cap and with no cap, same adaptive budgets. */
 export function flagshipBubbleChart(doc: EvaluationDocument): BubbleChart {
   const scale = documentScale(doc);
-  const r = doc.results.find((x) => x.model.id === FLAGSHIP.model && x.gpus === doc.flagship.gpus)!;
-  const { adaptiveContiguous, adaptiveAuto } = doc.flagship.loads;
+  const r = doc.results.find((x) => x.model.id === doc.flagship.model && x.gpus === doc.flagship.gpus)!;
+  const { adaptiveContiguous, adaptiveAuto, unconstrained } = doc.flagship.loads;
+  const time = (value: number): string => `${scaled(value, scale)} ${scale.label}`;
+  const cap = capText(doc.defaultMaxKvCacheFactor);
+  const contiguous = `contiguous placement: ${time(r.attentionTime.adaptiveContiguous)}, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}`;
+  const auto =
+    `S-HPLB at the default KV-cache cap ${cap}: ${time(r.attentionTime.adaptiveAuto)}, mean bubble ${percent(r.meanBubbleRatio.adaptiveAuto)}` +
+    ` (${times(r.speedup.contiguousOverAuto)} faster, KV-cache factor ${fixed(r.kvCacheFactor.adaptiveAuto, 3)})`;
+  const free =
+    `S-HPLB with no KV-cache cap: ${time(r.unconstrained.attentionTime)}, mean bubble ${percent(meanLayerBubble(unconstrained))}` +
+    ` (${r.unconstrained.speedupVsContiguous === null ? 'n/a' : times(r.unconstrained.speedupVsContiguous)} faster, KV-cache factor ${fixed(r.unconstrained.kvCacheFactor, 3)})`;
   return {
     title: `${doc.flagship.displayName}, ${doc.flagship.gpus} GPUs: per-GPU attention load per layer`,
     desc:
       `Prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name} (${doc.costModel.unit}), adaptive per-head budgets. ` +
-      `Top: contiguous placement, attention time ${scaled(r.attentionTime.adaptiveContiguous, scale)} ${scale.label}` +
-      `, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}. ` +
-      `Bottom: S-HPLB, ${scaled(r.attentionTime.adaptiveAuto, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveAuto)}, ` +
-      `${times(r.speedup.contiguousOverAuto)} faster.`,
+      `Top: ${contiguous}. Middle: ${auto}. Bottom: ${free}.`,
     scale,
     panels: [
-      {
-        heading: `(b) contiguous placement: ${scaled(r.attentionTime.adaptiveContiguous, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveContiguous)}`,
-        loads: adaptiveContiguous,
-      },
-      {
-        heading:
-          `(d) S-HPLB: ${scaled(r.attentionTime.adaptiveAuto, scale)} ${scale.label}, mean bubble ${percent(r.meanBubbleRatio.adaptiveAuto)}` +
-          ` (${times(r.speedup.contiguousOverAuto)} faster)`,
-        loads: adaptiveAuto,
-      },
+      { heading: `(b) ${contiguous}`, loads: adaptiveContiguous },
+      { heading: `(d) ${auto}`, loads: adaptiveAuto },
+      { heading: free, loads: unconstrained },
     ],
   };
 }
@@ -188,7 +161,11 @@ function splitDisplayName(displayName: string): [string, string] {
     : [displayName, ''];
 }
 
-type SpeedupKey = keyof ProfileEvaluation['speedup'];
+/** A panel of the speedup plot: which speedup of a row it draws. */
+interface SpeedupPanel {
+  readonly value: (r: ProfileEvaluation) => number;
+  readonly heading: string;
+}
 
 const SPEEDUP = {
   width: 1000,
@@ -203,25 +180,28 @@ const SPEEDUP = {
 } as const;
 
 /**
- * Speedup of S-HPLB per model: one horizontal bar per GPU count, (b)/(d) in the left panel
- * and (a)/(d) in the right, each from 0 with a dashed line at 1x (no gain).
+ * Prefill speedup of S-HPLB over contiguous placement per model: one horizontal bar per GPU
+ * count, at the default KV-cache cap in the left panel and with no cap in the right, each from 0
+ * with a dashed line at 1x (no gain).
  */
 export function renderSpeedupSvg(doc: EvaluationDocument): string {
   const { width, labelWidth, right, panelGap, top, rowHeight, barHeight, axis, legend } = SPEEDUP;
   const models = [...new Map(doc.results.map((r) => [r.model.id, r.model])).values()];
   const height = top + models.length * rowHeight + axis + legend;
   const panelWidth = (width - labelWidth - right - panelGap) / 2;
-  const panels: { key: SpeedupKey; heading: string }[] = [
-    { key: 'contiguousOverAuto', heading: '(b)/(d): S-HPLB vs contiguous, same budgets' },
-    { key: 'uniformOverAuto', heading: '(a)/(d): vs uniform budgets, contiguous' },
+  const cap = capText(doc.defaultMaxKvCacheFactor);
+  const unconstrained = (r: ProfileEvaluation): number => r.unconstrained.speedupVsContiguous ?? 0;
+  const panels: SpeedupPanel[] = [
+    { value: (r) => r.speedup.contiguousOverAuto, heading: `(b)/(d), default KV-cache cap ${cap}` },
+    { value: unconstrained, heading: 'vs (b), no KV-cache cap' },
   ];
-  const title = 'Speedup of S-HPLB (attention time) per model and GPU count';
+  const title = 'Prefill speedup of S-HPLB over contiguous placement per model and GPU count';
   const desc =
-    `Prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name} (${doc.costModel.unit}), query-head units, equal heads per GPU. ` +
+    `Prefill of ${doc.workload.seqLen} tokens, cost model ${doc.costModel.name} (${doc.costModel.unit}), query-head units, equal heads per GPU, same adaptive budgets. ` +
     doc.results
       .map(
         (r) =>
-          `${r.model.displayName} at ${r.gpus} GPUs: ${times(r.speedup.contiguousOverAuto)} vs contiguous, ${times(r.speedup.uniformOverAuto)} vs uniform.`,
+          `${r.model.displayName} at ${r.gpus} GPUs: ${times(r.speedup.contiguousOverAuto)} at KV-cache cap ${cap}, ${times(unconstrained(r))} with no cap (KV-cache factor ${fixed(r.unconstrained.kvCacheFactor, 3)}).`,
       )
       .join(' ');
   const body: string[] = [text(width / 2, 24, title, 'text-anchor="middle" font-size="16" font-weight="600"')];
@@ -240,7 +220,7 @@ export function renderSpeedupSvg(doc: EvaluationDocument): string {
   });
   panels.forEach((panel, p) => {
     const x0 = labelWidth + p * (panelWidth + panelGap);
-    const maxValue = Math.max(...doc.results.map((r) => r.speedup[panel.key]));
+    const maxValue = Math.max(...doc.results.map(panel.value));
     const step = niceStep(maxValue, 4);
     // Room to the right of the longest bar for its value label.
     const xMax = Math.ceil((maxValue * 1.2) / step - 1e-9) * step;
@@ -274,7 +254,7 @@ export function renderSpeedupSvg(doc: EvaluationDocument): string {
           );
           return;
         }
-        const value = r.speedup[panel.key];
+        const value = panel.value(r);
         body.push(
           `<rect x="${c(x0)}" y="${c(by + 0.5)}" width="${c(x(value) - x0)}"` +
             ` height="${c(barHeight - 1)}" fill="${GPU_COUNT_COLOURS[g % GPU_COUNT_COLOURS.length]}"/>`,
@@ -289,7 +269,7 @@ export function renderSpeedupSvg(doc: EvaluationDocument): string {
       text(
         x0 + panelWidth / 2,
         plotBottom + 32,
-        'speedup (attention time of the baseline / S-HPLB)',
+        'speedup (contiguous attention time / S-HPLB)',
         'text-anchor="middle"',
       ),
     );

@@ -21,6 +21,7 @@ import { createErrorHandler } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import type { AppDeps, RouteContext, Routes } from './route-context.ts';
 import { registerBudgetRoutes } from './routes/budgets.ts';
+import { registerFrontierRoutes } from './routes/frontier.ts';
 import { jsonBody } from './routes/json-body.ts';
 import { registerModelRoutes } from './routes/models.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
@@ -53,6 +54,7 @@ const ROUTE_MODULES: readonly ((router: Routes, ctx: RouteContext) => void)[] = 
   registerOperationRoutes,
   registerModelRoutes,
   registerBudgetRoutes,
+  registerFrontierRoutes,
 ];
 
 export function buildApp(deps: AppDeps): HplbApp {

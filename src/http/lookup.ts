@@ -6,32 +6,57 @@
  */
 import { LRUCache } from 'lru-cache';
 import { DEFAULT_WORKLOAD } from '../cost/cost-model.ts';
+import { DEFAULT_TIME_COST_MODEL } from '../cost/roofline.ts';
+import { HplbError } from '../errors.ts';
 import { DEFAULT_MAKESPAN_TOLERANCE } from '../planner/migration.ts';
-import type { PlanRequest } from '../planner/request.ts';
+import { parseKvFactor, parseMix } from '../planner/query-forms.ts';
+import { DEFAULT_MAX_KV_CACHE_FACTOR, type PlanRequest } from '../planner/request.ts';
+import type { WorkloadPhase } from '../planner/workload-request.ts';
 import { ENTRY_OVERHEAD_BYTES } from '../store/memory-store.ts';
-import type { operations } from './api-types.ts';
+import type { operations } from '../api-types.ts';
 
 /** The lookup's query parameters as validated (strings coerced to their types). */
 export type LookupParams = NonNullable<operations['getModelPlan']['parameters']['query']>;
-type Value = string | number | null;
+type Value = string | number | null | readonly WorkloadPhase[];
 
 interface LookupParam {
   readonly name: keyof LookupParams;
-  /** Where the value goes in the implied PlanRequest (a JSON pointer); null and 0 are left out. */
+  /** Where the value goes in the implied PlanRequest (a JSON pointer); null and 0 are left out unless `keepNull`. */
   readonly body: string;
   /** The value when the parameter is absent (`defaults` gives what the service decides). */
   readonly fallback: (params: LookupParams, defaults: { readonly costModel: string }) => Value;
+  /** The value of a text form (query-forms.ts, shared with the CLI). */
+  readonly parse?: (text: string) => Value;
+  /** null is a value of its own (no cap), written into the request. */
+  readonly keepNull?: true;
 }
+
+/** A mix replaces seqLen and phase; decode and mixes are priced in time (a roofline) unless named. */
+const mixed = (p: LookupParams): boolean => p.mix !== undefined;
+const timed = (p: LookupParams): boolean => mixed(p) || p.phase === 'decode';
 
 /** Every lookup parameter but the model id, in cache-key order. */
 const PARAMS: readonly LookupParam[] = [
   { name: 'gpus', body: '/gpus/count', fallback: () => null },
   { name: 'granularity', body: '/granularity', fallback: () => 'query-head' },
   { name: 'unitsPerGpu', body: '/constraints/unitsPerGpu', fallback: () => 'equal' },
-  { name: 'seqLen', body: '/workload/seqLen', fallback: () => DEFAULT_WORKLOAD.seqLen },
-  { name: 'phase', body: '/workload/phase', fallback: () => DEFAULT_WORKLOAD.phase },
+  { name: 'seqLen', body: '/workload/seqLen', fallback: (p) => (mixed(p) ? null : DEFAULT_WORKLOAD.seqLen) },
+  { name: 'phase', body: '/workload/phase', fallback: (p) => (mixed(p) ? null : DEFAULT_WORKLOAD.phase) },
+  { name: 'mix', body: '/workload/mix', fallback: () => null, parse: parseMix },
   { name: 'engine', body: '/solver/engine', fallback: () => 'auto' },
-  { name: 'costModel', body: '/costModel', fallback: (_p, defaults) => defaults.costModel },
+  {
+    name: 'costModel',
+    body: '/costModel',
+    fallback: (p, defaults) => (timed(p) ? DEFAULT_TIME_COST_MODEL : defaults.costModel),
+  },
+  {
+    name: 'maxKvCacheFactor',
+    body: '/constraints/maxKvCacheFactor',
+    fallback: () => DEFAULT_MAX_KV_CACHE_FACTOR,
+    parse: parseKvFactor,
+    keepNull: true,
+  },
+  { name: 'maxKvGroupsPerGpu', body: '/constraints/maxKvGroupsPerGpu', fallback: () => null },
   { name: 'previous', body: '/previous/planId', fallback: () => null },
   {
     name: 'makespanTolerance',
@@ -60,9 +85,28 @@ export function normaliseLookup(
   params: LookupParams,
   defaults: { readonly costModel: string },
 ): KnownLookup {
-  const values = Object.fromEntries(PARAMS.map((p) => [p.name, params[p.name] ?? p.fallback(params, defaults)]));
+  if (mixed(params) && (params.seqLen !== undefined || params.phase !== undefined)) {
+    throw new HplbError('INVALID_PROBLEM', 'mix replaces seqLen and phase: give one or the other', {
+      pointer: '/mix',
+      rule: 'oneOf',
+    });
+  }
+  const values = Object.fromEntries(PARAMS.map((p) => [p.name, paramValue(p, params, defaults)]));
   const query = { modelId, modelVersion, values };
   return { query, key: lookupKey(query) };
+}
+
+function paramValue(param: LookupParam, params: LookupParams, defaults: { readonly costModel: string }): Value {
+  const given = params[param.name];
+  if (given === undefined) return param.fallback(params, defaults);
+  if (!param.parse) return given as Value;
+  try {
+    return param.parse(String(given));
+  } catch (error) {
+    // The text form's problem names the body field: point it at this query parameter.
+    if (!(error instanceof HplbError)) throw error;
+    throw new HplbError(error.code, error.message, { pointer: `/${param.name}`, rule: error.rule });
+  }
 }
 
 /** The cache key of a lookup: equal normalised queries give equal keys, and nothing else does. */
@@ -74,9 +118,9 @@ export function lookupKey(query: LookupQuery): string {
 /** The plan request a lookup stands for. */
 export function lookupRequest(query: LookupQuery): PlanRequest {
   const body: Record<string, unknown> = { model: query.modelId };
-  for (const { name, body: pointer } of PARAMS) {
+  for (const { name, body: pointer, keepNull } of PARAMS) {
     const value = query.values[name];
-    if (value === null || value === 0) continue;
+    if ((value === null && !keepNull) || value === 0) continue;
     const path = pointer.slice(1).split('/');
     let at = body;
     for (const key of path.slice(0, -1)) {
@@ -90,8 +134,16 @@ export function lookupRequest(query: LookupQuery): PlanRequest {
 
 /** The query parameter (as a pointer, /name) a problem at a body pointer of the implied request came from. */
 export function queryPointerOf(bodyPointer: string): string | undefined {
-  const param = PARAMS.find((p) => p.body === bodyPointer);
+  const param = PARAMS.find((p) => p.body === bodyPointer || bodyPointer.startsWith(`${p.body}/`));
   return param && `/${param.name}`;
+}
+
+/** A problem raised for the lookup's implied body, pointed at the query parameter it came from. */
+export function asQueryError(error: unknown): never {
+  if (!(error instanceof HplbError) || error.pointer === undefined) throw error;
+  const pointer = queryPointerOf(error.pointer);
+  if (pointer === undefined) throw new HplbError(error.code, error.message, { rule: error.rule });
+  throw Object.assign(new HplbError(error.code, error.message, { pointer, rule: error.rule }), { in: 'query' });
 }
 
 /**

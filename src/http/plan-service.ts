@@ -19,7 +19,7 @@ import { solvePlan } from '../planner/solve-plan.ts';
 import { createPlanEntry, previousOf, type PlanEntry } from '../store/plan-entry.ts';
 import type { PlanStore } from '../store/plan-store.ts';
 import type { Admission } from './admission.ts';
-import type { components } from './api-types.ts';
+import type { components } from '../api-types.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface PlanServiceDeps {

@@ -6,7 +6,7 @@
 import { headOrder, rankHeads, type HeadCounts } from '../apply/head-order.ts';
 import { HplbError } from '../errors.ts';
 import type { Plan } from '../planner/plan.ts';
-import type { components } from './api-types.ts';
+import type { components } from '../api-types.ts';
 import { jsonAnswer, type JsonAnswer } from './json-answer.ts';
 
 /** The rank view of the plan in `planBytes` (JSON) on a model with `counts`; PLAN_MISMATCH when it has none. */
@@ -23,6 +23,7 @@ export function rankAnswer(planBytes: Uint8Array, counts: HeadCounts): JsonAnswe
     kvHeads: order.kvHeads,
     outputKvHeads: order.outputKvHeads,
     kvCacheFactor: order.kvCacheFactor,
+    planKvCacheFactor: order.planKvCacheFactor,
     expandKvNeeded: order.outputKvHeads !== order.kvHeads,
     layers: order.layers.map((l, i) => ({ ...l, ranks: ranks[i].ranks })),
   } satisfies components['schemas']['PlanRanks']);

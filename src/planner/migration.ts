@@ -3,6 +3,7 @@
  * options, checked against the new problem and resolved into one MigrationSpec per layer.
  */
 import { createHash } from 'node:crypto';
+import { headShapeOf, hiddenSizeOf, kvBytes } from '../cost/head-shape.ts';
 import { HplbError } from '../errors.ts';
 import type { Architecture } from '../profiles/profile.ts';
 import { canonicalJson } from '../profiles/version.ts';
@@ -34,7 +35,7 @@ export interface MigrationOptions {
 
 export const DEFAULT_MAKESPAN_TOLERANCE = 0.01;
 
-/** Bytes of one weight or cache element (bf16/fp16, what serving stacks run). */
+/** Bytes of one weight element (bf16/fp16, what serving stacks run). */
 const ELEMENT_BYTES = 2;
 
 /** What a re-plan reads of the stored plan it starts from (a Plan has all of it). */
@@ -74,63 +75,13 @@ export function resolveMigration(
 ): ResolvedMigration {
   const previous = placementOf(request.previous, resolved, previousPlan);
   const options = request.migration ?? {};
-  const units = resolved.layers[0].costs.length;
-  const gpus = resolved.speeds.length;
-  // A loop, not Math.max(...): a large body would overflow the argument list.
-  let labels = gpus;
-  for (const row of previous) for (const g of row) labels = Math.max(labels, g + 1);
-
   const makespanTolerance = options.makespanTolerance ?? DEFAULT_MAKESPAN_TOLERANCE;
   if (!(Number.isFinite(makespanTolerance) && makespanTolerance >= 0)) {
     throw invalid('/migration/makespanTolerance', 'minimum', 'makespanTolerance must be a finite number >= 0');
   }
-  let moveCosts: number[];
-  let moveCostUnit: string;
-  if (options.moveCost) {
-    if (options.moveCost.length !== units) {
-      throw invalid(
-        '/migration/moveCost',
-        'length',
-        `moveCost has ${options.moveCost.length} entries for ${units} units`,
-      );
-    }
-    options.moveCost.forEach((c, u) => {
-      if (!(Number.isFinite(c) && c >= 0)) {
-        throw invalid(`/migration/moveCost/${u}`, 'minimum', `move cost of unit ${u} must be a finite number >= 0`);
-      }
-    });
-    moveCosts = [...options.moveCost];
-    moveCostUnit = 'caller';
-  } else {
-    const architecture = architectureOf(request, context);
-    moveCosts = new Array<number>(units).fill(architecture ? unitBytes(architecture, resolved) : 1);
-    moveCostUnit = architecture ? 'bytes' : 'units';
-  }
-  if (options.gpuDistance) {
-    const rows = options.gpuDistance;
-    if (rows.length < labels || rows.some((row) => row.length !== rows.length)) {
-      const rule = `gpuDistance must be a square matrix covering every GPU label (at least ${labels} x ${labels})`;
-      throw invalid('/migration/gpuDistance', 'square', rule);
-    }
-    rows.forEach((row, a) =>
-      row.forEach((d, b) => {
-        if (!(Number.isFinite(d) && d >= 0))
-          throw invalid(`/migration/gpuDistance/${a}/${b}`, 'minimum', 'distances must be finite numbers >= 0');
-      }),
-    );
-  }
-  const integerAtLeast0 = (value: number | undefined, pointer: string) => {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) {
-      throw invalid(pointer, 'minimum', `${pointer.slice('/migration/'.length)} must be an integer >= 0`);
-    }
-  };
-  integerAtLeast0(options.maxMoves, '/migration/maxMoves');
-  integerAtLeast0(options.maxLayers, '/migration/maxLayers');
-  const minImprovement = options.minImprovement ?? 0;
-  if (!(Number.isFinite(minImprovement) && minImprovement >= 0)) {
-    throw invalid('/migration/minImprovement', 'minimum', 'minImprovement must be a finite number >= 0');
-  }
-
+  const { moveCosts, moveCostUnit } = moveCostsOf(request, resolved, context);
+  checkGpuDistance(options.gpuDistance, previous, resolved.speeds.length);
+  const minImprovement = checkLimits(options);
   const layers = previous.map(
     (row): MigrationSpec => ({
       previous: row,
@@ -162,23 +113,86 @@ export function resolveMigration(
   };
 }
 
+/** [units] the cost of moving each unit: the caller's, else bytes from the architecture, else 1. */
+function moveCostsOf(
+  request: PlanRequest & { readonly migration?: MigrationOptions },
+  resolved: ResolvedRequest,
+  context: PlanningContext,
+): { moveCosts: number[]; moveCostUnit: string } {
+  const units = resolved.layers[0].costs.length;
+  const given = request.migration?.moveCost;
+  if (given) {
+    if (given.length !== units) {
+      throw invalid('/migration/moveCost', 'length', `moveCost has ${given.length} entries for ${units} units`);
+    }
+    given.forEach((c, u) => {
+      if (!(Number.isFinite(c) && c >= 0)) {
+        throw invalid(`/migration/moveCost/${u}`, 'minimum', `move cost of unit ${u} must be a finite number >= 0`);
+      }
+    });
+    return { moveCosts: [...given], moveCostUnit: 'caller' };
+  }
+  const architecture = architectureOf(request, context);
+  return {
+    moveCosts: new Array<number>(units).fill(architecture ? unitBytes(architecture, resolved) : 1),
+    moveCostUnit: architecture ? 'bytes' : 'units',
+  };
+}
+
+/** A GPU distance matrix must be square, cover every running and new GPU label, and hold finite numbers >= 0. */
+function checkGpuDistance(
+  rows: readonly (readonly number[])[] | undefined,
+  previous: readonly (readonly number[])[],
+  gpus: number,
+): void {
+  if (!rows) return;
+  // A loop, not Math.max(...): a large body would overflow the argument list.
+  let labels = gpus;
+  for (const row of previous) for (const g of row) labels = Math.max(labels, g + 1);
+  if (rows.length < labels || rows.some((row) => row.length !== rows.length)) {
+    const rule = `gpuDistance must be a square matrix covering every GPU label (at least ${labels} x ${labels})`;
+    throw invalid('/migration/gpuDistance', 'square', rule);
+  }
+  rows.forEach((row, a) =>
+    row.forEach((d, b) => {
+      if (!(Number.isFinite(d) && d >= 0))
+        throw invalid(`/migration/gpuDistance/${a}/${b}`, 'minimum', 'distances must be finite numbers >= 0');
+    }),
+  );
+}
+
+/** Checks maxMoves, maxLayers and minImprovement; returns minImprovement (default 0). */
+function checkLimits(options: MigrationOptions): number {
+  const integerAtLeast0 = (value: number | undefined, pointer: string) => {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) {
+      throw invalid(pointer, 'minimum', `${pointer.slice('/migration/'.length)} must be an integer >= 0`);
+    }
+  };
+  integerAtLeast0(options.maxMoves, '/migration/maxMoves');
+  integerAtLeast0(options.maxLayers, '/migration/maxLayers');
+  const minImprovement = options.minImprovement ?? 0;
+  if (!(Number.isFinite(minImprovement) && minImprovement >= 0)) {
+    throw invalid('/migration/minImprovement', 'minimum', 'minImprovement must be a finite number >= 0');
+  }
+  return minImprovement;
+}
+
 /**
  * Bytes that travel when a unit changes GPU: its query heads' slices of q_proj and o_proj, and
- * its KV head's slices of k_proj and v_proj plus its KV cache at the workload's length (a query
- * head needs its KV head's copy on the new GPU). The hidden size is taken as queryHeads x headDim,
- * true of every shipped architecture; elements are 2 bytes.
+ * its KV head's slices of k_proj and v_proj plus its KV cache at the workload's longest length (a
+ * query head needs its KV head's copy on the new GPU). Weights are 2-byte elements; the KV cache
+ * has the architecture's element size (hiddenSizeOf, headShapeOf).
  */
 export function unitBytes(
   architecture: Architecture,
-  resolved: Pick<ResolvedRequest, 'granularity' | 'workload'>,
+  resolved: Pick<ResolvedRequest, 'granularity' | 'kvSeqLen'>,
 ): number {
   const { queryHeads, kvHeads, headDim } = architecture;
-  const hidden = queryHeads * headDim;
+  const hidden = hiddenSizeOf(architecture);
   const queryHeadsPerUnit = resolved.granularity === 'kv-group' ? queryHeads / kvHeads : 1;
   const queryWeights = queryHeadsPerUnit * 2 * hidden * headDim;
   const kvWeights = 2 * hidden * headDim;
-  const kvCache = 2 * resolved.workload.seqLen * headDim;
-  return (queryWeights + kvWeights + kvCache) * ELEMENT_BYTES;
+  return (queryWeights + kvWeights) * ELEMENT_BYTES + kvBytes(resolved.kvSeqLen, headShapeOf(architecture));
 }
 
 function placementOf(

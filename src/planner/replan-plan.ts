@@ -6,7 +6,6 @@
  * every layer whose stage 2 has not answered gets the heuristic re-plan (relabelling and swaps)
  * on this thread, a few milliseconds of them per turn of the event loop.
  */
-import { bubbleRatio } from '../../public/plan-math.js';
 import { HplbError } from '../errors.ts';
 import {
   buildLayerResult,
@@ -22,6 +21,8 @@ import type { LayerProblem } from '../solver/types.ts';
 import type { LayerRunner, LayerTask } from './layer-task.ts';
 import type { ResolvedMigration } from './migration.ts';
 import type { LayerMigration, Plan, PlanLayer } from './plan.ts';
+import { withKvFields } from './plan-kv.ts';
+import { planTotals } from './plan-totals.ts';
 import type { ResolvedRequest } from './request.ts';
 import { solvePlan, underDeadline, type PlanBudget, type SolvePlanOptions } from './solve-plan.ts';
 
@@ -102,13 +103,15 @@ async function replanWithin(
   const round = scheduleRounds(transfers);
   let i = 0;
   for (const layer of layers) layer.migration!.moves = layer.migration!.moves.map((m) => ({ ...m, round: round[i++] }));
+  // In the running plan's GPU labels: no relabelling here.
+  const final = layers.map((layer, l) => withKvFields(resolved, resolved.layers[l], layer));
   return {
     ...fresh,
     id: migration.id,
     solver: { ...fresh.solver, timeLimitMs: resolved.solver.timeLimitMs },
-    layers,
-    totals: totalsOf(fresh, layers, now() - start),
-    migration: migrationTotals(migration, layers, round),
+    layers: final,
+    totals: planTotals(resolved, final, resolved.layers, now() - start),
+    migration: migrationTotals(migration, final, round),
   };
 }
 
@@ -250,25 +253,6 @@ function applyLayerLimits(resolved: ResolvedRequest, migration: ResolvedMigratio
 function absoluteGain(layer: PlanLayer): number {
   const before = layer.migration!.previousMakespan;
   return before === null ? Infinity : before - layer.makespan;
-}
-
-function totalsOf(fresh: Plan, layers: PlanLayer[], solveMs: number): Plan['totals'] {
-  const makespan = sum(layers.map((l) => l.makespan));
-  const lowerBound = sum(layers.map((l) => l.lowerBound));
-  const meanLoads = sum(layers.map((l) => sum(l.gpuLoads) / l.gpuLoads.length));
-  const contiguous = fresh.totals.contiguousMakespan;
-  return {
-    ...fresh.totals,
-    makespan,
-    lowerBound,
-    gap: relativeGap(makespan, lowerBound),
-    speedupVsContiguous: contiguous !== null && makespan > 0 ? contiguous / makespan : null,
-    bubbleRatio: bubbleRatio(meanLoads, makespan),
-    layersProvenOptimal: layers.filter(
-      (l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial',
-    ).length,
-    solveMs,
-  };
 }
 
 function migrationTotals(

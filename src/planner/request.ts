@@ -1,17 +1,25 @@
 import { createHash } from 'node:crypto';
 import { HplbError } from '../errors.ts';
-import { DEFAULT_WORKLOAD, type CostModel, type Workload } from '../cost/cost-model.ts';
-import { headShapeOf } from '../cost/work.ts';
+import type { CostModel } from '../cost/cost-model.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { canonicalJson } from '../profiles/version.ts';
-import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
 import { checkProfileRules } from '../profiles/registry.ts';
-import { buildLayerProblems, formatUnitsPerGpu, parseUnitsPerGpu, sum, unitCount } from '../solver/problem.ts';
+import { formatUnitsPerGpu, unitCount } from '../solver/problem.ts';
 import type { Granularity, LayerProblem } from '../solver/types.ts';
 import { checkProblemBounds, checkRawBounds, envBoundName, type BoundName, type RequestLimits } from './limits.ts';
 import type { MigrationOptions, PreviousPlacement } from './migration.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
+import { buildLayers, DEFAULT_SOLVER_OPTIONS, resolveBasics, resolveSource, splitLimits } from './request-source.ts';
 import { layerSplits, resolveSplits, type ResolvedSplits, type SplitsRequest } from './split-request.ts';
+import {
+  contextWarnings,
+  kvHeadBytes,
+  resolveWorkload,
+  type PlanWarning,
+  type PlanWorkload,
+  type WorkloadPhase,
+  type WorkloadRequest,
+} from './workload-request.ts';
 
 export interface Pin {
   readonly layer?: number;
@@ -35,12 +43,18 @@ export interface PlanRequest {
     /** "equal" (default), "free" or "max:N". */
     readonly unitsPerGpu?: string;
     readonly maxKvGroupsPerGpu?: number;
+    /**
+     * Most KV heads stored per layer, as a multiple of what the contiguous placement stores at
+     * this GPU count; default 1 (never more KV cache than vLLM's own placement), null: no cap.
+     */
+    readonly maxKvCacheFactor?: number | null;
     readonly pins?: readonly Pin[];
     /** Split heads by query rows (split-request.ts); off unless maxSplitHeads > 0. */
     readonly splits?: SplitsRequest;
   };
-  readonly workload?: Partial<Workload>;
-  /** Cost model name ("analytic" or a calibration); default: the service's default. */
+  /** One phase ({seqLen, phase}) or a weighted mix of phases ({mix}). */
+  readonly workload?: WorkloadRequest;
+  /** Cost model name ("analytic", "roofline:<device>" or a calibration); default: the service's default. */
   readonly costModel?: string;
   readonly solver?: Partial<SolverOptions>;
   /** The running placement: with it the answer is a re-plan that moves as little as possible. */
@@ -59,12 +73,7 @@ export interface SolverOptions {
   readonly gapTolerance: number;
 }
 
-export const DEFAULT_SOLVER_OPTIONS: SolverOptions = Object.freeze({
-  engine: 'auto',
-  timeLimitMs: 10_000,
-  layerTimeLimitMs: 2_000,
-  gapTolerance: 1e-4,
-});
+export { DEFAULT_MAX_KV_CACHE_FACTOR, DEFAULT_SOLVER_OPTIONS } from './request-source.ts';
 
 /** Where the request's models and cost models come from (the registry, the calibrations). */
 export interface PlanningContext {
@@ -81,19 +90,28 @@ export interface ResolvedRequest {
   readonly speeds: number[];
   readonly unitsPerGpu: string;
   readonly maxKvGroupsPerGpu: number | null;
-  readonly workload: Workload;
+  /** The KV-cache cap (1 by default); null: none. */
+  readonly maxKvCacheFactor: number | null;
+  /** As the plan echoes it: one phase, or the mix. */
+  readonly workload: PlanWorkload;
+  /** [phases] one phase of weight 1, or the mix. */
+  readonly phases: readonly WorkloadPhase[];
+  /** Whether the objective is a weighted sum of phases (the request gave a mix). */
+  readonly mixed: boolean;
+  /** The longest seqLen: the context a sequence's KV cache holds. */
+  readonly kvSeqLen: number;
+  /** Query heads per KV group. */
+  readonly kvGroupSize: number;
+  /** Bytes of one KV head's cache per layer and sequence at kvSeqLen; null for explicit costs. */
+  readonly kvHeadBytes: number | null;
   readonly costModel: { readonly name: string; readonly unit: string; readonly device: string | null };
   readonly solver: SolverOptions;
   readonly layers: LayerProblem[];
   /** Split limits; null when splitting is off. */
   readonly splits: ResolvedSplits | null;
+  /** Cautions the plan carries (e.g. a seqLen beyond the model's context length). */
+  readonly warnings: PlanWarning[];
 }
-
-/**
- * Every derived number (loads, makespans, totals, their sums over layers) stays below this, so it
- * is finite and GLPK, which scales a layer by its largest cost, works with moderate magnitudes.
- */
-export const MAX_TOTAL_COST = 1e300;
 
 export interface NormaliseOptions {
   /** The compiled PlanRequest schema of openapi.yaml: returns the body typed, throws VALIDATION_FAILED. */
@@ -189,139 +207,68 @@ function costsShape(request: PlanRequest): { layers: number; heads: number; kvGr
 }
 
 /**
- * Normalises a request (defaults filled in, cost model resolved), builds its layer problems and
- * its content-addressed id. Throws HplbError for unknown models and impossible constraints. Takes
- * a request already checked against the schema and the bounds (normalisePlanRequest does both).
+ * Normalises a request (defaults filled in, workload and cost model resolved), builds its layer
+ * problems and its content-addressed id. Throws HplbError for unknown models and impossible
+ * constraints. Takes a request already checked against the schema and the bounds
+ * (normalisePlanRequest does both).
  */
 export function resolveRequest(request: PlanRequest, context: PlanningContext): ResolvedRequest {
-  const sources = [request.model, request.profile, request.costs].filter((s) => s !== undefined).length;
-  if (sources !== 1)
-    throw new HplbError('INVALID_PROBLEM', 'give exactly one of model, profile or costs', {
-      pointer: '',
-      rule: 'oneOf',
-    });
-
-  const profile = request.model !== undefined ? context.resolveProfile(request.model) : request.profile;
-  const workload: Workload = { ...DEFAULT_WORKLOAD, ...request.workload };
-  const costModel = context.resolveCostModel(request.costModel);
-  const granularity: Granularity = request.granularity ?? 'query-head';
-  const speeds = request.gpus.speeds ? [...request.gpus.speeds] : new Array<number>(request.gpus.count).fill(1);
-  if (speeds.length !== request.gpus.count) {
-    throw new HplbError('INVALID_PROBLEM', `gpus.speeds has ${speeds.length} entries for ${request.gpus.count} GPUs`, {
-      pointer: '/gpus/speeds',
-      rule: 'length',
-    });
-  }
-  const unitsPerGpu = parseUnitsPerGpu(request.constraints?.unitsPerGpu ?? 'equal');
-  const solver: SolverOptions = { ...DEFAULT_SOLVER_OPTIONS, ...request.solver };
-  if (!(solver.gapTolerance >= ILP_PROOF_PRECISION && solver.gapTolerance < 1)) {
-    throw new HplbError(
-      'INVALID_PROBLEM',
-      `gapTolerance must be in [${ILP_PROOF_PRECISION}, 1): GLPK proves no finer than ${ILP_PROOF_PRECISION}`,
-      { pointer: '/solver/gapTolerance', rule: 'range' },
-    );
-  }
-
-  let headCosts: number[][];
-  let kvGroupSize: number;
-  let model: ResolvedRequest['model'];
-  let sourceKey: unknown;
-  if (profile) {
-    const shape = headShapeOf(profile.architecture);
-    headCosts = profile.budgets.map((row) => row.map((b) => costModel.headCost(b, workload, shape)));
-    kvGroupSize = profile.architecture.queryHeads / profile.architecture.kvHeads;
-    model = { id: profile.id, version: profile.version };
-    sourceKey =
-      request.model !== undefined
-        ? { model: profile.id, version: profile.version }
-        : { profile: sha256(canonicalJson(profile)) };
-  } else {
-    headCosts = (request.costs ?? []).map((row) => [...row]);
-    kvGroupSize = request.kvGroupSize ?? 1;
-    model = { id: null, version: null };
-    sourceKey = { costs: sha256(canonicalJson(headCosts)), kvGroupSize };
-  }
-
-  const pins = request.constraints?.pins ?? [];
+  const basics = resolveBasics(request);
+  const workload = resolveWorkload(request.workload);
+  const source = resolveSource(request, context, workload, basics.speeds);
+  const { profile, costModel } = source;
   const splitContext = {
     profile,
     costModel,
-    workload,
-    granularity,
-    kvGroupSize,
-    headCosts,
+    workload: { seqLen: workload.phases[0].seqLen, phase: workload.phases[0].phase },
+    mixed: workload.mixed,
+    granularity: basics.granularity,
+    kvGroupSize: source.kvGroupSize,
+    headCosts: source.costs.headCosts,
+    ...(source.costs.groupCosts ? { groupCosts: source.costs.groupCosts } : {}),
     maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu,
     replan: request.previous !== undefined,
   };
   const splits = resolveSplits(request.constraints?.splits, splitContext);
-  const wholeLayers = buildLayerProblems({
-    headCosts,
-    kvGroupSize,
-    granularity,
-    speeds,
-    unitsPerGpu,
-    maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu,
-    pins,
-  });
-  checkTotals(headCosts, speeds, profile ? '/workload' : '/costs');
-  const rowCosts = splits ? layerSplits(splits, splitContext) : null;
-  const layers = rowCosts ? wholeLayers.map((problem, l) => ({ ...problem, splits: rowCosts[l] })) : wholeLayers;
-
+  const layers = buildLayers(basics, source, request, splits ? layerSplits(splits, splitContext) : null);
   const normalised = {
-    source: sourceKey,
-    gpus: { count: speeds.length, speeds },
-    granularity,
-    unitsPerGpu: formatUnitsPerGpu(unitsPerGpu),
+    source: source.key,
+    gpus: { count: basics.speeds.length, speeds: basics.speeds },
+    granularity: basics.granularity,
+    unitsPerGpu: formatUnitsPerGpu(basics.unitsPerGpu),
     maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu ?? null,
-    pins,
+    maxKvCacheFactor: basics.maxKvCacheFactor,
+    pins: request.constraints?.pins ?? [],
     // Explicit costs are already in the caller's unit: workload and cost model do not apply.
-    workload: profile ? workload : null,
+    workload: profile ? workload.workload : null,
     costModel: profile ? costModel.name : null,
-    solver,
+    solver: basics.solver,
     // Present only when splitting is on, so plans without splits keep their ids.
-    ...(splits
-      ? {
-          splits: {
-            maxSplitHeads: splits.maxSplitHeads,
-            maxPartsPerHead: splits.maxPartsPerHead,
-            partOverhead: splits.partOverhead,
-          },
-        }
-      : {}),
+    ...(splits ? { splits: splitLimits(splits) } : {}),
     engineVersion: ENGINE_VERSION,
   };
   return {
     id: sha256(canonicalJson(normalised)).slice(0, 32),
-    model,
-    granularity,
-    speeds,
+    model: source.model,
+    granularity: basics.granularity,
+    speeds: basics.speeds,
     unitsPerGpu: normalised.unitsPerGpu,
     maxKvGroupsPerGpu: normalised.maxKvGroupsPerGpu,
-    workload,
+    maxKvCacheFactor: basics.maxKvCacheFactor,
+    workload: workload.workload,
+    phases: workload.phases,
+    mixed: workload.mixed,
+    kvSeqLen: workload.kvSeqLen,
+    kvGroupSize: source.kvGroupSize,
+    kvHeadBytes: kvHeadBytes(profile, workload),
     costModel: profile
       ? { name: costModel.name, unit: costModel.unit, device: costModel.device }
       : { name: 'explicit', unit: 'caller', device: null },
-    solver,
+    solver: basics.solver,
     layers,
     splits,
+    warnings: contextWarnings(profile, workload),
   };
-}
-
-/**
- * Refuses costs whose loads could overflow: the sum over layers of each layer's total cost on the
- * slowest GPU bounds every load, makespan and total of the plan.
- */
-function checkTotals(headCosts: readonly (readonly number[])[], speeds: readonly number[], pointer: string): void {
-  const slowest = Math.min(...speeds);
-  let total = 0;
-  for (const row of headCosts) total += sum(row) / slowest;
-  if (!(total <= MAX_TOTAL_COST)) {
-    throw new HplbError(
-      'INVALID_PROBLEM',
-      `the costs summed over every head and layer, divided by the slowest GPU's speed, come to ${total}, above ${MAX_TOTAL_COST}: loads and totals would not be finite numbers; scale the costs down`,
-      { pointer, rule: 'finiteTotal' },
-    );
-  }
 }
 
 function sha256(text: string): string {

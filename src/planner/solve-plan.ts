@@ -1,13 +1,14 @@
-import { bubbleRatio } from '../../public/plan-math.js';
 import { HplbError } from '../errors.ts';
 import { contiguousAssignment } from '../solver/engines/contiguous.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
-import { sum } from '../solver/problem.ts';
 import type { LayerProblem, LayerResult } from '../solver/types.ts';
+import { groupIdenticalLayers, mapBack, type LayerGroup } from './layer-groups.ts';
 import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from './layer-task.ts';
 import { ENGINE_VERSION, type Plan, type PlanLayer } from './plan.ts';
+import { withKvFields } from './plan-kv.ts';
+import { planTotals } from './plan-totals.ts';
+import { evenKvLabels, relabelLayer } from './relabel.ts';
 import type { ResolvedRequest } from './request.ts';
-import { buildSplitResult } from '../solver/split/engine.ts';
 import { isSplitResult, splitPlanFields } from './split-plan.ts';
 
 /** Least time a layer is given even when the plan's budget is nearly spent, ms. */
@@ -81,10 +82,20 @@ export async function underDeadline<T>(
 }
 
 async function solveWithin(resolved: ResolvedRequest, runner: LayerRunner, budget: PlanBudget): Promise<Plan> {
-  const { now, start, deadline, signal } = budget;
   // Contiguous placement depends on unit order, so its layers are never reordered.
   const groups = groupIdenticalLayers(resolved.layers, resolved.solver.engine !== 'contiguous');
+  const outcomes = await firstPass(resolved, runner, budget, groups);
+  await secondPass(resolved, runner, budget, groups, outcomes);
+  return assemblePlan(resolved, layersOf(resolved, groups, outcomes), budget.now() - budget.start);
+}
 
+/** Every canonical layer once, each with an even share of FIRST_PASS_SHARE of the plan's time. */
+async function firstPass(
+  resolved: ResolvedRequest,
+  runner: LayerRunner,
+  { now, start, signal }: PlanBudget,
+  groups: readonly LayerGroup[],
+): Promise<LayerOutcome[]> {
   const { layerTimeLimitMs, gapTolerance, engine } = resolved.solver;
   const outcomes = new Array<LayerOutcome>(groups.length);
   const firstDeadline = start + FIRST_PASS_SHARE * resolved.solver.timeLimitMs;
@@ -98,7 +109,21 @@ async function solveWithin(resolved: ResolvedRequest, runner: LayerRunner, budge
       outcomes[index] = await runSafely(runner, task, signal);
     },
   );
+  return outcomes;
+}
 
+/**
+ * The layers not proven after the first pass, widest gap first, share what is left of the plan's
+ * time, each starting from its first answer and bound; each keeps the better of its two answers.
+ */
+async function secondPass(
+  resolved: ResolvedRequest,
+  runner: LayerRunner,
+  { now, deadline, signal }: PlanBudget,
+  groups: readonly LayerGroup[],
+  outcomes: LayerOutcome[],
+): Promise<void> {
+  const { layerTimeLimitMs, gapTolerance, engine } = resolved.solver;
   // Heuristic engines prove nothing more with more time.
   const exact = engine !== 'greedy' && engine !== 'contiguous';
   const open = exact ? outcomes.map((_o, i) => i).filter((i) => !PROVEN.has(outcomes[i].result.status)) : [];
@@ -121,10 +146,17 @@ async function solveWithin(resolved: ResolvedRequest, runner: LayerRunner, budge
       greedyMakespan: first.greedyMakespan,
     };
   });
+}
 
+/** [layers] every member layer's answer in its own unit ids, with its baselines. */
+function layersOf(
+  resolved: ResolvedRequest,
+  groups: readonly LayerGroup[],
+  outcomes: readonly LayerOutcome[],
+): PlanLayer[] {
   const layers = new Array<PlanLayer>(resolved.layers.length);
   groups.forEach((group, i) => {
-    const outcome = outcomes[i]!;
+    const outcome = outcomes[i];
     for (const member of group.members) {
       layers[member.problem.layer] = {
         ...mapBack(member.problem, member.order, outcome.result),
@@ -133,24 +165,35 @@ async function solveWithin(resolved: ResolvedRequest, runner: LayerRunner, budge
       };
     }
   });
-  const split = resolved.splits ? splitPlanFields(resolved, layers, resolved.layers) : null;
-  if (split) layers.splice(0, layers.length, ...split.layers);
-  const contiguous = layers.map((l) => l.contiguousMakespan);
-  const greedyMakespans = layers.map((l) => l.greedyMakespan);
+  return layers;
+}
 
-  const makespan = sum(layers.map((l) => l.makespan));
-  const lowerBound = sum(layers.map((l) => l.lowerBound));
-  const contiguousMakespan = contiguous.every((c) => c !== null) ? sum(contiguous as number[]) : null;
-  const greedyMakespan = greedyMakespans.every((g) => g !== null) ? sum(greedyMakespans as number[]) : null;
-  const meanLoads = sum(layers.map((l) => sum(l.gpuLoads) / l.gpuLoads.length));
+/**
+ * The Plan: the layers with their KV fields, relabelled so that per-GPU KV caches are even where
+ * labels are free to change (identical GPUs, nothing pinned, not the contiguous engine, whose
+ * blocks are the point), and the totals.
+ */
+export function assemblePlan(resolved: ResolvedRequest, solved: PlanLayer[], solveMs: number): Plan {
+  const split = resolved.splits ? splitPlanFields(resolved, solved, resolved.layers) : null;
+  let layers = (split?.layers ?? solved).map((layer, l) => withKvFields(resolved, resolved.layers[l], layer));
+  const speeds = resolved.speeds;
+  const labelsFree =
+    resolved.solver.engine !== 'contiguous' &&
+    speeds.every((speed) => speed === speeds[0]) &&
+    resolved.layers.every((p) => p.unit2pin === undefined);
+  if (labelsFree) {
+    const labels = evenKvLabels(layers.map((l) => l.kvHeadsPerGpu ?? []));
+    layers = layers.map((layer, l) => relabelLayer(layer, labels[l]));
+  }
   return {
     id: resolved.id,
     model: { ...resolved.model },
-    gpus: { count: resolved.speeds.length, speeds: [...resolved.speeds] },
+    gpus: { count: speeds.length, speeds: [...speeds] },
     granularity: resolved.granularity,
     unitsPerGpu: resolved.unitsPerGpu,
     maxKvGroupsPerGpu: resolved.maxKvGroupsPerGpu,
-    workload: { ...resolved.workload },
+    maxKvCacheFactor: resolved.maxKvCacheFactor,
+    workload: resolved.workload,
     costModel: { ...resolved.costModel },
     solver: { ...resolved.solver, engineVersion: ENGINE_VERSION },
     ...(resolved.splits
@@ -164,19 +207,10 @@ async function solveWithin(resolved: ResolvedRequest, runner: LayerRunner, budge
       : {}),
     layers,
     totals: {
-      makespan,
-      lowerBound,
-      gap: relativeGap(makespan, lowerBound),
-      contiguousMakespan,
-      greedyMakespan,
-      speedupVsContiguous: contiguousMakespan !== null && makespan > 0 ? contiguousMakespan / makespan : null,
-      bubbleRatio: bubbleRatio(meanLoads, makespan),
-      layersProvenOptimal: layers.filter(
-        (l) => l.status === 'optimal' || l.status === 'within_tolerance' || l.status === 'trivial',
-      ).length,
-      solveMs: now() - start,
+      ...planTotals(resolved, layers, resolved.layers, solveMs),
       ...(split ? { fluidBound: split.fluidBound, splitHeads: split.splitHeads } : {}),
     },
+    warnings: [...resolved.warnings],
   };
 }
 
@@ -235,61 +269,6 @@ function contiguousMakespanOf(problem: LayerProblem): number | null {
     if (error instanceof HplbError) return null;
     throw error;
   }
-}
-
-interface LayerGroup {
-  /** The problem actually solved: the first member's, units sorted by cost when that is allowed. */
-  readonly canonical: LayerProblem;
-  /** Each member layer and its order: canonical unit i is the member's unit order[i]. */
-  readonly members: { readonly problem: LayerProblem; readonly order: readonly number[] }[];
-}
-
-function groupIdenticalLayers(layers: readonly LayerProblem[], mayReorder: boolean): LayerGroup[] {
-  const byKey = new Map<string, LayerGroup>();
-  const groups: LayerGroup[] = [];
-  for (const problem of layers) {
-    const tiedToIds = !mayReorder || problem.unit2pin !== undefined || problem.unit2group !== undefined;
-    const order = problem.costs.map((_, u) => u);
-    if (!tiedToIds) order.sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
-    const costs = order.map((u) => problem.costs[u]);
-    const splits = problem.splits
-      ? { ...problem.splits, units: order.map((u) => problem.splits!.units[u]) }
-      : undefined;
-    // A unit's KV group only changes what a split answer reports, not what it costs.
-    const rowCosts = splits?.units.map(({ variable, partOverhead, heads }) => [variable, partOverhead, heads]) ?? null;
-    const key = JSON.stringify([costs, problem.unit2pin ?? null, problem.unit2group ?? null, rowCosts]);
-    let group = byKey.get(key);
-    if (!group) {
-      group = { canonical: { ...problem, costs, ...(splits ? { splits } : {}) }, members: [] };
-      byKey.set(key, group);
-      groups.push(group);
-    }
-    group.members.push({ problem, order });
-  }
-  return groups;
-}
-
-/** Translates a canonical answer back to a member layer's own unit ids. */
-function mapBack(problem: LayerProblem, order: readonly number[], canonical: LayerResult): LayerResult {
-  const unit2gpu = new Array<number>(order.length);
-  order.forEach((u, i) => {
-    unit2gpu[u] = canonical.unit2gpu[i];
-  });
-  const { lowerBound, status, engine, solveMs, fallbackReason } = canonical;
-  if (isSplitResult(canonical) && problem.splits) {
-    const parts = canonical.parts.map((part) => ({ ...part, unit: order[part.unit] }));
-    const meta = {
-      lowerBound,
-      status,
-      engine,
-      solveMs,
-      fallbackReason,
-      gapTolerance: 0,
-      wholeMakespan: canonical.wholeMakespan,
-    };
-    return buildSplitResult({ ...problem, splits: problem.splits }, unit2gpu, parts, meta);
-  }
-  return buildLayerResult(problem, unit2gpu, { lowerBound, status, engine, solveMs, fallbackReason });
 }
 
 /** A runner that fails unexpectedly must not sink the plan: greedy answers, and says why. */

@@ -38,7 +38,16 @@ export function splitPlanFields(
   });
   return {
     layers: withParts,
-    fluidBound: sum(problems.map((p) => sum(p.costs) / sum(p.speeds))),
+    fluidBound: fluidTotalOf(problems),
     splitHeads: sum(withParts.map((l) => l.splitHeads ?? 0)),
   };
+}
+
+/**
+ * Sum over layers of the fluid bound: every unit's cost and one copy of every KV group's cost,
+ * spread over the summed speeds (work split freely, each group stored once): no placement, split
+ * or not, can beat it.
+ */
+export function fluidTotalOf(problems: readonly LayerProblem[]): number {
+  return sum(problems.map((p) => (sum(p.costs) + sum(p.groupCosts ?? [])) / sum(p.speeds)));
 }

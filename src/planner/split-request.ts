@@ -5,13 +5,11 @@
  */
 import type { CostModel, Workload } from '../cost/cost-model.ts';
 import { fixedHeadCost } from '../cost/row-range.ts';
+import { headShapeOf, kvBytes } from '../cost/head-shape.ts';
 import { HplbError } from '../errors.ts';
 import type { Profile } from '../profiles/profile.ts';
 import type { LayerSplits, SplitUnit } from '../solver/split/types.ts';
 import type { Granularity } from '../solver/types.ts';
-
-/** Bytes of one element of K or V (bf16/fp16), for the bytes of extra KV copies. */
-const KV_BYTES_PER_ELEMENT = 2;
 
 export interface SplitsRequest {
   /** Most heads (units) of a layer split into parts; 0 (default) turns splitting off. */
@@ -33,11 +31,16 @@ export interface ResolvedSplits {
 interface SplitContext {
   readonly profile: Profile | undefined;
   readonly costModel: CostModel;
+  /** The first phase's workload; splits need a single prefill. */
   readonly workload: Workload;
+  /** Whether the request gave a workload mix (splits refuse it). */
+  readonly mixed: boolean;
   readonly granularity: Granularity;
   readonly kvGroupSize: number;
   /** [layers][queryHeads] head costs. */
   readonly headCosts: readonly (readonly number[])[];
+  /** [layers][kvGroups] cost of one stored copy of each KV group; absent: none (explicit costs). */
+  readonly groupCosts?: readonly (readonly number[])[];
   readonly maxKvGroupsPerGpu: number | undefined;
   /** Whether the request re-plans from a previous placement. */
   readonly replan: boolean;
@@ -58,8 +61,9 @@ export function resolveSplits(request: SplitsRequest | undefined, context: Split
   if (!(Number.isInteger(maxPartsPerHead) && maxPartsPerHead >= 2)) {
     throw invalid('maxPartsPerHead', 'minimum', `maxPartsPerHead must be an integer >= 2, got ${maxPartsPerHead}`);
   }
-  if (context.workload.phase !== 'prefill') {
-    const why = 'heads are split by query rows and a decode step has one query row: splits need phase "prefill"';
+  if (context.mixed || context.workload.phase !== 'prefill') {
+    const why =
+      'heads are split by query rows and a decode step has one query row: splits need a single prefill workload (no decode, no mix)';
     throw invalid('maxSplitHeads', 'phase', why);
   }
   if (context.replan) {
@@ -75,12 +79,12 @@ export function resolveSplits(request: SplitsRequest | undefined, context: Split
   if (!(Number.isFinite(partOverhead) && partOverhead >= 0)) {
     throw invalid('partOverhead', 'minimum', `partOverhead must be a finite number >= 0, got ${partOverhead}`);
   }
-  const headDim = context.profile?.architecture.headDim;
+  const architecture = context.profile?.architecture;
   return {
     maxSplitHeads,
     maxPartsPerHead,
     partOverhead,
-    kvBytesPerCopy: headDim === undefined ? null : context.workload.seqLen * headDim * 2 * KV_BYTES_PER_ELEMENT,
+    kvBytesPerCopy: architecture ? kvBytes(context.workload.seqLen, headShapeOf(architecture)) : null,
   };
 }
 
@@ -88,12 +92,17 @@ export function resolveSplits(request: SplitsRequest | undefined, context: Split
  * [layers] row costs of each layer's units. A head's cost splits into the cost model's fixed cost
  * (explicit costs: none) and a variable cost that follows its rows' work under its budget
  * (explicit costs: rows cost alike). A KV-group unit's parts run every head of the group, so
- * each part pays the overhead once per head.
+ * each part pays the overhead once per head. A unit that is its own KV group (a KV-group unit, an
+ * MHA head) carries its group's cost in its own cost, and every part of it stores the group
+ * again: each part pays that cost too. (Query heads that share a group pay its copies as the
+ * layer's group costs, on the GPUs that hold them.)
  */
 export function layerSplits(splits: ResolvedSplits, context: SplitContext): LayerSplits[] {
   const fixed = context.profile ? fixedHeadCost(context.costModel, context.workload) : 0;
   const groupSize = context.kvGroupSize;
   return context.headCosts.map((row, layer) => {
+    const ownGroup = context.granularity === 'kv-group' || groupSize === 1;
+    const groupCost = (k: number): number => (ownGroup ? (context.groupCosts?.[layer][k] ?? 0) : 0);
     const heads = row.map((cost, h) => ({
       budget: context.profile ? context.profile.budgets[layer][h] : null,
       variable: Math.max(0, cost - fixed),
@@ -103,11 +112,12 @@ export function layerSplits(splits: ResolvedSplits, context: SplitContext): Laye
         ? Array.from({ length: row.length / groupSize }, (_, g) => {
             const members = heads.slice(g * groupSize, (g + 1) * groupSize);
             const variable = members.reduce((s, m) => s + m.variable, 0);
-            return { variable, partOverhead: splits.partOverhead * groupSize, heads: members, kvGroup: g };
+            const partOverhead = splits.partOverhead * groupSize + groupCost(g);
+            return { variable, partOverhead, heads: members, kvGroup: g };
           })
         : heads.map((head, h) => ({
             variable: head.variable,
-            partOverhead: splits.partOverhead,
+            partOverhead: splits.partOverhead + groupCost(Math.floor(h / groupSize)),
             heads: [head],
             kvGroup: Math.floor(h / groupSize),
           }));

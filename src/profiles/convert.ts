@@ -18,8 +18,9 @@ interface SourceEntry {
   readonly architecture: Architecture;
 }
 
-const arch = (layers: number, queryHeads: number, kvHeads: number): Architecture =>
-  Object.freeze({ layers, queryHeads, kvHeads, headDim: 128 });
+/** contextLength: the context length the source model's Hugging Face model card states (models/README.md). */
+const arch = (layers: number, queryHeads: number, kvHeads: number, contextLength: number): Architecture =>
+  Object.freeze({ layers, queryHeads, kvHeads, headDim: 128, contextLength });
 
 export const MINFERENCE_REPOSITORY = 'microsoft/MInference';
 export const MINFERENCE_COMMIT = 'fb56c917f618e8645f1cfc37535afd7424d78f0d';
@@ -30,37 +31,37 @@ export const MINFERENCE_SOURCES: Readonly<Record<string, SourceEntry>> = Object.
     id: 'llama-3-8b-instruct-262k-minference',
     displayName: 'Llama-3-8B-Instruct-262k (MInference)',
     sourceModel: 'gradientai/Llama-3-8B-Instruct-262k',
-    architecture: arch(32, 32, 8),
+    architecture: arch(32, 32, 8, 262144),
   },
   'Llama_3.1_8B_Instruct_128k_kv_out_v32_fit_o_best_pattern.json': {
     id: 'llama-3.1-8b-instruct-128k-minference',
     displayName: 'Llama-3.1-8B-Instruct 128k (MInference)',
     sourceModel: 'meta-llama/Meta-Llama-3.1-8B-Instruct',
-    architecture: arch(32, 32, 8),
+    architecture: arch(32, 32, 8, 131072),
   },
   'Qwen2.5_7B_Instruct_128k_instruct_kv_out_v32_fit_o_best_pattern.json': {
     id: 'qwen2.5-7b-instruct-128k-minference',
     displayName: 'Qwen2.5-7B-Instruct 128k (MInference)',
     sourceModel: 'Qwen/Qwen2.5-7B-Instruct',
-    architecture: arch(28, 28, 4),
+    architecture: arch(28, 28, 4, 131072),
   },
   'Qwen2.5_14B_Instruct_1M.json': {
     id: 'qwen2.5-14b-instruct-1m-minference',
     displayName: 'Qwen2.5-14B-Instruct-1M (MInference)',
     sourceModel: 'Qwen/Qwen2.5-14B-Instruct-1M',
-    architecture: arch(48, 40, 8),
+    architecture: arch(48, 40, 8, 1010000),
   },
   'Qwen2.5_32B_Instruct_128k_kv_out_v32_fit_o_best_pattern.json': {
     id: 'qwen2.5-32b-instruct-128k-minference',
     displayName: 'Qwen2.5-32B-Instruct 128k (MInference)',
     sourceModel: 'Qwen/Qwen2.5-32B-Instruct',
-    architecture: arch(64, 40, 8),
+    architecture: arch(64, 40, 8, 131072),
   },
   'Llama_3_70B_Instruct_262k_kv_out_v32_fit_o_best_pattern.json': {
     id: 'llama-3-70b-instruct-262k-minference',
     displayName: 'Llama-3-70B-Instruct-Gradient-262k (MInference)',
     sourceModel: 'gradientai/Llama-3-70B-Instruct-Gradient-262k',
-    architecture: arch(80, 64, 8),
+    architecture: arch(80, 64, 8, 262144),
   },
 });
 
@@ -73,19 +74,19 @@ export const DUO_SOURCES: Readonly<Record<string, SourceEntry>> = Object.freeze(
     id: 'llama-3-8b-instruct-gradient-1048k-duo',
     displayName: 'Llama-3-8B-Instruct-Gradient-1048k (DuoAttention)',
     sourceModel: 'Llama-3-8B-Instruct-Gradient-1048k',
-    architecture: arch(32, 32, 8),
+    architecture: arch(32, 32, 8, 1048576),
   },
   'Llama-2-7B-32K-Instruct': {
     id: 'llama-2-7b-32k-instruct-duo',
     displayName: 'Llama-2-7B-32K-Instruct (DuoAttention)',
     sourceModel: 'Llama-2-7B-32K-Instruct',
-    architecture: arch(32, 32, 32),
+    architecture: arch(32, 32, 32, 32768),
   },
   'Mistral-7B-Instruct-v0.2': {
     id: 'mistral-7b-instruct-v0.2-duo',
     displayName: 'Mistral-7B-Instruct-v0.2 (DuoAttention)',
     sourceModel: 'Mistral-7B-Instruct-v0.2',
-    architecture: arch(32, 32, 8),
+    architecture: arch(32, 32, 8, 32768),
   },
 });
 

@@ -12,6 +12,12 @@ export interface Architecture {
   readonly queryHeads: number;
   readonly kvHeads: number;
   readonly headDim: number;
+  /** Embedding width, the input of the K/V projections; absent: queryHeads x headDim (every model shipped here). */
+  readonly hiddenSize?: number;
+  /** Bytes of one K or V element in the KV cache; absent: 2 (bf16, as MInference and vLLM serve these models). */
+  readonly kvBytesPerElement?: number;
+  /** Longest context the model is published for, in tokens (models/README.md says where each comes from). */
+  readonly contextLength?: number;
 }
 
 export interface Provenance {

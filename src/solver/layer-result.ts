@@ -1,23 +1,43 @@
 import { layerLowerBound } from './bounds.ts';
+import { gpuSums, kvHeadsPerGpuOf } from './kv/groups.ts';
+import { minStoredKvHeads } from './kv/min-stored.ts';
 import type { LayerEngine, LayerProblem, LayerResult, LayerStatus, SolveOptions } from './types.ts';
 
 /** Relative slack under which two loads count as equal (floating-point sums of large costs). */
 export const REL_EPS = 1e-9;
 
+/** What a result says about its second objective, the KV heads it stores. */
+export interface KvMeta {
+  /** A valid lower bound on KV heads stored within the makespan (at least the static one). */
+  readonly lowerBound: number;
+  /** The status proven by the engine; without it, optimal only when the bound is met. */
+  readonly status?: LayerStatus;
+}
+
 /**
- * Turns an assignment into a LayerResult in the Plan shape.
+ * Turns an assignment into a LayerResult in the Plan shape: loads (group costs included), the
+ * makespan (with a mix, the weighted sum of the phases' makespans) and, where the layer knows its
+ * KV groups, the KV heads each GPU stores and the second objective's status and bound.
  * @param unit2gpu [units] GPU index of each unit
  */
 export function buildLayerResult(
   problem: LayerProblem,
   unit2gpu: readonly number[],
-  meta: { lowerBound: number; status: LayerStatus; engine: string; solveMs: number; fallbackReason?: string },
+  meta: {
+    lowerBound: number;
+    status: LayerStatus;
+    engine: string;
+    solveMs: number;
+    fallbackReason?: string;
+    kv?: KvMeta;
+  },
 ): LayerResult {
   const gpus = problem.speeds.length;
   const gpu2units: number[][] = Array.from({ length: gpus }, () => []);
   unit2gpu.forEach((g, u) => gpu2units[g].push(u));
   const gpuLoads = gpuLoadsOf(problem, unit2gpu);
-  const makespan = Math.max(...gpuLoads);
+  const phaseMakespans = problem.phases ? phaseMakespansOf(problem, unit2gpu) : null;
+  const makespan = phaseMakespans ? weightedSum(problem, phaseMakespans) : Math.max(...gpuLoads);
   const lowerBound = Math.min(meta.lowerBound, makespan);
   return {
     layer: problem.layer,
@@ -32,7 +52,26 @@ export function buildLayerResult(
     engine: meta.engine,
     solveMs: meta.solveMs,
     ...(meta.fallbackReason !== undefined ? { fallbackReason: meta.fallbackReason } : {}),
+    ...kvFields(problem, unit2gpu, meta.kv),
+    ...(phaseMakespans ? { phaseMakespans } : {}),
   };
+}
+
+/**
+ * The KV fields of a result (none when the layer does not know its groups): kvStatus is the
+ * engine's proven status, else optimal when the stored count meets the bound, else heuristic.
+ */
+export function kvFields(
+  problem: LayerProblem,
+  unit2gpu: readonly number[],
+  kv?: KvMeta,
+): Pick<LayerResult, 'kvHeadsPerGpu' | 'kvHeadsStored' | 'kvStatus' | 'kvLowerBound'> {
+  const kvHeadsPerGpu = kvHeadsPerGpuOf(problem, unit2gpu);
+  if (!kvHeadsPerGpu) return {};
+  const kvHeadsStored = kvHeadsPerGpu.reduce((a, b) => a + b, 0);
+  const kvLowerBound = Math.min(kvHeadsStored, Math.max(minStoredKvHeads(problem), kv?.lowerBound ?? 0));
+  const kvStatus = kv?.status ?? (kvLowerBound >= kvHeadsStored ? 'optimal' : 'heuristic');
+  return { kvHeadsPerGpu, kvHeadsStored, kvStatus, kvLowerBound };
 }
 
 /**
@@ -53,16 +92,38 @@ export function heuristicEngine(name: string, assign: (problem: LayerProblem) =>
   };
 }
 
-/** [gpus] load of each GPU (sum of its units' costs / its speed). */
+/**
+ * [gpus] load of each GPU: (sum of its units' costs + sum of the costs of the distinct KV groups it
+ * stores) / its speed. With a mix these are the weighted-sum loads.
+ */
 export function gpuLoadsOf(problem: LayerProblem, unit2gpu: readonly number[]): number[] {
-  const sums = new Array<number>(problem.speeds.length).fill(0);
-  unit2gpu.forEach((g, u) => {
-    sums[g] += problem.costs[u];
-  });
-  return sums.map((s, g) => s / problem.speeds[g]);
+  return gpuSums(problem, unit2gpu, problem.costs, problem.groupCosts).map((s, g) => s / problem.speeds[g]);
 }
 
+/** [phases][gpus] load of each GPU in each phase of a mix ([] without phases). */
+export function phaseLoadsOf(problem: LayerProblem, unit2gpu: readonly number[]): number[][] {
+  return (problem.phases ?? []).map((phase) =>
+    gpuSums(problem, unit2gpu, phase.costs, phase.groupCosts).map((s, g) => s / problem.speeds[g]),
+  );
+}
+
+/** [phases] makespan of each phase of a mix. */
+export function phaseMakespansOf(problem: LayerProblem, unit2gpu: readonly number[]): number[] {
+  return phaseLoadsOf(problem, unit2gpu).map((loads) => Math.max(...loads));
+}
+
+/** sum_p weight_p x values[p]: a mix's objective from its phases' makespans. */
+export function weightedSum(problem: LayerProblem, values: readonly number[]): number {
+  let total = 0;
+  problem.phases?.forEach((phase, p) => {
+    total += phase.weight * values[p];
+  });
+  return total;
+}
+
+/** The objective of a placement: its makespan, or with a mix the weighted sum of its phases' makespans. */
 export function makespanOf(problem: LayerProblem, unit2gpu: readonly number[]): number {
+  if (problem.phases) return weightedSum(problem, phaseMakespansOf(problem, unit2gpu));
   return Math.max(...gpuLoadsOf(problem, unit2gpu));
 }
 
@@ -112,6 +173,11 @@ export function constraintViolation(problem: LayerProblem, unit2gpu: readonly nu
     if (problem.maxGroupsPerGpu !== undefined && groups[g].size > problem.maxGroupsPerGpu) {
       return `GPU ${g} holds ${groups[g].size} KV groups, more than ${problem.maxGroupsPerGpu}`;
     }
+  }
+  if (problem.unit2group && problem.maxStoredGroups !== undefined) {
+    const stored = groups.reduce((s, set) => s + set.size, 0);
+    if (stored > problem.maxStoredGroups)
+      return `the GPUs store ${stored} KV heads, more than the cap of ${problem.maxStoredGroups}`;
   }
   return null;
 }

@@ -1,4 +1,5 @@
 import { HplbError } from '../errors.ts';
+import { kvLayout, withKvFields } from './kv/layer-kv.ts';
 import type { Granularity, LayerProblem, UnitsPerGpu } from './types.ts';
 
 /** A placement problem for a whole model, before it is split into layers. */
@@ -68,7 +69,7 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
   const units = unitCount(heads, groupSize, spec.granularity);
   const { minUnits, maxUnits } = cardinality(spec.unitsPerGpu, units, gpus);
 
-  let unit2group: number[] | undefined;
+  const layout = kvLayout(spec, heads);
   if (spec.maxKvGroupsPerGpu !== undefined) {
     if (spec.granularity !== 'query-head')
       throw invalid(
@@ -79,7 +80,6 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
     const limit = spec.maxKvGroupsPerGpu;
     if (!(Number.isInteger(limit) && limit >= 1))
       throw invalid('/constraints/maxKvGroupsPerGpu', 'minimum', 'maxKvGroupsPerGpu must be an integer >= 1');
-    unit2group = Array.from({ length: units }, (_, u) => Math.floor(u / groupSize));
     // Each GPU must hold minUnits heads from at most `limit` groups of groupSize heads each,
     // and together the GPUs must be able to host every group.
     const groups = units / groupSize;
@@ -128,16 +128,24 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
         ? Array.from({ length: units }, (_, g) => sum(row.slice(g * groupSize, (g + 1) * groupSize)))
         : [...row];
     const unit2pin = pinsByLayer[layer].length > 0 ? pinsByLayer[layer] : undefined;
-    if (unit2pin) checkPinCounts(unit2pin, gpus, maxUnits, unit2group, spec.maxKvGroupsPerGpu, layer);
-    return {
+    if (unit2pin)
+      checkPinCounts(
+        unit2pin,
+        gpus,
+        maxUnits,
+        layout.withUnit2group ? (u) => Math.floor(u / groupSize) : null,
+        spec.maxKvGroupsPerGpu,
+        layer,
+      );
+    const base: LayerProblem = {
       layer,
       costs,
       speeds: [...spec.speeds],
       minUnitsPerGpu: minUnits,
       maxUnitsPerGpu: maxUnits,
-      ...(unit2group ? { unit2group, maxGroupsPerGpu: spec.maxKvGroupsPerGpu } : {}),
       ...(unit2pin ? { unit2pin } : {}),
     };
+    return withKvFields(spec, layout, base);
   });
 }
 
@@ -204,7 +212,7 @@ function checkPinCounts(
   unit2pin: readonly number[],
   gpus: number,
   maxUnits: number,
-  unit2group: readonly number[] | undefined,
+  groupOf: ((u: number) => number) | null,
   maxGroups: number | undefined,
   layer: number,
 ): void {
@@ -213,7 +221,7 @@ function checkPinCounts(
   unit2pin.forEach((g, u) => {
     if (g < 0) return;
     counts[g] += 1;
-    if (unit2group) groups[g].add(unit2group[u]);
+    if (groupOf) groups[g].add(groupOf(u));
   });
   counts.forEach((n, g) => {
     if (n > maxUnits)

@@ -50,13 +50,19 @@ export interface LayerProblem {
    * Only with unit2group.
    */
   readonly maxStoredGroups?: number;
-  /** KV heads the contiguous placement stores in this layer at this GPU count (the KV-cache factor's denominator). */
+  /**
+   * KV heads the contiguous placement (engines/contiguous.ts) stores in this layer at this GPU
+   * count: the KV-cache factor's denominator. Present whenever the layer knows its KV groups:
+   * with unit2group, and when units are whole groups (KV-group units, MHA heads), where every
+   * placement stores one KV head per unit. Absent for query-head GQA units without unit2group.
+   */
   readonly contiguousKvHeads?: number;
   /**
    * A workload mix (two or more phases priced in one unit): the objective is the weighted sum of
    * the phases' makespans, sum_p weight_p x max_g load_p(g). `costs` and `groupCosts` are then
    * the weighted sums over phases (their makespan is a lower bound on the objective). Absent: one
-   * phase, the objective is the makespan.
+   * phase, the objective is the makespan. A layer result's `makespan` is the objective and its
+   * `gpuLoads` the weighted-sum loads (so max(gpuLoads) <= makespan).
    */
   readonly phases?: readonly LayerPhase[];
   /** [units] GPU a unit is pinned to, or -1 when free; absent when nothing is pinned. */
@@ -104,13 +110,18 @@ export interface LayerResult {
   solveMs: number;
   /** Why the requested engine did not answer (set with greedy_fallback). */
   fallbackReason?: string;
-  /** [gpus] distinct KV groups (KV heads) each GPU stores; KV-group units count one each. */
+  /**
+   * [gpus] distinct KV groups (KV heads) each GPU stores; KV-group units (and MHA heads) count one
+   * each. This and the three fields below are present when the layer knows its KV groups:
+   * unit2group is present, or contiguousKvHeads is (units are whole groups).
+   */
   kvHeadsPerGpu?: number[];
   /** Sum of kvHeadsPerGpu: KV heads stored in the layer. */
   kvHeadsStored?: number;
   /**
-   * The second, lexicographic objective: fewest KV heads stored among placements of this
-   * makespan. optimal: kvHeadsStored is proven least; otherwise time_limit or heuristic.
+   * The second, lexicographic objective: fewest KV heads stored among placements whose makespan
+   * is at most this layer's. optimal: kvHeadsStored is proven least (it meets kvLowerBound, or a
+   * search or GLPK proved nothing stores fewer); otherwise time_limit or heuristic.
    */
   kvStatus?: LayerStatus;
   /** A valid lower bound on KV heads stored by any placement within the layer's makespan. */
@@ -136,6 +147,16 @@ export interface SolveOptions {
    * so that whoever stops an overrunning engine can still answer with them.
    */
   readonly onProgress?: (progress: LayerProgress) => void;
+  /**
+   * GLPK's wall time over the time it is given (>= 1), as measured on the caller's thread: auto
+   * gives GLPK the time left divided by it, so that GLPK's overrun stays inside the layer's time.
+   * An input, so that equal inputs give equal answers; absent: GLPK_STRETCH (engines/ilp-solve.ts).
+   * Whoever keeps the estimate (the thread that owns the GLPK instance) feeds onGlpkRun's
+   * measurements into nextGlpkStretch and passes the result here.
+   */
+  readonly glpkStretch?: number;
+  /** Hears every GLPK run auto makes: the time it was given and the wall time it took, ms. */
+  readonly onGlpkRun?: (givenMs: number, tookMs: number) => void;
 }
 
 /** What an engine knows part-way: a feasible placement and a valid bound. */

@@ -14,6 +14,7 @@ describe('head order of a plan under contiguous tensor-parallel sharding', () =>
       counts: GQA,
       outputKvHeads: 2,
       kvCacheFactor: 1,
+      planKvCacheFactor: 1,
       rankKv: [[1], [1], [1], [1], [0], [0], [0], [0]],
     },
     {
@@ -22,6 +23,7 @@ describe('head order of a plan under contiguous tensor-parallel sharding', () =>
       counts: GQA,
       outputKvHeads: 8,
       kvCacheFactor: 1,
+      planKvCacheFactor: 1,
       rankKv: [[0], [1], [0], [1], [0], [1], [0], [1]],
     },
     {
@@ -30,9 +32,22 @@ describe('head order of a plan under contiguous tensor-parallel sharding', () =>
       counts: GQA,
       outputKvHeads: 4,
       kvCacheFactor: 2,
+      planKvCacheFactor: 2,
       rankKv: [
         [0, 1],
         [0, 1],
+      ],
+    },
+    {
+      name: 'three heads of one group and one of another on a rank: the engine needs copies the plan does not',
+      plan: planOf('query-head', 2, [[0, 1, 2, 4, 3, 5, 6, 7]]),
+      counts: GQA,
+      outputKvHeads: 8,
+      kvCacheFactor: 4,
+      planKvCacheFactor: 2,
+      rankKv: [
+        [0, 0, 0, 1],
+        [0, 1, 1, 1],
       ],
     },
     {
@@ -41,6 +56,7 @@ describe('head order of a plan under contiguous tensor-parallel sharding', () =>
       counts: { layers: 1, queryHeads: 8, kvHeads: 8 },
       outputKvHeads: 8,
       kvCacheFactor: 1,
+      planKvCacheFactor: 1,
       rankKv: [
         [7, 2],
         [5, 0],
@@ -54,6 +70,7 @@ describe('head order of a plan under contiguous tensor-parallel sharding', () =>
       const order = headOrder(c.plan, c.counts, { expandKv: true });
       assert.equal(order.outputKvHeads, c.outputKvHeads);
       assert.equal(order.kvCacheFactor, c.kvCacheFactor);
+      assert.equal(order.planKvCacheFactor, c.planKvCacheFactor);
       const ranks = rankHeads(c.plan, order)[0].ranks;
       assert.deepEqual(
         ranks.map((r) => r.kvHeads),

@@ -91,10 +91,12 @@ describe('computeBudgets', () => {
       name: 'probe',
       unit: 'x',
       device: null,
+      time: false,
       headCost: (budget) => {
         seen.push(budget.kind);
         return 1;
       },
+      groupCost: () => 0,
     };
     const response = computeBudgets(
       { target: 1, workload: { seqLen: 1000, phase: 'decode' }, curves: [REQUEST.curves[1]] },

@@ -76,6 +76,11 @@ describe('hplb apply (CLI)', () => {
     const manifest = JSON.parse(out);
     const ranks = await (await fetch(`${url}/v1/plans/${plan.id}/ranks?kvGroupSize=4`)).json();
     assert.deepEqual(manifest.layers, ranks.layers);
+    assert.deepEqual(
+      [ranks.kvCacheFactor, ranks.planKvCacheFactor],
+      [manifest.output.kvCacheFactor, manifest.output.planKvCacheFactor],
+    );
+    assert.equal(ranks.planKvCacheFactor, plan.totals.kvCacheFactor);
     assert.deepEqual(manifest, JSON.parse(readFileSync(join(dir, 'out', MANIFEST_FILE), 'utf8')));
   });
 
@@ -86,18 +91,40 @@ describe('hplb apply (CLI)', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /error \[PLAN_NOT_FOUND\]/);
 
-    // KV group 0's heads cost 10, group 1's cost 1: the best query-head plan on 4 GPUs pairs one
-    // head of each group on every GPU, which the engine's fixed query-to-KV mapping cannot express.
+    // KV group 0's heads cost 10, group 1's cost 1: without a KV cap the best query-head plan on 4
+    // GPUs pairs one head of each group on every GPU, which the engine's fixed query-to-KV mapping
+    // cannot express.
     const mixed = Array.from({ length: 3 }, () => [10, 10, 10, 10, 1, 1, 1, 1]);
     writeFileSync(join(dir, 'costs.json'), JSON.stringify({ costs: mixed, kvGroupSize: 4 }));
-    const planned = await cli('plan', '--costs', join(dir, 'costs.json'), '--gpus', '4', '--workers', '0', '--json');
+    const planned = await cli(
+      'plan',
+      ...[
+        '--costs',
+        join(dir, 'costs.json'),
+        '--gpus',
+        '4',
+        '--max-kv-factor',
+        'unlimited',
+        '--workers',
+        '0',
+        '--json',
+      ],
+    );
     writeFileSync(join(dir, 'plan.json'), planned.out);
     const refused = await cli('apply', '--plan', join(dir, 'plan.json'), ...paths(dir));
     assert.equal(refused.code, 2);
     assert.match(refused.err, /error \[PLAN_MISMATCH\].*granularity=kv-group.*--expand-kv/s);
     assert.equal(existsSync(join(dir, 'out')), false);
-    const expanded = await cli('apply', '--plan', join(dir, 'plan.json'), ...paths(dir), '--expand-kv');
+    const expanded = await cli('apply', '--plan', join(dir, 'plan.json'), ...paths(dir), '--expand-kv', '--json');
     assert.equal(expanded.code, 0, expanded.err);
-    assert.match(expanded.out, /KV heads 2 -> 8 \(per-GPU KV cache x2\)/);
+    // One head of each group per GPU: the checkpoint holds exactly the plan's groups.
+    const manifest = JSON.parse(expanded.out);
+    const plan = JSON.parse(planned.out);
+    assert.deepEqual(
+      [manifest.output.kvHeads, manifest.output.kvCacheFactor, manifest.output.planKvCacheFactor],
+      [8, 2, 2],
+    );
+    assert.equal(plan.totals.kvCacheFactor, 2, "the plan's factor is the manifest's");
+    assert.ok(plan.layers.every((l: { kvHeadsPerGpu: number[] }) => l.kvHeadsPerGpu.every((k) => k === 2)));
   });
 });

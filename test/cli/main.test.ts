@@ -50,12 +50,14 @@ describe('hplb plan (CLI)', () => {
     assert.match(plan.id, /^[0-9a-f]{32}$/);
   });
 
-  it('prints a per-layer table and a summary with the contiguous ratio of the flagship', async () => {
-    const { code, out } = await cli('plan', '--gpus', '8', '--engine', 'greedy', '--calibration', 'analytic');
+  it('prints a per-layer table and a summary with the contiguous ratio and the KV cache of the flagship', async () => {
+    const { code, out } = await cli('plan', '--gpus', '4', '--engine', 'greedy');
     assert.equal(code, 0);
     assert.equal(out.split('\n').filter((line) => /^\d+\s/.test(line)).length, 32, 'one row per layer');
     const ratio = Number(/contiguous \/ plan = ([\d.]+)x/.exec(out)?.[1]);
-    assert.ok(ratio > 1.4 && ratio < 1.5, `contiguous / greedy ${ratio}`);
+    assert.ok(ratio > 1.05 && ratio < 1.2, `contiguous / greedy ${ratio}`);
+    assert.match(out, /KV cache: 256 KV heads stored \(contiguous 256\) -> factor 1\.000x \(cap 1\)/);
+    assert.match(out, /largest per-GPU KV cache 4\.00 GiB per sequence, contiguous 4\.00 GiB/);
     assert.match(out, /bubble ratio/);
   });
 
@@ -107,6 +109,45 @@ describe('hplb plan (CLI)', () => {
     assert.deepEqual(plan.layers[0].gpuLoads.sort(), [11, 16]);
   });
 
+  it('takes a KV cap, a workload mix and a cost model by name', async () => {
+    const mix = await cli(
+      ...['plan', '--gpus', '8', '--engine', 'greedy', '--workers', '0', '--max-kv-factor', 'unlimited'],
+      ...['--mix', 'prefill:4096:1,decode:4096:100', '--cost-model', 'roofline:h200', '--json'],
+    );
+    assert.equal(mix.code, 0, mix.err);
+    const plan = JSON.parse(mix.out);
+    assert.equal(plan.maxKvCacheFactor, null);
+    assert.equal(plan.costModel.name, 'roofline:h200');
+    assert.deepEqual(
+      plan.workload.mix.map((p: { phase: string }) => p.phase),
+      ['prefill', 'decode'],
+    );
+  });
+
+  it('prints the KV-cache frontier with --frontier: one plan per cap, the default first', async () => {
+    const { code, out, err } = await cli(
+      'plan',
+      '--gpus',
+      '8',
+      '--engine',
+      'greedy',
+      '--workers',
+      '0',
+      '--frontier',
+      '--json',
+    );
+    assert.equal(code, 0, err);
+    const frontier = JSON.parse(out);
+    assert.deepEqual(
+      frontier.points.map((p: { maxKvCacheFactor: number | null }) => p.maxKvCacheFactor),
+      [1, 1.25, 1.5, 2, 3, null],
+    );
+    assert.equal(frontier.points[0].kvCacheFactor, 1);
+    assert.ok(frontier.points.every((p: { pareto: boolean; planId: string }) => /^[0-9a-f]{32}$/.test(p.planId)));
+    const table = await cli('plan', '--gpus', '8', '--engine', 'greedy', '--workers', '0', '--frontier');
+    assert.match(table.out, /KV cap\s+KV factor\s+vs contiguous\s+proven\s+Pareto\s+plan id/);
+  });
+
   it('lists the models', async () => {
     const { code, out } = await cli('plan', '--list');
     assert.equal(code, 0);
@@ -120,6 +161,15 @@ describe('hplb plan (CLI)', () => {
     ['a bad flag value', ['plan', '--gpus', 'x'], /--gpus/],
     ['an unknown engine', ['plan', '--engine', 'magic'], /--engine/],
     ['an unknown calibration', ['plan', '--calibration', 'no-such-device'], /UNKNOWN_CALIBRATION/],
+    ['a KV cap below 1', ['plan', '--max-kv-factor', '0.5'], /--max-kv-factor/],
+    ['a malformed mix', ['plan', '--mix', 'decode:x:1'], /--mix/],
+    ['a mix with a phase', ['plan', '--mix', 'decode:4096:1', '--phase', 'decode'], /--mix.*cannot be used with/],
+    ['a frontier with a KV cap', ['plan', '--frontier', '--max-kv-factor', '2'], /--frontier.*cannot be used with/],
+    [
+      'decode with executed work',
+      ['plan', '--phase', 'decode', '--cost-model', 'executed-work'],
+      /timeUnit|not a time/,
+    ],
   ] as const) {
     it(`exits 2 with a message on stderr for ${name}`, async () => {
       const { code, out, err } = await cli(...argv);

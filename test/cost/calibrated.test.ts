@@ -211,7 +211,7 @@ describe('cost model registry', () => {
         assert.equal(error.status, 404);
         assert.match(
           error.message,
-          /no calibration named "h100"; known: other-device-cpu \(and "executed-work", "analytic"\)/,
+          /no calibration or roofline named "h100"; calibrations: other-device-cpu; rooflines: roofline:h100-sxm, .*; and "executed-work", "analytic"/,
         );
         return true;
       },

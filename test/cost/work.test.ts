@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createExecutedWorkCostModel } from '../../src/cost/cost-model.ts';
-import { executedMacs, headWork, kvBytes, rowRangeWork, TILE } from '../../src/cost/work.ts';
+import { kvBytes } from '../../src/cost/head-shape.ts';
+import { executedMacs, headWork, rowRangeWork, TILE } from '../../src/cost/work.ts';
 import { HplbError } from '../../src/errors.ts';
 import { selectVerticalSlash } from '../../src/kernel/minference.ts';
 import { patternWork } from '../../src/kernel/pattern-work.ts';

@@ -1,46 +1,26 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { ANALYTIC_COST_MODEL, attendedPairs } from '../../src/cost/cost-model.ts';
-import { EVAL_SOLVER, EVAL_WORKLOAD } from '../../src/eval/document.ts';
-import {
-  attentionTime,
-  dividingGpuCounts,
-  evaluateProfile,
-  evaluateSplitCurve,
-  fluidTotal,
-  largestBudget,
-  meanLayerBubble,
-  uniformCosts,
-  type EvalContext,
-} from '../../src/eval/evaluate.ts';
+import { createCostModelResolver } from '../../src/cost/registry.ts';
+import { evaluateDefaultCap, evaluateProfile, type EvaluationRun } from '../../src/eval/evaluate.ts';
+import { attentionTime, dividingGpuCounts, fluidBound, meanLayerBubble } from '../../src/eval/loads.ts';
+import { largestBudget, uniformProfile } from '../../src/eval/uniform.ts';
+import { createEvalPlanner, type EvalContext } from '../../src/eval/plans.ts';
+import { EVAL_SOLVER, EVAL_WORKLOAD, SPLIT_SOLVER } from '../../src/eval/settings.ts';
+import { evaluateSplitCurve } from '../../src/eval/split.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
-import type { HeadBudget, Profile } from '../../src/profiles/profile.ts';
+import type { HeadBudget } from '../../src/profiles/profile.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
-import { inlineProfile } from '../profiles/inline-profile.ts';
+import { tinyEvalProfile } from './tiny-profile.ts';
 
 const vs = (vertical: number, slash: number): HeadBudget => ({ kind: 'vertical_slash', vertical, slash });
 
-/** 2 layers x 4 heads in 2 KV groups; layer 0's two big heads sit next to each other, so contiguous is bad. */
-function tinyProfile(): Profile {
-  return inlineProfile(
-    [
-      [vs(0, 4000), vs(0, 4000), vs(0, 1000), vs(0, 1000)],
-      [
-        { kind: 'streaming', sink: 4, recent: 60 },
-        { kind: 'full' },
-        vs(100, 900),
-        { kind: 'streaming', sink: 4, recent: 60 },
-      ],
-    ],
-    { id: 'tiny-eval', displayName: 'Tiny eval profile' },
-  );
-}
-
 let context: EvalContext;
 before(async () => {
+  const resolveCostModel = createCostModelResolver();
   context = {
-    costModel: ANALYTIC_COST_MODEL,
+    costModel: resolveCostModel(),
+    resolveCostModel,
     workload: EVAL_WORKLOAD,
     solver: EVAL_SOLVER,
     runner: createInlineRunner(await loadGlpk()),
@@ -49,15 +29,15 @@ before(async () => {
 
 describe('uniform budgets', () => {
   it('picks the head that attends the most tokens, a full head counting the whole sequence', () => {
-    const [layer0, layer1] = tinyProfile().budgets;
+    const [layer0, layer1] = tinyEvalProfile().budgets;
     assert.deepEqual(largestBudget(layer0, 131072), vs(0, 4000));
     assert.deepEqual(largestBudget(layer1, 131072), { kind: 'full' });
   });
 
-  it('gives every head of a layer the cost of its largest-budget head', () => {
-    const costs = uniformCosts(tinyProfile(), ANALYTIC_COST_MODEL, EVAL_WORKLOAD);
-    const pairs = (tokens: number): number => attendedPairs(tokens, EVAL_WORKLOAD);
-    assert.deepEqual(costs, [new Array(4).fill(pairs(4000)), new Array(4).fill(pairs(131072))]);
+  it("gives every head of a layer its layer's largest budget, under an id of its own", () => {
+    const uniform = uniformProfile(tinyEvalProfile(), 131072);
+    assert.deepEqual(uniform.budgets, [new Array(4).fill(vs(0, 4000)), new Array(4).fill({ kind: 'full' })]);
+    assert.notEqual(uniform.id, tinyEvalProfile().id);
   });
 });
 
@@ -67,10 +47,14 @@ describe('load summaries', () => {
     [3, 3],
     [0, 0],
   ];
-  it('sums layer makespans, averages layer bubbles and takes total / G as the fluid bound', () => {
+  it('sums layer makespans and averages layer bubbles', () => {
     assert.equal(attentionTime(loads), 7);
     assert.equal(meanLayerBubble(loads), (1 - 3 / 4) / 3);
-    assert.equal(fluidTotal(loads), 6);
+  });
+
+  it('counts every head and one copy of every KV group in the fluid bound', () => {
+    const problem = { costs: [4, 2, 3, 3], groupCosts: [1, 2], speeds: [1, 1] };
+    assert.equal(fluidBound([problem, { costs: [2, 2], speeds: [1, 1] }] as never), (12 + 3) / 2 + 2);
   });
 
   it('keeps only the GPU counts that divide the query heads', () => {
@@ -80,50 +64,71 @@ describe('load summaries', () => {
 });
 
 describe('evaluateProfile', () => {
-  it("places contiguously in the model's own head order, not sorted by cost", async () => {
-    const { evaluation, loads } = await evaluateProfile(tinyProfile(), 2, context);
-    const [big, small] = [attendedPairs(4000, EVAL_WORKLOAD), attendedPairs(1000, EVAL_WORKLOAD)];
-    assert.deepEqual(loads.adaptiveContiguous[0], [2 * big, 2 * small]);
-    assert.deepEqual(
-      [...loads.adaptiveAuto[0]].sort((a, b) => a - b),
-      [big + small, big + small],
-    );
-    assert.equal(evaluation.speedup.contiguousOverAuto > 1, true);
+  let run: EvaluationRun;
+  before(async () => {
+    run = await evaluateProfile(tinyEvalProfile(), 2, context);
   });
 
-  it('orders the settings: uniform >= contiguous >= S-HPLB, greedy >= S-HPLB >= fluid bound', async () => {
-    const { evaluation: e } = await evaluateProfile(tinyProfile(), 2, context);
+  it('keeps every KV group whole at the default cap: layer 0 can only be placed as contiguously', () => {
+    const { evaluation: e, loads } = run;
+    assert.equal(e.maxKvCacheFactor, 1);
+    assert.equal(e.kvCacheFactor.adaptiveAuto, 1);
+    assert.deepEqual(
+      [...loads.adaptiveAuto[0]].sort((a, b) => a - b),
+      [...loads.adaptiveContiguous[0]].sort((a, b) => a - b),
+    );
+  });
+
+  it('with no cap, stores both groups on both GPUs to balance layer 0, and says so', () => {
+    const { evaluation: e, loads } = run;
+    assert.ok(e.unconstrained.kvCacheFactor > 1, 'more KV heads than contiguous placement');
+    assert.equal(e.unconstrained.maxKvCacheFactor, null);
+    assert.ok(e.unconstrained.attentionTime < e.attentionTime.adaptiveAuto);
+    const [a, b] = loads.unconstrained[0];
+    assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(a, b), 'a big and a small head on each GPU');
+  });
+
+  it('orders the settings: uniform >= contiguous >= S-HPLB, greedy >= S-HPLB >= fluid bound', () => {
+    const { evaluation: e } = run;
     const t = e.attentionTime;
     assert.ok(t.uniformContiguous >= t.adaptiveContiguous, 'uniform budgets never cost less');
     assert.ok(t.adaptiveContiguous >= t.adaptiveAuto);
     assert.ok(t.adaptiveGreedy >= t.adaptiveAuto);
     assert.ok(t.adaptiveAuto >= t.fluidBound);
-    assert.equal(e.meanBubbleRatio.uniformContiguous, 0, 'equal heads placed equally never wait');
+    assert.ok(e.unconstrained.attentionTime >= t.fluidBound, 'the fluid bound holds at any cap');
+    assert.equal(e.meanBubbleRatio.uniformContiguous, 0, 'equal heads, one group per GPU: never waits');
     assert.equal(e.layersProvenOptimal, 2);
   });
 
-  it("agrees with the plan's own contiguous and greedy totals on a real profile", async () => {
-    const flagship = loadRegistry().resolve('llama-3-8b-instruct-262k-minference');
-    const { evaluation: e, autoPlan } = await evaluateProfile(flagship, 8, context);
-    assert.equal(e.attentionTime.adaptiveContiguous, autoPlan.totals.contiguousMakespan);
-    assert.equal(e.attentionTime.adaptiveGreedy, autoPlan.totals.greedyMakespan);
-    assert.equal(e.attentionTime.adaptiveAuto, autoPlan.totals.makespan);
-    assert.equal(e.speedup.contiguousOverAuto, autoPlan.totals.speedupVsContiguous);
-    assert.deepEqual(e.autoStatusCounts, { optimal: 32 });
+  it('prices the placements in decode: replicated groups are read twice, so the no-cap placement slows decode', () => {
+    const { evaluation: e } = run;
+    assert.equal(e.decode.prefillPlacements.adaptiveAuto, 1, 'whole groups, one per GPU, as contiguous');
+    assert.ok(e.decode.prefillPlacements.unconstrained < 1);
+    assert.ok(e.decode.plan.kvCacheFactor <= 1);
+    assert.equal(e.decode.plan.maxKvCacheFactor, 1);
   });
-});
 
-describe('split heads in the evaluation', () => {
-  it('(f) lies between the fluid bound and (d), and the split curve starts at (d)', async () => {
-    const { evaluation: e } = await evaluateProfile(tinyProfile(), 2, context);
-    assert.equal(e.split.maxSplitHeads, 1);
-    assert.ok(e.split.attentionTime <= e.attentionTime.adaptiveAuto);
-    assert.ok(
-      e.split.attentionTime >= e.attentionTime.fluidBound * (1 - 1e-12),
-      'no overhead in the analytic model, and still not below the fluid bound',
+  it('gives each phase of the mix its own speedup, and the mix the weighted sum', () => {
+    const { mix } = run.evaluation;
+    assert.deepEqual(
+      mix.phases.map((p) => [p.phase, p.weight]),
+      [
+        ['prefill', 1],
+        ['decode', 500],
+      ],
     );
+    assert.equal(mix.plan.kvCacheFactor <= 1, true);
+    assert.ok(mix.plan.speedupVsContiguous! >= 1 - 1e-12, 'contiguous is a feasible mix placement');
+  });
+
+  it('(f) splits with no cap, lies between the fluid bound and the no-cap plan, and the split curve starts there', async () => {
+    const { evaluation: e } = run;
+    assert.equal(e.split.maxSplitHeads, 1);
+    assert.ok(e.split.attentionTime <= e.unconstrained.attentionTime * (1 + 1e-12));
+    assert.ok(e.split.attentionTime >= e.attentionTime.fluidBound * (1 - 1e-12));
     assert.equal(e.split.overFluid, e.split.attentionTime / e.attentionTime.fluidBound);
-    const curve = await evaluateSplitCurve(tinyProfile(), [2], context);
+    const planner = createEvalPlanner(context);
+    const curve = await evaluateSplitCurve(planner, tinyEvalProfile(), [2], SPLIT_SOLVER);
     assert.deepEqual(
       curve.map((p) => [p.gpus, p.maxSplitHeads]),
       [
@@ -131,8 +136,24 @@ describe('split heads in the evaluation', () => {
         [2, 1],
       ],
     );
-    assert.equal(curve[0].attentionTime, e.attentionTime.adaptiveAuto);
+    assert.equal(curve[0].attentionTime, e.unconstrained.attentionTime);
     assert.equal(curve[0].splitHeads, 0);
     assert.equal(curve[1].attentionTime, e.split.attentionTime);
+  });
+});
+
+describe('the default cap on a real profile', () => {
+  it("agrees with the plan's own contiguous and greedy totals", async () => {
+    const flagship = loadRegistry().resolve('llama-3-8b-instruct-262k-minference');
+    const planner = createEvalPlanner(context);
+    const { evaluation: e, auto } = await evaluateDefaultCap(planner, flagship, 8);
+    assert.equal(e.attentionTime.adaptiveContiguous, auto.totals.contiguousMakespan);
+    assert.equal(e.attentionTime.adaptiveAuto, auto.totals.makespan);
+    assert.equal(e.speedup.contiguousOverAuto, auto.totals.speedupVsContiguous);
+    assert.equal(e.kvCacheFactor.adaptiveAuto, 1);
+    assert.equal(auto.maxKvCacheFactor, 1);
+    const again = await planner.plan(flagship, { gpus: 8, engine: 'auto' });
+    assert.equal(again, auto, 'an equal request is answered with the plan solved before');
+    assert.deepEqual([planner.counts.solved, planner.counts.reused], [2, 1]);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { renderFrontierSvg } from '../../src/eval/svg-frontier.ts';
 import { renderBubbleSvg, renderSpeedupSvg, type BubbleChart } from '../../src/eval/svg.ts';
 import { committedDocument } from './docs-path.ts';
 
@@ -75,5 +76,37 @@ describe('speedup plot', () => {
     const models = new Set(doc.results.map((r) => r.model.id)).size;
     const missing = models * doc.gpuCounts.length - doc.results.length;
     assert.equal(count(svg, /n\/a \(\d+ heads\)/g), 2 * missing);
+  });
+});
+
+describe('frontier plot', () => {
+  const doc = committedDocument();
+  const model = doc.frontiers[0].model;
+  const frontiers = doc.frontiers.filter((f) => f.model === model);
+  const svg = renderFrontierSvg(doc, model);
+
+  it('is well formed and draws one point per cap tried, filled on the front and hollow off it', () => {
+    assertWellFormed(svg);
+    const points = frontiers.flatMap((f) => f.points);
+    const marks = svg.match(/<circle [^>]*r="4" fill="[^"]+"[^>]*><title>/g) ?? [];
+    assert.equal(marks.length, points.length);
+    assert.equal(marks.filter((m) => m.includes('fill="#ffffff"')).length, points.filter((p) => !p.pareto).length);
+  });
+
+  it('marks the default cap and labels both axes', () => {
+    assert.ok(svg.includes(`>default cap ${doc.defaultMaxKvCacheFactor.toFixed(3)}</text>`));
+    assert.ok(svg.includes(">KV-cache factor reached (KV heads stored / contiguous placement's)</text>"));
+    assert.ok(svg.includes('>speedup vs contiguous</text>'));
+  });
+
+  it('keeps every plot to a readable number of grid lines, a frontier of one point (MHA) included', () => {
+    for (const id of new Set(doc.frontiers.map((f) => f.model))) {
+      const lines = count(renderFrontierSvg(doc, id), /<line [^>]*stroke="#(dddddd|eeeeee)"/g);
+      assert.ok(lines >= 4 && lines <= 30, `${id}: ${lines} grid lines`);
+    }
+  });
+
+  it('refuses a model the document has no frontier of', () => {
+    assert.throws(() => renderFrontierSvg(doc, 'no-such-model'), /no frontier/);
   });
 });

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import createClient from 'openapi-fetch';
-import type { paths } from '../../src/http/api-types.ts';
+import type { paths } from '../../src/api-types.ts';
 import { SMALL_MODEL, assertSchema, startTestApp, type TestApp } from './helpers.ts';
 
 describe('a client generated from openapi.yaml, against a listening server', () => {

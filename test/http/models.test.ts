@@ -23,7 +23,13 @@ describe('the model registry over HTTP', () => {
         .map((p) => p.id),
     );
     const llama = res.body.models.find((m: { id: string }) => m.id === SMALL_MODEL);
-    assert.deepEqual(llama.architecture, { layers: 32, queryHeads: 32, kvHeads: 8, headDim: 128 });
+    assert.deepEqual(llama.architecture, {
+      layers: 32,
+      queryHeads: 32,
+      kvHeads: 8,
+      headDim: 128,
+      contextLength: 262144,
+    });
     assert.equal(llama.provenance.repository, 'microsoft/MInference');
     assert.ok(llama.heterogeneity.maxOverMin > 1);
     assert.ok(llama.heterogeneity.maxDistinctBudgets >= 2);

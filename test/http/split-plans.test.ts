@@ -63,11 +63,12 @@ describe('the per-model lookup with split heads', () => {
   after(() => t.close());
 
   it('splits heads when splitHeads is given, and caches it apart from the plan without', async () => {
-    const url = '/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&costModel=analytic';
+    // Without a KV cap: a part brings its group's K/V onto another GPU.
+    const url = '/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&maxKvCacheFactor=unlimited';
     const split = await request(t.app).get(`${url}&splitHeads=3`);
     assert.equal(split.status, 200);
     assertSchema('Plan', split.body);
-    assert.deepEqual(split.body.splits, { maxSplitHeads: 3, maxPartsPerHead: 2, partOverhead: 1 });
+    assert.deepEqual(split.body.splits, { maxSplitHeads: 3, maxPartsPerHead: 2, partOverhead: 64 * 2 * 128 });
     assert.ok(split.body.totals.splitHeads > 0);
     const whole = await request(t.app).get(url);
     assert.equal(whole.headers['x-cache'], 'miss');

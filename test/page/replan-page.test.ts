@@ -24,18 +24,20 @@ describeRequiring(CHROMIUM, 'the re-plan view of the page', { timeout: 4 * SETTL
   after(() => harness?.close());
 
   it('outlines exactly the heads the re-plan moves, and summarises the moves', async () => {
-    await page.goto(`${base}/?model=${MODEL}&gpus=8&granularity=query-head&unitsPerGpu=equal`);
+    // Without a KV cap the prefill plan stores some KV groups on several GPUs; decode reads every
+    // copy, so re-planned for decode (same length) it gathers groups back and moves heads.
+    const query = 'gpus=8&granularity=query-head&unitsPerGpu=equal&maxKvCacheFactor=unlimited';
+    await page.goto(`${base}/?model=${MODEL}&${query}`);
     await page.waitForSelector('#status[data-state="ready"]');
-    await page.fill('#replan-seqLen', '4096');
+    await page.fill('#replan-seqLen', '131072');
+    await page.selectOption('#replan-phase', 'decode');
     await page.fill('#replan-tolerance', '0');
     await page.click('#replan-show');
     await page.waitForSelector('#replan-result:not([hidden])');
 
-    const running = (await (
-      await fetch(`${base}/v1/models/${MODEL}/plan?gpus=8&granularity=query-head&unitsPerGpu=equal`)
-    ).json()) as Plan;
+    const running = (await (await fetch(`${base}/v1/models/${MODEL}/plan?${query}`)).json()) as Plan;
     const response = await fetch(
-      `${base}/v1/models/${MODEL}/plan?gpus=8&granularity=query-head&unitsPerGpu=equal&seqLen=4096&phase=prefill&previous=${running.id}&makespanTolerance=0`,
+      `${base}/v1/models/${MODEL}/plan?${query}&seqLen=131072&phase=decode&previous=${running.id}&makespanTolerance=0`,
     );
     assert.equal(response.status, 200);
     const replan = (await response.json()) as Plan;

@@ -96,7 +96,7 @@ describe('solveReplan', () => {
   it('the default move cost of a profile is its bytes: weights and the KV cache at the workload', async () => {
     const profile = registry.resolve('llama-3-8b-instruct-262k-minference');
     const at = (seqLen: number, granularity: 'query-head' | 'kv-group') =>
-      unitBytes(profile.architecture, { granularity, workload: { seqLen, phase: 'prefill' } });
+      unitBytes(profile.architecture, { granularity, kvSeqLen: seqLen });
     // 32 query heads of 128 dims, 8 KV heads: q/o slices 2 x 4096 x 128, k/v slices the same,
     // KV cache 2 x seqLen x 128, two bytes each.
     assert.equal(at(1024, 'query-head'), (2 * 4096 * 128 + 2 * 4096 * 128 + 2 * 1024 * 128) * 2);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ANALYTIC_COST_MODEL } from '../../src/cost/cost-model.ts';
+import { createExecutedWorkCostModel } from '../../src/cost/cost-model.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner, type LayerRunner, type LayerTask } from '../../src/planner/layer-task.ts';
 import { resolveRequest, type PlanRequest } from '../../src/planner/request.ts';
@@ -12,7 +12,8 @@ import { assertValidLayerResult } from '../solver/helpers.ts';
 import { makespanOf } from '../../src/solver/layer-result.ts';
 
 const registry = loadRegistry();
-const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: () => ANALYTIC_COST_MODEL };
+const costModel = createExecutedWorkCostModel();
+const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: () => costModel };
 const glpk = await loadGlpk();
 const engines = createEngines(glpk);
 
@@ -31,14 +32,17 @@ function countingRunner(): LayerRunner & { tasks: LayerTask[] } {
 }
 
 describe('solvePlan', () => {
-  it('plans the flagship profile on 8 GPUs: every layer proven, contiguous about 1.45x slower', async () => {
-    const resolved = resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 8 } }, context);
+  it('plans the flagship on 4 GPUs at the default KV cap: groups whole, every layer proven, faster than contiguous', async () => {
+    const resolved = resolveRequest({ model: 'llama-3-8b-instruct-262k-minference', gpus: { count: 4 } }, context);
     const plan = await solvePlan(resolved, createInlineRunner(glpk, engines));
     assert.equal(plan.layers.length, 32);
     plan.layers.forEach((layer, i) => assertValidLayerResult(resolved.layers[i], layer));
     assert.equal(plan.totals.layersProvenOptimal, 32);
+    assert.equal(plan.maxKvCacheFactor, 1);
+    assert.equal(plan.totals.kvCacheFactor, 1, 'no more KV heads than contiguous: 2 whole groups per GPU');
+    for (const layer of plan.layers) assert.deepEqual(layer.kvHeadsPerGpu, [2, 2, 2, 2]);
     assert.ok(
-      plan.totals.speedupVsContiguous! > 1.4 && plan.totals.speedupVsContiguous! < 1.5,
+      plan.totals.speedupVsContiguous! > 1.05 && plan.totals.speedupVsContiguous! < 1.2,
       `speedup ${plan.totals.speedupVsContiguous}`,
     );
     assert.ok(plan.totals.makespan <= plan.totals.greedyMakespan!);
@@ -47,7 +51,7 @@ describe('solvePlan', () => {
       plan.layers.reduce((s, l) => s + l.makespan, 0),
     );
     assert.equal(plan.model.id, 'llama-3-8b-instruct-262k-minference');
-    assert.equal(plan.costModel.unit, 'token-pairs');
+    assert.equal(plan.costModel.unit, 'MAC');
   });
 
   it('keeps the contiguous engine contiguous (units are never reordered for it)', async () => {

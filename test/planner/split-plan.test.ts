@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ANALYTIC_COST_MODEL } from '../../src/cost/cost-model.ts';
+import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { HplbError } from '../../src/errors.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
@@ -10,7 +10,7 @@ import { loadRegistry } from '../../src/profiles/registry.ts';
 import { splitViolation } from '../../src/solver/split/part-cost.ts';
 
 const registry = loadRegistry();
-const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: () => ANALYTIC_COST_MODEL };
+const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: createCostModelResolver() };
 const runner = createInlineRunner(await loadGlpk());
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
 const quick = { timeLimitMs: 20_000, layerTimeLimitMs: 300 };
@@ -31,15 +31,24 @@ describe('plans with split heads', () => {
   });
 
   it("split the flagship's heavy heads: every rule holds, totals add up, no worse than whole heads", async () => {
-    const base: PlanRequest = { model: FLAGSHIP, gpus: { count: 8 }, solver: quick };
+    // Without a KV cap: a part brings its group's K/V onto another GPU.
+    const base: PlanRequest = {
+      model: FLAGSHIP,
+      gpus: { count: 8 },
+      constraints: { maxKvCacheFactor: null },
+      solver: quick,
+    };
     const whole = await solvePlan(resolveRequest(base, context), runner);
-    const resolved = resolveRequest({ ...base, constraints: { splits: { maxSplitHeads: 7 } } }, context);
+    const resolved = resolveRequest(
+      { ...base, constraints: { maxKvCacheFactor: null, splits: { maxSplitHeads: 7 } } },
+      context,
+    );
     assert.notEqual(resolved.id, whole.id);
     const plan = await solvePlan(resolved, runner);
     assert.deepEqual(
       plan.splits,
-      { maxSplitHeads: 7, maxPartsPerHead: 2, partOverhead: 1 },
-      'a one-row head: one pair',
+      { maxSplitHeads: 7, maxPartsPerHead: 2, partOverhead: 64 * 2 * 128 },
+      'a one-row head: one 64-key tile, 2 d MACs per pair',
     );
     plan.layers.forEach((layer, l) => {
       const problem = resolved.layers[l];
@@ -82,13 +91,22 @@ describe('plans with split heads', () => {
     assert.equal(plan.layers[0].extraKvBytes, null);
   });
 
-  it('refuse decode, a KV-group limit and out-of-range limits, naming the field', () => {
+  it('refuse decode, a workload mix, a KV-group limit and out-of-range limits, naming the field', () => {
     const flagship = { model: FLAGSHIP, gpus: { count: 8 } };
     const tiny = { costs: [[1, 2]], gpus: { count: 2 } };
     const at = '/constraints/splits/';
     const one = { maxSplitHeads: 1 };
     const cases: [PlanRequest, string, string][] = [
       [{ ...flagship, workload: { phase: 'decode' }, constraints: { splits: one } }, `${at}maxSplitHeads`, 'phase'],
+      [
+        {
+          ...flagship,
+          workload: { mix: [{ phase: 'prefill', seqLen: 4096, weight: 1 }] },
+          constraints: { splits: one },
+        },
+        `${at}maxSplitHeads`,
+        'phase',
+      ],
       [{ ...flagship, constraints: { maxKvGroupsPerGpu: 2, splits: one } }, `${at}maxSplitHeads`, 'combination'],
       [{ ...tiny, constraints: { splits: { ...one, maxPartsPerHead: 1 } } }, `${at}maxPartsPerHead`, 'minimum'],
       [{ ...tiny, constraints: { splits: { maxSplitHeads: 1, partOverhead: -1 } } }, `${at}partOverhead`, 'minimum'],

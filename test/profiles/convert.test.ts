@@ -13,6 +13,7 @@ const MINFERENCE_CASES = [
     layers: 32,
     heads: 32,
     kv: 8,
+    context: 262144,
   },
   {
     file: 'Llama_3.1_8B_Instruct_128k_kv_out_v32_fit_o_best_pattern.json',
@@ -20,6 +21,7 @@ const MINFERENCE_CASES = [
     layers: 32,
     heads: 32,
     kv: 8,
+    context: 131072,
   },
   {
     file: 'Qwen2.5_7B_Instruct_128k_instruct_kv_out_v32_fit_o_best_pattern.json',
@@ -27,14 +29,23 @@ const MINFERENCE_CASES = [
     layers: 28,
     heads: 28,
     kv: 4,
+    context: 131072,
   },
-  { file: 'Qwen2.5_14B_Instruct_1M.json', id: 'qwen2.5-14b-instruct-1m-minference', layers: 48, heads: 40, kv: 8 },
+  {
+    file: 'Qwen2.5_14B_Instruct_1M.json',
+    id: 'qwen2.5-14b-instruct-1m-minference',
+    layers: 48,
+    heads: 40,
+    kv: 8,
+    context: 1010000,
+  },
   {
     file: 'Qwen2.5_32B_Instruct_128k_kv_out_v32_fit_o_best_pattern.json',
     id: 'qwen2.5-32b-instruct-128k-minference',
     layers: 64,
     heads: 40,
     kv: 8,
+    context: 131072,
   },
   {
     file: 'Llama_3_70B_Instruct_262k_kv_out_v32_fit_o_best_pattern.json',
@@ -42,6 +53,7 @@ const MINFERENCE_CASES = [
     layers: 80,
     heads: 64,
     kv: 8,
+    context: 262144,
   },
 ];
 
@@ -52,9 +64,24 @@ const DUO_CASES = [
     layers: 32,
     heads: 32,
     kv: 8,
+    context: 1048576,
   },
-  { model: 'Llama-2-7B-32K-Instruct', id: 'llama-2-7b-32k-instruct-duo', layers: 32, heads: 32, kv: 32 },
-  { model: 'Mistral-7B-Instruct-v0.2', id: 'mistral-7b-instruct-v0.2-duo', layers: 32, heads: 32, kv: 8 },
+  {
+    model: 'Llama-2-7B-32K-Instruct',
+    id: 'llama-2-7b-32k-instruct-duo',
+    layers: 32,
+    heads: 32,
+    kv: 32,
+    context: 32768,
+  },
+  {
+    model: 'Mistral-7B-Instruct-v0.2',
+    id: 'mistral-7b-instruct-v0.2-duo',
+    layers: 32,
+    heads: 32,
+    kv: 8,
+    context: 32768,
+  },
 ];
 
 const convertMInferenceFile = (file: string) => convertMInference(file, readData('minference', file));
@@ -69,7 +96,13 @@ describeRequiring(SOURCE_DATA, 'convertMInference on the published files', {}, (
     it(`${c.id}: ${c.layers} layers x ${c.heads} query heads, ${c.kv} KV heads, with provenance`, () => {
       const p = convertMInferenceFile(c.file);
       assert.equal(p.id, c.id);
-      assert.deepEqual(p.architecture, { layers: c.layers, queryHeads: c.heads, kvHeads: c.kv, headDim: 128 });
+      assert.deepEqual(p.architecture, {
+        layers: c.layers,
+        queryHeads: c.heads,
+        kvHeads: c.kv,
+        headDim: 128,
+        contextLength: c.context,
+      });
       assert.equal(p.budgets.length, c.layers);
       assert.equal(p.sourceScores?.length, c.layers);
       for (let layer = 0; layer < c.layers; layer++) {
@@ -142,7 +175,13 @@ describeRequiring(SOURCE_DATA, 'convertDuoAttention on the published files', {},
     it(`${c.id}: ${c.layers} layers x ${c.heads} query heads from ${c.kv} KV-head gates`, () => {
       const p = convertDuoModel(c.model);
       assert.equal(p.id, c.id);
-      assert.deepEqual(p.architecture, { layers: c.layers, queryHeads: c.heads, kvHeads: c.kv, headDim: 128 });
+      assert.deepEqual(p.architecture, {
+        layers: c.layers,
+        queryHeads: c.heads,
+        kvHeads: c.kv,
+        headDim: 128,
+        contextLength: c.context,
+      });
       assert.equal(p.budgets.length, c.layers);
       assert.ok(p.budgets.every((row) => row.length === c.heads));
       assert.equal(p.provenance.repository, 'mit-han-lab/duo-attention');

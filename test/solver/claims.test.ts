@@ -93,13 +93,13 @@ describe('claims with fractional costs and speeds', () => {
   it('the flagship at 4 GPUs with speeds 1,2,1,2 and free counts: no claimed bound is beaten by GLPK', async () => {
     const registry = loadRegistry();
     const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel };
-    // The committed calibration: fractional microsecond costs, whatever machine runs the test.
+    // A roofline: fractional microsecond costs.
     const resolved = resolveRequest(
       {
         model: 'llama-3-8b-instruct-262k-minference',
         gpus: { count: 4, speeds: [1, 2, 1, 2] },
         constraints: { unitsPerGpu: 'free' },
-        costModel: 'node20-x64-2core-webasm',
+        costModel: 'roofline:h100-sxm',
       },
       context,
     );

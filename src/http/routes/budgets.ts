@@ -3,7 +3,7 @@
  * cost model; a large body is handled whole by a body worker.
  */
 import { computeBudgets, type BudgetsRequest } from '../../budgets/budgets.ts';
-import type { components } from '../api-types.ts';
+import type { components } from '../../api-types.ts';
 import { sendJsonAnswer } from '../json-answer.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import { RawJsonBody } from './json-body.ts';

@@ -3,7 +3,7 @@ import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import type { Profile } from '../../profiles/profile.ts';
 import { summarizeProfile, type LayerSummary } from '../model-summary.ts';
 import { unknownModel } from '../planning-context.ts';
-import type { components } from '../api-types.ts';
+import type { components } from '../../api-types.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 
 type Schemas = components['schemas'];

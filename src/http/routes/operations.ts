@@ -1,6 +1,6 @@
 /** Probes, metrics and the contract: /livez, /healthz, /readyz, /metrics, /openapi.yaml. */
 import type { RequestHandler } from 'express';
-import type { components } from '../api-types.ts';
+import type { components } from '../../api-types.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 
 const LIVE = Buffer.from(JSON.stringify({ status: 'ok' } satisfies components['schemas']['Liveness']));

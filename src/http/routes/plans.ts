@@ -7,7 +7,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import fresh from 'fresh';
 import { HplbError } from '../../errors.ts';
 import type { PlanEntry } from '../../store/plan-entry.ts';
-import { lookupRequest, normaliseLookup, queryPointerOf, type KnownLookup, type LookupParams } from '../lookup.ts';
+import { asQueryError, lookupRequest, normaliseLookup, type KnownLookup, type LookupParams } from '../lookup.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import { RawJsonBody } from './json-body.ts';
 import { unknownModel } from '../planning-context.ts';
@@ -94,12 +94,4 @@ function sendPlan(req: Request, res: Response, status: number, entry: PlanEntry)
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', entry.body.length);
   res.end(entry.body);
-}
-
-/** A problem raised for the lookup's implied body, pointed at the query parameter it came from. */
-function asQueryError(error: unknown): never {
-  if (!(error instanceof HplbError) || error.pointer === undefined) throw error;
-  const pointer = queryPointerOf(error.pointer);
-  if (pointer === undefined) throw new HplbError(error.code, error.message, { rule: error.rule });
-  throw Object.assign(new HplbError(error.code, error.message, { pointer, rule: error.rule }), { in: 'query' });
 }

@@ -17,14 +17,14 @@ interface Partial {
  * one unit per subset), then repeatedly join the two partial solutions whose heaviest and lightest
  * subsets differ most, heaviest subset of one with the lightest of the other. Equal counts stay
  * equal at every join. It often lands far closer to the optimum than LPT on all-distinct costs.
- * Applies to identical GPUs without pins or KV-group limits; a "max:N" rule is checked on the
- * result. Returns null where it does not apply.
+ * Applies to identical GPUs without pins or KV groups (limits, copies' costs, a cap); a "max:N"
+ * rule is checked on the result. Returns null where it does not apply.
  * @returns [units] GPU index of each unit, or null
  */
 export function differencingPlacement(problem: LayerProblem): number[] | null {
   const gpus = problem.speeds.length;
   const units = problem.costs.length;
-  if (gpus < 2 || problem.unit2pin || problem.maxGroupsPerGpu !== undefined) return null;
+  if (gpus < 2 || problem.unit2pin || problem.unit2group !== undefined) return null;
   if (problem.speeds.some((s) => s !== problem.speeds[0])) return null;
   const order = problem.costs.map((_, u) => u).sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
   const balanced = problem.minUnitsPerGpu > 0;

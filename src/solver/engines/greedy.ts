@@ -1,5 +1,7 @@
 import { HplbError } from '../../errors.ts';
 import { REL_EPS, constraintViolation, heuristicEngine } from '../layer-result.ts';
+import { groupsMatter } from '../kv/groups.ts';
+import { improveKvAssignment, kvGreedyAssignment } from '../kv/greedy.ts';
 import type { LayerEngine, LayerProblem } from '../types.ts';
 import { contiguousPlacement } from './contiguous.ts';
 
@@ -22,6 +24,7 @@ interface State {
  * @returns [units] GPU index of each unit
  */
 export function greedyAssignment(problem: LayerProblem): number[] {
+  if (groupsMatter(problem)) return feasibleOrThrow(problem, kvGreedyAssignment(problem));
   const state = constructed(problem);
   improve(state);
   return state.unit2gpu;
@@ -33,19 +36,24 @@ export function greedyAssignment(problem: LayerProblem): number[] {
  * @returns [units] GPU index of each unit
  */
 export function constructionAssignment(problem: LayerProblem): number[] {
+  if (groupsMatter(problem)) return feasibleOrThrow(problem, kvGreedyAssignment(problem, false));
   return constructed(problem).unit2gpu;
 }
 
 function constructed(problem: LayerProblem): State {
   const state = construct(problem) ?? constructFromContiguous(problem);
-  if (!state) {
+  return feasibleOrThrow(problem, state);
+}
+
+function feasibleOrThrow<T>(problem: LayerProblem, found: T | null): T {
+  if (found === null) {
     throw new HplbError(
       'INFEASIBLE_CONSTRAINTS',
-      `greedy found no placement of layer ${problem.layer} that meets the unit and KV-group limits`,
+      `greedy found no placement of layer ${problem.layer} that meets the unit counts, KV-group limits and KV-cache cap`,
       { rule: 'feasible' },
     );
   }
-  return state;
+  return found;
 }
 
 export const greedyEngine: LayerEngine = heuristicEngine('greedy', greedyAssignment);
@@ -56,6 +64,7 @@ export const greedyEngine: LayerEngine = heuristicEngine('greedy', greedyAssignm
  * @returns [units] a placement no worse than the start
  */
 export function improveAssignment(problem: LayerProblem, start: readonly number[]): number[] {
+  if (groupsMatter(problem)) return improveKvAssignment(problem, start);
   const state = emptyState(problem);
   start.forEach((g, u) => place(state, u, g));
   improve(state);

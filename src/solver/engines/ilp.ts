@@ -1,8 +1,12 @@
-import type { GLPK, LP, Result } from 'glpk.js/node';
-import { aggregateLayer, disaggregate, type AggregatedLayer } from '../aggregate.ts';
+import type { GLPK } from 'glpk.js/node';
+import { aggregateLayer } from '../aggregate.ts';
 import { layerLowerBound } from '../bounds.ts';
+import { solveModel } from '../glpk-model.ts';
+import { kvFeatured } from '../kv/groups.ts';
+import { kvModel } from '../kv/kv-ilp.ts';
 import { buildLayerResult, constraintViolation, makespanOf, relativeGap, statusForGap } from '../layer-result.ts';
 import type { LayerEngine, LayerProblem, LayerResult, SolveOptions } from '../types.ts';
+import { type PlacementModel, aggregatedModel, textbookModel } from './ilp-models.ts';
 
 /**
  * GLPK's own tolerances are about 1e-7 on rows; a proof from GLPK is trusted only to this relative
@@ -46,6 +50,8 @@ export interface IlpOutcome {
  *   symmetry; C is cut off below the incumbent's makespan by the gap tolerance, so "infeasible"
  *   proves the incumbent good enough.
  * - textbook: binary x[unit][gpu] and C, nothing else: the baseline the benchmark compares with.
+ * Layers whose KV copies cost something or are capped, and mixes, get the KV model
+ * (kv/kv-ilp.ts) whichever formulation is asked for: the others do not price copies.
  */
 export function solveIlp(
   glpk: GLPK,
@@ -53,23 +59,23 @@ export function solveIlp(
   options: SolveOptions,
   formulation: IlpFormulation = 'aggregated',
 ): IlpOutcome {
-  const staticBound = layerLowerBound(problem);
+  const kv = kvFeatured(problem);
+  // The KV model starts C at the best bound known (a search's proofs included).
+  const staticBound = kv ? Math.max(layerLowerBound(problem), options.lowerBound ?? 0) : layerLowerBound(problem);
   const incumbent = options.incumbent ? [...options.incumbent] : null;
   const upper = incumbent ? makespanOf(problem, incumbent) : Infinity;
   const precision = Math.max(options.gapTolerance, ILP_PROOF_PRECISION);
   // What GLPK is asked to prove; the rest of `precision` covers GLPK's own tolerances.
   const glpkGap = precision / 2;
-  const layer = aggregateLayer(problem);
-  const scale = Math.max(...problem.costs, Number.MIN_VALUE);
-  const model =
-    formulation === 'textbook' ? textbookModel(glpk, problem, scale) : aggregatedModel(glpk, problem, layer, scale);
-  const cutoff = formulation === 'aggregated' && Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;
-  const lowerScaled = staticBound / scale;
-  model.lp.bounds!.push(
-    Number.isFinite(cutoff)
-      ? { name: 'C', type: glpk.GLP_DB, lb: Math.min(lowerScaled, cutoff), ub: cutoff }
-      : { name: 'C', type: glpk.GLP_LO, lb: lowerScaled, ub: 0 },
-  );
+  const scale = Math.max(...problem.costs, ...(problem.groupCosts ?? []), Number.MIN_VALUE);
+  const cutoff =
+    (formulation === 'aggregated' || kv) && Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;
+  const range = { lower: staticBound / scale, cutoff };
+  const model: PlacementModel = kv
+    ? kvModel(glpk, problem, scale, { kind: 'makespan', range })
+    : formulation === 'textbook'
+      ? textbookModel(glpk, problem, scale, range)
+      : aggregatedModel(glpk, problem, aggregateLayer(problem), scale, range);
 
   const keep = (outcome: IlpOutcome['outcome'], lowerBound: number, reason?: string): IlpOutcome => {
     if (!incumbent)
@@ -89,35 +95,26 @@ export function solveIlp(
     };
   };
 
-  let result: Result;
-  try {
-    result = glpk.solve(model.lp, {
-      msglev: glpk.GLP_MSG_OFF,
-      tmlim: Math.max(0.001, (options.timeLimitMs - GLPK_OVERHEAD_MS) / 1000),
-      mipgap: glpkGap,
-      presol: true,
-    });
-  } catch (error) {
-    return keep('failed', staticBound, `GLPK failed: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const status = result.result.status;
-  if (status === glpk.GLP_NOFEAS) {
+  const answer = solveModel(glpk, model.model.build(), {
+    timeLimitMs: options.timeLimitMs,
+    overheadMs: GLPK_OVERHEAD_MS,
+    mipgap: glpkGap,
+  });
+  if (answer.status === 'failed') return keep('failed', staticBound, answer.reason);
+  if (answer.status === 'infeasible') {
     // Nothing at or below the cutoff: the incumbent is within `precision` of the optimum.
     return Number.isFinite(cutoff)
       ? keep('proved', Math.max(staticBound, cutoff * scale * GLPK_BOUND_FACTOR))
       : keep('failed', staticBound, 'GLPK reports the constraints infeasible');
   }
-  if (status !== glpk.GLP_OPT && status !== glpk.GLP_FEAS)
-    return keep('time_limit', staticBound, 'GLPK stopped without a placement');
-  const found = model.decode(result.result.vars);
-  if (constraintViolation(problem, found) !== null)
-    return keep('failed', staticBound, `GLPK answer breaks a constraint: ${constraintViolation(problem, found)}`);
+  if (answer.status === 'stopped') return keep('time_limit', staticBound, 'GLPK stopped without a placement');
+  const found = model.decode(answer.vars);
+  const broken = constraintViolation(problem, found);
+  if (broken !== null) return keep('failed', staticBound, `GLPK answer breaks a constraint: ${broken}`);
   const makespan = makespanOf(problem, found);
-  const proved = status === glpk.GLP_OPT;
-  // GLPK's OPT is optimal within mipgap of its best bound; the objective is C itself.
-  const bound = proved
-    ? Math.max(staticBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR)
-    : staticBound;
+  const proved = answer.status === 'optimal';
+  // GLPK's OPT is optimal within mipgap of its best bound; the objective is the makespan itself.
+  const bound = proved ? Math.max(staticBound, answer.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR) : staticBound;
   if (makespan < upper)
     return {
       unit2gpu: found,
@@ -150,204 +147,4 @@ export function createIlpEngine(glpk: GLPK, formulation: IlpFormulation = 'aggre
       });
     },
   };
-}
-
-interface Model {
-  readonly lp: LP;
-  /** GLPK variable values -> [units] GPU of each unit. */
-  decode(vars: Record<string, number>): number[];
-}
-
-function aggregatedModel(glpk: GLPK, problem: LayerProblem, layer: AggregatedLayer, scale: number): Model {
-  const gpus = problem.speeds.length;
-  const n = (k: number, g: number) => `n_${k}_${g}`;
-  const y = (group: number, g: number) => `y_${group}_${g}`;
-  const subjectTo: LP['subjectTo'] = [];
-  const bounds: NonNullable<LP['bounds']> = [];
-  const generals: string[] = [];
-  const binaries: string[] = [];
-  const costs = layer.classes.map((c) => c.cost / scale);
-  layer.classes.forEach((cls, k) => {
-    for (let g = 0; g < gpus; g++) {
-      generals.push(n(k, g));
-      bounds.push({ name: n(k, g), type: glpk.GLP_DB, lb: 0, ub: cls.units.length });
-    }
-    subjectTo.push({
-      name: `class_${k}`,
-      vars: range(gpus).map((g) => ({ name: n(k, g), coef: 1 })),
-      bnds: { type: glpk.GLP_FX, lb: cls.units.length, ub: cls.units.length },
-    });
-  });
-  for (let g = 0; g < gpus; g++) {
-    const lo = Math.max(0, problem.minUnitsPerGpu - layer.pinnedCount[g]);
-    const hi = problem.maxUnitsPerGpu - layer.pinnedCount[g];
-    const vars = layer.classes.map((_, k) => ({ name: n(k, g), coef: 1 }));
-    subjectTo.push({
-      name: `count_${g}`,
-      vars,
-      bnds: lo === hi ? { type: glpk.GLP_FX, lb: lo, ub: hi } : { type: glpk.GLP_DB, lb: lo, ub: hi },
-    });
-    subjectTo.push({
-      name: `load_${g}`,
-      vars: [
-        ...layer.classes.map((_, k) => ({ name: n(k, g), coef: costs[k] })),
-        { name: 'C', coef: -problem.speeds[g] },
-      ],
-      bnds: { type: glpk.GLP_UP, lb: 0, ub: -layer.pinnedCost[g] / scale },
-    });
-  }
-  // Identical GPUs are interchangeable: order their loads.
-  for (let g = 0; g + 1 < gpus; g++) {
-    const h = g + 1;
-    const same =
-      problem.speeds[g] === problem.speeds[h] &&
-      layer.pinnedCost[g] === layer.pinnedCost[h] &&
-      layer.pinnedCount[g] === layer.pinnedCount[h] &&
-      layer.pinnedGroups[g].join() === layer.pinnedGroups[h].join();
-    if (!same) continue;
-    subjectTo.push({
-      name: `order_${g}`,
-      vars: layer.classes.flatMap((_, k) => [
-        { name: n(k, g), coef: costs[k] },
-        { name: n(k, h), coef: -costs[k] },
-      ]),
-      bnds: { type: glpk.GLP_LO, lb: 0, ub: 0 },
-    });
-  }
-  if (problem.maxGroupsPerGpu !== undefined) {
-    const groups = [...new Set(layer.classes.map((c) => c.group))].sort((a, b) => a - b);
-    for (let g = 0; g < gpus; g++) {
-      const pinned = new Set(layer.pinnedGroups[g]);
-      for (const group of groups) {
-        binaries.push(y(group, g));
-        // A row, not a bound: GLPK resets the bounds of binary columns to [0, 1].
-        if (pinned.has(group))
-          subjectTo.push({
-            name: `pinned_${group}_${g}`,
-            vars: [{ name: y(group, g), coef: 1 }],
-            bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 },
-          });
-        layer.classes.forEach((cls, k) => {
-          if (cls.group !== group) return;
-          subjectTo.push({
-            name: `link_${k}_${g}`,
-            vars: [
-              { name: n(k, g), coef: 1 },
-              { name: y(group, g), coef: -cls.units.length },
-            ],
-            bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 },
-          });
-        });
-      }
-      const pinnedOnly = [...pinned].filter((group) => !groups.includes(group)).length;
-      subjectTo.push({
-        name: `groups_${g}`,
-        vars: groups.map((group) => ({ name: y(group, g), coef: 1 })),
-        bnds: { type: glpk.GLP_UP, lb: 0, ub: problem.maxGroupsPerGpu - pinnedOnly },
-      });
-    }
-  }
-  const lp: LP = {
-    name: `layer_${problem.layer}`,
-    objective: { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] },
-    subjectTo,
-    bounds,
-    generals,
-    binaries,
-  };
-  return {
-    lp,
-    decode: (vars) =>
-      disaggregate(
-        problem,
-        layer,
-        range(gpus).map((g) => layer.classes.map((_, k) => Math.round(vars[n(k, g)] ?? 0))),
-      ),
-  };
-}
-
-function textbookModel(glpk: GLPK, problem: LayerProblem, scale: number): Model {
-  const gpus = problem.speeds.length;
-  const units = problem.costs.length;
-  const x = (u: number, g: number) => `x_${u}_${g}`;
-  const subjectTo: LP['subjectTo'] = [];
-  const bounds: NonNullable<LP['bounds']> = [];
-  const binaries: string[] = [];
-  for (let u = 0; u < units; u++) {
-    const pin = problem.unit2pin?.[u] ?? -1;
-    for (let g = 0; g < gpus; g++) binaries.push(x(u, g));
-    // A row, not a bound: GLPK resets the bounds of binary columns to [0, 1].
-    if (pin >= 0)
-      subjectTo.push({
-        name: `pin_${u}`,
-        vars: [{ name: x(u, pin), coef: 1 }],
-        bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 },
-      });
-    subjectTo.push({
-      name: `unit_${u}`,
-      vars: range(gpus).map((g) => ({ name: x(u, g), coef: 1 })),
-      bnds: { type: glpk.GLP_FX, lb: 1, ub: 1 },
-    });
-  }
-  for (let g = 0; g < gpus; g++) {
-    const lo = problem.minUnitsPerGpu;
-    const hi = problem.maxUnitsPerGpu;
-    subjectTo.push({
-      name: `count_${g}`,
-      vars: range(units).map((u) => ({ name: x(u, g), coef: 1 })),
-      bnds: lo === hi ? { type: glpk.GLP_FX, lb: lo, ub: hi } : { type: glpk.GLP_DB, lb: lo, ub: hi },
-    });
-    subjectTo.push({
-      name: `load_${g}`,
-      vars: [
-        ...range(units).map((u) => ({ name: x(u, g), coef: problem.costs[u] / scale })),
-        { name: 'C', coef: -problem.speeds[g] },
-      ],
-      bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 },
-    });
-  }
-  if (problem.maxGroupsPerGpu !== undefined && problem.unit2group) {
-    const unit2group = problem.unit2group;
-    const groups = [...new Set(unit2group)];
-    for (let g = 0; g < gpus; g++) {
-      for (const group of groups) {
-        binaries.push(`y_${group}_${g}`);
-        for (let u = 0; u < units; u++) {
-          if (unit2group[u] === group)
-            subjectTo.push({
-              name: `link_${u}_${g}`,
-              vars: [
-                { name: x(u, g), coef: 1 },
-                { name: `y_${group}_${g}`, coef: -1 },
-              ],
-              bnds: { type: glpk.GLP_UP, lb: 0, ub: 0 },
-            });
-        }
-      }
-      subjectTo.push({
-        name: `groups_${g}`,
-        vars: groups.map((group) => ({ name: `y_${group}_${g}`, coef: 1 })),
-        bnds: { type: glpk.GLP_UP, lb: 0, ub: problem.maxGroupsPerGpu },
-      });
-    }
-  }
-  const lp: LP = {
-    name: `layer_${problem.layer}_textbook`,
-    objective: { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] },
-    subjectTo,
-    bounds,
-    binaries,
-  };
-  return {
-    lp,
-    decode: (vars) =>
-      range(units).map((u) => {
-        for (let g = 0; g < gpus; g++) if ((vars[x(u, g)] ?? 0) > 0.5) return g;
-        return -1;
-      }),
-  };
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
 }

@@ -19,8 +19,8 @@ export interface RebalanceLimits {
  * when that larger load falls below the makespan. A swap of one unit pair is one such re-split,
  * so this reaches placements single moves and swaps cannot. When no pair with a critical GPU
  * improves, any other pair whose larger load can fall is re-split (a plateau step). No step
- * raises the makespan; the step cap bounds the plateau. Skipped under a KV-group limit (a
- * re-split would have to track groups). Stops at the deadline or at the goal.
+ * raises the makespan; the step cap bounds the plateau. Skipped with KV groups (a limit, copies'
+ * costs or a cap: a re-split would have to track groups). Stops at the deadline or at the goal.
  * @param start [units] GPU index of each unit, meeting every constraint
  * @returns [units] a placement no worse than the start
  */
@@ -31,7 +31,7 @@ export function rebalancePairs(
 ): number[] {
   const { deadline = Infinity, now = () => 0, goal = 0 } = limits;
   const unit2gpu = [...start];
-  if (problem.maxGroupsPerGpu !== undefined || problem.speeds.length < 2) return unit2gpu;
+  if (problem.unit2group !== undefined || problem.speeds.length < 2) return unit2gpu;
   const gpus = problem.speeds.length;
   const isPinned = (u: number) => (problem.unit2pin?.[u] ?? -1) >= 0;
   const maxSteps = 20 * gpus * problem.costs.length;

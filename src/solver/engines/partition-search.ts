@@ -9,12 +9,13 @@ import { lowerIncumbent, solveBySearch, type Decision, type SearchOutcome } from
 /** Nodes between two looks at the clock. */
 const CLOCK_EVERY = 4096;
 
-/** Where the partition search applies: identical GPUs, no pins, no KV-group limit. */
+/** Where the partition search applies: identical GPUs, no pins, no KV groups, one phase. */
 export function partitionSearchApplies(problem: LayerProblem): boolean {
   return (
     problem.speeds.length >= 2 &&
     problem.unit2pin === undefined &&
-    problem.maxGroupsPerGpu === undefined &&
+    problem.unit2group === undefined &&
+    problem.phases === undefined &&
     problem.speeds.every((s) => s === problem.speeds[0])
   );
 }

@@ -63,7 +63,7 @@ export function lowerIncumbent(
   return { unit2gpu: best, makespan: upper, lowerBound: Math.min(lower, upper), timedOut: false };
 }
 
-/** Runs an exact search as engine `engine`: `time_limit` while its gap is above the tolerance. */
+/** Runs an exact search as engine `engine`: `time_limit` while its gap is above the tolerance (a mix left open: `heuristic`). */
 export function solveBySearch(
   problem: LayerProblem,
   options: SolveOptions,
@@ -73,7 +73,10 @@ export function solveBySearch(
   const now = options.now ?? performance.now.bind(performance);
   const start = now();
   const outcome = search(problem, options);
-  const status = statusForGap(relativeGap(outcome.makespan, outcome.lowerBound), options.gapTolerance, 'time_limit');
+  // A mix is decided on its combined loads: a search that ends without closing the gap ran out of
+  // targets, not of time.
+  const open = problem.phases && !outcome.timedOut ? 'heuristic' : 'time_limit';
+  const status = statusForGap(relativeGap(outcome.makespan, outcome.lowerBound), options.gapTolerance, open);
   return buildLayerResult(problem, outcome.unit2gpu, {
     lowerBound: outcome.lowerBound,
     status,

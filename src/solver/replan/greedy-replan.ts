@@ -68,15 +68,16 @@ export function improveMoves(
       for (let h = 0; h < gpus; h++) {
         if (h === g) continue;
         const there = moveCostTo(spec, u, h);
-        if (here - there > best.saving && state.fits(h, problem.costs[u], limit) && state.canMove(u, h)) {
+        const moved = here - there > best.saving ? state.moveSums(u, h) : null;
+        if (moved && moved.to / problem.speeds[h] <= limit) {
           Object.assign(best, { saving: here - there, apply: () => state.move(u, h) });
         }
         for (let v = 0; v < units; v++) {
           if (unit2gpu[v] !== h || !movable(v)) continue;
           const saving = here + moveCostTo(spec, v, h) - there - moveCostTo(spec, v, g);
           if (saving <= best.saving) continue;
-          const delta = problem.costs[u] - problem.costs[v];
-          if (!state.fits(h, delta, limit) || !state.fits(g, -delta, limit) || !state.canSwap(u, v)) continue;
+          const swapped = state.swapSums(u, v);
+          if (!swapped || swapped.b / problem.speeds[h] > limit || swapped.a / problem.speeds[g] > limit) continue;
           Object.assign(best, {
             saving,
             apply: () => {
@@ -126,13 +127,15 @@ export function repairPrevious(problem: LayerProblem, spec: MigrationSpec, targe
       for (let h = 0; h < gpus; h++) {
         if (h === g) continue;
         const moveCost = moveCostTo(spec, u, h) - moveCostTo(spec, u, g);
-        if (state.fits(h, problem.costs[u], limit) && state.canMove(u, h))
-          offer(problem.costs[u], moveCost, () => state.move(u, h));
+        const moved = state.moveSums(u, h);
+        if (moved && moved.to / problem.speeds[h] <= limit)
+          offer(sums[g] - moved.from, moveCost, () => state.move(u, h));
         for (let v = 0; v < units; v++) {
           if (unit2gpu[v] !== h || !movable(v)) continue;
-          const delta = problem.costs[u] - problem.costs[v];
-          if (delta <= 0 || !state.fits(h, delta, limit) || !state.canSwap(u, v)) continue;
-          offer(delta, moveCost + moveCostTo(spec, v, g) - moveCostTo(spec, v, h), () => {
+          const swapped = state.swapSums(u, v);
+          const relief = swapped ? sums[g] - swapped.a : 0;
+          if (!swapped || relief <= 0 || swapped.b / problem.speeds[h] > limit) continue;
+          offer(relief, moveCost + moveCostTo(spec, v, g) - moveCostTo(spec, v, h), () => {
             state.move(u, h);
             state.move(v, g);
           });

@@ -1,26 +1,45 @@
+import { groupsMatter } from '../kv/groups.ts';
+import { placeUnit, priceMove, priceSwap, stateOf, unplaceUnit } from '../kv/kv-state.ts';
 import type { LayerProblem } from '../types.ts';
 
 /**
  * A placement being edited: per-GPU sums, counts and KV groups kept up to date, so a move or a
- * swap is checked against the loads and constraints in O(1).
+ * swap is priced and checked against the constraints in O(1). Where KV copies cost something or
+ * are capped, the sums include each GPU's copies and the cap is checked too (kv/kv-state.ts).
  */
 export interface PlacementState {
   /** [units] GPU of each unit (edited in place). */
   readonly unit2gpu: number[];
-  /** [gpus] sum of unit costs (not divided by speed). */
-  readonly sums: number[];
-  readonly counts: number[];
+  /** [gpus] sum of unit costs (and copies' costs) on each GPU, not divided by speed. */
+  readonly sums: ArrayLike<number>;
   /** Puts unit u on GPU h (from wherever it is). */
   move(u: number, h: number): void;
-  /** Whether GPU g's load stays within `limit` after its cost sum changes by delta. */
-  fits(g: number, delta: number, limit: number): boolean;
-  /** Whether unit u may go to GPU h alone: room in the counts, and in the KV-group limit. */
-  canMove(u: number, h: number): boolean;
-  /** Whether units u and v may trade GPUs under the KV-group limit (counts do not change). */
-  canSwap(u: number, v: number): boolean;
+  /** The sums of u's GPU and of GPU h once u moves there, or null when that breaks a constraint. */
+  moveSums(u: number, h: number): { readonly from: number; readonly to: number } | null;
+  /** The sums of u's GPU (a) and v's GPU (b) once they trade GPUs, or null when that breaks a constraint. */
+  swapSums(u: number, v: number): { readonly a: number; readonly b: number } | null;
 }
 
 export function createPlacementState(problem: LayerProblem, start: readonly number[]): PlacementState {
+  if (!groupsMatter(problem)) return unitPlacementState(problem, start);
+  const state = stateOf(problem, start);
+  return {
+    unit2gpu: state.unit2gpu,
+    sums: state.sums,
+    move(u, h) {
+      unplaceUnit(state, u);
+      placeUnit(state, u, h);
+    },
+    moveSums(u, h) {
+      const priced = priceMove(state, u, h);
+      return priced ? { from: priced.a, to: priced.b } : null;
+    },
+    swapSums: (u, v) => priceSwap(state, u, v),
+  };
+}
+
+/** The state of a layer whose units cost what they cost (a KV-group limit at most). */
+function unitPlacementState(problem: LayerProblem, start: readonly number[]): PlacementState {
   const gpus = problem.speeds.length;
   const unit2gpu = [...start];
   const sums = new Array<number>(gpus).fill(0);
@@ -49,17 +68,22 @@ export function createPlacementState(problem: LayerProblem, start: readonly numb
   return {
     unit2gpu,
     sums,
-    counts,
     move(u, h) {
       bump(u, unit2gpu[u], -1);
       bump(u, h, 1);
       unit2gpu[u] = h;
     },
-    fits: (g, delta, limit) => (sums[g] + delta) / problem.speeds[g] <= limit,
-    canMove: (u, h) =>
-      counts[unit2gpu[u]] - 1 >= problem.minUnitsPerGpu &&
-      counts[h] + 1 <= problem.maxUnitsPerGpu &&
-      groupOk(h, null, u),
-    canSwap: (u, v) => groupOk(unit2gpu[v], v, u) && groupOk(unit2gpu[u], u, v),
+    moveSums(u, h) {
+      const g = unit2gpu[u];
+      const ok =
+        counts[g] - 1 >= problem.minUnitsPerGpu && counts[h] + 1 <= problem.maxUnitsPerGpu && groupOk(h, null, u);
+      return ok ? { from: sums[g] - problem.costs[u], to: sums[h] + problem.costs[u] } : null;
+    },
+    swapSums(u, v) {
+      const [a, b] = [unit2gpu[u], unit2gpu[v]];
+      if (!groupOk(b, v, u) || !groupOk(a, u, v)) return null;
+      const delta = problem.costs[u] - problem.costs[v];
+      return { a: sums[a] - delta, b: sums[b] + delta };
+    },
   };
 }

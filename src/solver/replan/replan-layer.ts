@@ -1,6 +1,7 @@
 import type { GLPK } from 'glpk.js/node';
 import { HplbError } from '../../errors.ts';
 import { aggregateLayer } from '../aggregate.ts';
+import { kvFeatured } from '../kv/groups.ts';
 import { constraintViolation, makespanOf } from '../layer-result.ts';
 import type { LayerProblem } from '../types.ts';
 import { TARGET_SLACK, bestRelabelling, improveMoves, repairPrevious } from './greedy-replan.ts';
@@ -93,10 +94,16 @@ function minimiseMoves(
       engine: 'previous',
     });
 
-  // Two incumbents: the fresh plan relabelled at best, and the previous placement repaired.
+  // Two incumbents: the fresh plan relabelled at best, and the previous placement repaired. The
+  // local steps check each GPU's load against the target, which a mix's objective (a sum of the
+  // phases' makespans) is not: a mix keeps the relabelled plan and leaves the rest to GLPK.
   const candidates: number[][] = [];
-  if (fresh) candidates.push(improveMoves(problem, spec, bestRelabelling(problem, spec, fresh.unit2gpu), target));
-  const repaired = repairPrevious(problem, spec, target);
+  const mix = problem.phases !== undefined;
+  if (fresh) {
+    const relabelled = bestRelabelling(problem, spec, fresh.unit2gpu);
+    candidates.push(mix ? relabelled : improveMoves(problem, spec, relabelled, target));
+  }
+  const repaired = mix ? null : repairPrevious(problem, spec, target);
   if (repaired) candidates.push(improveMoves(problem, spec, repaired, target));
   let best: number[] | null = candidates
     .filter((c) => spec.maxMoves === undefined || movedUnitCount(spec, c) <= spec.maxMoves)
@@ -106,9 +113,10 @@ function minimiseMoves(
   let lowerBound = 0;
   let reason: string | undefined = glpk ? undefined : 'no GLPK instance: relabelling and swaps only';
   const uniform = uniformMoveCost(spec);
-  if (glpk && uniform !== null && costsRepeat(problem)) {
+  if (glpk && uniform !== null && costsRepeat(problem) && !kvFeatured(problem)) {
     // Equal move costs and repeated unit costs: the exact move search over configurations, which
     // often proves at once. With all-distinct costs its configurations explode: GLPK gets the time.
+    // It does not price KV copies or a mix's phases: such layers go to GLPK's migration model.
     const fewerThan = Math.min(best ? movedUnitCount(spec, best) : Infinity, (spec.maxMoves ?? Infinity) + 1);
     const searched = searchFewestMoves(problem, spec, target, fewerThan, now() + timeLimitMs * SEARCH_SHARE, now);
     if (searched.unit2gpu && fitsTarget(problem, searched.unit2gpu, target)) {

@@ -23,7 +23,10 @@ export function partCost(unit: SplitUnit, rows: number, start: number, end: numb
   return unitRowCost(unit, rows, start, end) + unit.partOverhead;
 }
 
-/** [gpus] cost summed on each GPU (not divided by speed) of a share plan. */
+/**
+ * [gpus] cost summed on each GPU (not divided by speed) of a share plan: its whole units, its
+ * parts, and a copy's group cost for every KV group it holds (kv/groups.ts).
+ */
 export function shareSums(problem: LayerProblem, splits: LayerSplits, plan: SharePlan): number[] {
   const sums = new Array<number>(problem.speeds.length).fill(0);
   plan.unit2gpu.forEach((g, u) => {
@@ -35,7 +38,52 @@ export function shareSums(problem: LayerProblem, splits: LayerSplits, plan: Shar
     const unit = splits.units[u];
     for (const part of parts) sums[part.gpu] += part.share * unit.variable + unit.partOverhead;
   });
-  return sums;
+  return addCopyCosts(problem, sums, shareGroups(problem, splits, plan));
+}
+
+/** [gpus] the KV groups each GPU of a share plan holds: of its whole units and of the parts it runs. */
+export function shareGroups(problem: LayerProblem, splits: LayerSplits, plan: SharePlan): Set<number>[] {
+  const held = problem.speeds.map(() => new Set<number>());
+  plan.unit2gpu.forEach((g, u) => {
+    const group = splits.units[u].kvGroup;
+    const parts = plan.parts.get(u);
+    if (!parts) held[g].add(group);
+    else for (const part of parts) held[part.gpu].add(group);
+  });
+  return held;
+}
+
+/** [gpus] the KV groups each GPU holds with owners and row parts: of its unsplit units and of its parts. */
+export function partGroups(
+  problem: LayerProblem,
+  splits: LayerSplits,
+  unit2gpu: readonly number[],
+  parts: readonly SplitPart[],
+): Set<number>[] {
+  const held = problem.speeds.map(() => new Set<number>());
+  const split = new Set(parts.map((p) => p.unit));
+  unit2gpu.forEach((g, u) => {
+    if (!split.has(u)) held[g].add(splits.units[u].kvGroup);
+  });
+  for (const part of parts) held[part.gpu].add(splits.units[part.unit].kvGroup);
+  return held;
+}
+
+/** Whether the groups held stay within the KV-cache cap (always, without one). */
+export function withinKvCap(problem: LayerProblem, held: readonly Set<number>[]): boolean {
+  if (problem.maxStoredGroups === undefined || !problem.unit2group) return true;
+  return held.reduce((s, set) => s + set.size, 0) <= problem.maxStoredGroups;
+}
+
+/** sums plus, on each GPU, the group cost of every group it holds (group costs need unit2group). */
+function addCopyCosts(problem: LayerProblem, sums: number[], held: readonly Set<number>[]): number[] {
+  const groupCosts = problem.groupCosts;
+  if (!groupCosts || !problem.unit2group) return sums;
+  return sums.map((s, g) => {
+    let total = s;
+    for (const k of held[g]) total += groupCosts[k];
+    return total;
+  });
 }
 
 /** Makespan of a share plan. */
@@ -108,15 +156,20 @@ function lastRowWithin(unit: SplitUnit, rows: number, budget: number): number {
   return lo;
 }
 
-/** [gpus] load of each GPU (cost / speed) for owners and row parts. */
-export function partLoads(problem: LayerProblem, unit2gpu: readonly number[], parts: readonly SplitPart[]): number[] {
+/** [gpus] load of each GPU (cost / speed) for owners and row parts, copies' group costs included. */
+export function partLoads(
+  problem: LayerProblem & { splits: LayerSplits },
+  unit2gpu: readonly number[],
+  parts: readonly SplitPart[],
+): number[] {
   const sums = new Array<number>(problem.speeds.length).fill(0);
   const split = new Set(parts.map((p) => p.unit));
   unit2gpu.forEach((g, u) => {
     if (!split.has(u)) sums[g] += problem.costs[u];
   });
   for (const part of parts) sums[part.gpu] += part.cost;
-  return sums.map((s, g) => s / problem.speeds[g]);
+  const held = partGroups(problem, problem.splits, unit2gpu, parts);
+  return addCopyCosts(problem, sums, held).map((s, g) => s / problem.speeds[g]);
 }
 
 /**

@@ -61,6 +61,8 @@ export interface SplitLayerResult extends LayerResult {
   readonly extraKvCopies: number[];
   /** The whole-unit answer it started from (its makespan). */
   readonly wholeMakespan: number;
+  /** Why no split answer was kept although splits were found (they store more KV heads than the cap). */
+  readonly splitsDeclined?: string;
 }
 
 /** A split placement before rows are rounded: parts carry a share of their unit's variable cost. */

@@ -6,9 +6,17 @@ import type { LayerSplits } from './types.ts';
 /** Share of a layer's time the whole-unit engine may use before splitting gets the rest. */
 const WHOLE_SHARE = 0.5;
 
-/** True when a problem allows splits that could matter (some split head, more than one GPU). */
+/**
+ * True when a problem allows splits that could matter (some split head, more than one GPU, one
+ * phase: splits are a prefill matter and a mix's objective is not a makespan).
+ */
 export function splitsEnabled(problem: LayerProblem): problem is LayerProblem & { splits: LayerSplits } {
-  return problem.splits !== undefined && problem.splits.maxSplitHeads > 0 && problem.speeds.length > 1;
+  return (
+    problem.splits !== undefined &&
+    problem.splits.maxSplitHeads > 0 &&
+    problem.speeds.length > 1 &&
+    problem.phases === undefined
+  );
 }
 
 /**

@@ -145,6 +145,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{modelId}/frontier": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The KV-cache frontier of a registry model — what each KV-cache cap buys.
+         * @description For the lookup's problem (same parameters, without the cap), one real plan per KV-cache cap
+         *     (maxKvCacheFactor 1, 1.25, 1.5, 2, 3, 4 where the cap can bind, then no cap), each solved
+         *     through the same plan service as POST /v1/plans and stored like it (GET /v1/plans/{id}
+         *     finds it). The points are solved one after another, each with an equal share of
+         *     DEFAULT_TIME_LIMIT_MS, so the answer comes within about that time (plus admission waits);
+         *     a point whose plan has unproven layers says so (`proven: false`). `pareto` marks the points
+         *     no other point beats on both KV-cache factor and attention time.
+         */
+        get: operations["getModelFrontier"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/budgets": {
         parameters: {
             query?: never;
@@ -314,7 +340,7 @@ export interface components {
          * @enum {string}
          */
         EngineName: "auto" | "ilp" | "search" | "greedy" | "contiguous";
-        /** @description "executed-work" (the default: hardware-neutral multiply-accumulates, unit MAC, of the tiles and gathered columns MInference-style kernels run), "analytic" (nominal pairs of the budgets, unit token-pairs), or a device calibration by name ("<name>" or "calibrated:<name>", unit us of that device). */
+        /** @description "executed-work" (the default for prefill: hardware-neutral multiply-accumulates, unit MAC, of the tiles and gathered columns MInference-style kernels run, and each stored KV group's K/V projection), "roofline:<device>" (unit us: max(2 x MACs / peak dense BF16, bytes / HBM bandwidth) from the device's datasheet; devices h100-sxm (the default for decode and mixes), h200, a100-80gb-sxm, b200, mi300x), "analytic" (nominal pairs of the budgets, unit token-pairs), or a device calibration by name ("<name>" or "calibrated:<name>", unit us of that device). analytic and calibrations price heads only, not what a stored KV group costs, so plans of a model or profile refuse them (INVALID_PROBLEM, rule groupCost); executed-work and analytic are not times, so decode and mixes refuse them (rule timeUnit). */
         CostModelName: string;
         /** @description A placement problem. Exactly one of model, profile or costs. */
         PlanRequest: {
@@ -427,6 +453,8 @@ export interface components {
             unitsPerGpu?: components["schemas"]["UnitsPerGpu"];
             /** @description Most distinct KV groups on one GPU (each costs a copy of its KV cache); query-head units only. */
             maxKvGroupsPerGpu?: number;
+            /** @description Most KV heads stored per layer (summed over GPUs), as a multiple of what the contiguous placement stores at this GPU count: the KV-cache factor cap. Default 1: a plan never stores more KV cache than vLLM's own placement unless asked. null: no cap. A cap below what any placement needs is INFEASIBLE_CONSTRAINTS. */
+            maxKvCacheFactor?: number | null;
             pins?: components["schemas"]["Pin"][];
             splits?: components["schemas"]["SplitsInput"];
         };
@@ -443,7 +471,11 @@ export interface components {
         SplitPart: {
             unit: number;
             gpu: number;
-            rows: number[];
+            /** @description Query rows [start, end). */
+            rows: [
+                number,
+                number
+            ];
             cost: number;
         };
         /** @description A unit that must stay on a GPU; layer omitted = every layer. Unit ids follow granularity. */
@@ -452,10 +484,29 @@ export interface components {
             unit: number;
             gpu: number;
         };
-        /** @description Default prefill of 131072 tokens. */
+        /** @description One phase (seqLen, phase; default prefill of 131072 tokens), or a mix of phases (mix, without seqLen and phase): the objective is then the weighted sum of the phases' layer makespans, in one time unit (decode and mixes default to the cost model roofline:h100-sxm). */
         WorkloadInput: {
             seqLen?: number;
             phase?: components["schemas"]["Phase"];
+            mix?: components["schemas"]["WorkloadPhase"][];
+        };
+        /** @description One phase of a workload mix: prefill of seqLen tokens or one decode step at context seqLen, run weight times per request (e.g. 1 prefill and 500 decode steps). */
+        WorkloadPhase: {
+            phase: components["schemas"]["Phase"];
+            seqLen: number;
+            weight: number;
+        };
+        /** @description The workload the plan was computed for, as the request gave it (defaults filled in). */
+        PlanWorkload: components["schemas"]["Workload"] | {
+            mix: components["schemas"]["WorkloadPhase"][];
+        };
+        /** @description A caution about the plan: SEQ_LEN_BEYOND_CONTEXT, a seqLen beyond the model's context length (its budgets were measured for shorter contexts). */
+        PlanWarning: {
+            /** @enum {string} */
+            code: "SEQ_LEN_BEYOND_CONTEXT";
+            message: string;
+            /** @description The request field it concerns (JSON pointer). */
+            pointer: string;
         };
         SolverOptionsInput: {
             engine?: components["schemas"]["EngineName"];
@@ -482,13 +533,16 @@ export interface components {
             granularity: components["schemas"]["Granularity"];
             unitsPerGpu: components["schemas"]["UnitsPerGpu"];
             maxKvGroupsPerGpu: number | null;
-            workload: components["schemas"]["Workload"];
+            /** @description The KV-cache factor cap the plan was solved under; null: none. */
+            maxKvCacheFactor: number | null;
+            workload: components["schemas"]["PlanWorkload"];
+            warnings: components["schemas"]["PlanWarning"][];
             costModel: {
-                /** @description executed-work, analytic, calibrated:<name>, or explicit for a cost matrix. */
+                /** @description executed-work, roofline:<device>, analytic, calibrated:<name>, or explicit for a cost matrix. */
                 name: string;
-                /** @description Unit of every cost and load: MAC, token-pairs, us (of the device named in device); caller for a cost matrix. */
+                /** @description Unit of every cost and load: MAC, us (of the device named in device), token-pairs; caller for a cost matrix. */
                 unit: string;
-                /** @description Where the unit was measured: null for hardware-neutral counts and cost matrices, else the device and GPU.js backend of the calibration. */
+                /** @description Where the unit comes from: null for hardware-neutral counts and cost matrices, else the device and its published peaks (roofline) or the device and GPU.js backend of a calibration. */
                 device?: string | null;
             };
             solver: {
@@ -560,6 +614,10 @@ export interface components {
             kvLowerBound?: number;
             /** @description With a workload mix: [phases] makespan of each phase, in the cost unit; the layer's makespan is their weighted sum. */
             phaseMakespans?: number[];
+            /** @description With a workload mix: [phases] makespan of each phase under contiguous placement; null when that breaks a constraint. */
+            contiguousPhaseMakespans?: number[] | null;
+            /** @description [gpus] bytes of KV cache each GPU holds for this layer, per sequence at the workload's longest seqLen: kvHeadsPerGpu x 2 x seqLen x headDim x bytes per element; null for explicit costs. */
+            kvBytesPerGpu?: number[] | null;
         };
         PlanTotals: {
             /** @description Sum of layer makespans: the model's attention time, in the cost unit. */
@@ -584,6 +642,56 @@ export interface components {
             fluidBound?: number;
             /** @description With splits only: units split into parts, summed over layers. */
             splitHeads?: number;
+            /** @description KV heads stored, summed over GPUs and layers. */
+            kvHeadsStored: number;
+            /** @description KV heads the contiguous placement stores, summed over GPUs and layers. */
+            contiguousKvHeadsStored: number;
+            /** @description kvHeadsStored / contiguousKvHeadsStored: the plan's KV cache over vLLM's own placement at this GPU count (1 for contiguous, also when GPUs outnumber KV heads). */
+            kvCacheFactor: number;
+            /** @description Sum of the layers' kvLowerBound: no placement within the layers' makespans stores fewer KV heads; null when a layer has none. */
+            kvLowerBound: number | null;
+            /** @description Layers whose KV heads stored are proven least for their makespan (kvStatus optimal or trivial). */
+            layersKvProven: number;
+            /** @description The largest per-GPU KV cache over the whole model, bytes per sequence at the longest seqLen (sum over layers of kvBytesPerGpu, after relabelling); null for explicit costs. */
+            kvBytesPerGpuMax: number | null;
+            /** @description No relabelling of the layers' GPUs gives a smaller kvBytesPerGpuMax than this; null for explicit costs. */
+            kvBytesPerGpuMaxLowerBound: number | null;
+            /** @description kvBytesPerGpuMax of the contiguous placement; null for explicit costs or when contiguous breaks a constraint. */
+            contiguousKvBytesPerGpuMax: number | null;
+            /** @description With a workload mix: per phase, the plan's and the contiguous placement's attention time (sum of layer phase makespans, cost unit) and the speedup. */
+            phases?: {
+                phase: components["schemas"]["Phase"];
+                seqLen: number;
+                weight: number;
+                makespan: number;
+                contiguousMakespan: number | null;
+                speedupVsContiguous: number | null;
+            }[];
+        };
+        /** @description One plan per KV-cache cap for one model and GPU count, and which are Pareto points. */
+        Frontier: {
+            model: components["schemas"]["ModelId"];
+            gpus: number;
+            /** @description Each point's plan time limit: DEFAULT_TIME_LIMIT_MS shared evenly. */
+            timeLimitMsPerPoint: number;
+            points: components["schemas"]["FrontierPoint"][];
+        };
+        FrontierPoint: {
+            /** @description The cap the plan was solved under; null: none. */
+            maxKvCacheFactor: number | null;
+            planId: components["schemas"]["PlanId"];
+            /** @description KV heads the plan stores over those the contiguous placement stores. */
+            kvCacheFactor: number;
+            speedupVsContiguous: number | null;
+            /** @description The plan's attention time, in its cost unit. */
+            makespan: number;
+            kvBytesPerGpuMax: number | null;
+            layersProven: number;
+            layers: number;
+            /** @description Every layer proven; otherwise the speedup is what was found in time and the best at this cap may be higher. */
+            proven: boolean;
+            /** @description No other point stores at most as much KV cache and is at least as fast, one of them strictly. */
+            pareto: boolean;
         };
         /** @description The plan as tensor-parallel ranks see it after apply (the manifest's form). */
         PlanRanks: {
@@ -600,6 +708,8 @@ export interface components {
             outputKvHeads: number;
             /** @description Per-GPU KV-cache memory of the rewritten model over the original's. */
             kvCacheFactor: number;
+            /** @description The plan's KV-cache factor (KV heads it stores over those the contiguous placement stores; totals.kvCacheFactor). kvCacheFactor equals it when every rank's query heads fill whole blocks of one KV head; otherwise the engine's fixed query-to-KV mapping (physical query head j reads KV head j / (queryHeads / outputKvHeads)) makes the checkpoint hold copies the plan does not need. */
+            planKvCacheFactor: number;
             /** @description Whether apply needs --expand-kv for this plan. */
             expandKvNeeded: boolean;
             layers: components["schemas"]["LayerRanks"][];
@@ -714,6 +824,12 @@ export interface components {
             /** @description KV heads; queryHeads / kvHeads query heads share one (GQA). */
             kvHeads: number;
             headDim: number;
+            /** @description Embedding width, the input of the K/V projections; absent: queryHeads x headDim. */
+            hiddenSize?: number;
+            /** @description Bytes of one K or V element in the KV cache; absent: 2 (bf16). */
+            kvBytesPerElement?: number;
+            /** @description Longest context the model is published for, in tokens; a plan for a longer seqLen carries a warning. */
+            contextLength?: number;
         };
         Provenance: {
             /** @description Source repository, e.g. "microsoft/MInference". */
@@ -957,6 +1073,12 @@ export interface components {
     parameters: {
         PlanId: components["schemas"]["PlanId"];
         ModelId: components["schemas"]["ModelId"];
+        /** @description constraints.maxKvCacheFactor: a number >= 1 (KV heads stored per layer at most this many times what the contiguous placement stores; default 1), or unlimited (no cap). */
+        MaxKvCacheFactor: string;
+        /** @description constraints.maxKvGroupsPerGpu: most distinct KV groups on one GPU (query-head units). */
+        MaxKvGroupsPerGpu: number;
+        /** @description A workload mix instead of seqLen and phase: comma-separated phase:seqLen:weight, e.g. prefill:131072:1,decode:131072:500 (workload.mix). */
+        Mix: string;
         /** @description An ETag from an earlier answer; 304 when the plan is unchanged. */
         IfNoneMatch: string;
     };
@@ -1192,6 +1314,12 @@ export interface operations {
                 costModel?: components["schemas"]["CostModelName"];
                 /** @description Most heads per layer split by query rows across GPUs (constraints.splits.maxSplitHeads, two parts each, default overhead); 0 (default) splits none. */
                 splitHeads?: number;
+                /** @description constraints.maxKvCacheFactor: a number >= 1 (KV heads stored per layer at most this many times what the contiguous placement stores; default 1), or unlimited (no cap). */
+                maxKvCacheFactor?: components["parameters"]["MaxKvCacheFactor"];
+                /** @description constraints.maxKvGroupsPerGpu: most distinct KV groups on one GPU (query-head units). */
+                maxKvGroupsPerGpu?: components["parameters"]["MaxKvGroupsPerGpu"];
+                /** @description A workload mix instead of seqLen and phase: comma-separated phase:seqLen:weight, e.g. prefill:131072:1,decode:131072:500 (workload.mix). */
+                mix?: components["parameters"]["Mix"];
                 /** @description A stored plan id to re-plan from (the answer moves as little as possible from it). */
                 previous?: components["schemas"]["PlanId"];
                 /** @description With previous, the re-plan's eps (default 0.01). */
@@ -1222,6 +1350,48 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getModelFrontier: {
+        parameters: {
+            query: {
+                /** @description Number of GPUs. */
+                gpus: number;
+                granularity?: components["schemas"]["Granularity"];
+                unitsPerGpu?: components["schemas"]["UnitsPerGpu"];
+                seqLen?: number;
+                phase?: components["schemas"]["Phase"];
+                engine?: components["schemas"]["EngineName"];
+                costModel?: components["schemas"]["CostModelName"];
+                /** @description constraints.maxKvGroupsPerGpu: most distinct KV groups on one GPU (query-head units). */
+                maxKvGroupsPerGpu?: components["parameters"]["MaxKvGroupsPerGpu"];
+                /** @description A workload mix instead of seqLen and phase: comma-separated phase:seqLen:weight, e.g. prefill:131072:1,decode:131072:500 (workload.mix). */
+                mix?: components["parameters"]["Mix"];
+            };
+            header?: never;
+            path: {
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The frontier. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Frontier"];
+                };
+            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];

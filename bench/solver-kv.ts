@@ -1,0 +1,231 @@
+/**
+ * The KV-aware solver on the flagship (`npm run bench:solver -- --kv [--quick] [--baseline REF |
+ * --no-baseline]`): prints a table and JSON, and writes bench/results/solver-kv.json.
+ *  1. Targets: llama-3-8b-instruct-262k-minference, prefill 131072, the default cost model (executed
+ *     work, MACs); each stored KV group costs its K/V projection, kvProjectionMacs(131072, 32 x 128).
+ *     At G = 8 and 4: the KV-cache cap at 1.0 (the default), 1.25, 1.5 and 2.0, and with no cap
+ *     maxKvGroupsPerGpu 2, 3, 4; decode-like copies (decode head costs at 131072, each copy a read
+ *     of its K/V at an H100's ratio of peak bf16 MACs to HBM bytes) at G = 8. Each plan runs
+ *     through solvePlan on the calling thread (one worker's view), 1 s per layer at most.
+ *  2. Sanity: no group costs, the same caps: speedup over the contiguous placement (the issue's
+ *     independent MILP: G = 8 1.000 / 1.043 / 1.139 / 1.304x, G = 4 1.149x at 1.0 and 1.219x at 1.5).
+ *  3. Side by side with a baseline commit (default 0c32e7e, main before this work), which knows
+ *     only maxKvGroupsPerGpu: 2, 3, 4 at G = 8 without group costs, per-layer times and proofs.
+ * The problems are built here with buildLayerProblems (group costs and the cap are solver inputs
+ * before any request field carries them).
+ */
+import { textTable } from '../src/cli/format.ts';
+import { createCostModelResolver } from '../src/cost/registry.ts';
+import { headShapeOf, kvBytes, kvProjectionMacs } from '../src/cost/head-shape.ts';
+import { loadGlpk } from '../src/planner/glpk.ts';
+import { createInlineRunner } from '../src/planner/layer-task.ts';
+import type { Plan } from '../src/planner/plan.ts';
+import { resolveRequest, type ResolvedRequest } from '../src/planner/request.ts';
+import { solvePlan } from '../src/planner/solve-plan.ts';
+import { FLAGSHIP_MODEL } from '../src/profiles/flagship.ts';
+import { loadRegistry } from '../src/profiles/registry.ts';
+import { buildLayerProblems, type ProblemSpec } from '../src/solver/problem.ts';
+import { baselinePlanner } from './solver-suite.ts';
+
+const SEQ_LEN = 131072;
+/** H100 SXM: 989 TFLOP/s dense bf16 (2 FLOP per MAC) over 3.35 TB/s HBM3: MACs one byte read is worth. */
+const MACS_PER_BYTE = 989e12 / 2 / 3.35e12;
+const PROVEN = new Set(['optimal', 'within_tolerance', 'trivial']);
+
+export interface KvBenchOptions {
+  readonly quick: boolean;
+  /** Git ref of the baseline; null for none. */
+  readonly baseline: string | null;
+  readonly onProgress?: (line: string) => void;
+}
+
+/** One plan's case: GPUs, copies, cap or per-GPU group limit. */
+interface KvCase {
+  readonly gpus: number;
+  readonly copies: 'prefill' | 'decode' | 'none';
+  readonly factor?: number;
+  readonly groupsPerGpu?: number;
+}
+
+function caseName(c: KvCase): string {
+  const limit = c.factor !== undefined ? `cap ${c.factor}` : `groups ${c.groupsPerGpu ?? 'free'}`;
+  return `G=${c.gpus} ${c.copies} ${limit}`;
+}
+
+/** The flagship's resolved request with its layers rebuilt for a case. */
+function resolvedFor(c: KvCase): ResolvedRequest {
+  const registry = loadRegistry();
+  const context = { resolveProfile: (id: string) => registry.resolve(id), resolveCostModel: createCostModelResolver() };
+  const phase = c.copies === 'decode' ? 'decode' : 'prefill';
+  const resolved = resolveRequest(
+    {
+      model: FLAGSHIP_MODEL,
+      gpus: { count: c.gpus },
+      workload: { seqLen: SEQ_LEN, phase },
+      solver: { timeLimitMs: 60_000, layerTimeLimitMs: 1000, gapTolerance: 1e-4 },
+    },
+    context,
+  );
+  const { architecture } = registry.resolve(FLAGSHIP_MODEL);
+  const shape = headShapeOf(architecture);
+  const copy =
+    c.copies === 'prefill'
+      ? kvProjectionMacs(SEQ_LEN, architecture.queryHeads * architecture.headDim, shape)
+      : c.copies === 'decode'
+        ? kvBytes(SEQ_LEN, shape) * MACS_PER_BYTE
+        : 0;
+  const headCosts = resolved.layers.map((l) => [...l.costs]);
+  const spec: ProblemSpec = {
+    headCosts,
+    kvGroupSize: architecture.queryHeads / architecture.kvHeads,
+    granularity: 'query-head',
+    speeds: resolved.speeds,
+    unitsPerGpu: { kind: 'equal' },
+    groupCosts: headCosts.map(() => new Array<number>(architecture.kvHeads).fill(copy)),
+    ...(c.factor !== undefined ? { maxKvCacheFactor: c.factor } : {}),
+    ...(c.groupsPerGpu !== undefined ? { maxKvGroupsPerGpu: c.groupsPerGpu } : {}),
+  };
+  return { ...resolved, layers: buildLayerProblems(spec) };
+}
+
+/** What a plan shows: proofs (within 1 s), gaps, times, speedup, KV heads. */
+function summarise(c: KvCase, resolved: ResolvedRequest, plan: Plan) {
+  const layers = plan.layers;
+  const open = layers.filter((l) => !PROVEN.has(l.status));
+  const stored = layers.reduce((s, l) => s + (l.kvHeadsStored ?? 0), 0);
+  const contiguous = resolved.layers.reduce((s, l) => s + (l.contiguousKvHeads ?? 0), 0);
+  const times = layers.map((l) => l.solveMs).sort((a, b) => a - b);
+  return {
+    case: caseName(c),
+    ...c,
+    layers: layers.length,
+    proven: layers.length - open.length,
+    provenWithin1s: layers.filter((l) => PROVEN.has(l.status) && l.solveMs <= 1000).length,
+    worstOpenGap: Math.max(0, ...open.map((l) => l.gap)),
+    planMs: plan.totals.solveMs,
+    medianLayerMs: times[Math.floor(times.length / 2)],
+    maxLayerMs: times[times.length - 1],
+    speedup: plan.totals.speedupVsContiguous,
+    kvCacheFactor: contiguous > 0 ? stored / contiguous : null,
+    kvProven: layers.filter((l) => l.kvStatus === 'optimal').length,
+  };
+}
+
+async function planCases(cases: readonly KvCase[], options: KvBenchOptions) {
+  const runner = createInlineRunner(await loadGlpk());
+  const rows = [];
+  for (const c of cases) {
+    const resolved = resolvedFor(c);
+    const plan = await solvePlan(resolved, runner);
+    const row = summarise(c, resolved, plan);
+    rows.push(row);
+    options.onProgress?.(
+      `kv ${row.case}: ${row.proven}/${row.layers} proven (${row.provenWithin1s} within 1 s), plan ${row.planMs.toFixed(0)} ms, max layer ${row.maxLayerMs.toFixed(0)} ms`,
+    );
+  }
+  return rows;
+}
+
+/** Per-layer solve times and statuses of this tree and a baseline on the same layers (KV-group limits, no group costs). */
+async function sideBySide(options: KvBenchOptions) {
+  if (!options.baseline) return [];
+  const baseline = await baselinePlanner(options.baseline);
+  const runner = createInlineRunner(await loadGlpk());
+  const rows = [];
+  for (const groupsPerGpu of options.quick ? [2] : [2, 3, 4]) {
+    const resolved = resolvedFor({ gpus: 8, copies: 'none', groupsPerGpu });
+    const mine = await solvePlan(resolved, runner);
+    const theirs = await baseline.plan(resolved);
+    const per = (plan: Plan) => ({
+      proven: plan.layers.filter((l) => PROVEN.has(l.status)).length,
+      planMs: plan.totals.solveMs,
+      layerMs: plan.layers.map((l) => Math.round(l.solveMs)),
+      makespan: plan.totals.makespan,
+    });
+    rows.push({ groupsPerGpu, thisTree: per(mine), baseline: { ref: baseline.name, ...per(theirs) } });
+    options.onProgress?.(
+      `baseline groups ${groupsPerGpu}: this tree ${per(mine).proven}/32, ${baseline.name} ${per(theirs).proven}/32`,
+    );
+  }
+  return rows;
+}
+
+export async function runKvBench(options: KvBenchOptions) {
+  const targets: KvCase[] = [];
+  for (const gpus of options.quick ? [8] : [8, 4]) {
+    for (const factor of [1, 1.25, 1.5, 2]) targets.push({ gpus, copies: 'prefill', factor });
+    for (const groupsPerGpu of [2, 3, 4]) targets.push({ gpus, copies: 'prefill', groupsPerGpu });
+  }
+  for (const factor of [1, 1.5, 2]) targets.push({ gpus: 8, copies: 'decode', factor });
+  const sanity: KvCase[] = [];
+  for (const gpus of [8, 4]) for (const factor of [1, 1.25, 1.5, 2]) sanity.push({ gpus, copies: 'none', factor });
+  return {
+    seqLen: SEQ_LEN,
+    targets: await planCases(targets, options),
+    sanity: await planCases(options.quick ? sanity.slice(0, 4) : sanity, options),
+    baseline: await sideBySide(options),
+  };
+}
+
+type KvBenchResult = Awaited<ReturnType<typeof runKvBench>>;
+
+const pct = (x: number) => `${(100 * x).toFixed(3)}%`;
+
+/** Markdown tables of a run. */
+export function formatKvBench(result: KvBenchResult): string {
+  const targets = textTable(
+    [
+      'case',
+      'proven',
+      'within 1 s',
+      'worst open gap',
+      'plan ms',
+      'median layer ms',
+      'max layer ms',
+      'speedup',
+      'KV factor',
+      'KV proven',
+    ],
+    result.targets.map((r) => [
+      r.case,
+      `${r.proven}/${r.layers}`,
+      `${r.provenWithin1s}/${r.layers}`,
+      pct(r.worstOpenGap),
+      r.planMs.toFixed(0),
+      r.medianLayerMs.toFixed(0),
+      r.maxLayerMs.toFixed(0),
+      r.speedup === null ? 'n/a' : `${r.speedup.toFixed(3)}x`,
+      r.kvCacheFactor === null ? 'n/a' : r.kvCacheFactor.toFixed(3),
+      `${r.kvProven}/${r.layers}`,
+    ]),
+  );
+  const sanity = textTable(
+    ['case (no group costs)', 'speedup vs contiguous', 'proven'],
+    result.sanity.map((r) => [
+      r.case,
+      r.speedup === null ? 'n/a' : `${r.speedup.toFixed(3)}x`,
+      `${r.proven}/${r.layers}`,
+    ]),
+  );
+  const baseline = textTable(
+    [
+      'G=8, maxKvGroupsPerGpu',
+      'this tree proven',
+      'plan ms',
+      'baseline',
+      'proven',
+      'plan ms',
+      'per-layer ms (this tree | baseline)',
+    ],
+    result.baseline.map((r) => [
+      String(r.groupsPerGpu),
+      `${r.thisTree.proven}/32`,
+      r.thisTree.planMs.toFixed(0),
+      r.baseline.ref,
+      `${r.baseline.proven}/32`,
+      r.baseline.planMs.toFixed(0),
+      `${r.thisTree.layerMs.join(' ')} | ${r.baseline.layerMs.join(' ')}`,
+    ]),
+  );
+  return `## KV targets (flagship, prefill ${result.seqLen}, 1 s per layer)\n\n${targets}\n\n## Sanity: no group costs\n\n${sanity}\n\n## Side by side with the baseline\n\n${baseline}`;
+}
