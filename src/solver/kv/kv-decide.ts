@@ -7,6 +7,7 @@
  */
 import type { GLPK } from 'glpk.js/node';
 import type { AggregatedLayer } from '../aggregate.ts';
+import { configsByClass } from '../engines/config-context.ts';
 import { type Failure, decideConfigs } from '../engines/config-decide.ts';
 import type { Decision } from '../engines/target-search.ts';
 import type { LayerProblem } from '../types.ts';
@@ -59,8 +60,9 @@ export function kvDecide(
 ): KvDecision {
   const { deadline, now, memo } = limits;
   const stored = limits.storedLimit !== undefined ? { storedLimit: limits.storedLimit } : {};
-  // Listed once per target; null: not applicable, or too many to list.
-  const configs = glpk && configIpApplies(problem) ? listConfigs(problem, layer, target) : null;
+  // Listed once per target, for both methods; null: not applicable, or too many to list.
+  const configs = configIpApplies(problem) ? listConfigs(problem, layer, target) : null;
+  const listed = configs ? { listed: configsByClass(layer, configs) } : {};
   for (let round = 0; now() < deadline; round++) {
     if (glpk && configs) {
       const timeLimitMs = Math.min(IP_TURN_MS * IP_GROWTH ** round, deadline - now());
@@ -68,7 +70,7 @@ export function kvDecide(
       if (solved.decision !== 'timeout') return { decision: solved.decision, by: 'configs' };
     }
     const until = Math.min(deadline, now() + SEARCH_TURN_MS * SEARCH_GROWTH ** round);
-    const searched = decideConfigs(problem, layer, target, { deadline: until, now, ...memo, ...stored });
+    const searched = decideConfigs(problem, layer, target, { deadline: until, now, ...memo, ...stored, ...listed });
     if (searched !== 'timeout') return { decision: searched, by: 'search' };
   }
   return { decision: 'timeout', by: '' };
