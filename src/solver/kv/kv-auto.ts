@@ -26,7 +26,7 @@ const MAKESPAN_SHARE = 0.8;
 /** Most time local moves may take after each decision found a better placement, ms. */
 const POLISH_MS = 10;
 /** Least time the second objective gets, ms. */
-const LEX_LEAST_MS = 20;
+const LEX_LEAST_MS = 100;
 /** Share of the layer's time re-splitting pairs of GPUs may use, at most (it stops at the tolerance). */
 const RESPLIT_SHARE = 0.15;
 /** Share of the makespan's time the configuration search may use before GLPK gets the rest. */
