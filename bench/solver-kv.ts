@@ -16,7 +16,6 @@
  * The problems are built here with buildLayerProblems (group costs and the cap are solver inputs
  * before any request field carries them).
  */
-import { textTable } from '../src/cli/format.ts';
 import { createCostModelResolver } from '../src/cost/registry.ts';
 import { headShapeOf, kvBytes, kvProjectionMacs } from '../src/cost/work.ts';
 import { loadGlpk } from '../src/planner/glpk.ts';
@@ -28,6 +27,7 @@ import { FLAGSHIP_MODEL } from '../src/profiles/flagship.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';
 import { createEngines } from '../src/solver/engines/index.ts';
 import { buildLayerProblems, type ProblemSpec } from '../src/solver/problem.ts';
+import type { LayerResult } from '../src/solver/types.ts';
 import { baselinePlanner } from './solver-suite.ts';
 
 const SEQ_LEN = 131072;
@@ -97,7 +97,34 @@ function resolvedFor(c: KvCase): ResolvedRequest {
 }
 
 /** What a plan shows: proofs (within 1 s), gaps, times, speedup, KV heads. */
-function summarise(c: KvCase, resolved: ResolvedRequest, plan: Plan) {
+/**
+ * Wraps a runner to keep each layer's last answer as the solver gave it: the plan rebuilds its
+ * layers (solvePlan's mapBack) without the second objective's proofs, so they are counted here.
+ */
+function recording(runner: LayerRunner): { runner: LayerRunner; answers: Map<number, LayerResult> } {
+  const answers = new Map<number, LayerResult>();
+  return {
+    answers,
+    runner: {
+      concurrency: runner.concurrency,
+      run: async (task, runOptions) => {
+        const outcome = await runner.run(task, runOptions);
+        answers.set(task.problem.layer, outcome.result);
+        return outcome;
+      },
+    },
+  };
+}
+
+/** Layers whose kept placement is the one a run proved to store the fewest KV heads. */
+function kvProvenOf(plan: Plan, answers: ReadonlyMap<number, LayerResult>): number {
+  return plan.layers.filter((l) => {
+    const answer = answers.get(l.layer);
+    return answer?.kvStatus === 'optimal' && answer.unit2gpu.every((g, u) => g === l.unit2gpu[u]);
+  }).length;
+}
+
+function summarise(c: KvCase, resolved: ResolvedRequest, plan: Plan, kvProven: number) {
   const layers = plan.layers;
   const open = layers.filter((l) => !PROVEN.has(l.status));
   const stored = layers.reduce((s, l) => s + (l.kvHeadsStored ?? 0), 0);
@@ -115,7 +142,7 @@ function summarise(c: KvCase, resolved: ResolvedRequest, plan: Plan) {
     maxLayerMs: times[times.length - 1],
     speedup: plan.totals.speedupVsContiguous,
     kvCacheFactor: contiguous > 0 ? stored / contiguous : null,
-    kvProven: layers.filter((l) => l.kvStatus === 'optimal').length,
+    kvProven,
   };
 }
 
@@ -151,13 +178,14 @@ async function runnerFor(options: KvBenchOptions): Promise<LayerRunner> {
 }
 
 async function planCases(cases: readonly KvCase[], options: KvBenchOptions) {
-  const runner = await runnerFor(options);
+  const { runner, answers } = recording(await runnerFor(options));
   const clock = options.cpuClock ? { now: cpuMs } : {};
   const rows = [];
   for (const c of cases) {
     const resolved = resolvedFor(c);
+    answers.clear();
     const plan = await solvePlan(resolved, runner, clock);
-    const row = summarise(c, resolved, plan);
+    const row = summarise(c, resolved, plan, kvProvenOf(plan, answers));
     rows.push(row);
     options.onProgress?.(
       `kv ${row.case}: ${row.proven}/${row.layers} proven (${row.provenWithin1s} within 1 s), plan ${row.planMs.toFixed(0)} ms, max layer ${row.maxLayerMs.toFixed(0)} ms`,
@@ -167,7 +195,7 @@ async function planCases(cases: readonly KvCase[], options: KvBenchOptions) {
 }
 
 /** Per-layer solve times and proofs of a plan. */
-function perLayer(plan: Plan) {
+export function perLayer(plan: Plan) {
   const layerMs = plan.layers.map((l) => Math.round(l.solveMs));
   const sorted = [...layerMs].sort((a, b) => a - b);
   return {
@@ -220,65 +248,4 @@ export async function runKvBench(options: KvBenchOptions) {
     sanity: await planCases(options.quick ? sanity.slice(0, 4) : sanity, options),
     baseline: await sideBySide(options),
   };
-}
-
-type KvBenchResult = Awaited<ReturnType<typeof runKvBench>>;
-
-const pct = (x: number) => `${(100 * x).toFixed(3)}%`;
-
-/** Markdown tables of a run. */
-export function formatKvBench(result: KvBenchResult): string {
-  const targets = textTable(
-    [
-      'case',
-      'proven',
-      'within 1 s',
-      'worst open gap',
-      'plan ms',
-      'median layer ms',
-      'max layer ms',
-      'speedup',
-      'KV factor',
-      'KV proven',
-    ],
-    result.targets.map((r) => [
-      r.case,
-      `${r.proven}/${r.layers}`,
-      `${r.provenWithin1s}/${r.layers}`,
-      pct(r.worstOpenGap),
-      r.planMs.toFixed(0),
-      r.medianLayerMs.toFixed(0),
-      r.maxLayerMs.toFixed(0),
-      r.speedup === null ? 'n/a' : `${r.speedup.toFixed(3)}x`,
-      r.kvCacheFactor === null ? 'n/a' : r.kvCacheFactor.toFixed(3),
-      `${r.kvProven}/${r.layers}`,
-    ]),
-  );
-  const sanity = textTable(
-    ['case (no group costs)', 'speedup vs contiguous', 'proven'],
-    result.sanity.map((r) => [
-      r.case,
-      r.speedup === null ? 'n/a' : `${r.speedup.toFixed(3)}x`,
-      `${r.proven}/${r.layers}`,
-    ]),
-  );
-  const baseline = textTable(
-    ['G=8, maxKvGroupsPerGpu', 'plan', 'proven', 'plan ms', 'median layer ms', 'max layer ms'],
-    result.baseline.flatMap((r) => {
-      const plans: [string, ReturnType<typeof perLayer>][] = [
-        [`${r.baseline.ref} (no copy costs)`, r.baseline],
-        ['this tree (no copy costs)', r.thisTree],
-        ['this tree (copies priced)', r.thisTreePriced],
-      ];
-      return plans.map(([name, v]) => [
-        String(r.groupsPerGpu),
-        name,
-        `${v.proven}/32`,
-        v.planMs.toFixed(0),
-        String(v.medianLayerMs),
-        String(v.maxLayerMs),
-      ]);
-    }),
-  );
-  return `## KV targets (flagship, prefill ${result.seqLen}, 1 s per layer, ${result.clock} clock)\n\n${targets}\n\n## Sanity: no group costs\n\n${sanity}\n\n## Side by side with the baseline\n\n${baseline}`;
 }

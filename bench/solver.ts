@@ -35,8 +35,8 @@ import { createIlpEngine } from '../src/solver/engines/ilp.ts';
 import { buildLayerProblems } from '../src/solver/problem.ts';
 import type { LayerEngine, LayerProblem } from '../src/solver/types.ts';
 import { formatSuite, runSuite } from './solver-suite.ts';
-import { formatSolverBench } from './solver-tables.ts';
-import { formatKvBench, runKvBench } from './solver-kv.ts';
+import { formatKvBench, formatSolverBench } from './solver-tables.ts';
+import { runKvBench } from './solver-kv.ts';
 
 /** The release before the rounding-robust proofs and the all-distinct work: the suite's baseline. */
 const PREVIOUS_RELEASE = '0484f3c';
