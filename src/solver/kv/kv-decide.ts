@@ -29,10 +29,12 @@ const SEARCH_GROWTH = 2;
 export interface DecideMemo {
   readonly failedAt: Map<string, number>;
   readonly failedWith: Map<string, Failure[]>;
+  /** Set once a target's configurations were too many to list: lower targets are not listed either. */
+  tooMany: boolean;
 }
 
 export function createDecideMemo(): DecideMemo {
-  return { failedAt: new Map(), failedWith: new Map() };
+  return { failedAt: new Map(), failedWith: new Map(), tooMany: false };
 }
 
 /** A decision and the method that settled it. */
@@ -61,8 +63,10 @@ export function kvDecide(
   const { deadline, now, memo } = limits;
   const stored = limits.storedLimit !== undefined ? { storedLimit: limits.storedLimit } : {};
   // Listed once per target, for both methods; null: not applicable, or too many to list.
-  const configs = configIpApplies(problem) ? listConfigs(problem, layer, target) : null;
-  const listed = configs ? { listed: configsByClass(layer, configs) } : {};
+  const configs = configIpApplies(problem) && !memo.tooMany ? listConfigs(problem, layer, target) : null;
+  if (configs === null && configIpApplies(problem)) memo.tooMany = true;
+  // Too many: the search builds its configurations as it goes rather than list them again.
+  const listed = configs ? { listed: configsByClass(layer, configs) } : memo.tooMany ? { listed: null } : {};
   for (let round = 0; now() < deadline; round++) {
     if (glpk && configs) {
       const timeLimitMs = Math.min(IP_TURN_MS * IP_GROWTH ** round, deadline - now());
@@ -70,7 +74,15 @@ export function kvDecide(
       if (solved.decision !== 'timeout') return { decision: solved.decision, by: 'configs' };
     }
     const until = Math.min(deadline, now() + SEARCH_TURN_MS * SEARCH_GROWTH ** round);
-    const searched = decideConfigs(problem, layer, target, { deadline: until, now, ...memo, ...stored, ...listed });
+    const { failedAt, failedWith } = memo;
+    const searched = decideConfigs(problem, layer, target, {
+      deadline: until,
+      now,
+      failedAt,
+      failedWith,
+      ...stored,
+      ...listed,
+    });
     if (searched !== 'timeout') return { decision: searched, by: 'search' };
   }
   return { decision: 'timeout', by: '' };
