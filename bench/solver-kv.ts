@@ -27,7 +27,7 @@ import { FLAGSHIP_MODEL } from '../src/profiles/flagship.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';
 import { createEngines } from '../src/solver/engines/index.ts';
 import { buildLayerProblems, type ProblemSpec } from '../src/solver/problem.ts';
-import type { LayerResult } from '../src/solver/types.ts';
+import type { LayerProblem, LayerResult } from '../src/solver/types.ts';
 import { baselinePlanner } from './solver-suite.ts';
 
 const SEQ_LEN = 131072;
@@ -97,19 +97,24 @@ function resolvedFor(c: KvCase): ResolvedRequest {
 }
 
 /** What a plan shows: proofs (within 1 s), gaps, times, speedup, KV heads. */
+/** Layers solved once for all their identical members (solvePlan) share this key. */
+function layerKey(problem: LayerProblem): string {
+  return JSON.stringify([problem.costs, problem.unit2group ?? null]);
+}
+
 /**
  * Wraps a runner to keep each layer's last answer as the solver gave it: the plan rebuilds its
  * layers (solvePlan's mapBack) without the second objective's proofs, so they are counted here.
  */
-function recording(runner: LayerRunner): { runner: LayerRunner; answers: Map<number, LayerResult> } {
-  const answers = new Map<number, LayerResult>();
+function recording(runner: LayerRunner): { runner: LayerRunner; answers: Map<string, LayerResult> } {
+  const answers = new Map<string, LayerResult>();
   return {
     answers,
     runner: {
       concurrency: runner.concurrency,
       run: async (task, runOptions) => {
         const outcome = await runner.run(task, runOptions);
-        answers.set(task.problem.layer, outcome.result);
+        answers.set(layerKey(task.problem), outcome.result);
         return outcome;
       },
     },
@@ -117,9 +122,9 @@ function recording(runner: LayerRunner): { runner: LayerRunner; answers: Map<num
 }
 
 /** Layers whose kept placement is the one a run proved to store the fewest KV heads. */
-function kvProvenOf(plan: Plan, answers: ReadonlyMap<number, LayerResult>): number {
+function kvProvenOf(resolved: ResolvedRequest, plan: Plan, answers: ReadonlyMap<string, LayerResult>): number {
   return plan.layers.filter((l) => {
-    const answer = answers.get(l.layer);
+    const answer = answers.get(layerKey(resolved.layers[l.layer]));
     return answer?.kvStatus === 'optimal' && answer.unit2gpu.every((g, u) => g === l.unit2gpu[u]);
   }).length;
 }
@@ -185,7 +190,7 @@ async function planCases(cases: readonly KvCase[], options: KvBenchOptions) {
     const resolved = resolvedFor(c);
     answers.clear();
     const plan = await solvePlan(resolved, runner, clock);
-    const row = summarise(c, resolved, plan, kvProvenOf(plan, answers));
+    const row = summarise(c, resolved, plan, kvProvenOf(resolved, plan, answers));
     rows.push(row);
     options.onProgress?.(
       `kv ${row.case}: ${row.proven}/${row.layers} proven (${row.provenWithin1s} within 1 s), plan ${row.planMs.toFixed(0)} ms, max layer ${row.maxLayerMs.toFixed(0)} ms`,
