@@ -11,20 +11,23 @@
  *     independent MILP: G = 8 1.000 / 1.043 / 1.139 / 1.304x, G = 4 1.149x at 1.0 and 1.219x at 1.5).
  *  3. Side by side with a baseline commit (default 0c32e7e, main before this work), which knows
  *     only maxKvGroupsPerGpu: 2, 3, 4 at G = 8 without group costs, per-layer times and proofs.
+ * --cpu-clock times plans and layers by this process's CPU time (a shared machine's wall clock
+ * counts foreign load); the side by side with the baseline always runs on the wall clock.
  * The problems are built here with buildLayerProblems (group costs and the cap are solver inputs
  * before any request field carries them).
  */
-import { textTable } from '../src/cli/format.ts';
 import { createCostModelResolver } from '../src/cost/registry.ts';
 import { headShapeOf, kvBytes, kvProjectionMacs } from '../src/cost/head-shape.ts';
 import { loadGlpk } from '../src/planner/glpk.ts';
-import { createInlineRunner } from '../src/planner/layer-task.ts';
+import { createInlineRunner, type LayerRunner } from '../src/planner/layer-task.ts';
 import type { Plan } from '../src/planner/plan.ts';
 import { resolveRequest, type ResolvedRequest } from '../src/planner/request.ts';
 import { solvePlan } from '../src/planner/solve-plan.ts';
 import { FLAGSHIP_MODEL } from '../src/profiles/flagship.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';
 import { buildLayerProblems, type ProblemSpec } from '../src/solver/problem.ts';
+import { createEngines } from '../src/solver/engines/index.ts';
+import type { LayerProblem, LayerResult } from '../src/solver/types.ts';
 import { baselinePlanner } from './solver-suite.ts';
 
 const SEQ_LEN = 131072;
@@ -34,6 +37,11 @@ const PROVEN = new Set(['optimal', 'within_tolerance', 'trivial']);
 
 export interface KvBenchOptions {
   readonly quick: boolean;
+  /**
+   * Time plans and layers by this process's CPU time instead of the wall clock (the machine is
+   * shared: under foreign load the wall clock counts other processes' time too).
+   */
+  readonly cpuClock: boolean;
   /** Git ref of the baseline; null for none. */
   readonly baseline: string | null;
   readonly onProgress?: (line: string) => void;
@@ -89,7 +97,39 @@ function resolvedFor(c: KvCase): ResolvedRequest {
 }
 
 /** What a plan shows: proofs (within 1 s), gaps, times, speedup, KV heads. */
-function summarise(c: KvCase, resolved: ResolvedRequest, plan: Plan) {
+/** Layers solved once for all their identical members (solvePlan) share this key. */
+function layerKey(problem: LayerProblem): string {
+  return JSON.stringify([problem.costs, problem.unit2group ?? null]);
+}
+
+/**
+ * Wraps a runner to keep each layer's last answer as the solver gave it: the plan rebuilds its
+ * layers (solvePlan's mapBack) without the second objective's proofs, so they are counted here.
+ */
+function recording(runner: LayerRunner): { runner: LayerRunner; answers: Map<string, LayerResult> } {
+  const answers = new Map<string, LayerResult>();
+  return {
+    answers,
+    runner: {
+      concurrency: runner.concurrency,
+      run: async (task, runOptions) => {
+        const outcome = await runner.run(task, runOptions);
+        answers.set(layerKey(task.problem), outcome.result);
+        return outcome;
+      },
+    },
+  };
+}
+
+/** Layers whose kept placement is the one a run proved to store the fewest KV heads. */
+function kvProvenOf(resolved: ResolvedRequest, plan: Plan, answers: ReadonlyMap<string, LayerResult>): number {
+  return plan.layers.filter((l) => {
+    const answer = answers.get(layerKey(resolved.layers[l.layer]));
+    return answer?.kvStatus === 'optimal' && answer.unit2gpu.every((g, u) => g === l.unit2gpu[u]);
+  }).length;
+}
+
+function summarise(c: KvCase, resolved: ResolvedRequest, plan: Plan, kvProven: number) {
   const layers = plan.layers;
   const open = layers.filter((l) => !PROVEN.has(l.status));
   const stored = layers.reduce((s, l) => s + (l.kvHeadsStored ?? 0), 0);
@@ -107,17 +147,51 @@ function summarise(c: KvCase, resolved: ResolvedRequest, plan: Plan) {
     maxLayerMs: times[times.length - 1],
     speedup: plan.totals.speedupVsContiguous,
     kvCacheFactor: contiguous > 0 ? stored / contiguous : null,
-    kvProven: layers.filter((l) => l.kvStatus === 'optimal').length,
+    kvProven,
+  };
+}
+
+/** This process's CPU time, ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/**
+ * The inline runner (solveLayerTask: greedy, then auto), or with the CPU clock one that runs the
+ * same steps with that clock injected into every engine.
+ */
+async function runnerFor(options: KvBenchOptions): Promise<LayerRunner> {
+  const glpk = await loadGlpk();
+  const engines = createEngines(glpk);
+  if (!options.cpuClock) return createInlineRunner(glpk, engines);
+  return {
+    concurrency: 1,
+    run: async (task) => {
+      const settings = { timeLimitMs: task.timeLimitMs, gapTolerance: task.gapTolerance, now: cpuMs };
+      const start = cpuMs();
+      const greedy = engines.greedy.solveLayer(task.problem, settings);
+      const rest = { ...settings, timeLimitMs: Math.max(1, task.timeLimitMs - (cpuMs() - start)) };
+      const incumbent = task.incumbent ?? greedy.unit2gpu;
+      const result = engines[task.engine].solveLayer(task.problem, {
+        ...rest,
+        incumbent,
+        ...(task.lowerBound !== undefined ? { lowerBound: task.lowerBound } : {}),
+      });
+      return { result: { ...result, solveMs: cpuMs() - start }, greedyMakespan: greedy.makespan };
+    },
   };
 }
 
 async function planCases(cases: readonly KvCase[], options: KvBenchOptions) {
-  const runner = createInlineRunner(await loadGlpk());
+  const { runner, answers } = recording(await runnerFor(options));
+  const clock = options.cpuClock ? { now: cpuMs } : {};
   const rows = [];
   for (const c of cases) {
     const resolved = resolvedFor(c);
-    const plan = await solvePlan(resolved, runner);
-    const row = summarise(c, resolved, plan);
+    answers.clear();
+    const plan = await solvePlan(resolved, runner, clock);
+    const row = summarise(c, resolved, plan, kvProvenOf(resolved, plan, answers));
     rows.push(row);
     options.onProgress?.(
       `kv ${row.case}: ${row.proven}/${row.layers} proven (${row.provenWithin1s} within 1 s), plan ${row.planMs.toFixed(0)} ms, max layer ${row.maxLayerMs.toFixed(0)} ms`,
@@ -126,25 +200,39 @@ async function planCases(cases: readonly KvCase[], options: KvBenchOptions) {
   return rows;
 }
 
-/** Per-layer solve times and statuses of this tree and a baseline on the same layers (KV-group limits, no group costs). */
+/** Per-layer solve times and proofs of a plan. */
+export function perLayer(plan: Plan) {
+  const layerMs = plan.layers.map((l) => Math.round(l.solveMs));
+  const sorted = [...layerMs].sort((a, b) => a - b);
+  return {
+    proven: plan.layers.filter((l) => PROVEN.has(l.status)).length,
+    planMs: plan.totals.solveMs,
+    medianLayerMs: sorted[Math.floor(sorted.length / 2)],
+    maxLayerMs: sorted[sorted.length - 1],
+    layerMs,
+    makespan: plan.totals.makespan,
+  };
+}
+
+/**
+ * A baseline and this tree on the same layers (KV-group limits without group costs: all the
+ * baseline knows; this tree solves them as before, by design), and this tree with the copies'
+ * costs the service now prices.
+ */
 async function sideBySide(options: KvBenchOptions) {
   if (!options.baseline) return [];
   const baseline = await baselinePlanner(options.baseline);
+  // Side by side in one process on the wall clock: the baseline's engines take no other clock.
   const runner = createInlineRunner(await loadGlpk());
   const rows = [];
   for (const groupsPerGpu of options.quick ? [2] : [2, 3, 4]) {
-    const resolved = resolvedFor({ gpus: 8, copies: 'none', groupsPerGpu });
-    const mine = await solvePlan(resolved, runner);
-    const theirs = await baseline.plan(resolved);
-    const per = (plan: Plan) => ({
-      proven: plan.layers.filter((l) => PROVEN.has(l.status)).length,
-      planMs: plan.totals.solveMs,
-      layerMs: plan.layers.map((l) => Math.round(l.solveMs)),
-      makespan: plan.totals.makespan,
-    });
-    rows.push({ groupsPerGpu, thisTree: per(mine), baseline: { ref: baseline.name, ...per(theirs) } });
+    const plain = resolvedFor({ gpus: 8, copies: 'none', groupsPerGpu });
+    const theirs = perLayer(await baseline.plan(plain));
+    const same = perLayer(await solvePlan(plain, runner));
+    const priced = perLayer(await solvePlan(resolvedFor({ gpus: 8, copies: 'prefill', groupsPerGpu }), runner));
+    rows.push({ groupsPerGpu, baseline: { ref: baseline.name, ...theirs }, thisTree: same, thisTreePriced: priced });
     options.onProgress?.(
-      `baseline groups ${groupsPerGpu}: this tree ${per(mine).proven}/32, ${baseline.name} ${per(theirs).proven}/32`,
+      `baseline groups ${groupsPerGpu}: ${baseline.name} ${theirs.proven}/32, this tree ${same.proven}/32, with copies priced ${priced.proven}/32`,
     );
   }
   return rows;
@@ -161,71 +249,9 @@ export async function runKvBench(options: KvBenchOptions) {
   for (const gpus of [8, 4]) for (const factor of [1, 1.25, 1.5, 2]) sanity.push({ gpus, copies: 'none', factor });
   return {
     seqLen: SEQ_LEN,
+    clock: options.cpuClock ? 'CPU' : 'wall',
     targets: await planCases(targets, options),
     sanity: await planCases(options.quick ? sanity.slice(0, 4) : sanity, options),
     baseline: await sideBySide(options),
   };
-}
-
-type KvBenchResult = Awaited<ReturnType<typeof runKvBench>>;
-
-const pct = (x: number) => `${(100 * x).toFixed(3)}%`;
-
-/** Markdown tables of a run. */
-export function formatKvBench(result: KvBenchResult): string {
-  const targets = textTable(
-    [
-      'case',
-      'proven',
-      'within 1 s',
-      'worst open gap',
-      'plan ms',
-      'median layer ms',
-      'max layer ms',
-      'speedup',
-      'KV factor',
-      'KV proven',
-    ],
-    result.targets.map((r) => [
-      r.case,
-      `${r.proven}/${r.layers}`,
-      `${r.provenWithin1s}/${r.layers}`,
-      pct(r.worstOpenGap),
-      r.planMs.toFixed(0),
-      r.medianLayerMs.toFixed(0),
-      r.maxLayerMs.toFixed(0),
-      r.speedup === null ? 'n/a' : `${r.speedup.toFixed(3)}x`,
-      r.kvCacheFactor === null ? 'n/a' : r.kvCacheFactor.toFixed(3),
-      `${r.kvProven}/${r.layers}`,
-    ]),
-  );
-  const sanity = textTable(
-    ['case (no group costs)', 'speedup vs contiguous', 'proven'],
-    result.sanity.map((r) => [
-      r.case,
-      r.speedup === null ? 'n/a' : `${r.speedup.toFixed(3)}x`,
-      `${r.proven}/${r.layers}`,
-    ]),
-  );
-  const baseline = textTable(
-    [
-      'G=8, maxKvGroupsPerGpu',
-      'this tree proven',
-      'plan ms',
-      'baseline',
-      'proven',
-      'plan ms',
-      'per-layer ms (this tree | baseline)',
-    ],
-    result.baseline.map((r) => [
-      String(r.groupsPerGpu),
-      `${r.thisTree.proven}/32`,
-      r.thisTree.planMs.toFixed(0),
-      r.baseline.ref,
-      `${r.baseline.proven}/32`,
-      r.baseline.planMs.toFixed(0),
-      `${r.thisTree.layerMs.join(' ')} | ${r.baseline.layerMs.join(' ')}`,
-    ]),
-  );
-  return `## KV targets (flagship, prefill ${result.seqLen}, 1 s per layer)\n\n${targets}\n\n## Sanity: no group costs\n\n${sanity}\n\n## Side by side with the baseline\n\n${baseline}`;
 }

@@ -1,5 +1,9 @@
-/** The tables `npm run bench:solver` prints (bench/solver.ts): whole-model plans, formulations, random costs, the suite. */
+/**
+ * The tables `npm run bench:solver` prints (bench/solver.ts): whole-model plans, formulations,
+ * random costs, the suite; and with --kv the KV targets (bench/solver-kv.ts).
+ */
 import { textTable } from '../src/cli/format.ts';
+import type { perLayer, runKvBench } from './solver-kv.ts';
 import { formatSuite, type runSuite } from './solver-suite.ts';
 
 const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
@@ -111,4 +115,65 @@ function randomTable(random: readonly RandomRow[]): string {
       r.maxAutoMs.toFixed(0),
     ]),
   );
+}
+
+type KvBenchResult = Awaited<ReturnType<typeof runKvBench>>;
+
+const pct = (x: number) => `${(100 * x).toFixed(3)}%`;
+
+/** Markdown tables of a run. */
+export function formatKvBench(result: KvBenchResult): string {
+  const targets = textTable(
+    [
+      'case',
+      'proven',
+      'within 1 s',
+      'worst open gap',
+      'plan ms',
+      'median layer ms',
+      'max layer ms',
+      'speedup',
+      'KV factor',
+      'KV proven',
+    ],
+    result.targets.map((r) => [
+      r.case,
+      `${r.proven}/${r.layers}`,
+      `${r.provenWithin1s}/${r.layers}`,
+      pct(r.worstOpenGap),
+      r.planMs.toFixed(0),
+      r.medianLayerMs.toFixed(0),
+      r.maxLayerMs.toFixed(0),
+      r.speedup === null ? 'n/a' : `${r.speedup.toFixed(3)}x`,
+      r.kvCacheFactor === null ? 'n/a' : r.kvCacheFactor.toFixed(3),
+      `${r.kvProven}/${r.layers}`,
+    ]),
+  );
+  const sanity = textTable(
+    ['case (no group costs)', 'speedup vs contiguous', 'proven'],
+    result.sanity.map((r) => [
+      r.case,
+      r.speedup === null ? 'n/a' : `${r.speedup.toFixed(3)}x`,
+      `${r.proven}/${r.layers}`,
+    ]),
+  );
+  const baseline = textTable(
+    ['G=8, maxKvGroupsPerGpu', 'plan', 'proven', 'plan ms', 'median layer ms', 'max layer ms'],
+    result.baseline.flatMap((r) => {
+      const plans: [string, ReturnType<typeof perLayer>][] = [
+        [`${r.baseline.ref} (no copy costs)`, r.baseline],
+        ['this tree (no copy costs)', r.thisTree],
+        ['this tree (copies priced)', r.thisTreePriced],
+      ];
+      return plans.map(([name, v]) => [
+        String(r.groupsPerGpu),
+        name,
+        `${v.proven}/32`,
+        v.planMs.toFixed(0),
+        String(v.medianLayerMs),
+        String(v.maxLayerMs),
+      ]);
+    }),
+  );
+  return `## KV targets (flagship, prefill ${result.seqLen}, 1 s per layer, ${result.clock} clock)\n\n${targets}\n\n## Sanity: no group costs\n\n${sanity}\n\n## Side by side with the baseline\n\n${baseline}`;
 }

@@ -45,8 +45,39 @@ export interface ProblemSpec {
 export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
   const layers = spec.headCosts.length;
   const gpus = spec.speeds.length;
-  if (layers === 0) throw invalid('/costs', 'minItems', 'the model has no layers');
-  if (gpus < 1) throw invalid('/gpus/count', 'minimum', 'at least one GPU is needed');
+  const heads = checkCosts(spec);
+  const groupSize = spec.kvGroupSize;
+  const units = unitCount(heads, groupSize, spec.granularity);
+  const { minUnits, maxUnits } = cardinality(spec.unitsPerGpu, units, gpus);
+  const layout = kvLayout(spec, heads);
+  if (spec.maxKvGroupsPerGpu !== undefined) checkGroupLimit(spec, spec.maxKvGroupsPerGpu, units, minUnits);
+  const pinsByLayer = pinsOf(spec, layers, units, gpus);
+  return spec.headCosts.map((row, layer) => {
+    const costs =
+      spec.granularity === 'kv-group'
+        ? Array.from({ length: units }, (_, g) => sum(row.slice(g * groupSize, (g + 1) * groupSize)))
+        : [...row];
+    const unit2pin = pinsByLayer[layer].length > 0 ? pinsByLayer[layer] : undefined;
+    if (unit2pin) {
+      const groupOf = layout.withUnit2group ? (u: number) => Math.floor(u / groupSize) : null;
+      checkPinCounts(unit2pin, gpus, maxUnits, groupOf, spec.maxKvGroupsPerGpu, layer);
+    }
+    const base: LayerProblem = {
+      layer,
+      costs,
+      speeds: [...spec.speeds],
+      minUnitsPerGpu: minUnits,
+      maxUnitsPerGpu: maxUnits,
+      ...(unit2pin ? { unit2pin } : {}),
+    };
+    return withKvFields(spec, layout, base);
+  });
+}
+
+/** Checks the layers, speeds and head costs; returns the heads per layer. */
+function checkCosts(spec: ProblemSpec): number {
+  if (spec.headCosts.length === 0) throw invalid('/costs', 'minItems', 'the model has no layers');
+  if (spec.speeds.length < 1) throw invalid('/gpus/count', 'minimum', 'at least one GPU is needed');
   spec.speeds.forEach((s, g) => {
     if (!(Number.isFinite(s) && s > 0))
       throw invalid(`/gpus/speeds/${g}`, 'exclusiveMinimum', `speed of GPU ${g} must be a finite number > 0, got ${s}`);
@@ -65,40 +96,44 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
         );
     });
   });
+  return heads;
+}
+
+/**
+ * A KV-group limit: query-head units only, an integer >= 1; each GPU must hold minUnits heads
+ * from at most `limit` groups of kvGroupSize heads each, and together the GPUs must be able to
+ * host every group.
+ */
+function checkGroupLimit(spec: ProblemSpec, limit: number, units: number, minUnits: number): void {
   const groupSize = spec.kvGroupSize;
-  const units = unitCount(heads, groupSize, spec.granularity);
-  const { minUnits, maxUnits } = cardinality(spec.unitsPerGpu, units, gpus);
-
-  const layout = kvLayout(spec, heads);
-  if (spec.maxKvGroupsPerGpu !== undefined) {
-    if (spec.granularity !== 'query-head')
-      throw invalid(
-        '/constraints/maxKvGroupsPerGpu',
-        'granularity',
-        'a KV-group limit only applies to query-head units (KV-group units are whole groups already)',
-      );
-    const limit = spec.maxKvGroupsPerGpu;
-    if (!(Number.isInteger(limit) && limit >= 1))
-      throw invalid('/constraints/maxKvGroupsPerGpu', 'minimum', 'maxKvGroupsPerGpu must be an integer >= 1');
-    // Each GPU must hold minUnits heads from at most `limit` groups of groupSize heads each,
-    // and together the GPUs must be able to host every group.
-    const groups = units / groupSize;
-    if (limit * groupSize < minUnits) {
-      throw new HplbError(
-        'INFEASIBLE_CONSTRAINTS',
-        `maxKvGroupsPerGpu ${limit} is too tight: each GPU must hold ${minUnits} query heads but ${limit} KV groups of ${groupSize} heads give at most ${limit * groupSize}`,
-        { pointer: '/constraints/maxKvGroupsPerGpu', rule: 'feasible' },
-      );
-    }
-    if (limit * gpus < groups) {
-      throw new HplbError(
-        'INFEASIBLE_CONSTRAINTS',
-        `maxKvGroupsPerGpu ${limit} is too tight: ${gpus} GPUs x ${limit} groups cannot host all ${groups} KV groups`,
-        { pointer: '/constraints/maxKvGroupsPerGpu', rule: 'feasible' },
-      );
-    }
+  const gpus = spec.speeds.length;
+  if (spec.granularity !== 'query-head')
+    throw invalid(
+      '/constraints/maxKvGroupsPerGpu',
+      'granularity',
+      'a KV-group limit only applies to query-head units (KV-group units are whole groups already)',
+    );
+  if (!(Number.isInteger(limit) && limit >= 1))
+    throw invalid('/constraints/maxKvGroupsPerGpu', 'minimum', 'maxKvGroupsPerGpu must be an integer >= 1');
+  const groups = units / groupSize;
+  if (limit * groupSize < minUnits) {
+    throw new HplbError(
+      'INFEASIBLE_CONSTRAINTS',
+      `maxKvGroupsPerGpu ${limit} is too tight: each GPU must hold ${minUnits} query heads but ${limit} KV groups of ${groupSize} heads give at most ${limit * groupSize}`,
+      { pointer: '/constraints/maxKvGroupsPerGpu', rule: 'feasible' },
+    );
   }
+  if (limit * gpus < groups) {
+    throw new HplbError(
+      'INFEASIBLE_CONSTRAINTS',
+      `maxKvGroupsPerGpu ${limit} is too tight: ${gpus} GPUs x ${limit} groups cannot host all ${groups} KV groups`,
+      { pointer: '/constraints/maxKvGroupsPerGpu', rule: 'feasible' },
+    );
+  }
+}
 
+/** [layers][units] the GPU each unit is pinned to (-1: free); [] for a layer without pins. */
+function pinsOf(spec: ProblemSpec, layers: number, units: number, gpus: number): number[][] {
   const pinsByLayer: number[][] = Array.from({ length: layers }, () => []);
   (spec.pins ?? []).forEach((pin, i) => {
     const at = `/constraints/pins/${i}`;
@@ -121,32 +156,7 @@ export function buildLayerProblems(spec: ProblemSpec): LayerProblem[] {
       row[pin.unit] = pin.gpu;
     }
   });
-
-  return spec.headCosts.map((row, layer) => {
-    const costs =
-      spec.granularity === 'kv-group'
-        ? Array.from({ length: units }, (_, g) => sum(row.slice(g * groupSize, (g + 1) * groupSize)))
-        : [...row];
-    const unit2pin = pinsByLayer[layer].length > 0 ? pinsByLayer[layer] : undefined;
-    if (unit2pin)
-      checkPinCounts(
-        unit2pin,
-        gpus,
-        maxUnits,
-        layout.withUnit2group ? (u) => Math.floor(u / groupSize) : null,
-        spec.maxKvGroupsPerGpu,
-        layer,
-      );
-    const base: LayerProblem = {
-      layer,
-      costs,
-      speeds: [...spec.speeds],
-      minUnitsPerGpu: minUnits,
-      maxUnitsPerGpu: maxUnits,
-      ...(unit2pin ? { unit2pin } : {}),
-    };
-    return withKvFields(spec, layout, base);
-  });
+  return pinsByLayer;
 }
 
 /**

@@ -119,7 +119,7 @@ export function createContext(
     alikeFrom: alikeFrom(problem, layer, order),
     groupTypes: types,
     groupCodes: types ? groupCodes(layer, types) : null,
-    configsWith: types ? configsWith(problem, layer, order, { cap, lo, hi, tol }) : null,
+    configsWith: listedFor(problem, layer, order, limits, { cap, lo, hi, tol }, types !== null),
     seen: new Int32Array(groups),
     mark: 0,
     storedLimit: Math.min(problem.maxStoredGroups ?? Infinity, limits.storedLimit ?? Infinity),
@@ -188,7 +188,7 @@ function groupCodes(layer: AggregatedLayer, types: readonly (readonly (readonly 
 }
 
 /** Most configurations the search lists for its identical GPUs; beyond it, it builds them as it goes. */
-const MOST_LISTED = 20_000;
+const MOST_LISTED = 15_000;
 
 /**
  * [classes] the configurations of the identical GPUs filled last (no pins, one speed) that take a
@@ -208,9 +208,26 @@ function configsWith(
     maxGroups: problem.maxGroupsPerGpu ?? Infinity,
     most: MOST_LISTED,
   });
-  if (!all) return null;
+  return all ? configsByClass(layer, all) : null;
+}
+
+/** The caller's lists, else this decision's own (KV searches only). */
+function listedFor(
+  problem: LayerProblem,
+  layer: AggregatedLayer,
+  order: readonly number[],
+  limits: DecideLimits,
+  at: { cap: readonly number[]; lo: readonly number[]; hi: readonly number[]; tol: number },
+  kv: boolean,
+): readonly (readonly GpuConfig[])[] | null {
+  if (!kv) return null;
+  return limits.listed !== undefined ? limits.listed : configsWith(problem, layer, order, at);
+}
+
+/** [classes] the configurations that take a unit of each class, in the list's order. */
+export function configsByClass(layer: AggregatedLayer, configs: readonly GpuConfig[]): GpuConfig[][] {
   const byClass: GpuConfig[][] = layer.classes.map(() => []);
-  for (const config of all) for (const [c] of config.entries) byClass[c].push(config);
+  for (const config of configs) for (const [c] of config.entries) byClass[c].push(config);
   return byClass;
 }
 

@@ -28,6 +28,12 @@ export interface DecideLimits {
   readonly failedWith?: Map<string, Failure[]>;
   /** Most KV heads stored (below the problem's own cap, for the second objective); absent: the cap. */
   readonly storedLimit?: number;
+  /**
+   * On identical GPUs: [classes] the configurations within the target that take a unit of the
+   * class (config-context.ts), listed once by a caller that decides one target several times;
+   * null: none listed (too many). Absent: the decision lists them itself.
+   */
+  readonly listed?: readonly (readonly GpuConfig[])[] | null;
   /** Counts the search's nodes (partial configurations), for benchmarks that want a measure free of load. */
   readonly stats?: { nodes: number };
 }

@@ -11,7 +11,7 @@ import type { GLPK } from 'glpk.js/node';
 import { type AggregatedLayer, disaggregate } from '../aggregate.ts';
 import type { Decision } from '../engines/target-search.ts';
 import { type GpuConfig, listGpuConfigs } from '../engines/config-list.ts';
-import { createGlpkModel, solveModel } from '../glpk-model.ts';
+import { type Term, createGlpkModel, solveModel } from '../glpk-model.ts';
 import { roundingSlack } from '../layer-result.ts';
 import type { LayerProblem } from '../types.ts';
 
@@ -22,7 +22,7 @@ import type { LayerProblem } from '../types.ts';
 const CONFIG_IP_OVERHEAD_MS = 5;
 
 /** Most configurations listed; beyond it the program is not built (undecided). */
-const MOST_CONFIGS = 30_000;
+const MOST_CONFIGS = 15_000;
 
 /** Where the program applies: identical GPUs, no pins, one phase. */
 export function configIpApplies(problem: LayerProblem): boolean {
@@ -56,10 +56,11 @@ export function solveConfigs(
   const z = (c: number) => `z_${c}`;
   const model = createGlpkModel(glpk, `configs_${problem.layer}`);
   configs.forEach((_, c) => model.integer(z(c), 0, gpus));
-  layer.classes.forEach((cls, k) => {
-    const covering = configs.flatMap((cfg, c) => (cfg.counts[k] > 0 ? [{ name: z(c), coef: cfg.counts[k] }] : []));
-    model.row(`class_${k}`, covering, cls.units.length, cls.units.length);
+  const covering: Term[][] = layer.classes.map(() => []);
+  configs.forEach((cfg, c) => {
+    for (const [k, n] of cfg.entries) covering[k].push({ name: z(c), coef: n });
   });
+  layer.classes.forEach((cls, k) => model.row(`class_${k}`, covering[k], cls.units.length, cls.units.length));
   model.row(
     'gpus',
     configs.map((_, c) => ({ name: z(c), coef: 1 })),

@@ -16,14 +16,17 @@ import { REL_EPS, makespanOf } from '../layer-result.ts';
 import { SearchTimeout, type LayerProblem, type LayerResult, type SolveOptions } from '../types.ts';
 import { groupsMatter, kvFeatured } from './groups.ts';
 import { createDecideMemo, kvDecide } from './kv-decide.ts';
+import { improveKvAssignment } from './greedy.ts';
 import { fewestCopies } from './lex.ts';
 import { resplitKvPairs } from './pair-resplit.ts';
 import { groupPerGpuReduction, wholeGroupReduction } from './reduce.ts';
 
 /** Share of the layer's time for the makespan; the second objective has the rest (and what the first leaves). */
 const MAKESPAN_SHARE = 0.8;
+/** Most time local moves may take after each decision found a better placement, ms. */
+const POLISH_MS = 10;
 /** Least time the second objective gets, ms. */
-const LEX_LEAST_MS = 20;
+const LEX_LEAST_MS = 100;
 /** Share of the layer's time re-splitting pairs of GPUs may use, at most (it stops at the tolerance). */
 const RESPLIT_SHARE = 0.15;
 /** Share of the makespan's time the configuration search may use before GLPK gets the rest. */
@@ -128,6 +131,10 @@ function targetStep(glpk: GLPK, p: Portfolio, until: number): void {
     // Only rounding can make a placement within the target no better than the incumbent.
     if (makespanOf(p.problem, decision) >= p.upper) return;
     adopt(p, decision, by);
+    // A decision lands just under the incumbent; local moves often take it further at once.
+    const goal = p.lower / (1 - p.options.gapTolerance);
+    const deadline = Math.min(until, p.now() + POLISH_MS);
+    adopt(p, resplitKvPairs(p.problem, improveKvAssignment(p.problem, decision), { deadline, now: p.now, goal }), by);
   }
 }
 

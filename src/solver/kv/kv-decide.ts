@@ -7,6 +7,7 @@
  */
 import type { GLPK } from 'glpk.js/node';
 import type { AggregatedLayer } from '../aggregate.ts';
+import { configsByClass } from '../engines/config-context.ts';
 import { type Failure, decideConfigs } from '../engines/config-decide.ts';
 import type { Decision } from '../engines/target-search.ts';
 import type { LayerProblem } from '../types.ts';
@@ -28,10 +29,12 @@ const SEARCH_GROWTH = 2;
 export interface DecideMemo {
   readonly failedAt: Map<string, number>;
   readonly failedWith: Map<string, Failure[]>;
+  /** Set once a target's configurations were too many to list: lower targets are not listed either. */
+  tooMany: boolean;
 }
 
 export function createDecideMemo(): DecideMemo {
-  return { failedAt: new Map(), failedWith: new Map() };
+  return { failedAt: new Map(), failedWith: new Map(), tooMany: false };
 }
 
 /** A decision and the method that settled it. */
@@ -59,8 +62,11 @@ export function kvDecide(
 ): KvDecision {
   const { deadline, now, memo } = limits;
   const stored = limits.storedLimit !== undefined ? { storedLimit: limits.storedLimit } : {};
-  // Listed once per target; null: not applicable, or too many to list.
-  const configs = glpk && configIpApplies(problem) ? listConfigs(problem, layer, target) : null;
+  // Listed once per target, for both methods; null: not applicable, or too many to list.
+  const configs = configIpApplies(problem) && !memo.tooMany ? listConfigs(problem, layer, target) : null;
+  if (configs === null && configIpApplies(problem)) memo.tooMany = true;
+  // Too many: the search builds its configurations as it goes rather than list them again.
+  const listed = configs ? { listed: configsByClass(layer, configs) } : memo.tooMany ? { listed: null } : {};
   for (let round = 0; now() < deadline; round++) {
     if (glpk && configs) {
       const timeLimitMs = Math.min(IP_TURN_MS * IP_GROWTH ** round, deadline - now());
@@ -68,7 +74,15 @@ export function kvDecide(
       if (solved.decision !== 'timeout') return { decision: solved.decision, by: 'configs' };
     }
     const until = Math.min(deadline, now() + SEARCH_TURN_MS * SEARCH_GROWTH ** round);
-    const searched = decideConfigs(problem, layer, target, { deadline: until, now, ...memo, ...stored });
+    const { failedAt, failedWith } = memo;
+    const searched = decideConfigs(problem, layer, target, {
+      deadline: until,
+      now,
+      failedAt,
+      failedWith,
+      ...stored,
+      ...listed,
+    });
     if (searched !== 'timeout') return { decision: searched, by: 'search' };
   }
   return { decision: 'timeout', by: '' };

@@ -8,7 +8,7 @@
  * divided by `scale`.
  */
 import type { GLPK } from 'glpk.js/node';
-import { createGlpkModel, type Term } from '../glpk-model.ts';
+import { createGlpkModel, type GlpkModel, type Term } from '../glpk-model.ts';
 import type { ObjectiveRange, PlacementModel } from '../engines/ilp-models.ts';
 import type { LayerProblem } from '../types.ts';
 
@@ -28,79 +28,44 @@ export type KvObjective =
   | { readonly kind: 'makespan'; readonly range: ObjectiveRange }
   | { readonly kind: 'stored'; readonly target: number; readonly fewerThan: number };
 
+/** Column names of the KV model. */
+const n = (c: number, g: number) => `n_${c}_${g}`;
+const y = (k: number, g: number) => `y_${k}_${g}`;
+const C = (p: number) => `C_${p}`;
+
+/** What the rows of the KV model share: the layer in classes, its groups, its phases, the cost scale. */
+interface KvLayout {
+  readonly problem: LayerProblem;
+  readonly classes: readonly KvClass[];
+  readonly pinned: Pinned;
+  /** Groups with free units (the ones with y columns), ascending. */
+  readonly groups: readonly number[];
+  readonly phases: readonly {
+    readonly weight: number;
+    readonly costs: readonly number[];
+    readonly groupCosts?: readonly number[];
+  }[];
+  readonly scale: number;
+}
+
 export function kvModel(glpk: GLPK, problem: LayerProblem, scale: number, objective: KvObjective): PlacementModel {
   const gpus = problem.speeds.length;
   const phases = problem.phases ?? [{ weight: 1, costs: problem.costs, groupCosts: problem.groupCosts }];
   const { classes, pinned } = classify(problem, phases.length);
   const groups = [...new Set(classes.map((c) => c.group))].filter((k) => k >= 0).sort((a, b) => a - b);
-  const n = (c: number, g: number) => `n_${c}_${g}`;
-  const y = (k: number, g: number) => `y_${k}_${g}`;
-  const C = (p: number) => `C_${p}`;
+  const layout: KvLayout = { problem, classes, pinned, groups, phases, scale };
   const model = createGlpkModel(glpk, `kv_layer_${problem.layer}`);
   classes.forEach((cls, c) => {
     for (let g = 0; g < gpus; g++) model.integer(n(c, g), 0, cls.units.length);
     const all = range(gpus).map((g) => ({ name: n(c, g), coef: 1 }));
     model.row(`class_${c}`, all, cls.units.length, cls.units.length);
   });
-  const groupCost = (p: number, k: number) => (phases[p].groupCosts?.[k] ?? 0) / scale;
-  const fixedCopies = pinnedPairsOutside(pinned, groups);
-  // Copies that pins force of groups with no free unit (no y column) are paid in the fixed load.
-  const fixedLoad = (p: number, g: number) =>
-    pinned.load[p][g] / scale +
-    [...pinned.groups[g]].filter((k) => !groups.includes(k)).reduce((s, k) => s + groupCost(p, k), 0);
-  // Copies: presence, its links and limits.
-  for (let g = 0; g < gpus; g++) {
-    for (const k of groups) {
-      model.binary(y(k, g));
-      if (pinned.groups[g].has(k)) model.row(`pinned_${k}_${g}`, [{ name: y(k, g), coef: 1 }], 1, 1);
-      const members = classes.map((cls, c) => ({ cls, c })).filter(({ cls }) => cls.group === k);
-      const room = Math.min(
-        members.reduce((s, m) => s + m.cls.units.length, 0),
-        problem.maxUnitsPerGpu - pinned.count[g],
-      );
-      const link = [...members.map(({ c }) => ({ name: n(c, g), coef: 1 })), { name: y(k, g), coef: -room }];
-      model.row(`link_${k}_${g}`, link, -Infinity, 0);
-      for (const { cls, c } of members)
-        if (members.length > 1 && cls.units.length < room)
-          model.row(
-            `linkc_${c}_${g}`,
-            [
-              { name: n(c, g), coef: 1 },
-              { name: y(k, g), coef: -cls.units.length },
-            ],
-            -Infinity,
-            0,
-          );
-    }
-    if (problem.maxGroupsPerGpu !== undefined) {
-      const present = groups.map((k) => ({ name: y(k, g), coef: 1 }));
-      model.row(`groups_${g}`, present, -Infinity, problem.maxGroupsPerGpu - fixedCopies.perGpu[g]);
-    }
-  }
-  for (const k of groups) {
-    const copies = range(gpus).map((g) => ({ name: y(k, g), coef: 1 }));
-    model.row(`stored_${k}`, copies, 1, Infinity);
-  }
-  const allCopies = groups.flatMap((k) => range(gpus).map((g) => ({ name: y(k, g), coef: 1 })));
-  const cap = Math.min(
-    problem.maxStoredGroups ?? Infinity,
-    objective.kind === 'stored' ? objective.fewerThan - 1 : Infinity,
-  );
-  if (Number.isFinite(cap)) model.row('cap', allCopies, -Infinity, cap - fixedCopies.total);
-  // Counts and loads.
+  const allCopies = copyRows(model, layout, objective);
   const loadTerms = (p: number, g: number): Term[] => [
     ...classes.map((cls, c) => ({ name: n(c, g), coef: cls.costs[p] / scale })),
-    ...groups.map((k) => ({ name: y(k, g), coef: groupCost(p, k) })),
+    ...groups.map((k) => ({ name: y(k, g), coef: (phases[p].groupCosts?.[k] ?? 0) / scale })),
   ];
-  for (let g = 0; g < gpus; g++) {
-    const count = classes.map((_, c) => ({ name: n(c, g), coef: 1 }));
-    const lo = Math.max(0, problem.minUnitsPerGpu - pinned.count[g]);
-    model.row(`count_${g}`, count, lo, problem.maxUnitsPerGpu - pinned.count[g]);
-    phases.forEach((_, p) => {
-      const load = [...loadTerms(p, g), { name: C(p), coef: -problem.speeds[g] }];
-      model.row(`load_${p}_${g}`, load, -Infinity, -fixedLoad(p, g));
-    });
-  }
+  loadRows(model, layout, loadTerms);
   orderIdenticalGpus(model, problem, pinned, (g) =>
     phases.flatMap((phase, p) => scaled(loadTerms(p, g), phase.weight)),
   );
@@ -117,8 +82,86 @@ export function kvModel(glpk: GLPK, problem: LayerProblem, scale: number, object
   return { model, decode: (vars) => decode(problem, classes, gpus, (c, g) => Math.round(vars[n(c, g)] ?? 0)) };
 }
 
+/**
+ * Copies: y[k][g] with its links to the counts (per group and, when tighter, per class), the
+ * pins' copies fixed, the per-GPU group limit, every group stored once at least, the cap (and the
+ * second objective's tighter one). Returns the terms of all copies.
+ */
+function copyRows(model: GlpkModel, layout: KvLayout, objective: KvObjective): Term[] {
+  const { problem, classes, pinned, groups } = layout;
+  const gpus = problem.speeds.length;
+  const fixedCopies = pinnedPairsOutside(pinned, groups);
+  for (let g = 0; g < gpus; g++) {
+    for (const k of groups) {
+      model.binary(y(k, g));
+      if (pinned.groups[g].has(k)) model.row(`pinned_${k}_${g}`, [{ name: y(k, g), coef: 1 }], 1, 1);
+      const members = classes.map((cls, c) => ({ cls, c })).filter(({ cls }) => cls.group === k);
+      const room = Math.min(
+        members.reduce((s, m) => s + m.cls.units.length, 0),
+        problem.maxUnitsPerGpu - pinned.count[g],
+      );
+      const link = [...members.map(({ c }) => ({ name: n(c, g), coef: 1 })), { name: y(k, g), coef: -room }];
+      model.row(`link_${k}_${g}`, link, -Infinity, 0);
+      for (const { cls, c } of members) {
+        if (members.length <= 1 || cls.units.length >= room) continue;
+        const classLink = [
+          { name: n(c, g), coef: 1 },
+          { name: y(k, g), coef: -cls.units.length },
+        ];
+        model.row(`linkc_${c}_${g}`, classLink, -Infinity, 0);
+      }
+    }
+    if (problem.maxGroupsPerGpu !== undefined) {
+      const present = groups.map((k) => ({ name: y(k, g), coef: 1 }));
+      model.row(`groups_${g}`, present, -Infinity, problem.maxGroupsPerGpu - fixedCopies.perGpu[g]);
+    }
+  }
+  for (const k of groups)
+    model.row(
+      `stored_${k}`,
+      range(gpus).map((g) => ({ name: y(k, g), coef: 1 })),
+      1,
+      Infinity,
+    );
+  const allCopies = groups.flatMap((k) => range(gpus).map((g) => ({ name: y(k, g), coef: 1 })));
+  const cap = Math.min(
+    problem.maxStoredGroups ?? Infinity,
+    objective.kind === 'stored' ? objective.fewerThan - 1 : Infinity,
+  );
+  if (Number.isFinite(cap)) model.row('cap', allCopies, -Infinity, cap - fixedCopies.total);
+  return allCopies;
+}
+
+/**
+ * Unit counts and each phase's load rows: pinned units' costs, and the copies of groups only
+ * pins bring (no y column), are fixed load.
+ */
+function loadRows(model: GlpkModel, layout: KvLayout, loadTerms: (p: number, g: number) => Term[]): void {
+  const { problem, classes, pinned, groups, phases, scale } = layout;
+  const groupCost = (p: number, k: number) => (phases[p].groupCosts?.[k] ?? 0) / scale;
+  const fixedLoad = (p: number, g: number) =>
+    pinned.load[p][g] / scale +
+    [...pinned.groups[g]].filter((k) => !groups.includes(k)).reduce((s, k) => s + groupCost(p, k), 0);
+  for (let g = 0; g < problem.speeds.length; g++) {
+    const count = classes.map((_, c) => ({ name: n(c, g), coef: 1 }));
+    const lo = Math.max(0, problem.minUnitsPerGpu - pinned.count[g]);
+    model.row(`count_${g}`, count, lo, problem.maxUnitsPerGpu - pinned.count[g]);
+    phases.forEach((_, p) => {
+      const load = [...loadTerms(p, g), { name: C(p), coef: -problem.speeds[g] }];
+      model.row(`load_${p}_${g}`, load, -Infinity, -fixedLoad(p, g));
+    });
+  }
+}
+
 /** Free units in classes; pinned units' counts, groups and per-phase loads (their copies' costs included) by GPU. */
-function classify(problem: LayerProblem, phaseCount: number) {
+/** Pinned units by GPU: their count, KV groups and (per phase) load. */
+interface Pinned {
+  readonly count: number[];
+  readonly groups: Set<number>[];
+  readonly load: number[][];
+}
+
+function classify(problem: LayerProblem, phaseCount: number): { classes: KvClass[]; pinned: Pinned } {
   const gpus = problem.speeds.length;
   const phases = problem.phases ?? [{ weight: 1, costs: problem.costs, groupCosts: problem.groupCosts }];
   const byKey = new Map<string, KvClass>();
@@ -154,7 +197,7 @@ function pinnedPairsOutside(pinned: { groups: Set<number>[] }, groups: readonly 
 
 /** Identical GPUs (same speed and pins) in order of combined load. */
 function orderIdenticalGpus(
-  model: ReturnType<typeof createGlpkModel>,
+  model: GlpkModel,
   problem: LayerProblem,
   pinned: { count: number[]; groups: Set<number>[]; load: number[][] },
   combined: (g: number) => Term[],

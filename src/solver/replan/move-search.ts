@@ -1,4 +1,4 @@
-import { aggregateLayer } from '../aggregate.ts';
+import { type AggregatedLayer, aggregateLayer } from '../aggregate.ts';
 import type { LayerProblem } from '../types.ts';
 import { TARGET_SLACK } from './greedy-replan.ts';
 import type { MigrationSpec } from './types.ts';
@@ -32,127 +32,185 @@ export function searchFewestMoves(
   deadline: number,
   now: () => number,
 ): MoveSearchOutcome {
-  const gpus = problem.speeds.length;
-  const layer = aggregateLayer(problem);
-  const classes = layer.classes;
-  const K = classes.length;
-  // home[k][g]: units of class k that run on GPU g now.
-  const home = classes.map((cls) => {
-    const row = new Array<number>(gpus).fill(0);
-    for (const u of cls.units) if (spec.previous[u] < gpus) row[spec.previous[u]] += 1;
-    return row;
-  });
-  // homeFrom[k][g]: units of class k that run on GPUs g.. now.
-  const homeFrom = home.map((row) => {
-    const suffix = new Array<number>(gpus + 1).fill(0);
-    for (let g = gpus - 1; g >= 0; g--) suffix[g] = suffix[g + 1] + row[g];
-    return suffix;
-  });
+  const search = prepare(problem, spec, target, fewerThan, { deadline, now });
   let forced = 0;
   problem.unit2pin?.forEach((pin, u) => {
     if (pin >= 0 && pin !== spec.previous[u]) forced += 1;
   });
+  visitGpu(search, 0, forced);
+  if (!search.bestCounts) return { unit2gpu: null, proved: !search.timedOut };
+  return { unit2gpu: placementOf(problem, spec, search.classes, search.bestCounts), proved: !search.timedOut };
+}
+
+/** The search's data and state: classes, where their units run now, room and counts left, the best found. */
+interface MoveSearch {
+  readonly problem: LayerProblem;
+  readonly classes: AggregatedLayer['classes'];
+  readonly pinnedGroups: AggregatedLayer['pinnedGroups'];
+  /** home[k][g]: units of class k that run on GPU g now; homeFrom[k][g]: on GPUs g.. now. */
+  readonly home: readonly number[][];
+  readonly homeFrom: readonly number[][];
+  /** [gpus] load room (pins aside) and its suffix sums (room of GPUs g..). */
+  readonly room: readonly number[];
+  readonly roomFrom: readonly number[];
+  /** [gpus] unit counts (pins aside) and their suffix sums. */
+  readonly lo: readonly number[];
+  readonly hi: readonly number[];
+  readonly loFrom: readonly number[];
+  readonly hiFrom: readonly number[];
+  readonly counts: number[][];
+  readonly rem: number[];
+  /** "state key" -> fewest further moves proven necessary from that state. */
+  readonly memo: Map<string, number>;
+  readonly clock: { readonly deadline: number; readonly now: () => number };
+  best: number;
+  bestCounts: number[][] | null;
+  nodes: number;
+  timedOut: boolean;
+}
+
+function prepare(
+  problem: LayerProblem,
+  spec: MigrationSpec,
+  target: number,
+  fewerThan: number,
+  clock: MoveSearch['clock'],
+): MoveSearch {
+  const gpus = problem.speeds.length;
+  const layer = aggregateLayer(problem);
+  const home = layer.classes.map((cls) => {
+    const row = new Array<number>(gpus).fill(0);
+    for (const u of cls.units) if (spec.previous[u] < gpus) row[spec.previous[u]] += 1;
+    return row;
+  });
   const limit = target * (1 + TARGET_SLACK);
   const room = problem.speeds.map((s, g) => limit * s - layer.pinnedCost[g]);
-  const roomFrom = new Array<number>(gpus + 1).fill(0);
-  for (let g = gpus - 1; g >= 0; g--) roomFrom[g] = roomFrom[g + 1] + Math.max(0, room[g]);
   const lo = layer.pinnedCount.map((c) => Math.max(0, problem.minUnitsPerGpu - c));
   const hi = layer.pinnedCount.map((c) => problem.maxUnitsPerGpu - c);
-  const loFrom = new Array<number>(gpus + 1).fill(0);
-  const hiFrom = new Array<number>(gpus + 1).fill(0);
-  for (let g = gpus - 1; g >= 0; g--) {
-    loFrom[g] = loFrom[g + 1] + lo[g];
-    hiFrom[g] = hiFrom[g + 1] + hi[g];
-  }
-  const maxGroups = problem.maxGroupsPerGpu;
-
-  let best = fewerThan;
-  let bestCounts: number[][] | null = null;
-  const counts = Array.from({ length: gpus }, () => new Array<number>(K).fill(0));
-  const rem = classes.map((c) => c.units.length);
-  // memo: "state key" -> fewest further moves proven necessary from that state.
-  const memo = new Map<string, number>();
-  let nodes = 0;
-  let timedOut = false;
-  const unavoidable = (g: number) => {
-    let n = 0;
-    for (let k = 0; k < K; k++) n += Math.max(0, rem[k] - homeFrom[k][g]);
-    return n;
+  return {
+    problem,
+    classes: layer.classes,
+    pinnedGroups: layer.pinnedGroups,
+    home,
+    homeFrom: home.map((row) => suffixSums(row)),
+    room,
+    roomFrom: suffixSums(room.map((r) => Math.max(0, r))),
+    lo,
+    hi,
+    loFrom: suffixSums(lo),
+    hiFrom: suffixSums(hi),
+    counts: Array.from({ length: gpus }, () => new Array<number>(layer.classes.length).fill(0)),
+    rem: layer.classes.map((c) => c.units.length),
+    memo: new Map(),
+    clock,
+    best: fewerThan,
+    bestCounts: null,
+    nodes: 0,
+    timedOut: false,
   };
+}
 
-  // Completes the placement from GPU g on with `rem` units left, `spent` moves so far; lowers
-  // `best` for every complete placement with fewer moves.
-  const visitGpu = (g: number, spent: number): void => {
-    if (timedOut) return;
-    if (g === gpus) {
-      if (rem.every((r) => r === 0) && spent < best) {
-        best = spent;
-        bestCounts = counts.map((row) => [...row]);
-      }
-      return;
+/** [n + 1] suffix sums: out[i] = xs[i] + ... + xs[n - 1]. */
+function suffixSums(xs: readonly number[]): number[] {
+  const out = new Array<number>(xs.length + 1).fill(0);
+  for (let i = xs.length - 1; i >= 0; i--) out[i] = out[i + 1] + xs[i];
+  return out;
+}
+
+/** The arrivals no GPU from g on can avoid for classes k.. (units beyond what those GPUs held). */
+function unavoidable(search: MoveSearch, g: number, from = 0): number {
+  let n = 0;
+  for (let k = from; k < search.classes.length; k++) n += Math.max(0, search.rem[k] - search.homeFrom[k][g]);
+  return n;
+}
+
+/**
+ * Completes the placement from GPU g on with `rem` units left, `spent` moves so far; lowers
+ * `best` for every complete placement with fewer moves.
+ */
+function visitGpu(search: MoveSearch, g: number, spent: number): void {
+  const { classes, rem } = search;
+  if (search.timedOut) return;
+  if (g === search.problem.speeds.length) {
+    if (rem.every((r) => r === 0) && spent < search.best) {
+      search.best = spent;
+      search.bestCounts = search.counts.map((row) => [...row]);
     }
-    const left = rem.reduce((s, r) => s + r, 0);
-    let work = 0;
-    for (let k = 0; k < K; k++) work += rem[k] * classes[k].cost;
-    if (left < loFrom[g] || left > hiFrom[g] || work > roomFrom[g] * (1 + 1e-12)) return;
-    const key = `${g}|${rem.join(',')}`;
-    const known = memo.get(key) ?? unavoidable(g);
-    if (spent + known >= best) return;
-    const before = best;
-    const groups = new Set(layer.pinnedGroups[g]);
-    const visitClass = (k: number, units: number, load: number, arrivals: number): void => {
-      if (timedOut) return;
-      if (++nodes % CLOCK_EVERY === 0 && now() > deadline) {
-        timedOut = true;
-        return;
-      }
-      if (k === K) {
-        if (units < lo[g]) return;
-        visitGpu(g + 1, spent + arrivals);
-        return;
-      }
-      const cls = classes[k];
-      // The arrivals no GPU after g can avoid for the classes still open.
-      let later = 0;
-      for (let j = k; j < K; j++) later += Math.max(0, rem[j] - homeFrom[j][g]);
-      if (spent + arrivals + later >= best) return;
-      const fit = cls.cost > 0 ? Math.floor(((room[g] - load) / cls.cost) * (1 + 1e-12)) : Infinity;
-      const cap = Math.min(rem[k], hi[g] - units, fit);
-      // The last GPU takes what is left. Elsewhere staying first: the configuration closest to
-      // the running one, then outward.
-      const order =
-        g === gpus - 1
-          ? cap >= rem[k]
-            ? [rem[k]]
-            : []
-          : [...Array(Math.max(0, cap + 1)).keys()].sort(
-              (a, b) => Math.abs(a - home[k][g]) - Math.abs(b - home[k][g]) || b - a,
-            );
-      for (const n of order) {
-        if (n > 0 && maxGroups !== undefined && cls.group >= 0 && !groups.has(cls.group) && groups.size >= maxGroups)
-          continue;
-        const added = n > 0 && cls.group >= 0 && !groups.has(cls.group);
-        if (added) groups.add(cls.group);
-        counts[g][k] = n;
-        rem[k] -= n;
-        visitClass(k + 1, units + n, load + n * cls.cost, arrivals + Math.max(0, n - home[k][g]));
-        rem[k] += n;
-        counts[g][k] = 0;
-        if (added) groups.delete(cls.group);
-        if (timedOut) return;
-      }
-    };
-    visitClass(0, 0, 0, 0);
-    // Nothing under the budget from here: at least that many further moves are needed.
-    if (!timedOut && best === before) memo.set(key, Math.max(known, best - spent));
-  };
-  visitGpu(0, forced);
+    return;
+  }
+  const left = rem.reduce((s, r) => s + r, 0);
+  let work = 0;
+  for (let k = 0; k < classes.length; k++) work += rem[k] * classes[k].cost;
+  if (left < search.loFrom[g] || left > search.hiFrom[g] || work > search.roomFrom[g] * (1 + 1e-12)) return;
+  const key = `${g}|${rem.join(',')}`;
+  const known = search.memo.get(key) ?? unavoidable(search, g);
+  if (spent + known >= search.best) return;
+  const before = search.best;
+  visitClass(search, { g, spent, groups: new Set(search.pinnedGroups[g]) }, 0, 0, 0, 0);
+  // Nothing under the budget from here: at least that many further moves are needed.
+  if (!search.timedOut && search.best === before) search.memo.set(key, Math.max(known, search.best - spent));
+}
 
-  if (!bestCounts) return { unit2gpu: null, proved: !timedOut };
-  const found: number[][] = bestCounts;
+/** GPU g's configuration, class k on: `units` and `load` taken, `arrivals` moves they make. */
+function visitClass(
+  search: MoveSearch,
+  at: { readonly g: number; readonly spent: number; readonly groups: Set<number> },
+  k: number,
+  units: number,
+  load: number,
+  arrivals: number,
+): void {
+  const { g, spent, groups } = at;
+  const { classes, rem, problem } = search;
+  if (search.timedOut) return;
+  if (++search.nodes % CLOCK_EVERY === 0 && search.clock.now() > search.clock.deadline) {
+    search.timedOut = true;
+    return;
+  }
+  if (k === classes.length) {
+    if (units < search.lo[g]) return;
+    visitGpu(search, g + 1, spent + arrivals);
+    return;
+  }
+  const cls = classes[k];
+  if (spent + arrivals + unavoidable(search, g, k) >= search.best) return;
+  const fit = cls.cost > 0 ? Math.floor(((search.room[g] - load) / cls.cost) * (1 + 1e-12)) : Infinity;
+  const cap = Math.min(rem[k], search.hi[g] - units, fit);
+  const home = search.home[k][g];
+  // The last GPU takes what is left. Elsewhere staying first: the configuration closest to the
+  // running one, then outward.
+  const order =
+    g === problem.speeds.length - 1
+      ? cap >= rem[k]
+        ? [rem[k]]
+        : []
+      : [...Array(Math.max(0, cap + 1)).keys()].sort((a, b) => Math.abs(a - home) - Math.abs(b - home) || b - a);
+  const maxGroups = problem.maxGroupsPerGpu;
+  for (const n of order) {
+    if (n > 0 && maxGroups !== undefined && cls.group >= 0 && !groups.has(cls.group) && groups.size >= maxGroups)
+      continue;
+    const added = n > 0 && cls.group >= 0 && !groups.has(cls.group);
+    if (added) groups.add(cls.group);
+    search.counts[g][k] = n;
+    rem[k] -= n;
+    visitClass(search, at, k + 1, units + n, load + n * cls.cost, arrivals + Math.max(0, n - home));
+    rem[k] += n;
+    search.counts[g][k] = 0;
+    if (added) groups.delete(cls.group);
+    if (search.timedOut) return;
+  }
+}
+
+/** Per-GPU class counts -> [units] GPU of each unit: units that stay take their own GPU's slots first. */
+function placementOf(
+  problem: LayerProblem,
+  spec: MigrationSpec,
+  classes: AggregatedLayer['classes'],
+  found: readonly (readonly number[])[],
+): number[] {
+  const gpus = problem.speeds.length;
   const unit2gpu = problem.costs.map((_, u) => problem.unit2pin?.[u] ?? -1);
   classes.forEach((cls, k) => {
-    // Units that stay take their own GPU's slots; the rest fill the other slots.
     const slots = found.map((row) => row[k]);
     const movers: number[] = [];
     for (const u of cls.units) {
@@ -168,5 +226,5 @@ export function searchFewestMoves(
       for (let i = 0; i < free; i++) unit2gpu[movers.pop()!] = g;
     });
   });
-  return { unit2gpu, proved: !timedOut };
+  return unit2gpu;
 }

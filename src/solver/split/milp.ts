@@ -1,5 +1,6 @@
-import type { GLPK, LP, Result } from 'glpk.js/node';
+import type { GLPK } from 'glpk.js/node';
 import { GLPK_BOUND_FACTOR, GLPK_OVERHEAD_MS, ILP_PROOF_PRECISION } from '../engines/ilp.ts';
+import { createGlpkModel, type GlpkModel, solveModel, type Term } from '../glpk-model.ts';
 import type { LayerProblem } from '../types.ts';
 import { shareMakespan } from './part-cost.ts';
 import type { LayerSplits, SharePlan } from './types.ts';
@@ -36,6 +37,13 @@ export interface SplitMilpLimits {
   readonly gapTolerance: number;
 }
 
+/** The split model's column names. */
+const y = (u: number, g: number) => `y_${u}_${g}`;
+const x = (u: number, g: number) => `x_${u}_${g}`;
+const p = (u: number, g: number) => `p_${u}_${g}`;
+const w = (u: number, g: number) => `w_${u}_${g}`;
+const z = (u: number) => `z_${u}`;
+
 export function solveSplitMilp(
   glpk: GLPK,
   problem: LayerProblem,
@@ -43,89 +51,96 @@ export function solveSplitMilp(
   limits: SplitMilpLimits,
 ): SplitMilpOutcome {
   const { upper, lowerBound } = limits;
-  const gpus = problem.speeds.length;
-  const units = problem.costs.length;
   const precision = Math.max(limits.gapTolerance, ILP_PROOF_PRECISION);
   // As in the whole-unit ILP: GLPK proves half the precision, the rest covers its tolerances.
   const glpkGap = precision / 2;
   const scale = Math.max(...problem.costs, Number.MIN_VALUE);
-  const y = (u: number, g: number) => `y_${u}_${g}`;
-  const x = (u: number, g: number) => `x_${u}_${g}`;
-  const p = (u: number, g: number) => `p_${u}_${g}`;
-  const w = (u: number, g: number) => `w_${u}_${g}`;
-  const z = (u: number) => `z_${u}`;
-  const gpuList = Array.from({ length: gpus }, (_, g) => g);
-  const unitList = Array.from({ length: units }, (_, u) => u);
-  const splittable = unitList.filter((u) => (problem.unit2pin?.[u] ?? -1) < 0);
-  const subjectTo: LP['subjectTo'] = [];
-  const bounds: NonNullable<LP['bounds']> = [];
-  const binaries: string[] = [];
-  type Term = { name: string; coef: number };
-  const row = (name: string, vars: Term[], type: number, lb: number, ub: number) => {
-    subjectTo.push({ name, vars, bnds: { type, lb, ub } });
-  };
-  /** sum over GPUs of variable(u, g), plus coef * z[u]. */
-  const acrossGpus = (variable: (u: number, g: number) => string, u: number, coef: number): Term[] => [
-    ...gpuList.map((g) => ({ name: variable(u, g), coef: 1 })),
-    { name: z(u), coef },
-  ];
+  const splittable = problem.costs.map((_, u) => u).filter((u) => (problem.unit2pin?.[u] ?? -1) < 0);
+  const model = createGlpkModel(glpk, `split_${problem.layer}`);
+  for (let u = 0; u < problem.costs.length; u++) unitRows(model, problem, splits, u);
+  const chosen = splittable.map((u) => ({ name: z(u), coef: 1 }));
+  model.row('split', chosen, -Infinity, splits.maxSplitHeads);
+  gpuRows(model, problem, splits, splittable, scale);
+  const cutoff = Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;
+  model.continuous('C', Math.min(lowerBound / scale, cutoff), cutoff);
+  model.minimise([{ name: 'C', coef: 1 }]);
+  const answer = solveModel(glpk, model.build(), {
+    timeLimitMs: limits.timeLimitMs,
+    overheadMs: GLPK_OVERHEAD_MS,
+    mipgap: glpkGap,
+  });
+  if (answer.status === 'failed') return { plan: null, lowerBound, outcome: 'failed', reason: answer.reason };
+  if (answer.status === 'infeasible') {
+    return Number.isFinite(cutoff)
+      ? { plan: null, lowerBound: Math.max(lowerBound, cutoff * scale * GLPK_BOUND_FACTOR), outcome: 'proved' }
+      : { plan: null, lowerBound, outcome: 'failed', reason: 'GLPK reports the split model infeasible' };
+  }
+  if (answer.status === 'stopped') return { plan: null, lowerBound, outcome: 'time_limit' };
+  const plan = decode(problem, splittable, answer.vars);
+  const outcome = answer.status === 'optimal' ? 'proved' : 'time_limit';
+  const bound =
+    outcome === 'proved' ? Math.max(lowerBound, answer.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR) : lowerBound;
+  const better = plan !== null && shareMakespan(problem, splits, plan) < upper;
+  return { plan: better ? plan : null, lowerBound: bound, outcome };
+}
 
-  for (let u = 0; u < units; u++) {
-    const pin = problem.unit2pin?.[u] ?? -1;
-    for (const g of gpuList) binaries.push(y(u, g));
-    // Rows, not bounds: GLPK resets the bounds of binary columns to [0, 1].
-    if (pin >= 0) {
-      row(`pin_${u}`, [{ name: y(u, pin), coef: 1 }], glpk.GLP_FX, 1, 1);
-      continue;
-    }
-    binaries.push(z(u));
-    row(`assign_${u}`, acrossGpus(y, u, 1), glpk.GLP_FX, 1, 1);
-    row(`shares_${u}`, acrossGpus(w, u, -1), glpk.GLP_FX, 0, 0);
-    row(`partsmin_${u}`, acrossGpus(x, u, -2), glpk.GLP_LO, 0, 0);
-    row(`partsmax_${u}`, acrossGpus(x, u, -splits.maxPartsPerHead), glpk.GLP_UP, 0, 0);
-    row(`owner_${u}`, acrossGpus(p, u, -1), glpk.GLP_FX, 0, 0);
-    for (const g of gpuList) {
-      binaries.push(x(u, g), p(u, g));
-      bounds.push({ name: w(u, g), type: glpk.GLP_DB, lb: 0, ub: 1 });
-      row(
-        `share_${u}_${g}`,
-        [
-          { name: w(u, g), coef: 1 },
-          { name: x(u, g), coef: -1 },
-        ],
-        glpk.GLP_UP,
-        0,
-        0,
-      );
-      row(
-        `ownerpart_${u}_${g}`,
-        [
-          { name: p(u, g), coef: 1 },
-          { name: x(u, g), coef: -1 },
-        ],
-        glpk.GLP_UP,
-        0,
-        0,
-      );
-      for (const h of gpuList) {
-        if (h === g) continue;
-        const largest = [
-          { name: w(u, h), coef: 1 },
-          { name: w(u, g), coef: -1 },
-          { name: p(u, g), coef: 1 },
-        ];
-        row(`largest_${u}_${g}_${h}`, largest, glpk.GLP_UP, 0, 1);
-      }
+/** sum over GPUs of column(u, g), plus coef x z[u]. */
+function acrossGpus(gpus: number, column: (u: number, g: number) => string, u: number, coef: number): Term[] {
+  return [...Array.from({ length: gpus }, (_, g) => ({ name: column(u, g), coef: 1 })), { name: z(u), coef }];
+}
+
+/** Unit u's columns and rows: whole or split, its parts, shares and owner. */
+function unitRows(model: GlpkModel, problem: LayerProblem, splits: LayerSplits, u: number): void {
+  const gpus = problem.speeds.length;
+  const pin = problem.unit2pin?.[u] ?? -1;
+  for (let g = 0; g < gpus; g++) model.binary(y(u, g));
+  // Rows, not bounds: GLPK resets the bounds of binary columns to [0, 1].
+  if (pin >= 0) {
+    model.row(`pin_${u}`, [{ name: y(u, pin), coef: 1 }], 1, 1);
+    return;
+  }
+  model.binary(z(u));
+  model.row(`assign_${u}`, acrossGpus(gpus, y, u, 1), 1, 1);
+  model.row(`shares_${u}`, acrossGpus(gpus, w, u, -1), 0, 0);
+  model.row(`partsmin_${u}`, acrossGpus(gpus, x, u, -2), 0, Infinity);
+  model.row(`partsmax_${u}`, acrossGpus(gpus, x, u, -splits.maxPartsPerHead), -Infinity, 0);
+  model.row(`owner_${u}`, acrossGpus(gpus, p, u, -1), 0, 0);
+  for (let g = 0; g < gpus; g++) {
+    model.binary(x(u, g));
+    model.binary(p(u, g));
+    model.continuous(w(u, g), 0, 1);
+    const share = [
+      { name: w(u, g), coef: 1 },
+      { name: x(u, g), coef: -1 },
+    ];
+    model.row(`share_${u}_${g}`, share, -Infinity, 0);
+    const ownerPart = [
+      { name: p(u, g), coef: 1 },
+      { name: x(u, g), coef: -1 },
+    ];
+    model.row(`ownerpart_${u}_${g}`, ownerPart, -Infinity, 0);
+    for (let h = 0; h < gpus; h++) {
+      if (h === g) continue;
+      const largest = [
+        { name: w(u, h), coef: 1 },
+        { name: w(u, g), coef: -1 },
+        { name: p(u, g), coef: 1 },
+      ];
+      model.row(`largest_${u}_${g}_${h}`, largest, -Infinity, 1);
     }
   }
-  row(
-    'split',
-    splittable.map((u) => ({ name: z(u), coef: 1 })),
-    glpk.GLP_UP,
-    0,
-    splits.maxSplitHeads,
-  );
+}
 
+/** Each GPU's owners and held units within the units-per-GPU rule, its load under C; identical GPUs in order of load. */
+function gpuRows(
+  model: GlpkModel,
+  problem: LayerProblem,
+  splits: LayerSplits,
+  splittable: readonly number[],
+  scale: number,
+): void {
+  const gpus = problem.speeds.length;
+  const unitList = problem.costs.map((_, u) => u);
   const loadTerms = (g: number): Term[] => [
     ...unitList.map((u) => ({ name: y(u, g), coef: problem.costs[u] / scale })),
     ...splittable.flatMap((u) => [
@@ -135,75 +150,39 @@ export function solveSplitMilp(
   ];
   const lo = problem.minUnitsPerGpu;
   const hi = problem.maxUnitsPerGpu;
-  for (const g of gpuList) {
+  for (let g = 0; g < gpus; g++) {
     const whole = unitList.map((u) => ({ name: y(u, g), coef: 1 }));
-    const owned = [...whole, ...splittable.map((u) => ({ name: p(u, g), coef: 1 }))];
-    row(`count_${g}`, owned, lo === hi ? glpk.GLP_FX : glpk.GLP_DB, lo, hi);
+    model.row(`count_${g}`, [...whole, ...splittable.map((u) => ({ name: p(u, g), coef: 1 }))], lo, hi);
     const held = [...whole, ...splittable.map((u) => ({ name: x(u, g), coef: 1 }))];
-    if (lo < hi) row(`held_${g}`, held, glpk.GLP_UP, 0, hi);
-    row(`load_${g}`, [...loadTerms(g), { name: 'C', coef: -problem.speeds[g] }], glpk.GLP_UP, 0, 0);
+    if (lo < hi) model.row(`held_${g}`, held, -Infinity, hi);
+    model.row(`load_${g}`, [...loadTerms(g), { name: 'C', coef: -problem.speeds[g] }], -Infinity, 0);
   }
   const pinnedOn = (gpu: number) => unitList.filter((u) => problem.unit2pin?.[u] === gpu).join();
   for (let g = 0; g + 1 < gpus; g++) {
     if (problem.speeds[g] !== problem.speeds[g + 1] || pinnedOn(g) !== pinnedOn(g + 1)) continue;
     const next = loadTerms(g + 1).map((t) => ({ name: t.name, coef: -t.coef }));
-    row(`order_${g}`, [...loadTerms(g), ...next], glpk.GLP_LO, 0, 0);
+    model.row(`order_${g}`, [...loadTerms(g), ...next], 0, Infinity);
   }
-  const cutoff = Number.isFinite(upper) ? (upper * (1 - glpkGap)) / scale : Infinity;
-  const lower = Math.min(lowerBound / scale, cutoff);
-  bounds.push(
-    Number.isFinite(cutoff)
-      ? { name: 'C', type: glpk.GLP_DB, lb: lower, ub: cutoff }
-      : { name: 'C', type: glpk.GLP_LO, lb: lower, ub: 0 },
-  );
-  const objective = { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] };
-  const lp: LP = { name: `split_${problem.layer}`, objective, subjectTo, bounds, binaries };
-
-  let result: Result;
-  try {
-    const tmlim = Math.max(0.001, (limits.timeLimitMs - GLPK_OVERHEAD_MS) / 1000);
-    result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim, mipgap: glpkGap, presol: true });
-  } catch (error) {
-    const reason = `GLPK failed: ${error instanceof Error ? error.message : String(error)}`;
-    return { plan: null, lowerBound, outcome: 'failed', reason };
-  }
-  const status = result.result.status;
-  if (status === glpk.GLP_NOFEAS) {
-    return Number.isFinite(cutoff)
-      ? { plan: null, lowerBound: Math.max(lowerBound, cutoff * scale * GLPK_BOUND_FACTOR), outcome: 'proved' }
-      : { plan: null, lowerBound, outcome: 'failed', reason: 'GLPK reports the split model infeasible' };
-  }
-  if (status !== glpk.GLP_OPT && status !== glpk.GLP_FEAS) return { plan: null, lowerBound, outcome: 'time_limit' };
-  const plan = decode(problem, splittable, result.result.vars, { y, w, p });
-  const outcome = status === glpk.GLP_OPT ? 'proved' : 'time_limit';
-  const bound =
-    outcome === 'proved'
-      ? Math.max(lowerBound, result.result.z * scale * (1 - glpkGap) * GLPK_BOUND_FACTOR)
-      : lowerBound;
-  const better = plan !== null && shareMakespan(problem, splits, plan) < upper;
-  return { plan: better ? plan : null, lowerBound: bound, outcome };
 }
 
 /** GLPK's values -> a share plan (parts with no share are dropped); null when they do not decode. */
-type VariableName = (u: number, g: number) => string;
 function decode(
   problem: LayerProblem,
   splittable: readonly number[],
-  vars: Record<string, number>,
-  name: { y: VariableName; w: VariableName; p: VariableName },
+  vars: Readonly<Record<string, number>>,
 ): SharePlan | null {
   const gpus = problem.speeds.length;
   const unit2gpu = new Array<number>(problem.costs.length).fill(-1);
   const parts = new Map<number, { gpu: number; share: number }[]>();
   for (let u = 0; u < problem.costs.length; u++) {
-    for (let g = 0; g < gpus; g++) if ((vars[name.y(u, g)] ?? 0) > 0.5) unit2gpu[u] = g;
+    for (let g = 0; g < gpus; g++) if ((vars[y(u, g)] ?? 0) > 0.5) unit2gpu[u] = g;
   }
   for (const u of splittable) {
     if (unit2gpu[u] >= 0) continue;
     const list: { gpu: number; share: number }[] = [];
     for (let g = 0; g < gpus; g++) {
-      const share = Math.min(1, Math.max(0, vars[name.w(u, g)] ?? 0));
-      if ((vars[name.p(u, g)] ?? 0) > 0.5) unit2gpu[u] = g;
+      const share = Math.min(1, Math.max(0, vars[w(u, g)] ?? 0));
+      if ((vars[p(u, g)] ?? 0) > 0.5) unit2gpu[u] = g;
       if (share > 1e-12) list.push({ gpu: g, share });
     }
     if (unit2gpu[u] < 0) return null;

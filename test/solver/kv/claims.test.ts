@@ -97,7 +97,9 @@ describe('KV layers against brute force', () => {
       { numRuns: 150, seed: FAST_CHECK_SEED },
     );
   });
+});
 
+describe('every engine on KV layers against brute force', () => {
   for (const [name, engine, exact] of ENGINES) {
     it(`${name}: its claims hold${exact ? ' and it reaches the optimum' : ''}`, () => {
       fc.assert(

@@ -75,7 +75,9 @@ describe('KV fields of layer problems', () => {
     assert.equal(problem.phases?.length, 2);
     assert.deepEqual(problem.phases?.[1].groupCosts, new Array<number>(8).fill(2));
   });
+});
 
+describe('KV fields that no placement can meet, or that are malformed', () => {
   const refusals = [
     {
       name: 'a cap below one copy per group',
