@@ -4,9 +4,9 @@
  */
 import { workerData } from 'node:worker_threads';
 import { announceReady, serveTasks } from '../pool/worker-pool.ts';
-import { createBodyWorkSetup, doBodyWork, movable, type BodyRequest, type BodyWorkerData } from './body-work.ts';
+import { createBodyWorkSetup, doBodyWork, type BodyRequest, type BodyWorkerData } from './body-work.ts';
 
 const setup = createBodyWorkSetup((workerData as { data: BodyWorkerData }).data);
 announceReady();
 
-export default serveTasks((work: BodyRequest): unknown => movable(doBodyWork(work, setup)));
+export default serveTasks((work: BodyRequest): unknown => doBodyWork(work, setup));
