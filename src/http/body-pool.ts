@@ -44,8 +44,7 @@ export interface BodyPool {
   ready(): Promise<void>;
   /** A worker has started (one being replaced does not make the pool unready). */
   isReady(): boolean;
-  /** Bodies waiting for a worker, and workers handling one. */
-  readonly queued: number;
+  /** Workers handling a body. */
   readonly busy: number;
   /** Stops every worker; bodies still waiting are refused with DRAINING. */
   close(): Promise<void>;
@@ -110,9 +109,6 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     ranks: (bytes, counts) => run({ kind: 'ranks', bytes: new Uint8Array(bytes), counts }),
     ready: () => pool.ready(),
     isReady: () => pool.isReady(),
-    get queued() {
-      return pool.queued;
-    },
     get busy() {
       return pool.running;
     },
