@@ -95,11 +95,11 @@ export interface WorkerPool {
   close(): Promise<void>;
 }
 
-export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
-  const size = options.threads + (options.spares ?? 0);
+/** Piscina with `size` threads kept started, on the worker module (through ts-worker.mjs under tsx). */
+function startPiscina(options: WorkerPoolOptions, size: number): Piscina {
   // Node 20 does not apply tsx's hooks to worker threads: ts-worker.mjs registers them in the thread.
   const underTsx = options.entry.pathname.endsWith('.ts');
-  const piscina = new Piscina({
+  return new Piscina({
     filename: underTsx ? new URL('./ts-worker.mjs', import.meta.url).href : options.entry.href,
     workerData: { entry: options.entry.href, data: options.data },
     minThreads: size,
@@ -107,18 +107,29 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     idleTimeout: Number.POSITIVE_INFINITY,
     ...(options.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
   });
-  const queue = new PQueue({ concurrency: options.threads });
-  const readiness = trackReadiness(piscina, size);
-  const dropped = new Set<(error: unknown) => void>();
+}
+
+/** Calls each task's `started` when its thread says it began it (serveTasks). */
+function trackStarts(piscina: Piscina): Map<number, () => void> {
   const startedBy = new Map<number, () => void>();
-  let nextId = 0;
-  let closed = false;
   piscina.on('message', (message: unknown) => {
     const id = (message as Record<string, unknown> | null)?.[STARTED];
     if (typeof id !== 'number') return;
     startedBy.get(id)?.();
     startedBy.delete(id);
   });
+  return startedBy;
+}
+
+export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
+  const size = options.threads + (options.spares ?? 0);
+  const piscina = startPiscina(options, size);
+  const queue = new PQueue({ concurrency: options.threads });
+  const readiness = trackReadiness(piscina, size);
+  const startedBy = trackStarts(piscina);
+  const dropped = new Set<(error: unknown) => void>();
+  let nextId = 0;
+  let closed = false;
 
   async function run<T>(task: unknown, taskOptions: TaskOptions = {}): Promise<T> {
     if (closed) throw draining();
