@@ -11,7 +11,8 @@ import { HplbError } from '../errors.ts';
 import { DEFAULT_LIMITS, type RequestLimits } from '../planner/limits.ts';
 import type { NormalisedRequest } from '../planner/request.ts';
 import { createWorkerPool, workerEntry } from '../pool/worker-pool.ts';
-import { fromWireError, type BodyOutcome, type BodyRequest, type BodyWorkerData } from './body-work.ts';
+import { deserializeHplbError } from '../pool/solve-task.ts';
+import type { BodyOutcome, BodyRequest, BodyWorkerData } from './body-work.ts';
 import type { JsonAnswer } from './json-answer.ts';
 
 /** The request bounds out of a configuration (only they travel to the workers). */
@@ -43,8 +44,7 @@ export interface BodyPool {
   ready(): Promise<void>;
   /** A worker has started (one being replaced does not make the pool unready). */
   isReady(): boolean;
-  /** Bodies waiting for a worker, and workers handling one. */
-  readonly queued: number;
+  /** Workers handling a body. */
   readonly busy: number;
   /** Stops every worker; bodies still waiting are refused with DRAINING. */
   close(): Promise<void>;
@@ -67,7 +67,7 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     data: options.data,
   });
 
-  async function run(request: BodyRequest): Promise<BodyOutcome & { ok: true }> {
+  async function run<T>(request: BodyRequest): Promise<T> {
     const stop = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const started = (): void => {
@@ -98,30 +98,17 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     } finally {
       clearTimeout(timer);
     }
-    if (!outcome.ok) throw fromWireError(outcome.error);
-    return outcome;
+    if (outcome.ok) return outcome.value as T;
+    throw 'error' in outcome ? deserializeHplbError(outcome.error) : new Error(`body worker: ${outcome.internal}`);
   }
 
-  const answered = async (request: BodyRequest): Promise<JsonAnswer> => {
-    const outcome = await run(request);
-    if (outcome.kind === 'plan') throw new Error(`body worker answered a ${request.kind} request with a plan`);
-    return outcome.answer;
-  };
-
   return {
-    async plan(bytes) {
-      const outcome = await run({ kind: 'plan', bytes });
-      if (outcome.kind !== 'plan') throw new Error('body worker answered a plan body with an answer');
-      return outcome.normalised;
-    },
-    budgets: (bytes) => answered({ kind: 'budgets', bytes }),
+    plan: (bytes) => run({ kind: 'plan', bytes }),
+    budgets: (bytes) => run({ kind: 'budgets', bytes }),
     // A copy: the stored plan's bytes stay with the plan store (run() moves a whole buffer away).
-    ranks: (bytes, counts) => answered({ kind: 'ranks', bytes: new Uint8Array(bytes), counts }),
+    ranks: (bytes, counts) => run({ kind: 'ranks', bytes: new Uint8Array(bytes), counts }),
     ready: () => pool.ready(),
     isReady: () => pool.isReady(),
-    get queued() {
-      return pool.queued;
-    },
     get busy() {
       return pool.running;
     },

@@ -3,10 +3,10 @@
  * body-work.ts needs once, then answers each body; an answer's bytes are moved back, not copied.
  */
 import { workerData } from 'node:worker_threads';
-import { announceReady } from '../pool/worker-pool.ts';
-import { createBodyWorkSetup, doBodyWork, movable, type BodyRequest, type BodyWorkerData } from './body-work.ts';
+import { announceReady, serveTasks } from '../pool/worker-pool.ts';
+import { createBodyWorkSetup, doBodyWork, type BodyRequest, type BodyWorkerData } from './body-work.ts';
 
 const setup = createBodyWorkSetup((workerData as { data: BodyWorkerData }).data);
 announceReady();
 
-export default (work: BodyRequest): unknown => movable(doBodyWork(work, setup));
+export default serveTasks((work: BodyRequest): unknown => doBodyWork(work, setup));

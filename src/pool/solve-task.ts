@@ -13,12 +13,13 @@ export interface SolveRequest {
   readonly progress: MessagePort;
 }
 
-/** An HplbError flattened for the trip back. */
+/** An HplbError flattened for the trip back (solver and body workers); `in`: the request part of a validation error. */
 export interface SerializedHplbError {
   readonly code: ErrorCode;
   readonly message: string;
   readonly pointer?: string;
   readonly rule?: string;
+  readonly in?: 'body' | 'query' | 'path';
 }
 
 /**
@@ -43,16 +44,19 @@ export function answerTask({ task, progress }: SolveRequest, solver: LayerSolver
 }
 
 export function serializeHplbError(error: HplbError): SerializedHplbError {
+  const part = (error as { in?: SerializedHplbError['in'] }).in;
   return {
     code: error.code,
     message: error.message,
     ...(error.pointer !== undefined ? { pointer: error.pointer } : {}),
     ...(error.rule !== undefined ? { rule: error.rule } : {}),
+    ...(part !== undefined ? { in: part } : {}),
   };
 }
 
 /** Rebuilds the HplbError a worker threw; an unknown code (a version skew) becomes INTERNAL. */
 export function deserializeHplbError(error: SerializedHplbError): HplbError {
   const code: ErrorCode = Object.hasOwn(ERRORS, error.code) ? error.code : 'INTERNAL';
-  return new HplbError(code, error.message, { pointer: error.pointer, rule: error.rule });
+  const rebuilt = new HplbError(code, error.message, { pointer: error.pointer, rule: error.rule });
+  return error.in === undefined ? rebuilt : Object.assign(rebuilt, { in: error.in });
 }

@@ -144,8 +144,10 @@ class SolverJob {
     this.deadline = setTimeout(this.onDeadline, this.limitMs);
     const request: SolveRequest = { task: this.task, progress: this.channel.port2 };
     pool
-      .run<SolveAnswer>(request, {
+      .run<SolveAnswer | undefined>(request, {
         dequeue: this.dequeue.signal,
+        // A task still waiting at its deadline is answered then; a thread that reaches it later skips it.
+        expiresAt: Date.now() + this.limitMs,
         stop: this.stop.signal,
         transfer: [this.channel.port2],
         started: this.onStart,
@@ -175,9 +177,9 @@ class SolverJob {
     );
   };
 
-  private readonly onReply = (reply: SolveAnswer): void => {
+  private readonly onReply = (reply: SolveAnswer | undefined): void => {
     this.finished();
-    if (this.settled) return;
+    if (this.settled || reply === undefined) return;
     if (reply.type === 'failed') {
       this.answer(`solver worker threw: ${reply.message}`);
       return;

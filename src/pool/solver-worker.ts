@@ -6,10 +6,10 @@ import { loadGlpk } from '../planner/glpk.ts';
 import type { LayerSolver } from '../planner/layer-task.ts';
 import { createEngines } from '../solver/engines/index.ts';
 import { answerTask, type SolveAnswer, type SolveRequest } from './solve-task.ts';
-import { announceReady } from './worker-pool.ts';
+import { announceReady, serveTasks } from './worker-pool.ts';
 
 const glpk = await loadGlpk();
 const solver: LayerSolver = { glpk, engines: createEngines(glpk) };
 announceReady();
 
-export default (request: SolveRequest): SolveAnswer => answerTask(request, solver);
+export default serveTasks((request: SolveRequest): SolveAnswer => answerTask(request, solver));

@@ -8,7 +8,7 @@ import { greedyEngine } from '../../src/solver/engines/greedy.ts';
 import { constraintViolation, makespanOf, statusForGap } from '../../src/solver/layer-result.ts';
 import type { LayerProblem } from '../../src/solver/types.ts';
 import { rebalancePairs } from '../../src/solver/engines/pair-rebalance.ts';
-import { EXIT_CODE, EXIT_LAYER, SEARCH_BUG, STUCK_ENGINE, THROW_LAYER } from './fixtures/faults.ts';
+import { EXIT_CODE, EXIT_LAYER, HANG_LAYER, SEARCH_BUG, STUCK_ENGINE, THROW_LAYER } from './fixtures/faults.ts';
 import { HARD_LAYER, LLAMA_LAYERS, taskFor } from './problems.ts';
 
 const FAULTY_WORKER = new URL('./fixtures/faulty-worker.ts', import.meta.url);
@@ -128,12 +128,20 @@ describe('a pool of two real workers', () => {
 
 test('a worker past its deadline is replaced, its task answered by greedy, and the pool keeps serving', async () => {
   const restarts: string[] = [];
-  const pool = createSolverPool({ size: 1, graceMs: () => 0, onWorkerRestart: (reason) => restarts.push(reason) });
+  const pool = createSolverPool({
+    size: 1,
+    graceMs: () => 0,
+    workerFile: FAULTY_WORKER,
+    onWorkerRestart: (reason) => restarts.push(reason),
+  });
   try {
     await pool.ready();
-    const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
+    // The fixture spins on this layer without reporting progress. The limit is long enough for an
+    // idle worker to begin the task on a loaded machine: a task still waiting at its deadline is skipped.
+    const hanging = { ...HARD_LAYER, layer: HANG_LAYER };
+    const outcome = await pool.run(taskFor(hanging, 'ilp', 1000));
     // Answered at its deadline; the worker, stuck past its own slice, is then replaced.
-    assertGreedyFallback(outcome, HARD_LAYER, /deadline of 1 ms \(time limit 1 ms \+ grace 0 ms\)/);
+    assertGreedyFallback(outcome, hanging, /deadline of 1000 ms \(time limit 1000 ms \+ grace 0 ms\)/);
     await until(() => restarts.length === 1);
     assert.match(restarts[0], /overran its deadline/);
     // Without a spare, the replacement must load GLPK first; a task's deadline counts from when it is queued.
@@ -173,11 +181,13 @@ test('a warm spare takes over at once from a worker that overran: the pool stays
     size: 1,
     spares: 1,
     graceMs: () => 0,
+    workerFile: FAULTY_WORKER,
     onWorkerRestart: (reason) => restarts.push(reason),
   });
   try {
     await pool.ready();
-    const outcome = await pool.run(taskFor(HARD_LAYER, 'ilp', 1));
+    // The fixture spins on this layer: its worker overruns whatever the machine's load.
+    const outcome = await pool.run(taskFor({ ...HARD_LAYER, layer: HANG_LAYER }, 'ilp', 1000));
     assert.equal(constraintViolation(HARD_LAYER, outcome.result.unit2gpu), null);
     await until(() => restarts.length === 1);
     assert.equal(pool.isReady(), true, 'the spare took the slot: no moment without a ready worker');
