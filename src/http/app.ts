@@ -116,7 +116,7 @@ function createRouteContext(
       maxEntries: config.cacheMaxEntries,
       maxBytes: config.cacheMaxBytes,
       ttlMs: config.cacheTtlMs,
-      events: metrics.storeEvents,
+      metrics: metrics.storeMetrics,
       ...(deps.now ? { now: deps.now } : {}),
     });
   const lookupMemo = createLookupMemo(config.urlMemoMaxBytes, () => metrics.cacheEvictions.inc({ cache: 'urls' }));

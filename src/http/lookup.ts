@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { DEFAULT_WORKLOAD } from '../cost/cost-model.ts';
 import { DEFAULT_MAKESPAN_TOLERANCE } from '../planner/migration.ts';
 import type { PlanRequest } from '../planner/request.ts';
-import { ENTRY_OVERHEAD_BYTES } from '../store/memory-store.ts';
+import { ENTRY_OVERHEAD_BYTES } from '../store/local-plans.ts';
 import type { operations } from './api-types.ts';
 
 /** The lookup's query parameters as validated (strings coerced to their types). */

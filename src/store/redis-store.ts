@@ -20,7 +20,7 @@ import { createRedisConnection } from './redis-connection.ts';
 import { createWakeups, type LeaseDeps, solveUnderLease } from './redis-lease.ts';
 import { createSharedPlans } from './shared-plans.ts';
 import { createSingleFlight } from './single-flight.ts';
-import { NO_STORE_METRICS, type StoreMetricsSink } from './store-metrics.ts';
+import { NO_STORE_METRICS, readCounts, type StoreMetricsSink } from './store-metrics.ts';
 
 export interface RedisStoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// (REDIS_URL). */
@@ -79,6 +79,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
     maxEntries: settings.localMaxEntries,
     maxBytes: settings.localMaxBytes,
     ttlMs,
+    evicted: (cache) => metrics.evicted(cache),
     ...(options.now ? { now: options.now } : {}),
   });
   const wakeups = createWakeups();
@@ -103,22 +104,25 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
     read: shared.get,
     write: (entry) => shared.set(entry),
   };
-  const solveOnce = createSingleFlight(async (id, solve, stop) => {
-    if (connection.state() === 'ok') return solveUnderLease(lease, id, solve, stop);
+  const solveOnce = createSingleFlight(async (id, solve, control) => {
+    if (connection.state() === 'ok') return solveUnderLease(lease, id, solve, control);
     metrics.fallback('degraded');
     const entry = await solve();
     await shared.set(entry);
     return { entry, solvedHere: true };
   });
 
+  const { found, counted } = readCounts(metrics);
   return {
     kind: 'redis',
-    peek: (id) => local.get(id),
+    peek: (id) => found('plans', local.get(id)),
     peekLookup(key) {
       const id = local.lookup(key);
-      return id === undefined ? undefined : local.get(id);
+      return found('lookups', id === undefined ? undefined : local.get(id));
     },
-    ...shared,
+    get: async (id) => counted('plans', await shared.get(id)),
+    getByLookup: async (key) => counted('lookups', await shared.getByLookup(key)),
+    set: shared.set,
     solveOnce,
     state: () => connection.state(),
     onState: (listener) => connection.onState(listener),
