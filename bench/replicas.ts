@@ -23,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { median } from '../src/kernel/timing.ts';
 import type { PlanEntry } from '../src/store/plan-entry.ts';
-import { createRedisStore, type RedisPlanStore, type RedisStoreOptions } from '../src/store/redis-store.ts';
+import type { RedisStoreOptions } from '../src/store/redis-options.ts';
+import { createRedisStore, type RedisPlanStore } from '../src/store/redis-store.ts';
 // The tests' launcher: a redis-server on a free loopback port, no persistence, killed at exit.
 import { type RedisServer, startRedisServer } from '../test/store/redis-server.ts';
 

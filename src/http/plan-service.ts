@@ -99,11 +99,17 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       );
     }
     try {
+      const deadline = deadlineOf(deps, resolved, arrived);
       const joined = () => metrics.coalesced.inc();
-      const { entry } = await store.solveOnce(resolved.id, () => solve(deps, fresh, resolved, migration, arrived), {
-        joined,
-      });
-      await store.set(entry, lookupKey);
+      // A wait for another replica's solve ends at the deadline too; this request then solves
+      // itself at once, as a solve whose time ran out does (what its workers have, else greedy).
+      const { entry } = await store.solveOnce(
+        resolved.id,
+        () => solve(deps, fresh, resolved, migration, arrived, deadline),
+        { joined, signal: deadline },
+      );
+      // solveOnce has stored the plan by id; a lookup maps its key to it.
+      if (lookupKey !== undefined) await store.set(entry, lookupKey);
       return { entry, created: true, ...clamp };
     } catch (error) {
       if (error instanceof HplbError && error.code === 'QUEUE_FULL') metrics.rejected.inc({ reason: 'queue_full' });
@@ -114,6 +120,13 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   return { plan, planNormalised };
 }
 
+/** Aborts at a request's deadline: its arrival, its time limit and the runner's grace. */
+function deadlineOf(deps: PlanServiceDeps, resolved: ResolvedRequest, arrived: number): AbortSignal {
+  const limit = resolved.solver.timeLimitMs;
+  const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
+  return AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
+}
+
 /** Admission, then the plan (or re-plan) through the runner, counted and stored as an entry. */
 function solve(
   deps: PlanServiceDeps,
@@ -121,12 +134,10 @@ function solve(
   resolved: ResolvedRequest,
   migration: ResolvedMigration | null,
   arrived: number,
+  deadline: AbortSignal,
 ): Promise<PlanEntry> {
   const engine = resolved.solver.engine;
-  const limit = resolved.solver.timeLimitMs;
-  const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
   // Waiting for admission past the plan's deadline: it runs at once, and solvePlan answers it with greedy.
-  const deadline = AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
   return deps.admission.run(async () => {
     const start = deps.now();
     try {

@@ -17,11 +17,10 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (path: string): string => readFileSync(resolve(ROOT, path), 'utf8');
 const NGINX = '/usr/sbin/nginx';
 
-/** Every environment variable src/config.ts reads, and REDIS_URL, which selects the Redis store. */
+/** Every environment variable src/config.ts reads. */
 function serviceVariables(): Set<string> {
   const source = read('src/config.ts');
-  const names = [...source.matchAll(/env: '([A-Z0-9_]+)'|env\.([A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]);
-  return new Set([...names, 'REDIS_URL']);
+  return new Set([...source.matchAll(/env: '([A-Z0-9_]+)'|env\.([A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]));
 }
 
 /** Redis command-line arguments as a map: --maxmemory-policy allkeys-lru -> maxmemory-policy: allkeys-lru. */

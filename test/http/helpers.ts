@@ -100,7 +100,10 @@ export async function startTestApp(
     publicDir,
     ...extra,
   });
-  return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
+  const close = async (): Promise<void> => {
+    await Promise.all([pool.close(), hplb.store.close()]);
+  };
+  return { hplb, app: hplb.app, pool, config, logs, close };
 }
 
 /** One body worker with the request limits of `env`'s configuration; `options` overrides the rest. */

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import type { PlanEntry } from '../../src/store/plan-entry.ts';
 import type { StoreState } from '../../src/store/plan-store.ts';
-import type { RedisPlanStore, RedisStoreOptions } from '../../src/store/redis-store.ts';
+import type { RedisStoreOptions } from '../../src/store/redis-options.ts';
+import type { RedisPlanStore } from '../../src/store/redis-store.ts';
 import type { FallbackReason, StoreCache, StoreMetricsSink, StoreOperation } from '../../src/store/store-metrics.ts';
 
 /**
