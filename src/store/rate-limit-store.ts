@@ -7,7 +7,7 @@
  * up to N times the limit) until Redis answers again. Counts made meanwhile stay where they were
  * made: a client's count in Redis resumes from what Redis held.
  */
-import { type ClientRateLimitInfo, MemoryStore, type Options, type Store } from 'express-rate-limit';
+import { MemoryStore, type Options, type Store } from 'express-rate-limit';
 import { RedisStore } from 'rate-limit-redis';
 import type { StoreState } from './plan-store.ts';
 import type { StoreMetricsSink, StoreOperation } from './store-metrics.ts';
@@ -56,6 +56,15 @@ export function createRateLimitStore(deps: RateLimitStoreDeps): Store {
     return here();
   }
 
+  /** A Store method through Redis, or here (both stores answer alike). */
+  const either =
+    <M extends 'get' | 'increment' | 'decrement' | 'resetKey'>(method: M) =>
+    (key: string) =>
+      counted<unknown>(
+        () => shared[method](key),
+        () => local[method](key),
+      ) as ReturnType<MemoryStore[M]>;
+
   return {
     prefix: deps.prefix,
     localKeys: false,
@@ -64,26 +73,10 @@ export function createRateLimitStore(deps: RateLimitStoreDeps): Store {
       local.init(given);
       load().catch(() => undefined);
     },
-    get: (key): Promise<ClientRateLimitInfo | undefined> =>
-      counted(
-        () => shared.get(key),
-        () => local.get(key),
-      ),
-    increment: (key) =>
-      counted(
-        () => shared.increment(key),
-        () => local.increment(key),
-      ),
-    decrement: (key) =>
-      counted(
-        () => shared.decrement(key),
-        () => local.decrement(key),
-      ),
-    resetKey: (key) =>
-      counted(
-        () => shared.resetKey(key),
-        () => local.resetKey(key),
-      ),
+    get: either('get'),
+    increment: either('increment'),
+    decrement: either('decrement'),
+    resetKey: either('resetKey'),
     shutdown: () => local.shutdown(),
   };
 }
