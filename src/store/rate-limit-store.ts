@@ -32,24 +32,20 @@ export function createRateLimitStore(deps: RateLimitStoreDeps): Store {
   });
   const local = new MemoryStore();
   let options: Options | undefined;
-  // rate-limit-redis loads its scripts in init() and keeps a failed load for good: load them
-  // again on the next call after a failure (a Redis that was down at start-up, say).
+  // rate-limit-redis loads its scripts in init() and keeps a failed load for good (a Redis down
+  // at start-up, or gone again while it reloaded them after a restart): after any failure they
+  // are loaded again before the next count in Redis.
   let loaded: Promise<void> | undefined;
-  const load = (): Promise<void> => {
-    loaded ??= shared.init(options!).catch((error: unknown) => {
-      loaded = undefined;
-      throw error;
-    });
-    return loaded;
-  };
 
   async function counted<T>(inRedis: () => Promise<T>, here: () => Promise<T>): Promise<T> {
     if (deps.state() === 'ok') {
       try {
-        await load();
+        loaded ??= shared.init(options!);
+        await loaded;
         return await inRedis();
       } catch {
-        // Counted by the connection (store errors); this replica counts instead.
+        // A fault of the connection is counted there; this replica counts instead.
+        loaded = undefined;
       }
     }
     deps.metrics.fallback('rate_limit');
@@ -71,7 +67,6 @@ export function createRateLimitStore(deps: RateLimitStoreDeps): Store {
     init(given) {
       options = given;
       local.init(given);
-      load().catch(() => undefined);
     },
     get: either('get'),
     increment: either('increment'),
