@@ -47,6 +47,13 @@ export function assertProblem(
   return problem;
 }
 
+/** What a test app's configuration sets unless a test says otherwise. */
+export const TEST_APP_ENV: Readonly<Record<string, string>> = Object.freeze({
+  DEFAULT_TIME_LIMIT_MS: '3000',
+  // No rate limit unless a test asks for one: suites send far more than a client's quota.
+  RATE_LIMIT_MAX: '0',
+});
+
 export interface TestApp {
   readonly hplb: HplbApp;
   /** The Express app, for supertest. */
@@ -70,8 +77,7 @@ export async function startTestApp(
   wrap: (pool: SolverPool) => SolverRunner = (pool) => pool,
   extra: Pick<AppDeps, 'bodyPool' | 'warmUpFirst'> = {},
 ): Promise<TestApp> {
-  // No rate limit unless a test asks for one: suites send far more than a client's quota.
-  const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', RATE_LIMIT_MAX: '0', ...env });
+  const config = loadConfig({ ...TEST_APP_ENV, ...env });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
