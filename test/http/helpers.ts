@@ -163,6 +163,16 @@ export function holdRunner(inner: SolverRunner): HeldRunner {
   const gate = new Promise<void>((resolve) => {
     release = resolve;
   });
+  const run: SolverRunner['run'] = async (task, options) => {
+    arrive();
+    await gate;
+    return inner.run(task, options);
+  };
+  return Object.assign(overRunner(inner, { run }), { arrived, release });
+}
+
+/** A runner that is `inner` but for what `override` replaces. */
+export function overRunner(inner: SolverRunner, override: Partial<SolverRunner>): SolverRunner {
   return {
     concurrency: inner.concurrency,
     get queueDepth() {
@@ -173,13 +183,8 @@ export function holdRunner(inner: SolverRunner): HeldRunner {
     },
     isReady: () => inner.isReady(),
     planGraceMs: (timeLimitMs) => inner.planGraceMs?.(timeLimitMs) ?? 0,
-    arrived,
-    release,
-    run: async (task, options) => {
-      arrive();
-      await gate;
-      return inner.run(task, options);
-    },
+    run: (task, options) => inner.run(task, options),
+    ...override,
   };
 }
 

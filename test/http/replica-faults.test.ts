@@ -9,13 +9,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { get } from 'node:http';
 import { createInterface } from 'node:readline';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import request from 'supertest';
 import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
-import { type RedisServer, startRedisServer } from '../store/redis-server.ts';
 import {
   type HeldRunner,
   holdRunner,
@@ -25,19 +24,13 @@ import {
   type TestApp,
   tinyRequest,
 } from './helpers.ts';
-import { replicaEnv, startReplicas, summed, untilStore, untilSummed } from './replica-helpers.ts';
+import { replicaEnv, suiteRedis, suiteReplicas, summed, untilStore, untilSummed } from './replica-helpers.ts';
 
 const HANGING_REPLICA = fileURLToPath(new URL('./fixtures/hanging-replica.ts', import.meta.url));
 const lookup = (gpus: number) => `/v1/models/${SMALL_MODEL}/plan?gpus=${gpus}&engine=greedy`;
 
 describeRequiring(REDIS_SERVER, 'replicas when a replica or Redis fails', { timeout: 120_000 }, () => {
-  let redis: RedisServer;
-  before(async () => {
-    redis = await startRedisServer();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const redis = suiteRedis();
 
   describe('a replica killed while it solves', () => {
     let b: TestApp | undefined;
@@ -48,7 +41,7 @@ describeRequiring(REDIS_SERVER, 'replicas when a replica or Redis fails', { time
     });
 
     it('costs the other replica one lease period: it takes the lease over and answers', async () => {
-      const env = replicaEnv(redis);
+      const env = replicaEnv(redis.server);
       owner = spawn(process.execPath, ['--import', 'tsx', HANGING_REPLICA], {
         // Configured as the test app is: the same lookup is the same plan id on both.
         env: { ...process.env, ...TEST_APP_ENV, ...env },
@@ -77,22 +70,15 @@ describeRequiring(REDIS_SERVER, 'replicas when a replica or Redis fails', { time
   });
 
   describe('Redis killed and restarted under load', () => {
-    let a: TestApp;
-    let b: TestApp;
     let heldA: HeldRunner;
-    before(async () => {
-      ({ a, b } = await startReplicas(replicaEnv(redis), (pool, name) => {
-        if (name === 'b') return pool;
-        heldA = holdRunner(pool);
-        return heldA;
-      }));
-    });
-    after(async () => {
-      heldA?.release();
-      await Promise.all([a?.close(), b?.close()]);
+    const replicas = suiteReplicas(redis, {}, (pool, name) => {
+      if (name === 'b') return pool;
+      heldA = holdRunner(pool);
+      return heldA;
     });
 
     it('costs no request an error; /readyz stays 200, the store degraded, then ok', async () => {
+      const { a, b } = replicas;
       // Before: a plan and a lookup solved on B and read on A (A's own solves are held).
       const created = await request(b.app).post('/v1/plans').send(tinyRequest()).expect(201);
       await request(a.app).get(created.headers.location).expect(200);
@@ -109,7 +95,7 @@ describeRequiring(REDIS_SERVER, 'replicas when a replica or Redis fails', { time
 
       const load = startLoad([a.app, b.app], created.headers.location);
       await load.until(40);
-      await redis.kill();
+      await redis.server.kill();
       await Promise.all([untilStore(a.app, 'degraded'), untilStore(b.app, 'degraded')]);
       await load.until(40);
       // Solved while Redis is down: each replica on its own.
@@ -121,7 +107,7 @@ describeRequiring(REDIS_SERVER, 'replicas when a replica or Redis fails', { time
       assert.equal((await waited).status, 200, 'the waiter solves itself once Redis is gone');
       heldA.release();
       assert.equal((await owned).status, 200, 'the owner answers though it cannot store its plan in Redis');
-      await redis.start();
+      await redis.server.start();
       await Promise.all([untilStore(a.app, 'ok'), untilStore(b.app, 'ok')]);
       await load.until(40);
       const statuses = await load.stop();
@@ -148,19 +134,13 @@ describeRequiring(REDIS_SERVER, 'replicas when a replica or Redis fails', { time
   });
 
   describe('rate limits while Redis is down', () => {
-    let a: TestApp;
-    let b: TestApp;
-    before(async () => {
-      ({ a, b } = await startReplicas(replicaEnv(redis, { RATE_LIMIT_MAX: '3' })));
-    });
-    after(async () => {
-      await Promise.all([a?.close(), b?.close()]);
-    });
+    const replicas = suiteReplicas(redis, { RATE_LIMIT_MAX: '3' });
 
     it('are counted by each replica on its own, and never fail a request', async () => {
+      const { a, b } = replicas;
       const post = (t: TestApp) => request(t.app).post('/v1/plans').send(tinyRequest());
       assert.equal((await post(a)).status, 201);
-      await redis.stop();
+      await redis.server.stop();
       await Promise.all([untilStore(a.app, 'degraded'), untilStore(b.app, 'degraded')]);
       const statuses = [];
       for (const t of [a, a, a, a, b, b, b, b]) statuses.push((await post(t)).status);
@@ -168,7 +148,7 @@ describeRequiring(REDIS_SERVER, 'replicas when a replica or Redis fails', { time
       // which cannot read A's plan from Redis, solves it again.
       assert.deepEqual(statuses, [200, 200, 200, 429, 201, 200, 200, 429]);
       assert.equal(await summed([a, b], 'hplb_store_fallbacks_total', { reason: 'rate_limit' }), 8);
-      await redis.start();
+      await redis.server.start();
       await Promise.all([untilStore(a.app, 'ok'), untilStore(b.app, 'ok')]);
       assert.equal((await post(b)).status, 200, 'counted in Redis again, which restarted empty');
     });

@@ -4,14 +4,15 @@
  * what the tests read across both: /readyz's store check, metrics summed over both.
  */
 import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Express } from 'express';
 import request from 'supertest';
 import type { SolverRunner } from '../../src/http/app.ts';
 import type { StoreState } from '../../src/store/plan-store.ts';
 import type { SolverPool } from '../../src/pool/solver-pool.ts';
-import type { RedisServer } from '../store/redis-server.ts';
-import { metricValue, startTestApp, type TestApp } from './helpers.ts';
+import { type RedisServer, startRedisServer } from '../store/redis-server.ts';
+import { metricValue, overRunner, startTestApp, type TestApp } from './helpers.ts';
 
 /**
  * Settings for replicas on a busy machine: commands that time out would be counted misses and
@@ -42,6 +43,25 @@ export async function startReplicas(
   return { a, b };
 }
 
+/**
+ * Two replicas for the enclosing suite on `redis` (replicaEnv's key prefix, `env`, `wrap`): started
+ * by the suite's `before` and closed after it; `a` and `b` are set once `before` has run.
+ */
+export function suiteReplicas(
+  redis: { readonly server: RedisServer },
+  env: Record<string, string> = {},
+  wrap?: (pool: SolverPool, replica: 'a' | 'b') => SolverRunner,
+): { readonly a: TestApp; readonly b: TestApp } {
+  const replicas = {} as { a: TestApp; b: TestApp };
+  before(async () => {
+    Object.assign(replicas, await startReplicas(replicaEnv(redis.server, env), wrap));
+  });
+  after(async () => {
+    await Promise.all([replicas.a?.close(), replicas.b?.close()]);
+  });
+  return replicas;
+}
+
 /** Resolves once /readyz says the store is `state` (asked every 10 ms; nothing is timed). */
 export async function untilStore(app: Express, state: StoreState): Promise<void> {
   while ((await request(app).get('/readyz')).body.checks?.store !== state) await sleep(10);
@@ -59,17 +79,16 @@ export async function untilSummed(apps: readonly TestApp[], name: string, atLeas
 }
 
 /** The runner without the test pool's generous plan grace: a plan's deadline is its time limit, as in service. */
-export function withoutPlanGrace(inner: SolverRunner): SolverRunner {
-  return {
-    concurrency: inner.concurrency,
-    get queueDepth() {
-      return inner.queueDepth;
-    },
-    get busy() {
-      return inner.busy;
-    },
-    isReady: () => inner.isReady(),
-    run: (task, options) => inner.run(task, options),
-    planGraceMs: () => 0,
-  };
+export const withoutPlanGrace = (inner: SolverRunner): SolverRunner => overRunner(inner, { planGraceMs: () => 0 });
+
+/** A redis-server for the enclosing suite: `redis.server` is set once the suite's `before` has run. */
+export function suiteRedis(): { readonly server: RedisServer } {
+  const redis = {} as { server: RedisServer };
+  before(async () => {
+    redis.server = await startRedisServer();
+  });
+  after(async () => {
+    await redis.server?.stop();
+  });
+  return redis;
 }

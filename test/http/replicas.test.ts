@@ -5,37 +5,24 @@
  * at its own deadline and answers as a solve whose time ran out does.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
-import { type RedisServer, startRedisServer } from '../store/redis-server.ts';
 import { assertSchema, type HeldRunner, holdRunner, SMALL_MODEL, type TestApp, tinyRequest } from './helpers.ts';
-import { replicaEnv, startReplicas, summed, withoutPlanGrace } from './replica-helpers.ts';
+import { summed, suiteRedis, suiteReplicas, withoutPlanGrace } from './replica-helpers.ts';
 
 const KEYS = ['replica-key-one-aaaa', 'replica-key-two-bbbb'] as const;
 const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
 describeRequiring(REDIS_SERVER, 'replicas sharing one Redis', { timeout: 120_000 }, () => {
-  let redis: RedisServer;
-  before(async () => {
-    redis = await startRedisServer();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const redis = suiteRedis();
 
   describe('plans, lookups and limits', () => {
-    let a: TestApp;
-    let b: TestApp;
-    before(async () => {
-      ({ a, b } = await startReplicas(replicaEnv(redis, { API_KEYS: KEYS.join(','), RATE_LIMIT_MAX: '4' })));
-    });
-    after(async () => {
-      await Promise.all([a?.close(), b?.close()]);
-    });
+    const replicas = suiteReplicas(redis, { API_KEYS: KEYS.join(','), RATE_LIMIT_MAX: '4' });
 
     it('serves on B the plan POSTed on A, byte for byte', async () => {
+      const { a, b } = replicas;
       const created = await request(a.app).post('/v1/plans').set(bearer(KEYS[0])).send(tinyRequest()).expect(201);
       const read = await request(b.app).get(created.headers.location).expect(200);
       assert.equal(read.headers.etag, created.headers.etag);
@@ -44,6 +31,7 @@ describeRequiring(REDIS_SERVER, 'replicas sharing one Redis', { timeout: 120_000
     });
 
     it("answers on B a lookup solved on A from the shared store (X-Cache: hit), and B's solve count stays 0", async () => {
+      const { a, b } = replicas;
       const url = `/v1/models/${SMALL_MODEL}/plan?gpus=2&engine=greedy`;
       const first = await request(a.app).get(url).expect(200);
       assert.equal(first.headers['x-cache'], 'miss');
@@ -54,6 +42,7 @@ describeRequiring(REDIS_SERVER, 'replicas sharing one Redis', { timeout: 120_000
     });
 
     it("counts a client's rate limit across both replicas, with API keys unchanged", async () => {
+      const { a, b } = replicas;
       const post = (t: TestApp) => request(t.app).post('/v1/plans').set(bearer(KEYS[1])).send(tinyRequest());
       for (const t of [a, a, b, b]) assert.ok([200, 201].includes((await post(t)).status));
       // B has seen two of this key's POSTs, A two: the limit of four is reached on both.
@@ -64,17 +53,14 @@ describeRequiring(REDIS_SERVER, 'replicas sharing one Redis', { timeout: 120_000
   });
 
   describe('a burst of identical cold lookups split across both', () => {
-    let a: TestApp;
-    let b: TestApp;
     const held: Record<string, HeldRunner> = {};
-    before(async () => {
-      ({ a, b } = await startReplicas(replicaEnv(redis), (pool, name) => (held[name] = holdRunner(pool))));
-    });
-    after(async () => {
-      await Promise.all([a?.close(), b?.close()]);
+    const replicas = suiteReplicas(redis, {}, (pool, name) => {
+      held[name] = holdRunner(pool);
+      return held[name];
     });
 
     it('is solved exactly once', async () => {
+      const { a, b } = replicas;
       const url = `/v1/models/${SMALL_MODEL}/plan?gpus=8&engine=greedy`;
       const answers = Array.from({ length: 8 }, (_, i) =>
         request((i % 2 === 0 ? a : b).app)
@@ -102,21 +88,15 @@ describeRequiring(REDIS_SERVER, 'replicas sharing one Redis', { timeout: 120_000
   });
 
   describe("a request waiting for the other replica's solve", () => {
-    let a: TestApp;
-    let b: TestApp;
     let heldA: HeldRunner;
-    before(async () => {
-      ({ a, b } = await startReplicas(replicaEnv(redis), (pool, name) => {
-        if (name === 'b') return withoutPlanGrace(pool);
-        heldA = holdRunner(withoutPlanGrace(pool));
-        return heldA;
-      }));
-    });
-    after(async () => {
-      await Promise.all([a?.close(), b?.close()]);
+    const replicas = suiteReplicas(redis, {}, (pool, name) => {
+      if (name === 'b') return withoutPlanGrace(pool);
+      heldA = holdRunner(withoutPlanGrace(pool));
+      return heldA;
     });
 
     it('stops at its deadline and answers as a solve whose time ran out, never an error', async () => {
+      const { a, b } = replicas;
       const body = tinyRequest({ solver: { engine: 'ilp', timeLimitMs: 200 } });
       const owned = request(a.app)
         .post('/v1/plans')
