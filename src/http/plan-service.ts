@@ -17,6 +17,7 @@ import { resolveMigration, type PreviousPlan, type ResolvedMigration } from '../
 import { solveReplan } from '../planner/replan-plan.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import { createPlanEntry, previousOf, type PlanEntry } from '../store/plan-entry.ts';
+import { createInFlight } from '../store/in-flight.ts';
 import type { PlanStore } from '../store/plan-store.ts';
 import type { Admission } from './admission.ts';
 import type { components } from './api-types.ts';
@@ -61,7 +62,18 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const { store, metrics } = deps;
   const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
 
-  async function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
+  // Identical lookups in flight share one normalisation and one answer: a burst of them must not
+  // queue copies of one request for the body workers (503 past MAX_QUEUED_BODIES) while it solves.
+  const lookups = createInFlight<PlanOutcome>();
+
+  function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
+    if (lookupKey === undefined) return planBody(body);
+    const { promise, joined } = lookups(lookupKey, () => planBody(body, lookupKey));
+    if (joined) metrics.coalesced.inc();
+    return promise;
+  }
+
+  async function planBody(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
     // The time limit counts from here: normalising and waiting for admission use it up too.
     const arrived = deps.now();
     const named = typeof body === 'object' && body !== null && typeof (body as PlanRequest).model === 'string';
