@@ -232,7 +232,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness — GLPK loaded in the workers, workers up, registry loaded, not draining. */
+        /**
+         * Readiness — GLPK loaded in the workers, workers up, registry loaded, not draining.
+         * @description A shared plan store that cannot be reached (Redis) does not make an instance unready; checks.store says it, and the instance answers on its own meanwhile.
+         */
         get: operations["getReadyz"];
         put?: never;
         post?: never;
@@ -786,7 +789,7 @@ export interface components {
                 /** @description The model registry is loaded. */
                 registry: boolean;
                 /**
-                 * @description The plan store: ok, or degraded while a shared store cannot be reached (answers go on from this instance; readiness stays 200).
+                 * @description The plan store: ok, or degraded while the shared store (Redis, REDIS_URL) cannot be reached. Readiness stays 200 then: every request is still answered, from this instance (plans solved and served from its own memory, rate limits counted here). What is lost meanwhile is sharing between replicas (a plan created on another replica is not found here; each replica allows the rate limit on its own), never correctness.
                  * @enum {string}
                  */
                 store: "ok" | "degraded";
@@ -1482,7 +1485,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Ready to take traffic. */
+            /** @description Ready to take traffic (with checks.store ok, or degraded). */
             200: {
                 headers: {
                     [name: string]: unknown;

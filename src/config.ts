@@ -2,8 +2,10 @@
  * The service's configuration, read from the environment in this one place, validated and frozen.
  * Nothing else reads process.env: server.ts passes it here, tests pass plain objects.
  */
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_LIMITS, type RequestLimits } from './planner/limits.ts';
+import { REDIS_STORE_DEFAULTS } from './store/redis-options.ts';
 
 /** The request bounds (422 PROBLEM_TOO_LARGE above each) come from planner/limits.ts. */
 export interface Config extends RequestLimits {
@@ -68,6 +70,21 @@ export interface Config extends RequestLimits {
   readonly maxQueuedBodies: number;
   /** Most time a body worker may spend on one body, ms; past it the worker is replaced and the request refused. */
   readonly bodyTimeLimitMs: number;
+  /**
+   * Which proxies' X-Forwarded-For to believe (Express's `trust proxy`): false, the number of
+   * proxies in front, or their addresses and subnets. Rate limits key on the client it gives.
+   */
+  readonly trustProxy: false | number | readonly string[];
+  /** The Redis that replicas share plans, leases and rate limits through; null: the memory store. */
+  readonly redisUrl: string | null;
+  /** Prefix of every Redis key and channel, so that deployments can share one Redis. */
+  readonly redisKeyPrefix: string;
+  /** Longest one Redis command may take, ms (a fault past it: a miss, a dropped write, a local count). */
+  readonly redisCommandTimeoutMs: number;
+  /** Longest a connection attempt to Redis may take, ms. */
+  readonly redisConnectTimeoutMs: number;
+  /** Lease period of a solve across replicas, ms: what a replica that dies mid-solve costs the others. */
+  readonly redisLeaseMs: number;
 }
 
 const MIB = 1024 * 1024;
@@ -119,12 +136,62 @@ const INTEGERS: Readonly<Record<IntKey, IntSpec>> = {
   bodyWorkerThresholdBytes: { env: 'BODY_WORKER_THRESHOLD_BYTES', fallback: 32 * 1024, min: 0 },
   maxQueuedBodies: { env: 'MAX_QUEUED_BODIES', fallback: 8, min: 0 },
   bodyTimeLimitMs: { env: 'BODY_TIME_LIMIT_MS', fallback: 5000, min: 10 },
+  redisCommandTimeoutMs: {
+    env: 'REDIS_COMMAND_TIMEOUT_MS',
+    fallback: REDIS_STORE_DEFAULTS.commandTimeoutMs,
+    min: 1,
+    max: 60_000,
+  },
+  redisConnectTimeoutMs: {
+    env: 'REDIS_CONNECT_TIMEOUT_MS',
+    fallback: REDIS_STORE_DEFAULTS.connectTimeoutMs,
+    min: 1,
+    max: 60_000,
+  },
+  redisLeaseMs: { env: 'REDIS_LEASE_MS', fallback: REDIS_STORE_DEFAULTS.leaseMs, min: 30, max: 600_000 },
 };
+
+/** Named ranges Express's `trust proxy` knows besides addresses and subnets. */
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** TRUST_PROXY as Express's `trust proxy`: unset or "false" trusts none; a hop count; or a list of addresses. */
+function trustProxyOf(text: string, problems: string[]): Config['trustProxy'] {
+  if (text === '' || text === 'false' || text === '0') return false;
+  if (/^\d+$/.test(text) && Number(text) <= 16) return Number(text);
+  const items = text.split(',').map((item) => item.trim());
+  const valid = (item: string): boolean => {
+    if (PROXY_NAMES.includes(item)) return true;
+    const [address, bits, ...rest] = item.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  };
+  if (items.every(valid)) return Object.freeze(items);
+  // "true" would believe any client's X-Forwarded-For: every client could pick its own rate limit key.
+  problems.push(
+    `TRUST_PROXY=${JSON.stringify(text)} must be false, the number of proxies in front (0..16), or their addresses, subnets or ${PROXY_NAMES.join('/')}, comma-separated`,
+  );
+  return false;
+}
+
+/** REDIS_URL, checked without repeating it in the error: it may hold a password. */
+function redisUrlOf(text: string, problems: string[]): string | null {
+  if (text === '') return null;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url && ['redis:', 'rediss:'].includes(url.protocol) && url.hostname !== '') return text;
+  problems.push('REDIS_URL must be a redis:// or rediss:// URL with a host (its value is not repeated here)');
+  return null;
+}
 
 /**
  * Builds the configuration from environment variables (the integers above, HOST, LOG_LEVEL,
- * API_KEYS: comma-separated, AUTH_READS: true or false); unset or empty variables take the
- * defaults. Throws one Error listing every invalid variable.
+ * API_KEYS: comma-separated, AUTH_READS: true or false, TRUST_PROXY, REDIS_URL, REDIS_KEY_PREFIX);
+ * unset or empty variables take the defaults. Throws one Error listing every invalid variable.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = {}): Readonly<Config> {
   const problems: string[] = [];
@@ -154,12 +221,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = {
   const authText = env.AUTH_READS?.trim() || 'false';
   if (authText !== 'true' && authText !== 'false')
     problems.push(`AUTH_READS=${JSON.stringify(authText)} must be true or false`);
+  const redisKeyPrefix = env.REDIS_KEY_PREFIX?.trim() || REDIS_STORE_DEFAULTS.keyPrefix;
+  if (!/^[\x21-\x7e]{1,64}$/.test(redisKeyPrefix))
+    problems.push(`REDIS_KEY_PREFIX=${JSON.stringify(redisKeyPrefix)} must be 1 to 64 printable ASCII characters`);
   const config: Config = {
     ...values,
     host,
     logLevel,
     apiKeys: Object.freeze(apiKeys),
     authReads: authText === 'true',
+    trustProxy: trustProxyOf(env.TRUST_PROXY?.trim() ?? '', problems),
+    redisUrl: redisUrlOf(env.REDIS_URL?.trim() ?? '', problems),
+    redisKeyPrefix,
   };
   if (problems.length === 0 && config.defaultTimeLimitMs > config.maxTimeLimitMs) {
     problems.push(

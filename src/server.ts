@@ -1,8 +1,10 @@
 /**
- * `npm start`: serves the HTTP API with embedded defaults (registry from models/, in-memory cache,
- * solver worker pool with a warm spare), with the server's timeouts and connection caps set. On SIGTERM or SIGINT it drains: /readyz turns 503, the listener stops
- * accepting, in-flight requests (solves included) finish, idle connections close, the workers are
- * terminated, and the process exits 0 (1 when DRAIN_TIMEOUT_MS passes first).
+ * `npm start`: serves the HTTP API with embedded defaults (registry from models/, in-memory plan
+ * store, or the Redis store that replicas share when REDIS_URL is set, solver worker pool with a
+ * warm spare), with the server's timeouts and connection caps set. On SIGTERM or SIGINT it drains:
+ * /readyz turns 503, the listener stops accepting, in-flight requests (solves included) finish,
+ * idle connections close, the workers are terminated, the store's connections are closed, and the
+ * process exits 0 (1 when DRAIN_TIMEOUT_MS passes first).
  */
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -55,7 +57,8 @@ hplb = buildApp({
 
 const server = createHttpServer(hplb.handler, config).listen(config.port, config.host, () => {
   const { address, port } = server.address() as AddressInfo;
-  logger.info({ address, port, workers: pool.concurrency, url: `${baseUrl(address, port)}/` }, 'listening');
+  const url = `${baseUrl(address, port)}/`;
+  logger.info({ address, port, workers: pool.concurrency, store: hplb.store.kind, url }, 'listening');
   // For a person at a terminal (the JSON lines above and below are for log collectors).
   if (process.stderr.isTTY) process.stderr.write(`hplb listening on ${baseUrl(address, port)}/\n`);
 });
@@ -108,7 +111,7 @@ function drain(signal: string): void {
   const sweep = setInterval(() => server.closeIdleConnections(), 100);
   server.close(() => {
     clearInterval(sweep);
-    Promise.all([pool.close(), bodyPool?.close()]).then(
+    Promise.all([pool.close(), bodyPool?.close(), hplb!.store.close()]).then(
       () => {
         logger.info('stopped');
         exit(0);

@@ -53,6 +53,12 @@ describe('loadConfig', () => {
       BODY_WORKER_THRESHOLD_BYTES: '1000',
       MAX_QUEUED_BODIES: '3',
       BODY_TIME_LIMIT_MS: '700',
+      TRUST_PROXY: '2',
+      REDIS_URL: 'rediss://user:secret@redis.example:6380/2',
+      REDIS_KEY_PREFIX: 'blue:',
+      REDIS_COMMAND_TIMEOUT_MS: '250',
+      REDIS_CONNECT_TIMEOUT_MS: '3000',
+      REDIS_LEASE_MS: '5000',
     });
     assert.deepEqual(
       { ...config },
@@ -95,8 +101,46 @@ describe('loadConfig', () => {
         bodyWorkerThresholdBytes: 1000,
         maxQueuedBodies: 3,
         bodyTimeLimitMs: 700,
+        trustProxy: 2,
+        redisUrl: 'rediss://user:secret@redis.example:6380/2',
+        redisKeyPrefix: 'blue:',
+        redisCommandTimeoutMs: 250,
+        redisConnectTimeoutMs: 3000,
+        redisLeaseMs: 5000,
       },
     );
+  });
+
+  it('uses the memory store and trusts no proxy unless told', () => {
+    const config = loadConfig({});
+    assert.equal(config.redisUrl, null);
+    assert.equal(config.redisKeyPrefix, 'hplb:');
+    assert.equal(config.trustProxy, false);
+    assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
+    assert.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, false);
+  });
+
+  it('takes proxies as addresses, subnets and named ranges, and refuses to trust every client', () => {
+    assert.deepEqual(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.168.1.7' }).trustProxy, [
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '192.168.1.7',
+    ]);
+    for (const value of ['true', '10.0.0.0/33', 'proxy.example', '17', '10.0.0.1/8/2'])
+      assert.throws(() => loadConfig({ TRUST_PROXY: value }), /TRUST_PROXY/, value);
+  });
+
+  it('refuses a REDIS_URL that is not a Redis URL without repeating it (it may hold a password)', () => {
+    for (const value of ['http://user:hunter2@redis:6379', 'redis://', 'hunter2', 'redis:hunter2']) {
+      assert.throws(
+        () => loadConfig({ REDIS_URL: value }),
+        (e: Error) => e.message.includes('REDIS_URL') && !e.message.includes('hunter2'),
+        value,
+      );
+    }
+    assert.throws(() => loadConfig({ REDIS_KEY_PREFIX: 'has space' }), /REDIS_KEY_PREFIX/);
+    assert.throws(() => loadConfig({ REDIS_LEASE_MS: '10' }), /REDIS_LEASE_MS/);
   });
 
   it('refuses short API keys and a non-boolean AUTH_READS', () => {

@@ -8,7 +8,8 @@ import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import { HplbError } from '../errors.ts';
 import type { PlanRequest } from '../planner/request.ts';
-import { createMemoryStore } from '../store/memory-store.ts';
+import type { PlanStore } from '../store/plan-store.ts';
+import { createStores } from '../store/stores-from-config.ts';
 import { createAdmission, type Admission } from './admission.ts';
 import { guardConnections } from './connection-guard.ts';
 import { createGuards } from './guards.ts';
@@ -38,6 +39,8 @@ export interface HplbApp {
   /** The app behind the per-connection guard (connection-guard.ts): what a server listens with. */
   readonly handler: RequestListener;
   readonly metrics: Metrics;
+  /** Where plans live (AppDeps.store, else the store the configuration names): server.ts closes it last. */
+  readonly store: PlanStore;
   /** Shutting down: /readyz answers 503, no new solves start, new requests close their connection. */
   beginDrain(): void;
   readonly draining: boolean;
@@ -67,6 +70,8 @@ export function buildApp(deps: AppDeps): HplbApp {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // req.ip, which rate limits key on, is the client's only behind proxies named here (TRUST_PROXY).
+  app.set('trust proxy', deps.config.trustProxy);
   app.use(requestContext(deps.logger, ctx.metrics, () => state.draining));
   // Routes straight on the app (no nested router): one dispatch level less on every request.
   for (const register of ROUTE_MODULES) register(app, ctx);
@@ -80,6 +85,7 @@ export function buildApp(deps: AppDeps): HplbApp {
     app,
     handler: guardConnections(app, deps.config, ctx.metrics),
     metrics: ctx.metrics,
+    store: ctx.store,
     beginDrain: () => {
       state.draining = true;
     },
@@ -112,15 +118,14 @@ function createRouteContext(
     cacheBytes: () => ({ ...store.bytes(), urls: lookupMemo.calculatedSize }),
     waitingForTurn: () => slicer?.waiting ?? 0,
   });
-  const store =
-    deps.store ??
-    createMemoryStore({
-      maxEntries: config.cacheMaxEntries,
-      maxBytes: config.cacheMaxBytes,
-      ttlMs: config.cacheTtlMs,
-      events: metrics.storeEvents,
-      ...(deps.now ? { now: deps.now } : {}),
-    });
+  const stores = deps.store
+    ? { plans: deps.store }
+    : createStores(config, {
+        metrics: metrics.storeMetrics,
+        logger: deps.logger,
+        ...(deps.now ? { now: deps.now } : {}),
+      });
+  const store = stores.plans;
   const lookupMemo = createLookupMemo(config.urlMemoMaxBytes, () => metrics.cacheEvictions.inc({ cache: 'urls' }));
   const context = createPlanningContext(deps);
   const createPlan = validators.operation('createPlan');
@@ -148,7 +153,7 @@ function createRouteContext(
     defaultCostModel: context.resolveCostModel().name,
     draining: () => state.draining,
     warm: () => state.warm,
-    guards: createGuards(config, metrics),
+    guards: createGuards(config, metrics, stores.rateLimits),
     lookupMemo,
     work: slicer?.handler ?? ((_req, _res, next) => next()),
     jsonBody: jsonBody({

@@ -1,11 +1,11 @@
 /**
  * What stands before the routes: API keys (Bearer) and a per-client rate limit on POST routes
- * (express-rate-limit, whose store can be swapped for a shared one). What one connection may
- * leave unread is capped before the app, in connection-guard.ts.
+ * (express-rate-limit, counting in this process or, across replicas, in the store it is given).
+ * What one connection may leave unread is capped before the app, in connection-guard.ts.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
 import type { Config } from '../config.ts';
 import { HplbError } from '../errors.ts';
 import type { Metrics } from './metrics.ts';
@@ -34,7 +34,8 @@ export interface Guards {
   readonly rateLimit: RequestHandler;
 }
 
-export function createGuards(config: Config, metrics: Metrics): Guards {
+/** `limits`: where the rate limit counts (src/store/rate-limit-store.ts); none: in this process. */
+export function createGuards(config: Config, metrics: Metrics, limits?: Store): Guards {
   const keys = config.apiKeys.map(digest);
   const pass: RequestHandler = (_req, _res, next) => next();
 
@@ -64,6 +65,7 @@ export function createGuards(config: Config, metrics: Metrics): Guards {
           standardHeaders: 'draft-8',
           legacyHeaders: false,
           identifier: 'post',
+          ...(limits ? { store: limits } : {}),
           // A client is its key when it has a valid one (one key may front many addresses), else its
           // address (IPv6 by /56, so one host cannot rotate addresses); unverified keys never count.
           keyGenerator: (req) => {

@@ -12,7 +12,7 @@ import { DEFAULT_MAKESPAN_TOLERANCE } from '../planner/migration.ts';
 import { parseKvFactor, parseMix } from '../planner/query-forms.ts';
 import { DEFAULT_MAX_KV_CACHE_FACTOR, type PlanRequest } from '../planner/request.ts';
 import type { WorkloadPhase } from '../planner/workload-request.ts';
-import { ENTRY_OVERHEAD_BYTES } from '../store/memory-store.ts';
+import { ENTRY_OVERHEAD_BYTES } from '../store/local-plans.ts';
 import type { operations } from '../api-types.ts';
 
 /** The lookup's query parameters as validated (strings coerced to their types). */

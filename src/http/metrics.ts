@@ -3,7 +3,7 @@
  * several apps can live in one process, as they do in tests).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { StoreEvents } from '../store/memory-store.ts';
+import type { StoreMetricsSink } from '../store/store-metrics.ts';
 
 /** Live numbers read at scrape time. */
 export interface MetricsSources {
@@ -24,8 +24,8 @@ export interface Metrics {
   readonly cacheHits: Counter<'cache'>;
   readonly cacheMisses: Counter<'cache'>;
   readonly cacheEvictions: Counter<'cache'>;
-  /** The plan store's hits, misses and evictions, counted on the three counters above. */
-  readonly storeEvents: StoreEvents;
+  /** What the plan store reports: hits, misses and evictions on the three counters above, and its hplb_store_* counters. */
+  readonly storeMetrics: StoreMetricsSink;
   readonly solves: Counter<'engine' | 'status'>;
   readonly solveDuration: Histogram<'engine'>;
   readonly layers: Counter<'engine' | 'status'>;
@@ -78,9 +78,9 @@ function registerGauges(registers: Registry[], sources: MetricsSources): void {
   });
 }
 
-type CacheCounters = Pick<Metrics, 'cacheHits' | 'cacheMisses' | 'cacheEvictions' | 'storeEvents'>;
+type CacheCounters = Pick<Metrics, 'cacheHits' | 'cacheMisses' | 'cacheEvictions' | 'storeMetrics'>;
 
-/** The plan store's counters, and the events the store reports on them. */
+/** The plan store's counters, and the sink the store reports through. */
 function createCacheCounters(registers: Registry[]): CacheCounters {
   const cacheHits = new Counter({
     name: 'hplb_plan_cache_hits_total',
@@ -100,14 +100,36 @@ function createCacheCounters(registers: Registry[]): CacheCounters {
     labelNames: ['cache'],
     registers,
   });
+  // The shared store's own counters (Redis; the memory store never fails or waits).
+  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const storeErrors = counter(
+    'hplb_store_errors_total',
+    'Shared store commands that failed (read as a miss, write dropped, or counted locally), by operation.',
+    ['operation'],
+  );
+  const storeFallbacks = counter(
+    'hplb_store_fallbacks_total',
+    'Work done in this replica instead of through the shared store (a local solve: degraded, store_error, aborted, wait_bound; a local rate-limit count: rate_limit).',
+    ['reason'],
+  );
+  const leaseWaits = counter('hplb_store_lease_waits_total', "Solves that waited for another replica's lease.");
+  const leaseTakeovers = counter(
+    'hplb_store_lease_takeovers_total',
+    'Leases taken over by a waiter after their owner let them go or died.',
+  );
   return {
     cacheHits,
     cacheMisses,
     cacheEvictions,
-    storeEvents: {
+    storeMetrics: {
       hit: (cache) => cacheHits.inc({ cache }),
       miss: (cache) => cacheMisses.inc({ cache }),
       evicted: (cache) => cacheEvictions.inc({ cache }),
+      storeError: (operation) => storeErrors.inc({ operation }),
+      fallback: (reason) => storeFallbacks.inc({ reason }),
+      leaseWait: () => leaseWaits.inc(),
+      leaseTakeover: () => leaseTakeovers.inc(),
     },
   };
 }

@@ -17,6 +17,7 @@ import { resolveMigration, type PreviousPlan, type ResolvedMigration } from '../
 import { solveReplan } from '../planner/replan-plan.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
 import { createPlanEntry, previousOf, type PlanEntry } from '../store/plan-entry.ts';
+import { createInFlight } from '../store/in-flight.ts';
 import type { PlanStore } from '../store/plan-store.ts';
 import type { Admission } from './admission.ts';
 import type { components } from '../api-types.ts';
@@ -61,7 +62,18 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const { store, metrics } = deps;
   const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
 
-  async function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
+  // Identical lookups in flight share one normalisation and one answer: a burst of them must not
+  // queue copies of one request for the body workers (503 past MAX_QUEUED_BODIES) while it solves.
+  const lookups = createInFlight<PlanOutcome>();
+
+  function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
+    if (lookupKey === undefined) return planBody(body);
+    const { promise, joined } = lookups(lookupKey, () => planBody(body, lookupKey));
+    if (joined) metrics.coalesced.inc();
+    return promise;
+  }
+
+  async function planBody(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
     // The time limit counts from here: normalising and waiting for admission use it up too.
     const arrived = deps.now();
     const named = typeof body === 'object' && body !== null && typeof (body as PlanRequest).model === 'string';
@@ -99,11 +111,17 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
       );
     }
     try {
+      const deadline = deadlineOf(deps, resolved, arrived);
       const joined = () => metrics.coalesced.inc();
-      const { entry } = await store.solveOnce(resolved.id, () => solve(deps, fresh, resolved, migration, arrived), {
-        joined,
-      });
-      await store.set(entry, lookupKey);
+      // A wait for another replica's solve ends at the deadline too; this request then solves
+      // itself at once, as a solve whose time ran out does (what its workers have, else greedy).
+      const { entry } = await store.solveOnce(
+        resolved.id,
+        () => solve(deps, fresh, resolved, migration, arrived, deadline),
+        { joined, signal: deadline },
+      );
+      // solveOnce has stored the plan by id; a lookup maps its key to it.
+      if (lookupKey !== undefined) await store.set(entry, lookupKey);
       return { entry, created: true, ...clamp };
     } catch (error) {
       if (error instanceof HplbError && error.code === 'QUEUE_FULL') metrics.rejected.inc({ reason: 'queue_full' });
@@ -114,6 +132,13 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   return { plan, planNormalised };
 }
 
+/** Aborts at a request's deadline: its arrival, its time limit and the runner's grace. */
+function deadlineOf(deps: PlanServiceDeps, resolved: ResolvedRequest, arrived: number): AbortSignal {
+  const limit = resolved.solver.timeLimitMs;
+  const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
+  return AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
+}
+
 /** Admission, then the plan (or re-plan) through the runner, counted and stored as an entry. */
 function solve(
   deps: PlanServiceDeps,
@@ -121,12 +146,10 @@ function solve(
   resolved: ResolvedRequest,
   migration: ResolvedMigration | null,
   arrived: number,
+  deadline: AbortSignal,
 ): Promise<PlanEntry> {
   const engine = resolved.solver.engine;
-  const limit = resolved.solver.timeLimitMs;
-  const cutAt = arrived + limit + (deps.runner.planGraceMs?.(limit) ?? 0);
   // Waiting for admission past the plan's deadline: it runs at once, and solvePlan answers it with greedy.
-  const deadline = AbortSignal.timeout(Math.max(0, Math.ceil(cutAt - deps.now())));
   return deps.admission.run(async () => {
     const start = deps.now();
     try {

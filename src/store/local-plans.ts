@@ -1,12 +1,15 @@
 /**
- * The plans one process holds, in front of a shared store: entries by id, bounded by bytes, and
- * lookup keys mapped to plan ids. Neither can be stale, only missing: a plan id is a hash of the
- * normalised request, the profile version and the engine version, so every entry stored under an
- * id answers that request for as long as it lives; a lookup key holds the profile version too, so
- * its plan id changes only under another key.
+ * The plans one process holds: the whole of the memory store, and the Redis store's copy in front
+ * of Redis. Entries by id in an LRU bounded by the bytes of their bodies and placements
+ * (lru-cache), and the per-model lookup index (lookup key -> plan id), so a plan's bytes are held
+ * and counted once and a lookup whose plan was evicted is a miss. Neither can be stale, only
+ * missing: a plan id is a hash of the normalised request, the profile version and the engine
+ * version, so every entry stored under an id answers that request for as long as it lives; a
+ * lookup key holds the profile version too, so its plan id changes only under another key.
  */
 import { LRUCache } from 'lru-cache';
 import type { PlanEntry } from './plan-entry.ts';
+import type { StoreCache } from './store-metrics.ts';
 
 export interface LocalPlansOptions {
   readonly maxEntries: number;
@@ -16,6 +19,8 @@ export interface LocalPlansOptions {
   readonly ttlMs: number;
   /** Clock for TTLs, ms (lru-cache's `perf`): tests inject one. */
   readonly now?: () => number;
+  /** Called when an entry or a lookup is let go for room or age (hplb_plan_cache_evictions_total). */
+  readonly evicted?: (cache: StoreCache) => void;
 }
 
 export interface LocalPlans {
@@ -29,10 +34,11 @@ export interface LocalPlans {
   /** Whether this very entry object is held: it was stored here or read from the shared store. */
   holds(entry: PlanEntry): boolean;
   bytes(): { readonly plans: number; readonly lookups: number };
+  clear(): void;
 }
 
 /** What an entry costs besides its body and placement: id, ETag, objects, the LRU's bookkeeping. */
-const ENTRY_OVERHEAD_BYTES = 512;
+export const ENTRY_OVERHEAD_BYTES = 512;
 
 export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
   const common = {
@@ -43,13 +49,19 @@ export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
     ttlResolution: 0,
     ...(options.now ? { perf: { now: options.now } } : {}),
   } as const;
+  const dispose =
+    (cache: StoreCache) =>
+    (_value: unknown, _key: string, reason: LRUCache.DisposeReason): void => {
+      if (reason === 'evict' || reason === 'expire') options.evicted?.(cache);
+    };
   const plans = new LRUCache<string, PlanEntry>({
     ...common,
     maxSize: options.maxBytes,
     sizeCalculation: (entry) => entry.body.length + entry.unit2gpu.byteLength + ENTRY_OVERHEAD_BYTES,
+    dispose: dispose('plans'),
   });
   // Keys and ids are short: the entry bound alone keeps this small.
-  const lookups = new LRUCache<string, string>(common);
+  const lookups = new LRUCache<string, string>({ ...common, dispose: dispose('lookups') });
   return {
     get: (id) => plans.get(id),
     lookup: (key) => lookups.get(key),
@@ -63,5 +75,9 @@ export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
     },
     holds: (entry) => plans.peek(entry.id) === entry,
     bytes: () => ({ plans: plans.calculatedSize, lookups: lookups.size * ENTRY_OVERHEAD_BYTES }),
+    clear() {
+      plans.clear();
+      lookups.clear();
+    },
   };
 }

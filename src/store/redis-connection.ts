@@ -6,7 +6,7 @@
  * exponential backoff; while a connection is down its commands fail at once rather than queue
  * (disableOfflineQueue), so no request waits for Redis to come back.
  */
-import { createClient, RESP_TYPES } from 'redis';
+import { createClient, ErrorReply, RESP_TYPES } from 'redis';
 import type { StoreState } from './plan-store.ts';
 import { SCRIPTS } from './redis-scripts.ts';
 import type { StoreMetricsSink, StoreOperation } from './store-metrics.ts';
@@ -38,6 +38,12 @@ export type RedisCommands = ReturnType<typeof createCommandClient>;
 export interface RedisConnection {
   /** Runs a command; its result, or FAULT (counted under `operation`) when it failed. */
   attempt<T>(operation: StoreOperation, command: (client: RedisCommands) => Promise<T>): Promise<T | Fault>;
+  /**
+   * Sends a raw command (text in, text out) for a library that speaks Redis itself (rate-limit-redis).
+   * It rejects when it fails: a fault of the connection is counted under `operation` and makes
+   * the store degraded; an error Redis answered with (NOSCRIPT, say) is the caller's to handle.
+   */
+  send(operation: StoreOperation, args: readonly string[]): Promise<unknown>;
   state(): StoreState;
   /** Calls `listener` on every change of state; returns the function that stops it. */
   onState(listener: (state: StoreState) => void): () => void;
@@ -131,6 +137,20 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
         options.metrics.storeError(operation);
         setState('degraded');
         return FAULT;
+      }
+    },
+    async send(operation, args) {
+      try {
+        const reply = await client.sendCommand([...args], { typeMapping: {} });
+        setState('ok');
+        return reply;
+      } catch (error) {
+        if (error instanceof ErrorReply) setState('ok');
+        else {
+          options.metrics.storeError(operation);
+          setState('degraded');
+        }
+        throw error;
       }
     },
     state: () => state,

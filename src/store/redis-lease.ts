@@ -12,6 +12,7 @@ import type { PlanEntry } from './plan-entry.ts';
 import type { SolveOnceOutcome } from './plan-store.ts';
 import { FAULT, type RedisConnection } from './redis-connection.ts';
 import { CLAIM_DONE, CLAIM_OWNER } from './redis-scripts.ts';
+import type { FlightControl } from './single-flight.ts';
 import type { FallbackReason, StoreMetricsSink } from './store-metrics.ts';
 
 /** Why a wait ended: a message about the plan id, the timer, or the caller's signal. */
@@ -99,14 +100,14 @@ type Turn =
   | { readonly kind: 'owner'; readonly token: string }
   | { readonly kind: 'local'; readonly reason: FallbackReason };
 
-/** Runs `solve` under the lease of `id`, or answers another replica's plan; `stop` ends any wait. */
+/** Runs `solve` under the lease of `id`, or answers another replica's plan; `control.stop` ends any wait. */
 export async function solveUnderLease(
   deps: LeaseDeps,
   id: string,
   solve: () => Promise<PlanEntry>,
-  stop: AbortSignal,
+  control: FlightControl,
 ): Promise<SolveOnceOutcome> {
-  const turn = await waitForTurn(deps, id, stop);
+  const turn = await waitForTurn(deps, id, control);
   if (turn.kind === 'stored') return { entry: turn.entry, solvedHere: false };
   if (turn.kind === 'local') {
     deps.metrics.fallback(turn.reason);
@@ -115,7 +116,7 @@ export async function solveUnderLease(
   return solveAsOwner(deps, id, turn.token, solve);
 }
 
-async function waitForTurn(deps: LeaseDeps, id: string, stop: AbortSignal): Promise<Turn> {
+async function waitForTurn(deps: LeaseDeps, id: string, { stop, waiting }: FlightControl): Promise<Turn> {
   const { connection, metrics, leaseMs } = deps;
   const giveUpAt = performance.now() + deps.maxWaitMs;
   const wakeup = deps.wakeups.listen(id);
@@ -136,7 +137,10 @@ async function waitForTurn(deps: LeaseDeps, id: string, stop: AbortSignal): Prom
         if (waited) metrics.leaseTakeover();
         return { kind: 'owner', token };
       }
-      if (!waited) metrics.leaseWait();
+      if (!waited) {
+        metrics.leaseWait();
+        waiting();
+      }
       waited = true;
       const left = giveUpAt - performance.now();
       if (left <= 0) return { kind: 'local', reason: 'wait_bound' };

@@ -17,54 +17,16 @@
 import { createLocalPlans } from './local-plans.ts';
 import type { PlanStore, StoreState } from './plan-store.ts';
 import { createRedisConnection } from './redis-connection.ts';
+import { REDIS_STORE_DEFAULTS, type RedisStoreOptions } from './redis-options.ts';
 import { createWakeups, type LeaseDeps, solveUnderLease } from './redis-lease.ts';
 import { createSharedPlans } from './shared-plans.ts';
 import { createSingleFlight } from './single-flight.ts';
-import { NO_STORE_METRICS, type StoreMetricsSink } from './store-metrics.ts';
-
-export interface RedisStoreOptions {
-  /** redis://[user:password@]host:port[/db] or rediss:// (REDIS_URL). */
-  readonly url: string;
-  /** Prefix of every key and channel (default "hplb:"): deployments sharing a Redis use their own. */
-  readonly keyPrefix?: string;
-  /** How long a stored plan and lookup live, ms (CACHE_TTL_MS), in Redis and locally. */
-  readonly ttlMs: number;
-  /** Bounds of the local LRU: entries, and bytes of bodies and placements. */
-  readonly localMaxEntries?: number;
-  readonly localMaxBytes?: number;
-  /** Longest one Redis command may take, ms; keep it well under a request's deadline. */
-  readonly commandTimeoutMs?: number;
-  readonly connectTimeoutMs?: number;
-  /** Reconnection backoff bounds, ms. */
-  readonly reconnectMinMs?: number;
-  readonly reconnectMaxMs?: number;
-  /** While degraded, how often Redis is pinged, ms. */
-  readonly probeIntervalMs?: number;
-  /** Lease period, ms: what a replica that dies mid-solve costs the others. */
-  readonly leaseMs?: number;
-  /** Longest solveOnce waits for another replica's solve in all, ms (the longest plan time limit and its grace). */
-  readonly maxWaitMs?: number;
-  readonly metrics?: StoreMetricsSink;
-  /** Clock of the local LRU's TTLs, ms: tests inject one. */
-  readonly now?: () => number;
-}
-
-export const REDIS_STORE_DEFAULTS = Object.freeze({
-  keyPrefix: 'hplb:',
-  localMaxEntries: 512,
-  localMaxBytes: 64 * 1024 * 1024,
-  // Long enough for a 2 MB plan on a LAN, short next to a plan request's deadline.
-  commandTimeoutMs: 100,
-  connectTimeoutMs: 1000,
-  reconnectMinMs: 50,
-  reconnectMaxMs: 2000,
-  probeIntervalMs: 1000,
-  leaseMs: 3000,
-  maxWaitMs: 65_000,
-});
+import { NO_STORE_METRICS, readCounts, type StoreOperation } from './store-metrics.ts';
 
 export interface RedisPlanStore extends PlanStore {
   readonly kind: 'redis';
+  /** A raw command on the store's connection, for what else replicas share there (rate limits): RedisConnection.send. */
+  send(operation: StoreOperation, args: readonly string[]): Promise<unknown>;
   /** Calls `listener` at each change between ok and degraded; returns the function that stops it. */
   onState(listener: (state: StoreState) => void): () => void;
 }
@@ -79,6 +41,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
     maxEntries: settings.localMaxEntries,
     maxBytes: settings.localMaxBytes,
     ttlMs,
+    evicted: (cache) => metrics.evicted(cache),
     ...(options.now ? { now: options.now } : {}),
   });
   const wakeups = createWakeups();
@@ -103,23 +66,27 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
     read: shared.get,
     write: (entry) => shared.set(entry),
   };
-  const solveOnce = createSingleFlight(async (id, solve, stop) => {
-    if (connection.state() === 'ok') return solveUnderLease(lease, id, solve, stop);
+  const solveOnce = createSingleFlight(async (id, solve, control) => {
+    if (connection.state() === 'ok') return solveUnderLease(lease, id, solve, control);
     metrics.fallback('degraded');
     const entry = await solve();
     await shared.set(entry);
     return { entry, solvedHere: true };
   });
 
+  const { found, counted } = readCounts(metrics);
   return {
     kind: 'redis',
-    peek: (id) => local.get(id),
+    peek: (id) => found('plans', local.get(id)),
     peekLookup(key) {
       const id = local.lookup(key);
-      return id === undefined ? undefined : local.get(id);
+      return found('lookups', id === undefined ? undefined : local.get(id));
     },
-    ...shared,
+    get: async (id) => counted('plans', await shared.get(id)),
+    getByLookup: async (key) => counted('lookups', await shared.getByLookup(key)),
+    set: shared.set,
     solveOnce,
+    send: connection.send,
     state: () => connection.state(),
     onState: (listener) => connection.onState(listener),
     bytes: () => local.bytes(),

@@ -4,6 +4,7 @@
  * does; writes go to both. Nothing here rejects: a failed read is a miss and a failed write is
  * dropped, each counted by the connection.
  */
+import { createInFlight } from './in-flight.ts';
 import type { LocalPlans } from './local-plans.ts';
 import type { PlanEntry } from './plan-entry.ts';
 import { FAULT, type RedisConnection } from './redis-connection.ts';
@@ -31,7 +32,7 @@ const remaining = (pttl: number): number | undefined => (pttl > 0 ? pttl : undef
 
 export function createSharedPlans(deps: SharedPlansDeps): SharedPlans {
   const { connection, local } = deps;
-  const reads = new Map<string, Promise<PlanEntry | undefined>>();
+  const reads = createInFlight<PlanEntry | undefined>();
 
   async function readShared(id: string): Promise<PlanEntry | undefined> {
     const key = deps.planKey(id);
@@ -58,15 +59,7 @@ export function createSharedPlans(deps: SharedPlansDeps): SharedPlans {
 
   function get(id: string): Promise<PlanEntry | undefined> {
     const held = local.get(id);
-    if (held) return Promise.resolve(held);
-    let read = reads.get(id);
-    if (!read) {
-      read = readShared(id);
-      reads.set(id, read);
-      const forget = (): void => void reads.delete(id);
-      read.then(forget, forget);
-    }
-    return read;
+    return held ? Promise.resolve(held) : reads(id, () => readShared(id)).promise;
   }
 
   async function getByLookup(key: string): Promise<PlanEntry | undefined> {

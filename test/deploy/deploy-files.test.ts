@@ -12,16 +12,16 @@ import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (path: string): string => readFileSync(resolve(ROOT, path), 'utf8');
 const NGINX = '/usr/sbin/nginx';
 
-/** Every environment variable src/config.ts reads, and REDIS_URL, which selects the Redis store. */
+/** Every environment variable src/config.ts reads. */
 function serviceVariables(): Set<string> {
   const source = read('src/config.ts');
-  const names = [...source.matchAll(/env: '([A-Z0-9_]+)'|env\.([A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]);
-  return new Set([...names, 'REDIS_URL']);
+  return new Set([...source.matchAll(/env: '([A-Z0-9_]+)'|env\.([A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]));
 }
 
 /** Redis command-line arguments as a map: --maxmemory-policy allkeys-lru -> maxmemory-policy: allkeys-lru. */
@@ -61,6 +61,10 @@ describe('deploy/compose.yaml and nginx.conf', () => {
       const url = new URL(env.REDIS_URL);
       assert.ok(url.hostname in compose.services, `${name}'s REDIS_URL names a service`);
       assert.equal(url.port, '6379');
+      // Values the service accepts: the Redis store, and nginx's X-Forwarded-For believed.
+      const config = loadConfig(env);
+      assert.equal(config.redisUrl, env.REDIS_URL);
+      assert.equal(config.trustProxy, 1, `${name} is reached through nginx alone`);
     }
     assertEvicts(compose.services.redis.command ?? [], 'compose.yaml');
   });
@@ -129,7 +133,11 @@ describe('deploy/kubernetes', () => {
       [],
     );
     const ref = container.env.find((e: { name: string }) => e.name === 'REDIS_URL').valueFrom.secretKeyRef;
-    const url = new URL(find('Secret', ref.name).stringData?.[ref.key] ?? '');
+    const secret = find('Secret', ref.name).stringData?.[ref.key] ?? '';
+    const values = container.env.filter((e: { value?: string }) => e.value !== undefined);
+    const env = Object.fromEntries(values.map((e: { name: string; value: string }) => [e.name, e.value]));
+    assert.equal(loadConfig({ ...env, REDIS_URL: secret }).redisUrl, secret, 'values the service accepts');
+    const url = new URL(secret);
     const redis = find('Service', url.hostname);
     assert.equal(String(redis.spec.ports[0].port), url.port);
     const redisPod = find('Deployment', url.hostname).spec.template;

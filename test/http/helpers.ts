@@ -47,6 +47,13 @@ export function assertProblem(
   return problem;
 }
 
+/** What a test app's configuration sets unless a test says otherwise. */
+export const TEST_APP_ENV: Readonly<Record<string, string>> = Object.freeze({
+  DEFAULT_TIME_LIMIT_MS: '3000',
+  // No rate limit unless a test asks for one: suites send far more than a client's quota.
+  RATE_LIMIT_MAX: '0',
+});
+
 export interface TestApp {
   readonly hplb: HplbApp;
   /** The Express app, for supertest. */
@@ -70,8 +77,7 @@ export async function startTestApp(
   wrap: (pool: SolverPool) => SolverRunner = (pool) => pool,
   extra: Pick<AppDeps, 'bodyPool' | 'warmUpFirst'> = {},
 ): Promise<TestApp> {
-  // No rate limit unless a test asks for one: suites send far more than a client's quota.
-  const config = loadConfig({ DEFAULT_TIME_LIMIT_MS: '3000', RATE_LIMIT_MAX: '0', ...env });
+  const config = loadConfig({ ...TEST_APP_ENV, ...env });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -100,7 +106,10 @@ export async function startTestApp(
     publicDir,
     ...extra,
   });
-  return { hplb, app: hplb.app, pool, config, logs, close: () => pool.close() };
+  const close = async (): Promise<void> => {
+    await Promise.all([pool.close(), hplb.store.close()]);
+  };
+  return { hplb, app: hplb.app, pool, config, logs, close };
 }
 
 /** One body worker with the request limits of `env`'s configuration; `options` overrides the rest. */
@@ -154,6 +163,16 @@ export function holdRunner(inner: SolverRunner): HeldRunner {
   const gate = new Promise<void>((resolve) => {
     release = resolve;
   });
+  const run: SolverRunner['run'] = async (task, options) => {
+    arrive();
+    await gate;
+    return inner.run(task, options);
+  };
+  return Object.assign(overRunner(inner, { run }), { arrived, release });
+}
+
+/** A runner that is `inner` but for what `override` replaces. */
+export function overRunner(inner: SolverRunner, override: Partial<SolverRunner>): SolverRunner {
   return {
     concurrency: inner.concurrency,
     get queueDepth() {
@@ -164,13 +183,8 @@ export function holdRunner(inner: SolverRunner): HeldRunner {
     },
     isReady: () => inner.isReady(),
     planGraceMs: (timeLimitMs) => inner.planGraceMs?.(timeLimitMs) ?? 0,
-    arrived,
-    release,
-    run: async (task, options) => {
-      arrive();
-      await gate;
-      return inner.run(task, options);
-    },
+    run: (task, options) => inner.run(task, options),
+    ...override,
   };
 }
 

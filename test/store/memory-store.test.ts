@@ -27,7 +27,7 @@ describe('the memory store', () => {
       maxEntries: 2,
       maxBytes: 1 << 20,
       ttlMs: 1000,
-      events: metrics.storeEvents,
+      metrics: metrics.storeMetrics,
       now: () => now,
     });
     const a = await createPlanEntry(plan('a'));
@@ -54,7 +54,7 @@ describe('the memory store', () => {
       maxEntries: 1000,
       maxBytes: 100_000,
       ttlMs: 60_000,
-      events: metrics.storeEvents,
+      metrics: metrics.storeMetrics,
     });
     for (const id of ['a', 'b', 'c', 'd']) await cache.set(await big(id), `key-${id}`);
     assert.ok(cache.bytes().plans <= 100_000, `${cache.bytes().plans} bytes held`);

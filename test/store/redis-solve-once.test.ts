@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { createClient } from 'redis';
-import { createRedisStore, type RedisPlanStore, type RedisStoreOptions } from '../../src/store/redis-store.ts';
+import type { RedisStoreOptions } from '../../src/store/redis-options.ts';
+import { createRedisStore, type RedisPlanStore } from '../../src/store/redis-store.ts';
 import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
 import { heldSolve, PATIENT, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
@@ -45,7 +46,11 @@ describeRequiring(REDIS_SERVER, 'solveOnce across replicas', { timeout: 60_000 }
   it('a burst of identical calls split across two replicas is solved exactly once', { timeout: 20_000 }, async () => {
     const { a, b, keyPrefix } = await replicas({ leaseMs: 60_000 });
     const held = heldSolve();
-    const calls = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).store.solveOnce('plan-1', held.solve));
+    let joined = 0;
+    const join = { joined: () => (joined += 1) };
+    const calls = Array.from({ length: 12 }, (_, i) =>
+      (i % 2 === 0 ? a : b).store.solveOnce('plan-1', held.solve, join),
+    );
     await held.started();
     // The replica that lost the claim waits on the other's lease (its callers join its one wait).
     await Promise.race([a.metrics.until('leaseWait'), b.metrics.until('leaseWait')]);
@@ -56,6 +61,11 @@ describeRequiring(REDIS_SERVER, 'solveOnce across replicas', { timeout: 60_000 }
     assert.equal(outcomes.filter((outcome) => outcome.solvedHere).length, 1);
     assert.ok(outcomes.every((outcome) => outcome.entry.etag === entry.etag));
     assert.equal(a.metrics.count('leaseWait') + b.metrics.count('leaseWait'), 1);
+    assert.equal(
+      joined,
+      11,
+      'every call but the solving one says it joined a solve (in process or on the other replica)',
+    );
     assert.equal(await admin.exists(`${keyPrefix}lease:plan-1`), 0, 'the lease was released');
   });
 

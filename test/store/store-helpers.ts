@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import type { PlanEntry } from '../../src/store/plan-entry.ts';
 import type { StoreState } from '../../src/store/plan-store.ts';
-import type { RedisPlanStore, RedisStoreOptions } from '../../src/store/redis-store.ts';
-import type { FallbackReason, StoreMetricsSink, StoreOperation } from '../../src/store/store-metrics.ts';
+import type { RedisStoreOptions } from '../../src/store/redis-options.ts';
+import type { RedisPlanStore } from '../../src/store/redis-store.ts';
+import type { FallbackReason, StoreCache, StoreMetricsSink, StoreOperation } from '../../src/store/store-metrics.ts';
 
 /**
  * Command timeouts for tests on a busy machine: a command that times out is a counted miss or a
@@ -42,7 +43,12 @@ export function entryShape(entry: PlanEntry | undefined): unknown {
   return { ...entry, body: entry.body.toString('base64'), unit2gpu: Array.from(entry.unit2gpu) };
 }
 
-export type StoreEvent = `error:${StoreOperation}` | `fallback:${FallbackReason}` | 'leaseWait' | 'leaseTakeover';
+export type StoreEvent =
+  | `${'hit' | 'miss' | 'evicted'}:${StoreCache}`
+  | `error:${StoreOperation}`
+  | `fallback:${FallbackReason}`
+  | 'leaseWait'
+  | 'leaseTakeover';
 
 /** A sink that counts each event and emits it, so a test can wait for the n-th one. */
 export class RecordingMetrics implements StoreMetricsSink {
@@ -63,6 +69,15 @@ export class RecordingMetrics implements StoreMetricsSink {
     this.#events.emit(event);
   }
 
+  hit(cache: StoreCache): void {
+    this.#record(`hit:${cache}`);
+  }
+  miss(cache: StoreCache): void {
+    this.#record(`miss:${cache}`);
+  }
+  evicted(cache: StoreCache): void {
+    this.#record(`evicted:${cache}`);
+  }
   storeError(operation: StoreOperation): void {
     this.#record(`error:${operation}`);
   }
