@@ -37,6 +37,11 @@ export interface ApplyOptions {
   readonly outDir: string;
   /** Duplicate KV heads when a query-head plan needs it (otherwise such a plan is refused). */
   readonly expandKv?: boolean;
+  /**
+   * Write the checkpoint even when the engine's fixed query-to-KV mapping makes it hold more KV
+   * than the plan stores (otherwise such a plan is refused: apply writes exactly the plan's groups).
+   */
+  readonly allowExtraKv?: boolean;
   /** A MInference per-head config (JSON list of layers) to rewrite in the new order. */
   readonly minferenceConfig?: string;
   /** A DuoAttention pattern folder (*full_attention_heads.tsv, config.json) to rewrite. */
@@ -124,6 +129,7 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyResult> {
   try {
     checkModel(plan, checkpoint, options.modelArchitecture);
     const order = headOrder(plan, checkpoint.shape, { expandKv: options.expandKv });
+    if (!options.allowExtraKv) checkExactKv(order);
     const sparse = { minference: options.minferenceConfig, duoAttention: options.duoAttentionDir };
     const configs = prepareSparseConfigs(sparse, order);
     mkdirSync(partial);
@@ -223,6 +229,24 @@ async function writeOutput(
   };
   writeFileSync(join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return { manifest, bytesRead, bytesWritten: output.reduce((sum, f) => sum + f.bytes, 0) };
+}
+
+/**
+ * Refuses a head order whose checkpoint would hold more KV per GPU than the plan stores: vLLM
+ * gives every rank the same number of KV heads in every layer, and each KV head an equal block of
+ * the rank's query heads, so a plan whose GPUs hold groups unevenly (some two heads of one group
+ * and one of another, or more groups in one layer than in the next) needs copies it did not count.
+ */
+function checkExactKv(order: HeadOrder): void {
+  if (order.kvCacheFactor <= order.planKvCacheFactor * (1 + 1e-9)) return;
+  throw new HplbError(
+    'PLAN_MISMATCH',
+    `this plan stores ${order.planKvCacheFactor.toFixed(3)}x the contiguous KV cache, but the engine's fixed ` +
+      `query-to-KV mapping needs ${order.outputKvHeads} KV heads for it, ${order.kvCacheFactor}x per GPU: its GPUs ` +
+      'do not each hold the same number of KV groups with equal query heads in every layer. Plan with ' +
+      'maxKvCacheFactor 1 (the default, always written exactly), or pass --allow-extra-kv to write it with the copies',
+    { pointer: '/totals/kvCacheFactor', rule: 'exactKv' },
+  );
 }
 
 /** The index with metadata.total_size grown by the duplicated KV rows (the weight map is unchanged). */

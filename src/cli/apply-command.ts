@@ -12,6 +12,7 @@ interface ApplyFlags {
   checkpoint: string;
   out: string;
   expandKv?: boolean;
+  allowExtraKv?: boolean;
   minferenceConfig?: string;
   duoAttention?: string;
   service: string;
@@ -25,6 +26,10 @@ export function applyCommand(io: CliIo): Command {
     .requiredOption('--checkpoint <dir>', 'config.json plus model.safetensors, or shards and their index')
     .requiredOption('--out <dir>', 'output folder (must not exist)')
     .option('--expand-kv', 'for a query-head plan on a GQA model: duplicate KV heads as needed instead of refusing')
+    .option(
+      '--allow-extra-kv',
+      "with --expand-kv: write the checkpoint even when the engine's query-to-KV mapping needs more KV copies than the plan stores",
+    )
     .option('--minference-config <file>', 'MInference per-head config (JSON list of layers) to rewrite')
     .option('--duo-attention <dir>', 'DuoAttention pattern folder (full_attention_heads.tsv, config.json) to rewrite')
     .option('--service <url>', 'service to fetch a plan id from', DEFAULT_SERVICE_URL)
@@ -38,6 +43,7 @@ export function applyCommand(io: CliIo): Command {
         checkpointDir: flags.checkpoint,
         outDir: flags.out,
         expandKv: flags.expandKv,
+        allowExtraKv: flags.allowExtraKv,
         minferenceConfig: flags.minferenceConfig,
         duoAttentionDir: flags.duoAttention,
         modelArchitecture: (id) => registry.get(id)?.architecture,

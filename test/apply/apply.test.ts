@@ -224,22 +224,35 @@ describe('apply a plan to a checkpoint', () => {
     assertNoOutput(dir, join(dir, 'out'));
   });
 
-  it('with --expand-kv duplicates KV heads, keeps the output and reports the KV-cache factor', async () => {
+  it('with --expand-kv refuses a plan whose checkpoint would hold more KV than the plan stores, unless allowed', async () => {
     const dir = fresh();
     writeTinyCheckpoint(join(dir, 'src'), { dtype: 'BF16', shards: 2, qwen2: true });
     const sparse = writeSparseConfigs(dir);
     const out = join(dir, 'out');
-    const { manifest } = await applyPlan({
+    const options = {
       plan: SPLIT_QUERY_PLAN,
       checkpointDir: join(dir, 'src'),
       outDir: out,
       expandKv: true,
       minferenceConfig: sparse.minference,
       duoAttentionDir: sparse.duo,
-    });
+    };
+    // Layer 1 keeps each GPU on one KV group, layers 0 and 2 give every GPU two: the plan stores
+    // 5/3 of the contiguous KV, the engine's uniform split needs 2 KV heads on every rank in every layer.
+    await assert.rejects(
+      applyPlan(options),
+      (error: HplbError) =>
+        error.code === 'PLAN_MISMATCH' &&
+        error.rule === 'exactKv' &&
+        /1\.667x/.test(error.message) &&
+        /--allow-extra-kv/.test(error.message),
+    );
+    assertNoOutput(dir, out);
+    const { manifest } = await applyPlan({ ...options, allowExtraKv: true });
     // Every rank holds query heads of both KV heads: one KV head per query head, 2 per rank instead of 1.
     assert.equal(manifest.output.kvHeads, 8);
     assert.equal(manifest.output.kvCacheFactor, 2);
+    assert.equal(manifest.output.planKvCacheFactor, 5 / 3);
     assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).num_key_value_heads, 8);
     const index = JSON.parse(readFileSync(join(out, 'model.safetensors.index.json'), 'utf8'));
     // 3 layers x (k, v) x 6 extra heads x (weight rows + bias) x 2 bytes (bf16)
