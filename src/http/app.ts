@@ -17,7 +17,7 @@ import { createLookupMemo } from './lookup.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { loadSpec, publicDir, type LoadedSpec } from './openapi.ts';
 import { createPlanService } from './plan-service.ts';
-import { createPlanningContext } from './planning-context.ts';
+import { createPlanningContext } from '../planner/planning-context.ts';
 import { createErrorHandler } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import type { AppDeps, RouteContext, Routes } from './route-context.ts';

@@ -9,7 +9,7 @@ import type { PlanRequest } from '../../planner/request.ts';
 import { parseUnitsPerGpu } from '../../solver/problem.ts';
 import type { components } from '../../api-types.ts';
 import { asQueryError, lookupRequest, normaliseLookup, type LookupParams } from '../lookup.ts';
-import { unknownModel } from '../planning-context.ts';
+import { unknownModel } from '../../planner/planning-context.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 
 export function registerFrontierRoutes(router: Routes, ctx: RouteContext): void {

@@ -10,7 +10,7 @@ import type { PlanEntry } from '../../store/plan-entry.ts';
 import { asQueryError, lookupRequest, normaliseLookup, type KnownLookup, type LookupParams } from '../lookup.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import { RawJsonBody } from './json-body.ts';
-import { unknownModel } from '../planning-context.ts';
+import { unknownModel } from '../../planner/planning-context.ts';
 
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const { validators, service, store, deps, guards } = ctx;
