@@ -29,7 +29,6 @@ import { registerOperationRoutes } from './routes/operations.ts';
 import { registerPlanRoutes } from './routes/plans.ts';
 import { registerRankRoutes } from './routes/ranks.ts';
 import { createValidators } from './validation.ts';
-import { createWorkSlicer } from './work-slicer.ts';
 
 export type { AppDeps, SolverRunner } from './route-context.ts';
 
@@ -111,12 +110,10 @@ function createRouteContext(
   const { config } = deps;
   const spec = deps.spec ?? loadSpec();
   const validators = createValidators(spec.document);
-  const slicer = config.workSliceMs > 0 ? createWorkSlicer(config.workSliceMs, deps.now) : undefined;
   const metrics = createMetrics({
     plans: () => ({ inFlight: admission.inFlight, queued: admission.queued }),
     solver: () => ({ queueDepth: deps.runner.queueDepth, busy: deps.runner.busy }),
     cacheBytes: () => ({ ...store.bytes(), urls: lookupMemo.calculatedSize }),
-    waitingForTurn: () => slicer?.waiting ?? 0,
   });
   const stores = deps.store
     ? { plans: deps.store }
@@ -155,7 +152,6 @@ function createRouteContext(
     warm: () => state.warm,
     guards: createGuards(config, metrics, stores.rateLimits),
     lookupMemo,
-    work: slicer?.handler ?? ((_req, _res, next) => next()),
     jsonBody: jsonBody({
       maxBytes: config.maxBodyBytes,
       maxContainers: config.maxBodyContainers,

@@ -13,8 +13,6 @@ export interface MetricsSources {
   readonly solver: () => { readonly queueDepth: number; readonly busy: number };
   /** Bytes held by the plan cache and the lookup URL memo. */
   readonly cacheBytes?: () => Readonly<Record<string, number>>;
-  /** Requests waiting for a turn of the event loop to start their work (work-slicer.ts). */
-  readonly waitingForTurn?: () => number;
 }
 
 export interface Metrics {
@@ -51,11 +49,6 @@ function registerGauges(registers: Registry[], sources: MetricsSources): void {
     ['hplb_plan_queue_depth', 'Plans waiting for a solving slot.', () => sources.plans().queued],
     ['hplb_solver_queue_depth', 'Layer tasks waiting for a solver worker.', () => sources.solver().queueDepth],
     ['hplb_solver_workers_busy', 'Solver workers running a layer task.', () => sources.solver().busy],
-    [
-      'hplb_requests_waiting_for_turn',
-      'Requests waiting for a turn of the event loop to start their work (WORK_SLICE_MS).',
-      () => sources.waitingForTurn?.() ?? 0,
-    ],
   ];
   for (const [name, help, read] of gauges) {
     new Gauge({

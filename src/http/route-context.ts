@@ -73,6 +73,4 @@ export interface RouteContext {
   readonly lookupMemo: LRUCache<string, KnownLookup>;
   /** The JSON body reader of POST routes: large bodies left raw when a body pool is there. */
   readonly jsonBody: RequestHandler;
-  /** First on routes that do work: starts them in slices of the event loop (work-slicer.ts). */
-  readonly work: RequestHandler;
 }

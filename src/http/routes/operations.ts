@@ -32,7 +32,7 @@ export function registerOperationRoutes(router: Routes, ctx: RouteContext): void
     res.status(status === 'ready' ? 200 : 503).json({ status, checks } satisfies components['schemas']['Readiness']);
   });
 
-  router.get('/metrics', ctx.work, ctx.guards.requireKey, async (_req, res) => {
+  router.get('/metrics', ctx.guards.requireKey, async (_req, res) => {
     const text = await metrics.registry.metrics();
     res.type(metrics.registry.contentType).send(text);
   });

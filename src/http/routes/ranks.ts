@@ -15,7 +15,7 @@ export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
   const validator = ctx.validators.operation('getPlanRanks');
   const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
 
-  router.get('/v1/plans/:planId/ranks', ctx.work, ctx.guards.requireKeyForReads, async (req, res) => {
+  router.get('/v1/plans/:planId/ranks', ctx.guards.requireKeyForReads, async (req, res) => {
     const { planId } = validator.path(req.params) as { planId: string };
     const { kvGroupSize } = validator.query(req.query) as { kvGroupSize?: number };
     const entry = store.peek(planId) ?? (await store.get(planId));
