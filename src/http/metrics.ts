@@ -71,12 +71,11 @@ function registerGauges(registers: Registry[], sources: MetricsSources): void {
   });
 }
 
-/** The counters and histograms the service increments (names are what dashboards read). */
-function createCounters(registers: Registry[]): Omit<Metrics, 'registry'> {
-  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
-    new Counter<L>({ name, help, labelNames, registers });
-  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
-    new Histogram<L>({ name, help, labelNames, buckets, registers });
+type CounterOf = <L extends string>(name: string, help: string, labelNames?: L[]) => Counter<L>;
+type CacheCounters = Pick<Metrics, 'cacheHits' | 'cacheMisses' | 'cacheEvictions' | 'storeMetrics'>;
+
+/** The plan store's counters, and the sink the store reports through. */
+function createCacheCounters(counter: CounterOf): CacheCounters {
   const cacheHits = counter(
     'hplb_plan_cache_hits_total',
     'Plan cache hits (cache: plans by id, or lookups by model query).',
@@ -103,17 +102,6 @@ function createCounters(registers: Registry[]): Omit<Metrics, 'registry'> {
     'Leases taken over by a waiter after their owner let them go or died.',
   );
   return {
-    httpRequests: counter('hplb_http_requests_total', 'HTTP requests answered, by route template and status.', [
-      'method',
-      'route',
-      'status',
-    ]),
-    httpDuration: histogram(
-      'hplb_http_request_duration_seconds',
-      'Time from request to response, by route template.',
-      ['method', 'route'],
-      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    ),
     cacheHits,
     cacheMisses,
     cacheEvictions,
@@ -126,6 +114,27 @@ function createCounters(registers: Registry[]): Omit<Metrics, 'registry'> {
       leaseWait: () => leaseWaits.inc(),
       leaseTakeover: () => leaseTakeovers.inc(),
     },
+  };
+}
+
+/** The counters and histograms the service increments (names are what dashboards read). */
+function createCounters(registers: Registry[]): Omit<Metrics, 'registry'> {
+  const counter: CounterOf = (name, help, labelNames = []) => new Counter({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets, registers });
+  return {
+    httpRequests: counter('hplb_http_requests_total', 'HTTP requests answered, by route template and status.', [
+      'method',
+      'route',
+      'status',
+    ]),
+    httpDuration: histogram(
+      'hplb_http_request_duration_seconds',
+      'Time from request to response, by route template.',
+      ['method', 'route'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    ),
+    ...createCacheCounters(counter),
     solves: counter(
       'hplb_plan_solves_total',
       'Plans solved, by requested engine and outcome (proven: every layer proven; unproven; failed).',
