@@ -45,8 +45,6 @@ export interface HplbApp {
   readonly draining: boolean;
   /** For the pools' onWorkerRestart hooks: logged and counted. */
   workerRestarted(reason: string): void;
-  /** The warm-up requests have been answered: /readyz may turn 200 (AppDeps.warmUpFirst). */
-  markWarm(): void;
 }
 
 /** Route modules in registration order: the per-model lookup, the hot path, is matched first. */
@@ -60,7 +58,7 @@ const ROUTE_MODULES: readonly ((router: Routes, ctx: RouteContext) => void)[] = 
 ];
 
 export function buildApp(deps: AppDeps): HplbApp {
-  const state = { draining: false, warm: deps.warmUpFirst !== true };
+  const state = { draining: false };
   const admission = createAdmission({
     maxConcurrent: deps.config.maxConcurrentPlans,
     maxQueued: deps.config.maxQueuedPlans,
@@ -91,9 +89,6 @@ export function buildApp(deps: AppDeps): HplbApp {
     get draining() {
       return state.draining;
     },
-    markWarm: () => {
-      state.warm = true;
-    },
     workerRestarted(reason) {
       ctx.metrics.workerRestarts.inc();
       deps.logger.warn({ reason }, 'worker restarted');
@@ -102,11 +97,7 @@ export function buildApp(deps: AppDeps): HplbApp {
 }
 
 /** Everything the routes share, built once: validators, metrics, the store, the plan service. */
-function createRouteContext(
-  deps: AppDeps,
-  admission: Admission,
-  state: { readonly draining: boolean; readonly warm: boolean },
-): RouteContext {
+function createRouteContext(deps: AppDeps, admission: Admission, state: { readonly draining: boolean }): RouteContext {
   const { config } = deps;
   const spec = deps.spec ?? loadSpec();
   const validators = createValidators(spec.document);
@@ -149,7 +140,6 @@ function createRouteContext(
     context,
     defaultCostModel: context.resolveCostModel().name,
     draining: () => state.draining,
-    warm: () => state.warm,
     guards: createGuards(config, metrics, stores.rateLimits),
     lookupMemo,
     jsonBody: jsonBody({
