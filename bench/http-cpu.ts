@@ -5,7 +5,8 @@
  * `--connections` go to each service in turn (the order alternating between rounds), and the CPU
  * each service spent in the round is read from /proc: its main thread (the event loop, exact in ns
  * from /proc/<pid>/task/<pid>/schedstat) and every thread. CPU time, unlike latency, hardly moves
- * with the machine's load, so two trees can be compared on a busy machine; medians are reported.
+ * with the machine's load, so two trees can be compared on a busy machine; medians are reported,
+ * with the lookups per second of the same rounds (wall clock, so only a side-by-side ratio tells).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
@@ -30,6 +31,8 @@ interface Service {
   readonly url: string;
   readonly mainUs: number[];
   readonly allUs: number[];
+  /** Lookups per second of each round (wall clock: this one moves with the machine's load). */
+  readonly perSecond: number[];
 }
 
 /** CPU time of one thread of `pid` (the main thread when `tid` is `pid`), microseconds. */
@@ -56,7 +59,7 @@ function start(root: string, port: number, out: number): Service {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', MAX_REQUESTS_PER_SOCKET: '100000000' },
     stdio: ['ignore', out, 'inherit'],
   });
-  return { root, child, url: `http://127.0.0.1:${port}${PATH}`, mainUs: [], allUs: [] };
+  return { root, child, url: `http://127.0.0.1:${port}${PATH}`, mainUs: [], allUs: [], perSecond: [] };
 }
 
 async function ready(service: Service): Promise<void> {
@@ -71,10 +74,13 @@ async function ready(service: Service): Promise<void> {
 async function round(service: Service): Promise<void> {
   const pid = service.child.pid!;
   const before = { main: threadUs(pid, String(pid)), all: processUs(pid) };
+  const startedAt = performance.now();
   const result = await autocannon({ url: service.url, connections: flags.connections, amount: flags.requests });
+  const seconds = (performance.now() - startedAt) / 1000;
   if (result.non2xx > 0) throw new Error(`${service.root}: ${result.non2xx} answers were not 2xx`);
   service.mainUs.push((threadUs(pid, String(pid)) - before.main) / result.requests.total);
   service.allUs.push((processUs(pid) - before.all) / result.requests.total);
+  service.perSecond.push(result.requests.total / seconds);
 }
 
 const devNull = openSync('/dev/null', 'w');
@@ -92,7 +98,7 @@ try {
     const rounds = s.mainUs.map((us) => us.toFixed(0)).join(' ');
     console.log(
       `${s.root}: main thread ${median(s.mainUs).toFixed(1)} us/request (rounds: ${rounds}), ` +
-        `every thread ${median(s.allUs).toFixed(1)} us/request`,
+        `every thread ${median(s.allUs).toFixed(1)} us/request, ${median(s.perSecond).toFixed(0)} lookups/s`,
     );
   }
 } finally {

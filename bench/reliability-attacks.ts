@@ -21,6 +21,8 @@ export interface AttackContext {
   readonly service: Service;
   /** Headers every request carries (the bench's API key). */
   readonly auth: Record<string, string>;
+  /** GETs each unread pipeline sends in one write (the slowloris class; --unread-depth). */
+  readonly unreadDepth: number;
 }
 
 const MODEL = 'llama-3-8b-instruct-262k-minference';
@@ -205,7 +207,7 @@ export function cacheFlood({ service, auth }: AttackContext): AttackRun {
 }
 
 /** Slow header senders, and clients that pipeline GETs of a large plan without ever reading. */
-export function slowAndUnread({ service, auth }: AttackContext): AttackRun {
+export function slowAndUnread({ service, auth, unreadDepth }: AttackContext): AttackRun {
   return async () => {
     const rnd = seeded(3);
     const created = await call(
@@ -221,7 +223,7 @@ export function slowAndUnread({ service, auth }: AttackContext): AttackRun {
     const unread = sockets.slice(60);
     for (const s of unread) {
       s.pause();
-      s.write(`GET ${location} HTTP/1.1\r\nHost: x\r\n\r\n`.repeat(50));
+      s.write(`GET ${location} HTTP/1.1\r\nHost: x\r\n\r\n`.repeat(unreadDepth));
     }
     // The slow sockets' data is read (and dropped): a socket whose data is never read never sees
     // the server's FIN, so it would never count as closed by the server.

@@ -11,10 +11,13 @@
  * `--root` points at another checkout (the code before a change): the same attacks, its server.
  * `--only <word>` runs only the classes whose name contains the word (e.g. `--only overrun`).
  * `--node-args "<args>"` starts the service with these node options (e.g. `--cpu-prof`).
+ * `--unread-depth <n>`: GETs per unread pipeline in the slowloris class (50; 1000 shows what the
+ * connection guard bounds: the memory of answers written for nobody).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { positiveInt } from '../src/cli/options.ts';
 import {
   cacheFlood,
   coldSolves,
@@ -36,8 +39,9 @@ const values = new Command('bench:reliability')
   .option('--label <label>', 'the name of this run in the summary', 'current')
   .option('--only <word>', 'only the attack classes whose name contains the word', '')
   .option('--node-args <args>', 'node options for the service, space-separated (e.g. --cpu-prof)', '')
+  .option('--unread-depth <n>', 'GETs each unread pipeline sends at once (slowloris class)', positiveInt, 50)
   .parse()
-  .opts<{ root: string; label: string; only: string; nodeArgs: string }>();
+  .opts<{ root: string; label: string; only: string; nodeArgs: string; unreadDepth: number }>();
 const ROOT = values.root;
 const NODE_ARGS = values.nodeArgs.split(' ').filter(Boolean);
 const KEY = 'bench-key-0123456789';
@@ -82,7 +86,7 @@ async function main(): Promise<void> {
   for (const [name, attack, which] of chosen) {
     const target = which === 'main' ? service : await startService(ROOT, PROBE_ENV, NODE_ARGS);
     // Built and serialised before anything is measured.
-    const run = attack({ service: target, auth: { authorization: `Bearer ${KEY}` } });
+    const run = attack({ service: target, auth: { authorization: `Bearer ${KEY}` }, unreadDepth: values.unreadDepth });
     const prober = startProber(target.base);
     // The prober's first request pays for its own thread's start-up and first connection; started
     // together with an attack it read 30-140 ms on 2 cores where a settled prober reads under 10 ms.

@@ -797,8 +797,6 @@ export interface components {
                 solver: boolean;
                 /** @description Every body worker has started (absent with BODY_WORKERS=0). */
                 bodyWorkers?: boolean;
-                /** @description The instance has answered its warm-up requests (one down each hot path, sent to itself at start-up). */
-                warm: boolean;
                 draining: boolean;
             };
         };

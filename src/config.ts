@@ -58,8 +58,6 @@ export interface Config extends RequestLimits {
   readonly maxUnreadBytes: number;
   /** Most requests one connection may have waiting for their answers; past it the connection is closed. */
   readonly maxPipelinedRequests: number;
-  /** Most ms of request work started in one turn of the event loop; 0: no slicing (work-slicer.ts). */
-  readonly workSliceMs: number;
   /** Warm solver workers kept beside the pool, to take over at once from one that overruns. */
   readonly spareWorkers: number;
   /** Threads that parse, validate and normalise large bodies (0: every body on the event loop). */
@@ -130,7 +128,6 @@ const INTEGERS: Readonly<Record<IntKey, IntSpec>> = {
   maxRequestsPerSocket: { env: 'MAX_REQUESTS_PER_SOCKET', fallback: 1000, min: 1 },
   maxUnreadBytes: { env: 'MAX_UNREAD_BYTES', fallback: 4 * MIB, min: 1024 },
   maxPipelinedRequests: { env: 'MAX_PIPELINED_REQUESTS', fallback: 32, min: 1 },
-  workSliceMs: { env: 'WORK_SLICE_MS', fallback: 5, min: 0, max: 1000 },
   spareWorkers: { env: 'SOLVER_SPARE_WORKERS', fallback: 1, min: 0, max: 16 },
   bodyWorkers: { env: 'BODY_WORKERS', fallback: 1, min: 0, max: 16 },
   bodyWorkerThresholdBytes: { env: 'BODY_WORKER_THRESHOLD_BYTES', fallback: 32 * 1024, min: 0 },

@@ -13,7 +13,6 @@ import { createCostModelResolver } from './cost/registry.ts';
 import { buildApp, type HplbApp } from './http/app.ts';
 import { createBodyPool, requestLimitsOf } from './http/body-pool.ts';
 import { createHttpServer } from './http/server-options.ts';
-import { warmUp, warmUpRequests } from './http/warm-up.ts';
 import { createSolverPool } from './pool/solver-pool.ts';
 import { loadRegistry } from './profiles/registry.ts';
 
@@ -52,7 +51,6 @@ hplb = buildApp({
   logger,
   resolveCostModel: createCostModelResolver(),
   bodyPool,
-  warmUpFirst: true,
 });
 
 const server = createHttpServer(hplb.handler, config).listen(config.port, config.host, () => {
@@ -74,17 +72,9 @@ pool.ready().then(
   (error: unknown) => logger.error({ err: error }, 'solver workers failed to start; /readyz stays 503'),
 );
 bodyPool?.ready().then(() => logger.info({ workers: config.bodyWorkers }, 'body workers ready'));
-// Once it listens and its workers are up, the instance sends itself one request down each hot path
-// (src/http/warm-up.ts); /readyz turns 200 after that. Workers that never start leave it 503.
+// /readyz turns 200 once it listens and its workers are up; workers that never start leave it 503.
 Promise.all([listening, pool.ready(), bodyPool?.ready()]).then(
-  async ([{ address, port }]) => {
-    const started = performance.now();
-    const results = await warmUp(baseUrl(address, port), warmUpRequests(registry.list()[0]?.id), config.apiKeys[0]);
-    const unexpected = results.filter((r) => r.status !== r.expected);
-    if (unexpected.length > 0) logger.warn({ unexpected }, "warm-up answers differ from a healthy instance's");
-    hplb.markWarm();
-    logger.info({ ms: Math.round(performance.now() - started) }, 'warm');
-  },
+  () => logger.info('ready'),
   () => undefined,
 );
 

@@ -17,7 +17,7 @@ import { createLookupMemo } from './lookup.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { loadSpec, publicDir, type LoadedSpec } from './openapi.ts';
 import { createPlanService } from './plan-service.ts';
-import { createPlanningContext } from './planning-context.ts';
+import { createPlanningContext } from '../planner/planning-context.ts';
 import { createErrorHandler } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import type { AppDeps, RouteContext, Routes } from './route-context.ts';
@@ -29,7 +29,6 @@ import { registerOperationRoutes } from './routes/operations.ts';
 import { registerPlanRoutes } from './routes/plans.ts';
 import { registerRankRoutes } from './routes/ranks.ts';
 import { createValidators } from './validation.ts';
-import { createWorkSlicer } from './work-slicer.ts';
 
 export type { AppDeps, SolverRunner } from './route-context.ts';
 
@@ -46,8 +45,6 @@ export interface HplbApp {
   readonly draining: boolean;
   /** For the pools' onWorkerRestart hooks: logged and counted. */
   workerRestarted(reason: string): void;
-  /** The warm-up requests have been answered: /readyz may turn 200 (AppDeps.warmUpFirst). */
-  markWarm(): void;
 }
 
 /** Route modules in registration order: the per-model lookup, the hot path, is matched first. */
@@ -61,7 +58,7 @@ const ROUTE_MODULES: readonly ((router: Routes, ctx: RouteContext) => void)[] = 
 ];
 
 export function buildApp(deps: AppDeps): HplbApp {
-  const state = { draining: false, warm: deps.warmUpFirst !== true };
+  const state = { draining: false };
   const admission = createAdmission({
     maxConcurrent: deps.config.maxConcurrentPlans,
     maxQueued: deps.config.maxQueuedPlans,
@@ -92,9 +89,6 @@ export function buildApp(deps: AppDeps): HplbApp {
     get draining() {
       return state.draining;
     },
-    markWarm: () => {
-      state.warm = true;
-    },
     workerRestarted(reason) {
       ctx.metrics.workerRestarts.inc();
       deps.logger.warn({ reason }, 'worker restarted');
@@ -103,20 +97,14 @@ export function buildApp(deps: AppDeps): HplbApp {
 }
 
 /** Everything the routes share, built once: validators, metrics, the store, the plan service. */
-function createRouteContext(
-  deps: AppDeps,
-  admission: Admission,
-  state: { readonly draining: boolean; readonly warm: boolean },
-): RouteContext {
+function createRouteContext(deps: AppDeps, admission: Admission, state: { readonly draining: boolean }): RouteContext {
   const { config } = deps;
   const spec = deps.spec ?? loadSpec();
   const validators = createValidators(spec.document);
-  const slicer = config.workSliceMs > 0 ? createWorkSlicer(config.workSliceMs, deps.now) : undefined;
   const metrics = createMetrics({
     plans: () => ({ inFlight: admission.inFlight, queued: admission.queued }),
     solver: () => ({ queueDepth: deps.runner.queueDepth, busy: deps.runner.busy }),
     cacheBytes: () => ({ ...store.bytes(), urls: lookupMemo.calculatedSize }),
-    waitingForTurn: () => slicer?.waiting ?? 0,
   });
   const stores = deps.store
     ? { plans: deps.store }
@@ -152,10 +140,8 @@ function createRouteContext(
     context,
     defaultCostModel: context.resolveCostModel().name,
     draining: () => state.draining,
-    warm: () => state.warm,
     guards: createGuards(config, metrics, stores.rateLimits),
     lookupMemo,
-    work: slicer?.handler ?? ((_req, _res, next) => next()),
     jsonBody: jsonBody({
       maxBytes: config.maxBodyBytes,
       maxContainers: config.maxBodyContainers,

@@ -38,7 +38,7 @@ export interface BodyPool {
   plan(bytes: Uint8Array): Promise<NormalisedRequest>;
   /** The budgets answer of a body, ready to send; throws the HplbError the body earns. */
   budgets(bytes: Uint8Array): Promise<JsonAnswer>;
-  /** The ranks answer (rank-answer.ts) of a stored plan's bytes on a model with `counts`, ready to send. */
+  /** The ranks answer (json-answer.ts) of a stored plan's bytes on a model with `counts`, ready to send. */
   ranks(planBytes: Uint8Array, counts: HeadCounts): Promise<JsonAnswer>;
   /** Resolves once every worker has started. */
   ready(): Promise<void>;

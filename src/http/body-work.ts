@@ -2,7 +2,7 @@
  * What a body worker does with a large request body (body-pool.ts sends it, body-worker.ts runs
  * it): the steps the event loop runs on a small body, with the same functions: parseJsonBody,
  * schema validation, then the plan request's normalisation or the whole budgets answer,
- * serialised and tagged. It also answers the ranks of a large stored plan (rank-answer.ts).
+ * serialised and tagged. It also answers the ranks of a large stored plan (json-answer.ts).
  * A request's HplbError travels back as plain data (src/pool/solve-task.ts) and is thrown again on
  * the event loop; any other error comes back as its text, an internal error.
  */
@@ -19,10 +19,10 @@ import {
   type PlanRequest,
 } from '../planner/request.ts';
 import { loadRegistry } from '../profiles/registry.ts';
-import { jsonAnswer } from './json-answer.ts';
+import { jsonAnswer, rankAnswer } from './json-answer.ts';
 import { loadSpec } from './openapi.ts';
-import { createPlanningContext } from './planning-context.ts';
-import { rankAnswer } from './rank-answer.ts';
+import { createPlanningContext } from '../planner/planning-context.ts';
+
 import { parseJsonBody } from './routes/json-body.ts';
 import { serializeHplbError, type SerializedHplbError } from '../pool/solve-task.ts';
 import { createValidators, type OperationValidator } from './validation.ts';

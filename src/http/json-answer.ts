@@ -6,6 +6,9 @@
  */
 import etag from 'etag';
 import type { Response } from 'express';
+import type { HeadCounts } from '../apply/head-order.ts';
+import { planRanks } from '../apply/plan-ranks.ts';
+import type { Plan } from '../planner/plan.ts';
 
 export interface JsonAnswer {
   /** JSON text of the answer, UTF-8. */
@@ -18,6 +21,14 @@ export function jsonAnswer(value: unknown): JsonAnswer {
   // res.json's text: JSON.stringify with no replacer or spacing (the app sets neither).
   const body = new TextEncoder().encode(JSON.stringify(value));
   return { body, etag: etag(bytesOf(body), { weak: true }) };
+}
+
+/**
+ * GET /v1/plans/{planId}/ranks's answer from a stored plan's bytes: parsing, ordering and
+ * serialising all grow with the plan, so a body worker runs this for a large plan (body-work.ts).
+ */
+export function rankAnswer(planBytes: Uint8Array, counts: HeadCounts): JsonAnswer {
+  return jsonAnswer(planRanks(JSON.parse(new TextDecoder().decode(planBytes)) as Plan, counts));
 }
 
 /** Sends an answer as res.json would have sent the value: same type, length and ETag (and 304 when fresh). */

@@ -13,8 +13,6 @@ export interface MetricsSources {
   readonly solver: () => { readonly queueDepth: number; readonly busy: number };
   /** Bytes held by the plan cache and the lookup URL memo. */
   readonly cacheBytes?: () => Readonly<Record<string, number>>;
-  /** Requests waiting for a turn of the event loop to start their work (work-slicer.ts). */
-  readonly waitingForTurn?: () => number;
 }
 
 export interface Metrics {
@@ -51,11 +49,6 @@ function registerGauges(registers: Registry[], sources: MetricsSources): void {
     ['hplb_plan_queue_depth', 'Plans waiting for a solving slot.', () => sources.plans().queued],
     ['hplb_solver_queue_depth', 'Layer tasks waiting for a solver worker.', () => sources.solver().queueDepth],
     ['hplb_solver_workers_busy', 'Solver workers running a layer task.', () => sources.solver().busy],
-    [
-      'hplb_requests_waiting_for_turn',
-      'Requests waiting for a turn of the event loop to start their work (WORK_SLICE_MS).',
-      () => sources.waitingForTurn?.() ?? 0,
-    ],
   ];
   for (const [name, help, read] of gauges) {
     new Gauge({
@@ -78,31 +71,21 @@ function registerGauges(registers: Registry[], sources: MetricsSources): void {
   });
 }
 
+type CounterOf = <L extends string>(name: string, help: string, labelNames?: L[]) => Counter<L>;
 type CacheCounters = Pick<Metrics, 'cacheHits' | 'cacheMisses' | 'cacheEvictions' | 'storeMetrics'>;
 
 /** The plan store's counters, and the sink the store reports through. */
-function createCacheCounters(registers: Registry[]): CacheCounters {
-  const cacheHits = new Counter({
-    name: 'hplb_plan_cache_hits_total',
-    help: 'Plan cache hits (cache: plans by id, or lookups by model query).',
-    labelNames: ['cache'],
-    registers,
-  });
-  const cacheMisses = new Counter({
-    name: 'hplb_plan_cache_misses_total',
-    help: 'Plan cache misses.',
-    labelNames: ['cache'],
-    registers,
-  });
-  const cacheEvictions = new Counter({
-    name: 'hplb_plan_cache_evictions_total',
-    help: 'Plans evicted from a cache (size or TTL).',
-    labelNames: ['cache'],
-    registers,
-  });
+function createCacheCounters(counter: CounterOf): CacheCounters {
+  const cacheHits = counter(
+    'hplb_plan_cache_hits_total',
+    'Plan cache hits (cache: plans by id, or lookups by model query).',
+    ['cache'],
+  );
+  const cacheMisses = counter('hplb_plan_cache_misses_total', 'Plan cache misses.', ['cache']);
+  const cacheEvictions = counter('hplb_plan_cache_evictions_total', 'Plans evicted from a cache (size or TTL).', [
+    'cache',
+  ]);
   // The shared store's own counters (Redis; the memory store never fails or waits).
-  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
-    new Counter<L>({ name, help, labelNames, registers });
   const storeErrors = counter(
     'hplb_store_errors_total',
     'Shared store commands that failed (read as a miss, write dropped, or counted locally), by operation.',
@@ -136,61 +119,51 @@ function createCacheCounters(registers: Registry[]): CacheCounters {
 
 /** The counters and histograms the service increments (names are what dashboards read). */
 function createCounters(registers: Registry[]): Omit<Metrics, 'registry'> {
+  const counter: CounterOf = (name, help, labelNames = []) => new Counter({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets, registers });
   return {
-    httpRequests: new Counter({
-      name: 'hplb_http_requests_total',
-      help: 'HTTP requests answered, by route template and status.',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    }),
-    httpDuration: new Histogram({
-      name: 'hplb_http_request_duration_seconds',
-      help: 'Time from request to response, by route template.',
-      labelNames: ['method', 'route'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers,
-    }),
-    ...createCacheCounters(registers),
-    solves: new Counter({
-      name: 'hplb_plan_solves_total',
-      help: 'Plans solved, by requested engine and outcome (proven: every layer proven; unproven; failed).',
-      labelNames: ['engine', 'status'],
-      registers,
-    }),
-    solveDuration: new Histogram({
-      name: 'hplb_plan_solve_duration_seconds',
-      help: 'Wall-clock time of a plan solve, from admission to answer.',
-      labelNames: ['engine'],
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-      registers,
-    }),
-    layers: new Counter({
-      name: 'hplb_plan_layers_total',
-      help: 'Layer answers in solved plans, by answering engine and layer status.',
-      labelNames: ['engine', 'status'],
-      registers,
-    }),
-    coalesced: new Counter({
-      name: 'hplb_plan_coalesced_total',
-      help: 'Plan requests that joined an identical solve already in flight.',
-      registers,
-    }),
-    rejected: new Counter({
-      name: 'hplb_plan_rejected_total',
-      help: 'Requests refused before solving (queue_full, draining, rate_limited).',
-      labelNames: ['reason'],
-      registers,
-    }),
-    workerRestarts: new Counter({
-      name: 'hplb_solver_worker_restarts_total',
-      help: 'Solver and body workers replaced after a crash, an overrun or running out of memory.',
-      registers,
-    }),
-    connectionsClosed: new Counter({
-      name: 'hplb_connections_closed_total',
-      help: 'Connections the service closed itself (unread: too many answers left unread).',
-      labelNames: ['reason'],
-      registers,
-    }),
+    httpRequests: counter('hplb_http_requests_total', 'HTTP requests answered, by route template and status.', [
+      'method',
+      'route',
+      'status',
+    ]),
+    httpDuration: histogram(
+      'hplb_http_request_duration_seconds',
+      'Time from request to response, by route template.',
+      ['method', 'route'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    ),
+    ...createCacheCounters(counter),
+    solves: counter(
+      'hplb_plan_solves_total',
+      'Plans solved, by requested engine and outcome (proven: every layer proven; unproven; failed).',
+      ['engine', 'status'],
+    ),
+    solveDuration: histogram(
+      'hplb_plan_solve_duration_seconds',
+      'Wall-clock time of a plan solve, from admission to answer.',
+      ['engine'],
+      [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    ),
+    layers: counter('hplb_plan_layers_total', 'Layer answers in solved plans, by answering engine and layer status.', [
+      'engine',
+      'status',
+    ]),
+    coalesced: counter('hplb_plan_coalesced_total', 'Plan requests that joined an identical solve already in flight.'),
+    rejected: counter(
+      'hplb_plan_rejected_total',
+      'Requests refused before solving (queue_full, draining, rate_limited).',
+      ['reason'],
+    ),
+    workerRestarts: counter(
+      'hplb_solver_worker_restarts_total',
+      'Solver and body workers replaced after a crash, an overrun or running out of memory.',
+    ),
+    connectionsClosed: counter(
+      'hplb_connections_closed_total',
+      'Connections the service closed itself (unread: too many answers left unread).',
+      ['reason'],
+    ),
   };
 }

@@ -46,8 +46,6 @@ export interface AppDeps {
   readonly publicDir?: string | null;
   /** Where large bodies are parsed and normalised (config.bodyWorkerThresholdBytes); none: on the event loop. */
   readonly bodyPool?: BodyPool;
-  /** True: /readyz stays 503 (checks.warm false) until HplbApp.markWarm() (server.ts warms up first). */
-  readonly warmUpFirst?: boolean;
 }
 
 /** Where route modules register their routes (the app itself). */
@@ -65,14 +63,10 @@ export interface RouteContext {
   /** Name of the default cost model, part of per-model lookup keys. */
   readonly defaultCostModel: string;
   readonly draining: () => boolean;
-  /** The warm-up has run (always true without AppDeps.warmUpFirst). */
-  readonly warm: () => boolean;
   /** API keys and the rate limit. */
   readonly guards: Guards;
   /** Validated per-model lookup URLs, bounded by bytes. */
   readonly lookupMemo: LRUCache<string, KnownLookup>;
   /** The JSON body reader of POST routes: large bodies left raw when a body pool is there. */
   readonly jsonBody: RequestHandler;
-  /** First on routes that do work: starts them in slices of the event loop (work-slicer.ts). */
-  readonly work: RequestHandler;
 }

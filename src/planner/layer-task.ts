@@ -2,6 +2,7 @@ import { HplbError } from '../errors.ts';
 import { layerLowerBound } from '../solver/bounds.ts';
 import { constructionAssignment, greedyEngine } from '../solver/engines/greedy.ts';
 import { createEngines } from '../solver/engines/index.ts';
+import { GLPK_STRETCH, nextGlpkStretch } from '../solver/engines/portfolio.ts';
 import { buildLayerResult, makespanOf, relativeGap, statusForGap } from '../solver/layer-result.ts';
 import { replanLayer, type FreshLayer, type ReplanOutcome } from '../solver/replan/replan-layer.ts';
 import type { MigrationSpec } from '../solver/replan/types.ts';
@@ -66,6 +67,29 @@ export interface TaskProgress extends LayerProgress {
 export interface LayerSolver {
   readonly engines: Readonly<Record<EngineName, LayerEngine>>;
   readonly glpk: GLPK;
+  /**
+   * GLPK's stretch (wall time over time given) as measured on this thread so far: each task's
+   * engine gets it as SolveOptions.glpkStretch and reports its GLPK runs back into it. Absent:
+   * every task starts from the engine's first guess.
+   */
+  readonly glpkStretch?: { value: number };
+}
+
+/** A solver on `glpk` (every engine by default) that keeps GLPK's stretch across the tasks it solves. */
+export function createLayerSolver(glpk: GLPK, engines: LayerSolver['engines'] = createEngines(glpk)): LayerSolver {
+  return { glpk, engines, glpkStretch: { value: GLPK_STRETCH } };
+}
+
+/** The stretch estimate as an engine input, and the report that updates it. */
+function stretchOptions(solver: LayerSolver) {
+  const stretch = solver.glpkStretch;
+  if (!stretch) return {};
+  return {
+    glpkStretch: stretch.value,
+    onGlpkRun: (givenMs: number, tookMs: number) => {
+      stretch.value = nextGlpkStretch(stretch.value, givenMs, tookMs);
+    },
+  };
 }
 
 /**
@@ -117,7 +141,12 @@ export function solveLayerTask(
   const report = onProgress
     ? { onProgress: (progress: LayerProgress) => onProgress({ ...progress, greedyMakespan }) }
     : {};
-  const result = engine.solveLayer(task.problem, { ...rest, ...(incumbent ? { incumbent } : {}), ...report });
+  const result = engine.solveLayer(task.problem, {
+    ...rest,
+    ...(incumbent ? { incumbent } : {}),
+    ...report,
+    ...stretchOptions(solver),
+  });
   return { result, greedyMakespan };
 }
 
@@ -196,8 +225,8 @@ export function greedyFallback(task: LayerTask, reason: string): LayerOutcome {
 }
 
 /** Runs tasks on the calling thread, one at a time, on `engines` (by default every engine on `glpk`). */
-export function createInlineRunner(glpk: GLPK, engines: LayerSolver['engines'] = createEngines(glpk)): LayerRunner {
-  const solver: LayerSolver = { engines, glpk };
+export function createInlineRunner(glpk: GLPK, engines?: LayerSolver['engines']): LayerRunner {
+  const solver = createLayerSolver(glpk, engines);
   return {
     concurrency: 1,
     run: async (task) => solveLayerTask(task, solver),

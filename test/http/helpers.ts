@@ -75,7 +75,7 @@ export async function startTestApp(
   workers = 1,
   publicDir: string | null = null,
   wrap: (pool: SolverPool) => SolverRunner = (pool) => pool,
-  extra: Pick<AppDeps, 'bodyPool' | 'warmUpFirst'> = {},
+  extra: Pick<AppDeps, 'bodyPool'> = {},
 ): Promise<TestApp> {
   const config = loadConfig({ ...TEST_APP_ENV, ...env });
   const logs: Record<string, unknown>[] = [];

@@ -26,7 +26,7 @@ describe('probes, metrics, contract, request ids and logs', () => {
     assertSchema('Readiness', res.body);
     assert.deepEqual(res.body, {
       status: 'ready',
-      checks: { registry: true, store: 'ok', solver: true, warm: true, draining: false },
+      checks: { registry: true, store: 'ok', solver: true, draining: false },
     });
   });
 

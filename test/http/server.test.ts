@@ -20,7 +20,7 @@ interface Running {
 /** Children started here, killed after the suite whatever happened (a failed test must not leave one running). */
 const children: ChildProcess[] = [];
 
-/** npm start's entry point in a child process on a free port, once it has warmed up (/readyz 200). */
+/** npm start's entry point in a child process on a free port, once it is ready (/readyz 200). */
 async function startServer(): Promise<Running> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
     env: {
@@ -44,8 +44,8 @@ async function startServer(): Promise<Running> {
       logs.push(entry);
       lines.emit('line', entry);
       if (entry.msg === 'listening') port = entry.port as number;
-      // /readyz is 200 once both kinds of worker have started and the warm-up requests are answered.
-      if (entry.msg === 'warm') resolve();
+      // /readyz is 200 once it listens and both kinds of worker have started.
+      if (entry.msg === 'ready') resolve();
     });
     void exited.then((code) => reject(new Error(`server exited early with ${code}`)));
   });
@@ -90,8 +90,7 @@ describe('npm start (src/server.ts)', () => {
     assert.equal(await server.exited, 0);
     const messages = server.logs.map((l) => l.msg);
     assert.ok(messages.indexOf('draining') < messages.indexOf('stopped'));
-    // The test's own plan, not one of the warm-up requests the server sent itself.
-    const solved = server.logs.findIndex((l) => l.msg === 'request' && l.method === 'POST' && l.reqId !== 'warm-up');
+    const solved = server.logs.findIndex((l) => l.msg === 'request' && l.method === 'POST');
     assert.ok(messages.indexOf('draining') < solved, 'the solve was still in flight when the drain began');
   });
 

@@ -10,7 +10,7 @@ import { RawJsonBody } from './json-body.ts';
 
 export function registerBudgetRoutes(router: Routes, ctx: RouteContext): void {
   const operation = ctx.validators.operation('computeBudgets');
-  router.post('/v1/budgets', ctx.work, ctx.guards.rateLimit, ctx.guards.requireKey, ctx.jsonBody, async (req, res) => {
+  router.post('/v1/budgets', ctx.guards.rateLimit, ctx.guards.requireKey, ctx.jsonBody, async (req, res) => {
     const pool = ctx.deps.bodyPool;
     if (req.body instanceof RawJsonBody && pool) {
       // Parsed, validated, computed, serialised and tagged by a body worker: the answer comes back as bytes.

@@ -9,13 +9,13 @@ import type { PlanRequest } from '../../planner/request.ts';
 import { parseUnitsPerGpu } from '../../solver/problem.ts';
 import type { components } from '../../api-types.ts';
 import { asQueryError, lookupRequest, normaliseLookup, type LookupParams } from '../lookup.ts';
-import { unknownModel } from '../planning-context.ts';
+import { unknownModel } from '../../planner/planning-context.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 
 export function registerFrontierRoutes(router: Routes, ctx: RouteContext): void {
   const { deps, service } = ctx;
   const validator = ctx.validators.operation('getModelFrontier');
-  router.get('/v1/models/:modelId/frontier', ctx.work, ctx.guards.requireKeyForReads, async (req, res) => {
+  router.get('/v1/models/:modelId/frontier', ctx.guards.requireKeyForReads, async (req, res) => {
     const { modelId } = validator.path(req.params) as { modelId: string };
     const params = validator.query(req.query) as LookupParams;
     const profile = deps.registry.get(modelId);

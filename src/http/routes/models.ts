@@ -1,8 +1,8 @@
 /** GET /v1/models and GET /v1/models/{modelId}: the registry with provenance and budget heterogeneity. */
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import type { Profile } from '../../profiles/profile.ts';
-import { summarizeProfile, type LayerSummary } from '../model-summary.ts';
-import { unknownModel } from '../planning-context.ts';
+import { summarizeProfile, type LayerSummary } from '../../profiles/summary.ts';
+import { unknownModel } from '../../planner/planning-context.ts';
 import type { components } from '../../api-types.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 

@@ -23,16 +23,15 @@ export function registerOperationRoutes(router: Routes, ctx: RouteContext): void
       store: ctx.store.state(),
       solver: deps.runner.isReady(),
       ...(deps.bodyPool ? { bodyWorkers: deps.bodyPool.isReady() } : {}),
-      warm: ctx.warm(),
       draining: ctx.draining(),
     };
-    const up = checks.registry && checks.solver && checks.bodyWorkers !== false && checks.warm;
+    const up = checks.registry && checks.solver && checks.bodyWorkers !== false;
     const status = checks.draining ? 'draining' : up ? 'ready' : 'not_ready';
     res.setHeader('Cache-Control', 'no-store');
     res.status(status === 'ready' ? 200 : 503).json({ status, checks } satisfies components['schemas']['Readiness']);
   });
 
-  router.get('/metrics', ctx.work, ctx.guards.requireKey, async (_req, res) => {
+  router.get('/metrics', ctx.guards.requireKey, async (_req, res) => {
     const text = await metrics.registry.metrics();
     res.type(metrics.registry.contentType).send(text);
   });

@@ -3,14 +3,14 @@
  * Plan bodies and ETags are computed once when a plan is stored (src/store/plan-entry.ts):
  * answering from the store writes stored bytes.
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request, Response } from 'express';
 import fresh from 'fresh';
 import { HplbError } from '../../errors.ts';
 import type { PlanEntry } from '../../store/plan-entry.ts';
 import { asQueryError, lookupRequest, normaliseLookup, type KnownLookup, type LookupParams } from '../lookup.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import { RawJsonBody } from './json-body.ts';
-import { unknownModel } from '../planning-context.ts';
+import { unknownModel } from '../../planner/planning-context.ts';
 
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const { validators, service, store, deps, guards } = ctx;
@@ -18,7 +18,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const get = validators.operation('getPlan');
   const lookup = validators.operation('getModelPlan');
 
-  router.post('/v1/plans', ctx.work, guards.rateLimit, guards.requireKey, ctx.jsonBody, async (req, res) => {
+  router.post('/v1/plans', guards.rateLimit, guards.requireKey, ctx.jsonBody, async (req, res) => {
     const body: unknown = req.body;
     const outcome =
       body instanceof RawJsonBody && deps.bodyPool
@@ -67,12 +67,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     byUrl.set(req.originalUrl, known);
     return known;
   };
-  // A lookup already validated is a read from memory; any other may solve: it waits for its turn.
-  const lookupWork: RequestHandler = (req, res, next) => {
-    if (byUrl.has(req.originalUrl)) next();
-    else ctx.work(req, res, next);
-  };
-  router.get('/v1/models/:modelId/plan', lookupWork, guards.requireKeyForReads, async (req, res) => {
+  router.get('/v1/models/:modelId/plan', guards.requireKeyForReads, async (req, res) => {
     const known = knownLookup(req, res);
     res.setHeader('Cache-Control', cacheControl);
     const hit = store.peekLookup(known.key) ?? (await store.getByLookup(known.key));

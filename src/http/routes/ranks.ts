@@ -1,14 +1,13 @@
 /**
  * GET /v1/plans/{planId}/ranks: a stored plan as tensor-parallel ranks see it once `apply` has
  * rewritten the checkpoint, in the form of the manifest's layers (src/apply/head-order.ts). The
- * head counts come from the entry's facts here; the answer itself (rank-answer.ts) is computed by
+ * head counts come from the entry's facts here; the answer itself (json-answer.ts) is computed by
  * a body worker when the plan is larger than BODY_WORKER_THRESHOLD_BYTES.
  */
 import type { HeadCounts } from '../../apply/head-order.ts';
 import { HplbError } from '../../errors.ts';
-import { sendJsonAnswer } from '../json-answer.ts';
+import { rankAnswer, sendJsonAnswer } from '../json-answer.ts';
 import type { PlanFacts } from '../../store/plan-entry.ts';
-import { rankAnswer } from '../rank-answer.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 
 export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
@@ -16,7 +15,7 @@ export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
   const validator = ctx.validators.operation('getPlanRanks');
   const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
 
-  router.get('/v1/plans/:planId/ranks', ctx.work, ctx.guards.requireKeyForReads, async (req, res) => {
+  router.get('/v1/plans/:planId/ranks', ctx.guards.requireKeyForReads, async (req, res) => {
     const { planId } = validator.path(req.params) as { planId: string };
     const { kvGroupSize } = validator.query(req.query) as { kvGroupSize?: number };
     const entry = store.peek(planId) ?? (await store.get(planId));

@@ -1,20 +1,18 @@
 /**
- * The answer of GET /v1/plans/{planId}/ranks, from a stored plan's bytes to the bytes sent:
- * parsing, ordering and serialising all grow with the plan, so a body worker runs this for a
- * large plan (body-work.ts) and the event loop only for a small one (routes/ranks.ts).
+ * A stored plan as tensor-parallel ranks see it once `apply` has rewritten the checkpoint (GET
+ * /v1/plans/{planId}/ranks), in the form of the manifest's layers: the head order apply writes,
+ * with KV duplication when needed.
  */
-import { headOrder, rankHeads, type HeadCounts } from '../apply/head-order.ts';
+import type { components } from '../api-types.ts';
 import { HplbError } from '../errors.ts';
 import type { Plan } from '../planner/plan.ts';
-import type { components } from '../api-types.ts';
-import { jsonAnswer, type JsonAnswer } from './json-answer.ts';
+import { headOrder, rankHeads, type HeadCounts } from './head-order.ts';
 
-/** The rank view of the plan in `planBytes` (JSON) on a model with `counts`; PLAN_MISMATCH when it has none. */
-export function rankAnswer(planBytes: Uint8Array, counts: HeadCounts): JsonAnswer {
-  const plan = JSON.parse(new TextDecoder().decode(planBytes)) as Plan;
+/** The rank view of `plan` on a model with `counts`; PLAN_MISMATCH (no request pointer) when it has none. */
+export function planRanks(plan: Plan, counts: HeadCounts): components['schemas']['PlanRanks'] {
   const order = rankOrder(plan, counts);
   const ranks = rankHeads(plan, order);
-  return jsonAnswer({
+  return {
     planId: plan.id,
     model: plan.model.id,
     granularity: plan.granularity,
@@ -26,10 +24,9 @@ export function rankAnswer(planBytes: Uint8Array, counts: HeadCounts): JsonAnswe
     planKvCacheFactor: order.planKvCacheFactor,
     expandKvNeeded: order.outputKvHeads !== order.kvHeads,
     layers: order.layers.map((l, i) => ({ ...l, ranks: ranks[i].ranks })),
-  } satisfies components['schemas']['PlanRanks']);
+  };
 }
 
-/** The head order apply writes (with KV duplication when needed); the plan's own faults carry no request pointer. */
 function rankOrder(plan: Plan, counts: HeadCounts): ReturnType<typeof headOrder> {
   try {
     return headOrder(plan, counts, { expandKv: true });

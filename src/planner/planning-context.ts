@@ -1,6 +1,6 @@
-/** The planning context of the service, shared by the app and the body workers (body-worker.ts). */
+/** The planning context of the HTTP service, shared by the app and its body workers (src/http/body-worker.ts). */
 import { HplbError } from '../errors.ts';
-import type { PlanningContext } from '../planner/request.ts';
+import type { PlanningContext } from './request.ts';
 import type { CostModel } from '../cost/cost-model.ts';
 import type { ModelRegistry } from '../profiles/registry.ts';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_WORKLOAD } from '../../src/cost/cost-model.ts';
-import { summarizeProfile } from '../../src/http/model-summary.ts';
+import { summarizeProfile } from '../../src/profiles/summary.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
-import { tinyProfile } from '../profiles/inline-profile.ts';
+import { tinyProfile } from './inline-profile.ts';
 
 const registry = loadRegistry();
 const profile = tinyProfile();

@@ -1,10 +1,10 @@
 /**
- * Budget heterogeneity of a profile, as GET /v1/models reports it (routes/models.ts): per layer,
+ * Budget heterogeneity of a profile, as GET /v1/models reports it (src/http/routes/models.ts): per layer,
  * how unequal the heads' nominal keys per row are.
  */
-import { attendedTokens, type HeadBudget } from '../profiles/head-budget.ts';
-import type { Profile } from '../profiles/profile.ts';
-import { canonicalJson } from '../profiles/version.ts';
+import { attendedTokens, type HeadBudget } from './head-budget.ts';
+import type { Profile } from './profile.ts';
+import { canonicalJson } from './version.ts';
 
 /** How unequal one layer's heads are, in tokens attended per query row at a given sequence length. */
 export interface LayerSummary {
