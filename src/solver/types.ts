@@ -155,7 +155,7 @@ export interface SolveOptions {
    * measurements into nextGlpkStretch and passes the result here.
    */
   readonly glpkStretch?: number;
-  /** Hears every GLPK run auto makes: the time it was given and the wall time it took, ms. */
+  /** Hears every GLPK run of auto's that ran to its time limit: the time it was given and the wall time it took, ms. */
   readonly onGlpkRun?: (givenMs: number, tookMs: number) => void;
 }
 

@@ -17,7 +17,8 @@ describe('plans with split heads over HTTP', () => {
         costs: [[90, 10, 10, 10]],
         gpus: { count: 2 },
         workload: { seqLen: 900 },
-        constraints: { splits: { maxSplitHeads: 1, partOverhead: 0 } },
+        // Each head is its own KV group: a part on a second GPU stores a second copy of it.
+        constraints: { splits: { maxSplitHeads: 1, partOverhead: 0 }, maxKvCacheFactor: null },
       });
     assert.equal(res.status, 201);
     assertSchema('Plan', res.body);
@@ -35,6 +36,19 @@ describe('plans with split heads over HTTP', () => {
     assert.equal(layer.makespan, 60);
     assert.equal(res.body.totals.splitHeads, 1);
     assert.equal(res.body.totals.fluidBound, 60);
+    // At the default cap (1.0) no copy fits: nothing is split, and the plan stores what contiguous does.
+    const capped = await request(t.app)
+      .post('/v1/plans')
+      .send({
+        costs: [[90, 10, 10, 10]],
+        gpus: { count: 2 },
+        workload: { seqLen: 900 },
+        constraints: { splits: { maxSplitHeads: 1, partOverhead: 0 } },
+      });
+    assert.equal(capped.status, 201);
+    assert.equal(capped.body.totals.splitHeads, 0);
+    assert.equal(capped.body.totals.kvCacheFactor, 1);
+    assert.equal(capped.body.layers[0].makespan, 100, 'two heads a GPU: 90 + 10 beside 10 + 10');
   });
 
   it('refuses a bad split limit with 400 naming the field, and decode with 422', async () => {

@@ -115,7 +115,8 @@ export function ilpStep(glpk: GLPK, p: Portfolio, until: number): boolean {
     lowerBound: p.lower,
     ...(p.best ? { incumbent: p.best } : {}),
   });
-  p.options.onGlpkRun?.(given, p.now() - before);
+  // Only a run that used its time says how much GLPK overruns; one that proved early says nothing.
+  if (ilp.outcome === 'time_limit') p.options.onGlpkRun?.(given, p.now() - before);
   p.lower = Math.max(p.lower, ilp.lowerBound);
   if (ilp.unit2gpu.length > 0 && ilp.makespan < p.upper) {
     p.best = ilp.unit2gpu;
