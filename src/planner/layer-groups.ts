@@ -4,7 +4,7 @@
  * is mapped back to each member's own unit ids.
  */
 import { buildLayerResult } from '../solver/layer-result.ts';
-import { buildSplitResult } from '../solver/split/engine.ts';
+import { buildSplitResult } from '../solver/split/result.ts';
 import type { LayerProblem, LayerResult } from '../solver/types.ts';
 import { isSplitResult } from './split-plan.ts';
 

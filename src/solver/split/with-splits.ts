@@ -1,6 +1,7 @@
 import type { GLPK } from 'glpk.js/node';
 import type { LayerEngine, LayerProblem, LayerResult, SolveOptions } from '../types.ts';
-import { buildSplitResult, solveSplitLayer } from './engine.ts';
+import { solveSplitLayer } from './engine.ts';
+import { buildSplitResult } from './result.ts';
 import { splitFitsCap, splitKvCap } from './part-cost.ts';
 import type { LayerSplits } from './types.ts';
 
