@@ -1,7 +1,7 @@
 import { HplbError } from '../../errors.ts';
 import { REL_EPS, constraintViolation, heuristicEngine } from '../layer-result.ts';
 import { groupsMatter } from '../kv/groups.ts';
-import { improveKvAssignment, kvGreedyAssignment } from '../kv/greedy.ts';
+import { improveKvAssignment, kvGreedyAssignment, minimumsReachable } from '../kv/greedy.ts';
 import type { LayerEngine, LayerProblem } from '../types.ts';
 import { contiguousPlacement } from './contiguous.ts';
 
@@ -149,22 +149,11 @@ function construct(problem: LayerProblem): State | null {
         best = g;
       }
     }
-    if (best < 0 || !minimumsReachable(state, best, remaining - 1)) return null;
+    if (best < 0 || !minimumsReachable(state.problem.minUnitsPerGpu, state.counts, best, remaining - 1)) return null;
     place(state, u, best);
     remaining -= 1;
   }
   return state;
-}
-
-/** After putting one more unit on GPU g, can the remaining units still fill every minimum? */
-function minimumsReachable(state: State, g: number, remainingAfter: number): boolean {
-  const min = state.problem.minUnitsPerGpu;
-  if (min === 0) return true;
-  let missing = 0;
-  state.counts.forEach((n, h) => {
-    missing += Math.max(0, min - (h === g ? n + 1 : n));
-  });
-  return missing <= remainingAfter;
 }
 
 /** When KV-group limits trap the greedy order, start from the contiguous placement if it is feasible. */

@@ -106,7 +106,7 @@ function bestGpu(state: KvState, u: number, remainingAfter: number, unstoredAfte
     if (state.counts[g] >= problem.maxUnitsPerGpu) continue;
     const opens = state.groupCount[g * groups + k] === 0;
     if (opens && (state.distinct[g] >= state.maxGroups || state.stored + 1 + unstoredAfter > state.cap)) continue;
-    if (!minimumsReachable(state, g, remainingAfter)) continue;
+    if (!minimumsReachable(state.problem.minUnitsPerGpu, state.counts, g, remainingAfter)) continue;
     const finish = (state.sums[g] + problem.costs[u] + (opens ? state.groupCosts[k] : 0)) / problem.speeds[g];
     // On a tie, the GPU that already stores the group (no new copy).
     if (finish < bestFinish * (1 - REL_EPS) || (finish <= bestFinish * (1 + REL_EPS) && bestOpens && !opens)) {
@@ -123,13 +123,11 @@ function storedAnywhere(state: KvState, k: number): boolean {
   return false;
 }
 
-function minimumsReachable(state: KvState, g: number, remainingAfter: number): boolean {
-  const min = state.problem.minUnitsPerGpu;
+/** After putting one more unit on GPU g, can the remaining units still give every GPU `min` units? */
+export function minimumsReachable(min: number, counts: ArrayLike<number>, g: number, remainingAfter: number): boolean {
   if (min === 0) return true;
   let missing = 0;
-  state.counts.forEach((n, h) => {
-    missing += Math.max(0, min - (h === g ? n + 1 : n));
-  });
+  for (let h = 0; h < counts.length; h++) missing += Math.max(0, min - (h === g ? counts[h] + 1 : counts[h]));
   return missing <= remainingAfter;
 }
 
