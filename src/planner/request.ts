@@ -227,6 +227,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     headCosts: source.costs.headCosts,
     ...(source.costs.groupCosts ? { groupCosts: source.costs.groupCosts } : {}),
     maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu,
+    maxKvCacheFactor: basics.maxKvCacheFactor,
     replan: request.previous !== undefined,
   };
   const splits = resolveSplits(request.constraints?.splits, splitContext);

@@ -7,6 +7,7 @@ import type { CostModel, Workload } from '../cost/cost-model.ts';
 import { fixedHeadCost } from '../cost/row-range.ts';
 import { headShapeOf, kvBytes } from '../cost/head-shape.ts';
 import { HplbError } from '../errors.ts';
+import { capOf } from '../solver/kv/layer-kv.ts';
 import type { Profile } from '../profiles/profile.ts';
 import type { LayerSplits, SplitUnit } from '../solver/split/types.ts';
 import type { Granularity } from '../solver/types.ts';
@@ -42,6 +43,8 @@ interface SplitContext {
   /** [layers][kvGroups] cost of one stored copy of each KV group; absent: none (explicit costs). */
   readonly groupCosts?: readonly (readonly number[])[];
   readonly maxKvGroupsPerGpu: number | undefined;
+  /** The KV-cache cap (null: none); with units that are their own groups, splits must keep it. */
+  readonly maxKvCacheFactor: number | null;
   /** Whether the request re-plans from a previous placement. */
   readonly replan: boolean;
 }
@@ -89,7 +92,8 @@ export function resolveSplits(request: SplitsRequest | undefined, context: Split
 }
 
 /**
- * [layers] row costs of each layer's units. A head's cost splits into the cost model's fixed cost
+ * [layers] row costs of each layer's units, and where units are their own KV groups the cap on KV
+ * heads stored (the layer problem caps only groups that query heads share). A head's cost splits into the cost model's fixed cost
  * (explicit costs: none) and a variable cost that follows its rows' work under its budget
  * (explicit costs: rows cost alike). A KV-group unit's parts run every head of the group, so
  * each part pays the overhead once per head. A unit that is its own KV group (a KV-group unit, an
@@ -122,7 +126,15 @@ export function layerSplits(splits: ResolvedSplits, context: SplitContext): Laye
             kvGroup: Math.floor(h / groupSize),
           }));
     const { maxSplitHeads, maxPartsPerHead } = splits;
-    return { maxSplitHeads, maxPartsPerHead, rows: context.workload.seqLen, units };
+    // Whole, such units store one KV head each (the contiguous count); every extra part adds one.
+    const cap = ownGroup && context.maxKvCacheFactor !== null ? capOf(context.maxKvCacheFactor, units.length) : null;
+    return {
+      maxSplitHeads,
+      maxPartsPerHead,
+      rows: context.workload.seqLen,
+      units,
+      ...(cap !== null ? { maxStoredKvHeads: cap } : {}),
+    };
   });
 }
 

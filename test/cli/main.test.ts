@@ -79,6 +79,9 @@ describe('hplb plan (CLI)', () => {
       '3',
       '--part-overhead',
       '1',
+      // Each head is its own KV group: its parts store it twice more, beyond the default cap of 1.0.
+      '--max-kv-factor',
+      'unlimited',
     ];
     const json = await cli(...args, '--json');
     assert.equal(json.code, 0, json.err);

@@ -38,11 +38,13 @@ describe('plans with split heads', () => {
       constraints: { maxKvCacheFactor: null },
       solver: quick,
     };
-    const whole = await solvePlan(resolveRequest(base, context), runner);
-    const resolved = resolveRequest(
-      { ...base, constraints: { maxKvCacheFactor: null, splits: { maxSplitHeads: 7 } } },
-      context,
-    );
+    // The first eight layers (all 32 took 15 s a plan, past the plan's limit on 2 busy cores).
+    const firstLayers = (request: PlanRequest) => {
+      const resolved = resolveRequest(request, context);
+      return { ...resolved, layers: resolved.layers.slice(0, 8) };
+    };
+    const whole = await solvePlan(firstLayers(base), runner);
+    const resolved = firstLayers({ ...base, constraints: { maxKvCacheFactor: null, splits: { maxSplitHeads: 7 } } });
     assert.notEqual(resolved.id, whole.id);
     const plan = await solvePlan(resolved, runner);
     assert.deepEqual(
@@ -75,7 +77,8 @@ describe('plans with split heads', () => {
       kvGroupSize: 2,
       granularity: 'kv-group',
       gpus: { count: 2 },
-      constraints: { unitsPerGpu: 'free', splits: { maxSplitHeads: 1, partOverhead: 1 } },
+      // No KV-cache cap: a part of a KV-group unit stores its group again (cap 1.0 allows none).
+      constraints: { unitsPerGpu: 'free', maxKvCacheFactor: null, splits: { maxSplitHeads: 1, partOverhead: 1 } },
     };
     const resolved = resolveRequest(request, context);
     assert.equal(resolved.layers[0].splits!.units[0].partOverhead, 2);
@@ -89,6 +92,32 @@ describe('plans with split heads', () => {
     // Group 0 (cost 100) split in two parts, each paying 2: the 6 others on the second GPU.
     assert.ok(Math.abs(layer.makespan - 55) <= 0.01, `makespan ${layer.makespan}`);
     assert.equal(plan.layers[0].extraKvBytes, null);
+  });
+
+  it('keep the KV-cache cap where heads are their own KV groups (MHA): at 1.0 no head is split, and the proofs stand', async () => {
+    const request: PlanRequest = {
+      model: 'llama-2-7b-32k-instruct-duo',
+      gpus: { count: 2 },
+      constraints: { maxKvCacheFactor: 1, splits: { maxSplitHeads: 2 } },
+      solver: quick,
+    };
+    const resolved = resolveRequest(request, context);
+    const plan = await solvePlan({ ...resolved, layers: resolved.layers.slice(0, 4) }, runner);
+    assert.equal(plan.totals.kvCacheFactor, 1);
+    for (const layer of plan.layers) {
+      assert.equal(layer.splitHeads, 0);
+      assert.equal(layer.status, 'optimal', `layer ${layer.layer}: the whole-head problem is the layer's`);
+    }
+    const looser = resolveRequest(
+      { ...request, constraints: { maxKvCacheFactor: 1.25, splits: { maxSplitHeads: 2 } } },
+      context,
+    );
+    const split = await solvePlan({ ...looser, layers: looser.layers.slice(0, 4) }, runner);
+    assert.ok(split.totals.kvCacheFactor <= 1.25);
+    for (const layer of split.layers) {
+      const problem = looser.layers[layer.layer];
+      assert.equal(splitViolation(problem, problem.splits!, layer.unit2gpu, layer.parts!), null);
+    }
   });
 
   it('refuse decode, a workload mix, a KV-group limit and out-of-range limits, naming the field', () => {

@@ -10,6 +10,7 @@ import type { GLPK } from 'glpk.js/node';
 import { HplbError } from '../../errors.ts';
 import { aggregateLayer } from '../aggregate.ts';
 import { configSearch } from '../engines/config-search.ts';
+import { tryGreedyAssignment } from '../engines/greedy.ts';
 import { type Portfolio, adopt, finish, ilpStep, report, settled, startPortfolio } from '../engines/portfolio.ts';
 import { solveUnitLayer } from '../engines/unit-auto.ts';
 import { REL_EPS, makespanOf } from '../layer-result.ts';
@@ -19,6 +20,7 @@ import { createDecideMemo, kvDecide } from './kv-decide.ts';
 import { improveKvAssignment } from './greedy.ts';
 import { fewestCopies } from './lex.ts';
 import { resplitKvPairs } from './pair-resplit.ts';
+import { minStoredKvHeads } from './min-stored.ts';
 import { groupPerGpuReduction, wholeGroupReduction } from './reduce.ts';
 
 /** Share of the layer's time for the makespan; the second objective has the rest (and what the first leaves). */
@@ -31,11 +33,17 @@ const LEX_LEAST_MS = 100;
 const RESPLIT_SHARE = 0.15;
 /** Share of the makespan's time the configuration search may use before GLPK gets the rest. */
 const SEARCH_SHARE = 0.6;
+/**
+ * Share of the layer's time the contiguous placement's cap (1.0) may use to give a looser cap its
+ * incumbent: it stops once proven (milliseconds on the shipped profiles), so most of it is left.
+ */
+const TIGHTER_SHARE = 0.3;
 
 export function solveKvLayer(glpk: GLPK, problem: LayerProblem, options: SolveOptions): LayerResult {
   const p = startPortfolio(problem, options);
   const until = p.start + MAKESPAN_SHARE * options.timeLimitMs;
   let brokenIlp = false;
+  if (!settled(p)) tighterCapStep(glpk, p);
   if (!settled(p) && !reductionStep(glpk, p, until)) {
     if (p.best && groupsMatter(problem)) {
       const goal = p.lower / (1 - options.gapTolerance);
@@ -57,6 +65,29 @@ export function solveKvLayer(glpk: GLPK, problem: LayerProblem, options: SolveOp
   p.upper = makespanOf(problem, p.best);
   const kv = { lowerBound: copies.lowerBound, status: copies.status };
   return finish(p, brokenIlp && p.engine === 'greedy' ? 'greedy_fallback' : 'time_limit', kv);
+}
+
+/**
+ * A looser cap (or none) must never plan worse than the contiguous placement's cap (factor 1.0):
+ * every placement that meets that cap meets this one, and there the exact reductions usually
+ * prove the optimum in milliseconds. So that optimum (or what its share of the time found) is an
+ * incumbent, and makespans cannot rise as the cap loosens past 1.0.
+ */
+function tighterCapStep(glpk: GLPK, p: Portfolio): void {
+  const least = p.problem.contiguousKvHeads;
+  if (least === undefined || !groupsMatter(p.problem) || (p.problem.maxStoredGroups ?? Infinity) <= least) return;
+  const tighter: LayerProblem = { ...p.problem, maxStoredGroups: least };
+  // Greedy's placement under the tighter cap starts it (none: that cap is out of reach here).
+  const start = minStoredKvHeads(tighter) <= least ? tryGreedyAssignment(tighter) : null;
+  if (!start) return;
+  const options: SolveOptions = {
+    ...p.options,
+    timeLimitMs: Math.max(1, TIGHTER_SHARE * p.options.timeLimitMs),
+    incumbent: start,
+    lowerBound: undefined,
+    onProgress: undefined,
+  };
+  adopt(p, solveKvLayer(glpk, tighter, options).unit2gpu, 'tighter-cap');
 }
 
 /**

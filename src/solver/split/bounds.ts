@@ -1,3 +1,5 @@
+import { groupMembers } from '../kv/groups.ts';
+import { minStoredKvHeads } from '../kv/min-stored.ts';
 import { sum } from '../problem.ts';
 import type { LayerProblem } from '../types.ts';
 import type { LayerSplits } from './types.ts';
@@ -6,32 +8,37 @@ import type { LayerSplits } from './types.ts';
  * A lower bound on the makespan of a layer whose units may be split, valid for every split
  * answer. An answer either splits no unit (then `wholeBound`, a valid bound of the whole-unit
  * problem, holds) or splits m = 1..maxSplitHeads units; then, with costs sorted descending:
- * - fluid bound with overheads: a split unit with k >= 2 parts costs at least 2 overheads more
- *   than its variable cost, so the total is at least sum(costs) + m * min over units of
- *   (2 partOverhead - fixed), spread over the summed speeds;
- * - one of the m + 1 largest units stays whole, so some GPU carries at least the (m+1)-th largest
- *   cost (at the fastest speed);
+ * - fluid bound with overheads and copies: a split unit with k >= 2 parts costs at least 2
+ *   overheads more than its variable cost, so the total is at least sum(costs) + m * min over units
+ *   of (2 partOverhead - fixed); the owners form a whole-unit placement, so at least
+ *   minStoredKvHeads copies are stored, every group once and each further one at the cheapest group
+ *   cost; all spread over the summed speeds;
+ * - one of the m + 1 largest units (each with its group's copy) stays whole, so some GPU carries at
+ *   least the (m+1)-th largest cost plus copy (at the fastest speed);
  * - largest part: a unit is whole, or its largest part holds at least variable / maxPartsPerHead
- *   plus the overhead; pinned units are never split and run at their pinned GPU's speed.
+ *   plus the overhead, and its GPU the unit's group; pinned units are never split and run at their
+ *   pinned GPU's speed.
  * The bound is the least over m of the largest of these.
  */
 export function splitLowerBound(problem: LayerProblem, splits: LayerSplits, wholeBound: number): number {
   const fastest = Math.max(...problem.speeds);
   const speedSum = sum(problem.speeds);
-  const total = sum(problem.costs);
-  const sorted = [...problem.costs].sort((a, b) => b - a);
+  const copy = (u: number) => (problem.unit2group ? (problem.groupCosts?.[problem.unit2group[u]] ?? 0) : 0);
+  const total = sum(problem.costs) + copiesCost(problem);
+  const sorted = problem.costs.map((c, u) => c + copy(u)).sort((a, b) => b - a);
   let partBound = 0;
   let cheapestExtra = Infinity;
   problem.costs.forEach((c, u) => {
     const pin = problem.unit2pin?.[u] ?? -1;
     if (pin >= 0) {
-      partBound = Math.max(partBound, c / problem.speeds[pin]);
+      partBound = Math.max(partBound, (c + copy(u)) / problem.speeds[pin]);
       return;
     }
     const unit = splits.units[u];
     const fixed = c - unit.variable;
     cheapestExtra = Math.min(cheapestExtra, 2 * unit.partOverhead - fixed);
-    partBound = Math.max(partBound, Math.min(c, unit.variable / splits.maxPartsPerHead + unit.partOverhead) / fastest);
+    const part = Math.min(c, unit.variable / splits.maxPartsPerHead + unit.partOverhead);
+    partBound = Math.max(partBound, (part + copy(u)) / fastest);
   });
   let bound = wholeBound;
   if (!Number.isFinite(cheapestExtra)) return bound;
@@ -42,4 +49,18 @@ export function splitLowerBound(problem: LayerProblem, splits: LayerSplits, whol
     bound = Math.min(bound, Math.max(fluid, whole, partBound));
   }
   return Math.max(0, bound);
+}
+
+/**
+ * The least the copies of a whole-unit placement cost (its owners' copies; parts only add): every
+ * group with units once, and minStoredKvHeads copies in all, each further one at the cheapest.
+ */
+function copiesCost(problem: LayerProblem): number {
+  const groupCosts = problem.groupCosts;
+  if (!groupCosts || !problem.unit2group) return 0;
+  const members = groupMembers(problem);
+  const present = groupCosts.filter((_, k) => (members[k]?.length ?? 0) > 0);
+  if (present.length === 0) return 0;
+  const extra = Math.max(0, minStoredKvHeads(problem) - present.length);
+  return sum(present) + extra * Math.min(...present);
 }

@@ -43,6 +43,8 @@ interface SplitSearch {
   readonly start: number;
   readonly deadline: number;
   lower: number;
+  /** Level the chain and constructions aim at: the bound without copies (aimed at `lower`, 1-2% worse on the flagship). */
+  aim: number;
   best: SharePlan;
   /** Makespan of `best` (Infinity until a plan within the KV-cache cap is kept). */
   upper: number;
@@ -80,6 +82,7 @@ export function solveSplitLayer(
     start,
     deadline: start + options.timeLimitMs,
     lower: splitLowerBound(problem, problem.splits, whole.lowerBound),
+    aim: splitLowerBound({ ...problem, groupCosts: undefined }, problem.splits, whole.lowerBound),
     best: { unit2gpu: [...whole.unit2gpu], parts: new Map() },
     upper: Infinity,
     overCap: 0,
@@ -120,12 +123,13 @@ function offer(s: SplitSearch, plan: SharePlan, margin = 0): boolean {
  * chain stops at its level; the share LP takes its structure as low as it goes.
  */
 function chainStep(glpk: GLPK | null, s: SplitSearch): void {
-  const chainAt = () => chainPlan(s.problem, s.splits, s.lower * (1 + s.options.gapTolerance / 4), CHAIN_WORK);
+  const chainAt = () => chainPlan(s.problem, s.splits, s.aim * (1 + s.options.gapTolerance / 4), CHAIN_WORK);
   let chained = chainAt();
   if (!chained) {
     const grouped = groupLowerBound(s.problem, s.splits);
-    if (grouped > s.lower) {
-      s.lower = grouped;
+    if (grouped > s.aim) {
+      s.lower = Math.max(s.lower, grouped);
+      s.aim = grouped;
       chained = chainAt();
     }
   }
@@ -140,7 +144,7 @@ function chainStep(glpk: GLPK | null, s: SplitSearch): void {
  * left (a pool stops a task that overruns its limit).
  */
 function constructionStep(glpk: GLPK | null, s: SplitSearch): void {
-  for (const constructed of wrapAround(s.problem, s.splits, s.whole.unit2gpu, s.lower, s.options.gapTolerance)) {
+  for (const constructed of wrapAround(s.problem, s.splits, s.whole.unit2gpu, s.aim, s.options.gapTolerance)) {
     let plan = constructed;
     const open = relativeGap(shareMakespan(s.problem, s.splits, plan), s.lower) > s.options.gapTolerance;
     if (glpk && open && s.now() < s.deadline)

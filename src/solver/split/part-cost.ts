@@ -69,10 +69,27 @@ export function partGroups(
   return held;
 }
 
+/**
+ * Most KV heads a split answer may store: the layer's cap on shared groups, or (units that are
+ * their own groups) the splits' own cap; Infinity without one.
+ */
+export function splitKvCap(problem: LayerProblem & { splits: LayerSplits }): number {
+  if (problem.unit2group) return problem.maxStoredGroups ?? Infinity;
+  return problem.splits.maxStoredKvHeads ?? Infinity;
+}
+
+/**
+ * Whether some split answer can meet the KV-cache cap: every KV group is stored at least once and
+ * a split unit's group on at least two GPUs, so a split stores at least groups + 1 KV heads.
+ */
+export function splitFitsCap(problem: LayerProblem & { splits: LayerSplits }): boolean {
+  const groups = new Set(problem.splits.units.map((unit) => unit.kvGroup)).size;
+  return splitKvCap(problem) >= groups + 1;
+}
+
 /** Whether the groups held stay within the KV-cache cap (always, without one). */
-export function withinKvCap(problem: LayerProblem, held: readonly Set<number>[]): boolean {
-  if (problem.maxStoredGroups === undefined || !problem.unit2group) return true;
-  return held.reduce((s, set) => s + set.size, 0) <= problem.maxStoredGroups;
+export function withinKvCap(problem: LayerProblem & { splits: LayerSplits }, held: readonly Set<number>[]): boolean {
+  return held.reduce((s, set) => s + set.size, 0) <= splitKvCap(problem);
 }
 
 /** sums plus, on each GPU, the group cost of every group it holds (group costs need unit2group). */
@@ -229,5 +246,8 @@ export function splitViolation(
     const pin = problem.unit2pin?.[u] ?? -1;
     if (pin >= 0 && unit2gpu[u] !== pin) return `unit ${u} is pinned to GPU ${pin} but owned by GPU ${unit2gpu[u]}`;
   }
+  const stored = partGroups(problem, splits, unit2gpu, parts).reduce((s, set) => s + set.size, 0);
+  const cap = splitKvCap({ ...problem, splits });
+  if (stored > cap) return `the GPUs store ${stored} KV heads, more than the cap of ${cap}`;
   return null;
 }

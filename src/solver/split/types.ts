@@ -38,6 +38,12 @@ export interface LayerSplits {
   readonly rows: number;
   /** [units] row costs of each unit, in the layer's unit order. */
   readonly units: readonly SplitUnit[];
+  /**
+   * Most KV heads stored, where units are their own KV groups (KV-group units, MHA heads) and a
+   * KV-cache cap is set: each whole unit stores one and each part on another GPU one more. Query
+   * heads that share groups are capped by the layer problem's maxStoredGroups instead.
+   */
+  readonly maxStoredKvHeads?: number;
 }
 
 /** A part of a split unit: rows [start, end) on one GPU, and its cost. */

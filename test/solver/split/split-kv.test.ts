@@ -87,6 +87,29 @@ describe('split heads with KV copies and a KV-cache cap', () => {
     assert.equal(capped.splitHeads, 0);
     assert.equal(capped.kvHeadsStored, 4);
     assert.equal(capped.makespan, 100);
-    assert.match(capped.splitsDeclined ?? '', /more KV heads than the cap of 4/);
+    assert.match(capped.splitsDeclined ?? '', /no split fits the cap of 4 KV heads/);
+    // With every split out of reach the layer is the whole-unit problem: its proof stands.
+    assert.equal(capped.status, 'optimal');
+    assert.equal(capped.lowerBound, 100);
+  });
+
+  it('units that are their own KV groups (MHA heads, KV-group units) keep the cap: each part stores one more', () => {
+    const base = heavyHeadCase();
+    const ownGroups = (maxStoredKvHeads: number) => ({
+      ...base,
+      contiguousKvHeads: 4,
+      splits: { ...base.splits, maxStoredKvHeads },
+    });
+    const capped = engines.auto.solveLayer(ownGroups(4), options) as SplitLayerResult;
+    assert.equal(capped.splitHeads, 0, 'cap 1.0: no room for a part');
+    assert.equal(capped.kvHeadsStored, 4);
+    assert.equal(capped.status, 'optimal');
+    const roomForOne = engines.auto.solveLayer(ownGroups(5), options) as SplitLayerResult;
+    assert.equal(roomForOne.splitHeads, 1);
+    assert.equal(roomForOne.kvHeadsStored, 5);
+    assert.equal(
+      splitViolation(ownGroups(4), ownGroups(4).splits, roomForOne.unit2gpu, roomForOne.parts) !== null,
+      true,
+    );
   });
 });
