@@ -8,7 +8,7 @@
  * lookup key holds the profile version too, so its plan id changes only under another key.
  */
 import { LRUCache } from 'lru-cache';
-import type { PlanEntry } from './plan-entry.ts';
+import { retainedBytes, type PlanEntry } from './plan-entry.ts';
 import type { StoreCache } from './store-metrics.ts';
 
 export interface LocalPlansOptions {
@@ -57,7 +57,8 @@ export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
   const plans = new LRUCache<string, PlanEntry>({
     ...common,
     maxSize: options.maxBytes,
-    sizeCalculation: (entry) => entry.body.length + entry.unit2gpu.byteLength + ENTRY_OVERHEAD_BYTES,
+    // The backing stores, not the views' lengths: what holding the entry really costs.
+    sizeCalculation: (entry) => retainedBytes(entry) + ENTRY_OVERHEAD_BYTES,
     dispose: dispose('plans'),
   });
   // Keys and ids are short: the entry bound alone keeps this small.

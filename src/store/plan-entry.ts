@@ -63,9 +63,27 @@ export async function createPlanEntry(plan: Plan): Promise<PlanEntry> {
   }
   pending += ']}';
   flush();
-  const body = Buffer.concat(chunks);
+  const body = ownedBytes(Buffer.concat(chunks));
   const etag = `"${hash.digest('base64url').slice(0, 27)}"`;
   return { id: plan.id, body, etag, facts, unit2gpu };
+}
+
+/**
+ * `bytes` in an ArrayBuffer of their own, exactly their size: a cache that keeps them then holds
+ * what it counts. Buffer.concat and Buffer.from put anything under 4 KiB into Node's shared 8 KiB
+ * pool, and a Redis reply's bulk string is a view into the socket read that carried it (up to
+ * 64 KiB): kept as they are, a small entry would pin the whole pool slab or socket read.
+ */
+export function ownedBytes(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(own);
+  return own;
+}
+
+/** Bytes an entry's body and placement keep alive: their whole backing stores, not only their views. */
+export function retainedBytes(entry: PlanEntry): number {
+  return entry.body.buffer.byteLength + entry.unit2gpu.buffer.byteLength;
 }
 
 /** What a re-plan reads of a stored plan, from the entry's facts and placement (its body is not parsed). */

@@ -4,7 +4,7 @@
  * version wrote, or that is not a plan at all (a foreign key under the same prefix), is refused
  * with RecordError: the store counts it and treats it as a miss.
  */
-import type { PlanEntry, PlanFacts } from './plan-entry.ts';
+import { ownedBytes, type PlanEntry, type PlanFacts } from './plan-entry.ts';
 
 /** Bumped when the layout changes: a record of another version is a miss, never misread. */
 export const RECORD_VERSION = '1';
@@ -58,7 +58,8 @@ export function decodeRecord(id: string, values: readonly (Buffer | null)[]): Pl
     throw new RecordError(`plan ${id}: placement holds ${placement.length} bytes, facts say ${values32} units`);
   const unit2gpu = new Int32Array(values32);
   for (let i = 0; i < values32; i++) unit2gpu[i] = placement.readInt32LE(i * INT32_BYTES);
-  return { id, body, etag: etag.toString(), facts: parsed, unit2gpu };
+  // The reply's body is a view into the socket read that carried it: the entry keeps a copy of its own.
+  return { id, body: ownedBytes(body), etag: etag.toString(), facts: parsed, unit2gpu };
 }
 
 function parseFacts(id: string, text: string): PlanFacts {

@@ -4,6 +4,7 @@ import { createMetrics } from '../../src/http/metrics.ts';
 import type { Plan } from '../../src/planner/plan.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createPlanEntry, previousOf, type PlanEntry } from '../../src/store/plan-entry.ts';
+import { decodeRecord, encodeRecord } from '../../src/store/redis-records.ts';
 import { metricValue } from '../http/helpers.ts';
 
 /** A plan with what an entry reads of it: its shape and each layer's unit2gpu (given, or none). */
@@ -65,6 +66,38 @@ describe('the memory store', () => {
       metricValue(await metrics.registry.metrics(), 'hplb_plan_cache_evictions_total', { cache: 'plans' }),
       2,
     );
+  });
+
+  it('counts the bytes its entries keep alive, so that maxBytes bounds them', async () => {
+    // Small bodies: Buffer.concat would put each into Node's shared 8 KiB pool.
+    const entries = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => createPlanEntry(plan(`small-${i}`, [{ unit2gpu: [i % 2, 1] }]))),
+    );
+    // A record read from Redis: every field a view into the socket read that carried it.
+    const read = Buffer.alloc(64 * 1024);
+    let at = 0;
+    const views = encodeRecord(await createPlanEntry(plan('from-redis', [{ unit2gpu: [0, 1] }]))).map((field) => {
+      const view = read.subarray(at, at + field.length);
+      field.copy(view);
+      at += field.length;
+      return view;
+    });
+    const fromRedis = decodeRecord('from-redis', views);
+    assert.ok(fromRedis);
+    const maxBytes = 16 * 1024;
+    const cache = createMemoryStore({ maxEntries: 1000, maxBytes, ttlMs: 60_000 });
+    for (const entry of [...entries, fromRedis]) await cache.set(entry);
+    const held = [...entries, fromRedis].filter((entry) => cache.peek(entry.id) === entry);
+    assert.ok(held.length > 1, `${held.length} entries held`);
+    // An entry pins its whole backing stores for as long as it alone is held: each is charged for them.
+    const retained = held.reduce(
+      (sum, entry) => sum + entry.body.buffer.byteLength + entry.unit2gpu.buffer.byteLength,
+      0,
+    );
+    assert.ok(retained <= cache.bytes().plans, `${retained} bytes retained, ${cache.bytes().plans} counted`);
+    assert.ok(cache.bytes().plans <= maxBytes, `${cache.bytes().plans} bytes counted`);
+    assert.equal(fromRedis.body.buffer.byteLength, fromRedis.body.length, 'the body read from Redis is a copy');
+    assert.deepEqual(fromRedis.body, views[5]);
   });
 
   it('renders the body once and tags it with a strong ETag of its bytes', async () => {

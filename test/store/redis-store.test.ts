@@ -51,6 +51,22 @@ describeRequiring(REDIS_SERVER, 'the Redis plan store', { timeout: 60_000 }, () 
     assert.ok(b.bytes().plans >= entry.body.length);
   });
 
+  it('counts the bytes the plans it read from Redis keep alive, not the views the replies gave', async () => {
+    const keys = prefix();
+    const [a, b] = [await open(keys), await open(keys)];
+    const entries = Array.from({ length: 6 }, (_, i) => planEntry(`small-${i}`, { layers: 2, units: 4, tag: `${i}` }));
+    for (const entry of entries) await a.set(entry);
+    const read = await Promise.all(entries.map((entry) => b.get(entry.id)));
+    const held = read.filter((entry) => entry !== undefined && b.peek(entry.id) === entry);
+    assert.equal(held.length, entries.length);
+    // An entry pins its whole backing stores for as long as it alone is held: each is charged for them.
+    const retained = held.reduce(
+      (sum, entry) => sum + entry!.body.buffer.byteLength + entry!.unit2gpu.buffer.byteLength,
+      0,
+    );
+    assert.ok(retained <= b.bytes().plans, `${retained} bytes retained, ${b.bytes().plans} counted`);
+  });
+
   it('a lookup key stored on one replica finds the plan on another', async () => {
     const keys = prefix();
     const [a, b] = [await open(keys), await open(keys)];
