@@ -46,6 +46,8 @@ export function createMemoryStore(options: MemoryStoreOptions): PlanStore {
       return { entry, solvedHere: true };
     }),
     state: () => 'ok',
+    // Always ok: there is no change to hear.
+    onState: () => () => undefined,
     bytes: () => local.bytes(),
     async close() {
       local.clear();

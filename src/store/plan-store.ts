@@ -48,6 +48,8 @@ export interface PlanStore {
   solveOnce(id: string, solve: () => Promise<PlanEntry>, options?: SolveOnceOptions): Promise<SolveOnceOutcome>;
   /** ok, or degraded while the shared store is unreachable. */
   state(): StoreState;
+  /** Calls `listener` at each change between ok and degraded; returns the function that stops it. */
+  onState(listener: (state: StoreState) => void): () => void;
   /** Bytes held locally, per cache (for hplb_cache_bytes). */
   bytes(): { readonly plans: number; readonly lookups: number };
   /** Releases connections and timers. */

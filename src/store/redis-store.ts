@@ -15,7 +15,7 @@
  * (solving locally, without leases) until Redis answers again.
  */
 import { createLocalPlans } from './local-plans.ts';
-import type { PlanStore, StoreState } from './plan-store.ts';
+import type { PlanStore } from './plan-store.ts';
 import { createRedisConnection } from './redis-connection.ts';
 import { REDIS_STORE_DEFAULTS, type RedisStoreOptions } from './redis-options.ts';
 import { createWakeups, type LeaseDeps, solveUnderLease } from './redis-lease.ts';
@@ -27,8 +27,6 @@ export interface RedisPlanStore extends PlanStore {
   readonly kind: 'redis';
   /** A raw command on the store's connection, for what else replicas share there (rate limits): RedisConnection.send. */
   send(operation: StoreOperation, args: readonly string[]): Promise<unknown>;
-  /** Calls `listener` at each change between ok and degraded; returns the function that stops it. */
-  onState(listener: (state: StoreState) => void): () => void;
 }
 
 export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
