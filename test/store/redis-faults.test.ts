@@ -4,48 +4,27 @@
  * each counted; the store reports degraded and then ok again, and sharing resumes.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises';
 import { createClient } from 'redis';
 import type { RedisStoreOptions } from '../../src/store/redis-options.ts';
-import { createRedisStore, type RedisPlanStore } from '../../src/store/redis-store.ts';
+import type { RedisPlanStore } from '../../src/store/redis-store.ts';
 import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
-import { type RedisServer, startRedisServer } from './redis-server.ts';
-import { entryShape, heldSolve, PATIENT, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
+import { redisFixture } from './redis-fixture.ts';
+import { entryShape, heldSolve, PATIENT, planEntry, untilState } from './store-helpers.ts';
 
 /** Fast reconnection and probes, so the tests wait little for recovery (they never assert on time). */
 const QUICK: Partial<RedisStoreOptions> = { ...PATIENT, reconnectMinMs: 10, reconnectMaxMs: 100, probeIntervalMs: 50 };
 
 describeRequiring(REDIS_SERVER, 'the Redis store when Redis fails', { timeout: 60_000 }, () => {
-  let server: RedisServer;
-  const stores: RedisPlanStore[] = [];
-
-  before(async () => {
-    server = await startRedisServer();
-  });
-  after(async () => {
-    await Promise.all(stores.map((store) => store.close()));
-    await server?.stop();
-  });
-
-  async function replicas(options: Partial<RedisStoreOptions> = {}) {
-    const keyPrefix = `test-${randomUUID()}:`;
-    const open = async () => {
-      const metrics = new RecordingMetrics();
-      const store = createRedisStore({ url: server.url, ttlMs: 60_000, keyPrefix, metrics, ...QUICK, ...options });
-      stores.push(store);
-      await untilState(store, 'ok');
-      return { store, metrics };
-    };
-    return { a: await open(), b: await open(), keyPrefix };
-  }
+  const fixture = redisFixture(QUICK);
+  const { replicas } = fixture;
 
   it('while Redis is down, reads miss, writes drop and solves run locally; when it is back, sharing resumes', async () => {
     const { a, b } = await replicas();
     const held = planEntry('plan-1');
     await a.store.set(held);
-    await server.stop();
+    await fixture.server.stop();
     await Promise.all([untilState(a.store, 'degraded'), untilState(b.store, 'degraded')]);
 
     assert.equal((await a.store.get('plan-1'))?.etag, held.etag, 'A still serves what it holds');
@@ -63,7 +42,7 @@ describeRequiring(REDIS_SERVER, 'the Redis store when Redis fails', { timeout: 6
       'a miss, a lookup miss, two dropped writes (plan-2, then the local solve of plan-3), one local solve',
     );
 
-    await server.start();
+    await fixture.server.start();
     await Promise.all([untilState(a.store, 'ok'), untilState(b.store, 'ok')]);
     const after = planEntry('plan-4');
     await a.store.set(after, 'lookup-4');
@@ -72,7 +51,7 @@ describeRequiring(REDIS_SERVER, 'the Redis store when Redis fails', { timeout: 6
 
   it('a Redis that stops answering costs each command its timeout, then the store is degraded until it answers', async () => {
     const { a } = await replicas({ commandTimeoutMs: 50 });
-    server.freeze();
+    fixture.server.freeze();
     try {
       assert.equal(await a.store.get('plan-5'), undefined);
       assert.equal(a.metrics.count('error:get'), 1);
@@ -82,7 +61,7 @@ describeRequiring(REDIS_SERVER, 'the Redis store when Redis fails', { timeout: 6
       assert.equal((await a.store.solveOnce('plan-5', solve.solve)).solvedHere, true);
       assert.equal(a.metrics.count('fallback:degraded'), 1);
     } finally {
-      server.thaw();
+      fixture.server.thaw();
     }
     // A probe's PING was answered.
     await untilState(a.store, 'ok');
@@ -129,16 +108,16 @@ describeRequiring(REDIS_SERVER, 'the Redis store when Redis fails', { timeout: 6
     };
 
     await until(40);
-    await server.kill();
+    await fixture.server.kill();
     await Promise.all([untilState(a.store, 'degraded'), untilState(b.store, 'degraded')]);
     await until(40);
     owner.release(planEntry('plan-held', { tag: 'a' }));
     assert.equal((await owned).solvedHere, true, 'the owner answers though it cannot store or release');
     assert.equal((await waited).solvedHere, true, 'the waiter solves itself once it cannot reach Redis');
-    await server.start();
+    await fixture.server.start();
     await Promise.all([untilState(a.store, 'ok'), untilState(b.store, 'ok')]);
     // Both replicas hear about released leases again (node-redis re-subscribes on reconnection).
-    const admin = createClient({ url: server.url });
+    const admin = createClient({ url: fixture.server.url });
     await admin.connect();
     while ((await admin.pubSubNumSub(`${keyPrefix}solved`))[`${keyPrefix}solved`] !== 2) await sleep(10);
     admin.destroy();

@@ -3,43 +3,13 @@
  * replicas; solves are held by the test and released when it has seen what it waits for.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, before, it } from 'node:test';
-import { createClient } from 'redis';
-import type { RedisStoreOptions } from '../../src/store/redis-options.ts';
-import { createRedisStore, type RedisPlanStore } from '../../src/store/redis-store.ts';
+import { it } from 'node:test';
 import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
-import { type RedisServer, startRedisServer } from './redis-server.ts';
-import { heldSolve, PATIENT, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
+import { redisFixture } from './redis-fixture.ts';
+import { heldSolve, PATIENT, planEntry } from './store-helpers.ts';
 
 describeRequiring(REDIS_SERVER, 'solveOnce across replicas', { timeout: 60_000 }, () => {
-  let server: RedisServer;
-  let admin: ReturnType<typeof createClient>;
-  const stores: RedisPlanStore[] = [];
-
-  before(async () => {
-    server = await startRedisServer();
-    admin = createClient({ url: server.url });
-    await admin.connect();
-  });
-  after(async () => {
-    await Promise.all(stores.map((store) => store.close()));
-    admin?.destroy();
-    await server?.stop();
-  });
-
-  /** Two connected stores on one key prefix (two replicas), each with its own metrics. */
-  async function replicas(options: Partial<RedisStoreOptions> = {}) {
-    const keyPrefix = `test-${randomUUID()}:`;
-    const open = async () => {
-      const metrics = new RecordingMetrics();
-      const store = createRedisStore({ url: server.url, ttlMs: 60_000, keyPrefix, metrics, ...PATIENT, ...options });
-      stores.push(store);
-      await untilState(store, 'ok');
-      return { store, metrics };
-    };
-    return { a: await open(), b: await open(), keyPrefix };
-  }
+  const { replicas, admin: adminClient } = redisFixture(PATIENT);
 
   // Waiters are woken by the owner's release message: with a minute-long lease, a message that
   // never came would leave this test hanging past its timeout.
@@ -66,7 +36,7 @@ describeRequiring(REDIS_SERVER, 'solveOnce across replicas', { timeout: 60_000 }
       11,
       'every call but the solving one says it joined a solve (in process or on the other replica)',
     );
-    assert.equal(await admin.exists(`${keyPrefix}lease:plan-1`), 0, 'the lease was released');
+    assert.equal(await (await adminClient()).exists(`${keyPrefix}lease:plan-1`), 0, 'the lease was released');
   });
 
   it('a call finds the plan another replica stored and does not solve', async () => {
@@ -97,8 +67,8 @@ describeRequiring(REDIS_SERVER, 'solveOnce across replicas', { timeout: 60_000 }
   it('a live owner renews its lease: the waiter sits out several lease periods and gets its plan', async () => {
     // Renewed every second: the test's event loop may stall two seconds without losing the lease.
     const { a, b, keyPrefix } = await replicas({ leaseMs: 3000 });
-    await admin.configSet('notify-keyspace-events', 'Kg');
-    const watcher = admin.duplicate();
+    await (await adminClient()).configSet('notify-keyspace-events', 'Kg');
+    const watcher = (await adminClient()).duplicate();
     await watcher.connect();
     let expires = 0;
     let counted: () => void = () => undefined;
@@ -136,10 +106,10 @@ describeRequiring(REDIS_SERVER, 'solveOnce across replicas', { timeout: 60_000 }
     const owned = a.store.solveOnce('plan-8', owner.solve);
     await owner.started();
     // As if A had stalled past its lease and another replica had taken it.
-    await admin.set(`${keyPrefix}lease:plan-8`, 'another-owner', { PX: 60_000 });
+    await (await adminClient()).set(`${keyPrefix}lease:plan-8`, 'another-owner', { PX: 60_000 });
     owner.release(planEntry('plan-8'));
     assert.equal((await owned).solvedHere, true);
-    assert.equal((await admin.get(`${keyPrefix}lease:plan-8`))?.toString(), 'another-owner');
+    assert.equal((await (await adminClient()).get(`${keyPrefix}lease:plan-8`))?.toString(), 'another-owner');
   });
 
   it('a waiter whose signal aborts stops waiting and solves itself', async () => {

@@ -2,41 +2,15 @@
  * The Redis plan store against a real redis-server: two stores on one Redis stand for two replicas.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, before, it } from 'node:test';
-import { createClient } from 'redis';
-import type { RedisStoreOptions } from '../../src/store/redis-options.ts';
-import { createRedisStore, type RedisPlanStore } from '../../src/store/redis-store.ts';
+import { it } from 'node:test';
 import { describeRequiring, REDIS_SERVER } from '../requirements.ts';
-import { type RedisServer, startRedisServer } from './redis-server.ts';
-import { entryShape, PATIENT, planEntry, RecordingMetrics, untilState } from './store-helpers.ts';
+import { redisFixture } from './redis-fixture.ts';
+import { entryShape, PATIENT, planEntry, RecordingMetrics } from './store-helpers.ts';
 
 const TTL_MS = 60_000;
 
 describeRequiring(REDIS_SERVER, 'the Redis plan store', { timeout: 60_000 }, () => {
-  let server: RedisServer;
-  let admin: ReturnType<typeof createClient>;
-  const stores: RedisPlanStore[] = [];
-
-  before(async () => {
-    server = await startRedisServer();
-    admin = createClient({ url: server.url });
-    await admin.connect();
-  });
-  after(async () => {
-    await Promise.all(stores.map((store) => store.close()));
-    admin?.destroy();
-    await server?.stop();
-  });
-
-  /** A connected store; stores of one test share a key prefix unless given another. */
-  async function open(keyPrefix: string, options: Partial<RedisStoreOptions> = {}): Promise<RedisPlanStore> {
-    const store = createRedisStore({ url: server.url, ttlMs: TTL_MS, keyPrefix, ...PATIENT, ...options });
-    stores.push(store);
-    await untilState(store, 'ok');
-    return store;
-  }
-  const prefix = (): string => `test-${randomUUID()}:`;
+  const { open, prefix, admin: adminClient } = redisFixture({ ttlMs: TTL_MS, ...PATIENT });
 
   it('a plan stored on one replica is read on another, byte for byte, then held locally', async () => {
     const keys = prefix();
@@ -85,10 +59,10 @@ describeRequiring(REDIS_SERVER, 'the Redis plan store', { timeout: 60_000 }, () 
     const b = await open(keys, { now: () => now });
     await a.set(planEntry('plan-3'), 'lookup-3');
     for (const key of [`${keys}plan:plan-3`, `${keys}lookup:lookup-3`]) {
-      const pttl = await admin.pTTL(key);
+      const pttl = await (await adminClient()).pTTL(key);
       assert.ok(pttl > 0 && pttl <= TTL_MS, `${key} expires within the TTL (PTTL ${pttl})`);
     }
-    await admin.pExpire(`${keys}plan:plan-3`, 5000);
+    await (await adminClient()).pExpire(`${keys}plan:plan-3`, 5000);
     assert.ok(await b.get('plan-3'));
     now += 5001;
     assert.equal(b.peek('plan-3'), undefined, "B's copy expired with Redis's");
@@ -114,7 +88,7 @@ describeRequiring(REDIS_SERVER, 'the Redis plan store', { timeout: 60_000 }, () 
     const keys = prefix();
     const metrics = new RecordingMetrics();
     const [a, b] = [await open(keys), await open(keys, { metrics })];
-    await admin.hSet(`${keys}plan:plan-6`, { v: '0', body: 'from an older release' });
+    await (await adminClient()).hSet(`${keys}plan:plan-6`, { v: '0', body: 'from an older release' });
     assert.equal(await b.get('plan-6'), undefined);
     assert.equal(metrics.count('error:decode'), 1);
     const entry = planEntry('plan-6');
@@ -127,10 +101,10 @@ describeRequiring(REDIS_SERVER, 'the Redis plan store', { timeout: 60_000 }, () 
     const [a, b] = [await open(keys), await open(keys)];
     const entry = planEntry('plan-7');
     await a.set(entry);
-    await admin.pExpire(`${keys}plan:plan-7`, 5000);
+    await (await adminClient()).pExpire(`${keys}plan:plan-7`, 5000);
     await a.set(entry, 'lookup-7');
-    assert.ok((await admin.pTTL(`${keys}plan:plan-7`)) > 5000, 'the TTL was renewed');
-    await admin.del(`${keys}plan:plan-7`);
+    assert.ok((await (await adminClient()).pTTL(`${keys}plan:plan-7`)) > 5000, 'the TTL was renewed');
+    await (await adminClient()).del(`${keys}plan:plan-7`);
     await a.set(entry, 'lookup-7');
     assert.deepEqual(entryShape(await b.getByLookup('lookup-7')), entryShape(entry));
   });
