@@ -10,7 +10,7 @@ import type { HeadCounts } from '../apply/head-order.ts';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_LIMITS, type RequestLimits } from '../planner/limits.ts';
 import type { NormalisedRequest } from '../planner/request.ts';
-import { createWorkerPool, workerEntry } from '../pool/worker-pool.ts';
+import { createWorkerPool, TaskOverrun, workerEntry } from '../pool/worker-pool.ts';
 import { deserializeHplbError } from '../pool/solve-task.ts';
 import type { BodyOutcome, BodyRequest, BodyWorkerData } from './body-work.ts';
 import type { JsonAnswer } from './json-answer.ts';
@@ -68,11 +68,6 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
   });
 
   async function run<T>(request: BodyRequest): Promise<T> {
-    const stop = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const started = (): void => {
-      timer = setTimeout(() => stop.abort(), options.timeLimitMs);
-    };
     // Moved to the worker: a buffer that is all of its ArrayBuffer goes as is, a view into a larger one is copied.
     const { bytes } = request;
     const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
@@ -80,14 +75,13 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     let outcome: BodyOutcome;
     try {
       outcome = await pool.run<BodyOutcome>(sent, {
-        stop: stop.signal,
+        runLimitMs: options.timeLimitMs,
         transfer: [sent.bytes.buffer as ArrayBuffer],
-        started,
       });
     } catch (error) {
       if (error instanceof HplbError) throw error;
       const outOfMemory = (error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
-      if (!stop.signal.aborted && !outOfMemory) {
+      if (!(error instanceof TaskOverrun) && !outOfMemory) {
         options.onWorkerRestart?.(`body worker crashed: ${(error as Error).message}`);
         throw error;
       }
@@ -95,8 +89,6 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       throw outOfMemory
         ? refused(request, `needed more than a body worker's ${heapMb} MB heap`, 'bodyMemory')
         : refused(request, `took longer than BODY_TIME_LIMIT_MS (${options.timeLimitMs} ms)`, 'bodyTimeLimit');
-    } finally {
-      clearTimeout(timer);
     }
     if (outcome.ok) return outcome.value as T;
     throw 'error' in outcome ? deserializeHplbError(outcome.error) : new Error(`body worker: ${outcome.internal}`);

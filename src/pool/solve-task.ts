@@ -1,17 +1,16 @@
 /**
  * What a solver worker thread does with one layer task, and what crosses the thread boundary:
- * the task and its progress port in, an answer out. Answers are plain data because structured
+ * the task in, progress reports and an answer out. Answers are plain data because structured
  * clone keeps an Error's message but not an HplbError's code, pointer or rule.
  */
-import type { MessagePort } from 'node:worker_threads';
 import { ERRORS, HplbError, type ErrorCode } from '../errors.ts';
-import { solveLayerTask, type LayerOutcome, type LayerSolver, type LayerTask } from '../planner/layer-task.ts';
-
-export interface SolveRequest {
-  readonly task: LayerTask;
-  /** Where the engine's best placement goes before each step that may overrun (a TaskProgress). */
-  readonly progress: MessagePort;
-}
+import {
+  solveLayerTask,
+  type LayerOutcome,
+  type LayerSolver,
+  type LayerTask,
+  type TaskProgress,
+} from '../planner/layer-task.ts';
 
 /** An HplbError flattened for the trip back (solver and body workers); `in`: the request part of a validation error. */
 export interface SerializedHplbError {
@@ -31,15 +30,20 @@ export type SolveAnswer =
   | { readonly type: 'rejected'; readonly error: SerializedHplbError }
   | { readonly type: 'failed'; readonly message: string };
 
-/** Solves one task on `solver` and says how it went; never throws. */
-export function answerTask({ task, progress }: SolveRequest, solver: LayerSolver): SolveAnswer {
+/**
+ * Solves one task on `solver` and says how it went; never throws. `report` gets the engine's best
+ * placement before each step that may overrun (worker-pool.ts's serveTasks sends it to the pool).
+ */
+export function answerTask(
+  task: LayerTask,
+  solver: LayerSolver,
+  report: (progress: TaskProgress) => void,
+): SolveAnswer {
   try {
-    return { type: 'done', outcome: solveLayerTask(task, solver, (report) => progress.postMessage(report)) };
+    return { type: 'done', outcome: solveLayerTask(task, solver, report) };
   } catch (error) {
     if (error instanceof HplbError) return { type: 'rejected', error: serializeHplbError(error) };
     return { type: 'failed', message: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
-  } finally {
-    progress.close();
   }
 }
 

@@ -7,7 +7,6 @@
  * solving past its own limit + grace is stopped and replaced; a warm spare takes its place at once.
  */
 import { availableParallelism } from 'node:os';
-import { MessageChannel } from 'node:worker_threads';
 import { HplbError } from '../errors.ts';
 import {
   greedyFallback,
@@ -18,8 +17,8 @@ import {
   type RunOptions,
   type TaskProgress,
 } from '../planner/layer-task.ts';
-import { deserializeHplbError, type SolveAnswer, type SolveRequest } from './solve-task.ts';
-import { createWorkerPool, workerEntry, type WorkerPool } from './worker-pool.ts';
+import { deserializeHplbError, type SolveAnswer } from './solve-task.ts';
+import { createWorkerPool, TaskOverrun, workerEntry, type WorkerPool } from './worker-pool.ts';
 
 export interface SolverPoolOptions {
   /** Workers solving at once; default os.availableParallelism(). */
@@ -102,20 +101,16 @@ interface Settings {
 /**
  * One task's way through the pool: answered by its worker, or without it (its reported progress,
  * else greedy) at its deadline, at its caller's abort, or when its worker fails; its worker is
- * stopped when it runs past its own limit + grace.
+ * stopped (worker-pool.ts) when it runs past its own limit + grace.
  */
 class SolverJob {
   private readonly queuedAt = performance.now();
   private readonly limitMs: number;
-  private readonly channel = new MessageChannel();
   private readonly dequeue = new AbortController();
-  private readonly stop = new AbortController();
   private progress: TaskProgress | null = null;
   private startedAt: number | null = null;
   private settled = false;
-  private overran = false;
   private deadline: NodeJS.Timeout | undefined;
-  private overrun: NodeJS.Timeout | undefined;
   private signal: AbortSignal | undefined;
 
   constructor(
@@ -125,9 +120,6 @@ class SolverJob {
     private readonly reject: (error: unknown) => void,
   ) {
     this.limitMs = task.timeLimitMs + settings.graceMs(task.timeLimitMs);
-    this.channel.port1.on('message', (report: TaskProgress) => {
-      this.progress = report;
-    });
   }
 
   /** Queues the task, unless it is due already or no worker could start: then it is answered at once. */
@@ -135,33 +127,25 @@ class SolverJob {
     const { pool } = this.settings;
     if (signal?.aborted) this.answer('the plan reached its deadline before this layer was started');
     else if (pool.failed) this.answer(pool.failed.message);
-    if (this.settled) {
-      this.channel.port1.close();
-      return;
-    }
+    if (this.settled) return;
     this.signal = signal;
     signal?.addEventListener('abort', this.onAbort, { once: true });
     this.deadline = setTimeout(this.onDeadline, this.limitMs);
-    const request: SolveRequest = { task: this.task, progress: this.channel.port2 };
     pool
-      .run<SolveAnswer | undefined>(request, {
+      .run<SolveAnswer | undefined>(this.task, {
         dequeue: this.dequeue.signal,
         // A task still waiting at its deadline is answered then; a thread that reaches it later skips it.
         expiresAt: Date.now() + this.limitMs,
-        stop: this.stop.signal,
-        transfer: [this.channel.port2],
-        started: this.onStart,
+        runLimitMs: this.limitMs,
+        started: () => {
+          this.startedAt = performance.now();
+        },
+        progress: (report) => {
+          this.progress = report as TaskProgress;
+        },
       })
       .then(this.onReply, this.onFailure);
   }
-
-  private readonly onStart = (): void => {
-    this.startedAt = performance.now();
-    this.overrun = setTimeout(() => {
-      this.overran = true;
-      this.stop.abort();
-    }, this.limitMs);
-  };
 
   private readonly onAbort = (): void => {
     const where = this.startedAt === null ? 'waited for a solver worker' : 'was still being solved';
@@ -178,7 +162,6 @@ class SolverJob {
   };
 
   private readonly onReply = (reply: SolveAnswer | undefined): void => {
-    this.finished();
     if (this.settled || reply === undefined) return;
     if (reply.type === 'failed') {
       this.answer(`solver worker threw: ${reply.message}`);
@@ -190,16 +173,16 @@ class SolverJob {
   };
 
   private readonly onFailure = (error: unknown): void => {
-    this.finished();
     if (error instanceof HplbError && error.code === 'DRAINING') {
       if (this.settled) return;
       this.settle();
       this.reject(error);
       return;
     }
+    const overran = error instanceof TaskOverrun;
     // Taken out of the queue because it was answered already.
-    if (this.dequeue.signal.aborted && !this.overran) return;
-    const reason = this.overran
+    if (this.dequeue.signal.aborted && !overran) return;
+    const reason = overran
       ? `solver worker overran ${this.deadlineText()} and was replaced`
       : `solver worker failed: ${error instanceof Error ? error.message : String(error)}`;
     this.answer(reason);
@@ -229,12 +212,6 @@ class SolverJob {
     this.settled = true;
     clearTimeout(this.deadline);
     this.signal?.removeEventListener('abort', this.onAbort);
-  }
-
-  /** The worker is done with the task (answered, failed or stopped). */
-  private finished(): void {
-    clearTimeout(this.overrun);
-    this.channel.port1.close();
   }
 
   private deadlineText(): string {

@@ -4,12 +4,13 @@
  * GLPK's stretch measured across them (createLayerSolver).
  */
 import { loadGlpk } from '../planner/glpk.ts';
+import type { LayerTask } from '../planner/layer-task.ts';
 import { createLayerSolver } from '../planner/layer-task.ts';
-import { answerTask, type SolveAnswer, type SolveRequest } from './solve-task.ts';
+import { answerTask, type SolveAnswer } from './solve-task.ts';
 import { announceReady, serveTasks } from './worker-pool.ts';
 
 // One estimate of GLPK's stretch per thread, updated by every task this thread solves.
 const solver = createLayerSolver(await loadGlpk());
 announceReady();
 
-export default serveTasks((request: SolveRequest): SolveAnswer => answerTask(request, solver));
+export default serveTasks((task: LayerTask, report): SolveAnswer => answerTask(task, solver, report));

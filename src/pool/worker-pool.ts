@@ -15,15 +15,16 @@ import { HplbError } from '../errors.ts';
 
 /** What a worker posts once its module is set up (GLPK loaded, validators compiled). */
 const READY = 'hplb:worker-ready';
-/** What a worker posts when it begins a task (the task's id). */
+/** What a worker posts when it begins a task, and with each report of its progress (the task's id). */
 const STARTED = 'hplb:task-started';
+const PROGRESS = 'hplb:task-progress';
 
 /** Called by a worker module at the end of its set-up: the pool counts it as ready. */
 export function announceReady(): void {
   parentPort?.postMessage({ [READY]: threadId });
 }
 
-/** A task as it travels to a thread: its id in the pool (for the STARTED message) and when it expires. */
+/** A task as it travels to a thread: its id in the pool (for STARTED and PROGRESS) and when it expires. */
 interface Envelope<T> {
   readonly id: number;
   readonly task: T;
@@ -33,16 +34,19 @@ interface Envelope<T> {
 
 /**
  * A worker module's default export: tells the pool when each task begins on the thread, then
- * answers it; an expired task is skipped (undefined). A task can wait inside piscina for a thread
- * while threads are replaced, and its time limit must not run while it waits: one that did was
- * counted as an overrun and answered without its worker, 81 times in one overrun class against 8
- * real replacements.
+ * answers it with a `report` that sends progress to the task's `progress` option (over the
+ * thread's own port: no channel per task); an expired task is skipped (undefined). A task can
+ * wait inside piscina for a thread while threads are replaced, and its time limit must not run
+ * while it waits: one that did was counted as an overrun and answered without its worker, 81 times
+ * in one overrun class against 8 real replacements.
  */
-export function serveTasks<T>(answer: (task: T) => unknown): (envelope: Envelope<T>) => unknown {
+export function serveTasks<T>(
+  answer: (task: T, report: (progress: unknown) => void) => unknown,
+): (envelope: Envelope<T>) => unknown {
   return ({ id, task, expiresAt }) => {
     if (expiresAt !== undefined && Date.now() >= expiresAt) return undefined;
     parentPort?.postMessage({ [STARTED]: id });
-    return answer(task);
+    return answer(task, (progress) => parentPort?.postMessage({ [PROGRESS]: id, progress }));
   };
 }
 
@@ -72,12 +76,21 @@ export interface TaskOptions {
   readonly dequeue?: AbortSignal;
   /** Date.now() past which a thread does not begin the task: run() then resolves undefined. */
   readonly expiresAt?: number;
-  /** Stops the thread running the task (piscina replaces it); run() then rejects. */
-  readonly stop?: AbortSignal;
-  /** Buffers and ports moved to the thread rather than copied. */
+  /** ms a task may run once its thread has begun it: past them the thread is stopped (piscina replaces it) and run() rejects with TaskOverrun. */
+  readonly runLimitMs?: number;
+  /** Buffers moved to the thread rather than copied. */
   readonly transfer?: readonly TransferListItem[];
   /** Called when a thread begins the task (its worker module's serveTasks says so). */
   readonly started?: () => void;
+  /** Called with each progress report the task's worker sends (serveTasks' `report`). */
+  readonly progress?: (report: unknown) => void;
+}
+
+/** run()'s rejection when a task ran past its runLimitMs and its thread was stopped. */
+export class TaskOverrun extends Error {
+  constructor(readonly limitMs: number) {
+    super(`the task ran past its limit of ${limitMs} ms; its thread was stopped`);
+  }
 }
 
 export interface WorkerPool {
@@ -109,16 +122,29 @@ function startPiscina(options: WorkerPoolOptions, size: number): Piscina {
   });
 }
 
-/** Calls each task's `started` when its thread says it began it (serveTasks). */
-function trackStarts(piscina: Piscina): Map<number, () => void> {
-  const startedBy = new Map<number, () => void>();
+/** A dispatched task's hooks, by id: its thread's STARTED and PROGRESS messages reach them. */
+interface Hooks {
+  readonly options: TaskOptions;
+  readonly stop: AbortController | null;
+  overrun?: NodeJS.Timeout;
+}
+
+function routeMessages(piscina: Piscina, hooks: Map<number, Hooks>): void {
   piscina.on('message', (message: unknown) => {
-    const id = (message as Record<string, unknown> | null)?.[STARTED];
-    if (typeof id !== 'number') return;
-    startedBy.get(id)?.();
-    startedBy.delete(id);
+    if (typeof message !== 'object' || message === null) return;
+    const record = message as Record<string, unknown>;
+    const progressOf = record[PROGRESS];
+    if (typeof progressOf === 'number') {
+      hooks.get(progressOf)?.options.progress?.(record.progress);
+      return;
+    }
+    const started = hooks.get(record[STARTED] as number);
+    if (!started) return;
+    started.options.started?.();
+    const { stop } = started;
+    const limit = started.options.runLimitMs;
+    if (stop && limit !== undefined) started.overrun = setTimeout(() => stop.abort(new TaskOverrun(limit)), limit);
   });
-  return startedBy;
 }
 
 export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
@@ -126,7 +152,8 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   const piscina = startPiscina(options, size);
   const queue = new PQueue({ concurrency: options.threads });
   const readiness = trackReadiness(piscina, size);
-  const startedBy = trackStarts(piscina);
+  const hooks = new Map<number, Hooks>();
+  routeMessages(piscina, hooks);
   const dropped = new Set<(error: unknown) => void>();
   let nextId = 0;
   let closed = false;
@@ -135,26 +162,22 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     if (closed) throw draining();
     if (options.maxQueued !== undefined && queue.pending >= options.threads && queue.size >= options.maxQueued)
       throw options.queueFull?.() ?? new HplbError('QUEUE_FULL', 'the worker queue is full; retry later');
-    const { dequeue, stop, transfer = [], started, expiresAt } = taskOptions;
+    const { dequeue, transfer = [], expiresAt } = taskOptions;
     const id = nextId++;
     const envelope: Envelope<unknown> = { id, task, ...(expiresAt !== undefined ? { expiresAt } : {}) };
-    // p-queue rejects at its signal even once the job runs: only a job still in its queue leaves it.
+    // p-queue settles a job at its signal even once the job runs (and stops counting it as running):
+    // only a job still in its queue may leave it.
     let dispatched = false;
-    const leave = new AbortController();
-    dequeue?.addEventListener('abort', () => dispatched || leave.abort(), { once: true });
-    const job = async (): Promise<T> => {
+    const leave = dequeue && new AbortController();
+    dequeue?.addEventListener('abort', () => dispatched || leave?.abort(), { once: true });
+    const job = (): Promise<T> => {
       dispatched = true;
-      if (started) startedBy.set(id, started);
-      try {
-        return (await piscina.run(envelope, { transferList: [...transfer], signal: stop ?? null })) as T;
-      } finally {
-        startedBy.delete(id);
-      }
+      return dispatch<T>(id, envelope, taskOptions, transfer);
     };
     // queue.clear() on close drops waiting jobs without settling them: close() rejects them through `dropped`.
     return new Promise<T>((resolve, reject) => {
       dropped.add(reject);
-      queue.add(job, { signal: leave.signal }).then(
+      queue.add(job, leave ? { signal: leave.signal } : {}).then(
         (value) => {
           dropped.delete(reject);
           resolve(value);
@@ -165,6 +188,28 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
         },
       );
     });
+  }
+
+  /** Runs the task on a thread; its STARTED and PROGRESS messages reach its hooks meanwhile. */
+  async function dispatch<T>(
+    id: number,
+    envelope: Envelope<unknown>,
+    taskOptions: TaskOptions,
+    transfer: readonly TransferListItem[],
+  ): Promise<T> {
+    const own: Hooks = {
+      options: taskOptions,
+      stop: taskOptions.runLimitMs === undefined ? null : new AbortController(),
+    };
+    hooks.set(id, own);
+    try {
+      return (await piscina.run(envelope, { transferList: [...transfer], signal: own.stop?.signal ?? null })) as T;
+    } catch (error) {
+      throw own.stop?.signal.aborted ? own.stop.signal.reason : error;
+    } finally {
+      clearTimeout(own.overrun);
+      hooks.delete(id);
+    }
   }
 
   return {

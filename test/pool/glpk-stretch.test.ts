@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { MessageChannel } from 'node:worker_threads';
 import { test } from 'node:test';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner, createLayerSolver, type LayerTask } from '../../src/planner/layer-task.ts';
@@ -74,9 +73,7 @@ test("a worker's solver (createLayerSolver) passes each task the estimate the ta
   const { engines, seen } = recordingEngines();
   const solver = createLayerSolver(glpk, engines);
   for (let i = 0; i < 3; i++) {
-    const { port1, port2 } = new MessageChannel();
-    assert.equal(answerTask({ task, progress: port1 }, solver).type, 'done');
-    port2.close();
+    assert.equal(answerTask(task, solver, () => undefined).type, 'done');
   }
   assert.equal(seen[0].stretch, GLPK_STRETCH);
   assert.equal(seen[1].stretch, after(GLPK_STRETCH, seen[0].runs));
