@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import { HplbError } from '../errors.ts';
-import type { PlanRequest } from '../planner/request.ts';
+import { normalisePlanRequest, type NormalisedRequest, type PlanRequest } from '../planner/request.ts';
 import type { PlanStore } from '../store/plan-store.ts';
 import { createStores } from '../store/stores-from-config.ts';
 import { createAdmission, type Admission } from './admission.ts';
@@ -23,7 +23,7 @@ import { requestContext } from './request-context.ts';
 import type { AppDeps, RouteContext, Routes } from './route-context.ts';
 import { registerBudgetRoutes } from './routes/budgets.ts';
 import { registerFrontierRoutes } from './routes/frontier.ts';
-import { jsonBody } from './routes/json-body.ts';
+import { jsonBody, RawJsonBody } from './routes/json-body.ts';
 import { registerModelRoutes } from './routes/models.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerPlanRoutes } from './routes/plans.ts';
@@ -118,20 +118,27 @@ function createRouteContext(deps: AppDeps, admission: Admission, state: { readon
   const context = createPlanningContext(deps);
   const createPlan = validators.operation('createPlan');
   const { bodyPool } = deps;
+  const options = { validate: (body: unknown) => createPlan.body(body) as PlanRequest, context, limits: config };
+  // A request naming a registry model goes to a body worker whatever its size: each of the
+  // model's heads is costed, which grows with the model.
+  const normalise = async (body: unknown): Promise<NormalisedRequest> => {
+    if (body instanceof RawJsonBody && bodyPool) return bodyPool.plan(body.bytes);
+    const named = typeof (body as PlanRequest | null)?.model === 'string';
+    if (named && bodyPool) return bodyPool.plan(Buffer.from(JSON.stringify(body)));
+    return normalisePlanRequest(body, options);
+  };
   const service = createPlanService({
     runner: deps.runner,
     context,
     store,
     admission,
     metrics,
-    limits: config,
-    validate: (body) => createPlan.body(body) as PlanRequest,
     now: deps.now ?? performance.now.bind(performance),
     draining: () => state.draining,
-    ...(bodyPool ? { normaliseElsewhere: (body: unknown) => bodyPool.plan(Buffer.from(JSON.stringify(body))) } : {}),
   });
   return {
     deps,
+    normalise,
     validators,
     spec,
     service,

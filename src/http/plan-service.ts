@@ -1,18 +1,10 @@
 /**
- * From a plan request body to a stored plan: normalisation (schema, limits, bounds; the planner's
- * normalisePlanRequest, shared with the CLI), content id, the plan store (and its single-flight
- * solveOnce for identical requests in flight), admission, solving through the runner.
+ * From a normalised plan request to a stored plan: content id, the plan store (and its
+ * single-flight solveOnce for identical requests in flight), admission, solving through the runner.
  */
 import { HplbError } from '../errors.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
-import type { RequestLimits } from '../planner/limits.ts';
-import {
-  normalisePlanRequest,
-  type NormalisedRequest,
-  type PlanRequest,
-  type PlanningContext,
-  type ResolvedRequest,
-} from '../planner/request.ts';
+import type { NormalisedRequest, PlanRequest, PlanningContext, ResolvedRequest } from '../planner/request.ts';
 import { resolveMigration, type PreviousPlan, type ResolvedMigration } from '../planner/migration.ts';
 import { solveReplan } from '../planner/replan-plan.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
@@ -29,18 +21,10 @@ export interface PlanServiceDeps {
   readonly store: PlanStore;
   readonly admission: Admission;
   readonly metrics: Metrics;
-  readonly limits: RequestLimits;
-  /** The compiled PlanRequest schema (createPlan's body validator). */
-  readonly validate: (body: unknown) => PlanRequest;
   /** Monotonic clock, ms, for solve timing. */
   readonly now: () => number;
   /** Whether the service is shutting down: no new solves start then. */
   readonly draining: () => boolean;
-  /**
-   * Normalises a request off the event loop (a body worker). Used for requests naming a registry
-   * model, small as they are: each of the model's heads is costed, which grows with the model.
-   */
-  readonly normaliseElsewhere?: (body: unknown) => Promise<NormalisedRequest>;
 }
 
 export interface PlanOutcome {
@@ -52,48 +36,24 @@ export interface PlanOutcome {
 }
 
 export interface PlanService {
-  /** The plan for a request body: from the cache, from an identical solve in flight, or solved now. */
-  plan(body: unknown, lookupKey?: string): Promise<PlanOutcome>;
-  /** The same for a body a body worker is normalising (body-pool.ts); the time limit counts from this call. */
-  planNormalised(normalised: Promise<NormalisedRequest>): Promise<PlanOutcome>;
+  /**
+   * The plan of a request `normalise` gives (on the event loop or in a body worker): from the
+   * store, from an identical solve in flight, or solved now. The time limit counts from this call.
+   * Identical lookups (`lookupKey`) in flight share one normalisation and one answer.
+   */
+  plan(normalise: () => Promise<NormalisedRequest>, lookupKey?: string): Promise<PlanOutcome>;
 }
 
 export function createPlanService(deps: PlanServiceDeps): PlanService {
   const { store, metrics } = deps;
-  const options = { validate: deps.validate, context: deps.context, limits: deps.limits };
-
-  // Identical lookups in flight share one normalisation and one answer: a burst of them must not
-  // queue copies of one request for the body workers (503 past MAX_QUEUED_BODIES) while it solves.
+  // A burst of one lookup must not queue copies of its normalisation for the body workers (503
+  // past MAX_QUEUED_BODIES) while it solves.
   const lookups = createInFlight<PlanOutcome>();
 
-  function plan(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
-    if (lookupKey === undefined) return planBody(body);
-    const { promise, joined } = lookups(lookupKey, () => planBody(body, lookupKey));
-    if (joined) metrics.coalesced.inc();
-    return promise;
-  }
-
-  async function planBody(body: unknown, lookupKey?: string): Promise<PlanOutcome> {
+  async function solveNormalised(normalise: () => Promise<NormalisedRequest>, lookupKey?: string) {
     // The time limit counts from here: normalising and waiting for admission use it up too.
     const arrived = deps.now();
-    const named = typeof body === 'object' && body !== null && typeof (body as PlanRequest).model === 'string';
-    const normalised =
-      named && deps.normaliseElsewhere ? await deps.normaliseElsewhere(body) : normalisePlanRequest(body, options);
-    return solveNormalised(normalised, arrived, lookupKey);
-  }
-
-  async function planNormalised(pending: Promise<NormalisedRequest>): Promise<PlanOutcome> {
-    const arrived = deps.now();
-    return solveNormalised(await pending, arrived);
-  }
-
-  /** arrived: when the request arrived (deps.now), for its time limit. */
-  async function solveNormalised(
-    normalised: NormalisedRequest,
-    arrived: number,
-    lookupKey?: string,
-  ): Promise<PlanOutcome> {
-    const { request, resolved: fresh, clampedTo } = normalised;
+    const { request, resolved: fresh, clampedTo } = await normalise();
     const migration = await migrationOf(deps, request, fresh);
     const resolved = migration ? { ...fresh, id: migration.id } : fresh;
     const clamp = clampedTo !== undefined ? { clampedTo } : {};
@@ -129,7 +89,14 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     }
   }
 
-  return { plan, planNormalised };
+  return {
+    plan(normalise, lookupKey) {
+      if (lookupKey === undefined) return solveNormalised(normalise);
+      const { promise, joined } = lookups(lookupKey, () => solveNormalised(normalise, lookupKey));
+      if (joined) metrics.coalesced.inc();
+      return promise;
+    },
+  };
 }
 
 /** Aborts at a request's deadline: its arrival, its time limit and the runner's grace. */

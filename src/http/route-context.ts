@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { CostModel } from '../cost/cost-model.ts';
 import type { LayerRunner } from '../planner/layer-task.ts';
-import type { PlanningContext } from '../planner/request.ts';
+import type { NormalisedRequest, PlanningContext } from '../planner/request.ts';
 import type { ModelRegistry } from '../profiles/registry.ts';
 import type { PlanStore } from '../store/plan-store.ts';
 import type { BodyPool } from './body-pool.ts';
@@ -54,6 +54,8 @@ export type Routes = Pick<Express, 'get' | 'post'>;
 /** What route modules share. */
 export interface RouteContext {
   readonly deps: AppDeps;
+  /** A plan request body (parsed, or a RawJsonBody), normalised on the event loop or in a body worker. */
+  readonly normalise: (body: unknown) => Promise<NormalisedRequest>;
   readonly validators: Validators;
   readonly spec: LoadedSpec;
   readonly service: PlanService;

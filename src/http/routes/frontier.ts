@@ -34,7 +34,7 @@ export function registerFrontierRoutes(router: Routes, ctx: RouteContext): void 
     const caps = frontierCaps({ queryHeads, kvHeads, gpus: params.gpus, granularity, maxHeadsPerGpu });
     const timeLimitMs = deps.config.defaultTimeLimitMs;
     const plan = async (request: PlanRequest): Promise<FrontierPlan> => {
-      const { entry } = await service.plan(request);
+      const { entry } = await service.plan(() => ctx.normalise(request));
       const { id, layers, totals } = JSON.parse(entry.body.toString('utf8')) as components['schemas']['Plan'];
       return { id, layers: layers.length, totals };
     };

@@ -9,7 +9,6 @@ import { HplbError } from '../../errors.ts';
 import type { PlanEntry } from '../../store/plan-entry.ts';
 import { asQueryError, lookupRequest, normaliseLookup, type KnownLookup, type LookupParams } from '../lookup.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
-import { RawJsonBody } from './json-body.ts';
 import { unknownModel } from '../../planner/planning-context.ts';
 
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
@@ -19,11 +18,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const lookup = validators.operation('getModelPlan');
 
   router.post('/v1/plans', guards.rateLimit, guards.requireKey, ctx.jsonBody, async (req, res) => {
-    const body: unknown = req.body;
-    const outcome =
-      body instanceof RawJsonBody && deps.bodyPool
-        ? await service.planNormalised(deps.bodyPool.plan(body.bytes))
-        : await service.plan(body);
+    const outcome = await service.plan(() => ctx.normalise(req.body));
     res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
     if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
     sendPlan(req, res, outcome.created ? 201 : 200, outcome.entry);
@@ -71,7 +66,8 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     const known = knownLookup(req, res);
     res.setHeader('Cache-Control', cacheControl);
     const hit = store.peekLookup(known.key) ?? (await store.getByLookup(known.key));
-    const entry = hit ?? (await service.plan(lookupRequest(known.query), known.key).catch(asQueryError)).entry;
+    const plan = () => service.plan(() => ctx.normalise(lookupRequest(known.query)), known.key);
+    const entry = hit ?? (await plan().catch(asQueryError)).entry;
     res.setHeader('X-Cache', hit ? 'hit' : 'miss');
     sendPlan(req, res, 200, entry);
   });
