@@ -125,7 +125,7 @@ async function waitForTurn(deps: LeaseDeps, id: string, { stop, waiting }: Fligh
     for (;;) {
       const token = randomUUID();
       const claim = await connection.attempt('claim', (client) =>
-        client.claim(deps.leaseKey(id), deps.planKey(id), token, leaseMs),
+        client.claim([deps.leaseKey(id), deps.planKey(id)], [token, String(leaseMs)]),
       );
       if (claim === FAULT) return { kind: 'local', reason: 'store_error' };
       if (claim[0] === CLAIM_DONE) {
@@ -164,7 +164,7 @@ async function solveAsOwner(
   const lease = deps.leaseKey(id);
   // Renewed three times a period, so one late or failed renewal does not lose it.
   const renewal = setInterval(
-    () => void connection.attempt('renew', (client) => client.renew(lease, token, leaseMs)),
+    () => void connection.attempt('renew', (client) => client.renew([lease], [token, String(leaseMs)])),
     Math.max(1, Math.floor(leaseMs / 3)),
   );
   try {
@@ -172,7 +172,7 @@ async function solveAsOwner(
   } finally {
     clearInterval(renewal);
     // Released whether the solve succeeded or not: waiters look again and, if it failed, one solves.
-    await connection.attempt('release', (client) => client.release(lease, token, deps.channel, id));
+    await connection.attempt('release', (client) => client.release([lease], [token, deps.channel, id]));
   }
 }
 
