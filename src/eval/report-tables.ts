@@ -12,19 +12,22 @@ const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
 export const header = (cells: readonly string[], align: string): string =>
   `${row(cells)}\n${row(cells.map((_, i) => (align[i] === 'r' ? '---:' : '---')))}`;
 
-/** Rows of `results`, each led by its model (when `withModel`) and GPU count. */
-function table(
+/** A column of a results table: its heading, its cell for one result, and its alignment (default right: numbers). */
+export type Column = readonly [heading: string, cell: (r: ProfileEvaluation) => string, align?: 'l'];
+
+/** Rows of `results` under `columns` (one of RESULT_TABLES), each led by its model (when `withModel`) and GPU count. */
+export function renderResultsTable(
+  columns: readonly Column[],
   results: readonly ProfileEvaluation[],
-  columns: readonly string[],
-  cells: (r: ProfileEvaluation) => string[],
   withModel: boolean,
-  columnAlign = 'r'.repeat(columns.length),
 ): string {
   const lead = withModel ? ['Model', 'GPUs'] : ['GPUs'];
-  const align = `${withModel ? 'lr' : 'r'}${columnAlign}`;
+  const align = `${withModel ? 'lr' : 'r'}${columns.map(([, , a]) => a ?? 'r').join('')}`;
   return [
-    header([...lead, ...columns], align),
-    ...results.map((r) => row([...(withModel ? [r.model.displayName] : []), String(r.gpus), ...cells(r)])),
+    header([...lead, ...columns.map(([heading]) => heading)], align),
+    ...results.map((r) =>
+      row([...(withModel ? [r.model.displayName] : []), String(r.gpus), ...columns.map(([, cell]) => cell(r))]),
+    ),
   ].join('\n');
 }
 
@@ -33,140 +36,70 @@ export function defaultCapText(doc: EvaluationDocument): string {
   return `KV-cache cap ${capText(doc.defaultMaxKvCacheFactor)} (the default: no layer stores more KV heads than vLLM's contiguous placement)`;
 }
 
-const DEFAULT_COLUMNS = [
-  '(a) uniform, contiguous',
-  '(b) adaptive, contiguous',
-  '(c) adaptive, greedy',
-  '(d) adaptive, S-HPLB',
-  '(e) fluid bound',
-  '(a)/(d)',
-  '(b)/(d)',
-  '(c)/(d)',
-  '(d)/(e)',
-  'layers proven',
-  'KV-cache factor of (d)',
-];
+/** An attention time relative to (b)'s, the adaptive contiguous placement at the default cap. */
+const relative = (r: ProfileEvaluation, time: number): string => fixed(time / r.attentionTime.adaptiveContiguous, 3);
+/** Layers proven optimal out of the model's. */
+const proven = (r: ProfileEvaluation, layers: number): string => `${layers}/${r.model.layers}`;
+/** The mixed workload's speedup over contiguous placement in one of its phases. */
+const mixPhase = (r: ProfileEvaluation, name: string): number | null =>
+  r.mix.phases.find((p) => p.phase === name)?.speedupVsContiguous ?? null;
 
-/** Attention times at the default cap, relative to (b) (what carries over to any device), and speedups. */
-export function renderDefaultTable(results: readonly ProfileEvaluation[], withModel: boolean): string {
-  return table(
-    results,
-    DEFAULT_COLUMNS,
-    (r) => {
-      const t = r.attentionTime;
-      const relative = (value: number): string => fixed(value / t.adaptiveContiguous, 3);
-      return [
-        relative(t.uniformContiguous),
-        relative(t.adaptiveContiguous),
-        relative(t.adaptiveGreedy),
-        relative(t.adaptiveAuto),
-        relative(t.fluidBound),
-        times(r.speedup.uniformOverAuto),
-        times(r.speedup.contiguousOverAuto),
-        times(r.speedup.greedyOverAuto),
-        times(r.speedup.autoOverFluid),
-        `${r.layersProvenOptimal}/${r.model.layers}`,
-        fixed(r.kvCacheFactor.adaptiveAuto, 3),
-      ];
-    },
-    withModel,
-  );
-}
-
-const BEYOND_COLUMNS = [
-  '(b)/(d) at the default cap',
-  'no cap: attention time',
-  'no cap: (b)/S-HPLB',
-  'no cap: KV-cache factor reached',
-  'no cap: layers proven',
-  '(f) split heads, no cap: attention time',
-  '(f)/(e)',
-  '(f) KV-cache factor reached',
-  '(f) layers proven',
-];
-
-/** S-HPLB with no KV-cache cap, and with split heads (no cap either), beside the default cap's speedup. */
-export function renderBeyondTable(results: readonly ProfileEvaluation[], withModel: boolean): string {
-  return table(
-    results,
-    BEYOND_COLUMNS,
-    (r) => {
-      const base = r.attentionTime.adaptiveContiguous;
-      const u = r.unconstrained;
-      return [
-        times(r.speedup.contiguousOverAuto),
-        fixed(u.attentionTime / base, 3),
-        timesOrNa(u.speedupVsContiguous),
-        fixed(u.kvCacheFactor, 3),
-        `${u.layersProven}/${r.model.layers}`,
-        fixed(r.split.attentionTime / base, 3),
-        times(r.split.overFluid),
-        fixed(r.split.kvCacheFactor, 3),
-        `${r.split.layersProvenOptimal}/${r.model.layers}`,
-      ];
-    },
-    withModel,
-  );
-}
-
-const PHASE_COLUMNS = [
-  'decode: S-HPLB vs contiguous',
-  'decode: layers proven',
-  'decode with (d) placed for prefill',
-  'decode with the no-cap prefill plan',
-  'mix: S-HPLB vs contiguous',
-  'mix: prefill phase',
-  'mix: decode phase',
-  'mix: layers proven',
-];
-
-/** The decode and mixed columns: speedups over contiguous placement in the roofline's time. */
-export function renderPhaseTable(results: readonly ProfileEvaluation[], withModel: boolean): string {
-  return table(
-    results,
-    PHASE_COLUMNS,
-    (r) => {
-      const phase = (name: string) => r.mix.phases.find((p) => p.phase === name)?.speedupVsContiguous ?? null;
-      return [
-        timesOrNa(r.decode.plan.speedupVsContiguous),
-        `${r.decode.plan.layersProven}/${r.model.layers}`,
-        times(r.decode.prefillPlacements.adaptiveAuto),
-        times(r.decode.prefillPlacements.unconstrained),
-        timesOrNa(r.mix.plan.speedupVsContiguous),
-        timesOrNa(phase('prefill')),
-        timesOrNa(phase('decode')),
-        `${r.mix.plan.layersProven}/${r.model.layers}`,
-      ];
-    },
-    withModel,
-  );
-}
-
-const BUBBLE_COLUMNS = ['(a) bubble', '(b) bubble', '(c) bubble', '(d) bubble', '(d) gap to bound', '(d) layer status'];
-
-/** Mean bubble ratio per setting at the default cap, and how well (d) is proven. */
-export function renderBubbleTable(results: readonly ProfileEvaluation[], withModel: boolean): string {
-  return table(
-    results,
-    BUBBLE_COLUMNS,
-    (r) => {
-      const b = r.meanBubbleRatio;
-      const statuses = Object.entries(r.autoStatusCounts)
-        .map(([status, n]) => `${status} ${n}`)
-        .join(', ');
-      return [
-        percent(b.uniformContiguous),
-        percent(b.adaptiveContiguous),
-        percent(b.adaptiveGreedy),
-        percent(b.adaptiveAuto),
-        `${fixed(r.autoGap * 100, 4)}%`,
-        statuses,
-      ];
-    },
-    withModel,
-    'rrrrrl',
-  );
-}
+/** The report's tables of results, each a list of columns. */
+export const RESULT_TABLES: Readonly<Record<'default' | 'beyond' | 'phase' | 'bubble', readonly Column[]>> = {
+  /** Attention times at the default cap, relative to (b) (what carries over to any device), and speedups. */
+  default: [
+    ['(a) uniform, contiguous', (r) => relative(r, r.attentionTime.uniformContiguous)],
+    ['(b) adaptive, contiguous', (r) => relative(r, r.attentionTime.adaptiveContiguous)],
+    ['(c) adaptive, greedy', (r) => relative(r, r.attentionTime.adaptiveGreedy)],
+    ['(d) adaptive, S-HPLB', (r) => relative(r, r.attentionTime.adaptiveAuto)],
+    ['(e) fluid bound', (r) => relative(r, r.attentionTime.fluidBound)],
+    ['(a)/(d)', (r) => times(r.speedup.uniformOverAuto)],
+    ['(b)/(d)', (r) => times(r.speedup.contiguousOverAuto)],
+    ['(c)/(d)', (r) => times(r.speedup.greedyOverAuto)],
+    ['(d)/(e)', (r) => times(r.speedup.autoOverFluid)],
+    ['layers proven', (r) => proven(r, r.layersProvenOptimal)],
+    ['KV-cache factor of (d)', (r) => fixed(r.kvCacheFactor.adaptiveAuto, 3)],
+  ],
+  /** S-HPLB with no KV-cache cap, and with split heads (no cap either), beside the default cap's speedup. */
+  beyond: [
+    ['(b)/(d) at the default cap', (r) => times(r.speedup.contiguousOverAuto)],
+    ['no cap: attention time', (r) => relative(r, r.unconstrained.attentionTime)],
+    ['no cap: (b)/S-HPLB', (r) => timesOrNa(r.unconstrained.speedupVsContiguous)],
+    ['no cap: KV-cache factor reached', (r) => fixed(r.unconstrained.kvCacheFactor, 3)],
+    ['no cap: layers proven', (r) => proven(r, r.unconstrained.layersProven)],
+    ['(f) split heads, no cap: attention time', (r) => relative(r, r.split.attentionTime)],
+    ['(f)/(e)', (r) => times(r.split.overFluid)],
+    ['(f) KV-cache factor reached', (r) => fixed(r.split.kvCacheFactor, 3)],
+    ['(f) layers proven', (r) => proven(r, r.split.layersProvenOptimal)],
+  ],
+  /** The decode and mixed columns: speedups over contiguous placement in the roofline's time. */
+  phase: [
+    ['decode: S-HPLB vs contiguous', (r) => timesOrNa(r.decode.plan.speedupVsContiguous)],
+    ['decode: layers proven', (r) => proven(r, r.decode.plan.layersProven)],
+    ['decode with (d) placed for prefill', (r) => times(r.decode.prefillPlacements.adaptiveAuto)],
+    ['decode with the no-cap prefill plan', (r) => times(r.decode.prefillPlacements.unconstrained)],
+    ['mix: S-HPLB vs contiguous', (r) => timesOrNa(r.mix.plan.speedupVsContiguous)],
+    ['mix: prefill phase', (r) => timesOrNa(mixPhase(r, 'prefill'))],
+    ['mix: decode phase', (r) => timesOrNa(mixPhase(r, 'decode'))],
+    ['mix: layers proven', (r) => proven(r, r.mix.plan.layersProven)],
+  ],
+  /** Mean bubble ratio per setting at the default cap, and how well (d) is proven. */
+  bubble: [
+    ['(a) bubble', (r) => percent(r.meanBubbleRatio.uniformContiguous)],
+    ['(b) bubble', (r) => percent(r.meanBubbleRatio.adaptiveContiguous)],
+    ['(c) bubble', (r) => percent(r.meanBubbleRatio.adaptiveGreedy)],
+    ['(d) bubble', (r) => percent(r.meanBubbleRatio.adaptiveAuto)],
+    ['(d) gap to bound', (r) => `${fixed(r.autoGap * 100, 4)}%`],
+    [
+      '(d) layer status',
+      (r) =>
+        Object.entries(r.autoStatusCounts)
+          .map(([status, n]) => `${status} ${n}`)
+          .join(', '),
+      'l',
+    ],
+  ],
+};
 
 /** One model's frontier at every GPU count of the document: a row per cap tried. */
 export function renderFrontierTable(frontiers: readonly Frontier[], layers: number): string {

@@ -8,12 +8,10 @@ import type { Frontier } from './frontier.ts';
 import { capText, chooseScale, fixed, percent, times, timesOrNa, type TimeScale } from './format.ts';
 import {
   defaultCapText,
-  renderBeyondTable,
-  renderBubbleTable,
-  renderDefaultTable,
+  RESULT_TABLES,
   renderFrontierSummary,
   renderFrontierTable,
-  renderPhaseTable,
+  renderResultsTable,
   renderSplitCurveTable,
 } from './report-tables.ts';
 import { FRONTIER_CAPS } from '../planner/frontier.ts';
@@ -60,7 +58,7 @@ export function renderFlagshipTable(doc: EvaluationDocument): string {
   return [
     `Attention time of ${doc.flagship.displayName} relative to (b) adaptive budgets placed contiguously, prefill of ${doc.workload.seqLen} tokens, ${unitNote(doc.costModel)}, ${defaultCapText(doc)} in every column:`,
     '',
-    renderDefaultTable(flagshipRows(doc), false),
+    renderResultsTable(RESULT_TABLES.default, flagshipRows(doc), false),
   ].join('\n');
 }
 
@@ -167,15 +165,15 @@ export function renderReport(doc: EvaluationDocument): string {
     '',
     `Mean bubble ratios, ${defaultCapText(doc)}:`,
     '',
-    renderBubbleTable(flagship, false),
+    renderResultsTable(RESULT_TABLES.bubble, flagship, false),
     '',
     'Beyond the default cap (each column says its cap):',
     '',
-    renderBeyondTable(flagship, false),
+    renderResultsTable(RESULT_TABLES.beyond, flagship, false),
     '',
     `Decode and mixed workloads, ${unitNote(doc.timeCostModel)}, KV-cache cap ${capText(doc.defaultMaxKvCacheFactor)} except where a column names a plan with no cap:`,
     '',
-    renderPhaseTable(flagship, false),
+    renderResultsTable(RESULT_TABLES.phase, flagship, false),
     '',
     `Splitting heads by query rows, no KV-cache cap: attention time relative to (b) against the most heads split per layer (two parts each; 0 splits none), solved with ${doc.splitSolver.layerTimeLimitMs / 1000} s per layer and ${doc.splitSolver.timeLimitMs / 1000} s per plan (a layer not proven keeps its true gap against the split lower bound):`,
     '',
@@ -188,19 +186,19 @@ export function renderReport(doc: EvaluationDocument): string {
     '',
     `Attention time relative to (b), adaptive budgets placed contiguously, ${defaultCapText(doc)} in every column:`,
     '',
-    renderDefaultTable(doc.results, true),
+    renderResultsTable(RESULT_TABLES.default, doc.results, true),
     '',
     `Mean bubble ratio per setting and how well (d) is proven, ${defaultCapText(doc)}:`,
     '',
-    renderBubbleTable(doc.results, true),
+    renderResultsTable(RESULT_TABLES.bubble, doc.results, true),
     '',
     'Beyond the default cap (each column says its cap):',
     '',
-    renderBeyondTable(doc.results, true),
+    renderResultsTable(RESULT_TABLES.beyond, doc.results, true),
     '',
     `Decode and mixed workloads, ${unitNote(doc.timeCostModel)}, KV-cache cap ${capText(doc.defaultMaxKvCacheFactor)} except where a column names a plan with no cap:`,
     '',
-    renderPhaseTable(doc.results, true),
+    renderResultsTable(RESULT_TABLES.phase, doc.results, true),
     '',
     'Solve times depend on the machine and differ on every run, so they are not part of this report: ' +
       `\`${doc.command}\` prints them and writes them to bench/results/eval-timings.json.`,

@@ -218,16 +218,12 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
   const source = resolveSource(request, context, workload, basics.speeds);
   const { profile, costModel } = source;
   const splitContext = {
-    profile,
-    costModel,
+    ...source,
+    granularity: basics.granularity,
+    maxKvCacheFactor: basics.maxKvCacheFactor,
     workload: { seqLen: workload.phases[0].seqLen, phase: workload.phases[0].phase },
     mixed: workload.mixed,
-    granularity: basics.granularity,
-    kvGroupSize: source.kvGroupSize,
-    headCosts: source.costs.headCosts,
-    ...(source.costs.groupCosts ? { groupCosts: source.costs.groupCosts } : {}),
     maxKvGroupsPerGpu: request.constraints?.maxKvGroupsPerGpu,
-    maxKvCacheFactor: basics.maxKvCacheFactor,
     replan: request.previous !== undefined,
   };
   const splits = resolveSplits(request.constraints?.splits, splitContext);

@@ -3,14 +3,13 @@
  * row costs (solver/split/types.ts). The per-part overhead defaults to the cost model's fixed cost
  * of a head (a calibration's intercept; 0 for the analytic model and for explicit costs).
  */
-import type { CostModel, Workload } from '../cost/cost-model.ts';
+import type { Workload } from '../cost/cost-model.ts';
 import { fixedHeadCost } from '../cost/row-range.ts';
 import { headShapeOf, kvBytes } from '../cost/head-shape.ts';
 import { HplbError } from '../errors.ts';
 import { capOf } from '../solver/kv/layer-kv.ts';
-import type { Profile } from '../profiles/profile.ts';
 import type { LayerSplits, SplitUnit } from '../solver/split/types.ts';
-import type { Granularity } from '../solver/types.ts';
+import type { RequestBasics, ResolvedSource } from './request-source.ts';
 
 export interface SplitsRequest {
   /** Most heads (units) of a layer split into parts; 0 (default) turns splitting off. */
@@ -29,22 +28,18 @@ export interface ResolvedSplits {
   readonly kvBytesPerCopy: number | null;
 }
 
-interface SplitContext {
-  readonly profile: Profile | undefined;
-  readonly costModel: CostModel;
+/**
+ * What splits read of a resolved request: its source and settings (request-source.ts; with units
+ * that are their own KV groups, splits must keep the KV-cache cap), and the rest below.
+ */
+interface SplitContext
+  extends Pick<ResolvedSource, 'profile' | 'costModel' | 'costs' | 'kvGroupSize'>,
+    Pick<RequestBasics, 'granularity' | 'maxKvCacheFactor'> {
   /** The first phase's workload; splits need a single prefill. */
   readonly workload: Workload;
   /** Whether the request gave a workload mix (splits refuse it). */
   readonly mixed: boolean;
-  readonly granularity: Granularity;
-  readonly kvGroupSize: number;
-  /** [layers][queryHeads] head costs. */
-  readonly headCosts: readonly (readonly number[])[];
-  /** [layers][kvGroups] cost of one stored copy of each KV group; absent: none (explicit costs). */
-  readonly groupCosts?: readonly (readonly number[])[];
   readonly maxKvGroupsPerGpu: number | undefined;
-  /** The KV-cache cap (null: none); with units that are their own groups, splits must keep it. */
-  readonly maxKvCacheFactor: number | null;
   /** Whether the request re-plans from a previous placement. */
   readonly replan: boolean;
 }
@@ -104,9 +99,9 @@ export function resolveSplits(request: SplitsRequest | undefined, context: Split
 export function layerSplits(splits: ResolvedSplits, context: SplitContext): LayerSplits[] {
   const fixed = context.profile ? fixedHeadCost(context.costModel, context.workload) : 0;
   const groupSize = context.kvGroupSize;
-  return context.headCosts.map((row, layer) => {
+  return context.costs.headCosts.map((row, layer) => {
     const ownGroup = context.granularity === 'kv-group' || groupSize === 1;
-    const groupCost = (k: number): number => (ownGroup ? (context.groupCosts?.[layer][k] ?? 0) : 0);
+    const groupCost = (k: number): number => (ownGroup ? (context.costs.groupCosts?.[layer][k] ?? 0) : 0);
     const heads = row.map((cost, h) => ({
       budget: context.profile ? context.profile.budgets[layer][h] : null,
       variable: Math.max(0, cost - fixed),

@@ -1,3 +1,4 @@
+import { suffixSums } from './suffix.ts';
 import type { LayerProblem } from './types.ts';
 
 /** Units that are interchangeable: same cost and (with a KV-group limit) same KV group. */
@@ -47,6 +48,25 @@ export function aggregateLayer(problem: LayerProblem): AggregatedLayer {
   });
   const classes = [...byKey.values()].sort((a, b) => b.cost - a.cost || a.group - b.group);
   return { classes, pinnedCost, pinnedCount, pinnedGroups: pinnedGroups.map((s) => [...s].sort((a, b) => a - b)) };
+}
+
+/**
+ * [positions] how many free units each GPU may take: the problem's least and most units per GPU
+ * less the units pinned there, and the same summed over the GPUs from each position on.
+ */
+export interface UnitRange {
+  readonly lo: readonly number[];
+  readonly hi: readonly number[];
+  /** [positions + 1] lo[i] + ... + lo[n - 1]; likewise hiFrom. */
+  readonly loFrom: readonly number[];
+  readonly hiFrom: readonly number[];
+}
+
+/** @param pinnedCount [positions] units pinned on the GPU at each position (AggregatedLayer.pinnedCount, in any order) */
+export function unitRange(problem: LayerProblem, pinnedCount: readonly number[]): UnitRange {
+  const lo = pinnedCount.map((c) => Math.max(0, problem.minUnitsPerGpu - c));
+  const hi = pinnedCount.map((c) => problem.maxUnitsPerGpu - c);
+  return { lo, hi, loFrom: suffixSums(lo), hiFrom: suffixSums(hi) };
 }
 
 /**

@@ -10,10 +10,11 @@
 import { randomUUID } from 'node:crypto';
 import type { PlanEntry } from './plan-entry.ts';
 import type { SolveOnceOutcome } from './plan-store.ts';
-import { FAULT, type RedisConnection } from './redis-connection.ts';
+import { FAULT } from './redis-connection.ts';
+import type { RedisAccess } from './redis-keys.ts';
 import { CLAIM_DONE, CLAIM_OWNER } from './redis-scripts.ts';
 import type { FlightControl } from './single-flight.ts';
-import type { FallbackReason, StoreMetricsSink } from './store-metrics.ts';
+import type { FallbackReason } from './store-metrics.ts';
 
 /** Why a wait ended: a message about the plan id, the timer, or the caller's signal. */
 type Woken = 'message' | 'timer' | 'aborted';
@@ -77,14 +78,8 @@ export function createWakeups(): Wakeups {
   };
 }
 
-export interface LeaseDeps {
-  readonly connection: RedisConnection;
+export interface LeaseDeps extends RedisAccess {
   readonly wakeups: Wakeups;
-  readonly metrics: StoreMetricsSink;
-  readonly leaseKey: (id: string) => string;
-  readonly planKey: (id: string) => string;
-  /** Where releases are published (the message is the plan id). */
-  readonly channel: string;
   /** Lease period, ms: how long a dead owner holds the others up. */
   readonly leaseMs: number;
   /** Longest a caller waits for other replicas in all, ms, before it solves itself. */
@@ -125,7 +120,7 @@ async function waitForTurn(deps: LeaseDeps, id: string, { stop, waiting }: Fligh
     for (;;) {
       const token = randomUUID();
       const claim = await connection.attempt('claim', (client) =>
-        client.claim(deps.leaseKey(id), deps.planKey(id), token, leaseMs),
+        client.claim([deps.keys.lease(id), deps.keys.plan(id)], [token, String(leaseMs)]),
       );
       if (claim === FAULT) return { kind: 'local', reason: 'store_error' };
       if (claim[0] === CLAIM_DONE) {
@@ -161,10 +156,10 @@ async function solveAsOwner(
   solve: () => Promise<PlanEntry>,
 ): Promise<SolveOnceOutcome> {
   const { connection, leaseMs } = deps;
-  const lease = deps.leaseKey(id);
+  const lease = deps.keys.lease(id);
   // Renewed three times a period, so one late or failed renewal does not lose it.
   const renewal = setInterval(
-    () => void connection.attempt('renew', (client) => client.renew(lease, token, leaseMs)),
+    () => void connection.attempt('renew', (client) => client.renew([lease], [token, String(leaseMs)])),
     Math.max(1, Math.floor(leaseMs / 3)),
   );
   try {
@@ -172,7 +167,7 @@ async function solveAsOwner(
   } finally {
     clearInterval(renewal);
     // Released whether the solve succeeded or not: waiters look again and, if it failed, one solves.
-    await connection.attempt('release', (client) => client.release(lease, token, deps.channel, id));
+    await connection.attempt('release', (client) => client.release([lease], [token, deps.keys.channel, id]));
   }
 }
 

@@ -59,53 +59,26 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1`;
 
-function keysAndArgs(parser: CommandParser, keys: readonly string[], args: readonly (string | Buffer)[]): void {
-  parser.push(String(keys.length));
-  for (const key of keys) parser.pushKey(key);
-  for (const arg of args) parser.push(arg);
+/**
+ * A script called the way Redis runs it, with its KEYS and then its ARGV (each script above names
+ * both), answering R. The key count goes with the keys: the plan scripts take one or two.
+ */
+function script<R>(SCRIPT: string) {
+  return defineScript({
+    SCRIPT,
+    parseCommand(parser: CommandParser, keys: readonly string[], args: readonly (string | Buffer)[]) {
+      parser.push(String(keys.length));
+      for (const key of keys) parser.pushKey(key);
+      for (const arg of args) parser.push(arg);
+    },
+    transformReply: undefined as unknown as () => R,
+  });
 }
 
 export const SCRIPTS = {
-  writePlan: defineScript({
-    SCRIPT: WRITE_PLAN,
-    parseCommand(parser: CommandParser, keys: readonly string[], args: readonly (string | Buffer)[]) {
-      keysAndArgs(parser, keys, args);
-    },
-    transformReply: undefined as unknown as () => number,
-  }),
-  touchPlan: defineScript({
-    SCRIPT: TOUCH_PLAN,
-    parseCommand(parser: CommandParser, keys: readonly string[], args: readonly string[]) {
-      keysAndArgs(parser, keys, args);
-    },
-    transformReply: undefined as unknown as () => number,
-  }),
-  claim: defineScript({
-    SCRIPT: CLAIM,
-    NUMBER_OF_KEYS: 2,
-    parseCommand(parser: CommandParser, lease: string, plan: string, token: string, leaseMs: number) {
-      parser.pushKey(lease);
-      parser.pushKey(plan);
-      parser.push(token, String(leaseMs));
-    },
-    transformReply: undefined as unknown as () => number[],
-  }),
-  renew: defineScript({
-    SCRIPT: RENEW,
-    NUMBER_OF_KEYS: 1,
-    parseCommand(parser: CommandParser, lease: string, token: string, leaseMs: number) {
-      parser.pushKey(lease);
-      parser.push(token, String(leaseMs));
-    },
-    transformReply: undefined as unknown as () => number,
-  }),
-  release: defineScript({
-    SCRIPT: RELEASE,
-    NUMBER_OF_KEYS: 1,
-    parseCommand(parser: CommandParser, lease: string, token: string, channel: string, id: string) {
-      parser.pushKey(lease);
-      parser.push(token, channel, id);
-    },
-    transformReply: undefined as unknown as () => number,
-  }),
+  writePlan: script<number>(WRITE_PLAN),
+  touchPlan: script<number>(TOUCH_PLAN),
+  claim: script<number[]>(CLAIM),
+  renew: script<number>(RENEW),
+  release: script<number>(RELEASE),
 };

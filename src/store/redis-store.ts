@@ -17,6 +17,7 @@
 import { createLocalPlans } from './local-plans.ts';
 import type { PlanStore } from './plan-store.ts';
 import { createRedisConnection } from './redis-connection.ts';
+import { redisKeys } from './redis-keys.ts';
 import { REDIS_STORE_DEFAULTS, type RedisStoreOptions } from './redis-options.ts';
 import { createWakeups, type LeaseDeps, solveUnderLease } from './redis-lease.ts';
 import { createSharedPlans } from './shared-plans.ts';
@@ -31,10 +32,9 @@ export interface RedisPlanStore extends PlanStore {
 
 export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
   const settings = { ...REDIS_STORE_DEFAULTS, ...options };
-  const { keyPrefix: prefix, ttlMs } = settings;
+  const { ttlMs } = settings;
   const metrics = options.metrics ?? NO_STORE_METRICS;
-  const planKey = (id: string): string => `${prefix}plan:${id}`;
-  const channel = `${prefix}solved`;
+  const keys = redisKeys(settings.keyPrefix);
   const local = createLocalPlans({
     maxEntries: settings.localMaxEntries,
     maxBytes: settings.localMaxBytes,
@@ -43,22 +43,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
     ...(options.now ? { now: options.now } : {}),
   });
   const wakeups = createWakeups();
-  const connection = createRedisConnection({ ...settings, metrics, channel, onMessage: wakeups.notify });
-  const shared = createSharedPlans({
-    connection,
-    local,
+  const connection = createRedisConnection({
+    ...settings,
     metrics,
-    planKey,
-    lookupKey: (key) => `${prefix}lookup:${key}`,
-    ttlMs,
+    channel: keys.channel,
+    onMessage: wakeups.notify,
   });
+  const redis = { connection, keys, metrics };
+  const shared = createSharedPlans({ ...redis, local, ttlMs });
   const lease: LeaseDeps = {
-    connection,
+    ...redis,
     wakeups,
-    metrics,
-    leaseKey: (id) => `${prefix}lease:${id}`,
-    planKey,
-    channel,
     leaseMs: settings.leaseMs,
     maxWaitMs: settings.maxWaitMs,
     read: shared.get,

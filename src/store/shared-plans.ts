@@ -7,16 +7,12 @@
 import { createInFlight } from './in-flight.ts';
 import type { LocalPlans } from './local-plans.ts';
 import type { PlanEntry } from './plan-entry.ts';
-import { FAULT, type RedisConnection } from './redis-connection.ts';
+import { FAULT } from './redis-connection.ts';
+import type { RedisAccess } from './redis-keys.ts';
 import { decodeRecord, encodeRecord, RECORD_FIELDS, RecordError } from './redis-records.ts';
-import type { StoreMetricsSink } from './store-metrics.ts';
 
-export interface SharedPlansDeps {
-  readonly connection: RedisConnection;
+export interface SharedPlansDeps extends RedisAccess {
   readonly local: LocalPlans;
-  readonly metrics: StoreMetricsSink;
-  readonly planKey: (id: string) => string;
-  readonly lookupKey: (key: string) => string;
   /** How long plans and lookups live in Redis, ms. */
   readonly ttlMs: number;
 }
@@ -31,11 +27,11 @@ export interface SharedPlans {
 const remaining = (pttl: number): number | undefined => (pttl > 0 ? pttl : undefined);
 
 export function createSharedPlans(deps: SharedPlansDeps): SharedPlans {
-  const { connection, local } = deps;
+  const { connection, local, keys } = deps;
   const reads = createInFlight<PlanEntry | undefined>();
 
   async function readShared(id: string): Promise<PlanEntry | undefined> {
-    const key = deps.planKey(id);
+    const key = keys.plan(id);
     const reply = await connection.attempt('get', (client) =>
       client
         .multi()
@@ -66,7 +62,7 @@ export function createSharedPlans(deps: SharedPlansDeps): SharedPlans {
     const id = local.lookup(key);
     const held = id === undefined ? undefined : local.get(id);
     if (held) return held;
-    const shared = deps.lookupKey(key);
+    const shared = keys.lookup(key);
     const reply = await connection.attempt('get_lookup', (client) => client.multi().get(shared).pTTL(shared).exec());
     if (reply === FAULT) return undefined;
     const [planId, pttl] = reply as unknown as [Buffer | null, number];
@@ -80,15 +76,15 @@ export function createSharedPlans(deps: SharedPlansDeps): SharedPlans {
     // An entry this process already holds was written or read here: renew it without resending it.
     const known = local.holds(entry);
     local.set(entry, lookupKey);
-    const keys = [deps.planKey(entry.id), ...(lookupKey === undefined ? [] : [deps.lookupKey(lookupKey)])];
+    const names = [keys.plan(entry.id), ...(lookupKey === undefined ? [] : [keys.lookup(lookupKey)])];
     const head = [String(deps.ttlMs), entry.id];
     if (known) {
-      const renewed = await connection.attempt('set', (client) => client.touchPlan(keys, head));
+      const renewed = await connection.attempt('set', (client) => client.touchPlan(names, head));
       // Renewed, or Redis failed (a full write would fail too): only a record Redis lost is resent.
       if (renewed !== 0) return;
     }
     const record = encodeRecord(entry).flatMap((value, i) => [RECORD_FIELDS[i], value]);
-    await connection.attempt('set', (client) => client.writePlan(keys, [...head, ...record]));
+    await connection.attempt('set', (client) => client.writePlan(names, [...head, ...record]));
   }
 
   return { get, getByLookup, set };

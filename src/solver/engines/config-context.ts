@@ -2,15 +2,16 @@
  * What a decision of the configuration search reads (config-decide.ts): the classes, the GPUs in
  * the order they are filled, their room under the target, and the limits on KV copies.
  */
-import type { AggregatedLayer } from '../aggregate.ts';
+import { type AggregatedLayer, type UnitRange, unitRange } from '../aggregate.ts';
 import { groupsMatter } from '../kv/groups.ts';
 import { type GpuConfig, listGpuConfigs } from './config-list.ts';
 import { roundingSlack } from '../layer-result.ts';
+import { suffixFold, suffixSums } from '../suffix.ts';
 import type { LayerProblem } from '../types.ts';
 import type { DecideLimits, Failure } from './config-decide.ts';
 
-/** Everything one decision reads, in the order GPUs are filled (fast GPUs first). */
-export interface Context {
+/** Everything one decision reads, in the order GPUs are filled (fast GPUs first; its unit range too). */
+export interface Context extends UnitRange {
   readonly problem: LayerProblem;
   readonly layer: AggregatedLayer;
   readonly order: readonly number[];
@@ -23,12 +24,8 @@ export interface Context {
   readonly counts: number[][];
   /** [positions] load room of each GPU: target x speed less its pinned units and groups. */
   readonly cap: readonly number[];
-  readonly lo: readonly number[];
-  readonly hi: readonly number[];
   readonly capSuffix: readonly number[];
   readonly maxCapSuffix: readonly number[];
-  readonly loSuffix: readonly number[];
-  readonly hiSuffix: readonly number[];
   /** [positions] groups pinned on the GPUs from this position on (their units need no new copy there). */
   readonly pinnedFrom: readonly ReadonlySet<number>[];
   readonly groupLimit: number;
@@ -87,8 +84,10 @@ export function createContext(
   const totalWork = layer.classes.reduce((s, c) => s + c.cost * c.units.length, 0);
   const tol = roundingTolerance(problem, totalWork, cap);
   if (cap.some((c) => c < -tol)) return null;
-  const lo = order.map((g) => Math.max(0, problem.minUnitsPerGpu - layer.pinnedCount[g]));
-  const hi = order.map((g) => problem.maxUnitsPerGpu - layer.pinnedCount[g]);
+  const units = unitRange(
+    problem,
+    order.map((g) => layer.pinnedCount[g]),
+  );
   const pinnedFrom: Set<number>[] = order.map(() => new Set<number>());
   for (let i = gpus - 1; i >= 0; i--) {
     for (const k of i + 1 < gpus ? pinnedFrom[i + 1] : []) pinnedFrom[i].add(k);
@@ -106,20 +105,17 @@ export function createContext(
     groupCost: Array.from({ length: groups }, (_, k) => groupCosts[k] ?? 0),
     rem: layer.classes.map((c) => c.units.length),
     counts: Array.from({ length: gpus }, () => new Array<number>(layer.classes.length).fill(0)),
+    ...units,
     cap,
-    lo,
-    hi,
-    capSuffix: suffix(cap, (a, b) => a + b, 0),
-    maxCapSuffix: suffix(cap, Math.max, -Infinity),
-    loSuffix: suffix(lo, (a, b) => a + b, 0),
-    hiSuffix: suffix(hi, (a, b) => a + b, 0),
+    capSuffix: suffixSums(cap),
+    maxCapSuffix: suffixFold(cap, Math.max, -Infinity),
     pinnedFrom,
     groupLimit: problem.maxGroupsPerGpu ?? Infinity,
     breakSymmetry: groupsMatter(problem),
     alikeFrom: alikeFrom(problem, layer, order),
     groupTypes: types,
     groupCodes: types ? groupCodes(layer, types) : null,
-    configsWith: listedFor(problem, layer, order, limits, { cap, lo, hi, tol }, types !== null),
+    configsWith: listedFor(problem, layer, order, limits, { cap, ...units, tol }, types !== null),
     seen: new Int32Array(groups),
     mark: 0,
     storedLimit: Math.min(problem.maxStoredGroups ?? Infinity, limits.storedLimit ?? Infinity),
@@ -241,12 +237,5 @@ function alikeFrom(problem: LayerProblem, layer: AggregatedLayer, order: readonl
     alike = alike && bare(g) && problem.speeds[g] === problem.speeds[order[order.length - 1]];
     out[i] = alike;
   }
-  return out;
-}
-
-/** [n + 1] suffix folds: out[i] = xs[i] op xs[i + 1] op ... op init. */
-function suffix(xs: readonly number[], op: (a: number, b: number) => number, init: number): number[] {
-  const out = new Array<number>(xs.length + 1).fill(init);
-  for (let i = xs.length - 1; i >= 0; i--) out[i] = op(xs[i], out[i + 1]);
   return out;
 }

@@ -74,7 +74,7 @@ export function decideConfigs(
 function level(ctx: Context, i: number, remUnits: number, remWork: number): boolean {
   const { rem, cost, classes } = ctx;
   if (i === ctx.order.length) return remUnits === 0;
-  if (remUnits < ctx.loSuffix[i] || remUnits > ctx.hiSuffix[i]) return false;
+  if (remUnits < ctx.loFrom[i] || remUnits > ctx.hiFrom[i]) return false;
   if (!copiesFit(ctx, i, remWork)) return false;
   let heaviest = -1;
   for (let k = 0; k < classes; k++)

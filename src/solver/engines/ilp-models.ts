@@ -3,7 +3,7 @@
  * model builder. Costs are divided by `scale` so GLPK works near 1; C is the makespan in that unit.
  */
 import type { GLPK } from 'glpk.js/node';
-import { type AggregatedLayer, disaggregate } from '../aggregate.ts';
+import { type AggregatedLayer, disaggregate, unitRange } from '../aggregate.ts';
 import { createGlpkModel, type GlpkModel, type Term } from '../glpk-model.ts';
 import type { LayerProblem } from '../types.ts';
 
@@ -42,14 +42,13 @@ export function aggregatedModel(
     model.row(`class_${k}`, all, cls.units.length, cls.units.length);
   });
   const loadTerms = (g: number): Term[] => layer.classes.map((_, k) => ({ name: n(k, g), coef: costs[k] }));
+  const { lo, hi } = unitRange(problem, layer.pinnedCount);
   for (let g = 0; g < gpus; g++) {
-    const lo = Math.max(0, problem.minUnitsPerGpu - layer.pinnedCount[g]);
-    const hi = problem.maxUnitsPerGpu - layer.pinnedCount[g];
     model.row(
       `count_${g}`,
       layer.classes.map((_, k) => ({ name: n(k, g), coef: 1 })),
-      lo,
-      hi,
+      lo[g],
+      hi[g],
     );
     const load = [...loadTerms(g), { name: 'C', coef: -problem.speeds[g] }];
     model.row(`load_${g}`, load, -Infinity, -layer.pinnedCost[g] / scale);

@@ -8,6 +8,7 @@
  * divided by `scale`.
  */
 import type { GLPK } from 'glpk.js/node';
+import { unitRange } from '../aggregate.ts';
 import { createGlpkModel, type GlpkModel, type Term } from '../glpk-model.ts';
 import type { ObjectiveRange, PlacementModel } from '../engines/ilp-models.ts';
 import type { LayerProblem } from '../types.ts';
@@ -142,10 +143,10 @@ function loadRows(model: GlpkModel, layout: KvLayout, loadTerms: (p: number, g: 
   const fixedLoad = (p: number, g: number) =>
     pinned.load[p][g] / scale +
     [...pinned.groups[g]].filter((k) => !groups.includes(k)).reduce((s, k) => s + groupCost(p, k), 0);
+  const { lo, hi } = unitRange(problem, pinned.count);
   for (let g = 0; g < problem.speeds.length; g++) {
     const count = classes.map((_, c) => ({ name: n(c, g), coef: 1 }));
-    const lo = Math.max(0, problem.minUnitsPerGpu - pinned.count[g]);
-    model.row(`count_${g}`, count, lo, problem.maxUnitsPerGpu - pinned.count[g]);
+    model.row(`count_${g}`, count, lo[g], hi[g]);
     phases.forEach((_, p) => {
       const load = [...loadTerms(p, g), { name: C(p), coef: -problem.speeds[g] }];
       model.row(`load_${p}_${g}`, load, -Infinity, -fixedLoad(p, g));

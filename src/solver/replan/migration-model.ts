@@ -7,6 +7,7 @@
  * variable per phase, its objective their weighted sum. Pinned units are fixed.
  */
 import type { GLPK } from 'glpk.js/node';
+import { unitRange } from '../aggregate.ts';
 import { createGlpkModel, type GlpkModel, type Term } from '../glpk-model.ts';
 import { groupsMatter } from '../kv/groups.ts';
 import type { LayerProblem } from '../types.ts';
@@ -107,13 +108,12 @@ export function buildMigrationModel(
     model.row(`class_${k}`, all, cls.units.length, cls.units.length);
   });
   const copies = copyColumns(problem, layer, n);
+  const { lo, hi } = unitRange(problem, pinnedCount);
   for (let g = 0; g < gpus; g++) {
-    const lo = Math.max(0, problem.minUnitsPerGpu - pinnedCount[g]);
-    const hi = problem.maxUnitsPerGpu - pinnedCount[g];
-    if (hi < lo) return { reason: `pins leave GPU ${g} no feasible unit count` };
+    if (hi[g] < lo[g]) return { reason: `pins leave GPU ${g} no feasible unit count` };
     if (classes.length === 0) continue;
     const count = classes.map((_, k) => ({ name: n(k, g), coef: 1 }));
-    model.row(`count_${g}`, count, lo, hi);
+    model.row(`count_${g}`, count, lo[g], hi[g]);
     loadRows(model, problem, layer, objective, { g, scale, n, copies });
   }
   if (objective.kind === 'moves' && objective.cutoff && objectiveTerms.length > 0) {

@@ -1,4 +1,5 @@
-import { type AggregatedLayer, aggregateLayer } from '../aggregate.ts';
+import { type AggregatedLayer, aggregateLayer, type UnitRange, unitRange } from '../aggregate.ts';
+import { suffixSums } from '../suffix.ts';
 import type { LayerProblem } from '../types.ts';
 import { TARGET_SLACK } from './greedy-replan.ts';
 import type { MigrationSpec } from './types.ts';
@@ -42,8 +43,8 @@ export function searchFewestMoves(
   return { unit2gpu: placementOf(problem, spec, search.classes, search.bestCounts), proved: !search.timedOut };
 }
 
-/** The search's data and state: classes, where their units run now, room and counts left, the best found. */
-interface MoveSearch {
+/** The search's data and state: classes, where their units run now, room and counts left (by GPU), the best found. */
+interface MoveSearch extends UnitRange {
   readonly problem: LayerProblem;
   readonly classes: AggregatedLayer['classes'];
   readonly pinnedGroups: AggregatedLayer['pinnedGroups'];
@@ -53,11 +54,6 @@ interface MoveSearch {
   /** [gpus] load room (pins aside) and its suffix sums (room of GPUs g..). */
   readonly room: readonly number[];
   readonly roomFrom: readonly number[];
-  /** [gpus] unit counts (pins aside) and their suffix sums. */
-  readonly lo: readonly number[];
-  readonly hi: readonly number[];
-  readonly loFrom: readonly number[];
-  readonly hiFrom: readonly number[];
   readonly counts: number[][];
   readonly rem: number[];
   /** "state key" -> fewest further moves proven necessary from that state. */
@@ -85,8 +81,6 @@ function prepare(
   });
   const limit = target * (1 + TARGET_SLACK);
   const room = problem.speeds.map((s, g) => limit * s - layer.pinnedCost[g]);
-  const lo = layer.pinnedCount.map((c) => Math.max(0, problem.minUnitsPerGpu - c));
-  const hi = layer.pinnedCount.map((c) => problem.maxUnitsPerGpu - c);
   return {
     problem,
     classes: layer.classes,
@@ -95,10 +89,7 @@ function prepare(
     homeFrom: home.map((row) => suffixSums(row)),
     room,
     roomFrom: suffixSums(room.map((r) => Math.max(0, r))),
-    lo,
-    hi,
-    loFrom: suffixSums(lo),
-    hiFrom: suffixSums(hi),
+    ...unitRange(problem, layer.pinnedCount),
     counts: Array.from({ length: gpus }, () => new Array<number>(layer.classes.length).fill(0)),
     rem: layer.classes.map((c) => c.units.length),
     memo: new Map(),
@@ -108,13 +99,6 @@ function prepare(
     nodes: 0,
     timedOut: false,
   };
-}
-
-/** [n + 1] suffix sums: out[i] = xs[i] + ... + xs[n - 1]. */
-function suffixSums(xs: readonly number[]): number[] {
-  const out = new Array<number>(xs.length + 1).fill(0);
-  for (let i = xs.length - 1; i >= 0; i--) out[i] = out[i + 1] + xs[i];
-  return out;
 }
 
 /** The arrivals no GPU from g on can avoid for classes k.. (units beyond what those GPUs held). */
