@@ -13,7 +13,7 @@ import { cruise, type ICruiseResult, type IForbiddenRuleType } from 'dependency-
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The folders that hold the rest of the service, the tooling and the I/O: none of them is the solver's business. */
 const NOT_SOLVER =
-  '^src/(apply|budgets|cli|eval|http|kernel|planner|pool|safetensors|store)/|^src/(server|config)\\.ts$';
+  '^src/(apply|budgets|cli|contract|eval|http|kernel|planner|pool|safetensors|store)/|^src/(server|config)\\.ts$';
 
 const RULES: IForbiddenRuleType[] = [
   {

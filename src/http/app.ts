@@ -15,7 +15,7 @@ import { guardConnections } from './connection-guard.ts';
 import { createGuards } from './guards.ts';
 import { createLookupMemo } from './lookup.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { loadSpec, publicDir, type LoadedSpec } from './openapi.ts';
+import { loadSpec, publicDir, type LoadedSpec } from '../contract/openapi.ts';
 import { createPlanService } from './plan-service.ts';
 import { createPlanningContext } from '../planner/planning-context.ts';
 import { createErrorHandler } from './problem.ts';
@@ -28,7 +28,7 @@ import { registerModelRoutes } from './routes/models.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerPlanRoutes } from './routes/plans.ts';
 import { registerRankRoutes } from './routes/ranks.ts';
-import { createValidators } from './validation.ts';
+import { createValidators } from '../contract/validation.ts';
 
 export type { AppDeps, SolverRunner } from './route-context.ts';
 

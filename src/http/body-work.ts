@@ -20,12 +20,12 @@ import {
 } from '../planner/request.ts';
 import { loadRegistry } from '../profiles/registry.ts';
 import { jsonAnswer, rankAnswer } from './json-answer.ts';
-import { loadSpec } from './openapi.ts';
+import { loadSpec } from '../contract/openapi.ts';
 import { createPlanningContext } from '../planner/planning-context.ts';
 
 import { parseJsonBody } from './routes/json-body.ts';
 import { serializeHplbError, type SerializedHplbError } from '../pool/solve-task.ts';
-import { createValidators, type OperationValidator } from './validation.ts';
+import { createValidators, type OperationValidator } from '../contract/validation.ts';
 
 /** What each worker is started with. */
 export interface BodyWorkerData {

@@ -7,7 +7,7 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ERRORS, HplbError, type ErrorCode } from '../errors.ts';
 import type { components } from '../api-types.ts';
-import type { RequestPart } from './validation.ts';
+import type { RequestPart } from '../contract/validation.ts';
 
 type Problem = components['schemas']['Problem'];
 

@@ -15,9 +15,9 @@ import type { BodyPool } from './body-pool.ts';
 import type { Guards } from './guards.ts';
 import type { KnownLookup } from './lookup.ts';
 import type { Metrics } from './metrics.ts';
-import type { LoadedSpec } from './openapi.ts';
+import type { LoadedSpec } from '../contract/openapi.ts';
 import type { PlanService } from './plan-service.ts';
-import type { Validators } from './validation.ts';
+import type { Validators } from '../contract/validation.ts';
 
 /** The solver pool as the app sees it (src/pool/solver-pool.ts implements it). */
 export interface SolverRunner extends LayerRunner {

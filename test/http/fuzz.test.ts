@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import request from 'supertest';
-import { loadSpec } from '../../src/http/openapi.ts';
+import { loadSpec } from '../../src/contract/openapi.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
 import { assertSchema, startTestApp, type TestApp } from './helpers.ts';
 import { NASTY_VALUES, schemaArbitrary } from './schema-arbitrary.ts';

@@ -12,8 +12,8 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { buildApp, type AppDeps, type HplbApp, type SolverRunner } from '../../src/http/app.ts';
 import { createBodyPool, requestLimitsOf, type BodyPool, type BodyPoolOptions } from '../../src/http/body-pool.ts';
-import { loadSpec } from '../../src/http/openapi.ts';
-import { createValidators } from '../../src/http/validation.ts';
+import { loadSpec } from '../../src/contract/openapi.ts';
+import { createValidators } from '../../src/contract/validation.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
 

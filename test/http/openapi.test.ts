@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { ERRORS } from '../../src/errors.ts';
-import { loadSpec, openApiPath } from '../../src/http/openapi.ts';
-import { createValidators } from '../../src/http/validation.ts';
+import { loadSpec, openApiPath } from '../../src/contract/openapi.ts';
+import { createValidators } from '../../src/contract/validation.ts';
 
 const { document, text } = loadSpec();
 const schemas = document.components.schemas as Record<string, Record<string, unknown>>;

@@ -5,7 +5,7 @@
  * values mixed in at any depth.
  */
 import fc from 'fast-check';
-import type { OpenApiDocument } from '../../src/http/openapi.ts';
+import type { OpenApiDocument } from '../../src/contract/openapi.ts';
 
 type Schema = Record<string, unknown>;
 

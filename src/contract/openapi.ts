@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
-/** The repository root: this module sits two levels below it as src/http (tsx) and dist/http (tsc). */
+/** The repository root: this module sits two levels below it as src/contract (tsx) and dist/contract (tsc). */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export function openApiPath(): string {
