@@ -1,16 +1,21 @@
 /**
- * What the app is built from and what its route modules share, in a module of its own so that
- * app.ts and the route modules both depend on it and not on each other.
+ * What the app is built from and what its route modules share (with the two lookups every route
+ * by id makes), in a module of its own so that app.ts and the route modules both depend on it and
+ * not on each other.
  */
 import type { Express, RequestHandler } from 'express';
 import type { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { CostModel } from '../cost/cost-model.ts';
-import type { LayerRunner } from '../planner/layer-task.ts';
+import type { SolverPool } from '../pool/solver-pool.ts';
 import type { NormalisedRequest, PlanningContext } from '../planner/request.ts';
 import type { ModelRegistry } from '../profiles/registry.ts';
 import type { PlanStore } from '../store/plan-store.ts';
+import type { PlanEntry } from '../store/plan-entry.ts';
+import type { Profile } from '../profiles/profile.ts';
+import { unknownModel } from '../planner/planning-context.ts';
+import { HplbError } from '../errors.ts';
 import type { BodyPool } from './body-pool.ts';
 import type { Guards } from './guards.ts';
 import type { KnownLookup } from './lookup.ts';
@@ -19,15 +24,8 @@ import type { LoadedSpec } from '../contract/openapi.ts';
 import type { PlanService } from './plan-service.ts';
 import type { Validators } from '../contract/validation.ts';
 
-/** The solver pool as the app sees it (src/pool/solver-pool.ts implements it). */
-export interface SolverRunner extends LayerRunner {
-  /** Layer tasks waiting for a worker. */
-  readonly queueDepth: number;
-  /** Workers running a task. */
-  readonly busy: number;
-  /** Tasks are being served: a worker has started, and one being replaced does not make the pool unready. */
-  isReady(): boolean;
-}
+/** The solver pool as the app sees it. */
+export type SolverRunner = Pick<SolverPool, 'run' | 'concurrency' | 'planGraceMs' | 'queueDepth' | 'busy' | 'isReady'>;
 
 export interface AppDeps {
   readonly config: Config;
@@ -71,4 +69,19 @@ export interface RouteContext {
   readonly lookupMemo: LRUCache<string, KnownLookup>;
   /** The JSON body reader of POST routes: large bodies left raw when a body pool is there. */
   readonly jsonBody: RequestHandler;
+}
+
+/** The registry model a path names; UNKNOWN_MODEL, pointing into the path, otherwise. */
+export function modelInPath(ctx: RouteContext, modelId: string): Profile {
+  const profile = ctx.deps.registry.get(modelId);
+  if (!profile) throw Object.assign(unknownModel(ctx.deps.registry, modelId), { in: 'path' });
+  return profile;
+}
+
+/** The stored plan a path names; PLAN_NOT_FOUND, pointing into the path, otherwise. */
+export async function planInPath(ctx: RouteContext, planId: string): Promise<PlanEntry> {
+  const entry = ctx.store.peek(planId) ?? (await ctx.store.get(planId));
+  if (entry) return entry;
+  const message = `no stored plan with id ${planId}; plans are kept for ${ctx.deps.config.cacheTtlMs} ms at most, POST the request again to recompute it`;
+  throw Object.assign(new HplbError('PLAN_NOT_FOUND', message, { pointer: '/planId', rule: 'stored' }), { in: 'path' });
 }

@@ -154,7 +154,6 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   const readiness = trackReadiness(piscina, size);
   const hooks = new Map<number, Hooks>();
   routeMessages(piscina, hooks);
-  const dropped = new Set<(error: unknown) => void>();
   let nextId = 0;
   let closed = false;
 
@@ -172,22 +171,15 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     dequeue?.addEventListener('abort', () => dispatched || leave?.abort(), { once: true });
     const job = (): Promise<T> => {
       dispatched = true;
+      // Jobs still queued at close() are run at once and refused here, so p-queue settles them all.
+      if (closed) throw draining();
       return dispatch<T>(id, envelope, taskOptions, transfer);
     };
-    // queue.clear() on close drops waiting jobs without settling them: close() rejects them through `dropped`.
-    return new Promise<T>((resolve, reject) => {
-      dropped.add(reject);
-      queue.add(job, leave ? { signal: leave.signal } : {}).then(
-        (value) => {
-          dropped.delete(reject);
-          resolve(value);
-        },
-        (error: unknown) => {
-          dropped.delete(reject);
-          reject(closed ? draining() : error);
-        },
-      );
-    });
+    try {
+      return await queue.add(job, leave ? { signal: leave.signal } : {});
+    } catch (error) {
+      throw closed ? draining() : error;
+    }
   }
 
   /** Runs the task on a thread; its STARTED and PROGRESS messages reach its hooks meanwhile. */
@@ -228,8 +220,6 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     async close() {
       if (closed) return;
       closed = true;
-      queue.clear();
-      for (const reject of dropped) reject(draining());
       readiness.close(draining());
       await piscina.destroy();
     },

@@ -9,8 +9,7 @@ import type { PlanRequest } from '../../planner/request.ts';
 import { parseUnitsPerGpu } from '../../solver/problem.ts';
 import type { components } from '../../api-types.ts';
 import { asQueryError, lookupRequest, normaliseLookup, type LookupParams } from '../lookup.ts';
-import { unknownModel } from '../../planner/planning-context.ts';
-import type { RouteContext, Routes } from '../route-context.ts';
+import { modelInPath, type RouteContext, type Routes } from '../route-context.ts';
 
 export function registerFrontierRoutes(router: Routes, ctx: RouteContext): void {
   const { deps, service } = ctx;
@@ -18,11 +17,7 @@ export function registerFrontierRoutes(router: Routes, ctx: RouteContext): void 
   router.get('/v1/models/:modelId/frontier', ctx.guards.requireKeyForReads, async (req, res) => {
     const { modelId } = validator.path(req.params) as { modelId: string };
     const params = validator.query(req.query) as LookupParams;
-    const profile = deps.registry.get(modelId);
-    if (!profile) {
-      res.locals.pointerIn = 'path';
-      throw unknownModel(deps.registry, modelId);
-    }
+    const profile = modelInPath(ctx, modelId);
     res.locals.pointerIn = 'query';
     const { query } = normaliseLookup(modelId, profile.version, params, { costModel: ctx.defaultCostModel });
     const base = lookupRequest(query);

@@ -2,9 +2,8 @@
 import { DEFAULT_WORKLOAD } from '../../cost/cost-model.ts';
 import type { Profile } from '../../profiles/profile.ts';
 import { summarizeProfile, type LayerSummary } from '../../profiles/summary.ts';
-import { unknownModel } from '../../planner/planning-context.ts';
 import type { components } from '../../api-types.ts';
-import type { RouteContext, Routes } from '../route-context.ts';
+import { modelInPath, type RouteContext, type Routes } from '../route-context.ts';
 
 type Schemas = components['schemas'];
 
@@ -27,11 +26,7 @@ export function registerModelRoutes(router: Routes, ctx: RouteContext): void {
   router.get('/v1/models/:modelId', ctx.guards.requireKeyForReads, (req, res) => {
     const { modelId } = get.path(req.params) as { modelId: string };
     const { seqLen = DEFAULT_WORKLOAD.seqLen } = get.query(req.query) as { seqLen?: number };
-    const profile = registry.get(modelId);
-    if (!profile) {
-      res.locals.pointerIn = 'path';
-      throw unknownModel(registry, modelId);
-    }
+    const profile = modelInPath(ctx, modelId);
     const layers = summarizeProfile(profile, seqLen);
     res.json({ ...modelSummary(profile, seqLen, layers), layers } satisfies Schemas['ModelDetail']);
   });

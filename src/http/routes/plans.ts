@@ -8,8 +8,7 @@ import fresh from 'fresh';
 import { HplbError } from '../../errors.ts';
 import type { PlanEntry } from '../../store/plan-entry.ts';
 import { asQueryError, lookupRequest, normaliseLookup, type KnownLookup, type LookupParams } from '../lookup.ts';
-import type { RouteContext, Routes } from '../route-context.ts';
-import { unknownModel } from '../../planner/planning-context.ts';
+import { modelInPath, planInPath, type RouteContext, type Routes } from '../route-context.ts';
 
 export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
   const { validators, service, store, deps, guards } = ctx;
@@ -26,15 +25,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
 
   router.get('/v1/plans/:planId', guards.requireKeyForReads, async (req, res) => {
     const { planId } = get.path(req.params) as { planId: string };
-    const entry = store.peek(planId) ?? (await store.get(planId));
-    if (!entry) {
-      res.locals.pointerIn = 'path';
-      throw new HplbError(
-        'PLAN_NOT_FOUND',
-        `no stored plan with id ${planId}; plans are kept for ${deps.config.cacheTtlMs} ms at most, POST the request again to recompute it`,
-        { pointer: '/planId', rule: 'stored' },
-      );
-    }
+    const entry = await planInPath(ctx, planId);
     res.setHeader('Cache-Control', cacheControl);
     sendPlan(req, res, 200, entry);
   });
@@ -53,11 +44,7 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
         rule: 'dependentRequired',
       });
     }
-    const profile = deps.registry.get(modelId);
-    if (!profile) {
-      res.locals.pointerIn = 'path';
-      throw unknownModel(deps.registry, modelId);
-    }
+    const profile = modelInPath(ctx, modelId);
     const known = normaliseLookup(modelId, profile.version, params, { costModel: ctx.defaultCostModel });
     byUrl.set(req.originalUrl, known);
     return known;

@@ -8,22 +8,17 @@ import type { HeadCounts } from '../../apply/head-order.ts';
 import { HplbError } from '../../errors.ts';
 import { rankAnswer, sendJsonAnswer } from '../json-answer.ts';
 import type { PlanFacts } from '../../store/plan-entry.ts';
-import type { RouteContext, Routes } from '../route-context.ts';
+import { planInPath, type RouteContext, type Routes } from '../route-context.ts';
 
 export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
-  const { store, deps } = ctx;
+  const { deps } = ctx;
   const validator = ctx.validators.operation('getPlanRanks');
   const cacheControl = `public, max-age=${Math.floor(deps.config.cacheTtlMs / 1000)}`;
 
   router.get('/v1/plans/:planId/ranks', ctx.guards.requireKeyForReads, async (req, res) => {
     const { planId } = validator.path(req.params) as { planId: string };
     const { kvGroupSize } = validator.query(req.query) as { kvGroupSize?: number };
-    const entry = store.peek(planId) ?? (await store.get(planId));
-    if (!entry) {
-      res.locals.pointerIn = 'path';
-      const message = `no stored plan with id ${planId}; POST the request again to recompute it`;
-      throw new HplbError('PLAN_NOT_FOUND', message, { pointer: '/planId', rule: 'stored' });
-    }
+    const entry = await planInPath(ctx, planId);
     res.locals.pointerIn = 'query';
     const counts = headCounts(entry.facts, kvGroupSize, ctx);
     const pool = deps.bodyPool;
