@@ -10,9 +10,8 @@ import type { HeadCounts } from '../apply/head-order.ts';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_LIMITS, type RequestLimits } from '../planner/limits.ts';
 import type { NormalisedRequest } from '../planner/request.ts';
-import { createWorkerPool, TaskOverrun, workerEntry } from '../pool/worker-pool.ts';
-import { deserializeHplbError } from '../pool/solve-task.ts';
-import type { BodyOutcome, BodyRequest, BodyWorkerData } from './body-work.ts';
+import { createWorkerPool, TaskOverrun, TaskThrew, workerEntry } from '../pool/worker-pool.ts';
+import type { BodyRequest, BodyWorkerData } from './body-work.ts';
 import type { JsonAnswer } from './json-answer.ts';
 
 /** The request bounds out of a configuration (only they travel to the workers). */
@@ -72,14 +71,11 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
     const { bytes } = request;
     const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
     const sent = owned ? request : { ...request, bytes: new Uint8Array(bytes) };
-    let outcome: BodyOutcome;
     try {
-      outcome = await pool.run<BodyOutcome>(sent, {
-        runLimitMs: options.timeLimitMs,
-        transfer: [sent.bytes.buffer as ArrayBuffer],
-      });
+      return await pool.run<T>(sent, { runLimitMs: options.timeLimitMs, transfer: [sent.bytes.buffer as ArrayBuffer] });
     } catch (error) {
       if (error instanceof HplbError) throw error;
+      if (error instanceof TaskThrew) throw new Error(`body worker: ${error.threadStack ?? error.message}`);
       const outOfMemory = (error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
       if (!(error instanceof TaskOverrun) && !outOfMemory) {
         options.onWorkerRestart?.(`body worker crashed: ${(error as Error).message}`);
@@ -90,8 +86,6 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
         ? refused(request, `needed more than a body worker's ${heapMb} MB heap`, 'bodyMemory')
         : refused(request, `took longer than BODY_TIME_LIMIT_MS (${options.timeLimitMs} ms)`, 'bodyTimeLimit');
     }
-    if (outcome.ok) return outcome.value as T;
-    throw 'error' in outcome ? deserializeHplbError(outcome.error) : new Error(`body worker: ${outcome.internal}`);
   }
 
   return {

@@ -3,29 +3,22 @@
  * it): the steps the event loop runs on a small body, with the same functions: parseJsonBody,
  * schema validation, then the plan request's normalisation or the whole budgets answer,
  * serialised and tagged. It also answers the ranks of a large stored plan (json-answer.ts).
- * A request's HplbError travels back as plain data (src/pool/solve-task.ts) and is thrown again on
- * the event loop; any other error comes back as its text, an internal error.
+ * What it returns or throws travels back as src/pool/worker-thread.ts says (an answer's bytes are
+ * moved, not copied; an HplbError is thrown again on the event loop; anything else is an internal
+ * error).
  */
-import { Piscina } from 'piscina';
 import type { HeadCounts } from '../apply/head-order.ts';
 import { computeBudgets, type BudgetsRequest } from '../budgets/budgets.ts';
 import { createCostModelResolver } from '../cost/registry.ts';
-import { HplbError } from '../errors.ts';
 import type { RequestLimits } from '../planner/limits.ts';
-import {
-  normalisePlanRequest,
-  type NormalisedRequest,
-  type PlanningContext,
-  type PlanRequest,
-} from '../planner/request.ts';
+import { normalisePlanRequest, type NormalisedRequest, type PlanRequest } from '../planner/request.ts';
 import { loadRegistry } from '../profiles/registry.ts';
 import { jsonAnswer, rankAnswer } from './json-answer.ts';
 import { loadSpec } from '../contract/openapi.ts';
 import { createPlanningContext } from '../planner/planning-context.ts';
-
 import { parseJsonBody } from './routes/json-body.ts';
-import { serializeHplbError, type SerializedHplbError } from '../pool/solve-task.ts';
-import { createValidators, type OperationValidator } from '../contract/validation.ts';
+import { Moving } from '../pool/worker-thread.ts';
+import { createValidators } from '../contract/validation.ts';
 
 /** What each worker is started with. */
 export interface BodyWorkerData {
@@ -39,24 +32,10 @@ export type BodyRequest =
   | { readonly kind: 'ranks'; readonly bytes: Uint8Array; readonly counts: HeadCounts };
 
 /** What a worker is built with, once (compiled validators, registry, cost models). */
-export interface BodyWorkSetup {
-  /** createPlan's body validator. */
-  readonly plan: OperationValidator;
-  /** computeBudgets' body validator. */
-  readonly budgets: OperationValidator;
-  readonly context: PlanningContext;
-  readonly limits: RequestLimits;
-  readonly maxBodyContainers: number;
-}
-
-/** A request's answer (a normalised plan request, or an answer ready to send), or why it failed. */
-export type BodyOutcome =
-  | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly error: SerializedHplbError }
-  | { readonly ok: false; readonly internal: string };
+export type BodyWorkSetup = ReturnType<typeof createBodyWorkSetup>;
 
 /** What a worker builds once from its workerData: compiled validators, the registry, the cost models. */
-export function createBodyWorkSetup(data: BodyWorkerData): BodyWorkSetup {
+export function createBodyWorkSetup(data: BodyWorkerData) {
   const validators = createValidators(loadSpec().document);
   return {
     plan: validators.operation('createPlan'),
@@ -67,22 +46,14 @@ export function createBodyWorkSetup(data: BodyWorkerData): BodyWorkSetup {
   };
 }
 
-/** Parses, validates and answers one request; never throws. An answer's bytes are moved back, not copied. */
-export function doBodyWork(work: BodyRequest, setup: BodyWorkSetup): unknown {
-  try {
-    if (work.kind === 'plan') return { ok: true, value: normalised(work.bytes, setup) } satisfies BodyOutcome;
-    const answer =
-      work.kind === 'ranks'
-        ? rankAnswer(work.bytes, work.counts)
-        : jsonAnswer(computeBudgets(budgetsRequest(work.bytes, setup), setup.context.resolveCostModel()));
-    const outcome: BodyOutcome = { ok: true, value: answer };
-    const transferable = { [Piscina.transferableSymbol]: [answer.body.buffer], [Piscina.valueSymbol]: outcome };
-    return Piscina.move(transferable as unknown as Parameters<typeof Piscina.move>[0]);
-  } catch (error) {
-    if (error instanceof HplbError) return { ok: false, error: serializeHplbError(error) } satisfies BodyOutcome;
-    const internal = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    return { ok: false, internal } satisfies BodyOutcome;
-  }
+/** Parses, validates and answers one request: a normalised plan request, or an answer whose bytes move back. */
+export function doBodyWork(work: BodyRequest, setup: BodyWorkSetup): NormalisedRequest | Moving {
+  if (work.kind === 'plan') return normalised(work.bytes, setup);
+  const answer =
+    work.kind === 'ranks'
+      ? rankAnswer(work.bytes, work.counts)
+      : jsonAnswer(computeBudgets(budgetsRequest(work.bytes, setup), setup.context.resolveCostModel()));
+  return new Moving(answer, [answer.body.buffer as ArrayBuffer]);
 }
 
 function budgetsRequest(bytes: Uint8Array, setup: BodyWorkSetup): BudgetsRequest {

@@ -2,7 +2,7 @@
  * Layer tasks solved on worker threads (GLPK's solve is synchronous), with a hard deadline per
  * task counted from when it is queued: whatever goes wrong in a worker (overrun, crash, an
  * unexpected throw), the task is answered by its deadline at the latest, with the best placement
- * its engine reported over the task's MessagePort, else greedy on this thread (status
+ * its engine reported (worker-thread.ts), else greedy on this thread (status
  * greedy_fallback and the reason). Only errors in the problem itself reject. A worker still
  * solving past its own limit + grace is stopped and replaced; a warm spare takes its place at once.
  */
@@ -14,11 +14,9 @@ import {
   type LayerOutcome,
   type LayerRunner,
   type LayerTask,
-  type RunOptions,
   type TaskProgress,
 } from '../planner/layer-task.ts';
-import { deserializeHplbError, type SolveAnswer } from './solve-task.ts';
-import { createWorkerPool, TaskOverrun, workerEntry, type WorkerPool } from './worker-pool.ts';
+import { createWorkerPool, TaskOverrun, TaskThrew, workerEntry, type WorkerPool } from './worker-pool.ts';
 
 export interface SolverPoolOptions {
   /** Workers solving at once; default os.availableParallelism(). */
@@ -39,25 +37,18 @@ export interface SolverPoolOptions {
   readonly workerFile?: URL;
 }
 
-export interface SolverPool extends LayerRunner {
-  /** Workers solving at once. */
-  readonly concurrency: number;
-  /**
-   * Queues the task (FIFO) and resolves with its outcome; rejects only for an HplbError in the
-   * problem. When `signal` aborts first, the task is answered at once (its worker's progress, else
-   * greedy) and its worker, if it has one, finishes or overruns on its own.
-   */
-  run(task: LayerTask, options?: RunOptions): Promise<LayerOutcome>;
-  /** Tasks waiting for a worker, and tasks running on one. */
-  readonly queueDepth: number;
-  readonly busy: number;
-  /** Resolves when the workers have loaded GLPK; rejects when one cannot start, or on close. */
-  ready(): Promise<void>;
-  /** True once a worker has loaded GLPK, for as long as the pool is open (also while one is replaced). */
-  isReady(): boolean;
-  /** Stops every worker; queued, running and later runs reject with HplbError('DRAINING'). */
-  close(): Promise<void>;
-}
+/**
+ * run() queues a task (FIFO) and resolves with its outcome; it rejects only for an HplbError in the
+ * problem (or DRAINING). When RunOptions.signal aborts first, the task is answered at once (its
+ * worker's progress, else greedy) and its worker, if it has one, finishes or overruns on its own.
+ * ready() resolves when the workers have loaded GLPK.
+ */
+export type SolverPool = LayerRunner &
+  Pick<WorkerPool, 'ready' | 'isReady' | 'close'> & {
+    /** Layer tasks waiting for a worker, and tasks running on one. */
+    readonly queueDepth: number;
+    readonly busy: number;
+  };
 
 export const defaultGraceMs = (timeLimitMs: number): number => 0.1 * timeLimitMs + 50;
 
@@ -132,7 +123,7 @@ class SolverJob {
     signal?.addEventListener('abort', this.onAbort, { once: true });
     this.deadline = setTimeout(this.onDeadline, this.limitMs);
     pool
-      .run<SolveAnswer | undefined>(this.task, {
+      .run<LayerOutcome | undefined>(this.task, {
         dequeue: this.dequeue.signal,
         // A task still waiting at its deadline is answered then; a thread that reaches it later skips it.
         expiresAt: Date.now() + this.limitMs,
@@ -161,22 +152,23 @@ class SolverJob {
     );
   };
 
-  private readonly onReply = (reply: SolveAnswer | undefined): void => {
-    if (this.settled || reply === undefined) return;
-    if (reply.type === 'failed') {
-      this.answer(`solver worker threw: ${reply.message}`);
-      return;
-    }
+  private readonly onReply = (outcome: LayerOutcome | undefined): void => {
+    // undefined: the task expired before a thread reached it (it was answered then).
+    if (this.settled || outcome === undefined) return;
     this.settle();
-    if (reply.type === 'done') this.resolve(reply.outcome);
-    else this.reject(deserializeHplbError(reply.error));
+    this.resolve(outcome);
   };
 
   private readonly onFailure = (error: unknown): void => {
-    if (error instanceof HplbError && error.code === 'DRAINING') {
+    // The problem itself is wrong, or the pool is closing: the caller must see it.
+    if (error instanceof HplbError) {
       if (this.settled) return;
       this.settle();
       this.reject(error);
+      return;
+    }
+    if (error instanceof TaskThrew) {
+      this.answer(`solver worker threw: ${error.message}`);
       return;
     }
     const overran = error instanceof TaskOverrun;

@@ -8,47 +8,13 @@
  * out of the queue. Two pools rather than one: heap limits are per pool, and a body must not wait
  * behind a layer that solves for seconds.
  */
-import { parentPort, threadId, type TransferListItem } from 'node:worker_threads';
+import type { TransferListItem } from 'node:worker_threads';
 import PQueue from 'p-queue';
 import { Piscina } from 'piscina';
 import { HplbError } from '../errors.ts';
+import { deserializeHplbError, PROGRESS, READY, STARTED, type Envelope, type TaskAnswer } from './worker-thread.ts';
 
-/** What a worker posts once its module is set up (GLPK loaded, validators compiled). */
-const READY = 'hplb:worker-ready';
-/** What a worker posts when it begins a task, and with each report of its progress (the task's id). */
-const STARTED = 'hplb:task-started';
-const PROGRESS = 'hplb:task-progress';
-
-/** Called by a worker module at the end of its set-up: the pool counts it as ready. */
-export function announceReady(): void {
-  parentPort?.postMessage({ [READY]: threadId });
-}
-
-/** A task as it travels to a thread: its id in the pool (for STARTED and PROGRESS) and when it expires. */
-interface Envelope<T> {
-  readonly id: number;
-  readonly task: T;
-  /** Date.now() past which the task is not begun (it was answered without its worker). */
-  readonly expiresAt?: number;
-}
-
-/**
- * A worker module's default export: tells the pool when each task begins on the thread, then
- * answers it with a `report` that sends progress to the task's `progress` option (over the
- * thread's own port: no channel per task); an expired task is skipped (undefined). A task can
- * wait inside piscina for a thread while threads are replaced, and its time limit must not run
- * while it waits: one that did was counted as an overrun and answered without its worker, 81 times
- * in one overrun class against 8 real replacements.
- */
-export function serveTasks<T>(
-  answer: (task: T, report: (progress: unknown) => void) => unknown,
-): (envelope: Envelope<T>) => unknown {
-  return ({ id, task, expiresAt }) => {
-    if (expiresAt !== undefined && Date.now() >= expiresAt) return undefined;
-    parentPort?.postMessage({ [STARTED]: id });
-    return answer(task, (progress) => parentPort?.postMessage({ [PROGRESS]: id, progress }));
-  };
-}
+export { announceReady, Moving, serveTasks } from './worker-thread.ts';
 
 /** The URL of a worker module beside `base` (an import.meta.url): .ts under tsx, .js in the build. */
 export function workerEntry(base: string, name: string): URL {
@@ -86,6 +52,16 @@ export interface TaskOptions {
   readonly progress?: (report: unknown) => void;
 }
 
+/** run()'s rejection when the task threw something other than an HplbError (its thread lives on). */
+export class TaskThrew extends Error {
+  constructor(
+    message: string,
+    readonly threadStack?: string,
+  ) {
+    super(message);
+  }
+}
+
 /** run()'s rejection when a task ran past its runLimitMs and its thread was stopped. */
 export class TaskOverrun extends Error {
   constructor(readonly limitMs: number) {
@@ -94,6 +70,10 @@ export class TaskOverrun extends Error {
 }
 
 export interface WorkerPool {
+  /**
+   * The task's value (worker-thread.ts); rejects with the HplbError the task threw, TaskThrew for
+   * anything else it threw, TaskOverrun, DRAINING on close, or the error its thread died of.
+   */
   run<T>(task: unknown, options?: TaskOptions): Promise<T>;
   /** Resolves once every thread (spares and replacements too) has set up; rejects when one fails while setting up. */
   ready(): Promise<void>;
@@ -195,7 +175,12 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     };
     hooks.set(id, own);
     try {
-      return (await piscina.run(envelope, { transferList: [...transfer], signal: own.stop?.signal ?? null })) as T;
+      const answer: TaskAnswer = await piscina.run(envelope, {
+        transferList: [...transfer],
+        signal: own.stop?.signal ?? null,
+      });
+      if ('value' in answer) return answer.value as T;
+      throw 'error' in answer ? deserializeHplbError(answer.error) : new TaskThrew(answer.threw, answer.stack);
     } catch (error) {
       throw own.stop?.signal.aborted ? own.stop.signal.reason : error;
     } finally {

@@ -4,11 +4,11 @@ import { HplbError } from '../../src/errors.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { solveLayerTask } from '../../src/planner/layer-task.ts';
 import {
-  answerTask,
+  answerOf,
   deserializeHplbError,
   serializeHplbError,
   type SerializedHplbError,
-} from '../../src/pool/solve-task.ts';
+} from '../../src/pool/worker-thread.ts';
 import { createEngines } from '../../src/solver/engines/index.ts';
 import type { LayerEngine } from '../../src/solver/types.ts';
 import { LLAMA_LAYERS, taskFor } from './problems.ts';
@@ -33,18 +33,20 @@ test('an error code this version does not know becomes INTERNAL, keeping the mes
   assert.deepEqual([back.code, back.message], ['INTERNAL', 'm']);
 });
 
-test('answerTask: done with the outcome, rejected for an HplbError, failed for anything else', async () => {
+test('answerOf: the value, an HplbError as plain data, anything else as its text (solving a layer on a thread)', async () => {
   const glpk = await loadGlpk();
   const solver = { glpk, engines: createEngines(glpk) };
   const ask = (task: ReturnType<typeof taskFor>, engines = solver.engines) =>
-    answerTask(task, { glpk, engines }, () => undefined);
+    answerOf(() => solveLayerTask(task, { glpk, engines }, () => undefined));
   const task = taskFor(LLAMA_LAYERS[0], 'auto');
-  const done = ask(task);
-  assert.ok(done.type === 'done');
-  assert.deepEqual(done.outcome.result.unit2gpu, solveLayerTask(task, solver).result.unit2gpu);
+  const done = await ask(task);
+  assert.ok('value' in done);
+  assert.deepEqual(
+    (done.value as ReturnType<typeof solveLayerTask>).result.unit2gpu,
+    solveLayerTask(task, solver).result.unit2gpu,
+  );
 
-  assert.deepEqual(ask(taskFor(LLAMA_LAYERS[0], 'nope' as never)), {
-    type: 'rejected',
+  assert.deepEqual(await ask(taskFor(LLAMA_LAYERS[0], 'nope' as never)), {
     error: { code: 'INVALID_PROBLEM', message: 'unknown engine "nope"', pointer: '/solver/engine', rule: 'enum' },
   });
 
@@ -54,17 +56,8 @@ test('answerTask: done with the outcome, rejected for an HplbError, failed for a
       throw new TypeError('boom');
     },
   };
-  const failed = ask(taskFor(LLAMA_LAYERS[0], 'search'), { ...solver.engines, search: broken });
-  assert.deepEqual(failed, { type: 'failed', message: 'TypeError: boom' });
-});
-
-test('answerTask passes the engine progress to its report function', async () => {
-  const glpk = await loadGlpk();
-  const reports: { engine: string }[] = [];
-  const answer = answerTask(taskFor(LLAMA_LAYERS[2], 'ilp'), { glpk, engines: createEngines(glpk) }, (report) =>
-    reports.push(report),
-  );
-  assert.equal(answer.type, 'done');
-  assert.ok(reports.length >= 1);
-  assert.equal(reports[0].engine, 'greedy');
+  const failed = await ask(taskFor(LLAMA_LAYERS[0], 'search'), { ...solver.engines, search: broken });
+  assert.ok('threw' in failed);
+  assert.equal(failed.threw, 'TypeError: boom');
+  assert.match(failed.stack ?? '', /TypeError: boom\n\s+at /);
 });
