@@ -5,7 +5,8 @@
  * writes it out with the same headers as res.json.
  */
 import etag from 'etag';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import fresh from 'fresh';
 import type { HeadCounts } from '../apply/head-order.ts';
 import { planRanks } from '../apply/plan-ranks.ts';
 import type { Plan } from '../planner/plan.ts';
@@ -31,11 +32,21 @@ export function rankAnswer(planBytes: Uint8Array, counts: HeadCounts): JsonAnswe
   return jsonAnswer(planRanks(JSON.parse(new TextDecoder().decode(planBytes)) as Plan, counts));
 }
 
-/** Sends an answer as res.json would have sent the value: same type, length and ETag (and 304 when fresh). */
-export function sendJsonAnswer(res: Response, answer: JsonAnswer): void {
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+/**
+ * Sends JSON bytes with their ETag (a stored plan, or an answer made here or in a body worker), or
+ * 304 when the client's copy is fresh (GET and HEAD).
+ */
+export function sendJson(req: Request, res: Response, status: number, answer: JsonAnswer): void {
   res.setHeader('ETag', answer.etag);
-  res.send(bytesOf(answer.body));
+  if (req.method !== 'POST' && fresh(req.headers, { etag: answer.etag })) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', answer.body.byteLength);
+  res.end(answer.body);
 }
 
 /** A Buffer over the same memory (no copy). */

@@ -14,8 +14,6 @@ import { Piscina } from 'piscina';
 import { HplbError } from '../errors.ts';
 import { deserializeHplbError, PROGRESS, READY, STARTED, type Envelope, type TaskAnswer } from './worker-thread.ts';
 
-export { announceReady, Moving, serveTasks } from './worker-thread.ts';
-
 /** The URL of a worker module beside `base` (an import.meta.url): .ts under tsx, .js in the build. */
 export function workerEntry(base: string, name: string): URL {
   return new URL(`./${name}.${base.endsWith('.ts') ? 'ts' : 'js'}`, base);

@@ -4,7 +4,7 @@
  */
 import { computeBudgets, type BudgetsRequest } from '../../budgets/budgets.ts';
 import type { components } from '../../api-types.ts';
-import { sendJsonAnswer } from '../json-answer.ts';
+import { sendJson } from '../json-answer.ts';
 import type { RouteContext, Routes } from '../route-context.ts';
 import { RawJsonBody } from './json-body.ts';
 
@@ -14,7 +14,7 @@ export function registerBudgetRoutes(router: Routes, ctx: RouteContext): void {
     const pool = ctx.deps.bodyPool;
     if (req.body instanceof RawJsonBody && pool) {
       // Parsed, validated, computed, serialised and tagged by a body worker: the answer comes back as bytes.
-      sendJsonAnswer(res, await pool.budgets(req.body.bytes));
+      sendJson(req, res, 200, await pool.budgets(req.body.bytes));
       return;
     }
     const body = operation.body(req.body) as components['schemas']['BudgetsRequest'];

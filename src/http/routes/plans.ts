@@ -4,9 +4,8 @@
  * answering from the store writes stored bytes.
  */
 import type { Request, Response } from 'express';
-import fresh from 'fresh';
 import { HplbError } from '../../errors.ts';
-import type { PlanEntry } from '../../store/plan-entry.ts';
+import { sendJson } from '../json-answer.ts';
 import { asQueryError, lookupRequest, normaliseLookup, type KnownLookup, type LookupParams } from '../lookup.ts';
 import { modelInPath, planInPath, type RouteContext, type Routes } from '../route-context.ts';
 
@@ -20,14 +19,14 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     const outcome = await service.plan(() => ctx.normalise(req.body));
     res.setHeader('Location', `/v1/plans/${outcome.entry.id}`);
     if (outcome.clampedTo !== undefined) res.setHeader('X-Time-Limit-Clamped', String(outcome.clampedTo));
-    sendPlan(req, res, outcome.created ? 201 : 200, outcome.entry);
+    sendJson(req, res, outcome.created ? 201 : 200, outcome.entry);
   });
 
   router.get('/v1/plans/:planId', guards.requireKeyForReads, async (req, res) => {
     const { planId } = get.path(req.params) as { planId: string };
     const entry = await planInPath(ctx, planId);
     res.setHeader('Cache-Control', cacheControl);
-    sendPlan(req, res, 200, entry);
+    sendJson(req, res, 200, entry);
   });
 
   const byUrl = ctx.lookupMemo;
@@ -56,20 +55,6 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     const plan = () => service.plan(() => ctx.normalise(lookupRequest(known.query)), known.key);
     const entry = hit ?? (await plan().catch(asQueryError)).entry;
     res.setHeader('X-Cache', hit ? 'hit' : 'miss');
-    sendPlan(req, res, 200, entry);
+    sendJson(req, res, 200, entry);
   });
-}
-
-/** The stored bytes with their ETag, or 304 when the client's copy is fresh (GET only). */
-function sendPlan(req: Request, res: Response, status: number, entry: PlanEntry): void {
-  res.setHeader('ETag', entry.etag);
-  if (req.method !== 'POST' && fresh(req.headers, { etag: entry.etag })) {
-    res.statusCode = 304;
-    res.end();
-    return;
-  }
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', entry.body.length);
-  res.end(entry.body);
 }

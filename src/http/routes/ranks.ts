@@ -6,7 +6,7 @@
  */
 import type { HeadCounts } from '../../apply/head-order.ts';
 import { HplbError } from '../../errors.ts';
-import { rankAnswer, sendJsonAnswer } from '../json-answer.ts';
+import { rankAnswer, sendJson } from '../json-answer.ts';
 import type { PlanFacts } from '../../store/plan-entry.ts';
 import { planInPath, type RouteContext, type Routes } from '../route-context.ts';
 
@@ -27,7 +27,7 @@ export function registerRankRoutes(router: Routes, ctx: RouteContext): void {
         ? await pool.ranks(entry.body, counts)
         : rankAnswer(entry.body, counts);
     res.setHeader('Cache-Control', cacheControl);
-    sendJsonAnswer(res, answer);
+    sendJson(req, res, 200, answer);
   });
 }
 
