@@ -68,8 +68,7 @@ export function createSolverPool(options: SolverPoolOptions = {}): SolverPool {
   };
   return {
     concurrency: size,
-    run: (task, { signal } = {}) =>
-      new Promise((resolve, reject) => new SolverJob(settings, task, resolve, reject).send(signal)),
+    run: (task, { signal } = {}) => runTask(settings, task, signal),
     get queueDepth() {
       return pool.queued;
     },
@@ -94,123 +93,91 @@ interface Settings {
  * else greedy) at its deadline, at its caller's abort, or when its worker fails; its worker is
  * stopped (worker-pool.ts) when it runs past its own limit + grace.
  */
-class SolverJob {
-  private readonly queuedAt = performance.now();
-  private readonly limitMs: number;
-  private readonly dequeue = new AbortController();
-  private progress: TaskProgress | null = null;
-  private startedAt: number | null = null;
-  private settled = false;
-  private deadline: NodeJS.Timeout | undefined;
-  private signal: AbortSignal | undefined;
+function runTask({ pool, graceMs, onWorkerRestart }: Settings, task: LayerTask, signal?: AbortSignal) {
+  const queuedAt = performance.now();
+  const limitMs = task.timeLimitMs + graceMs(task.timeLimitMs);
+  const dequeue = new AbortController();
+  let progress: TaskProgress | null = null;
+  let startedAt: number | null = null;
+  let settled = false;
+  let deadline: NodeJS.Timeout | undefined;
+  const deadlineText = (): string =>
+    `its deadline of ${formatMs(limitMs)} ms (time limit ${formatMs(task.timeLimitMs)} ms + grace ${formatMs(limitMs - task.timeLimitMs)} ms)`;
 
-  constructor(
-    private readonly settings: Settings,
-    private readonly task: LayerTask,
-    private readonly resolve: (outcome: LayerOutcome) => void,
-    private readonly reject: (error: unknown) => void,
-  ) {
-    this.limitMs = task.timeLimitMs + settings.graceMs(task.timeLimitMs);
-  }
+  return new Promise<LayerOutcome>((resolve, reject) => {
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    /** Answers without the worker: with its reported progress, else greedy a turn later (one greedy per turn). */
+    const answer = (reason: string): void => {
+      if (!settle()) return;
+      if (startedAt === null) dequeue.abort();
+      const spent = performance.now() - (startedAt ?? queuedAt);
+      if (progress) resolve(progressOutcome(task, progress, spent, reason));
+      else
+        setImmediate(() =>
+          Promise.resolve()
+            .then(() => greedyFallback(task, reason))
+            .then(resolve, reject),
+        );
+    };
+    const onAbort = (): void => {
+      const where = startedAt === null ? 'waited for a solver worker' : 'was still being solved';
+      answer(`the plan reached its deadline while this layer ${where}`);
+    };
+    const onFailure = (error: unknown): void => {
+      // The problem itself is wrong, or the pool is closing: the caller must see it.
+      if (error instanceof HplbError) {
+        if (settle()) reject(error);
+        return;
+      }
+      const failure = failureOf(error, dequeue.signal.aborted, deadlineText);
+      if (!failure) return;
+      answer(failure.reason);
+      if (failure.replaced) onWorkerRestart(failure.reason);
+    };
 
-  /** Queues the task, unless it is due already or no worker could start: then it is answered at once. */
-  send(signal: AbortSignal | undefined): void {
-    const { pool } = this.settings;
-    if (signal?.aborted) this.answer('the plan reached its deadline before this layer was started');
-    else if (pool.failed) this.answer(pool.failed.message);
-    if (this.settled) return;
-    this.signal = signal;
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    this.deadline = setTimeout(this.onDeadline, this.limitMs);
+    if (signal?.aborted) return answer('the plan reached its deadline before this layer was started');
+    if (pool.failed) return answer(pool.failed.message);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    deadline = setTimeout(() => {
+      answer(
+        startedAt === null
+          ? `the task waited for a solver worker past ${deadlineText()}`
+          : `the task passed ${deadlineText()} while its worker was still solving it`,
+      );
+    }, limitMs);
     pool
-      .run<LayerOutcome | undefined>(this.task, {
-        dequeue: this.dequeue.signal,
+      .run<LayerOutcome | undefined>(task, {
+        dequeue: dequeue.signal,
         // A task still waiting at its deadline is answered then; a thread that reaches it later skips it.
-        expiresAt: Date.now() + this.limitMs,
-        runLimitMs: this.limitMs,
+        expiresAt: Date.now() + limitMs,
+        runLimitMs: limitMs,
         started: () => {
-          this.startedAt = performance.now();
+          startedAt = performance.now();
         },
         progress: (report) => {
-          this.progress = report as TaskProgress;
+          progress = report as TaskProgress;
         },
       })
-      .then(this.onReply, this.onFailure);
-  }
+      // undefined: the task expired before a thread reached it (it was answered then).
+      .then((outcome) => {
+        if (outcome !== undefined && settle()) resolve(outcome);
+      }, onFailure);
+  });
+}
 
-  private readonly onAbort = (): void => {
-    const where = this.startedAt === null ? 'waited for a solver worker' : 'was still being solved';
-    this.answer(`the plan reached its deadline while this layer ${where}`);
-  };
-
-  private readonly onDeadline = (): void => {
-    const deadline = this.deadlineText();
-    this.answer(
-      this.startedAt === null
-        ? `the task waited for a solver worker past ${deadline}`
-        : `the task passed ${deadline} while its worker was still solving it`,
-    );
-  };
-
-  private readonly onReply = (outcome: LayerOutcome | undefined): void => {
-    // undefined: the task expired before a thread reached it (it was answered then).
-    if (this.settled || outcome === undefined) return;
-    this.settle();
-    this.resolve(outcome);
-  };
-
-  private readonly onFailure = (error: unknown): void => {
-    // The problem itself is wrong, or the pool is closing: the caller must see it.
-    if (error instanceof HplbError) {
-      if (this.settled) return;
-      this.settle();
-      this.reject(error);
-      return;
-    }
-    if (error instanceof TaskThrew) {
-      this.answer(`solver worker threw: ${error.message}`);
-      return;
-    }
-    const overran = error instanceof TaskOverrun;
-    // Taken out of the queue because it was answered already.
-    if (this.dequeue.signal.aborted && !overran) return;
-    const reason = overran
-      ? `solver worker overran ${this.deadlineText()} and was replaced`
-      : `solver worker failed: ${error instanceof Error ? error.message : String(error)}`;
-    this.answer(reason);
-    this.settings.onWorkerRestart(reason);
-  };
-
-  /** Answers without the worker: with its reported progress, else greedy a turn later (one greedy per turn). */
-  private answer(reason: string): void {
-    if (this.settled) return;
-    this.settle();
-    if (this.startedAt === null) this.dequeue.abort();
-    const { task, progress } = this;
-    if (progress) {
-      this.resolve(progressOutcome(task, progress, performance.now() - (this.startedAt ?? this.queuedAt), reason));
-      return;
-    }
-    setImmediate(() => {
-      try {
-        this.resolve(greedyFallback(task, reason));
-      } catch (error) {
-        this.reject(error);
-      }
-    });
-  }
-
-  private settle(): void {
-    this.settled = true;
-    clearTimeout(this.deadline);
-    this.signal?.removeEventListener('abort', this.onAbort);
-  }
-
-  private deadlineText(): string {
-    const limit = this.task.timeLimitMs;
-    const grace = this.settings.graceMs(limit);
-    return `its deadline of ${formatMs(limit + grace)} ms (time limit ${formatMs(limit)} ms + grace ${formatMs(grace)} ms)`;
-  }
+/** Why a task's worker gave no answer, and whether its thread was replaced; null for a task taken out of the queue (answered already). */
+function failureOf(error: unknown, dequeued: boolean, deadlineText: () => string) {
+  if (error instanceof TaskThrew) return { reason: `solver worker threw: ${error.message}`, replaced: false };
+  if (error instanceof TaskOverrun)
+    return { reason: `solver worker overran ${deadlineText()} and was replaced`, replaced: true };
+  if (dequeued) return null;
+  return { reason: `solver worker failed: ${error instanceof Error ? error.message : String(error)}`, replaced: true };
 }
 
 const formatMs = (ms: number): string => String(Math.round(ms * 10) / 10);

@@ -151,39 +151,12 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       dispatched = true;
       // Jobs still queued at close() are run at once and refused here, so p-queue settles them all.
       if (closed) throw draining();
-      return dispatch<T>(id, envelope, taskOptions, transfer);
+      return dispatch<T>(piscina, hooks, { id, envelope, options: taskOptions, transfer });
     };
     try {
       return await queue.add(job, leave ? { signal: leave.signal } : {});
     } catch (error) {
       throw closed ? draining() : error;
-    }
-  }
-
-  /** Runs the task on a thread; its STARTED and PROGRESS messages reach its hooks meanwhile. */
-  async function dispatch<T>(
-    id: number,
-    envelope: Envelope<unknown>,
-    taskOptions: TaskOptions,
-    transfer: readonly TransferListItem[],
-  ): Promise<T> {
-    const own: Hooks = {
-      options: taskOptions,
-      stop: taskOptions.runLimitMs === undefined ? null : new AbortController(),
-    };
-    hooks.set(id, own);
-    try {
-      const answer: TaskAnswer = await piscina.run(envelope, {
-        transferList: [...transfer],
-        signal: own.stop?.signal ?? null,
-      });
-      if ('value' in answer) return answer.value as T;
-      throw 'error' in answer ? deserializeHplbError(answer.error) : new TaskThrew(answer.threw, answer.stack);
-    } catch (error) {
-      throw own.stop?.signal.aborted ? own.stop.signal.reason : error;
-    } finally {
-      clearTimeout(own.overrun);
-      hooks.delete(id);
     }
   }
 
@@ -207,6 +180,34 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       await piscina.destroy();
     },
   };
+}
+
+/** Runs a task on a thread; its STARTED and PROGRESS messages reach its hooks meanwhile. */
+async function dispatch<T>(
+  piscina: Piscina,
+  hooks: Map<number, Hooks>,
+  {
+    id,
+    envelope,
+    options,
+    transfer,
+  }: { id: number; envelope: Envelope<unknown>; options: TaskOptions; transfer: readonly TransferListItem[] },
+): Promise<T> {
+  const own: Hooks = { options, stop: options.runLimitMs === undefined ? null : new AbortController() };
+  hooks.set(id, own);
+  try {
+    const answer: TaskAnswer = await piscina.run(envelope, {
+      transferList: [...transfer],
+      signal: own.stop?.signal ?? null,
+    });
+    if ('value' in answer) return answer.value as T;
+    throw 'error' in answer ? deserializeHplbError(answer.error) : new TaskThrew(answer.threw, answer.stack);
+  } catch (error) {
+    throw own.stop?.signal.aborted ? own.stop.signal.reason : error;
+  } finally {
+    clearTimeout(own.overrun);
+    hooks.delete(id);
+  }
 }
 
 const draining = (): HplbError => new HplbError('DRAINING', 'the service is shutting down; retry on another instance');
