@@ -157,6 +157,10 @@ function toValidationError(errors: readonly ErrorObject[], part: RequestPart): R
       pointer = `${pointer}/${escapeToken(String(error.params.missingProperty))}`;
       message = 'is required';
       break;
+    case 'dependentRequired':
+      pointer = `${pointer}/${escapeToken(String(error.params.property))}`;
+      message = `applies only together with ${String(error.params.missingProperty)}`;
+      break;
     case 'enum':
       message += `: ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
       break;

@@ -144,14 +144,8 @@ async function migrationOf(
   fresh: ResolvedRequest,
 ): Promise<ResolvedMigration | null> {
   const previous = request.previous;
-  if (previous === undefined) {
-    if (request.migration !== undefined)
-      throw new HplbError('INVALID_PROBLEM', 'migration options need a previous placement', {
-        pointer: '/migration',
-        rule: 'dependentRequired',
-      });
-    return null;
-  }
+  // (The schema refuses migration options without a previous placement.)
+  if (previous === undefined) return null;
   let previousPlan: PreviousPlan | undefined;
   if (previous.planId !== undefined) {
     const stored = await deps.store.get(previous.planId);
