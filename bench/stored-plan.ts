@@ -15,6 +15,7 @@
  * disturbed.
  * Prints a table and JSON (also written to bench/results/stored-plan-<label>-<date>.json).
  */
+import { requestLimitsOf } from '../src/planner/limits.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,7 +29,7 @@ import { textTable } from '../src/cli/format.ts';
 import { loadConfig } from '../src/config.ts';
 import { createCostModelResolver } from '../src/cost/registry.ts';
 import { buildApp } from '../src/http/app.ts';
-import { createBodyPool, requestLimitsOf } from '../src/http/body-pool.ts';
+import { createBodyPool } from '../src/http/body-pool.ts';
 import { median } from '../src/kernel/timing.ts';
 import { createSolverPool } from '../src/pool/solver-pool.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';

@@ -6,12 +6,13 @@
  * idle connections close, the workers are terminated, the store's connections are closed, and the
  * process exits 0 (1 when DRAIN_TIMEOUT_MS passes first).
  */
+import { requestLimitsOf } from './planner/limits.ts';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { loadConfig } from './config.ts';
 import { createCostModelResolver } from './cost/registry.ts';
 import { buildApp, type HplbApp } from './http/app.ts';
-import { createBodyPool, requestLimitsOf } from './http/body-pool.ts';
+import { createBodyPool } from './http/body-pool.ts';
 import { createHttpServer } from './http/server-options.ts';
 import { createSolverPool } from './pool/solver-pool.ts';
 import { loadRegistry } from './profiles/registry.ts';

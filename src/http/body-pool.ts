@@ -8,17 +8,10 @@
  */
 import type { HeadCounts } from '../apply/head-order.ts';
 import { HplbError } from '../errors.ts';
-import { DEFAULT_LIMITS, type RequestLimits } from '../planner/limits.ts';
 import type { NormalisedRequest } from '../planner/request.ts';
-import { createWorkerPool, TaskOverrun, TaskThrew, workerEntry } from '../pool/worker-pool.ts';
+import { createWorkerPool, TaskOverrun, TaskThrew, workerEntry, type WorkerPool } from '../pool/worker-pool.ts';
 import type { BodyRequest, BodyWorkerData } from './body-work.ts';
 import type { JsonAnswer } from './json-answer.ts';
-
-/** The request bounds out of a configuration (only they travel to the workers). */
-export function requestLimitsOf(config: RequestLimits): RequestLimits {
-  const keys = Object.keys(DEFAULT_LIMITS) as (keyof RequestLimits)[];
-  return Object.fromEntries(keys.map((key) => [key, config[key]])) as Record<keyof RequestLimits, number>;
-}
 
 export interface BodyPoolOptions {
   readonly size: number;
@@ -32,22 +25,17 @@ export interface BodyPoolOptions {
   readonly onWorkerRestart?: (reason: string) => void;
 }
 
-export interface BodyPool {
-  /** The normalised plan request of a body; throws the HplbError the body earns. */
+/** Every method throws the HplbError its body (or plan) earns; close() refuses bodies still waiting with DRAINING. */
+export type BodyPool = Pick<WorkerPool, 'ready' | 'isReady' | 'close'> & {
+  /** The normalised plan request of a body. */
   plan(bytes: Uint8Array): Promise<NormalisedRequest>;
-  /** The budgets answer of a body, ready to send; throws the HplbError the body earns. */
+  /** The budgets answer of a body, ready to send. */
   budgets(bytes: Uint8Array): Promise<JsonAnswer>;
   /** The ranks answer (json-answer.ts) of a stored plan's bytes on a model with `counts`, ready to send. */
   ranks(planBytes: Uint8Array, counts: HeadCounts): Promise<JsonAnswer>;
-  /** Resolves once every worker has started. */
-  ready(): Promise<void>;
-  /** A worker has started (one being replaced does not make the pool unready). */
-  isReady(): boolean;
   /** Workers handling a body. */
   readonly busy: number;
-  /** Stops every worker; bodies still waiting are refused with DRAINING. */
-  close(): Promise<void>;
-}
+};
 
 const DEFAULT_HEAP_MB = 256;
 

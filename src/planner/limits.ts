@@ -128,3 +128,9 @@ export function predictPlanBytes({ layers, units, gpus }: Pick<ProblemShape, 'la
   const perLayer = 3 * units * index + gpus * (24 + 3) + 400;
   return layers * perLayer + gpus * 24 + 1000;
 }
+
+/** The request bounds out of a configuration (only they travel to the workers). */
+export function requestLimitsOf(config: RequestLimits): RequestLimits {
+  const keys = Object.keys(DEFAULT_LIMITS) as (keyof RequestLimits)[];
+  return Object.fromEntries(keys.map((key) => [key, config[key]])) as Record<keyof RequestLimits, number>;
+}

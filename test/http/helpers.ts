@@ -2,6 +2,7 @@
  * Shared set-up for the HTTP tests: the real app on a real solver pool (GLPK workers), a quiet
  * logger (or one that records lines), and validators of response bodies built from openapi.yaml.
  */
+import { requestLimitsOf } from '../../src/planner/limits.ts';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before } from 'node:test';
@@ -11,7 +12,7 @@ import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { buildApp, type AppDeps, type HplbApp, type SolverRunner } from '../../src/http/app.ts';
-import { createBodyPool, requestLimitsOf, type BodyPool, type BodyPoolOptions } from '../../src/http/body-pool.ts';
+import { createBodyPool, type BodyPool, type BodyPoolOptions } from '../../src/http/body-pool.ts';
 import { loadSpec } from '../../src/contract/openapi.ts';
 import { createValidators } from '../../src/contract/validation.ts';
 import { createSolverPool, type SolverPool } from '../../src/pool/solver-pool.ts';
