@@ -40,7 +40,7 @@ export interface TaskOptions {
   readonly dequeue?: AbortSignal;
   /** Date.now() past which a thread does not begin the task: run() then resolves undefined. */
   readonly expiresAt?: number;
-  /** ms a task may run once its thread has begun it: past them the thread is stopped (piscina replaces it) and run() rejects with TaskOverrun. */
+  /** ms a task may run once its thread has begun it: past them the thread is terminated (piscina replaces it) and run() rejects with TaskOverrun. */
   readonly runLimitMs?: number;
   /** Buffers moved to the thread rather than copied. */
   readonly transfer?: readonly TransferListItem[];
@@ -103,8 +103,9 @@ function startPiscina(options: WorkerPoolOptions, size: number): Piscina {
 /** A dispatched task's hooks, by id: its thread's STARTED and PROGRESS messages reach them. */
 interface Hooks {
   readonly options: TaskOptions;
-  readonly stop: AbortController | null;
   overrun?: NodeJS.Timeout;
+  /** The task ran past its runLimitMs and its thread was terminated (piscina replaces it). */
+  overran?: true;
 }
 
 function routeMessages(piscina: Piscina, hooks: Map<number, Hooks>): void {
@@ -119,9 +120,14 @@ function routeMessages(piscina: Piscina, hooks: Map<number, Hooks>): void {
     const started = hooks.get(record[STARTED] as number);
     if (!started) return;
     started.options.started?.();
-    const { stop } = started;
     const limit = started.options.runLimitMs;
-    if (stop && limit !== undefined) started.overrun = setTimeout(() => stop.abort(new TaskOverrun(limit)), limit);
+    if (limit === undefined) return;
+    // The thread is ended directly rather than through an abort signal per task (each cost an
+    // AbortController, its signal and piscina's listener on it, for every task).
+    started.overrun = setTimeout(() => {
+      started.overran = true;
+      void piscina.threads.find((thread) => thread.threadId === record.thread)?.terminate();
+    }, limit);
   });
 }
 
@@ -193,17 +199,14 @@ async function dispatch<T>(
     transfer,
   }: { id: number; envelope: Envelope<unknown>; options: TaskOptions; transfer: readonly TransferListItem[] },
 ): Promise<T> {
-  const own: Hooks = { options, stop: options.runLimitMs === undefined ? null : new AbortController() };
+  const own: Hooks = { options };
   hooks.set(id, own);
   try {
-    const answer: TaskAnswer = await piscina.run(envelope, {
-      transferList: [...transfer],
-      signal: own.stop?.signal ?? null,
-    });
+    const answer: TaskAnswer = await piscina.run(envelope, { transferList: [...transfer] });
     if ('value' in answer) return answer.value as T;
     throw 'error' in answer ? deserializeHplbError(answer.error) : new TaskThrew(answer.threw, answer.stack);
   } catch (error) {
-    throw own.stop?.signal.aborted ? own.stop.signal.reason : error;
+    throw own.overran ? new TaskOverrun(options.runLimitMs ?? 0) : error;
   } finally {
     clearTimeout(own.overrun);
     hooks.delete(id);

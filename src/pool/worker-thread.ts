@@ -62,7 +62,7 @@ export function serveTasks<T>(
 ): (envelope: Envelope<T>) => Promise<unknown> {
   return async ({ id, task, expiresAt }) => {
     if (expiresAt !== undefined && Date.now() >= expiresAt) return { value: undefined } satisfies TaskAnswer;
-    parentPort?.postMessage({ [STARTED]: id });
+    parentPort?.postMessage({ [STARTED]: id, thread: threadId });
     const answered = await answerOf(() =>
       answer(task, (progress) => parentPort?.postMessage({ [PROGRESS]: id, progress })),
     );
