@@ -48,12 +48,14 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     byUrl.set(req.originalUrl, known);
     return known;
   };
+  /** A missed lookup's plan: made once here, not as a closure per request (every cached lookup runs the route). */
+  const solveLookup = async ({ query, key }: KnownLookup) =>
+    (await service.plan(() => ctx.normalise(lookupRequest(query)), key).catch(asQueryError)).entry;
   router.get('/v1/models/:modelId/plan', guards.requireKeyForReads, async (req, res) => {
     const known = knownLookup(req, res);
     res.setHeader('Cache-Control', cacheControl);
     const hit = store.peekLookup(known.key) ?? (await store.getByLookup(known.key));
-    const plan = () => service.plan(() => ctx.normalise(lookupRequest(known.query)), known.key);
-    const entry = hit ?? (await plan().catch(asQueryError)).entry;
+    const entry = hit ?? (await solveLookup(known));
     res.setHeader('X-Cache', hit ? 'hit' : 'miss');
     sendJson(req, res, 200, entry);
   });
