@@ -91,6 +91,10 @@ export function normaliseLookup(
       rule: 'oneOf',
     });
   }
+  if (params.makespanTolerance !== undefined && params.previous === undefined) {
+    const message = 'makespanTolerance applies to a re-plan: give previous=<planId> too';
+    throw new HplbError('INVALID_PROBLEM', message, { pointer: '/makespanTolerance', rule: 'dependentRequired' });
+  }
   const values = Object.fromEntries(PARAMS.map((p) => [p.name, paramValue(p, params, defaults)]));
   const query = { modelId, modelVersion, values };
   return { query, key: lookupKey(query) };

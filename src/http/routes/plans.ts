@@ -4,7 +4,6 @@
  * answering from the store writes stored bytes.
  */
 import type { Request, Response } from 'express';
-import { HplbError } from '../../errors.ts';
 import { sendJson } from '../json-answer.ts';
 import { asQueryError, lookupRequest, normaliseLookup, type KnownLookup, type LookupParams } from '../lookup.ts';
 import { modelInPath, planInPath, type RouteContext, type Routes } from '../route-context.ts';
@@ -37,12 +36,6 @@ export function registerPlanRoutes(router: Routes, ctx: RouteContext): void {
     const { modelId } = lookup.path(req.params) as { modelId: string };
     const params = lookup.query(req.query) as LookupParams;
     res.locals.pointerIn = 'query';
-    if (params.makespanTolerance !== undefined && params.previous === undefined) {
-      throw new HplbError('INVALID_PROBLEM', 'makespanTolerance applies to a re-plan: give previous=<planId> too', {
-        pointer: '/makespanTolerance',
-        rule: 'dependentRequired',
-      });
-    }
     const profile = modelInPath(ctx, modelId);
     const known = normaliseLookup(modelId, profile.version, params, { costModel: ctx.defaultCostModel });
     byUrl.set(req.originalUrl, known);
