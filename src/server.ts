@@ -72,7 +72,10 @@ pool.ready().then(
   () => logger.info('solver workers ready'),
   (error: unknown) => logger.error({ err: error }, 'solver workers failed to start; /readyz stays 503'),
 );
-bodyPool?.ready().then(() => logger.info({ workers: config.bodyWorkers }, 'body workers ready'));
+bodyPool?.ready().then(
+  () => logger.info({ workers: config.bodyWorkers }, 'body workers ready'),
+  (error: unknown) => logger.error({ err: error }, 'body workers failed to start; /readyz stays 503'),
+);
 // /readyz turns 200 once it listens and its workers are up; workers that never start leave it 503.
 Promise.all([listening, pool.ready(), bodyPool?.ready()]).then(
   () => logger.info('ready'),
