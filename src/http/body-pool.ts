@@ -18,8 +18,6 @@ export interface BodyPoolOptions {
   readonly maxQueued: number;
   readonly timeLimitMs: number;
   readonly data: BodyWorkerData;
-  /** Heap of one worker, MB; a body that needs more is refused. */
-  readonly maxHeapMb?: number;
   /** The worker's module; body-worker.ts next to this module by default. */
   readonly workerFile?: URL;
   readonly onWorkerRestart?: (reason: string) => void;
@@ -37,10 +35,10 @@ export type BodyPool = Pick<WorkerPool, 'ready' | 'isReady' | 'close'> & {
   readonly busy: number;
 };
 
-const DEFAULT_HEAP_MB = 256;
+/** Old-generation heap of one worker, MB; a body that needs more is refused. */
+const HEAP_MB = 256;
 
 export function createBodyPool(options: BodyPoolOptions): BodyPool {
-  const heapMb = options.maxHeapMb ?? DEFAULT_HEAP_MB;
   const pool = createWorkerPool({
     entry: options.workerFile ?? workerEntry(import.meta.url, 'body-worker'),
     threads: options.size,
@@ -50,7 +48,7 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
         'QUEUE_FULL',
         `large bodies are waiting for a body worker (limit ${options.maxQueued}, MAX_QUEUED_BODIES); retry later`,
       ),
-    maxHeapMb: heapMb,
+    maxHeapMb: HEAP_MB,
     data: options.data,
   });
 
@@ -71,7 +69,7 @@ export function createBodyPool(options: BodyPoolOptions): BodyPool {
       }
       options.onWorkerRestart?.(outOfMemory ? 'body worker out of memory' : 'body worker over its time limit');
       throw outOfMemory
-        ? refused(request, `needed more than a body worker's ${heapMb} MB heap`, 'bodyMemory')
+        ? refused(request, `needed more than a body worker's ${HEAP_MB} MB heap`, 'bodyMemory')
         : refused(request, `took longer than BODY_TIME_LIMIT_MS (${options.timeLimitMs} ms)`, 'bodyTimeLimit');
     }
   }
