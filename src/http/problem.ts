@@ -33,7 +33,7 @@ export function problemType(code: ErrorCode): string {
 }
 
 /** Turns what reached the error handler into an HplbError; anything unrecognised is INTERNAL. */
-export function toHplbError(error: unknown): HplbError {
+function toHplbError(error: unknown): HplbError {
   if (error instanceof HplbError) return error;
   const e = error as { type?: unknown; status?: unknown; statusCode?: unknown; message?: unknown };
   // body-parser's reading errors carry a `type`.
@@ -62,7 +62,7 @@ export function toHplbError(error: unknown): HplbError {
   return new HplbError('INTERNAL', 'an internal error occurred; the logs have the details under this request id');
 }
 
-export function problemBody(error: HplbError, req: Request, res: Response): Problem {
+function problemBody(error: HplbError, req: Request, res: Response): Problem {
   const { title, status } = ERRORS[error.code];
   const part =
     (error as { in?: RequestPart }).in ?? (error.pointer !== undefined ? (res.locals.pointerIn ?? 'body') : undefined);

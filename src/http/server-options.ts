@@ -49,7 +49,7 @@ const DETAILS: Readonly<Partial<Record<ErrorCode, string>>> = {
  * Node's clientError event: no request or response exists, so the answer is written to the
  * socket directly, and the connection is closed (the parser's state is unknown after an error).
  */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   const responding =
     (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
   if (error.code === 'ECONNRESET' || !socket.writable || responding) {

@@ -7,7 +7,7 @@ import express, { type RequestHandler } from 'express';
 import { HplbError } from '../../errors.ts';
 
 /** Deepest nesting of arrays and objects a body may have (every body of the API nests under 10). */
-export const MAX_BODY_DEPTH = 32;
+const MAX_BODY_DEPTH = 32;
 
 export interface JsonBodyLimits {
   /** Bytes (413 above). */
@@ -87,7 +87,7 @@ export function parseJsonBody(bytes: Uint8Array, maxContainers: number): unknown
  * Counts arrays and objects outside strings, and their depth; BODY_TOO_LARGE above the limits.
  * Plain comparisons on the bytes: this runs over every byte of the body.
  */
-export function checkStructure(bytes: Uint8Array, maxContainers: number): void {
+function checkStructure(bytes: Uint8Array, maxContainers: number): void {
   let containers = 0;
   let depth = 0;
   let inString = false;
