@@ -144,7 +144,9 @@ test('a worker past its deadline is replaced, its task answered by greedy, and t
     assertGreedyFallback(outcome, hanging, /deadline of 1000 ms \(time limit 1000 ms \+ grace 0 ms\)/);
     await until(() => restarts.length === 1);
     assert.match(restarts[0], /overran its deadline/);
-    // Without a spare, the replacement must load GLPK first; a task's deadline counts from when it is queued.
+    // Without a spare, the replacement must load GLPK first, and a task's deadline counts from when
+    // it is queued: on a busy machine that took longer than a 2 s limit, so wait for it to be ready.
+    await pool.ready();
     assertSolved(await pool.run(taskFor(LLAMA_LAYERS[3], 'ilp')), 'ilp');
   } finally {
     await pool.close();
