@@ -27,6 +27,8 @@ export interface LocalPlans {
   get(id: string): PlanEntry | undefined;
   /** The plan id a lookup key maps to. */
   lookup(key: string): string | undefined;
+  /** The entry a lookup key maps to, if both the mapping and the entry are held. */
+  byLookup(key: string): PlanEntry | undefined;
   /** Keeps the entry (and the lookup key's mapping) for `ttlMs`, or for the given shorter time. */
   set(entry: PlanEntry, lookupKey?: string, ttlMs?: number): void;
   /** Maps a lookup key to a plan id for `ttlMs`, or for the given shorter time. */
@@ -66,6 +68,10 @@ export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
   return {
     get: (id) => plans.get(id),
     lookup: (key) => lookups.get(key),
+    byLookup(key) {
+      const id = lookups.get(key);
+      return id === undefined ? undefined : plans.get(id);
+    },
     set(entry, lookupKey, ttlMs) {
       const ttl = Math.min(ttlMs ?? options.ttlMs, options.ttlMs);
       plans.set(entry.id, entry, { ttl });

@@ -71,10 +71,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
   return {
     kind: 'redis',
     peek: (id) => found('plans', local.get(id)),
-    peekLookup(key) {
-      const id = local.lookup(key);
-      return found('lookups', id === undefined ? undefined : local.get(id));
-    },
+    peekLookup: (key) => found('lookups', local.byLookup(key)),
     get: async (id) => counted('plans', await shared.get(id)),
     getByLookup: async (key) => counted('lookups', await shared.getByLookup(key)),
     set: shared.set,

@@ -59,8 +59,7 @@ export function createSharedPlans(deps: SharedPlansDeps): SharedPlans {
   }
 
   async function getByLookup(key: string): Promise<PlanEntry | undefined> {
-    const id = local.lookup(key);
-    const held = id === undefined ? undefined : local.get(id);
+    const held = local.byLookup(key);
     if (held) return held;
     const shared = keys.lookup(key);
     const reply = await connection.attempt('get_lookup', (client) => client.multi().get(shared).pTTL(shared).exec());
