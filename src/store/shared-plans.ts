@@ -59,8 +59,10 @@ export function createSharedPlans(deps: SharedPlansDeps): SharedPlans {
   }
 
   async function getByLookup(key: string): Promise<PlanEntry | undefined> {
-    const held = local.byLookup(key);
-    if (held) return held;
+    // A lookup key maps to one plan id for as long as it lives (local-plans.ts): once this process
+    // knows the id, only the plan may need reading (the LRU let it go, not the mapping).
+    const known = local.lookup(key);
+    if (known !== undefined) return get(known);
     const shared = keys.lookup(key);
     const reply = await connection.attempt('get_lookup', (client) => client.multi().get(shared).pTTL(shared).exec());
     if (reply === FAULT) return undefined;
