@@ -59,13 +59,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
     read: shared.get,
     write: (entry) => shared.set(entry),
   };
-  const solveOnce = createSingleFlight(async (id, solve, control) => {
-    if (connection.state() === 'ok') return solveUnderLease(lease, id, solve, control);
-    metrics.fallback('degraded');
-    const entry = await solve();
-    await shared.set(entry);
-    return { entry, solvedHere: true };
-  });
+  const solveOnce = createSingleFlight((id, solve, control) => solveUnderLease(lease, id, solve, control));
 
   const { found, counted } = readCounts(metrics);
   return {
