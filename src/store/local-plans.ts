@@ -63,8 +63,15 @@ export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
     sizeCalculation: (entry) => retainedBytes(entry) + ENTRY_OVERHEAD_BYTES,
     dispose: dispose('plans'),
   });
-  // Keys and ids are short: the entry bound alone keeps this small.
-  const lookups = new LRUCache<string, string>({ ...common, dispose: dispose('lookups') });
+  // Bounded by maxEntries alone, but counted as what it holds: a key (a lookup's normalised query,
+  // a workload mix and all, up to a URL's length) and a plan id, UTF-16 in the heap, and the
+  // bookkeeping. maxEntrySize only turns lru-cache's size tracking on.
+  const lookups = new LRUCache<string, string>({
+    ...common,
+    maxEntrySize: Number.MAX_SAFE_INTEGER,
+    sizeCalculation: (id, key) => 2 * (key.length + id.length) + ENTRY_OVERHEAD_BYTES,
+    dispose: dispose('lookups'),
+  });
   return {
     get: (id) => plans.get(id),
     lookup: (key) => lookups.get(key),
@@ -81,7 +88,7 @@ export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
       lookups.set(key, id, { ttl: Math.min(ttlMs ?? options.ttlMs, options.ttlMs) });
     },
     holds: (entry) => plans.peek(entry.id) === entry,
-    bytes: () => ({ plans: plans.calculatedSize, lookups: lookups.size * ENTRY_OVERHEAD_BYTES }),
+    bytes: () => ({ plans: plans.calculatedSize, lookups: lookups.calculatedSize }),
     clear() {
       plans.clear();
       lookups.clear();
