@@ -27,6 +27,8 @@ export interface LocalPlans {
   get(id: string): PlanEntry | undefined;
   /** The plan id a lookup key maps to. */
   lookup(key: string): string | undefined;
+  /** The entry a lookup key maps to, if both the mapping and the entry are held. */
+  byLookup(key: string): PlanEntry | undefined;
   /** Keeps the entry (and the lookup key's mapping) for `ttlMs`, or for the given shorter time. */
   set(entry: PlanEntry, lookupKey?: string, ttlMs?: number): void;
   /** Maps a lookup key to a plan id for `ttlMs`, or for the given shorter time. */
@@ -61,11 +63,22 @@ export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
     sizeCalculation: (entry) => retainedBytes(entry) + ENTRY_OVERHEAD_BYTES,
     dispose: dispose('plans'),
   });
-  // Keys and ids are short: the entry bound alone keeps this small.
-  const lookups = new LRUCache<string, string>({ ...common, dispose: dispose('lookups') });
+  // Bounded by maxEntries alone, but counted as what it holds: a key (a lookup's normalised query,
+  // a workload mix and all, up to a URL's length) and a plan id, UTF-16 in the heap, and the
+  // bookkeeping. maxEntrySize only turns lru-cache's size tracking on.
+  const lookups = new LRUCache<string, string>({
+    ...common,
+    maxEntrySize: Number.MAX_SAFE_INTEGER,
+    sizeCalculation: (id, key) => 2 * (key.length + id.length) + ENTRY_OVERHEAD_BYTES,
+    dispose: dispose('lookups'),
+  });
   return {
     get: (id) => plans.get(id),
     lookup: (key) => lookups.get(key),
+    byLookup(key) {
+      const id = lookups.get(key);
+      return id === undefined ? undefined : plans.get(id);
+    },
     set(entry, lookupKey, ttlMs) {
       const ttl = Math.min(ttlMs ?? options.ttlMs, options.ttlMs);
       plans.set(entry.id, entry, { ttl });
@@ -75,7 +88,7 @@ export function createLocalPlans(options: LocalPlansOptions): LocalPlans {
       lookups.set(key, id, { ttl: Math.min(ttlMs ?? options.ttlMs, options.ttlMs) });
     },
     holds: (entry) => plans.peek(entry.id) === entry,
-    bytes: () => ({ plans: plans.calculatedSize, lookups: lookups.size * ENTRY_OVERHEAD_BYTES }),
+    bytes: () => ({ plans: plans.calculatedSize, lookups: lookups.calculatedSize }),
     clear() {
       plans.clear();
       lookups.clear();

@@ -4,7 +4,6 @@
  * the Redis store puts in front of Redis.
  */
 import { createLocalPlans } from './local-plans.ts';
-import type { PlanEntry } from './plan-entry.ts';
 import type { PlanStore } from './plan-store.ts';
 import { createSingleFlight } from './single-flight.ts';
 import { NO_STORE_METRICS, readCounts, type StoreMetricsSink } from './store-metrics.ts';
@@ -25,16 +24,12 @@ export function createMemoryStore(options: MemoryStoreOptions): PlanStore {
   const metrics = options.metrics ?? NO_STORE_METRICS;
   const local = createLocalPlans({ ...options, evicted: (cache) => metrics.evicted(cache) });
   const { found, counted } = readCounts(metrics);
-  const byLookup = (key: string): PlanEntry | undefined => {
-    const id = local.lookup(key);
-    return id === undefined ? undefined : local.get(id);
-  };
   return {
     kind: 'memory',
     peek: (id) => found('plans', local.get(id)),
-    peekLookup: (key) => found('lookups', byLookup(key)),
+    peekLookup: (key) => found('lookups', local.byLookup(key)),
     get: async (id) => counted('plans', local.get(id)),
-    getByLookup: async (key) => counted('lookups', byLookup(key)),
+    getByLookup: async (key) => counted('lookups', local.byLookup(key)),
     async set(entry, lookupKey) {
       local.set(entry, lookupKey);
     },

@@ -5,7 +5,8 @@
  * expiry, whichever comes first, and then look again: the plan is there (they read it), or the
  * lease is free (the owner failed or died: they take it), or it is held (they wait again). A dead
  * owner therefore costs one lease period. A waiter whose caller gives up (its signal aborts), whose
- * wait passes a bound, or whose store fails solves itself: waiting is never a reason not to answer.
+ * wait passes a bound, or whose store fails solves itself, and so does every caller while the store
+ * is degraded: waiting is never a reason not to answer.
  */
 import { randomUUID } from 'node:crypto';
 import type { PlanEntry } from './plan-entry.ts';
@@ -95,14 +96,21 @@ type Turn =
   | { readonly kind: 'owner'; readonly token: string }
   | { readonly kind: 'local'; readonly reason: FallbackReason };
 
-/** Runs `solve` under the lease of `id`, or answers another replica's plan; `control.stop` ends any wait. */
+/** While the store is degraded: no lease to take, no message to wait for. */
+const DEGRADED: Turn = { kind: 'local', reason: 'degraded' };
+
+/**
+ * Runs `solve` under the lease of `id`, or answers another replica's plan; `control.stop` ends any
+ * wait. While the store is degraded it solves at once and stores the plan (here, and in Redis if
+ * the write gets through).
+ */
 export async function solveUnderLease(
   deps: LeaseDeps,
   id: string,
   solve: () => Promise<PlanEntry>,
   control: FlightControl,
 ): Promise<SolveOnceOutcome> {
-  const turn = await waitForTurn(deps, id, control);
+  const turn = deps.connection.state() === 'ok' ? await waitForTurn(deps, id, control) : DEGRADED;
   if (turn.kind === 'stored') return { entry: turn.entry, solvedHere: false };
   if (turn.kind === 'local') {
     deps.metrics.fallback(turn.reason);

@@ -7,10 +7,10 @@
 import { ownedBytes, type PlanEntry, type PlanFacts } from './plan-entry.ts';
 
 /** Bumped when the layout changes: a record of another version is a miss, never misread. */
-export const RECORD_VERSION = '1';
+const RECORD_VERSION = '1';
 
 /** A PlanEntry's body is always the plan's JSON text (UTF-8). */
-export const PLAN_CONTENT_TYPE = 'application/json';
+const PLAN_CONTENT_TYPE = 'application/json';
 
 /** The hash fields of a record, in the order encodeRecord writes and decodeRecord reads them. */
 export const RECORD_FIELDS = ['v', 'type', 'etag', 'facts', 'unit2gpu', 'body'] as const;

@@ -8,7 +8,7 @@ import { type CommandParser, defineScript } from 'redis';
 /** claim's answer: the plan is stored, the caller now holds the lease, or another holds it. */
 export const CLAIM_DONE = 0;
 export const CLAIM_OWNER = 1;
-export const CLAIM_HELD = 2;
+const CLAIM_HELD = 2;
 
 /**
  * Writes a plan record unless one of the same version is there (the first solve of an id stays

@@ -59,22 +59,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisPlanStore {
     read: shared.get,
     write: (entry) => shared.set(entry),
   };
-  const solveOnce = createSingleFlight(async (id, solve, control) => {
-    if (connection.state() === 'ok') return solveUnderLease(lease, id, solve, control);
-    metrics.fallback('degraded');
-    const entry = await solve();
-    await shared.set(entry);
-    return { entry, solvedHere: true };
-  });
+  const solveOnce = createSingleFlight((id, solve, control) => solveUnderLease(lease, id, solve, control));
 
   const { found, counted } = readCounts(metrics);
   return {
     kind: 'redis',
     peek: (id) => found('plans', local.get(id)),
-    peekLookup(key) {
-      const id = local.lookup(key);
-      return found('lookups', id === undefined ? undefined : local.get(id));
-    },
+    peekLookup: (key) => found('lookups', local.byLookup(key)),
     get: async (id) => counted('plans', await shared.get(id)),
     getByLookup: async (key) => counted('lookups', await shared.getByLookup(key)),
     set: shared.set,

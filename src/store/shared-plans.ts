@@ -1,8 +1,8 @@
 /**
  * Plans and lookups in Redis, with this process's LRU in front: reads go to Redis only on a local
- * miss (concurrent misses of one id share one read) and keep what they find for as long as Redis
- * does; writes go to both. Nothing here rejects: a failed read is a miss and a failed write is
- * dropped, each counted by the connection.
+ * miss (concurrent misses of one id, or of one lookup key, share one read) and keep what they find
+ * for as long as Redis does; writes go to both. Nothing here rejects: a failed read is a miss and a
+ * failed write is dropped, each counted by the connection.
  */
 import { createInFlight } from './in-flight.ts';
 import type { LocalPlans } from './local-plans.ts';
@@ -29,6 +29,7 @@ const remaining = (pttl: number): number | undefined => (pttl > 0 ? pttl : undef
 export function createSharedPlans(deps: SharedPlansDeps): SharedPlans {
   const { connection, local, keys } = deps;
   const reads = createInFlight<PlanEntry | undefined>();
+  const lookupReads = createInFlight<PlanEntry | undefined>();
 
   async function readShared(id: string): Promise<PlanEntry | undefined> {
     const key = keys.plan(id);
@@ -58,10 +59,14 @@ export function createSharedPlans(deps: SharedPlansDeps): SharedPlans {
     return held ? Promise.resolve(held) : reads(id, () => readShared(id)).promise;
   }
 
-  async function getByLookup(key: string): Promise<PlanEntry | undefined> {
-    const id = local.lookup(key);
-    const held = id === undefined ? undefined : local.get(id);
-    if (held) return held;
+  function getByLookup(key: string): Promise<PlanEntry | undefined> {
+    // A lookup key maps to one plan id for as long as it lives (local-plans.ts): once this process
+    // knows the id, only the plan may need reading (the LRU let it go, not the mapping).
+    const known = local.lookup(key);
+    return known !== undefined ? get(known) : lookupReads(key, () => readLookup(key)).promise;
+  }
+
+  async function readLookup(key: string): Promise<PlanEntry | undefined> {
     const shared = keys.lookup(key);
     const reply = await connection.attempt('get_lookup', (client) => client.multi().get(shared).pTTL(shared).exec());
     if (reply === FAULT) return undefined;

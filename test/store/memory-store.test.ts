@@ -100,6 +100,19 @@ describe('the memory store', () => {
     assert.deepEqual(fromRedis.body, views[5]);
   });
 
+  it('counts the keys and plan ids its lookups hold', async () => {
+    const cache = createMemoryStore({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 60_000 });
+    const entry = await createPlanEntry(plan('a'));
+    await cache.set(entry, 'short');
+    const one = cache.bytes().lookups;
+    assert.ok(one >= 2 * ('short'.length + entry.id.length), `${one} bytes for one lookup`);
+    // A lookup's key is its normalised query: a long workload mix makes a long key.
+    const long = `mix=${'decode:131072:1,'.repeat(600)}`;
+    await cache.set(entry, long);
+    assert.ok(cache.bytes().lookups - one >= 2 * long.length, `${cache.bytes().lookups - one} bytes for a long key`);
+    assert.equal(cache.peekLookup(long), entry);
+  });
+
   it('renders the body once and tags it with a strong ETag of its bytes', async () => {
     const one = await createPlanEntry(plan('a'));
     assert.equal(

@@ -52,6 +52,36 @@ describeRequiring(REDIS_SERVER, 'the Redis plan store', { timeout: 60_000 }, () 
     assert.equal(await b.getByLookup('/v1/models/m/plan?gpus=8'), undefined);
   });
 
+  it('a lookup this replica knows reads only its plan once the local LRU let the plan go', async () => {
+    const keys = prefix();
+    const a = await open(keys);
+    const b = await open(keys, { localMaxEntries: 1 });
+    const entry = planEntry('plan-8');
+    await a.set(entry, 'lookup-8');
+    await a.set(planEntry('plan-9'));
+    assert.equal((await b.getByLookup('lookup-8'))?.id, 'plan-8');
+    assert.ok(await b.get('plan-9'));
+    assert.equal(b.peek('plan-8'), undefined, 'B let plan-8 go for plan-9, and kept the lookup');
+    // Without Redis's mapping, B can only have found the plan by the id it knew.
+    await (await adminClient()).del(`${keys}lookup:lookup-8`);
+    assert.deepEqual(entryShape(await b.getByLookup('lookup-8')), entryShape(entry));
+  });
+
+  it('concurrent reads of one lookup on a replica cost one read of the lookup and one of its plan', async () => {
+    const keys = prefix();
+    const [a, b] = [await open(keys), await open(keys)];
+    const entry = planEntry('plan-10');
+    await a.set(entry, 'lookup-10');
+    const admin = await adminClient();
+    await admin.configResetStat();
+    const reads = await Promise.all(Array.from({ length: 8 }, () => b.getByLookup('lookup-10')));
+    assert.ok(reads.every((read) => read?.etag === entry.etag));
+    // Only B talks to Redis meanwhile: a GET inside MULTI counts as a GET.
+    const stats = await admin.info('commandstats');
+    const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    assert.deepEqual({ get: calls('get'), hmget: calls('hmget') }, { get: 1, hmget: 1 });
+  });
+
   it('plans and lookups expire in Redis after the TTL, and a local copy lives no longer than the shared one', async () => {
     const keys = prefix();
     let now = 1_000_000;
