@@ -215,7 +215,7 @@ export function assemblePlan(resolved: ResolvedRequest, solved: PlanLayer[], sol
 }
 
 /** Runs `step` on every index with `concurrency` at once; `rounds` counts what is left per slot. */
-async function runEach(
+export async function runEach(
   indices: readonly number[],
   concurrency: number,
   step: (index: number, rounds: number) => Promise<void>,
