@@ -196,15 +196,7 @@ export function assemblePlan(resolved: ResolvedRequest, solved: PlanLayer[], sol
     workload: resolved.workload,
     costModel: { ...resolved.costModel },
     solver: { ...resolved.solver, engineVersion: ENGINE_VERSION },
-    ...(resolved.splits
-      ? {
-          splits: {
-            maxSplitHeads: resolved.splits.maxSplitHeads,
-            maxPartsPerHead: resolved.splits.maxPartsPerHead,
-            partOverhead: resolved.splits.partOverhead,
-          },
-        }
-      : {}),
+    ...(resolved.splits ? { splits: { ...resolved.splits } } : {}),
     layers,
     totals: {
       ...planTotals(resolved, layers, resolved.layers, solveMs),
