@@ -12,7 +12,8 @@ import { unitsPerGroup, type KvFacts } from './plan-kv.ts';
 import { kvLabelBound, largestGpuSum } from './relabel.ts';
 import type { ResolvedRequest } from './request.ts';
 
-const PROVEN: ReadonlySet<string> = new Set(['optimal', 'within_tolerance', 'trivial']);
+/** Layer statuses that count as proven (PlanTotals.layersProvenOptimal; solvePlan's second pass skips them). */
+export const PROVEN: ReadonlySet<string> = new Set(['optimal', 'within_tolerance', 'trivial']);
 
 /** The request facts the totals need. */
 export type TotalsFacts = KvFacts & Pick<ResolvedRequest, 'phases'>;
