@@ -5,7 +5,9 @@
  * points of (KV-cache factor, speedup vs contiguous). The points are solved one after another,
  * each with an equal share of the frontier's time limit, so the whole answer is bounded by it.
  */
+import { contiguousKvHeadsPerGpu } from '../../public/plan-math.js';
 import { HplbError } from '../errors.ts';
+import { sum } from '../solver/problem.ts';
 import type { PlanRequest } from './request.ts';
 
 /**
@@ -58,14 +60,14 @@ export interface FrontierShape {
 /**
  * The caps of FRONTIER_CAPS that can bind, then null (no cap). KV-group units and MHA heads are
  * stored once wherever they go, so only null is left. Otherwise the contiguous placement (blocks
- * of ceil(H / G) heads) stores R0 KV heads, a GPU at most one copy of each of min(its heads,
- * kvHeads) groups, and a cap whose floor(cap x R0) reaches that total is no cap.
+ * of ceil(H / G) heads, a block storing every group it touches) stores R0 KV heads, a GPU at most
+ * one copy of each of min(its heads, kvHeads) groups, and a cap whose floor(cap x R0) reaches that
+ * total is no cap.
  */
 export function frontierCaps(shape: FrontierShape): (number | null)[] {
   const { queryHeads, kvHeads, gpus } = shape;
   if (shape.granularity === 'kv-group' || queryHeads === kvHeads) return [null];
-  const groupSize = queryHeads / kvHeads;
-  const contiguous = gpus * Math.ceil(Math.ceil(queryHeads / gpus) / groupSize);
+  const contiguous = sum(contiguousKvHeadsPerGpu(queryHeads, gpus, queryHeads / kvHeads));
   const most = Math.min(queryHeads, gpus * Math.min(shape.maxHeadsPerGpu, kvHeads));
   return [...FRONTIER_CAPS.filter((cap) => Math.floor(cap * contiguous + 1e-9) < most), null];
 }

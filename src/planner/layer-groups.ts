@@ -9,7 +9,7 @@ import type { LayerProblem, LayerResult } from '../solver/types.ts';
 import { isSplitResult } from './split-plan.ts';
 
 export interface LayerGroup {
-  /** The problem actually solved: the first member's, units sorted by cost when that is allowed. */
+  /** The problem actually solved: the first member's, units sorted by cost when that is allowed (else the member's own). */
   readonly canonical: LayerProblem;
   /** Each member layer and its order: canonical unit i is the member's unit order[i]. */
   readonly members: { readonly problem: LayerProblem; readonly order: readonly number[] }[];
@@ -26,7 +26,8 @@ export function groupIdenticalLayers(layers: readonly LayerProblem[], mayReorder
     const tiedToIds = !mayReorder || problem.unit2pin !== undefined || problem.unit2group !== undefined;
     const order = problem.costs.map((_, u) => u);
     if (!tiedToIds) order.sort((a, b) => problem.costs[b] - problem.costs[a] || a - b);
-    const canonical = reordered(problem, order);
+    // Units tied to their ids keep their order: the layer is its own canonical problem, uncopied.
+    const canonical = tiedToIds ? problem : reordered(problem, order);
     const key = JSON.stringify([
       canonical.costs,
       problem.unit2pin ?? null,

@@ -14,24 +14,20 @@ import type { ResolvedRequest } from './request.ts';
 /** The request facts the KV fields need. */
 export type KvFacts = Pick<ResolvedRequest, 'granularity' | 'kvGroupSize' | 'kvHeadBytes' | 'mixed'>;
 
+/** Units per KV group: 1 for KV-group units, kvGroupSize for query heads. */
+export function unitsPerGroup(facts: Pick<KvFacts, 'granularity' | 'kvGroupSize'>): number {
+  return facts.granularity === 'kv-group' ? 1 : facts.kvGroupSize;
+}
+
 /** [units] the KV group of each unit: itself for KV-group units, floor(u / kvGroupSize) for query heads. */
 export function unitGroups(facts: Pick<KvFacts, 'granularity' | 'kvGroupSize'>, units: number): number[] {
-  const size = facts.granularity === 'kv-group' ? 1 : facts.kvGroupSize;
+  const size = unitsPerGroup(facts);
   return Array.from({ length: units }, (_, u) => Math.floor(u / size));
 }
 
 /** [gpus] distinct KV groups among the units each GPU runs or holds a part of (gpu2units). */
 export function kvHeadsPerGpuOf(gpu2units: readonly (readonly number[])[], unit2group: readonly number[]): number[] {
   return gpu2units.map((units) => new Set(units.map((u) => unit2group[u])).size);
-}
-
-/** KV heads the contiguous placement stores in a layer: the denominator of the KV-cache factor. */
-export function contiguousKvHeads(facts: KvFacts, problem: LayerProblem): number {
-  if (problem.contiguousKvHeads !== undefined) return problem.contiguousKvHeads;
-  const unit2gpu = contiguousPlacement(problem);
-  const gpu2units: number[][] = problem.speeds.map(() => []);
-  unit2gpu.forEach((g, u) => gpu2units[g].push(u));
-  return sum(kvHeadsPerGpuOf(gpu2units, unitGroups(facts, unit2gpu.length)));
 }
 
 /**

@@ -3,17 +3,17 @@
  * costs in memory (KV heads stored against the contiguous placement's, the largest per-GPU KV
  * cache) and, with a workload mix, per phase.
  */
-import { bubbleRatio } from '../../public/plan-math.js';
-import { contiguousPlacement } from '../solver/engines/contiguous.ts';
+import { bubbleRatio, contiguousKvHeadsPerGpu } from '../../public/plan-math.js';
 import { relativeGap } from '../solver/layer-result.ts';
 import { sum } from '../solver/problem.ts';
 import type { LayerProblem } from '../solver/types.ts';
 import type { PlanLayer, PlanTotals } from './plan.ts';
-import { contiguousKvHeads, kvHeadsPerGpuOf, unitGroups, type KvFacts } from './plan-kv.ts';
+import { unitsPerGroup, type KvFacts } from './plan-kv.ts';
 import { kvLabelBound, largestGpuSum } from './relabel.ts';
 import type { ResolvedRequest } from './request.ts';
 
-const PROVEN: ReadonlySet<string> = new Set(['optimal', 'within_tolerance', 'trivial']);
+/** Layer statuses that count as proven (PlanTotals.layersProvenOptimal; solvePlan's second pass skips them). */
+export const PROVEN: ReadonlySet<string> = new Set(['optimal', 'within_tolerance', 'trivial']);
 
 /** The request facts the totals need. */
 export type TotalsFacts = KvFacts & Pick<ResolvedRequest, 'phases'>;
@@ -62,15 +62,13 @@ type KvTotals = Pick<
 function kvTotals(facts: KvFacts, layers: readonly PlanLayer[], problems: readonly LayerProblem[]): KvTotals {
   const perGpu = layers.map((l) => l.kvHeadsPerGpu ?? []);
   const kvHeadsStored = sum(layers.map((l) => l.kvHeadsStored ?? 0));
-  const contiguousKvHeadsStored = sum(problems.map((p) => contiguousKvHeads(facts, p)));
+  // The contiguous placement's KV heads in closed form (the page's formula; a layer's own
+  // contiguousKvHeads, where it has one, is the same count).
+  const size = unitsPerGroup(facts);
+  const contiguousPerGpu = problems.map((p) => contiguousKvHeadsPerGpu(p.costs.length, p.speeds.length, size));
+  const contiguousKvHeadsStored = sum(contiguousPerGpu.map((row) => sum(row)));
   const bounds = layers.map((l) => l.kvLowerBound);
   const bytes = facts.kvHeadBytes;
-  const contiguousPerGpu = problems.map((p) => {
-    const unit2gpu = contiguousPlacement(p);
-    const gpu2units: number[][] = p.speeds.map(() => []);
-    unit2gpu.forEach((g, u) => gpu2units[g].push(u));
-    return kvHeadsPerGpuOf(gpu2units, unitGroups(facts, unit2gpu.length));
-  });
   return {
     kvHeadsStored,
     contiguousKvHeadsStored,

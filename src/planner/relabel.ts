@@ -13,14 +13,12 @@ import type { PlanLayer } from './plan.ts';
 export function evenKvLabels(kvHeadsPerGpu: readonly (readonly number[])[]): number[][] {
   const gpus = kvHeadsPerGpu[0]?.length ?? 0;
   const totals = new Array<number>(gpus).fill(0);
-  const spread = (row: readonly number[]) => Math.max(...row) - Math.min(...row);
-  const order = kvHeadsPerGpu
-    .map((_, l) => l)
-    .sort((a, b) => spread(kvHeadsPerGpu[b]) - spread(kvHeadsPerGpu[a]) || a - b);
+  const spread = kvHeadsPerGpu.map((row) => Math.max(...row) - Math.min(...row));
+  const order = kvHeadsPerGpu.map((_, l) => l).sort((a, b) => spread[b] - spread[a] || a - b);
   const labels: number[][] = kvHeadsPerGpu.map(() => []);
   for (const l of order) {
     const row = kvHeadsPerGpu[l];
-    if (spread(row) === 0) {
+    if (spread[l] === 0) {
       labels[l] = row.map((_, g) => g);
     } else {
       const fullest = row.map((_, g) => g).sort((a, b) => row[b] - row[a] || a - b);

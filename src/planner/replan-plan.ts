@@ -24,7 +24,7 @@ import type { LayerMigration, Plan, PlanLayer } from './plan.ts';
 import { withKvFields } from './plan-kv.ts';
 import { planTotals } from './plan-totals.ts';
 import type { ResolvedRequest } from './request.ts';
-import { solvePlan, underDeadline, type PlanBudget, type SolvePlanOptions } from './solve-plan.ts';
+import { runEach, solvePlan, underDeadline, type PlanBudget, type SolvePlanOptions } from './solve-plan.ts';
 
 /** Share of the plan's time budget the fresh plan (stage 1) may use. */
 const FRESH_SHARE = 0.5;
@@ -58,11 +58,10 @@ async function replanWithin(
 
   const replans = new Array<ReplanOutcome>(resolved.layers.length);
   const yieldWhenDue = createSlicer(CUT_SLICE_MS);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < resolved.layers.length) {
-      const l = next++;
-      const rounds = Math.ceil((resolved.layers.length - l) / runner.concurrency);
+  await runEach(
+    resolved.layers.map((_, l) => l),
+    runner.concurrency,
+    async (l, rounds) => {
       const share = (deadline - now()) / rounds;
       const timeLimitMs = Math.max(MIN_TASK_MS, Math.min(resolved.solver.layerTimeLimitMs, share));
       const spec = migration.layers[l];
@@ -84,16 +83,15 @@ async function replanWithin(
       if (signal.aborted) {
         await yieldWhenDue();
         replans[l] = heuristic('the plan reached its deadline before this layer was re-planned');
-        continue;
+        return;
       }
       // A worker that crashed, overran or was cut answered with greedy: relabel and swap here instead.
       const outcome = await runMigrationTask(runner, task, signal);
       replans[l] =
         outcome ??
         heuristic(signal.aborted ? 'the plan reached its deadline during this layer' : 'its solver worker failed');
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(runner.concurrency, resolved.layers.length) }, worker));
+    },
+  );
 
   const layers = fresh.layers.map((freshLayer, l) =>
     replannedLayer(resolved, resolved.layers[l], freshLayer, replans[l], migration),

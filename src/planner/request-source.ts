@@ -12,7 +12,6 @@ import { ILP_PROOF_PRECISION } from '../solver/engines/ilp.ts';
 import { buildLayerProblems, parseUnitsPerGpu, sum } from '../solver/problem.ts';
 import type { Granularity, LayerProblem, UnitsPerGpu } from '../solver/types.ts';
 import type { LayerSplits } from '../solver/split/types.ts';
-import type { ResolvedSplits } from './split-request.ts';
 import type { PlanningContext, PlanRequest, SolverOptions } from './request.ts';
 import { chooseCostModel, priceProfile, type PricedCosts, type ResolvedWorkload } from './workload-request.ts';
 
@@ -181,18 +180,6 @@ export function buildLayers(
     pins: request.constraints?.pins ?? [],
   });
   return rowCosts ? whole.map((problem, l) => ({ ...problem, splits: rowCosts[l] })) : whole;
-}
-
-export function splitLimits(splits: ResolvedSplits): {
-  maxSplitHeads: number;
-  maxPartsPerHead: number;
-  partOverhead: number;
-} {
-  return {
-    maxSplitHeads: splits.maxSplitHeads,
-    maxPartsPerHead: splits.maxPartsPerHead,
-    partOverhead: splits.partOverhead,
-  };
 }
 
 function sha256(text: string): string {

@@ -9,7 +9,7 @@ import type { Granularity, LayerProblem } from '../solver/types.ts';
 import { checkProblemBounds, checkRawBounds, envBoundName, type BoundName, type RequestLimits } from './limits.ts';
 import type { MigrationOptions, PreviousPlacement } from './migration.ts';
 import { ENGINE_VERSION, type EngineName } from './plan.ts';
-import { buildLayers, DEFAULT_SOLVER_OPTIONS, resolveBasics, resolveSource, splitLimits } from './request-source.ts';
+import { buildLayers, DEFAULT_SOLVER_OPTIONS, resolveBasics, resolveSource } from './request-source.ts';
 import { layerSplits, resolveSplits, type ResolvedSplits, type SplitsRequest } from './split-request.ts';
 import {
   contextWarnings,
@@ -241,7 +241,7 @@ export function resolveRequest(request: PlanRequest, context: PlanningContext): 
     costModel: profile ? costModel.name : null,
     solver: basics.solver,
     // Present only when splitting is on, so plans without splits keep their ids.
-    ...(splits ? { splits: splitLimits(splits) } : {}),
+    ...(splits ? { splits } : {}),
     engineVersion: ENGINE_VERSION,
   };
   return {

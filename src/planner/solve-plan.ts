@@ -6,7 +6,7 @@ import { groupIdenticalLayers, mapBack, type LayerGroup } from './layer-groups.t
 import { greedyFallback, type LayerOutcome, type LayerRunner, type LayerTask } from './layer-task.ts';
 import { ENGINE_VERSION, type Plan, type PlanLayer } from './plan.ts';
 import { withKvFields } from './plan-kv.ts';
-import { planTotals } from './plan-totals.ts';
+import { PROVEN, planTotals } from './plan-totals.ts';
 import { evenKvLabels, relabelLayer } from './relabel.ts';
 import type { ResolvedRequest } from './request.ts';
 import { isSplitResult, splitPlanFields } from './split-plan.ts';
@@ -15,7 +15,6 @@ import { isSplitResult, splitPlanFields } from './split-plan.ts';
 const MIN_LAYER_SLICE_MS = 5;
 /** Share of the plan's time the first pass over every layer may use. */
 const FIRST_PASS_SHARE = 0.5;
-const PROVEN: ReadonlySet<string> = new Set(['optimal', 'within_tolerance', 'trivial']);
 
 export interface SolvePlanOptions {
   /** Monotonic clock in ms (performance.now by default). */
@@ -196,15 +195,7 @@ export function assemblePlan(resolved: ResolvedRequest, solved: PlanLayer[], sol
     workload: resolved.workload,
     costModel: { ...resolved.costModel },
     solver: { ...resolved.solver, engineVersion: ENGINE_VERSION },
-    ...(resolved.splits
-      ? {
-          splits: {
-            maxSplitHeads: resolved.splits.maxSplitHeads,
-            maxPartsPerHead: resolved.splits.maxPartsPerHead,
-            partOverhead: resolved.splits.partOverhead,
-          },
-        }
-      : {}),
+    ...(resolved.splits ? { splits: { ...resolved.splits } } : {}),
     layers,
     totals: {
       ...planTotals(resolved, layers, resolved.layers, solveMs),
@@ -215,7 +206,7 @@ export function assemblePlan(resolved: ResolvedRequest, solved: PlanLayer[], sol
 }
 
 /** Runs `step` on every index with `concurrency` at once; `rounds` counts what is left per slot. */
-async function runEach(
+export async function runEach(
   indices: readonly number[],
   concurrency: number,
   step: (index: number, rounds: number) => Promise<void>,

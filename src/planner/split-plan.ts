@@ -23,7 +23,7 @@ export function splitPlanFields(
   layers: readonly PlanLayer[],
   problems: readonly LayerProblem[],
 ): { layers: PlanLayer[]; fluidBound: number; splitHeads: number } {
-  const bytesPerCopy = resolved.splits?.kvBytesPerCopy ?? null;
+  const bytesPerCopy = resolved.kvHeadBytes;
   const withParts = layers.map((layer): PlanLayer => {
     const split = isSplitResult(layer) ? layer : null;
     const extraKvCopies = split ? split.extraKvCopies : new Array<number>(layer.gpuLoads.length).fill(0);

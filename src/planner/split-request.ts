@@ -5,7 +5,6 @@
  */
 import type { Workload } from '../cost/cost-model.ts';
 import { fixedHeadCost } from '../cost/row-range.ts';
-import { headShapeOf, kvBytes } from '../cost/head-shape.ts';
 import { HplbError } from '../errors.ts';
 import { capOf } from '../solver/kv/layer-kv.ts';
 import type { LayerSplits, SplitUnit } from '../solver/split/types.ts';
@@ -20,12 +19,14 @@ export interface SplitsRequest {
   readonly partOverhead?: number;
 }
 
-/** The split limits a plan uses, plus the bytes of one extra K and V copy (null without an architecture). */
+/**
+ * The split limits a plan uses (echoed by the plan and part of its id). An extra K and V copy of a
+ * part is one KV head's cache: ResolvedRequest.kvHeadBytes (splits need a single phase).
+ */
 export interface ResolvedSplits {
   readonly maxSplitHeads: number;
   readonly maxPartsPerHead: number;
   readonly partOverhead: number;
-  readonly kvBytesPerCopy: number | null;
 }
 
 /**
@@ -77,13 +78,7 @@ export function resolveSplits(request: SplitsRequest | undefined, context: Split
   if (!(Number.isFinite(partOverhead) && partOverhead >= 0)) {
     throw invalid('partOverhead', 'minimum', `partOverhead must be a finite number >= 0, got ${partOverhead}`);
   }
-  const architecture = context.profile?.architecture;
-  return {
-    maxSplitHeads,
-    maxPartsPerHead,
-    partOverhead,
-    kvBytesPerCopy: architecture ? kvBytes(context.workload.seqLen, headShapeOf(architecture)) : null,
-  };
+  return { maxSplitHeads, maxPartsPerHead, partOverhead };
 }
 
 /**
