@@ -146,8 +146,13 @@ function prefillWork(
   return { low, estimate, high, clustered };
 }
 
+/** Keys the one decode row (position n - 1) reads: all n, a streaming head's min(n, S + W) (module comment). */
+export function decodeKeys(head: HeadBudget, n: number): number {
+  return head.kind === 'streaming' ? Math.min(n, head.sink + head.recent) : n;
+}
+
 function decodeWork(head: HeadBudget, n: number): ExecutedWork {
-  const keys = head.kind === 'streaming' ? Math.min(n, head.sink + head.recent) : n;
+  const keys = decodeKeys(head, n);
   return {
     rows: 1,
     tiles: 0,
