@@ -18,7 +18,7 @@
 import { HplbError } from '../errors.ts';
 import type { HeadBudget } from '../profiles/head-budget.ts';
 import { memoiseHeadCost, type CostModel } from './cost-model.ts';
-import { executedMacs, headWork } from './work.ts';
+import { decodeKeys, executedMacs, headWork } from './work.ts';
 import { kvBytes, kvProjectionMacs, type HeadShape } from './head-shape.ts';
 import type { Workload } from './workload.ts';
 
@@ -116,10 +116,7 @@ export function rooflineMicroseconds(device: Device, macs: number, bytes: number
 /** Keys one decode step reads from a group's K/V cache: the most any of its heads attends. */
 export function decodeGroupKeys(budgets: readonly HeadBudget[], seqLen: number): number {
   let keys = 0;
-  for (const budget of budgets) {
-    const attended = budget.kind === 'streaming' ? Math.min(seqLen, budget.sink + budget.recent) : seqLen;
-    keys = Math.max(keys, attended);
-  }
+  for (const budget of budgets) keys = Math.max(keys, decodeKeys(budget, seqLen));
   return keys;
 }
 
@@ -147,7 +144,7 @@ export function createRooflineCostModel(device: Device): CostModel {
   });
 }
 
-export function checkHiddenSize(hiddenSize: number): void {
+function checkHiddenSize(hiddenSize: number): void {
   if (!(Number.isInteger(hiddenSize) && hiddenSize >= 1)) {
     throw new HplbError('INVALID_PROBLEM', `hiddenSize must be a positive integer, got ${hiddenSize}`, {
       pointer: '/profile/architecture/hiddenSize',

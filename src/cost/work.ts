@@ -1,29 +1,14 @@
 /**
  * Executed work: what a head's kernel computes at a workload, counted the way MInference's kernels
- * run (src/kernel/minference.ts, src/kernel/vertical-slash-index.ts; their sizing rules in
- * minference-sizes.ts): per block of 64 query rows, 64-key tiles of contiguous keys and 64-column
- * chunks of gathered columns. Pure.
+ * run: per block of 64 query rows, 64-key tiles of contiguous keys and 64-column chunks of
+ * gathered columns (block-work.ts counts one block of each pattern). Pure.
  *
- * Prefill (query rows 0..n-1, causal), per query block qb (rows [64 qb, 64 qb + 64)):
- * - full: every key block 0..qb (FlashAttention).
- * - streaming (StreamingLLM, sink S + recent W): the 64-aligned key blocks covering
- *   [start - W + 1, end) and [0, S).
- * - vertical_slash (v columns, s diagonals; MInference raises them to 30 and 50): the ranges that
- *   convert_vertical_slash_indexes builds around the selected diagonals, plus the gathered
- *   columns left of them. A profile gives only the sizes; where the diagonals and columns sit
- *   depends on the input, so the work is ESTIMATED between two layouts:
- *     low:  only the 30 forced diagonals cost anything (the others at offsets too large for the
- *           query block, as a sink head's are) and only the 30 forced columns are gathered (the
- *           others fall inside the ranges or right of them);
- *     high: the 30 forced diagonals as a band, the other s - 30 spread evenly over [30, n) (each
- *           its own 64-key range unless they are closer than 64), and all v columns at the left
- *           (sink-like), every one gathered;
- *     clustered: the s diagonals adjacent (0..s-1, one merged band: about s + 64 keys per row) and
- *           the v - 30 free columns spread evenly over [30, n) (those left of the band gathered);
- *     estimate: VERTICAL_SLASH_FACTOR x clustered, per count, kept inside [low, high]. The factor
- *   is measured on synthetic heads (bench/work-model.ts): the median ratio of what MInference's own
- *   selection executes on them to the clustered layout. The range is reported with the estimate
- *   (HeadWork.low, HeadWork.high).
+ * Prefill sums the query blocks of a row range. A vertical_slash head's positions depend on the
+ * input, so its work is ESTIMATED between the low and high layouts of block-work.ts: the estimate
+ * is VERTICAL_SLASH_FACTOR x the clustered layout, per count, kept inside [low, high]. The factor
+ * is measured on synthetic heads (bench/work-model.ts): the median ratio of what MInference's own
+ * selection executes on them to the clustered layout. The range is reported with the estimate
+ * (HeadWork.low, HeadWork.high).
  * Decode (one query row at position n - 1): MInference runs dense attention for one query row
  * (minference_forward.py, `if q_len == 1: return dense(q, k, v)`), so vertical_slash and full
  * heads read all n keys; streaming heads read min(n, S + W).
@@ -33,12 +18,11 @@
  */
 import { HplbError } from '../errors.ts';
 import type { HeadBudget } from '../profiles/head-budget.ts';
-import { effectiveSizes, FORCED_COLUMNS, FORCED_DIAGONALS } from './minference-sizes.ts';
+import { blockCounts, TILE } from './block-work.ts';
 import type { HeadShape } from './head-shape.ts';
 import type { Workload } from './workload.ts';
 
-/** Query rows and keys per tile. */
-export const TILE = 64;
+export { TILE } from './block-work.ts';
 
 /**
  * The estimate of a vertical_slash head is this factor times its clustered layout, kept inside
@@ -73,106 +57,10 @@ export interface HeadWork {
   readonly estimate: ExecutedWork;
   readonly low: ExecutedWork;
   readonly high: ExecutedWork;
-  /** The clustered layout the estimate scales (module comment; equal to the estimate when exact). */
+  /** The clustered layout the estimate scales (block-work.ts; equal to the estimate when exact). */
   readonly clustered: ExecutedWork;
   /** False when the positions depend on the input (vertical_slash from sizes). */
   readonly exact: boolean;
-}
-
-/**
- * Per query block: tiles, gathered columns, and the keys row p attends:
- * min(p + 1, slope * p + intercept) with slope 0 or 1 (summed in closed form).
- */
-interface BlockWork {
-  readonly tiles: number;
-  readonly columns: number;
-  readonly slope: 0 | 1;
-  readonly intercept: number;
-}
-
-const rowKeys = (block: BlockWork, p: number): number => Math.min(p + 1, block.slope * p + block.intercept);
-
-/** a + (a + 1) + ... + b (0 when b < a). */
-function series(a: number, b: number): number {
-  return b < a ? 0 : ((a + b) * (b - a + 1)) / 2;
-}
-
-/** Sum of rowKeys over rows first..last. */
-function sumRowKeys(block: BlockWork, first: number, last: number): number {
-  if (block.slope === 1) return series(first, last) + (last - first + 1) * Math.min(1, block.intercept);
-  // p + 1 up to p = intercept - 1, then the constant
-  const split = Math.min(last, Math.max(first - 1, Math.floor(block.intercept) - 1));
-  return series(first + 1, split + 1) + (last - split) * block.intercept;
-}
-
-const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
-
-/** Key blocks [first, last] of 64-aligned keys covering [lo, hi] (inclusive; empty when hi < lo). */
-const alignedBlocks = (lo: number, hi: number): number =>
-  hi < lo ? 0 : Math.floor(hi / TILE) - Math.floor(lo / TILE) + 1;
-
-/**
- * The band convert_vertical_slash_indexes builds for diagonals 0..k-1 of query block [start, end):
- * its first key and tile count (vertical_slash_index.cu lines 63-93 for adjacent offsets).
- */
-function band(k: number, end: number): { start: number; tiles: number } {
-  const visible = Math.min(k, end);
-  const a = Math.max(end - visible + 1, TILE);
-  return { start: a - TILE, tiles: 1 + ceilDiv(end - a, TILE) };
-}
-
-type Layout = 'low' | 'clustered' | 'high';
-
-function verticalSlashBlock(v: number, s: number, n: number, start: number, end: number, layout: Layout): BlockWork {
-  const forced = Math.min(FORCED_DIAGONALS, s);
-  const qb = start / TILE;
-  if (layout === 'clustered') {
-    const b = band(s, end);
-    const spread = Math.min(1, Math.max(0, (b.start - FORCED_COLUMNS) / (n - FORCED_COLUMNS)));
-    const columns = Math.min(FORCED_COLUMNS, b.start) + (v - FORCED_COLUMNS) * spread;
-    return { tiles: b.tiles, columns, slope: 1, intercept: 1 - b.start + columns };
-  }
-  const near = band(forced, end);
-  if (layout === 'low') {
-    const columns = Math.min(FORCED_COLUMNS, near.start);
-    return { tiles: near.tiles, columns, slope: 1, intercept: 1 - near.start + columns };
-  }
-  let tiles = near.tiles;
-  const free = s - forced;
-  if (free > 0) {
-    const gap = (n - forced) / free;
-    const visible = Math.min(free, Math.max(0, ceilDiv(end - forced, gap)));
-    if (visible > 0) {
-      const farthest = forced + (visible - 1) * gap;
-      tiles = gap <= TILE ? band(Math.ceil(farthest) + 1, end).tiles : near.tiles + visible;
-    }
-  }
-  tiles = Math.min(tiles, qb + 2);
-  const columns = Math.min(v, near.start);
-  const far = tiles - near.tiles;
-  return { tiles, columns, slope: 1, intercept: 1 - near.start + far * TILE + columns };
-}
-
-function prefillBlock(head: HeadBudget, n: number, start: number, end: number, layout: Layout): BlockWork {
-  switch (head.kind) {
-    case 'full':
-      return { tiles: start / TILE + 1, columns: 0, slope: 1, intercept: 1 };
-    case 'streaming': {
-      const { sink, recent } = head;
-      const lo = Math.max(0, start - recent + 1);
-      const sinkEnd = Math.min(sink, lo);
-      const tiles =
-        alignedBlocks(lo, end - 1) +
-        (sinkEnd > 0
-          ? alignedBlocks(0, sinkEnd - 1) - (Math.floor((sinkEnd - 1) / TILE) === Math.floor(lo / TILE) ? 1 : 0)
-          : 0);
-      return { tiles, columns: 0, slope: 0, intercept: sink + recent };
-    }
-    case 'vertical_slash': {
-      const { vertical, slash } = effectiveSizes(head, n);
-      return verticalSlashBlock(vertical, slash, n, start, end, layout);
-    }
-  }
 }
 
 /** Running sums of one layout's work over query blocks. */
@@ -186,7 +74,7 @@ class WorkSum {
 
   /** Adds one block's counts for `rows` of its rows. */
   add(tiles: number, columns: number, rows: number, pairs: number, lastRowKeys: number): void {
-    const chunks = ceilDiv(columns, TILE);
+    const chunks = Math.ceil(columns / TILE);
     this.tiles += tiles;
     this.gatheredColumns += columns;
     this.columnChunks += chunks;
@@ -208,11 +96,6 @@ class WorkSum {
       keysRead: Math.min(n, maxRowKeys),
     };
   }
-}
-
-/** A block's tiles, columns, keys summed over rows first..last and keys of row `last`. */
-function blockCounts(block: BlockWork, first: number, last: number): [number, number, number, number] {
-  return [block.tiles, block.columns, sumRowKeys(block, first, last), rowKeys(block, last)];
 }
 
 /** The estimate of each count: VERTICAL_SLASH_FACTOR x clustered, inside [low, high]. */
@@ -242,14 +125,14 @@ function prefillWork(
     const first = Math.max(start, blockStart);
     const last = Math.min(end, blockStart + TILE, n) - 1;
     const rows = last - first + 1;
-    const low = blockCounts(prefillBlock(head, n, blockStart, blockStart + TILE, 'low'), first, last);
+    const low = blockCounts(head, n, blockStart, first, last, 'low');
     if (head.kind !== 'vertical_slash') {
       for (const sum of Object.values(sums)) sum.add(low[0], low[1], rows, low[2], low[3]);
       blockPairs?.push(sums.estimate.executedPairs - before);
       continue;
     }
-    const high = blockCounts(prefillBlock(head, n, blockStart, blockStart + TILE, 'high'), first, last);
-    const clustered = blockCounts(prefillBlock(head, n, blockStart, blockStart + TILE, 'clustered'), first, last);
+    const high = blockCounts(head, n, blockStart, first, last, 'high');
+    const clustered = blockCounts(head, n, blockStart, first, last, 'clustered');
     const estimate = estimateCounts(low, high, clustered);
     sums.low.add(low[0], low[1], rows, low[2], low[3]);
     sums.high.add(high[0], high[1], rows, high[2], high[3]);
@@ -263,8 +146,13 @@ function prefillWork(
   return { low, estimate, high, clustered };
 }
 
+/** Keys the one decode row (position n - 1) reads: all n, a streaming head's min(n, S + W) (module comment). */
+export function decodeKeys(head: HeadBudget, n: number): number {
+  return head.kind === 'streaming' ? Math.min(n, head.sink + head.recent) : n;
+}
+
 function decodeWork(head: HeadBudget, n: number): ExecutedWork {
-  const keys = head.kind === 'streaming' ? Math.min(n, head.sink + head.recent) : n;
+  const keys = decodeKeys(head, n);
   return {
     rows: 1,
     tiles: 0,

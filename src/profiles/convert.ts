@@ -1,16 +1,18 @@
 /**
- * Pure converters from the published per-head data in ../shared/data (MInference pattern files,
- * DuoAttention gate tables) to this project's Profile. No file access here: the caller passes the
- * file's name and text, so tests can feed the real files or broken variants alike.
+ * What the converters from the published per-head data in ../shared/data share
+ * (convert-minference.ts, convert-duo-attention.ts): the source entry each knows its files by,
+ * the INVALID_PROFILE error, the generatedBy header, and the committed text of a profile. Pure: no
+ * file access here, the caller passes a file's name and text, so tests can feed the real files or
+ * broken variants alike.
  */
 import { HplbError } from '../errors.ts';
-import type { Architecture, HeadBudget, Profile } from './profile.ts';
-import { profileVersion } from './version.ts';
+import type { Architecture, Profile } from './profile.ts';
 
 /** Where the source data is described in generatedBy headers when no other label is given. */
 export const DEFAULT_DATA_LABEL = '../shared/data';
 
-interface SourceEntry {
+/** A source file or model a converter knows, and the profile it becomes. */
+export interface SourceEntry {
   readonly id: string;
   readonly displayName: string;
   /** Model name as the source spells it (MInference's model2path.py key, DuoAttention's folder). */
@@ -19,91 +21,15 @@ interface SourceEntry {
 }
 
 /** contextLength: the context length the source model's Hugging Face model card states (models/README.md). */
-const arch = (layers: number, queryHeads: number, kvHeads: number, contextLength: number): Architecture =>
+export const arch = (layers: number, queryHeads: number, kvHeads: number, contextLength: number): Architecture =>
   Object.freeze({ layers, queryHeads, kvHeads, headDim: 128, contextLength });
 
-export const MINFERENCE_REPOSITORY = 'microsoft/MInference';
-export const MINFERENCE_COMMIT = 'fb56c917f618e8645f1cfc37535afd7424d78f0d';
+export const invalid = (message: string): HplbError => new HplbError('INVALID_PROFILE', message);
 
-/** The MInference files this project converts, keyed by file name (architecture per ../shared/data/README.md). */
-export const MINFERENCE_SOURCES: Readonly<Record<string, SourceEntry>> = Object.freeze({
-  'Llama_3_8B_Instruct_262k_kv_out_v32_fit_o_best_pattern.json': {
-    id: 'llama-3-8b-instruct-262k-minference',
-    displayName: 'Llama-3-8B-Instruct-262k (MInference)',
-    sourceModel: 'gradientai/Llama-3-8B-Instruct-262k',
-    architecture: arch(32, 32, 8, 262144),
-  },
-  'Llama_3.1_8B_Instruct_128k_kv_out_v32_fit_o_best_pattern.json': {
-    id: 'llama-3.1-8b-instruct-128k-minference',
-    displayName: 'Llama-3.1-8B-Instruct 128k (MInference)',
-    sourceModel: 'meta-llama/Meta-Llama-3.1-8B-Instruct',
-    architecture: arch(32, 32, 8, 131072),
-  },
-  'Qwen2.5_7B_Instruct_128k_instruct_kv_out_v32_fit_o_best_pattern.json': {
-    id: 'qwen2.5-7b-instruct-128k-minference',
-    displayName: 'Qwen2.5-7B-Instruct 128k (MInference)',
-    sourceModel: 'Qwen/Qwen2.5-7B-Instruct',
-    architecture: arch(28, 28, 4, 131072),
-  },
-  'Qwen2.5_14B_Instruct_1M.json': {
-    id: 'qwen2.5-14b-instruct-1m-minference',
-    displayName: 'Qwen2.5-14B-Instruct-1M (MInference)',
-    sourceModel: 'Qwen/Qwen2.5-14B-Instruct-1M',
-    architecture: arch(48, 40, 8, 1010000),
-  },
-  'Qwen2.5_32B_Instruct_128k_kv_out_v32_fit_o_best_pattern.json': {
-    id: 'qwen2.5-32b-instruct-128k-minference',
-    displayName: 'Qwen2.5-32B-Instruct 128k (MInference)',
-    sourceModel: 'Qwen/Qwen2.5-32B-Instruct',
-    architecture: arch(64, 40, 8, 131072),
-  },
-  'Llama_3_70B_Instruct_262k_kv_out_v32_fit_o_best_pattern.json': {
-    id: 'llama-3-70b-instruct-262k-minference',
-    displayName: 'Llama-3-70B-Instruct-Gradient-262k (MInference)',
-    sourceModel: 'gradientai/Llama-3-70B-Instruct-Gradient-262k',
-    architecture: arch(80, 64, 8, 262144),
-  },
-});
-
-export const DUO_REPOSITORY = 'mit-han-lab/duo-attention';
-export const DUO_COMMIT = 'fe93c314ae87306ef6629dc16713250b4718ffe7';
-
-/** The DuoAttention models this project converts, keyed by the file-name prefix in ../shared/data/duo-attention. */
-export const DUO_SOURCES: Readonly<Record<string, SourceEntry>> = Object.freeze({
-  'Llama-3-8B-Instruct-Gradient-1048k': {
-    id: 'llama-3-8b-instruct-gradient-1048k-duo',
-    displayName: 'Llama-3-8B-Instruct-Gradient-1048k (DuoAttention)',
-    sourceModel: 'Llama-3-8B-Instruct-Gradient-1048k',
-    architecture: arch(32, 32, 8, 1048576),
-  },
-  'Llama-2-7B-32K-Instruct': {
-    id: 'llama-2-7b-32k-instruct-duo',
-    displayName: 'Llama-2-7B-32K-Instruct (DuoAttention)',
-    sourceModel: 'Llama-2-7B-32K-Instruct',
-    architecture: arch(32, 32, 32, 32768),
-  },
-  'Mistral-7B-Instruct-v0.2': {
-    id: 'mistral-7b-instruct-v0.2-duo',
-    displayName: 'Mistral-7B-Instruct-v0.2 (DuoAttention)',
-    sourceModel: 'Mistral-7B-Instruct-v0.2',
-    architecture: arch(32, 32, 8, 32768),
-  },
-});
-
-/**
- * MInference pattern names this converter reads; anything else is refused. minference_forward.py
- * runs "vertical_and_slash" heads with vertical_and_slash_kernel (vertical_size columns and
- * slash_size diagonals) and "stream_llm" heads with streaming_forward(q, k, v, vertical_size,
- * slash_size), whose n_init and n_local are the two sizes: a sink and a recent window.
- */
-const MINFERENCE_PATTERNS = ['vertical_and_slash', 'stream_llm'] as const;
-
-const invalid = (message: string): HplbError => new HplbError('INVALID_PROFILE', message);
-
-const generatedBy = (dataLabel: string, sourcePath: string): string =>
+export const generatedBy = (dataLabel: string, sourcePath: string): string =>
   `generated by scripts/import-profiles.ts from ${dataLabel}/${sourcePath}, do not edit`;
 
-function parseJson(text: string, file: string): unknown {
+export function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -111,209 +37,8 @@ function parseJson(text: string, file: string): unknown {
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/**
- * Converts one MInference pattern file (a JSON list, one object per layer, mapping "0".."H-1" to
- * `[pattern, vertical_size, slash_size, score]`) to a Profile whose budgets are
- * [layers][queryHeads] vertical_slash budgets (lines: columns and diagonals, kept apart) or
- * streaming budgets (stream_llm heads: sink and recent keys), and whose sourceScores are
- * [layers][queryHeads] search scores. Throws HplbError('INVALID_PROFILE') naming the file, layer
- * and head on any deviation from that shape or from the architecture known for `fileName`.
- */
-export function convertMInference(fileName: string, text: string, dataLabel = DEFAULT_DATA_LABEL): Profile {
-  const file = `minference/${fileName}`;
-  const source = MINFERENCE_SOURCES[fileName];
-  if (source === undefined) {
-    throw invalid(`${file}: unknown MInference file; known files: ${Object.keys(MINFERENCE_SOURCES).join(', ')}`);
-  }
-  const { layers, queryHeads } = source.architecture;
-  const data = parseJson(text, file);
-  if (!Array.isArray(data)) throw invalid(`${file}: expected a JSON list with one object per layer`);
-  if (data.length !== layers) throw invalid(`${file}: ${data.length} layers, the architecture has ${layers}`);
-
-  const budgets: HeadBudget[][] = [];
-  const scores: number[][] = [];
-  data.forEach((layerData: unknown, layer) => {
-    if (!isPlainObject(layerData))
-      throw invalid(`${file}: layer ${layer}: expected an object mapping head index to pattern`);
-    const heads = Object.keys(layerData);
-    const extra = heads.find((key) => !/^(0|[1-9][0-9]*)$/.test(key) || Number(key) >= queryHeads);
-    if (extra !== undefined) {
-      throw invalid(
-        `${file}: layer ${layer}, head "${extra}": not a head index 0..${queryHeads - 1} (layer has ${heads.length} heads, the architecture ${queryHeads})`,
-      );
-    }
-    const row: HeadBudget[] = [];
-    const scoreRow: number[] = [];
-    for (let head = 0; head < queryHeads; head++) {
-      const at = `${file}: layer ${layer}, head ${head}`;
-      const entry = layerData[String(head)];
-      if (entry === undefined)
-        throw invalid(`${at}: missing (layer has ${heads.length} heads, the architecture ${queryHeads})`);
-      if (!Array.isArray(entry) || entry.length !== 4) {
-        throw invalid(`${at}: expected [pattern, vertical_size, slash_size, score], got ${JSON.stringify(entry)}`);
-      }
-      const [pattern, vertical, slash, score] = entry as unknown[];
-      if (!MINFERENCE_PATTERNS.includes(pattern as (typeof MINFERENCE_PATTERNS)[number])) {
-        throw invalid(`${at}: unknown pattern ${JSON.stringify(pattern)}; known: ${MINFERENCE_PATTERNS.join(', ')}`);
-      }
-      if (!Number.isInteger(vertical) || (vertical as number) < 0) {
-        throw invalid(`${at}: vertical_size must be an integer >= 0, got ${JSON.stringify(vertical)}`);
-      }
-      // At least the diagonal itself: a causal query row always attends its own position.
-      if (!Number.isInteger(slash) || (slash as number) < 1) {
-        throw invalid(`${at}: slash_size must be an integer >= 1, got ${JSON.stringify(slash)}`);
-      }
-      if (typeof score !== 'number' || !Number.isFinite(score)) {
-        throw invalid(`${at}: score must be a finite number, got ${JSON.stringify(score)}`);
-      }
-      row.push(
-        pattern === 'stream_llm'
-          ? { kind: 'streaming', sink: vertical as number, recent: slash as number }
-          : { kind: 'vertical_slash', vertical: vertical as number, slash: slash as number },
-      );
-      scoreRow.push(score);
-    }
-    budgets.push(row);
-    scores.push(scoreRow);
-  });
-
-  const path = `minference/configs/${fileName}`;
-  return {
-    generatedBy: generatedBy(dataLabel, file),
-    id: source.id,
-    displayName: source.displayName,
-    version: profileVersion(source.architecture, budgets),
-    architecture: source.architecture,
-    provenance: {
-      repository: MINFERENCE_REPOSITORY,
-      path,
-      commit: MINFERENCE_COMMIT,
-      licence: 'MIT',
-      meaning:
-        'MInference offline search: the sparse pattern chosen for each query head and its budget. ' +
-        '"vertical_and_slash" heads become kind vertical_slash with vertical = vertical_size key columns and slash = slash_size ' +
-        'diagonals, kept apart (MInference raises them to at least 30 and 50 and runs 64-key ranges around each diagonal); ' +
-        '"stream_llm" heads become kind streaming with sink = vertical_size and recent = slash_size (streaming_forward\'s n_init ' +
-        'and n_local). sourceScores holds the search score, whose scale differs between files; it is not a cost.',
-      sourceModel: source.sourceModel,
-    },
-    budgets,
-    sourceScores: scores,
-  };
-}
-
-/** Reads a config field that must be an integer >= min. */
-function configInteger(config: Record<string, unknown>, key: string, min: number, file: string): number {
-  const value = config[key];
-  if (!Number.isInteger(value) || (value as number) < min) {
-    throw invalid(`${file}: "${key}" must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-  }
-  return value as number;
-}
-
-/**
- * Converts one DuoAttention model: `tsvText` has one row per layer and one tab-separated gate per
- * KV head; `configText` is its config.json (threshold, sink_size, recent_size in tokens). A KV
- * group whose gate exceeds the threshold keeps full attention for all its query heads, the others
- * become streaming heads. Returns budgets [layers][queryHeads] and sourceScores [layers][queryHeads]
- * (each query head carries its group's gate). Throws HplbError('INVALID_PROFILE') naming the file,
- * layer and KV head on malformed input.
- */
-export function convertDuoAttention(
-  modelName: string,
-  tsvText: string,
-  configText: string,
-  dataLabel = DEFAULT_DATA_LABEL,
-): Profile {
-  const tsvFile = `duo-attention/${modelName}.full_attention_heads.tsv`;
-  const configFile = `duo-attention/${modelName}.config.json`;
-  const source = DUO_SOURCES[modelName];
-  if (source === undefined) {
-    throw invalid(
-      `${tsvFile}: unknown DuoAttention model "${modelName}"; known models: ${Object.keys(DUO_SOURCES).join(', ')}`,
-    );
-  }
-  const { layers, queryHeads, kvHeads } = source.architecture;
-  const groupSize = queryHeads / kvHeads;
-
-  const config = parseJson(configText, configFile);
-  if (!isPlainObject(config)) throw invalid(`${configFile}: expected a JSON object`);
-  const threshold = config.threshold;
-  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {
-    throw invalid(`${configFile}: "threshold" must be a finite number, got ${JSON.stringify(threshold)}`);
-  }
-  const sink = configInteger(config, 'sink_size', 0, configFile);
-  const recent = configInteger(config, 'recent_size', 1, configFile);
-  // These settings change what is deployed (other window sizes, a threshold derived from a target
-  // sparsity); converting as if they were absent would silently give wrong budgets.
-  for (const key of ['deploy_sink_size', 'deploy_recent_size', 'sparsity']) {
-    if (config[key] !== undefined && config[key] !== null) {
-      throw invalid(
-        `${configFile}: "${key}" is set (${JSON.stringify(config[key])}); this converter does not interpret it`,
-      );
-    }
-  }
-  const outputDir = config.output_dir;
-  if (typeof outputDir !== 'string' || !outputDir.startsWith(`attn_patterns/${modelName}/`)) {
-    throw invalid(
-      `${configFile}: "output_dir" must name the upstream folder attn_patterns/${modelName}/..., got ${JSON.stringify(outputDir)}`,
-    );
-  }
-
-  const rows = tsvText.split(/\r?\n/);
-  if (rows.at(-1) === '') rows.pop();
-  if (rows.length !== layers) throw invalid(`${tsvFile}: ${rows.length} rows (layers), the architecture has ${layers}`);
-  const budgets: HeadBudget[][] = [];
-  const scores: number[][] = [];
-  const full: HeadBudget = { kind: 'full' };
-  const streaming: HeadBudget = { kind: 'streaming', sink, recent };
-  rows.forEach((line, layer) => {
-    const cells = line.split('\t');
-    if (cells.length !== kvHeads) {
-      const kvHead = Math.min(cells.length, kvHeads);
-      throw invalid(
-        `${tsvFile}: layer ${layer}, KV head ${kvHead}: row has ${cells.length} columns, the architecture ${kvHeads} KV heads`,
-      );
-    }
-    const gates = cells.map((cell, kvHead) => {
-      const gate = cell.trim() === '' ? NaN : Number(cell);
-      if (!Number.isFinite(gate))
-        throw invalid(`${tsvFile}: layer ${layer}, KV head ${kvHead}: gate ${JSON.stringify(cell)} is not a number`);
-      return gate;
-    });
-    budgets.push(
-      Array.from({ length: queryHeads }, (_, head) =>
-        gates[Math.floor(head / groupSize)] > threshold ? full : streaming,
-      ),
-    );
-    scores.push(Array.from({ length: queryHeads }, (_, head) => gates[Math.floor(head / groupSize)]));
-  });
-
-  return {
-    generatedBy: generatedBy(dataLabel, tsvFile),
-    id: source.id,
-    displayName: source.displayName,
-    version: profileVersion(source.architecture, budgets),
-    architecture: source.architecture,
-    provenance: {
-      repository: DUO_REPOSITORY,
-      path: `${outputDir}/full_attention_heads.tsv`,
-      commit: DUO_COMMIT,
-      licence: 'MIT',
-      meaning:
-        'DuoAttention learned gates, one per layer and KV head (config.json next to the table gives the deployment settings). ' +
-        `A gate above the threshold ${threshold} keeps full attention for every query head of that KV group; the others ` +
-        `become streaming heads attending the first ${sink} (sink) plus the ${recent} most recent tokens per query row. ` +
-        "sourceScores holds each query head's group gate; it is not a cost.",
-      sourceModel: source.sourceModel,
-    },
-    budgets,
-    sourceScores: scores,
-  };
 }
 
 /**

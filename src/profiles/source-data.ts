@@ -1,13 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HplbError } from '../errors.ts';
-import {
-  convertDuoAttention,
-  convertMInference,
-  DEFAULT_DATA_LABEL,
-  DUO_SOURCES,
-  MINFERENCE_SOURCES,
-} from './convert.ts';
+import { DEFAULT_DATA_LABEL } from './convert.ts';
+import { convertDuoAttention, DUO_SOURCES } from './convert-duo-attention.ts';
+import { convertMInference, MINFERENCE_SOURCES } from './convert-minference.ts';
 import type { Profile } from './profile.ts';
 
 const DUO_TABLE_SUFFIX = '.full_attention_heads.tsv';

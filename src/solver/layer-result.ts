@@ -61,13 +61,18 @@ export function buildLayerResult(
  * The KV fields of a result (none when the layer does not know its groups): kvStatus is the
  * engine's proven status, else optimal when the stored count meets the bound, else heuristic.
  */
-export function kvFields(
-  problem: LayerProblem,
-  unit2gpu: readonly number[],
-  kv?: KvMeta,
-): Pick<LayerResult, 'kvHeadsPerGpu' | 'kvHeadsStored' | 'kvStatus' | 'kvLowerBound'> {
+function kvFields(problem: LayerProblem, unit2gpu: readonly number[], kv?: KvMeta): KvFields {
   const kvHeadsPerGpu = kvHeadsPerGpuOf(problem, unit2gpu);
-  if (!kvHeadsPerGpu) return {};
+  return kvHeadsPerGpu ? kvFieldsOf(problem, kvHeadsPerGpu, kv) : {};
+}
+
+export type KvFields = Pick<LayerResult, 'kvHeadsPerGpu' | 'kvHeadsStored' | 'kvStatus' | 'kvLowerBound'>;
+
+/**
+ * The KV fields of an answer whose GPUs store kvHeadsPerGpu[g] KV heads, for a layer that knows
+ * its groups; the bound is minStoredKvHeads (or the engine's, if higher), never above the count.
+ */
+export function kvFieldsOf(problem: LayerProblem, kvHeadsPerGpu: number[], kv?: KvMeta): KvFields {
   const kvHeadsStored = kvHeadsPerGpu.reduce((a, b) => a + b, 0);
   const kvLowerBound = Math.min(kvHeadsStored, Math.max(minStoredKvHeads(problem), kv?.lowerBound ?? 0));
   const kvStatus = kv?.status ?? (kvLowerBound >= kvHeadsStored ? 'optimal' : 'heuristic');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HplbError } from '../../src/errors.ts';
-import { convertDuoAttention, convertMInference } from '../../src/profiles/convert.ts';
+import { convertDuoAttention } from '../../src/profiles/convert-duo-attention.ts';
+import { convertMInference } from '../../src/profiles/convert-minference.ts';
 
 type Entry = [string, number, number, number] | unknown;
 type MInferenceData = Record<string, Entry>[];

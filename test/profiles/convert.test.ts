@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { describeRequiring } from '../requirements.ts';
-import { convertDuoAttention, convertMInference, formatProfileJson } from '../../src/profiles/convert.ts';
+import { formatProfileJson } from '../../src/profiles/convert.ts';
+import { convertDuoAttention } from '../../src/profiles/convert-duo-attention.ts';
+import { convertMInference } from '../../src/profiles/convert-minference.ts';
 import type { HeadBudget } from '../../src/profiles/profile.ts';
 import { profileVersion } from '../../src/profiles/version.ts';
 import { readData, SOURCE_DATA } from './data-dir.ts';

@@ -46,16 +46,25 @@ export function sharedGroupCostBound(problem: LayerProblem): number {
 }
 
 /**
- * Fluid bound with copies: every group is stored at least once and at least minStoredKvHeads
- * copies are stored in all, each extra one costing at least the cheapest group cost.
+ * The least the copies of any placement cost in all (not divided by speed): every group with
+ * units is stored at least once (`once`, their costs summed) and at least minStoredKvHeads copies
+ * are stored, each further one costing at least the cheapest group cost (`further`). Both 0
+ * without group costs.
  */
-export function copiesFluidBound(problem: LayerProblem): number {
-  const groupCosts = problem.groupCosts ?? [];
+export function leastCopiesCost(problem: LayerProblem): { readonly once: number; readonly further: number } {
+  const groupCosts = problem.groupCosts;
+  if (!groupCosts || !problem.unit2group) return { once: 0, further: 0 };
   const members = groupMembers(problem);
   const present = groupCosts.filter((_, k) => (members[k]?.length ?? 0) > 0);
+  if (present.length === 0) return { once: 0, further: 0 };
   const extra = Math.max(0, minStoredKvHeads(problem) - present.length);
-  const cheapest = present.length > 0 ? Math.min(...present) : 0;
-  return (sum(problem.costs) + sum(present) + extra * cheapest) / sum(problem.speeds);
+  return { once: sum(present), further: extra * Math.min(...present) };
+}
+
+/** Fluid bound with copies: the units' costs and the least the copies cost (leastCopiesCost), over the summed speeds. */
+export function copiesFluidBound(problem: LayerProblem): number {
+  const copies = leastCopiesCost(problem);
+  return (sum(problem.costs) + copies.once + copies.further) / sum(problem.speeds);
 }
 
 /** Largest unit with its group's copy: each unit's GPU stores its group (at its pin's speed, else the fastest). */

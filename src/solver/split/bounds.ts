@@ -1,5 +1,4 @@
-import { groupMembers } from '../kv/groups.ts';
-import { minStoredKvHeads } from '../kv/min-stored.ts';
+import { leastCopiesCost } from '../kv/bounds.ts';
 import { sum } from '../problem.ts';
 import type { LayerProblem } from '../types.ts';
 import type { LayerSplits } from './types.ts';
@@ -24,7 +23,9 @@ export function splitLowerBound(problem: LayerProblem, splits: LayerSplits, whol
   const fastest = Math.max(...problem.speeds);
   const speedSum = sum(problem.speeds);
   const copy = (u: number) => (problem.unit2group ? (problem.groupCosts?.[problem.unit2group[u]] ?? 0) : 0);
-  const total = sum(problem.costs) + copiesCost(problem);
+  // The owners form a whole-unit placement: their copies cost at least this (parts only add).
+  const copies = leastCopiesCost(problem);
+  const total = sum(problem.costs) + (copies.once + copies.further);
   const sorted = problem.costs.map((c, u) => c + copy(u)).sort((a, b) => b - a);
   let partBound = 0;
   let cheapestExtra = Infinity;
@@ -49,18 +50,4 @@ export function splitLowerBound(problem: LayerProblem, splits: LayerSplits, whol
     bound = Math.min(bound, Math.max(fluid, whole, partBound));
   }
   return Math.max(0, bound);
-}
-
-/**
- * The least the copies of a whole-unit placement cost (its owners' copies; parts only add): every
- * group with units once, and minStoredKvHeads copies in all, each further one at the cheapest.
- */
-function copiesCost(problem: LayerProblem): number {
-  const groupCosts = problem.groupCosts;
-  if (!groupCosts || !problem.unit2group) return 0;
-  const members = groupMembers(problem);
-  const present = groupCosts.filter((_, k) => (members[k]?.length ?? 0) > 0);
-  if (present.length === 0) return 0;
-  const extra = Math.max(0, minStoredKvHeads(problem) - present.length);
-  return sum(present) + extra * Math.min(...present);
 }

@@ -1,4 +1,5 @@
-import type { GLPK, LP, Result } from 'glpk.js/node';
+import type { GLPK } from 'glpk.js/node';
+import { createGlpkModel, solveModel, type Term } from '../glpk-model.ts';
 import type { LayerProblem } from '../types.ts';
 import { shareMakespan } from './part-cost.ts';
 import type { LayerSplits, SharePlan } from './types.ts';
@@ -21,11 +22,9 @@ export function polishShares(
   const gpus = problem.speeds.length;
   const scale = Math.max(...problem.costs, Number.MIN_VALUE);
   const w = (u: number, g: number) => `w_${u}_${g}`;
-  const subjectTo: LP['subjectTo'] = [];
-  const row = (name: string, vars: { name: string; coef: number }[], type: number, lb: number, ub: number) => {
-    subjectTo.push({ name, vars, bnds: { type, lb, ub } });
-  };
-  const loads: { name: string; coef: number }[][] = Array.from({ length: gpus }, () => []);
+  // Shares and C are continuous and >= 0, GLPK's default for a column not declared.
+  const model = createGlpkModel(glpk, `polish_${problem.layer}`);
+  const loads: Term[][] = Array.from({ length: gpus }, () => []);
   const fixed = new Array<number>(gpus).fill(0);
   plan.unit2gpu.forEach((g, u) => {
     const list = plan.parts.get(u);
@@ -34,10 +33,9 @@ export function polishShares(
       return;
     }
     const unit = splits.units[u];
-    row(
+    model.row(
       `shares_${u}`,
       list.map((p) => ({ name: w(u, p.gpu), coef: 1 })),
-      glpk.GLP_FX,
       1,
       1,
     );
@@ -49,23 +47,17 @@ export function polishShares(
         { name: w(u, part.gpu), coef: 1 },
         { name: w(u, g), coef: -1 },
       ];
-      row(`owner_${u}_${part.gpu}`, smaller, glpk.GLP_UP, 0, 0);
+      model.row(`owner_${u}_${part.gpu}`, smaller, -Infinity, 0);
     }
   });
   for (let g = 0; g < gpus; g++) {
-    row(`load_${g}`, [...loads[g], { name: 'C', coef: -problem.speeds[g] }], glpk.GLP_UP, 0, -fixed[g]);
+    model.row(`load_${g}`, [...loads[g], { name: 'C', coef: -problem.speeds[g] }], -Infinity, -fixed[g]);
   }
-  const objective = { direction: glpk.GLP_MIN, name: 'makespan', vars: [{ name: 'C', coef: 1 }] };
-  const lp: LP = { name: `polish_${problem.layer}`, objective, subjectTo };
-  let result: Result;
-  try {
-    result = glpk.solve(lp, { msglev: glpk.GLP_MSG_OFF, tmlim: Math.max(0.001, timeLimitMs / 1000) });
-  } catch {
-    // The plan is feasible already; an LP that fails only leaves it as it was.
-    return plan;
-  }
-  if (result.result.status !== glpk.GLP_OPT) return plan;
-  const vars = result.result.vars;
+  model.minimise([{ name: 'C', coef: 1 }]);
+  // The plan is feasible already: an LP that fails or stops only leaves it as it was.
+  const result = solveModel(glpk, model.build(), { timeLimitMs, overheadMs: 0 });
+  if (result.status !== 'optimal') return plan;
+  const vars = result.vars;
   const parts = new Map<number, { gpu: number; share: number }[]>();
   for (const [u, list] of plan.parts) {
     const shares = list.map((p) => ({ gpu: p.gpu, share: Math.max(0, vars[w(u, p.gpu)] ?? 0) }));

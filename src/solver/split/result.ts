@@ -1,7 +1,6 @@
 /** A split layer's answer in the Plan shape: loads from rows, makespan, gap, status and KV fields. */
-import { minStoredKvHeads } from '../kv/min-stored.ts';
-import { type KvMeta, relativeGap, statusForGap } from '../layer-result.ts';
-import type { LayerProblem, LayerResult, LayerStatus } from '../types.ts';
+import { type KvFields, type KvMeta, kvFieldsOf, relativeGap, statusForGap } from '../layer-result.ts';
+import type { LayerProblem, LayerStatus } from '../types.ts';
 import { partLoads } from './part-cost.ts';
 import type { LayerSplits, SplitLayerResult, SplitPart } from './types.ts';
 
@@ -71,14 +70,7 @@ export function buildSplitResult(
  * the units it owns and of the parts it runs (its own groups plus extraKvCopies). A split never
  * stores fewer than the whole-unit placement of its owners, so minStoredKvHeads still bounds it.
  */
-function splitKvFields(
-  problem: LayerProblem,
-  kvHeadsPerGpu: number[],
-  kv: KvMeta | undefined,
-): Pick<LayerResult, 'kvHeadsPerGpu' | 'kvHeadsStored' | 'kvStatus' | 'kvLowerBound'> {
+function splitKvFields(problem: LayerProblem, kvHeadsPerGpu: number[], kv: KvMeta | undefined): KvFields {
   if (problem.unit2group === undefined && problem.contiguousKvHeads === undefined) return {};
-  const kvHeadsStored = kvHeadsPerGpu.reduce((a, b) => a + b, 0);
-  const kvLowerBound = Math.min(kvHeadsStored, Math.max(minStoredKvHeads(problem), kv?.lowerBound ?? 0));
-  const kvStatus = kv?.status ?? (kvLowerBound >= kvHeadsStored ? 'optimal' : 'heuristic');
-  return { kvHeadsPerGpu, kvHeadsStored, kvStatus, kvLowerBound };
+  return kvFieldsOf(problem, kvHeadsPerGpu, kv);
 }
