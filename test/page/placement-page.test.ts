@@ -144,6 +144,10 @@ describeRequiring(CHROMIUM, 'the placement view of the page', { timeout: 10 * SE
       planned,
       [0, 1, 2, 3].map((g) => plan.layers.reduce((s, l) => s + l.kvHeadsPerGpu![g], 0)),
     );
+    const contiguous = await ui.page.$$eval('#kv-chart rect.kv-contiguous', (bars) =>
+      bars.map((bar) => Number((bar as SVGElement).dataset.value)),
+    );
+    assert.deepEqual(contiguous, new Array(4).fill((plan.layers.length * queryHeads) / 4 / groupSize));
     assert.equal((await ui.page.textContent('#kv-factor'))?.split(' ')[0], plan.totals.kvCacheFactor.toFixed(3));
   });
 
