@@ -14,14 +14,8 @@ import { evaluateDefaultCap, type DefaultCapEvaluation } from '../../src/eval/ev
 import { dividingGpuCounts } from '../../src/eval/loads.ts';
 import { decodeRatios, evaluatePhases, mixEvaluation } from '../../src/eval/phases.ts';
 import { cappedPlan, createEvalPlanner, type CappedPlan } from '../../src/eval/plans.ts';
-import {
-  BUBBLE_SVG,
-  frontierModels,
-  frontierSvg,
-  renderReadmeSection,
-  renderReport,
-  SPEEDUP_SVG,
-} from '../../src/eval/report.ts';
+import { renderedFiles } from '../../src/eval/outputs.ts';
+import { frontierModels, frontierSvg, renderReadmeSection } from '../../src/eval/report.ts';
 import {
   EVAL_DECODE,
   EVAL_GPU_COUNTS,
@@ -33,8 +27,6 @@ import {
   FRONTIER_GPU_COUNTS,
   UNIFORM_RULE,
 } from '../../src/eval/settings.ts';
-import { renderFrontierSvg } from '../../src/eval/svg-frontier.ts';
-import { flagshipBubbleChart, renderBubbleSvg, renderSpeedupSvg } from '../../src/eval/svg.ts';
 import { loadGlpk } from '../../src/planner/glpk.ts';
 import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import { DEFAULT_MAX_KV_CACHE_FACTOR } from '../../src/planner/request.ts';
@@ -194,16 +186,7 @@ describe('generated evaluation docs', () => {
     });
   });
 
-  const rendered: [string, () => string][] = [
-    ['evaluation.md', () => renderReport(doc)],
-    [BUBBLE_SVG, () => renderBubbleSvg(flagshipBubbleChart(doc))],
-    [SPEEDUP_SVG, () => renderSpeedupSvg(doc)],
-    ...frontierModels(doc).map(({ model }): [string, () => string] => [
-      frontierSvg(model.id),
-      () => renderFrontierSvg(doc, model.id),
-    ]),
-  ];
-  for (const [name, render] of rendered) {
+  for (const [name, render] of renderedFiles(doc)) {
     it(`docs/${name} is what the renderer makes of docs/evaluation.json`, () => {
       assert.equal(read(name), render(), `docs/${name} is ${STALE}`);
     });
