@@ -49,14 +49,14 @@ function splitPlan(
   profile: Profile,
   gpus: number,
   maxSplitHeads: number,
-  solver?: Omit<SolverOptions, 'engine'>,
+  solver: Omit<SolverOptions, 'engine'>,
 ): Promise<Plan> {
   return planner.plan(profile, {
     gpus,
     engine: 'auto',
     maxKvCacheFactor: SPLIT_MAX_KV_CACHE_FACTOR,
     maxSplitHeads,
-    ...(solver ? { solver } : {}),
+    solver,
   });
 }
 
