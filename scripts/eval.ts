@@ -93,8 +93,13 @@ const timeCostModel = resolveCostModel(EVAL_TIME_COST_MODEL);
 // running then answers with the best placement it has found), which the inline runner cannot do.
 const runner = createSolverPool({ size: args.workers });
 await runner.ready();
-const context = { costModel, resolveCostModel, workload: EVAL_WORKLOAD, solver: EVAL_SOLVER, runner };
-const planner = createEvalPlanner(context);
+const planner = createEvalPlanner({
+  costModel,
+  resolveCostModel,
+  workload: EVAL_WORKLOAD,
+  solver: EVAL_SOLVER,
+  runner,
+});
 const profiles = loadRegistry().list();
 console.log(
   `cost model: ${costModel.name} (unit: ${costModel.unit}); decode and mix: ${timeCostModel.name}; prefill of ${EVAL_WORKLOAD.seqLen} tokens` +
@@ -113,7 +118,7 @@ const report = ({ evaluation: e, timings }: EvaluationRun): void => {
       `  mix ${e.mix.plan.speedupVsContiguous === null ? 'n/a' : times(e.mix.plan.speedupVsContiguous)}  [solve s: ${seconds}; ${elapsed()}]`,
   );
 };
-const runs = await evaluateProfiles(profiles, EVAL_GPU_COUNTS, context, report, planner);
+const runs = await evaluateProfiles(planner, profiles, EVAL_GPU_COUNTS, report);
 
 const frontiers: Frontier[] = [];
 for (const profile of profiles) {

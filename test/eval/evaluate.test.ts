@@ -66,7 +66,7 @@ describe('load summaries', () => {
 describe('evaluateProfile', () => {
   let run: EvaluationRun;
   before(async () => {
-    run = await evaluateProfile(tinyEvalProfile(), 2, context);
+    run = await evaluateProfile(createEvalPlanner(context), tinyEvalProfile(), 2);
   });
 
   it('keeps every KV group whole at the default cap: layer 0 can only be placed as contiguously', () => {
