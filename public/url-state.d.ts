@@ -11,8 +11,5 @@ export const URL_PARAMS: readonly string[];
 /** Sets each control named in the query string (unknown names are ignored); returns the query. */
 export function readUrl(controls: Readonly<Record<string, Control | undefined>>, search?: string): URLSearchParams;
 
-/** The query string of the controls' current values. */
-export function urlOf(controls: Readonly<Record<string, Control | undefined>>): string;
-
 /** Replaces the page's URL with the controls' values. */
 export function writeUrl(controls: Readonly<Record<string, Control | undefined>>): void;

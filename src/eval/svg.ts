@@ -10,8 +10,6 @@ import { documentScale } from './report.ts';
 import { c, escapeXml, svgDocument, text } from './svg-base.ts';
 import { niceStep, stepDigits } from '../../public/plan-math.js';
 
-export { escapeXml } from './svg-base.ts';
-
 const WORK_COLOUR = '#3b6fb6';
 const WAIT_COLOUR = '#f2b880';
 const MAKESPAN_COLOUR = '#1a1a1a';

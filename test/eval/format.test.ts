@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { chooseScale, fixed, percent, scaled, times } from '../../src/eval/format.ts';
 import { niceRange, niceStep, stepDigits } from '../../public/plan-math.js';
-import { escapeXml } from '../../src/eval/svg.ts';
+import { escapeXml } from '../../src/eval/svg-base.ts';
 
 describe('report number formatting', () => {
   it('scales times by the largest power of 1000 not above the smallest', () => {
