@@ -9,24 +9,14 @@ import { drawKvPerGpu } from './kv-charts.js';
 import { drawPlacement, fillLayerSelect, unitShape } from './placement.js';
 import { setupReplan } from './replan.js';
 import { renderSummary, renderTable } from './summary.js';
-import { readUrl, writeUrl } from './url-state.js';
+import { readUrl, URL_PARAMS, writeUrl } from './url-state.js';
 
 // src/profiles/flagship.ts's FLAGSHIP_MODEL (the page test checks that they agree).
 const FLAGSHIP = 'llama-3-8b-instruct-262k-minference';
 const $ = (id) => document.getElementById(id);
 const form = $('controls');
-/** Every control that is a URL parameter, by parameter name. */
-const fields = {
-  model: $('model'),
-  gpus: $('gpus'),
-  granularity: $('granularity'),
-  unitsPerGpu: $('unitsPerGpu'),
-  phase: $('phase'),
-  seqLen: $('seqLen'),
-  maxKvCacheFactor: $('maxKvCacheFactor'),
-  splitHeads: $('splitHeads'),
-  layer: $('layer'),
-};
+/** Every control that is a URL parameter, by parameter name (the control's id). */
+const fields = Object.fromEntries(URL_PARAMS.map((name) => [name, $(name)]));
 const statusLine = $('status');
 const planSection = $('plan');
 

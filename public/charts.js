@@ -1,7 +1,7 @@
 // SVG charts of a plan, drawn with DOM calls (no library). Each chart carries data attributes
 // (data-layers, data-gpus; data-layer / data-gpu on its marks) so that tests can count what is drawn.
 import { percent, scaled } from './format.js';
-import { bubbleRatio, niceStep } from './plan-math.js';
+import { bubbleRatio, niceStep, stepDigits } from './plan-math.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 export const WIDTH = 1100;
@@ -30,7 +30,7 @@ export function frame(height, label) {
 
 /** Horizontal grid lines with labels from 0 to yMax. */
 export function yAxis(svg, box, yMax, step, format, title) {
-  const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const digits = stepDigits(step);
   for (let tick = 0; tick <= yMax + step * 1e-9; tick += step) {
     const y = box.bottom - (tick / yMax) * box.height;
     svg.append(el('line', { class: 'grid', x1: box.left, x2: box.right, y1: y, y2: y }));

@@ -3,25 +3,23 @@
 // tried) with the cap on show marked. Marks carry data attributes for the tests.
 import { el, frame, titled, WIDTH, yAxis } from './charts.js';
 import { times } from './format.js';
-import { contiguousKvHeadsPerGpu, niceStep } from './plan-math.js';
+import { contiguousKvHeadsPerGpu, niceRange, niceStep, stepDigits } from './plan-math.js';
 
 /**
  * [gpus] KV heads stored by each GPU summed over the plan's layers, and the same for contiguous
  * placement (`unitsPerGroup`: units per KV group, 1 for KV-group units).
  */
-export function kvHeadsPerGpuTotals(plan, unitsPerGroup) {
+function kvHeadsPerGpuTotals(plan, unitsPerGroup) {
   const gpus = plan.gpus.count;
   const planned = new Array(gpus).fill(0);
-  const contiguous = new Array(gpus).fill(0);
   for (const layer of plan.layers) {
     layer.kvHeadsPerGpu.forEach((n, g) => {
       planned[g] += n;
     });
-    contiguousKvHeadsPerGpu(layer.unit2gpu.length, gpus, unitsPerGroup).forEach((n, g) => {
-      contiguous[g] += n;
-    });
   }
-  return { planned, contiguous };
+  // Every layer places the same units, so contiguous placement stores the same KV heads in each.
+  const perLayer = contiguousKvHeadsPerGpu(plan.layers[0].unit2gpu.length, gpus, unitsPerGroup);
+  return { planned, contiguous: perLayer.map((n) => n * plan.layers.length) };
 }
 
 /** Two bars per GPU: the KV heads it stores over all layers in this plan and under contiguous placement. */
@@ -76,25 +74,15 @@ export function drawKvPerGpu(container, plan, unitsPerGroup) {
 /** "cap 1.25" or "no cap" for a frontier point's cap. */
 export const capLabel = (cap) => (cap === null ? 'no cap' : `cap ${cap}`);
 
-/** An axis over `values`, at least `span` wide, on multiples of a nice step: { lo, hi, step }. */
-function niceRange(values, span) {
-  const lo0 = Math.min(...values);
-  const hi0 = Math.max(...values, lo0 + span);
-  const step = niceStep((hi0 - lo0) * 1.1, 5);
-  return { lo: Math.floor(lo0 / step + 1e-9) * step, hi: Math.ceil((hi0 * 1.0001) / step - 1e-9) * step, step };
-}
-
-const digits = (step) => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-
 /** Grid, tick labels and titles of the frontier chart. */
 function frontierAxes(svg, box, xa, ya, x, y) {
   for (let v = ya.lo; v <= ya.hi + ya.step * 1e-9; v += ya.step) {
     svg.append(el('line', { class: 'grid', x1: box.left, x2: box.right, y1: y(v), y2: y(v) }));
-    const label = `${v.toFixed(digits(ya.step))}×`;
+    const label = `${v.toFixed(stepDigits(ya.step))}×`;
     svg.append(el('text', { class: 'tick', x: box.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, label));
   }
   for (let v = xa.lo; v <= xa.hi + xa.step * 1e-9; v += xa.step) {
-    const label = v.toFixed(digits(xa.step));
+    const label = v.toFixed(stepDigits(xa.step));
     svg.append(el('text', { class: 'tick', x: x(v), y: box.bottom + 16, 'text-anchor': 'middle' }, label));
   }
   svg.append(el('line', { class: 'axis', x1: box.left, x2: box.right, y1: box.bottom, y2: box.bottom }));

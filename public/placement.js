@@ -21,7 +21,7 @@ const PALETTE = [
 ];
 
 /** The colour of KV group `k` of `groups` (a CSS colour, the same for every layer). */
-export function groupColour(k, groups) {
+function groupColour(k, groups) {
   if (groups <= PALETTE.length) return PALETTE[k];
   const hue = Math.round((360 * k) / groups);
   return `hsl(${hue} 60% ${k % 2 === 0 ? 62 : 76}%)`;

@@ -29,7 +29,7 @@ export function readUrl(controls, search = location.search) {
 }
 
 /** The query string of the controls' current values. */
-export function urlOf(controls) {
+function urlOf(controls) {
   const params = new URLSearchParams();
   for (const name of URL_PARAMS) {
     const value = controls[name]?.value;

@@ -23,15 +23,8 @@ import { fixed, times } from '../src/eval/format.ts';
 import { evaluateFrontier, type Frontier } from '../src/eval/frontier.ts';
 import { dividingGpuCounts } from '../src/eval/loads.ts';
 import { createEvalPlanner } from '../src/eval/plans.ts';
-import {
-  BUBBLE_SVG,
-  frontierModels,
-  frontierSvg,
-  renderReadmeSection,
-  renderReport,
-  SPEEDUP_SVG,
-  updateReadme,
-} from '../src/eval/report.ts';
+import { renderedFiles } from '../src/eval/outputs.ts';
+import { renderReadmeSection, updateReadme } from '../src/eval/report.ts';
 import {
   EVAL_GPU_COUNTS,
   EVAL_SOLVER,
@@ -43,8 +36,6 @@ import {
   SPLIT_SOLVER,
 } from '../src/eval/settings.ts';
 import { evaluateSplitCurve } from '../src/eval/split.ts';
-import { renderFrontierSvg } from '../src/eval/svg-frontier.ts';
-import { flagshipBubbleChart, renderBubbleSvg, renderSpeedupSvg } from '../src/eval/svg.ts';
 import { DEFAULT_MAX_KV_CACHE_FACTOR } from '../src/planner/request.ts';
 import { createSolverPool } from '../src/pool/solver-pool.ts';
 import { loadRegistry } from '../src/profiles/registry.ts';
@@ -78,13 +69,7 @@ function writeOutputs(doc: EvaluationDocument): void {
   mkdirSync(outDir, { recursive: true });
   const outputs: [string, string][] = [
     ['evaluation.json', serializeDocument(doc)],
-    ['evaluation.md', renderReport(doc)],
-    [BUBBLE_SVG, renderBubbleSvg(flagshipBubbleChart(doc))],
-    [SPEEDUP_SVG, renderSpeedupSvg(doc)],
-    ...frontierModels(doc).map(({ model }): [string, string] => [
-      frontierSvg(model.id),
-      renderFrontierSvg(doc, model.id),
-    ]),
+    ...renderedFiles(doc).map(([name, render]): [string, string] => [name, render()]),
   ];
   for (const [name, content] of outputs) writeFileSync(join(outDir, name), content);
   const readme = resolve(args.readme);
@@ -108,8 +93,13 @@ const timeCostModel = resolveCostModel(EVAL_TIME_COST_MODEL);
 // running then answers with the best placement it has found), which the inline runner cannot do.
 const runner = createSolverPool({ size: args.workers });
 await runner.ready();
-const context = { costModel, resolveCostModel, workload: EVAL_WORKLOAD, solver: EVAL_SOLVER, runner };
-const planner = createEvalPlanner(context);
+const planner = createEvalPlanner({
+  costModel,
+  resolveCostModel,
+  workload: EVAL_WORKLOAD,
+  solver: EVAL_SOLVER,
+  runner,
+});
 const profiles = loadRegistry().list();
 console.log(
   `cost model: ${costModel.name} (unit: ${costModel.unit}); decode and mix: ${timeCostModel.name}; prefill of ${EVAL_WORKLOAD.seqLen} tokens` +
@@ -128,7 +118,7 @@ const report = ({ evaluation: e, timings }: EvaluationRun): void => {
       `  mix ${e.mix.plan.speedupVsContiguous === null ? 'n/a' : times(e.mix.plan.speedupVsContiguous)}  [solve s: ${seconds}; ${elapsed()}]`,
   );
 };
-const runs = await evaluateProfiles(profiles, EVAL_GPU_COUNTS, context, report, planner);
+const runs = await evaluateProfiles(planner, profiles, EVAL_GPU_COUNTS, report);
 
 const frontiers: Frontier[] = [];
 for (const profile of profiles) {

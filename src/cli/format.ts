@@ -98,14 +98,14 @@ export function formatPlan(plan: Plan): string {
 }
 
 /** "prefill at 131072 tokens", or a mix: "mix of prefill at 131072 tokens x 1 + decode at 131072 tokens x 500". */
-export function describeWorkload(workload: Plan['workload']): string {
+function describeWorkload(workload: Plan['workload']): string {
   if ('mix' in workload)
     return `mix of ${workload.mix.map((p) => `${p.phase} at ${p.seqLen} tokens x ${p.weight}`).join(' + ')}`;
   return `${workload.phase} at ${workload.seqLen} tokens`;
 }
 
 /** Bytes in binary units: 2.00 GiB. */
-export function bytes(x: number): string {
+function bytes(x: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   let v = x;

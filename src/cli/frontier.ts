@@ -6,6 +6,7 @@ import { frontierCaps, solveFrontier, type FrontierPoint } from '../planner/fron
 import type { LayerRunner } from '../planner/layer-task.ts';
 import { normalisePlanRequest, type NormaliseOptions, type PlanRequest } from '../planner/request.ts';
 import { solvePlan } from '../planner/solve-plan.ts';
+import { times, timesOrNa } from '../eval/format.ts';
 import { textTable } from './format.ts';
 
 export interface CliFrontier {
@@ -38,8 +39,8 @@ export async function cliFrontier(body: unknown, options: NormaliseOptions, runn
 export function formatFrontier(frontier: CliFrontier): string {
   const rows = frontier.points.map((p) => [
     p.maxKvCacheFactor === null ? 'none' : String(p.maxKvCacheFactor),
-    `${p.kvCacheFactor.toFixed(3)}x`,
-    p.speedupVsContiguous === null ? 'n/a' : `${p.speedupVsContiguous.toFixed(3)}x`,
+    times(p.kvCacheFactor),
+    timesOrNa(p.speedupVsContiguous),
     `${p.layersProven}/${p.layers}`,
     p.pareto ? 'yes' : '',
     p.planId,

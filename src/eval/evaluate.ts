@@ -20,7 +20,7 @@ import { DEFAULT_MAX_KV_CACHE_FACTOR } from '../planner/request.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { attentionTime, contiguousLoads, dividingGpuCounts, fluidBound, meanLayerBubble } from './loads.ts';
 import { decodeRatios, evaluatePhases, mixEvaluation, type DecodeEvaluation, type MixEvaluation } from './phases.ts';
-import { cappedPlan, createEvalPlanner, type CappedPlan, type EvalContext, type EvalPlanner } from './plans.ts';
+import { cappedPlan, type CappedPlan, type EvalPlanner } from './plans.ts';
 import { SPLIT_SOLVER } from './settings.ts';
 import { evaluateSplit, type SplitEvaluation } from './split.ts';
 
@@ -77,12 +77,11 @@ export interface EvaluationTimings {
   readonly solveMs: Readonly<Record<string, number>>;
 }
 
-/** An evaluation with the per-layer loads it came from (for the plots), the auto plan and the timings. */
+/** An evaluation with the per-layer loads it came from (for the plots) and the timings. */
 export interface EvaluationRun {
   readonly evaluation: ProfileEvaluation;
   /** [layers][gpus] load of each GPU under each setting and with no cap, in the cost unit. */
   readonly loads: Readonly<Record<Setting | 'unconstrained', number[][]>>;
-  readonly autoPlan: Plan;
   readonly timings: EvaluationTimings;
 }
 
@@ -161,12 +160,7 @@ export async function evaluateDefaultCap(
  * planner's HplbError when gpus does not divide the query heads. Plans come from `planner`
  * (one per run, so that equal plans are solved once).
  */
-export async function evaluateProfile(
-  profile: Profile,
-  gpus: number,
-  context: EvalContext,
-  planner: EvalPlanner = createEvalPlanner(context),
-): Promise<EvaluationRun> {
+export async function evaluateProfile(planner: EvalPlanner, profile: Profile, gpus: number): Promise<EvaluationRun> {
   const atDefault = await evaluateDefaultCap(planner, profile, gpus);
   const unconstrained = await planner.plan(profile, { gpus, engine: 'auto', maxKvCacheFactor: null });
   const split = await evaluateSplit(
@@ -200,7 +194,6 @@ export async function evaluateProfile(
   return {
     evaluation,
     loads: { ...atDefault.loads, unconstrained: planLoads(unconstrained) },
-    autoPlan: atDefault.auto,
     timings: { model: profile.id, gpus, solveMs },
   };
 }
@@ -210,16 +203,15 @@ export async function evaluateProfile(
  * with one planner for the whole run. `onRun` sees each run as it finishes, e.g. for progress.
  */
 export async function evaluateProfiles(
+  planner: EvalPlanner,
   profiles: readonly Profile[],
   gpuCounts: readonly number[],
-  context: EvalContext,
   onRun?: (run: EvaluationRun) => void,
-  planner: EvalPlanner = createEvalPlanner(context),
 ): Promise<EvaluationRun[]> {
   const runs: EvaluationRun[] = [];
   for (const profile of profiles) {
     for (const gpus of dividingGpuCounts(profile, gpuCounts)) {
-      const run = await evaluateProfile(profile, gpus, context, planner);
+      const run = await evaluateProfile(planner, profile, gpus);
       onRun?.(run);
       runs.push(run);
     }

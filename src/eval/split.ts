@@ -10,7 +10,7 @@ import { fluidBound } from './loads.ts';
 import type { EvalPlanner } from './plans.ts';
 
 /** The KV-cache cap of split plans: none. */
-export const SPLIT_MAX_KV_CACHE_FACTOR = null;
+const SPLIT_MAX_KV_CACHE_FACTOR = null;
 
 /** A plan with split heads, summarised. */
 export interface SplitEvaluation {
@@ -49,14 +49,14 @@ function splitPlan(
   profile: Profile,
   gpus: number,
   maxSplitHeads: number,
-  solver?: Omit<SolverOptions, 'engine'>,
+  solver: Omit<SolverOptions, 'engine'>,
 ): Promise<Plan> {
   return planner.plan(profile, {
     gpus,
     engine: 'auto',
     maxKvCacheFactor: SPLIT_MAX_KV_CACHE_FACTOR,
     maxSplitHeads,
-    ...(solver ? { solver } : {}),
+    solver,
   });
 }
 

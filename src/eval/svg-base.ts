@@ -15,9 +15,6 @@ export function escapeXml(text: string): string {
 /** A coordinate: two decimals, fixed. */
 export const c = (value: number): string => fixed(value, 2);
 
-/** Decimals that show a tick step exactly (0.5 -> 1, 20 -> 0). */
-export const stepDigits = (step: number): number => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-
 export function text(x: number, y: number, content: string, attrs = ''): string {
   return `<text x="${c(x)}" y="${c(y)}"${attrs ? ` ${attrs}` : ''}>${escapeXml(content)}</text>`;
 }

@@ -7,27 +7,11 @@
 import type { EvaluationDocument } from './document.ts';
 import type { Frontier } from './frontier.ts';
 import { capText, fixed, times } from './format.ts';
-import { c, escapeXml, stepDigits, svgDocument, text } from './svg-base.ts';
-import { niceStep } from '../../public/plan-math.js';
+import { c, escapeXml, svgDocument, text } from './svg-base.ts';
+import { niceRange, stepDigits } from '../../public/plan-math.js';
 
 const CURVE_COLOURS = ['#1f4e79', '#d1495b', '#2a9d8f', '#8d6a9f'];
 const PLOT = { width: 760, height: 420, left: 70, right: 24, top: 52, bottom: 96 } as const;
-
-/**
- * Axis range [lo, hi] on multiples of a nice step, covering `values` and `include` and at least
- * `span` wide (a frontier of one point, e.g. an MHA model's, still gets a readable axis).
- */
-function range(
-  values: readonly number[],
-  include: number,
-  ticks: number,
-  span: number,
-): { lo: number; hi: number; step: number } {
-  const lo0 = Math.min(include, ...values);
-  const hi0 = Math.max(include, ...values, lo0 + span);
-  const step = niceStep((hi0 - lo0) * 1.1, ticks);
-  return { lo: Math.floor(lo0 / step + 1e-9) * step, hi: Math.ceil((hi0 * 1.0001) / step - 1e-9) * step, step };
-}
 
 /** Where labels were written, so that a label that would overlap one is left out (its point keeps its tooltip). */
 type Placed = { x: number; y: number }[];
@@ -158,18 +142,9 @@ export function renderFrontierSvg(doc: EvaluationDocument, model: string): strin
   const { width, height, left, right, top, bottom } = PLOT;
   const box = { left, right: width - right, top, bottom: height - bottom };
   const points = frontiers.flatMap((f) => f.points.filter((p) => p.speedupVsContiguous !== null));
-  const xr = range(
-    points.map((p) => p.kvCacheFactor),
-    doc.defaultMaxKvCacheFactor,
-    6,
-    0.5,
-  );
-  const yr = range(
-    points.map((p) => p.speedupVsContiguous!),
-    1,
-    5,
-    0.1,
-  );
+  // A frontier of one point (an MHA model's) still gets readable axes: at least 0.5 and 0.1 wide.
+  const xr = niceRange([doc.defaultMaxKvCacheFactor, ...points.map((p) => p.kvCacheFactor)], 0.5, 6);
+  const yr = niceRange([1, ...points.map((p) => p.speedupVsContiguous!)], 0.1, 5);
   const x = (v: number): number => box.left + ((v - xr.lo) / (xr.hi - xr.lo)) * (box.right - box.left);
   const y = (v: number): number => box.bottom - ((v - yr.lo) / (yr.hi - yr.lo)) * (box.bottom - box.top);
   const title = `${r.model.displayName}: prefill speedup against KV cache`;

@@ -7,10 +7,8 @@ import type { ProfileEvaluation } from './evaluate.ts';
 import { capText, fixed, percent, scaled, times, type TimeScale } from './format.ts';
 import { meanLayerBubble } from './loads.ts';
 import { documentScale } from './report.ts';
-import { c, escapeXml, stepDigits, svgDocument, text } from './svg-base.ts';
-import { niceStep } from '../../public/plan-math.js';
-
-export { escapeXml } from './svg-base.ts';
+import { c, escapeXml, svgDocument, text } from './svg-base.ts';
+import { niceStep, stepDigits } from '../../public/plan-math.js';
 
 const WORK_COLOUR = '#3b6fb6';
 const WAIT_COLOUR = '#f2b880';

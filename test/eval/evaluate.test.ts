@@ -1,30 +1,21 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { evaluateDefaultCap, evaluateProfile, type EvaluationRun } from '../../src/eval/evaluate.ts';
 import { attentionTime, dividingGpuCounts, fluidBound, meanLayerBubble } from '../../src/eval/loads.ts';
 import { largestBudget, uniformProfile } from '../../src/eval/uniform.ts';
 import { createEvalPlanner, type EvalContext } from '../../src/eval/plans.ts';
-import { EVAL_SOLVER, EVAL_WORKLOAD, SPLIT_SOLVER } from '../../src/eval/settings.ts';
+import { SPLIT_SOLVER } from '../../src/eval/settings.ts';
 import { evaluateSplitCurve } from '../../src/eval/split.ts';
-import { loadGlpk } from '../../src/planner/glpk.ts';
-import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import type { HeadBudget } from '../../src/profiles/profile.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
 import { tinyEvalProfile } from './tiny-profile.ts';
+import { inlineEvalContext } from './eval-context.ts';
 
 const vs = (vertical: number, slash: number): HeadBudget => ({ kind: 'vertical_slash', vertical, slash });
 
 let context: EvalContext;
 before(async () => {
-  const resolveCostModel = createCostModelResolver();
-  context = {
-    costModel: resolveCostModel(),
-    resolveCostModel,
-    workload: EVAL_WORKLOAD,
-    solver: EVAL_SOLVER,
-    runner: createInlineRunner(await loadGlpk()),
-  };
+  context = await inlineEvalContext();
 });
 
 describe('uniform budgets', () => {
@@ -66,7 +57,7 @@ describe('load summaries', () => {
 describe('evaluateProfile', () => {
   let run: EvaluationRun;
   before(async () => {
-    run = await evaluateProfile(tinyEvalProfile(), 2, context);
+    run = await evaluateProfile(createEvalPlanner(context), tinyEvalProfile(), 2);
   });
 
   it('keeps every KV group whole at the default cap: layer 0 can only be placed as contiguously', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { chooseScale, fixed, percent, scaled, times } from '../../src/eval/format.ts';
-import { niceStep } from '../../public/plan-math.js';
-import { escapeXml } from '../../src/eval/svg.ts';
+import { niceRange, niceStep, stepDigits } from '../../public/plan-math.js';
+import { escapeXml } from '../../src/eval/svg-base.ts';
 
 describe('report number formatting', () => {
   it('scales times by the largest power of 1000 not above the smallest', () => {
@@ -48,6 +48,24 @@ describe('svg helpers', () => {
       assert.ok(Math.abs(niceStep(max) - step) < 1e-12);
     });
   }
+
+  it('shows every tick of a nice step with just enough decimals', () => {
+    assert.deepEqual([5, 1, 0.5, 0.02, 20].map(stepDigits), [0, 0, 1, 2, 0]);
+  });
+
+  it('spans an axis over the values on multiples of its step, at least as wide as asked', () => {
+    const cases: [number[], number, number][] = [
+      [[1, 1.3, 2.7], 0.5, 6],
+      [[1, 1.04], 0.1, 5],
+      [[1.25], 0.5, 5],
+    ];
+    for (const [values, span, ticks] of cases) {
+      const { lo, hi, step } = niceRange(values, span, ticks);
+      assert.ok(lo <= Math.min(...values) && hi >= Math.max(...values), `${values} in [${lo}, ${hi}]`);
+      assert.ok(hi - lo >= span, `[${lo}, ${hi}] at least ${span} wide`);
+      for (const end of [lo, hi]) assert.ok(Math.abs(end / step - Math.round(end / step)) < 1e-9, `${end} on a step`);
+    }
+  });
 
   it('escapes markup in text', () => {
     assert.equal(escapeXml('a < b & "c" > d'), 'a &lt; b &amp; &quot;c&quot; &gt; d');

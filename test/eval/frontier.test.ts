@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { bestWithin, evaluateFrontier, type Frontier, type FrontierPoint } from '../../src/eval/frontier.ts';
 import { createEvalPlanner, type EvalPlanner } from '../../src/eval/plans.ts';
-import { EVAL_SOLVER, EVAL_WORKLOAD } from '../../src/eval/settings.ts';
-import { loadGlpk } from '../../src/planner/glpk.ts';
-import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import { constraintViolation, makespanOf } from '../../src/solver/layer-result.ts';
 import type { LayerProblem } from '../../src/solver/types.ts';
 import { tinyEvalProfile } from './tiny-profile.ts';
+import { inlineEvalContext } from './eval-context.ts';
 
 /** Every placement of `units` units on `gpus` GPUs with equally many on each (unit2gpu). */
 function equalPlacements(units: number, gpus: number): number[][] {
@@ -68,15 +65,7 @@ describe('the KV-cache frontier of a profile', () => {
   let planner: EvalPlanner;
   let frontier: Frontier;
   before(async () => {
-    const resolveCostModel = createCostModelResolver();
-    const runner = createInlineRunner(await loadGlpk());
-    planner = createEvalPlanner({
-      costModel: resolveCostModel(),
-      resolveCostModel,
-      workload: EVAL_WORKLOAD,
-      solver: EVAL_SOLVER,
-      runner,
-    });
+    planner = createEvalPlanner(await inlineEvalContext());
     frontier = await evaluateFrontier(planner, tinyEvalProfile(), 2);
   });
 

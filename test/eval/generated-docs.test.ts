@@ -9,19 +9,12 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
-import { createCostModelResolver } from '../../src/cost/registry.ts';
 import { evaluateDefaultCap, type DefaultCapEvaluation } from '../../src/eval/evaluate.ts';
 import { dividingGpuCounts } from '../../src/eval/loads.ts';
 import { decodeRatios, evaluatePhases, mixEvaluation } from '../../src/eval/phases.ts';
 import { cappedPlan, createEvalPlanner, type CappedPlan } from '../../src/eval/plans.ts';
-import {
-  BUBBLE_SVG,
-  frontierModels,
-  frontierSvg,
-  renderReadmeSection,
-  renderReport,
-  SPEEDUP_SVG,
-} from '../../src/eval/report.ts';
+import { renderedFiles } from '../../src/eval/outputs.ts';
+import { frontierModels, frontierSvg, renderReadmeSection } from '../../src/eval/report.ts';
 import {
   EVAL_DECODE,
   EVAL_GPU_COUNTS,
@@ -33,12 +26,9 @@ import {
   FRONTIER_GPU_COUNTS,
   UNIFORM_RULE,
 } from '../../src/eval/settings.ts';
-import { renderFrontierSvg } from '../../src/eval/svg-frontier.ts';
-import { flagshipBubbleChart, renderBubbleSvg, renderSpeedupSvg } from '../../src/eval/svg.ts';
-import { loadGlpk } from '../../src/planner/glpk.ts';
-import { createInlineRunner } from '../../src/planner/layer-task.ts';
 import { DEFAULT_MAX_KV_CACHE_FACTOR } from '../../src/planner/request.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
+import { inlineEvalContext } from './eval-context.ts';
 import { committedDocument, DOCS_DIR, README_PATH } from './docs-path.ts';
 
 const STALE = 'stale: run `npm run eval` and commit docs/ and README.md';
@@ -138,16 +128,7 @@ describe('generated evaluation docs', () => {
     }[];
     before(async () => {
       // The names recorded in the document, not this machine's default: the check must not depend on where it runs.
-      const resolveCostModel = createCostModelResolver();
-      const runner = createInlineRunner(await loadGlpk());
-      const context = {
-        costModel: resolveCostModel(doc.costModel.name),
-        resolveCostModel,
-        workload: EVAL_WORKLOAD,
-        solver: EVAL_SOLVER,
-        runner,
-      };
-      const planner = createEvalPlanner(context);
+      const planner = createEvalPlanner(await inlineEvalContext(doc.costModel.name));
       again = [];
       for (const gpus of dividingGpuCounts(flagship, EVAL_GPU_COUNTS)) {
         const atDefault = await evaluateDefaultCap(planner, flagship, gpus);
@@ -194,16 +175,7 @@ describe('generated evaluation docs', () => {
     });
   });
 
-  const rendered: [string, () => string][] = [
-    ['evaluation.md', () => renderReport(doc)],
-    [BUBBLE_SVG, () => renderBubbleSvg(flagshipBubbleChart(doc))],
-    [SPEEDUP_SVG, () => renderSpeedupSvg(doc)],
-    ...frontierModels(doc).map(({ model }): [string, () => string] => [
-      frontierSvg(model.id),
-      () => renderFrontierSvg(doc, model.id),
-    ]),
-  ];
-  for (const [name, render] of rendered) {
+  for (const [name, render] of renderedFiles(doc)) {
     it(`docs/${name} is what the renderer makes of docs/evaluation.json`, () => {
       assert.equal(read(name), render(), `docs/${name} is ${STALE}`);
     });

@@ -4,6 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.ts';
@@ -41,7 +42,7 @@ export interface PageHarness {
 }
 
 /** Starts the app, whose plans solve for `timeLimitMs` by default, and a browser page. */
-export async function startPageHarness(timeLimitMs: number): Promise<PageHarness> {
+async function startPageHarness(timeLimitMs: number): Promise<PageHarness> {
   let pool: SolverPool | undefined;
   let server: Server | undefined;
   let browser: Browser | undefined;
@@ -74,4 +75,28 @@ export async function startPageHarness(timeLimitMs: number): Promise<PageHarness
     await close();
     throw error;
   }
+}
+
+/**
+ * Starts the harness before the suite it is called in and closes it after; the returned view
+ * reads the running harness (only inside tests and hooks, once it has started).
+ */
+export function usePageHarness(timeLimitMs: number): Pick<PageHarness, 'base' | 'page'> {
+  let harness: PageHarness | undefined;
+  before(async () => {
+    harness = await startPageHarness(timeLimitMs);
+  });
+  after(() => harness?.close());
+  const started = (): PageHarness => {
+    if (!harness) throw new Error('the page harness has not started (use it inside tests and hooks)');
+    return harness;
+  };
+  return {
+    get base() {
+      return started().base;
+    },
+    get page() {
+      return started().page;
+    },
+  };
 }

@@ -6,13 +6,13 @@
  * Without /usr/bin/chromium it is skipped, or fails when CI is set (test/requirements.ts).
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
-import type { Page } from 'playwright-core';
+import { it } from 'node:test';
 import type { Plan } from '../../src/planner/plan.ts';
 import { FLAGSHIP_MODEL } from '../../src/profiles/flagship.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
+import { URL_PARAMS } from '../../public/url-state.js';
 import { CHROMIUM, describeRequiring } from '../requirements.ts';
-import { SETTLE_LIMIT_MS, startPageHarness, type PageHarness } from './page-harness.ts';
+import { SETTLE_LIMIT_MS, usePageHarness } from './page-harness.ts';
 
 /** The frontier's answer as far as the page reads it. */
 interface FrontierAnswer {
@@ -29,44 +29,39 @@ interface DrawnCell {
 }
 
 describeRequiring(CHROMIUM, 'the placement view of the page', { timeout: 10 * SETTLE_LIMIT_MS }, () => {
-  let harness: PageHarness;
-  let base: string;
-  let page: Page;
-
-  before(async () => {
-    harness = await startPageHarness(3000);
-    ({ base, page } = harness);
-  });
-
-  after(() => harness?.close());
+  const ui = usePageHarness(3000);
 
   const api = async <T>(path: string): Promise<T> => {
-    const response = await fetch(`${base}${path}`);
+    const response = await fetch(`${ui.base}${path}`);
     assert.equal(response.status, 200, path);
     return (await response.json()) as T;
   };
 
   /** Opens the page at `query` and waits for the plan (and, when asked, the frontier) to settle. */
   async function open(query: string, frontier = false): Promise<void> {
-    await page.goto(`${base}/?${query}`);
-    await page.waitForSelector('#status[data-state="ready"], #status[data-state="error"]');
-    assert.equal(await page.getAttribute('#status', 'data-state'), 'ready', (await page.textContent('#status')) ?? '');
+    await ui.page.goto(`${ui.base}/?${query}`);
+    await ui.page.waitForSelector('#status[data-state="ready"], #status[data-state="error"]');
+    assert.equal(
+      await ui.page.getAttribute('#status', 'data-state'),
+      'ready',
+      (await ui.page.textContent('#status')) ?? '',
+    );
     if (frontier) {
-      await page.waitForSelector('#frontier-status[data-state="ready"], #frontier-status[data-state="error"]');
+      await ui.page.waitForSelector('#frontier-status[data-state="ready"], #frontier-status[data-state="error"]');
       assert.equal(
-        await page.getAttribute('#frontier-status', 'data-state'),
+        await ui.page.getAttribute('#frontier-status', 'data-state'),
         'ready',
-        (await page.textContent('#frontier-status')) ?? '',
+        (await ui.page.textContent('#frontier-status')) ?? '',
       );
     }
   }
 
-  /** The query of the page's own URL (history.replaceState reaches page.url() only later). */
+  /** The query of the page's own URL (history.replaceState reaches ui.page.url() only later). */
   const pageQuery = async (): Promise<URLSearchParams> =>
-    new URLSearchParams(await page.evaluate(() => location.search));
+    new URLSearchParams(await ui.page.evaluate(() => location.search));
 
   const drawnCells = (): Promise<DrawnCell[]> =>
-    page.$$eval('#placement .head-cell', (cells) =>
+    ui.page.$$eval('#placement .head-cell', (cells) =>
       cells.map((cell) => {
         const d = (cell as HTMLElement).dataset;
         const style = getComputedStyle(cell);
@@ -92,7 +87,7 @@ describeRequiring(CHROMIUM, 'the placement view of the page', { timeout: 10 * SE
       ['maxKvCacheFactor', '1.5'],
       ['layer', '3'],
     ])
-      assert.equal(await page.inputValue(`#${id}`), value, id);
+      assert.equal(await ui.page.inputValue(`#${id}`), value, id);
     const plan = await api<Plan>(`/v1/models/${model}/plan?${lookup}`);
     assert.equal(plan.maxKvCacheFactor, 1.5);
     const { queryHeads, kvHeads } = loadRegistry().resolve(model).architecture;
@@ -118,7 +113,7 @@ describeRequiring(CHROMIUM, 'the placement view of the page', { timeout: 10 * SE
       colourOf.set(cell.group, cell.background);
     }
     assert.equal(new Set(colourOf.values()).size, kvHeads, 'groups have distinct colours');
-    const legend = await page.$$eval('#group-legend li', (items) =>
+    const legend = await ui.page.$$eval('#group-legend li', (items) =>
       items.map((li) => ({
         group: Number((li as HTMLElement).dataset.group),
         background: getComputedStyle(li.querySelector('.swatch')!).backgroundColor,
@@ -135,28 +130,32 @@ describeRequiring(CHROMIUM, 'the placement view of the page', { timeout: 10 * SE
     }
 
     // KV heads stored per GPU: the plan's, beside contiguous placement's (heads [g*8, (g+1)*8): 2 groups each).
-    const kv = await page.$$eval('#placement tbody tr', (rows) =>
+    const kv = await ui.page.$$eval('#placement tbody tr', (rows) =>
       rows.map((row) => [row.querySelector('.kv-plan')!.textContent, row.querySelector('.kv-contiguous')!.textContent]),
     );
     assert.deepEqual(
       kv,
       layer.kvHeadsPerGpu!.map((n) => [String(n), String(queryHeads / 4 / groupSize)]),
     );
-    const planned = await page.$$eval('#kv-chart rect.kv-plan', (bars) =>
+    const planned = await ui.page.$$eval('#kv-chart rect.kv-plan', (bars) =>
       bars.map((bar) => Number((bar as SVGElement).dataset.value)),
     );
     assert.deepEqual(
       planned,
       [0, 1, 2, 3].map((g) => plan.layers.reduce((s, l) => s + l.kvHeadsPerGpu![g], 0)),
     );
-    assert.equal((await page.textContent('#kv-factor'))?.split(' ')[0], plan.totals.kvCacheFactor.toFixed(3));
+    const contiguous = await ui.page.$$eval('#kv-chart rect.kv-contiguous', (bars) =>
+      bars.map((bar) => Number((bar as SVGElement).dataset.value)),
+    );
+    assert.deepEqual(contiguous, new Array(4).fill((plan.layers.length * queryHeads) / 4 / groupSize));
+    assert.equal((await ui.page.textContent('#kv-factor'))?.split(' ')[0], plan.totals.kvCacheFactor.toFixed(3));
   });
 
   it('draws the frontier the API answers, marks the cap on show and rings the plan on show', async () => {
     const query = 'gpus=4&granularity=query-head&unitsPerGpu=equal&phase=prefill&seqLen=131072';
     await open(`model=${FLAGSHIP_MODEL}&${query}&maxKvCacheFactor=1.25`, true);
     const frontier = await api<FrontierAnswer>(`/v1/models/${FLAGSHIP_MODEL}/frontier?${query}`);
-    const drawn = await page.$$eval('#frontier-chart circle.point', (points) =>
+    const drawn = await ui.page.$$eval('#frontier-chart circle.point', (points) =>
       points.map((p) => {
         const d = (p as SVGElement).dataset;
         return [d.cap, Number(d.factor), Number(d.speedup)];
@@ -172,16 +171,16 @@ describeRequiring(CHROMIUM, 'the placement view of the page', { timeout: 10 * SE
           p.speedupVsContiguous,
         ]),
     );
-    assert.equal(await page.getAttribute('#frontier-chart line.cap-line', 'data-cap'), '1.25');
-    assert.equal(await page.locator('#frontier-chart circle.current').count(), 1);
-    assert.equal(await page.locator('#frontier-table tbody tr').count(), frontier.points.length);
+    assert.equal(await ui.page.getAttribute('#frontier-chart line.cap-line', 'data-cap'), '1.25');
+    assert.equal(await ui.page.locator('#frontier-chart circle.current').count(), 1);
+    assert.equal(await ui.page.locator('#frontier-table tbody tr').count(), frontier.points.length);
   });
 
   it('puts a changed control in the URL at once, and redraws the grid for another layer', async () => {
     await open(`model=${FLAGSHIP_MODEL}&gpus=8&maxKvCacheFactor=unlimited`);
-    await page.selectOption('#layer', '5');
+    await ui.page.selectOption('#layer', '5');
     assert.equal((await pageQuery()).get('layer'), '5');
-    assert.equal(await page.getAttribute('#placement', 'data-layer'), '5');
+    assert.equal(await ui.page.getAttribute('#placement', 'data-layer'), '5');
     const plan = await api<Plan>(`/v1/models/${FLAGSHIP_MODEL}/plan?gpus=8&maxKvCacheFactor=unlimited`);
     const cells = await drawnCells();
     for (let g = 0; g < 8; g++)
@@ -192,9 +191,9 @@ describeRequiring(CHROMIUM, 'the placement view of the page', { timeout: 10 * SE
           .sort((a, b) => a - b),
         [...plan.layers[5].gpu2units[g]].sort((a, b) => a - b),
       );
-    await page.fill('#maxKvCacheFactor', '2');
-    await page.selectOption('#phase', 'decode');
-    await page.fill('#seqLen', '32768');
+    await ui.page.fill('#maxKvCacheFactor', '2');
+    await ui.page.selectOption('#phase', 'decode');
+    await ui.page.fill('#seqLen', '32768');
     const url = await pageQuery();
     assert.deepEqual(
       [url.get('maxKvCacheFactor'), url.get('phase'), url.get('seqLen'), url.get('model'), url.get('gpus')],
@@ -207,25 +206,14 @@ describeRequiring(CHROMIUM, 'the placement view of the page', { timeout: 10 * SE
     await open(`model=${FLAGSHIP_MODEL}&${lookup}`);
     const plan = await api<Plan>(`/v1/models/${FLAGSHIP_MODEL}/plan?${lookup}`);
     assert.deepEqual(plan.workload, { phase: 'decode', seqLen: 131072 });
-    const meta = (await page.textContent('#plan-meta'))!;
+    const meta = (await ui.page.textContent('#plan-meta'))!;
     assert.ok(meta.startsWith('decode at 131072 tokens'), meta);
     assert.ok(meta.includes(`cost model ${plan.costModel.name}`), meta);
-    const kv = await page.$$eval('#placement .kv-plan', (cells) => cells.map((c) => Number(c.textContent)));
+    const kv = await ui.page.$$eval('#placement .kv-plan', (cells) => cells.map((c) => Number(c.textContent)));
     assert.deepEqual(kv, plan.layers[0].kvHeadsPerGpu);
   });
 
   it('labels every control', async () => {
-    for (const id of [
-      'model',
-      'gpus',
-      'granularity',
-      'unitsPerGpu',
-      'phase',
-      'seqLen',
-      'maxKvCacheFactor',
-      'splitHeads',
-      'layer',
-    ])
-      assert.equal(await page.locator(`label[for="${id}"]`).count(), 1, id);
+    for (const id of URL_PARAMS) assert.equal(await ui.page.locator(`label[for="${id}"]`).count(), 1, id);
   });
 });

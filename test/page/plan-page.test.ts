@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { after, before, it } from 'node:test';
-import type { Page } from 'playwright-core';
+import { before, it } from 'node:test';
 import type { Plan } from '../../src/planner/plan.ts';
 import { FLAGSHIP_MODEL } from '../../src/profiles/flagship.ts';
 import { loadRegistry } from '../../src/profiles/registry.ts';
 import { CHROMIUM, describeRequiring } from '../requirements.ts';
-import { SETTLE_LIMIT_MS, startPageHarness, type PageHarness } from './page-harness.ts';
+import { SETTLE_LIMIT_MS, usePageHarness } from './page-harness.ts';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-output/', import.meta.url));
 
@@ -31,26 +30,20 @@ function expectedText(plan: Plan): { speedup: string; statuses: string; proven: 
 }
 
 describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, () => {
-  let harness: PageHarness;
-  let base: string;
-  let page: Page;
+  // Short plans (3 s, as in the HTTP tests): what the page draws does not depend on how long it solved.
+  const ui = usePageHarness(3000);
 
-  before(async () => {
-    // Short plans (3 s, as in the HTTP tests): what the page draws does not depend on how long it solved.
-    harness = await startPageHarness(3000);
-    ({ base, page } = harness);
+  before(() => {
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
-  after(() => harness?.close());
-
   /** Picks a model, GPU count and granularity, submits, and waits for the page to settle. */
   async function choose(model: string, gpus: number, granularity = 'query-head'): Promise<string> {
-    await page.selectOption('#model', model);
-    await page.selectOption('#granularity', granularity);
-    await page.fill('#gpus', String(gpus));
-    await page.click('#show');
-    await page.waitForFunction(
+    await ui.page.selectOption('#model', model);
+    await ui.page.selectOption('#granularity', granularity);
+    await ui.page.fill('#gpus', String(gpus));
+    await ui.page.click('#show');
+    await ui.page.waitForFunction(
       ({ gpus }) => {
         const status = document.getElementById('status')!;
         return (
@@ -60,12 +53,12 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
       },
       { gpus },
     );
-    return (await page.getAttribute('#status', 'data-state'))!;
+    return (await ui.page.getAttribute('#status', 'data-state'))!;
   }
 
   async function apiPlan(model: string, gpus: number, granularity = 'query-head'): Promise<Plan> {
     const response = await fetch(
-      `${base}/v1/models/${model}/plan?gpus=${gpus}&granularity=${granularity}&unitsPerGpu=equal`,
+      `${ui.base}/v1/models/${model}/plan?gpus=${gpus}&granularity=${granularity}&unitsPerGpu=equal`,
     );
     assert.equal(response.status, 200);
     return (await response.json()) as Plan;
@@ -73,16 +66,16 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
 
   /** Every drawn load bar as [layer, gpu]. */
   const drawnBars = (): Promise<[number, number][]> =>
-    page.$$eval('#loads-chart rect.load', (rects) =>
+    ui.page.$$eval('#loads-chart rect.load', (rects) =>
       rects.map(
         (r) => [Number((r as SVGElement).dataset.layer), Number((r as SVGElement).dataset.gpu)] as [number, number],
       ),
     );
 
   it('opens on the flagship model and lists every model of the registry', async () => {
-    await page.goto(`${base}/`);
-    await page.waitForSelector('#status[data-state="ready"]');
-    const options = await page.$$eval('#model option', (els) => els.map((e) => (e as HTMLOptionElement).value));
+    await ui.page.goto(`${ui.base}/`);
+    await ui.page.waitForSelector('#status[data-state="ready"]');
+    const options = await ui.page.$$eval('#model option', (els) => els.map((e) => (e as HTMLOptionElement).value));
     assert.deepEqual(
       options,
       loadRegistry()
@@ -90,7 +83,7 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
         .map((p) => p.id),
     );
     assert.equal(
-      await page.inputValue('#model'),
+      await ui.page.inputValue('#model'),
       FLAGSHIP_MODEL,
       "public/app.js opens on src/profiles/flagship.ts's model",
     );
@@ -107,45 +100,49 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
       const plan = await apiPlan(model, gpus, granularity);
       const layers = plan.layers.length;
 
-      assert.equal(await page.getAttribute('#loads-chart svg', 'data-layers'), String(layers));
-      assert.equal(await page.getAttribute('#loads-chart svg', 'data-gpus'), String(plan.gpus.count));
+      assert.equal(await ui.page.getAttribute('#loads-chart svg', 'data-layers'), String(layers));
+      assert.equal(await ui.page.getAttribute('#loads-chart svg', 'data-gpus'), String(plan.gpus.count));
       const bars = await drawnBars();
       assert.equal(bars.length, layers * plan.gpus.count, 'one bar per layer and GPU');
       assert.equal(new Set(bars.map(([l]) => l)).size, layers);
       assert.equal(new Set(bars.map(([, g]) => g)).size, plan.gpus.count);
-      assert.equal(await page.locator('#loads-chart line.makespan').count(), layers, 'one makespan line per layer');
-      assert.equal(await page.locator('#bubbles-chart rect.plan-bubble').count(), layers, 'one bubble bar per layer');
-      assert.equal(await page.locator('#layers-table tbody tr').count(), layers);
+      assert.equal(await ui.page.locator('#loads-chart line.makespan').count(), layers, 'one makespan line per layer');
+      assert.equal(
+        await ui.page.locator('#bubbles-chart rect.plan-bubble').count(),
+        layers,
+        'one bubble bar per layer',
+      );
+      assert.equal(await ui.page.locator('#layers-table tbody tr').count(), layers);
 
       const expected = expectedText(plan);
-      assert.equal(await page.textContent('#speedup'), expected.speedup);
-      assert.equal(await page.textContent('#statuses'), expected.statuses);
-      assert.equal((await page.textContent('#proven'))?.replace(/\s+/g, ' '), expected.proven);
-      assert.ok((await page.textContent('#gap'))!.startsWith(`${(plan.totals.gap * 100).toFixed(4)}%`));
-      assert.ok((await page.textContent('#plan-heading'))!.includes(`${gpus} GPUs`));
+      assert.equal(await ui.page.textContent('#speedup'), expected.speedup);
+      assert.equal(await ui.page.textContent('#statuses'), expected.statuses);
+      assert.equal((await ui.page.textContent('#proven'))?.replace(/\s+/g, ' '), expected.proven);
+      assert.ok((await ui.page.textContent('#gap'))!.startsWith(`${(plan.totals.gap * 100).toFixed(4)}%`));
+      assert.ok((await ui.page.textContent('#plan-heading'))!.includes(`${gpus} GPUs`));
       assert.ok(
-        (await page.getAttribute('#loads-chart svg', 'aria-label'))!.includes(`${layers} layers on ${gpus} GPUs`),
+        (await ui.page.getAttribute('#loads-chart svg', 'aria-label'))!.includes(`${layers} layers on ${gpus} GPUs`),
       );
-      await page.screenshot({ path: `${SCREENSHOTS}plan-page-${model}-${gpus}-${granularity}.png`, fullPage: true });
+      await ui.page.screenshot({ path: `${SCREENSHOTS}plan-page-${model}-${gpus}-${granularity}.png`, fullPage: true });
     });
   }
 
   it("draws each split head across its GPUs: one segment per part, a line joining each head's parts", async () => {
     // A part stores its head's KV group on its GPU: splits need a KV-cache cap above the default.
-    await page.fill('#splitHeads', '3');
-    await page.fill('#maxKvCacheFactor', 'unlimited');
+    await ui.page.fill('#splitHeads', '3');
+    await ui.page.fill('#maxKvCacheFactor', 'unlimited');
     assert.equal(await choose('llama-3-8b-instruct-262k-minference', 4), 'ready');
-    await page.fill('#splitHeads', '0');
-    await page.fill('#maxKvCacheFactor', '1');
+    await ui.page.fill('#splitHeads', '0');
+    await ui.page.fill('#maxKvCacheFactor', '1');
     const response = await fetch(
-      `${base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&granularity=query-head&unitsPerGpu=equal&splitHeads=3&maxKvCacheFactor=unlimited`,
+      `${ui.base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=4&granularity=query-head&unitsPerGpu=equal&splitHeads=3&maxKvCacheFactor=unlimited`,
     );
     const plan = (await response.json()) as Plan;
     const parts = plan.layers.flatMap((layer, l) => layer.parts!.map((p) => `${l}/${p.unit}/${p.gpu}`)).sort();
     assert.ok(parts.length > 0, 'the plan splits some heads');
     const layer = plan.layers.findIndex((l) => l.parts!.length > 0);
-    await page.selectOption('#layer', String(layer));
-    const cells = await page.$$eval('#placement .head-cell.part', (spans) =>
+    await ui.page.selectOption('#layer', String(layer));
+    const cells = await ui.page.$$eval('#placement .head-cell.part', (spans) =>
       spans.map((span) => `${(span as HTMLElement).dataset.head}/${(span as HTMLElement).dataset.gpu}`),
     );
     assert.deepEqual(
@@ -153,7 +150,7 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
       plan.layers[layer].parts!.map((p) => `${p.unit}/${p.gpu}`).sort(),
       'the grid shows each part on its GPU',
     );
-    const drawn = await page.$$eval('#loads-chart rect.part', (rects) =>
+    const drawn = await ui.page.$$eval('#loads-chart rect.part', (rects) =>
       rects.map((r) => {
         const d = (r as SVGElement).dataset;
         return `${d.layer}/${d.unit}/${d.gpu}`;
@@ -161,25 +158,25 @@ describeRequiring(CHROMIUM, 'the plan page', { timeout: 20 * SETTLE_LIMIT_MS }, 
     );
     assert.deepEqual(drawn.sort(), parts);
     const links = plan.layers.reduce((s, layer) => s + layer.parts!.length - layer.splitHeads!, 0);
-    assert.equal(await page.locator('#loads-chart line.split-link').count(), links);
-    assert.equal((await page.textContent('#split-heads'))?.split(' ')[0], String(plan.totals.splitHeads));
-    await page.screenshot({ path: `${SCREENSHOTS}plan-page-split-heads.png`, fullPage: true });
+    assert.equal(await ui.page.locator('#loads-chart line.split-link').count(), links);
+    assert.equal((await ui.page.textContent('#split-heads'))?.split(' ')[0], String(plan.totals.splitHeads));
+    await ui.page.screenshot({ path: `${SCREENSHOTS}plan-page-split-heads.png`, fullPage: true });
   });
 
   it('shows the problem detail when the API refuses the request, and hides the old plan', async () => {
     assert.equal(await choose('llama-3-8b-instruct-262k-minference', 3), 'error');
     const problem = (await (
       await fetch(
-        `${base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=3&granularity=query-head&unitsPerGpu=equal`,
+        `${ui.base}/v1/models/llama-3-8b-instruct-262k-minference/plan?gpus=3&granularity=query-head&unitsPerGpu=equal`,
       )
     ).json()) as { title: string; detail: string };
-    assert.equal(await page.textContent('#status'), `${problem.title}: ${problem.detail}`);
-    assert.equal(await page.isHidden('#plan'), true);
-    await page.screenshot({ path: `${SCREENSHOTS}plan-page-error.png`, fullPage: true });
+    assert.equal(await ui.page.textContent('#status'), `${problem.title}: ${problem.detail}`);
+    assert.equal(await ui.page.isHidden('#plan'), true);
+    await ui.page.screenshot({ path: `${SCREENSHOTS}plan-page-error.png`, fullPage: true });
   });
 
   it('has a status line for assistive technology', async () => {
-    assert.equal(await page.getAttribute('#status', 'role'), 'status');
-    assert.equal(await page.getAttribute('#frontier-status', 'role'), 'status');
+    assert.equal(await ui.page.getAttribute('#status', 'role'), 'status');
+    assert.equal(await ui.page.getAttribute('#frontier-status', 'role'), 'status');
   });
 });

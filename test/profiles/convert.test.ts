@@ -93,18 +93,21 @@ const convertDuoModel = (model: string, tsv = readData('duo-attention', `${model
 const FULL: HeadBudget = { kind: 'full' };
 const STREAMING: HeadBudget = { kind: 'streaming', sink: 128, recent: 256 };
 
+/** The architecture a published model's case states (every one has 128-dimensional heads). */
+const architectureOf = (c: { layers: number; heads: number; kv: number; context: number }) => ({
+  layers: c.layers,
+  queryHeads: c.heads,
+  kvHeads: c.kv,
+  headDim: 128,
+  contextLength: c.context,
+});
+
 describeRequiring(SOURCE_DATA, 'convertMInference on the published files', {}, () => {
   for (const c of MINFERENCE_CASES) {
     it(`${c.id}: ${c.layers} layers x ${c.heads} query heads, ${c.kv} KV heads, with provenance`, () => {
       const p = convertMInferenceFile(c.file);
       assert.equal(p.id, c.id);
-      assert.deepEqual(p.architecture, {
-        layers: c.layers,
-        queryHeads: c.heads,
-        kvHeads: c.kv,
-        headDim: 128,
-        contextLength: c.context,
-      });
+      assert.deepEqual(p.architecture, architectureOf(c));
       assert.equal(p.budgets.length, c.layers);
       assert.equal(p.sourceScores?.length, c.layers);
       for (let layer = 0; layer < c.layers; layer++) {
@@ -177,13 +180,7 @@ describeRequiring(SOURCE_DATA, 'convertDuoAttention on the published files', {},
     it(`${c.id}: ${c.layers} layers x ${c.heads} query heads from ${c.kv} KV-head gates`, () => {
       const p = convertDuoModel(c.model);
       assert.equal(p.id, c.id);
-      assert.deepEqual(p.architecture, {
-        layers: c.layers,
-        queryHeads: c.heads,
-        kvHeads: c.kv,
-        headDim: 128,
-        contextLength: c.context,
-      });
+      assert.deepEqual(p.architecture, architectureOf(c));
       assert.equal(p.budgets.length, c.layers);
       assert.ok(p.budgets.every((row) => row.length === c.heads));
       assert.equal(p.provenance.repository, 'mit-han-lab/duo-attention');
