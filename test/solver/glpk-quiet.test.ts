@@ -57,8 +57,11 @@ describe('GLPK as loaded here stays silent', () => {
 
   it('prints nothing while the engines solve KV layers and split heads', () => {
     const printed = stdoutOf(() => {
+      // With greedy's placement as incumbent, as the planner gives every engine: on a loaded machine
+      // GLPK may stop before a placement of its own, and a bare ILP has nothing else to answer with.
+      const incumbent = engines.greedy.solveLayer(kvLayer, { timeLimitMs: 500, gapTolerance: 0 }).unit2gpu;
       for (const engine of [engines.auto, engines.ilp])
-        engine.solveLayer(kvLayer, { timeLimitMs: 500, gapTolerance: 0 });
+        engine.solveLayer(kvLayer, { timeLimitMs: 500, gapTolerance: 0, incumbent });
       const split = { ...heavyHeadCase(), splits: { ...heavyHeadCase().splits, maxSplitHeads: 2 } };
       engines.auto.solveLayer(split, { timeLimitMs: 500, gapTolerance: 0 });
     });
