@@ -9,6 +9,7 @@ import { DEFAULT_WORKLOAD } from '../cost/cost-model.ts';
 import { DEFAULT_TIME_COST_MODEL } from '../cost/roofline.ts';
 import { HplbError } from '../errors.ts';
 import { DEFAULT_MAKESPAN_TOLERANCE } from '../planner/migration.ts';
+import { ENGINE_VERSION } from '../planner/plan.ts';
 import { parseKvFactor, parseMix } from '../planner/query-forms.ts';
 import { DEFAULT_MAX_KV_CACHE_FACTOR, type PlanRequest } from '../planner/request.ts';
 import type { WorkloadPhase } from '../planner/workload-request.ts';
@@ -113,10 +114,12 @@ function paramValue(param: LookupParam, params: LookupParams, defaults: { readon
   }
 }
 
-/** The cache key of a lookup: equal normalised queries give equal keys, and nothing else does. */
+/** The cache key of a lookup: equal normalised queries (and engine versions, as in plan ids) give equal keys. */
 export function lookupKey(query: LookupQuery): string {
-  // JSON of a fixed-order tuple: no field value can fake a separator.
-  return JSON.stringify([query.modelId, query.modelVersion, ...PARAMS.map((p) => query.values[p.name] ?? null)]);
+  // JSON of a fixed-order tuple: no field value can fake a separator. With the engine version, replicas
+  // of two versions sharing one Redis during a rolling deploy never answer each other's lookups.
+  const values = PARAMS.map((p) => query.values[p.name] ?? null);
+  return JSON.stringify([ENGINE_VERSION, query.modelId, query.modelVersion, ...values]);
 }
 
 /** The plan request a lookup stands for. */

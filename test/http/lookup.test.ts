@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ENGINE_VERSION } from '../../src/planner/plan.ts';
 import { lookupKey, lookupRequest, normaliseLookup, queryPointerOf, type LookupParams } from '../../src/http/lookup.ts';
 
 const DEFAULTS = { costModel: 'executed-work' };
@@ -37,6 +38,11 @@ describe('lookup queries', () => {
   it('cannot be forged by separators inside a value', () => {
     const forged = lookupKey({ modelId: 'a","v1', modelVersion: '', values: {} });
     assert.notEqual(forged, lookupKey({ modelId: 'a', modelVersion: 'v1', values: {} }));
+  });
+
+  it('names the engine version, as plan ids do (replicas of two versions share no lookup)', () => {
+    const key = lookupKey({ modelId: 'a', modelVersion: 'v1', values: {} });
+    assert.equal(JSON.parse(key)[0], ENGINE_VERSION);
   });
 
   it('stand for the plan request with every default filled in, leaving out what is absent', () => {
